@@ -1,0 +1,45 @@
+/*
+ * addrmap.h - the live-block table: address -> (size, stack id), open addressing
+ */
+#ifndef HG_ADDRMAP_H
+#define HG_ADDRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct hg_live {
+	uint64_t size_bytes; /* requested size */
+	uint64_t t_ns;       /* when it was allocated */
+	uint32_t stack_id;   /* allocation stack */
+	uint32_t pad;
+};
+
+struct hg_addrmap {
+	uint64_t *keys;        /* 0 = empty slot; addresses are never 0 */
+	struct hg_live *vals;  /* parallel to keys */
+	size_t cap;            /* power of two, or 0 before the first insert */
+	size_t n;              /* live entries */
+};
+
+/* Zero-initialised is a valid empty map; hg_addrmap_init does just that. */
+void hg_addrmap_init(struct hg_addrmap *m);
+void hg_addrmap_release(struct hg_addrmap *m);
+
+/*
+ * Insert or overwrite addr. Returns 1 when addr was already present (its old value is copied to
+ * *old if old is non-NULL), 0 when it is new. Grows at 1/2 load; out-of-memory exits (diag.h).
+ */
+int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
+		   struct hg_live *old);
+
+/* Remove addr; returns 1 and copies its value to *out when it was present, else 0. */
+int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, struct hg_live *out);
+
+/* Pointer to addr's value, or NULL. Valid until the next put or take. */
+struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr);
+
+/* Iterate: start with *pos = 0; returns 0 when done. */
+int hg_addrmap_next(const struct hg_addrmap *m, size_t *pos, uint64_t *addr,
+		    const struct hg_live **v);
+
+#endif /* HG_ADDRMAP_H */

@@ -1,0 +1,50 @@
+/*
+ * cli.c - parsers every subcommand shares
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "diag.h"
+
+int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
+		 uint64_t max, int allow_suffix, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mult = 1;
+
+	errno = 0;
+	if (!text || !isdigit((unsigned char)*text))
+		goto bad;
+	v = strtoull(text, &end, 10);
+	if (errno)
+		goto bad;
+	if (allow_suffix && *end) {
+		switch (toupper((unsigned char)*end)) {
+		case 'K': mult = 1ull << 10; break;
+		case 'M': mult = 1ull << 20; break;
+		case 'G': mult = 1ull << 30; break;
+		default: goto bad;
+		}
+		end++;
+		if (toupper((unsigned char)*end) == 'I' && toupper((unsigned char)end[1]) == 'B')
+			end += 2;
+	}
+	if (*end || v > max / mult || v * mult < min || v * mult > max)
+		goto bad;
+	*out = v * mult;
+	return 0;
+bad:
+	return hg_usage_error(cmd, "invalid value '%s' for %s (expected %llu to %llu)",
+			      text ? text : "", option, (unsigned long long)min,
+			      (unsigned long long)max);
+}
+
+int hg_print_help(const char *text)
+{
+	fputs(text, stdout);
+	return HG_EXIT_OK;
+}

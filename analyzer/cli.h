@@ -1,0 +1,25 @@
+/*
+ * cli.h - the subcommand table and the small parsers every subcommand shares
+ */
+#ifndef HG_CLI_H
+#define HG_CLI_H
+
+#include <stdint.h>
+
+/* Subcommand entry points: argv[0] is the subcommand name. Return an enum hg_exit code. */
+int hg_cmd_record(int argc, char **argv);
+int hg_cmd_report(int argc, char **argv);
+int hg_cmd_collect(int argc, char **argv);
+
+/*
+ * Parse a whole unsigned number in [min, max] with an optional K, M or G suffix (powers of
+ * 1024) when allow_suffix. Returns 0, or an enum hg_exit usage code after printing
+ * "invalid value 'X' for OPTION" for subcommand cmd.
+ */
+int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
+		 uint64_t max, int allow_suffix, uint64_t *out);
+
+/* Print `text` (a subcommand's help) to stdout. Returns HG_EXIT_OK. */
+int hg_print_help(const char *text);
+
+#endif /* HG_CLI_H */

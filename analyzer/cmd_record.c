@@ -1,0 +1,259 @@
+/*
+ * cmd_record.c - `heapgraph record`: run a program under the shim and collect its trace
+ *
+ * The launcher creates the ring, starts PROG with LD_PRELOAD and HEAPGRAPH_RING set, and drains
+ * the ring into the trace until PROG and every traced process it started have ended. PROG's
+ * stdin, stdout and stderr are left alone; our own lines go to stderr after PROG is done.
+ *
+ * Signals: SIGINT and SIGQUIT from the terminal reach PROG through its process group; the
+ * launcher only notes them (so it survives to finish the trace and stops waiting for orphans).
+ * SIGTERM and SIGHUP sent to the launcher are passed on to PROG.
+ *
+ * Exit status: PROG's own, or 128+N when signal N killed it; 127/126 when it cannot be run;
+ * 2 for a usage error; 3 when the trace cannot be created.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "collector.h"
+#include "diag.h"
+#include "hg_format.h"
+#include "units.h"
+
+static const char help[] =
+	"usage: heapgraph record [options] -- PROG [ARGS...]\n"
+	"\n"
+	"Run PROG with the heapgraph shim preloaded and write every allocation, free and call\n"
+	"stack of PROG and of the processes it forks or execs into one trace file.\n"
+	"Exits with PROG's status (128+N if signal N killed it).\n"
+	"\n"
+	"options:\n"
+	"  -o, --output FILE     trace file (default: heapgraph.<pid>.hgt, pid of PROG)\n"
+	"  -d, --depth N         call-stack frames to keep, 1-256 (default 64)\n"
+	"      --slots N         ring slots, one per live thread, 2-4096 (default 64)\n"
+	"      --slot-size SIZE  bytes per slot, power of two, e.g. 1M (default 1M)\n"
+	"      --compression N   zstd level for the trace, 0 (none) to 19 (default 3)\n"
+	"  -q, --quiet           no summary on stderr\n"
+	"  -h, --help            this text\n"
+	"\n"
+	"environment: HEAPGRAPH_LIB overrides the shim to preload.\n";
+
+static volatile sig_atomic_t stop_flag;
+static volatile pid_t child_pid;
+
+static void on_signal(int sig)
+{
+	stop_flag = 1;
+	if ((sig == SIGTERM || sig == SIGHUP) && child_pid > 0)
+		kill(child_pid, sig);
+}
+
+struct record_opts {
+	const char *output;
+	struct hg_collector_opts ring;
+	int quiet;
+};
+
+static int parse(int argc, char **argv, struct record_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "depth", required_argument, NULL, 'd' },
+		{ "slots", required_argument, NULL, 's' },
+		{ "slot-size", required_argument, NULL, 'S' },
+		{ "compression", required_argument, NULL, 'c' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t v;
+	int ch, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+o:d:qh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': o->output = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case 'h': return -1;
+		case 'd':
+			if ((rc = hg_parse_u64("record", "--depth", optarg, 1, HG_MAX_FRAMES, 0, &v)))
+				return rc;
+			o->ring.max_frames = (uint32_t)v;
+			break;
+		case 's':
+			if ((rc = hg_parse_u64("record", "--slots", optarg, 2, HG_RING_MAX_SLOTS, 0, &v)))
+				return rc;
+			o->ring.n_slots = (uint32_t)v;
+			break;
+		case 'S':
+			if ((rc = hg_parse_u64("record", "--slot-size", optarg, HG_RING_MIN_SLOT_BYTES,
+					       1u << 30, 1, &v)))
+				return rc;
+			if (v & (v - 1))
+				return hg_usage_error("record", "--slot-size must be a power of two, "
+						      "not '%s'", optarg);
+			o->ring.slot_bytes = (uint32_t)v;
+			break;
+		case 'c':
+			if ((rc = hg_parse_u64("record", "--compression", optarg, 0, 19, 0, &v)))
+				return rc;
+			o->ring.zstd_level = (int)v;
+			break;
+		default:
+			return hg_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return hg_usage_error("record", "no program given (usage: heapgraph record "
+				      "[options] -- PROG [ARGS...])");
+	return 0;
+}
+
+/* The shim: $HEAPGRAPH_LIB, next to this binary, ../lib from it, or the configured LIBDIR. */
+static int find_shim(char *out, size_t cap)
+{
+	const char *env = getenv(HG_ENV_LIB);
+	char self[PATH_MAX - 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (env && *env) {
+		snprintf(out, cap, "%s", env);
+		return access(out, R_OK) == 0 ? 0 : hg_error("cannot read shim '%s' (from %s): %s",
+							     out, HG_ENV_LIB, strerror(errno));
+	}
+	if (n > 0) {
+		self[n] = '\0';
+		if ((slash = strrchr(self, '/')))
+			*slash = '\0';
+		snprintf(out, cap, "%s/libheapgraph.so", self);
+		if (access(out, R_OK) == 0)
+			return 0;
+		snprintf(out, cap, "%s/../lib/libheapgraph.so", self);
+		if (access(out, R_OK) == 0)
+			return 0;
+	}
+	snprintf(out, cap, "%s/libheapgraph.so", HG_LIBDIR);
+	if (access(out, R_OK) == 0)
+		return 0;
+	return hg_error("cannot find libheapgraph.so next to heapgraph or in '%s' (set %s)",
+			HG_LIBDIR, HG_ENV_LIB);
+}
+
+static void set_child_env(const char *shim, const char *ring)
+{
+	const char *old = getenv("LD_PRELOAD");
+	size_t n = strlen(shim) + (old ? strlen(old) : 0) + 2;
+	char *v = hg_xmalloc(n);
+
+	snprintf(v, n, "%s%s%s", shim, old && *old ? ":" : "", old ? old : "");
+	setenv("LD_PRELOAD", v, 1);
+	setenv(HG_ENV_RING, ring, 1);
+	unsetenv(HG_ENV_OUTPUT);
+	free(v);
+}
+
+/* Child: wait for the go byte (the trace exists), then become PROG. */
+static void HG_NORETURN run_child(int go_fd, char **argv)
+{
+	char c;
+	ssize_t r;
+
+	while ((r = read(go_fd, &c, 1)) < 0 && errno == EINTR)
+		;
+	if (r != 1)
+		_exit(127);
+	execvp(argv[0], argv);
+	hg_error("cannot run '%s': %s", argv[0], strerror(errno));
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void summary(const struct hg_collector_stats *st, const char *path)
+{
+	char raw[32], file[32];
+
+	hg_format_bytes(raw, sizeof(raw), st->raw_bytes);
+	hg_format_bytes(file, sizeof(file), st->file_bytes);
+	hg_note("recorded %llu process image%s: %llu allocations, %llu frees, %llu events lost",
+		(unsigned long long)st->n_processes, st->n_processes == 1 ? "" : "s",
+		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
+		(unsigned long long)st->lost_events);
+	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
+}
+
+static int exit_code(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : HG_EXIT_INPUT;
+}
+
+int hg_cmd_record(int argc, char **argv)
+{
+	struct record_opts o = { NULL, { HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 3 },
+				 0 };
+	char shim[PATH_MAX], out[PATH_MAX];
+	int go[2], rc = parse(argc, argv, &o), status = 0;
+	struct hg_collector *c;
+	pid_t pid;
+
+	if (rc < 0)
+		return hg_print_help(help);
+	if (rc)
+		return rc;
+	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(&o.ring)))
+		return HG_EXIT_INPUT;
+	if (pipe2(go, O_CLOEXEC) < 0) {
+		hg_collector_free(c);
+		return hg_error("cannot create a pipe: %s", strerror(errno)), HG_EXIT_INPUT;
+	}
+	install_handlers();
+	if ((pid = fork()) == 0) {
+		close(go[1]);
+		set_child_env(shim, hg_collector_ring_path(c));
+		run_child(go[0], argv + optind);
+	}
+	close(go[0]);
+	child_pid = pid;
+	snprintf(out, sizeof(out), "heapgraph.%d.hgt", (int)pid);
+	if (pid < 0 || hg_collector_open_trace(c, o.output ? o.output : out, o.ring.zstd_level) < 0) {
+		if (pid < 0)
+			hg_error("cannot fork: %s", strerror(errno));
+		close(go[1]);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+		hg_collector_free(c);
+		return HG_EXIT_INPUT;
+	}
+	if (write(go[1], "g", 1) != 1)
+		hg_warning("cannot start '%s': %s", argv[optind], strerror(errno));
+	close(go[1]);
+	rc = hg_collector_run(c, pid, 1, &stop_flag, &status);
+	if (!o.quiet)
+		summary(hg_collector_stats(c), o.output ? o.output : out);
+	hg_collector_free(c);
+	return exit_code(status);
+}

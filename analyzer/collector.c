@@ -1,0 +1,415 @@
+/*
+ * collector.c - consumer side of the shared-memory ring: drain slots into a trace file
+ *
+ * One pass visits every slot: load-acquire its head, copy [tail, head) into that slot's staging
+ * buffer, store-release the new tail (which frees the room for the producer). Slots whose owner
+ * released them, or whose owning process is dead, are drained one last time and returned to
+ * FREE. A producer that died half-way through a record never published it, so its slot simply
+ * holds nothing more: no producer can stall the collector.
+ *
+ * Staging: records are batched per slot and all staging buffers are flushed together, at most
+ * every 50 ms or once 1 MiB is staged. Flushing them together keeps the file ordered by time to
+ * within one flush interval, which is what lets the analyzer merge threads with a short window.
+ *
+ * The collector's own records (a process's exit status from waitpid, lost-event counts) go
+ * into blocks with pid 0.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "diag.h"
+#include "hg_format.h"
+#include "trace_writer.h"
+
+#define FLUSH_NS (50u * 1000000u)
+#define FLUSH_BYTES (1u << 20)
+#define OWNER_CHECK_NS (100u * 1000000u)
+
+struct stage {
+	uint32_t pid, tid; /* producer of the staged bytes */
+	uint8_t *buf;
+	size_t len, cap;
+};
+
+struct hg_collector {
+	struct hg_ring_header *ring;
+	size_t ring_bytes;
+	char *ring_path;
+	struct hg_trace_writer *w;
+	struct stage *stages;      /* one per slot, plus one for the collector's own records */
+	size_t staged;             /* bytes staged across all stages */
+	uint64_t last_flush_ns;
+	uint64_t last_owner_check_ns;
+	uint64_t lost_reported;    /* ring lost_events already written as LOSS */
+	struct hg_collector_stats st;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct hg_ring_slot *slot(struct hg_collector *c, uint32_t i)
+{
+	return (struct hg_ring_slot *)((uint8_t *)c->ring + HG_RING_HEADER_BYTES) + i;
+}
+
+static uint8_t *slot_data(struct hg_collector *c, uint32_t i)
+{
+	return (uint8_t *)c->ring + c->ring->data_offset + (uint64_t)i * c->ring->slot_bytes;
+}
+
+static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t bytes,
+					  const char *ring_path)
+{
+	struct hg_collector *c = hg_xcalloc(1, sizeof(*c));
+
+	c->ring = ring;
+	c->ring_bytes = bytes;
+	c->ring_path = hg_xstrdup(ring_path);
+	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
+	c->last_flush_ns = c->last_owner_check_ns = mono_ns();
+	return c;
+}
+
+int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level)
+{
+	c->w = hg_trace_writer_open(trace_path, zstd_level);
+	return c->w ? 0 : -1;
+}
+
+struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
+{
+	char path[256];
+	uint64_t bytes = hg_ring_file_bytes(o->n_slots, o->slot_bytes);
+	int fd;
+	void *p;
+
+	snprintf(path, sizeof(path), "/dev/shm/heapgraph.%d.%llu.ring", (int)getpid(),
+		 (unsigned long long)mono_ns());
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		hg_error("cannot create ring '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
+	    (p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		hg_error("cannot size ring '%s' to %llu bytes: %s", path,
+			 (unsigned long long)bytes, strerror(errno));
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	close(fd);
+	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames);
+	return collector_new(p, bytes, path);
+}
+
+struct hg_collector *hg_collector_attach(const char *ring_path)
+{
+	int fd = open(ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	struct hg_ring_header *r;
+	void *p = MAP_FAILED;
+
+	if (fd < 0) {
+		hg_error("cannot open ring '%s': %s", ring_path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= HG_RING_HEADER_BYTES)
+		p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		hg_error("cannot map ring '%s'", ring_path);
+		return NULL;
+	}
+	r = p;
+	if (r->magic != HG_RING_MAGIC || r->version != HG_RING_VERSION || r->n_slots < 2 ||
+	    hg_ring_file_bytes(r->n_slots, r->slot_bytes) > (uint64_t)sb.st_size) {
+		hg_error("ring '%s' is not a heapgraph ring of version %d", ring_path,
+			 HG_RING_VERSION);
+		munmap(p, (size_t)sb.st_size);
+		return NULL;
+	}
+	__atomic_store_n(&r->collector_pid, (uint32_t)getpid(), __ATOMIC_RELEASE);
+	return collector_new(r, (size_t)sb.st_size, ring_path);
+}
+
+const char *hg_collector_ring_path(const struct hg_collector *c)
+{
+	return c->ring_path;
+}
+
+const struct hg_collector_stats *hg_collector_stats(const struct hg_collector *c)
+{
+	return &c->st;
+}
+
+/* Count what the records are, for the summary. The bytes are whole records by construction. */
+static void tally(struct hg_collector *c, const uint8_t *p, size_t n)
+{
+	while (n >= sizeof(struct hg_rec)) {
+		const struct hg_rec *r = (const struct hg_rec *)p;
+		if (r->size_bytes < sizeof(*r) || r->size_bytes > n)
+			break;
+		c->st.n_records++;
+		c->st.n_allocs += r->type == HG_REC_ALLOC;
+		c->st.n_frees += r->type == HG_REC_FREE;
+		c->st.n_processes += r->type == HG_REC_PROCESS;
+		p += r->size_bytes;
+		n -= r->size_bytes;
+	}
+}
+
+static void flush_stage(struct hg_collector *c, struct stage *s)
+{
+	size_t off = 0;
+
+	while (off < s->len) {
+		/* Cut at a record boundary at or below HG_BLOCK_MAX_RAW. */
+		size_t n = 0;
+		while (off + n < s->len) {
+			const struct hg_rec *r = (const struct hg_rec *)(s->buf + off + n);
+			if (n + r->size_bytes > HG_BLOCK_MAX_RAW && n > 0)
+				break;
+			n += r->size_bytes;
+		}
+		if (hg_trace_writer_block(c->w, s->pid, s->tid, s->buf + off, (uint32_t)n) < 0)
+			c->st.write_failed = 1;
+		off += n;
+	}
+	c->staged -= s->len;
+	s->len = 0;
+}
+
+static void flush_all(struct hg_collector *c)
+{
+	for (uint32_t i = 0; i <= c->ring->n_slots; i++)
+		if (c->stages[i].len)
+			flush_stage(c, &c->stages[i]);
+	c->last_flush_ns = mono_ns();
+}
+
+static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
+			const uint8_t *data, uint64_t from, uint64_t to)
+{
+	struct stage *s = &c->stages[i];
+	uint32_t size = c->ring->slot_bytes;
+	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1));
+	size_t first = n < size - pos ? n : size - pos;
+
+	if (s->len && (s->pid != pid || s->tid != tid))
+		flush_stage(c, s);
+	s->pid = pid;
+	s->tid = tid;
+	HG_GROW(s->buf, s->cap, s->len + n);
+	memcpy(s->buf + s->len, data + pos, first);
+	memcpy(s->buf + s->len + first, data, n - first);
+	tally(c, s->buf + s->len, n);
+	s->len += n;
+	c->staged += n;
+	c->st.raw_bytes += n;
+}
+
+/* Stage the collector's own record (pid 0 block). */
+static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
+{
+	struct stage *s = &c->stages[c->ring->n_slots];
+
+	HG_GROW(s->buf, s->cap, s->len + n);
+	memcpy(s->buf + s->len, rec, n);
+	tally(c, s->buf + s->len, n);
+	s->len += n;
+	c->staged += n;
+}
+
+static int process_alive(uint32_t pid)
+{
+	char path[64], buf[256];
+	ssize_t n;
+	int fd;
+	char *close_paren;
+
+	if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno != ENOENT;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+}
+
+/* Return a drained slot to FREE. head and tail are zeroed before the release store. */
+static void free_slot(struct hg_ring_slot *s)
+{
+	__atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
+}
+
+uint64_t hg_collector_drain(struct hg_collector *c)
+{
+	uint64_t moved = 0, now = mono_ns();
+	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
+	uint32_t last = c->ring->n_slots - 1;
+
+	for (uint32_t i = 0; i < c->ring->n_slots; i++) {
+		struct hg_ring_slot *s = slot(c, i);
+		/* Acquire state before head: a RELEASED owner published its last head first. */
+		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+		uint64_t head, tail = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
+		int dead;
+
+		if (state == HG_SLOT_FREE && i != last)
+			continue;
+		dead = i != last && state == HG_SLOT_OWNED && check_owners && !process_alive(s->pid);
+		head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
+		if (head > tail) {
+			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
+				    slot_data(c, i), tail, head);
+			/* Release: our copy is complete before the producer may overwrite it. */
+			__atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
+			moved += head - tail;
+		}
+		if (i != last && (state == HG_SLOT_RELEASED || dead))
+			free_slot(s);
+	}
+	if (check_owners)
+		c->last_owner_check_ns = now;
+	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
+	if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS)
+		flush_all(c);
+	return moved;
+}
+
+static int any_owned(struct hg_collector *c)
+{
+	for (uint32_t i = 0; i + 1 < c->ring->n_slots; i++)
+		if (__atomic_load_n(&slot(c, i)->state, __ATOMIC_ACQUIRE) != HG_SLOT_FREE)
+			return 1;
+	return 0;
+}
+
+static void note_loss(struct hg_collector *c)
+{
+	uint64_t lost = __atomic_load_n(&c->ring->lost_events, __ATOMIC_RELAXED);
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, mono_ns(), 0,
+				   HG_LOSS_COLLECTOR_GONE, 0, 0 };
+
+	if (lost == c->lost_reported)
+		return;
+	rec.n_events = lost - c->lost_reported;
+	rec.n_bytes = __atomic_load_n(&c->ring->lost_bytes, __ATOMIC_RELAXED);
+	c->lost_reported = lost;
+	c->st.lost_events = lost;
+	stage_own(c, &rec, sizeof(rec));
+}
+
+static void note_exit(struct hg_collector *c, pid_t pid, int status)
+{
+	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, mono_ns(), (uint32_t)pid, 0,
+				   0, 0 };
+
+	if (WIFSIGNALED(status)) {
+		rec.status = WTERMSIG(status);
+		rec.source = HG_EXIT_SIGNAL;
+	} else {
+		rec.status = WEXITSTATUS(status);
+		rec.source = HG_EXIT_WAIT;
+	}
+	stage_own(c, &rec, sizeof(rec));
+}
+
+static void idle(unsigned rounds)
+{
+	struct timespec ts = { 0, rounds < 10 ? 200000 : 2000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+int hg_collector_finish(struct hg_collector *c)
+{
+	/* Producers still alive now (orphans we stopped waiting for) must not wait for us. */
+	__atomic_or_fetch(&c->ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
+	hg_collector_drain(c);
+	note_loss(c);
+	flush_all(c);
+	c->st.file_bytes = hg_trace_writer_bytes(c->w);
+	if (hg_trace_writer_close(c->w) < 0)
+		c->st.write_failed = 1;
+	c->w = NULL;
+	return c->st.write_failed ? -1 : 0;
+}
+
+static int root_gone(struct hg_collector *c, pid_t root, int is_child, int *status)
+{
+	int st;
+	pid_t r;
+
+	if (!is_child)
+		return !process_alive((uint32_t)root);
+	r = waitpid(root, &st, WNOHANG);
+	if (r == root) {
+		*status = st;
+		note_exit(c, root, st);
+		return 1;
+	}
+	return r < 0 && errno == ECHILD;
+}
+
+int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
+		     volatile sig_atomic_t *stop, int *root_status)
+{
+	int gone = 0;
+	unsigned idle_rounds = 0;
+
+	for (;;) {
+		uint64_t moved = hg_collector_drain(c);
+
+		note_loss(c);
+		if (!gone)
+			gone = root_gone(c, root, root_is_child, root_status);
+		if (gone && moved == 0 && (!any_owned(c) || (stop && *stop)))
+			break;
+		if (moved) {
+			idle_rounds = 0;
+			continue;
+		}
+		idle(idle_rounds++);
+		if (gone)
+			c->last_owner_check_ns = 0; /* root gone: look for dead owners every pass */
+	}
+	return hg_collector_finish(c);
+}
+
+void hg_collector_free(struct hg_collector *c)
+{
+	if (!c)
+		return;
+	if (c->w)
+		hg_trace_writer_close(c->w);
+	for (uint32_t i = 0; c->stages && i <= c->ring->n_slots; i++)
+		free(c->stages[i].buf);
+	unlink(c->ring_path);
+	munmap(c->ring, c->ring_bytes);
+	free(c->stages);
+	free(c->ring_path);
+	free(c);
+}

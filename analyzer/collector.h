@@ -1,0 +1,68 @@
+/*
+ * collector.h - consumer side of the shared-memory ring: drain slots into a trace file
+ */
+#ifndef HG_COLLECTOR_H
+#define HG_COLLECTOR_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct hg_collector_opts {
+	uint32_t n_slots;    /* ring slots, including the shared overflow slot */
+	uint32_t slot_bytes; /* bytes per slot, power of two */
+	uint32_t max_frames; /* stack depth the shim captures (0: its default) */
+	int zstd_level;      /* block compression, 0 = none */
+};
+
+struct hg_collector_stats {
+	uint64_t n_records;   /* records moved to the trace */
+	uint64_t n_allocs;    /* of which allocations */
+	uint64_t n_frees;     /* of which frees */
+	uint64_t n_processes; /* process images that started */
+	uint64_t raw_bytes;   /* record bytes moved */
+	uint64_t file_bytes;  /* trace file size */
+	uint64_t lost_events; /* events the shim could not record */
+	int write_failed;     /* the trace could not be written completely */
+};
+
+struct hg_collector;
+
+/*
+ * Record mode: create a fresh ring file in /dev/shm (0600, never through a symlink).
+ * Returns NULL after printing an error.
+ */
+struct hg_collector *hg_collector_create(const struct hg_collector_opts *opts);
+
+/* Bare mode: map the ring that the shim created at ring_path and claim it. */
+struct hg_collector *hg_collector_attach(const char *ring_path);
+
+/* Create the trace file (before hg_collector_run). Returns 0, or -1 after printing an error. */
+int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level);
+
+/* Path of the ring file, for HEAPGRAPH_RING. */
+const char *hg_collector_ring_path(const struct hg_collector *c);
+
+/*
+ * Drain until the traced processes are gone, then finish the trace. `root` is the first traced
+ * process; when root_is_child, the collector reaps it and records its exit status in the trace
+ * and in *root_status (a waitpid status). It keeps draining while any process still owns a
+ * slot; *stop (set by a signal handler) ends that wait early once the root is gone.
+ * Returns 0, or -1 when the trace could not be written completely (already reported).
+ */
+int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
+		     volatile sig_atomic_t *stop, int *root_status);
+
+/* Totals for the summary line; valid after hg_collector_run. */
+const struct hg_collector_stats *hg_collector_stats(const struct hg_collector *c);
+
+/* Unmap and delete the ring, free c. The trace file is already closed by run. */
+void hg_collector_free(struct hg_collector *c);
+
+/* One drain pass over every slot; returns bytes moved. Exposed for tests. */
+uint64_t hg_collector_drain(struct hg_collector *c);
+
+/* Flush staged records to the file; close it. Exposed for tests. */
+int hg_collector_finish(struct hg_collector *c);
+
+#endif /* HG_COLLECTOR_H */

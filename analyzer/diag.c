@@ -1,0 +1,126 @@
+/*
+ * diag.c - error messages and checked allocation for the CLI
+ *
+ * The countdown in hg_xalloc_fail_after lets tests exercise the out-of-memory path of any
+ * command without exhausting the machine (SQLite's test_malloc.c does the same).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+static unsigned long fail_countdown;
+
+static void vsay(const char *prefix, const char *fmt, va_list ap)
+{
+	char line[4096];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	fprintf(stderr, "heapgraph: %s%s\n", prefix, line);
+}
+
+int hg_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("error: ", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void hg_warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void hg_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("", fmt, ap);
+	va_end(ap);
+}
+
+int hg_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsay("error: ", fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "heapgraph: see 'heapgraph %s --help'\n", cmd);
+	return HG_EXIT_USAGE;
+}
+
+void hg_xalloc_fail_after(unsigned long n)
+{
+	fail_countdown = n;
+}
+
+static void *checked(void *p, size_t n)
+{
+	if (fail_countdown && --fail_countdown == 0) {
+		free(p);
+		p = NULL;
+	}
+	if (!p && n) {
+		hg_error("out of memory allocating %zu bytes", n);
+		exit(HG_EXIT_INPUT);
+	}
+	return p;
+}
+
+void *hg_xmalloc(size_t n)
+{
+	return checked(malloc(n ? n : 1), n ? n : 1);
+}
+
+void *hg_xcalloc(size_t n, size_t size)
+{
+	return checked(calloc(n ? n : 1, size ? size : 1), n * size ? n * size : 1);
+}
+
+void *hg_xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (fail_countdown && --fail_countdown == 0) {
+		/* realloc succeeded: hand the block back as if it had failed, keeping p's contents. */
+		free(q);
+		q = NULL;
+	}
+	if (!q) {
+		hg_error("out of memory allocating %zu bytes", n);
+		exit(HG_EXIT_INPUT);
+	}
+	return q;
+}
+
+char *hg_xstrdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+
+	return memcpy(hg_xmalloc(n), s, n);
+}
+
+void hg_grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return;
+	while (n < need)
+		n *= 2;
+	*arr = hg_xrealloc(*arr, n * elem);
+	memset((char *)*arr + *cap * elem, 0, (n - *cap) * elem);
+	*cap = n;
+}

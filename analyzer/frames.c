@@ -1,0 +1,89 @@
+/*
+ * frames.c - a stack id of a process image, as symbolized frames a person can read
+ *
+ * Addresses in a stack are return addresses, so each is looked up at address - 1: the call
+ * instruction itself, whose line is the one the user wrote (the next instruction may belong to
+ * the following statement, or to another function when the call was the last thing in it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "frames.h"
+#include "symbolize.h"
+
+struct hg_framer {
+	struct hg_symbolizer *sym;
+};
+
+struct hg_framer *hg_framer_new(void)
+{
+	struct hg_framer *f = hg_xcalloc(1, sizeof(*f));
+
+	f->sym = hg_symbolizer_new();
+	if (!f->sym) {
+		hg_error("out of memory creating a symbolizer");
+		exit(HG_EXIT_INPUT);
+	}
+	return f;
+}
+
+void hg_framer_free(struct hg_framer *f)
+{
+	if (!f)
+		return;
+	hg_symbolizer_free(f->sym);
+	free(f);
+}
+
+const char *hg_basename(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path ? path : "";
+}
+
+static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint64_t ip,
+			  struct hg_frame *out)
+{
+	const struct hg_module *m = hg_image_module(im, ip);
+	struct hg_symbol sym;
+
+	memset(out, 0, sizeof(*out));
+	out->address = ip;
+	if (!m)
+		return;
+	out->module = m->path;
+	if (hg_symbolize(f->sym, m->path, m->build_id, m->build_id_len, ip - m->load_bias - 1,
+			 &sym) == 0) {
+		out->function = sym.function;
+		out->file = sym.file;
+		out->line = sym.line;
+	}
+}
+
+/* Allocation functions that reach us through malloc: their frames are not the caller's. */
+static int is_allocator_frame(const struct hg_frame *fr)
+{
+	return fr->function && (strncmp(fr->function, "operator new", 12) == 0 ||
+				strncmp(fr->function, "operator new[]", 14) == 0);
+}
+
+size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+			 struct hg_frame *out, size_t max)
+{
+	const struct hg_stack *st = hg_image_stack(im, stack_id);
+	size_t n = 0;
+	uint32_t i = 0;
+
+	if (!st)
+		return 0;
+	for (; i < st->n_frames && n < max; i++) {
+		struct hg_frame fr;
+		symbolize_one(f, im, st->ip[i], &fr);
+		if (n == 0 && is_allocator_frame(&fr))
+			continue;
+		out[n++] = fr;
+	}
+	return n;
+}

@@ -1,0 +1,38 @@
+/*
+ * frames.h - a stack id of a process image, as symbolized frames a person can read
+ */
+#ifndef HG_FRAMES_H
+#define HG_FRAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replay.h"
+
+struct hg_frame {
+	const char *function; /* NULL when unknown */
+	const char *file;     /* NULL when unknown */
+	uint32_t line;        /* 0 when unknown */
+	const char *module;   /* path of the ELF object, NULL when no module maps the address */
+	uint64_t address;     /* runtime return address */
+};
+
+struct hg_framer;
+
+/* Create a framer (owns a symbolizer). Out-of-memory exits (diag.h). */
+struct hg_framer *hg_framer_new(void);
+void hg_framer_free(struct hg_framer *f);
+
+/*
+ * Symbolize stack_id of image im into out (at most max frames), innermost first, starting at
+ * the caller of the allocation function: frames of C++ operator new/new[] (which allocate
+ * through malloc) are dropped. Returns the number of frames; 0 for an unknown id. Strings live
+ * as long as both the framer and the replay.
+ */
+size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+			 struct hg_frame *out, size_t max);
+
+/* The last path component of a path ("" for NULL). */
+const char *hg_basename(const char *path);
+
+#endif /* HG_FRAMES_H */

@@ -1,0 +1,111 @@
+/*
+ * replay.h - rebuild each process image's heap from a trace: totals, sites, live blocks
+ *
+ * A replay reads a whole trace once. Its result is a list of process images (a fork child and
+ * an exec'd program are images of their own), each with:
+ *   - totals: allocations, frees, bytes, the exact peak of live bytes and when it happened,
+ *   - one site per distinct allocation stack: live and cumulative counts and bytes,
+ *   - the blocks still live at the end of the trace,
+ *   - the stacks and modules needed to symbolize its sites later.
+ */
+#ifndef HG_REPLAY_H
+#define HG_REPLAY_H
+
+#include <stdint.h>
+
+#include "addrmap.h"
+
+struct hg_site {
+	uint64_t live_bytes;      /* bytes allocated here and not freed */
+	uint64_t live_blocks;
+	uint64_t allocations;     /* all allocations made here */
+	uint64_t allocated_bytes; /* their requested sizes */
+};
+
+struct hg_module {
+	char *path;
+	uint8_t build_id[64];
+	uint32_t build_id_len;
+	int is_main;
+	uint64_t load_bias;
+	uint64_t lo, hi;      /* runtime address range of its PT_LOAD segments */
+	uint64_t t_load_ns;
+	uint64_t t_unload_ns; /* UINT64_MAX while mapped */
+};
+
+struct hg_stack {
+	uint32_t n_frames; /* 0: not defined in this image */
+	uint64_t *ip;      /* innermost first */
+};
+
+struct hg_totals {
+	uint64_t allocations;
+	uint64_t frees;           /* frees of blocks this image allocated (or inherited) */
+	uint64_t allocated_bytes;
+	uint64_t peak_bytes;      /* maximum of live_bytes over the whole replay */
+	uint64_t peak_time_ns;    /* when, relative to the image's start */
+	uint64_t live_bytes;      /* at the end */
+	uint64_t live_blocks;
+	uint64_t lost_events;     /* events of this process that could not be recorded */
+	uint64_t unknown_frees;   /* frees of blocks allocated before tracing began */
+};
+
+enum hg_exit_kind {
+	HG_END_UNKNOWN = 0, /* the trace does not say */
+	HG_END_CODE = 1,    /* exited with exit_status */
+	HG_END_SIGNAL = 2,  /* killed by signal exit_status */
+	HG_END_EXEC = 3     /* replaced by exec (the next image of the same pid) */
+};
+
+struct hg_image {
+	uint32_t pid, ppid;
+	int forked;               /* started by fork: inherits the parent's stacks and modules */
+	int exec;                 /* started by exec over an earlier traced image of this pid */
+	int bare;                 /* recorded without the launcher */
+	char *command;            /* argv joined with spaces */
+	char *exe;                /* executable path */
+	uint32_t max_frames;
+	uint64_t t_start_ns;      /* CLOCK_MONOTONIC of the PROCESS record */
+	struct hg_image *parent;  /* fork parent image, or NULL */
+	int end_kind;             /* enum hg_exit_kind */
+	int exit_status;          /* code or signal, see end_kind */
+	struct hg_totals totals;
+	struct hg_site *sites;    /* indexed by stack id; n_sites entries */
+	uint32_t n_sites;
+	struct hg_stack *stacks;  /* indexed by stack id; n_stacks entries */
+	uint32_t n_stacks;
+	struct hg_module *modules;
+	uint32_t n_modules;
+	struct hg_addrmap live;   /* blocks live at the end */
+};
+
+struct hg_replay {
+	char *path;
+	struct hg_image **images; /* in order of start */
+	uint32_t n_images;
+	uint64_t t0_ns;           /* CLOCK_MONOTONIC when recording began */
+	uint64_t lost_events;     /* losses not attributable to one process */
+	uint64_t n_records;       /* records read */
+	char *damage;             /* NULL, or the reader's description of where the file breaks */
+	uint64_t damage_offset;
+};
+
+/*
+ * Replay the trace at path. Returns NULL when the file cannot be opened or is not a trace
+ * (error printed). Otherwise returns the replay, complete up to any damage; replay->damage is
+ * then set (not printed).
+ */
+struct hg_replay *hg_replay_file(const char *path);
+
+void hg_replay_free(struct hg_replay *r);
+
+/*
+ * The stack with this id as seen by image im: its own definition, else its fork parent's.
+ * Returns NULL when no image in the chain defines it.
+ */
+const struct hg_stack *hg_image_stack(const struct hg_image *im, uint32_t stack_id);
+
+/* The module of im (or of its fork ancestors) that maps addr, preferring the latest loaded. */
+const struct hg_module *hg_image_module(const struct hg_image *im, uint64_t addr);
+
+#endif /* HG_REPLAY_H */

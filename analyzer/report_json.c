@@ -1,0 +1,121 @@
+/*
+ * report_json.c - `heapgraph report --format json`: the stable machine contract
+ *
+ * The shape is documented in docs/JSON.md. Fields are only ever added; a field that changes
+ * meaning gets a new name and format_version goes up.
+ */
+#include <stdlib.h>
+
+#include "hg_format.h"
+#include "json.h"
+#include "report.h"
+
+#define JSON_FORMAT_VERSION 1
+
+static void frames_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+			uint32_t stack_id)
+{
+	struct hg_frame fr[HG_MAX_FRAMES];
+	size_t n = hg_framer_resolve(f, im, stack_id, fr, HG_MAX_FRAMES);
+
+	hg_json_array(j, "frames");
+	for (size_t i = 0; i < n; i++) {
+		hg_json_object(j, NULL);
+		hg_json_str(j, "function", fr[i].function);
+		hg_json_str(j, "file", fr[i].file);
+		if (fr[i].line)
+			hg_json_u64(j, "line", fr[i].line);
+		else
+			hg_json_null(j, "line");
+		hg_json_str(j, "module", fr[i].module);
+		hg_json_u64(j, "address", fr[i].address);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
+static void exit_json(struct hg_json *j, const struct hg_image *im)
+{
+	hg_json_object(j, "exit");
+	if (im->end_kind == HG_END_CODE)
+		hg_json_i64(j, "code", im->exit_status);
+	else if (im->end_kind == HG_END_SIGNAL)
+		hg_json_i64(j, "signal", im->exit_status);
+	else if (im->end_kind == HG_END_EXEC)
+		hg_json_bool(j, "exec", 1);
+	hg_json_end(j);
+}
+
+static void totals_json(struct hg_json *j, const struct hg_totals *t)
+{
+	hg_json_object(j, "totals");
+	hg_json_u64(j, "allocations", t->allocations);
+	hg_json_u64(j, "frees", t->frees);
+	hg_json_u64(j, "allocated_bytes", t->allocated_bytes);
+	hg_json_u64(j, "peak_bytes", t->peak_bytes);
+	hg_json_u64(j, "peak_time_ns", t->peak_time_ns);
+	hg_json_u64(j, "live_bytes", t->live_bytes);
+	hg_json_u64(j, "live_blocks", t->live_blocks);
+	hg_json_u64(j, "lost_events", t->lost_events);
+	hg_json_u64(j, "unknown_frees", t->unknown_frees);
+	hg_json_end(j);
+}
+
+static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
+		       const struct hg_image *im, const struct hg_report_opts *o)
+{
+	size_t n;
+	uint32_t *ids = hg_sites_by_live(im, &n);
+
+	hg_json_object(j, NULL);
+	hg_json_u64(j, "pid", im->pid);
+	hg_json_u64(j, "ppid", im->ppid);
+	hg_json_str(j, "command", im->command);
+	hg_json_str(j, "exe", im->exe);
+	hg_json_bool(j, "forked", im->forked);
+	hg_json_bool(j, "exec", im->exec);
+	hg_json_u64(j, "start_ns", im->t_start_ns >= r->t0_ns ? im->t_start_ns - r->t0_ns : 0);
+	exit_json(j, im);
+	totals_json(j, &im->totals);
+	hg_json_array(j, "sites");
+	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
+		const struct hg_site *s = &im->sites[ids[i]];
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "live_bytes", s->live_bytes);
+		hg_json_u64(j, "live_blocks", s->live_blocks);
+		hg_json_u64(j, "allocations", s->allocations);
+		hg_json_u64(j, "allocated_bytes", s->allocated_bytes);
+		frames_json(j, f, im, ids[i]);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+	free(ids);
+}
+
+int hg_report_json(const struct hg_replay *r, struct hg_framer *f,
+		   const struct hg_report_opts *o, FILE *out)
+{
+	struct hg_json j;
+
+	hg_json_init(&j, out);
+	hg_json_object(&j, NULL);
+	hg_json_u64(&j, "format_version", JSON_FORMAT_VERSION);
+	hg_json_str(&j, "trace", r->path);
+	hg_json_u64(&j, "lost_events", r->lost_events);
+	if (r->damage) {
+		hg_json_object(&j, "damage");
+		hg_json_u64(&j, "offset", r->damage_offset);
+		hg_json_str(&j, "message", r->damage);
+		hg_json_end(&j);
+	} else {
+		hg_json_null(&j, "damage");
+	}
+	hg_json_array(&j, "processes");
+	for (uint32_t i = 0; i < r->n_images; i++)
+		image_json(&j, f, r, r->images[i], o);
+	hg_json_end(&j);
+	hg_json_end(&j);
+	hg_json_finish(&j);
+	return ferror(out) ? -1 : 0;
+}

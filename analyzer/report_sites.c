@@ -1,0 +1,55 @@
+/*
+ * report_sites.c - what both report formats share: site order and how a process ended
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "report.h"
+
+static const struct hg_image *sort_image; /* qsort has no context argument */
+
+static int by_live(const void *a, const void *b)
+{
+	const struct hg_site *x = &sort_image->sites[*(const uint32_t *)a];
+	const struct hg_site *y = &sort_image->sites[*(const uint32_t *)b];
+
+	if (x->live_bytes != y->live_bytes)
+		return x->live_bytes > y->live_bytes ? -1 : 1;
+	if (x->live_blocks != y->live_blocks)
+		return x->live_blocks > y->live_blocks ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
+uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n)
+{
+	uint32_t *ids = hg_xmalloc(sizeof(uint32_t) * (im->n_sites ? im->n_sites : 1));
+
+	*n = 0;
+	for (uint32_t i = 0; i < im->n_sites; i++)
+		if (im->sites[i].live_blocks)
+			ids[(*n)++] = i;
+	sort_image = im;
+	qsort(ids, *n, sizeof(*ids), by_live);
+	return ids;
+}
+
+const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap)
+{
+	switch (im->end_kind) {
+	case HG_END_CODE:
+		snprintf(buf, cap, "exited with code %d", im->exit_status);
+		break;
+	case HG_END_SIGNAL:
+		snprintf(buf, cap, "killed by signal %d (SIG%s)", im->exit_status,
+			 sigabbrev_np(im->exit_status) ? sigabbrev_np(im->exit_status) : "?");
+		break;
+	case HG_END_EXEC:
+		snprintf(buf, cap, "replaced by exec");
+		break;
+	default:
+		snprintf(buf, cap, "end not recorded");
+	}
+	return buf;
+}

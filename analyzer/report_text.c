@@ -1,0 +1,109 @@
+/*
+ * report_text.c - `heapgraph report` for people: per process, totals and the largest sites
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "hg_format.h"
+#include "report.h"
+#include "units.h"
+
+static void frame_line(FILE *out, const struct hg_frame *fr, int first)
+{
+	fprintf(out, "      %s %s", first ? "at" : "by", fr->function ? fr->function : "???");
+	if (fr->file && fr->line)
+		fprintf(out, " (%s:%u)", hg_basename(fr->file), fr->line);
+	if (fr->module)
+		fprintf(out, " in %s", hg_basename(fr->module));
+	else
+		fprintf(out, " [0x%llx]", (unsigned long long)fr->address);
+	fputc('\n', out);
+}
+
+static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t id,
+		      size_t rank, size_t max_frames)
+{
+	const struct hg_site *s = &im->sites[id];
+	struct hg_frame fr[HG_MAX_FRAMES];
+	size_t n = hg_framer_resolve(f, im, id, fr, HG_MAX_FRAMES);
+	char live[32], all[32], blocks[32], allocs[32];
+
+	fprintf(out, "  #%zu %s in %s block%s (%s allocation%s, %s in all)\n", rank,
+		hg_format_bytes(live, sizeof(live), s->live_bytes),
+		hg_format_count(blocks, sizeof(blocks), s->live_blocks),
+		s->live_blocks == 1 ? "" : "s",
+		hg_format_count(allocs, sizeof(allocs), s->allocations),
+		s->allocations == 1 ? "" : "s",
+		hg_format_bytes(all, sizeof(all), s->allocated_bytes));
+	if (n == 0)
+		fprintf(out, "      (no stack recorded)\n");
+	for (size_t i = 0; i < n && i < max_frames; i++)
+		frame_line(out, &fr[i], i == 0);
+	if (n > max_frames)
+		fprintf(out, "      ... %zu more frames\n", n - max_frames);
+}
+
+static void totals_text(FILE *out, const struct hg_image *im)
+{
+	const struct hg_totals *t = &im->totals;
+	char a[32], b[32], c[32], d[32], e[32], g[32];
+
+	fprintf(out, "  %s allocations (%s), %s frees\n",
+		hg_format_count(a, sizeof(a), t->allocations),
+		hg_format_bytes(b, sizeof(b), t->allocated_bytes),
+		hg_format_count(c, sizeof(c), t->frees));
+	fprintf(out, "  peak %s live, %s after start\n", hg_format_bytes(d, sizeof(d), t->peak_bytes),
+		hg_format_duration(e, sizeof(e), t->peak_time_ns));
+	fprintf(out, "  live at the end: %s in %s block%s\n",
+		hg_format_bytes(g, sizeof(g), t->live_bytes),
+		hg_format_count(a, sizeof(a), t->live_blocks), t->live_blocks == 1 ? "" : "s");
+	if (t->lost_events)
+		fprintf(out, "  LOST %s events: the numbers above miss them\n",
+			hg_format_count(a, sizeof(a), t->lost_events));
+	if (t->unknown_frees)
+		fprintf(out, "  %s frees of blocks allocated before tracing began\n",
+			hg_format_count(a, sizeof(a), t->unknown_frees));
+}
+
+static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		       const struct hg_report_opts *o)
+{
+	char end[64];
+	size_t n;
+	uint32_t *ids;
+
+	fprintf(out, "\nprocess %u%s%s (parent %u): %s\n", im->pid, im->forked ? ", forked" : "",
+		im->exec ? ", exec'd" : "", im->ppid, *im->command ? im->command : im->exe);
+	fprintf(out, "  %s\n", hg_image_end_text(im, end, sizeof(end)));
+	totals_text(out, im);
+	if (im->end_kind == HG_END_EXEC) {
+		fprintf(out, "  (its heap was discarded by exec: nothing here is a leak)\n");
+		return;
+	}
+	ids = hg_sites_by_live(im, &n);
+	if (n) {
+		size_t shown = o->top && o->top < n ? o->top : n;
+		fprintf(out, "\n  %s by bytes live at the end (%zu of %zu site%s):\n",
+			shown < n ? "largest sites" : "sites", shown, n, n == 1 ? "" : "s");
+		for (size_t i = 0; i < shown; i++)
+			site_text(out, f, im, ids[i], i + 1, o->max_frames);
+	}
+	free(ids);
+}
+
+int hg_report_text(const struct hg_replay *r, struct hg_framer *f,
+		   const struct hg_report_opts *o, FILE *out)
+{
+	char n[32];
+
+	fprintf(out, "heapgraph report of '%s': %u process image%s, %s records\n", r->path,
+		r->n_images, r->n_images == 1 ? "" : "s", hg_format_count(n, sizeof(n), r->n_records));
+	if (r->lost_events)
+		fprintf(out, "LOST %s events: the shim could not record them (see docs/FORMAT.md)\n",
+			hg_format_count(n, sizeof(n), r->lost_events));
+	if (r->damage)
+		fprintf(out, "DAMAGED: %s; this report covers the records before it\n", r->damage);
+	for (uint32_t i = 0; i < r->n_images; i++)
+		image_text(out, f, r->images[i], o);
+	return ferror(out) ? -1 : 0;
+}

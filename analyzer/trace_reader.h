@@ -1,0 +1,49 @@
+/*
+ * trace_reader.h - read a trace file block by block, stopping cleanly at damage
+ */
+#ifndef HG_TRACE_READER_H
+#define HG_TRACE_READER_H
+
+#include <stdint.h>
+
+#include "hg_format.h"
+
+struct hg_trace_reader;
+
+/* One record as the reader hands it out: valid until the next call to hg_trace_reader_next. */
+struct hg_record {
+	const struct hg_rec *rec; /* header; rec->size_bytes bytes, 8-aligned, type-checked size */
+	uint32_t pid;             /* producing process (0: the collector) */
+	uint32_t tid;             /* producing thread */
+	uint64_t offset;          /* file offset of the block holding it */
+};
+
+/*
+ * Open `path` and check its header. Returns NULL after printing an error naming the file
+ * (missing, unreadable, not a heapgraph trace, unsupported version).
+ */
+struct hg_trace_reader *hg_trace_reader_open(const char *path);
+
+/*
+ * Next record. Returns 1 with *out filled, 0 at a clean end of file, or -1 at damage (a torn,
+ * corrupt or truncated block, or a malformed record). After -1, hg_trace_reader_damage()
+ * describes it; every record before the damage has been returned. Records of unknown type are
+ * returned too (callers skip them); their sizes are still checked.
+ */
+int hg_trace_reader_next(struct hg_trace_reader *r, struct hg_record *out);
+
+/* After -1: a one-line description, and the file offset where the damage starts. */
+const char *hg_trace_reader_damage(const struct hg_trace_reader *r, uint64_t *offset);
+
+/* The file header, valid while r is open. */
+const struct hg_trace_header *hg_trace_reader_header(const struct hg_trace_reader *r);
+
+/* Path as given to open. */
+const char *hg_trace_reader_path(const struct hg_trace_reader *r);
+
+void hg_trace_reader_close(struct hg_trace_reader *r);
+
+/* Minimum size in bytes of a record of this type, or 0 for unknown types. */
+uint32_t hg_rec_min_size(uint16_t type);
+
+#endif /* HG_TRACE_READER_H */

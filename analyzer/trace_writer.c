@@ -1,0 +1,155 @@
+/*
+ * trace_writer.c - write a trace file: header, then checksummed, compressed blocks
+ *
+ * Each block is written with one write(2) of header + payload, so a reader of a file whose
+ * writer was killed sees whole blocks followed by at most one torn one, which its CRC exposes.
+ * Compression happens here, in the collector, never in the traced process.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "crc32c.h"
+#include "diag.h"
+#include "hg_format.h"
+#include "trace_writer.h"
+
+struct hg_trace_writer {
+	int fd;           /* -1 after an I/O error */
+	char *path;       /* for messages */
+	uint64_t bytes;   /* written so far */
+	int level;        /* zstd level, 0 = store */
+	ZSTD_CCtx *cctx;  /* reused across blocks */
+	uint8_t *out;     /* header + compressed payload */
+	size_t out_cap;
+};
+
+static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
+{
+	const uint8_t *p = buf;
+
+	while (n) {
+		ssize_t k = write(w->fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			hg_error("cannot write trace '%s': %s", w->path, strerror(k < 0 ? errno : EIO));
+			close(w->fd);
+			w->fd = -1;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+		w->bytes += (uint64_t)k;
+	}
+	return 0;
+}
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
+{
+	struct hg_trace_writer *w;
+	struct hg_trace_header h;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		hg_error("cannot create trace '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	fchmod(fd, 0600);
+	w = hg_xcalloc(1, sizeof(*w));
+	w->fd = fd;
+	w->path = hg_xstrdup(path);
+	w->level = zstd_level;
+	if (zstd_level > 0)
+		w->cctx = ZSTD_createCCtx();
+	memset(&h, 0, sizeof(h));
+	memcpy(h.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
+	h.version = HG_FORMAT_VERSION;
+	h.header_bytes = HG_TRACE_HEADER_BYTES;
+	h.created_unix_ns = now_ns(CLOCK_REALTIME);
+	h.created_mono_ns = now_ns(CLOCK_MONOTONIC);
+	h.writer_pid = (uint32_t)getpid();
+	if (write_all(w, &h, sizeof(h)) < 0) {
+		hg_trace_writer_close(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Compress raw into w->out after the block header; returns the stored size and sets codec. */
+static size_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, uint32_t *codec)
+{
+	size_t bound = ZSTD_compressBound(n);
+	uint8_t *dst;
+	size_t k;
+
+	HG_GROW(w->out, w->out_cap, sizeof(struct hg_block_header) + bound + 8);
+	dst = w->out + sizeof(struct hg_block_header);
+	if (w->cctx) {
+		k = ZSTD_compressCCtx(w->cctx, dst, bound, raw, n, w->level);
+		if (!ZSTD_isError(k) && k < n) {
+			*codec = HG_CODEC_ZSTD;
+			return k;
+		}
+	}
+	memcpy(dst, raw, n);
+	*codec = HG_CODEC_NONE;
+	return n;
+}
+
+int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
+			  const void *raw, uint32_t raw_bytes)
+{
+	struct hg_block_header h;
+	size_t stored, padded;
+
+	if (w->fd < 0)
+		return -1;
+	stored = encode(w, raw, raw_bytes, &h.codec);
+	padded = (stored + 7u) & ~(size_t)7u;
+	memset(w->out + sizeof(h) + stored, 0, padded - stored);
+	h.magic = HG_BLOCK_MAGIC;
+	h.stored_bytes = (uint32_t)stored;
+	h.raw_bytes = raw_bytes;
+	h.pid = pid;
+	h.tid = tid;
+	h.payload_crc = hg_crc32c(0, w->out + sizeof(h), stored);
+	h.header_crc = hg_crc32c(0, &h, offsetof(struct hg_block_header, header_crc));
+	memcpy(w->out, &h, sizeof(h));
+	return write_all(w, w->out, sizeof(h) + padded);
+}
+
+uint64_t hg_trace_writer_bytes(const struct hg_trace_writer *w)
+{
+	return w->bytes;
+}
+
+int hg_trace_writer_close(struct hg_trace_writer *w)
+{
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	if (w->fd >= 0 && close(w->fd) < 0)
+		rc = hg_error("cannot close trace '%s': %s", w->path, strerror(errno));
+	else if (w->fd < 0)
+		rc = -1;
+	ZSTD_freeCCtx(w->cctx);
+	free(w->out);
+	free(w->path);
+	free(w);
+	return rc;
+}

@@ -1,0 +1,31 @@
+/*
+ * trace_writer.h - write a trace file: header, then checksummed, compressed blocks
+ */
+#ifndef HG_TRACE_WRITER_H
+#define HG_TRACE_WRITER_H
+
+#include <stdint.h>
+
+struct hg_trace_writer;
+
+/*
+ * Create `path` (mode 0600, truncating a regular file, refusing a symlink) and write the file
+ * header. zstd_level 0 stores blocks uncompressed. Returns NULL after printing an error.
+ */
+struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level);
+
+/*
+ * Append one block holding raw_bytes of whole records from (pid, tid). Blocks larger than
+ * HG_BLOCK_MAX_RAW are the caller's bug. Returns 0, or -1 after printing an I/O error (the
+ * writer then refuses further blocks).
+ */
+int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
+			  const void *raw, uint32_t raw_bytes);
+
+/* Bytes written so far, header included. */
+uint64_t hg_trace_writer_bytes(const struct hg_trace_writer *w);
+
+/* Close the file and free w. Returns 0, or -1 after printing an error. */
+int hg_trace_writer_close(struct hg_trace_writer *w);
+
+#endif /* HG_TRACE_WRITER_H */

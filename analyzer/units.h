@@ -1,0 +1,19 @@
+/*
+ * units.h - human-readable sizes, counts and durations for text reports
+ */
+#ifndef HG_UNITS_H
+#define HG_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "512 B", "1.5 KiB", "12.3 MiB", "4.0 GiB". Returns buf. */
+char *hg_format_bytes(char *buf, size_t cap, uint64_t bytes);
+
+/* "1,234,567". Returns buf. */
+char *hg_format_count(char *buf, size_t cap, uint64_t n);
+
+/* "850 ns", "12.5 ms", "3.20 s". Returns buf. */
+char *hg_format_duration(char *buf, size_t cap, uint64_t ns);
+
+#endif /* HG_UNITS_H */

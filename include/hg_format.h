@@ -1,0 +1,529 @@
+/*
+ * hg_format.h - the contract between the shim and the analyzer: ring layout, records, trace file
+ *
+ * Three things are defined here, and nothing else:
+ *
+ *   1. Records. Every event the shim produces is a record: an 8-byte header (type, flags, size)
+ *      followed by a fixed body and, for some types, a variable tail. Records are 8-byte aligned
+ *      and their size is a multiple of 8. The same bytes travel through the ring and land in the
+ *      trace file unchanged, so there is exactly one encoder (the shim) and one decoder.
+ *
+ *   2. The shared-memory ring. `heapgraph record` creates a file in /dev/shm holding one
+ *      hg_ring_header followed by n_slots slot headers and n_slots data areas. Each producing
+ *      thread owns one slot (single producer, single consumer), so the hot path takes no lock and
+ *      does no atomic read-modify-write: it copies the record and publishes it with one release
+ *      store of `head`. A dead producer can at worst leave its own slot idle; it can never stall
+ *      the collector, which drains every slot independently.
+ *
+ *   3. The trace file: a 64-byte file header followed by blocks. A block holds the records that
+ *      one thread (pid, tid) published, optionally zstd-compressed, with a CRC-32C of the stored
+ *      bytes. A reader stops at the first damaged block and keeps everything before it.
+ *
+ * Ordering: records of one thread are in program order. Across threads the analyzer merges by
+ * t_ns. The shim takes an allocation's timestamp after the real allocator returns and a free's
+ * timestamp before the real free runs, so when one thread frees an address and another thread is
+ * then handed the same address, the free's t_ns is never later than the allocation's. At equal
+ * t_ns, frees sort first.
+ *
+ * Version policy: removing a field, changing a size or offset, or giving a field a new meaning
+ * bumps HG_FORMAT_VERSION. Appending a new record type or a field at the end of a record's tail
+ * does not: readers skip record types they do not know (their size is in the header) and ignore
+ * bytes past the fields they know. HG_RING_VERSION follows the same rule for the ring layout.
+ *
+ * All integers are little-endian (the only byte order the shim runs on today).
+ */
+#ifndef HG_FORMAT_H
+#define HG_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------------------------------------ */
+/* 1. Records                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Record header, at the start of every record.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      2    type (enum hg_rec_type)
+ *   2      2    flags, per type (zero where unused)
+ *   4      4    size_bytes: whole record including this header; multiple of 8, >= 8
+ */
+struct hg_rec {
+	uint16_t type;       /* enum hg_rec_type */
+	uint16_t flags;      /* per-type flags, 0 where unused */
+	uint32_t size_bytes; /* header + body + tail, multiple of 8 */
+};
+
+enum hg_rec_type {
+	HG_REC_ALLOC = 1,    /* a block was handed out */
+	HG_REC_FREE = 2,     /* a block was given back */
+	/* 3 is reserved (an early draft's realloc record; realloc is a FREE plus an ALLOC). */
+	HG_REC_STACK = 4,    /* defines a stack id: the list of return addresses */
+	HG_REC_MODULE = 5,   /* a module (executable or shared object) is mapped */
+	HG_REC_UNMODULE = 6, /* a module was unmapped (dlclose) */
+	HG_REC_PROCESS = 7,  /* a process image starts: fresh start, fork child or exec */
+	HG_REC_EXIT = 8,     /* a process ended and how */
+	HG_REC_LOSS = 9,     /* events that could not be recorded, and why */
+	HG_REC_ORIGIN = 10,  /* sets pid/tid for the records after it in the same block */
+	HG_REC_TYPE_MAX = 11
+};
+
+/* Which entry point produced an allocation (hg_rec_alloc.fn). */
+enum hg_alloc_fn {
+	HG_FN_MALLOC = 0,
+	HG_FN_CALLOC = 1,
+	HG_FN_REALLOC = 2,
+	HG_FN_REALLOCARRAY = 3,
+	HG_FN_POSIX_MEMALIGN = 4,
+	HG_FN_ALIGNED_ALLOC = 5,
+	HG_FN_MEMALIGN = 6,
+	HG_FN_VALLOC = 7,
+	HG_FN_PVALLOC = 8,
+	HG_FN_MAX = 9
+};
+
+/*
+ * HG_REC_ALLOC, 40 bytes.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real allocator returned
+ *   16     8    addr: the pointer handed to the program (never 0)
+ *   24     8    size_bytes: the size the program asked for (n * size for calloc)
+ *   32     4    stack_id: refers to an HG_REC_STACK of this process or of its fork ancestors
+ *   36     1    fn: enum hg_alloc_fn
+ *   37     3    zero
+ */
+struct hg_rec_alloc {
+	struct hg_rec hdr;
+	uint64_t t_ns;       /* CLOCK_MONOTONIC after the real call */
+	uint64_t addr;       /* returned pointer, != 0 */
+	uint64_t size_bytes; /* requested size */
+	uint32_t stack_id;   /* >= 1; 0 means "no stack captured" */
+	uint8_t fn;          /* enum hg_alloc_fn */
+	uint8_t pad[3];      /* zero */
+};
+
+/*
+ * HG_REC_FREE, 24 bytes. Written only for non-NULL pointers.
+ *
+ * realloc(p, n) that succeeds is written as a FREE of p, timestamped before the call, followed
+ * by an ALLOC with fn HG_FN_REALLOC, timestamped after it (also when the block did not move).
+ * realloc(p, 0) that frees is a FREE alone; realloc(NULL, n) an ALLOC alone.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken before the real free ran
+ *   16     8    addr
+ */
+struct hg_rec_free {
+	struct hg_rec hdr;
+	uint64_t t_ns; /* CLOCK_MONOTONIC before the real call */
+	uint64_t addr; /* pointer given back, != 0 */
+};
+
+/*
+ * HG_REC_STACK, 16 + 8 * n_frames bytes. Each distinct call stack is written once per process;
+ * ids are dense, start at 1, and a fork child inherits its parent's ids defined before the fork.
+ * A record that uses an id may reach the trace before the STACK record defining it (they can come
+ * from different threads); readers resolve ids once the whole trace is read.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      4    stack_id
+ *   12     4    n_frames (<= HG_MAX_FRAMES)
+ *   16     8*n  return addresses, innermost first; the caller of the allocation function first
+ */
+struct hg_rec_stack {
+	struct hg_rec hdr;
+	uint32_t stack_id;
+	uint32_t n_frames;
+	uint64_t ip[]; /* innermost first, absolute addresses in this process */
+};
+
+#define HG_MAX_FRAMES 256
+#define HG_DEFAULT_FRAMES 64
+
+/*
+ * HG_REC_MODULE: one loaded ELF object. Written for every module present when a process image
+ * starts, and for each module that dlopen() adds.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     8    load_bias: add to an ELF virtual address to get the runtime address
+ *   24     4    n_segments: PT_LOAD segments that follow
+ *   28     2    build_id_bytes (0 when the module has no NT_GNU_BUILD_ID note)
+ *   30     2    path_bytes, including the terminating NUL
+ *   32     24*n segments (struct hg_segment)
+ *   ..     ..   build id bytes, then the path, then zero padding to a multiple of 8
+ *
+ * flags: HG_MODULE_MAIN marks the main executable.
+ */
+struct hg_segment {
+	uint64_t vaddr;     /* p_vaddr: ELF virtual address of the segment */
+	uint64_t memsz;     /* p_memsz */
+	uint32_t flags;     /* p_flags: PF_X, PF_W, PF_R */
+	uint32_t pad;       /* zero */
+};
+
+struct hg_rec_module {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t load_bias;
+	uint32_t n_segments;
+	uint16_t build_id_bytes;
+	uint16_t path_bytes;
+	/* struct hg_segment seg[n_segments]; uint8_t build_id[]; char path[]; */
+};
+
+#define HG_MODULE_MAIN 0x1
+#define HG_MAX_SEGMENTS 16
+#define HG_MAX_BUILD_ID 64
+
+/*
+ * HG_REC_UNMODULE, 24 bytes: the module with this load_bias was unmapped. Frames that point into
+ * it before t_ns still symbolize through the earlier HG_REC_MODULE.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     8    load_bias
+ */
+struct hg_rec_unmodule {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t load_bias;
+};
+
+/*
+ * HG_REC_PROCESS: a process image begins. A pid may start several images (exec); a new PROCESS
+ * record for a pid ends the previous image of that pid.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     4    pid
+ *   20     4    ppid
+ *   24     4    cmdline_bytes: argv joined with NUL bytes (as in /proc/PID/cmdline)
+ *   28     4    exe_bytes: path of the executable including its NUL
+ *   32     4    max_frames: stack depth the shim captures
+ *   36     4    zero
+ *   40     ..   cmdline, then exe path, then zero padding to a multiple of 8
+ *
+ * flags: HG_PROCESS_FORK (a fork child that inherits the parent's stacks, modules and live
+ *        blocks; its t_ns is the moment just before fork() in the parent),
+ *        HG_PROCESS_BARE (traced without the launcher: LD_PRELOAD only).
+ */
+struct hg_rec_process {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint32_t pid;
+	uint32_t ppid;
+	uint32_t cmdline_bytes;
+	uint32_t exe_bytes;
+	uint32_t max_frames;
+	uint32_t pad;
+};
+
+#define HG_PROCESS_FORK 0x1
+#define HG_PROCESS_BARE 0x2
+
+/*
+ * HG_REC_EXIT, 32 bytes.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     4    pid
+ *   20     4    status: exit code when source says so, else the terminating signal
+ *   24     4    source (enum hg_exit_source)
+ *   28     4    zero
+ */
+enum hg_exit_source {
+	HG_EXIT_CALL = 1,   /* the shim saw exit()/_exit()/_Exit() with this code */
+	HG_EXIT_WAIT = 2,   /* the collector's waitpid: normal exit with this code */
+	HG_EXIT_SIGNAL = 3, /* the collector's waitpid: killed by this signal */
+	HG_EXIT_GONE = 4    /* the process vanished; nobody could learn how (status 0) */
+};
+
+struct hg_rec_exit {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint32_t pid;
+	int32_t status; /* code or signal, see source */
+	uint32_t source; /* enum hg_exit_source */
+	uint32_t pad;
+};
+
+/*
+ * HG_REC_LOSS, 40 bytes. Events that were not recorded. Losses are never silent: every path
+ * that gives up on an event adds to a counter that ends in one of these records.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     4    pid (0: not attributable to one process)
+ *   20     4    reason (enum hg_loss_reason)
+ *   24     8    n_events
+ *   32     8    n_bytes: ring bytes those events would have taken (0 when unknown)
+ */
+enum hg_loss_reason {
+	HG_LOSS_NO_SLOT = 1,        /* no free ring slot for a new thread */
+	HG_LOSS_COLLECTOR_GONE = 2, /* the collector died; the shim stopped recording */
+	HG_LOSS_TOO_BIG = 3,        /* a record larger than a whole slot */
+	HG_LOSS_DEAD_WRITER = 4     /* a producer died half-way through a record */
+};
+
+struct hg_rec_loss {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint32_t pid;
+	uint32_t reason; /* enum hg_loss_reason */
+	uint64_t n_events;
+	uint64_t n_bytes;
+};
+
+/*
+ * HG_REC_ORIGIN, 16 bytes: records after it in the same block come from (pid, tid) rather than
+ * from the block header's. Used by the shared overflow slot.
+ */
+struct hg_rec_origin {
+	struct hg_rec hdr;
+	uint32_t pid;
+	uint32_t tid;
+};
+
+_Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_alloc) == 40, "alloc record is 40 bytes");
+_Static_assert(offsetof(struct hg_rec_alloc, stack_id) == 32, "alloc.stack_id at 32");
+_Static_assert(sizeof(struct hg_rec_free) == 24, "free record is 24 bytes");
+_Static_assert(sizeof(struct hg_rec_stack) == 16, "stack record head is 16 bytes");
+_Static_assert(sizeof(struct hg_segment) == 24, "segment is 24 bytes");
+_Static_assert(sizeof(struct hg_rec_module) == 32, "module record head is 32 bytes");
+_Static_assert(sizeof(struct hg_rec_unmodule) == 24, "unmodule record is 24 bytes");
+_Static_assert(sizeof(struct hg_rec_process) == 40, "process record head is 40 bytes");
+_Static_assert(sizeof(struct hg_rec_exit) == 32, "exit record is 32 bytes");
+_Static_assert(sizeof(struct hg_rec_loss) == 40, "loss record is 40 bytes");
+_Static_assert(sizeof(struct hg_rec_origin) == 16, "origin record is 16 bytes");
+
+/* Round a byte count up to the record alignment. */
+static inline uint32_t hg_rec_align(uint32_t n)
+{
+	return (n + 7u) & ~7u;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* 2. The shared-memory ring                                                                  */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Layout of the ring file (all offsets from the start of the mapping):
+ *
+ *   OFFSET                     SIZE                   MEANING
+ *   0                          4096                   struct hg_ring_header
+ *   4096                       128 * n_slots          struct hg_ring_slot, one per slot
+ *   data_offset                slot_bytes * n_slots   slot data areas, slot i at
+ *                                                     data_offset + i * slot_bytes
+ *
+ * Slot life cycle (state):
+ *   FREE -> OWNED      a producer thread claims it with a CAS, then sets pid/tid.
+ *   OWNED -> RELEASED  the producer is done (thread exit, process exit, exec).
+ *   RELEASED -> FREE   the collector drained it; it zeroes head and tail first.
+ *   OWNED -> FREE      the collector found the owning process dead and drained it.
+ * The last slot is the shared overflow slot: always OWNED by nobody, written under `lock` by
+ * threads that found no free slot, each record preceded by an HG_REC_ORIGIN.
+ *
+ * Within a slot, head and tail count bytes since the slot was claimed and only grow; the byte at
+ * count c lives at data[c & (slot_bytes - 1)]. Producer: write bytes, then store-release head.
+ * Collector: load-acquire head, copy [tail, head), then store-release tail. The producer waits
+ * (back-pressure) while head + n - tail > slot_bytes.
+ */
+#define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
+#define HG_RING_VERSION 1
+#define HG_RING_HEADER_BYTES 4096u
+#define HG_RING_SLOT_HDR_BYTES 128u
+#define HG_RING_DEFAULT_SLOTS 64u
+#define HG_RING_DEFAULT_SLOT_BYTES (1u << 20)
+#define HG_RING_MIN_SLOT_BYTES (1u << 16)
+#define HG_RING_MAX_SLOTS 4096u
+
+enum hg_slot_state {
+	HG_SLOT_FREE = 0,
+	HG_SLOT_OWNED = 1,
+	HG_SLOT_RELEASED = 2
+};
+
+/*
+ * Ring header. Fields marked "atomic" are only accessed with __atomic builtins.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    magic HG_RING_MAGIC
+ *   8      4    version HG_RING_VERSION
+ *   12     4    n_slots (last one is the shared overflow slot)
+ *   16     4    slot_bytes (power of two)
+ *   20     4    collector_pid
+ *   24     8    data_offset
+ *   32     4    flags (atomic): HG_RING_F_*
+ *   36     4    max_frames: stack depth requested by `record --depth`
+ *   40     8    lost_events (atomic): events no slot could take
+ *   48     8    lost_bytes (atomic)
+ *   56     8    collector_heartbeat_ns (atomic): CLOCK_MONOTONIC of the last drain pass
+ *   64     8    next_hint (atomic): where producers start looking for a free slot
+ *   72     ..   zero up to 4096
+ */
+struct hg_ring_header {
+	uint64_t magic;
+	uint32_t version;
+	uint32_t n_slots;
+	uint32_t slot_bytes;
+	uint32_t collector_pid;
+	uint64_t data_offset;
+	uint32_t flags;      /* atomic */
+	uint32_t max_frames; /* 0: shim default */
+	uint64_t lost_events;            /* atomic */
+	uint64_t lost_bytes;             /* atomic */
+	uint64_t collector_heartbeat_ns; /* atomic */
+	uint64_t next_hint;              /* atomic */
+};
+
+#define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
+
+/*
+ * Slot header, two cache lines so that the producer's head and the collector's tail never share
+ * one.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      4    state (atomic, enum hg_slot_state)
+ *   4      4    pid of the owner
+ *   8      4    tid of the owner
+ *   12     4    lock (atomic; overflow slot only): 0 free, 1 held
+ *   16     8    head (atomic): bytes published by the producer
+ *   24     8    lost_events (atomic): events this producer gave up on
+ *   32     32   zero
+ *   64     8    tail (atomic): bytes consumed by the collector
+ *   72     56   zero
+ */
+struct hg_ring_slot {
+	uint32_t state;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t lock;
+	uint64_t head;
+	uint64_t lost_events;
+	uint8_t pad0[32];
+	uint64_t tail;
+	uint8_t pad1[56];
+};
+
+_Static_assert(sizeof(struct hg_ring_header) == 72, "ring header fields are 72 bytes");
+_Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
+_Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
+
+/* Offset of slot i's data area, and the whole file size, for a ring of this shape. */
+static inline uint64_t hg_ring_data_offset(uint32_t n_slots)
+{
+	uint64_t end = HG_RING_HEADER_BYTES + (uint64_t)n_slots * HG_RING_SLOT_HDR_BYTES;
+	return (end + 4095u) & ~(uint64_t)4095u;
+}
+
+static inline uint64_t hg_ring_file_bytes(uint32_t n_slots, uint32_t slot_bytes)
+{
+	return hg_ring_data_offset(n_slots) + (uint64_t)n_slots * slot_bytes;
+}
+
+/*
+ * Lay out a fresh ring in zeroed memory of hg_ring_file_bytes(n_slots, slot_bytes) bytes.
+ * slot_bytes must be a power of two >= HG_RING_MIN_SLOT_BYTES; n_slots >= 2.
+ */
+static inline void hg_ring_header_init(struct hg_ring_header *r, uint32_t n_slots,
+				       uint32_t slot_bytes, uint32_t collector_pid,
+				       uint32_t max_frames)
+{
+	r->version = HG_RING_VERSION;
+	r->n_slots = n_slots;
+	r->slot_bytes = slot_bytes;
+	r->collector_pid = collector_pid;
+	r->data_offset = hg_ring_data_offset(n_slots);
+	r->max_frames = max_frames;
+	/* Magic last: a reader that sees it sees a complete header. */
+	__atomic_store_n(&r->magic, HG_RING_MAGIC, __ATOMIC_RELEASE);
+}
+
+/* Environment variables the shim reads. */
+#define HG_ENV_RING "HEAPGRAPH_RING"         /* path of the ring file made by `record` */
+#define HG_ENV_OUTPUT "HEAPGRAPH_OUTPUT"     /* bare mode: trace file to write */
+#define HG_ENV_DEPTH "HEAPGRAPH_DEPTH"       /* frames to capture, 1..HG_MAX_FRAMES */
+#define HG_ENV_DEBUG "HEAPGRAPH_DEBUG"       /* non-empty: the shim logs to stderr */
+#define HG_ENV_BIN "HEAPGRAPH_BIN"           /* bare mode: the heapgraph binary to collect */
+#define HG_ENV_LIB "HEAPGRAPH_LIB"           /* the CLI: shim to preload */
+
+/* ------------------------------------------------------------------------------------------ */
+/* 3. The trace file                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * File header, 64 bytes, at offset 0.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    magic "HGTRACE\0"
+ *   8      4    version HG_FORMAT_VERSION
+ *   12     4    header_bytes (64): where the first block starts
+ *   16     8    created_unix_ns: wall clock when recording began
+ *   24     8    created_mono_ns: CLOCK_MONOTONIC at the same moment (t_ns origin)
+ *   32     4    writer_pid: the collector
+ *   36     28   zero
+ */
+#define HG_TRACE_MAGIC "HGTRACE"
+#define HG_FORMAT_VERSION 1
+#define HG_TRACE_HEADER_BYTES 64u
+
+struct hg_trace_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_bytes;
+	uint64_t created_unix_ns;
+	uint64_t created_mono_ns;
+	uint32_t writer_pid;
+	uint8_t pad[28];
+};
+
+/*
+ * Block header, 32 bytes, followed by stored_bytes of payload and zero padding to a multiple
+ * of 8. The payload, once decoded, is raw_bytes of whole records.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      4    magic HG_BLOCK_MAGIC
+ *   4      4    codec (enum hg_codec)
+ *   8      4    stored_bytes: payload bytes in the file
+ *   12     4    raw_bytes: payload bytes after decoding (<= HG_BLOCK_MAX_RAW)
+ *   16     4    pid that produced the records (0: the collector itself)
+ *   20     4    tid that produced the records
+ *   24     4    crc32c of the stored payload
+ *   28     4    crc32c of bytes 0..27 of this header
+ */
+#define HG_BLOCK_MAGIC 0x4b424748u /* "HGBK" */
+#define HG_BLOCK_MAX_RAW (4u << 20)
+
+enum hg_codec {
+	HG_CODEC_NONE = 0,
+	HG_CODEC_ZSTD = 1
+};
+
+struct hg_block_header {
+	uint32_t magic;
+	uint32_t codec;
+	uint32_t stored_bytes;
+	uint32_t raw_bytes;
+	uint32_t pid;
+	uint32_t tid;
+	uint32_t payload_crc;
+	uint32_t header_crc;
+};
+
+_Static_assert(sizeof(struct hg_trace_header) == HG_TRACE_HEADER_BYTES, "file header is 64 bytes");
+_Static_assert(sizeof(struct hg_block_header) == 32, "block header is 32 bytes");
+
+#endif /* HG_FORMAT_H */

@@ -1,0 +1,27 @@
+/*
+ * arena.h - the shim's own memory, taken from mmap and never from the traced heap
+ *
+ * Runs in: inside malloc (slow paths only), fork child.
+ */
+#ifndef HG_ARENA_H
+#define HG_ARENA_H
+
+#include <stddef.h>
+
+/*
+ * Return `bytes` of zeroed memory aligned to 16, or NULL when mmap fails. Memory comes from
+ * 1 MiB chunks carved by a bump pointer; requests over 256 KiB get a mapping of their own.
+ * Thread-safe (a spinlock that is never held across a call outside this file).
+ */
+void *hg_arena_alloc(size_t bytes);
+
+/*
+ * Give memory back. Only whole mappings from large requests are returned to the kernel;
+ * small pieces stay with the arena (the shim's tables only grow, so this loses little).
+ */
+void hg_arena_free(void *p, size_t bytes);
+
+/* Bytes the arena holds from the kernel right now. */
+size_t hg_arena_mapped_bytes(void);
+
+#endif /* HG_ARENA_H */

@@ -1,0 +1,49 @@
+/*
+ * boot.h - the real allocator behind the shim, and the buffer that stands in before it is known
+ *
+ * Runs in: inside malloc, constructor.
+ */
+#ifndef HG_BOOT_H
+#define HG_BOOT_H
+
+#include <stddef.h>
+
+struct hg_real {
+	void *(*malloc)(size_t);
+	void (*free)(void *);
+	void *(*calloc)(size_t, size_t);
+	void *(*realloc)(void *, size_t);
+	void *(*reallocarray)(void *, size_t, size_t);
+	int (*posix_memalign)(void **, size_t, size_t);
+	void *(*aligned_alloc)(size_t, size_t);
+	void *(*memalign)(size_t, size_t);
+	void *(*valloc)(size_t);
+	void *(*pvalloc)(size_t);
+	size_t (*malloc_usable_size)(void *);
+	void *(*dlopen)(const char *, int);
+	int (*dlclose)(void *);
+	void (*exit)(int) __attribute__((noreturn));
+	void (*_exit)(int) __attribute__((noreturn));
+	void (*_Exit)(int) __attribute__((noreturn));
+};
+
+/* Filled by hg_boot_resolve(); every pointer is non-NULL afterwards or resolution failed. */
+extern struct hg_real hg_real;
+
+/*
+ * Look up every real function with dlsym(RTLD_NEXT). dlsym may allocate; those calls land in
+ * the bootstrap buffer. Returns 0, or -1 when the allocator itself cannot be found (the shim
+ * then cannot work at all).
+ */
+int hg_boot_resolve(void);
+
+/* Serve an allocation from the static bootstrap buffer; NULL once it is exhausted. */
+void *hg_boot_alloc(size_t bytes, size_t align);
+
+/* Whether p points into the bootstrap buffer (such blocks are never passed to the real free). */
+int hg_boot_owns(const void *p);
+
+/* Usable size of a bootstrap block. */
+size_t hg_boot_size(const void *p);
+
+#endif /* HG_BOOT_H */

@@ -1,0 +1,33 @@
+/*
+ * guard.h - per-thread shim state and the re-entrancy guard
+ *
+ * Every interposed entry point checks `hg_tls.busy` before doing any work of its own. While it is
+ * set, the thread is already inside the shim (unwinding, writing the ring, initialising, or a
+ * signal handler that interrupted us), and a nested allocation goes straight to the real
+ * allocator, unrecorded: recording it could recurse without end or corrupt a half-written record.
+ * The variable uses the initial-exec TLS model so that reading it never calls __tls_get_addr,
+ * which may itself allocate.
+ *
+ * Runs in: any interposed call, fork child handler, thread-exit destructor.
+ */
+#ifndef HG_GUARD_H
+#define HG_GUARD_H
+
+#include <stdint.h>
+
+#include "hg_compiler.h"
+#include "hg_format.h"
+
+struct hg_thread {
+	int busy;                  /* 1 while this thread runs shim code */
+	uint32_t tid;              /* kernel thread id, 0 until first needed */
+	struct hg_ring_slot *slot; /* owned ring slot, NULL before the first record */
+	uint8_t *data;             /* slot's data area */
+	uint64_t head;             /* bytes this thread has published in its slot */
+	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + size */
+	uint64_t lost_events;      /* events given up on, not yet added to the slot */
+};
+
+extern __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
+
+#endif /* HG_GUARD_H */

@@ -1,0 +1,251 @@
+/*
+ * lifecycle.c - when the shim starts, stops, forks, execs and sees threads end
+ *
+ * Start-up happens on the first interposed call or in our constructor, whichever comes first.
+ * The dynamic loader can call malloc before the C library has set up `environ`; such early
+ * calls only resolve the real allocator and pass through, because reading HEAPGRAPH_RING too
+ * early would make the shim believe it runs bare and spawn a second collector.
+ *
+ * Process images: each one writes an HG_REC_PROCESS, then its module map. A fork child writes a
+ * PROCESS record flagged HG_PROCESS_FORK from the atfork handler and inherits its parent's stack
+ * ids and modules. An exec'd image is a fresh start that first hands back the slots the old
+ * image of the same pid still held.
+ *
+ * Runs in: constructor, first allocation, fork child, thread exit, exit().
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "boot.h"
+#include "guard.h"
+#include "lifecycle.h"
+#include "modules.h"
+#include "rawlog.h"
+#include "ring.h"
+#include "spawn.h"
+#include "stack.h"
+
+#define CMDLINE_MAX (8u << 10)
+
+__thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
+int hg_state;
+uint32_t hg_self_pid;
+
+extern char **environ;
+
+static struct {
+	pthread_key_t exit_key; /* destructor hands back the thread's slot */
+	int key_ok;
+	char *cmdline;          /* /proc/self/cmdline, NUL-separated, in the arena */
+	uint32_t cmdline_bytes;
+	uint32_t max_frames;
+	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
+	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
+} life;
+
+void hg_disable(const char *why)
+{
+	if (__atomic_exchange_n(&hg_state, HG_DISABLED, __ATOMIC_RELAXED) != HG_DISABLED)
+		hg_rawlog("tracing stopped in pid %u: %s", hg_self_pid, why);
+}
+
+static void read_cmdline(void)
+{
+	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (!life.cmdline)
+		life.cmdline = hg_arena_alloc(CMDLINE_MAX);
+	life.cmdline_bytes = 0;
+	if (fd < 0 || !life.cmdline)
+		goto out;
+	while (life.cmdline_bytes < CMDLINE_MAX &&
+	       (n = read(fd, life.cmdline + life.cmdline_bytes, CMDLINE_MAX - life.cmdline_bytes)) > 0)
+		life.cmdline_bytes += (uint32_t)n;
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+static void emit_process(uint16_t flags, uint32_t ppid, uint64_t t_ns)
+{
+	const char *exe = hg_modules_exe_path();
+	uint32_t exe_bytes = (uint32_t)strlen(exe) + 1;
+	uint32_t body = (uint32_t)sizeof(struct hg_rec_process) + life.cmdline_bytes + exe_bytes;
+	uint32_t size = hg_rec_align(body);
+	uint64_t buf[(sizeof(struct hg_rec_process) + CMDLINE_MAX + 4096 + 8) / 8];
+	struct hg_rec_process *rec = (struct hg_rec_process *)buf;
+	uint8_t *tail = (uint8_t *)(rec + 1);
+
+	if (size > sizeof(buf))
+		return;
+	memset(rec, 0, sizeof(*rec));
+	rec->hdr.type = HG_REC_PROCESS;
+	rec->hdr.flags = (uint16_t)(flags | (life.bare ? HG_PROCESS_BARE : 0));
+	rec->hdr.size_bytes = size;
+	rec->t_ns = t_ns;
+	rec->pid = hg_self_pid;
+	rec->ppid = ppid;
+	rec->cmdline_bytes = life.cmdline_bytes;
+	rec->exe_bytes = exe_bytes;
+	rec->max_frames = life.max_frames;
+	memcpy(tail, life.cmdline, life.cmdline_bytes);
+	memcpy(tail + life.cmdline_bytes, exe, exe_bytes);
+	memset(tail + life.cmdline_bytes + exe_bytes, 0, size - body);
+	hg_ring_put(rec, size);
+}
+
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	hg_tls.busy++;
+	hg_ring_release_thread();
+	hg_tls.busy--;
+}
+
+void hg_thread_register_exit(void)
+{
+	if (life.key_ok)
+		pthread_setspecific(life.exit_key, (void *)1);
+}
+
+/*
+ * The parent, just before fork(): the child's PROCESS record carries this time, so that the
+ * analyzer copies the parent's heap as it was at the fork, without the parent's allocations
+ * made while the child was starting.
+ */
+static void at_fork_prepare(void)
+{
+	life.fork_t_ns = hg_now_ns();
+}
+
+/* The child of fork: same memory, new pid, one thread, and a slot that is the parent's. */
+static void at_fork_child(void)
+{
+	uint32_t ppid = hg_self_pid;
+
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
+		return;
+	hg_tls.busy++;
+	hg_self_pid = (uint32_t)getpid();
+	hg_tls.tid = (uint32_t)syscall(SYS_gettid);
+	hg_ring_forget_thread();
+	emit_process(HG_PROCESS_FORK, ppid, life.fork_t_ns);
+	hg_tls.busy--;
+}
+
+void hg_record_exit(int code)
+{
+	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_now_ns(), hg_self_pid,
+				   code, HG_EXIT_CALL, 0 };
+
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE)
+		hg_ring_put(&rec, sizeof(rec));
+}
+
+static struct hg_ring_header *attach_ring(const char *path)
+{
+	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	struct stat sb;
+	void *p = MAP_FAILED;
+	struct hg_ring_header *r;
+
+	if (fd < 0) {
+		hg_rawlog("cannot open ring '%s' (errno %d)", path, errno);
+		return NULL;
+	}
+	if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= HG_RING_HEADER_BYTES)
+		p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return NULL;
+	r = p;
+	if (r->magic != HG_RING_MAGIC || r->version != HG_RING_VERSION || r->n_slots < 2 ||
+	    hg_ring_file_bytes(r->n_slots, r->slot_bytes) > (uint64_t)sb.st_size) {
+		hg_rawlog("ring '%s' is not a heapgraph ring of version %d", path, HG_RING_VERSION);
+		munmap(p, (size_t)sb.st_size);
+		return NULL;
+	}
+	return r;
+}
+
+static uint32_t depth_from_env(const struct hg_ring_header *r)
+{
+	const char *s = getenv(HG_ENV_DEPTH);
+	long v = s ? strtol(s, NULL, 10) : 0;
+
+	if (v <= 0 && r && r->max_frames)
+		v = r->max_frames;
+	if (v <= 0)
+		v = HG_DEFAULT_FRAMES;
+	return v > HG_MAX_FRAMES ? HG_MAX_FRAMES : (uint32_t)v;
+}
+
+static void set_self_range(void)
+{
+	uintptr_t lo, hi;
+
+	if (hg_modules_range_of((const void *)&hg_init, &lo, &hi) == 0)
+		hg_stack_set_self(lo, hi);
+}
+
+/* Everything after the real allocator is known and the environment is readable. */
+static int start(void)
+{
+	const char *ring_path = getenv(HG_ENV_RING);
+	struct hg_ring_header *r;
+
+	hg_rawlog_enabled = getenv(HG_ENV_DEBUG) && *getenv(HG_ENV_DEBUG);
+	hg_self_pid = (uint32_t)getpid();
+	life.bare = !ring_path || !*ring_path;
+	r = life.bare ? hg_spawn_collector() : attach_ring(ring_path);
+	if (!r)
+		return -1;
+	life.max_frames = depth_from_env(r);
+	if (hg_stack_init(life.max_frames) < 0)
+		return -1;
+	set_self_range();
+	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
+	pthread_atfork(at_fork_prepare, NULL, at_fork_child);
+	hg_ring_attach(r);
+	hg_ring_release_pid(hg_self_pid);
+	read_cmdline();
+	emit_process(0, (uint32_t)getppid(), hg_now_ns());
+	hg_modules_sync();
+	return 0;
+}
+
+void hg_init(void)
+{
+	int expect = HG_UNINIT;
+	int saved = errno;
+
+	if (!__atomic_compare_exchange_n(&hg_state, &expect, HG_INITIALIZING, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return;
+	hg_tls.busy++;
+	if (hg_boot_resolve() < 0) {
+		hg_state = HG_DISABLED;
+	} else if (environ == NULL) {
+		__atomic_store_n(&hg_state, HG_UNINIT, __ATOMIC_RELEASE); /* too early: try later */
+	} else if (start() < 0) {
+		hg_disable("start-up failed");
+	} else {
+		__atomic_store_n(&hg_state, HG_ACTIVE, __ATOMIC_RELEASE);
+	}
+	hg_tls.busy--;
+	errno = saved;
+}
+
+__attribute__((constructor)) static void hg_constructor(void)
+{
+	hg_init();
+}

@@ -1,0 +1,49 @@
+/*
+ * lifecycle.h - when the shim starts, stops, forks, execs and sees threads end
+ *
+ * Runs in: constructor, first allocation, fork child, thread exit, exit().
+ */
+#ifndef HG_LIFECYCLE_H
+#define HG_LIFECYCLE_H
+
+#include <stdint.h>
+#include <time.h>
+
+enum hg_state {
+	HG_UNINIT = 0,       /* nothing resolved yet */
+	HG_INITIALIZING = 1, /* one thread is inside hg_init; others pass through */
+	HG_ACTIVE = 2,       /* recording */
+	HG_DISABLED = 3      /* pass-through for good (no ring, collector gone, or init failed) */
+};
+
+extern int hg_state;         /* enum hg_state; read relaxed on the fast path */
+extern uint32_t hg_self_pid; /* getpid() of this process, refreshed in the fork child */
+
+/* CLOCK_MONOTONIC in nanoseconds (vDSO: no system call). */
+static inline uint64_t hg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Bring the shim up: resolve the real allocator, attach to the ring (or create one and a
+ * collector in bare mode), write the PROCESS and MODULE records. Safe to call from any entry
+ * point; only the first caller works, the others return at once. Before the C library has set
+ * up the environment it only resolves the real functions and returns, leaving hg_state at
+ * HG_UNINIT so that a later call finishes the job.
+ */
+void hg_init(void);
+
+/* Stop recording for good; later calls pass straight through. `why` goes to the debug log. */
+void hg_disable(const char *why);
+
+/* Make sure this thread's slot is handed back when the thread exits. */
+void hg_thread_register_exit(void);
+
+/* Write an HG_REC_EXIT for exit()/_exit() with this code. Caller holds the guard. */
+void hg_record_exit(int code);
+
+#endif /* HG_LIFECYCLE_H */

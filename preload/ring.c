@@ -1,0 +1,210 @@
+/*
+ * ring.c - producer side of the shared-memory ring
+ *
+ * Each thread claims a slot of its own on its first record, so the fast path (ring.h) is a copy
+ * and one release store, with no lock and no contended cache line. This file holds the slow
+ * paths: claiming a slot, waiting for room, the shared overflow slot for threads beyond
+ * n_slots - 1, and giving slots back.
+ *
+ * Back-pressure: when a slot is full the producer waits for the collector, sleeping in short
+ * steps. It stops waiting only when the collector is gone (its pid no longer exists, or it set
+ * HG_RING_F_SHUTDOWN); then tracing turns itself off and every later event is counted as lost,
+ * so the trace never misrepresents what it holds.
+ *
+ * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lifecycle.h"
+#include "rawlog.h"
+#include "ring.h"
+
+struct hg_ring_header *hg_ring;
+
+static struct hg_ring_slot *slots(void)
+{
+	return (struct hg_ring_slot *)((uint8_t *)hg_ring + HG_RING_HEADER_BYTES);
+}
+
+static uint8_t *slot_data(uint32_t i)
+{
+	return (uint8_t *)hg_ring + hg_ring->data_offset + (uint64_t)i * hg_ring->slot_bytes;
+}
+
+void hg_ring_attach(struct hg_ring_header *ring)
+{
+	hg_ring = ring;
+}
+
+void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes)
+{
+	if (!hg_ring)
+		return;
+	__atomic_add_fetch(&hg_ring->lost_events, n_events, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&hg_ring->lost_bytes, n_bytes, __ATOMIC_RELAXED);
+}
+
+static int collector_gone(void)
+{
+	if (__atomic_load_n(&hg_ring->flags, __ATOMIC_ACQUIRE) & HG_RING_F_SHUTDOWN)
+		return 1;
+	return kill((pid_t)hg_ring->collector_pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Claim a free slot (not the overflow slot) for this thread; 0 on success. */
+static int claim(struct hg_thread *t)
+{
+	uint32_t n = hg_ring->n_slots - 1;
+	uint32_t start = (uint32_t)__atomic_fetch_add(&hg_ring->next_hint, 1, __ATOMIC_RELAXED);
+
+	if (!t->tid)
+		t->tid = (uint32_t)syscall(SYS_gettid);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t idx = (start + i) % n;
+		struct hg_ring_slot *s = &slots()[idx];
+		uint32_t expect = HG_SLOT_FREE;
+
+		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != HG_SLOT_FREE)
+			continue;
+		/* Acquire: the collector zeroed head and tail before its release store of FREE. */
+		if (!__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_OWNED, 0,
+						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+			continue;
+		s->pid = hg_self_pid;
+		s->tid = t->tid;
+		t->slot = s;
+		t->data = slot_data(idx);
+		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+		t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+		hg_thread_register_exit();
+		return 0;
+	}
+	return -1;
+}
+
+static void pause_briefly(unsigned round)
+{
+	struct timespec ts = { 0, round < 10 ? 20000 : 500000 };
+
+	if (round < 4) {
+		sched_yield();
+		return;
+	}
+	nanosleep(&ts, NULL);
+}
+
+/* Wait until the slot has room for n bytes; 0 when it has, -1 when the collector is gone. */
+static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
+{
+	for (unsigned round = 0;; round++) {
+		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
+		if (t->head + n - t->tail_cache <= size)
+			return 0;
+		if (round % 64 == 63 && collector_gone())
+			return -1;
+		pause_briefly(round);
+	}
+}
+
+static void lock_overflow(struct hg_ring_slot *s)
+{
+	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+		pause_briefly(0);
+}
+
+/*
+ * The overflow slot is shared: its head is advanced under s->lock, and every record is preceded
+ * by an HG_REC_ORIGIN naming the writer. The lock is held only for the copy.
+ */
+static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
+{
+	uint32_t last = hg_ring->n_slots - 1;
+	struct hg_ring_slot *s = &slots()[last];
+	uint64_t size = hg_ring->slot_bytes, head;
+	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
+
+	lock_overflow(s);
+	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+	for (unsigned round = 0; head + n + sizeof(o) - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >
+				  size; round++) {
+		if (round % 64 == 63 && collector_gone()) {
+			__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+			hg_ring_count_lost(1, n);
+			hg_disable("collector gone");
+			return;
+		}
+		pause_briefly(round);
+	}
+	hg_ring_copy_in(slot_data(last), (uint32_t)size, head, &o, sizeof(o));
+	hg_ring_copy_in(slot_data(last), (uint32_t)size, head + sizeof(o), rec, n);
+	__atomic_store_n(&s->head, head + sizeof(o) + n, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+}
+
+void hg_ring_put_slow(const void *rec, uint32_t n)
+{
+	struct hg_thread *t = &hg_tls;
+	uint64_t size;
+
+	if (!hg_ring)
+		return;
+	size = hg_ring->slot_bytes;
+	if (n + sizeof(struct hg_rec_origin) > size) {
+		hg_ring_count_lost(1, n);
+		return;
+	}
+	if (!t->slot && claim(t) < 0) {
+		if (!t->tid)
+			t->tid = (uint32_t)syscall(SYS_gettid);
+		put_overflow(t, rec, n);
+		return;
+	}
+	if (t->head + n - t->tail_cache > size && wait_for_room(t, size, n) < 0) {
+		hg_ring_count_lost(1, n);
+		hg_disable("collector gone");
+		return;
+	}
+	hg_ring_copy_in(t->data, (uint32_t)size, t->head, rec, n);
+	t->head += n;
+	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+}
+
+void hg_ring_release_thread(void)
+{
+	struct hg_thread *t = &hg_tls;
+
+	if (!t->slot)
+		return;
+	/* Release: every byte published before this store is drained before the slot is reused. */
+	__atomic_store_n(&t->slot->state, HG_SLOT_RELEASED, __ATOMIC_RELEASE);
+	hg_ring_forget_thread();
+}
+
+void hg_ring_forget_thread(void)
+{
+	struct hg_thread *t = &hg_tls;
+
+	t->slot = NULL;
+	t->data = NULL;
+	t->head = 0;
+	t->tail_cache = 0;
+}
+
+void hg_ring_release_pid(uint32_t pid)
+{
+	if (!hg_ring)
+		return;
+	for (uint32_t i = 0; i + 1 < hg_ring->n_slots; i++) {
+		struct hg_ring_slot *s = &slots()[i];
+		uint32_t expect = HG_SLOT_OWNED;
+
+		if (s->pid == pid)
+			__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
+						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+}

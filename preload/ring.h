@@ -1,0 +1,82 @@
+/*
+ * ring.h - producer side of the shared-memory ring
+ *
+ * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
+ */
+#ifndef HG_RING_H
+#define HG_RING_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "guard.h"
+#include "hg_format.h"
+
+/* The mapped ring, or NULL when tracing is off. */
+extern struct hg_ring_header *hg_ring;
+
+/*
+ * Attach to a mapped ring. ring must stay mapped for the life of the process (it is never
+ * unmapped: records may be written until the very last free of the last destructor).
+ */
+void hg_ring_attach(struct hg_ring_header *ring);
+
+/*
+ * Write one record (rec->size_bytes bytes) into the calling thread's slot. Never fails loudly:
+ * when the record cannot be written it is counted as lost, and the count reaches the trace.
+ * Waits (back-pressure) while the slot is full and the collector is alive. Caller holds the
+ * re-entrancy guard.
+ */
+void hg_ring_put_slow(const void *rec, uint32_t n);
+
+static inline uint32_t hg_ring_slot_bytes(void)
+{
+	return hg_ring->slot_bytes;
+}
+
+static inline void hg_ring_copy_in(uint8_t *data, uint32_t size, uint64_t at, const void *src,
+				   uint32_t n)
+{
+	uint32_t pos = (uint32_t)at & (size - 1);
+	uint32_t first = size - pos;
+
+	if (HG_LIKELY(n <= first)) {
+		memcpy(data + pos, src, n);
+		return;
+	}
+	memcpy(data + pos, src, first);
+	memcpy(data, (const uint8_t *)src + first, n - first);
+}
+
+/*
+ * Fast path: the thread owns a slot with room. One copy and one release store of head; the
+ * store orders the record's bytes before the new head for the collector's acquire load.
+ */
+static inline void hg_ring_put(const void *rec, uint32_t n)
+{
+	struct hg_thread *t = &hg_tls;
+	uint32_t size;
+
+	if (HG_UNLIKELY(!t->slot))
+		return hg_ring_put_slow(rec, n);
+	size = hg_ring->slot_bytes;
+	if (HG_UNLIKELY(t->head + n - t->tail_cache > size))
+		return hg_ring_put_slow(rec, n);
+	hg_ring_copy_in(t->data, size, t->head, rec, n);
+	t->head += n;
+	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+}
+
+/* Give the calling thread's slot back to the collector (thread exit, exec). */
+void hg_ring_release_thread(void);
+
+/* Fork child: the slot this thread held belongs to the parent; forget it without touching it. */
+void hg_ring_forget_thread(void);
+
+/* New image (exec): hand back slots still marked as owned by this pid from the old image. */
+void hg_ring_release_pid(uint32_t pid);
+
+/* Events lost with no slot to record them in; reported by the collector. */
+void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
+
+#endif /* HG_RING_H */

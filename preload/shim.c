@@ -1,0 +1,312 @@
+/*
+ * shim.c - the interposed entry points: the malloc family, dlopen/dlclose and exit
+ *
+ * Every entry point has the same shape: take the guard (enter), call the real function, record,
+ * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
+ * or not started), the call goes straight to the real function, or to the bootstrap buffer when
+ * even that is not known yet.
+ *
+ * Timestamps: an allocation is stamped after the real call returned and a free before the real
+ * free runs, so that an address freed by one thread and handed to another is always seen freed
+ * first (see hg_format.h, "Ordering").
+ *
+ * errno: recording never changes what the program sees; it is saved after the real call and
+ * restored before returning.
+ *
+ * Runs in: inside malloc (this is malloc).
+ */
+#include <dlfcn.h>
+#include <malloc.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "guard.h"
+#include "hg_compiler.h"
+#include "lifecycle.h"
+#include "modules.h"
+#include "ring.h"
+#include "stack.h"
+#include "unwind.h"
+
+static HG_NOINLINE HG_COLD int enter_slow(void)
+{
+	if (__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) == HG_UNINIT && !hg_tls.busy)
+		hg_init();
+	if (__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) != HG_ACTIVE || hg_tls.busy)
+		return 0;
+	hg_tls.busy = 1;
+	return 1;
+}
+
+/* 1: the guard is held and the call must be recorded; 0: pass straight through. */
+static inline int enter(void)
+{
+	if (HG_LIKELY(__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE && !hg_tls.busy)) {
+		hg_tls.busy = 1;
+		return 1;
+	}
+	return enter_slow();
+}
+
+static inline void leave(void)
+{
+	hg_tls.busy = 0;
+}
+
+static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns)
+{
+	struct hg_rec_alloc rec;
+	int saved = errno;
+
+	rec.hdr.type = HG_REC_ALLOC;
+	rec.hdr.flags = 0;
+	rec.hdr.size_bytes = sizeof(rec);
+	rec.t_ns = t_ns;
+	rec.addr = (uint64_t)(uintptr_t)p;
+	rec.size_bytes = n;
+	rec.stack_id = hg_stack_capture();
+	rec.fn = fn;
+	memset(rec.pad, 0, sizeof(rec.pad));
+	hg_ring_put(&rec, sizeof(rec));
+	errno = saved;
+}
+
+static void record_free(void *p, uint64_t t_ns)
+{
+	struct hg_rec_free rec = { { HG_REC_FREE, 0, sizeof(rec) }, t_ns, (uint64_t)(uintptr_t)p };
+
+	hg_ring_put(&rec, sizeof(rec));
+}
+
+HG_EXPORT void *malloc(size_t n)
+{
+	void *p;
+
+	if (HG_UNLIKELY(!enter()))
+		return HG_LIKELY(hg_real.malloc != NULL) ? hg_real.malloc(n) : hg_boot_alloc(n, 16);
+	p = hg_real.malloc(n);
+	if (HG_LIKELY(p != NULL))
+		record_alloc(p, n, HG_FN_MALLOC, hg_now_ns());
+	leave();
+	return p;
+}
+
+HG_EXPORT void free(void *p)
+{
+	if (HG_UNLIKELY(p == NULL || hg_boot_owns(p)))
+		return;
+	if (HG_UNLIKELY(!enter())) {
+		if (hg_real.free)
+			hg_real.free(p);
+		return;
+	}
+	record_free(p, hg_now_ns());
+	hg_real.free(p);
+	leave();
+}
+
+HG_EXPORT void *calloc(size_t n, size_t size)
+{
+	void *p;
+	size_t total;
+
+	if (HG_UNLIKELY(!enter())) {
+		if (HG_LIKELY(hg_real.calloc != NULL))
+			return hg_real.calloc(n, size);
+		return __builtin_mul_overflow(n, size, &total) ? NULL : hg_boot_alloc(total, 16);
+	}
+	p = hg_real.calloc(n, size);
+	if (HG_LIKELY(p != NULL))
+		record_alloc(p, n * size, HG_FN_CALLOC, hg_now_ns());
+	leave();
+	return p;
+}
+
+/* realloc of a block from the bootstrap buffer: move it to the real heap, untracked before. */
+static HG_NOINLINE HG_COLD void *realloc_boot(void *old, size_t n)
+{
+	size_t have = hg_boot_size(old);
+	void *p = malloc(n);
+
+	if (p)
+		memcpy(p, old, have < n ? have : n);
+	return p;
+}
+
+static void *realloc_common(void *old, size_t n, uint8_t fn)
+{
+	uint64_t t_before;
+	void *p;
+
+	if (old && HG_UNLIKELY(hg_boot_owns(old)))
+		return realloc_boot(old, n);
+	if (HG_UNLIKELY(!enter()))
+		return hg_real.realloc ? hg_real.realloc(old, n) : hg_boot_alloc(n, 16);
+	t_before = hg_now_ns();
+	p = hg_real.realloc(old, n);
+	if (old && (p || n == 0))
+		record_free(old, t_before);
+	if (p)
+		record_alloc(p, n, fn, hg_now_ns());
+	leave();
+	return p;
+}
+
+HG_EXPORT void *realloc(void *old, size_t n)
+{
+	return realloc_common(old, n, HG_FN_REALLOC);
+}
+
+HG_EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(n, size, &total)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc_common(old, total, HG_FN_REALLOCARRAY);
+}
+
+HG_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	int rc;
+
+	if (HG_UNLIKELY(!enter())) {
+		if (hg_real.posix_memalign)
+			return hg_real.posix_memalign(out, align, n);
+		*out = hg_boot_alloc(n, align);
+		return *out ? 0 : ENOMEM;
+	}
+	rc = hg_real.posix_memalign(out, align, n);
+	if (rc == 0 && *out)
+		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, hg_now_ns());
+	leave();
+	return rc;
+}
+
+/* aligned_alloc, memalign: (align, n). */
+static void *aligned_common(void *(*real)(size_t, size_t), size_t align, size_t n, uint8_t fn)
+{
+	void *p;
+
+	if (HG_UNLIKELY(!enter()))
+		return real ? real(align, n) : hg_boot_alloc(n, align);
+	p = real(align, n);
+	if (p)
+		record_alloc(p, n, fn, hg_now_ns());
+	leave();
+	return p;
+}
+
+HG_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	return aligned_common(hg_real.aligned_alloc, align, n, HG_FN_ALIGNED_ALLOC);
+}
+
+HG_EXPORT void *memalign(size_t align, size_t n)
+{
+	return aligned_common(hg_real.memalign, align, n, HG_FN_MEMALIGN);
+}
+
+/* valloc, pvalloc: page-aligned; the requested size is what gets recorded. */
+static void *page_common(void *(*real)(size_t), size_t n, uint8_t fn)
+{
+	void *p;
+
+	if (HG_UNLIKELY(!enter()))
+		return real ? real(n) : hg_boot_alloc(n, 4096);
+	p = real(n);
+	if (p)
+		record_alloc(p, n, fn, hg_now_ns());
+	leave();
+	return p;
+}
+
+HG_EXPORT void *valloc(size_t n)
+{
+	return page_common(hg_real.valloc, n, HG_FN_VALLOC);
+}
+
+HG_EXPORT void *pvalloc(size_t n)
+{
+	return page_common(hg_real.pvalloc, n, HG_FN_PVALLOC);
+}
+
+HG_EXPORT size_t malloc_usable_size(void *p)
+{
+	if (p && hg_boot_owns(p))
+		return hg_boot_size(p);
+	if (!hg_real.malloc_usable_size)
+		hg_init();
+	return hg_real.malloc_usable_size ? hg_real.malloc_usable_size(p) : 0;
+}
+
+HG_EXPORT void *dlopen(const char *file, int mode)
+{
+	void *h;
+
+	if (!hg_real.dlopen)
+		hg_init();
+	h = hg_real.dlopen(file, mode);
+	if (h && enter()) {
+		hg_modules_sync();
+		leave();
+	}
+	return h;
+}
+
+HG_EXPORT int dlclose(void *handle)
+{
+	int rc;
+
+	if (!hg_real.dlclose)
+		hg_init();
+	rc = hg_real.dlclose(handle);
+	if (enter()) {
+		/* Cached unwind info may describe code that is gone; a new object can land there. */
+		hg_unwind_flush();
+		hg_modules_sync();
+		leave();
+	}
+	return rc;
+}
+
+static void note_exit(int code)
+{
+	if (enter()) {
+		hg_record_exit(code);
+		leave();
+	}
+}
+
+HG_EXPORT void exit(int code)
+{
+	note_exit(code);
+	if (hg_real.exit)
+		hg_real.exit(code);
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}
+
+HG_EXPORT void _exit(int code)
+{
+	note_exit(code);
+	if (hg_real._exit)
+		hg_real._exit(code);
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}
+
+HG_EXPORT void _Exit(int code)
+{
+	note_exit(code);
+	if (hg_real._Exit)
+		hg_real._Exit(code);
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}

@@ -1,0 +1,188 @@
+/*
+ * spawn.c - bare mode: make a ring and start a collector when no launcher did
+ *
+ * `LD_PRELOAD=libheapgraph.so prog` has no `heapgraph record` around it, so the first process
+ * creates the ring itself and starts `heapgraph collect` on it. The collector must not be our
+ * child: a program that waits for all its children (a shell, a test harness) would wait for it
+ * forever. So the shim forks twice with the raw system call (no atfork handlers of the program
+ * run), the middle process starts a new session, writes the collector's pid into the ring
+ * header and exits at once, and we reap it.
+ *
+ * The heapgraph binary is found next to the shim (build tree: both in build/) or in ../bin
+ * (installed tree), unless HEAPGRAPH_BIN names it. Nothing here allocates from the heap except
+ * setenv, which runs under the guard.
+ *
+ * Runs in: first allocation (hg_init).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lifecycle.h"
+#include "rawlog.h"
+#include "spawn.h"
+
+#define PATH_BYTES 4096
+#define MAX_ENV 1024
+
+extern char **environ;
+
+static char *env_copy[MAX_ENV];
+
+/* Append src to dst (capacity cap, always NUL-terminated); returns dst. */
+static char *append(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(dst, cap);
+
+	while (*src && n + 1 < cap)
+		dst[n++] = *src++;
+	dst[n] = '\0';
+	return dst;
+}
+
+static char *append_u64(char *dst, size_t cap, uint64_t v)
+{
+	char tmp[24];
+	int n = 0;
+	char out[24];
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (int i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	out[n] = '\0';
+	return append(dst, cap, out);
+}
+
+static int find_collector(char *out)
+{
+	const char *env = getenv(HG_ENV_BIN);
+	Dl_info info;
+	char *slash;
+
+	if (env && *env) {
+		out[0] = '\0';
+		append(out, PATH_BYTES, env);
+		return access(out, X_OK);
+	}
+	if (!dladdr((const void *)&hg_spawn_collector, &info) || !info.dli_fname)
+		return -1;
+	out[0] = '\0';
+	append(out, PATH_BYTES, info.dli_fname);
+	slash = strrchr(out, '/');
+	if (!slash)
+		strcpy(out, ".");
+	else
+		*slash = '\0';
+	slash = out + strlen(out);
+	append(out, PATH_BYTES, "/heapgraph");
+	if (access(out, X_OK) == 0)
+		return 0;
+	*slash = '\0';
+	append(out, PATH_BYTES, "/../bin/heapgraph");
+	return access(out, X_OK);
+}
+
+static struct hg_ring_header *make_ring(char *path, uint32_t pid)
+{
+	uint64_t bytes = hg_ring_file_bytes(HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES);
+	int fd;
+	void *p;
+
+	path[0] = '\0';
+	append(path, PATH_BYTES, "/dev/shm/heapgraph.");
+	append_u64(path, PATH_BYTES, pid);
+	append(path, PATH_BYTES, ".");
+	append_u64(path, PATH_BYTES, hg_now_ns());
+	append(path, PATH_BYTES, ".ring");
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return NULL;
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
+	    (p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		close(fd);
+		unlink(path);
+		return NULL;
+	}
+	close(fd);
+	hg_ring_header_init(p, HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 0);
+	return p;
+}
+
+/* In the grandchild: the environment minus LD_PRELOAD, so the collector is not traced. */
+static char **collector_env(void)
+{
+	size_t n = 0;
+
+	for (char **e = environ; e && *e && n + 1 < MAX_ENV; e++)
+		if (strncmp(*e, "LD_PRELOAD=", 11) != 0)
+			env_copy[n++] = *e;
+	env_copy[n] = NULL;
+	return env_copy;
+}
+
+static void run_middle(struct hg_ring_header *r, char *const argv[])
+{
+	long grandchild;
+
+	setsid();
+	grandchild = syscall(SYS_fork);
+	if (grandchild == 0) {
+		execve(argv[0], argv, collector_env());
+		_exit(127);
+	}
+	if (grandchild > 0)
+		__atomic_store_n(&r->collector_pid, (uint32_t)grandchild, __ATOMIC_RELEASE);
+	_exit(0);
+}
+
+struct hg_ring_header *hg_spawn_collector(void)
+{
+	static char ring_path[PATH_BYTES], bin[PATH_BYTES], out[PATH_BYTES], root[24];
+	const char *env_out = getenv(HG_ENV_OUTPUT);
+	char *argv[] = { bin, (char *)"collect", (char *)"--ring", ring_path, (char *)"-o", out,
+			 (char *)"--root", root, NULL };
+	struct hg_ring_header *r;
+	long middle;
+	int status;
+
+	if (find_collector(bin) < 0) {
+		hg_rawlog("bare mode: cannot find the heapgraph binary (set %s)", HG_ENV_BIN);
+		return NULL;
+	}
+	if (!(r = make_ring(ring_path, hg_self_pid))) {
+		hg_rawlog("bare mode: cannot create a ring in /dev/shm (errno %d)", errno);
+		return NULL;
+	}
+	out[0] = root[0] = '\0';
+	if (env_out && *env_out) {
+		append(out, PATH_BYTES, env_out);
+	} else {
+		append(out, PATH_BYTES, "heapgraph.");
+		append_u64(out, PATH_BYTES, hg_self_pid);
+		append(out, PATH_BYTES, ".hgt");
+	}
+	append_u64(root, sizeof(root), hg_self_pid);
+	middle = syscall(SYS_fork);
+	if (middle == 0)
+		run_middle(r, argv);
+	while (middle > 0 && waitpid((pid_t)middle, &status, 0) < 0 && errno == EINTR)
+		;
+	if (middle < 0 || __atomic_load_n(&r->collector_pid, __ATOMIC_ACQUIRE) == 0) {
+		hg_rawlog("bare mode: cannot start '%s'", bin);
+		unlink(ring_path);
+		return NULL;
+	}
+	setenv(HG_ENV_RING, ring_path, 1);
+	return r;
+}

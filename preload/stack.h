@@ -1,0 +1,32 @@
+/*
+ * stack.h - capture the caller's stack and give each distinct stack a small id
+ *
+ * Runs in: inside malloc.
+ */
+#ifndef HG_STACK_H
+#define HG_STACK_H
+
+#include <stdint.h>
+
+/*
+ * Set up the stack table (a lazily touched mmap in the arena) and the unwinder, capturing at
+ * most max_frames frames of the program's own (the shim's frames never count). 0 on success,
+ * -1 when the table cannot be mapped.
+ */
+int hg_stack_init(uint32_t max_frames);
+
+/*
+ * Unwind the calling thread, drop the shim's own frames, and return the stack's id. The first
+ * time a stack is seen, an HG_REC_STACK defining it is written to the ring before this returns,
+ * so the id is defined in this thread's stream before its first use there. Returns 0 when
+ * nothing could be unwound. Caller holds the re-entrancy guard.
+ */
+uint32_t hg_stack_capture(void);
+
+/* The range of addresses that belong to the shim (its frames are skipped). */
+void hg_stack_set_self(uintptr_t lo, uintptr_t hi);
+
+/* Number of distinct stacks this process (and its fork ancestors) has defined. */
+uint32_t hg_stack_count(void);
+
+#endif /* HG_STACK_H */

@@ -1,0 +1,21 @@
+/*
+ * unwind.h - libunwind, loaded privately so that it cannot interpose the program's unwinder
+ *
+ * Runs in: first allocation (hg_unwind_load), inside malloc (the rest).
+ */
+#ifndef HG_UNWIND_H
+#define HG_UNWIND_H
+
+/*
+ * dlopen libunwind.so.8 with RTLD_LOCAL and look up what the shim uses. 0 on success, -1 (with
+ * a debug log line) when it is missing; stacks are then not captured.
+ */
+int hg_unwind_load(void);
+
+/* Return addresses of the calling thread, innermost first; 0 when libunwind is not loaded. */
+int hg_unwind_backtrace(void **ip, int max);
+
+/* Forget cached unwind information (after dlclose: code may be gone or replaced). */
+void hg_unwind_flush(void);
+
+#endif /* HG_UNWIND_H */

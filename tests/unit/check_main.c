@@ -1,0 +1,30 @@
+/*
+ * check_main.c - runs every unit-test suite in one SRunner
+ *
+ * Each tests/unit/check_<module>.c exports `Suite *<module>_suite(void)`. The table below names
+ * them all; a suite whose file is not in this build is a weak symbol left NULL and is skipped,
+ * so a module's tests can land in the same commit as the module. Exit status is non-zero when
+ * any test failed.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define HG_SUITES(X) X(arena) X(ring) X(stack) X(format) X(trace) X(symbolize) X(replay) \
+	X(addrmap) X(json) X(collector)
+
+#define HG_DECLARE(name) Suite *name##_suite(void) __attribute__((weak));
+HG_SUITES(HG_DECLARE)
+
+int main(void)
+{
+	SRunner *sr = srunner_create(NULL);
+	int failed;
+
+#define HG_ADD(name) if (name##_suite) srunner_add_suite(sr, name##_suite());
+	HG_SUITES(HG_ADD)
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
