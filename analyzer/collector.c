@@ -266,6 +266,8 @@ static void free_slot(struct hg_ring_slot *s)
 
 uint64_t hg_collector_drain(struct hg_collector *c)
 {
+	/* Acquire: every record published before the request is visible to the pass below. */
+	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
 	uint64_t moved = 0, now = mono_ns();
 	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
 	uint32_t last = c->ring->n_slots - 1;
@@ -294,8 +296,10 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	if (check_owners)
 		c->last_owner_check_ns = now;
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
-	if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS)
+	if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS ||
+	    sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED))
 		flush_all(c);
+	__atomic_store_n(&c->ring->sync_done, sync, __ATOMIC_RELEASE);
 	return moved;
 }
 

@@ -372,7 +372,10 @@ enum hg_slot_state {
  *   48     8    lost_bytes (atomic)
  *   56     8    collector_heartbeat_ns (atomic): CLOCK_MONOTONIC of the last drain pass
  *   64     8    next_hint (atomic): where producers start looking for a free slot
- *   72     ..   zero up to 4096
+ *   72     8    sync_request (atomic): a producer asks for everything so far to be on disk
+ *   80     8    sync_done (atomic): the collector has written all records published before
+ *                 sync_request reached this value
+ *   88     ..   zero up to 4096
  */
 struct hg_ring_header {
 	uint64_t magic;
@@ -387,6 +390,8 @@ struct hg_ring_header {
 	uint64_t lost_bytes;             /* atomic */
 	uint64_t collector_heartbeat_ns; /* atomic */
 	uint64_t next_hint;              /* atomic */
+	uint64_t sync_request;           /* atomic */
+	uint64_t sync_done;              /* atomic */
 };
 
 #define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
@@ -418,7 +423,7 @@ struct hg_ring_slot {
 	uint8_t pad1[56];
 };
 
-_Static_assert(sizeof(struct hg_ring_header) == 72, "ring header fields are 72 bytes");
+_Static_assert(sizeof(struct hg_ring_header) == 88, "ring header fields are 88 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
 

@@ -79,7 +79,6 @@ int hg_boot_resolve(void)
 	RESOLVE(malloc_usable_size);
 	RESOLVE(dlopen);
 	RESOLVE(dlclose);
-	RESOLVE(exit);
 	RESOLVE(_exit);
 	RESOLVE(_Exit);
 	if (!r.malloc || !r.free || !r.calloc || !r.realloc) {

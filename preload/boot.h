@@ -22,7 +22,6 @@ struct hg_real {
 	size_t (*malloc_usable_size)(void *);
 	void *(*dlopen)(const char *, int);
 	int (*dlclose)(void *);
-	void (*exit)(int) __attribute__((noreturn));
 	void (*_exit)(int) __attribute__((noreturn));
 	void (*_Exit)(int) __attribute__((noreturn));
 };

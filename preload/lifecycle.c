@@ -35,7 +35,6 @@
 
 #define CMDLINE_MAX (8u << 10)
 
-__thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 int hg_state;
 uint32_t hg_self_pid;
 
@@ -49,6 +48,7 @@ static struct {
 	uint32_t max_frames;
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
 	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
+	int spawned_collector;  /* this image started the bare-mode collector */
 } life;
 
 void hg_disable(const char *why)
@@ -151,6 +151,15 @@ void hg_record_exit(int code)
 		hg_ring_put(&rec, sizeof(rec));
 }
 
+/* exit() and return from main: glibc hands the status to on_exit handlers. */
+static void at_exit(int status, void *arg)
+{
+	(void)arg;
+	hg_tls.busy++;
+	hg_record_exit(status);
+	hg_tls.busy--;
+}
+
 static struct hg_ring_header *attach_ring(const char *path)
 {
 	int fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
@@ -207,6 +216,7 @@ static int start(void)
 	hg_self_pid = (uint32_t)getpid();
 	life.bare = !ring_path || !*ring_path;
 	r = life.bare ? hg_spawn_collector() : attach_ring(ring_path);
+	life.spawned_collector = life.bare && r;
 	if (!r)
 		return -1;
 	life.max_frames = depth_from_env(r);
@@ -215,6 +225,7 @@ static int start(void)
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
 	pthread_atfork(at_fork_prepare, NULL, at_fork_child);
+	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
 	hg_ring_release_pid(hg_self_pid);
 	read_cmdline();
@@ -248,4 +259,19 @@ void hg_init(void)
 __attribute__((constructor)) static void hg_constructor(void)
 {
 	hg_init();
+}
+
+/*
+ * Bare mode, in the process that started the collector: the program is about to return to its
+ * caller (a shell, a test), which may read the trace at once. Our destructor runs after the
+ * program's own exit handlers and destructors, so waiting here for the collector to write what
+ * we published makes the trace complete up to this point when the caller gets control back.
+ */
+__attribute__((destructor)) static void hg_destructor(void)
+{
+	if (life.bare && life.spawned_collector && hg_state == HG_ACTIVE) {
+		hg_tls.busy++;
+		hg_ring_sync(5000);
+		hg_tls.busy--;
+	}
 }

@@ -25,6 +25,7 @@
 #include "ring.h"
 
 struct hg_ring_header *hg_ring;
+__thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 
 static struct hg_ring_slot *slots(void)
 {
@@ -206,5 +207,23 @@ void hg_ring_release_pid(uint32_t pid)
 		if (s->pid == pid)
 			__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+	}
+}
+
+void hg_ring_sync(unsigned timeout_ms)
+{
+	uint64_t want;
+	struct timespec ts = { 0, 1000000 };
+
+	if (!hg_ring)
+		return;
+	/* Release: the records this thread published are ordered before the request. */
+	want = __atomic_add_fetch(&hg_ring->sync_request, 1, __ATOMIC_RELEASE);
+	for (unsigned ms = 0; ms < timeout_ms; ms++) {
+		if (__atomic_load_n(&hg_ring->sync_done, __ATOMIC_ACQUIRE) >= want)
+			return;
+		if (ms % 64 == 63 && collector_gone())
+			return;
+		nanosleep(&ts, NULL);
 	}
 }

@@ -76,6 +76,13 @@ void hg_ring_forget_thread(void);
 /* New image (exec): hand back slots still marked as owned by this pid from the old image. */
 void hg_ring_release_pid(uint32_t pid);
 
+/*
+ * Ask the collector to write every record published so far to the trace file, and wait up to
+ * timeout_ms for it. Used by a bare-mode root process on its way out, so that the trace is
+ * complete when the program returns to its caller.
+ */
+void hg_ring_sync(unsigned timeout_ms);
+
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
 

@@ -1,5 +1,5 @@
 /*
- * shim.c - the interposed entry points: the malloc family, dlopen/dlclose and exit
+ * shim.c - the interposed entry points: the malloc family, dlopen/dlclose, _exit and _Exit
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -276,21 +276,17 @@ HG_EXPORT int dlclose(void *handle)
 	return rc;
 }
 
+/*
+ * exit() and a return from main are seen by the on_exit handler in lifecycle.c (glibc calls
+ * exit internally, past any interposition); _exit and _Exit skip exit handlers, so they are
+ * interposed here.
+ */
 static void note_exit(int code)
 {
 	if (enter()) {
 		hg_record_exit(code);
 		leave();
 	}
-}
-
-HG_EXPORT void exit(int code)
-{
-	note_exit(code);
-	if (hg_real.exit)
-		hg_real.exit(code);
-	syscall(SYS_exit_group, code);
-	__builtin_unreachable();
 }
 
 HG_EXPORT void _exit(int code)
