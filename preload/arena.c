@@ -92,3 +92,13 @@ size_t hg_arena_mapped_bytes(void)
 {
 	return __atomic_load_n(&arena.mapped, __ATOMIC_RELAXED);
 }
+
+void hg_arena_fork_prepare(void)
+{
+	lock();
+}
+
+void hg_arena_fork_done(void)
+{
+	unlock();
+}

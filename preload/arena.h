@@ -21,6 +21,13 @@ void *hg_arena_alloc(size_t bytes);
  */
 void hg_arena_free(void *p, size_t bytes);
 
+/*
+ * Fork: the parent takes the arena lock before fork() and both sides drop it afterwards, so
+ * the child never inherits it held by a thread that does not exist there.
+ */
+void hg_arena_fork_prepare(void);
+void hg_arena_fork_done(void);
+
 /* Bytes the arena holds from the kernel right now. */
 size_t hg_arena_mapped_bytes(void);
 

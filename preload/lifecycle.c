@@ -124,7 +124,19 @@ void hg_thread_register_exit(void)
  */
 static void at_fork_prepare(void)
 {
+	hg_tls.busy++;
+	hg_modules_fork_prepare();
+	hg_ring_fork_prepare();
+	hg_arena_fork_prepare();
 	life.fork_t_ns = hg_now_ns();
+}
+
+static void fork_done(void)
+{
+	hg_arena_fork_done();
+	hg_ring_fork_done();
+	hg_modules_fork_done();
+	hg_tls.busy--;
 }
 
 /* The child of fork: same memory, new pid, one thread, and a slot that is the parent's. */
@@ -132,6 +144,7 @@ static void at_fork_child(void)
 {
 	uint32_t ppid = hg_self_pid;
 
+	fork_done();
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	hg_tls.busy++;
@@ -224,7 +237,7 @@ static int start(void)
 		return -1;
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
-	pthread_atfork(at_fork_prepare, NULL, at_fork_child);
+	pthread_atfork(at_fork_prepare, fork_done, at_fork_child);
 	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
 	hg_ring_release_pid(hg_self_pid);

@@ -161,14 +161,29 @@ static void emit_unmodule(uint64_t load_bias)
 	hg_ring_put(&rec, sizeof(rec));
 }
 
+static void lock_mods(void)
+{
+	while (__atomic_exchange_n(&mods.lock, 1, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+void hg_modules_fork_prepare(void)
+{
+	lock_mods();
+}
+
+void hg_modules_fork_done(void)
+{
+	__atomic_store_n(&mods.lock, 0, __ATOMIC_RELEASE);
+}
+
 void hg_modules_sync(void)
 {
 	uint32_t kept = 0;
 
 	if (!mods.list && !(mods.list = hg_arena_alloc(sizeof(struct known) * MAX_KNOWN)))
 		return;
-	while (__atomic_exchange_n(&mods.lock, 1, __ATOMIC_ACQUIRE))
-		sched_yield();
+	lock_mods();
 	for (uint32_t i = 0; i < mods.n; i++)
 		mods.list[i].seen = 0;
 	dl_iterate_phdr(sync_one, NULL);

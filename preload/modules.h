@@ -15,6 +15,10 @@
  */
 void hg_modules_sync(void);
 
+/* Fork: hold the module-list lock across fork() (see hg_arena_fork_prepare). */
+void hg_modules_fork_prepare(void);
+void hg_modules_fork_done(void);
+
 /* Find the address range [lo, hi) of the object that contains `addr`; 0 on success. */
 int hg_modules_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
 

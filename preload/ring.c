@@ -118,6 +118,23 @@ static void lock_overflow(struct hg_ring_slot *s)
 		pause_briefly(0);
 }
 
+static struct hg_ring_slot *overflow_slot(void)
+{
+	return &slots()[hg_ring->n_slots - 1];
+}
+
+void hg_ring_fork_prepare(void)
+{
+	if (hg_ring)
+		lock_overflow(overflow_slot());
+}
+
+void hg_ring_fork_done(void)
+{
+	if (hg_ring)
+		__atomic_store_n(&overflow_slot()->lock, 0, __ATOMIC_RELEASE);
+}
+
 /*
  * The overflow slot is shared: its head is advanced under s->lock, and every record is preceded
  * by an HG_REC_ORIGIN naming the writer. The lock is held only for the copy.
@@ -125,7 +142,7 @@ static void lock_overflow(struct hg_ring_slot *s)
 static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 {
 	uint32_t last = hg_ring->n_slots - 1;
-	struct hg_ring_slot *s = &slots()[last];
+	struct hg_ring_slot *s = overflow_slot();
 	uint64_t size = hg_ring->slot_bytes, head;
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
 

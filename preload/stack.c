@@ -133,8 +133,17 @@ static uint32_t lookup(uint64_t h, int *inserted)
 claimed_by_other:
 		if (cur != h)
 			continue;
-		while ((id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE)) == 0)
+		/* The claimer publishes its id a few instructions after its CAS. It can only fail
+		 * to when it vanished in between (a fork child, which has just the forking
+		 * thread): then this stack gets an id of its own instead of waiting forever. */
+		for (unsigned spin = 0; (id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE)) == 0;
+		     spin++) {
+			if (spin > (1u << 20)) {
+				*inserted = 1;
+				return new_id();
+			}
 			__builtin_ia32_pause();
+		}
 		return id;
 	}
 }
