@@ -296,9 +296,13 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	if (check_owners)
 		c->last_owner_check_ns = now;
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
-	if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS ||
-	    sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED))
+	if (sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED)) {
 		flush_all(c);
+		if (hg_trace_writer_end(c->w, 0) < 0)
+			c->st.write_failed = 1;
+	} else if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS) {
+		flush_all(c);
+	}
 	__atomic_store_n(&c->ring->sync_done, sync, __ATOMIC_RELEASE);
 	return moved;
 }

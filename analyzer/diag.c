@@ -52,12 +52,13 @@ void hg_note(const char *fmt, ...)
 
 int hg_usage_error(const char *cmd, const char *fmt, ...)
 {
+	char line[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsay("error: ", fmt, ap);
+	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "heapgraph: see 'heapgraph %s --help'\n", cmd);
+	fprintf(stderr, "heapgraph: error: %s (see 'heapgraph %s --help')\n", line, cmd);
 	return HG_EXIT_USAGE;
 }
 
@@ -86,7 +87,7 @@ void *hg_xmalloc(size_t n)
 
 void *hg_xcalloc(size_t n, size_t size)
 {
-	return checked(calloc(n ? n : 1, size ? size : 1), n * size ? n * size : 1);
+	return checked(calloc(n ? n : 1, size ? size : 1), (n ? n : 1) * (size ? size : 1));
 }
 
 void *hg_xrealloc(void *p, size_t n)

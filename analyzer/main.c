@@ -55,7 +55,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < HG_ARRAY_SIZE(cmds); i++)
 		if (!strcmp(cmds[i].name, name))
 			return cmds[i].run(argc - 1, argv + 1);
-	hg_error("unknown command '%s'", name);
-	fprintf(stderr, "heapgraph: see 'heapgraph --help'\n");
+	hg_error("unknown command '%s' (see 'heapgraph --help')", name);
 	return HG_EXIT_USAGE;
 }

@@ -32,6 +32,7 @@ struct hg_trace_reader {
 	uint32_t pos;          /* next record in raw */
 	uint32_t pid, tid;     /* current origin within the block */
 	ZSTD_DCtx *dctx;
+	int at_end;            /* the last record read was an HG_REC_END */
 	char damage[512];
 	uint64_t damage_offset;
 	int failed;
@@ -49,6 +50,7 @@ uint32_t hg_rec_min_size(uint16_t type)
 	case HG_REC_EXIT: return sizeof(struct hg_rec_exit);
 	case HG_REC_LOSS: return sizeof(struct hg_rec_loss);
 	case HG_REC_ORIGIN: return sizeof(struct hg_rec_origin);
+	case HG_REC_END: return sizeof(struct hg_rec_end);
 	default: return 0;
 	}
 }
@@ -134,8 +136,12 @@ static int next_block(struct hg_trace_reader *r)
 	size_t n = fread(&h, 1, sizeof(h), r->f), padded;
 
 	r->block_offset = r->offset;
-	if (n == 0 && feof(r->f))
-		return 0;
+	if (n == 0 && feof(r->f)) {
+		if (r->at_end)
+			return 0;
+		return fail(r, r->offset, "ends early", "no end record: the collector was killed or "
+			    "is still writing");
+	}
 	if (n < sizeof(h))
 		return fail(r, r->offset, "truncated", "cut off inside the block");
 	if (h.magic != HG_BLOCK_MAGIC ||
@@ -199,6 +205,7 @@ int hg_trace_reader_next(struct hg_trace_reader *r, struct hg_record *out)
 		if (r->raw_len - r->pos < sizeof(*rec) || !record_ok(rec, r->raw_len - r->pos))
 			return fail(r, r->block_offset, "is corrupt", "malformed record");
 		r->pos += rec->size_bytes;
+		r->at_end = rec->type == HG_REC_END;
 		if (rec->type == HG_REC_ORIGIN) {
 			const struct hg_rec_origin *o = (const void *)rec;
 			r->pid = o->pid;

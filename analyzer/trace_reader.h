@@ -25,8 +25,9 @@ struct hg_record {
 struct hg_trace_reader *hg_trace_reader_open(const char *path);
 
 /*
- * Next record. Returns 1 with *out filled, 0 at a clean end of file, or -1 at damage (a torn,
- * corrupt or truncated block, or a malformed record). After -1, hg_trace_reader_damage()
+ * Next record. Returns 1 with *out filled, 0 at a clean end of file (the last record read was
+ * an HG_REC_END), or -1 at damage (a torn, corrupt or truncated block, a malformed record, or
+ * a file that stops without an END block: cut short, or its writer still running). After -1, hg_trace_reader_damage()
  * describes it; every record before the damage has been returned. Records of unknown type are
  * returned too (callers skip them); their sizes are still checked.
  */

@@ -132,6 +132,14 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 	return write_all(w, w->out, sizeof(h) + padded);
 }
 
+int hg_trace_writer_end(struct hg_trace_writer *w, int final)
+{
+	struct hg_rec_end rec = { { HG_REC_END, final ? HG_END_FINAL : 0, sizeof(rec) },
+				  now_ns(CLOCK_MONOTONIC) };
+
+	return hg_trace_writer_block(w, 0, 0, &rec, sizeof(rec));
+}
+
 uint64_t hg_trace_writer_bytes(const struct hg_trace_writer *w)
 {
 	return w->bytes;
@@ -143,6 +151,8 @@ int hg_trace_writer_close(struct hg_trace_writer *w)
 
 	if (!w)
 		return 0;
+	if (w->fd >= 0)
+		hg_trace_writer_end(w, 1);
 	if (w->fd >= 0 && close(w->fd) < 0)
 		rc = hg_error("cannot close trace '%s': %s", w->path, strerror(errno));
 	else if (w->fd < 0)

@@ -22,10 +22,17 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level);
 int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 			  const void *raw, uint32_t raw_bytes);
 
+/*
+ * Append a block holding one HG_REC_END: the file is complete up to here. `final` marks the
+ * last one (hg_trace_writer_close writes it). Returns 0, or -1 after printing an I/O error.
+ */
+int hg_trace_writer_end(struct hg_trace_writer *w, int final);
+
 /* Bytes written so far, header included. */
 uint64_t hg_trace_writer_bytes(const struct hg_trace_writer *w);
 
-/* Close the file and free w. Returns 0, or -1 after printing an error. */
+/* Write the final END block, close the file and free w. Returns 0, or -1 after printing an
+ * error. */
 int hg_trace_writer_close(struct hg_trace_writer *w);
 
 #endif /* HG_TRACE_WRITER_H */

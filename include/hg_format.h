@@ -67,7 +67,8 @@ enum hg_rec_type {
 	HG_REC_EXIT = 8,     /* a process ended and how */
 	HG_REC_LOSS = 9,     /* events that could not be recorded, and why */
 	HG_REC_ORIGIN = 10,  /* sets pid/tid for the records after it in the same block */
-	HG_REC_TYPE_MAX = 11
+	HG_REC_END = 11,     /* the writer vouches that the file is complete up to here */
+	HG_REC_TYPE_MAX = 12
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -296,7 +297,25 @@ struct hg_rec_origin {
 	uint32_t tid;
 };
 
+/*
+ * HG_REC_END, 16 bytes, alone in a block of pid 0. Written when the collector finishes
+ * (flags HG_END_FINAL) and whenever a traced process asked for everything so far to be on disk
+ * (a bare-mode program on its way out; flags 0: more blocks may follow). A file whose last block
+ * is not an END block was cut short or is still being written, and readers say so.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header (flags: HG_END_FINAL)
+ *   8      8    t_ns
+ */
+struct hg_rec_end {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+};
+
+#define HG_END_FINAL 0x1
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_alloc) == 40, "alloc record is 40 bytes");
 _Static_assert(offsetof(struct hg_rec_alloc, stack_id) == 32, "alloc.stack_id at 32");
 _Static_assert(sizeof(struct hg_rec_free) == 24, "free record is 24 bytes");

@@ -155,13 +155,22 @@ static void at_fork_child(void)
 	hg_tls.busy--;
 }
 
-void hg_record_exit(int code)
+static void sync_if_bare_root(void)
+{
+	if (life.bare && life.spawned_collector && hg_state == HG_ACTIVE)
+		hg_ring_sync(5000);
+}
+
+void hg_record_exit(int code, int sync)
 {
 	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_now_ns(), hg_self_pid,
 				   code, HG_EXIT_CALL, 0 };
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE)
-		hg_ring_put(&rec, sizeof(rec));
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
+		return;
+	hg_ring_put(&rec, sizeof(rec));
+	if (sync)
+		sync_if_bare_root();
 }
 
 /* exit() and return from main: glibc hands the status to on_exit handlers. */
@@ -169,7 +178,7 @@ static void at_exit(int status, void *arg)
 {
 	(void)arg;
 	hg_tls.busy++;
-	hg_record_exit(status);
+	hg_record_exit(status, 0); /* the destructor syncs, after the exit handlers */
 	hg_tls.busy--;
 }
 
@@ -282,9 +291,7 @@ __attribute__((constructor)) static void hg_constructor(void)
  */
 __attribute__((destructor)) static void hg_destructor(void)
 {
-	if (life.bare && life.spawned_collector && hg_state == HG_ACTIVE) {
-		hg_tls.busy++;
-		hg_ring_sync(5000);
-		hg_tls.busy--;
-	}
+	hg_tls.busy++;
+	sync_if_bare_root();
+	hg_tls.busy--;
 }

@@ -43,7 +43,11 @@ void hg_disable(const char *why);
 /* Make sure this thread's slot is handed back when the thread exits. */
 void hg_thread_register_exit(void);
 
-/* Write an HG_REC_EXIT for exit()/_exit() with this code. Caller holds the guard. */
-void hg_record_exit(int code);
+/*
+ * Write an HG_REC_EXIT for exit()/_exit() with this code. With sync, in the process that
+ * started a bare-mode collector, also wait for the trace to be on disk (the process is about
+ * to end with no destructors run). Caller holds the guard.
+ */
+void hg_record_exit(int code, int sync);
 
 #endif /* HG_LIFECYCLE_H */

@@ -284,7 +284,7 @@ HG_EXPORT int dlclose(void *handle)
 static void note_exit(int code)
 {
 	if (enter()) {
-		hg_record_exit(code);
+		hg_record_exit(code, 1);
 		leave();
 	}
 }

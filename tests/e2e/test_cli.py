@@ -1,0 +1,231 @@
+"""test_cli.py - the CLI's promises: exit status pass-through, usage errors, bad traces
+
+record must hand back the program's exit status (128+N for signal N) with its stdin, stdout
+and stderr untouched; report must exit 2 on usage errors and 3 on unreadable or damaged traces,
+with one line on stderr naming the file and, for damage, the report of everything before it.
+"""
+import json
+import os
+import random
+import re
+import shutil
+import struct
+
+from harness import (Fail, check, check_schema, clip, eq, one_line, only_process, run)
+from test_samples import check_demo
+
+
+# ------------------------------------------------------------------------------------------
+# record: pass-through and defaults
+# ------------------------------------------------------------------------------------------
+
+def test_record_true_false(ctx):
+    for prog, code in (("true", 0), ("false", 1)):
+        res, trace = ctx.record([shutil.which(prog)], expect_code=code)
+        eq(res.out, b"", prog + " stdout")
+        rep = ctx.report_json(trace)
+        check(len(rep["processes"]) >= 1, prog + ": no process in the report")
+
+
+def test_record_stdin_and_big_stdout(ctx):
+    res, _ = ctx.record([shutil.which("cat")], stdin=b"first\nsecond\n", expect_code=0)
+    eq(res.text, "first\nsecond\n", "cat stdout under record (stdin must reach the program)")
+    seq = [shutil.which("seq"), "1", "200000"]
+    bare = run(seq)
+    res, _ = ctx.record(seq, expect_code=0)
+    check(res.out == bare.out, "seq 1 200000: stdout under record differs (%d vs %d bytes)"
+          % (len(res.out), len(bare.out)))
+
+
+def test_record_default_trace_path(ctx):
+    cwd = ctx.fresh_dir("cwd")
+    res = run([ctx.hg, "record", "--", ctx.sample("demo")], cwd=cwd)
+    eq(res.code, 0, "record exit status")
+    names = [n for n in os.listdir(cwd) if re.fullmatch(r"heapgraph\.\d+\.hgt", n)]
+    eq(len(names), 1, "heapgraph.<pid>.hgt files in cwd (%r)" % sorted(os.listdir(cwd)))
+    check(names[0] in res.errtext, "record stderr does not name %s: %r" % (names[0],
+                                                                          clip(res.errtext)))
+    check_demo(only_process(ctx.report_json(os.path.join(cwd, names[0])), "demo"), "demo")
+
+
+# ------------------------------------------------------------------------------------------
+# CLI errors, --help, --version
+# ------------------------------------------------------------------------------------------
+
+def test_cli_usage_errors(ctx):
+    trace = ctx.record([ctx.sample("entrypoints")], expect_code=0)[1]
+    true = shutil.which("true")
+    res = run([ctx.hg])
+    eq(res.code, 2, "heapgraph with no arguments: exit status")
+    eq(res.out, b"", "heapgraph with no arguments: stdout (usage goes to stderr)")
+    cases = (
+        ["--bogus"],
+        ["frobnicate"],
+        ["report"],
+        ["report", "--bogus", trace],
+        ["report", trace, "--format", "xml"],
+        ["report", trace, "--top", "many"],
+        ["record"],
+        ["record", "--"],
+        ["record", "--bogus", "--", true],
+        ["record", "--depth", "deep", "--", true],
+    )
+    problems = []
+    for args in cases:
+        res = run([ctx.hg] + args)
+        what = "heapgraph %s" % " ".join(args)
+        try:
+            eq(res.code, 2, what + ": exit status")
+            line = one_line(res.errtext, what)
+            check(line.startswith("heapgraph"), "%s: message should start with 'heapgraph': %r"
+                  % (what, line))
+            eq(res.out, b"", what + ": stdout")
+        except Fail as e:
+            problems.append(str(e))
+    if problems:
+        raise Fail("%d of %d usage errors wrong:\n  %s" % (len(problems), len(cases),
+                                                          "\n  ".join(problems)))
+
+
+def test_cli_missing_trace(ctx):
+    path = ctx.path("no-such-trace.hgt")
+    res = ctx.report(path)
+    eq(res.code, 3, "exit status")
+    check(path in one_line(res.errtext, "missing trace") or "no-such-trace.hgt" in res.errtext,
+          "stderr does not name the file: %r" % res.errtext)
+    eq(res.out, b"", "stdout")
+
+
+def test_cli_bad_traces(ctx):
+    rng = random.Random(1234)
+    bad = {
+        "empty.hgt": b"",
+        "garbage.hgt": bytes(rng.randrange(256) for _ in range(4096)),
+        "text.hgt": b"this is not a heapgraph trace\n" * 20,
+        "future.hgt": b"HGTRACE\0" + struct.pack("<II", 99, 64) + bytes(48),
+        "badheader.hgt": b"HGTRACE\0" + struct.pack("<II", 1, 7) + bytes(48),
+    }
+    for name, data in bad.items():
+        path = ctx.path(name)
+        with open(path, "wb") as f:
+            f.write(data)
+        for fmt in ("text", "json"):
+            res = ctx.report(path, fmt=fmt)
+            what = "report %s --format %s" % (name, fmt)
+            check(res.code == 3, "%s: expected exit 3, got %s\n%s" % (what, res.code,
+                                                                      res.describe()))
+            line = one_line(res.errtext, what)
+            check(name in line, "%s: stderr does not name the file: %r" % (what, line))
+    res = ctx.report(ctx.tmp)
+    eq(res.code, 3, "report on a directory: exit status")
+    one_line(res.errtext, "report on a directory")
+
+
+def trace_blocks(path):
+    """(start, end) of every block after the 64-byte header, read from the block headers as
+    hg_format.h lays them out (32-byte header, stored_bytes of payload, padding to 8)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    check(data[:8] == b"HGTRACE\0", "%s: no HGTRACE magic" % path)
+    header_bytes = struct.unpack_from("<I", data, 12)[0]
+    blocks, off = [], header_bytes
+    while off < len(data):
+        check(off + 32 <= len(data), "%s: partial block header at %d" % (path, off))
+        magic, _codec, stored = struct.unpack_from("<III", data, off)
+        check(magic == 0x4b424748, "%s: bad block magic at %d" % (path, off))
+        end = off + 32 + ((stored + 7) & ~7)
+        check(end <= len(data), "%s: block at %d runs past the end" % (path, off))
+        blocks.append((off, end))
+        off = end
+    return data, header_bytes, blocks
+
+
+def check_truncations(ctx, trace, what):
+    data, header_bytes, blocks = trace_blocks(trace)
+    check(len(blocks) >= 2, "%s: trace has %d blocks; need 2 to cut between" % (what,
+                                                                                 len(blocks)))
+    cuts = {len(data) // 2, blocks[0][0] + 20, blocks[1][0] + 40, len(data) - 1}
+    for cut in sorted(cuts):
+        start = next(s for s, e in blocks if s <= cut < e)
+        if cut == start:
+            cut += 1
+        part = ctx.path("cut-%d.hgt" % cut)
+        prefix = ctx.path("prefix-%d.hgt" % start)
+        with open(part, "wb") as f:
+            f.write(data[:cut])
+        with open(prefix, "wb") as f:
+            f.write(data[:start])
+        label = "%s cut at %d of %d (block at %d)" % (what, cut, len(data), start)
+        res = ctx.report(part)
+        check(res.code == 3, "%s: expected exit 3, got %s\n%s" % (label, res.code,
+                                                                  res.describe()))
+        line = one_line(res.errtext, label)
+        check(os.path.basename(part) in line, "%s: stderr does not name the file: %r"
+              % (label, line))
+        try:
+            rep = json.loads(res.out)
+        except ValueError:
+            raise Fail("%s: no JSON report before the error: %s" % (label, clip(res.text)))
+        check_schema(rep, True)
+        check(rep["damage"] is not None, label + ": damage is null")
+        eq(rep["damage"]["offset"], start, label + ": damage.offset (start of the cut block)")
+        whole = json.loads(ctx.report(prefix).out)
+        eq(rep["processes"], whole["processes"],
+           label + ": report vs the trace cut cleanly before the damaged block")
+        if cut >= len(data) // 2:
+            check(len(rep["processes"]) >= 1, label + ": no process before the damage")
+        text = ctx.report(part, fmt="text")
+        eq(text.code, 3, label + ": text report exit status")
+        check(text.out.strip() != b"", label + ": text report printed nothing")
+    # A flipped byte in the middle block's payload, then in its header: the CRCs catch both.
+    start, end = blocks[len(blocks) // 2]
+    for where, off in (("payload", start + 32 + (end - start - 32) // 2), ("header", start + 9)):
+        bad = bytearray(data)
+        bad[off] ^= 0x55
+        part = ctx.path("flip-%s.hgt" % where)
+        prefix = ctx.path("prefix-%d.hgt" % start)
+        with open(part, "wb") as f:
+            f.write(bad)
+        with open(prefix, "wb") as f:
+            f.write(data[:start])
+        label = "%s with a byte flipped in the %s of the block at %d" % (what, where, start)
+        res = ctx.report(part)
+        check(res.code == 3, "%s: expected exit 3, got %s\n%s" % (label, res.code,
+                                                                  res.describe()))
+        one_line(res.errtext, label)
+        rep = json.loads(res.out)
+        check_schema(rep, True)
+        check(rep["damage"] is not None, label + ": damage is null")
+        eq(rep["damage"]["offset"], start, label + ": damage.offset")
+        eq(rep["processes"], json.loads(ctx.report(prefix).out)["processes"],
+           label + ": report vs the trace cut cleanly before the damaged block")
+    # Cut inside the file header: nothing to report, still exit 3 and one line.
+    part = ctx.path("cut-header.hgt")
+    with open(part, "wb") as f:
+        f.write(data[:header_bytes - 14])
+    res = ctx.report(part)
+    eq(res.code, 3, what + " cut inside the file header: exit status")
+    one_line(res.errtext, what + " cut inside the file header")
+
+
+def test_truncated_trace_forkexec(ctx):
+    _, trace = ctx.record([ctx.sample("forkexec")], expect_code=0)
+    check_truncations(ctx, trace, "forkexec trace")
+
+
+def test_truncated_trace_threads(ctx):
+    _, trace = ctx.record([ctx.sample("threads")], expect_code=0)
+    check_truncations(ctx, trace, "threads trace")
+
+
+def test_version_and_help(ctx):
+    res = run([ctx.hg, "--version"])
+    eq(res.code, 0, "--version exit status")
+    check(re.search(r"\d+\.\d+\.\d+", res.text), "--version prints no version: %r" % res.text)
+    for args, word in ((["--help"], "record"), (["record", "--help"], "record"),
+                       (["report", "--help"], "report")):
+        res = run([ctx.hg] + args)
+        what = "heapgraph " + " ".join(args)
+        eq(res.code, 0, what + ": exit status")
+        check(word in res.text, "%s: stdout does not mention %r: %r" % (what, word,
+                                                                       clip(res.text)))

@@ -1,0 +1,341 @@
+"""test_samples.py - each sample under `heapgraph record`, checked against its Expect: block
+
+The numbers here are the ones in the header comments of samples/*.c and samples/*.cc; change
+both together. The check_* helpers are shared with test_bare.py, which expects the same numbers
+without the launcher.
+"""
+import json
+import os
+
+from harness import (Fail, check, check_frame, check_lineage, check_schema, check_site,
+                     check_stderr_passthrough, check_totals, clip, eq, fn_base, frame_desc,
+                     marker_line, only_process, run, site_desc, sites_at, the_site)
+
+MAX_RSS_KIB = 1024 * 1024  # record/report on samples/scale must each stay below 1 GiB
+
+
+def check_demo(proc, what):
+    site = the_site(proc, "build_cache")
+    check_site(site, what + " build_cache", live_bytes=16384, live_blocks=16, allocations=16,
+               allocated_bytes=16384)
+    check_frame(site["frames"][0], "build_cache", "demo.c", "build_cache")
+    site = the_site(proc, "make_greeting")
+    check_site(site, what + " make_greeting", live_bytes=64, live_blocks=1, allocations=1,
+               allocated_bytes=64)
+    check_frame(site["frames"][0], "make_greeting", "demo.c", "make_greeting")
+    eq(len(sites_at(proc, "count_letters")), 0, what + ": live sites at count_letters")
+    eq(fn_base(proc["sites"][0]["frames"][0]), "build_cache", what + ": largest site")
+
+
+def test_demo(ctx):
+    demo = ctx.sample("demo")
+    bare = run([demo])
+    eq(bare.text, "hello, heapgraph\n16 words cached, 57 letters counted\n",
+       "demo stdout (test precondition)")
+    res, trace = ctx.record([demo], expect_code=0)
+    eq(res.out, bare.out, "demo stdout under record")
+    check_stderr_passthrough("", res, trace)
+    proc = only_process(ctx.report_json(trace), "demo")
+    eq(proc["command"], demo, "command")
+    eq(proc["exe"], os.path.realpath(demo), "exe")
+    eq((proc["forked"], proc["exec"]), (False, False), "forked/exec")
+    eq(proc["exit"], {"code": 0}, "exit")
+    eq(proc["totals"]["lost_events"], 0, "lost_events")
+    check_demo(proc, "demo")
+
+
+def test_demo_text_report(ctx):
+    _, trace = ctx.record([ctx.sample("demo")], expect_code=0)
+    text = ctx.report(trace, fmt="text")
+    eq(text.code, 0, "report --format text exit status")
+    for word in ("build_cache", "make_greeting", "demo.c"):
+        check(word in text.text, "text report does not mention %r:\n%s" % (word, clip(text.text)))
+    default = ctx.report(trace, fmt=None)
+    eq(default.code, 0, "report (default format) exit status")
+    eq(default.text, text.text, "report with no --format vs --format text")
+
+
+def test_report_top(ctx):
+    _, trace = ctx.record([ctx.sample("demo")], expect_code=0)
+    proc = only_process(ctx.report_json(trace, top=1), "demo --top 1")
+    eq(len(proc["sites"]), 1, "number of sites with --top 1")
+    eq(fn_base(proc["sites"][0]["frames"][0]), "build_cache", "--top 1 site")
+    full = only_process(ctx.report_json(trace, top=0), "demo --top 0")
+    check(len(full["sites"]) >= 2, "--top 0 should list every live site")
+    eq(full["totals"], proc["totals"], "totals do not depend on --top")
+
+
+THREAD_EXPECT = (  # function, allocated_bytes, live_blocks, live_bytes
+    ("thread_alpha", 880000, 1, 72),
+    ("thread_beta", 1200000, 2, 168),
+    ("thread_gamma", 1520000, 3, 288),
+    ("thread_delta", 1840000, 4, 432),
+)
+
+
+def test_threads(ctx):
+    res, trace = ctx.record([ctx.sample("threads")], expect_code=0)
+    eq(res.text, "threads: done\n", "stdout")
+    proc = only_process(ctx.report_json(trace), "threads")
+    eq(proc["totals"]["lost_events"], 0, "lost_events")
+    for fn, allocated, blocks, live in THREAD_EXPECT:
+        site = the_site(proc, fn)
+        check_site(site, fn, allocations=20000, allocated_bytes=allocated, live_blocks=blocks,
+                   live_bytes=live)
+        check_frame(site["frames"][0], fn, "threads.c", fn)
+
+
+ENTRY_EXPECT = (
+    ("leak_malloc", 101), ("leak_calloc", 203), ("leak_realloc_grow", 305),
+    ("leak_realloc_null", 407), ("leak_reallocarray", 506), ("leak_posix_memalign", 608),
+    ("leak_aligned_alloc", 768), ("leak_memalign", 809), ("leak_valloc", 910),
+    ("leak_pvalloc", 1011),
+)
+ENTRY_TOTALS = dict(allocations=14, frees=4, allocated_bytes=5839, live_bytes=5628,
+                    live_blocks=10, peak_bytes=5628, lost_events=0, unknown_frees=0)
+
+
+def check_entrypoints(proc, what, lines=True):
+    for fn, size in ENTRY_EXPECT:
+        site = the_site(proc, fn)
+        check_site(site, "%s %s" % (what, fn), live_bytes=size, live_blocks=1, allocations=1,
+                   allocated_bytes=size)
+        check_frame(site["frames"][0], fn, "entrypoints.c", fn if lines else None)
+    eq(len(proc["sites"]), len(ENTRY_EXPECT), what + ": number of live sites")
+    check_totals(proc, what, **ENTRY_TOTALS)
+
+
+def test_entrypoints(ctx):
+    res, trace = ctx.record([ctx.sample("entrypoints")], expect_code=0)
+    eq(res.text, "entrypoints: 10 leaks\n", "stdout")
+    check_entrypoints(only_process(ctx.report_json(trace), "entrypoints"), "entrypoints")
+
+
+def test_record_depth(ctx):
+    for depth in (1, 2):
+        _, trace = ctx.record([ctx.sample("entrypoints")], depth=depth, expect_code=0)
+        proc = only_process(ctx.report_json(trace), "entrypoints --depth %d" % depth)
+        for site in proc["sites"]:
+            check(1 <= len(site["frames"]) <= depth,
+                  "--depth %d: site has %d frames: %s" % (depth, len(site["frames"]),
+                                                          site_desc(site)))
+        check_entrypoints(proc, "entrypoints --depth %d" % depth)
+        if depth == 2:
+            for site in proc["sites"]:
+                eq(fn_base(site["frames"][1]), "main", "--depth 2: frames[1] of " +
+                   site_desc(site))
+
+
+def test_forkexec(ctx):
+    prog = ctx.sample("forkexec")
+    res, trace = ctx.record([prog], expect_code=0)
+    eq(res.text, "forkexec: child exited 42\n", "stdout")
+    rep = ctx.report_json(trace)
+    eq(len(rep["processes"]), 3, "number of process images")
+    eq([(p["forked"], p["exec"]) for p in rep["processes"]],
+       [(False, False), (True, False), (False, True)],
+       "(forked, exec) of the images in order of start")
+    parent, child, image = rep["processes"]
+    check_lineage(rep, "forkexec")
+
+    eq(parent["command"], prog, "parent command")
+    eq(parent["exit"], {"code": 0}, "parent exit")
+    check_site(the_site(parent, "parent_leak"), "parent parent_leak", live_bytes=1111,
+               live_blocks=1, allocations=1)
+    check_site(the_site(parent, "make_shared_block"), "parent make_shared_block (freed only "
+               "in the child)", live_bytes=500, live_blocks=1, allocations=1)
+    check_totals(parent, "parent", allocations=2, frees=0, allocated_bytes=1611,
+                 live_bytes=1611, live_blocks=2)
+
+    eq(child["ppid"], parent["pid"], "fork child ppid")
+    eq(child["exec"], False, "fork child exec flag")
+    eq(child["command"], prog, "fork child command")
+    eq(child["exit"], {"exec": True}, "fork child exit (replaced by exec)")
+    check_site(the_site(child, "child_leak"), "child child_leak", live_bytes=2222,
+               live_blocks=1, allocations=1, allocated_bytes=2222)
+    check_site(the_site(child, "parent_leak"), "child parent_leak (inherited)",
+               live_bytes=1111, live_blocks=1, allocations=0, allocated_bytes=0)
+    eq(len(sites_at(child, "make_shared_block")), 0, "child: live make_shared_block sites")
+    eq(len(sites_at(child, "exec_leak")), 0, "child: live exec_leak sites")
+    eq(len(child["sites"]), 2, "fork child: number of live sites")
+    check_totals(child, "fork child", allocations=1, frees=1, allocated_bytes=2222,
+                 live_bytes=3333, live_blocks=2, peak_bytes=3333, unknown_frees=0)
+
+    eq(image["pid"], child["pid"], "exec'd image pid")
+    eq(image["ppid"], parent["pid"], "exec'd image ppid")
+    eq(image["forked"], False, "exec'd image forked flag")
+    eq(image["command"], prog + " --exec-image", "exec'd image command")
+    eq(os.path.basename(image["exe"]), "forkexec", "exec'd image exe")
+    eq(image["exit"], {"code": 42}, "exec'd image exit")
+    check_site(the_site(image, "exec_leak"), "exec'd exec_leak", live_bytes=3333,
+               live_blocks=1, allocations=1)
+    eq(len(image["sites"]), 1, "exec'd image: number of live sites")
+    check_totals(image, "exec'd image", allocations=1, frees=0, allocated_bytes=3333,
+                 live_bytes=3333, live_blocks=1)
+
+
+SIGKILL_TOTALS = dict(allocations=105, frees=100, allocated_bytes=22715, live_bytes=15015,
+                      live_blocks=5, peak_bytes=15015, lost_events=0, unknown_frees=0)
+
+
+def test_sigkill(ctx):
+    res, trace = ctx.record([ctx.sample("sigkill")], expect_code=137)
+    eq(res.text, "sigkill: killing myself\n", "stdout")
+    proc = only_process(ctx.report_json(trace), "sigkill")
+    eq(proc["exit"], {"signal": 9}, "exit")
+    site = the_site(proc, "hoard")
+    check_site(site, "hoard", live_blocks=5, live_bytes=15015, allocations=5,
+               allocated_bytes=15015)
+    check_frame(site["frames"][0], "hoard", "sigkill.c", "hoard")
+    eq(len(proc["sites"]), 1, "number of live sites")
+    check_totals(proc, "sigkill", **SIGKILL_TOTALS)
+
+
+def test_dlopen_leak(ctx):
+    res, trace = ctx.record([ctx.sample("dlopen_leak")], expect_code=0)
+    eq(res.text, "dlopen_leak: leaked 4321 bytes, library unloaded\n",
+       "stdout (the library must really be unloaded for this test to mean anything)")
+    proc = only_process(ctx.report_json(trace), "dlopen_leak")
+    site = the_site(proc, "dlleak_make_garbage")
+    check_site(site, "dlleak_make_garbage", live_blocks=1, live_bytes=4321, allocations=1,
+               allocated_bytes=4321)
+    check_frame(site["frames"][0], "dlleak_make_garbage", "libdlleak.c", "dlleak",
+                module_suffix="/libdlleak.so")
+    check(len(site["frames"]) >= 2, "dlleak site has no caller frame")
+    check_frame(site["frames"][1], "call_library", "dlopen_leak.c")
+
+
+def test_dlopen_leak_path_arg(ctx):
+    lib = ctx.sample("libdlleak.so")
+    res, trace = ctx.record([ctx.sample("dlopen_leak"), lib], expect_code=0)
+    check("library unloaded" in res.text, "stdout: %r" % res.text)
+    proc = only_process(ctx.report_json(trace), "dlopen_leak LIB")
+    check_site(the_site(proc, "dlleak_make_garbage"), "dlleak_make_garbage", live_bytes=4321)
+
+
+def test_cxx(ctx):
+    res, trace = ctx.record([ctx.sample("cxx")], expect_code=0)
+    eq(res.text, "cxx: vector 1000 ints (capacity 1024), string 200 chars (capacity 240)\n",
+       "stdout (capacities depend on libstdc++'s growth policy)")
+    proc = only_process(ctx.report_json(trace), "cxx")
+    site = the_site(proc, "make_widget")
+    check_site(site, "new Widget", live_bytes=72, live_blocks=1, allocations=1,
+               allocated_bytes=72)
+    check_frame(site["frames"][0], "make_widget", "cxx.cc", "make_widget")
+    site = the_site(proc, "make_table")
+    check_site(site, "new uint32_t[77]", live_bytes=308, live_blocks=1, allocations=1,
+               allocated_bytes=308)
+    check_frame(site["frames"][0], "make_table", "cxx.cc", "make_table")
+    check_site(the_site(proc, "fill_vector"), "new std::vector", live_bytes=24, live_blocks=1,
+               allocations=1)
+    check_site(the_site(proc, "fill_vector", through=True), "vector growth", live_bytes=4096,
+               live_blocks=1, allocations=11, allocated_bytes=8188)
+    check_site(the_site(proc, "grow_string"), "new std::string", live_bytes=32, live_blocks=1,
+               allocations=1)
+    check_site(the_site(proc, "grow_string", through=True), "string growth", live_bytes=241,
+               live_blocks=1, allocations=4, allocated_bytes=454)
+    eq([site_desc(s) for s in proc["sites"]
+        if any(fn_base(f) == "churn_widgets" for f in s["frames"])], [],
+       "live sites through churn_widgets")
+    for site in proc["sites"]:
+        top = fn_base(site["frames"][0]) or ""
+        check(not top.startswith("operator new") and not top.startswith("malloc"),
+              "allocator frame not stripped: " + site_desc(site))
+
+
+def scale_expect():
+    """Per path: (allocations, allocated_bytes, live_blocks, live_bytes), from scale.c."""
+    def size(p, r, o):
+        return 8 + 8 * ((7 * p + 13 * r + 5 * o) % 61)
+    out = {}
+    for p in range(8192):
+        total = sum(size(p, r, o) for r in range(48) for o in range(4))
+        out[p] = (192, total, 1, size(p, 47, 3))
+    return out
+
+
+def scale_path(site, bit1, bit0):
+    """Recover the path from the descend frames' call-site lines (see scale.c)."""
+    frames = site["frames"]
+    path = 0
+    for level in range(13):
+        # frames[1] is descend at level 13; frames[2 + k] is descend at level 12 - k, whose
+        # call-site line encodes bit (12 - k).
+        f = frames[2 + (12 - level)] if len(frames) > 14 else {}
+        line = f.get("line")
+        if fn_base(f) != "descend" or line not in (bit0, bit1):
+            raise Fail("scale: cannot read the path from %s" % frame_desc(f))
+        path |= (line == bit1) << level
+    return path
+
+
+def test_scale(ctx):
+    res, trace = ctx.record([ctx.sample("scale")], expect_code=0)
+    eq(res.text, "scale: 8192 stacks, 1672864 allocations\n", "stdout")
+    check(res.maxrss_kib < MAX_RSS_KIB, "record used %d KiB (limit %d)" % (res.maxrss_kib,
+                                                                           MAX_RSS_KIB))
+    rep_res = ctx.report(trace)
+    eq(rep_res.code, 0, "report exit status")
+    check(rep_res.maxrss_kib < MAX_RSS_KIB, "report used %d KiB" % rep_res.maxrss_kib)
+    rep = json.loads(rep_res.out)
+    check_schema(rep, True)
+    proc = only_process(rep, "scale")
+    check_totals(proc, "scale", allocations=1672864, frees=1664672, allocated_bytes=394869584,
+                 live_bytes=2031824, live_blocks=8192, peak_bytes=4800000, lost_events=0,
+                 unknown_frees=0)
+    leaves = sites_at(proc, "leaf")
+    eq(len(leaves), 8192, "number of distinct live sites at leaf")
+    eq(len(sites_at(proc, "hold_many")), 0, "live sites at hold_many")
+    expect = scale_expect()
+    got = sorted((s["allocations"], s["allocated_bytes"], s["live_blocks"], s["live_bytes"])
+                 for s in leaves)
+    if got != sorted(expect.values()):
+        raise Fail("scale: per-site numbers differ from scale.c's formula (first few: %r)"
+                   % got[:3])
+    eq(sum(s["allocated_bytes"] for s in leaves), 390069584, "allocated_bytes over leaf sites")
+    leaf_line = marker_line("scale.c", "leaf")
+    bit1, bit0 = marker_line("scale.c", "bit1"), marker_line("scale.c", "bit0")
+    seen = set()
+    for site in leaves:
+        eq(site["frames"][0].get("line"), leaf_line, "leaf site line")
+        path = scale_path(site, bit1, bit0)
+        check(path not in seen, "scale: two sites for path %d" % path)
+        seen.add(path)
+        got = (site["allocations"], site["allocated_bytes"], site["live_blocks"],
+               site["live_bytes"])
+        eq(got, expect[path], "scale: site of path %d" % path)
+
+
+EXIT_MODES = (  # mode, record status, report exit
+    ("exit", 23, {"code": 23}),
+    ("_exit", 24, {"code": 24}),
+    ("return", 25, {"code": 25}),
+    ("term", 128 + 15, {"signal": 15}),
+)
+EXIT_TOTALS = dict(allocations=13, frees=10, allocated_bytes=10600, live_bytes=600,
+                   live_blocks=3, peak_bytes=1000, lost_events=0, unknown_frees=0)
+
+
+def check_exitcode(proc, what):
+    site = the_site(proc, "leak_before_exit")
+    check_site(site, what, live_blocks=3, live_bytes=600, allocations=3, allocated_bytes=600)
+    check_frame(site["frames"][0], "leak_before_exit", "exitcode.c", "leak_before_exit")
+    eq(len(proc["sites"]), 1, what + ": number of live sites")
+    check_totals(proc, what, **EXIT_TOTALS)
+
+
+def test_exitcode(ctx, mode):
+    code, report_exit = {m: (c, e) for m, c, e in EXIT_MODES}[mode]
+    prog = ctx.sample("exitcode")
+    bare = run([prog, mode])
+    eq(bare.code, code if code < 128 else -(code - 128), "untraced exit status (precondition)")
+    res, trace = ctx.record([prog, mode], expect_code=code)
+    eq(res.out, bare.out, "stdout under record")
+    check_stderr_passthrough(bare.errtext, res, trace)
+    proc = only_process(ctx.report_json(trace), "exitcode " + mode)
+    eq(proc["command"], prog + " " + mode, "command")
+    eq(proc["exit"], report_exit, "exit")
+    check_exitcode(proc, "exitcode " + mode)
+
+
+test_exitcode.params = [m for m, _, _ in EXIT_MODES]
