@@ -136,8 +136,7 @@ struct hg_collector *hg_collector_attach(const char *ring_path)
 		return NULL;
 	}
 	r = p;
-	if (r->magic != HG_RING_MAGIC || r->version != HG_RING_VERSION || r->n_slots < 2 ||
-	    hg_ring_file_bytes(r->n_slots, r->slot_bytes) > (uint64_t)sb.st_size) {
+	if (!hg_ring_header_valid(r, (uint64_t)sb.st_size)) {
 		hg_error("ring '%s' is not a heapgraph ring of version %d", ring_path,
 			 HG_RING_VERSION);
 		munmap(p, (size_t)sb.st_size);

@@ -476,6 +476,17 @@ static inline void hg_ring_header_init(struct hg_ring_header *r, uint32_t n_slot
 	__atomic_store_n(&r->magic, HG_RING_MAGIC, __ATOMIC_RELEASE);
 }
 
+/* Whether a mapping of file_bytes bytes holds a ring this code can use. */
+static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t file_bytes)
+{
+	return file_bytes >= HG_RING_HEADER_BYTES && r->magic == HG_RING_MAGIC &&
+	       r->version == HG_RING_VERSION && r->n_slots >= 2 &&
+	       r->n_slots <= HG_RING_MAX_SLOTS && r->slot_bytes >= HG_RING_MIN_SLOT_BYTES &&
+	       (r->slot_bytes & (r->slot_bytes - 1)) == 0 &&
+	       r->data_offset == hg_ring_data_offset(r->n_slots) &&
+	       hg_ring_file_bytes(r->n_slots, r->slot_bytes) <= file_bytes;
+}
+
 /* Environment variables the shim reads. */
 #define HG_ENV_RING "HEAPGRAPH_RING"         /* path of the ring file made by `record` */
 #define HG_ENV_OUTPUT "HEAPGRAPH_OUTPUT"     /* bare mode: trace file to write */

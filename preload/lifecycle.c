@@ -199,8 +199,7 @@ static struct hg_ring_header *attach_ring(const char *path)
 	if (p == MAP_FAILED)
 		return NULL;
 	r = p;
-	if (r->magic != HG_RING_MAGIC || r->version != HG_RING_VERSION || r->n_slots < 2 ||
-	    hg_ring_file_bytes(r->n_slots, r->slot_bytes) > (uint64_t)sb.st_size) {
+	if (!hg_ring_header_valid(r, (uint64_t)sb.st_size)) {
 		hg_rawlog("ring '%s' is not a heapgraph ring of version %d", path, HG_RING_VERSION);
 		munmap(p, (size_t)sb.st_size);
 		return NULL;
