@@ -13,6 +13,7 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "block_codec.h"
 #include "crc32c.h"
 #include "diag.h"
 #include "trace_reader.h"
@@ -26,6 +27,8 @@ struct hg_trace_reader {
 	uint64_t n_blocks;     /* blocks read so far */
 	uint8_t *stored;       /* current block payload as stored */
 	size_t stored_cap;
+	uint8_t *pack;         /* packed stream (HG_CODEC_PACKED_ZSTD) */
+	size_t pack_cap;
 	uint8_t *raw;          /* current block payload decoded */
 	size_t raw_cap;
 	uint32_t raw_len;      /* bytes in raw */
@@ -107,6 +110,22 @@ bad:
 	return NULL;
 }
 
+/* HG_CODEC_PACKED_ZSTD: zstd frame -> packed stream -> records. */
+static int unpack(struct hg_trace_reader *r, const struct hg_block_header *h)
+{
+	unsigned long long packed = ZSTD_getFrameContentSize(r->stored, h->stored_bytes);
+	size_t k;
+
+	if (packed == ZSTD_CONTENTSIZE_UNKNOWN || packed == ZSTD_CONTENTSIZE_ERROR ||
+	    packed > hg_pack_bound(h->raw_bytes))
+		return -1;
+	HG_GROW(r->pack, r->pack_cap, (size_t)packed);
+	k = ZSTD_decompressDCtx(r->dctx, r->pack, (size_t)packed, r->stored, h->stored_bytes);
+	if (ZSTD_isError(k) || k != packed)
+		return -1;
+	return hg_unpack_records(r->pack, k, r->raw, h->raw_bytes);
+}
+
 static int decode(struct hg_trace_reader *r, const struct hg_block_header *h)
 {
 	HG_GROW(r->raw, r->raw_cap, h->raw_bytes);
@@ -114,6 +133,9 @@ static int decode(struct hg_trace_reader *r, const struct hg_block_header *h)
 		if (h->stored_bytes != h->raw_bytes)
 			return fail(r, r->block_offset, "is corrupt", "sizes disagree");
 		memcpy(r->raw, r->stored, h->raw_bytes);
+	} else if (h->codec == HG_CODEC_PACKED_ZSTD) {
+		if (unpack(r, h) < 0)
+			return fail(r, r->block_offset, "is corrupt", "does not decompress");
 	} else if (h->codec == HG_CODEC_ZSTD) {
 		size_t k = ZSTD_decompressDCtx(r->dctx, r->raw, h->raw_bytes, r->stored,
 					       h->stored_bytes);
@@ -245,6 +267,7 @@ void hg_trace_reader_close(struct hg_trace_reader *r)
 		fclose(r->f);
 	ZSTD_freeDCtx(r->dctx);
 	free(r->stored);
+	free(r->pack);
 	free(r->raw);
 	free(r->path);
 	free(r);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "block_codec.h"
 #include "crc32c.h"
 #include "diag.h"
 #include "hg_format.h"
@@ -27,6 +28,8 @@ struct hg_trace_writer {
 	ZSTD_CCtx *cctx;  /* reused across blocks */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
+	uint8_t *pack;    /* packed records before compression */
+	size_t pack_cap;
 };
 
 static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
@@ -89,19 +92,23 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	return w;
 }
 
-/* Compress raw into w->out after the block header; returns the stored size and sets codec. */
+/*
+ * Pack and compress raw into w->out after the block header; returns the stored size and sets
+ * codec. Falls back to storing the records as they are when that is not smaller.
+ */
 static size_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, uint32_t *codec)
 {
-	size_t bound = ZSTD_compressBound(n);
+	size_t bound = ZSTD_compressBound(hg_pack_bound(n)), packed, k;
 	uint8_t *dst;
-	size_t k;
 
 	HG_GROW(w->out, w->out_cap, sizeof(struct hg_block_header) + bound + 8);
 	dst = w->out + sizeof(struct hg_block_header);
 	if (w->cctx) {
-		k = ZSTD_compressCCtx(w->cctx, dst, bound, raw, n, w->level);
+		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
+		packed = hg_pack_records(raw, n, w->pack);
+		k = ZSTD_compressCCtx(w->cctx, dst, bound, w->pack, packed, w->level);
 		if (!ZSTD_isError(k) && k < n) {
-			*codec = HG_CODEC_ZSTD;
+			*codec = HG_CODEC_PACKED_ZSTD;
 			return k;
 		}
 	}
@@ -159,6 +166,7 @@ int hg_trace_writer_close(struct hg_trace_writer *w)
 		rc = -1;
 	ZSTD_freeCCtx(w->cctx);
 	free(w->out);
+	free(w->pack);
 	free(w->path);
 	free(w);
 	return rc;

@@ -543,8 +543,9 @@ struct hg_trace_header {
 #define HG_BLOCK_MAX_RAW (4u << 20)
 
 enum hg_codec {
-	HG_CODEC_NONE = 0,
-	HG_CODEC_ZSTD = 1
+	HG_CODEC_NONE = 0,       /* the records as they are */
+	HG_CODEC_ZSTD = 1,       /* one zstd frame of the records */
+	HG_CODEC_PACKED_ZSTD = 2 /* one zstd frame of the packed stream (docs/FORMAT.md, "Packing") */
 };
 
 struct hg_block_header {

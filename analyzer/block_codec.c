@@ -1,0 +1,183 @@
+/*
+ * block_codec.c - pack a block's records into a compact byte stream before compression
+ *
+ * ALLOC and FREE records are nine in ten of a trace and their fields are predictable from the
+ * record before them in the same thread: timestamps grow by tens of nanoseconds, addresses
+ * cluster, sizes and stack ids are small. The packed form writes one tag byte, then each field
+ * as a LEB128 varint: time as the delta from the previous timed record of the block, address as
+ * a zigzag delta from the previous address. Every other record is copied whole behind a tag.
+ * zstd then works on a stream a third of the size, which is both smaller and faster to
+ * compress. Unpacking rebuilds the records byte for byte, so nothing above the codec knows.
+ *
+ *   tag 0x01  ALLOC: dt, zigzag(daddr), size, stack_id, fn (1 byte)
+ *   tag 0x02  FREE:  dt, zigzag(daddr)
+ *   tag 0x00  other: varint length, then the record's bytes unchanged
+ */
+#include <string.h>
+
+#include "block_codec.h"
+#include "hg_format.h"
+
+enum { TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2 };
+
+struct pack_state {
+	uint64_t t;    /* previous timestamp */
+	uint64_t addr; /* previous address */
+};
+
+size_t hg_pack_bound(size_t raw_bytes)
+{
+	/* Worst case: every record raw, 8 bytes, plus a tag and a one-byte length. */
+	return raw_bytes + raw_bytes / 4 + 16;
+}
+
+static uint8_t *put_varint(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+static uint64_t zigzag(uint64_t now, uint64_t before)
+{
+	int64_t d = (int64_t)(now - before);
+
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
+{
+	if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) && !r->flags) {
+		const struct hg_rec_alloc *a = (const void *)r;
+		*p++ = TAG_ALLOC;
+		p = put_varint(p, a->t_ns - st->t);
+		p = put_varint(p, zigzag(a->addr, st->addr));
+		p = put_varint(p, a->size_bytes);
+		p = put_varint(p, a->stack_id);
+		*p++ = a->fn;
+		st->t = a->t_ns;
+		st->addr = a->addr;
+	} else if (r->type == HG_REC_FREE && r->size_bytes == sizeof(struct hg_rec_free) &&
+		   !r->flags) {
+		const struct hg_rec_free *f = (const void *)r;
+		*p++ = TAG_FREE;
+		p = put_varint(p, f->t_ns - st->t);
+		p = put_varint(p, zigzag(f->addr, st->addr));
+		st->t = f->t_ns;
+		st->addr = f->addr;
+	} else {
+		*p++ = TAG_RAW;
+		p = put_varint(p, r->size_bytes);
+		memcpy(p, r, r->size_bytes);
+		p += r->size_bytes;
+	}
+	return p;
+}
+
+size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
+{
+	struct pack_state st = { 0, 0 };
+	uint8_t *p = out;
+	size_t off = 0;
+
+	while (off + sizeof(struct hg_rec) <= raw_bytes) {
+		const struct hg_rec *r = (const struct hg_rec *)(raw + off);
+		p = pack_one(&st, r, p);
+		off += r->size_bytes;
+	}
+	return (size_t)(p - out);
+}
+
+struct unpack_in {
+	const uint8_t *p, *end;
+	int bad; /* set on overrun or an over-long varint */
+};
+
+static uint64_t get_varint(struct unpack_in *in)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		uint8_t b;
+		if (in->p >= in->end)
+			break;
+		b = *in->p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	in->bad = 1;
+	return 0;
+}
+
+static uint64_t unzigzag(uint64_t z, uint64_t before)
+{
+	return before + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+}
+
+static size_t unpack_alloc(struct unpack_in *in, struct pack_state *st, uint8_t *out)
+{
+	struct hg_rec_alloc a;
+
+	memset(&a, 0, sizeof(a));
+	a.hdr.type = HG_REC_ALLOC;
+	a.hdr.size_bytes = sizeof(a);
+	a.t_ns = st->t + get_varint(in);
+	a.addr = unzigzag(get_varint(in), st->addr);
+	a.size_bytes = get_varint(in);
+	a.stack_id = (uint32_t)get_varint(in);
+	if (in->p >= in->end)
+		in->bad = 1;
+	else
+		a.fn = *in->p++;
+	st->t = a.t_ns;
+	st->addr = a.addr;
+	memcpy(out, &a, sizeof(a));
+	return sizeof(a);
+}
+
+static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *out)
+{
+	struct hg_rec_free f;
+
+	memset(&f, 0, sizeof(f));
+	f.hdr.type = HG_REC_FREE;
+	f.hdr.size_bytes = sizeof(f);
+	f.t_ns = st->t + get_varint(in);
+	f.addr = unzigzag(get_varint(in), st->addr);
+	st->t = f.t_ns;
+	st->addr = f.addr;
+	memcpy(out, &f, sizeof(f));
+	return sizeof(f);
+}
+
+int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
+{
+	struct unpack_in in = { src, src + n, 0 };
+	struct pack_state st = { 0, 0 };
+	size_t off = 0;
+
+	while (in.p < in.end && !in.bad) {
+		uint8_t tag = *in.p++;
+		uint64_t len;
+
+		if (tag == TAG_ALLOC && raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
+			off += unpack_alloc(&in, &st, out + off);
+		} else if (tag == TAG_FREE && raw_bytes - off >= sizeof(struct hg_rec_free)) {
+			off += unpack_free(&in, &st, out + off);
+		} else if (tag == TAG_RAW) {
+			len = get_varint(&in);
+			if (in.bad || len > raw_bytes - off || len > (size_t)(in.end - in.p))
+				return -1;
+			memcpy(out + off, in.p, len);
+			in.p += len;
+			off += len;
+		} else {
+			return -1;
+		}
+	}
+	return in.bad || off != raw_bytes ? -1 : 0;
+}

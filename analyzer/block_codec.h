@@ -1,0 +1,25 @@
+/*
+ * block_codec.h - pack a block's records into a compact byte stream before compression
+ */
+#ifndef HG_BLOCK_CODEC_H
+#define HG_BLOCK_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Upper bound of hg_pack_records output for raw_bytes of records. */
+size_t hg_pack_bound(size_t raw_bytes);
+
+/*
+ * Pack raw_bytes of whole records into out (at least hg_pack_bound(raw_bytes) bytes).
+ * Returns the packed size. The records must be well formed (sizes in range).
+ */
+size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out);
+
+/*
+ * Unpack into out, which has room for exactly raw_bytes. Returns 0 when the stream decodes to
+ * exactly raw_bytes of records, -1 when it is malformed (never reads or writes out of bounds).
+ */
+int hg_unpack_records(const uint8_t *in, size_t n, uint8_t *out, size_t raw_bytes);
+
+#endif /* HG_BLOCK_CODEC_H */
