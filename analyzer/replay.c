@@ -26,14 +26,16 @@
 #define WINDOW_NS (250ull * 1000000ull)
 #define MAX_PENDING (1u << 20)
 
-enum pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2 }; /* order at equal t */
+/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
+enum pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
 
 struct pending {
 	uint64_t t_ns;
 	uint64_t seq;       /* file order, for a stable merge */
 	uint64_t addr;      /* block (P_ALLOC, P_FREE) */
 	uint64_t size;      /* P_ALLOC */
-	struct hg_image *im;/* P_FORK: the child; others: NULL until applied */
+	struct hg_image *im;/* P_FORK: the child; P_SNAP: the image; others: NULL */
+	struct hg_snapshot *snap; /* P_SNAP */
 	uint32_t pid;
 	uint32_t stack_id;  /* P_ALLOC */
 	uint8_t kind;       /* enum pending_kind */
@@ -240,16 +242,40 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 	}
 }
 
+static int by_addr(const void *a, const void *b)
+{
+	const struct hg_block *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The snapshot's moment: copy the live set, sorted by address. */
+static void apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
+{
+	size_t pos = 0, n = 0;
+	uint64_t addr;
+	const struct hg_live *v;
+
+	sn->blocks = hg_xmalloc(sizeof(*sn->blocks) * (im->live.n ? im->live.n : 1));
+	while (hg_addrmap_next(&im->live, &pos, &addr, &v))
+		sn->blocks[n++] = (struct hg_block){ addr, v->size_bytes, v->stack_id };
+	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
+	sn->n_blocks = n;
+	sn->have_blocks = 1;
+}
+
 static void apply(struct replay_state *s, const struct pending *p)
 {
-	struct hg_image *im = p->kind == P_FORK ? p->im : image_at(s, p->pid, p->t_ns);
+	struct hg_image *im = p->im ? p->im : image_at(s, p->pid, p->t_ns);
 
 	if (p->kind == P_ALLOC)
 		apply_alloc(im, p);
 	else if (p->kind == P_FREE)
 		apply_free(im, p);
-	else
+	else if (p->kind == P_FORK)
 		apply_fork(im, p->t_ns);
+	else
+		apply_snapshot(im, p->snap);
 }
 
 static void drain(struct replay_state *s, int all)
@@ -416,6 +442,62 @@ static void on_loss(struct replay_state *s, const struct hg_rec_loss *l)
 		s->r->lost_events += l->n_events;
 }
 
+static void on_snapshot(struct replay_state *s, const struct hg_rec_snapshot *r, uint32_t pid,
+			uint32_t tid)
+{
+	struct hg_image *im = image_at(s, pid, r->t_ns);
+	struct hg_snapshot *sn = hg_xcalloc(1, sizeof(*sn));
+	struct pending p = { 0 };
+	size_t cap = im->n_snapshots;
+
+	sn->id = r->snapshot_id;
+	sn->reason = r->hdr.flags;
+	sn->label = join_cmdline((const char *)(r + 1), r->label_bytes);
+	sn->t_ns = r->t_ns;
+	sn->threads = r->threads;
+	sn->threads_stopped = r->threads_stopped;
+	HG_GROW(im->snapshots, cap, (size_t)im->n_snapshots + 1);
+	im->snapshots[im->n_snapshots++] = sn;
+	p.t_ns = r->t_ns;
+	p.kind = P_SNAP;
+	p.im = im;
+	p.snap = sn;
+	p.pid = pid;
+	push_timed(s, &p, tid);
+}
+
+static struct hg_snapshot *snapshot_of(struct hg_image *im, uint32_t id)
+{
+	for (uint32_t i = im->n_snapshots; i-- > 0;)
+		if (im->snapshots[i]->id == id)
+			return im->snapshots[i];
+	return NULL;
+}
+
+/* REGION, WORDS and SNAPSHOT_END belong to the snapshot their thread just began. */
+static void on_snapshot_part(struct replay_state *s, const struct hg_rec *h, uint32_t pid,
+			     uint32_t tid)
+{
+	struct hg_image *im = image_at(s, pid, stream_of(s, pid, tid)->last_t);
+	const struct hg_rec_words *w = (const void *)h;
+	struct hg_snapshot *sn = snapshot_of(im, w->snapshot_id); /* id at offset 8 in all three */
+
+	if (!sn)
+		return;
+	if (h->type == HG_REC_REGION) {
+		const struct hg_rec_region *r = (const void *)h;
+		HG_GROW(sn->regions, sn->regions_cap, sn->n_regions + 1);
+		sn->regions[sn->n_regions++] = (struct hg_region){ r->lo, r->hi, r->live_lo,
+			r->hdr.flags & 0xffu, r->tid, (r->hdr.flags & HG_REGION_GUARD_BELOW) != 0 };
+	} else if (h->type == HG_REC_WORDS) {
+		HG_GROW(sn->pairs, sn->pairs_cap, 2 * (sn->n_pairs + w->n));
+		memcpy(sn->pairs + 2 * sn->n_pairs, w + 1, 16u * w->n);
+		sn->n_pairs += w->n;
+	} else {
+		sn->complete = 1;
+	}
+}
+
 static void dispatch(struct replay_state *s, const struct hg_record *rec)
 {
 	const struct hg_rec *h = rec->rec;
@@ -424,14 +506,14 @@ static void dispatch(struct replay_state *s, const struct hg_record *rec)
 	switch (h->type) {
 	case HG_REC_ALLOC: {
 		const struct hg_rec_alloc *a = (const void *)h;
-		p = (struct pending){ a->t_ns, 0, a->addr, a->size_bytes, NULL, rec->pid,
+		p = (struct pending){ a->t_ns, 0, a->addr, a->size_bytes, NULL, NULL, rec->pid,
 				      a->stack_id, P_ALLOC };
 		push_timed(s, &p, rec->tid);
 		break;
 	}
 	case HG_REC_FREE: {
 		const struct hg_rec_free *f = (const void *)h;
-		p = (struct pending){ f->t_ns, 0, f->addr, 0, NULL, rec->pid, 0, P_FREE };
+		p = (struct pending){ f->t_ns, 0, f->addr, 0, NULL, NULL, rec->pid, 0, P_FREE };
 		push_timed(s, &p, rec->tid);
 		break;
 	}
@@ -441,6 +523,10 @@ static void dispatch(struct replay_state *s, const struct hg_record *rec)
 	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
 	case HG_REC_EXIT: on_exit_record(s, (const void *)h); break;
 	case HG_REC_LOSS: on_loss(s, (const void *)h); break;
+	case HG_REC_SNAPSHOT: on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
+	case HG_REC_REGION:
+	case HG_REC_WORDS:
+	case HG_REC_SNAPSHOT_END: on_snapshot_part(s, h, rec->pid, rec->tid); break;
 	default: break; /* a newer writer's record type: skipped by the version policy */
 	}
 }
@@ -506,8 +592,20 @@ const struct hg_module *hg_image_module(const struct hg_image *im, uint64_t addr
 	return NULL;
 }
 
+static void snapshot_free(struct hg_snapshot *sn)
+{
+	free(sn->label);
+	free(sn->blocks);
+	free(sn->regions);
+	free(sn->pairs);
+	free(sn);
+}
+
 static void image_free(struct hg_image *im)
 {
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		snapshot_free(im->snapshots[i]);
+	free(im->snapshots);
 	for (uint32_t i = 0; i < im->n_stacks; i++)
 		free(im->stacks[i].ip);
 	for (uint32_t i = 0; i < im->n_modules; i++)

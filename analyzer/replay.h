@@ -38,6 +38,39 @@ struct hg_stack {
 	uint64_t *ip;      /* innermost first */
 };
 
+/* A memory region a snapshot scanned (hg_format.h, HG_REC_REGION). */
+struct hg_region {
+	uint64_t lo, hi;
+	uint64_t live_lo;  /* words below it were not scanned (dead stack frames) */
+	uint32_t kind;     /* enum hg_region_kind */
+	uint32_t tid;
+	int guard_below;   /* HG_REGION_GUARD_BELOW */
+};
+
+/* A block live at a snapshot. */
+struct hg_block {
+	uint64_t addr;
+	uint64_t size_bytes;
+	uint32_t stack_id;
+};
+
+/* A heap snapshot as recorded; classified by graph.c. */
+struct hg_snapshot {
+	uint32_t id;             /* 1, 2, ... within the image */
+	int reason;              /* enum hg_snapshot_reason */
+	char *label;
+	uint64_t t_ns;
+	uint32_t threads, threads_stopped;
+	int have_blocks;         /* blocks below were taken at t_ns */
+	struct hg_block *blocks; /* live at t_ns, sorted by address */
+	size_t n_blocks;
+	struct hg_region *regions;
+	size_t n_regions, regions_cap;
+	uint64_t *pairs;         /* (where, value) pairs, two words each */
+	size_t n_pairs, pairs_cap;
+	int complete;            /* its SNAPSHOT_END was read */
+};
+
 struct hg_totals {
 	uint64_t allocations;
 	uint64_t frees;           /* frees of blocks this image allocated (or inherited) */
@@ -77,6 +110,8 @@ struct hg_image {
 	struct hg_module *modules;
 	uint32_t n_modules;
 	struct hg_addrmap live;   /* blocks live at the end */
+	struct hg_snapshot **snapshots; /* in order taken */
+	uint32_t n_snapshots;
 };
 
 struct hg_replay {

@@ -25,6 +25,20 @@ uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n);
 /* "exited with code 3", "killed by signal 9 (SIGKILL)", "replaced by exec", "still running". */
 const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap);
 
+struct hg_json;
+
+/* JSON pieces shared by every command's output (contract: docs/JSON.md). */
+void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r);
+void hg_json_image_fields(struct hg_json *j, const struct hg_replay *r, const struct hg_image *im);
+void hg_json_exit(struct hg_json *j, const struct hg_image *im);
+void hg_json_totals_fields(struct hg_json *j, const struct hg_totals *t);
+void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+		    uint32_t stack_id);
+
+/* Text pieces: one frame line ("at f (file:line) in module"), a site's frames. */
+void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+		    size_t max_frames, const char *indent);
+
 /* Write the report; return 0, or -1 on an output error. */
 int hg_report_text(const struct hg_replay *r, struct hg_framer *f,
 		   const struct hg_report_opts *o, FILE *out);

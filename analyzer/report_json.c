@@ -12,7 +12,7 @@
 
 #define JSON_FORMAT_VERSION 1
 
-static void frames_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
 			uint32_t stack_id)
 {
 	struct hg_frame fr[HG_MAX_FRAMES];
@@ -34,7 +34,7 @@ static void frames_json(struct hg_json *j, struct hg_framer *f, const struct hg_
 	hg_json_end(j);
 }
 
-static void exit_json(struct hg_json *j, const struct hg_image *im)
+void hg_json_exit(struct hg_json *j, const struct hg_image *im)
 {
 	hg_json_object(j, "exit");
 	if (im->end_kind == HG_END_CODE)
@@ -46,9 +46,8 @@ static void exit_json(struct hg_json *j, const struct hg_image *im)
 	hg_json_end(j);
 }
 
-static void totals_json(struct hg_json *j, const struct hg_totals *t)
+void hg_json_totals_fields(struct hg_json *j, const struct hg_totals *t)
 {
-	hg_json_object(j, "totals");
 	hg_json_u64(j, "allocations", t->allocations);
 	hg_json_u64(j, "frees", t->frees);
 	hg_json_u64(j, "allocated_bytes", t->allocated_bytes);
@@ -58,7 +57,33 @@ static void totals_json(struct hg_json *j, const struct hg_totals *t)
 	hg_json_u64(j, "live_blocks", t->live_blocks);
 	hg_json_u64(j, "lost_events", t->lost_events);
 	hg_json_u64(j, "unknown_frees", t->unknown_frees);
-	hg_json_end(j);
+}
+
+void hg_json_image_fields(struct hg_json *j, const struct hg_replay *r, const struct hg_image *im)
+{
+	hg_json_u64(j, "pid", im->pid);
+	hg_json_u64(j, "ppid", im->ppid);
+	hg_json_str(j, "command", im->command);
+	hg_json_str(j, "exe", im->exe);
+	hg_json_bool(j, "forked", im->forked);
+	hg_json_bool(j, "exec", im->exec);
+	hg_json_u64(j, "start_ns", im->t_start_ns >= r->t0_ns ? im->t_start_ns - r->t0_ns : 0);
+	hg_json_exit(j, im);
+}
+
+void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r)
+{
+	hg_json_u64(j, "format_version", JSON_FORMAT_VERSION);
+	hg_json_str(j, "trace", r->path);
+	hg_json_u64(j, "lost_events", r->lost_events);
+	if (r->damage) {
+		hg_json_object(j, "damage");
+		hg_json_u64(j, "offset", r->damage_offset);
+		hg_json_str(j, "message", r->damage);
+		hg_json_end(j);
+	} else {
+		hg_json_null(j, "damage");
+	}
 }
 
 static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
@@ -68,15 +93,10 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 	uint32_t *ids = hg_sites_by_live(im, &n);
 
 	hg_json_object(j, NULL);
-	hg_json_u64(j, "pid", im->pid);
-	hg_json_u64(j, "ppid", im->ppid);
-	hg_json_str(j, "command", im->command);
-	hg_json_str(j, "exe", im->exe);
-	hg_json_bool(j, "forked", im->forked);
-	hg_json_bool(j, "exec", im->exec);
-	hg_json_u64(j, "start_ns", im->t_start_ns >= r->t0_ns ? im->t_start_ns - r->t0_ns : 0);
-	exit_json(j, im);
-	totals_json(j, &im->totals);
+	hg_json_image_fields(j, r, im);
+	hg_json_object(j, "totals");
+	hg_json_totals_fields(j, &im->totals);
+	hg_json_end(j);
 	hg_json_array(j, "sites");
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		const struct hg_site *s = &im->sites[ids[i]];
@@ -85,7 +105,7 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 		hg_json_u64(j, "live_blocks", s->live_blocks);
 		hg_json_u64(j, "allocations", s->allocations);
 		hg_json_u64(j, "allocated_bytes", s->allocated_bytes);
-		frames_json(j, f, im, ids[i]);
+		hg_json_frames(j, f, im, ids[i]);
 		hg_json_end(j);
 	}
 	hg_json_end(j);
@@ -100,17 +120,7 @@ int hg_report_json(const struct hg_replay *r, struct hg_framer *f,
 
 	hg_json_init(&j, out);
 	hg_json_object(&j, NULL);
-	hg_json_u64(&j, "format_version", JSON_FORMAT_VERSION);
-	hg_json_str(&j, "trace", r->path);
-	hg_json_u64(&j, "lost_events", r->lost_events);
-	if (r->damage) {
-		hg_json_object(&j, "damage");
-		hg_json_u64(&j, "offset", r->damage_offset);
-		hg_json_str(&j, "message", r->damage);
-		hg_json_end(&j);
-	} else {
-		hg_json_null(&j, "damage");
-	}
+	hg_json_trace_fields(&j, r);
 	hg_json_array(&j, "processes");
 	for (uint32_t i = 0; i < r->n_images; i++)
 		image_json(&j, f, r, r->images[i], o);

@@ -8,9 +8,9 @@
 #include "report.h"
 #include "units.h"
 
-static void frame_line(FILE *out, const struct hg_frame *fr, int first)
+static void frame_line(FILE *out, const struct hg_frame *fr, int first, const char *indent)
 {
-	fprintf(out, "      %s %s", first ? "at" : "by", fr->function ? fr->function : "???");
+	fprintf(out, "%s%s %s", indent, first ? "at" : "by", fr->function ? fr->function : "???");
 	if (fr->file && fr->line)
 		fprintf(out, " (%s:%u)", hg_basename(fr->file), fr->line);
 	if (fr->module)
@@ -20,12 +20,24 @@ static void frame_line(FILE *out, const struct hg_frame *fr, int first)
 	fputc('\n', out);
 }
 
+void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+		    size_t max_frames, const char *indent)
+{
+	struct hg_frame fr[HG_MAX_FRAMES];
+	size_t n = hg_framer_resolve(f, im, stack_id, fr, HG_MAX_FRAMES);
+
+	if (n == 0)
+		fprintf(out, "%s(no stack recorded)\n", indent);
+	for (size_t i = 0; i < n && i < max_frames; i++)
+		frame_line(out, &fr[i], i == 0, indent);
+	if (n > max_frames)
+		fprintf(out, "%s... %zu more frames\n", indent, n - max_frames);
+}
+
 static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t id,
 		      size_t rank, size_t max_frames)
 {
 	const struct hg_site *s = &im->sites[id];
-	struct hg_frame fr[HG_MAX_FRAMES];
-	size_t n = hg_framer_resolve(f, im, id, fr, HG_MAX_FRAMES);
 	char live[32], all[32], blocks[32], allocs[32];
 
 	fprintf(out, "  #%zu %s in %s block%s (%s allocation%s, %s in all)\n", rank,
@@ -35,12 +47,7 @@ static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		hg_format_count(allocs, sizeof(allocs), s->allocations),
 		s->allocations == 1 ? "" : "s",
 		hg_format_bytes(all, sizeof(all), s->allocated_bytes));
-	if (n == 0)
-		fprintf(out, "      (no stack recorded)\n");
-	for (size_t i = 0; i < n && i < max_frames; i++)
-		frame_line(out, &fr[i], i == 0);
-	if (n > max_frames)
-		fprintf(out, "      ... %zu more frames\n", n - max_frames);
+	hg_text_frames(out, f, im, id, max_frames, "      ");
 }
 
 static void totals_text(FILE *out, const struct hg_image *im)

@@ -54,6 +54,10 @@ uint32_t hg_rec_min_size(uint16_t type)
 	case HG_REC_LOSS: return sizeof(struct hg_rec_loss);
 	case HG_REC_ORIGIN: return sizeof(struct hg_rec_origin);
 	case HG_REC_END: return sizeof(struct hg_rec_end);
+	case HG_REC_SNAPSHOT: return sizeof(struct hg_rec_snapshot);
+	case HG_REC_REGION: return sizeof(struct hg_rec_region);
+	case HG_REC_WORDS: return sizeof(struct hg_rec_words);
+	case HG_REC_SNAPSHOT_END: return sizeof(struct hg_rec_snapshot_end);
 	default: return 0;
 	}
 }
@@ -202,6 +206,14 @@ static int record_ok(const struct hg_rec *rec, uint32_t left)
 				m->build_id_bytes + m->path_bytes;
 		return m->n_segments <= HG_MAX_SEGMENTS && m->path_bytes > 0 &&
 		       need <= rec->size_bytes;
+	}
+	if (rec->type == HG_REC_WORDS) {
+		const struct hg_rec_words *w = (const void *)rec;
+		return w->n <= HG_WORDS_MAX && 16u + 16u * w->n <= rec->size_bytes;
+	}
+	if (rec->type == HG_REC_SNAPSHOT) {
+		const struct hg_rec_snapshot *sn = (const void *)rec;
+		return sn->label_bytes > 0 && 32u + (uint64_t)sn->label_bytes <= rec->size_bytes;
 	}
 	if (rec->type == HG_REC_PROCESS) {
 		const struct hg_rec_process *p = (const void *)rec;

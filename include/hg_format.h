@@ -68,7 +68,11 @@ enum hg_rec_type {
 	HG_REC_LOSS = 9,     /* events that could not be recorded, and why */
 	HG_REC_ORIGIN = 10,  /* sets pid/tid for the records after it in the same block */
 	HG_REC_END = 11,     /* the writer vouches that the file is complete up to here */
-	HG_REC_TYPE_MAX = 12
+	HG_REC_SNAPSHOT = 12,/* a heap snapshot begins: the world is stopped */
+	HG_REC_REGION = 13,  /* a memory region the snapshot scanned */
+	HG_REC_WORDS = 14,   /* (where, value) pairs: words that may point into the heap */
+	HG_REC_SNAPSHOT_END = 15, /* the snapshot is complete */
+	HG_REC_TYPE_MAX = 16
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -314,8 +318,114 @@ struct hg_rec_end {
 
 #define HG_END_FINAL 0x1
 
+/*
+ * Heap snapshots. A process writes, from one thread and with every other thread stopped:
+ *   SNAPSHOT, then REGION records for every writable private mapping it scanned, then WORDS
+ *   records with every aligned word of those regions whose value falls inside a writable
+ *   private mapping (a possible heap pointer), then SNAPSHOT_END.
+ * The analyzer knows which blocks are live at the SNAPSHOT's t_ns (from the events), so it
+ * decides what each word is: an edge between two blocks (its address lies inside a live
+ * block), a root (it lies in a root region: module data, a live stack, registers, TLS, memory
+ * the program mapped itself), or nothing (free memory inside the allocator's own regions).
+ *
+ * HG_REC_SNAPSHOT, 32 + label bytes.
+ *   OFFSET SIZE MEANING
+ *   0      8    header (flags: enum hg_snapshot_reason)
+ *   8      8    t_ns: CLOCK_MONOTONIC once the world was stopped
+ *   16     4    snapshot_id: 1, 2, ... per process image
+ *   20     4    label_bytes, including the NUL
+ *   24     4    threads: threads of the process
+ *   28     4    threads_stopped: of which the snapshot stopped and read (the rest are
+ *                 scanned conservatively: their whole stack mapping is a root)
+ *   32     ..   label, zero padding to a multiple of 8
+ */
+enum hg_snapshot_reason {
+	HG_SNAP_EXIT = 1,   /* the process is exiting (after its exit handlers) */
+	HG_SNAP_SIGNAL = 2, /* HEAPGRAPH_SNAPSHOT_SIGNAL arrived */
+	HG_SNAP_CALL = 3    /* the program called heapgraph_snapshot() */
+};
+
+struct hg_rec_snapshot {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint32_t snapshot_id;
+	uint32_t label_bytes;
+	uint32_t threads;
+	uint32_t threads_stopped;
+};
+
+/*
+ * HG_REC_REGION, 40 bytes.
+ *   OFFSET SIZE MEANING
+ *   0      8    header (flags: enum hg_region_kind in the low byte, HG_REGION_GUARD_BELOW)
+ *   8      4    snapshot_id
+ *   12     4    tid: for HG_REGION_STACK and HG_REGION_REGS, the thread; else 0
+ *   16     8    lo: first byte of the mapping
+ *   24     8    hi: one past its last byte
+ *   32     8    live_lo: for a stopped thread's stack, its stack pointer minus the red zone
+ *                 (words below are dead frames and were not scanned); else lo
+ */
+enum hg_region_kind {
+	HG_REGION_DATA = 1,  /* a module's writable segment (.data, .bss) */
+	HG_REGION_STACK = 2, /* a thread's stack */
+	HG_REGION_REGS = 3,  /* saved registers of stopped threads (the shim's own buffer) */
+	HG_REGION_ANON = 4,  /* anonymous memory: malloc's arenas, TLS, the program's own maps */
+	HG_REGION_BRK = 5    /* the brk heap */
+};
+
+/* The mapping just below this region is inaccessible: a thread stack's guard page, possibly of
+ * a thread that died and whose stack glibc keeps for reuse. */
+#define HG_REGION_GUARD_BELOW 0x100
+
+struct hg_rec_region {
+	struct hg_rec hdr;
+	uint32_t snapshot_id;
+	uint32_t tid;
+	uint64_t lo;
+	uint64_t hi;
+	uint64_t live_lo;
+};
+
+/*
+ * HG_REC_WORDS, 16 + 16 * n bytes.
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      4    snapshot_id
+ *   12     4    n: pairs that follow (<= HG_WORDS_MAX)
+ *   16     16*n (where, value): the address of an aligned word and the word
+ */
+struct hg_rec_words {
+	struct hg_rec hdr;
+	uint32_t snapshot_id;
+	uint32_t n;
+	/* uint64_t pair[n][2]; */
+};
+
+#define HG_WORDS_MAX 1024
+
+/*
+ * HG_REC_SNAPSHOT_END, 32 bytes.
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      4    snapshot_id
+ *   12     4    regions: REGION records written
+ *   16     8    words_scanned
+ *   24     8    pairs: (where, value) pairs written
+ */
+struct hg_rec_snapshot_end {
+	struct hg_rec hdr;
+	uint32_t snapshot_id;
+	uint32_t regions;
+	uint64_t words_scanned;
+	uint64_t pairs;
+};
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
 _Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
+_Static_assert(sizeof(struct hg_rec_snapshot) == 32, "snapshot record head is 32 bytes");
+_Static_assert(sizeof(struct hg_rec_region) == 40, "region record is 40 bytes");
+_Static_assert(sizeof(struct hg_rec_words) == 16, "words record head is 16 bytes");
+_Static_assert(sizeof(struct hg_rec_snapshot_end) == 32, "snapshot end record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_alloc) == 40, "alloc record is 40 bytes");
 _Static_assert(offsetof(struct hg_rec_alloc, stack_id) == 32, "alloc.stack_id at 32");
 _Static_assert(sizeof(struct hg_rec_free) == 24, "free record is 24 bytes");
@@ -494,6 +604,8 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_DEBUG "HEAPGRAPH_DEBUG"       /* non-empty: the shim logs to stderr */
 #define HG_ENV_BIN "HEAPGRAPH_BIN"           /* bare mode: the heapgraph binary to collect */
 #define HG_ENV_LIB "HEAPGRAPH_LIB"           /* the CLI: shim to preload */
+#define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
+#define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
 
 /* ------------------------------------------------------------------------------------------ */
 /* 3. The trace file                                                                          */

@@ -20,22 +20,48 @@
 
 #define CHUNK_BYTES (1u << 20)
 #define LARGE_BYTES (256u << 10)
+#define MAX_MAPS 512
 
 static struct {
 	int lock;          /* spinlock over the three fields below */
 	uint8_t *cur;      /* next free byte in the current chunk */
 	uint8_t *end;      /* end of the current chunk */
 	size_t mapped;     /* bytes mapped so far (atomic) */
+	struct { uint64_t lo, hi; } maps[MAX_MAPS]; /* our mappings, for hg_arena_owns */
+	uint32_t n_maps;   /* atomic: entries claimed in maps */
 } arena;
 
+/*
+ * MADV_DONTDUMP keeps the shim's tables out of core dumps and, as a different VMA flag, stops
+ * the kernel from merging our mappings with malloc's neighbouring ones, so that a heap
+ * snapshot can tell them apart in /proc/self/maps.
+ */
 static void *map_pages(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t i;
 
 	if (p == MAP_FAILED)
 		return NULL;
+	madvise(p, bytes, MADV_DONTDUMP);
 	__atomic_add_fetch(&arena.mapped, bytes, __ATOMIC_RELAXED);
+	i = __atomic_fetch_add(&arena.n_maps, 1, __ATOMIC_RELAXED);
+	if (i < MAX_MAPS) {
+		arena.maps[i].lo = (uint64_t)(uintptr_t)p;
+		__atomic_store_n(&arena.maps[i].hi, (uint64_t)(uintptr_t)p + bytes, __ATOMIC_RELEASE);
+	}
 	return p;
+}
+
+int hg_arena_owns(uint64_t addr)
+{
+	uint32_t n = __atomic_load_n(&arena.n_maps, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n && i < MAX_MAPS; i++)
+		if (addr >= arena.maps[i].lo && addr < __atomic_load_n(&arena.maps[i].hi,
+								       __ATOMIC_ACQUIRE))
+			return 1;
+	return 0;
 }
 
 static size_t page_round(size_t bytes)
@@ -84,6 +110,9 @@ void hg_arena_free(void *p, size_t bytes)
 	if (!p || bytes < LARGE_BYTES)
 		return;
 	bytes = page_round(bytes);
+	for (uint32_t i = 0; i < arena.n_maps && i < MAX_MAPS; i++)
+		if (arena.maps[i].lo == (uint64_t)(uintptr_t)p)
+			__atomic_store_n(&arena.maps[i].hi, arena.maps[i].lo, __ATOMIC_RELEASE);
 	if (munmap(p, bytes) == 0)
 		__atomic_sub_fetch(&arena.mapped, bytes, __ATOMIC_RELAXED);
 }

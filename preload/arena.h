@@ -7,6 +7,7 @@
 #define HG_ARENA_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * Return `bytes` of zeroed memory aligned to 16, or NULL when mmap fails. Memory comes from
@@ -27,6 +28,9 @@ void hg_arena_free(void *p, size_t bytes);
  */
 void hg_arena_fork_prepare(void);
 void hg_arena_fork_done(void);
+
+/* Whether addr lies in memory the arena mapped (heap snapshots do not scan it). */
+int hg_arena_owns(uint64_t addr);
 
 /* Bytes the arena holds from the kernel right now. */
 size_t hg_arena_mapped_bytes(void);

@@ -30,6 +30,7 @@
 #include "modules.h"
 #include "rawlog.h"
 #include "ring.h"
+#include "snapshot.h"
 #include "spawn.h"
 #include "stack.h"
 
@@ -49,6 +50,7 @@ static struct {
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
 	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
 	int spawned_collector;  /* this image started the bare-mode collector */
+	int snapshot_at_exit;   /* HEAPGRAPH_SNAPSHOT is not "0" */
 } life;
 
 void hg_disable(const char *why)
@@ -155,6 +157,12 @@ static void at_fork_child(void)
 	hg_tls.busy--;
 }
 
+void hg_exit_snapshot(const struct hg_caller *c)
+{
+	if (life.snapshot_at_exit)
+		hg_snapshot_take(HG_SNAP_EXIT, "exit", c);
+}
+
 static void sync_if_bare_root(void)
 {
 	if (life.bare && life.spawned_collector && hg_state == HG_ACTIVE)
@@ -241,6 +249,7 @@ static int start(void)
 	if (!r)
 		return -1;
 	life.max_frames = depth_from_env(r);
+	life.snapshot_at_exit = !getenv(HG_ENV_SNAPSHOT) || strcmp(getenv(HG_ENV_SNAPSHOT), "0");
 	if (hg_stack_init(life.max_frames) < 0)
 		return -1;
 	set_self_range();
@@ -249,6 +258,7 @@ static int start(void)
 	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
 	hg_ring_release_pid(hg_self_pid);
+	hg_snapshot_signal_init();
 	read_cmdline();
 	emit_process(0, (uint32_t)getppid(), hg_now_ns());
 	hg_modules_sync();
@@ -290,7 +300,11 @@ __attribute__((constructor)) static void hg_constructor(void)
  */
 __attribute__((destructor)) static void hg_destructor(void)
 {
+	struct hg_caller c;
+
+	HG_CALLER_CAPTURE(&c);
 	hg_tls.busy++;
+	hg_exit_snapshot(&c);
 	sync_if_bare_root();
 	hg_tls.busy--;
 }

@@ -37,6 +37,11 @@ static inline uint64_t hg_now_ns(void)
  */
 void hg_init(void);
 
+struct hg_caller;
+
+/* The process is ending: take the exit snapshot unless HEAPGRAPH_SNAPSHOT=0. Guard held. */
+void hg_exit_snapshot(const struct hg_caller *c);
+
 /* Stop recording for good; later calls pass straight through. `why` goes to the debug log. */
 void hg_disable(const char *why);
 

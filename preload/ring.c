@@ -192,6 +192,13 @@ void hg_ring_put_slow(const void *rec, uint32_t n)
 	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
 }
 
+int hg_ring_own_slot(void)
+{
+	if (!hg_ring)
+		return -1;
+	return hg_tls.slot || claim(&hg_tls) == 0 ? 0 : -1;
+}
+
 void hg_ring_release_thread(void)
 {
 	struct hg_thread *t = &hg_tls;

@@ -67,6 +67,13 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
 	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
 }
 
+/*
+ * Make sure the calling thread owns a slot of its own (not the shared overflow slot): 0 when it
+ * does, -1 when none is free. A heap snapshot needs one, since a thread it stops could hold the
+ * overflow slot's lock.
+ */
+int hg_ring_own_slot(void);
+
 /* Give the calling thread's slot back to the collector (thread exit, exec). */
 void hg_ring_release_thread(void);
 

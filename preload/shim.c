@@ -23,12 +23,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "heapgraph.h"
+
 #include "boot.h"
 #include "guard.h"
 #include "hg_compiler.h"
 #include "lifecycle.h"
 #include "modules.h"
 #include "ring.h"
+#include "snapshot.h"
 #include "stack.h"
 #include "unwind.h"
 
@@ -281,9 +284,10 @@ HG_EXPORT int dlclose(void *handle)
  * exit internally, past any interposition); _exit and _Exit skip exit handlers, so they are
  * interposed here.
  */
-static void note_exit(int code)
+static void note_exit(int code, const struct hg_caller *c)
 {
 	if (enter()) {
+		hg_exit_snapshot(c);
 		hg_record_exit(code, 1);
 		leave();
 	}
@@ -291,7 +295,10 @@ static void note_exit(int code)
 
 HG_EXPORT void _exit(int code)
 {
-	note_exit(code);
+	struct hg_caller c;
+
+	HG_CALLER_CAPTURE(&c);
+	note_exit(code, &c);
 	if (hg_real._exit)
 		hg_real._exit(code);
 	syscall(SYS_exit_group, code);
@@ -300,9 +307,23 @@ HG_EXPORT void _exit(int code)
 
 HG_EXPORT void _Exit(int code)
 {
-	note_exit(code);
+	struct hg_caller c;
+
+	HG_CALLER_CAPTURE(&c);
+	note_exit(code, &c);
 	if (hg_real._Exit)
 		hg_real._Exit(code);
 	syscall(SYS_exit_group, code);
 	__builtin_unreachable();
+}
+
+HG_EXPORT void heapgraph_snapshot(const char *label)
+{
+	struct hg_caller c;
+
+	HG_CALLER_CAPTURE(&c);
+	if (enter()) {
+		hg_snapshot_take(HG_SNAP_CALL, label && *label ? label : "snapshot", &c);
+		leave();
+	}
 }

@@ -62,6 +62,11 @@ void hg_stack_set_self(uintptr_t lo, uintptr_t hi)
 	st.self_hi = hi;
 }
 
+int hg_stack_is_self(uint64_t addr)
+{
+	return addr >= st.self_lo && addr < st.self_hi;
+}
+
 uint32_t hg_stack_count(void)
 {
 	return __atomic_load_n(&st.next_id, __ATOMIC_RELAXED);

@@ -26,6 +26,9 @@ uint32_t hg_stack_capture(void);
 /* The range of addresses that belong to the shim (its frames are skipped). */
 void hg_stack_set_self(uintptr_t lo, uintptr_t hi);
 
+/* Whether addr lies in the shim's own mapped range. */
+int hg_stack_is_self(uint64_t addr);
+
 /* Number of distinct stacks this process (and its fork ancestors) has defined. */
 uint32_t hg_stack_count(void);
 

@@ -1,0 +1,181 @@
+/*
+ * cmd_leaks.c - `heapgraph leaks`: what each process could no longer reach at its snapshot
+ *
+ * Exit status: 0, 2 for usage errors, 3 when the trace cannot be read or is damaged (the report
+ * of everything before the damage is printed first).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "json.h"
+#include "leaks.h"
+
+static const char help[] =
+	"usage: heapgraph leaks [options] TRACE\n"
+	"\n"
+	"Classify the blocks still allocated at a heap snapshot (taken at exit by default) the\n"
+	"way a tracing collector would: reachable from the roots (globals, thread stacks and\n"
+	"registers, thread-local storage), or garbage. Garbage is a direct leak (nothing leaked\n"
+	"points to it), an indirect leak (reached from a direct leak or a leaked cycle), or part\n"
+	"of a leaked cycle (blocks that point to each other, which reference counting never\n"
+	"frees), shown with the edges that close it. Blocks reached only through pointers into\n"
+	"their middle are reachable but flagged as possibly lost.\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT     text (default), json (docs/JSON.md) or dot (Graphviz, cycles)\n"
+	"  -s, --snapshot LABEL the latest snapshot with this label (default: each process's last)\n"
+	"  -p, --pid N          only process N\n"
+	"  -n, --top N          leak groups per process, 0 for all (default 20)\n"
+	"      --frames N       frames per leak in text output (default 12)\n"
+	"  -h, --help           this text\n"
+	"\n"
+	"environment of the traced program: HEAPGRAPH_SNAPSHOT=0 skips the exit snapshot;\n"
+	"HEAPGRAPH_SNAPSHOT_SIGNAL=N takes one when signal N arrives; heapgraph_snapshot(label)\n"
+	"(include/heapgraph.h) takes one from the program.\n";
+
+struct leaks_args {
+	const char *format;
+	const char *label;
+	uint64_t pid;
+	struct hg_leaks_opts o;
+};
+
+static int parse(int argc, char **argv, struct leaks_args *a)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "snapshot", required_argument, NULL, 's' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "frames", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	uint64_t v;
+	int ch, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:s:p:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': a->format = optarg; break;
+		case 's': a->label = optarg; break;
+		case 'p':
+			if ((rc = hg_parse_u64("leaks", "--pid", optarg, 1, INT32_MAX, 0, &a->pid)))
+				return rc;
+			break;
+		case 'n':
+			if ((rc = hg_parse_u64("leaks", "--top", optarg, 0, UINT32_MAX, 0, &v)))
+				return rc;
+			a->o.top = v;
+			break;
+		case 'F':
+			if ((rc = hg_parse_u64("leaks", "--frames", optarg, 1, 256, 0, &v)))
+				return rc;
+			a->o.max_frames = v;
+			break;
+		case 'h': return -1;
+		default: return hg_usage_error("leaks", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "dot"))
+		return hg_usage_error("leaks", "unknown format '%s' (text, json or dot)", a->format);
+	if (optind + 1 != argc)
+		return hg_usage_error("leaks", optind == argc ? "no trace file given" :
+				      "one trace file at a time");
+	return 0;
+}
+
+static const struct hg_snapshot *pick(const struct hg_image *im, const char *label)
+{
+	for (uint32_t i = im->n_snapshots; i-- > 0;)
+		if (!label || !strcmp(im->snapshots[i]->label, label))
+			return im->snapshots[i];
+	return NULL;
+}
+
+static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const struct hg_replay *r,
+			const struct hg_image *im)
+{
+	if (!strcmp(a->format, "json")) {
+		hg_json_object(j, NULL);
+		hg_json_image_fields(j, r, im);
+		hg_json_null(j, "snapshot");
+		hg_json_end(j);
+	} else if (!strcmp(a->format, "text")) {
+		printf("\nprocess %u (parent %u): %s\n  no snapshot%s%s%s\n", im->pid, im->ppid,
+		       *im->command ? im->command : im->exe, a->label ? " labelled '" : "",
+		       a->label ? a->label : "", a->label ? "'" : im->end_kind == HG_END_EXEC ?
+		       " (replaced by exec: its heap was discarded)" : " (it did not exit normally)");
+	}
+}
+
+static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_framer *f,
+		      const struct hg_replay *r, const struct hg_image *im)
+{
+	const struct hg_snapshot *sn = pick(im, a->label);
+	struct hg_graph g;
+
+	if (!sn || hg_graph_build(&g, sn) < 0) {
+		no_snapshot(a, j, r, im);
+		return;
+	}
+	if (!strcmp(a->format, "json"))
+		hg_leaks_json(j, f, r, im, &g, &a->o);
+	else if (!strcmp(a->format, "dot"))
+		hg_leaks_dot(stdout, f, im, &g);
+	else
+		hg_leaks_text(stdout, f, im, &g, &a->o);
+	hg_graph_release(&g);
+}
+
+int hg_cmd_leaks(int argc, char **argv)
+{
+	struct leaks_args a = { "text", NULL, 0, { 20, 12 } };
+	struct hg_replay *r;
+	struct hg_framer *f;
+	struct hg_json j;
+	int rc = parse(argc, argv, &a);
+
+	if (rc < 0)
+		return hg_print_help(help);
+	if (rc)
+		return rc;
+	if (!(r = hg_replay_file(argv[optind])))
+		return HG_EXIT_INPUT;
+	f = hg_framer_new();
+	hg_json_init(&j, stdout);
+	if (!strcmp(a.format, "json")) {
+		hg_json_object(&j, NULL);
+		hg_json_trace_fields(&j, r);
+		hg_json_array(&j, "processes");
+	} else if (!strcmp(a.format, "dot")) {
+		printf("digraph leaks {\n  node [shape=box, fontname=monospace];\n");
+	} else {
+		printf("heapgraph leaks of '%s'\n", r->path);
+		if (r->damage)
+			printf("DAMAGED: %s; this report covers the records before it\n", r->damage);
+	}
+	for (uint32_t i = 0; i < r->n_images; i++)
+		if (!a.pid || r->images[i]->pid == a.pid)
+			one_image(&a, &j, f, r, r->images[i]);
+	if (!strcmp(a.format, "json")) {
+		hg_json_end(&j);
+		hg_json_end(&j);
+		hg_json_finish(&j);
+	} else if (!strcmp(a.format, "dot")) {
+		printf("}\n");
+	}
+	rc = fflush(stdout) == 0 ? HG_EXIT_OK : (hg_error("cannot write to standard output"),
+						 HG_EXIT_INPUT);
+	if (r->damage) {
+		hg_error("%s; report covers the records before it", r->damage);
+		rc = HG_EXIT_INPUT;
+	}
+	hg_framer_free(f);
+	hg_replay_free(r);
+	return rc;
+}

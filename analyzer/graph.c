@@ -1,0 +1,388 @@
+/*
+ * graph.c - classify a snapshot's blocks: reachable, direct leak, indirect leak, leaked cycle
+ *
+ * The shim recorded words that might be pointers; here each one is resolved against the live
+ * blocks at the snapshot:
+ *   - inside a live block: an edge from that block (heap memory is never a root);
+ *   - inside a root region (module data, a live stack, saved registers, anonymous memory that
+ *     holds no block: TLS, the program's own mappings): a root;
+ *   - elsewhere inside malloc's regions: free memory, ignored;
+ *   - in an anonymous region that sits on a guard page and holds no block, when every thread
+ *     was stopped: the stack of a dead thread that glibc keeps for reuse, ignored (its stale
+ *     words would otherwise keep leaks alive).
+ *
+ * Marking runs twice from the roots: through start pointers only, then through any pointer.
+ * Blocks only the second reaches are "possibly" reachable (memcheck's "possibly lost"): flagged,
+ * not leaks. What neither reaches is garbage. Its strongly connected components (Tarjan,
+ * iterative) are formed; a component nothing else unreachable points into is a leak root:
+ * a leaked cycle if it has two or more blocks or a self-edge, a direct leak otherwise.
+ * Everything reachable from a leak root is indirect, owned by the first root that reaches it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "graph.h"
+#include "hg_format.h"
+
+struct adj {
+	uint32_t *start; /* n_blocks + 1 offsets into edge indexes */
+	uint32_t *edge;  /* edge indexes grouped by `from` */
+};
+
+struct work {
+	struct hg_edge *edges;
+	size_t n_edges, cap;
+	uint8_t *root;   /* per block: 1 root by start pointer, 2 root by interior pointer only */
+	struct adj out;
+};
+
+long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr)
+{
+	size_t lo = 0, hi = sn->n_blocks;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (sn->blocks[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	lo--;
+	if (addr == sn->blocks[lo].addr || addr - sn->blocks[lo].addr < sn->blocks[lo].size_bytes)
+		return (long)lo;
+	return -1;
+}
+
+/* Whether words outside blocks in r are roots (1) or to be ignored (0). */
+static int region_is_root(const struct hg_snapshot *sn, const struct hg_region *r)
+{
+	long first;
+
+	if (r->kind == HG_REGION_BRK)
+		return 0;
+	if (r->kind != HG_REGION_ANON)
+		return 1;
+	first = hg_graph_find(sn, r->lo);
+	if (first < 0) {
+		/* The first block at or after lo. */
+		size_t lo = 0, hi = sn->n_blocks;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (sn->blocks[mid].addr < r->lo)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		first = lo < sn->n_blocks && sn->blocks[lo].addr < r->hi ? (long)lo : -1;
+	}
+	if (first >= 0)
+		return 0; /* holds blocks: one of malloc's regions */
+	return !(r->guard_below && sn->threads_stopped == sn->threads);
+}
+
+static const struct hg_region *region_of(const struct hg_snapshot *sn, uint64_t addr)
+{
+	for (size_t i = 0; i < sn->n_regions; i++)
+		if (addr >= sn->regions[i].lo && addr < sn->regions[i].hi)
+			return &sn->regions[i];
+	return NULL;
+}
+
+static void resolve_pairs(struct hg_graph *g, struct work *w)
+{
+	const struct hg_snapshot *sn = g->sn;
+	int *root_region = hg_xcalloc(sn->n_regions ? sn->n_regions : 1, sizeof(int));
+
+	for (size_t i = 0; i < sn->n_regions; i++)
+		root_region[i] = region_is_root(sn, &sn->regions[i]);
+	for (size_t i = 0; i < sn->n_pairs; i++) {
+		uint64_t where = sn->pairs[2 * i], value = sn->pairs[2 * i + 1];
+		long to = hg_graph_find(sn, value), from;
+		const struct hg_region *r;
+		int interior;
+
+		if (to < 0)
+			continue;
+		interior = value != sn->blocks[to].addr;
+		if ((from = hg_graph_find(sn, where)) >= 0) {
+			HG_GROW(w->edges, w->cap, w->n_edges + 1);
+			w->edges[w->n_edges++] = (struct hg_edge){ (uint32_t)from, (uint32_t)to,
+				(uint32_t)(where - sn->blocks[from].addr), (uint32_t)interior };
+		} else if ((r = region_of(sn, where)) && root_region[r - sn->regions]) {
+			uint8_t kind = interior ? 2 : 1;
+			if (!w->root[to] || kind < w->root[to])
+				w->root[to] = kind;
+			g->n_roots++;
+		}
+	}
+	g->n_edges = w->n_edges;
+	free(root_region);
+}
+
+static void build_adj(struct adj *a, const struct hg_edge *e, size_t n_edges, size_t n_blocks)
+{
+	a->start = hg_xcalloc(n_blocks + 1, sizeof(uint32_t));
+	a->edge = hg_xmalloc(sizeof(uint32_t) * (n_edges ? n_edges : 1));
+	for (size_t i = 0; i < n_edges; i++)
+		a->start[e[i].from + 1]++;
+	for (size_t i = 0; i < n_blocks; i++)
+		a->start[i + 1] += a->start[i];
+	for (size_t i = 0; i < n_edges; i++)
+		a->edge[a->start[e[i].from]++] = (uint32_t)i;
+	for (size_t i = n_blocks; i > 0; i--)
+		a->start[i] = a->start[i - 1];
+	a->start[0] = 0;
+}
+
+/* Mark from the roots; with starts_only, roots and edges that are interior do not count. */
+static void mark(const struct work *w, size_t n, uint8_t *seen, uint32_t *stack, int starts_only)
+{
+	size_t top = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (w->root[i] && (!starts_only || w->root[i] == 1) && !seen[i]) {
+			seen[i] = 1;
+			stack[top++] = (uint32_t)i;
+		}
+		while (top) {
+			uint32_t b = stack[--top];
+			for (uint32_t k = w->out.start[b]; k < w->out.start[b + 1]; k++) {
+				const struct hg_edge *e = &w->edges[w->out.edge[k]];
+				if (seen[e->to] || (starts_only && e->interior))
+					continue;
+				seen[e->to] = 1;
+				stack[top++] = e->to;
+			}
+		}
+	}
+}
+
+#define UNSET UINT32_MAX
+
+struct tarjan {
+	uint32_t *index, *low, *comp;
+	uint8_t *on_stack;
+	uint32_t *stack, top;       /* Tarjan's node stack */
+	uint32_t *frame_v, *frame_k, depth; /* explicit recursion: node and next edge */
+	uint32_t counter, n_comps;
+};
+
+static void tarjan_visit(struct tarjan *t, const struct work *w, const uint8_t *reach, uint32_t v)
+{
+	t->depth = 0;
+	t->frame_v[0] = v;
+	t->frame_k[0] = w->out.start[v];
+	t->index[v] = t->low[v] = t->counter++;
+	t->stack[t->top++] = v;
+	t->on_stack[v] = 1;
+	while (t->depth != UNSET) {
+		uint32_t u = t->frame_v[t->depth], k = t->frame_k[t->depth];
+		if (k < w->out.start[u + 1]) {
+			uint32_t x = w->edges[w->out.edge[k]].to;
+			t->frame_k[t->depth]++;
+			if (reach[x])
+				continue;
+			if (t->index[x] == UNSET) {
+				t->index[x] = t->low[x] = t->counter++;
+				t->stack[t->top++] = x;
+				t->on_stack[x] = 1;
+				t->depth++;
+				t->frame_v[t->depth] = x;
+				t->frame_k[t->depth] = w->out.start[x];
+			} else if (t->on_stack[x] && t->index[x] < t->low[u]) {
+				t->low[u] = t->index[x];
+			}
+			continue;
+		}
+		if (t->low[u] == t->index[u]) {
+			uint32_t x;
+			do {
+				x = t->stack[--t->top];
+				t->on_stack[x] = 0;
+				t->comp[x] = t->n_comps;
+			} while (x != u);
+			t->n_comps++;
+		}
+		if (t->depth == 0)
+			break;
+		t->depth--;
+		if (t->low[u] < t->low[t->frame_v[t->depth]])
+			t->low[t->frame_v[t->depth]] = t->low[u];
+	}
+}
+
+static void tarjan_all(struct tarjan *t, const struct work *w, const uint8_t *reach, size_t n)
+{
+	t->index = hg_xmalloc(sizeof(uint32_t) * n);
+	t->low = hg_xmalloc(sizeof(uint32_t) * n);
+	t->comp = hg_xmalloc(sizeof(uint32_t) * n);
+	t->on_stack = hg_xcalloc(n, 1);
+	t->stack = hg_xmalloc(sizeof(uint32_t) * n);
+	t->frame_v = hg_xmalloc(sizeof(uint32_t) * n);
+	t->frame_k = hg_xmalloc(sizeof(uint32_t) * n);
+	t->top = t->counter = t->n_comps = 0;
+	for (size_t i = 0; i < n; i++)
+		t->index[i] = t->comp[i] = UNSET;
+	for (size_t i = 0; i < n; i++)
+		if (!reach[i] && t->index[i] == UNSET)
+			tarjan_visit(t, w, reach, (uint32_t)i);
+}
+
+static void tarjan_release(struct tarjan *t)
+{
+	free(t->index);
+	free(t->low);
+	free(t->on_stack);
+	free(t->stack);
+	free(t->frame_v);
+	free(t->frame_k);
+	free(t->comp);
+}
+
+static void add_cycle(struct hg_graph *g, const struct work *w, const struct tarjan *t,
+		      uint32_t c, size_t *cap)
+{
+	const struct hg_snapshot *sn = g->sn;
+	struct hg_cycle cy = { 0 };
+	size_t bcap = 0, ecap = 0;
+
+	for (size_t i = 0; i < sn->n_blocks; i++) {
+		if (t->comp[i] != c)
+			continue;
+		HG_GROW(cy.blocks, bcap, cy.n_blocks + 1);
+		cy.blocks[cy.n_blocks++] = (uint32_t)i;
+		cy.bytes += sn->blocks[i].size_bytes;
+	}
+	for (size_t i = 0; i < w->n_edges; i++) {
+		const struct hg_edge *e = &w->edges[i];
+		if (t->comp[e->from] != c || t->comp[e->to] != c)
+			continue;
+		HG_GROW(cy.edges, ecap, cy.n_edges + 1);
+		cy.edges[cy.n_edges++] = *e;
+	}
+	HG_GROW(g->cycles, *cap, g->n_cycles + 1);
+	g->cycles[g->n_cycles++] = cy;
+}
+
+/* Everything unreachable that leak root component c reaches, not yet owned, is indirect. */
+static void own_from(struct hg_graph *g, const struct work *w, const struct tarjan *t,
+		     uint32_t c, uint32_t owner, uint32_t *stack)
+{
+	size_t top = 0, n = g->sn->n_blocks;
+
+	for (size_t i = 0; i < n; i++)
+		if (t->comp[i] == c)
+			stack[top++] = (uint32_t)i;
+	while (top) {
+		uint32_t b = stack[--top];
+		for (uint32_t k = w->out.start[b]; k < w->out.start[b + 1]; k++) {
+			uint32_t x = w->edges[w->out.edge[k]].to;
+			if (t->comp[x] == UNSET || t->comp[x] == c || g->owner[x] != UNSET)
+				continue;
+			g->owner[x] = owner;
+			g->kind[x] = HG_INDIRECT;
+			stack[top++] = x;
+		}
+	}
+}
+
+static void classify_garbage(struct hg_graph *g, const struct work *w, const struct tarjan *t,
+			     uint32_t *stack)
+{
+	size_t n = g->sn->n_blocks, cap = 0;
+	uint32_t *indeg = hg_xcalloc(t->n_comps ? t->n_comps : 1, sizeof(uint32_t));
+	uint32_t *size = hg_xcalloc(t->n_comps ? t->n_comps : 1, sizeof(uint32_t));
+	uint8_t *self = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
+	uint8_t *done = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
+
+	for (size_t i = 0; i < w->n_edges; i++) {
+		const struct hg_edge *e = &w->edges[i];
+		uint32_t a = t->comp[e->from], b = t->comp[e->to];
+		if (a == UNSET || b == UNSET)
+			continue;
+		if (a != b)
+			indeg[b]++;
+		else if (e->from == e->to)
+			self[a] = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (t->comp[i] != UNSET)
+			size[t->comp[i]]++;
+	/* Leak roots in address order of their first block, so ownership is deterministic. */
+	for (size_t i = 0; i < n; i++) {
+		uint32_t c = t->comp[i];
+		int is_cycle;
+		if (c == UNSET || indeg[c] || done[c])
+			continue;
+		done[c] = 1;
+		is_cycle = size[c] > 1 || self[c];
+		for (size_t j = i; j < n; j++)
+			if (t->comp[j] == c)
+				g->kind[j] = is_cycle ? HG_CYCLE : HG_DIRECT;
+		if (is_cycle)
+			add_cycle(g, w, t, c, &cap);
+		own_from(g, w, t, c, (uint32_t)i, stack);
+	}
+	free(indeg);
+	free(size);
+	free(self);
+	free(done);
+}
+
+int hg_graph_build(struct hg_graph *g, const struct hg_snapshot *sn)
+{
+	size_t n = sn->n_blocks;
+	struct work w = { 0 };
+	struct tarjan t;
+	uint8_t *strong, *any;
+	uint32_t *stack;
+
+	memset(g, 0, sizeof(*g));
+	g->sn = sn;
+	if (!sn->have_blocks)
+		return -1;
+	w.root = hg_xcalloc(n ? n : 1, 1);
+	resolve_pairs(g, &w);
+	build_adj(&w.out, w.edges, w.n_edges, n);
+	strong = hg_xcalloc(n ? n : 1, 1);
+	any = hg_xcalloc(n ? n : 1, 1);
+	stack = hg_xmalloc(sizeof(uint32_t) * (n + w.n_edges + 1));
+	mark(&w, n, strong, stack, 1);
+	mark(&w, n, any, stack, 0);
+	g->kind = hg_xcalloc(n ? n : 1, 1);
+	g->owner = hg_xmalloc(sizeof(uint32_t) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++) {
+		g->owner[i] = UNSET;
+		g->kind[i] = strong[i] ? HG_REACHABLE : any[i] ? HG_POSSIBLY : HG_DIRECT;
+	}
+	tarjan_all(&t, &w, any, n);
+	classify_garbage(g, &w, &t, stack);
+	for (size_t i = 0; i < n; i++) {
+		g->bytes[g->kind[i]] += sn->blocks[i].size_bytes;
+		g->blocks[g->kind[i]]++;
+	}
+	tarjan_release(&t);
+	free(strong);
+	free(any);
+	free(stack);
+	free(w.root);
+	free(w.edges);
+	free(w.out.start);
+	free(w.out.edge);
+	return 0;
+}
+
+void hg_graph_release(struct hg_graph *g)
+{
+	for (size_t i = 0; i < g->n_cycles; i++) {
+		free(g->cycles[i].blocks);
+		free(g->cycles[i].edges);
+	}
+	free(g->cycles);
+	free(g->kind);
+	free(g->owner);
+	memset(g, 0, sizeof(*g));
+}

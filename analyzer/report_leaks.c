@@ -1,0 +1,243 @@
+/*
+ * report_leaks.c - `heapgraph leaks` output: leaks by kind and stack, leaked cycles
+ *
+ * Leaks are grouped by (kind, allocation stack), largest first; each leaked cycle is shown as a
+ * unit with its blocks and the edges that close it, so the reader sees which field to break.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "json.h"
+#include "leaks.h"
+#include "units.h"
+
+static const char *kind_name[] = { "reachable", "possibly", "direct", "indirect", "cycle" };
+
+struct group {
+	uint8_t kind;
+	uint32_t stack_id;
+	uint64_t bytes, blocks;
+};
+
+static int by_kind_stack(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static int by_bytes(const void *a, const void *b)
+{
+	const struct group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	return by_kind_stack(a, b);
+}
+
+/* Leaked blocks grouped by (kind, stack), largest first. *n gets the count. */
+static struct group *group_leaks(const struct hg_graph *g, size_t *n)
+{
+	const struct hg_snapshot *sn = g->sn;
+	struct group *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
+	size_t m = 0, out = 0;
+
+	for (size_t i = 0; i < sn->n_blocks; i++)
+		if (g->kind[i] >= HG_DIRECT)
+			v[m++] = (struct group){ g->kind[i], sn->blocks[i].stack_id,
+						 sn->blocks[i].size_bytes, 1 };
+	qsort(v, m, sizeof(*v), by_kind_stack);
+	for (size_t i = 0; i < m; i++) {
+		if (out && v[out - 1].kind == v[i].kind && v[out - 1].stack_id == v[i].stack_id) {
+			v[out - 1].bytes += v[i].bytes;
+			v[out - 1].blocks++;
+		} else {
+			v[out++] = v[i];
+		}
+	}
+	qsort(v, out, sizeof(*v), by_bytes);
+	*n = out;
+	return v;
+}
+
+/* ---- text ------------------------------------------------------------------------------- */
+
+static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		       const struct hg_graph *g, const struct hg_cycle *cy, size_t no)
+{
+	const struct hg_snapshot *sn = g->sn;
+	char b[32];
+
+	fprintf(out, "\n  leaked cycle #%zu: %zu block%s, %s\n", no, cy->n_blocks,
+		cy->n_blocks == 1 ? "" : "s", hg_format_bytes(b, sizeof(b), cy->bytes));
+	for (size_t i = 0; i < cy->n_blocks; i++) {
+		const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+		fprintf(out, "    block 0x%" PRIx64 " (%s)\n", blk->addr,
+			hg_format_bytes(b, sizeof(b), blk->size_bytes));
+		hg_text_frames(out, f, im, blk->stack_id, 3, "        ");
+	}
+	fprintf(out, "    edges:");
+	for (size_t i = 0; i < cy->n_edges; i++)
+		fprintf(out, "%s 0x%" PRIx64 "+%u -> 0x%" PRIx64, i ? "," : "",
+			sn->blocks[cy->edges[i].from].addr, cy->edges[i].offset,
+			sn->blocks[cy->edges[i].to].addr);
+	fputc('\n', out);
+}
+
+static void totals_text(FILE *out, const struct hg_graph *g)
+{
+	char a[32], b[32], c[32], d[32], e[32];
+
+	fprintf(out, "  leaked: %s direct, %s indirect, %s in %zu cycle%s\n",
+		hg_format_bytes(a, sizeof(a), g->bytes[HG_DIRECT]),
+		hg_format_bytes(b, sizeof(b), g->bytes[HG_INDIRECT]),
+		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
+		g->n_cycles == 1 ? "" : "s");
+	fprintf(out, "  still reachable: %s in %" PRIu64 " blocks; possibly lost (only interior "
+		"pointers): %s in %" PRIu64 " blocks\n",
+		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE]), g->blocks[HG_REACHABLE],
+		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]), g->blocks[HG_POSSIBLY]);
+}
+
+void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		   const struct hg_graph *g, const struct hg_leaks_opts *o)
+{
+	const struct hg_snapshot *sn = g->sn;
+	size_t n;
+	struct group *v = group_leaks(g, &n);
+	char b[32];
+
+	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+		*im->command ? im->command : im->exe);
+	fprintf(out, "  snapshot '%s': %zu live blocks, %u of %u threads stopped\n", sn->label,
+		sn->n_blocks, sn->threads_stopped, sn->threads);
+	totals_text(out, g);
+	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
+		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s\n", kind_name[v[i].kind],
+			hg_format_bytes(b, sizeof(b), v[i].bytes), v[i].blocks,
+			v[i].blocks == 1 ? "" : "s");
+		hg_text_frames(out, f, im, v[i].stack_id, o->max_frames, "      ");
+	}
+	for (size_t i = 0; i < g->n_cycles; i++)
+		cycle_text(out, f, im, g, &g->cycles[i], i + 1);
+	free(v);
+}
+
+/* ---- JSON ------------------------------------------------------------------------------- */
+
+static void totals_json(struct hg_json *j, const struct hg_image *im, const struct hg_graph *g)
+{
+	hg_json_object(j, "totals");
+	hg_json_totals_fields(j, &im->totals);
+	hg_json_u64(j, "direct_bytes", g->bytes[HG_DIRECT]);
+	hg_json_u64(j, "direct_blocks", g->blocks[HG_DIRECT]);
+	hg_json_u64(j, "indirect_bytes", g->bytes[HG_INDIRECT]);
+	hg_json_u64(j, "indirect_blocks", g->blocks[HG_INDIRECT]);
+	hg_json_u64(j, "cycle_bytes", g->bytes[HG_CYCLE]);
+	hg_json_u64(j, "cycle_blocks", g->blocks[HG_CYCLE]);
+	hg_json_u64(j, "cycle_count", g->n_cycles);
+	hg_json_u64(j, "reachable_bytes", g->bytes[HG_REACHABLE] + g->bytes[HG_POSSIBLY]);
+	hg_json_u64(j, "reachable_blocks", g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY]);
+	hg_json_u64(j, "possibly_bytes", g->bytes[HG_POSSIBLY]);
+	hg_json_u64(j, "possibly_blocks", g->blocks[HG_POSSIBLY]);
+	hg_json_end(j);
+}
+
+static void cycles_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+			const struct hg_graph *g)
+{
+	const struct hg_snapshot *sn = g->sn;
+
+	hg_json_array(j, "cycles");
+	for (size_t c = 0; c < g->n_cycles; c++) {
+		const struct hg_cycle *cy = &g->cycles[c];
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "bytes", cy->bytes);
+		hg_json_array(j, "blocks");
+		for (size_t i = 0; i < cy->n_blocks; i++) {
+			const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+			hg_json_object(j, NULL);
+			hg_json_u64(j, "address", blk->addr);
+			hg_json_u64(j, "size", blk->size_bytes);
+			hg_json_frames(j, f, im, blk->stack_id);
+			hg_json_end(j);
+		}
+		hg_json_end(j);
+		hg_json_array(j, "edges");
+		for (size_t i = 0; i < cy->n_edges; i++) {
+			hg_json_object(j, NULL);
+			hg_json_u64(j, "from", sn->blocks[cy->edges[i].from].addr);
+			hg_json_u64(j, "offset", cy->edges[i].offset);
+			hg_json_u64(j, "to", sn->blocks[cy->edges[i].to].addr);
+			hg_json_end(j);
+		}
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
+void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
+		   const struct hg_image *im, const struct hg_graph *g,
+		   const struct hg_leaks_opts *o)
+{
+	const struct hg_snapshot *sn = g->sn;
+	size_t n;
+	struct group *v = group_leaks(g, &n);
+
+	hg_json_object(j, NULL);
+	hg_json_image_fields(j, r, im);
+	hg_json_object(j, "snapshot");
+	hg_json_str(j, "label", sn->label);
+	hg_json_u64(j, "time_ns", sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0);
+	hg_json_u64(j, "threads", sn->threads);
+	hg_json_u64(j, "threads_stopped", sn->threads_stopped);
+	hg_json_u64(j, "live_blocks", sn->n_blocks);
+	hg_json_u64(j, "edges", g->n_edges);
+	hg_json_end(j);
+	totals_json(j, im, g);
+	hg_json_array(j, "leaks");
+	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
+		hg_json_object(j, NULL);
+		hg_json_str(j, "kind", kind_name[v[i].kind]);
+		hg_json_u64(j, "bytes", v[i].bytes);
+		hg_json_u64(j, "blocks", v[i].blocks);
+		hg_json_frames(j, f, im, v[i].stack_id);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	cycles_json(j, f, im, g);
+	hg_json_end(j);
+	free(v);
+}
+
+/* ---- Graphviz --------------------------------------------------------------------------- */
+
+void hg_leaks_dot(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		  const struct hg_graph *g)
+{
+	const struct hg_snapshot *sn = g->sn;
+
+	for (size_t c = 0; c < g->n_cycles; c++) {
+		const struct hg_cycle *cy = &g->cycles[c];
+		fprintf(out, "  subgraph cluster_%u_%zu {\n    label=\"pid %u: leaked cycle #%zu\";\n",
+			im->pid, c + 1, im->pid, c + 1);
+		for (size_t i = 0; i < cy->n_blocks; i++) {
+			const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+			struct hg_frame fr[1];
+			size_t k = hg_framer_resolve(f, im, blk->stack_id, fr, 1);
+			fprintf(out, "    b%" PRIx64 " [label=\"%s\\n%" PRIu64 " B @0x%" PRIx64 "\"];\n",
+				blk->addr, k && fr[0].function ? fr[0].function : "???",
+				blk->size_bytes, blk->addr);
+		}
+		for (size_t i = 0; i < cy->n_edges; i++)
+			fprintf(out, "    b%" PRIx64 " -> b%" PRIx64 " [label=\"+%u\"];\n",
+				sn->blocks[cy->edges[i].from].addr, sn->blocks[cy->edges[i].to].addr,
+				cy->edges[i].offset);
+		fprintf(out, "  }\n");
+	}
+}

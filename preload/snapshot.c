@@ -1,0 +1,398 @@
+/*
+ * snapshot.c - record the roots and the pointers between live blocks: a heap snapshot
+ *
+ * The shim does not know which blocks are live (that would cost a table update on every malloc
+ * and free); the analyzer does, from the events. So the shim, with every other thread stopped,
+ * reads /proc/self/maps, takes every writable private mapping, and writes each aligned word
+ * whose value falls inside an anonymous or brk mapping (where malloc's blocks live) as a
+ * (where, value) pair, plus the list of regions with their kinds. The analyzer then sorts the
+ * pairs into edges between live blocks, roots, and noise in free memory.
+ *
+ * What is not scanned: the shim's own memory (the arena, its library's data), the dead part of
+ * each stopped thread's stack below its stack pointer (minus the 128-byte red zone), and the
+ * snapshotting thread's own frames inside the shim. Memory is read with process_vm_readv so that
+ * a mapping a running thread removes under us makes a short read, not a crash.
+ *
+ * Nothing here allocates while other threads are stopped: the buffers come from the arena
+ * before the world stops (a stopped thread may hold the arena's lock or malloc's).
+ *
+ * Runs in: the exit path (destructor, _exit), heapgraph_snapshot(), the snapshot signal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "guard.h"
+#include "lifecycle.h"
+#include "rawlog.h"
+#include "ring.h"
+#include "snapshot.h"
+#include "stack.h"
+#include "world.h"
+
+#define MAPS_BYTES (4u << 20)
+#define MAX_REGIONS 16384
+#define CHUNK_BYTES (64u << 10)
+#define RED_ZONE 128
+
+struct region {
+	uint64_t lo, hi, live_lo;
+	uint32_t kind; /* enum hg_region_kind, plus HG_REGION_GUARD_BELOW */
+	uint32_t tid;
+};
+
+static struct {
+	struct hg_world world;
+	char *maps;                /* MAPS_BYTES: /proc/self/maps */
+	struct region *regions;    /* MAX_REGIONS */
+	uint32_t n_regions;
+	struct region *targets;    /* ANON and BRK regions, sorted: where blocks can live */
+	uint32_t n_targets;
+	uint64_t *regs;            /* saved registers, scanned as one REGS region */
+	uint8_t *chunk;            /* CHUNK_BYTES read buffer */
+	struct hg_rec_words *words;/* record being filled */
+	uint64_t *pairs;           /* its pairs */
+	uint32_t id;               /* last snapshot id of this image */
+	uint64_t scanned, written;
+	int ready;
+} snap;
+
+static int prepare(void)
+{
+	if (snap.ready)
+		return 0;
+	snap.world.thread = hg_arena_alloc(sizeof(struct hg_world_thread) * HG_WORLD_MAX_THREADS);
+	snap.maps = hg_arena_alloc(MAPS_BYTES);
+	snap.regions = hg_arena_alloc(sizeof(struct region) * MAX_REGIONS);
+	snap.targets = hg_arena_alloc(sizeof(struct region) * MAX_REGIONS);
+	snap.regs = hg_arena_alloc(sizeof(uint64_t) * HG_WORLD_NREGS * (HG_WORLD_MAX_THREADS + 1));
+	snap.chunk = hg_arena_alloc(CHUNK_BYTES);
+	snap.words = hg_arena_alloc(sizeof(struct hg_rec_words) + 16u * HG_WORDS_MAX);
+	snap.ready = snap.world.thread && snap.maps && snap.regions && snap.targets && snap.regs &&
+		     snap.chunk && snap.words;
+	snap.pairs = (uint64_t *)(snap.words + 1);
+	return snap.ready ? 0 : -1;
+}
+
+/* ---- output ----------------------------------------------------------------------------- */
+
+static void flush_words(void)
+{
+	uint32_t n = snap.words->n;
+
+	if (!n)
+		return;
+	snap.words->hdr.type = HG_REC_WORDS;
+	snap.words->hdr.flags = 0;
+	snap.words->hdr.size_bytes = (uint32_t)sizeof(*snap.words) + 16u * n;
+	snap.words->snapshot_id = snap.id;
+	hg_ring_put(snap.words, snap.words->hdr.size_bytes);
+	snap.written += n;
+	snap.words->n = 0;
+}
+
+static void add_pair(uint64_t where, uint64_t value)
+{
+	uint32_t n = snap.words->n;
+
+	snap.pairs[2 * n] = where;
+	snap.pairs[2 * n + 1] = value;
+	if (++snap.words->n == HG_WORDS_MAX)
+		flush_words();
+}
+
+static void emit_region(const struct region *r)
+{
+	struct hg_rec_region rec = { { HG_REC_REGION, (uint16_t)r->kind, sizeof(rec) }, snap.id,
+				     r->tid, r->lo, r->hi, r->live_lo };
+
+	hg_ring_put(&rec, sizeof(rec));
+}
+
+/* ---- scanning --------------------------------------------------------------------------- */
+
+static int in_targets(uint64_t v)
+{
+	uint32_t lo = 0, hi = snap.n_targets;
+
+	if (!hi || v < snap.targets[0].lo || v >= snap.targets[hi - 1].hi)
+		return 0;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+		if (v < snap.targets[mid].lo)
+			hi = mid;
+		else if (v >= snap.targets[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+static void scan_words(uint64_t base, const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (in_targets(w[i]))
+			add_pair(base + 8 * i, w[i]);
+	snap.scanned += n;
+}
+
+/* Read [lo, hi) of our own memory in chunks; a vanished page just ends the region early. */
+static void scan_range(uint64_t lo, uint64_t hi)
+{
+	lo = (lo + 7u) & ~7ull;
+	while (lo + 8 <= hi) {
+		size_t want = hi - lo < CHUNK_BYTES ? (size_t)(hi - lo) & ~(size_t)7 : CHUNK_BYTES;
+		struct iovec local = { snap.chunk, want }, remote = { (void *)(uintptr_t)lo, want };
+		ssize_t got = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (got < 8)
+			return;
+		scan_words(lo, (const uint64_t *)snap.chunk, (size_t)got / 8);
+		lo += (uint64_t)got & ~7ull;
+	}
+}
+
+/* ---- regions from /proc/self/maps ------------------------------------------------------- */
+
+static uint64_t hex(const char **p)
+{
+	uint64_t v = 0;
+
+	for (;; (*p)++) {
+		char c = **p;
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else
+			return v;
+	}
+}
+
+static size_t read_maps(void)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	while (len + 1 < MAPS_BYTES && (n = read(fd, snap.maps + len, MAPS_BYTES - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	snap.maps[len] = '\0';
+	return len;
+}
+
+/* The thread whose stack pointer lies in [lo, hi), or NULL. */
+static const struct hg_world_thread *stack_owner(uint64_t lo, uint64_t hi)
+{
+	for (uint32_t i = 0; i < snap.world.n; i++) {
+		const struct hg_world_thread *t = &snap.world.thread[i];
+		if (t->stopped && t->sp >= lo && t->sp < hi)
+			return t;
+	}
+	return NULL;
+}
+
+static void classify(struct region *r, const char *path, const struct hg_caller *c)
+{
+	const struct hg_world_thread *t = stack_owner(r->lo, r->hi);
+	uint32_t guard = r->kind & HG_REGION_GUARD_BELOW;
+
+	r->live_lo = r->lo;
+	r->tid = 0;
+	if (c->sp >= r->lo && c->sp < r->hi) {
+		r->kind = HG_REGION_STACK;
+		r->tid = hg_tls.tid;
+		r->live_lo = c->sp;
+	} else if (t) {
+		r->kind = HG_REGION_STACK;
+		r->tid = t->tid;
+		r->live_lo = t->sp - RED_ZONE > r->lo ? t->sp - RED_ZONE : r->lo;
+	} else if (!strncmp(path, "[heap]", 6)) {
+		r->kind = HG_REGION_BRK;
+	} else if (!strncmp(path, "[stack]", 7)) {
+		r->kind = HG_REGION_STACK; /* main thread not stopped: its whole stack is a root */
+	} else {
+		r->kind = *path ? HG_REGION_DATA : HG_REGION_ANON;
+	}
+	r->kind |= guard;
+}
+
+/*
+ * Parse one maps line into a region; 0 when it is not one to scan. *guard tracks where the last
+ * inaccessible mapping ended, to flag regions that sit right on top of a guard page (thread
+ * stacks, live or cached by glibc after their thread died).
+ */
+static int parse_line(const char *p, struct region *r, const char **path, uint64_t *guard)
+{
+	const char *perms;
+	int guarded;
+
+	r->lo = hex(&p);
+	if (*p++ != '-')
+		return 0;
+	r->hi = hex(&p);
+	perms = ++p;
+	guarded = *guard == r->lo;
+	if (perms[0] == '-' && perms[1] == '-' && perms[2] == '-')
+		*guard = r->hi;
+	if (perms[0] != 'r' || perms[1] != 'w' || perms[3] != 'p')
+		return 0;
+	r->kind = guarded ? HG_REGION_GUARD_BELOW : 0;
+	for (int field = 0; field < 4 && *p; field++) { /* perms, offset, dev, inode */
+		while (*p && *p != ' ')
+			p++;
+		while (*p == ' ')
+			p++;
+	}
+	*path = p;
+	if (!strncmp(p, "[vvar]", 6) || !strncmp(p, "[vsyscall]", 10) || !strncmp(p, "[vdso]", 6))
+		return 0;
+	return !hg_stack_is_self(r->lo) && !hg_arena_owns(r->lo);
+}
+
+static void collect_regions(const struct hg_caller *c)
+{
+	size_t len = read_maps();
+	const char *line = snap.maps, *end = snap.maps + len;
+	uint64_t guard = 0;
+
+	snap.n_regions = snap.n_targets = 0;
+	while (line < end && snap.n_regions < MAX_REGIONS) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line)), *path = "";
+		struct region *r = &snap.regions[snap.n_regions];
+		char saved;
+
+		if (!nl)
+			nl = end;
+		saved = *nl;
+		*(char *)nl = '\0';
+		if (parse_line(line, r, &path, &guard)) {
+			classify(r, path, c);
+			snap.n_regions++;
+			if ((r->kind & 0xff) == HG_REGION_ANON || (r->kind & 0xff) == HG_REGION_BRK)
+				snap.targets[snap.n_targets++] = *r;
+		}
+		*(char *)nl = saved;
+		line = nl + 1;
+	}
+}
+
+/* Saved registers of the stopped threads and of the caller, as one REGS region. */
+static void scan_registers(const struct hg_caller *c)
+{
+	uint32_t n = 0;
+	struct region r;
+
+	for (uint32_t i = 0; i < snap.world.n; i++) {
+		if (!snap.world.thread[i].stopped)
+			continue;
+		memcpy(snap.regs + n, snap.world.thread[i].regs, sizeof(uint64_t) * HG_WORLD_NREGS);
+		n += HG_WORLD_NREGS;
+	}
+	memcpy(snap.regs + n, c->regs, sizeof(uint64_t) * c->n_regs);
+	n += c->n_regs;
+	r.lo = r.live_lo = (uint64_t)(uintptr_t)snap.regs;
+	r.hi = r.lo + 8ull * n;
+	r.kind = HG_REGION_REGS;
+	r.tid = 0;
+	emit_region(&r);
+	scan_words(r.lo, snap.regs, n);
+}
+
+static void emit_begin(enum hg_snapshot_reason why, const char *label)
+{
+	uint64_t buf[(sizeof(struct hg_rec_snapshot) + 256) / 8];
+	struct hg_rec_snapshot *rec = (struct hg_rec_snapshot *)buf;
+	uint32_t len = (uint32_t)strnlen(label, 200);
+	uint32_t size = hg_rec_align((uint32_t)sizeof(*rec) + len + 1);
+
+	memset(buf, 0, sizeof(buf));
+	rec->hdr.type = HG_REC_SNAPSHOT;
+	rec->hdr.flags = (uint16_t)why;
+	rec->hdr.size_bytes = size;
+	rec->t_ns = hg_now_ns();
+	rec->snapshot_id = ++snap.id;
+	rec->label_bytes = len + 1;
+	rec->threads = snap.world.n + 1;
+	rec->threads_stopped = snap.world.n_stopped + 1;
+	memcpy(rec + 1, label, len);
+	hg_ring_put(rec, size);
+}
+
+static void emit_end(void)
+{
+	struct hg_rec_snapshot_end rec = { { HG_REC_SNAPSHOT_END, 0, sizeof(rec) }, snap.id,
+					   snap.n_regions + 1, snap.scanned, snap.written };
+
+	hg_ring_put(&rec, sizeof(rec));
+}
+
+void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
+{
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || prepare() < 0 ||
+	    hg_ring_own_slot() < 0)
+		return;
+	if (hg_world_stop(&snap.world) < 0)
+		snap.world.n_stopped = 0;
+	snap.scanned = snap.written = 0;
+	snap.words->n = 0;
+	emit_begin(why, label);
+	collect_regions(c);
+	for (uint32_t i = 0; i < snap.n_regions; i++) {
+		emit_region(&snap.regions[i]);
+		scan_range(snap.regions[i].live_lo, snap.regions[i].hi);
+	}
+	scan_registers(c);
+	flush_words();
+	emit_end();
+	hg_world_resume(&snap.world);
+	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs", snap.id, hg_self_pid,
+		  snap.n_regions, (unsigned long)snap.scanned, (unsigned long)snap.written);
+}
+
+/* ---- the snapshot signal ---------------------------------------------------------------- */
+
+static void on_signal(int sig, siginfo_t *info, void *ctx)
+{
+	const ucontext_t *uc = ctx;
+	struct hg_caller c;
+	int saved = errno;
+
+	(void)sig;
+	(void)info;
+	if (hg_tls.busy)
+		return; /* interrupted the shim itself: its state is not ours to read */
+	hg_tls.busy = 1;
+	memcpy(c.regs, uc->uc_mcontext.gregs, sizeof(uint64_t) * HG_WORLD_NREGS);
+	c.n_regs = HG_WORLD_NREGS;
+	c.sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+	hg_snapshot_take(HG_SNAP_SIGNAL, "signal", &c);
+	hg_tls.busy = 0;
+	errno = saved;
+}
+
+void hg_snapshot_signal_init(void)
+{
+	const char *s = getenv(HG_ENV_SNAPSHOT_SIGNAL);
+	int sig = s ? atoi(s) : 0;
+	struct sigaction sa;
+
+	if (sig <= 0 || sig >= NSIG)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		hg_rawlog("cannot install the snapshot signal %d", sig);
+}

@@ -1,0 +1,48 @@
+/*
+ * snapshot.h - record the roots and the pointers between live blocks: a heap snapshot
+ *
+ * Runs in: the exit path (destructor, _exit), heapgraph_snapshot(), the snapshot signal.
+ */
+#ifndef HG_SNAPSHOT_H
+#define HG_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hg_format.h"
+
+#define HG_WORLD_CALLER_REGS 23
+
+/*
+ * The calling thread's state at the moment the program handed control to the shim: its stack
+ * pointer there (our own frames below it are not scanned: they hold nothing of the program's)
+ * and the registers that may still hold the program's pointers.
+ */
+struct hg_caller {
+	uint64_t sp;
+	uint64_t regs[HG_WORLD_CALLER_REGS];
+	uint32_t n_regs;
+};
+
+/*
+ * Stop the other threads, write SNAPSHOT, REGION, WORDS and SNAPSHOT_END records (see
+ * hg_format.h) for this process, and let the threads go. Caller holds the guard. Does nothing
+ * when tracing is off or the thread cannot get a ring slot of its own.
+ */
+void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c);
+
+/* Fill c with the caller's stack pointer and callee-saved registers. Always inline. */
+#define HG_CALLER_CAPTURE(c)                                                                  \
+	do {                                                                                  \
+		__asm__ volatile("movq %%rbx, 0(%0)\n\tmovq %%rbp, 8(%0)\n\t"                 \
+				 "movq %%r12, 16(%0)\n\tmovq %%r13, 24(%0)\n\t"               \
+				 "movq %%r14, 32(%0)\n\tmovq %%r15, 40(%0)"                   \
+				 : : "r"((c)->regs) : "memory");                              \
+		(c)->n_regs = 6;                                                              \
+		(c)->sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);                    \
+	} while (0)
+
+/* Install the HEAPGRAPH_SNAPSHOT_SIGNAL handler when that variable names a signal. */
+void hg_snapshot_signal_init(void);
+
+#endif /* HG_SNAPSHOT_H */

@@ -1,0 +1,166 @@
+/*
+ * world.c - stop every other thread of the process, read their registers, let them go
+ *
+ * A snapshot must see a heap nobody changes, the way a tracing collector stops the mutator.
+ * Threads are found in /proc/self/task (read with getdents64: opendir would allocate), each is
+ * sent SIGRTMAX-2 with tgkill, and the handler saves the thread's registers from its ucontext,
+ * announces itself and waits on a futex until released. The stopper never allocates or takes
+ * a lock while others are stopped: a parked thread may hold malloc's locks or ours.
+ *
+ * Runs in: the snapshotting thread (exit path, heapgraph_snapshot, the snapshot signal), and
+ * the signal handler of every other thread.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "world.h"
+
+#define STOP_TIMEOUT_MS 1000
+
+static struct {
+	struct hg_world *w;   /* the world being stopped */
+	uint32_t parked;      /* atomic: threads inside the handler */
+	uint32_t release;     /* atomic futex word: 1 lets them go */
+	int installed;        /* our handler stays installed once set (see install) */
+} stop;
+
+static int stop_signal(void)
+{
+	return SIGRTMAX - 2;
+}
+
+static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+static void on_stop(int sig, siginfo_t *info, void *ctx)
+{
+	uint32_t self = (uint32_t)syscall(SYS_gettid);
+	const ucontext_t *uc = ctx;
+	int saved = errno;
+
+	(void)sig;
+	(void)info;
+	for (uint32_t i = 0; stop.w && i < stop.w->n; i++) {
+		struct hg_world_thread *t = &stop.w->thread[i];
+		if (t->tid != self || t->stopped)
+			continue;
+		memcpy(t->regs, uc->uc_mcontext.gregs, sizeof(t->regs));
+		t->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+		/* Release: the registers are written before the stopper counts us. */
+		__atomic_store_n(&t->stopped, 1, __ATOMIC_RELEASE);
+		break;
+	}
+	__atomic_add_fetch(&stop.parked, 1, __ATOMIC_ACQ_REL);
+	while (!__atomic_load_n(&stop.release, __ATOMIC_ACQUIRE))
+		futex(&stop.release, FUTEX_WAIT_PRIVATE, 0, NULL);
+	__atomic_sub_fetch(&stop.parked, 1, __ATOMIC_ACQ_REL);
+	errno = saved;
+}
+
+/* Fill w->thread with the tids of /proc/self/task other than ours. */
+static void list_threads(struct hg_world *w)
+{
+	char buf[4096];
+	uint32_t self = (uint32_t)syscall(SYS_gettid);
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n;
+
+	w->n = 0;
+	if (fd < 0)
+		return;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(buf + off);
+			uint32_t tid = 0;
+			for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
+				tid = tid * 10 + (uint32_t)(*p - '0');
+			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS) {
+				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
+				w->thread[w->n++].tid = tid;
+			}
+			off += d->d_reclen;
+		}
+	}
+	close(fd);
+}
+
+static void sleep_ms(void)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Install on_stop for the stop signal, unless the program handles that signal itself. It stays
+ * installed: a thread that had the signal blocked receives it whenever it unblocks, possibly
+ * long after the snapshot, and must then find a handler that returns at once, not the default
+ * action (which would kill the process).
+ */
+static int install(void)
+{
+	struct sigaction sa, old;
+
+	if (stop.installed)
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_stop;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	if (sigaction(stop_signal(), &sa, &old) < 0)
+		return -1;
+	if ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+		sigaction(stop_signal(), &old, NULL); /* the program's own: leave it alone */
+		return -1;
+	}
+	stop.installed = 1;
+	return 0;
+}
+
+int hg_world_stop(struct hg_world *w)
+{
+	uint32_t sent = 0;
+	pid_t pid = getpid();
+
+	list_threads(w);
+	w->n_stopped = 0;
+	if (w->n == 0)
+		return 0;
+	if (install() < 0)
+		return -1;
+	stop.w = w;
+	__atomic_store_n(&stop.release, 0, __ATOMIC_RELEASE);
+	for (uint32_t i = 0; i < w->n; i++)
+		sent += syscall(SYS_tgkill, pid, w->thread[i].tid, stop_signal()) == 0;
+	for (unsigned ms = 0; ms < STOP_TIMEOUT_MS; ms++) {
+		if (__atomic_load_n(&stop.parked, __ATOMIC_ACQUIRE) >= sent)
+			break;
+		sleep_ms();
+	}
+	for (uint32_t i = 0; i < w->n; i++)
+		w->n_stopped += __atomic_load_n(&w->thread[i].stopped, __ATOMIC_ACQUIRE) != 0;
+	return 0;
+}
+
+void hg_world_resume(struct hg_world *w)
+{
+	if (w->n == 0)
+		return;
+	__atomic_store_n(&stop.release, 1, __ATOMIC_RELEASE);
+	futex(&stop.release, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+	/* A thread that answers late still finds release set and leaves at once. */
+	for (unsigned ms = 0; ms < STOP_TIMEOUT_MS && __atomic_load_n(&stop.parked, __ATOMIC_ACQUIRE);
+	     ms++)
+		sleep_ms();
+	stop.w = NULL;
+}

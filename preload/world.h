@@ -1,0 +1,42 @@
+/*
+ * world.h - stop every other thread of the process, read their registers, let them go
+ *
+ * Runs in: the snapshotting thread (exit path, heapgraph_snapshot, the snapshot signal).
+ */
+#ifndef HG_WORLD_H
+#define HG_WORLD_H
+
+#include <stdint.h>
+
+#define HG_WORLD_MAX_THREADS 4096
+#define HG_WORLD_NREGS 23 /* general registers of x86-64 ucontext (gregs) */
+
+struct hg_world_thread {
+	uint32_t tid;
+	int stopped;                    /* parked in our handler: sp and regs are valid */
+	uint64_t sp;                    /* its stack pointer when it stopped */
+	uint64_t regs[HG_WORLD_NREGS];  /* its general registers when it stopped */
+};
+
+struct hg_world {
+	struct hg_world_thread *thread; /* HG_WORLD_MAX_THREADS entries (arena), self excluded */
+	uint32_t n;                     /* other threads found */
+	uint32_t n_stopped;             /* of which parked */
+};
+
+/*
+ * Stop every other thread: each gets a real-time signal whose handler records its registers
+ * and waits. Threads that block the signal or do not answer within a second are left running
+ * and marked not stopped. Needs w->thread allocated by the caller. Returns 0, or -1 when the
+ * handler cannot be installed or the program handles SIGRTMAX-2 itself (nothing is stopped
+ * then; w->n still lists the threads).
+ */
+int hg_world_stop(struct hg_world *w);
+
+/*
+ * Let the stopped threads go and wait until they left the handler. The handler stays installed
+ * (a thread that blocked the signal gets it later and must not die of it).
+ */
+void hg_world_resume(struct hg_world *w);
+
+#endif /* HG_WORLD_H */
