@@ -50,6 +50,7 @@ struct hg_collector {
 	uint64_t last_flush_ns;
 	uint64_t last_owner_check_ns;
 	uint64_t lost_reported;    /* ring lost_events already written as LOSS */
+	uint64_t lost_bytes_reported; /* and their lost_bytes */
 	struct hg_collector_stats st;
 };
 
@@ -172,19 +173,33 @@ static void tally(struct hg_collector *c, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * Bytes from off that fit in one block: whole records, at most HG_BLOCK_MAX_RAW. In the
+ * overflow slot's stream a record belongs to the ORIGIN before it, so a cut there falls just
+ * before an ORIGIN: a block never starts with records whose origin is in the previous one.
+ */
+static size_t block_cut(const struct stage *s, size_t off, int overflow)
+{
+	size_t n = 0, last_origin = 0;
+
+	while (off + n < s->len) {
+		const struct hg_rec *r = (const struct hg_rec *)(s->buf + off + n);
+		if (n + r->size_bytes > HG_BLOCK_MAX_RAW && n > 0)
+			return overflow && last_origin ? last_origin : n;
+		if (r->type == HG_REC_ORIGIN)
+			last_origin = n;
+		n += r->size_bytes;
+	}
+	return n;
+}
+
 static void flush_stage(struct hg_collector *c, struct stage *s)
 {
+	int overflow = s == &c->stages[c->ring->n_slots - 1];
 	size_t off = 0;
 
 	while (off < s->len) {
-		/* Cut at a record boundary at or below HG_BLOCK_MAX_RAW. */
-		size_t n = 0;
-		while (off + n < s->len) {
-			const struct hg_rec *r = (const struct hg_rec *)(s->buf + off + n);
-			if (n + r->size_bytes > HG_BLOCK_MAX_RAW && n > 0)
-				break;
-			n += r->size_bytes;
-		}
+		size_t n = block_cut(s, off, overflow);
 		if (hg_trace_writer_block(c->w, s->pid, s->tid, s->buf + off, (uint32_t)n) < 0)
 			c->st.write_failed = 1;
 		off += n;
@@ -324,6 +339,8 @@ static void note_loss(struct hg_collector *c)
 		return;
 	rec.n_events = lost - c->lost_reported;
 	rec.n_bytes = __atomic_load_n(&c->ring->lost_bytes, __ATOMIC_RELAXED);
+	rec.n_bytes -= c->lost_bytes_reported;
+	c->lost_bytes_reported += rec.n_bytes;
 	c->lost_reported = lost;
 	c->st.lost_events = lost;
 	stage_own(c, &rec, sizeof(rec));
@@ -358,6 +375,8 @@ int hg_collector_finish(struct hg_collector *c)
 	hg_collector_drain(c);
 	note_loss(c);
 	flush_all(c);
+	if (hg_trace_writer_end(c->w, 1) < 0)
+		c->st.write_failed = 1;
 	c->st.file_bytes = hg_trace_writer_bytes(c->w);
 	if (hg_trace_writer_close(c->w) < 0)
 		c->st.write_failed = 1;

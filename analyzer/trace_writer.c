@@ -28,6 +28,7 @@ struct hg_trace_writer {
 	ZSTD_CCtx *cctx;  /* reused across blocks */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
+	int ended;        /* the final END block is written */
 	uint8_t *pack;    /* packed records before compression */
 	size_t pack_cap;
 };
@@ -144,6 +145,9 @@ int hg_trace_writer_end(struct hg_trace_writer *w, int final)
 	struct hg_rec_end rec = { { HG_REC_END, final ? HG_END_FINAL : 0, sizeof(rec) },
 				  now_ns(CLOCK_MONOTONIC) };
 
+	if (w->ended)
+		return 0;
+	w->ended = final;
 	return hg_trace_writer_block(w, 0, 0, &rec, sizeof(rec));
 }
 

@@ -24,7 +24,8 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 
 /*
  * Append a block holding one HG_REC_END: the file is complete up to here. `final` marks the
- * last one (hg_trace_writer_close writes it). Returns 0, or -1 after printing an I/O error.
+ * last one; hg_trace_writer_close writes it unless it was written already, and nothing is
+ * written after it. Returns 0, or -1 after printing an I/O error.
  */
 int hg_trace_writer_end(struct hg_trace_writer *w, int final);
 
