@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -249,30 +250,54 @@ static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
 	c->staged += n;
 }
 
+/* Whether /proc/PID[/task/TID]/stat says the task is a zombie. */
+static int is_zombie(const char *path)
+{
+	char buf[512];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *close_paren;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
 static int process_alive(uint32_t pid)
 {
-	char path[64], buf[256];
-	ssize_t n;
-	int fd;
-	char *close_paren;
+	char path[64];
 
 	if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return errno != ENOENT;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
-	close_paren = strrchr(buf, ')');
-	return !(close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+	return !is_zombie(path);
+}
+
+/*
+ * A slot belongs to a thread, not a process: a process whose main thread called pthread_exit
+ * shows as a zombie while its other threads keep writing. So the thread itself is asked.
+ */
+static int thread_alive(uint32_t pid, uint32_t tid)
+{
+	char path[96];
+
+	if (pid == 0 || tid == 0 || (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", pid, tid);
+	return !is_zombie(path);
 }
 
 /* Return a drained slot to FREE. head and tail are zeroed before the release store. */
 static void free_slot(struct hg_ring_slot *s)
 {
+	s->pid = 0;
+	s->tid = 0;
 	__atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
@@ -293,9 +318,10 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		uint64_t head, tail = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
 		int dead;
 
-		if (state == HG_SLOT_FREE && i != last)
+		if ((state == HG_SLOT_FREE || state == HG_SLOT_CLAIMING) && i != last)
 			continue;
-		dead = i != last && state == HG_SLOT_OWNED && check_owners && !process_alive(s->pid);
+		dead = i != last && state == HG_SLOT_OWNED && check_owners &&
+		       !thread_alive(s->pid, s->tid);
 		head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 		if (head > tail) {
 			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,

@@ -458,12 +458,15 @@ static inline uint32_t hg_rec_align(uint32_t n)
  *                                                     data_offset + i * slot_bytes
  *
  * Slot life cycle (state):
- *   FREE -> OWNED      a producer thread claims it with a CAS, then sets pid/tid.
+ *   FREE -> CLAIMING   a producer thread claims it with a CAS, sets pid/tid,
+ *   CLAIMING -> OWNED  then publishes them with a release store.
  *   OWNED -> RELEASED  the producer is done (thread exit, process exit, exec).
  *   RELEASED -> FREE   the collector drained it; it zeroes head and tail first.
- *   OWNED -> FREE      the collector found the owning process dead and drained it.
+ *   OWNED -> FREE      the collector found the owning thread dead (tgkill signal 0 says so,
+ *                      or it is a zombie) and drained it.
  * The last slot is the shared overflow slot: always OWNED by nobody, written under `lock` by
- * threads that found no free slot, each record preceded by an HG_REC_ORIGIN.
+ * threads that found no free slot, each record preceded by an HG_REC_ORIGIN. `lock` holds the
+ * holder's tid, so that a waiter can take it over from a holder that died.
  *
  * Within a slot, head and tail count bytes since the slot was claimed and only grow; the byte at
  * count c lives at data[c & (slot_bytes - 1)]. Producer: write bytes, then store-release head.
@@ -482,7 +485,8 @@ static inline uint32_t hg_rec_align(uint32_t n)
 enum hg_slot_state {
 	HG_SLOT_FREE = 0,
 	HG_SLOT_OWNED = 1,
-	HG_SLOT_RELEASED = 2
+	HG_SLOT_RELEASED = 2,
+	HG_SLOT_CLAIMING = 3 /* a producer won the CAS and is writing pid/tid: leave it alone */
 };
 
 /*
@@ -533,7 +537,7 @@ struct hg_ring_header {
  *   0      4    state (atomic, enum hg_slot_state)
  *   4      4    pid of the owner
  *   8      4    tid of the owner
- *   12     4    lock (atomic; overflow slot only): 0 free, 1 held
+ *   12     4    lock (atomic; overflow slot only): 0 free, else the holder's tid
  *   16     8    head (atomic): bytes published by the producer
  *   24     8    lost_events (atomic): events this producer gave up on
  *   32     32   zero

@@ -77,8 +77,6 @@ int hg_boot_resolve(void)
 	RESOLVE(valloc);
 	RESOLVE(pvalloc);
 	RESOLVE(malloc_usable_size);
-	RESOLVE(dlopen);
-	RESOLVE(dlclose);
 	RESOLVE(_exit);
 	RESOLVE(_Exit);
 	if (!r.malloc || !r.free || !r.calloc || !r.realloc) {

@@ -35,6 +35,7 @@
 #include "stack.h"
 
 #define CMDLINE_MAX (8u << 10)
+#define PROCESS_BUF_BYTES (sizeof(struct hg_rec_process) + CMDLINE_MAX + 4096 + 8)
 
 int hg_state;
 uint32_t hg_self_pid;
@@ -45,6 +46,9 @@ static struct {
 	pthread_key_t exit_key; /* destructor hands back the thread's slot */
 	int key_ok;
 	char *cmdline;          /* /proc/self/cmdline, NUL-separated, in the arena */
+	uint64_t *process_buf;  /* PROCESS record under construction (arena): only start() and
+				   the single-threaded fork child build one, so small thread
+				   stacks never carry 12 KiB of it */
 	uint32_t cmdline_bytes;
 	uint32_t max_frames;
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
@@ -66,6 +70,8 @@ static void read_cmdline(void)
 
 	if (!life.cmdline)
 		life.cmdline = hg_arena_alloc(CMDLINE_MAX);
+	if (!life.process_buf)
+		life.process_buf = hg_arena_alloc(PROCESS_BUF_BYTES);
 	life.cmdline_bytes = 0;
 	if (fd < 0 || !life.cmdline)
 		goto out;
@@ -83,11 +89,10 @@ static void emit_process(uint16_t flags, uint32_t ppid, uint64_t t_ns)
 	uint32_t exe_bytes = (uint32_t)strlen(exe) + 1;
 	uint32_t body = (uint32_t)sizeof(struct hg_rec_process) + life.cmdline_bytes + exe_bytes;
 	uint32_t size = hg_rec_align(body);
-	uint64_t buf[(sizeof(struct hg_rec_process) + CMDLINE_MAX + 4096 + 8) / 8];
-	struct hg_rec_process *rec = (struct hg_rec_process *)buf;
+	struct hg_rec_process *rec = (struct hg_rec_process *)life.process_buf;
 	uint8_t *tail = (uint8_t *)(rec + 1);
 
-	if (size > sizeof(buf))
+	if (!rec || size > PROCESS_BUF_BYTES)
 		return;
 	memset(rec, 0, sizeof(*rec));
 	rec->hdr.type = HG_REC_PROCESS;
@@ -128,7 +133,6 @@ static void at_fork_prepare(void)
 {
 	hg_tls.busy++;
 	hg_modules_fork_prepare();
-	hg_ring_fork_prepare();
 	hg_arena_fork_prepare();
 	life.fork_t_ns = hg_now_ns();
 }
@@ -136,7 +140,6 @@ static void at_fork_prepare(void)
 static void fork_done(void)
 {
 	hg_arena_fork_done();
-	hg_ring_fork_done();
 	hg_modules_fork_done();
 	hg_tls.busy--;
 }
@@ -153,6 +156,7 @@ static void at_fork_child(void)
 	hg_self_pid = (uint32_t)getpid();
 	hg_tls.tid = (uint32_t)syscall(SYS_gettid);
 	hg_ring_forget_thread();
+	life.spawned_collector = 0; /* the bare-mode root is our parent: its exit syncs, not ours */
 	emit_process(HG_PROCESS_FORK, ppid, life.fork_t_ns);
 	hg_tls.busy--;
 }

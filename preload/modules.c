@@ -7,14 +7,19 @@
  * dl_iterate_phdr, writes what is new and writes an unload for what disappeared. A module
  * unloaded by dlclose keeps its earlier record, so addresses inside it still symbolize.
  *
+ * dlopen and dlclose are not interposed: glibc's dlopen resolves RUNPATH and $ORIGIN from the
+ * address it was called from, which a wrapper would change to ours. Instead the loader's own
+ * counters of loads and unloads are compared whenever a new stack shows up.
+ *
  * The build id is read from the PT_NOTE segments as mapped in memory, so no file is opened.
  *
- * Runs in: constructor/first allocation, after dlopen and dlclose.
+ * Runs in: constructor/first allocation, inside malloc when a new stack appears.
  */
 #include <elf.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <link.h>
+#include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +29,7 @@
 #include "lifecycle.h"
 #include "modules.h"
 #include "ring.h"
+#include "unwind.h"
 
 #define MAX_KNOWN 4096
 #define PATH_MAX_BYTES 1024
@@ -40,6 +46,9 @@ static struct {
 	uint32_t n;            /* entries used */
 	char exe[PATH_MAX_BYTES];
 	int exe_done;
+	uint64_t adds, subs;   /* the loader's counters at the last sync */
+	uint64_t emit_buf[(sizeof(struct hg_rec_module) + HG_MAX_SEGMENTS * sizeof(struct hg_segment) +
+			  HG_MAX_BUILD_ID + PATH_MAX_BYTES + 8) / 8]; /* under lock: off the stack */
 } mods;
 
 static uint64_t hash_str(const char *s)
@@ -98,8 +107,7 @@ static const char *module_path(const struct dl_phdr_info *info, int *is_main)
 
 static void emit_module(const struct dl_phdr_info *info, const char *path, int is_main)
 {
-	uint64_t buf[(sizeof(struct hg_rec_module) + HG_MAX_SEGMENTS * sizeof(struct hg_segment) +
-		      HG_MAX_BUILD_ID + PATH_MAX_BYTES + 8) / 8];
+	uint64_t *buf = mods.emit_buf;
 	struct hg_rec_module *rec = (struct hg_rec_module *)buf;
 	struct hg_segment *seg = (struct hg_segment *)(rec + 1);
 	uint32_t n_seg = 0, path_len = (uint32_t)strnlen(path, PATH_MAX_BYTES - 1);
@@ -138,8 +146,11 @@ static int sync_one(struct dl_phdr_info *info, size_t size, void *arg)
 	const char *path = module_path(info, &is_main);
 	uint64_t h = hash_str(path);
 
-	(void)size;
 	(void)arg;
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+		mods.adds = info->dlpi_adds;
+		mods.subs = info->dlpi_subs;
+	}
 	if (strncmp(path, "linux-vdso", 10) == 0 || path[0] == '\0')
 		return 0; /* no file behind it: nothing to symbolize with */
 	for (uint32_t i = 0; i < mods.n; i++) {
@@ -195,6 +206,34 @@ void hg_modules_sync(void)
 	}
 	mods.n = kept;
 	__atomic_store_n(&mods.lock, 0, __ATOMIC_RELEASE);
+}
+
+struct counters {
+	uint64_t adds, subs;
+};
+
+static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct counters *c = arg;
+
+	if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof(info->dlpi_subs)) {
+		c->adds = info->dlpi_adds;
+		c->subs = info->dlpi_subs;
+	}
+	return 1; /* the counters are the same in every entry: one is enough */
+}
+
+void hg_modules_check(void)
+{
+	struct counters c = { 0, 0 };
+	uint64_t subs_before = mods.subs;
+
+	dl_iterate_phdr(read_counters, &c);
+	if (c.adds == mods.adds && c.subs == mods.subs)
+		return;
+	if (c.subs != subs_before)
+		hg_unwind_flush();
+	hg_modules_sync();
 }
 
 struct range_query {

@@ -1,7 +1,7 @@
 /*
  * modules.h - record which ELF objects are mapped where
  *
- * Runs in: constructor/first allocation, after dlopen and dlclose.
+ * Runs in: constructor/first allocation, inside malloc when a new stack appears.
  */
 #ifndef HG_MODULES_H
 #define HG_MODULES_H
@@ -14,6 +14,14 @@
  * the loader's own lock (dl_iterate_phdr) plus a flag of ours; never allocates from the heap.
  */
 void hg_modules_sync(void);
+
+/*
+ * Cheap check for dlopen/dlclose since the last sync (the loader's dlpi_adds and dlpi_subs
+ * counters), and a sync when they moved. Called when a new stack appears: code in a newly
+ * loaded module always shows up as new stacks first. Also flushes libunwind's cache after an
+ * unload, since a new object may be mapped where the old one was.
+ */
+void hg_modules_check(void);
 
 /* Fork: hold the module-list lock across fork() (see hg_arena_fork_prepare). */
 void hg_modules_fork_prepare(void);

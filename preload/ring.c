@@ -73,11 +73,13 @@ static int claim(struct hg_thread *t)
 		if (__atomic_load_n(&s->state, __ATOMIC_RELAXED) != HG_SLOT_FREE)
 			continue;
 		/* Acquire: the collector zeroed head and tail before its release store of FREE. */
-		if (!__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_OWNED, 0,
+		if (!__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_CLAIMING, 0,
 						 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
 		s->pid = hg_self_pid;
 		s->tid = t->tid;
+		/* Release: whoever sees OWNED sees the owner it belongs to. */
+		__atomic_store_n(&s->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
 		t->slot = s;
 		t->data = slot_data(idx);
 		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
@@ -112,27 +114,30 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 	}
 }
 
-static void lock_overflow(struct hg_ring_slot *s)
+/*
+ * The lock word holds the holder's tid. It lives in shared memory, so a holder killed in the
+ * middle of its copy (SIGKILL, another thread's exit_group, exec) would hold it for ever; a
+ * waiter that finds the holder gone takes the lock over. That is safe: the holder publishes
+ * head only after its copy, so its half-written bytes are simply overwritten.
+ */
+static void lock_overflow(struct hg_ring_slot *s, uint32_t tid)
 {
-	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
-		pause_briefly(0);
+	for (unsigned round = 0;; round++) {
+		uint32_t holder = 0;
+		if (__atomic_compare_exchange_n(&s->lock, &holder, tid, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		if (round % 256 == 255 && syscall(SYS_tkill, holder, 0) < 0 && errno == ESRCH &&
+		    __atomic_compare_exchange_n(&s->lock, &holder, tid, 0, __ATOMIC_ACQUIRE,
+						__ATOMIC_RELAXED))
+			return;
+		pause_briefly(round < 4 ? round : 4);
+	}
 }
 
 static struct hg_ring_slot *overflow_slot(void)
 {
 	return &slots()[hg_ring->n_slots - 1];
-}
-
-void hg_ring_fork_prepare(void)
-{
-	if (hg_ring)
-		lock_overflow(overflow_slot());
-}
-
-void hg_ring_fork_done(void)
-{
-	if (hg_ring)
-		__atomic_store_n(&overflow_slot()->lock, 0, __ATOMIC_RELEASE);
 }
 
 /*
@@ -146,7 +151,7 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	uint64_t size = hg_ring->slot_bytes, head;
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
 
-	lock_overflow(s);
+	lock_overflow(s, t->tid);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 	for (unsigned round = 0; head + n + sizeof(o) - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >
 				  size; round++) {
@@ -164,7 +169,18 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 }
 
+static void put_slow(const void *rec, uint32_t n);
+
+/* The slow path waits and sleeps, which can set errno (EINTR); the program must not see it. */
 void hg_ring_put_slow(const void *rec, uint32_t n)
+{
+	int saved = errno;
+
+	put_slow(rec, n);
+	errno = saved;
+}
+
+static void put_slow(const void *rec, uint32_t n)
 {
 	struct hg_thread *t = &hg_tls;
 	uint64_t size;
@@ -228,7 +244,8 @@ void hg_ring_release_pid(uint32_t pid)
 		struct hg_ring_slot *s = &slots()[i];
 		uint32_t expect = HG_SLOT_OWNED;
 
-		if (s->pid == pid)
+		/* Acquire: an OWNED slot's pid is the one its claimer published. */
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HG_SLOT_OWNED && s->pid == pid)
 			__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
 						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	}

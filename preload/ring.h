@@ -90,10 +90,6 @@ void hg_ring_release_pid(uint32_t pid);
  */
 void hg_ring_sync(unsigned timeout_ms);
 
-/* Fork: hold the overflow slot's lock across fork() (see hg_arena_fork_prepare). */
-void hg_ring_fork_prepare(void);
-void hg_ring_fork_done(void);
-
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
 

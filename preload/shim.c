@@ -1,5 +1,5 @@
 /*
- * shim.c - the interposed entry points: the malloc family, dlopen/dlclose, _exit and _Exit
+ * shim.c - the interposed entry points: the malloc family, _exit and _Exit
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -249,36 +249,6 @@ HG_EXPORT size_t malloc_usable_size(void *p)
 	return hg_real.malloc_usable_size ? hg_real.malloc_usable_size(p) : 0;
 }
 
-HG_EXPORT void *dlopen(const char *file, int mode)
-{
-	void *h;
-
-	if (!hg_real.dlopen)
-		hg_init();
-	h = hg_real.dlopen(file, mode);
-	if (h && enter()) {
-		hg_modules_sync();
-		leave();
-	}
-	return h;
-}
-
-HG_EXPORT int dlclose(void *handle)
-{
-	int rc;
-
-	if (!hg_real.dlclose)
-		hg_init();
-	rc = hg_real.dlclose(handle);
-	if (enter()) {
-		/* Cached unwind info may describe code that is gone; a new object can land there. */
-		hg_unwind_flush();
-		hg_modules_sync();
-		leave();
-	}
-	return rc;
-}
-
 /*
  * exit() and a return from main are seen by the on_exit handler in lifecycle.c (glibc calls
  * exit internally, past any interposition); _exit and _Exit skip exit handlers, so they are
@@ -286,6 +256,10 @@ HG_EXPORT int dlclose(void *handle)
  */
 static void note_exit(int code, const struct hg_caller *c)
 {
+	/* A vfork child shares our memory (and hg_self_pid) until it execs or exits: its exit is
+	 * not ours to record. */
+	if ((uint32_t)syscall(SYS_getpid) != hg_self_pid)
+		return;
 	if (enter()) {
 		hg_exit_snapshot(c);
 		hg_record_exit(code, 1);

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -138,6 +139,10 @@ static void run_middle(struct hg_ring_header *r, char *const argv[])
 	setsid();
 	grandchild = syscall(SYS_fork);
 	if (grandchild == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		syscall(SYS_close_range, 3u, ~0u, 0u); /* hold none of the program's files or pipes */
 		execve(argv[0], argv, collector_env());
 		_exit(127);
 	}
@@ -154,8 +159,14 @@ struct hg_ring_header *hg_spawn_collector(void)
 			 (char *)"--root", root, NULL };
 	struct hg_ring_header *r;
 	long middle;
-	int status;
+	int status, reaper = 0;
 
+	if (hg_self_pid == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &reaper) == 0 && reaper)) {
+		/* The collector would be re-parented to us; a program that waits for all its
+		 * children would then wait for it, while it waits for the program to exit. */
+		hg_rawlog("bare mode: this process reaps orphans; use 'heapgraph record'");
+		return NULL;
+	}
 	if (find_collector(bin) < 0) {
 		hg_rawlog("bare mode: cannot find the heapgraph binary (set %s)", HG_ENV_BIN);
 		return NULL;

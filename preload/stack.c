@@ -24,6 +24,7 @@
 
 #include "arena.h"
 #include "hg_format.h"
+#include "modules.h"
 #include "ring.h"
 #include "stack.h"
 #include "unwind.h"
@@ -170,7 +171,9 @@ uint32_t hg_stack_capture(void)
 	if (n > (int)st.max_frames)
 		n = (int)st.max_frames;
 	id = lookup(hash_ips(ip + first, n), &inserted);
-	if (inserted)
+	if (inserted) {
 		emit_stack(buf + first, id, n);
+		hg_modules_check();
+	}
 	return id;
 }

@@ -17,7 +17,6 @@
 #include <libunwind.h>
 #include <string.h>
 
-#include "boot.h"
 #include "rawlog.h"
 #include "unwind.h"
 
@@ -43,7 +42,7 @@ int hg_unwind_load(void)
 
 	if (uw.backtrace)
 		return 0;
-	lib = hg_real.dlopen ? hg_real.dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL) : NULL;
+	lib = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
 		hg_rawlog("cannot load libunwind.so.8: stacks are not captured");
 		return -1;
