@@ -5,6 +5,9 @@
  * set, the thread is already inside the shim (unwinding, writing the ring, initialising, or a
  * signal handler that interrupted us), and a nested allocation goes straight to the real
  * allocator, unrecorded: recording it could recurse without end or corrupt a half-written record.
+ * Nested calls made by code the shim itself called (libunwind, the loader) are expected; any
+ * other nested call comes from a signal handler that interrupted the shim, and is counted as a
+ * lost event so the trace says so.
  * The variable uses the initial-exec TLS model so that reading it never calls __tls_get_addr,
  * which may itself allocate.
  *
@@ -20,6 +23,9 @@
 
 struct hg_thread {
 	int busy;                  /* 1 while this thread runs shim code */
+	int internal;              /* > 0 while shim code calls out to code that may allocate
+				      (libunwind, the loader, pthread keys): nested calls then
+				      are ours; any other nested call is a signal handler's */
 	uint32_t tid;              /* kernel thread id, 0 until first needed */
 	struct hg_ring_slot *slot; /* owned ring slot, NULL before the first record */
 	uint8_t *data;             /* slot's data area */
@@ -29,5 +35,13 @@ struct hg_thread {
 };
 
 extern __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
+
+/* Bracket a call from shim code into code that may allocate (see hg_thread.internal). */
+#define HG_INTERNAL(call)                                                                     \
+	do {                                                                                  \
+		hg_tls.internal++;                                                            \
+		call;                                                                         \
+		hg_tls.internal--;                                                            \
+	} while (0)
 
 #endif /* HG_GUARD_H */

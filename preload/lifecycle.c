@@ -278,6 +278,7 @@ void hg_init(void)
 					 __ATOMIC_RELAXED))
 		return;
 	hg_tls.busy++;
+	hg_tls.internal++;
 	if (hg_boot_resolve() < 0) {
 		hg_state = HG_DISABLED;
 	} else if (environ == NULL) {
@@ -287,6 +288,7 @@ void hg_init(void)
 	} else {
 		__atomic_store_n(&hg_state, HG_ACTIVE, __ATOMIC_RELEASE);
 	}
+	hg_tls.internal--;
 	hg_tls.busy--;
 	errno = saved;
 }

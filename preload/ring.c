@@ -84,7 +84,7 @@ static int claim(struct hg_thread *t)
 		t->data = slot_data(idx);
 		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 		t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
-		hg_thread_register_exit();
+		HG_INTERNAL(hg_thread_register_exit());
 		return 0;
 	}
 	return -1;

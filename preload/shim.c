@@ -37,6 +37,9 @@
 
 static HG_NOINLINE HG_COLD int enter_slow(void)
 {
+	if (hg_tls.busy && !hg_tls.internal &&
+	    __atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE)
+		hg_ring_count_lost(1, 0); /* a signal handler interrupted the shim */
 	if (__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) == HG_UNINIT && !hg_tls.busy)
 		hg_init();
 	if (__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) != HG_ACTIVE || hg_tls.busy)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 
 #include "arena.h"
+#include "guard.h"
 #include "hg_format.h"
 #include "modules.h"
 #include "ring.h"
@@ -159,7 +160,9 @@ uint32_t hg_stack_capture(void)
 	/* buf[0..1] is room for a record header before the first frame kept (see emit_stack). */
 	uint64_t buf[2 + HG_MAX_FRAMES + SHIM_FRAMES_MAX];
 	void **ip = (void **)(buf + 2);
-	int n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX);
+	int n;
+
+	HG_INTERNAL(n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX));
 	int first = 0, inserted;
 	uint32_t id;
 
@@ -173,7 +176,7 @@ uint32_t hg_stack_capture(void)
 	id = lookup(hash_ips(ip + first, n), &inserted);
 	if (inserted) {
 		emit_stack(buf + first, id, n);
-		hg_modules_check();
+		HG_INTERNAL(hg_modules_check());
 	}
 	return id;
 }
