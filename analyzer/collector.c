@@ -52,6 +52,8 @@ struct hg_collector {
 	uint64_t last_owner_check_ns;
 	uint64_t lost_reported;    /* ring lost_events already written as LOSS */
 	uint64_t lost_bytes_reported; /* and their lost_bytes */
+	uint64_t garbage_bytes;    /* ring bytes that were not well-formed records */
+	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	struct hg_collector_stats st;
 };
 
@@ -158,20 +160,26 @@ const struct hg_collector_stats *hg_collector_stats(const struct hg_collector *c
 	return &c->st;
 }
 
-/* Count what the records are, for the summary. The bytes are whole records by construction. */
-static void tally(struct hg_collector *c, const uint8_t *p, size_t n)
+/*
+ * Count what the records are, for the summary, and return how many leading bytes are well
+ * formed records. Producers write whole records, but the ring is writable by every traced
+ * process, so a size is never trusted: a zero or overlong one ends the walk there.
+ */
+static size_t tally(struct hg_collector *c, const uint8_t *p, size_t n)
 {
-	while (n >= sizeof(struct hg_rec)) {
-		const struct hg_rec *r = (const struct hg_rec *)p;
-		if (r->size_bytes < sizeof(*r) || r->size_bytes > n)
+	size_t ok = 0;
+
+	while (n - ok >= sizeof(struct hg_rec)) {
+		const struct hg_rec *r = (const struct hg_rec *)(p + ok);
+		if (r->size_bytes < sizeof(*r) || r->size_bytes % 8 || r->size_bytes > n - ok)
 			break;
 		c->st.n_records++;
 		c->st.n_allocs += r->type == HG_REC_ALLOC;
 		c->st.n_frees += r->type == HG_REC_FREE;
 		c->st.n_processes += r->type == HG_REC_PROCESS;
-		p += r->size_bytes;
-		n -= r->size_bytes;
+		ok += r->size_bytes;
 	}
+	return ok;
 }
 
 /*
@@ -222,7 +230,7 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 {
 	struct stage *s = &c->stages[i];
 	uint32_t size = c->ring->slot_bytes;
-	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1));
+	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1)), good;
 	size_t first = n < size - pos ? n : size - pos;
 
 	if (s->len && (s->pid != pid || s->tid != tid))
@@ -232,7 +240,12 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 	HG_GROW(s->buf, s->cap, s->len + n);
 	memcpy(s->buf + s->len, data + pos, first);
 	memcpy(s->buf + s->len + first, data, n - first);
-	tally(c, s->buf + s->len, n);
+	good = tally(c, s->buf + s->len, n);
+	if (good < n) {
+		/* Garbage from a misbehaving writer: keep what precedes it, count the rest. */
+		c->garbage_bytes += n - good;
+		n = good;
+	}
 	s->len += n;
 	c->staged += n;
 	c->st.raw_bytes += n;
@@ -355,8 +368,23 @@ static int any_owned(struct hg_collector *c)
 	return 0;
 }
 
+static void note_garbage(struct hg_collector *c)
+{
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, mono_ns(), 0,
+				   HG_LOSS_DEAD_WRITER, 0, c->garbage_bytes - c->garbage_reported };
+
+	if (c->garbage_bytes == c->garbage_reported)
+		return;
+	/* The number of events in unreadable bytes is unknown: at least one was spoiled. */
+	rec.n_events = 1;
+	c->garbage_reported = c->garbage_bytes;
+	c->st.lost_events += 1;
+	stage_own(c, &rec, sizeof(rec));
+}
+
 static void note_loss(struct hg_collector *c)
 {
+	note_garbage(c);
 	uint64_t lost = __atomic_load_n(&c->ring->lost_events, __ATOMIC_RELAXED);
 	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, mono_ns(), 0,
 				   HG_LOSS_COLLECTOR_GONE, 0, 0 };
@@ -368,7 +396,7 @@ static void note_loss(struct hg_collector *c)
 	rec.n_bytes -= c->lost_bytes_reported;
 	c->lost_bytes_reported += rec.n_bytes;
 	c->lost_reported = lost;
-	c->st.lost_events = lost;
+	c->st.lost_events += rec.n_events;
 	stage_own(c, &rec, sizeof(rec));
 }
 

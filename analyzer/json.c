@@ -12,6 +12,7 @@ void hg_json_init(struct hg_json *j, FILE *out)
 {
 	j->out = out;
 	j->depth = 0;
+	j->overflow = 0;
 	j->count[0] = 0;
 }
 
@@ -45,12 +46,20 @@ static void member(struct hg_json *j, const char *key)
 	}
 }
 
+/*
+ * Past HG_JSON_MAX_DEPTH the innermost level's bookkeeping is shared by every deeper one (they
+ * are counted in `overflow`), so the output stays well formed; commas may be missing there.
+ * heapgraph's own documents nest fewer than ten levels.
+ */
 static void open_container(struct hg_json *j, const char *key, char c)
 {
 	member(j, key);
 	fputc(c, j->out);
-	if (j->depth + 1 < HG_JSON_MAX_DEPTH)
-		j->depth++;
+	if (j->depth + 1 >= HG_JSON_MAX_DEPTH) {
+		j->overflow++;
+		return;
+	}
+	j->depth++;
 	j->count[j->depth] = 0;
 	j->close[j->depth] = c == '{' ? '}' : ']';
 }
@@ -67,6 +76,11 @@ void hg_json_array(struct hg_json *j, const char *key)
 
 void hg_json_end(struct hg_json *j)
 {
+	if (j->overflow) {
+		fputc(j->close[j->depth] == '}' ? '}' : ']', j->out);
+		j->overflow--;
+		return;
+	}
 	if (j->depth == 0)
 		return;
 	fputc(j->close[j->depth], j->out);

@@ -12,6 +12,7 @@
 struct hg_json {
 	FILE *out;
 	int depth;                          /* open containers */
+	int overflow;                       /* containers open beyond HG_JSON_MAX_DEPTH */
 	int count[HG_JSON_MAX_DEPTH];       /* members written in each open container */
 	char close[HG_JSON_MAX_DEPTH];      /* '}' or ']' for each open container */
 };

@@ -237,7 +237,10 @@ int hg_trace_reader_next(struct hg_trace_reader *r, struct hg_record *out)
 		}
 		rec = (const struct hg_rec *)(r->raw + r->pos);
 		if (r->raw_len - r->pos < sizeof(*rec) || !record_ok(rec, r->raw_len - r->pos))
+		{
+			r->n_blocks--; /* the message names the block being read, as the others do */
 			return fail(r, r->block_offset, "is corrupt", "malformed record");
+		}
 		r->pos += rec->size_bytes;
 		r->at_end = rec->type == HG_REC_END;
 		if (rec->type == HG_REC_ORIGIN) {

@@ -1,0 +1,653 @@
+/*
+ * check_replay.c - unit tests for the heap replay (analyzer/replay.c)
+ *
+ * Every test writes a synthetic trace with the real writer, from records built by hand, and
+ * checks hg_replay_file's result field by field. Times are offsets from T, an arbitrary
+ * CLOCK_MONOTONIC value; peak times are relative to the image's PROCESS record. Blocks are
+ * written in the order a collector could produce them, which is not always time order.
+ */
+#include <check.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "replay.h"
+#include "trace_reader.h"
+#include "trace_writer.h"
+
+#define T 1000000000000ull
+
+/* Addresses of the blocks in the tests. */
+#define A 0x10000ull
+#define B 0x20000ull
+#define C 0x30000ull
+#define D 0x40000ull
+#define E 0x50000ull
+#define F 0x60000ull
+#define X 0x70000ull
+#define Y 0x80000ull
+
+static struct fx_scratch scratch;
+static char path[FX_PATH_BYTES];
+static struct hg_trace_writer *w;
+static struct fx_buf b;
+static struct hg_replay *r;
+
+static void setup(void)
+{
+	fx_scratch_make(&scratch);
+	fx_scratch_file(&scratch, "r.hgt", path);
+	w = hg_trace_writer_open(path, 0);
+	ck_assert_ptr_nonnull(w);
+	memset(&b, 0, sizeof(b));
+	r = NULL;
+}
+
+static void teardown(void)
+{
+	fx_restore_stderr();
+	if (w)
+		hg_trace_writer_close(w);
+	w = NULL;
+	hg_replay_free(r);
+	r = NULL;
+	fx_buf_release(&b);
+	fx_scratch_remove(&scratch);
+}
+
+/* Write the records built so far as one block of (pid, tid). */
+static void block(uint32_t pid, uint32_t tid)
+{
+	ck_assert_int_eq(hg_trace_writer_block(w, pid, tid, b.p, (uint32_t)b.len), 0);
+	b.len = 0;
+}
+
+/* Close the trace and replay it. */
+static struct hg_replay *replay(void)
+{
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	w = NULL;
+	r = hg_replay_file(path);
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+static void process(uint16_t flags, uint64_t t, uint32_t pid, uint32_t ppid, const char *cmd,
+		    uint32_t cmd_bytes, const char *exe)
+{
+	fx_process(&b, flags, t, pid, ppid, cmd, cmd_bytes, exe, 64);
+}
+
+static void alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t stack)
+{
+	fx_alloc(&b, t, addr, size, stack, HG_FN_MALLOC);
+}
+
+static void expect_site(const struct hg_image *im, uint32_t id, uint64_t live_bytes,
+			uint64_t live_blocks, uint64_t allocations, uint64_t allocated_bytes)
+{
+	ck_assert_uint_lt(id, im->n_sites);
+	ck_assert_uint_eq(im->sites[id].live_bytes, live_bytes);
+	ck_assert_uint_eq(im->sites[id].live_blocks, live_blocks);
+	ck_assert_uint_eq(im->sites[id].allocations, allocations);
+	ck_assert_uint_eq(im->sites[id].allocated_bytes, allocated_bytes);
+}
+
+static void expect_live(const struct hg_image *im, uint64_t addr, uint64_t size, uint64_t t,
+			uint32_t stack)
+{
+	const struct hg_live *v = hg_addrmap_get(&im->live, addr);
+
+	ck_assert_msg(v != NULL, "block %#llx not live in pid %u", (unsigned long long)addr,
+		      im->pid);
+	ck_assert_uint_eq(v->size_bytes, size);
+	ck_assert_uint_eq(v->t_ns, t);
+	ck_assert_uint_eq(v->stack_id, stack);
+}
+
+/* ---- totals, sites, stacks -------------------------------------------------------------- */
+
+/* _i: 0 stored blocks, 1 zstd-packed blocks; the replay must not care. */
+START_TEST(test_replay_totals_sites_and_stacks)
+{
+	static const uint64_t ip1[2] = { 0x1000, 0x2000 }, ip2[1] = { 0x3000 };
+	const struct hg_trace_header *h;
+	struct hg_trace_reader *rd;
+	const struct hg_stack *st;
+	struct hg_image *im;
+
+	if (_i) {
+		hg_trace_writer_close(w);
+		w = hg_trace_writer_open(path, 3);
+		ck_assert_ptr_nonnull(w);
+	}
+	process(0, T, 100, 1, "prog\0-x\0", 8, "/usr/bin/prog");
+	fx_stack(&b, 1, 2, ip1);
+	fx_stack(&b, 2, 1, ip2);
+	alloc(T + 10, A, 100, 1);
+	alloc(T + 20, B, 200, 2);
+	fx_free(&b, T + 30, A);
+	alloc(T + 40, C, 50, 1);
+	fx_free(&b, T + 50, X); /* never allocated */
+	alloc(T + 60, D, 10, 2);
+	block(100, 100);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 1);
+	ck_assert_uint_eq(r->n_records, 9 + 1); /* and the END record */
+	ck_assert_ptr_null(r->damage);
+	ck_assert_uint_eq(r->lost_events, 0);
+	ck_assert_str_eq(r->path, path);
+	rd = hg_trace_reader_open(path);
+	ck_assert_ptr_nonnull(rd);
+	h = hg_trace_reader_header(rd);
+	ck_assert_uint_eq(r->t0_ns, h->created_mono_ns);
+	hg_trace_reader_close(rd);
+
+	im = r->images[0];
+	ck_assert_uint_eq(im->pid, 100);
+	ck_assert_uint_eq(im->ppid, 1);
+	ck_assert_int_eq(im->forked, 0);
+	ck_assert_int_eq(im->exec, 0);
+	ck_assert_int_eq(im->bare, 0);
+	ck_assert_str_eq(im->command, "prog -x");
+	ck_assert_str_eq(im->exe, "/usr/bin/prog");
+	ck_assert_uint_eq(im->max_frames, 64);
+	ck_assert_uint_eq(im->t_start_ns, T);
+	ck_assert_ptr_null(im->parent);
+	ck_assert_int_eq(im->end_kind, HG_END_UNKNOWN);
+
+	ck_assert_uint_eq(im->totals.allocations, 4);
+	ck_assert_uint_eq(im->totals.frees, 1);
+	ck_assert_uint_eq(im->totals.allocated_bytes, 360);
+	ck_assert_uint_eq(im->totals.peak_bytes, 300);
+	ck_assert_uint_eq(im->totals.peak_time_ns, 20);
+	ck_assert_uint_eq(im->totals.live_bytes, 260);
+	ck_assert_uint_eq(im->totals.live_blocks, 3);
+	ck_assert_uint_eq(im->totals.lost_events, 0);
+	ck_assert_uint_eq(im->totals.unknown_frees, 1);
+
+	expect_site(im, 0, 0, 0, 0, 0);
+	expect_site(im, 1, 50, 1, 2, 150);
+	expect_site(im, 2, 210, 2, 2, 210);
+	ck_assert_uint_eq(im->live.n, 3);
+	expect_live(im, B, 200, T + 20, 2);
+	expect_live(im, C, 50, T + 40, 1);
+	expect_live(im, D, 10, T + 60, 2);
+	ck_assert_ptr_null(hg_addrmap_get(&im->live, A));
+
+	st = hg_image_stack(im, 1);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_uint_eq(st->n_frames, 2);
+	ck_assert_mem_eq(st->ip, ip1, sizeof(ip1));
+	st = hg_image_stack(im, 2);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_uint_eq(st->n_frames, 1);
+	ck_assert_uint_eq(st->ip[0], 0x3000);
+	ck_assert_ptr_null(hg_image_stack(im, 0));
+	ck_assert_ptr_null(hg_image_stack(im, 3));
+	ck_assert_ptr_null(hg_image_stack(im, 1000));
+}
+END_TEST
+
+START_TEST(test_replay_bare_flag_and_empty_cmdline)
+{
+	struct hg_image *im;
+
+	process(HG_PROCESS_BARE, T, 7, 6, "", 0, "/bin/true");
+	block(7, 7);
+	replay();
+	ck_assert_uint_eq(r->n_images, 1);
+	im = r->images[0];
+	ck_assert_int_eq(im->bare, 1);
+	ck_assert_str_eq(im->command, "");
+	ck_assert_str_eq(im->exe, "/bin/true");
+	ck_assert_uint_eq(im->totals.peak_bytes, 0);
+}
+END_TEST
+
+/* An allocation at an address already live: its free was never seen. */
+START_TEST(test_replay_alloc_over_live_block)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, A, 100, 1);
+	alloc(T + 20, A, 30, 2);
+	block(100, 100);
+	replay();
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 2);
+	ck_assert_uint_eq(im->totals.allocated_bytes, 130);
+	ck_assert_uint_eq(im->totals.frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 1);
+	ck_assert_uint_eq(im->totals.live_bytes, 30);
+	ck_assert_uint_eq(im->totals.peak_bytes, 100);
+	ck_assert_uint_eq(im->totals.peak_time_ns, 10);
+	expect_site(im, 1, 0, 0, 1, 100);
+	expect_site(im, 2, 30, 1, 1, 30);
+	expect_live(im, A, 30, T + 20, 2);
+}
+END_TEST
+
+START_TEST(test_replay_unknown_and_double_frees)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	fx_free(&b, T + 5, X);
+	alloc(T + 10, A, 8, 1);
+	fx_free(&b, T + 20, A);
+	fx_free(&b, T + 30, A);
+	block(100, 100);
+	replay();
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 1);
+	ck_assert_uint_eq(im->totals.frees, 1);
+	ck_assert_uint_eq(im->totals.unknown_frees, 2);
+	ck_assert_uint_eq(im->totals.live_blocks, 0);
+	ck_assert_uint_eq(im->totals.live_bytes, 0);
+	ck_assert_uint_eq(im->live.n, 0);
+}
+END_TEST
+
+/* Records of a pid that never wrote a PROCESS record go to an image made up for it. */
+START_TEST(test_replay_implicit_image)
+{
+	struct hg_image *im;
+
+	alloc(T + 10, A, 5, 3);
+	block(300, 301);
+	replay();
+	ck_assert_uint_eq(r->n_images, 1);
+	im = r->images[0];
+	ck_assert_uint_eq(im->pid, 300);
+	ck_assert_uint_eq(im->t_start_ns, 0);
+	ck_assert_str_eq(im->command, "");
+	ck_assert_str_eq(im->exe, "");
+	ck_assert_uint_eq(im->totals.allocations, 1);
+	ck_assert_uint_eq(im->totals.peak_time_ns, T + 10);
+}
+END_TEST
+
+/* ---- merging threads -------------------------------------------------------------------- */
+
+/*
+ * Thread 101 frees X and Y; thread 102 is then handed the same addresses. The collector wrote
+ * thread 102's block first. Merged by time (frees first at equal times), the end state has
+ * thread 102's blocks live.
+ */
+START_TEST(test_replay_cross_thread_free_then_reuse)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, X, 100, 1);
+	alloc(T + 15, Y, 7, 1);
+	block(100, 101);
+	alloc(T + 60, X, 200, 2);
+	alloc(T + 70, Y, 9, 2); /* same time as Y's free below */
+	block(100, 102);
+	fx_free(&b, T + 50, X);
+	fx_free(&b, T + 70, Y);
+	block(100, 101);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 1);
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 4);
+	ck_assert_uint_eq(im->totals.frees, 2);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 2);
+	ck_assert_uint_eq(im->totals.live_bytes, 209);
+	ck_assert_uint_eq(im->totals.peak_bytes, 209);
+	ck_assert_uint_eq(im->totals.peak_time_ns, 70);
+	expect_live(im, X, 200, T + 60, 2);
+	expect_live(im, Y, 9, T + 70, 2);
+	expect_site(im, 1, 0, 0, 2, 107);
+	expect_site(im, 2, 209, 2, 2, 209);
+}
+END_TEST
+
+/* ---- processes: fork, exec, exit -------------------------------------------------------- */
+
+/*
+ * Parent 100 forks child 200 at T+30. The child starts with the parent's blocks live at that
+ * moment: A and B; not F (freed at T+30: frees sort before the fork), not E (allocated at
+ * T+30: allocations sort after it), not C (allocated later). The parent's free of A after the
+ * fork does not touch the child's copy.
+ */
+START_TEST(test_replay_fork_child_inherits_live_blocks)
+{
+	static const uint64_t ip[1] = { 0xaaa };
+	struct hg_image *parent, *child;
+	const struct hg_stack *st;
+
+	process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	fx_stack(&b, 1, 1, ip);
+	alloc(T + 10, A, 100, 1);
+	alloc(T + 20, B, 200, 1);
+	alloc(T + 25, F, 1, 1);
+	block(100, 100);
+	process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
+	fx_free(&b, T + 45, B);
+	alloc(T + 60, D, 400, 1);
+	block(200, 200);
+	fx_free(&b, T + 30, F);
+	alloc(T + 30, E, 5, 1);
+	fx_free(&b, T + 40, A);
+	alloc(T + 50, C, 300, 1);
+	block(100, 100);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 2);
+	parent = r->images[0];
+	child = r->images[1];
+	ck_assert_uint_eq(parent->pid, 100);
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->ppid, 100);
+	ck_assert_int_eq(child->forked, 1);
+	ck_assert_int_eq(child->exec, 0);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(child->t_start_ns, T + 30);
+
+	ck_assert_uint_eq(parent->totals.allocations, 5);
+	ck_assert_uint_eq(parent->totals.allocated_bytes, 606);
+	ck_assert_uint_eq(parent->totals.frees, 2);
+	ck_assert_uint_eq(parent->totals.live_blocks, 3);
+	ck_assert_uint_eq(parent->totals.live_bytes, 505);
+	ck_assert_uint_eq(parent->totals.peak_bytes, 505);
+	ck_assert_uint_eq(parent->totals.peak_time_ns, 50);
+
+	ck_assert_uint_eq(child->totals.allocations, 1);
+	ck_assert_uint_eq(child->totals.allocated_bytes, 400);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.live_blocks, 2);
+	ck_assert_uint_eq(child->totals.live_bytes, 500);
+	ck_assert_uint_eq(child->totals.peak_bytes, 500);
+	ck_assert_uint_eq(child->totals.peak_time_ns, 30);
+	expect_live(child, A, 100, T + 10, 1);
+	expect_live(child, D, 400, T + 60, 1);
+	ck_assert_ptr_null(hg_addrmap_get(&child->live, B));
+	ck_assert_ptr_null(hg_addrmap_get(&child->live, C));
+	ck_assert_ptr_null(hg_addrmap_get(&child->live, E));
+	ck_assert_ptr_null(hg_addrmap_get(&child->live, F));
+	expect_site(child, 1, 500, 2, 1, 400);
+
+	/* The child uses the parent's stack ids. */
+	st = hg_image_stack(child, 1);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_ptr_eq(st, hg_image_stack(parent, 1));
+	ck_assert_uint_eq(st->ip[0], 0xaaa);
+}
+END_TEST
+
+/*
+ * pid 100 runs /bin/sh, which execs /usr/bin/prog at T+100: a second image of the same pid
+ * with the exec flag, its own stacks and an empty heap; the first image ends with HG_END_EXEC.
+ */
+START_TEST(test_replay_exec_starts_new_image)
+{
+	static const uint64_t ip_sh[1] = { 0x111 }, ip_prog[2] = { 0x222, 0x333 };
+	struct hg_image *sh, *prog;
+
+	process(0, T, 100, 1, "sh\0-c\0x\0", 8, "/bin/sh");
+	fx_stack(&b, 1, 1, ip_sh);
+	alloc(T + 10, A, 100, 1);
+	process(0, T + 100, 100, 1, "prog\0", 5, "/usr/bin/prog");
+	fx_stack(&b, 1, 2, ip_prog);
+	alloc(T + 110, B, 50, 1);
+	fx_free(&b, T + 120, A); /* the old image's block: unknown here */
+	fx_exit(&b, T + 200, 100, 0, HG_EXIT_CALL);
+	block(100, 100);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 2);
+	sh = r->images[0];
+	prog = r->images[1];
+	ck_assert_str_eq(sh->command, "sh -c x");
+	ck_assert_int_eq(sh->exec, 0);
+	ck_assert_int_eq(sh->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(sh->totals.allocations, 1);
+	ck_assert_uint_eq(sh->totals.live_bytes, 100);
+	ck_assert_uint_eq(hg_image_stack(sh, 1)->ip[0], 0x111);
+
+	ck_assert_uint_eq(prog->pid, 100);
+	ck_assert_int_eq(prog->exec, 1);
+	ck_assert_int_eq(prog->forked, 0);
+	ck_assert_ptr_null(prog->parent);
+	ck_assert_str_eq(prog->command, "prog");
+	ck_assert_str_eq(prog->exe, "/usr/bin/prog");
+	ck_assert_uint_eq(prog->t_start_ns, T + 100);
+	ck_assert_int_eq(prog->end_kind, HG_END_CODE);
+	ck_assert_int_eq(prog->exit_status, 0);
+	ck_assert_uint_eq(prog->totals.allocations, 1);
+	ck_assert_uint_eq(prog->totals.frees, 0);
+	ck_assert_uint_eq(prog->totals.unknown_frees, 1);
+	ck_assert_uint_eq(prog->totals.live_bytes, 50);
+	ck_assert_uint_eq(prog->totals.peak_time_ns, 10);
+	ck_assert_uint_eq(hg_image_stack(prog, 1)->n_frames, 2);
+	ck_assert_mem_eq(hg_image_stack(prog, 1)->ip, ip_prog, sizeof(ip_prog));
+}
+END_TEST
+
+/*
+ * How each image ended, from EXIT records: exit() written by the shim, waitpid's result by the
+ * collector (pid 0 blocks). waitpid's word is final whichever record the file holds first.
+ */
+START_TEST(test_replay_exit_codes)
+{
+	static const struct {
+		int kind, status;
+	} want[] = {
+		{ HG_END_CODE, 5 },    /* 100: exit(3), then waitpid says 5 */
+		{ HG_END_CODE, 5 },    /* 101: waitpid says 5, then exit(3) arrives */
+		{ HG_END_SIGNAL, 9 },  /* 102: killed */
+		{ HG_END_CODE, 42 },   /* 103: exit(42) only */
+		{ HG_END_UNKNOWN, 0 }, /* 104: nothing */
+		{ HG_END_UNKNOWN, 0 }, /* 105: gone */
+		{ HG_END_SIGNAL, 11 }, /* 106: exit(1), then killed */
+	};
+
+	for (uint32_t pid = 100; pid <= 106; pid++) {
+		process(0, T, pid, 1, "p", 1, "/p");
+		block(pid, pid);
+	}
+	fx_exit(&b, T + 50, 100, 3, HG_EXIT_CALL);
+	block(100, 100);
+	fx_exit(&b, T + 60, 100, 5, HG_EXIT_WAIT);
+	fx_exit(&b, T + 60, 101, 5, HG_EXIT_WAIT);
+	fx_exit(&b, T + 60, 102, 9, HG_EXIT_SIGNAL);
+	fx_exit(&b, T + 60, 105, 0, HG_EXIT_GONE);
+	fx_exit(&b, T + 60, 999, 1, HG_EXIT_WAIT); /* no such process: ignored */
+	block(0, 0);
+	fx_exit(&b, T + 55, 101, 3, HG_EXIT_CALL);
+	block(101, 101);
+	fx_exit(&b, T + 55, 103, 42, HG_EXIT_CALL);
+	block(103, 103);
+	fx_exit(&b, T + 55, 106, 1, HG_EXIT_CALL);
+	block(106, 106);
+	fx_exit(&b, T + 60, 106, 11, HG_EXIT_SIGNAL);
+	block(0, 0);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 7);
+	for (uint32_t i = 0; i < 7; i++) {
+		ck_assert_uint_eq(r->images[i]->pid, 100 + i);
+		ck_assert_msg(r->images[i]->end_kind == want[i].kind, "pid %u: end kind %d",
+			      100 + i, r->images[i]->end_kind);
+		ck_assert_msg(r->images[i]->exit_status == want[i].status, "pid %u: status %d",
+			      100 + i, r->images[i]->exit_status);
+	}
+}
+END_TEST
+
+START_TEST(test_replay_loss_records)
+{
+	process(0, T, 100, 1, "p", 1, "/p");
+	fx_loss(&b, T + 10, 100, HG_LOSS_TOO_BIG, 3, 300);
+	block(100, 100);
+	fx_loss(&b, T + 20, 0, HG_LOSS_COLLECTOR_GONE, 5, 0);
+	fx_loss(&b, T + 30, 999, HG_LOSS_DEAD_WRITER, 7, 0); /* no such process */
+	block(0, 0);
+	replay();
+	ck_assert_uint_eq(r->n_images, 1);
+	ck_assert_uint_eq(r->images[0]->totals.lost_events, 3);
+	ck_assert_uint_eq(r->lost_events, 12);
+}
+END_TEST
+
+START_TEST(test_replay_modules)
+{
+	static const struct hg_segment seg[2] = { { 0, 0x1000, 4, 0 }, { 0x1000, 0x2000, 5, 0 } };
+	static const struct hg_segment lib_seg[1] = { { 0, 0x5000, 5, 0 } };
+	static const uint8_t bid[20] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6,
+					 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	const struct hg_module *m;
+	struct hg_image *im, *child;
+
+	process(0, T, 100, 1, "p", 1, "/usr/bin/prog");
+	fx_module(&b, HG_MODULE_MAIN, T + 1, 0x555555554000, 2, seg, bid, 20, "/usr/bin/prog");
+	fx_module(&b, 0, T + 2, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/libx.so");
+	fx_unmodule(&b, T + 100, 0x7f0000000000);
+	block(100, 100);
+	process(HG_PROCESS_FORK, T + 200, 200, 100, "p", 1, "/usr/bin/prog");
+	block(200, 200);
+	replay();
+
+	ck_assert_uint_eq(r->n_images, 2);
+	im = r->images[0];
+	child = r->images[1];
+	ck_assert_uint_eq(im->n_modules, 2);
+	m = &im->modules[0];
+	ck_assert_str_eq(m->path, "/usr/bin/prog");
+	ck_assert_int_eq(m->is_main, 1);
+	ck_assert_uint_eq(m->load_bias, 0x555555554000);
+	ck_assert_uint_eq(m->lo, 0x555555554000);
+	ck_assert_uint_eq(m->hi, 0x555555557000);
+	ck_assert_uint_eq(m->build_id_len, 20);
+	ck_assert_mem_eq(m->build_id, bid, 20);
+	ck_assert_uint_eq(m->t_load_ns, T + 1);
+	ck_assert_uint_eq(m->t_unload_ns, UINT64_MAX);
+	m = &im->modules[1];
+	ck_assert_str_eq(m->path, "/lib/libx.so");
+	ck_assert_int_eq(m->is_main, 0);
+	ck_assert_uint_eq(m->build_id_len, 0);
+	ck_assert_uint_eq(m->lo, 0x7f0000000000);
+	ck_assert_uint_eq(m->hi, 0x7f0000005000);
+	ck_assert_uint_eq(m->t_unload_ns, T + 100);
+
+	ck_assert_ptr_eq(hg_image_module(im, 0x555555555800), &im->modules[0]);
+	ck_assert_ptr_eq(hg_image_module(im, 0x7f0000004fff), &im->modules[1]);
+	ck_assert_ptr_null(hg_image_module(im, 0x555555557000));
+	ck_assert_ptr_null(hg_image_module(im, 0x1));
+	/* A fork child finds its parent's modules. */
+	ck_assert_uint_eq(child->n_modules, 0);
+	ck_assert_ptr_eq(hg_image_module(child, 0x555555554000), &im->modules[0]);
+}
+END_TEST
+
+/* ---- damage ----------------------------------------------------------------------------- */
+
+/* Three blocks, one allocation each; returns the file offset of each block in at[]. */
+static void three_blocks(uint64_t at[3])
+{
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, A, 10, 1);
+	at[0] = hg_trace_writer_bytes(w);
+	block(100, 100);
+	alloc(T + 20, B, 20, 1);
+	at[1] = hg_trace_writer_bytes(w);
+	block(100, 100);
+	alloc(T + 30, C, 30, 1);
+	at[2] = hg_trace_writer_bytes(w);
+	block(100, 100);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	w = NULL;
+}
+
+START_TEST(test_replay_corrupt_block_partial_result)
+{
+	uint64_t at[3];
+	uint8_t *bytes;
+	size_t n;
+
+	three_blocks(at);
+	bytes = fx_slurp(path, &n);
+	bytes[at[2] + 32 + 9] ^= 0x40; /* inside block 3's ALLOC */
+	fx_spit(path, bytes, n);
+	free(bytes);
+	r = hg_replay_file(path);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(r->damage);
+	ck_assert_msg(strstr(r->damage, "checksum mismatch"), "damage: %s", r->damage);
+	ck_assert_uint_eq(r->damage_offset, at[2]);
+	ck_assert_uint_eq(r->n_records, 3);
+	ck_assert_uint_eq(r->n_images, 1);
+	ck_assert_uint_eq(r->images[0]->totals.allocations, 2);
+	ck_assert_uint_eq(r->images[0]->totals.live_bytes, 30);
+}
+END_TEST
+
+START_TEST(test_replay_truncated_partial_result)
+{
+	uint64_t at[3];
+
+	three_blocks(at);
+	ck_assert_int_eq(truncate(path, (off_t)at[1] + 40), 0);
+	r = hg_replay_file(path);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(r->damage);
+	ck_assert_msg(strstr(r->damage, "truncated"), "damage: %s", r->damage);
+	ck_assert_uint_eq(r->damage_offset, at[1]);
+	ck_assert_uint_eq(r->n_records, 2);
+	ck_assert_uint_eq(r->images[0]->totals.allocations, 1);
+}
+END_TEST
+
+START_TEST(test_replay_not_a_trace)
+{
+	static const char text[] = "#!/bin/sh\necho this is not a trace, not even close to one\n";
+
+	fx_quiet_stderr();
+	hg_trace_writer_close(w);
+	w = NULL;
+	fx_spit(path, text, sizeof(text) - 1);
+	ck_assert_ptr_null(hg_replay_file(path));
+}
+END_TEST
+
+Suite *replay_suite(void);
+
+Suite *replay_suite(void)
+{
+	Suite *s = suite_create("replay");
+	TCase *totals = tcase_create("totals");
+	TCase *merge = tcase_create("merge");
+	TCase *procs = tcase_create("processes");
+	TCase *damage = tcase_create("damage");
+	TCase *all[] = { totals, merge, procs, damage };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		tcase_add_checked_fixture(all[i], setup, teardown);
+		suite_add_tcase(s, all[i]);
+	}
+	tcase_add_loop_test(totals, test_replay_totals_sites_and_stacks, 0, 2);
+	tcase_add_test(totals, test_replay_bare_flag_and_empty_cmdline);
+	tcase_add_test(totals, test_replay_alloc_over_live_block);
+	tcase_add_test(totals, test_replay_unknown_and_double_frees);
+	tcase_add_test(totals, test_replay_implicit_image);
+	tcase_add_test(totals, test_replay_loss_records);
+	tcase_add_test(merge, test_replay_cross_thread_free_then_reuse);
+	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
+	tcase_add_test(procs, test_replay_exec_starts_new_image);
+	tcase_add_test(procs, test_replay_exit_codes);
+	tcase_add_test(procs, test_replay_modules);
+	tcase_add_test(damage, test_replay_corrupt_block_partial_result);
+	tcase_add_test(damage, test_replay_truncated_partial_result);
+	tcase_add_test(damage, test_replay_not_a_trace);
+	return s;
+}

@@ -1,0 +1,372 @@
+/*
+ * fixtures.c - helpers shared by the unit tests: scratch files, record builders, reading a
+ * trace back, and a collector with the test's own mapping of its ring
+ */
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "fixtures.h"
+#include "lifecycle.h"
+#include "trace_reader.h"
+
+/* ---- scratch files ---------------------------------------------------------------------- */
+
+void fx_scratch_make(struct fx_scratch *s)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(s->dir, sizeof(s->dir), "%s/hgunit.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+}
+
+void fx_scratch_file(const struct fx_scratch *s, const char *name, char *out)
+{
+	int n = snprintf(out, FX_PATH_BYTES, "%s/%s", s->dir, name);
+
+	ck_assert_int_lt(n, FX_PATH_BYTES);
+}
+
+void fx_scratch_remove(struct fx_scratch *s)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (!s->dir[0])
+		return;
+	/* Tests make plain files and symlinks only, never subdirectories. */
+	if ((d = opendir(s->dir))) {
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+				unlinkat(dirfd(d), e->d_name, 0);
+		closedir(d);
+	}
+	if (rmdir(s->dir) != 0)
+		fprintf(stderr, "cannot remove scratch directory %s\n", s->dir);
+	s->dir[0] = '\0';
+}
+
+static int saved_stderr = -1; /* the real stderr while fx_quiet_stderr is in effect */
+
+void fx_quiet_stderr(void)
+{
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	if (saved_stderr < 0)
+		saved_stderr = fcntl(2, F_DUPFD_CLOEXEC, 3);
+	ck_assert_int_eq(dup2(fd, 2), 2);
+	close(fd);
+}
+
+void fx_restore_stderr(void)
+{
+	if (saved_stderr < 0)
+		return;
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	saved_stderr = -1;
+}
+
+uint8_t *fx_slurp(const char *path, size_t *n)
+{
+	struct stat sb;
+	uint8_t *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &sb), 0);
+	p = malloc((size_t)sb.st_size + 1);
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(read(fd, p, (size_t)sb.st_size), sb.st_size);
+	close(fd);
+	*n = (size_t)sb.st_size;
+	return p;
+}
+
+void fx_spit(const char *path, const void *bytes, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, bytes, n), (ssize_t)n);
+	ck_assert_int_eq(close(fd), 0);
+}
+
+/* ---- record builders -------------------------------------------------------------------- */
+
+void fx_buf_release(struct fx_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+size_t fx_buf_put(struct fx_buf *b, const void *bytes, size_t n)
+{
+	size_t at = b->len;
+
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + n)
+			cap *= 2;
+		b->p = realloc(b->p, cap);
+		ck_assert_ptr_nonnull(b->p);
+		b->cap = cap;
+	}
+	memcpy(b->p + at, bytes, n);
+	b->len += n;
+	return at;
+}
+
+/* Append a record of `size` bytes (a multiple of 8) whose first `head` bytes are given, the
+ * rest zero; returns its offset. */
+static size_t put_zeroed(struct fx_buf *b, const void *head, size_t head_bytes, size_t size)
+{
+	static const uint8_t zero[64];
+	size_t at = fx_buf_put(b, head, head_bytes);
+
+	for (size_t left = size - head_bytes; left;) {
+		size_t k = left < sizeof(zero) ? left : sizeof(zero);
+		fx_buf_put(b, zero, k);
+		left -= k;
+	}
+	return at;
+}
+
+size_t fx_alloc(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t size_bytes,
+		uint32_t stack_id, uint8_t fn)
+{
+	struct hg_rec_alloc r;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr = (struct hg_rec){ HG_REC_ALLOC, 0, sizeof(r) };
+	r.t_ns = t_ns;
+	r.addr = addr;
+	r.size_bytes = size_bytes;
+	r.stack_id = stack_id;
+	r.fn = fn;
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_free(struct fx_buf *b, uint64_t t_ns, uint64_t addr)
+{
+	struct hg_rec_free r = { { HG_REC_FREE, 0, sizeof(r) }, t_ns, addr };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_stack(struct fx_buf *b, uint32_t stack_id, uint32_t n_frames, const uint64_t *ip)
+{
+	struct hg_rec_stack r;
+	size_t at;
+
+	r.hdr = (struct hg_rec){ HG_REC_STACK, 0, (uint32_t)(sizeof(r) + 8u * n_frames) };
+	r.stack_id = stack_id;
+	r.n_frames = n_frames;
+	at = fx_buf_put(b, &r, sizeof(r));
+	if (n_frames)
+		fx_buf_put(b, ip, 8u * n_frames);
+	return at;
+}
+
+size_t fx_module(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint64_t load_bias,
+		 uint32_t n_segments, const struct hg_segment *seg, const uint8_t *build_id,
+		 uint16_t build_id_bytes, const char *path)
+{
+	uint16_t path_bytes = (uint16_t)(strlen(path) + 1);
+	uint32_t body = (uint32_t)(sizeof(struct hg_rec_module) + 24u * n_segments +
+				   build_id_bytes + path_bytes);
+	struct hg_rec_module r;
+	size_t at;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr = (struct hg_rec){ HG_REC_MODULE, flags, hg_rec_align(body) };
+	r.t_ns = t_ns;
+	r.load_bias = load_bias;
+	r.n_segments = n_segments;
+	r.build_id_bytes = build_id_bytes;
+	r.path_bytes = path_bytes;
+	at = fx_buf_put(b, &r, sizeof(r));
+	if (n_segments)
+		fx_buf_put(b, seg, 24u * n_segments);
+	if (build_id_bytes)
+		fx_buf_put(b, build_id, build_id_bytes);
+	put_zeroed(b, path, path_bytes, path_bytes + (hg_rec_align(body) - body));
+	return at;
+}
+
+size_t fx_unmodule(struct fx_buf *b, uint64_t t_ns, uint64_t load_bias)
+{
+	struct hg_rec_unmodule r = { { HG_REC_UNMODULE, 0, sizeof(r) }, t_ns, load_bias };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_process(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint32_t pid, uint32_t ppid,
+		  const char *cmdline, uint32_t cmdline_bytes, const char *exe,
+		  uint32_t max_frames)
+{
+	uint32_t exe_bytes = (uint32_t)strlen(exe) + 1;
+	uint32_t body = (uint32_t)sizeof(struct hg_rec_process) + cmdline_bytes + exe_bytes;
+	struct hg_rec_process r;
+	size_t at;
+
+	memset(&r, 0, sizeof(r));
+	r.hdr = (struct hg_rec){ HG_REC_PROCESS, flags, hg_rec_align(body) };
+	r.t_ns = t_ns;
+	r.pid = pid;
+	r.ppid = ppid;
+	r.cmdline_bytes = cmdline_bytes;
+	r.exe_bytes = exe_bytes;
+	r.max_frames = max_frames;
+	at = fx_buf_put(b, &r, sizeof(r));
+	if (cmdline_bytes)
+		fx_buf_put(b, cmdline, cmdline_bytes);
+	put_zeroed(b, exe, exe_bytes, exe_bytes + (hg_rec_align(body) - body));
+	return at;
+}
+
+size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, uint32_t source)
+{
+	struct hg_rec_exit r = { { HG_REC_EXIT, 0, sizeof(r) }, t_ns, pid, status, source, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
+	       uint64_t n_events, uint64_t n_bytes)
+{
+	struct hg_rec_loss r = { { HG_REC_LOSS, 0, sizeof(r) }, t_ns, pid, reason, n_events,
+				 n_bytes };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid)
+{
+	struct hg_rec_origin r = { { HG_REC_ORIGIN, 0, sizeof(r) }, pid, tid };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_end(struct fx_buf *b, uint16_t flags, uint64_t t_ns)
+{
+	struct hg_rec_end r = { { HG_REC_END, flags, sizeof(r) }, t_ns };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+/* ---- reading a trace back --------------------------------------------------------------- */
+
+void fx_read(const char *path, struct fx_trace *t)
+{
+	struct hg_trace_reader *rd = hg_trace_reader_open(path);
+	struct hg_record rec;
+	const char *damage;
+	int k;
+
+	ck_assert_ptr_nonnull(rd);
+	memset(t, 0, sizeof(*t));
+	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
+		struct fx_rec *r;
+
+		if (t->n == t->cap) {
+			t->cap = t->cap ? 2 * t->cap : 64;
+			t->r = realloc(t->r, t->cap * sizeof(*t->r));
+			ck_assert_ptr_nonnull(t->r);
+		}
+		r = &t->r[t->n++];
+		r->rec = malloc(rec.rec->size_bytes);
+		ck_assert_ptr_nonnull(r->rec);
+		memcpy(r->rec, rec.rec, rec.rec->size_bytes);
+		r->pid = rec.pid;
+		r->tid = rec.tid;
+		r->offset = rec.offset;
+	}
+	t->rc = k;
+	damage = hg_trace_reader_damage(rd, &t->damage_offset);
+	if (damage)
+		snprintf(t->damage, sizeof(t->damage), "%s", damage);
+	hg_trace_reader_close(rd);
+}
+
+void fx_trace_release(struct fx_trace *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->r[i].rec);
+	free(t->r);
+	memset(t, 0, sizeof(*t));
+}
+
+size_t fx_count(const struct fx_trace *t, uint16_t type)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		n += t->r[i].rec->type == type;
+	return n;
+}
+
+/* ---- a collector and its ring ----------------------------------------------------------- */
+
+void fx_rig_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes, int zstd_level)
+{
+	struct hg_collector_opts o = { n_slots, slot_bytes, 0, zstd_level };
+	int fd;
+	void *p;
+
+	memset(g, 0, sizeof(*g));
+	fx_scratch_make(&g->scratch);
+	fx_scratch_file(&g->scratch, "t.hgt", g->trace);
+	g->c = hg_collector_create(&o);
+	ck_assert_ptr_nonnull(g->c);
+	ck_assert_int_eq(hg_collector_open_trace(g->c, g->trace, zstd_level), 0);
+	g->ring_bytes = hg_ring_file_bytes(n_slots, slot_bytes);
+	fd = open(hg_collector_ring_path(g->c), O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	p = mmap(NULL, g->ring_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	unlink(hg_collector_ring_path(g->c));
+	g->ring = p;
+	ck_assert(hg_ring_header_valid(g->ring, g->ring_bytes));
+}
+
+void fx_rig_finish(struct fx_rig *g, struct fx_trace *t)
+{
+	ck_assert_int_eq(hg_collector_finish(g->c), 0);
+	fx_read(g->trace, t);
+}
+
+void fx_rig_close(struct fx_rig *g)
+{
+	if (g->c)
+		hg_collector_free(g->c);
+	if (g->ring)
+		munmap(g->ring, g->ring_bytes);
+	fx_scratch_remove(&g->scratch);
+	memset(g, 0, sizeof(*g));
+}
+
+struct hg_ring_slot *fx_slot(struct hg_ring_header *r, uint32_t i)
+{
+	return (struct hg_ring_slot *)((uint8_t *)r + HG_RING_HEADER_BYTES) + i;
+}
+
+uint8_t *fx_slot_data(struct hg_ring_header *r, uint32_t i)
+{
+	return (uint8_t *)r + r->data_offset + (uint64_t)i * r->slot_bytes;
+}
+
+uint32_t fx_gettid(void)
+{
+	return (uint32_t)syscall(SYS_gettid);
+}

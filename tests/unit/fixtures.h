@@ -1,0 +1,129 @@
+/*
+ * fixtures.h - helpers shared by the unit tests: scratch files, record builders, reading a
+ * trace back, and a collector with the test's own mapping of its ring
+ *
+ * Every helper fails the current test (ck_assert) rather than returning an error, so tests read
+ * as a list of steps. Nothing here keeps state between tests except through its arguments.
+ */
+#ifndef HG_TEST_FIXTURES_H
+#define HG_TEST_FIXTURES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hg_format.h"
+
+#define FX_PATH_BYTES 256
+
+/*
+ * An assertion for hot loops. Check's ck_assert_* records a mark point on every call that
+ * passes (a write to the runner in fork mode), which would dominate a test of a million
+ * operations; this calls into Check only when the condition fails.
+ */
+#define FX_REQUIRE(cond, ...)                                                              \
+	do {                                                                               \
+		if (!(cond))                                                               \
+			ck_abort_msg(__VA_ARGS__);                                         \
+	} while (0)
+
+/* A fresh directory under $TMPDIR (or /tmp) for one test; fx_scratch_remove deletes it. */
+struct fx_scratch {
+	char dir[FX_PATH_BYTES];
+};
+
+void fx_scratch_make(struct fx_scratch *s);
+void fx_scratch_remove(struct fx_scratch *s);
+/* dir/name into out (FX_PATH_BYTES). */
+void fx_scratch_file(const struct fx_scratch *s, const char *name, char *out);
+
+/*
+ * Send stderr to /dev/null (for tests that provoke error messages on purpose) until
+ * fx_restore_stderr, which the fixtures' teardowns call (it matters with CK_FORK=no only).
+ */
+void fx_quiet_stderr(void);
+void fx_restore_stderr(void);
+
+/* A growing byte buffer of whole records. */
+struct fx_buf {
+	uint8_t *p;
+	size_t len, cap;
+};
+
+void fx_buf_release(struct fx_buf *b);
+/* Append n bytes; returns where they start in b->p. */
+size_t fx_buf_put(struct fx_buf *b, const void *bytes, size_t n);
+
+/*
+ * Record builders: append one record exactly as the shim lays it out (zero padding, sizes a
+ * multiple of 8) and return its offset in b. cmdline holds cmdline_bytes bytes (NUL-separated
+ * argv); exe and path are NUL-terminated strings.
+ */
+size_t fx_alloc(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t size_bytes,
+		uint32_t stack_id, uint8_t fn);
+size_t fx_free(struct fx_buf *b, uint64_t t_ns, uint64_t addr);
+size_t fx_stack(struct fx_buf *b, uint32_t stack_id, uint32_t n_frames, const uint64_t *ip);
+size_t fx_module(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint64_t load_bias,
+		 uint32_t n_segments, const struct hg_segment *seg, const uint8_t *build_id,
+		 uint16_t build_id_bytes, const char *path);
+size_t fx_unmodule(struct fx_buf *b, uint64_t t_ns, uint64_t load_bias);
+size_t fx_process(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint32_t pid, uint32_t ppid,
+		  const char *cmdline, uint32_t cmdline_bytes, const char *exe,
+		  uint32_t max_frames);
+size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, uint32_t source);
+size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
+	       uint64_t n_events, uint64_t n_bytes);
+size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid);
+size_t fx_end(struct fx_buf *b, uint16_t flags, uint64_t t_ns);
+
+/* A trace read back with hg_trace_reader: a copy of every record it handed out. */
+struct fx_rec {
+	struct hg_rec *rec; /* copy of rec->size_bytes bytes */
+	uint32_t pid, tid;
+	uint64_t offset;    /* file offset of the block that held it */
+};
+
+struct fx_trace {
+	struct fx_rec *r;
+	size_t n, cap;
+	int rc;                 /* last hg_trace_reader_next result: 0 clean end, -1 damage */
+	char damage[512];       /* the reader's description when rc is -1 */
+	uint64_t damage_offset;
+};
+
+/* Read every record of path; fails the test when the file does not open. */
+void fx_read(const char *path, struct fx_trace *t);
+void fx_trace_release(struct fx_trace *t);
+/* Records of this type. */
+size_t fx_count(const struct fx_trace *t, uint16_t type);
+
+/* Whole file into memory (malloc'd; *n set); fails the test on error. */
+uint8_t *fx_slurp(const char *path, size_t *n);
+/* Replace path's contents. */
+void fx_spit(const char *path, const void *bytes, size_t n);
+
+/*
+ * A collector as `heapgraph record` makes it (hg_collector_create: a fresh /dev/shm ring) with a
+ * trace file in a scratch directory, plus the test's own MAP_SHARED mapping of the ring, which
+ * is what a traced process maps. The ring file is unlinked at once, so a failing test leaves
+ * nothing in /dev/shm; the mappings keep it alive.
+ */
+struct fx_rig {
+	struct hg_collector *c;
+	struct hg_ring_header *ring; /* the producer's view */
+	size_t ring_bytes;
+	struct fx_scratch scratch;
+	char trace[FX_PATH_BYTES];
+};
+
+void fx_rig_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes, int zstd_level);
+/* hg_collector_finish, then read the trace into t. */
+void fx_rig_finish(struct fx_rig *g, struct fx_trace *t);
+void fx_rig_close(struct fx_rig *g);
+
+struct hg_ring_slot *fx_slot(struct hg_ring_header *r, uint32_t i);
+uint8_t *fx_slot_data(struct hg_ring_header *r, uint32_t i);
+
+/* Kernel thread id of the caller. */
+uint32_t fx_gettid(void);
+
+#endif /* HG_TEST_FIXTURES_H */
