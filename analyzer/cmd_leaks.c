@@ -59,7 +59,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f:s:p:n:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":f:s:p:n:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': a->format = optarg; break;
 		case 's': a->label = optarg; break;
@@ -78,6 +78,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 			a->o.max_frames = v;
 			break;
 		case 'h': return -1;
+		case ':': return hg_usage_error("leaks", "option '%s' needs a value", argv[optind - 1]);
 		default: return hg_usage_error("leaks", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
@@ -109,7 +110,9 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 		printf("\nprocess %u (parent %u): %s\n  no snapshot%s%s%s\n", im->pid, im->ppid,
 		       *im->command ? im->command : im->exe, a->label ? " labelled '" : "",
 		       a->label ? a->label : "", a->label ? "'" : im->end_kind == HG_END_EXEC ?
-		       " (replaced by exec: its heap was discarded)" : " (it did not exit normally)");
+		       " (replaced by exec: its heap was discarded)" :
+		       im->end_kind == HG_END_SIGNAL ? " (killed by a signal before exit)" :
+		       " (none recorded: HEAPGRAPH_SNAPSHOT=0, or the process did not exit)");
 	}
 }
 

@@ -80,7 +80,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+o:d:qh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:o:d:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'o': o->output = optarg; break;
 		case 'q': o->quiet = 1; break;
@@ -109,6 +109,8 @@ static int parse(int argc, char **argv, struct record_opts *o)
 				return rc;
 			o->ring.zstd_level = (int)v;
 			break;
+		case ':':
+			return hg_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
 		default:
 			return hg_usage_error("record", "unknown option '%s'", argv[optind - 1]);
 		}

@@ -46,7 +46,7 @@ int hg_cmd_report(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "f:n:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":f:n:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': format = optarg; break;
 		case 'n':
@@ -60,6 +60,7 @@ int hg_cmd_report(int argc, char **argv)
 			o.max_frames = v;
 			break;
 		case 'h': return hg_print_help(help);
+		case ':': return hg_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
 		default: return hg_usage_error("report", "unknown option '%s'", argv[optind - 1]);
 		}
 	}

@@ -4,12 +4,12 @@
  * The shim recorded words that might be pointers; here each one is resolved against the live
  * blocks at the snapshot:
  *   - inside a live block: an edge from that block (heap memory is never a root);
- *   - inside a root region (module data, a live stack, saved registers, anonymous memory that
- *     holds no block: TLS, the program's own mappings): a root;
- *   - elsewhere inside malloc's regions: free memory, ignored;
- *   - in an anonymous region that sits on a guard page and holds no block, when every thread
- *     was stopped: the stack of a dead thread that glibc keeps for reuse, ignored (its stale
- *     words would otherwise keep leaks alive).
+ *   - inside malloc's own memory (the brk heap, glibc's heaps, large blocks' own mappings) but
+ *     outside any live block: free memory, ignored;
+ *   - anywhere else (module data, stacks, saved registers, TLS, the program's own mappings,
+ *     stacks glibc keeps from threads that ended, as memcheck also counts them): a root.
+ * A pointer into a block's last 8 bytes that is exactly where the next chunk's header starts is
+ * malloc's, not the program's (see is_next_chunk_alias).
  *
  * Marking runs twice from the roots: through start pointers only, then through any pointer.
  * Blocks only the second reaches are "possibly" reachable (memcheck's "possibly lost"): flagged,
@@ -56,70 +56,142 @@ long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr)
 	return -1;
 }
 
-/* Whether words outside blocks in r are roots (1) or to be ignored (0). */
-static int region_is_root(const struct hg_snapshot *sn, const struct hg_region *r)
-{
-	long first;
+/*
+ * Where malloc's own memory is, inside anonymous mappings. The kernel merges neighbouring
+ * anonymous mappings into one line of /proc/self/maps, so a mapping that holds blocks may also
+ * hold memory the program mapped itself (CPython's object arenas, say), whose words are roots.
+ * glibc keeps small blocks in heaps aligned to HEAP_WINDOW, and maps each large block on its
+ * own: those ranges are malloc's, and words in them outside live blocks are free memory.
+ */
+#define HEAP_WINDOW (64ull << 20)
+#define MMAP_CHUNK_MIN (128ull << 10)
 
-	if (r->kind == HG_REGION_BRK)
-		return 0;
-	if (r->kind != HG_REGION_ANON)
-		return 1;
-	first = hg_graph_find(sn, r->lo);
-	if (first < 0) {
-		/* The first block at or after lo. */
-		size_t lo = 0, hi = sn->n_blocks;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (sn->blocks[mid].addr < r->lo)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		first = lo < sn->n_blocks && sn->blocks[lo].addr < r->hi ? (long)lo : -1;
-	}
-	if (first >= 0)
-		return 0; /* holds blocks: one of malloc's regions */
-	return !(r->guard_below && sn->threads_stopped == sn->threads);
+struct range {
+	uint64_t lo, hi;
+};
+
+static int by_lo(const void *a, const void *b)
+{
+	const struct range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
+static const struct hg_region *region_of(const struct hg_snapshot *sn, uint64_t addr);
+
+static struct range *malloc_ranges(const struct hg_snapshot *sn, size_t *n)
+{
+	struct range *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
+	size_t m = 0, out = 0;
+
+	for (size_t i = 0; i < sn->n_blocks; i++) {
+		const struct hg_block *b = &sn->blocks[i];
+		const struct hg_region *r = region_of(sn, b->addr);
+		if (!r || r->kind != HG_REGION_ANON)
+			continue;
+		if (b->size_bytes >= MMAP_CHUNK_MIN)
+			v[m++] = (struct range){ b->addr - 16, (b->addr + b->size_bytes + 4095) & ~4095ull };
+		else
+			v[m++] = (struct range){ b->addr & ~(HEAP_WINDOW - 1),
+						 (b->addr & ~(HEAP_WINDOW - 1)) + HEAP_WINDOW };
+	}
+	qsort(v, m, sizeof(*v), by_lo);
+	for (size_t i = 0; i < m; i++) {
+		if (out && v[i].lo <= v[out - 1].hi) {
+			if (v[i].hi > v[out - 1].hi)
+				v[out - 1].hi = v[i].hi;
+		} else {
+			v[out++] = v[i];
+		}
+	}
+	*n = out;
+	return v;
+}
+
+static int in_ranges(const struct range *v, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (addr < v[mid].lo)
+			hi = mid;
+		else if (addr >= v[mid].hi)
+			lo = mid + 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
+/* Regions come from /proc/self/maps, sorted and disjoint: binary search. */
 static const struct hg_region *region_of(const struct hg_snapshot *sn, uint64_t addr)
 {
-	for (size_t i = 0; i < sn->n_regions; i++)
-		if (addr >= sn->regions[i].lo && addr < sn->regions[i].hi)
+	size_t lo = 0, hi = sn->n_regions;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (addr < sn->regions[mid].lo)
+			hi = mid;
+		else if (addr >= sn->regions[mid].hi)
+			lo = mid + 1;
+		else
+			return &sn->regions[mid];
+	}
+	for (size_t i = sn->n_regions; i-- > 0;) /* REGS (the shim's buffer) is not in order */
+		if (sn->regions[i].kind == HG_REGION_REGS && addr >= sn->regions[i].lo &&
+		    addr < sn->regions[i].hi)
 			return &sn->regions[i];
 	return NULL;
+}
+
+/*
+ * glibc lends the first 8 bytes of the next chunk's header to a block whose size leaves it
+ * short (a malloc(40) ends 8 bytes into the next chunk). malloc's own pointers to that next
+ * chunk (free lists, the top chunk) then point into the block's tail. Such a pointer is not the
+ * program's: it is recognised by its exact offset.
+ */
+static int is_next_chunk_alias(const struct hg_block *b, uint64_t value)
+{
+	uint64_t chunk = (b->size_bytes + 8 + 15) & ~15ull;
+
+	if (chunk < 32)
+		chunk = 32;
+	return b->size_bytes < MMAP_CHUNK_MIN && value == b->addr + chunk - 16 &&
+	       value > b->addr;
 }
 
 static void resolve_pairs(struct hg_graph *g, struct work *w)
 {
 	const struct hg_snapshot *sn = g->sn;
-	int *root_region = hg_xcalloc(sn->n_regions ? sn->n_regions : 1, sizeof(int));
+	size_t n_ranges;
+	struct range *ranges = malloc_ranges(sn, &n_ranges);
 
-	for (size_t i = 0; i < sn->n_regions; i++)
-		root_region[i] = region_is_root(sn, &sn->regions[i]);
 	for (size_t i = 0; i < sn->n_pairs; i++) {
 		uint64_t where = sn->pairs[2 * i], value = sn->pairs[2 * i + 1];
 		long to = hg_graph_find(sn, value), from;
 		const struct hg_region *r;
 		int interior;
 
-		if (to < 0)
+		if (to < 0 || is_next_chunk_alias(&sn->blocks[to], value))
 			continue;
 		interior = value != sn->blocks[to].addr;
 		if ((from = hg_graph_find(sn, where)) >= 0) {
 			HG_GROW(w->edges, w->cap, w->n_edges + 1);
 			w->edges[w->n_edges++] = (struct hg_edge){ (uint32_t)from, (uint32_t)to,
 				(uint32_t)(where - sn->blocks[from].addr), (uint32_t)interior };
-		} else if ((r = region_of(sn, where)) && root_region[r - sn->regions]) {
-			uint8_t kind = interior ? 2 : 1;
-			if (!w->root[to] || kind < w->root[to])
-				w->root[to] = kind;
-			g->n_roots++;
+			continue;
 		}
+		r = region_of(sn, where);
+		if (!r || r->kind == HG_REGION_BRK ||
+		    (r->kind == HG_REGION_ANON && in_ranges(ranges, n_ranges, where)))
+			continue; /* free memory inside malloc's own regions */
+		if (!w->root[to] || (interior ? 2 : 1) < w->root[to])
+			w->root[to] = interior ? 2 : 1;
+		g->n_roots++;
 	}
 	g->n_edges = w->n_edges;
-	free(root_region);
+	free(ranges);
 }
 
 static void build_adj(struct adj *a, const struct hg_edge *e, size_t n_edges, size_t n_blocks)

@@ -230,13 +230,14 @@ void hg_leaks_dot(FILE *out, struct hg_framer *f, const struct hg_image *im,
 			const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
 			struct hg_frame fr[1];
 			size_t k = hg_framer_resolve(f, im, blk->stack_id, fr, 1);
-			fprintf(out, "    b%" PRIx64 " [label=\"%s\\n%" PRIu64 " B @0x%" PRIx64 "\"];\n",
-				blk->addr, k && fr[0].function ? fr[0].function : "???",
+			fprintf(out, "    p%u_%" PRIx64 " [label=\"%s\\n%" PRIu64 " B @0x%" PRIx64 "\"];\n",
+				im->pid, blk->addr, k && fr[0].function ? fr[0].function : "???",
 				blk->size_bytes, blk->addr);
 		}
 		for (size_t i = 0; i < cy->n_edges; i++)
-			fprintf(out, "    b%" PRIx64 " -> b%" PRIx64 " [label=\"+%u\"];\n",
-				sn->blocks[cy->edges[i].from].addr, sn->blocks[cy->edges[i].to].addr,
+			fprintf(out, "    p%u_%" PRIx64 " -> p%u_%" PRIx64 " [label=\"+%u\"];\n",
+				im->pid, sn->blocks[cy->edges[i].from].addr, im->pid,
+				sn->blocks[cy->edges[i].to].addr,
 				cy->edges[i].offset);
 		fprintf(out, "  }\n");
 	}
