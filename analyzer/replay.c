@@ -3,10 +3,11 @@
  *
  * Records arrive in file order, which is program order within a thread but only roughly time
  * order across threads (the collector flushes all threads together every 50 ms). Allocations
- * and frees therefore pass through a min-heap keyed by (t_ns, frees first, file order) and are
- * applied once they are older than the newest time seen by WINDOW_NS, or when the heap holds
- * MAX_PENDING events. That restores the true order of an address freed by one thread and
- * reused by another, and keeps memory bounded on traces of any length.
+ * and frees therefore wait in one FIFO per thread (already in time order) and a k-way merge
+ * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once it is
+ * older than the newest time seen by WINDOW_NS, or when MAX_PENDING events wait. That restores
+ * the true order of an address freed by one thread and reused by another, keeps memory
+ * bounded on traces of any length, and costs a heap of threads, not of events.
  *
  * Everything else is applied in file order: a PROCESS record creates its image at once (so the
  * STACK and MODULE records that follow it in the same thread find it), a STACK record goes to
@@ -49,8 +50,10 @@ struct pid_images {
 };
 
 struct stream {
-	uint64_t key;    /* pid << 32 | tid */
-	uint64_t last_t; /* t_ns of the thread's last timed record */
+	uint64_t key;     /* pid << 32 | tid */
+	uint64_t last_t;  /* t_ns of the thread's last timed record */
+	struct pending *q;/* FIFO of waiting events, ring buffer of cap entries */
+	size_t head, n, cap;
 	UT_hash_handle hh;
 };
 
@@ -59,8 +62,11 @@ struct replay_state {
 	size_t images_cap;
 	struct pid_images *pids;
 	struct stream *streams;
-	struct pending *heap;
+	struct stream **heap;   /* streams with waiting events, min-heap by their first event */
 	size_t n_heap, heap_cap;
+	size_t n_pending;       /* events waiting in all streams */
+	struct stream *last_stream;   /* lookup caches: records come in runs of one thread */
+	struct pid_images *last_pid;
 	uint64_t seq, max_t;
 };
 
@@ -68,13 +74,17 @@ struct replay_state {
 
 static struct pid_images *pid_entry(struct replay_state *s, uint32_t pid)
 {
-	struct pid_images *e;
+	struct pid_images *e = s->last_pid;
 
+	if (e && e->pid == pid)
+		return e;
 	HASH_FIND(hh, s->pids, &pid, sizeof(pid), e);
+	s->last_pid = e;
 	if (!e) {
 		e = hg_xcalloc(1, sizeof(*e));
 		e->pid = pid;
 		HASH_ADD(hh, s->pids, pid, sizeof(e->pid), e);
+		s->last_pid = e;
 	}
 	return e;
 }
@@ -109,18 +119,21 @@ static struct hg_image *image_at(struct replay_state *s, uint32_t pid, uint64_t 
 static struct stream *stream_of(struct replay_state *s, uint32_t pid, uint32_t tid)
 {
 	uint64_t key = (uint64_t)pid << 32 | tid;
-	struct stream *st;
+	struct stream *st = s->last_stream;
 
+	if (st && st->key == key)
+		return st;
 	HASH_FIND(hh, s->streams, &key, sizeof(key), st);
 	if (!st) {
 		st = hg_xcalloc(1, sizeof(*st));
 		st->key = key;
 		HASH_ADD(hh, s->streams, key, sizeof(st->key), st);
 	}
+	s->last_stream = st;
 	return st;
 }
 
-/* ---- the merge heap ------------------------------------------------------------------- */
+/* ---- the merge: per-thread FIFOs and a heap of threads -------------------------------- */
 
 static int before(const struct pending *a, const struct pending *b)
 {
@@ -131,37 +144,83 @@ static int before(const struct pending *a, const struct pending *b)
 	return a->seq < b->seq;
 }
 
-static void heap_push(struct replay_state *s, const struct pending *p)
+static const struct pending *front(const struct stream *st)
 {
-	size_t i = s->n_heap++;
+	return &st->q[st->head];
+}
 
-	HG_GROW(s->heap, s->heap_cap, s->n_heap);
-	while (i > 0 && before(p, &s->heap[(i - 1) / 2])) {
+static int stream_before(const struct stream *a, const struct stream *b)
+{
+	return before(front(a), front(b));
+}
+
+static void sift_up(struct replay_state *s, size_t i)
+{
+	struct stream *st = s->heap[i];
+
+	while (i > 0 && stream_before(st, s->heap[(i - 1) / 2])) {
 		s->heap[i] = s->heap[(i - 1) / 2];
 		i = (i - 1) / 2;
 	}
-	s->heap[i] = *p;
+	s->heap[i] = st;
 }
 
-static struct pending heap_pop(struct replay_state *s)
+static void sift_down(struct replay_state *s, size_t i)
 {
-	struct pending top = s->heap[0], last = s->heap[--s->n_heap];
-	size_t i = 0, n = s->n_heap;
+	struct stream *st = s->heap[i];
+	size_t n = s->n_heap;
 
 	for (;;) {
 		size_t c = 2 * i + 1;
 		if (c >= n)
 			break;
-		if (c + 1 < n && before(&s->heap[c + 1], &s->heap[c]))
+		if (c + 1 < n && stream_before(s->heap[c + 1], s->heap[c]))
 			c++;
-		if (!before(&s->heap[c], &last))
+		if (!stream_before(s->heap[c], st))
 			break;
 		s->heap[i] = s->heap[c];
 		i = c;
 	}
-	if (n)
-		s->heap[i] = last;
-	return top;
+	s->heap[i] = st;
+}
+
+static void enqueue(struct replay_state *s, struct stream *st, const struct pending *p)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		struct pending *q = hg_xmalloc(sizeof(*q) * cap);
+		for (size_t i = 0; i < st->n; i++)
+			q[i] = st->q[(st->head + i) & (st->cap - 1)];
+		free(st->q);
+		st->q = q;
+		st->head = 0;
+		st->cap = cap;
+	}
+	st->q[(st->head + st->n) & (st->cap - 1)] = *p; /* cap is a power of two */
+	if (st->n++ == 0) {
+		HG_GROW(s->heap, s->heap_cap, s->n_heap + 1);
+		s->heap[s->n_heap++] = st;
+		sift_up(s, s->n_heap - 1);
+	}
+	s->n_pending++;
+}
+
+/* Take the earliest waiting event. */
+static struct pending dequeue(struct replay_state *s)
+{
+	struct stream *st = s->heap[0];
+	struct pending p = *front(st);
+
+	st->head = (st->head + 1) & (st->cap - 1);
+	s->n_pending--;
+	if (--st->n == 0) {
+		s->heap[0] = s->heap[--s->n_heap];
+		if (s->n_heap)
+			sift_down(s, 0);
+	} else {
+		sift_down(s, 0);
+	}
+	return p;
 }
 
 /* ---- applying events ------------------------------------------------------------------ */
@@ -280,20 +339,22 @@ static void apply(struct replay_state *s, const struct pending *p)
 
 static void drain(struct replay_state *s, int all)
 {
-	while (s->n_heap && (all || s->n_heap > MAX_PENDING ||
-			     s->heap[0].t_ns + WINDOW_NS <= s->max_t)) {
-		struct pending p = heap_pop(s);
+	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
+			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
+		struct pending p = dequeue(s);
 		apply(s, &p);
 	}
 }
 
 static void push_timed(struct replay_state *s, struct pending *p, uint32_t tid)
 {
+	struct stream *st = stream_of(s, p->pid, tid);
+
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
 		s->max_t = p->t_ns;
-	stream_of(s, p->pid, tid)->last_t = p->t_ns;
-	heap_push(s, p);
+	st->last_t = p->t_ns;
+	enqueue(s, st, p);
 	drain(s, 0);
 }
 
@@ -543,6 +604,7 @@ static void state_release(struct replay_state *s)
 	}
 	HASH_ITER(hh, s->streams, st, stmp) {
 		HASH_DEL(s->streams, st);
+		free(st->q);
 		free(st);
 	}
 	free(s->heap);
