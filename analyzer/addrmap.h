@@ -14,11 +14,15 @@ struct hg_live {
 	uint32_t pad;
 };
 
+struct hg_addrmap_entry {
+	uint64_t addr;       /* 0 = empty slot; addresses are never 0 */
+	struct hg_live v;
+};
+
 struct hg_addrmap {
-	uint64_t *keys;        /* 0 = empty slot; addresses are never 0 */
-	struct hg_live *vals;  /* parallel to keys */
-	size_t cap;            /* power of two, or 0 before the first insert */
-	size_t n;              /* live entries */
+	struct hg_addrmap_entry *e; /* cap entries */
+	size_t cap;                 /* power of two, or 0 before the first insert */
+	size_t n;                   /* live entries */
 };
 
 /* Zero-initialised is a valid empty map; hg_addrmap_init does just that. */
@@ -27,7 +31,7 @@ void hg_addrmap_release(struct hg_addrmap *m);
 
 /*
  * Insert or overwrite addr. Returns 1 when addr was already present (its old value is copied to
- * *old if old is non-NULL), 0 when it is new. Grows at 1/2 load; out-of-memory exits (diag.h).
+ * *old if old is non-NULL), 0 when it is new. Grows at 3/4 load; out-of-memory exits (diag.h).
  */
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 		   struct hg_live *old);
