@@ -15,9 +15,13 @@
 
 static const char *kind_name[] = { "reachable", "possibly", "direct", "indirect", "cycle" };
 
+/* Leaks of one kind from one stack; indirect ones also by the leak that holds them (via). */
 struct group {
 	uint8_t kind;
+	uint8_t via_kind;      /* indirect: HG_DIRECT or HG_CYCLE; else 0 */
 	uint32_t stack_id;
+	uint32_t via_stack_id; /* indirect: allocation stack of the holding leak */
+	uint64_t via_addr;     /* indirect: address of the holding block (a cycle's first) */
 	uint64_t bytes, blocks;
 };
 
@@ -27,7 +31,11 @@ static int by_kind_stack(const void *a, const void *b)
 
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
-	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	if (x->via_stack_id != y->via_stack_id)
+		return x->via_stack_id < y->via_stack_id ? -1 : 1;
+	return x->via_kind < y->via_kind ? -1 : x->via_kind > y->via_kind;
 }
 
 static int by_bytes(const void *a, const void *b)
@@ -46,13 +54,21 @@ static struct group *group_leaks(const struct hg_graph *g, size_t *n)
 	struct group *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
 	size_t m = 0, out = 0;
 
-	for (size_t i = 0; i < sn->n_blocks; i++)
-		if (g->kind[i] >= HG_DIRECT)
-			v[m++] = (struct group){ g->kind[i], sn->blocks[i].stack_id,
-						 sn->blocks[i].size_bytes, 1 };
+	for (size_t i = 0; i < sn->n_blocks; i++) {
+		uint32_t o = g->owner[i];
+		if (g->kind[i] < HG_DIRECT)
+			continue;
+		v[m++] = (struct group){ g->kind[i], 0, sn->blocks[i].stack_id, 0, 0,
+					 sn->blocks[i].size_bytes, 1 };
+		if (g->kind[i] == HG_INDIRECT && o != UINT32_MAX) {
+			v[m - 1].via_kind = g->kind[o];
+			v[m - 1].via_stack_id = sn->blocks[o].stack_id;
+			v[m - 1].via_addr = sn->blocks[o].addr;
+		}
+	}
 	qsort(v, m, sizeof(*v), by_kind_stack);
 	for (size_t i = 0; i < m; i++) {
-		if (out && v[out - 1].kind == v[i].kind && v[out - 1].stack_id == v[i].stack_id) {
+		if (out && !by_kind_stack(&v[out - 1], &v[i])) {
 			v[out - 1].bytes += v[i].bytes;
 			v[out - 1].blocks++;
 		} else {
@@ -117,10 +133,18 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		sn->n_blocks, sn->threads_stopped, sn->threads);
 	totals_text(out, g);
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
-		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s\n", kind_name[v[i].kind],
+		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s", kind_name[v[i].kind],
 			hg_format_bytes(b, sizeof(b), v[i].bytes), v[i].blocks,
 			v[i].blocks == 1 ? "" : "s");
+		if (v[i].via_kind)
+			fprintf(out, ", held by the %s leak at 0x%" PRIx64, v[i].via_kind == HG_CYCLE ?
+				"cycle" : "direct", v[i].via_addr);
+		fputc('\n', out);
 		hg_text_frames(out, f, im, v[i].stack_id, o->max_frames, "      ");
+		if (v[i].via_kind) {
+			fprintf(out, "    held by a block allocated\n");
+			hg_text_frames(out, f, im, v[i].via_stack_id, 3, "      ");
+		}
 	}
 	for (size_t i = 0; i < g->n_cycles; i++)
 		cycle_text(out, f, im, g, &g->cycles[i], i + 1);
@@ -207,6 +231,13 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 		hg_json_u64(j, "bytes", v[i].bytes);
 		hg_json_u64(j, "blocks", v[i].blocks);
 		hg_json_frames(j, f, im, v[i].stack_id);
+		if (v[i].via_kind) {
+			hg_json_object(j, "via");
+			hg_json_str(j, "kind", kind_name[v[i].via_kind]);
+			hg_json_u64(j, "address", v[i].via_addr);
+			hg_json_frames(j, f, im, v[i].via_stack_id);
+			hg_json_end(j);
+		}
 		hg_json_end(j);
 	}
 	hg_json_end(j);

@@ -242,6 +242,15 @@ def test_leak_cycles(ctx):
     for fn in ("make_kept_ring", "make_interior"):
         check(all(group_fn(g) != fn for g in proc["leaks"]), "%s reported as a leak" % fn)
 
+    # Every indirect group says which leak holds it: the tree's nodes are held by its direct
+    # root (make_tree), the chained ring Q by the leaked cycle P (make_chained_rings).
+    via = sorted((g["bytes"], g["via"]["kind"], g["via"]["frames"][0]["function"])
+                 for g in proc["leaks"] if g["kind"] == "indirect")
+    eq(via, [(256, "direct", "make_tree"), (352, "cycle", "make_chained_rings"),
+             (576, "direct", "make_tree")], "indirect groups (bytes, via kind, via function)")
+    check(all("via" not in g for g in proc["leaks"] if g["kind"] != "indirect"),
+          "only indirect groups have a via")
+
     for fn, n, size in (("make_ring2", 2, 48), ("make_ring3", 3, 64), ("make_ring5", 5, 80),
                         ("make_self_loop", 1, 32)):
         cy = the_cycle(proc, fn)
