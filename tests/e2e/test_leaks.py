@@ -872,3 +872,21 @@ def test_memcheck_real(ctx, name):
 
 
 test_memcheck_real.params = tuple(REAL_PROGRAMS)
+
+
+def test_leak_signal(ctx):
+    """HEAPGRAPH_SNAPSHOT_SIGNAL=12: SIGUSR2 takes a snapshot labelled "signal"
+    (samples/leak_signal.c), and the handler keeps the signal from killing the program."""
+    res, trace = ctx.record([ctx.sample("leak_signal")], expect_code=0,
+                            env=clean_env({"HEAPGRAPH_SNAPSHOT_SIGNAL": "12"}))
+    eq(res.text, "leak_signal: done\n", "stdout")
+    for label, reachable_min in (("signal", 960), ("exit", 0)):
+        proc = only_process(leaks_json(ctx, trace, "--snapshot", label), "leak_signal")
+        check(proc["snapshot"] is not None, "no snapshot labelled %s" % label)
+        eq(proc["snapshot"]["label"], label, "snapshot label")
+        t = proc["totals"]
+        eq((t["direct_bytes"], t["direct_blocks"], t["indirect_bytes"], t["indirect_blocks"],
+            t["cycle_bytes"]), (112, 1, 448, 4, 0), "leaks at snapshot %s" % label)
+        check(t["reachable_bytes"] >= reachable_min,
+              "snapshot %s: %d bytes reachable, expected the kept list (%d) at least"
+              % (label, t["reachable_bytes"], reachable_min))
