@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -41,6 +42,13 @@ bad:
 	return hg_usage_error(cmd, "invalid value '%s' for %s (expected %llu to %llu)",
 			      text ? text : "", option, (unsigned long long)min,
 			      (unsigned long long)max);
+}
+
+int hg_bad_option(const char *cmd, int ch, char **argv)
+{
+	if (ch == ':')
+		return hg_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return hg_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 int hg_print_help(const char *text)

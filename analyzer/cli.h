@@ -20,6 +20,12 @@ int hg_cmd_leaks(int argc, char **argv);
 int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
 		 uint64_t max, int allow_suffix, uint64_t *out);
 
+/*
+ * getopt_long (with ':' leading its option string) returned '?' or ':' for argv[optind - 1]:
+ * report "unknown option" or "option needs a value" for subcommand cmd. Returns the usage code.
+ */
+int hg_bad_option(const char *cmd, int ch, char **argv);
+
 /* Print `text` (a subcommand's help) to stdout. Returns HG_EXIT_OK. */
 int hg_print_help(const char *text);
 

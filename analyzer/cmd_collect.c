@@ -64,7 +64,7 @@ int hg_cmd_collect(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "r:o:p:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":r:o:p:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'r': ring = optarg; break;
 		case 'o': output = optarg; break;
@@ -73,7 +73,7 @@ int hg_cmd_collect(int argc, char **argv)
 				return rc;
 			break;
 		case 'h': return hg_print_help(help);
-		default: return hg_usage_error("collect", "unknown option '%s'", argv[optind - 1]);
+		default: return hg_bad_option("collect", ch, argv);
 		}
 	}
 	if (!ring || !output || !root)

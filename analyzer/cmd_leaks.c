@@ -78,8 +78,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 			a->o.max_frames = v;
 			break;
 		case 'h': return -1;
-		case ':': return hg_usage_error("leaks", "option '%s' needs a value", argv[optind - 1]);
-		default: return hg_usage_error("leaks", "unknown option '%s'", argv[optind - 1]);
+		default: return hg_bad_option("leaks", ch, argv);
 		}
 	}
 	if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "dot"))

@@ -109,10 +109,8 @@ static int parse(int argc, char **argv, struct record_opts *o)
 				return rc;
 			o->ring.zstd_level = (int)v;
 			break;
-		case ':':
-			return hg_usage_error("record", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			return hg_usage_error("record", "unknown option '%s'", argv[optind - 1]);
+			return hg_bad_option("record", ch, argv);
 		}
 	}
 	if (optind >= argc)

@@ -60,8 +60,7 @@ int hg_cmd_report(int argc, char **argv)
 			o.max_frames = v;
 			break;
 		case 'h': return hg_print_help(help);
-		case ':': return hg_usage_error("report", "option '%s' needs a value", argv[optind - 1]);
-		default: return hg_usage_error("report", "unknown option '%s'", argv[optind - 1]);
+		default: return hg_bad_option("report", ch, argv);
 		}
 	}
 	if (strcmp(format, "text") && strcmp(format, "json"))
