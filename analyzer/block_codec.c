@@ -11,6 +11,9 @@
  *
  *   tag 0x01  ALLOC: dt, zigzag(daddr), size, stack_id, fn (1 byte)
  *   tag 0x02  FREE:  dt, zigzag(daddr)
+ *   tag 0x03  WORDS: snapshot_id, n, then per pair zigzag(dwhere / 8), zigzag(dvalue), each
+ *                    against the previous pair of the block (a snapshot's pairs ascend by
+ *                    address and point at neighbouring blocks, so the deltas are small)
  *   tag 0x00  other: varint length, then the record's bytes unchanged
  */
 #include <string.h>
@@ -18,16 +21,19 @@
 #include "block_codec.h"
 #include "hg_format.h"
 
-enum { TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2 };
+enum { TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3 };
 
 struct pack_state {
-	uint64_t t;    /* previous timestamp */
-	uint64_t addr; /* previous address */
+	uint64_t t;     /* previous timestamp */
+	uint64_t addr;  /* previous address */
+	uint64_t where; /* previous WORDS pair */
+	uint64_t value;
 };
 
 size_t hg_pack_bound(size_t raw_bytes)
 {
-	/* Worst case: every record raw, 8 bytes, plus a tag and a one-byte length. */
+	/* Worst case: every record raw, 8 bytes, plus a tag and a one-byte length; or a WORDS
+	 * pair of 16 bytes as two 10-byte varints. */
 	return raw_bytes + raw_bytes / 4 + 16;
 }
 
@@ -46,6 +52,33 @@ static uint64_t zigzag(uint64_t now, uint64_t before)
 	int64_t d = (int64_t)(now - before);
 
 	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+/* Pairs' addresses are 8-aligned words: packing divides their deltas by 8. */
+static int words_aligned(const struct hg_rec_words *w)
+{
+	const uint64_t *pair = (const uint64_t *)(w + 1);
+
+	for (uint32_t i = 0; i < w->n; i++)
+		if (pair[2 * i] & 7)
+			return 0;
+	return 1;
+}
+
+static uint8_t *pack_words(struct pack_state *st, const struct hg_rec_words *w, uint8_t *p)
+{
+	const uint64_t *pair = (const uint64_t *)(w + 1);
+
+	*p++ = TAG_WORDS;
+	p = put_varint(p, w->snapshot_id);
+	p = put_varint(p, w->n);
+	for (uint32_t i = 0; i < w->n; i++) {
+		p = put_varint(p, zigzag(pair[2 * i] >> 3, st->where >> 3));
+		p = put_varint(p, zigzag(pair[2 * i + 1], st->value));
+		st->where = pair[2 * i];
+		st->value = pair[2 * i + 1];
+	}
+	return p;
 }
 
 static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
@@ -68,6 +101,10 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 		p = put_varint(p, zigzag(f->addr, st->addr));
 		st->t = f->t_ns;
 		st->addr = f->addr;
+	} else if (r->type == HG_REC_WORDS && !r->flags &&
+		   r->size_bytes == 16u + 16u * ((const struct hg_rec_words *)r)->n &&
+		   words_aligned((const struct hg_rec_words *)r)) {
+		p = pack_words(st, (const struct hg_rec_words *)r, p);
 	} else {
 		*p++ = TAG_RAW;
 		p = put_varint(p, r->size_bytes);
@@ -79,7 +116,7 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 
 size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0 };
+	struct pack_state st = { 0, 0, 0, 0 };
 	uint8_t *p = out;
 	size_t off = 0;
 
@@ -154,10 +191,38 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 	return sizeof(f);
 }
 
+static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t *out,
+			   size_t room)
+{
+	struct hg_rec_words w;
+	uint64_t id = get_varint(in), n = get_varint(in);
+	uint64_t *pair = (uint64_t *)(out + sizeof(w));
+
+	if (in->bad || n > HG_WORDS_MAX || 16u + 16u * n > room) {
+		in->bad = 1;
+		return 0;
+	}
+	memset(&w, 0, sizeof(w));
+	w.hdr.type = HG_REC_WORDS;
+	w.hdr.size_bytes = (uint32_t)(16u + 16u * n);
+	w.snapshot_id = (uint32_t)id;
+	w.n = (uint32_t)n;
+	memcpy(out, &w, sizeof(w));
+	for (uint64_t i = 0; i < n && !in->bad; i++) {
+		uint64_t where = unzigzag(get_varint(in), st->where >> 3) << 3;
+		uint64_t value = unzigzag(get_varint(in), st->value);
+		memcpy(&pair[2 * i], &where, 8);
+		memcpy(&pair[2 * i + 1], &value, 8);
+		st->where = where;
+		st->value = value;
+	}
+	return w.hdr.size_bytes;
+}
+
 int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
 {
 	struct unpack_in in = { src, src + n, 0 };
-	struct pack_state st = { 0, 0 };
+	struct pack_state st = { 0, 0, 0, 0 };
 	size_t off = 0;
 
 	while (in.p < in.end && !in.bad) {
@@ -168,6 +233,8 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 			off += unpack_alloc(&in, &st, out + off);
 		} else if (tag == TAG_FREE && raw_bytes - off >= sizeof(struct hg_rec_free)) {
 			off += unpack_free(&in, &st, out + off);
+		} else if (tag == TAG_WORDS) {
+			off += unpack_words(&in, &st, out + off, raw_bytes - off);
 		} else if (tag == TAG_RAW) {
 			len = get_varint(&in);
 			if (in.bad || len > raw_bytes - off || len > (size_t)(in.end - in.p))

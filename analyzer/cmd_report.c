@@ -68,7 +68,7 @@ int hg_cmd_report(int argc, char **argv)
 	if (optind + 1 != argc)
 		return hg_usage_error("report", optind == argc ? "no trace file given" :
 				      "one trace file at a time");
-	if (!(r = hg_replay_file(argv[optind])))
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
 	rc = strcmp(format, "json") ? hg_report_text(r, f, &o, stdout)

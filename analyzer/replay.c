@@ -68,6 +68,7 @@ struct replay_state {
 	struct stream *last_stream;   /* lookup caches: records come in runs of one thread */
 	struct pid_images *last_pid;
 	uint64_t seq, max_t;
+	unsigned flags;         /* HG_REPLAY_* */
 };
 
 /* ---- images --------------------------------------------------------------------------- */
@@ -551,6 +552,8 @@ static void on_snapshot_part(struct replay_state *s, const struct hg_rec *h, uin
 		sn->regions[sn->n_regions++] = (struct hg_region){ r->lo, r->hi, r->live_lo,
 			r->hdr.flags & 0xffu, r->tid, (r->hdr.flags & HG_REGION_GUARD_BELOW) != 0 };
 	} else if (h->type == HG_REC_WORDS) {
+		if (s->flags & HG_REPLAY_SKIP_WORDS)
+			return;
 		HG_GROW(sn->pairs, sn->pairs_cap, 2 * (sn->n_pairs + w->n));
 		memcpy(sn->pairs + 2 * sn->n_pairs, w + 1, 16u * w->n);
 		sn->n_pairs += w->n;
@@ -612,6 +615,11 @@ static void state_release(struct replay_state *s)
 
 struct hg_replay *hg_replay_file(const char *path)
 {
+	return hg_replay_file_flags(path, 0);
+}
+
+struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
+{
 	struct hg_trace_reader *rd = hg_trace_reader_open(path);
 	struct replay_state s;
 	struct hg_record rec;
@@ -620,6 +628,7 @@ struct hg_replay *hg_replay_file(const char *path)
 	if (!rd)
 		return NULL;
 	memset(&s, 0, sizeof(s));
+	s.flags = flags;
 	s.r = hg_xcalloc(1, sizeof(*s.r));
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;

@@ -132,6 +132,13 @@ struct hg_replay {
  */
 struct hg_replay *hg_replay_file(const char *path);
 
+/* Replay flags. */
+#define HG_REPLAY_SKIP_WORDS 0x1 /* keep snapshots' labels and live sets, not their words
+				    (a report that does not classify leaks needs none) */
+
+/* hg_replay_file with flags (HG_REPLAY_*). */
+struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags);
+
 void hg_replay_free(struct hg_replay *r);
 
 /*
