@@ -21,6 +21,7 @@
 #include <uthash.h>
 
 #include "diag.h"
+#include "peak.h"
 #include "replay.h"
 #include "trace_reader.h"
 
@@ -69,6 +70,8 @@ struct replay_state {
 	struct pid_images *last_pid;
 	uint64_t seq, max_t;
 	unsigned flags;         /* HG_REPLAY_* */
+	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
+	size_t n_peak_targets;
 };
 
 /* ---- images --------------------------------------------------------------------------- */
@@ -97,6 +100,8 @@ static struct hg_image *new_image(struct replay_state *s, uint32_t pid, uint64_t
 
 	im->pid = pid;
 	im->t_start_ns = t;
+	if (s->r->n_images < s->n_peak_targets)
+		im->peak_target = s->peak_targets[s->r->n_images];
 	im->command = hg_xstrdup("");
 	im->exe = hg_xstrdup("");
 	HG_GROW(s->r->images, s->images_cap, s->r->n_images + 1);
@@ -247,7 +252,10 @@ static void add_live(struct hg_image *im, const struct hg_live *v, uint64_t t)
 	if (im->totals.live_bytes > im->totals.peak_bytes) {
 		im->totals.peak_bytes = im->totals.live_bytes;
 		im->totals.peak_time_ns = t >= im->t_start_ns ? t - im->t_start_ns : 0;
+		if (HG_UNLIKELY(im->totals.peak_bytes == im->peak_target))
+			hg_peak_capture(im);
 	}
+	hg_timeline_note(im, t);
 }
 
 static void drop_live(struct hg_image *im, const struct hg_live *v)
@@ -258,6 +266,12 @@ static void drop_live(struct hg_image *im, const struct hg_live *v)
 	st->live_blocks--;
 	im->totals.live_bytes -= v->size_bytes;
 	im->totals.live_blocks--;
+}
+
+static void drop_live_at(struct hg_image *im, const struct hg_live *v, uint64_t t)
+{
+	drop_live(im, v);
+	hg_timeline_note(im, t);
 }
 
 static void apply_alloc(struct hg_image *im, const struct pending *p)
@@ -284,7 +298,7 @@ static void apply_free(struct hg_image *im, const struct pending *p)
 		return;
 	}
 	im->totals.frees++;
-	drop_live(im, &old);
+	drop_live_at(im, &old, p->t_ns);
 }
 
 static void apply_fork(struct hg_image *child, uint64_t t)
@@ -618,7 +632,30 @@ struct hg_replay *hg_replay_file(const char *path)
 	return hg_replay_file_flags(path, 0);
 }
 
+static struct hg_replay *replay_pass(const char *path, unsigned flags,
+				     const uint64_t *targets, size_t n_targets);
+
 struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
+{
+	struct hg_replay *first, *second;
+	uint64_t *targets;
+
+	if (!(flags & HG_REPLAY_PEAK))
+		return replay_pass(path, flags, NULL, 0);
+	/* The peak is known only at the end: a first pass finds it, a second stops there. */
+	if (!(first = replay_pass(path, flags | HG_REPLAY_SKIP_WORDS, NULL, 0)))
+		return NULL;
+	targets = hg_xmalloc(sizeof(*targets) * (first->n_images ? first->n_images : 1));
+	for (uint32_t i = 0; i < first->n_images; i++)
+		targets[i] = first->images[i]->totals.peak_bytes;
+	second = replay_pass(path, flags, targets, first->n_images);
+	free(targets);
+	hg_replay_free(first);
+	return second;
+}
+
+static struct hg_replay *replay_pass(const char *path, unsigned flags,
+				     const uint64_t *targets, size_t n_targets)
 {
 	struct hg_trace_reader *rd = hg_trace_reader_open(path);
 	struct replay_state s;
@@ -629,6 +666,8 @@ struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
 		return NULL;
 	memset(&s, 0, sizeof(s));
 	s.flags = flags;
+	s.peak_targets = targets;
+	s.n_peak_targets = n_targets;
 	s.r = hg_xcalloc(1, sizeof(*s.r));
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
@@ -684,6 +723,8 @@ static void image_free(struct hg_image *im)
 	free(im->stacks);
 	free(im->modules);
 	free(im->sites);
+	free(im->peak_sites);
+	free(im->timeline);
 	free(im->command);
 	free(im->exe);
 	hg_addrmap_release(&im->live);

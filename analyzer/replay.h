@@ -83,6 +83,12 @@ struct hg_totals {
 	uint64_t unknown_frees;   /* frees of blocks allocated before tracing began */
 };
 
+/* A point of the live-heap timeline. */
+struct hg_point {
+	uint64_t t_ns;       /* since the image started */
+	uint64_t heap_bytes; /* live bytes then */
+};
+
 enum hg_exit_kind {
 	HG_END_UNKNOWN = 0, /* the trace does not say */
 	HG_END_CODE = 1,    /* exited with exit_status */
@@ -112,6 +118,12 @@ struct hg_image {
 	struct hg_addrmap live;   /* blocks live at the end */
 	struct hg_snapshot **snapshots; /* in order taken */
 	uint32_t n_snapshots;
+	uint64_t peak_target;     /* second pass of HG_REPLAY_PEAK: the peak to capture */
+	struct hg_site *peak_sites; /* live_bytes/live_blocks per stack id at the peak, or NULL */
+	uint32_t n_peak_sites;
+	struct hg_point *timeline; /* live bytes over time, at least one point per step_ns */
+	size_t n_timeline, timeline_cap;
+	uint64_t timeline_step_ns;
 };
 
 struct hg_replay {
@@ -135,6 +147,9 @@ struct hg_replay *hg_replay_file(const char *path);
 /* Replay flags. */
 #define HG_REPLAY_SKIP_WORDS 0x1 /* keep snapshots' labels and live sets, not their words
 				    (a report that does not classify leaks needs none) */
+
+#define HG_REPLAY_PEAK 0x2       /* read the trace twice: the second pass records which sites
+				    held the memory at each image's peak (peak_sites) */
 
 /* hg_replay_file with flags (HG_REPLAY_*). */
 struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags);

@@ -1,0 +1,219 @@
+/*
+ * cmd_peak.c - `heapgraph peak`: the high-water mark, what held it, and the heap over time
+ *
+ * Exit status: 0, 2 for usage errors, 3 when the trace cannot be read or is damaged (the report
+ * of everything before the damage is printed first).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "json.h"
+#include "report.h"
+#include "units.h"
+
+#define CHART_COLS 64
+#define CHART_ROWS 10
+
+static const char help[] =
+	"usage: heapgraph peak [options] TRACE\n"
+	"\n"
+	"For each process image: the exact peak of live heap bytes (the maximum over every\n"
+	"event, not a sample), when it happened, the sites (call stacks) that held the memory\n"
+	"at that instant, largest first, and a chart of live heap bytes over time with the peak\n"
+	"marked. The trace is read twice: once to find the peak, once to stop there.\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
+	"  -n, --top N        sites per process, 0 for all (default 10)\n"
+	"      --frames N     frames per site in text output (default 8)\n"
+	"  -h, --help         this text\n";
+
+/* Stack ids of the sites live at the peak, most bytes first. */
+static uint32_t *peak_order(const struct hg_image *im, size_t *n)
+{
+	struct hg_image view = *im;
+
+	view.sites = im->peak_sites;
+	view.n_sites = im->n_peak_sites;
+	return hg_sites_by_live(&view, n);
+}
+
+/* Live bytes at the end of each of CHART_COLS equal time buckets (the maximum inside it). */
+static void chart_columns(const struct hg_image *im, uint64_t *col, uint64_t *span)
+{
+	uint64_t end = im->n_timeline ? im->timeline[im->n_timeline - 1].t_ns : 0;
+
+	*span = end ? end : 1;
+	memset(col, 0, sizeof(uint64_t) * CHART_COLS);
+	for (size_t i = 0; i < im->n_timeline; i++) {
+		size_t c = (size_t)(im->timeline[i].t_ns * (CHART_COLS - 1) / *span);
+		if (im->timeline[i].heap_bytes > col[c])
+			col[c] = im->timeline[i].heap_bytes;
+	}
+	for (size_t c = 1; c < CHART_COLS; c++) /* a bucket with no event keeps the level */
+		if (!col[c] && col[c - 1])
+			col[c] = col[c - 1];
+}
+
+static void chart(FILE *out, const struct hg_image *im)
+{
+	uint64_t col[CHART_COLS], span, top = im->totals.peak_bytes ? im->totals.peak_bytes : 1;
+	size_t peak_col;
+	char a[32], b[32];
+
+	if (!im->n_timeline)
+		return;
+	chart_columns(im, col, &span);
+	peak_col = (size_t)(im->totals.peak_time_ns * (CHART_COLS - 1) / span);
+	fprintf(out, "\n  live heap over time:\n");
+	for (int row = CHART_ROWS; row >= 1; row--) {
+		fprintf(out, "  %10s |", row == CHART_ROWS ? hg_format_bytes(a, sizeof(a), top) : "");
+		for (size_t c = 0; c < CHART_COLS; c++)
+			fputc(col[c] * CHART_ROWS >= (uint64_t)row * top - top / 2 && col[c] ? '#' : ' ',
+			      out);
+		fputc('\n', out);
+	}
+	fprintf(out, "  %10s +", "0");
+	for (size_t c = 0; c < CHART_COLS; c++)
+		fputc('-', out);
+	fprintf(out, " %s\n  %10s  %*s^ peak at %s\n", hg_format_duration(b, sizeof(b), span), "",
+		(int)peak_col, "", hg_format_duration(a, sizeof(a), im->totals.peak_time_ns));
+}
+
+static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
+		       size_t frames)
+{
+	char a[32], b[32], c[32];
+	size_t n;
+	uint32_t *ids = peak_order(im, &n);
+
+	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+		*im->command ? im->command : im->exe);
+	fprintf(out, "  peak %s live at %s after start; %s live at the end\n",
+		hg_format_bytes(a, sizeof(a), im->totals.peak_bytes),
+		hg_format_duration(b, sizeof(b), im->totals.peak_time_ns),
+		hg_format_bytes(c, sizeof(c), im->totals.live_bytes));
+	chart(out, im);
+	if (n)
+		fprintf(out, "\n  sites holding the peak (%zu of %zu):\n", top && top < n ? top : n, n);
+	for (size_t i = 0; i < n && (!top || i < top); i++) {
+		const struct hg_site *s = &im->peak_sites[ids[i]];
+		fprintf(out, "  #%zu %s in %" PRIu64 " block%s\n", i + 1,
+			hg_format_bytes(a, sizeof(a), s->live_bytes), s->live_blocks,
+			s->live_blocks == 1 ? "" : "s");
+		hg_text_frames(out, f, im, ids[i], frames, "      ");
+	}
+	free(ids);
+}
+
+static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
+		       const struct hg_image *im, size_t top)
+{
+	size_t n;
+	uint32_t *ids = peak_order(im, &n);
+
+	hg_json_object(j, NULL);
+	hg_json_image_fields(j, r, im);
+	hg_json_object(j, "totals");
+	hg_json_totals_fields(j, &im->totals);
+	hg_json_end(j);
+	hg_json_object(j, "peak");
+	hg_json_u64(j, "bytes", im->totals.peak_bytes);
+	hg_json_u64(j, "time_ns", im->totals.peak_time_ns);
+	hg_json_null(j, "rss_bytes");
+	hg_json_array(j, "sites");
+	for (size_t i = 0; i < n && (!top || i < top); i++) {
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "bytes", im->peak_sites[ids[i]].live_bytes);
+		hg_json_u64(j, "blocks", im->peak_sites[ids[i]].live_blocks);
+		hg_json_frames(j, f, im, ids[i]);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+	hg_json_array(j, "timeline");
+	for (size_t i = 0; i < im->n_timeline; i++) {
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "time_ns", im->timeline[i].t_ns);
+		hg_json_u64(j, "heap_bytes", im->timeline[i].heap_bytes);
+		hg_json_null(j, "rss_bytes");
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+	free(ids);
+}
+
+int hg_cmd_peak(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "frames", required_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *format = "text";
+	uint64_t top = 10, frames = 8;
+	struct hg_replay *r;
+	struct hg_framer *f;
+	struct hg_json j;
+	int ch, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":f:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': format = optarg; break;
+		case 'n':
+			if ((rc = hg_parse_u64("peak", "--top", optarg, 0, UINT32_MAX, 0, &top)))
+				return rc;
+			break;
+		case 'F':
+			if ((rc = hg_parse_u64("peak", "--frames", optarg, 1, 256, 0, &frames)))
+				return rc;
+			break;
+		case 'h': return hg_print_help(help);
+		default: return hg_bad_option("peak", ch, argv);
+		}
+	}
+	if (strcmp(format, "text") && strcmp(format, "json"))
+		return hg_usage_error("peak", "unknown format '%s' (text or json)", format);
+	if (optind + 1 != argc)
+		return hg_usage_error("peak", optind == argc ? "no trace file given" :
+				      "one trace file at a time");
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_PEAK | HG_REPLAY_SKIP_WORDS)))
+		return HG_EXIT_INPUT;
+	f = hg_framer_new();
+	hg_json_init(&j, stdout);
+	if (!strcmp(format, "json")) {
+		hg_json_object(&j, NULL);
+		hg_json_trace_fields(&j, r);
+		hg_json_array(&j, "processes");
+		for (uint32_t i = 0; i < r->n_images; i++)
+			image_json(&j, f, r, r->images[i], top);
+		hg_json_end(&j);
+		hg_json_end(&j);
+		hg_json_finish(&j);
+	} else {
+		printf("heapgraph peak of '%s'\n", r->path);
+		if (r->damage)
+			printf("DAMAGED: %s; this report covers the records before it\n", r->damage);
+		for (uint32_t i = 0; i < r->n_images; i++)
+			image_text(stdout, f, r->images[i], top, frames);
+	}
+	rc = fflush(stdout) == 0 ? HG_EXIT_OK : (hg_error("cannot write to standard output"),
+						 HG_EXIT_INPUT);
+	if (r->damage) {
+		hg_error("%s; report covers the records before it", r->damage);
+		rc = HG_EXIT_INPUT;
+	}
+	hg_framer_free(f);
+	hg_replay_free(r);
+	return rc;
+}

@@ -1,0 +1,55 @@
+/*
+ * peak.c - what an image held at its peak, and its live heap over time
+ *
+ * The exact peak is the maximum of live bytes over every event; which sites held it can only
+ * be known once the maximum is known, so HG_REPLAY_PEAK replays twice and the second pass
+ * copies the sites' live counts at the moment live bytes first reach the first pass's maximum.
+ */
+#include <string.h>
+
+#include "diag.h"
+#include "peak.h"
+
+void hg_peak_capture(struct hg_image *im)
+{
+	if (im->peak_sites)
+		return;
+	im->peak_sites = hg_xcalloc(im->n_sites ? im->n_sites : 1, sizeof(*im->peak_sites));
+	for (uint32_t i = 0; i < im->n_sites; i++) {
+		im->peak_sites[i].live_bytes = im->sites[i].live_bytes;
+		im->peak_sites[i].live_blocks = im->sites[i].live_blocks;
+	}
+	im->n_peak_sites = im->n_sites;
+}
+
+/* Keep every other point (and the peak), doubling the step. */
+static void thin(struct hg_image *im)
+{
+	size_t out = 0;
+
+	for (size_t i = 0; i < im->n_timeline; i++)
+		if (i % 2 == 0 || im->timeline[i].heap_bytes == im->totals.peak_bytes)
+			im->timeline[out++] = im->timeline[i];
+	im->n_timeline = out;
+	im->timeline_step_ns *= 2;
+}
+
+void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
+{
+	uint64_t t = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	struct hg_point *last = im->n_timeline ? &im->timeline[im->n_timeline - 1] : NULL;
+	int is_peak = im->totals.live_bytes == im->totals.peak_bytes;
+
+	if (!im->timeline_step_ns)
+		im->timeline_step_ns = 1000000;
+	if (last && t < last->t_ns + im->timeline_step_ns) {
+		/* Within a step the point follows the heap, except that a peak is never lost. */
+		if (is_peak || last->heap_bytes != im->totals.peak_bytes)
+			last->heap_bytes = im->totals.live_bytes;
+		return;
+	}
+	if (im->n_timeline >= HG_TIMELINE_MAX)
+		thin(im);
+	HG_GROW(im->timeline, im->timeline_cap, im->n_timeline + 1);
+	im->timeline[im->n_timeline++] = (struct hg_point){ t, im->totals.live_bytes };
+}

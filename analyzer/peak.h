@@ -1,0 +1,23 @@
+/*
+ * peak.h - what an image held at its peak, and its live heap over time
+ */
+#ifndef HG_PEAK_H
+#define HG_PEAK_H
+
+#include <stdint.h>
+
+#include "replay.h"
+
+/* Copy im's live bytes and blocks per site into im->peak_sites (once). */
+void hg_peak_capture(struct hg_image *im);
+
+/*
+ * Note im's live bytes at time t in its timeline: a point per step (1 ms at first); when the
+ * timeline reaches HG_TIMELINE_MAX points the step doubles and every other point goes, so a
+ * trace of any length keeps a bounded, evenly spaced timeline. The peak is always a point.
+ */
+void hg_timeline_note(struct hg_image *im, uint64_t t_ns);
+
+#define HG_TIMELINE_MAX 4096
+
+#endif /* HG_PEAK_H */
