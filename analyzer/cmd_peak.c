@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "json.h"
+#include "peak.h"
 #include "report.h"
 #include "units.h"
 
@@ -43,39 +44,52 @@ static uint32_t *peak_order(const struct hg_image *im, size_t *n)
 	return hg_sites_by_live(&view, n);
 }
 
-/* Live bytes at the end of each of CHART_COLS equal time buckets (the maximum inside it). */
-static void chart_columns(const struct hg_image *im, uint64_t *col, uint64_t *span)
+/* The maximum of points in each of CHART_COLS equal time buckets of [0, span]. */
+static void bucket(const struct hg_point *p, size_t n, uint64_t span, uint64_t *col)
 {
-	uint64_t end = im->n_timeline ? im->timeline[im->n_timeline - 1].t_ns : 0;
-
-	*span = end ? end : 1;
 	memset(col, 0, sizeof(uint64_t) * CHART_COLS);
-	for (size_t i = 0; i < im->n_timeline; i++) {
-		size_t c = (size_t)(im->timeline[i].t_ns * (CHART_COLS - 1) / *span);
-		if (im->timeline[i].heap_bytes > col[c])
-			col[c] = im->timeline[i].heap_bytes;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = p[i].t_ns < span ? p[i].t_ns : span;
+		size_t c = (size_t)(t * (CHART_COLS - 1) / span);
+		if (p[i].heap_bytes > col[c])
+			col[c] = p[i].heap_bytes;
 	}
-	for (size_t c = 1; c < CHART_COLS; c++) /* a bucket with no event keeps the level */
+	for (size_t c = 1; c < CHART_COLS; c++) /* a bucket with no point keeps the level */
 		if (!col[c] && col[c - 1])
 			col[c] = col[c - 1];
 }
 
+static char glyph(uint64_t heap, uint64_t rss, int row, uint64_t top)
+{
+	uint64_t level = (uint64_t)row * top / CHART_ROWS - top / CHART_ROWS / 2;
+
+	if (heap && heap >= level)
+		return '#';
+	return rss && rss >= level ? '.' : ' ';
+}
+
 static void chart(FILE *out, const struct hg_image *im)
 {
-	uint64_t col[CHART_COLS], span, top = im->totals.peak_bytes ? im->totals.peak_bytes : 1;
+	uint64_t heap[CHART_COLS], rss[CHART_COLS], span, top;
 	size_t peak_col;
 	char a[32], b[32];
 
 	if (!im->n_timeline)
 		return;
-	chart_columns(im, col, &span);
+	span = im->timeline[im->n_timeline - 1].t_ns;
+	if (im->n_rss && im->rss[im->n_rss - 1].t_ns > span)
+		span = im->rss[im->n_rss - 1].t_ns;
+	span = span ? span : 1;
+	top = im->totals.peak_bytes > im->rss_peak_bytes ? im->totals.peak_bytes : im->rss_peak_bytes;
+	top = top ? top : 1;
+	bucket(im->timeline, im->n_timeline, span, heap);
+	bucket(im->rss, im->n_rss, span, rss);
 	peak_col = (size_t)(im->totals.peak_time_ns * (CHART_COLS - 1) / span);
-	fprintf(out, "\n  live heap over time:\n");
+	fprintf(out, "\n  live heap (#) and resident set (.) over time:\n");
 	for (int row = CHART_ROWS; row >= 1; row--) {
 		fprintf(out, "  %10s |", row == CHART_ROWS ? hg_format_bytes(a, sizeof(a), top) : "");
 		for (size_t c = 0; c < CHART_COLS; c++)
-			fputc(col[c] * CHART_ROWS >= (uint64_t)row * top - top / 2 && col[c] ? '#' : ' ',
-			      out);
+			fputc(glyph(heap[c], rss[c], row, top), out);
 		fputc('\n', out);
 	}
 	fprintf(out, "  %10s +", "0");
@@ -98,6 +112,11 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		hg_format_bytes(a, sizeof(a), im->totals.peak_bytes),
 		hg_format_duration(b, sizeof(b), im->totals.peak_time_ns),
 		hg_format_bytes(c, sizeof(c), im->totals.live_bytes));
+	if (im->n_rss)
+		fprintf(out, "  resident set: peak %s at %s; %s at the last sample\n",
+			hg_format_bytes(a, sizeof(a), im->rss_peak_bytes),
+			hg_format_duration(b, sizeof(b), im->rss_peak_time_ns),
+			hg_format_bytes(c, sizeof(c), im->rss[im->n_rss - 1].heap_bytes));
 	chart(out, im);
 	if (n)
 		fprintf(out, "\n  sites holding the peak (%zu of %zu):\n", top && top < n ? top : n, n);
@@ -109,6 +128,17 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		hg_text_frames(out, f, im, ids[i], frames, "      ");
 	}
 	free(ids);
+}
+
+/* The RSS sampled at or before t, or null before the first sample. */
+static void json_rss(struct hg_json *j, const char *key, const struct hg_image *im, uint64_t t)
+{
+	uint64_t v = hg_rss_at(im, t);
+
+	if (v)
+		hg_json_u64(j, key, v);
+	else
+		hg_json_null(j, key);
 }
 
 static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
@@ -125,7 +155,14 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 	hg_json_object(j, "peak");
 	hg_json_u64(j, "bytes", im->totals.peak_bytes);
 	hg_json_u64(j, "time_ns", im->totals.peak_time_ns);
-	hg_json_null(j, "rss_bytes");
+	json_rss(j, "rss_bytes", im, im->totals.peak_time_ns);
+	if (im->n_rss) {
+		hg_json_u64(j, "rss_peak_bytes", im->rss_peak_bytes);
+		hg_json_u64(j, "rss_peak_time_ns", im->rss_peak_time_ns);
+	} else {
+		hg_json_null(j, "rss_peak_bytes");
+		hg_json_null(j, "rss_peak_time_ns");
+	}
 	hg_json_array(j, "sites");
 	for (size_t i = 0; i < n && (!top || i < top); i++) {
 		hg_json_object(j, NULL);
@@ -141,7 +178,7 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 		hg_json_object(j, NULL);
 		hg_json_u64(j, "time_ns", im->timeline[i].t_ns);
 		hg_json_u64(j, "heap_bytes", im->timeline[i].heap_bytes);
-		hg_json_null(j, "rss_bytes");
+		json_rss(j, "rss_bytes", im, im->timeline[i].t_ns);
 		hg_json_end(j);
 	}
 	hg_json_end(j);

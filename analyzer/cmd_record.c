@@ -42,6 +42,8 @@ static const char help[] =
 	"      --slots N         ring slots, one per live thread, 2-4096 (default 64)\n"
 	"      --slot-size SIZE  bytes per slot, power of two, e.g. 1M (default 1M)\n"
 	"      --compression N   zstd level for the trace, 0 (none) to 19 (default 3)\n"
+	"      --rss-interval MS sample each process's resident set every MS ms, 0 = off\n"
+	"                        (default 10)\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -71,6 +73,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
 		{ "slots", required_argument, NULL, 's' },
 		{ "slot-size", required_argument, NULL, 'S' },
 		{ "compression", required_argument, NULL, 'c' },
+		{ "rss-interval", required_argument, NULL, 'R' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -108,6 +111,11 @@ static int parse(int argc, char **argv, struct record_opts *o)
 			if ((rc = hg_parse_u64("record", "--compression", optarg, 0, 19, 0, &v)))
 				return rc;
 			o->ring.zstd_level = (int)v;
+			break;
+		case 'R':
+			if ((rc = hg_parse_u64("record", "--rss-interval", optarg, 0, 60000, 0, &v)))
+				return rc;
+			o->ring.rss_interval_ms = (uint32_t)v;
 			break;
 		default:
 			return hg_bad_option("record", ch, argv);
@@ -213,8 +221,8 @@ static int exit_code(int status)
 
 int hg_cmd_record(int argc, char **argv)
 {
-	struct record_opts o = { NULL, { HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 3 },
-				 0 };
+	struct record_opts o = { NULL, { HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 3,
+					 10 }, 0 };
 	char shim[PATH_MAX], out[PATH_MAX];
 	int go[2], rc = parse(argc, argv, &o), status = 0;
 	struct hg_collector *c;
@@ -226,6 +234,7 @@ int hg_cmd_record(int argc, char **argv)
 		return rc;
 	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(&o.ring)))
 		return HG_EXIT_INPUT;
+	hg_collector_set_rss_interval(c, o.ring.rss_interval_ms);
 	if (pipe2(go, O_CLOEXEC) < 0) {
 		hg_collector_free(c);
 		return hg_error("cannot create a pipe: %s", strerror(errno)), HG_EXIT_INPUT;

@@ -52,6 +52,8 @@ struct hg_collector {
 	uint64_t last_owner_check_ns;
 	uint64_t lost_reported;    /* ring lost_events already written as LOSS */
 	uint64_t lost_bytes_reported; /* and their lost_bytes */
+	uint64_t rss_interval_ns;  /* 0: no RSS sampling */
+	uint64_t last_rss_ns;
 	uint64_t garbage_bytes;    /* ring bytes that were not well-formed records */
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	struct hg_collector_stats st;
@@ -85,7 +87,13 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->ring_path = hg_xstrdup(ring_path);
 	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
 	c->last_flush_ns = c->last_owner_check_ns = mono_ns();
+	c->rss_interval_ns = 10ull * 1000000ull;
 	return c;
+}
+
+void hg_collector_set_rss_interval(struct hg_collector *c, uint32_t interval_ms)
+{
+	c->rss_interval_ns = (uint64_t)interval_ms * 1000000ull;
 }
 
 int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level)
@@ -360,6 +368,55 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	return moved;
 }
 
+/* Resident set of pid from /proc/PID/statm (second field, pages); 0 when it cannot be read. */
+static uint64_t read_rss(uint32_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long size, resident;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* One RSS record per traced process (each pid that owns a slot), at most every interval. */
+static void sample_rss(struct hg_collector *c, uint64_t now)
+{
+	uint32_t seen[64], n_seen = 0;
+
+	if (!c->rss_interval_ns || now - c->last_rss_ns < c->rss_interval_ns)
+		return;
+	c->last_rss_ns = now;
+	for (uint32_t i = 0; i + 1 < c->ring->n_slots; i++) {
+		struct hg_ring_slot *s = slot(c, i);
+		uint32_t pid, k;
+		struct hg_rec_rss rec = { { HG_REC_RSS, 0, sizeof(rec) }, now, 0, 0, 0 };
+
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HG_SLOT_OWNED)
+			continue;
+		pid = s->pid;
+		for (k = 0; k < n_seen && seen[k] != pid; k++)
+			;
+		if (k < n_seen || !pid)
+			continue;
+		if (n_seen < HG_ARRAY_SIZE(seen))
+			seen[n_seen++] = pid;
+		rec.pid = pid;
+		if ((rec.rss_bytes = read_rss(pid)))
+			stage_own(c, &rec, sizeof(rec));
+	}
+}
+
 static int any_owned(struct hg_collector *c)
 {
 	for (uint32_t i = 0; i + 1 < c->ring->n_slots; i++)
@@ -463,6 +520,7 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 	for (;;) {
 		uint64_t moved = hg_collector_drain(c);
 
+		sample_rss(c, mono_ns());
 		note_loss(c);
 		if (!gone)
 			gone = root_gone(c, root, root_is_child, root_status);

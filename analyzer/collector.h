@@ -13,6 +13,7 @@ struct hg_collector_opts {
 	uint32_t slot_bytes; /* bytes per slot, power of two */
 	uint32_t max_frames; /* stack depth the shim captures (0: its default) */
 	int zstd_level;      /* block compression, 0 = none */
+	uint32_t rss_interval_ms; /* sample each traced process's RSS this often; 0 = never */
 };
 
 struct hg_collector_stats {
@@ -36,6 +37,9 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *opts);
 
 /* Bare mode: map the ring that the shim created at ring_path and claim it. */
 struct hg_collector *hg_collector_attach(const char *ring_path);
+
+/* Sample RSS every interval_ms (0: never). The default is 10 ms. */
+void hg_collector_set_rss_interval(struct hg_collector *c, uint32_t interval_ms);
 
 /* Create the trace file (before hg_collector_run). Returns 0, or -1 after printing an error. */
 int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level);

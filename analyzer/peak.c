@@ -53,3 +53,36 @@ void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
 	HG_GROW(im->timeline, im->timeline_cap, im->n_timeline + 1);
 	im->timeline[im->n_timeline++] = (struct hg_point){ t, im->totals.live_bytes };
 }
+
+void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes)
+{
+	uint64_t t = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+
+	if (rss_bytes > im->rss_peak_bytes) {
+		im->rss_peak_bytes = rss_bytes;
+		im->rss_peak_time_ns = t;
+	}
+	if (im->n_rss >= 2 * HG_TIMELINE_MAX) {
+		size_t out = 0;
+		for (size_t i = 0; i < im->n_rss; i++) /* every other sample, and the largest */
+			if (i % 2 == 0 || im->rss[i].heap_bytes == im->rss_peak_bytes)
+				im->rss[out++] = im->rss[i];
+		im->n_rss = out;
+	}
+	HG_GROW(im->rss, im->rss_cap, im->n_rss + 1);
+	im->rss[im->n_rss++] = (struct hg_point){ t, rss_bytes };
+}
+
+uint64_t hg_rss_at(const struct hg_image *im, uint64_t t)
+{
+	size_t lo = 0, hi = im->n_rss;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (im->rss[mid].t_ns <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? im->rss[lo - 1].heap_bytes : 0;
+}

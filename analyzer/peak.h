@@ -20,4 +20,10 @@ void hg_timeline_note(struct hg_image *im, uint64_t t_ns);
 
 #define HG_TIMELINE_MAX 4096
 
+/* Record an RSS sample of im taken at t_ns (bounded like the timeline). */
+void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes);
+
+/* The last RSS sample at or before t (since the image started), or 0 when none. */
+uint64_t hg_rss_at(const struct hg_image *im, uint64_t t);
+
 #endif /* HG_PEAK_H */

@@ -601,6 +601,13 @@ static void dispatch(struct replay_state *s, const struct hg_record *rec)
 	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
 	case HG_REC_EXIT: on_exit_record(s, (const void *)h); break;
 	case HG_REC_LOSS: on_loss(s, (const void *)h); break;
+	case HG_REC_RSS: {
+		const struct hg_rec_rss *x = (const void *)h;
+		struct hg_image *im = find_image(s, x->pid, x->t_ns);
+		if (im)
+			hg_rss_note(im, x->t_ns, x->rss_bytes);
+		break;
+	}
 	case HG_REC_SNAPSHOT: on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_REGION:
 	case HG_REC_WORDS:
@@ -725,6 +732,7 @@ static void image_free(struct hg_image *im)
 	free(im->sites);
 	free(im->peak_sites);
 	free(im->timeline);
+	free(im->rss);
 	free(im->command);
 	free(im->exe);
 	hg_addrmap_release(&im->live);

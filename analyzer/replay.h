@@ -124,6 +124,10 @@ struct hg_image {
 	struct hg_point *timeline; /* live bytes over time, at least one point per step_ns */
 	size_t n_timeline, timeline_cap;
 	uint64_t timeline_step_ns;
+	struct hg_point *rss;      /* resident set samples (heap_bytes holds the RSS) */
+	size_t n_rss, rss_cap;
+	uint64_t rss_peak_bytes;   /* largest RSS sample, 0 when none was taken */
+	uint64_t rss_peak_time_ns; /* since the image started */
 };
 
 struct hg_replay {

@@ -72,7 +72,8 @@ enum hg_rec_type {
 	HG_REC_REGION = 13,  /* a memory region the snapshot scanned */
 	HG_REC_WORDS = 14,   /* (where, value) pairs: words that may point into the heap */
 	HG_REC_SNAPSHOT_END = 15, /* the snapshot is complete */
-	HG_REC_TYPE_MAX = 16
+	HG_REC_RSS = 16,     /* the collector sampled a process's resident set */
+	HG_REC_TYPE_MAX = 17
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -420,7 +421,26 @@ struct hg_rec_snapshot_end {
 	uint64_t pairs;
 };
 
+/*
+ * HG_REC_RSS, 32 bytes, in pid-0 blocks: the collector read /proc/PID/statm.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     4    pid
+ *   20     4    zero
+ *   24     8    rss_bytes: resident set size
+ */
+struct hg_rec_rss {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint32_t pid;
+	uint32_t pad;
+	uint64_t rss_bytes;
+};
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_snapshot) == 32, "snapshot record head is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_region) == 40, "region record is 40 bytes");

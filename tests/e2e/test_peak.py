@@ -32,6 +32,11 @@ def test_peak_phases(ctx):
     eq(max(p["heap_bytes"] for p in tl), 64 * MIB, "the timeline's maximum is the peak")
     check(any(p["time_ns"] == pk["time_ns"] or p["heap_bytes"] == 64 * MIB for p in tl),
           "the peak is a point of the timeline")
+    # The collector samples RSS every 10 ms: the process touched 64 MiB, so its resident set
+    # peaked above that; samples appear in the timeline.
+    check(pk["rss_peak_bytes"] is not None and pk["rss_peak_bytes"] >= 64 * MIB,
+          "rss_peak_bytes %r: the 64 MiB were touched (memset)" % pk["rss_peak_bytes"])
+    check(any(p["rss_bytes"] for p in tl), "no RSS in the timeline")
     r = run([ctx.hg, "peak", trace])
     eq(r.code, 0, "text exit status")
     for word in ("peak 64.0 MiB live", "transient_block", "keep_block", "^ peak at"):
