@@ -234,7 +234,6 @@ int hg_cmd_record(int argc, char **argv)
 		return rc;
 	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(&o.ring)))
 		return HG_EXIT_INPUT;
-	hg_collector_set_rss_interval(c, o.ring.rss_interval_ms);
 	if (pipe2(go, O_CLOEXEC) < 0) {
 		hg_collector_free(c);
 		return hg_error("cannot create a pipe: %s", strerror(errno)), HG_EXIT_INPUT;

@@ -104,6 +104,7 @@ int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int 
 
 struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 {
+	struct hg_collector *c;
 	char path[256];
 	uint64_t bytes = hg_ring_file_bytes(o->n_slots, o->slot_bytes);
 	int fd;
@@ -126,7 +127,9 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	}
 	close(fd);
 	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames);
-	return collector_new(p, bytes, path);
+	c = collector_new(p, bytes, path);
+	hg_collector_set_rss_interval(c, o->rss_interval_ms);
+	return c;
 }
 
 struct hg_collector *hg_collector_attach(const char *ring_path)

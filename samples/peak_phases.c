@@ -8,11 +8,14 @@
  *   peak: 67108864 bytes (64 MiB) = 48 MiB from transient_block (48 blocks)
  *                                 + 16 MiB from keep_block (16 blocks)
  *   end:  16777216 bytes live from keep_block (16 blocks); transient_block holds nothing
+ * The program then sleeps 200 ms holding the 16 MiB, so that the collector, which samples the
+ * resident set every 10 ms, takes samples that include it (RSS >= 16 MiB).
  * stdout: "peak_phases: done".
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MIB (1u << 20)
 
@@ -42,6 +45,7 @@ int main(void)
 		t[i] = transient_block();
 	for (int i = 0; i < 48; i++)
 		free(t[i]);
+	nanosleep(&(struct timespec){ 0, 200000000 }, NULL);
 	puts("peak_phases: done");
 	return kept[0] == NULL;
 }

@@ -32,10 +32,11 @@ def test_peak_phases(ctx):
     eq(max(p["heap_bytes"] for p in tl), 64 * MIB, "the timeline's maximum is the peak")
     check(any(p["time_ns"] == pk["time_ns"] or p["heap_bytes"] == 64 * MIB for p in tl),
           "the peak is a point of the timeline")
-    # The collector samples RSS every 10 ms: the process touched 64 MiB, so its resident set
-    # peaked above that; samples appear in the timeline.
-    check(pk["rss_peak_bytes"] is not None and pk["rss_peak_bytes"] >= 64 * MIB,
-          "rss_peak_bytes %r: the 64 MiB were touched (memset)" % pk["rss_peak_bytes"])
+    # The collector samples RSS every 10 ms; the sample holds its 16 MiB (touched) for 200 ms
+    # before exiting, so samples exist and include them. Whether one fell inside the short
+    # transient phase is a matter of timing, so it is not asserted.
+    check(pk["rss_peak_bytes"] is not None and pk["rss_peak_bytes"] >= 16 * MIB,
+          "rss_peak_bytes %r: the kept 16 MiB were touched (memset)" % pk["rss_peak_bytes"])
     check(any(p["rss_bytes"] for p in tl), "no RSS in the timeline")
     r = run([ctx.hg, "peak", trace])
     eq(r.code, 0, "text exit status")
