@@ -171,13 +171,5 @@ int hg_cmd_leaks(int argc, char **argv)
 	} else if (!strcmp(a.format, "dot")) {
 		printf("}\n");
 	}
-	rc = fflush(stdout) == 0 ? HG_EXIT_OK : (hg_error("cannot write to standard output"),
-						 HG_EXIT_INPUT);
-	if (r->damage) {
-		hg_error("%s; report covers the records before it", r->damage);
-		rc = HG_EXIT_INPUT;
-	}
-	hg_framer_free(f);
-	hg_replay_free(r);
-	return rc;
+	return hg_report_done(r, f, 0);
 }

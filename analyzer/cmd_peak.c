@@ -244,13 +244,5 @@ int hg_cmd_peak(int argc, char **argv)
 		for (uint32_t i = 0; i < r->n_images; i++)
 			image_text(stdout, f, r->images[i], top, frames);
 	}
-	rc = fflush(stdout) == 0 ? HG_EXIT_OK : (hg_error("cannot write to standard output"),
-						 HG_EXIT_INPUT);
-	if (r->damage) {
-		hg_error("%s; report covers the records before it", r->damage);
-		rc = HG_EXIT_INPUT;
-	}
-	hg_framer_free(f);
-	hg_replay_free(r);
-	return rc;
+	return hg_report_done(r, f, 0);
 }

@@ -73,12 +73,5 @@ int hg_cmd_report(int argc, char **argv)
 	f = hg_framer_new();
 	rc = strcmp(format, "json") ? hg_report_text(r, f, &o, stdout)
 				    : hg_report_json(r, f, &o, stdout);
-	if (fflush(stdout) != 0 || rc < 0)
-		rc = hg_error("cannot write the report to standard output");
-	if (r->damage)
-		hg_error("%s; report covers the records before it", r->damage);
-	rc = rc < 0 || r->damage ? HG_EXIT_INPUT : HG_EXIT_OK;
-	hg_framer_free(f);
-	hg_replay_free(r);
-	return rc;
+	return hg_report_done(r, f, rc);
 }

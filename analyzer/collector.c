@@ -274,21 +274,29 @@ static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
 	c->staged += n;
 }
 
+/* Read a small /proc file into buf as a string; its length, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
 /* Whether /proc/PID[/task/TID]/stat says the task is a zombie. */
 static int is_zombie(const char *path)
 {
-	char buf[512];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *close_paren;
+	char buf[512], *close_paren;
 
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	close_paren = strrchr(buf, ')');
 	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
 }
@@ -376,18 +384,10 @@ static uint64_t read_rss(uint32_t pid)
 {
 	char path[64], buf[128];
 	unsigned long long size, resident;
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+	if (read_small(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu %llu", &size, &resident) != 2)
 		return 0;
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }

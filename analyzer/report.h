@@ -39,6 +39,14 @@ void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_imag
 void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
 		    size_t max_frames, const char *indent);
 
+/*
+ * The end of every report command: flush stdout, name any damage of the trace on stderr, free
+ * r and f. rc < 0 means the output already failed. Returns the exit code: HG_EXIT_OK, or
+ * HG_EXIT_INPUT after an output error or for a damaged trace (whose partial report was
+ * printed).
+ */
+int hg_report_done(struct hg_replay *r, struct hg_framer *f, int rc);
+
 /* Write the report; return 0, or -1 on an output error. */
 int hg_report_text(const struct hg_replay *r, struct hg_framer *f,
 		   const struct hg_report_opts *o, FILE *out);

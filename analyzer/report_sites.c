@@ -1,5 +1,5 @@
 /*
- * report_sites.c - what both report formats share: site order and how a process ended
+ * report_sites.c - what the report commands share: site order, how a process ended, the end
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,4 +52,16 @@ const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap)
 		snprintf(buf, cap, "end not recorded");
 	}
 	return buf;
+}
+
+int hg_report_done(struct hg_replay *r, struct hg_framer *f, int rc)
+{
+	if (fflush(stdout) != 0 || rc < 0)
+		rc = hg_error("cannot write the report to standard output");
+	if (r->damage)
+		hg_error("%s; report covers the records before it", r->damage);
+	rc = rc < 0 || r->damage ? HG_EXIT_INPUT : HG_EXIT_OK;
+	hg_framer_free(f);
+	hg_replay_free(r);
+	return rc;
 }
