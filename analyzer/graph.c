@@ -66,33 +66,29 @@ long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr)
 #define HEAP_WINDOW (64ull << 20)
 #define MMAP_CHUNK_MIN (128ull << 10)
 
-struct range {
-	uint64_t lo, hi;
-};
 
 static int by_lo(const void *a, const void *b)
 {
-	const struct range *x = a, *y = b;
+	const struct hg_range *x = a, *y = b;
 
 	return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static const struct hg_region *region_of(const struct hg_snapshot *sn, uint64_t addr);
 
-static struct range *malloc_ranges(const struct hg_snapshot *sn, size_t *n)
+struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 {
-	struct range *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
+	struct hg_range *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
 	size_t m = 0, out = 0;
 
 	for (size_t i = 0; i < sn->n_blocks; i++) {
 		const struct hg_block *b = &sn->blocks[i];
-		const struct hg_region *r = region_of(sn, b->addr);
+		const struct hg_region *r = hg_graph_region_of(sn, b->addr);
 		if (!r || r->kind != HG_REGION_ANON)
 			continue;
 		if (b->size_bytes >= MMAP_CHUNK_MIN)
-			v[m++] = (struct range){ b->addr - 16, (b->addr + b->size_bytes + 4095) & ~4095ull };
+			v[m++] = (struct hg_range){ b->addr - 16, (b->addr + b->size_bytes + 4095) & ~4095ull };
 		else
-			v[m++] = (struct range){ b->addr & ~(HEAP_WINDOW - 1),
+			v[m++] = (struct hg_range){ b->addr & ~(HEAP_WINDOW - 1),
 						 (b->addr & ~(HEAP_WINDOW - 1)) + HEAP_WINDOW };
 	}
 	qsort(v, m, sizeof(*v), by_lo);
@@ -108,7 +104,7 @@ static struct range *malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 	return v;
 }
 
-static int in_ranges(const struct range *v, size_t n, uint64_t addr)
+int hg_graph_in_ranges(const struct hg_range *v, size_t n, uint64_t addr)
 {
 	size_t lo = 0, hi = n;
 
@@ -125,7 +121,7 @@ static int in_ranges(const struct range *v, size_t n, uint64_t addr)
 }
 
 /* Regions come from /proc/self/maps, sorted and disjoint: binary search. */
-static const struct hg_region *region_of(const struct hg_snapshot *sn, uint64_t addr)
+const struct hg_region *hg_graph_region_of(const struct hg_snapshot *sn, uint64_t addr)
 {
 	size_t lo = 0, hi = sn->n_regions;
 
@@ -165,7 +161,7 @@ static void resolve_pairs(struct hg_graph *g, struct work *w)
 {
 	const struct hg_snapshot *sn = g->sn;
 	size_t n_ranges;
-	struct range *ranges = malloc_ranges(sn, &n_ranges);
+	struct hg_range *ranges = hg_graph_malloc_ranges(sn, &n_ranges);
 
 	for (size_t i = 0; i < sn->n_pairs; i++) {
 		uint64_t where = sn->pairs[2 * i], value = sn->pairs[2 * i + 1];
@@ -182,9 +178,9 @@ static void resolve_pairs(struct hg_graph *g, struct work *w)
 				(uint32_t)(where - sn->blocks[from].addr), (uint32_t)interior };
 			continue;
 		}
-		r = region_of(sn, where);
+		r = hg_graph_region_of(sn, where);
 		if (!r || r->kind == HG_REGION_BRK ||
-		    (r->kind == HG_REGION_ANON && in_ranges(ranges, n_ranges, where)))
+		    (r->kind == HG_REGION_ANON && hg_graph_in_ranges(ranges, n_ranges, where)))
 			continue; /* free memory inside malloc's own regions */
 		if (!w->root[to] || (interior ? 2 : 1) < w->root[to])
 			w->root[to] = interior ? 2 : 1;

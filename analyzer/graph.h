@@ -55,6 +55,24 @@ struct hg_graph {
 int hg_graph_build(struct hg_graph *g, const struct hg_snapshot *sn);
 void hg_graph_release(struct hg_graph *g);
 
+/* An address range [lo, hi). */
+struct hg_range {
+	uint64_t lo, hi;
+};
+
+/*
+ * malloc's own memory among sn's regions, sorted and merged: the brk heap is not included
+ * (all of it is malloc's); for anonymous regions, glibc's heaps around small blocks and each
+ * large block's own mapping. The caller frees the array.
+ */
+struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n);
+
+/* Whether addr lies in one of the sorted ranges. */
+int hg_graph_in_ranges(const struct hg_range *v, size_t n, uint64_t addr);
+
+/* The region of sn holding addr, or NULL. */
+const struct hg_region *hg_graph_region_of(const struct hg_snapshot *sn, uint64_t addr);
+
 /* Index of the block containing addr (start or interior), or -1. */
 long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr);
 

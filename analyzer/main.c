@@ -17,6 +17,7 @@ static const struct hg_cmd cmds[] = {
 	{ "record", hg_cmd_record, "run a program under the tracer and write a trace" },
 	{ "report", hg_cmd_report, "summarise a trace: totals and what is still live, by stack" },
 	{ "peak", hg_cmd_peak, "the high-water mark: when, what held it, the heap over time" },
+	{ "frag", hg_cmd_frag, "why memory stays resident: free bytes malloc keeps, pinned pages" },
 	{ "leaks", hg_cmd_leaks, "what each process could no longer reach: leaks and leaked cycles" },
 	{ "collect", hg_cmd_collect, NULL },
 };

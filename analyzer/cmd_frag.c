@@ -1,0 +1,201 @@
+/*
+ * cmd_frag.c - `heapgraph frag`: live bytes, free bytes malloc keeps, RSS, and what pins pages
+ *
+ * Exit status: 0, 2 for usage errors, 3 when the trace cannot be read or is damaged (the report
+ * of everything before the damage is printed first).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "frag.h"
+#include "json.h"
+#include "report.h"
+#include "units.h"
+
+static const char help[] =
+	"usage: heapgraph frag [options] TRACE\n"
+	"\n"
+	"Why a process holds more memory than it uses, at each heap snapshot (at exit by\n"
+	"default; heapgraph_snapshot() and HEAPGRAPH_SNAPSHOT_SIGNAL add more): live bytes, the\n"
+	"free bytes malloc keeps, the resident set, how many pages of malloc's memory hold any\n"
+	"live data, what malloc_trim(0) could give back, the allocation sites whose few live\n"
+	"blocks keep otherwise empty pages in use, and the block at the top of the brk heap.\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
+	"  -n, --top N        pinning sites per snapshot, 0 for all (default 5)\n"
+	"  -h, --help         this text\n";
+
+static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
+{
+	char a[32], b[32], c[32], d[32];
+	struct hg_frame fn[1];
+
+	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
+	fprintf(out, "    live %s in %" PRIu64 " blocks; malloc holds %s free; heap span %s",
+		hg_format_bytes(a, sizeof(a), fr->live_bytes), fr->live_blocks,
+		hg_format_bytes(b, sizeof(b), fr->allocator_free_bytes),
+		hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
+	if (fr->rss_bytes)
+		fprintf(out, "; resident set %s", hg_format_bytes(d, sizeof(d), fr->rss_bytes));
+	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none; "
+		"malloc_trim(0) could give back about %s\n", fr->pages_with_live_data, fr->pages_free,
+		hg_format_bytes(a, sizeof(a), fr->trim_estimate_bytes));
+	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
+		const struct hg_frag_pinner *p = &fr->pinners[i];
+		size_t k = hg_framer_resolve(f, im, p->stack_id, fn, 1);
+		fprintf(out, "    pins: %s", k && fn[0].function ? fn[0].function : "???");
+		if (k && fn[0].file && fn[0].line)
+			fprintf(out, " (%s:%u)", hg_basename(fn[0].file), fn[0].line);
+		fprintf(out, ": %" PRIu64 " blocks, %s live, pin %s\n", p->blocks,
+			hg_format_bytes(a, sizeof(a), p->live_bytes),
+			hg_format_bytes(b, sizeof(b), p->pinned_bytes));
+	}
+	if (fr->top_block >= 0) {
+		const struct hg_block *t = &sn->blocks[fr->top_block];
+		size_t k = hg_framer_resolve(f, im, t->stack_id, fn, 1);
+		fprintf(out, "    top of the brk heap: %s block from %s; %s free above it\n",
+			hg_format_bytes(a, sizeof(a), t->size_bytes),
+			k && fn[0].function ? fn[0].function : "???",
+			hg_format_bytes(b, sizeof(b), fr->above_top_bytes));
+	}
+	if (fr->rss_bytes && fr->rss_bytes < fr->heap_span_bytes &&
+	    fr->live_bytes * 4 < fr->heap_span_bytes)
+		fprintf(out, "    diagnosis: %.0f%% of malloc's memory is free, but the resident set "
+			"is below the heap span: most free pages were already given back\n",
+			100.0 * (double)fr->allocator_free_bytes / (double)fr->heap_span_bytes);
+	else if (fr->heap_span_bytes && fr->live_bytes * 4 < fr->heap_span_bytes)
+		fprintf(out, "    diagnosis: %.0f%% of malloc's memory is free; it stays resident "
+			"until malloc_trim(0) or until it is reused%s\n",
+			100.0 * (double)fr->allocator_free_bytes / (double)fr->heap_span_bytes,
+			fr->n_pinners ? ", and the sites above keep sparse pages in use" : "");
+}
+
+static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+		      const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
+{
+	hg_json_object(j, NULL);
+	hg_json_str(j, "at", sn->label);
+	hg_json_u64(j, "live_bytes", fr->live_bytes);
+	hg_json_u64(j, "live_blocks", fr->live_blocks);
+	hg_json_u64(j, "allocator_free_bytes", fr->allocator_free_bytes);
+	if (fr->rss_bytes)
+		hg_json_u64(j, "rss_bytes", fr->rss_bytes);
+	else
+		hg_json_null(j, "rss_bytes");
+	hg_json_u64(j, "heap_span_bytes", fr->heap_span_bytes);
+	hg_json_u64(j, "pages_with_live_data", fr->pages_with_live_data);
+	hg_json_u64(j, "pages_free", fr->pages_free);
+	hg_json_u64(j, "trim_estimate_bytes", fr->trim_estimate_bytes);
+	hg_json_array(j, "pinners");
+	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "blocks", fr->pinners[i].blocks);
+		hg_json_u64(j, "live_bytes", fr->pinners[i].live_bytes);
+		hg_json_u64(j, "pinned_bytes", fr->pinners[i].pinned_bytes);
+		hg_json_frames(j, f, im, fr->pinners[i].stack_id);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	if (fr->top_block >= 0) {
+		hg_json_object(j, "top_block");
+		hg_json_u64(j, "address", sn->blocks[fr->top_block].addr);
+		hg_json_u64(j, "size", sn->blocks[fr->top_block].size_bytes);
+		hg_json_u64(j, "free_above_bytes", fr->above_top_bytes);
+		hg_json_frames(j, f, im, sn->blocks[fr->top_block].stack_id);
+		hg_json_end(j);
+	} else {
+		hg_json_null(j, "top_block");
+	}
+	hg_json_end(j);
+}
+
+static void image_out(int json, struct hg_json *j, struct hg_framer *f,
+		      const struct hg_replay *r, const struct hg_image *im, size_t top)
+{
+	if (json) {
+		hg_json_object(j, NULL);
+		hg_json_image_fields(j, r, im);
+		hg_json_array(j, "fragmentation");
+	} else {
+		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+		       *im->command ? im->command : im->exe);
+		if (!im->n_snapshots)
+			printf("  no snapshot (replaced by exec, killed, or HEAPGRAPH_SNAPSHOT=0)\n");
+	}
+	for (uint32_t i = 0; i < im->n_snapshots; i++) {
+		struct hg_frag fr;
+		if (!im->snapshots[i]->have_blocks)
+			continue;
+		hg_frag_build(&fr, im, im->snapshots[i]);
+		if (json)
+			frag_json(j, f, im, im->snapshots[i], &fr, top);
+		else
+			diagnose(stdout, f, im, im->snapshots[i], &fr, top);
+		hg_frag_release(&fr);
+	}
+	if (json) {
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+}
+
+int hg_cmd_frag(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "top", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *format = "text";
+	uint64_t top = 5;
+	struct hg_replay *r;
+	struct hg_framer *f;
+	struct hg_json j;
+	int ch, rc, json;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":f:n:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': format = optarg; break;
+		case 'n':
+			if ((rc = hg_parse_u64("frag", "--top", optarg, 0, UINT32_MAX, 0, &top)))
+				return rc;
+			break;
+		case 'h': return hg_print_help(help);
+		default: return hg_bad_option("frag", ch, argv);
+		}
+	}
+	if (strcmp(format, "text") && strcmp(format, "json"))
+		return hg_usage_error("frag", "unknown format '%s' (text or json)", format);
+	if (optind + 1 != argc)
+		return hg_usage_error("frag", optind == argc ? "no trace file given" :
+				      "one trace file at a time");
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
+		return HG_EXIT_INPUT;
+	f = hg_framer_new();
+	json = !strcmp(format, "json");
+	hg_json_init(&j, stdout);
+	if (json) {
+		hg_json_object(&j, NULL);
+		hg_json_trace_fields(&j, r);
+		hg_json_array(&j, "processes");
+	} else {
+		printf("heapgraph frag of '%s'\n", r->path);
+	}
+	for (uint32_t i = 0; i < r->n_images; i++)
+		image_out(json, &j, f, r, r->images[i], top);
+	if (json) {
+		hg_json_end(&j);
+		hg_json_end(&j);
+		hg_json_finish(&j);
+	}
+	return hg_report_done(r, f, 0);
+}

@@ -1,0 +1,171 @@
+/*
+ * frag.c - why the resident set stays high: live bytes, free bytes malloc keeps, page occupancy
+ *
+ * At a snapshot the analyzer knows every live block and, from the regions the shim scanned,
+ * where malloc's memory is (graph.c). A page of that memory either holds some live byte (with
+ * the block's 16-byte chunk header) or none. Pages with none are free memory malloc keeps:
+ * malloc_trim(0) can give them back (it releases whole free pages inside free chunks and the
+ * top of the heap). Pages with only a little live data (less than a quarter) are what keeps a
+ * heap from shrinking after most of it was freed; each is charged to the allocation stack of
+ * the block holding most of its live bytes. The highest block of the brk heap bounds how far
+ * the heap itself can shrink.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "frag.h"
+#include "graph.h"
+#include "hg_format.h"
+#include "peak.h"
+
+#define CHUNK_HEADER 16u
+
+struct page_acc {
+	uint64_t page;     /* page number being accumulated, UINT64_MAX before the first */
+	uint64_t live;     /* live bytes on it */
+	long best;         /* block with most bytes on it */
+	uint64_t best_bytes;
+};
+
+struct pin_acc {
+	uint64_t blocks, live_bytes, pinned_bytes;
+	long last_block;   /* a block pinning several pages counts once */
+};
+
+static uint64_t span_of(const struct hg_snapshot *sn, const struct hg_range *mr, size_t n_mr)
+{
+	uint64_t span = 0;
+
+	for (size_t i = 0; i < sn->n_regions; i++) {
+		const struct hg_region *r = &sn->regions[i];
+		if (r->kind == HG_REGION_BRK)
+			span += r->hi - r->lo;
+		if (r->kind != HG_REGION_ANON)
+			continue;
+		for (size_t k = 0; k < n_mr; k++) {
+			uint64_t lo = mr[k].lo > r->lo ? mr[k].lo : r->lo;
+			uint64_t hi = mr[k].hi < r->hi ? mr[k].hi : r->hi;
+			span += hi > lo ? hi - lo : 0;
+		}
+	}
+	return span;
+}
+
+static void close_page(struct hg_frag *fr, struct page_acc *pa, struct pin_acc *pins,
+		       const struct hg_snapshot *sn)
+{
+	struct pin_acc *p;
+
+	if (pa->page == UINT64_MAX)
+		return;
+	fr->pages_with_live_data++;
+	if (pa->live >= HG_SPARSE_PAGE_LIVE || pa->best < 0)
+		return;
+	p = &pins[sn->blocks[pa->best].stack_id];
+	p->pinned_bytes += HG_PAGE_BYTES;
+	if (p->last_block != pa->best) {
+		p->blocks++;
+		p->live_bytes += sn->blocks[pa->best].size_bytes;
+		p->last_block = pa->best;
+	}
+}
+
+/* Add [lo, hi) of block b to the page accounting, page by page (middle pages are full). */
+static void add_bytes(struct hg_frag *fr, struct page_acc *pa, struct pin_acc *pins,
+		      const struct hg_snapshot *sn, long b, uint64_t lo, uint64_t hi)
+{
+	while (lo < hi) {
+		uint64_t page = lo / HG_PAGE_BYTES, end = (page + 1) * HG_PAGE_BYTES;
+		uint64_t n = (hi < end ? hi : end) - lo;
+		if (page != pa->page) {
+			close_page(fr, pa, pins, sn);
+			*pa = (struct page_acc){ page, 0, -1, 0 };
+		}
+		pa->live += n;
+		if (n > pa->best_bytes) {
+			pa->best = b;
+			pa->best_bytes = n;
+		}
+		lo += n;
+	}
+}
+
+static int by_pinned(const void *a, const void *b)
+{
+	const struct hg_frag_pinner *x = a, *y = b;
+
+	if (x->pinned_bytes != y->pinned_bytes)
+		return x->pinned_bytes > y->pinned_bytes ? -1 : 1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static void collect_pinners(struct hg_frag *fr, const struct pin_acc *pins, size_t n)
+{
+	fr->pinners = hg_xmalloc(sizeof(*fr->pinners) * (n ? n : 1));
+	for (size_t i = 0; i < n; i++)
+		if (pins[i].pinned_bytes)
+			fr->pinners[fr->n_pinners++] = (struct hg_frag_pinner){ (uint32_t)i,
+				pins[i].blocks, pins[i].live_bytes, pins[i].pinned_bytes };
+	qsort(fr->pinners, fr->n_pinners, sizeof(*fr->pinners), by_pinned);
+}
+
+void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct hg_snapshot *sn)
+{
+	size_t n_mr, n_stacks = 1;
+	struct hg_range *mr = hg_graph_malloc_ranges(sn, &n_mr);
+	struct page_acc pa = { UINT64_MAX, 0, -1, 0 };
+	struct pin_acc *pins;
+	uint64_t brk_hi = 0;
+
+	memset(fr, 0, sizeof(*fr));
+	fr->top_block = -1;
+	for (size_t i = 0; i < sn->n_blocks; i++)
+		if (sn->blocks[i].stack_id >= n_stacks)
+			n_stacks = (size_t)sn->blocks[i].stack_id + 1;
+	pins = hg_xcalloc(n_stacks, sizeof(*pins));
+	for (size_t i = 0; i < n_stacks; i++)
+		pins[i].last_block = -1;
+	for (size_t i = 0; i < sn->n_blocks; i++) {
+		const struct hg_block *b = &sn->blocks[i];
+		const struct hg_region *r = hg_graph_region_of(sn, b->addr);
+		if (!r || (r->kind != HG_REGION_BRK && !(r->kind == HG_REGION_ANON &&
+							  hg_graph_in_ranges(mr, n_mr, b->addr))))
+			continue; /* not in malloc's memory (a bootstrap or foreign block) */
+		fr->live_bytes += b->size_bytes;
+		fr->live_blocks++;
+		add_bytes(fr, &pa, pins, sn, (long)i, b->addr - CHUNK_HEADER, b->addr + b->size_bytes);
+		if (r->kind == HG_REGION_BRK) {
+			fr->top_block = (long)i;
+			brk_hi = r->hi;
+		}
+	}
+	close_page(fr, &pa, pins, sn);
+	fr->heap_span_bytes = span_of(sn, mr, n_mr);
+	fr->allocator_free_bytes = fr->heap_span_bytes > fr->live_bytes + CHUNK_HEADER * fr->live_blocks
+		? fr->heap_span_bytes - fr->live_bytes - CHUNK_HEADER * fr->live_blocks : 0;
+	fr->pages_free = fr->heap_span_bytes / HG_PAGE_BYTES > fr->pages_with_live_data
+		? fr->heap_span_bytes / HG_PAGE_BYTES - fr->pages_with_live_data : 0;
+	fr->trim_estimate_bytes = fr->pages_free * HG_PAGE_BYTES;
+	if (fr->top_block >= 0) {
+		const struct hg_block *t = &sn->blocks[fr->top_block];
+		fr->above_top_bytes = brk_hi > t->addr + t->size_bytes ? brk_hi - t->addr - t->size_bytes : 0;
+	}
+	fr->rss_bytes = hg_rss_at(im, sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0);
+	if (fr->rss_bytes) {
+		/* Free pages already given back (an earlier malloc_trim) are not resident. */
+		uint64_t live_pages = fr->pages_with_live_data * HG_PAGE_BYTES;
+		uint64_t resident_free = fr->rss_bytes > live_pages ? fr->rss_bytes - live_pages : 0;
+		if (fr->trim_estimate_bytes > resident_free)
+			fr->trim_estimate_bytes = resident_free;
+	}
+	collect_pinners(fr, pins, n_stacks);
+	free(pins);
+	free(mr);
+}
+
+void hg_frag_release(struct hg_frag *fr)
+{
+	free(fr->pinners);
+	memset(fr, 0, sizeof(*fr));
+}

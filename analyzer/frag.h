@@ -1,0 +1,43 @@
+/*
+ * frag.h - why the resident set stays high: live bytes, free bytes malloc keeps, page occupancy
+ */
+#ifndef HG_FRAG_H
+#define HG_FRAG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replay.h"
+
+#define HG_PAGE_BYTES 4096u
+#define HG_SPARSE_PAGE_LIVE (HG_PAGE_BYTES / 4) /* a page with less live data is "pinned" */
+
+/* The blocks of one allocation stack that keep otherwise empty pages in use. */
+struct hg_frag_pinner {
+	uint32_t stack_id;
+	uint64_t blocks;       /* blocks on sparse pages */
+	uint64_t live_bytes;   /* their bytes */
+	uint64_t pinned_bytes; /* whole sparse pages they hold */
+};
+
+struct hg_frag {
+	uint64_t live_bytes;           /* requested bytes of the live blocks in malloc's memory */
+	uint64_t live_blocks;
+	uint64_t heap_span_bytes;      /* malloc's memory: the brk heap and its anonymous heaps */
+	uint64_t allocator_free_bytes; /* span minus live bytes minus chunk headers */
+	uint64_t rss_bytes;            /* last resident-set sample at or before the snapshot; 0 */
+	uint64_t pages_with_live_data;
+	uint64_t pages_free;           /* pages of the span with no live byte */
+	uint64_t trim_estimate_bytes;  /* what malloc_trim(0) could hand back: the free pages,
+					  at most what is resident beyond the live pages */
+	struct hg_frag_pinner *pinners;/* largest pinned_bytes first */
+	size_t n_pinners;
+	long top_block;                /* index of the highest block of the brk heap, or -1 */
+	uint64_t above_top_bytes;      /* brk heap bytes above it */
+};
+
+/* Analyse im at snapshot sn (its live blocks and regions). Out-of-memory exits (diag.h). */
+void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct hg_snapshot *sn);
+void hg_frag_release(struct hg_frag *fr);
+
+#endif /* HG_FRAG_H */

@@ -1,0 +1,45 @@
+"""test_frag.py - `heapgraph frag`: live vs free vs resident, pinned pages, trim estimate."""
+import json
+import re
+
+from harness import check, eq, only_process, run
+
+BLOCKS, SIZE, PAGE = 3200, 512, 4096
+
+
+def frag_json(ctx, trace):
+    r = run([ctx.hg, "frag", trace, "--format", "json", "--top", "0"])
+    eq(r.code, 0, "frag exit status")
+    return json.loads(r.out)
+
+
+def test_frag_fill(ctx):
+    """samples/frag_fill.c: 100 MiB of 512-byte blocks, all but every 64th freed."""
+    res, trace = ctx.record([ctx.sample("frag_fill")], expect_code=0)
+    m = re.match(r"frag_fill: live (\d+) in (\d+) blocks; rss before trim (\d+), after (\d+)\n$",
+                 res.text)
+    check(m, "stdout %r" % res.text)
+    live, blocks, rss_before, rss_after = (int(x) for x in m.groups())
+    eq((live, blocks), (BLOCKS * SIZE, BLOCKS), "what the sample says it keeps")
+    proc = only_process(frag_json(ctx, trace), "frag_fill")
+    at = {f["at"]: f for f in proc["fragmentation"]}
+    eq(sorted(at), ["before-trim", "exit"], "fragmentation points")
+    fr = at["before-trim"]
+    eq((fr["live_bytes"], fr["live_blocks"]), (live, blocks), "live at the snapshot")
+    check(fr["heap_span_bytes"] >= 100 << 20, "heap span %d < 100 MiB" % fr["heap_span_bytes"])
+    eq(fr["pages_with_live_data"], BLOCKS, "each kept block alone on its page")
+    top = fr["pinners"][0]
+    eq((top["frames"][0]["function"], top["blocks"], top["live_bytes"]),
+       ("fill", BLOCKS, BLOCKS * SIZE), "the pinning site")
+    eq(top["pinned_bytes"], BLOCKS * PAGE, "pinned bytes: one page per kept block")
+    # The estimate against what malloc_trim(0) really gave back, as the sample measured it.
+    freed = rss_before - rss_after
+    check(abs(fr["trim_estimate_bytes"] - freed) <= freed // 5,
+          "trim estimate %d vs %d really given back (more than 20%% apart)"
+          % (fr["trim_estimate_bytes"], freed))
+    ex = at["exit"]
+    eq(ex["pinners"][0]["frames"][0]["function"], "fill", "at exit fill still pins")
+    r = run([ctx.hg, "frag", trace])
+    eq(r.code, 0, "text exit status")
+    for word in ("pins: fill (frag_fill.c:", "3200 blocks", "pin 12.5 MiB", "diagnosis:"):
+        check(word in r.text, "text output lacks %r" % word)
