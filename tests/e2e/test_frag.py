@@ -43,3 +43,32 @@ def test_frag_fill(ctx):
     eq(r.code, 0, "text exit status")
     for word in ("pins: fill (frag_fill.c:", "3200 blocks", "pin 12.5 MiB", "diagnosis:"):
         check(word in r.text, "text output lacks %r" % word)
+
+
+def test_frag_pandas(ctx):
+    """samples/frag_pandas.py: a deleted DataFrame leaves malloc's memory free but resident,
+    pinned by the strings that were kept (Debian's python3-pandas, PYTHONMALLOC=malloc)."""
+    import os
+    import subprocess
+    from harness import Skip, clean_env
+    py = "/usr/bin/python3"
+    if subprocess.run([py, "-c", "import pandas"], capture_output=True).returncode != 0:
+        raise Skip("python3-pandas is not installed (scripts/install-deps.sh test installs it)")
+    sample = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "samples", "frag_pandas.py")
+    res, trace = ctx.record([py, sample], expect_code=0,
+                            env=clean_env({"PYTHONMALLOC": "malloc"}))
+    check(re.match(r"frag_pandas: rows 400000 kept 6250 rss \d+\n$", res.text),
+          "stdout %r" % res.text)
+    procs = [p for p in frag_json(ctx, trace)["processes"]
+             if any(f["at"] == "after-del" for f in p["fragmentation"])]
+    eq(len(procs), 1, "one process took the after-del snapshot")
+    fr = [f for f in procs[0]["fragmentation"] if f["at"] == "after-del"][0]
+    check(fr["allocator_free_bytes"] > fr["live_bytes"],
+          "free %d not above live %d after del + gc.collect()"
+          % (fr["allocator_free_bytes"], fr["live_bytes"]))
+    top = fr["pinners"][0]
+    check(top["blocks"] >= 5000 and top["pinned_bytes"] >= 10 * top["live_bytes"],
+          "the kept strings pin pages: %r" % {k: top[k] for k in ("blocks", "live_bytes",
+                                                                    "pinned_bytes")})
+    check(fr["trim_estimate_bytes"] > 0, "nothing to trim after deleting the frame")
