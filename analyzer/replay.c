@@ -23,62 +23,17 @@
 #include "diag.h"
 #include "peak.h"
 #include "replay.h"
+#include "replay_int.h"
 #include "trace_reader.h"
 
 #define WINDOW_NS (250ull * 1000000ull)
 #define MAX_PENDING (1u << 20)
 
-/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
-enum pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
-
-struct pending {
-	uint64_t t_ns;
-	uint64_t seq;       /* file order, for a stable merge */
-	uint64_t addr;      /* block (P_ALLOC, P_FREE) */
-	uint64_t size;      /* P_ALLOC */
-	struct hg_image *im;/* P_FORK: the child; P_SNAP: the image; others: NULL */
-	struct hg_snapshot *snap; /* P_SNAP */
-	uint32_t pid;
-	uint32_t stack_id;  /* P_ALLOC */
-	uint8_t kind;       /* enum pending_kind */
-};
-
-struct pid_images {
-	uint32_t pid;
-	struct hg_image **im; /* by start time */
-	size_t n, cap;
-	UT_hash_handle hh;
-};
-
-struct stream {
-	uint64_t key;     /* pid << 32 | tid */
-	uint64_t last_t;  /* t_ns of the thread's last timed record */
-	struct pending *q;/* FIFO of waiting events, ring buffer of cap entries */
-	size_t head, n, cap;
-	UT_hash_handle hh;
-};
-
-struct replay_state {
-	struct hg_replay *r;
-	size_t images_cap;
-	struct pid_images *pids;
-	struct stream *streams;
-	struct stream **heap;   /* streams with waiting events, min-heap by their first event */
-	size_t n_heap, heap_cap;
-	size_t n_pending;       /* events waiting in all streams */
-	struct stream *last_stream;   /* lookup caches: records come in runs of one thread */
-	struct pid_images *last_pid;
-	uint64_t seq, max_t;
-	unsigned flags;         /* HG_REPLAY_* */
-	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
-	size_t n_peak_targets;
-};
-
 /* ---- images --------------------------------------------------------------------------- */
 
-static struct pid_images *pid_entry(struct replay_state *s, uint32_t pid)
+static struct hg_pid_images *pid_entry(struct hg_replay_state *s, uint32_t pid)
 {
-	struct pid_images *e = s->last_pid;
+	struct hg_pid_images *e = s->last_pid;
 
 	if (e && e->pid == pid)
 		return e;
@@ -93,10 +48,10 @@ static struct pid_images *pid_entry(struct replay_state *s, uint32_t pid)
 	return e;
 }
 
-static struct hg_image *new_image(struct replay_state *s, uint32_t pid, uint64_t t)
+static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
 	struct hg_image *im = hg_xcalloc(1, sizeof(*im));
-	struct pid_images *e = pid_entry(s, pid);
+	struct hg_pid_images *e = pid_entry(s, pid);
 
 	im->pid = pid;
 	im->t_start_ns = t;
@@ -112,9 +67,9 @@ static struct hg_image *new_image(struct replay_state *s, uint32_t pid, uint64_t
 }
 
 /* The image pid was running at time t; an implicit one if the trace never said. */
-static struct hg_image *image_at(struct replay_state *s, uint32_t pid, uint64_t t)
+struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
-	struct pid_images *e = pid_entry(s, pid);
+	struct hg_pid_images *e = pid_entry(s, pid);
 
 	for (size_t i = e->n; i-- > 0;)
 		if (e->im[i]->t_start_ns <= t || i == 0)
@@ -122,10 +77,10 @@ static struct hg_image *image_at(struct replay_state *s, uint32_t pid, uint64_t 
 	return new_image(s, pid, 0);
 }
 
-static struct stream *stream_of(struct replay_state *s, uint32_t pid, uint32_t tid)
+struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid)
 {
 	uint64_t key = (uint64_t)pid << 32 | tid;
-	struct stream *st = s->last_stream;
+	struct hg_stream *st = s->last_stream;
 
 	if (st && st->key == key)
 		return st;
@@ -141,7 +96,7 @@ static struct stream *stream_of(struct replay_state *s, uint32_t pid, uint32_t t
 
 /* ---- the merge: per-thread FIFOs and a heap of threads -------------------------------- */
 
-static int before(const struct pending *a, const struct pending *b)
+static int before(const struct hg_pending *a, const struct hg_pending *b)
 {
 	if (a->t_ns != b->t_ns)
 		return a->t_ns < b->t_ns;
@@ -150,19 +105,19 @@ static int before(const struct pending *a, const struct pending *b)
 	return a->seq < b->seq;
 }
 
-static const struct pending *front(const struct stream *st)
+static const struct hg_pending *front(const struct hg_stream *st)
 {
 	return &st->q[st->head];
 }
 
-static int stream_before(const struct stream *a, const struct stream *b)
+static int stream_before(const struct hg_stream *a, const struct hg_stream *b)
 {
 	return before(front(a), front(b));
 }
 
-static void sift_up(struct replay_state *s, size_t i)
+static void sift_up(struct hg_replay_state *s, size_t i)
 {
-	struct stream *st = s->heap[i];
+	struct hg_stream *st = s->heap[i];
 
 	while (i > 0 && stream_before(st, s->heap[(i - 1) / 2])) {
 		s->heap[i] = s->heap[(i - 1) / 2];
@@ -171,9 +126,9 @@ static void sift_up(struct replay_state *s, size_t i)
 	s->heap[i] = st;
 }
 
-static void sift_down(struct replay_state *s, size_t i)
+static void sift_down(struct hg_replay_state *s, size_t i)
 {
-	struct stream *st = s->heap[i];
+	struct hg_stream *st = s->heap[i];
 	size_t n = s->n_heap;
 
 	for (;;) {
@@ -190,11 +145,11 @@ static void sift_down(struct replay_state *s, size_t i)
 	s->heap[i] = st;
 }
 
-static void enqueue(struct replay_state *s, struct stream *st, const struct pending *p)
+static void enqueue(struct hg_replay_state *s, struct hg_stream *st, const struct hg_pending *p)
 {
 	if (st->n == st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 64;
-		struct pending *q = hg_xmalloc(sizeof(*q) * cap);
+		struct hg_pending *q = hg_xmalloc(sizeof(*q) * cap);
 		for (size_t i = 0; i < st->n; i++)
 			q[i] = st->q[(st->head + i) & (st->cap - 1)];
 		free(st->q);
@@ -212,10 +167,10 @@ static void enqueue(struct replay_state *s, struct stream *st, const struct pend
 }
 
 /* Take the earliest waiting event. */
-static struct pending dequeue(struct replay_state *s)
+static struct hg_pending dequeue(struct hg_replay_state *s)
 {
-	struct stream *st = s->heap[0];
-	struct pending p = *front(st);
+	struct hg_stream *st = s->heap[0];
+	struct hg_pending p = *front(st);
 
 	st->head = (st->head + 1) & (st->cap - 1);
 	s->n_pending--;
@@ -274,7 +229,7 @@ static void drop_live_at(struct hg_image *im, const struct hg_live *v, uint64_t 
 	hg_timeline_note(im, t);
 }
 
-static void apply_alloc(struct hg_image *im, const struct pending *p)
+static void apply_alloc(struct hg_image *im, const struct hg_pending *p)
 {
 	struct hg_live v = { p->size, p->t_ns, p->stack_id, 0 }, old;
 	struct hg_site *st = site(im, p->stack_id);
@@ -289,7 +244,7 @@ static void apply_alloc(struct hg_image *im, const struct pending *p)
 	add_live(im, &v, p->t_ns);
 }
 
-static void apply_free(struct hg_image *im, const struct pending *p)
+static void apply_free(struct hg_image *im, const struct hg_pending *p)
 {
 	struct hg_live old;
 
@@ -316,31 +271,9 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 	}
 }
 
-static int by_addr(const void *a, const void *b)
+static void apply(struct hg_replay_state *s, const struct hg_pending *p)
 {
-	const struct hg_block *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
-
-/* The snapshot's moment: copy the live set, sorted by address. */
-static void apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
-{
-	size_t pos = 0, n = 0;
-	uint64_t addr;
-	const struct hg_live *v;
-
-	sn->blocks = hg_xmalloc(sizeof(*sn->blocks) * (im->live.n ? im->live.n : 1));
-	while (hg_addrmap_next(&im->live, &pos, &addr, &v))
-		sn->blocks[n++] = (struct hg_block){ addr, v->size_bytes, v->stack_id };
-	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
-	sn->n_blocks = n;
-	sn->have_blocks = 1;
-}
-
-static void apply(struct replay_state *s, const struct pending *p)
-{
-	struct hg_image *im = p->im ? p->im : image_at(s, p->pid, p->t_ns);
+	struct hg_image *im = p->im ? p->im : hg_replay_image_at(s, p->pid, p->t_ns);
 
 	if (p->kind == P_ALLOC)
 		apply_alloc(im, p);
@@ -349,21 +282,21 @@ static void apply(struct replay_state *s, const struct pending *p)
 	else if (p->kind == P_FORK)
 		apply_fork(im, p->t_ns);
 	else
-		apply_snapshot(im, p->snap);
+		hg_replay_apply_snapshot(im, p->snap);
 }
 
-static void drain(struct replay_state *s, int all)
+static void drain(struct hg_replay_state *s, int all)
 {
 	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
 			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
-		struct pending p = dequeue(s);
+		struct hg_pending p = dequeue(s);
 		apply(s, &p);
 	}
 }
 
-static void push_timed(struct replay_state *s, struct pending *p, uint32_t tid)
+void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t tid)
 {
-	struct stream *st = stream_of(s, p->pid, tid);
+	struct hg_stream *st = hg_replay_stream_of(s, p->pid, tid);
 
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
@@ -375,9 +308,9 @@ static void push_timed(struct replay_state *s, struct pending *p, uint32_t tid)
 
 /* ---- records applied in file order ---------------------------------------------------- */
 
-static struct hg_image *find_image(struct replay_state *s, uint32_t pid, uint64_t t)
+static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
-	struct pid_images *e;
+	struct hg_pid_images *e;
 
 	HASH_FIND(hh, s->pids, &pid, sizeof(pid), e);
 	for (size_t i = e ? e->n : 0; i-- > 0;)
@@ -387,7 +320,7 @@ static struct hg_image *find_image(struct replay_state *s, uint32_t pid, uint64_
 }
 
 /* argv as /proc/PID/cmdline has it (NUL-separated) joined with spaces. */
-static char *join_cmdline(const char *p, uint32_t n)
+char *hg_replay_join(const char *p, uint32_t n)
 {
 	char *s = hg_xmalloc((size_t)n + 1);
 
@@ -401,13 +334,13 @@ static char *join_cmdline(const char *p, uint32_t n)
 	return s;
 }
 
-static void on_process(struct replay_state *s, const struct hg_rec_process *p, uint32_t tid)
+static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p, uint32_t tid)
 {
 	const char *tail = (const char *)(p + 1);
-	struct pid_images *e = pid_entry(s, p->pid);
+	struct hg_pid_images *e = pid_entry(s, p->pid);
 	struct hg_image *prev = e->n ? e->im[e->n - 1] : NULL;
 	struct hg_image *im = new_image(s, p->pid, p->t_ns);
-	struct pending fork = { 0 };
+	struct hg_pending fork = { 0 };
 
 	im->ppid = p->ppid;
 	im->forked = (p->hdr.flags & HG_PROCESS_FORK) != 0;
@@ -415,27 +348,27 @@ static void on_process(struct replay_state *s, const struct hg_rec_process *p, u
 	im->max_frames = p->max_frames;
 	free(im->command);
 	free(im->exe);
-	im->command = join_cmdline(tail, p->cmdline_bytes);
-	im->exe = join_cmdline(tail + p->cmdline_bytes, p->exe_bytes);
+	im->command = hg_replay_join(tail, p->cmdline_bytes);
+	im->exe = hg_replay_join(tail + p->cmdline_bytes, p->exe_bytes);
 	if (prev && !im->forked) {
 		im->exec = 1;
 		if (prev->end_kind == HG_END_UNKNOWN)
 			prev->end_kind = HG_END_EXEC;
 	}
-	stream_of(s, p->pid, tid)->last_t = p->t_ns;
+	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
 	if (im->forked && (im->parent = find_image(s, p->ppid, p->t_ns))) {
 		fork.t_ns = p->t_ns;
 		fork.kind = P_FORK;
 		fork.im = im;
 		fork.pid = p->pid;
-		push_timed(s, &fork, tid);
+		hg_replay_push_timed(s, &fork, tid);
 	}
 }
 
-static void on_stack(struct replay_state *s, const struct hg_rec_stack *st, uint32_t pid,
+static void on_stack(struct hg_replay_state *s, const struct hg_rec_stack *st, uint32_t pid,
 		     uint32_t tid)
 {
-	struct hg_image *im = image_at(s, pid, stream_of(s, pid, tid)->last_t);
+	struct hg_image *im = hg_replay_image_at(s, pid, hg_replay_stream_of(s, pid, tid)->last_t);
 	struct hg_stack *dst;
 
 	if (st->stack_id >= im->n_stacks) {
@@ -450,9 +383,9 @@ static void on_stack(struct replay_state *s, const struct hg_rec_stack *st, uint
 	memcpy(dst->ip, st + 1, sizeof(uint64_t) * st->n_frames);
 }
 
-static void on_module(struct replay_state *s, const struct hg_rec_module *m, uint32_t pid)
+static void on_module(struct hg_replay_state *s, const struct hg_rec_module *m, uint32_t pid)
 {
-	struct hg_image *im = image_at(s, pid, m->t_ns);
+	struct hg_image *im = hg_replay_image_at(s, pid, m->t_ns);
 	const struct hg_segment *seg = (const struct hg_segment *)(m + 1);
 	const uint8_t *bid = (const uint8_t *)(seg + m->n_segments);
 	struct hg_module *mod;
@@ -461,7 +394,7 @@ static void on_module(struct replay_state *s, const struct hg_rec_module *m, uin
 	HG_GROW(im->modules, cap, (size_t)im->n_modules + 1);
 	mod = &im->modules[im->n_modules++];
 	memset(mod, 0, sizeof(*mod));
-	mod->path = join_cmdline((const char *)bid + m->build_id_bytes, m->path_bytes);
+	mod->path = hg_replay_join((const char *)bid + m->build_id_bytes, m->path_bytes);
 	mod->build_id_len = m->build_id_bytes <= sizeof(mod->build_id) ? m->build_id_bytes : 0;
 	memcpy(mod->build_id, bid, mod->build_id_len);
 	mod->is_main = (m->hdr.flags & HG_MODULE_MAIN) != 0;
@@ -477,9 +410,9 @@ static void on_module(struct replay_state *s, const struct hg_rec_module *m, uin
 	}
 }
 
-static void on_unmodule(struct replay_state *s, const struct hg_rec_unmodule *u, uint32_t pid)
+static void on_unmodule(struct hg_replay_state *s, const struct hg_rec_unmodule *u, uint32_t pid)
 {
-	struct hg_image *im = image_at(s, pid, u->t_ns);
+	struct hg_image *im = hg_replay_image_at(s, pid, u->t_ns);
 
 	for (uint32_t i = im->n_modules; i-- > 0;) {
 		struct hg_module *m = &im->modules[i];
@@ -490,7 +423,7 @@ static void on_unmodule(struct replay_state *s, const struct hg_rec_unmodule *u,
 	}
 }
 
-static void on_exit_record(struct replay_state *s, const struct hg_rec_exit *x)
+static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *x)
 {
 	struct hg_image *im = find_image(s, x->pid, x->t_ns);
 
@@ -508,7 +441,7 @@ static void on_exit_record(struct replay_state *s, const struct hg_rec_exit *x)
 	}
 }
 
-static void on_loss(struct replay_state *s, const struct hg_rec_loss *l)
+static void on_loss(struct hg_replay_state *s, const struct hg_rec_loss *l)
 {
 	struct hg_image *im = l->pid ? find_image(s, l->pid, l->t_ns) : NULL;
 
@@ -518,81 +451,23 @@ static void on_loss(struct replay_state *s, const struct hg_rec_loss *l)
 		s->r->lost_events += l->n_events;
 }
 
-static void on_snapshot(struct replay_state *s, const struct hg_rec_snapshot *r, uint32_t pid,
-			uint32_t tid)
-{
-	struct hg_image *im = image_at(s, pid, r->t_ns);
-	struct hg_snapshot *sn = hg_xcalloc(1, sizeof(*sn));
-	struct pending p = { 0 };
-	size_t cap = im->n_snapshots;
-
-	sn->id = r->snapshot_id;
-	sn->reason = r->hdr.flags;
-	sn->label = join_cmdline((const char *)(r + 1), r->label_bytes);
-	sn->t_ns = r->t_ns;
-	sn->threads = r->threads;
-	sn->threads_stopped = r->threads_stopped;
-	HG_GROW(im->snapshots, cap, (size_t)im->n_snapshots + 1);
-	im->snapshots[im->n_snapshots++] = sn;
-	p.t_ns = r->t_ns;
-	p.kind = P_SNAP;
-	p.im = im;
-	p.snap = sn;
-	p.pid = pid;
-	push_timed(s, &p, tid);
-}
-
-static struct hg_snapshot *snapshot_of(struct hg_image *im, uint32_t id)
-{
-	for (uint32_t i = im->n_snapshots; i-- > 0;)
-		if (im->snapshots[i]->id == id)
-			return im->snapshots[i];
-	return NULL;
-}
-
-/* REGION, WORDS and SNAPSHOT_END belong to the snapshot their thread just began. */
-static void on_snapshot_part(struct replay_state *s, const struct hg_rec *h, uint32_t pid,
-			     uint32_t tid)
-{
-	struct hg_image *im = image_at(s, pid, stream_of(s, pid, tid)->last_t);
-	const struct hg_rec_words *w = (const void *)h;
-	struct hg_snapshot *sn = snapshot_of(im, w->snapshot_id); /* id at offset 8 in all three */
-
-	if (!sn)
-		return;
-	if (h->type == HG_REC_REGION) {
-		const struct hg_rec_region *r = (const void *)h;
-		HG_GROW(sn->regions, sn->regions_cap, sn->n_regions + 1);
-		sn->regions[sn->n_regions++] = (struct hg_region){ r->lo, r->hi, r->live_lo,
-			r->hdr.flags & 0xffu, r->tid, (r->hdr.flags & HG_REGION_GUARD_BELOW) != 0 };
-	} else if (h->type == HG_REC_WORDS) {
-		if (s->flags & HG_REPLAY_SKIP_WORDS)
-			return;
-		HG_GROW(sn->pairs, sn->pairs_cap, 2 * (sn->n_pairs + w->n));
-		memcpy(sn->pairs + 2 * sn->n_pairs, w + 1, 16u * w->n);
-		sn->n_pairs += w->n;
-	} else {
-		sn->complete = 1;
-	}
-}
-
-static void dispatch(struct replay_state *s, const struct hg_record *rec)
+static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 {
 	const struct hg_rec *h = rec->rec;
-	struct pending p = { 0 };
+	struct hg_pending p = { 0 };
 
 	switch (h->type) {
 	case HG_REC_ALLOC: {
 		const struct hg_rec_alloc *a = (const void *)h;
-		p = (struct pending){ a->t_ns, 0, a->addr, a->size_bytes, NULL, NULL, rec->pid,
+		p = (struct hg_pending){ a->t_ns, 0, a->addr, a->size_bytes, NULL, NULL, rec->pid,
 				      a->stack_id, P_ALLOC };
-		push_timed(s, &p, rec->tid);
+		hg_replay_push_timed(s, &p, rec->tid);
 		break;
 	}
 	case HG_REC_FREE: {
 		const struct hg_rec_free *f = (const void *)h;
-		p = (struct pending){ f->t_ns, 0, f->addr, 0, NULL, NULL, rec->pid, 0, P_FREE };
-		push_timed(s, &p, rec->tid);
+		p = (struct hg_pending){ f->t_ns, 0, f->addr, 0, NULL, NULL, rec->pid, 0, P_FREE };
+		hg_replay_push_timed(s, &p, rec->tid);
 		break;
 	}
 	case HG_REC_PROCESS: on_process(s, (const void *)h, rec->tid); break;
@@ -608,18 +483,18 @@ static void dispatch(struct replay_state *s, const struct hg_record *rec)
 			hg_rss_note(im, x->t_ns, x->rss_bytes);
 		break;
 	}
-	case HG_REC_SNAPSHOT: on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
+	case HG_REC_SNAPSHOT: hg_replay_on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_REGION:
 	case HG_REC_WORDS:
-	case HG_REC_SNAPSHOT_END: on_snapshot_part(s, h, rec->pid, rec->tid); break;
+	case HG_REC_SNAPSHOT_END: hg_replay_on_snapshot_part(s, h, rec->pid, rec->tid); break;
 	default: break; /* a newer writer's record type: skipped by the version policy */
 	}
 }
 
-static void state_release(struct replay_state *s)
+static void state_release(struct hg_replay_state *s)
 {
-	struct pid_images *e, *etmp;
-	struct stream *st, *stmp;
+	struct hg_pid_images *e, *etmp;
+	struct hg_stream *st, *stmp;
 
 	HASH_ITER(hh, s->pids, e, etmp) {
 		HASH_DEL(s->pids, e);
@@ -665,7 +540,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags,
 				     const uint64_t *targets, size_t n_targets)
 {
 	struct hg_trace_reader *rd = hg_trace_reader_open(path);
-	struct replay_state s;
+	struct hg_replay_state s;
 	struct hg_record rec;
 	int k;
 
@@ -709,19 +584,10 @@ const struct hg_module *hg_image_module(const struct hg_image *im, uint64_t addr
 	return NULL;
 }
 
-static void snapshot_free(struct hg_snapshot *sn)
-{
-	free(sn->label);
-	free(sn->blocks);
-	free(sn->regions);
-	free(sn->pairs);
-	free(sn);
-}
-
 static void image_free(struct hg_image *im)
 {
 	for (uint32_t i = 0; i < im->n_snapshots; i++)
-		snapshot_free(im->snapshots[i]);
+		hg_replay_snapshot_free(im->snapshots[i]);
 	free(im->snapshots);
 	for (uint32_t i = 0; i < im->n_stacks; i++)
 		free(im->stacks[i].ip);

@@ -1,0 +1,80 @@
+/*
+ * replay_int.h - what replay.c shares with replay_snapshot.c, and nobody else
+ */
+#ifndef HG_REPLAY_INT_H
+#define HG_REPLAY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uthash.h>
+
+#include "hg_format.h"
+#include "replay.h"
+
+/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
+enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
+
+struct hg_pending {
+	uint64_t t_ns;
+	uint64_t seq;       /* file order, for a stable merge */
+	uint64_t addr;      /* block (P_ALLOC, P_FREE) */
+	uint64_t size;      /* P_ALLOC */
+	struct hg_image *im;/* P_FORK: the child; P_SNAP: the image; others: NULL */
+	struct hg_snapshot *snap; /* P_SNAP */
+	uint32_t pid;
+	uint32_t stack_id;  /* P_ALLOC */
+	uint8_t kind;       /* enum hg_pending_kind */
+};
+
+struct hg_pid_images {
+	uint32_t pid;
+	struct hg_image **im; /* by start time */
+	size_t n, cap;
+	UT_hash_handle hh;
+};
+
+struct hg_stream {
+	uint64_t key;     /* pid << 32 | tid */
+	uint64_t last_t;  /* t_ns of the thread's last timed record */
+	struct hg_pending *q;/* FIFO of waiting events, ring buffer of cap entries */
+	size_t head, n, cap;
+	UT_hash_handle hh;
+};
+
+struct hg_replay_state {
+	struct hg_replay *r;
+	size_t images_cap;
+	struct hg_pid_images *pids;
+	struct hg_stream *streams;
+	struct hg_stream **heap;   /* streams with waiting events, min-heap by their first event */
+	size_t n_heap, heap_cap;
+	size_t n_pending;       /* events waiting in all streams */
+	struct hg_stream *last_stream;   /* lookup caches: records come in runs of one thread */
+	struct hg_pid_images *last_pid;
+	uint64_t seq, max_t;
+	unsigned flags;         /* HG_REPLAY_* */
+	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
+	size_t n_peak_targets;
+};
+
+/* The image pid was running at time t; an implicit one if the trace never said. */
+struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uint64_t t);
+
+/* The FIFO and last time of thread (pid, tid), created on first use. */
+struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid);
+
+/* Queue a timed event from thread tid for the merge (and apply what is ripe). */
+void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t tid);
+
+/* NUL-separated strings (argv, a path) joined with spaces; the caller frees it. */
+char *hg_replay_join(const char *p, uint32_t n);
+
+/* replay_snapshot.c: SNAPSHOT records, their parts, the live set at their moment. */
+void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r,
+			   uint32_t pid, uint32_t tid);
+void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
+				uint32_t tid);
+void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn);
+void hg_replay_snapshot_free(struct hg_snapshot *sn);
+
+#endif /* HG_REPLAY_INT_H */

@@ -1,0 +1,103 @@
+/*
+ * replay_snapshot.c - heap snapshots during a replay: their records and their live sets
+ *
+ * A SNAPSHOT record creates the snapshot in its image and queues a timed event at its t_ns, so
+ * that the live set is copied when the merge reaches that moment: every allocation and free
+ * before it applied, none after. REGION, WORDS and SNAPSHOT_END records that follow in the same
+ * thread attach to it in file order.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "replay_int.h"
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct hg_block *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The snapshot's moment: copy the live set, sorted by address. */
+void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
+{
+	size_t pos = 0, n = 0;
+	uint64_t addr;
+	const struct hg_live *v;
+
+	sn->blocks = hg_xmalloc(sizeof(*sn->blocks) * (im->live.n ? im->live.n : 1));
+	while (hg_addrmap_next(&im->live, &pos, &addr, &v))
+		sn->blocks[n++] = (struct hg_block){ addr, v->size_bytes, v->stack_id };
+	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
+	sn->n_blocks = n;
+	sn->have_blocks = 1;
+}
+
+void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r, uint32_t pid,
+			uint32_t tid)
+{
+	struct hg_image *im = hg_replay_image_at(s, pid, r->t_ns);
+	struct hg_snapshot *sn = hg_xcalloc(1, sizeof(*sn));
+	struct hg_pending p = { 0 };
+	size_t cap = im->n_snapshots;
+
+	sn->id = r->snapshot_id;
+	sn->reason = r->hdr.flags;
+	sn->label = hg_replay_join((const char *)(r + 1), r->label_bytes);
+	sn->t_ns = r->t_ns;
+	sn->threads = r->threads;
+	sn->threads_stopped = r->threads_stopped;
+	HG_GROW(im->snapshots, cap, (size_t)im->n_snapshots + 1);
+	im->snapshots[im->n_snapshots++] = sn;
+	p.t_ns = r->t_ns;
+	p.kind = P_SNAP;
+	p.im = im;
+	p.snap = sn;
+	p.pid = pid;
+	hg_replay_push_timed(s, &p, tid);
+}
+
+static struct hg_snapshot *snapshot_of(struct hg_image *im, uint32_t id)
+{
+	for (uint32_t i = im->n_snapshots; i-- > 0;)
+		if (im->snapshots[i]->id == id)
+			return im->snapshots[i];
+	return NULL;
+}
+
+/* REGION, WORDS and SNAPSHOT_END belong to the snapshot their thread just began. */
+void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
+			     uint32_t tid)
+{
+	struct hg_image *im = hg_replay_image_at(s, pid, hg_replay_stream_of(s, pid, tid)->last_t);
+	const struct hg_rec_words *w = (const void *)h;
+	struct hg_snapshot *sn = snapshot_of(im, w->snapshot_id); /* id at offset 8 in all three */
+
+	if (!sn)
+		return;
+	if (h->type == HG_REC_REGION) {
+		const struct hg_rec_region *r = (const void *)h;
+		HG_GROW(sn->regions, sn->regions_cap, sn->n_regions + 1);
+		sn->regions[sn->n_regions++] = (struct hg_region){ r->lo, r->hi, r->live_lo,
+			r->hdr.flags & 0xffu, r->tid, (r->hdr.flags & HG_REGION_GUARD_BELOW) != 0 };
+	} else if (h->type == HG_REC_WORDS) {
+		if (s->flags & HG_REPLAY_SKIP_WORDS)
+			return;
+		HG_GROW(sn->pairs, sn->pairs_cap, 2 * (sn->n_pairs + w->n));
+		memcpy(sn->pairs + 2 * sn->n_pairs, w + 1, 16u * w->n);
+		sn->n_pairs += w->n;
+	} else {
+		sn->complete = 1;
+	}
+}
+
+void hg_replay_snapshot_free(struct hg_snapshot *sn)
+{
+	free(sn->label);
+	free(sn->blocks);
+	free(sn->regions);
+	free(sn->pairs);
+	free(sn);
+}
+
