@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "frag.h"
 #include "json.h"
+#include "peak.h"
 #include "report.h"
 #include "units.h"
 
@@ -35,6 +36,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 {
 	char a[32], b[32], c[32], d[32];
 	struct hg_frame fn[1];
+	const struct hg_mallinfo *mi;
 
 	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
 	fprintf(out, "    live %s in %" PRIu64 " blocks; malloc holds %s free; heap span %s",
@@ -43,6 +45,13 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
 	if (fr->rss_bytes)
 		fprintf(out, "; resident set %s", hg_format_bytes(d, sizeof(d), fr->rss_bytes));
+	if ((mi = hg_mallinfo_at(im, sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0)))
+		fprintf(out, "\n    malloc's own count (mallinfo2): %s obtained, %s in mmapped "
+			"blocks, %s free, %s releasable at the top",
+			hg_format_bytes(a, sizeof(a), mi->arena_bytes),
+			hg_format_bytes(b, sizeof(b), mi->mmap_bytes),
+			hg_format_bytes(c, sizeof(c), mi->free_bytes),
+			hg_format_bytes(d, sizeof(d), mi->releasable_bytes));
 	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none; "
 		"malloc_trim(0) could give back about %s\n", fr->pages_with_live_data, fr->pages_free,
 		hg_format_bytes(a, sizeof(a), fr->trim_estimate_bytes));
@@ -76,6 +85,20 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 			fr->n_pinners ? ", and the sites above keep sparse pages in use" : "");
 }
 
+static void json_mallinfo(struct hg_json *j, const struct hg_mallinfo *mi)
+{
+	if (!mi) {
+		hg_json_null(j, "malloc");
+		return;
+	}
+	hg_json_object(j, "malloc");
+	hg_json_u64(j, "arena_bytes", mi->arena_bytes);
+	hg_json_u64(j, "mmap_bytes", mi->mmap_bytes);
+	hg_json_u64(j, "free_bytes", mi->free_bytes);
+	hg_json_u64(j, "releasable_bytes", mi->releasable_bytes);
+	hg_json_end(j);
+}
+
 static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
 		      const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
@@ -92,6 +115,8 @@ static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_im
 	hg_json_u64(j, "pages_with_live_data", fr->pages_with_live_data);
 	hg_json_u64(j, "pages_free", fr->pages_free);
 	hg_json_u64(j, "trim_estimate_bytes", fr->trim_estimate_bytes);
+	json_mallinfo(j, hg_mallinfo_at(im, sn->t_ns >= im->t_start_ns ?
+					     sn->t_ns - im->t_start_ns : 0));
 	hg_json_array(j, "pinners");
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		hg_json_object(j, NULL);

@@ -86,3 +86,32 @@ uint64_t hg_rss_at(const struct hg_image *im, uint64_t t)
 	}
 	return lo ? im->rss[lo - 1].heap_bytes : 0;
 }
+
+void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallinfo *mi)
+{
+	struct hg_mallinfo v = *mi;
+
+	v.t_ns = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	if (im->n_mallinfo >= 2 * HG_TIMELINE_MAX) {
+		size_t out = 0;
+		for (size_t i = 0; i < im->n_mallinfo; i += 2)
+			im->mallinfo[out++] = im->mallinfo[i];
+		im->n_mallinfo = out;
+	}
+	HG_GROW(im->mallinfo, im->mallinfo_cap, im->n_mallinfo + 1);
+	im->mallinfo[im->n_mallinfo++] = v;
+}
+
+const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t)
+{
+	size_t lo = 0, hi = im->n_mallinfo;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (im->mallinfo[mid].t_ns <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &im->mallinfo[lo - 1] : NULL;
+}

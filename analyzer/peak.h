@@ -23,6 +23,12 @@ void hg_timeline_note(struct hg_image *im, uint64_t t_ns);
 /* Record an RSS sample of im taken at t_ns (bounded like the timeline). */
 void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes);
 
+/* Record a mallinfo2 sample (bounded like the timeline). */
+void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallinfo *mi);
+
+/* The last mallinfo2 sample at or before t (since the image started), or NULL. */
+const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t);
+
 /* The last RSS sample at or before t (since the image started), or 0 when none. */
 uint64_t hg_rss_at(const struct hg_image *im, uint64_t t);
 

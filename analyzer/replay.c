@@ -476,6 +476,13 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
 	case HG_REC_EXIT: on_exit_record(s, (const void *)h); break;
 	case HG_REC_LOSS: on_loss(s, (const void *)h); break;
+	case HG_REC_MALLINFO: {
+		const struct hg_rec_mallinfo *x = (const void *)h;
+		struct hg_mallinfo mi = { 0, x->arena_bytes, x->mmap_bytes, x->free_bytes,
+					  x->releasable_bytes };
+		hg_mallinfo_note(hg_replay_image_at(s, rec->pid, x->t_ns), x->t_ns, &mi);
+		break;
+	}
 	case HG_REC_RSS: {
 		const struct hg_rec_rss *x = (const void *)h;
 		struct hg_image *im = find_image(s, x->pid, x->t_ns);
@@ -599,6 +606,7 @@ static void image_free(struct hg_image *im)
 	free(im->peak_sites);
 	free(im->timeline);
 	free(im->rss);
+	free(im->mallinfo);
 	free(im->command);
 	free(im->exe);
 	hg_addrmap_release(&im->live);

@@ -89,6 +89,12 @@ struct hg_point {
 	uint64_t heap_bytes; /* live bytes then */
 };
 
+/* glibc's own account of its heap (HG_REC_MALLINFO). */
+struct hg_mallinfo {
+	uint64_t t_ns; /* since the image started */
+	uint64_t arena_bytes, mmap_bytes, free_bytes, releasable_bytes;
+};
+
 enum hg_exit_kind {
 	HG_END_UNKNOWN = 0, /* the trace does not say */
 	HG_END_CODE = 1,    /* exited with exit_status */
@@ -128,6 +134,8 @@ struct hg_image {
 	size_t n_rss, rss_cap;
 	uint64_t rss_peak_bytes;   /* largest RSS sample, 0 when none was taken */
 	uint64_t rss_peak_time_ns; /* since the image started */
+	struct hg_mallinfo *mallinfo; /* samples, in time order */
+	size_t n_mallinfo, mallinfo_cap;
 };
 
 struct hg_replay {

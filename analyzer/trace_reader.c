@@ -59,6 +59,7 @@ uint32_t hg_rec_min_size(uint16_t type)
 	case HG_REC_WORDS: return sizeof(struct hg_rec_words);
 	case HG_REC_SNAPSHOT_END: return sizeof(struct hg_rec_snapshot_end);
 	case HG_REC_RSS: return sizeof(struct hg_rec_rss);
+	case HG_REC_MALLINFO: return sizeof(struct hg_rec_mallinfo);
 	default: return 0;
 	}
 }

@@ -73,7 +73,8 @@ enum hg_rec_type {
 	HG_REC_WORDS = 14,   /* (where, value) pairs: words that may point into the heap */
 	HG_REC_SNAPSHOT_END = 15, /* the snapshot is complete */
 	HG_REC_RSS = 16,     /* the collector sampled a process's resident set */
-	HG_REC_TYPE_MAX = 17
+	HG_REC_MALLINFO = 17,/* the shim sampled glibc's mallinfo2() */
+	HG_REC_TYPE_MAX = 18
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -439,7 +440,29 @@ struct hg_rec_rss {
 	uint64_t rss_bytes;
 };
 
+/*
+ * HG_REC_MALLINFO, 48 bytes: glibc's own account of its heap, sampled by the shim at most
+ * every 10 ms (on the allocation path, after the real allocator returned).
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     8    arena_bytes: non-mmapped memory malloc obtained (mallinfo2 arena)
+ *   24     8    mmap_bytes: memory in mmapped chunks (hblkhd)
+ *   32     8    free_bytes: free bytes in malloc's chunks (fordblks)
+ *   40     8    releasable_bytes: free bytes at the top of the heap (keepcost)
+ */
+struct hg_rec_mallinfo {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t arena_bytes;
+	uint64_t mmap_bytes;
+	uint64_t free_bytes;
+	uint64_t releasable_bytes;
+};
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_mallinfo) == 48, "mallinfo record is 48 bytes");
 _Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_snapshot) == 32, "snapshot record head is 32 bytes");

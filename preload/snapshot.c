@@ -31,6 +31,7 @@
 #include "arena.h"
 #include "guard.h"
 #include "lifecycle.h"
+#include "mallinfo.h"
 #include "rawlog.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -354,6 +355,8 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || prepare() < 0 ||
 	    hg_ring_own_slot() < 0)
 		return;
+	/* Before the world stops: mallinfo2 takes malloc's locks, which a stopped thread may hold. */
+	hg_mallinfo_sample(hg_now_ns(), __atomic_load_n(&hg_mallinfo_last_ns, __ATOMIC_RELAXED));
 	if (hg_world_stop(&snap.world) < 0)
 		snap.world.n_stopped = 0;
 	snap.scanned = snap.written = 0;

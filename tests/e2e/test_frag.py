@@ -37,6 +37,15 @@ def test_frag_fill(ctx):
     check(abs(fr["trim_estimate_bytes"] - freed) <= freed // 5,
           "trim estimate %d vs %d really given back (more than 20%% apart)"
           % (fr["trim_estimate_bytes"], freed))
+    # glibc's own account (mallinfo2, sampled by the shim just before the snapshot) agrees
+    # with the analysis from the blocks and regions.
+    mi = fr["malloc"]
+    check(mi is not None, "no mallinfo2 sample before the snapshot")
+    eq(mi["arena_bytes"], fr["heap_span_bytes"], "malloc's arena bytes = heap span")
+    check(abs(mi["free_bytes"] - fr["allocator_free_bytes"]) <= fr["heap_span_bytes"] // 50,
+          "malloc's free bytes %d vs ours %d" % (mi["free_bytes"], fr["allocator_free_bytes"]))
+    eq(mi["releasable_bytes"], fr["top_block"]["free_above_bytes"],
+       "malloc's releasable top = the free bytes above the top block")
     ex = at["exit"]
     eq(ex["pinners"][0]["frames"][0]["function"], "fill", "at exit fill still pins")
     r = run([ctx.hg, "frag", trace])
