@@ -10,8 +10,9 @@
 # report` or `heaptrack_print`) and timed the same way, then deleted.
 #
 # A benchmark of a tracer that broke the program would measure nothing, so every run's output is
-# checked against the first run of the same workload: churn's and the python script's checksum
-# line, and the hash of the `git log -p` output. A mismatch, a failed run or a missing trace
+# checked against the first run of the same workload: churn's, scan's and the python script's
+# checksum line, and the hash of the `git log -p` output, of the sqlite3 query's result and of
+# the object file gcc writes (startup has no output to check). A mismatch, a failed run or a missing trace
 # aborts that workload with a message and the table leaves it out; the script goes on with the
 # next workload and exits 1 at the end.
 #
@@ -19,10 +20,21 @@
 #   churn1  bench/churn.c on 1 thread        churn2  the same on 2 threads
 #   python  python3 building millions of small objects, PYTHONMALLOC=malloc
 #   git     git log -p on a generated repository of 600 commits
+#   sqlite3 the sqlite3 shell: 200,000 inserts into two tables in one transaction, then a join
+#           with an aggregate (bench/sqlgen.py); its output is hashed
+#   cc1     gcc -O2 -c on a generated C file of about 5,400 lines (bench/cgen.py): the driver
+#           forks cc1 and as; the object file must be byte-identical in every run
+#   scan    bench/scan.c: 1,000,000 blocks of 1 KiB reachable from a global plus 10,000
+#           leaked ones at exit, to time exit-time heap scans; its analysis is `heapgraph leaks`
+#   startup bash running /bin/true 200 times: the cost per process start, reported apart
+# Tools: bare, heapgraph, heaptrack; lsan (LeakSanitizer's runtime, liblsan.so.0, preloaded)
+# and memcheck (valgrind) only on the workloads listed in LSAN_WORKLOADS and
+# MEMCHECK_WORKLOADS below, for the reasons given there; the table marks the others "not run".
 # Environment:
 #   BENCH_RUNS=N     runs per tool and workload (default 5)
+#   BENCH_SLOW_RUNS=N  at most this many runs for memcheck (default 3, to keep make bench short)
 #   BENCH_QUICK=1    smoke test: 1 run, small inputs
-#   BENCH_TOOLS=...  tools to run, from "bare heapgraph heaptrack" (the default)
+#   BENCH_TOOLS=...  tools to run, from "bare heapgraph heaptrack lsan memcheck" (the default)
 #   BENCH_DOC=FILE   where the markdown report goes; default docs/PERFORMANCE.md for a full run
 #                    (every workload and tool, not quick), build/bench/PERFORMANCE.md otherwise
 #   BENCH_KEEP=1     keep the work directory (traces, outputs) and print its path
@@ -37,15 +49,32 @@ MEASURE=$BUILD/bench/measure
 CHURN=$BUILD/bench/churn
 PYTHON=/usr/bin/python3 # not the first python3 on PATH: a pyenv or venv shim would be traced
 GIT=/usr/bin/git
-ALL_WORKLOADS="churn1 churn2 python git"
-ALL_TOOLS="bare heapgraph heaptrack"
+SCAN=$BUILD/bench/scan
+SQLITE=/usr/bin/sqlite3
+GCC=/usr/bin/gcc
+ALL_WORKLOADS="churn1 churn2 python git sqlite3 cc1 scan startup"
+ALL_TOOLS="bare heapgraph heaptrack lsan memcheck"
+# LeakSanitizer's runtime preloaded into a program it was not built into works for these; the
+# sqlite3 and git binaries of Debian 12 die of SIGSEGV at once under it (even `sqlite3 :memory:
+# "select 1"`), and cc1 is C++ with its own allocators.
+LSAN_WORKLOADS="churn1 churn2 python scan startup"
+# memcheck only where one run takes under a minute (measured on a busy 2-CPU EPYC: churn2 50 s,
+# its two threads serialised by valgrind; sqlite3 31 s, churn1 22 s, python 19 s, git 14 s,
+# scan 8 s); cc1 takes several minutes and startup ~0.9 s per traced process (3 min a run).
+# With memcheck at 3 runs, make bench takes about 22 minutes.
+MEMCHECK_WORKLOADS="churn1 churn2 python git sqlite3 scan"
+MEMCHECK=(valgrind --tool=memcheck --leak-check=full -q --error-exitcode=0 --trace-children=yes)
+LSAN_OPTS="exitcode=0"
 
 QUICK=${BENCH_QUICK:-0}
 if [ "$QUICK" = 1 ]; then
 	RUNS=${BENCH_RUNS:-1} CHURN_OPS=200000 PY_ROWS=60000 GIT_COMMITS=60
+	SQL_ROWS=10000 CC_FUNCS=40 SCAN_BLOCKS=100000 STARTUP_N=50
 else
 	RUNS=${BENCH_RUNS:-5} CHURN_OPS=5000000 PY_ROWS=600000 GIT_COMMITS=600
+	SQL_ROWS=100000 CC_FUNCS=200 SCAN_BLOCKS=1000000 STARTUP_N=200
 fi
+SLOW_RUNS=${BENCH_SLOW_RUNS:-3}
 TOOLS=${BENCH_TOOLS:-$ALL_TOOLS}
 
 # The python workload: rows of (int, str, list), a dict over them, a string split into words.
@@ -77,6 +106,38 @@ check_args() {
 		[[ " $ALL_TOOLS " == *" $t "* ]] || die "unknown tool '$t' in BENCH_TOOLS ($ALL_TOOLS)"
 	done
 	[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number, not '$RUNS'"
+	[[ "$SLOW_RUNS" =~ ^[1-9][0-9]*$ ]] ||
+		die "BENCH_SLOW_RUNS must be a positive number, not '$SLOW_RUNS'"
+}
+
+# Whether tool $1 runs workload $2; prints the reason when it does not.
+tool_applies() {
+	case $1 in
+	lsan) [[ " $LSAN_WORKLOADS " == *" $2 "* ]] && return 0
+		echo "lsan: not run on $2 (see LSAN_WORKLOADS in bench/run.sh)" ;;
+	memcheck) [[ " $MEMCHECK_WORKLOADS " == *" $2 "* ]] && return 0
+		echo "memcheck: not run on $2 (over 60 s a run; see MEMCHECK_WORKLOADS in bench/run.sh)" ;;
+	*) return 0 ;;
+	esac
+	return 1
+}
+
+# Runs of tool $1: memcheck is slow, so it gets at most BENCH_SLOW_RUNS.
+tool_runs() {
+	if [ "$1" = memcheck ] && [ "$SLOW_RUNS" -lt "$RUNS" ]; then
+		echo "$SLOW_RUNS"
+	else
+		echo "$RUNS"
+	fi
+}
+
+# The path of LeakSanitizer's runtime (gcc's liblsan0 package), or nothing.
+find_lsan() {
+	local f
+	f=$(ldconfig -p 2>/dev/null | awk '$1 == "liblsan.so.0" && /x86-64|64bit/ { print $NF; exit }')
+	[ -z "$f" ] && f=$(dpkg -L liblsan0 2>/dev/null | grep '/liblsan\.so\.0$' | head -n 1)
+	[ -n "$f" ] && [ -f "$f" ] && echo "$f"
+	return 0
 }
 
 check_tools() {
@@ -89,8 +150,18 @@ check_tools() {
 			die "heaptrack not found; install it with 'scripts/install-deps.sh bench'"
 		fi
 	fi
+	if [[ " $TOOLS " == *" lsan "* ]]; then
+		LSAN_LIB=$(find_lsan)
+		[ -n "$LSAN_LIB" ] || die "liblsan.so.0 not found; install it with" \
+			"'apt-get install liblsan0' (or leave lsan out of BENCH_TOOLS)"
+	fi
+	if [[ " $TOOLS " == *" memcheck "* ]] && ! command -v valgrind >/dev/null; then
+		die "valgrind not found; install it with 'scripts/install-deps.sh bench'"
+	fi
 	[ -x "$PYTHON" ] || die "'$PYTHON' not found; install python3"
 	[ -x "$GIT" ] || die "'$GIT' not found; install git"
+	[ -x "$SQLITE" ] || die "'$SQLITE' not found; install it with 'scripts/install-deps.sh bench'"
+	[ -x "$GCC" ] || die "'$GCC' not found; install gcc"
 }
 
 build() {
@@ -104,6 +175,8 @@ build() {
 		die "cannot build bench/churn.c"
 	# shellcheck disable=SC2086
 	$CC $flags -o "$MEASURE" "$ROOT/bench/measure.c" || die "cannot build bench/measure.c"
+	# shellcheck disable=SC2086
+	$CC $flags -o "$SCAN" "$ROOT/bench/scan.c" || die "cannot build bench/scan.c"
 }
 
 # heaptrack's script opens heaptrack_gui on the trace when it sits next to it. Run a copy of the
@@ -172,10 +245,11 @@ make_git_repo() {
 	"$PYTHON" "$ROOT/bench/gitrepo.py" "$GIT_COMMITS" | "$GIT" -C "$WORK/repo" fast-import --quiet
 }
 
-# Sets WL_CMD (argv), WL_ENV (VAR=value list), WL_OUT (a file the workload writes, or "") and
-# WL_SHOW (the command as the report prints it) for workload $1.
+# Sets WL_CMD (argv), WL_ENV (VAR=value list), WL_OUT (a file the workload writes, or ""),
+# WL_FP (what fingerprint compares: the "checksum" line or WL_OUT's hash, or "none") and WL_SHOW (the
+# command as the report prints it) for workload $1.
 workload_setup() {
-	WL_ENV=(GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null) WL_OUT=""
+	WL_ENV=(GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null) WL_OUT="" WL_FP=checksum
 	case $1 in
 	churn1 | churn2)
 		WL_CMD=("$CHURN" -t "${1#churn}" -n "$CHURN_OPS")
@@ -192,6 +266,30 @@ workload_setup() {
 		WL_CMD=("$GIT" -C "$WORK/repo" log -p --output="$WL_OUT" main)
 		WL_SHOW="git -C REPO log -p --output=FILE main  (REPO: bench/gitrepo.py $GIT_COMMITS)"
 		;;
+	sqlite3)
+		[ -f "$WORK/bench.sql" ] || "$PYTHON" "$ROOT/bench/sqlgen.py" "$SQL_ROWS" >"$WORK/bench.sql"
+		# The query's result goes to a file: heaptrack prints its own lines on stdout.
+		WL_OUT=$WORK/sqlite.out
+		WL_CMD=("$SQLITE" -bail :memory: ".output $WL_OUT" ".read $WORK/bench.sql")
+		WL_SHOW="sqlite3 -bail :memory: \".output OUT\" \".read SQL\""
+		WL_SHOW+="  (SQL: bench/sqlgen.py $SQL_ROWS)"
+		;;
+	cc1)
+		[ -f "$WORK/bench.c" ] || "$PYTHON" "$ROOT/bench/cgen.py" "$CC_FUNCS" >"$WORK/bench.c"
+		WL_OUT=$WORK/bench.o
+		WL_CMD=("$GCC" -O2 -c "$WORK/bench.c" -o "$WL_OUT")
+		WL_SHOW="gcc -O2 -c FILE.c -o FILE.o  (FILE.c: bench/cgen.py $CC_FUNCS," \
+		WL_SHOW+="$(wc -l <"$WORK/bench.c") lines)"
+		;;
+	scan)
+		WL_CMD=("$SCAN" -n "$SCAN_BLOCKS")
+		WL_SHOW="build/bench/scan -n $SCAN_BLOCKS"
+		;;
+	startup)
+		WL_CMD=(/bin/bash -c "for i in \$(seq $STARTUP_N); do /bin/true; done")
+		WL_FP=none
+		WL_SHOW="bash -c 'for i in \$(seq $STARTUP_N); do /bin/true; done'"
+		;;
 	esac
 }
 
@@ -199,7 +297,9 @@ workload_setup() {
 
 # What must not change when the program is traced: the checksum line, or the output file's hash.
 fingerprint() {
-	if [ -n "$WL_OUT" ]; then
+	if [ "$WL_FP" = none ]; then
+		echo "no output"
+	elif [ -n "$WL_OUT" ]; then
 		sha256sum "$WL_OUT" | cut -d' ' -f1
 	else
 		grep -m1 '^checksum ' "$1" || echo "no checksum line"
@@ -227,7 +327,9 @@ fail_run() {
 # failure.
 analyse() {
 	local tool=$1 trace=$2 base=$3 rc=0
-	if [ "$tool" = heapgraph ]; then
+	if [ "$tool" = heapgraph ] && [ "$W" = scan ]; then
+		"$MEASURE" -o "$base.a" -- "$HG" leaks "$trace" >/dev/null 2>"$base.aerr" || rc=$?
+	elif [ "$tool" = heapgraph ]; then
 		"$MEASURE" -o "$base.a" -- "$HG" report "$trace" >/dev/null 2>"$base.aerr" || rc=$?
 	else
 		"$MEASURE" -o "$base.a" -- heaptrack_print "$trace" >/dev/null 2>"$base.aerr" || rc=$?
@@ -249,6 +351,8 @@ run_once() {
 	bare) cmd=("${WL_CMD[@]}") ;;
 	heapgraph) cmd=("$HG" record -o "$base.hgt" -- "${WL_CMD[@]}") ;;
 	heaptrack) cmd=("$HEAPTRACK" -o "$base.ht" "${WL_CMD[@]}") ;;
+	lsan) cmd=(env "LD_PRELOAD=$LSAN_LIB" "LSAN_OPTIONS=$LSAN_OPTS" "${WL_CMD[@]}") ;;
+	memcheck) cmd=("${MEMCHECK[@]}" "${WL_CMD[@]}") ;;
 	esac
 	[ -n "$WL_OUT" ] && rm -f "$WL_OUT"
 	env "${WL_ENV[@]}" "$MEASURE" -o "$base.m" -- "${cmd[@]}" \
@@ -259,7 +363,7 @@ run_once() {
 	[ "$fp" = "$REF" ] ||
 		{ fail_run "$tool run $run changed the output: '$fp', expected '$REF'" "$base"; return 1; }
 	size=-
-	if [ "$tool" != bare ]; then
+	if [ "$tool" = heapgraph ] || [ "$tool" = heaptrack ]; then
 		trace=$(trace_file "$base")
 		[ -n "$trace" ] || { fail_run "$tool run $run wrote no trace at '$base.*'" "$base"; return 1; }
 		size=$(stat -c %s "$trace")
@@ -276,9 +380,15 @@ run_once() {
 }
 
 run_workload() {
-	local run i n t
-	local -a tools
-	read -r -a tools <<<"$TOOLS"
+	local run i n t why
+	local -a tools=()
+	for t in $TOOLS; do
+		if why=$(tool_applies "$t" "$W"); then
+			tools+=("$t")
+		else
+			printf '%s\t%s\t%s\n' "$W" "$t" "$why" >>"$WORK/skipped"
+		fi
+	done
 	n=${#tools[@]}
 	workload_setup "$W"
 	echo "$W	$WL_SHOW" >>"$WORK/commands"
@@ -286,6 +396,7 @@ run_workload() {
 	for ((run = 1; run <= RUNS; run++)); do
 		for ((i = 0; i < n; i++)); do
 			t=${tools[$(((i + run - 1) % n))]}
+			[ "$run" -le "$(tool_runs "$t")" ] || continue
 			run_once "$t" "$run" || return 0
 		done
 	done
@@ -312,6 +423,7 @@ machine_info() {
 
 summary() {
 	awk -v mode="$1" -v workloads="${WORKLOADS[*]}" -v tools="$TOOLS" \
+		-v startup_n="$STARTUP_N" -v skipfile="$WORK/skipped" \
 		-f "$ROOT/bench/summary.awk" "$WORK/results.tsv"
 }
 
@@ -327,6 +439,15 @@ notes() {
 - **heaptrack's cost is partly off the program's thread.** `heaptrack_interpret` and `zstd` run
   beside the program in a pipeline; wall time ends when they finish, and their CPU time and
   memory count, as does the `heapgraph record` process that drains the ring into the trace.
+- **Start-up cost per process.** The startup workload's own table divides each tool's extra
+  wall and CPU time by the number of processes the loop starts. heapgraph and lsan are
+  inherited through LD_PRELOAD, so every /bin/true pays; heaptrack and memcheck: see below.
+- **scan** measures what a leak check at exit costs on about 1 GiB of reachable heap:
+  heapgraph's exit snapshot (taken by default: the shim stops the threads, reads every writable
+  private mapping and writes each word that points into the heap to the trace) in the run,
+  `heapgraph leaks` (which turns those words into edges and walks them) in the analysis column;
+  lsan and memcheck scan inside the run. The bare run's wall time is noisy here (tearing down
+  1 GiB); compare CPU time.
 - **Run-to-run spread.** churn2 uses both CPUs of a 2-CPU machine, so anything else running
   shows up as outliers in its min-max; compare medians.
 
@@ -344,6 +465,19 @@ notes() {
   wrapper script), which dominates the quick-mode ratios; full runs are long enough to hide it.
 - **heaptrack_gui.** The heaptrack script opens the GUI on the trace when `heaptrack_gui` is
   installed next to it; run.sh then runs a copy of the script from a directory without it.
+- **heaptrack does not follow child processes.** The heaptrack script preloads its library
+  into the command it starts only; a child (gcc's cc1 and as, each /bin/true of startup) runs
+  untraced. Its cc1 row is therefore the cost of tracing the gcc driver alone (hence its tiny
+  trace), and its startup per-process figure is bash's extra cost, not a traced start-up.
+  heapgraph traces every process (the cc1 trace holds the driver, cc1 and as).
+- **memcheck** runs with `--trace-children=yes`, so that it would check the processes the
+  workload starts, but only where a run takes under a minute (MEMCHECK_WORKLOADS in run.sh):
+  not cc1 (minutes) or startup (about 0.9 s per traced process, three minutes a run). It runs
+  at most BENCH_SLOW_RUNS times (default 3) to keep make bench near 20 minutes.
+- **lsan** is gcc's LeakSanitizer runtime (liblsan0) preloaded, with `exitcode=0` so that the
+  leaks it finds do not fail the run. Debian 12's sqlite3 and git die of SIGSEGV at start-up
+  under it (even `sqlite3 :memory: "select 1"`), and cc1 is C++; lsan runs only on churn1,
+  churn2, python, scan and startup.
 - **Absolute paths for python and git.** A pyenv or virtualenv `python3` on PATH is a shell
   shim that execs the real interpreter; a tracer would record the shim. run.sh runs
   `/usr/bin/python3` and `/usr/bin/git`.
@@ -370,9 +504,18 @@ write_doc() {
 		echo "process in the tree. Peak RSS is the largest sum of resident sets of the processes"
 		echo "alive at once, sampled every 20 ms (never below the largest single process, which"
 		echo "the kernel reports exactly). Trace is the file the tool leaves behind; analysis is"
-		echo "\`heapgraph report T\` or \`heaptrack_print T.zst\`, output discarded."
+		echo "\`heapgraph report T\` (\`heapgraph leaks T\` for scan) or \`heaptrack_print T.zst\`,"
+		echo "output discarded. lsan and memcheck write no trace: their leak check is part of the"
+		echo "run. memcheck ran at most $SLOW_RUNS time(s) per workload (BENCH_SLOW_RUNS); *not run*"
+		echo "marks a tool left out of a workload, for the reasons under Known quirks."
 		echo
 		summary md
+		if [ -s "$WORK/skipped" ]; then
+			echo
+			echo "Not run:"
+			echo
+			cut -f3 "$WORK/skipped" | sed 's/^/- /'
+		fi
 		if [ -s "$WORK/aborted" ]; then
 			echo
 			echo "Aborted workloads:"
@@ -391,6 +534,8 @@ write_doc() {
 		echo "| heapgraph | \`build/heapgraph record -o T.hgt -- WORKLOAD\` |" \
 			"\`build/heapgraph report T.hgt\` |"
 		echo "| heaptrack | \`heaptrack -o T WORKLOAD\` (writes T.zst) | \`heaptrack_print T.zst\` |"
+		echo "| lsan | \`LD_PRELOAD=${LSAN_LIB:-liblsan.so.0} LSAN_OPTIONS=$LSAN_OPTS WORKLOAD\` | |"
+		echo "| memcheck | \`${MEMCHECK[*]} WORKLOAD\` | |"
 		echo
 		echo "| workload | command |"
 		echo "|---|---|"
@@ -425,6 +570,7 @@ else
 fi
 : >"$WORK/results.tsv"
 : >"$WORK/commands"
+: >"$WORK/skipped"
 setup_heaptrack
 snapshot_heapgraph
 check_load

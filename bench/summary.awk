@@ -9,8 +9,12 @@
 # analysis time and RSS. A "heapgraph/heaptrack" row divides heapgraph's medians by heaptrack's:
 # below 1 means heapgraph costs less.
 #
+# A tool that a workload leaves out (skipfile: lines "workload<TAB>tool<TAB>reason") gets a row
+# of "-" saying "not run". When the startup workload ran, a second table gives each tool's cost
+# per process start: (tool's median wall - bare's) / startup_n, and the same for CPU time.
+#
 # Variables: mode=text (aligned columns) or mode=md (a markdown table); workloads and tools
-# give the row order, space-separated. Plain POSIX awk: mawk has no asort, so medians use an
+# give the row order, space-separated; startup_n, skipfile as above. Plain POSIX awk: mawk has no asort, so medians use an
 # insertion sort, which is fine for a handful of runs.
 
 function sort_list(key,    n, i, j, v) {
@@ -78,6 +82,36 @@ function tool_row(w, t,    b) {
 	    med[w, t, "ana_rss"] == "" ? "-" : sprintf("%.0f", med[w, t, "ana_rss"] / 1024))
 }
 
+function skipped_row(w, t) {
+	row(w, t, "not run", "-", "-", "-", "-", "-", "-", "-", "-")
+}
+
+# Milliseconds per process that tool t adds to the startup workload, for metric m.
+function per_process(t, m) {
+	if (med["startup", t, m] == "" || med["startup", "bare", m] == "" || startup_n <= 0)
+		return "-"
+	return sprintf("%.1f", (med["startup", t, m] - med["startup", "bare", m]) * 1000 / startup_n)
+}
+
+function startup_table(    j) {
+	print ""
+	if (mode == "md") {
+		print "| tool | wall ms per process | CPU ms per process |"
+		print "|---|--:|--:|"
+	} else
+		printf "%-10s %-20s %-20s\n", "tool", "wall ms per process", "CPU ms per process"
+	for (j = 1; j <= nt; j++) {
+		if (tl[j] == "bare" || !(("startup", tl[j]) in seen))
+			continue
+		if (mode == "md")
+			printf "| %s | %s | %s |\n", tl[j], per_process(tl[j], "wall"),
+			    per_process(tl[j], "cpu")
+		else
+			printf "%-10s %-20s %-20s\n", tl[j], per_process(tl[j], "wall"),
+			    per_process(tl[j], "cpu")
+	}
+}
+
 function versus_row(w,    h, k) {
 	h = w SUBSEP "heapgraph"
 	k = w SUBSEP "heaptrack"
@@ -87,7 +121,14 @@ function versus_row(w,    h, k) {
 	    ratio(med[h, "ana_rss"], med[k, "ana_rss"]))
 }
 
-BEGIN { FS = "\t" }
+BEGIN {
+	FS = "\t"
+	if (skipfile != "")
+		while ((getline line < skipfile) > 0) {
+			split(line, f, "\t")
+			skip[f[1], f[2]] = 1
+		}
+}
 
 {
 	k = $1 SUBSEP $2
@@ -114,7 +155,11 @@ END {
 		for (j = 1; j <= nt; j++)
 			if ((wl[i], tl[j]) in seen)
 				tool_row(wl[i], tl[j])
+			else if ((wl[i], tl[j]) in skip)
+				skipped_row(wl[i], tl[j])
 		if ((wl[i], "heapgraph") in seen && (wl[i], "heaptrack") in seen)
 			versus_row(wl[i])
 	}
+	if (("startup", "bare") in seen)
+		startup_table()
 }

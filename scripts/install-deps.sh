@@ -12,7 +12,7 @@ pkgs="gcc make pkg-config libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-
 case "$level" in
 build) ;;
 test) pkgs="$pkgs check g++ python3 valgrind sqlite3 python3-pandas" ;;
-bench) pkgs="$pkgs check g++ python3 valgrind heaptrack sqlite3 git time libclang-rt-14-dev" ;;
+bench) pkgs="$pkgs check g++ python3 valgrind heaptrack sqlite3 git time liblsan0" ;;
 *) echo "install-deps.sh: error: unknown level '$level' (build, test or bench)" >&2; exit 2 ;;
 esac
 
