@@ -441,8 +441,8 @@ struct hg_rec_rss {
 };
 
 /*
- * HG_REC_MALLINFO, 48 bytes: glibc's own account of its heap, sampled by the shim at most
- * every 10 ms (on the allocation path, after the real allocator returned).
+ * HG_REC_MALLINFO, 48 bytes: glibc's own account of its heap, sampled by the shim at each
+ * heap snapshot, before the other threads are stopped.
  *
  *   OFFSET SIZE MEANING
  *   0      8    header

@@ -1,13 +1,13 @@
 /*
  * mallinfo.c - sample glibc's own account of its heap (mallinfo2) into the trace
  *
- * mallinfo2 takes every arena's lock and walks its bins, so it runs at most once per period
- * (10 ms), from whichever thread allocates or frees first after the period ends, right after
- * the real call returned (no malloc lock is held then), and once more for each heap snapshot
- * before the other threads are stopped. `heapgraph frag` shows the sample nearest before a
- * snapshot beside its own page-level analysis.
+ * mallinfo2 takes every arena's lock and walks every free chunk in every bin: on a heap with
+ * millions of free chunks one call costs milliseconds, so sampling it periodically on the
+ * allocation path made a program that frees millions of objects quadratically slow (a CPython
+ * shutdown ran for minutes). It is therefore sampled once per heap snapshot, before the other
+ * threads are stopped, where `heapgraph frag` shows it beside its own page-level analysis.
  *
- * Runs in: inside malloc and free (after the real call), the snapshot path.
+ * Runs in: the snapshot path.
  */
 #include <malloc.h>
 
@@ -16,17 +16,11 @@
 #include "mallinfo.h"
 #include "ring.h"
 
-uint64_t hg_mallinfo_last_ns;
-
-void hg_mallinfo_sample(uint64_t t_ns, uint64_t last)
+void hg_mallinfo_sample(uint64_t t_ns)
 {
 	struct hg_rec_mallinfo rec;
 	struct mallinfo2 mi;
 
-	/* One thread per period: the others see the new time and go on. */
-	if (!__atomic_compare_exchange_n(&hg_mallinfo_last_ns, &last, t_ns, 0, __ATOMIC_RELAXED,
-					 __ATOMIC_RELAXED))
-		return;
 	HG_INTERNAL(mi = mallinfo2());
 	rec.hdr.type = HG_REC_MALLINFO;
 	rec.hdr.flags = 0;

@@ -29,7 +29,6 @@
 #include "guard.h"
 #include "hg_compiler.h"
 #include "lifecycle.h"
-#include "mallinfo.h"
 #include "modules.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -79,7 +78,6 @@ static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns)
 	rec.fn = fn;
 	memset(rec.pad, 0, sizeof(rec.pad));
 	hg_ring_put(&rec, sizeof(rec));
-	hg_mallinfo_maybe(t_ns);
 	errno = saved;
 }
 
@@ -105,8 +103,6 @@ HG_EXPORT void *malloc(size_t n)
 
 HG_EXPORT void free(void *p)
 {
-	uint64_t t;
-
 	if (HG_UNLIKELY(p == NULL || hg_boot_owns(p)))
 		return;
 	if (HG_UNLIKELY(!enter())) {
@@ -114,10 +110,8 @@ HG_EXPORT void free(void *p)
 			hg_real.free(p);
 		return;
 	}
-	t = hg_now_ns();
-	record_free(p, t);
+	record_free(p, hg_now_ns());
 	hg_real.free(p);
-	hg_mallinfo_maybe(t);
 	leave();
 }
 

@@ -356,7 +356,7 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	    hg_ring_own_slot() < 0)
 		return;
 	/* Before the world stops: mallinfo2 takes malloc's locks, which a stopped thread may hold. */
-	hg_mallinfo_sample(hg_now_ns(), __atomic_load_n(&hg_mallinfo_last_ns, __ATOMIC_RELAXED));
+	hg_mallinfo_sample(hg_now_ns());
 	if (hg_world_stop(&snap.world) < 0)
 		snap.world.n_stopped = 0;
 	snap.scanned = snap.written = 0;
