@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "diag.h"
@@ -49,6 +50,21 @@ int hg_bad_option(const char *cmd, int ch, char **argv)
 	if (ch == ':')
 		return hg_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
 	return hg_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+int hg_check_trace_args(const char *cmd, const char *format, const char *const *formats,
+			const char *hint, int argc)
+{
+	size_t i = 0;
+
+	while (formats[i] && strcmp(formats[i], format))
+		i++;
+	if (!formats[i])
+		return hg_usage_error(cmd, "unknown format '%s' (%s)", format, hint);
+	if (optind + 1 != argc)
+		return hg_usage_error(cmd, optind == argc ? "no trace file given" :
+				      "one trace file at a time");
+	return 0;
 }
 
 int hg_print_help(const char *text)

@@ -28,6 +28,15 @@ int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t
  */
 int hg_bad_option(const char *cmd, int ch, char **argv);
 
+/*
+ * After option parsing of a command that reads one trace: `format` must be one of the
+ * NULL-terminated `formats` (`hint` lists them for the message, e.g. "text or json") and
+ * exactly one argument must remain at argv[optind]. Returns 0, or the usage code after one
+ * line naming the problem.
+ */
+int hg_check_trace_args(const char *cmd, const char *format, const char *const *formats,
+			const char *hint, int argc);
+
 /* Print `text` (a subcommand's help) to stdout. Returns HG_EXIT_OK. */
 int hg_print_help(const char *text);
 

@@ -17,6 +17,8 @@
 #include "report.h"
 #include "units.h"
 
+static const char *const text_json[] = { "text", "json", NULL };
+
 static const char help[] =
 	"usage: heapgraph frag [options] TRACE\n"
 	"\n"
@@ -198,29 +200,22 @@ int hg_cmd_frag(int argc, char **argv)
 		default: return hg_bad_option("frag", ch, argv);
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json"))
-		return hg_usage_error("frag", "unknown format '%s' (text or json)", format);
-	if (optind + 1 != argc)
-		return hg_usage_error("frag", optind == argc ? "no trace file given" :
-				      "one trace file at a time");
+	if ((rc = hg_check_trace_args("frag", format, text_json, "text or json", argc)))
+		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
 	json = !strcmp(format, "json");
 	hg_json_init(&j, stdout);
 	if (json) {
-		hg_json_object(&j, NULL);
-		hg_json_trace_fields(&j, r);
-		hg_json_array(&j, "processes");
+		hg_json_begin_processes(&j, r);
 	} else {
 		printf("heapgraph frag of '%s'\n", r->path);
 	}
 	for (uint32_t i = 0; i < r->n_images; i++)
 		image_out(json, &j, f, r, r->images[i], top);
 	if (json) {
-		hg_json_end(&j);
-		hg_json_end(&j);
-		hg_json_finish(&j);
+		hg_json_end_processes(&j);
 	}
 	return hg_report_done(r, f, 0);
 }

@@ -13,6 +13,8 @@
 #include "json.h"
 #include "leaks.h"
 
+static const char *const formats[] = { "text", "json", "dot", NULL };
+
 static const char help[] =
 	"usage: heapgraph leaks [options] TRACE\n"
 	"\n"
@@ -81,12 +83,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 		default: return hg_bad_option("leaks", ch, argv);
 		}
 	}
-	if (strcmp(a->format, "text") && strcmp(a->format, "json") && strcmp(a->format, "dot"))
-		return hg_usage_error("leaks", "unknown format '%s' (text, json or dot)", a->format);
-	if (optind + 1 != argc)
-		return hg_usage_error("leaks", optind == argc ? "no trace file given" :
-				      "one trace file at a time");
-	return 0;
+	return hg_check_trace_args("leaks", a->format, formats, "text, json or dot", argc);
 }
 
 static const struct hg_snapshot *pick(const struct hg_image *im, const char *label)
@@ -151,9 +148,7 @@ int hg_cmd_leaks(int argc, char **argv)
 	f = hg_framer_new();
 	hg_json_init(&j, stdout);
 	if (!strcmp(a.format, "json")) {
-		hg_json_object(&j, NULL);
-		hg_json_trace_fields(&j, r);
-		hg_json_array(&j, "processes");
+		hg_json_begin_processes(&j, r);
 	} else if (!strcmp(a.format, "dot")) {
 		printf("digraph leaks {\n  node [shape=box, fontname=monospace];\n");
 	} else {
@@ -165,9 +160,7 @@ int hg_cmd_leaks(int argc, char **argv)
 		if (!a.pid || r->images[i]->pid == a.pid)
 			one_image(&a, &j, f, r, r->images[i]);
 	if (!strcmp(a.format, "json")) {
-		hg_json_end(&j);
-		hg_json_end(&j);
-		hg_json_finish(&j);
+		hg_json_end_processes(&j);
 	} else if (!strcmp(a.format, "dot")) {
 		printf("}\n");
 	}

@@ -20,6 +20,8 @@
 #define CHART_COLS 64
 #define CHART_ROWS 10
 
+static const char *const text_json[] = { "text", "json", NULL };
+
 static const char help[] =
 	"usage: heapgraph peak [options] TRACE\n"
 	"\n"
@@ -219,24 +221,17 @@ int hg_cmd_peak(int argc, char **argv)
 		default: return hg_bad_option("peak", ch, argv);
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json"))
-		return hg_usage_error("peak", "unknown format '%s' (text or json)", format);
-	if (optind + 1 != argc)
-		return hg_usage_error("peak", optind == argc ? "no trace file given" :
-				      "one trace file at a time");
+	if ((rc = hg_check_trace_args("peak", format, text_json, "text or json", argc)))
+		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_PEAK | HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
 	hg_json_init(&j, stdout);
 	if (!strcmp(format, "json")) {
-		hg_json_object(&j, NULL);
-		hg_json_trace_fields(&j, r);
-		hg_json_array(&j, "processes");
+		hg_json_begin_processes(&j, r);
 		for (uint32_t i = 0; i < r->n_images; i++)
 			image_json(&j, f, r, r->images[i], top);
-		hg_json_end(&j);
-		hg_json_end(&j);
-		hg_json_finish(&j);
+		hg_json_end_processes(&j);
 	} else {
 		printf("heapgraph peak of '%s'\n", r->path);
 		if (r->damage)

@@ -12,6 +12,8 @@
 #include "diag.h"
 #include "report.h"
 
+static const char *const text_json[] = { "text", "json", NULL };
+
 static const char help[] =
 	"usage: heapgraph report [options] TRACE\n"
 	"\n"
@@ -63,11 +65,8 @@ int hg_cmd_report(int argc, char **argv)
 		default: return hg_bad_option("report", ch, argv);
 		}
 	}
-	if (strcmp(format, "text") && strcmp(format, "json"))
-		return hg_usage_error("report", "unknown format '%s' (text or json)", format);
-	if (optind + 1 != argc)
-		return hg_usage_error("report", optind == argc ? "no trace file given" :
-				      "one trace file at a time");
+	if ((rc = hg_check_trace_args("report", format, text_json, "text or json", argc)))
+		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();

@@ -29,6 +29,9 @@ struct hg_json;
 
 /* JSON pieces shared by every command's output (contract: docs/JSON.md). */
 void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r);
+/* Open the document every command prints: {trace fields..., "processes": [ ; and close it. */
+void hg_json_begin_processes(struct hg_json *j, const struct hg_replay *r);
+void hg_json_end_processes(struct hg_json *j);
 void hg_json_image_fields(struct hg_json *j, const struct hg_replay *r, const struct hg_image *im);
 void hg_json_exit(struct hg_json *j, const struct hg_image *im);
 void hg_json_totals_fields(struct hg_json *j, const struct hg_totals *t);

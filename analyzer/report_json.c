@@ -86,6 +86,20 @@ void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r)
 	}
 }
 
+void hg_json_begin_processes(struct hg_json *j, const struct hg_replay *r)
+{
+	hg_json_object(j, NULL);
+	hg_json_trace_fields(j, r);
+	hg_json_array(j, "processes");
+}
+
+void hg_json_end_processes(struct hg_json *j)
+{
+	hg_json_end(j);
+	hg_json_end(j);
+	hg_json_finish(j);
+}
+
 static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
 		       const struct hg_image *im, const struct hg_report_opts *o)
 {
@@ -119,13 +133,9 @@ int hg_report_json(const struct hg_replay *r, struct hg_framer *f,
 	struct hg_json j;
 
 	hg_json_init(&j, out);
-	hg_json_object(&j, NULL);
-	hg_json_trace_fields(&j, r);
-	hg_json_array(&j, "processes");
+	hg_json_begin_processes(&j, r);
 	for (uint32_t i = 0; i < r->n_images; i++)
 		image_json(&j, f, r, r->images[i], o);
-	hg_json_end(&j);
-	hg_json_end(&j);
-	hg_json_finish(&j);
+	hg_json_end_processes(&j);
 	return ferror(out) ? -1 : 0;
 }
