@@ -34,6 +34,9 @@
 #define FLUSH_NS (50u * 1000000u)
 #define FLUSH_BYTES (1u << 20)
 #define OWNER_CHECK_NS (100u * 1000000u)
+/* How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
+ * timestamp just before the pass and published just after (an unwind, a short preemption). */
+#define HORIZON_MARGIN_NS (20u * 1000000u)
 
 struct stage {
 	uint32_t pid, tid; /* producer of the staged bytes */
@@ -56,6 +59,8 @@ struct hg_collector {
 	uint64_t last_rss_ns;
 	uint64_t garbage_bytes;    /* ring bytes that were not well-formed records */
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
+	uint64_t horizon_ns;       /* what the last complete pass vouches for (HG_REC_HORIZON) */
+	uint64_t horizon_written;
 	struct hg_collector_stats st;
 };
 
@@ -228,8 +233,16 @@ static void flush_stage(struct hg_collector *c, struct stage *s)
 	s->len = 0;
 }
 
+static void stage_own(struct hg_collector *c, const void *rec, uint32_t n);
+
 static void flush_all(struct hg_collector *c)
 {
+	if (c->horizon_ns > c->horizon_written) {
+		struct hg_rec_horizon rec = { { HG_REC_HORIZON, 0, sizeof(rec) }, c->horizon_ns };
+		/* The collector's own stage is flushed last: the record follows what it vouches for. */
+		stage_own(c, &rec, sizeof(rec));
+		c->horizon_written = c->horizon_ns;
+	}
 	for (uint32_t i = 0; i <= c->ring->n_slots; i++)
 		if (c->stages[i].len)
 			flush_stage(c, &c->stages[i]);
@@ -269,7 +282,8 @@ static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
 
 	HG_GROW(s->buf, s->cap, s->len + n);
 	memcpy(s->buf + s->len, rec, n);
-	tally(c, s->buf + s->len, n);
+	if (((const struct hg_rec *)rec)->type != HG_REC_HORIZON) /* bookkeeping, not counted */
+		tally(c, s->buf + s->len, n);
 	s->len += n;
 	c->staged += n;
 }
@@ -339,7 +353,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
 	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
-	uint64_t moved = 0, now = mono_ns();
+	uint64_t moved = 0, now = mono_ns(), seen = now;
 	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
 	uint32_t last = c->ring->n_slots - 1;
 
@@ -347,13 +361,16 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		struct hg_ring_slot *s = slot(c, i);
 		/* Acquire state before head: a RELEASED owner published its last head first. */
 		uint32_t state = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
-		uint64_t head, tail = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
+		uint64_t head, stall, tail = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
 		int dead;
 
 		if ((state == HG_SLOT_FREE || state == HG_SLOT_CLAIMING) && i != last)
 			continue;
 		dead = i != last && state == HG_SLOT_OWNED && check_owners &&
 		       !thread_alive(s->pid, s->tid);
+		stall = __atomic_load_n(&s->stall_ns, __ATOMIC_RELAXED);
+		if (stall && stall < seen)
+			seen = stall;
 		head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 		if (head > tail) {
 			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
@@ -367,6 +384,8 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	}
 	if (check_owners)
 		c->last_owner_check_ns = now;
+	if (seen > HORIZON_MARGIN_NS && seen - HORIZON_MARGIN_NS > c->horizon_ns)
+		c->horizon_ns = seen - HORIZON_MARGIN_NS;
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
 	if (sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED)) {
 		flush_all(c);

@@ -4,10 +4,18 @@
  * Records arrive in file order, which is program order within a thread but only roughly time
  * order across threads (the collector flushes all threads together every 50 ms). Allocations
  * and frees therefore wait in one FIFO per thread (already in time order) and a k-way merge
- * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once it is
- * older than the newest time seen by WINDOW_NS, or when MAX_PENDING events wait. That restores
- * the true order of an address freed by one thread and reused by another, keeps memory
- * bounded on traces of any length, and costs a heap of threads, not of events.
+ * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once the
+ * collector's latest HG_REC_HORIZON vouches that nothing earlier is still to come, or (traces
+ * without horizons, and as a backstop) once it is older than the newest time seen by
+ * WINDOW_NS, or when MAX_PENDING events wait. That restores the true order of an address freed
+ * by one thread and reused by another, keeps memory bounded on traces of any length, and
+ * costs a heap of threads, not of events. The horizon keeps the queues to about one flush of
+ * the collector (a window of 250 ms held a quarter second of events: tens of megabytes).
+ *
+ * A late event (a producer preempted past the horizon's margin) is applied late. The one
+ * ordering that would then corrupt the live set, another thread's free of its block applied
+ * before it, is repaired: a free of an unknown address leaves an orphan note, and an
+ * allocation of that address timestamped before the free is applied as allocated and freed.
  *
  * Everything else is applied in file order: a PROCESS record creates its image at once (so the
  * STACK and MODULE records that follow it in the same thread find it), a STACK record goes to
@@ -238,6 +246,13 @@ static void apply_alloc(struct hg_image *im, const struct hg_pending *p)
 	st->allocated_bytes += p->size;
 	im->totals.allocations++;
 	im->totals.allocated_bytes += p->size;
+	if (HG_UNLIKELY(im->orphans.n) && hg_addrmap_take(&im->orphans, p->addr, &old) &&
+	    old.t_ns >= p->t_ns) {
+		/* Its free, from another thread, was applied before it: it came late. */
+		im->totals.unknown_frees--;
+		im->totals.frees++;
+		return;
+	}
 	/* Present already: its free was never seen (allocated before the trace, or lost). */
 	if (hg_addrmap_put(&im->live, p->addr, &v, &old))
 		drop_live(im, &old);
@@ -249,7 +264,9 @@ static void apply_free(struct hg_image *im, const struct hg_pending *p)
 	struct hg_live old;
 
 	if (!hg_addrmap_take(&im->live, p->addr, &old)) {
+		struct hg_live orphan = { 0, p->t_ns, 0, 0 };
 		im->totals.unknown_frees++;
+		hg_addrmap_put(&im->orphans, p->addr, &orphan, NULL);
 		return;
 	}
 	im->totals.frees++;
@@ -288,6 +305,7 @@ static void apply(struct hg_replay_state *s, const struct hg_pending *p)
 static void drain(struct hg_replay_state *s, int all)
 {
 	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
+			     front(s->heap[0])->t_ns <= s->horizon ||
 			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
 		struct hg_pending p = dequeue(s);
 		apply(s, &p);
@@ -490,6 +508,14 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 			hg_rss_note(im, x->t_ns, x->rss_bytes);
 		break;
 	}
+	case HG_REC_HORIZON: {
+		const struct hg_rec_horizon *x = (const void *)h;
+		if (x->horizon_ns > s->horizon) {
+			s->horizon = x->horizon_ns;
+			drain(s, 0);
+		}
+		break;
+	}
 	case HG_REC_SNAPSHOT: hg_replay_on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_REGION:
 	case HG_REC_WORDS:
@@ -610,6 +636,7 @@ static void image_free(struct hg_image *im)
 	free(im->command);
 	free(im->exe);
 	hg_addrmap_release(&im->live);
+	hg_addrmap_release(&im->orphans);
 	free(im);
 }
 

@@ -52,6 +52,7 @@ struct hg_replay_state {
 	struct hg_stream *last_stream;   /* lookup caches: records come in runs of one thread */
 	struct hg_pid_images *last_pid;
 	uint64_t seq, max_t;
+	uint64_t horizon;       /* latest HG_REC_HORIZON: events up to it are all read */
 	unsigned flags;         /* HG_REPLAY_* */
 	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
 	size_t n_peak_targets;

@@ -74,7 +74,9 @@ enum hg_rec_type {
 	HG_REC_SNAPSHOT_END = 15, /* the snapshot is complete */
 	HG_REC_RSS = 16,     /* the collector sampled a process's resident set */
 	HG_REC_MALLINFO = 17,/* the shim sampled glibc's mallinfo2() */
-	HG_REC_TYPE_MAX = 18
+	/* 18 to 22 are kept for records of the shim. */
+	HG_REC_HORIZON = 23, /* the collector vouches that earlier events are all in the file */
+	HG_REC_TYPE_MAX = 24
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -441,6 +443,24 @@ struct hg_rec_rss {
 };
 
 /*
+ * HG_REC_HORIZON, 16 bytes, in pid-0 blocks: written by the collector after each flush.
+ * Every ALLOC, FREE and SNAPSHOT record with t_ns <= horizon_ns of any thread was written
+ * before this record, so a reader may apply such events in time order without waiting for more
+ * of the file. The collector keeps a margin below the start of its last pass over the ring
+ * (records timestamped but not yet published then) and below the time any producer began
+ * waiting for room (hg_ring_slot.stall_ns). A record that breaks the promise anyway (a
+ * producer preempted for longer than the margin) is applied late, not lost.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    horizon_ns: CLOCK_MONOTONIC
+ */
+struct hg_rec_horizon {
+	struct hg_rec hdr;
+	uint64_t horizon_ns;
+};
+
+/*
  * HG_REC_MALLINFO, 48 bytes: glibc's own account of its heap, sampled by the shim at each
  * heap snapshot, before the other threads are stopped.
  *
@@ -464,6 +484,7 @@ struct hg_rec_mallinfo {
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
 _Static_assert(sizeof(struct hg_rec_mallinfo) == 48, "mallinfo record is 48 bytes");
 _Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
+_Static_assert(sizeof(struct hg_rec_horizon) == 16, "horizon record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_snapshot) == 32, "snapshot record head is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_region) == 40, "region record is 40 bytes");
@@ -583,7 +604,10 @@ struct hg_ring_header {
  *   12     4    lock (atomic; overflow slot only): 0 free, else the holder's tid
  *   16     8    head (atomic): bytes published by the producer
  *   24     8    lost_events (atomic): events this producer gave up on
- *   32     32   zero
+ *   32     8    stall_ns (atomic): CLOCK_MONOTONIC when the producer began to wait for room
+ *                 with a timestamped record in hand, 0 while it is not waiting (own slots
+ *                 only; the collector keeps HG_REC_HORIZON below it)
+ *   40     24   zero
  *   64     8    tail (atomic): bytes consumed by the collector
  *   72     56   zero
  */
@@ -594,7 +618,8 @@ struct hg_ring_slot {
 	uint32_t lock;
 	uint64_t head;
 	uint64_t lost_events;
-	uint8_t pad0[32];
+	uint64_t stall_ns;   /* atomic */
+	uint8_t pad0[24];
 	uint64_t tail;
 	uint8_t pad1[56];
 };

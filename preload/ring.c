@@ -101,17 +101,31 @@ static void pause_briefly(unsigned round)
 	nanosleep(&ts, NULL);
 }
 
-/* Wait until the slot has room for n bytes; 0 when it has, -1 when the collector is gone. */
+/*
+ * Wait until the slot has room for n bytes; 0 when it has, -1 when the collector is gone.
+ * While it waits, stall_ns tells the collector that a record timestamped about now is still
+ * to come, so that it keeps its HG_REC_HORIZON below it.
+ */
 static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 {
-	for (unsigned round = 0;; round++) {
+	unsigned round;
+	int rc = 0;
+
+	for (round = 0;; round++) {
 		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
 		if (t->head + n - t->tail_cache <= size)
-			return 0;
-		if (round % 64 == 63 && collector_gone())
-			return -1;
+			break;
+		if (round == 0)
+			__atomic_store_n(&t->slot->stall_ns, hg_now_ns(), __ATOMIC_RELAXED);
+		if (round % 64 == 63 && collector_gone()) {
+			rc = -1;
+			break;
+		}
 		pause_briefly(round);
 	}
+	if (round > 0)
+		__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELAXED);
+	return rc;
 }
 
 /*

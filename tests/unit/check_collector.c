@@ -587,6 +587,49 @@ START_TEST(test_collector_losses_become_one_record)
 }
 END_TEST
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Each flush ends with a horizon 20 ms below the start of the pass that staged its records. */
+START_TEST(test_collector_horizon_follows_flush)
+{
+	struct fx_buf b = { 0 };
+	uint64_t before, after;
+
+	fx_rig_open(&rig, 4, HG_RING_MIN_SLOT_BYTES, 0);
+	own(1, 500, 501);
+	fx_alloc(&b, 1, 0x10, 1, 1, 0);
+	publish_buf(1, &b);
+	before = now_ns();
+	fx_rig_finish(&rig, &tr);
+	after = now_ns();
+	ck_assert_uint_eq(tr.n, 2);
+	ck_assert_uint_eq(tr.n_horizons, 1);
+	ck_assert_uint_ge(tr.last_horizon_ns, before - 20000000ull);
+	ck_assert_uint_le(tr.last_horizon_ns, after - 20000000ull);
+	fx_buf_release(&b);
+}
+END_TEST
+
+/* A producer waiting for room with a record in hand holds the horizon below its wait. */
+START_TEST(test_collector_horizon_held_by_stalled_producer)
+{
+	uint64_t stalled = now_ns() - 3000000000ull;
+
+	fx_rig_open(&rig, 4, HG_RING_MIN_SLOT_BYTES, 0);
+	own(2, 500, 502);
+	__atomic_store_n(&fx_slot(rig.ring, 2)->stall_ns, stalled, __ATOMIC_RELAXED);
+	fx_rig_finish(&rig, &tr);
+	ck_assert_uint_eq(tr.n_horizons, 1);
+	ck_assert_uint_eq(tr.last_horizon_ns, stalled - 20000000ull);
+}
+END_TEST
+
 START_TEST(test_collector_no_loss_no_record)
 {
 	fx_rig_open(&rig, 2, HG_RING_MIN_SLOT_BYTES, 0);
@@ -739,6 +782,8 @@ Suite *collector_suite(void)
 	tcase_add_test(own_records, test_collector_run_stop_flag_ends_wait);
 	tcase_add_test(own_records, test_collector_losses_become_one_record);
 	tcase_add_test(own_records, test_collector_no_loss_no_record);
+	tcase_add_test(own_records, test_collector_horizon_follows_flush);
+	tcase_add_test(own_records, test_collector_horizon_held_by_stalled_producer);
 	tcase_add_test(own_records, test_collector_second_loss_record_counts_its_own_bytes);
 	tcase_add_test(attach, test_collector_attach_claims_valid_ring);
 	tcase_add_test(attach, test_collector_attach_rejects_bad_ring);

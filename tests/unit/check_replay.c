@@ -311,6 +311,95 @@ START_TEST(test_replay_cross_thread_free_then_reuse)
 }
 END_TEST
 
+static void horizon(uint64_t t)
+{
+	struct hg_rec_horizon h = { { HG_REC_HORIZON, 0, sizeof(h) }, t };
+
+	fx_buf_put(&b, &h, sizeof(h));
+	block(0, 0);
+}
+
+/*
+ * Past a horizon events apply at once: thread 102's allocation of X at T+40, read after a
+ * horizon of T+100 that thread 101's free of X at T+50 already passed, is late. The free left
+ * an orphan note, so X counts as allocated and freed, not as live, and not as an unknown free.
+ */
+START_TEST(test_replay_horizon_late_allocation_repaired)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, A, 5, 1);
+	fx_free(&b, T + 50, X);
+	block(100, 101);
+	horizon(T + 100);
+	alloc(T + 40, X, 100, 2);
+	alloc(T + 120, Y, 7, 2);
+	block(100, 102);
+	replay();
+
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 3);
+	ck_assert_uint_eq(im->totals.frees, 1);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 2);
+	ck_assert_uint_eq(im->totals.live_bytes, 12);
+	ck_assert_ptr_null(hg_addrmap_get(&im->live, X));
+	expect_site(im, 2, 7, 1, 2, 107);
+}
+END_TEST
+
+/*
+ * A free of a block allocated before tracing began stays an unknown free when the address is
+ * handed out again later: the orphan note is older than the new allocation.
+ */
+START_TEST(test_replay_orphan_free_then_real_reuse)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	fx_free(&b, T + 50, X);
+	block(100, 101);
+	horizon(T + 100);
+	alloc(T + 60, X, 100, 2);
+	block(100, 102);
+	replay();
+
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.frees, 0);
+	ck_assert_uint_eq(im->totals.unknown_frees, 1);
+	ck_assert_uint_eq(im->totals.live_bytes, 100);
+	expect_live(im, X, 100, T + 60, 2);
+}
+END_TEST
+
+/*
+ * A horizon applies what it covers in time order across threads, before the window would:
+ * the two threads' events interleave by time, so the peak is the true one (A and B live
+ * together, 30 bytes, at T+20), not the sum of one thread's blocks read first.
+ */
+START_TEST(test_replay_horizon_merges_threads_in_time_order)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, A, 10, 1);
+	fx_free(&b, T + 30, A);
+	alloc(T + 40, C, 25, 1);
+	block(100, 101);
+	alloc(T + 20, B, 20, 2);
+	fx_free(&b, T + 35, B);
+	block(100, 102);
+	horizon(T + 50);
+	replay();
+
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.peak_bytes, 30);
+	ck_assert_uint_eq(im->totals.peak_time_ns, 20);
+	ck_assert_uint_eq(im->totals.live_bytes, 25);
+}
+END_TEST
+
 /* ---- processes: fork, exec, exit -------------------------------------------------------- */
 
 /*
@@ -642,6 +731,9 @@ Suite *replay_suite(void)
 	tcase_add_test(totals, test_replay_implicit_image);
 	tcase_add_test(totals, test_replay_loss_records);
 	tcase_add_test(merge, test_replay_cross_thread_free_then_reuse);
+	tcase_add_test(merge, test_replay_horizon_late_allocation_repaired);
+	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
+	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
 	tcase_add_test(procs, test_replay_exit_codes);

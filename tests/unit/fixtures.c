@@ -278,6 +278,11 @@ void fx_read(const char *path, struct fx_trace *t)
 	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
 		struct fx_rec *r;
 
+		if (rec.rec->type == HG_REC_HORIZON) {
+			t->n_horizons++;
+			t->last_horizon_ns = ((const struct hg_rec_horizon *)rec.rec)->horizon_ns;
+			continue;
+		}
 		if (t->n == t->cap) {
 			t->cap = t->cap ? 2 * t->cap : 64;
 			t->r = realloc(t->r, t->cap * sizeof(*t->r));

@@ -83,8 +83,10 @@ struct fx_rec {
 };
 
 struct fx_trace {
-	struct fx_rec *r;
+	struct fx_rec *r;       /* every record but the collector's HG_REC_HORIZONs */
 	size_t n, cap;
+	size_t n_horizons;      /* those are counted here */
+	uint64_t last_horizon_ns;
 	int rc;                 /* last hg_trace_reader_next result: 0 clean end, -1 damage */
 	char damage[512];       /* the reader's description when rc is -1 */
 	uint64_t damage_offset;
