@@ -290,7 +290,8 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 
 static void apply(struct hg_replay_state *s, const struct hg_pending *p)
 {
-	struct hg_image *im = p->im ? p->im : hg_replay_image_at(s, p->pid, p->t_ns);
+	struct hg_image *im = p->kind == P_ALLOC || p->kind == P_FREE ?
+				     hg_replay_image_at(s, p->pid, p->t_ns) : p->im;
 
 	if (p->kind == P_ALLOC)
 		apply_alloc(im, p);
@@ -477,14 +478,15 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	switch (h->type) {
 	case HG_REC_ALLOC: {
 		const struct hg_rec_alloc *a = (const void *)h;
-		p = (struct hg_pending){ a->t_ns, 0, a->addr, a->size_bytes, NULL, NULL, rec->pid,
-				      a->stack_id, P_ALLOC };
+		p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
+					 .pid = rec->pid, .stack_id = a->stack_id, .kind = P_ALLOC };
 		hg_replay_push_timed(s, &p, rec->tid);
 		break;
 	}
 	case HG_REC_FREE: {
 		const struct hg_rec_free *f = (const void *)h;
-		p = (struct hg_pending){ f->t_ns, 0, f->addr, 0, NULL, NULL, rec->pid, 0, P_FREE };
+		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .pid = rec->pid,
+					 .kind = P_FREE };
 		hg_replay_push_timed(s, &p, rec->tid);
 		break;
 	}

@@ -14,13 +14,20 @@
 /* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
 enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
 
+/* An event waiting in its thread's FIFO: 48 bytes, the queues' whole memory. */
 struct hg_pending {
 	uint64_t t_ns;
 	uint64_t seq;       /* file order, for a stable merge */
-	uint64_t addr;      /* block (P_ALLOC, P_FREE) */
-	uint64_t size;      /* P_ALLOC */
-	struct hg_image *im;/* P_FORK: the child; P_SNAP: the image; others: NULL */
-	struct hg_snapshot *snap; /* P_SNAP */
+	union {
+		struct {    /* P_ALLOC, P_FREE */
+			uint64_t addr;
+			uint64_t size;      /* P_ALLOC */
+		};
+		struct {    /* P_FORK, P_SNAP */
+			struct hg_image *im;      /* the child; the snapshot's image */
+			struct hg_snapshot *snap; /* P_SNAP */
+		};
+	};
 	uint32_t pid;
 	uint32_t stack_id;  /* P_ALLOC */
 	uint8_t kind;       /* enum hg_pending_kind */
