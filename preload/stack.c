@@ -12,8 +12,14 @@
  * process. A 64-bit hash keeps the chance of two stacks sharing an id below 1 in 10^7 even with
  * a million distinct stacks; the analyzer treats such a collision as one site.
  *
- * The table never grows. When it is 3/4 full, new stacks are still recorded, each under a fresh
- * id, so the trace stays correct and only deduplication of the overflow is lost.
+ * The table grows in tiers, so that a program with a few hundred stacks pays half a megabyte,
+ * not the sixteen a table for millions would hold resident (its entries are hashed all over
+ * it). Tier 0 has 2^15 entries and each next one four times as many. A stack is looked up in
+ * every tier, oldest first (hot stacks are found early), and inserted into the newest; the
+ * first thread to find the newest 3/4 full maps the next. Two threads inserting the same new
+ * stack just as a tier is added may give it two ids: two sites with the same frames, which the
+ * analyzer shows as such. When the last tier is 7/8 full, new stacks are still recorded, each
+ * under a fresh id, so the trace stays correct and only deduplication of the overflow is lost.
  *
  * A fork child inherits the table and the counter, so the ids it reuses refer to stacks its
  * parent defined before the fork; the analyzer resolves them through the parent.
@@ -30,8 +36,8 @@
 #include "stack.h"
 #include "unwind.h"
 
-#define TABLE_BITS 20
-#define TABLE_SIZE (1u << TABLE_BITS)
+#define TIER0_BITS 15
+#define TIERS 5 /* 2^15 .. 2^23 entries: 8 million stacks at 3/4 */
 #define SHIM_FRAMES_MAX 8
 
 struct entry {
@@ -40,22 +46,44 @@ struct entry {
 	uint32_t pad;
 };
 
+struct tier {
+	struct entry *e; /* atomic pointer: 2^(TIER0_BITS + 2k) entries, arena-mapped */
+	uint32_t mask;
+	uint32_t used;   /* atomic: entries claimed */
+	uint32_t adding; /* atomic: 1 once a thread took on mapping the next tier */
+};
+
 static struct {
-	struct entry *table; /* TABLE_SIZE entries, arena-mapped */
+	struct tier tier[TIERS];
+	uint32_t n_tiers;    /* atomic: tiers published */
 	uint32_t next_id;    /* atomic: last id handed out */
-	uint32_t used;       /* atomic: entries claimed */
 	uint32_t max_frames; /* program frames to keep */
 	uintptr_t self_lo;   /* shim's mapped range: frames in it are skipped */
 	uintptr_t self_hi;
 } st;
 
+/* Map tier k; 0, or -1 when the arena has no memory for it. */
+static int add_tier(uint32_t k)
+{
+	uint32_t n = 1u << (TIER0_BITS + 2 * k);
+	struct entry *e = hg_arena_alloc(sizeof(struct entry) * n);
+
+	if (!e)
+		return -1;
+	st.tier[k].mask = n - 1;
+	/* Release: a thread that sees the count sees the tier's table and mask. */
+	__atomic_store_n(&st.tier[k].e, e, __ATOMIC_RELEASE);
+	__atomic_store_n(&st.n_tiers, k + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int hg_stack_init(uint32_t max_frames)
 {
 	st.max_frames = max_frames;
-	if (!st.table)
-		st.table = hg_arena_alloc(sizeof(struct entry) * TABLE_SIZE);
+	if (!st.n_tiers && add_tier(0) < 0)
+		return -1;
 	hg_unwind_load();
-	return st.table ? 0 : -1;
+	return 0;
 }
 
 void hg_stack_set_self(uintptr_t lo, uintptr_t hi)
@@ -111,48 +139,91 @@ static uint32_t new_id(void)
 	return __atomic_add_fetch(&st.next_id, 1, __ATOMIC_RELAXED);
 }
 
+/* The id the claimer of e publishes a few instructions after its CAS. */
+static uint32_t wait_id(struct entry *e, int *inserted)
+{
+	uint32_t id;
+
+	/* It can only fail to when it vanished in between (a fork child, which has just the
+	 * forking thread): then this stack gets an id of its own instead of waiting forever. */
+	for (unsigned spin = 0; (id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE)) == 0; spin++) {
+		if (spin > (1u << 20)) {
+			*inserted = 1;
+			return new_id();
+		}
+		__builtin_ia32_pause();
+	}
+	return id;
+}
+
+/*
+ * Probe tier t for h. Returns its id when present; 0 when absent, with the empty entry that
+ * ends h's run in *hole (there is one: tiers are kept below 7/8 full).
+ */
+static uint32_t probe(struct tier *t, uint64_t h, struct entry **hole, int *inserted)
+{
+	struct entry *tab = __atomic_load_n(&t->e, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+		struct entry *e = &tab[i];
+		uint64_t cur = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE);
+
+		if (cur == h)
+			return wait_id(e, inserted);
+		if (cur == 0) {
+			*hole = e;
+			return 0;
+		}
+	}
+}
+
 /* Find or insert; returns the id and whether this call inserted it. */
 static uint32_t lookup(uint64_t h, int *inserted)
 {
-	uint32_t i = (uint32_t)h & (TABLE_SIZE - 1);
+	uint32_t n = __atomic_load_n(&st.n_tiers, __ATOMIC_ACQUIRE), k, id;
+	struct tier *last = &st.tier[n - 1];
+	struct entry *e = NULL;
 
 	*inserted = 0;
-	if (__atomic_load_n(&st.used, __ATOMIC_RELAXED) > TABLE_SIZE / 4 * 3) {
+	for (k = 0; k < n; k++)
+		if ((id = probe(&st.tier[k], h, &e, inserted)))
+			return id;
+	if (__atomic_load_n(&last->used, __ATOMIC_RELAXED) > last->mask / 4 * 3 && n < TIERS &&
+	    !__atomic_exchange_n(&last->adding, 1, __ATOMIC_ACQ_REL))
+		add_tier(n); /* this stack still goes into the tier it probed */
+	if (__atomic_load_n(&last->used, __ATOMIC_RELAXED) > last->mask / 8 * 7) {
 		*inserted = 1;
 		return new_id();
 	}
-	for (;; i = (i + 1) & (TABLE_SIZE - 1)) {
-		struct entry *e = &st.table[i];
-		uint64_t cur = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE);
-		uint32_t id;
+	/* e is the hole ending h's run in the last tier; claim it, or whatever follows. */
+	for (;;) {
+		uint64_t cur = 0;
 
-		if (cur == 0) {
-			if (!__atomic_compare_exchange_n(&e->hash, &cur, h, 0, __ATOMIC_ACQ_REL,
-							 __ATOMIC_ACQUIRE))
-				goto claimed_by_other;
-			__atomic_add_fetch(&st.used, 1, __ATOMIC_RELAXED);
+		if (__atomic_compare_exchange_n(&e->hash, &cur, h, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			__atomic_add_fetch(&last->used, 1, __ATOMIC_RELAXED);
 			id = new_id();
 			/* Release: a reader that sees the id also sees the hash it belongs to. */
 			__atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
 			*inserted = 1;
 			return id;
 		}
-claimed_by_other:
-		if (cur != h)
-			continue;
-		/* The claimer publishes its id a few instructions after its CAS. It can only fail
-		 * to when it vanished in between (a fork child, which has just the forking
-		 * thread): then this stack gets an id of its own instead of waiting forever. */
-		for (unsigned spin = 0; (id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE)) == 0;
-		     spin++) {
-			if (spin > (1u << 20)) {
-				*inserted = 1;
-				return new_id();
-			}
-			__builtin_ia32_pause();
-		}
-		return id;
+		if (cur == h)
+			return wait_id(e, inserted);
+		/* Another stack took the hole: go on along the run. */
+		if ((id = probe(last, h, &e, inserted)))
+			return id;
 	}
+}
+
+uint32_t hg_stack_intern(void *const *ip, int n, int *inserted)
+{
+	return lookup(hash_ips(ip, n), inserted);
+}
+
+uint32_t hg_stack_tiers(void)
+{
+	return __atomic_load_n(&st.n_tiers, __ATOMIC_ACQUIRE);
 }
 
 uint32_t hg_stack_capture(void)
@@ -173,7 +244,7 @@ uint32_t hg_stack_capture(void)
 		return 0;
 	if (n > (int)st.max_frames)
 		n = (int)st.max_frames;
-	id = lookup(hash_ips(ip + first, n), &inserted);
+	id = hg_stack_intern(ip + first, n, &inserted);
 	if (inserted) {
 		emit_stack(buf + first, id, n);
 		HG_INTERNAL(hg_modules_check());

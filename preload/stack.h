@@ -23,6 +23,15 @@ int hg_stack_init(uint32_t max_frames);
  */
 uint32_t hg_stack_capture(void);
 
+/*
+ * The id of the stack ip[0..n) (innermost first), found or given; *inserted says whether this
+ * call gave it (the caller then writes its HG_REC_STACK). hg_stack_capture uses it.
+ */
+uint32_t hg_stack_intern(void *const *ip, int n, int *inserted);
+
+/* Tiers of the stack table mapped so far (1 after hg_stack_init; see stack.c). */
+uint32_t hg_stack_tiers(void);
+
 /* The range of addresses that belong to the shim (its frames are skipped). */
 void hg_stack_set_self(uintptr_t lo, uintptr_t hi);
 
