@@ -69,6 +69,8 @@ struct hg_snapshot {
 	uint64_t *pairs;         /* (where, value) pairs, two words each */
 	size_t n_pairs, pairs_cap;
 	int complete;            /* its SNAPSHOT_END was read */
+	uint64_t words_scanned;  /* from SNAPSHOT_END: words the shim read */
+	uint64_t pairs_written;  /* and words it wrote as pointer candidates */
 };
 
 struct hg_totals {

@@ -88,7 +88,10 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 		memcpy(sn->pairs + 2 * sn->n_pairs, w + 1, 16u * w->n);
 		sn->n_pairs += w->n;
 	} else {
+		const struct hg_rec_snapshot_end *e = (const void *)h;
 		sn->complete = 1;
+		sn->words_scanned = e->words_scanned;
+		sn->pairs_written = e->pairs;
 	}
 }
 

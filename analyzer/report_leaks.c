@@ -222,6 +222,8 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 	hg_json_u64(j, "threads_stopped", sn->threads_stopped);
 	hg_json_u64(j, "live_blocks", sn->n_blocks);
 	hg_json_u64(j, "edges", g->n_edges);
+	hg_json_u64(j, "words_scanned", sn->words_scanned);
+	hg_json_u64(j, "pointer_words", sn->pairs_written);
 	hg_json_end(j);
 	totals_json(j, im, g);
 	hg_json_array(j, "leaks");

@@ -765,6 +765,23 @@ def test_leak_tail(ctx):
                              ("direct", "make_top_neighbour", 3000, 1)]), "leak groups")
 
 
+def test_leak_freed_heap(ctx):
+    out, _, rep = record_leaks(ctx, "leak_freed_heap")
+    eq(out, "leak_freed_heap: done\n", "stdout")
+    proc = only_process(rep, "leak_freed_heap")
+    t = proc["totals"]
+    eq((t["live_blocks"], t["allocations"], t["frees"]), (12, 262156, 262144),
+       "live_blocks, allocations, frees")
+    check_leak_totals(proc, "leak_freed_heap", direct_bytes=4096, direct_blocks=1,
+                      indirect_bytes=0, cycle_bytes=0, reachable_bytes=544, reachable_blocks=11,
+                      possibly_bytes=0)
+    eq(groups(proc), [("direct", "keep_some", 4096, 1)], "leak groups")
+    scanned = proc["snapshot"]["words_scanned"]
+    if scanned >= 1000000:
+        raise Fail("the exit snapshot read %d words: the 32 MiB the program freed (4,194,304 "
+                   "words) should not be read, only chunks malloc has handed out" % scanned)
+
+
 def test_leak_mmap_root(ctx):
     res, trace = ctx.record([ctx.sample("leak_mmap_root")])
     if res.code == 77:
@@ -818,7 +835,8 @@ def hg_lost_by_image(rep):
     return [(p, leak_total(p)) for p in rep["processes"] if p["snapshot"] is not None]
 
 
-AGREE_SAMPLES = ("leak_cycles", "leak_cxx", "leak_snapshot", "leak_fork", "leak_tail")
+AGREE_SAMPLES = ("leak_cycles", "leak_cxx", "leak_snapshot", "leak_fork", "leak_tail",
+                 "leak_freed_heap")
 
 
 def test_memcheck_agreement(ctx, sample):
