@@ -11,7 +11,6 @@
 #include "gate.h"
 #include "leaks.h"
 #include "report.h"
-#include "units.h"
 
 static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frames)
 {
@@ -29,14 +28,13 @@ static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frame
 static void failed_text(FILE *out, const struct hg_check_proc *p,
 			const struct hg_check_rules *rules, size_t max_frames)
 {
-	char name[512], a[32], b[32];
+	char name[512];
 	size_t known = 0;
 
 	fprintf(out, "\nFAIL %s\n", hg_check_proc_name(p, name, sizeof(name)));
 	if (p->peak_fail)
-		fprintf(out, "  peak heap %s is over the limit of %s\n",
-			hg_format_bytes(a, sizeof(a), p->im->totals.peak_bytes),
-			hg_format_bytes(b, sizeof(b), rules->max_peak_bytes));
+		fprintf(out, "  peak heap of %" PRIu64 " bytes is over the limit of %" PRIu64
+			" bytes\n", p->im->totals.peak_bytes, rules->max_peak_bytes);
 	if (!p->leak_fail)
 		return;
 	fprintf(out, "  %zu leak site%s: %" PRIu64 " bytes in %" PRIu64 " block%s", p->n_counted,

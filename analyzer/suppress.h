@@ -6,8 +6,9 @@
  * function, source file or module path; `*` stands for any run of characters, a leading `^`
  * anchors it at the start and a trailing `$` at the end. A leak is suppressed when any frame of
  * its allocation stack matches any pattern (built-ins look only at the frame that called the
- * allocator, so that the runtime calling user code cannot hide it); the first matching suppression (built-ins first,
- * then the file's, in order) gets the count.
+ * allocator unless they name a glibc function that never calls back into the program, so that
+ * the runtime calling user code cannot hide a leak); the first matching suppression (built-ins
+ * first, then the files', in order) gets the count.
  */
 #ifndef HG_SUPPRESS_H
 #define HG_SUPPRESS_H
@@ -22,6 +23,7 @@ struct hg_suppression {
 	char *pattern;       /* after "leak:", owned */
 	char *glob;          /* the pattern as a whole-text glob, owned */
 	int top_only;        /* built-ins: match only the allocating frame (frames[0]) */
+	char *caller;        /* built-ins: NULL, or a glob frames[1] must match too; owned */
 	const char *source;  /* the file it came from, or "built-in" (not owned) */
 	unsigned line;       /* 1-based line in source; 0 for built-ins */
 	uint64_t sites;      /* leak sites it suppressed (one per process and stack) */
