@@ -31,8 +31,6 @@
 #include "record.h"
 #include "report.h"
 
-#define DEFAULT_GATE_CODE 23
-
 static const char help[] =
 	"usage: heapgraph check [options] -- PROG [ARGS...]\n"
 	"       heapgraph check [options] TRACE\n"
@@ -60,6 +58,7 @@ static const char help[] =
 	"  -o, --output FILE          keep the trace of PROG in FILE (default: a temporary file)\n"
 	"  -d, --depth N              call-stack frames to record, 1-256 (default 64)\n"
 	"      --frames N             frames per leak site in the report (default 12)\n"
+	"  -q, --quiet                report only failing processes and the verdict\n"
 	"  -h, --help                 this text\n"
 	"\n"
 	"exit status: 0 clean; the --error-exitcode code (23) when the gate fails, whatever else\n"
@@ -74,7 +73,7 @@ struct check_args {
 	const char *output, *baseline, *write_baseline, *junit, *sarif;
 	const char **supp_files;
 	size_t n_supp;
-	int builtin, program_mode, gate_code;
+	int builtin, program_mode, gate_code, quiet;
 	uint32_t depth;
 	size_t max_frames;
 	struct hg_check_rules rules;
@@ -161,6 +160,7 @@ static int parse(int argc, char **argv, struct check_args *a)
 		{ "output", required_argument, NULL, 'o' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "frames", required_argument, NULL, O_FRAMES },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -168,10 +168,11 @@ static int parse(int argc, char **argv, struct check_args *a)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+:o:d:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:o:d:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'h': return -1;
 		case 'o': a->output = optarg; break;
+		case 'q': a->quiet = 1; break;
 		case O_NO_BUILTIN: a->builtin = 0; break;
 		case O_BASELINE: a->baseline = optarg; break;
 		case O_WRITE_BASE: a->write_baseline = optarg; break;
@@ -301,14 +302,20 @@ static int outputs(const struct check_args *a, const struct hg_check_result *res
 
 static void verdict(const struct check_args *a, const struct hg_check_result *res)
 {
+	size_t checked = res->n_listed - res->n_unchecked;
+	char unchecked[64] = "";
+
+	if (res->n_unchecked)
+		snprintf(unchecked, sizeof(unchecked), ", %zu not checked (no exit snapshot)",
+			 res->n_unchecked);
 	if (res->n_failed)
-		hg_note("check failed: %zu of %zu process%s (%zu leak site%s, %llu bytes); exit "
+		hg_note("check failed: %zu of %zu process%s (%zu leak site%s, %llu bytes)%s; exit "
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
 			res->n_counted, res->n_counted == 1 ? "" : "s",
-			(unsigned long long)res->counted_bytes, a->gate_code);
+			(unsigned long long)res->counted_bytes, unchecked, a->gate_code);
 	else
-		hg_note("check passed: %zu process%s, %zu not checked", res->n_listed,
-			res->n_listed == 1 ? "" : "es", res->n_unchecked);
+		hg_note("check passed: %zu process%s checked%s", checked, checked == 1 ? "" : "es",
+			unchecked);
 }
 
 /*
@@ -333,7 +340,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	f = hg_framer_new();
 	hg_check_eval(&res, r, f, &a->rules);
 	fflush(stdout);
-	hg_check_text(stderr, &res, &a->rules, a->max_frames);
+	hg_check_text(stderr, &res, &a->rules, a->max_frames, a->quiet);
 	*gate = res.n_failed > 0;
 	if (outputs(a, &res) < 0)
 		rc = -1;
@@ -349,7 +356,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 
 int hg_cmd_check(int argc, char **argv)
 {
-	struct check_args a = { .builtin = 1, .gate_code = DEFAULT_GATE_CODE, .max_frames = 12,
+	struct check_args a = { .builtin = 1, .gate_code = HG_EXIT_GATE, .max_frames = 12,
 				.rules = { HG_LEAK_KINDS, 0, UINT64_MAX, NULL, NULL } };
 	struct hg_suppressions supp;
 	struct hg_baseline base;

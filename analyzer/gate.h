@@ -81,9 +81,9 @@ void hg_check_release(struct hg_check_result *res);
 void hg_check_to_baseline(const struct hg_check_result *res, struct hg_baseline *b);
 
 /* The text report (for people, on `out`): failing processes with their sites, the others in
- * one line each, the suppressions used. */
+ * one line each (not when quiet), the suppressions used. */
 void hg_check_text(FILE *out, const struct hg_check_result *res,
-		   const struct hg_check_rules *rules, size_t max_frames);
+		   const struct hg_check_rules *rules, size_t max_frames, int quiet);
 
 /* "pid 123: COMMAND" (the test-case name of a process). Returns buf. */
 const char *hg_check_proc_name(const struct hg_check_proc *p, char *buf, size_t cap);

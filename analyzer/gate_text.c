@@ -89,14 +89,14 @@ static void suppressions_text(FILE *out, const struct hg_suppressions *s)
 }
 
 void hg_check_text(FILE *out, const struct hg_check_result *res,
-		   const struct hg_check_rules *rules, size_t max_frames)
+		   const struct hg_check_rules *rules, size_t max_frames, int quiet)
 {
 	for (size_t i = 0; i < res->n_procs; i++)
 		if (res->procs[i].leak_fail || res->procs[i].peak_fail)
 			failed_text(out, &res->procs[i], rules, max_frames);
 	if (res->n_failed)
 		fputc('\n', out);
-	for (size_t i = 0; i < res->n_procs; i++)
+	for (size_t i = 0; i < res->n_procs && !quiet; i++)
 		if (res->procs[i].listed && !res->procs[i].leak_fail && !res->procs[i].peak_fail)
 			other_text(out, &res->procs[i]);
 	suppressions_text(out, rules->supp);

@@ -72,7 +72,9 @@ def pid_of(name, command):
 def test_check_exit_codes(ctx):
     res = check_cmd(ctx, "--", *gate_argv(ctx, "clean"), expect_code=0)
     eq(res.out, b"gate: clean\n", "stdout under check is the program's own")
-    check(verdict(res).startswith("heapgraph: check passed: 1 process"), verdict(res))
+    eq(verdict(res), "heapgraph: check passed: 1 process checked", "verdict")
+    res = check_cmd(ctx, "-q", "--", *gate_argv(ctx, "clean"), expect_code=0)
+    eq(res.errtext, "heapgraph: check passed: 1 process checked\n", "stderr with --quiet")
     res = check_cmd(ctx, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
     eq(res.out, b"gate: leak\n", "stdout under check is the program's own")
     check(re.search(r"^FAIL pid \d+: .*/gate leak\n  1 leak site: 100 bytes in 1 block\n"
