@@ -242,10 +242,10 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	}
 	close(go[0]);
 	child_pid = pid;
-	if (trace_path && trace_path != path)
-		snprintf(path, cap, "%s", trace_path);
-	else
+	if (!trace_path)
 		snprintf(path, cap, "heapgraph.%d.hgt", (int)pid);
+	else if (trace_path != path)
+		snprintf(path, cap, "%s", trace_path);
 	if (pid < 0 || hg_collector_open_trace(c, path, ring->zstd_level) < 0) {
 		if (pid < 0)
 			hg_error("cannot fork: %s", strerror(errno));

@@ -87,6 +87,19 @@ def test_check_exit_codes(ctx):
     check_cmd(ctx, "--error-exitcode", "42", "--", *gate_argv(ctx, "leak"), expect_code=42)
 
 
+
+def test_check_leaves_no_temporary_trace(ctx):
+    tmpdir = ctx.fresh_dir("tmpdir")
+    cwd = ctx.fresh_dir("cwd")
+    check_cmd(ctx, "--", *gate_argv(ctx, "leak"), expect_code=GATE, cwd=cwd,
+              env=clean_env({"TMPDIR": tmpdir}))
+    eq((os.listdir(tmpdir), os.listdir(cwd)), ([], []), "files left in (TMPDIR, cwd)")
+    check_cmd(ctx, "-o", "kept.hgt", "--", *gate_argv(ctx, "clean"), expect_code=0, cwd=cwd,
+              env=clean_env({"TMPDIR": tmpdir}))
+    eq((os.listdir(tmpdir), os.listdir(cwd)), ([], ["kept.hgt"]), "files with -o")
+    check_cmd(ctx, os.path.join(cwd, "kept.hgt"), expect_code=0)
+
+
 def test_check_program_failure_is_not_a_leak(ctx):
     res = check_cmd(ctx, "--", *gate_argv(ctx, "fail"), expect_code=5)
     check("heapgraph: '%s' exited with code 5: the program's own failure, not a leak\n"
