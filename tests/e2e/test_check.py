@@ -348,11 +348,16 @@ def test_check_dogfood_analyzer_is_leak_free(ctx):
     trace = ctx.path("fork.hgt")
     res = run([ctx.hg, "record", "-q", "-o", trace, "--", ctx.sample("leak_fork")])
     eq(res.code, 0, "record leak_fork")
+    supp = ctx.path("user.supp")   # for `check` as the program under the gate, not for it
+    with open(supp, "w") as f:
+        f.write("leak:make_child_leak\nleak:^no_such$\n")
     commands = (["report", trace], ["report", trace, "--format", "json"], ["leaks", trace],
                 ["leaks", trace, "--format", "json"], ["leaks", trace, "--format", "dot"],
                 ["peak", trace], ["frag", trace],
                 ["check", "--junit", ctx.path("x.xml"), "--sarif", ctx.path("x.sarif"),
-                 "--write-baseline", ctx.path("x.base"), trace])
+                 "--write-baseline", ctx.path("x.base"), trace],
+                ["check", "--baseline", ctx.path("x.base"), "--suppressions", supp,
+                 "--fail-on", "all", "--max-peak", "1K", trace])
     for argv in commands:
         res = check_cmd(ctx, "--", ctx.hg, *argv,
                         expect_code=GATE if argv[0] == "check" else 0)
