@@ -27,6 +27,7 @@
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
+#include "record.h"
 #include "units.h"
 
 static const char help[] =
@@ -212,56 +213,70 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
 }
 
-static int exit_code(int status)
+int hg_record_exit_code(int wait_status)
 {
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : HG_EXIT_INPUT;
+	if (WIFSIGNALED(wait_status))
+		return 128 + WTERMSIG(wait_status);
+	return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : HG_EXIT_INPUT;
 }
 
-int hg_cmd_record(int argc, char **argv)
+int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, char **argv,
+		  int quiet, char *path, size_t cap, int *wait_status)
 {
-	struct record_opts o = { NULL, { HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 3,
-					 10 }, 0 };
-	char shim[PATH_MAX], out[PATH_MAX];
-	int go[2], rc = parse(argc, argv, &o), status = 0;
+	char shim[PATH_MAX];
+	int go[2];
 	struct hg_collector *c;
 	pid_t pid;
 
-	if (rc < 0)
-		return hg_print_help(help);
-	if (rc)
-		return rc;
-	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(&o.ring)))
-		return HG_EXIT_INPUT;
+	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(ring)))
+		return -1;
 	if (pipe2(go, O_CLOEXEC) < 0) {
 		hg_collector_free(c);
-		return hg_error("cannot create a pipe: %s", strerror(errno)), HG_EXIT_INPUT;
+		return hg_error("cannot create a pipe: %s", strerror(errno));
 	}
 	install_handlers();
 	if ((pid = fork()) == 0) {
 		close(go[1]);
 		set_child_env(shim, hg_collector_ring_path(c));
-		run_child(go[0], argv + optind);
+		run_child(go[0], argv);
 	}
 	close(go[0]);
 	child_pid = pid;
-	snprintf(out, sizeof(out), "heapgraph.%d.hgt", (int)pid);
-	if (pid < 0 || hg_collector_open_trace(c, o.output ? o.output : out, o.ring.zstd_level) < 0) {
+	if (!trace_path)
+		snprintf(path, cap, "heapgraph.%d.hgt", (int)pid);
+	else if (trace_path != path)
+		snprintf(path, cap, "%s", trace_path);
+	if (pid < 0 || hg_collector_open_trace(c, path, ring->zstd_level) < 0) {
 		if (pid < 0)
 			hg_error("cannot fork: %s", strerror(errno));
 		close(go[1]);
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
 		hg_collector_free(c);
-		return HG_EXIT_INPUT;
+		return -1;
 	}
 	if (write(go[1], "g", 1) != 1)
-		hg_warning("cannot start '%s': %s", argv[optind], strerror(errno));
+		hg_warning("cannot start '%s': %s", argv[0], strerror(errno));
 	close(go[1]);
-	rc = hg_collector_run(c, pid, 1, &stop_flag, &status);
-	if (!o.quiet)
-		summary(hg_collector_stats(c), o.output ? o.output : out);
+	*wait_status = 0;
+	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
+	if (!quiet)
+		summary(hg_collector_stats(c), path);
 	hg_collector_free(c);
-	return exit_code(status);
+	return 0;
+}
+
+int hg_cmd_record(int argc, char **argv)
+{
+	struct record_opts o = { NULL, HG_RECORD_DEFAULT_RING, 0 };
+	char out[PATH_MAX];
+	int rc = parse(argc, argv, &o), status = 0;
+
+	if (rc < 0)
+		return hg_print_help(help);
+	if (rc)
+		return rc;
+	if (hg_record_run(&o.ring, o.output, argv + optind, o.quiet, out, sizeof(out), &status) < 0)
+		return HG_EXIT_INPUT;
+	return hg_record_exit_code(status);
 }

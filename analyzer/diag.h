@@ -14,9 +14,10 @@
 
 enum hg_exit {
 	HG_EXIT_OK = 0,      /* success */
-	HG_EXIT_GATE = 1,    /* `check`: the leak gate failed */
 	HG_EXIT_USAGE = 2,   /* bad command line */
-	HG_EXIT_INPUT = 3    /* bad input, I/O or resource error (partial report printed first) */
+	HG_EXIT_INPUT = 3,   /* bad input, I/O or resource error (partial report printed first) */
+	HG_EXIT_GATE = 23    /* `check`: the leak gate failed (its --error-exitcode default, the
+				code LeakSanitizer uses, so CI scripts recognise it) */
 };
 
 /* "heapgraph: error: ..." on stderr. Always returns -1 so callers can `return hg_error(...)`. */

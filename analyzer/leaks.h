@@ -5,6 +5,7 @@
 #define HG_LEAKS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "frames.h"
@@ -18,6 +19,29 @@ struct hg_leaks_opts {
 	size_t top;        /* leak groups per process; 0 = all */
 	size_t max_frames; /* frames per group in text output */
 };
+
+/* Names of enum hg_leak_kind: "reachable", "possibly", "direct", "indirect", "cycle". */
+extern const char *const hg_leak_kind_name[5];
+
+/* A set of kinds: HG_KIND_BIT(HG_DIRECT) | ...; HG_LEAK_KINDS is every kind of leak. */
+#define HG_KIND_BIT(kind) (1u << (kind))
+#define HG_LEAK_KINDS (HG_KIND_BIT(HG_DIRECT) | HG_KIND_BIT(HG_INDIRECT) | HG_KIND_BIT(HG_CYCLE))
+
+/* Blocks of one kind from one allocation stack; indirect ones also by the leak holding them. */
+struct hg_leak_group {
+	uint8_t kind;          /* enum hg_leak_kind */
+	uint8_t via_kind;      /* indirect: HG_DIRECT or HG_CYCLE; else 0 */
+	uint32_t stack_id;
+	uint32_t via_stack_id; /* indirect: allocation stack of the holding leak */
+	uint64_t via_addr;     /* indirect: address of the holding block (a cycle's first) */
+	uint64_t bytes, blocks;
+};
+
+/*
+ * The blocks of g whose kind is in `kinds` (HG_KIND_BIT set), grouped by (kind, stack, via),
+ * largest bytes first. *n gets the count; the caller frees the array. Out-of-memory exits.
+ */
+struct hg_leak_group *hg_leak_groups(const struct hg_graph *g, unsigned kinds, size_t *n);
 
 void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		   const struct hg_graph *g, const struct hg_leaks_opts *o);

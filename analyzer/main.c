@@ -19,6 +19,7 @@ static const struct hg_cmd cmds[] = {
 	{ "peak", hg_cmd_peak, "the high-water mark: when, what held it, the heap over time" },
 	{ "frag", hg_cmd_frag, "why memory stays resident: free bytes malloc keeps, pinned pages" },
 	{ "leaks", hg_cmd_leaks, "what each process could no longer reach: leaks and leaked cycles" },
+	{ "check", hg_cmd_check, "the CI leak gate: fail on leaks, with JUnit, SARIF, baselines" },
 	{ "collect", hg_cmd_collect, NULL },
 };
 

@@ -39,6 +39,7 @@ void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_imag
 		    uint32_t stack_id);
 
 /* Text pieces: one frame line ("at f (file:line) in module"), a site's frames. */
+void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *indent);
 void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
 		    size_t max_frames, const char *indent);
 

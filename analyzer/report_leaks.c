@@ -13,21 +13,11 @@
 #include "leaks.h"
 #include "units.h"
 
-static const char *kind_name[] = { "reachable", "possibly", "direct", "indirect", "cycle" };
-
-/* Leaks of one kind from one stack; indirect ones also by the leak that holds them (via). */
-struct group {
-	uint8_t kind;
-	uint8_t via_kind;      /* indirect: HG_DIRECT or HG_CYCLE; else 0 */
-	uint32_t stack_id;
-	uint32_t via_stack_id; /* indirect: allocation stack of the holding leak */
-	uint64_t via_addr;     /* indirect: address of the holding block (a cycle's first) */
-	uint64_t bytes, blocks;
-};
+const char *const hg_leak_kind_name[5] = { "reachable", "possibly", "direct", "indirect", "cycle" };
 
 static int by_kind_stack(const void *a, const void *b)
 {
-	const struct group *x = a, *y = b;
+	const struct hg_leak_group *x = a, *y = b;
 
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
@@ -40,26 +30,25 @@ static int by_kind_stack(const void *a, const void *b)
 
 static int by_bytes(const void *a, const void *b)
 {
-	const struct group *x = a, *y = b;
+	const struct hg_leak_group *x = a, *y = b;
 
 	if (x->bytes != y->bytes)
 		return x->bytes > y->bytes ? -1 : 1;
 	return by_kind_stack(a, b);
 }
 
-/* Leaked blocks grouped by (kind, stack), largest first. *n gets the count. */
-static struct group *group_leaks(const struct hg_graph *g, size_t *n)
+struct hg_leak_group *hg_leak_groups(const struct hg_graph *g, unsigned kinds, size_t *n)
 {
 	const struct hg_snapshot *sn = g->sn;
-	struct group *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
+	struct hg_leak_group *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
 	size_t m = 0, out = 0;
 
 	for (size_t i = 0; i < sn->n_blocks; i++) {
 		uint32_t o = g->owner[i];
-		if (g->kind[i] < HG_DIRECT)
+		if (!(kinds & HG_KIND_BIT(g->kind[i])))
 			continue;
-		v[m++] = (struct group){ g->kind[i], 0, sn->blocks[i].stack_id, 0, 0,
-					 sn->blocks[i].size_bytes, 1 };
+		v[m++] = (struct hg_leak_group){ g->kind[i], 0, sn->blocks[i].stack_id, 0, 0,
+						 sn->blocks[i].size_bytes, 1 };
 		if (g->kind[i] == HG_INDIRECT && o != UINT32_MAX) {
 			v[m - 1].via_kind = g->kind[o];
 			v[m - 1].via_stack_id = sn->blocks[o].stack_id;
@@ -124,7 +113,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 {
 	const struct hg_snapshot *sn = g->sn;
 	size_t n;
-	struct group *v = group_leaks(g, &n);
+	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
 	char b[32];
 
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
@@ -133,7 +122,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		sn->n_blocks, sn->threads_stopped, sn->threads);
 	totals_text(out, g);
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
-		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s", kind_name[v[i].kind],
+		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s", hg_leak_kind_name[v[i].kind],
 			hg_format_bytes(b, sizeof(b), v[i].bytes), v[i].blocks,
 			v[i].blocks == 1 ? "" : "s");
 		if (v[i].via_kind)
@@ -211,7 +200,7 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 {
 	const struct hg_snapshot *sn = g->sn;
 	size_t n;
-	struct group *v = group_leaks(g, &n);
+	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
 
 	hg_json_object(j, NULL);
 	hg_json_image_fields(j, r, im);
@@ -229,13 +218,13 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 	hg_json_array(j, "leaks");
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		hg_json_object(j, NULL);
-		hg_json_str(j, "kind", kind_name[v[i].kind]);
+		hg_json_str(j, "kind", hg_leak_kind_name[v[i].kind]);
 		hg_json_u64(j, "bytes", v[i].bytes);
 		hg_json_u64(j, "blocks", v[i].blocks);
 		hg_json_frames(j, f, im, v[i].stack_id);
 		if (v[i].via_kind) {
 			hg_json_object(j, "via");
-			hg_json_str(j, "kind", kind_name[v[i].via_kind]);
+			hg_json_str(j, "kind", hg_leak_kind_name[v[i].via_kind]);
 			hg_json_u64(j, "address", v[i].via_addr);
 			hg_json_frames(j, f, im, v[i].via_stack_id);
 			hg_json_end(j);

@@ -8,7 +8,7 @@
 #include "report.h"
 #include "units.h"
 
-static void frame_line(FILE *out, const struct hg_frame *fr, int first, const char *indent)
+void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *indent)
 {
 	fprintf(out, "%s%s %s", indent, first ? "at" : "by", fr->function ? fr->function : "???");
 	if (fr->file && fr->line)
@@ -29,7 +29,7 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
 	if (n == 0)
 		fprintf(out, "%s(no stack recorded)\n", indent);
 	for (size_t i = 0; i < n && i < max_frames; i++)
-		frame_line(out, &fr[i], i == 0, indent);
+		hg_text_frame(out, &fr[i], i == 0, indent);
 	if (n > max_frames)
 		fprintf(out, "%s... %zu more frames\n", indent, n - max_frames);
 }

@@ -1,0 +1,411 @@
+/*
+ * ci_output.c - `heapgraph check` results for CI systems: JUnit XML, SARIF 2.1.0, GitHub
+ *
+ * JUnit: one test case per listed process (classname heapgraph.PROGRAM, name "pid N: COMMAND"),
+ * one <failure> per leak site that counts against the gate (type = kind, message = the site,
+ * text = its stack) and one of type "peak" for a peak over the limit; processes that could not
+ * be checked are <skipped>. SARIF: a result per counted site of a failing process, located at
+ * the first frame in the user's code (gate.c: not the C or C++ runtime, the loader or our
+ * shim), with the whole allocation stack in `stacks` and a fingerprint of the symbolized stack
+ * so that code-scanning services track a leak across runs. Paths under the current directory
+ * are written relative to it (what GitHub's code scanning and annotations expect).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gate.h"
+#include "diag.h"
+#include "json.h"
+#include "leaks.h"
+
+static int counts(const struct hg_check_proc *p, const struct hg_check_site *s)
+{
+	return p->leak_fail && s->state <= HG_SITE_GREW;
+}
+
+/* A source path as written in the outputs: relative to the current directory when under it. */
+static const char *rel_path(const char *file, const char *cwd)
+{
+	size_t n = strlen(cwd);
+
+	if (n > 1 && !strncmp(file, cwd, n) && file[n] == '/')
+		return file + n + 1;
+	return file;
+}
+
+/* ---- JUnit ------------------------------------------------------------------------------ */
+
+/* XML text or attribute value: the five entities; control characters XML 1.0 cannot carry
+ * (even as references) become '?'. */
+static void xml(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		switch (c) {
+		case '&': fputs("&amp;", out); break;
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&apos;", out); break;
+		default:
+			if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+				fputc('?', out);
+			else if (c == '\n' || c == '\r' || c == '\t')
+				fprintf(out, "&#%u;", c);
+			else
+				fputc(c, out);
+		}
+	}
+}
+
+static void frame_text(char *buf, size_t cap, const struct hg_frame *fr)
+{
+	int n = snprintf(buf, cap, "%s", fr->function ? fr->function : "???");
+
+	if (n >= 0 && (size_t)n < cap && fr->file && fr->line)
+		n += snprintf(buf + n, cap - n, " (%s:%u)", hg_basename(fr->file), fr->line);
+	if (n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - n, " in %s", fr->module ? hg_basename(fr->module) : "?");
+}
+
+static void junit_failure(FILE *out, const struct hg_check_site *s)
+{
+	char msg[1024], fr[512];
+
+	hg_check_site_text(s, msg, sizeof(msg));
+	if (s->n_frames) {
+		size_t n = strlen(msg);
+		frame_text(fr, sizeof(fr), s->user ? s->user : &s->frames[0]);
+		snprintf(msg + n, sizeof(msg) - n, " at %s", fr);
+	}
+	fprintf(out, "      <failure type=\"%s\" message=\"", hg_leak_kind_name[s->kind]);
+	xml(out, msg);
+	fprintf(out, "\">");
+	for (size_t i = 0; i < s->n_frames; i++) {
+		frame_text(fr, sizeof(fr), &s->frames[i]);
+		fputs(i ? "\nby " : "at ", out);
+		xml(out, fr);
+	}
+	fprintf(out, "</failure>\n");
+}
+
+static void junit_case(FILE *out, const struct hg_check_proc *p, uint64_t max_peak)
+{
+	char name[512];
+
+	fprintf(out, "    <testcase classname=\"heapgraph.");
+	xml(out, p->program);
+	fprintf(out, "\" name=\"");
+	xml(out, hg_check_proc_name(p, name, sizeof(name)));
+	fprintf(out, "\">\n");
+	if (!p->checked && !p->peak_fail) {
+		fprintf(out, "      <skipped message=\"");
+		xml(out, p->why_unchecked);
+		fprintf(out, "\"/>\n");
+	}
+	if (p->peak_fail)
+		fprintf(out, "      <failure type=\"peak\" message=\"peak heap of %" PRIu64
+			" bytes is over the limit of %" PRIu64 " bytes\"/>\n",
+			p->im->totals.peak_bytes, max_peak);
+	for (size_t i = 0; i < p->n_sites; i++)
+		if (counts(p, &p->sites[i]))
+			junit_failure(out, &p->sites[i]);
+	fprintf(out, "    </testcase>\n");
+}
+
+int hg_check_junit(const char *path, const struct hg_check_result *res, uint64_t max_peak)
+{
+	FILE *out = fopen(path, "w");
+	size_t skipped = 0;
+
+	if (!out)
+		return hg_error("cannot create JUnit file '%s': %s", path, strerror(errno));
+	for (size_t i = 0; i < res->n_procs; i++)
+		skipped += res->procs[i].listed && !res->procs[i].checked && !res->procs[i].peak_fail;
+	fprintf(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<testsuites name=\"heapgraph check\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+		"skipped=\"%zu\">\n"
+		"  <testsuite name=\"heapgraph check\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" "
+		"skipped=\"%zu\">\n", res->n_listed, res->n_failed, skipped, res->n_listed,
+		res->n_failed, skipped);
+	for (size_t i = 0; i < res->n_procs; i++)
+		if (res->procs[i].listed)
+			junit_case(out, &res->procs[i], max_peak);
+	fprintf(out, "  </testsuite>\n</testsuites>\n");
+	if (ferror(out) | (fclose(out) != 0))
+		return hg_error("cannot write JUnit file '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- SARIF ------------------------------------------------------------------------------ */
+
+static const char *const rule_text[5] = {
+	"memory still reachable at exit (--fail-on reachable)",
+	"memory reachable only through pointers into its middle at exit",
+	"memory no pointer reaches any more at exit (a direct leak)",
+	"memory reachable only from leaked memory at exit (an indirect leak)",
+	"blocks that point at each other and nothing else reaches (a leaked cycle)",
+};
+
+/* A file URI for paths outside the current directory; relative paths as they are. */
+static void uri(char *buf, size_t cap, const char *file, const char *cwd)
+{
+	const char *rel = rel_path(file, cwd);
+	size_t n = 0;
+
+	if (*rel == '/')
+		n = (size_t)snprintf(buf, cap, "file://");
+	for (; *rel && n + 4 < cap; rel++) {
+		unsigned char c = (unsigned char)*rel;
+		if (c <= ' ' || c == '%' || c == '#' || c == '?' || c >= 0x7f)
+			n += (size_t)snprintf(buf + n, cap - n, "%%%02X", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+}
+
+static void location(struct hg_json *j, const char *key, const struct hg_frame *fr,
+		     const char *cwd)
+{
+	char u[PATH_MAX * 3];
+
+	hg_json_object(j, key);
+	if (fr->file && fr->line) {
+		uri(u, sizeof(u), fr->file, cwd);
+		hg_json_object(j, "physicalLocation");
+		hg_json_object(j, "artifactLocation");
+		hg_json_str(j, "uri", u);
+		hg_json_end(j);
+		hg_json_object(j, "region");
+		hg_json_u64(j, "startLine", fr->line);
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	if (fr->function) {
+		hg_json_array(j, "logicalLocations");
+		hg_json_object(j, NULL);
+		hg_json_str(j, "fullyQualifiedName", fr->function);
+		hg_json_str(j, "kind", "function");
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
+static void sarif_stack(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
+{
+	hg_json_array(j, "stacks");
+	hg_json_object(j, NULL);
+	hg_json_object(j, "message");
+	hg_json_str(j, "text", "allocation stack");
+	hg_json_end(j);
+	hg_json_array(j, "frames");
+	for (size_t i = 0; i < s->n_frames; i++) {
+		hg_json_object(j, NULL);
+		location(j, "location", &s->frames[i], cwd);
+		hg_json_str(j, "module", s->frames[i].module);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+	hg_json_end(j);
+}
+
+/* FNV-1a of the site's identity: the same leak gets the same fingerprint in every run. */
+static uint64_t fingerprint(const struct hg_check_proc *p, const struct hg_check_site *s)
+{
+	const char *parts[3] = { p->program, hg_leak_kind_name[s->kind], s->key };
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t k = 0; k < 3; k++)
+		for (const char *c = parts[k]; ; c++) {
+			h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+			if (!*c)
+				break;
+		}
+	return h;
+}
+
+static void sarif_result(struct hg_json *j, const struct hg_check_proc *p,
+			 const struct hg_check_site *s, const char *cwd)
+{
+	char msg[1024], name[512], fp[20];
+	size_t n;
+
+	hg_check_site_text(s, msg, sizeof(msg));
+	n = strlen(msg);
+	snprintf(msg + n, sizeof(msg) - n, " in %s, allocated by %s",
+		 hg_check_proc_name(p, name, sizeof(name)),
+		 s->n_frames && s->frames[0].function ? s->frames[0].function : "???");
+	hg_json_object(j, NULL);
+	hg_json_str(j, "ruleId", hg_leak_kind_name[s->kind]);
+	hg_json_u64(j, "ruleIndex", s->kind);
+	hg_json_str(j, "level", "error");
+	hg_json_object(j, "message");
+	hg_json_str(j, "text", msg);
+	hg_json_end(j);
+	hg_json_array(j, "locations");
+	if (s->user)
+		location(j, NULL, s->user, cwd);
+	hg_json_end(j);
+	sarif_stack(j, s, cwd);
+	hg_json_object(j, "partialFingerprints");
+	snprintf(fp, sizeof(fp), "%016" PRIx64, fingerprint(p, s));
+	hg_json_str(j, "heapgraphStack/v1", fp);
+	hg_json_end(j);
+	hg_json_object(j, "properties");
+	hg_json_u64(j, "pid", p->im->pid);
+	hg_json_str(j, "program", p->program);
+	hg_json_u64(j, "bytes", s->bytes);
+	hg_json_u64(j, "blocks", s->blocks);
+	hg_json_str(j, "state", s->state == HG_SITE_GREW ? "grew" : "new");
+	hg_json_end(j);
+	hg_json_end(j);
+}
+
+static void sarif_peak(struct hg_json *j, const struct hg_check_proc *p, uint64_t max_peak)
+{
+	char msg[1024], name[512];
+
+	snprintf(msg, sizeof(msg), "peak heap of %" PRIu64 " bytes in %s is over the limit of %"
+		 PRIu64 " bytes", p->im->totals.peak_bytes, hg_check_proc_name(p, name, sizeof(name)),
+		 max_peak);
+	hg_json_object(j, NULL);
+	hg_json_str(j, "ruleId", "peak");
+	hg_json_u64(j, "ruleIndex", 5);
+	hg_json_str(j, "level", "error");
+	hg_json_object(j, "message");
+	hg_json_str(j, "text", msg);
+	hg_json_end(j);
+	hg_json_object(j, "properties");
+	hg_json_u64(j, "pid", p->im->pid);
+	hg_json_str(j, "program", p->program);
+	hg_json_u64(j, "peak_bytes", p->im->totals.peak_bytes);
+	hg_json_end(j);
+	hg_json_end(j);
+}
+
+static void sarif_rules(struct hg_json *j)
+{
+	hg_json_array(j, "rules");
+	for (int k = 0; k <= 5; k++) {
+		hg_json_object(j, NULL);
+		hg_json_str(j, "id", k < 5 ? hg_leak_kind_name[k] : "peak");
+		hg_json_object(j, "shortDescription");
+		hg_json_str(j, "text", k < 5 ? rule_text[k] : "peak heap over --max-peak");
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
+int hg_check_sarif(const char *path, const struct hg_check_result *res, uint64_t max_peak)
+{
+	FILE *out = fopen(path, "w");
+	char cwd[PATH_MAX];
+	struct hg_json j;
+
+	if (!out)
+		return hg_error("cannot create SARIF file '%s': %s", path, strerror(errno));
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	hg_json_init(&j, out);
+	hg_json_object(&j, NULL);
+	hg_json_str(&j, "$schema", "https://json.schemastore.org/sarif-2.1.0.json");
+	hg_json_str(&j, "version", "2.1.0");
+	hg_json_array(&j, "runs");
+	hg_json_object(&j, NULL);
+	hg_json_object(&j, "tool");
+	hg_json_object(&j, "driver");
+	hg_json_str(&j, "name", "heapgraph");
+	hg_json_str(&j, "version", HG_VERSION);
+	sarif_rules(&j);
+	hg_json_end(&j);
+	hg_json_end(&j);
+	hg_json_array(&j, "results");
+	for (size_t i = 0; i < res->n_procs; i++) {
+		const struct hg_check_proc *p = &res->procs[i];
+		if (p->peak_fail)
+			sarif_peak(&j, p, max_peak);
+		for (size_t k = 0; k < p->n_sites; k++)
+			if (counts(p, &p->sites[k]))
+				sarif_result(&j, p, &p->sites[k], cwd);
+	}
+	hg_json_end(&j);
+	hg_json_end(&j);
+	hg_json_end(&j);
+	hg_json_end(&j);
+	hg_json_finish(&j);
+	if (ferror(out) | (fclose(out) != 0))
+		return hg_error("cannot write SARIF file '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- GitHub Actions --------------------------------------------------------------------- */
+
+/* A workflow command's message (`prop` 0) or property value (`prop` 1), escaped. */
+static void gh_escape(FILE *out, const char *s, int prop)
+{
+	for (; s && *s; s++) {
+		if (*s == '%')
+			fputs("%25", out);
+		else if (*s == '\r')
+			fputs("%0D", out);
+		else if (*s == '\n')
+			fputs("%0A", out);
+		else if (prop && *s == ':')
+			fputs("%3A", out);
+		else if (prop && *s == ',')
+			fputs("%2C", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_peak)
+{
+	char cwd[PATH_MAX], msg[1024], name[512], title[64];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0';
+	for (size_t i = 0; i < res->n_procs; i++) {
+		const struct hg_check_proc *p = &res->procs[i];
+		hg_check_proc_name(p, name, sizeof(name));
+		if (p->peak_fail) {
+			fprintf(out, "::error title=heapgraph%%3A peak over the limit::");
+			snprintf(msg, sizeof(msg), "peak heap of %" PRIu64 " bytes in %s is over the "
+				 "limit of %" PRIu64 " bytes", p->im->totals.peak_bytes, name,
+				 max_peak);
+			gh_escape(out, msg, 0);
+			fputc('\n', out);
+		}
+		for (size_t k = 0; k < p->n_sites; k++) {
+			const struct hg_check_site *s = &p->sites[k];
+			size_t n;
+			if (!counts(p, s))
+				continue;
+			fputs("::error ", out);
+			if (s->user) {
+				fputs("file=", out);
+				gh_escape(out, rel_path(s->user->file, cwd), 1);
+				fprintf(out, ",line=%u,", s->user->line);
+			}
+			snprintf(title, sizeof(title), "heapgraph: %s leak",
+				 hg_leak_kind_name[s->kind]);
+			fputs("title=", out);
+			gh_escape(out, title, 1);
+			fputs("::", out);
+			hg_check_site_text(s, msg, sizeof(msg));
+			n = strlen(msg);
+			snprintf(msg + n, sizeof(msg) - n, " in %s, allocated by %s", name,
+				 s->n_frames && s->frames[0].function ? s->frames[0].function : "???");
+			gh_escape(out, msg, 0);
+			fputc('\n', out);
+		}
+	}
+}

@@ -1,0 +1,229 @@
+/*
+ * gate.c - the leak gate: classify each process's exit snapshot and decide what fails
+ *
+ * Per image: its last complete snapshot (the one taken at exit, unless the program took named
+ * ones after it) goes through hg_graph_build; hg_leak_groups groups the blocks of the kinds
+ * the rules fail on by (kind, stack id, holder); those groups are symbolized and merged by
+ * their stack key, since two return addresses on one line give two stack ids but one site.
+ * Each site is then suppressed, known to the baseline, grown, or new. A process fails when its
+ * new and grown sites hold more than max_leaked_bytes, or its peak exceeds max_peak_bytes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gate.h"
+#include "diag.h"
+#include "graph.h"
+#include "hg_format.h"
+#include "leaks.h"
+
+/*
+ * Modules that are not the user's code: a SARIF location or an annotation points at the first
+ * frame outside them (the C runtime, the C++ runtime, the loader, and our shim).
+ */
+static const char *const runtime_modules[] = {
+	"libc.so", "libc-", "ld-linux", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
+	"libdl.so", "libheapgraph.so",
+};
+
+static int is_runtime(const char *module)
+{
+	const char *base = hg_basename(module);
+
+	for (size_t i = 0; i < HG_ARRAY_SIZE(runtime_modules); i++)
+		if (!strncmp(base, runtime_modules[i], strlen(runtime_modules[i])))
+			return 1;
+	return 0;
+}
+
+static const struct hg_frame *user_frame(const struct hg_frame *fr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fr[i].file && fr[i].line && fr[i].module && !is_runtime(fr[i].module))
+			return &fr[i];
+	return NULL;
+}
+
+static const struct hg_snapshot *last_complete(const struct hg_image *im)
+{
+	for (uint32_t i = im->n_snapshots; i-- > 0;)
+		if (im->snapshots[i]->complete && im->snapshots[i]->have_blocks)
+			return im->snapshots[i];
+	return NULL;
+}
+
+/* Add group g to p's sites: merged into the site of the same kind and stack key if any. */
+static void add_group(struct hg_check_proc *p, struct hg_framer *f, size_t *cap,
+		      const struct hg_leak_group *g)
+{
+	struct hg_frame fr[HG_MAX_FRAMES];
+	size_t n = hg_framer_resolve(f, p->im, g->stack_id, fr, HG_MAX_FRAMES);
+	char *key = hg_baseline_stack_key(fr, n);
+	struct hg_check_site *s;
+
+	for (size_t i = 0; i < p->n_sites; i++) {
+		s = &p->sites[i];
+		if (s->kind == g->kind && !strcmp(s->key, key)) {
+			s->bytes += g->bytes;
+			s->blocks += g->blocks;
+			free(key);
+			return;
+		}
+	}
+	HG_GROW(p->sites, *cap, p->n_sites + 1);
+	s = &p->sites[p->n_sites++];
+	memset(s, 0, sizeof(*s));
+	s->kind = g->kind;
+	s->bytes = g->bytes;
+	s->blocks = g->blocks;
+	s->stack_id = g->stack_id;
+	s->key = key;
+	s->n_frames = n;
+	s->frames = hg_xmalloc(sizeof(*fr) * (n ? n : 1));
+	memcpy(s->frames, fr, sizeof(*fr) * n);
+	s->user = user_frame(s->frames, n);
+}
+
+static void judge_site(struct hg_check_proc *p, struct hg_check_site *s,
+		       const struct hg_check_rules *rules)
+{
+	struct hg_suppression *sup = hg_suppressions_match(rules->supp, s->frames, s->n_frames);
+
+	if (sup) {
+		s->state = HG_SITE_SUPPRESSED;
+		s->suppressed_by = sup;
+		sup->sites++;
+		sup->blocks += s->blocks;
+		sup->bytes += s->bytes;
+		return;
+	}
+	if (rules->baseline)
+		s->known = hg_baseline_find(rules->baseline, p->program,
+					    hg_leak_kind_name[s->kind], s->key);
+	if (s->known)
+		s->state = s->bytes > s->known->bytes || s->blocks > s->known->blocks ?
+			   HG_SITE_GREW : HG_SITE_KNOWN;
+	if (s->state <= HG_SITE_GREW) {
+		p->counted_bytes += s->bytes;
+		p->counted_blocks += s->blocks;
+		p->n_counted++;
+	}
+}
+
+static int by_state_bytes(const void *a, const void *b)
+{
+	const struct hg_check_site *x = a, *y = b;
+	int cx = x->state <= HG_SITE_GREW, cy = y->state <= HG_SITE_GREW;
+
+	if (cx != cy)
+		return cy - cx;
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	return strcmp(x->key, y->key);
+}
+
+static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
+		       const struct hg_check_rules *rules)
+{
+	const struct hg_snapshot *sn = last_complete(p->im);
+	struct hg_leak_group *v;
+	struct hg_graph g;
+	size_t n, cap = 0;
+
+	if (p->im->end_kind == HG_END_EXEC) {
+		p->why_unchecked = "replaced by exec: its heap was discarded";
+		return;
+	}
+	if (!sn || hg_graph_build(&g, sn) < 0) {
+		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL ?
+			"killed by a signal before exit: no exit snapshot" :
+			"no exit snapshot (HEAPGRAPH_SNAPSHOT=0, or it did not exit)";
+		return;
+	}
+	p->checked = 1;
+	v = hg_leak_groups(&g, rules->fail_on, &n);
+	for (size_t i = 0; i < n; i++)
+		add_group(p, f, &cap, &v[i]);
+	free(v);
+	hg_graph_release(&g);
+	for (size_t i = 0; i < p->n_sites; i++)
+		judge_site(p, &p->sites[i], rules);
+	if (p->n_sites)
+		qsort(p->sites, p->n_sites, sizeof(*p->sites), by_state_bytes);
+	p->leak_fail = p->n_counted && p->counted_bytes > rules->max_leaked_bytes;
+}
+
+void hg_check_eval(struct hg_check_result *res, const struct hg_replay *r, struct hg_framer *f,
+		   const struct hg_check_rules *rules)
+{
+	memset(res, 0, sizeof(*res));
+	res->procs = hg_xcalloc(r->n_images ? r->n_images : 1, sizeof(*res->procs));
+	res->n_procs = r->n_images;
+	for (uint32_t i = 0; i < r->n_images; i++) {
+		struct hg_check_proc *p = &res->procs[i];
+		p->im = r->images[i];
+		p->program = hg_basename(p->im->exe);
+		eval_leaks(p, f, rules);
+		p->peak_fail = p->im->totals.peak_bytes > rules->max_peak_bytes;
+		p->listed = p->im->end_kind != HG_END_EXEC || p->peak_fail;
+		res->n_listed += p->listed;
+		res->n_unchecked += p->listed && !p->checked;
+		if (p->leak_fail || p->peak_fail) {
+			res->n_failed++;
+			res->counted_bytes += p->leak_fail ? p->counted_bytes : 0;
+			res->n_counted += p->leak_fail ? p->n_counted : 0;
+		}
+	}
+}
+
+void hg_check_release(struct hg_check_result *res)
+{
+	for (size_t i = 0; i < res->n_procs; i++) {
+		for (size_t k = 0; k < res->procs[i].n_sites; k++) {
+			free(res->procs[i].sites[k].key);
+			free(res->procs[i].sites[k].frames);
+		}
+		free(res->procs[i].sites);
+	}
+	free(res->procs);
+	memset(res, 0, sizeof(*res));
+}
+
+void hg_check_to_baseline(const struct hg_check_result *res, struct hg_baseline *b)
+{
+	for (size_t i = 0; i < res->n_procs; i++) {
+		const struct hg_check_proc *p = &res->procs[i];
+		for (size_t k = 0; k < p->n_sites; k++)
+			if (p->sites[k].state != HG_SITE_SUPPRESSED)
+				hg_baseline_add(b, p->program, hg_leak_kind_name[p->sites[k].kind],
+						p->sites[k].key, p->sites[k].bytes,
+						p->sites[k].blocks);
+	}
+}
+
+const char *hg_check_proc_name(const struct hg_check_proc *p, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "pid %u: %s", p->im->pid,
+		 *p->im->command ? p->im->command : p->im->exe);
+	return buf;
+}
+
+const char *hg_check_site_text(const struct hg_check_site *s, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap, "%s leak of %llu bytes in %llu block%s",
+			 hg_leak_kind_name[s->kind], (unsigned long long)s->bytes,
+			 (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s");
+
+	if (n < 0 || (size_t)n >= cap)
+		return buf;
+	if (s->state == HG_SITE_GREW)
+		snprintf(buf + n, cap - n, " (grew from %llu bytes in %llu blocks)",
+			 (unsigned long long)s->known->bytes, (unsigned long long)s->known->blocks);
+	else if (s->state == HG_SITE_KNOWN)
+		snprintf(buf + n, cap - n, " (in the baseline)");
+	else if (s->state == HG_SITE_SUPPRESSED)
+		snprintf(buf + n, cap - n, " (suppressed by leak:%s)", s->suppressed_by->pattern);
+	return buf;
+}

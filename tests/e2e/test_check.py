@@ -1,0 +1,369 @@
+"""test_check.py - `heapgraph check`, the CI leak gate: exit codes, what fails, suppressions,
+baselines, JUnit, SARIF and GitHub annotations, a process tree, and the analyzer itself under
+the gate
+
+The numbers are the ones in the "Expect:" block of samples/gate.c (leak_once: 100 bytes in one
+block; leak_new: 48 bytes; peak 4096 bytes in every mode); change both together. JUnit and SARIF
+files are parsed (xml.etree, json) and checked field by field.
+"""
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+
+from harness import REPO, Fail, check, clean_env, clip, eq, marker_line, one_line, run
+
+GATE = 23   # the default --error-exitcode
+
+
+def check_cmd(ctx, *args, expect_code, cwd=None, env=None):
+    """heapgraph check ARGS..., its exit status checked."""
+    res = run([ctx.hg, "check"] + list(args), cwd=cwd or ctx.tmp, env=env)
+    if res.code != expect_code:
+        raise Fail("check exit status: expected %d, got %s\n%s" % (expect_code, res.code,
+                                                                  res.describe()))
+    return res
+
+
+def gate_argv(ctx, mode):
+    return [ctx.sample("gate"), mode]
+
+
+def verdict(res):
+    """The last line of check's stderr: "heapgraph: check passed|failed: ..."."""
+    lines = [l for l in res.errtext.split("\n") if l]
+    check(lines, "check printed nothing on stderr")
+    return lines[-1]
+
+
+def junit(path):
+    """[(name, [(type, message, text)], skipped message or None)] of a JUnit file, after checking
+    the counts on <testsuites> and <testsuite> agree with the cases."""
+    root = ET.parse(path).getroot()
+    eq(root.tag, "testsuites", "JUnit root element")
+    suites = root.findall("testsuite")
+    eq(len(suites), 1, "JUnit: number of <testsuite>")
+    cases = []
+    for tc in suites[0].findall("testcase"):
+        fails = [(f.get("type"), f.get("message"), f.text) for f in tc.findall("failure")]
+        sk = tc.find("skipped")
+        cases.append((tc.get("name"), fails, None if sk is None else sk.get("message")))
+        check(tc.get("classname", "").startswith("heapgraph."), "JUnit classname %r"
+              % tc.get("classname"))
+    for el in (root, suites[0]):
+        eq(int(el.get("tests")), len(cases), "JUnit %s tests=" % el.tag)
+        eq(int(el.get("failures")), sum(1 for c in cases if c[1]), "JUnit %s failures=" % el.tag)
+        eq(int(el.get("skipped")), sum(1 for c in cases if c[2] is not None),
+           "JUnit %s skipped=" % el.tag)
+    return cases
+
+
+def pid_of(name, command):
+    m = re.match(r"pid (\d+): (.*)$", name)
+    check(m is not None, "test case name %r is not 'pid N: COMMAND'" % name)
+    eq(m.group(2), command, "command in test case name")
+    return int(m.group(1))
+
+
+# ------------------------------------------------------------------------------------------
+# Exit codes and what fails
+# ------------------------------------------------------------------------------------------
+
+def test_check_exit_codes(ctx):
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "clean"), expect_code=0)
+    eq(res.out, b"gate: clean\n", "stdout under check is the program's own")
+    eq(verdict(res), "heapgraph: check passed: 1 process checked", "verdict")
+    res = check_cmd(ctx, "-q", "--", *gate_argv(ctx, "clean"), expect_code=0)
+    eq(res.errtext, "heapgraph: check passed: 1 process checked\n", "stderr with --quiet")
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    eq(res.out, b"gate: leak\n", "stdout under check is the program's own")
+    check(re.search(r"^FAIL pid \d+: .*/gate leak\n  1 leak site: 100 bytes in 1 block\n"
+                    r"  direct leak of 100 bytes in 1 block\n      at leak_once \(gate.c:%d\) "
+                    r"in gate\n      by main \(gate.c:\d+\) in gate\n"
+                    % marker_line("gate.c", "leak_once"), res.errtext, re.M),
+          "report does not show the leak_once site:\n" + clip(res.errtext, 2000))
+    eq(verdict(res), "heapgraph: check failed: 1 of 1 process (1 leak site, 100 bytes); exit "
+       "status 23", "verdict")
+    check_cmd(ctx, "--error-exitcode", "42", "--", *gate_argv(ctx, "leak"), expect_code=42)
+
+
+
+def test_check_leaves_no_temporary_trace(ctx):
+    tmpdir = ctx.fresh_dir("tmpdir")
+    cwd = ctx.fresh_dir("cwd")
+    check_cmd(ctx, "--", *gate_argv(ctx, "leak"), expect_code=GATE, cwd=cwd,
+              env=clean_env({"TMPDIR": tmpdir}))
+    eq((os.listdir(tmpdir), os.listdir(cwd)), ([], []), "files left in (TMPDIR, cwd)")
+    check_cmd(ctx, "-o", "kept.hgt", "--", *gate_argv(ctx, "clean"), expect_code=0, cwd=cwd,
+              env=clean_env({"TMPDIR": tmpdir}))
+    eq((os.listdir(tmpdir), os.listdir(cwd)), ([], ["kept.hgt"]), "files with -o")
+    check_cmd(ctx, os.path.join(cwd, "kept.hgt"), expect_code=0)
+
+
+def test_check_program_failure_is_not_a_leak(ctx):
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "fail"), expect_code=5)
+    check("heapgraph: '%s' exited with code 5: the program's own failure, not a leak\n"
+          % ctx.sample("gate") in res.errtext, "no program-failure line:\n" + clip(res.errtext))
+    check(verdict(res).startswith("heapgraph: check passed"), verdict(res))
+    # both: the gate's code wins, and the program's failure is still named
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "failleak"), expect_code=GATE)
+    check("exited with code 5: the program's own failure" in res.errtext,
+          "failing and leaking: the program's failure is not reported:\n" + clip(res.errtext))
+    # a program killed by a signal: 128+N, and not checked (no exit snapshot)
+    res = check_cmd(ctx, "--", ctx.sample("exitcode"), "term", expect_code=143)
+    check("was killed by signal 15 (SIGTERM): the program's own failure, not a leak"
+          in res.errtext, "killed program not reported:\n" + clip(res.errtext))
+    check(re.search(r"^skip pid \d+: .*exitcode term: killed by a signal before exit",
+                    res.errtext, re.M), "killed process not listed as skipped")
+    # TRACE mode reads the program's status from the trace
+    trace = ctx.path("fail.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "fail"), expect_code=5)
+    res = check_cmd(ctx, trace, expect_code=5)
+    check("'the traced program' exited with code 5" in res.errtext, clip(res.errtext))
+
+
+def test_check_fail_on_and_limits(ctx):
+    trace = ctx.path("leak.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    check_cmd(ctx, "--fail-on", "cycle", trace, expect_code=0)
+    check_cmd(ctx, "--fail-on", "indirect,direct", trace, expect_code=GATE)
+    check_cmd(ctx, "--max-leaked-bytes", "100", trace, expect_code=0)
+    check_cmd(ctx, "--max-leaked-bytes", "99", trace, expect_code=GATE)
+    check_cmd(ctx, "--fail-on", "cycle", "--max-peak", "4K", trace, expect_code=0)
+    res = check_cmd(ctx, "--fail-on", "cycle", "--max-peak", "4095", trace, expect_code=GATE)
+    check(re.search(r"^FAIL pid \d+: .*gate leak\n  peak heap of 4096 bytes is over the limit "
+                    r"of 4095 bytes\n", res.errtext, re.M),
+          "peak failure not reported:\n" + clip(res.errtext))
+    res = check_cmd(ctx, "--fail-on", "sideways", trace, expect_code=2)
+    eq(one_line(res.errtext, "bad --fail-on"), "heapgraph: error: unknown kind 'sideways' in "
+       "--fail-on (direct, indirect, cycle, reachable, possibly or all) (see 'heapgraph check "
+       "--help')", "bad --fail-on message")
+    res = check_cmd(ctx, expect_code=2)
+    check(one_line(res.errtext, "no arguments").startswith("heapgraph: error: no trace or "
+                                                          "program given"), res.errtext)
+    res = check_cmd(ctx, trace, trace, expect_code=2)
+    check("one trace file at a time" in one_line(res.errtext, "two traces"), res.errtext)
+
+
+def test_check_damaged_trace(ctx):
+    trace = ctx.path("clean.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "clean"), expect_code=0)
+    with open(trace, "rb") as f:
+        data = f.read()
+    cut = ctx.path("cut.hgt")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) * 2 // 3])
+    res = check_cmd(ctx, cut, expect_code=3)
+    check(re.search(r"^heapgraph: error: .*; the check covers the records before it$",
+                    res.errtext, re.M), "damage not named:\n" + clip(res.errtext))
+    res = check_cmd(ctx, ctx.path("missing.hgt"), expect_code=3)
+
+
+# ------------------------------------------------------------------------------------------
+# Suppressions and baselines
+# ------------------------------------------------------------------------------------------
+
+def test_check_suppressions(ctx):
+    trace = ctx.path("leak.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    supp = ctx.path("ours.supp")
+    with open(supp, "w") as f:
+        f.write("# known\nleak:no_such_function\nleak:^leak_once$\n")
+    res = check_cmd(ctx, "--suppressions", supp, trace, expect_code=0)
+    check("\nsuppressions used:\n  1 site, 1 block, 100 bytes: leak:^leak_once$ (%s:3)\n"
+          % supp in res.errtext, "suppression counts not reported:\n" + clip(res.errtext))
+    check("no_such_function" not in res.errtext, "an unused suppression is listed as used")
+    with open(supp, "w") as f:
+        f.write("leak:no_such_function\nleak:gate_other.c\n")
+    res = check_cmd(ctx, "--suppressions", supp, trace, expect_code=GATE)
+    check("suppressions used" not in res.errtext, "no suppression matched, yet some is listed")
+    with open(supp, "w") as f:
+        f.write("leak:leak_once\nrace:leak_once\n")
+    res = check_cmd(ctx, "--suppressions", supp, trace, expect_code=3)
+    eq(one_line(res.errtext, "bad suppression file"), "heapgraph: error: suppressions '%s' line "
+       "2: unsupported type 'race' (heapgraph reads only 'leak:PATTERN')" % supp, "message")
+
+
+def test_check_builtin_suppressions(ctx):
+    """stdout's buffer (stdio allocates it on first use and never frees it) is reachable: with
+    --fail-on reachable it is suppressed by a built-in, and reported without them."""
+    trace = ctx.path("demo.hgt")
+    check_cmd(ctx, "-o", trace, "--", ctx.sample("demo"), expect_code=GATE)
+    res = check_cmd(ctx, "--fail-on", "reachable", "--max-leaked-bytes", "16384", trace,
+                    expect_code=0)
+    check(re.search(r"^  1 site, 1 block, \d+ bytes: leak:\^_IO_file_doallocate\$ \(built-in\)$",
+                    res.errtext, re.M), "built-in suppression not listed:\n" + clip(res.errtext))
+    res = check_cmd(ctx, "--fail-on", "reachable", "--max-leaked-bytes", "16384",
+                    "--no-builtin-suppressions", trace, expect_code=GATE)
+    check(re.search(r"reachable leak of \d+ bytes in 1 block\n      at _IO_file_doallocate",
+                    res.errtext), "stdio buffer not reported without built-ins")
+
+
+def read_baseline(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_check_baseline(ctx):
+    base = ctx.path("leaks.baseline")
+    check_cmd(ctx, "--write-baseline", base, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    text = read_baseline(base)
+    lines = text.split("\n")
+    eq(lines[0], "# heapgraph baseline 1", "baseline header")
+    sites = [l for l in lines if l.startswith("site ")]
+    eq(sites, ["site direct 100 1 gate"], "baseline sites")
+    at = lines.index("site direct 100 1 gate")
+    eq(lines[at + 1:at + 3], ["\tleak_once\tgate.c\tgate", "\tmain\tgate.c\tgate"],
+       "baseline frames of the site")
+    # old leak passes; the same site grown fails; a new site fails, the old one does not
+    res = check_cmd(ctx, "--baseline", base, "--", *gate_argv(ctx, "leak"), expect_code=0)
+    res = check_cmd(ctx, "--baseline", base, "--", *gate_argv(ctx, "grow"), expect_code=GATE)
+    check("direct leak of 200 bytes in 2 blocks (grew from 100 bytes in 1 blocks)"
+          in res.errtext, "grown site not reported:\n" + clip(res.errtext))
+    xml = ctx.path("more.xml")
+    res = check_cmd(ctx, "--baseline", base, "--junit", xml, "--",
+                    *gate_argv(ctx, "more"), expect_code=GATE)
+    (name, fails, skipped), = junit(xml)
+    eq([(t, re.sub(r" at .*", "", m)) for t, m, _ in fails],
+       [("direct", "direct leak of 48 bytes in 1 block")], "failures with a baseline")
+    check("(and 1 site in the baseline, not grown)" in res.errtext, clip(res.errtext))
+    # the baseline does not depend on addresses: a second recording writes the same file
+    again = ctx.path("again.baseline")
+    check_cmd(ctx, "--write-baseline", again, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    eq(read_baseline(again), text, "baseline of a second run")
+    with open(base, "w") as f:
+        f.write("# heapgraph baseline 1\nsite direct many 1 gate\n")
+    res = check_cmd(ctx, "--baseline", base, "--", *gate_argv(ctx, "leak"), expect_code=3)
+    check(one_line(res.errtext, "bad baseline").startswith(
+        "heapgraph: error: baseline '%s' line 2: expected 'site KIND BYTES BLOCKS PROGRAM'"
+        % base), res.errtext)
+
+
+# ------------------------------------------------------------------------------------------
+# CI outputs
+# ------------------------------------------------------------------------------------------
+
+def test_check_junit_and_sarif(ctx):
+    xml, sarif = ctx.path("r.xml"), ctx.path("r.sarif")
+    argv = [ctx.sample("leak_fork")]
+    check_cmd(ctx, "--junit", xml, "--sarif", sarif, "--", *argv, expect_code=GATE, cwd=REPO)
+    cases = junit(xml)
+    eq(len(cases), 2, "JUnit test cases (parent and fork child)")
+    pids = [pid_of(name, argv[0]) for name, _, _ in cases]
+    want = [[("direct", "direct leak of 880 bytes in 1 block at make_parent_leak"),
+             ("cycle", "cycle leak of 224 bytes in 2 blocks at make_inherited_ring")],
+            [("direct", "direct leak of 640 bytes in 1 block at make_child_leak"),
+             ("cycle", "cycle leak of 224 bytes in 2 blocks at make_inherited_ring")]]
+    for (name, fails, skipped), w in zip(cases, want):
+        eq(skipped, None, name + ": skipped")
+        eq([(t, re.sub(r" \(leak_fork\.c:\d+\) in leak_fork$", "", m)) for t, m, _ in fails], w,
+           name + ": failures")
+        for _, m, text in fails:
+            check(text.startswith("at " + m.split(" at ")[1]), "failure text is the stack")
+            check("\nby main (leak_fork.c:" in text, "stack has main: %r" % text)
+    with open(sarif) as f:
+        doc = json.load(f)
+    eq(doc["version"], "2.1.0", "SARIF version")
+    run_ = doc["runs"][0]
+    eq(run_["tool"]["driver"]["name"], "heapgraph", "SARIF tool name")
+    rules = [r["id"] for r in run_["tool"]["driver"]["rules"]]
+    got = []
+    for r in run_["results"]:
+        eq(rules[r["ruleIndex"]], r["ruleId"], "SARIF ruleIndex")
+        eq(r["level"], "error", "SARIF level")
+        loc = r["locations"][0]["physicalLocation"]
+        got.append((r["properties"]["pid"], r["ruleId"], r["properties"]["bytes"],
+                    loc["artifactLocation"]["uri"], loc["region"]["startLine"]))
+        frames = r["stacks"][0]["frames"]
+        eq(frames[0]["location"]["physicalLocation"], loc, "SARIF: location is the first frame")
+    with open(os.path.join(REPO, "samples", "leak_fork.c")) as f:
+        src = f.read().split("\n")
+
+    def line_of(fn):
+        """The ALLOC line inside fn in samples/leak_fork.c."""
+        start = next(i for i, l in enumerate(src) if re.match(r"static NOINLINE void %s\(" % fn, l))
+        return next(i for i in range(start, len(src)) if "ALLOC(" in src[i]) + 1
+    eq(sorted(got), sorted([
+        (pids[0], "direct", 880, "samples/leak_fork.c", line_of("make_parent_leak")),
+        (pids[0], "cycle", 224, "samples/leak_fork.c", line_of("make_inherited_ring")),
+        (pids[1], "direct", 640, "samples/leak_fork.c", line_of("make_child_leak")),
+        (pids[1], "cycle", 224, "samples/leak_fork.c", line_of("make_inherited_ring"))]),
+        "SARIF results (pid, rule, bytes, uri, line)")
+
+
+def test_check_clean_outputs(ctx):
+    xml, sarif = ctx.path("c.xml"), ctx.path("c.sarif")
+    check_cmd(ctx, "--junit", xml, "--sarif", sarif, "--", *gate_argv(ctx, "clean"),
+              expect_code=0)
+    (name, fails, skipped), = junit(xml)
+    pid_of(name, " ".join(gate_argv(ctx, "clean")))
+    eq((fails, skipped), ([], None), "clean process: no failure, not skipped")
+    with open(sarif) as f:
+        eq(json.load(f)["runs"][0]["results"], [], "SARIF results of a clean run")
+
+
+def test_check_github_annotations(ctx):
+    env = clean_env({"GITHUB_ACTIONS": "true"})
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "more"), expect_code=GATE, cwd=REPO, env=env)
+    lines = res.text.split("\n")
+    eq(lines[0], "gate: more", "the program's stdout comes first")
+    pid = int(re.search(r"^FAIL pid (\d+):", res.errtext, re.M).group(1))
+    eq(lines[1:], [
+        "::error file=samples/gate.c,line=%d,title=heapgraph%%3A direct leak::direct leak of 100 "
+        "bytes in 1 block in pid %d: %s, allocated by leak_once"
+        % (marker_line("gate.c", "leak_once"), pid, " ".join(gate_argv(ctx, "more"))),
+        "::error file=samples/gate.c,line=%d,title=heapgraph%%3A direct leak::direct leak of 48 "
+        "bytes in 1 block in pid %d: %s, allocated by leak_new"
+        % (marker_line("gate.c", "leak_new"), pid, " ".join(gate_argv(ctx, "more"))),
+        ""], "annotations on stdout")
+    res = check_cmd(ctx, "--", *gate_argv(ctx, "more"), expect_code=GATE, cwd=REPO)
+    eq(res.out, b"gate: more\n", "no annotations without GITHUB_ACTIONS=true")
+
+
+# ------------------------------------------------------------------------------------------
+# A test suite under the gate, and the analyzer itself
+# ------------------------------------------------------------------------------------------
+
+def test_check_process_tree_names_the_leaking_child(ctx):
+    g = ctx.sample("gate")
+    with open(ctx.path("Makefile"), "w") as f:
+        f.write("test:\n\t%s clean\n\t%s leak\n\tsh -c '%s clean'\n" % (g, g, g))
+    xml = ctx.path("tree.xml")
+    res = check_cmd(ctx, "--junit", xml, "--", "make", "-s", "test", expect_code=GATE)
+    eq(res.out, b"gate: clean\ngate: leak\ngate: clean\n", "the suite's own output")
+    cases = junit(xml)
+    failing = [c for c in cases if c[1]]
+    eq(len(failing), 1, "failing test cases among %r" % [c[0] for c in cases])
+    pid_of(failing[0][0], "%s leak" % g)
+    eq([(t, re.sub(r" at .*", "", m)) for t, m, _ in failing[0][1]],
+       [("direct", "direct leak of 100 bytes in 1 block")], "failures of the leaking child")
+    clean = [c for c in cases if re.match(r"pid \d+: %s clean$" % re.escape(g), c[0])]
+    eq(len(clean), 2, "the two clean runs are test cases of their own")
+    check(verdict(res).startswith("heapgraph: check failed: 1 of "), verdict(res))
+
+
+def test_check_dogfood_analyzer_is_leak_free(ctx):
+    """The heapgraph CLI itself passes the gate, with no suppression file: every report command
+    on a real trace, and check itself."""
+    trace = ctx.path("fork.hgt")
+    res = run([ctx.hg, "record", "-q", "-o", trace, "--", ctx.sample("leak_fork")])
+    eq(res.code, 0, "record leak_fork")
+    supp = ctx.path("user.supp")   # for `check` as the program under the gate, not for it
+    with open(supp, "w") as f:
+        f.write("leak:make_child_leak\nleak:^no_such$\n")
+    commands = (["report", trace], ["report", trace, "--format", "json"], ["leaks", trace],
+                ["leaks", trace, "--format", "json"], ["leaks", trace, "--format", "dot"],
+                ["peak", trace], ["frag", trace],
+                ["check", "--junit", ctx.path("x.xml"), "--sarif", ctx.path("x.sarif"),
+                 "--write-baseline", ctx.path("x.base"), trace],
+                ["check", "--baseline", ctx.path("x.base"), "--suppressions", supp,
+                 "--fail-on", "all", "--max-peak", "1K", trace])
+    for argv in commands:
+        res = check_cmd(ctx, "--", ctx.hg, *argv,
+                        expect_code=GATE if argv[0] == "check" else 0)
+        what = "heapgraph " + " ".join(argv)
+        check(re.search(r"^ok   pid \d+: %s\n" % re.escape(ctx.hg + " " + " ".join(argv)),
+                        res.errtext, re.M), "%s not checked and passed:\n%s"
+              % (what, clip(res.errtext, 3000)))
+        check("suppressions used" not in res.errtext.split("check passed")[-1],
+              "%s needed a suppression" % what)
