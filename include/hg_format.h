@@ -344,7 +344,9 @@ struct hg_rec_end {
 enum hg_snapshot_reason {
 	HG_SNAP_EXIT = 1,   /* the process is exiting (after its exit handlers) */
 	HG_SNAP_SIGNAL = 2, /* HEAPGRAPH_SNAPSHOT_SIGNAL arrived */
-	HG_SNAP_CALL = 3    /* the program called heapgraph_snapshot() */
+	HG_SNAP_CALL = 3,   /* the program called heapgraph_snapshot() */
+	HG_SNAP_PERIODIC = 4 /* the collector asked (record --snapshot-every): the snapshot
+				signal carried a time, which the label gives ("every@1.500s") */
 };
 
 struct hg_rec_snapshot {
