@@ -656,6 +656,14 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
 #define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
 
+/*
+ * `record --snapshot-every`: the collector sends the snapshot signal with sigqueue(3), its
+ * value (sival_ptr, 64 bits) HG_SNAPSHOT_EVERY_TAG << 32 | ms, ms being the nominal time of
+ * the request since recording began (k * the interval). The shim labels that snapshot
+ * "every@S.mmms" with reason HG_SNAP_PERIODIC; any other arrival of the signal is "signal".
+ */
+#define HG_SNAPSHOT_EVERY_TAG 0x68677365u /* "hgse" */
+
 /* ------------------------------------------------------------------------------------------ */
 /* 3. The trace file                                                                          */
 /* ------------------------------------------------------------------------------------------ */

@@ -4,7 +4,7 @@ samples/stats_callers.c (their header comments state the numbers checked here)."
 import json
 import os
 
-from harness import check, eq, marker_line, one_line, only_process, run
+from harness import check, clean_env, eq, marker_line, one_line, only_process, run
 
 CALLERS = "stats_callers.c"
 CACHE = "stats_cache.c"
@@ -284,3 +284,46 @@ def test_stats_errors(ctx):
         line = one_line(r.errtext, "stderr of %s" % argv[2:])
         check(words in line, "%s: %r lacks %r" % (argv[2:], line, words))
         eq(r.out, b"", "stdout of %s" % argv[2:])
+
+
+def test_snapshot_every(ctx):
+    """record --snapshot-every 200ms: each periodic snapshot ends one of the sample's sleeps,
+    so the k-th holds exactly k blocks; labels name their nominal time."""
+    trace = ctx.new_trace()
+    r = run([ctx.hg, "record", "-q", "-o", trace, "--snapshot-every", "200ms", "--",
+             ctx.sample("stats_periodic")], cwd=ctx.tmp)
+    eq((r.code, r.text), (0, "stats_periodic: done\n"), "exit status and stdout")
+    r = run([ctx.hg, "snapshots", trace, "--format", "json"])
+    snaps = only_process(json.loads(r.out), "snapshots")["snapshots"]
+    periodic = [s for s in snaps if s["reason"] == "periodic"]
+    eq([(s["live_bytes"], s["live_blocks"]) for s in periodic],
+       [(1000 * k, k) for k in range(1, 6)], "periodic snapshots: k blocks each")
+    millis = []
+    for s in periodic:
+        check(s["label"].startswith("every@") and s["label"].endswith("s"),
+              "periodic label %r" % s["label"])
+        sec, _, frac = s["label"][6:-1].partition(".")
+        eq(len(frac), 3, "milliseconds in %r" % s["label"])
+        millis.append(int(sec) * 1000 + int(frac))
+    check(all(m % 200 == 0 and m > 0 for m in millis) and millis == sorted(set(millis)),
+          "labels at increasing multiples of 200 ms: %r" % millis)
+    eq((snaps[-1]["reason"], snaps[-1]["live_bytes"]), ("exit", 5000), "exit snapshot last")
+    proc = only_process(diff_json(ctx, trace, "--from", periodic[0]["label"], "--to",
+                                  periodic[-1]["label"], "-g", "function"), "diff")
+    eq(changes(proc), {"step (stats_periodic.c)": (5000, 4000, 5, 4)}, "diff of periodic")
+
+
+def test_snapshot_every_errors(ctx):
+    """Bad --snapshot-every values and signal settings: usage errors, nothing run."""
+    for value in ("5ms", "1x", "0s", "2"):
+        r = run([ctx.hg, "record", "-o", ctx.path("x.hgt"), "--snapshot-every", value, "--",
+                 "true"])
+        eq(r.code, 2, "exit status for %r" % value)
+        check("invalid value '%s' for --snapshot-every" % value in
+              one_line(r.errtext, "stderr for %r" % value), "message for %r" % value)
+        check(not os.path.exists(ctx.path("x.hgt")), "no trace for %r" % value)
+    r = run([ctx.hg, "record", "-o", ctx.path("x.hgt"), "--snapshot-every", "1s", "--", "true"],
+            env=clean_env({"HEAPGRAPH_SNAPSHOT_SIGNAL": "abc"}))
+    eq(r.code, 2, "exit status with a bad HEAPGRAPH_SNAPSHOT_SIGNAL")
+    check("HEAPGRAPH_SNAPSHOT_SIGNAL='abc' is not a signal number" in
+          one_line(r.errtext, "stderr"), "names the variable")
