@@ -19,6 +19,7 @@
 #include "diag.h"
 #include "json.h"
 #include "report.h"
+#include "stats_cli.h"
 #include "table.h"
 #include "units.h"
 
@@ -63,32 +64,20 @@ struct change {
 	int64_t size_diff, count_diff;
 };
 
-enum { OPT_FROM = 256, OPT_TO, OPT_FRAMES, OPT_CUMULATIVE, OPT_INCLUDE, OPT_EXCLUDE,
-       OPT_ALL_FRAMES, OPT_PLUMBING };
+enum { OPT_FROM = 256, OPT_TO, OPT_FRAMES };
 
 static int parse_option(struct diff_args *a, int ch, char **argv)
 {
 	uint64_t v;
-	int g;
+	int rc;
 
+	if ((rc = hg_stats_option("diff", ch, optarg, &a->stats, &a->filters)) >= 0)
+		return rc;
 	switch (ch) {
 	case OPT_FROM:
 		a->have_from = 1;
 		return hg_point_parse("diff", "--from", optarg, 0, &a->from);
 	case OPT_TO: return hg_point_parse("diff", "--to", optarg, 0, &a->to);
-	case 'g':
-		if ((g = hg_group_by_parse(optarg)) < 0)
-			return hg_usage_error("diff", "unknown --group-by '%s' (traceback, function, "
-					      "line, file or module)", optarg);
-		a->stats.group_by = g;
-		return 0;
-	case OPT_CUMULATIVE: a->stats.cumulative = 1; return 0;
-	case OPT_INCLUDE:
-	case OPT_EXCLUDE:
-		return hg_filters_add(&a->filters, "diff", ch == OPT_INCLUDE, optarg) ?
-			HG_EXIT_USAGE : 0;
-	case OPT_ALL_FRAMES: a->filters.all_frames = 1; return 0;
-	case OPT_PLUMBING: a->filters.keep_plumbing = 1; return 0;
 	case OPT_FRAMES:
 		if (hg_parse_u64("diff", "--frames", optarg, 1, 256, 0, &v))
 			return HG_EXIT_USAGE;
@@ -105,12 +94,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "from", required_argument, NULL, OPT_FROM },
 		{ "to", required_argument, NULL, OPT_TO },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "cumulative", no_argument, NULL, OPT_CUMULATIVE },
-		{ "include", required_argument, NULL, OPT_INCLUDE },
-		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
-		{ "all-frames", no_argument, NULL, OPT_ALL_FRAMES },
-		{ "plumbing", no_argument, NULL, OPT_PLUMBING },
+		HG_STATS_LONGOPTS,
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "top", required_argument, NULL, 'n' },
 		{ "format", required_argument, NULL, 'f' },
@@ -138,10 +122,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 				      "no trace file given", n_traces);
 	if (n_traces == 1 && !a->have_from)
 		return hg_usage_error("diff", "one trace needs --from (and --to, default end)");
-	if (a->stats.cumulative && a->stats.group_by == HG_GROUP_TRACEBACK)
-		return hg_usage_error("diff", "--cumulative needs --group-by function, line, file "
-				      "or module");
-	return 0;
+	return hg_stats_check("diff", &a->stats);
 }
 
 /* ---- the comparison ------------------------------------------------------------------- */
@@ -193,25 +174,6 @@ static struct change *compare(const struct hg_stats *a, const struct hg_stats *b
 	return v;
 }
 
-/* The statistics of im at p; -1 when im has no such moment. */
-static int stats_at(struct hg_stats *st, struct hg_framer *f, const struct hg_image *im,
-		    const struct hg_point_spec *p, const struct hg_stats_opts *o)
-{
-	const struct hg_site *sites;
-	struct hg_site *owned;
-	uint32_t n;
-
-	memset(st, 0, sizeof(*st));
-	if (!im)
-		return 0; /* no such process in that trace: nothing was live */
-	if (hg_point_sites(im, p, &sites, &n, &owned) < 0)
-		return -1;
-	hg_stats_build(st, f, im, sites, n, o);
-	hg_stats_sort(st, HG_ORDER_SIZE);
-	free(owned);
-	return 0;
-}
-
 /* ---- output --------------------------------------------------------------------------- */
 
 static char *signed_bytes(char *buf, size_t cap, int64_t v)
@@ -242,12 +204,7 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 	signed_bytes(sd, sizeof(sd), c->size_diff);
 	hg_format_count(n, sizeof(n), c->b ? c->b->blocks : 0);
 	signed_count(nd, sizeof(nd), c->count_diff);
-	if (group_by == HG_GROUP_TRACEBACK && g->frames[0].file && g->frames[0].line)
-		snprintf(name, sizeof(name), "%s (%s:%u)", g->frames[0].function ?
-			 g->frames[0].function : "???", hg_basename(g->frames[0].file),
-			 g->frames[0].line);
-	else
-		hg_stat_name(g, group_by, name, sizeof(name));
+	hg_stats_group_name(g, group_by, name, sizeof(name));
 	hg_table_row(stdout, "  ", w, 5, cells, name);
 	if (group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(stdout, g, w, 5);
@@ -326,9 +283,9 @@ static void pair(struct hg_json *j, struct hg_framer *f, const struct diff_args 
 	struct hg_stats sa, sb;
 	struct change *v = NULL;
 	size_t n = 0;
-	int missing = stats_at(&sa, f, old, &a->from, &a->stats) < 0;
+	int missing = hg_stats_build_at(&sa, f, old, &a->from, &a->stats, HG_ORDER_SIZE) < 0;
 
-	missing |= stats_at(&sb, f, now, &a->to, &a->stats) < 0;
+	missing |= hg_stats_build_at(&sb, f, now, &a->to, &a->stats, HG_ORDER_SIZE) < 0;
 	if (!missing)
 		v = compare(&sa, &sb, &n);
 	if (missing && j) {

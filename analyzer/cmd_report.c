@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "report.h"
+#include "stats_cli.h"
 
 static const char *const text_json[] = { "text", "json", NULL };
 
@@ -64,21 +65,16 @@ struct report_args {
 	int stats, have_at, have_snapshot;
 };
 
-enum { OPT_FRAMES = 256, OPT_CUMULATIVE, OPT_AT, OPT_INCLUDE, OPT_EXCLUDE, OPT_ALL_FRAMES,
-       OPT_PLUMBING, OPT_SORT, OPT_HISTOGRAM };
+enum { OPT_FRAMES = 256, OPT_AT, OPT_SORT, OPT_HISTOGRAM };
 
 static int stats_option(struct report_args *a, int ch)
 {
 	int v;
 
 	a->stats = 1;
+	if ((v = hg_stats_option("report", ch, optarg, &a->sr.stats, &a->filters)) >= 0)
+		return v;
 	switch (ch) {
-	case 'g':
-		if ((v = hg_group_by_parse(optarg)) < 0)
-			return hg_usage_error("report", "unknown --group-by '%s' (traceback, function, "
-					      "line, file or module)", optarg);
-		a->sr.stats.group_by = v;
-		return 0;
 	case OPT_SORT:
 		if ((v = hg_stats_order_parse(optarg)) < 0)
 			return hg_usage_error("report", "unknown --sort '%s' (size, count, "
@@ -96,13 +92,6 @@ static int stats_option(struct report_args *a, int ch)
 			return hg_usage_error("report", "empty snapshot label for --snapshot");
 		a->sr.point = hg_point_snapshot(optarg);
 		return 0;
-	case OPT_INCLUDE:
-	case OPT_EXCLUDE:
-		return hg_filters_add(&a->filters, "report", ch == OPT_INCLUDE, optarg) ?
-			HG_EXIT_USAGE : 0;
-	case OPT_CUMULATIVE: a->sr.stats.cumulative = 1; return 0;
-	case OPT_ALL_FRAMES: a->filters.all_frames = 1; return 0;
-	case OPT_PLUMBING: a->filters.keep_plumbing = 1; return 0;
 	default: a->sr.histogram = 1; return 0;
 	}
 }
@@ -110,9 +99,10 @@ static int stats_option(struct report_args *a, int ch)
 /* Combinations that mean nothing. */
 static int check_stats(const struct report_args *a)
 {
-	if (a->sr.stats.cumulative && a->sr.stats.group_by == HG_GROUP_TRACEBACK)
-		return hg_usage_error("report", "--cumulative needs --group-by function, line, "
-				      "file or module");
+	int rc = hg_stats_check("report", &a->sr.stats);
+
+	if (rc)
+		return rc;
 	if (a->have_at && a->have_snapshot)
 		return hg_usage_error("report", "--at and --snapshot both choose the moment; "
 				      "give one");
@@ -128,14 +118,9 @@ static int parse(struct report_args *a, int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "frames", required_argument, NULL, OPT_FRAMES },
-		{ "group-by", required_argument, NULL, 'g' },
-		{ "cumulative", no_argument, NULL, OPT_CUMULATIVE },
+		HG_STATS_LONGOPTS,
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "snapshot", required_argument, NULL, 's' },
-		{ "include", required_argument, NULL, OPT_INCLUDE },
-		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
-		{ "all-frames", no_argument, NULL, OPT_ALL_FRAMES },
-		{ "plumbing", no_argument, NULL, OPT_PLUMBING },
 		{ "sort", required_argument, NULL, OPT_SORT },
 		{ "histogram", no_argument, NULL, OPT_HISTOGRAM },
 		{ "help", no_argument, NULL, 'h' },
@@ -160,9 +145,9 @@ static int parse(struct report_args *a, int argc, char **argv)
 			a->o.max_frames = v;
 			break;
 		case 'h': return -1;
-		case 'g': case 's': case OPT_CUMULATIVE: case OPT_AT: case OPT_INCLUDE:
-		case OPT_EXCLUDE: case OPT_ALL_FRAMES: case OPT_PLUMBING: case OPT_SORT:
-		case OPT_HISTOGRAM:
+		case 's': case OPT_AT: case OPT_SORT: case OPT_HISTOGRAM: case HG_OPT_GROUP_BY:
+		case HG_OPT_CUMULATIVE: case HG_OPT_INCLUDE: case HG_OPT_EXCLUDE:
+		case HG_OPT_ALL_FRAMES: case HG_OPT_PLUMBING:
 			if ((rc = stats_option(a, ch)))
 				return rc;
 			break;

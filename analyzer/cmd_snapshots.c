@@ -15,7 +15,6 @@
 
 #include "cli.h"
 #include "diag.h"
-#include "hg_format.h"
 #include "json.h"
 #include "report.h"
 #include "table.h"
@@ -35,17 +34,6 @@ static const char help[] =
 	"  -h, --help         this text\n"
 	"\n"
 	"exit status: 0 ok, 2 usage error, 3 unreadable or damaged trace\n";
-
-const char *hg_snapshot_reason_name(int reason)
-{
-	switch (reason) {
-	case HG_SNAP_EXIT: return "exit";
-	case HG_SNAP_SIGNAL: return "signal";
-	case HG_SNAP_CALL: return "call";
-	case HG_SNAP_PERIODIC: return "periodic";
-	default: return "unknown";
-	}
-}
 
 static uint64_t live_bytes(const struct hg_snapshot *sn)
 {

@@ -48,7 +48,7 @@ void hg_stats_text_more_frames(FILE *out, const struct hg_stat *g, const int *w,
 	}
 }
 
-static void group_name(const struct hg_stat *g, int group_by, char *buf, size_t cap)
+void hg_stats_group_name(const struct hg_stat *g, int group_by, char *buf, size_t cap)
 {
 	if (group_by == HG_GROUP_TRACEBACK)
 		frame_text(&g->frames[0], buf, cap);
@@ -86,7 +86,7 @@ static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg
 		hg_format_count(c[2], sizeof(c[2]), g->blocks);
 		average(c[3], sizeof(c[3]), g->bytes, g->blocks);
 	}
-	group_name(g, sr->stats.group_by, name, sizeof(name));
+	hg_stats_group_name(g, sr->stats.group_by, name, sizeof(name));
 	hg_table_row(out, "  ", widths, cells[4] ? N_COLS : N_COLS - 1, cells, name);
 	if (sr->stats.group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(out, g, widths, cells[4] ? N_COLS : N_COLS - 1);
@@ -153,19 +153,14 @@ void hg_stats_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		   const struct hg_report_opts *o)
 {
 	const struct hg_stats_report *sr = o->stats;
-	const struct hg_site *sites;
-	struct hg_site *owned;
 	struct hg_stats st;
-	uint32_t n_sites;
 	char pt[96];
 	size_t shown;
 
-	if (hg_point_sites(im, &sr->point, &sites, &n_sites, &owned) < 0) {
+	if (hg_stats_build_at(&st, f, im, &sr->point, &sr->stats, sr->order) < 0) {
 		fprintf(out, "\n  no %s in this process\n", hg_point_text(&sr->point, pt, sizeof(pt)));
 		return;
 	}
-	hg_stats_build(&st, f, im, sites, n_sites, &sr->stats);
-	hg_stats_sort(&st, sr->order);
 	shown = o->top && o->top < st.n ? o->top : st.n;
 	header(out, &st, sr, shown);
 	if (st.n) {
@@ -178,7 +173,6 @@ void hg_stats_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	if (sr->histogram)
 		histogram_text(out, im);
 	hg_stats_release(&st);
-	free(owned);
 }
 
 /* ---- JSON ----------------------------------------------------------------------------- */
@@ -202,7 +196,7 @@ void hg_stats_json_group(struct hg_json *j, const struct hg_stat *g, int group_b
 {
 	char name[512];
 
-	group_name(g, group_by, name, sizeof(name));
+	hg_stats_group_name(g, group_by, name, sizeof(name));
 	hg_json_str(j, "name", name);
 	switch (group_by) {
 	case HG_GROUP_TRACEBACK:
@@ -266,17 +260,12 @@ void hg_stats_json(struct hg_json *j, struct hg_framer *f, const struct hg_image
 		   const struct hg_report_opts *o)
 {
 	const struct hg_stats_report *sr = o->stats;
-	const struct hg_site *sites;
-	struct hg_site *owned;
 	struct hg_stats st;
-	uint32_t n_sites;
 
-	if (hg_point_sites(im, &sr->point, &sites, &n_sites, &owned) < 0) {
+	if (hg_stats_build_at(&st, f, im, &sr->point, &sr->stats, sr->order) < 0) {
 		hg_json_null(j, "statistics");
 		return;
 	}
-	hg_stats_build(&st, f, im, sites, n_sites, &sr->stats);
-	hg_stats_sort(&st, sr->order);
 	hg_json_object(j, "statistics");
 	hg_json_point(j, "point", &sr->point);
 	hg_json_str(j, "group_by", hg_group_by_name(sr->stats.group_by));
@@ -300,5 +289,4 @@ void hg_stats_json(struct hg_json *j, struct hg_framer *f, const struct hg_image
 	json_histogram(j, im);
 	hg_json_end(j);
 	hg_stats_release(&st);
-	free(owned);
 }

@@ -20,6 +20,7 @@
 
 #include "filter.h"
 #include "frames.h"
+#include "point.h"
 #include "replay.h"
 
 enum hg_group_by {
@@ -79,6 +80,13 @@ struct hg_stats {
  */
 void hg_stats_build(struct hg_stats *st, struct hg_framer *f, const struct hg_image *im,
 		    const struct hg_site *live, uint32_t n_live, const struct hg_stats_opts *o);
+
+/*
+ * hg_stats_build of what im had live at moment p, then hg_stats_sort by order. Returns 0, or
+ * -1 (st empty) when im has no such moment (a snapshot it did not take). im NULL: empty.
+ */
+int hg_stats_build_at(struct hg_stats *st, struct hg_framer *f, const struct hg_image *im,
+		      const struct hg_point_spec *p, const struct hg_stats_opts *o, int order);
 
 /* List the groups that have something in `order` (bytes, allocations...), largest first. */
 void hg_stats_sort(struct hg_stats *st, int order);
