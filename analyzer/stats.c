@@ -62,29 +62,43 @@ static void key_add(struct keybuf *k, const char *text)
 	k->s[k->len] = '\0';
 }
 
-static void key_frame(struct keybuf *k, const struct hg_frame *fr, int group_by)
+/* Where an unsymbolized frame is: its offset in its module (the same in every run), else
+ * its address. */
+static uint64_t frame_offset(const struct hg_image *im, const struct hg_frame *fr)
 {
-	char line[32];
+	const struct hg_module *m = fr->module ? hg_image_module(im, fr->address) : NULL;
 
-	snprintf(line, sizeof(line), "%u", fr->line);
-	if (group_by == HG_GROUP_TRACEBACK || group_by == HG_GROUP_FUNCTION)
-		key_add(k, fr->function ? fr->function : "???");
+	return m ? fr->address - m->load_bias : fr->address;
+}
+
+static void key_frame(struct keybuf *k, const struct hg_image *im, const struct hg_frame *fr,
+		      int group_by)
+{
+	char num[40];
+
+	if (group_by == HG_GROUP_TRACEBACK || group_by == HG_GROUP_FUNCTION) {
+		if (!fr->function) /* no symbol: one group per place */
+			snprintf(num, sizeof(num), "???+0x%llx",
+				 (unsigned long long)frame_offset(im, fr));
+		key_add(k, fr->function ? fr->function : num);
+	}
 	if (group_by != HG_GROUP_MODULE)
 		key_add(k, fr->file ? fr->file : "");
+	snprintf(num, sizeof(num), "%u", fr->line);
 	if (group_by == HG_GROUP_TRACEBACK || group_by == HG_GROUP_LINE)
-		key_add(k, line);
+		key_add(k, num);
 	if (group_by != HG_GROUP_FILE || !fr->file)
 		key_add(k, fr->module ? fr->module : "");
-	if (group_by == HG_GROUP_LINE && !fr->file) { /* unknown place: one group per address */
-		snprintf(line, sizeof(line), "0x%llx", (unsigned long long)fr->address);
-		key_add(k, line);
+	if (group_by == HG_GROUP_LINE && !fr->file) { /* unknown line: one group per place */
+		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)frame_offset(im, fr));
+		key_add(k, num);
 	}
 }
 
 /* ---- building ------------------------------------------------------------------------- */
 
-static struct hg_stat *group(struct hg_stats *st, const char *key, const struct hg_frame *fr,
-			     size_t n)
+static struct hg_stat *group(struct hg_stats *st, const struct hg_image *im, const char *key,
+			     const struct hg_frame *fr, size_t n)
 {
 	struct hg_stat *g;
 
@@ -96,6 +110,7 @@ static struct hg_stat *group(struct hg_stats *st, const char *key, const struct 
 	g->frames = hg_xmalloc(sizeof(*fr) * (n ? n : 1));
 	memcpy(g->frames, fr, sizeof(*fr) * n);
 	g->n_frames = n;
+	g->offset = frame_offset(im, fr);
 	HASH_ADD_KEYPTR(hh, st->table, g->key, strlen(g->key), g);
 	return g;
 }
@@ -111,7 +126,8 @@ static void credit(struct hg_stat *g, const struct hg_site *live, const struct h
 }
 
 /* One stack: credited to its innermost frame's group, or to every frame's group once. */
-static void add_stack(struct hg_stats *st, const struct hg_frame *fr, size_t n,
+static void add_stack(struct hg_stats *st, const struct hg_image *im,
+		      const struct hg_frame *fr, size_t n,
 		      const struct hg_site *live, const struct hg_site *run,
 		      const struct hg_stats_opts *o)
 {
@@ -121,10 +137,10 @@ static void add_stack(struct hg_stats *st, const struct hg_frame *fr, size_t n,
 
 	if (o->group_by == HG_GROUP_TRACEBACK) {
 		for (size_t i = 0; i < n; i++) {
-			key_frame(&k, &fr[i], o->group_by);
+			key_frame(&k, im, &fr[i], o->group_by);
 			k.s[k.len - 1] = '\x1e';
 		}
-		credit(group(st, k.len ? k.s : "", fr, n), live, run);
+		credit(group(st, im, k.len ? k.s : "", fr, n), live, run);
 		free(k.s);
 		return;
 	}
@@ -132,8 +148,8 @@ static void add_stack(struct hg_stats *st, const struct hg_frame *fr, size_t n,
 		struct hg_stat *g;
 		size_t j = 0;
 		k.len = 0;
-		key_frame(&k, &fr[i], o->group_by);
-		g = group(st, k.s, &fr[i], 1);
+		key_frame(&k, im, &fr[i], o->group_by);
+		g = group(st, im, k.s, &fr[i], 1);
 		while (j < n_seen && seen[j] != g)
 			j++;
 		if (j == n_seen) {
@@ -169,7 +185,7 @@ void hg_stats_build(struct hg_stats *st, struct hg_framer *f, const struct hg_im
 			first = 0;
 			n = 1;
 		}
-		add_stack(st, fr + first, n, lv, run, o);
+		add_stack(st, im, fr + first, n, lv, run, o);
 		st->bytes += lv->live_bytes;
 		st->blocks += lv->live_blocks;
 		st->allocations += run->allocations;
@@ -280,7 +296,7 @@ char *hg_stat_name(const struct hg_stat *s, int group_by, char *buf, size_t cap)
 		if (file)
 			snprintf(buf, cap, "%s:%u (%s)", file, fr->line, fn);
 		else
-			snprintf(buf, cap, "%s+0x%llx (%s)", mod, (unsigned long long)fr->address, fn);
+			snprintf(buf, cap, "%s+0x%llx (%s)", mod, (unsigned long long)s->offset, fn);
 		break;
 	case HG_GROUP_FILE:
 		snprintf(buf, cap, "%s", file ? file : mod);
@@ -291,8 +307,10 @@ char *hg_stat_name(const struct hg_stat *s, int group_by, char *buf, size_t cap)
 	default:
 		if (file)
 			snprintf(buf, cap, "%s (%s)", fn, file);
-		else
+		else if (fr->function)
 			snprintf(buf, cap, "%s in %s", fn, mod);
+		else /* grouped by place: say which */
+			snprintf(buf, cap, "??? (%s+0x%llx)", mod, (unsigned long long)s->offset);
 	}
 	return buf;
 }

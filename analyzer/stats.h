@@ -57,6 +57,7 @@ struct hg_stat {
 	char *key;                 /* identity across traces: symbolized names joined */
 	struct hg_frame *frames;   /* traceback: its frames; else the one frame naming the group */
 	size_t n_frames;
+	uint64_t offset;           /* frames[0]'s offset in its module (its address if none) */
 	uint64_t bytes, blocks;    /* live at the chosen moment */
 	uint64_t allocations;      /* whole run: allocations made by the group's stacks */
 	uint64_t allocated_bytes;

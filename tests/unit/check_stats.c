@@ -12,6 +12,7 @@
 #include "duration.h"
 #include "filter.h"
 #include "fixtures.h"
+#include "frames.h"
 #include "point.h"
 #include "stats.h"
 #include "table.h"
@@ -165,6 +166,132 @@ START_TEST(test_stats_filter_plumbing)
 }
 END_TEST
 
+/* ---- grouping --------------------------------------------------------------------------- */
+
+/*
+ * An image with no modules: frames stay unsymbolized (function, file and module NULL), so
+ * line groups are one per address. Stacks: 1 = [0x10, 0x20, 0x30] (100 B in 1 block),
+ * 2 = [0x10, 0x21, 0x30] (200 B in 2), 3 = [0x11, 0x20, 0x20] (50 B in 1, 0x20 recursing).
+ */
+static uint64_t ip1[3] = { 0x10, 0x20, 0x30 }, ip2[3] = { 0x10, 0x21, 0x30 },
+		ip3[3] = { 0x11, 0x20, 0x20 };
+static struct hg_stack stacks[4] = { { 0, NULL }, { 3, ip1 }, { 3, ip2 }, { 3, ip3 } };
+static struct hg_site sites[4] = { { 0 }, { 100, 1, 3, 300, 2, 200 }, { 200, 2, 2, 200, 0, 0 },
+				   { 50, 1, 1, 50, 1, 50 } };
+
+static struct hg_image *toy_image(void)
+{
+	static struct hg_image im;
+
+	memset(&im, 0, sizeof(im));
+	im.sites = sites;
+	im.n_sites = 4;
+	im.stacks = stacks;
+	im.n_stacks = 4;
+	return &im;
+}
+
+/* The group whose innermost (or only) frame is at address ip. */
+static const struct hg_stat *at_ip(const struct hg_stats *st, uint64_t ip)
+{
+	for (size_t i = 0; i < st->n; i++)
+		if (st->v[i]->frames[0].address == ip)
+			return st->v[i];
+	ck_abort_msg("no group at %#llx", (unsigned long long)ip);
+	return NULL;
+}
+
+static void expect_group(const struct hg_stats *st, uint64_t ip, uint64_t bytes, uint64_t blocks)
+{
+	const struct hg_stat *g = at_ip(st, ip);
+
+	ck_assert_uint_eq(g->bytes, bytes);
+	ck_assert_uint_eq(g->blocks, blocks);
+}
+
+START_TEST(test_stats_group_lines)
+{
+	struct hg_framer *f = hg_framer_new();
+	struct hg_stats_opts o = { HG_GROUP_LINE, 0, 12, &fs };
+	struct hg_image *im = toy_image();
+	struct hg_stats st, again;
+
+	hg_stats_build(&st, f, im, im->sites, im->n_sites, &o);
+	hg_stats_sort(&st, HG_ORDER_SIZE);
+	ck_assert_uint_eq(st.n, 2);
+	ck_assert_uint_eq(st.bytes, 350);
+	ck_assert_uint_eq(st.blocks, 4);
+	ck_assert_uint_eq(st.allocations, 6);
+	ck_assert_uint_eq(st.temporary, 3);
+	expect_group(&st, 0x10, 300, 3);
+	expect_group(&st, 0x11, 50, 1);
+	ck_assert_uint_eq(at_ip(&st, 0x10)->allocations, 5);
+	ck_assert_uint_eq(at_ip(&st, 0x10)->temporary_bytes, 200);
+	ck_assert_ptr_eq(st.v[0], at_ip(&st, 0x10)); /* largest first */
+	hg_stats_build(&again, f, im, im->sites, im->n_sites, &o); /* same keys: found */
+	ck_assert_ptr_nonnull(hg_stats_find(&again, st.v[1]->key));
+	ck_assert_ptr_null(hg_stats_find(&again, "nothing"));
+	hg_stats_release(&again);
+	hg_stats_release(&st);
+	hg_framer_free(f);
+}
+END_TEST
+
+START_TEST(test_stats_group_cumulative_once_per_stack)
+{
+	struct hg_framer *f = hg_framer_new();
+	struct hg_stats_opts o = { HG_GROUP_LINE, 1, 12, &fs };
+	struct hg_image *im = toy_image();
+	struct hg_stats st;
+
+	hg_stats_build(&st, f, im, im->sites, im->n_sites, &o);
+	hg_stats_sort(&st, HG_ORDER_SIZE);
+	ck_assert_uint_eq(st.n, 5);
+	expect_group(&st, 0x10, 300, 3);
+	expect_group(&st, 0x11, 50, 1);
+	expect_group(&st, 0x20, 150, 2); /* stack 3 counts once despite two frames */
+	expect_group(&st, 0x21, 200, 2);
+	expect_group(&st, 0x30, 300, 3);
+	ck_assert_uint_eq(st.bytes, 350); /* totals count each block once */
+	hg_stats_release(&st);
+	hg_framer_free(f);
+}
+END_TEST
+
+START_TEST(test_stats_group_tracebacks)
+{
+	struct hg_framer *f = hg_framer_new();
+	struct hg_stats_opts o = { HG_GROUP_TRACEBACK, 0, 12, &fs };
+	struct hg_image *im = toy_image();
+	struct hg_site at_peak[3] = { { 0 }, { 0 }, { 20, 1, 0, 0, 0, 0 } }; /* shorter array */
+	struct hg_stats st;
+
+	hg_stats_build(&st, f, im, im->sites, im->n_sites, &o);
+	hg_stats_sort(&st, HG_ORDER_COUNT);
+	ck_assert_uint_eq(st.n, 3);
+	ck_assert_uint_eq(st.v[0]->blocks, 2);
+	ck_assert_uint_eq(st.v[0]->n_frames, 3);
+	ck_assert_uint_eq(st.v[0]->frames[1].address, 0x21);
+	ck_assert_uint_eq(st.v[0]->offset, 0x10); /* no module: the address */
+	hg_stats_release(&st);
+	o.max_frames = 1; /* stacks 1 and 2 now share their one frame */
+	hg_stats_build(&st, f, im, im->sites, im->n_sites, &o);
+	hg_stats_sort(&st, HG_ORDER_SIZE);
+	ck_assert_uint_eq(st.n, 2);
+	expect_group(&st, 0x10, 300, 3);
+	hg_stats_release(&st);
+	hg_stats_build(&st, f, im, at_peak, 3, &o); /* live elsewhere, whole-run from im */
+	hg_stats_sort(&st, HG_ORDER_SIZE);
+	ck_assert_uint_eq(st.n, 1);
+	expect_group(&st, 0x10, 20, 1);
+	hg_stats_sort(&st, HG_ORDER_ALLOCATIONS);
+	ck_assert_uint_eq(st.n, 2);
+	ck_assert_uint_eq(st.v[0]->allocations, 5);
+	hg_stats_release(&st);
+	hg_framer_free(f);
+}
+END_TEST
+
 /* ---- names and tables ------------------------------------------------------------------- */
 
 START_TEST(test_stats_group_names)
@@ -175,6 +302,7 @@ START_TEST(test_stats_group_names)
 
 	g.frames = &fr;
 	g.n_frames = 1;
+	g.offset = 0x1000; /* fr.address 0x3000 in a module loaded at 0x2000 */
 	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)),
 			 "make_buffer (util.c)");
 	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, buf, sizeof(buf)), "util.c:10 (make_buffer)");
@@ -182,8 +310,12 @@ START_TEST(test_stats_group_names)
 	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_MODULE, buf, sizeof(buf)), "app");
 	fr.file = NULL;
 	fr.function = NULL;
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)), "??? in app");
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, buf, sizeof(buf)), "app+0x3000 (\?\?\?)");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)),
+			 "\?\?\? (app+0x1000)");
+	fr.function = "f";
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)), "f in app");
+	fr.function = NULL;
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, buf, sizeof(buf)), "app+0x1000 (\?\?\?)");
 	ck_assert_int_eq(hg_group_by_parse("line"), HG_GROUP_LINE);
 	ck_assert_int_eq(hg_group_by_parse("lines"), -1);
 	ck_assert_int_eq(hg_stats_order_parse("temporary"), HG_ORDER_TEMPORARY);
@@ -244,7 +376,8 @@ Suite *stats_suite(void)
 	TCase *parse = tcase_create("parse");
 	TCase *filter = tcase_create("filter");
 	TCase *out = tcase_create("output");
-	TCase *all[] = { parse, filter, out };
+	TCase *group = tcase_create("group");
+	TCase *all[] = { parse, filter, out, group };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		tcase_add_checked_fixture(all[i], setup, teardown);
@@ -258,6 +391,9 @@ Suite *stats_suite(void)
 	tcase_add_test(filter, test_stats_filter_fields);
 	tcase_add_test(filter, test_stats_filter_keep);
 	tcase_add_test(filter, test_stats_filter_plumbing);
+	tcase_add_test(group, test_stats_group_lines);
+	tcase_add_test(group, test_stats_group_cumulative_once_per_stack);
+	tcase_add_test(group, test_stats_group_tracebacks);
 	tcase_add_test(out, test_stats_group_names);
 	tcase_add_test(out, test_stats_table_row);
 	tcase_add_test(out, test_stats_table_bar);
