@@ -224,7 +224,7 @@ static void text_pair(const struct diff_args *a, const struct hg_image *old,
 	       *im->command ? im->command : im->exe);
 	if (old && now && old != now)
 		printf("  compared with process %u of the old trace\n", old->pid);
-	printf("  %s -> %s by %s%s: %s -> %s (%s), %s -> %s blocks (%s)\n",
+	printf("  %s -> %s, by %s%s:\n  %s -> %s (%s), %s -> %s blocks (%s)\n",
 	       hg_point_text(&a->from, pf, sizeof(pf)), hg_point_text(&a->to, pt, sizeof(pt)),
 	       a->stats.cumulative ? "cumulative " : "", hg_group_by_name(a->stats.group_by),
 	       hg_format_bytes(x, sizeof(x), sa->bytes), hg_format_bytes(y, sizeof(y), sb->bytes),

@@ -49,6 +49,7 @@ static const char help[] =
 	"      --all-frames   patterns look at every frame (default: the innermost only)\n"
 	"      --plumbing     keep the allocator's own frames (libc, libstdc++, ld.so, the\n"
 	"                     shim); by default they are dropped so the first frame is the caller\n"
+	"                     (and --cumulative credits no libc frame, nor _start)\n"
 	"      --sort ORDER   size (default), count (live blocks), allocations (hot spots over\n"
 	"                     the whole run) or temporary (allocations freed before their thread\n"
 	"                     allocated anything else); the last two only at the end\n"

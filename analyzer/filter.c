@@ -59,7 +59,7 @@ int hg_frame_is_plumbing(const struct hg_frame *fr)
 					       "libgcc_s.so", "libheapgraph.so" };
 	const char *base = fr->module ? hg_basename(fr->module) : NULL;
 
-	if (fr->function && prefixed(fr->function, "operator new"))
+	if (fr->function && (prefixed(fr->function, "operator new") || !strcmp(fr->function, "_start")))
 		return 1;
 	for (size_t i = 0; base && i < HG_ARRAY_SIZE(modules); i++)
 		if (prefixed(base, modules[i]))

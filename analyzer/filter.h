@@ -9,6 +9,8 @@
  * Before any filter, the innermost frames that belong to the allocator's plumbing are
  * dropped, so that the first frame is the code that asked for memory: the C library (strdup,
  * fopen's buffer), the C++ runtime (operator new), the dynamic loader, and heapgraph's shim.
+ * Cumulative statistics do not credit such frames further out either (the C library's
+ * start-up code and _start, which every stack shares).
  */
 #ifndef HG_FILTER_H
 #define HG_FILTER_H

@@ -133,6 +133,7 @@ static void add_stack(struct hg_stats *st, const struct hg_image *im,
 {
 	struct hg_stat *seen[HG_MAX_FRAMES];
 	size_t n_seen = 0;
+	int keep_plumbing = o->filters && o->filters->keep_plumbing;
 	struct keybuf k = { 0 };
 
 	if (o->group_by == HG_GROUP_TRACEBACK) {
@@ -147,6 +148,8 @@ static void add_stack(struct hg_stats *st, const struct hg_image *im,
 	for (size_t i = 0; i < (o->cumulative ? n : 1); i++) {
 		struct hg_stat *g;
 		size_t j = 0;
+		if (i > 0 && !keep_plumbing && hg_frame_is_plumbing(&fr[i]))
+			continue; /* the C library's start-up frames, a qsort calling back... */
 		k.len = 0;
 		key_frame(&k, im, &fr[i], o->group_by);
 		g = group(st, im, k.s, &fr[i], 1);

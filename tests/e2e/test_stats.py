@@ -80,6 +80,12 @@ def test_stats_cumulative(ctx):
         "parse_footer (stats_callers.c)": (600, 2, 300),
         "parse_header (stats_callers.c)": (300, 3, 100)}, "cumulative by function")
     eq((st["size_bytes"], st["count"]), (1900, 10), "total counts each block once")
+    eq(len(st["groups"]), 5, "no group for libc's start-up frames or _start: %r"
+       % sorted(numbers(st)))
+    st = stats_json(ctx, trace, "--group-by", "function", "--cumulative", "--plumbing",
+                    "--include", "file:" + CALLERS)
+    check(any(n.startswith("_start") for n in numbers(st)) and len(st["groups"]) > 5,
+          "--plumbing credits the start-up frames too: %r" % sorted(numbers(st)))
 
 
 def test_stats_filters(ctx):
@@ -237,6 +243,12 @@ def test_diff_one_trace(ctx):
     row = [l.split() for l in r.text.split("\n") if "cache_add" in l]
     eq(row, [["1", "39.1", "KiB", "+29.3", "KiB", "40", "+30", "cache_add",
               "(stats_cache.c)"]], "text row of cache_add")
+    check("13.3 KiB -> 40.1 KiB (+26.8 KiB), 19 -> 44 blocks (+25)" in r.text,
+          "text totals line: %s" % r.text)
+    r = run([ctx.hg, "diff", trace, "--from", "before", "--to", "after", "--frames", "64"])
+    eq(r.code, 0, "traceback text exit status")
+    eq([l for l in r.text.split("\n") if len(l) > 100 and not l.startswith("process")], [],
+       "diff lines over 100 columns")
 
 
 def test_diff_two_traces(ctx):

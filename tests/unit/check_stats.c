@@ -101,6 +101,7 @@ static const struct hg_frame op_new = { "operator new(unsigned long)", NULL, 0,
 					"/usr/lib/libstdc++.so.6", 0x2000 };
 static const struct hg_frame helper = { "make_buffer", "/src/app/util.c", 10, "/usr/bin/app",
 					0x3000 };
+static const struct hg_frame start = { "_start", NULL, 0, "/usr/bin/app", 0x5000 };
 static const struct hg_frame caller = { "parse_body", "/src/app/parse.c", 20, "/usr/bin/app",
 					0x4000 };
 
@@ -157,6 +158,7 @@ START_TEST(test_stats_filter_plumbing)
 	ck_assert_int_eq(hg_frame_is_plumbing(&libc_strdup), 1);
 	ck_assert_int_eq(hg_frame_is_plumbing(&op_new), 1);
 	ck_assert_int_eq(hg_frame_is_plumbing(&helper), 0);
+	ck_assert_int_eq(hg_frame_is_plumbing(&start), 1);
 	ck_assert_uint_eq(hg_filters_first_frame(&fs, a, 4), 2);
 	ck_assert_uint_eq(hg_filters_first_frame(NULL, a, 4), 2);
 	ck_assert_uint_eq(hg_filters_first_frame(&fs, all_libc, 2), 1); /* one frame stays */
