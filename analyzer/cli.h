@@ -14,6 +14,8 @@ int hg_cmd_leaks(int argc, char **argv);
 int hg_cmd_peak(int argc, char **argv);
 int hg_cmd_frag(int argc, char **argv);
 int hg_cmd_check(int argc, char **argv);
+int hg_cmd_snapshots(int argc, char **argv);
+int hg_cmd_diff(int argc, char **argv);
 
 /*
  * Parse a whole unsigned number in [min, max] with an optional K, M or G suffix (powers of

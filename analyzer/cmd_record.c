@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "collector.h"
 #include "diag.h"
+#include "duration.h"
 #include "hg_format.h"
 #include "record.h"
 #include "units.h"
@@ -45,10 +46,21 @@ static const char help[] =
 	"      --compression N   zstd level for the trace, 0 (none) to 19 (default 3)\n"
 	"      --rss-interval MS sample each process's resident set every MS ms, 0 = off\n"
 	"                        (default 10)\n"
+	"      --snapshot-every DURATION\n"
+	"                        a heap snapshot of every traced process this often (500ms,\n"
+	"                        2s, 1m; at least 10ms), labelled every@1.000s, every@2.000s...\n"
+	"                        (time since recording began); sent as the snapshot signal:\n"
+	"                        HEAPGRAPH_SNAPSHOT_SIGNAL if set, else SIGURG (ignored by\n"
+	"                        default, so a process not yet ready loses nothing)\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
-	"environment: HEAPGRAPH_LIB overrides the shim to preload.\n";
+	"environment: HEAPGRAPH_LIB overrides the shim to preload.\n"
+	"Signals interrupt blocking calls that do not restart (sleep, nanosleep, poll, select):\n"
+	"with --snapshot-every they return early with EINTR, as on any signal.\n";
+
+/* Each snapshot stops the program and scans its memory: more often than this is a mistake. */
+#define MIN_SNAPSHOT_EVERY_NS (10ull * 1000000ull)
 
 static volatile sig_atomic_t stop_flag;
 static volatile pid_t child_pid;
@@ -75,6 +87,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
 		{ "slot-size", required_argument, NULL, 'S' },
 		{ "compression", required_argument, NULL, 'c' },
 		{ "rss-interval", required_argument, NULL, 'R' },
+		{ "snapshot-every", required_argument, NULL, 'E' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -118,6 +131,13 @@ static int parse(int argc, char **argv, struct record_opts *o)
 				return rc;
 			o->ring.rss_interval_ms = (uint32_t)v;
 			break;
+		case 'E':
+			if (hg_parse_duration(optarg, &v) < 0 || v < MIN_SNAPSHOT_EVERY_NS)
+				return hg_usage_error("record", "invalid value '%s' for --snapshot-every "
+						      "(a duration of at least 10ms, such as 500ms, "
+						      "2s, 1m)", optarg);
+			o->ring.snapshot_every_ns = v;
+			break;
 		default:
 			return hg_bad_option("record", ch, argv);
 		}
@@ -157,6 +177,31 @@ static int find_shim(char *out, size_t cap)
 		return 0;
 	return hg_error("cannot find libheapgraph.so next to heapgraph or in '%s' (set %s)",
 			HG_LIBDIR, HG_ENV_LIB);
+}
+
+/*
+ * The signal periodic snapshots are sent with: the user's HEAPGRAPH_SNAPSHOT_SIGNAL (then
+ * both their own and our requests use it), else SIGURG, which the child is told to use.
+ * Returns it, or 0 after an error.
+ */
+static int snapshot_signal(void)
+{
+	const char *s = getenv(HG_ENV_SNAPSHOT_SIGNAL);
+	char num[16];
+	int sig;
+
+	if (!s || !*s) {
+		snprintf(num, sizeof(num), "%d", SIGURG);
+		setenv(HG_ENV_SNAPSHOT_SIGNAL, num, 1);
+		return SIGURG;
+	}
+	sig = atoi(s);
+	if (sig <= 0 || sig >= NSIG) {
+		hg_usage_error("record", "--snapshot-every: %s='%s' is not a signal number",
+			       HG_ENV_SNAPSHOT_SIGNAL, s);
+		return 0;
+	}
+	return sig;
 }
 
 static void set_child_env(const char *shim, const char *ring)
@@ -276,6 +321,8 @@ int hg_cmd_record(int argc, char **argv)
 		return hg_print_help(help);
 	if (rc)
 		return rc;
+	if (o.ring.snapshot_every_ns && !(o.ring.snapshot_signal = snapshot_signal()))
+		return HG_EXIT_USAGE;
 	if (hg_record_run(&o.ring, o.output, argv + optind, o.quiet, out, sizeof(out), &status) < 0)
 		return HG_EXIT_INPUT;
 	return hg_record_exit_code(status);

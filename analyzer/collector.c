@@ -13,9 +13,15 @@
  *
  * The collector's own records (a process's exit status from waitpid, lost-event counts) go
  * into blocks with pid 0.
+ *
+ * Periodic snapshots (record --snapshot-every) are asked for with the snapshot signal, sent
+ * with sigqueue to every traced process (each pid owning a slot) that has a handler for it:
+ * its /proc/PID/status says the signal is caught, so a process whose shim has not installed
+ * the handler yet (just exec'd) is skipped rather than killed.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +63,11 @@ struct hg_collector {
 	uint64_t lost_bytes_reported; /* and their lost_bytes */
 	uint64_t rss_interval_ns;  /* 0: no RSS sampling */
 	uint64_t last_rss_ns;
+	uint64_t snapshot_every_ns; /* 0: no periodic snapshots */
+	int snapshot_signal;
+	uint64_t t0_ns;            /* when recording began: periodic labels count from here */
+	uint64_t snapshots_asked;  /* periodic requests made so far */
+	uint32_t *pids;            /* n_slots entries: scratch for traced_pids */
 	uint64_t garbage_bytes;    /* ring bytes that were not well-formed records */
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	uint64_t horizon_ns;       /* what the last complete pass vouches for (HG_REC_HORIZON) */
@@ -91,7 +102,8 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->ring_bytes = bytes;
 	c->ring_path = hg_xstrdup(ring_path);
 	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
-	c->last_flush_ns = c->last_owner_check_ns = mono_ns();
+	c->pids = hg_xcalloc(ring->n_slots, sizeof(*c->pids));
+	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = mono_ns();
 	c->rss_interval_ns = 10ull * 1000000ull;
 	return c;
 }
@@ -134,6 +146,8 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames);
 	c = collector_new(p, bytes, path);
 	hg_collector_set_rss_interval(c, o->rss_interval_ms);
+	c->snapshot_every_ns = o->snapshot_every_ns;
+	c->snapshot_signal = o->snapshot_signal;
 	return c;
 }
 
@@ -411,32 +425,73 @@ static uint64_t read_rss(uint32_t pid)
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* One RSS record per traced process (each pid that owns a slot), at most every interval. */
-static void sample_rss(struct hg_collector *c, uint64_t now)
+/* The traced processes into c->pids: each pid that owns a slot, once. Returns how many. */
+static uint32_t traced_pids(struct hg_collector *c)
 {
-	uint32_t seen[64], n_seen = 0;
+	uint32_t *pids = c->pids, n = 0;
 
-	if (!c->rss_interval_ns || now - c->last_rss_ns < c->rss_interval_ns)
-		return;
-	c->last_rss_ns = now;
 	for (uint32_t i = 0; i + 1 < c->ring->n_slots; i++) {
 		struct hg_ring_slot *s = slot(c, i);
 		uint32_t pid, k;
-		struct hg_rec_rss rec = { { HG_REC_RSS, 0, sizeof(rec) }, now, 0, 0, 0 };
 
 		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HG_SLOT_OWNED)
 			continue;
 		pid = s->pid;
-		for (k = 0; k < n_seen && seen[k] != pid; k++)
+		for (k = 0; k < n && pids[k] != pid; k++)
 			;
-		if (k < n_seen || !pid)
-			continue;
-		if (n_seen < HG_ARRAY_SIZE(seen))
-			seen[n_seen++] = pid;
-		rec.pid = pid;
-		if ((rec.rss_bytes = read_rss(pid)))
+		if (k == n && pid)
+			pids[n++] = pid;
+	}
+	return n;
+}
+
+/* One RSS record per traced process, at most every interval. */
+static void sample_rss(struct hg_collector *c, uint64_t now)
+{
+	uint32_t n;
+
+	if (!c->rss_interval_ns || now - c->last_rss_ns < c->rss_interval_ns)
+		return;
+	c->last_rss_ns = now;
+	n = traced_pids(c);
+	for (uint32_t i = 0; i < n; i++) {
+		struct hg_rec_rss rec = { { HG_REC_RSS, 0, sizeof(rec) }, now, c->pids[i], 0, 0 };
+		if ((rec.rss_bytes = read_rss(c->pids[i])))
 			stage_own(c, &rec, sizeof(rec));
 	}
+}
+
+/* 1 when pid has a handler for sig (the SigCgt mask of /proc/PID/status). */
+static int catches(uint32_t pid, int sig)
+{
+	char path[64], buf[4096];
+	const char *p;
+	unsigned long long mask;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nSigCgt:")) ||
+	    sscanf(p + 8, "%llx", &mask) != 1)
+		return 0;
+	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
+/* Periodic snapshots: once per interval, the snapshot signal to every traced process. */
+static void request_snapshots(struct hg_collector *c, uint64_t now)
+{
+	uint64_t due = (c->snapshots_asked + 1) * c->snapshot_every_ns;
+	union sigval v;
+	uint32_t n;
+
+	if (!c->snapshot_every_ns || now - c->t0_ns < due)
+		return;
+	c->snapshots_asked = (now - c->t0_ns) / c->snapshot_every_ns; /* skip missed ones */
+	due = c->snapshots_asked * c->snapshot_every_ns;
+	v.sival_ptr = (void *)(uintptr_t)((uint64_t)HG_SNAPSHOT_EVERY_TAG << 32 |
+					  (due / 1000000u & 0xffffffffu));
+	n = traced_pids(c);
+	for (uint32_t i = 0; i < n; i++)
+		if (catches(c->pids[i], c->snapshot_signal))
+			sigqueue((pid_t)c->pids[i], c->snapshot_signal, v);
 }
 
 static int any_owned(struct hg_collector *c)
@@ -543,6 +598,7 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 		uint64_t moved = hg_collector_drain(c);
 
 		sample_rss(c, mono_ns());
+		request_snapshots(c, mono_ns());
 		note_loss(c);
 		if (!gone)
 			gone = root_gone(c, root, root_is_child, root_status);
@@ -570,6 +626,7 @@ void hg_collector_free(struct hg_collector *c)
 	unlink(c->ring_path);
 	munmap(c->ring, c->ring_bytes);
 	free(c->stages);
+	free(c->pids);
 	free(c->ring_path);
 	free(c);
 }

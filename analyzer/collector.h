@@ -14,6 +14,9 @@ struct hg_collector_opts {
 	uint32_t max_frames; /* stack depth the shim captures (0: its default) */
 	int zstd_level;      /* block compression, 0 = none */
 	uint32_t rss_interval_ms; /* sample each traced process's RSS this often; 0 = never */
+	uint64_t snapshot_every_ns; /* ask each traced process for a snapshot this often; 0 =
+				       never (record --snapshot-every) */
+	int snapshot_signal;      /* the signal the shim snapshots on (HEAPGRAPH_SNAPSHOT_SIGNAL) */
 };
 
 struct hg_collector_stats {

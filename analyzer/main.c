@@ -18,6 +18,8 @@ static const struct hg_cmd cmds[] = {
 	{ "report", hg_cmd_report, "summarise a trace: totals and what is still live, by stack" },
 	{ "peak", hg_cmd_peak, "the high-water mark: when, what held it, the heap over time" },
 	{ "frag", hg_cmd_frag, "why memory stays resident: free bytes malloc keeps, pinned pages" },
+	{ "snapshots", hg_cmd_snapshots, "the heap snapshots of each process: label, time, live" },
+	{ "diff", hg_cmd_diff, "what grew between two snapshots, or between two traces" },
 	{ "leaks", hg_cmd_leaks, "what each process could no longer reach: leaks and leaked cycles" },
 	{ "check", hg_cmd_check, "the CI leak gate: fail on leaks, with JUnit, SARIF, baselines" },
 	{ "collect", hg_cmd_collect, NULL },
@@ -30,7 +32,7 @@ static int usage(FILE *out)
 		     "(no recompile) and explains where its memory goes.\n\ncommands:\n");
 	for (size_t i = 0; i < HG_ARRAY_SIZE(cmds); i++)
 		if (cmds[i].summary)
-			fprintf(out, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+			fprintf(out, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(out, "\n'heapgraph <command> --help' describes a command; 'heapgraph --version'\n"
 		     "prints the version. Bare use without the launcher:\n"
 		     "  LD_PRELOAD=/path/to/libheapgraph.so PROG   (writes heapgraph.<pid>.hgt)\n");

@@ -4,22 +4,34 @@
  * The exact peak is the maximum of live bytes over every event; which sites held it can only
  * be known once the maximum is known, so HG_REPLAY_PEAK replays twice and the second pass
  * copies the sites' live counts at the moment live bytes first reach the first pass's maximum.
+ * HG_REPLAY_AT copies them the same way at a chosen time.
  */
 #include <string.h>
 
 #include "diag.h"
 #include "peak.h"
 
+/* A copy of im's live counts per site, for a moment other than the end. */
+static void capture(const struct hg_image *im, struct hg_site **out, uint32_t *n)
+{
+	if (*out)
+		return;
+	*out = hg_xcalloc(im->n_sites ? im->n_sites : 1, sizeof(**out));
+	for (uint32_t i = 0; i < im->n_sites; i++) {
+		(*out)[i].live_bytes = im->sites[i].live_bytes;
+		(*out)[i].live_blocks = im->sites[i].live_blocks;
+	}
+	*n = im->n_sites;
+}
+
 void hg_peak_capture(struct hg_image *im)
 {
-	if (im->peak_sites)
-		return;
-	im->peak_sites = hg_xcalloc(im->n_sites ? im->n_sites : 1, sizeof(*im->peak_sites));
-	for (uint32_t i = 0; i < im->n_sites; i++) {
-		im->peak_sites[i].live_bytes = im->sites[i].live_bytes;
-		im->peak_sites[i].live_blocks = im->sites[i].live_blocks;
-	}
-	im->n_peak_sites = im->n_sites;
+	capture(im, &im->peak_sites, &im->n_peak_sites);
+}
+
+void hg_at_capture(struct hg_image *im)
+{
+	capture(im, &im->at_sites, &im->n_at_sites);
 }
 
 /* Keep every other point (and the peak), doubling the step. */

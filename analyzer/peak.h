@@ -11,6 +11,9 @@
 /* Copy im's live bytes and blocks per site into im->peak_sites (once). */
 void hg_peak_capture(struct hg_image *im);
 
+/* Copy im's live bytes and blocks per site into im->at_sites (once). */
+void hg_at_capture(struct hg_image *im);
+
 /*
  * Note im's live bytes at time t in its timeline: a point per step (1 ms at first); when the
  * timeline reaches HG_TIMELINE_MAX points the step doubles and every other point goes, so a

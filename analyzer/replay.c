@@ -237,7 +237,12 @@ static void drop_live_at(struct hg_image *im, const struct hg_live *v, uint64_t 
 	hg_timeline_note(im, t);
 }
 
-static void apply_alloc(struct hg_image *im, const struct hg_pending *p)
+unsigned hg_size_bucket(uint64_t size_bytes)
+{
+	return size_bytes ? 64u - (unsigned)__builtin_clzll(size_bytes) : 0;
+}
+
+static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const struct hg_pending *p)
 {
 	struct hg_live v = { p->size, p->t_ns, p->stack_id, 0 }, old;
 	struct hg_site *st = site(im, p->stack_id);
@@ -246,6 +251,8 @@ static void apply_alloc(struct hg_image *im, const struct hg_pending *p)
 	st->allocated_bytes += p->size;
 	im->totals.allocations++;
 	im->totals.allocated_bytes += p->size;
+	im->size_hist[hg_size_bucket(p->size)]++;
+	thread->last_alloc = p->addr;
 	if (HG_UNLIKELY(im->orphans.n) && hg_addrmap_take(&im->orphans, p->addr, &old) &&
 	    old.t_ns >= p->t_ns) {
 		/* Its free, from another thread, was applied before it: it came late. */
@@ -259,7 +266,18 @@ static void apply_alloc(struct hg_image *im, const struct hg_pending *p)
 	add_live(im, &v, p->t_ns);
 }
 
-static void apply_free(struct hg_image *im, const struct hg_pending *p)
+/* Freed by its own thread before that thread allocated anything else: a temporary. */
+static void note_temporary(struct hg_image *im, const struct hg_live *v)
+{
+	struct hg_site *st = site(im, v->stack_id);
+
+	st->temporary++;
+	st->temporary_bytes += v->size_bytes;
+	im->temporary++;
+	im->temp_hist[hg_size_bucket(v->size_bytes)]++;
+}
+
+static void apply_free(struct hg_image *im, struct hg_stream *thread, const struct hg_pending *p)
 {
 	struct hg_live old;
 
@@ -270,6 +288,10 @@ static void apply_free(struct hg_image *im, const struct hg_pending *p)
 		return;
 	}
 	im->totals.frees++;
+	if (thread->last_alloc == p->addr) {
+		note_temporary(im, &old);
+		thread->last_alloc = 0;
+	}
 	drop_live_at(im, &old, p->t_ns);
 }
 
@@ -288,15 +310,19 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 	}
 }
 
-static void apply(struct hg_replay_state *s, const struct hg_pending *p)
+/* Event p of thread `thread` (whose FIFO it came from). */
+static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
 	struct hg_image *im = p->kind == P_ALLOC || p->kind == P_FREE ?
 				     hg_replay_image_at(s, p->pid, p->t_ns) : p->im;
 
+	/* The first event past the capture time: the state now is the state at that time. */
+	if (HG_UNLIKELY(s->flags & HG_REPLAY_AT) && p->t_ns > im->t_start_ns + s->at_ns)
+		hg_at_capture(im);
 	if (p->kind == P_ALLOC)
-		apply_alloc(im, p);
+		apply_alloc(im, thread, p);
 	else if (p->kind == P_FREE)
-		apply_free(im, p);
+		apply_free(im, thread, p);
 	else if (p->kind == P_FORK)
 		apply_fork(im, p->t_ns);
 	else
@@ -308,8 +334,9 @@ static void drain(struct hg_replay_state *s, int all)
 	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
 			     front(s->heap[0])->t_ns <= s->horizon ||
 			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
+		struct hg_stream *thread = s->heap[0];
 		struct hg_pending p = dequeue(s);
-		apply(s, &p);
+		apply(s, thread, &p);
 	}
 }
 
@@ -549,29 +576,34 @@ struct hg_replay *hg_replay_file(const char *path)
 	return hg_replay_file_flags(path, 0);
 }
 
-static struct hg_replay *replay_pass(const char *path, unsigned flags,
+static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
 				     const uint64_t *targets, size_t n_targets);
 
 struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
+{
+	return hg_replay_file_at(path, flags & ~(unsigned)HG_REPLAY_AT, 0);
+}
+
+struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t at_ns)
 {
 	struct hg_replay *first, *second;
 	uint64_t *targets;
 
 	if (!(flags & HG_REPLAY_PEAK))
-		return replay_pass(path, flags, NULL, 0);
+		return replay_pass(path, flags, at_ns, NULL, 0);
 	/* The peak is known only at the end: a first pass finds it, a second stops there. */
-	if (!(first = replay_pass(path, flags | HG_REPLAY_SKIP_WORDS, NULL, 0)))
+	if (!(first = replay_pass(path, HG_REPLAY_SKIP_WORDS, 0, NULL, 0)))
 		return NULL;
 	targets = hg_xmalloc(sizeof(*targets) * (first->n_images ? first->n_images : 1));
 	for (uint32_t i = 0; i < first->n_images; i++)
 		targets[i] = first->images[i]->totals.peak_bytes;
-	second = replay_pass(path, flags, targets, first->n_images);
+	second = replay_pass(path, flags, at_ns, targets, first->n_images);
 	free(targets);
 	hg_replay_free(first);
 	return second;
 }
 
-static struct hg_replay *replay_pass(const char *path, unsigned flags,
+static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
 				     const uint64_t *targets, size_t n_targets)
 {
 	struct hg_trace_reader *rd = hg_trace_reader_open(path);
@@ -585,6 +617,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags,
 	s.flags = flags;
 	s.peak_targets = targets;
 	s.n_peak_targets = n_targets;
+	s.at_ns = at_ns;
 	s.r = hg_xcalloc(1, sizeof(*s.r));
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
@@ -595,6 +628,8 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags,
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
 	drain(&s, 1);
+	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++)
+		hg_at_capture(s.r->images[i]); /* nothing happened after the time: the end */
 	state_release(&s);
 	hg_trace_reader_close(rd);
 	return s.r;
@@ -632,6 +667,7 @@ static void image_free(struct hg_image *im)
 	free(im->modules);
 	free(im->sites);
 	free(im->peak_sites);
+	free(im->at_sites);
 	free(im->timeline);
 	free(im->rss);
 	free(im->mallinfo);

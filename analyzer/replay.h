@@ -20,7 +20,12 @@ struct hg_site {
 	uint64_t live_blocks;
 	uint64_t allocations;     /* all allocations made here */
 	uint64_t allocated_bytes; /* their requested sizes */
+	uint64_t temporary;       /* of those, freed before their thread allocated again */
+	uint64_t temporary_bytes; /* their requested sizes */
 };
+
+/* Allocation sizes in power-of-two buckets: 0 holds size 0, k >= 1 holds [2^(k-1), 2^k). */
+#define HG_SIZE_BUCKETS 65
 
 struct hg_module {
 	char *path;
@@ -131,6 +136,12 @@ struct hg_image {
 	uint64_t peak_target;     /* second pass of HG_REPLAY_PEAK: the peak to capture */
 	struct hg_site *peak_sites; /* live_bytes/live_blocks per stack id at the peak, or NULL */
 	uint32_t n_peak_sites;
+	struct hg_site *at_sites; /* HG_REPLAY_AT: live_bytes/live_blocks per stack id at the
+				     target time (after every event at or before it), or NULL */
+	uint32_t n_at_sites;
+	uint64_t size_hist[HG_SIZE_BUCKETS]; /* allocations by requested size */
+	uint64_t temp_hist[HG_SIZE_BUCKETS]; /* temporary allocations by requested size */
+	uint64_t temporary;       /* allocations freed before their thread allocated again */
 	struct hg_point *timeline; /* live bytes over time, at least one point per step_ns */
 	size_t n_timeline, timeline_cap;
 	uint64_t timeline_step_ns;
@@ -167,8 +178,20 @@ struct hg_replay *hg_replay_file(const char *path);
 #define HG_REPLAY_PEAK 0x2       /* read the trace twice: the second pass records which sites
 				    held the memory at each image's peak (peak_sites) */
 
+#define HG_REPLAY_AT 0x4         /* capture each image's sites at a time (hg_replay_file_at) */
+
 /* hg_replay_file with flags (HG_REPLAY_*). */
 struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags);
+
+/*
+ * hg_replay_file_flags plus HG_REPLAY_AT: each image's at_sites holds what it had live at_ns
+ * after it started (every event up to that time applied, none after); an image that ended
+ * earlier holds its state at its end.
+ */
+struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t at_ns);
+
+/* The bucket of hg_image.size_hist that holds allocations of size_bytes. */
+unsigned hg_size_bucket(uint64_t size_bytes);
 
 void hg_replay_free(struct hg_replay *r);
 

@@ -43,6 +43,8 @@ struct hg_pid_images {
 struct hg_stream {
 	uint64_t key;     /* pid << 32 | tid */
 	uint64_t last_t;  /* t_ns of the thread's last timed record */
+	uint64_t last_alloc; /* address of the thread's last applied allocation, 0 once it was
+				freed or when none */
 	struct hg_pending *q;/* FIFO of waiting events, ring buffer of cap entries */
 	size_t head, n, cap;
 	UT_hash_handle hh;
@@ -63,6 +65,7 @@ struct hg_replay_state {
 	unsigned flags;         /* HG_REPLAY_* */
 	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
 	size_t n_peak_targets;
+	uint64_t at_ns;         /* HG_REPLAY_AT: the capture time, since each image's start */
 };
 
 /* The image pid was running at time t; an implicit one if the trace never said. */

@@ -9,11 +9,22 @@
 #include <stdio.h>
 
 #include "frames.h"
+#include "point.h"
 #include "replay.h"
+#include "stats.h"
+
+/* `report` with statistics options: groups at a point instead of the sites at the end. */
+struct hg_stats_report {
+	struct hg_stats_opts stats;   /* grouping, filters */
+	struct hg_point_spec point;   /* the moment */
+	int order;                    /* enum hg_stats_order */
+	int histogram;                /* text: the allocation size histogram too */
+};
 
 struct hg_report_opts {
-	size_t top;        /* sites per process; 0 = all */
+	size_t top;        /* sites (groups) per process; 0 = all */
 	size_t max_frames; /* frames per site in text output */
+	const struct hg_stats_report *stats; /* NULL: the sites live at the end */
 };
 
 /*
@@ -21,6 +32,9 @@ struct hg_report_opts {
  * blocks, then lower id). *n gets the count; the caller frees the array.
  */
 uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n);
+
+/* "exit", "signal", "call", "periodic" for an enum hg_snapshot_reason. */
+const char *hg_snapshot_reason_name(int reason);
 
 /* "exited with code 3", "killed by signal 9 (SIGKILL)", "replaced by exec", "still running". */
 const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap);
@@ -50,6 +64,24 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
  * printed).
  */
 int hg_report_done(struct hg_replay *r, struct hg_framer *f, int rc);
+
+/* report_stats.c: one image's statistics, in text (instead of its sites) or in JSON. */
+void hg_stats_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
+		   const struct hg_report_opts *o);
+void hg_stats_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+		   const struct hg_report_opts *o);
+
+/* {"kind": "end|peak|time|snapshot", "time_ns"?, "label"? or "snapshot_id"?} as member key. */
+void hg_json_point(struct hg_json *j, const char *key, const struct hg_point_spec *p);
+
+/* A group's name in text: a traceback's first frame "f (file.c:12)", else hg_stat_name. */
+void hg_stats_group_name(const struct hg_stat *g, int group_by, char *buf, size_t cap);
+
+/* JSON of a group's identity: name, function, file, line, module (by grouping), frames. */
+void hg_stats_json_group(struct hg_json *j, const struct hg_stat *g, int group_by);
+
+/* Text of a traceback group's frames after its first, in a table's name column. */
+void hg_stats_text_more_frames(FILE *out, const struct hg_stat *g, const int *widths, size_t n);
 
 /* Write the report; return 0, or -1 on an output error. */
 int hg_report_text(const struct hg_replay *r, struct hg_framer *f,

@@ -123,6 +123,8 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 		hg_json_end(j);
 	}
 	hg_json_end(j);
+	if (o->stats)
+		hg_stats_json(j, f, im, o);
 	hg_json_end(j);
 	free(ids);
 }

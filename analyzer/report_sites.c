@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "hg_format.h"
 #include "report.h"
 
 static const struct hg_image *sort_image; /* qsort has no context argument */
@@ -52,6 +53,17 @@ const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap)
 		snprintf(buf, cap, "end not recorded");
 	}
 	return buf;
+}
+
+const char *hg_snapshot_reason_name(int reason)
+{
+	switch (reason) {
+	case HG_SNAP_EXIT: return "exit";
+	case HG_SNAP_SIGNAL: return "signal";
+	case HG_SNAP_CALL: return "call";
+	case HG_SNAP_PERIODIC: return "periodic";
+	default: return "unknown";
+	}
 }
 
 int hg_report_done(struct hg_replay *r, struct hg_framer *f, int rc)

@@ -87,6 +87,10 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		fprintf(out, "  (its heap was discarded by exec: nothing here is a leak)\n");
 		return;
 	}
+	if (o->stats) {
+		hg_stats_text(out, f, im, o);
+		return;
+	}
 	ids = hg_sites_by_live(im, &n);
 	if (n) {
 		size_t shown = o->top && o->top < n ? o->top : n;

@@ -19,7 +19,9 @@ extern "C" {
 /*
  * Record a heap snapshot now, named `label` (NULL or "" names it "snapshot"): every other
  * thread is stopped while the shim records the roots and the pointers between live blocks.
- * `heapgraph leaks --snapshot LABEL` classifies what was unreachable at that moment.
+ * `heapgraph leaks --snapshot LABEL` classifies what was unreachable at that moment;
+ * `heapgraph report --snapshot LABEL` gives its statistics and `heapgraph diff --from A --to B`
+ * what changed between two of them (`heapgraph snapshots` lists them).
  */
 void heapgraph_snapshot(const char *label) __attribute__((weak));
 

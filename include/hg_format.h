@@ -346,7 +346,9 @@ struct hg_rec_end {
 enum hg_snapshot_reason {
 	HG_SNAP_EXIT = 1,   /* the process is exiting (after its exit handlers) */
 	HG_SNAP_SIGNAL = 2, /* HEAPGRAPH_SNAPSHOT_SIGNAL arrived */
-	HG_SNAP_CALL = 3    /* the program called heapgraph_snapshot() */
+	HG_SNAP_CALL = 3,   /* the program called heapgraph_snapshot() */
+	HG_SNAP_PERIODIC = 4 /* the collector asked (record --snapshot-every): the snapshot
+				signal carried a time, which the label gives ("every@1.500s") */
 };
 
 struct hg_rec_snapshot {
@@ -678,6 +680,14 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_LIB "HEAPGRAPH_LIB"           /* the CLI: shim to preload */
 #define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
 #define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
+
+/*
+ * `record --snapshot-every`: the collector sends the snapshot signal with sigqueue(3), its
+ * value (sival_ptr, 64 bits) HG_SNAPSHOT_EVERY_TAG << 32 | ms, ms being the nominal time of
+ * the request since recording began (k * the interval). The shim labels that snapshot
+ * "every@S.mmms" with reason HG_SNAP_PERIODIC; any other arrival of the signal is "signal".
+ */
+#define HG_SNAPSHOT_EVERY_TAG 0x68677365u /* "hgse" */
 
 /* ------------------------------------------------------------------------------------------ */
 /* 3. The trace file                                                                          */

@@ -61,6 +61,9 @@ static inline int enter(void)
 static inline void leave(void)
 {
 	hg_tls.busy = 0;
+	/* A snapshot signal that found this or another thread inside the shim. */
+	if (HG_UNLIKELY(__atomic_load_n(&hg_snapshot_pending, __ATOMIC_RELAXED)))
+		hg_snapshot_run_pending();
 }
 
 static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns)

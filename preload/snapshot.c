@@ -16,7 +16,8 @@
  * Nothing here allocates while other threads are stopped: the buffers come from the arena
  * before the world stops (a stopped thread may hold the arena's lock or malloc's).
  *
- * Runs in: the exit path (destructor, _exit), heapgraph_snapshot(), the snapshot signal.
+ * Runs in: the exit path (destructor, _exit), heapgraph_snapshot(), the snapshot signal, and
+ * the exit of any interposed call after a snapshot signal found its thread inside the shim.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -449,21 +450,82 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 
 /* ---- the snapshot signal ---------------------------------------------------------------- */
 
+/* hg_snapshot_pending values: a plain signal, or PERIODIC | ms of a periodic request. */
+#define PENDING_SIGNAL 1ull
+#define PENDING_PERIODIC (1ull << 63)
+
+uint64_t hg_snapshot_pending;
+
+/* "every@" S "." mmm "s" for ms milliseconds, without stdio. */
+static void periodic_label(char *buf, uint64_t ms)
+{
+	char digits[24];
+	int n = 0, o = 0;
+	uint64_t s = ms / 1000;
+
+	do
+		digits[n++] = (char)('0' + s % 10);
+	while ((s /= 10) && n < 20);
+	memcpy(buf, "every@", 6);
+	o = 6;
+	while (n > 0)
+		buf[o++] = digits[--n];
+	buf[o++] = '.';
+	buf[o++] = (char)('0' + ms / 100 % 10);
+	buf[o++] = (char)('0' + ms / 10 % 10);
+	buf[o++] = (char)('0' + ms % 10);
+	buf[o++] = 's';
+	buf[o] = '\0';
+}
+
+/* Caller holds the guard. */
+static void take_requested(uint64_t what, const struct hg_caller *c)
+{
+	char label[48];
+
+	if (what & PENDING_PERIODIC) {
+		periodic_label(label, what & ~PENDING_PERIODIC);
+		hg_snapshot_take(HG_SNAP_PERIODIC, label, c);
+	} else {
+		hg_snapshot_take(HG_SNAP_SIGNAL, "signal", c);
+	}
+}
+
+void hg_snapshot_run_pending(void)
+{
+	uint64_t what = __atomic_exchange_n(&hg_snapshot_pending, 0, __ATOMIC_ACQ_REL);
+	struct hg_caller c;
+	int saved = errno;
+
+	if (!what || hg_tls.busy)
+		return;
+	hg_tls.busy = 1;
+	HG_CALLER_CAPTURE(&c);
+	take_requested(what, &c);
+	hg_tls.busy = 0;
+	errno = saved;
+}
+
 static void on_signal(int sig, siginfo_t *info, void *ctx)
 {
 	const ucontext_t *uc = ctx;
+	uint64_t v = (uint64_t)(uintptr_t)info->si_value.sival_ptr, what = PENDING_SIGNAL;
 	struct hg_caller c;
 	int saved = errno;
 
 	(void)sig;
-	(void)info;
-	if (hg_tls.busy)
-		return; /* interrupted the shim itself: its state is not ours to read */
+	if (info->si_code == SI_QUEUE && v >> 32 == HG_SNAPSHOT_EVERY_TAG)
+		what = PENDING_PERIODIC | (v & 0xffffffffu);
+	if (hg_tls.busy) {
+		/* Interrupted the shim itself: its state is not ours to read. Leave it for later. */
+		__atomic_store_n(&hg_snapshot_pending, what, __ATOMIC_RELEASE);
+		return;
+	}
 	hg_tls.busy = 1;
 	memcpy(c.regs, uc->uc_mcontext.gregs, sizeof(uint64_t) * HG_WORLD_NREGS);
 	c.n_regs = HG_WORLD_NREGS;
 	c.sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
-	hg_snapshot_take(HG_SNAP_SIGNAL, "signal", &c);
+	take_requested(what, &c);
 	hg_tls.busy = 0;
 	errno = saved;
 }

@@ -45,4 +45,14 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 /* Install the HEAPGRAPH_SNAPSHOT_SIGNAL handler when that variable names a signal. */
 void hg_snapshot_signal_init(void);
 
+/*
+ * A snapshot signal that arrived while its thread was inside the shim (which cannot be
+ * interrupted by a snapshot: it may hold the ring or be inside malloc) is remembered here and
+ * taken by the first thread to leave the shim (hg_snapshot_run_pending). 0: none pending.
+ */
+extern uint64_t hg_snapshot_pending;
+
+/* Take the pending snapshot, if any. Call with the guard released, from the shim's exit. */
+void hg_snapshot_run_pending(void);
+
 #endif /* HG_SNAPSHOT_H */

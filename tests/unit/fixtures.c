@@ -324,7 +324,7 @@ size_t fx_count(const struct fx_trace *t, uint16_t type)
 
 void fx_rig_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes, int zstd_level)
 {
-	struct hg_collector_opts o = { n_slots, slot_bytes, 0, zstd_level, 0 }; /* no RSS records */
+	struct hg_collector_opts o = { n_slots, slot_bytes, 0, zstd_level, 0, 0, 0 }; /* no RSS */
 	int fd;
 	void *p;
 

@@ -1,0 +1,136 @@
+/*
+ * cmd_snapshots.c - `heapgraph snapshots`: the heap snapshots of each process in a trace
+ *
+ * A snapshot is named by its label (heapgraph_snapshot("label"), "signal", "every@1.000s"
+ * from record --snapshot-every, "exit") and by its id within its process image; `report
+ * --snapshot` and `diff --from/--to` take either. The live bytes and blocks listed are those
+ * of the replayed events at the snapshot's moment.
+ *
+ * Exit status: 0, 2 for usage errors, 3 when the trace cannot be read or is damaged (the list
+ * up to the damage is printed first).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "diag.h"
+#include "json.h"
+#include "report.h"
+#include "table.h"
+#include "units.h"
+
+static const char *const text_json[] = { "text", "json", NULL };
+
+static const char help[] =
+	"usage: heapgraph snapshots [options] TRACE\n"
+	"\n"
+	"List the heap snapshots of each process image in TRACE: id, label, why it was taken\n"
+	"(exit, signal, call, periodic), when (after the process started) and what was live\n"
+	"then. Use a label or #ID with 'report --snapshot' and 'diff --from/--to'.\n"
+	"\n"
+	"options:\n"
+	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
+	"  -h, --help         this text\n"
+	"\n"
+	"exit status: 0 ok, 2 usage error, 3 unreadable or damaged trace\n";
+
+static uint64_t live_bytes(const struct hg_snapshot *sn)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sn->n_blocks; i++)
+		n += sn->blocks[i].size_bytes;
+	return n;
+}
+
+static uint64_t since_start(const struct hg_image *im, const struct hg_snapshot *sn)
+{
+	return sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0;
+}
+
+static void image_text(const struct hg_image *im)
+{
+	static const int w[5] = { 4, 8, 10, 10, 9 };
+	static const char *const head[5] = { "id", "reason", "time", "live", "blocks" };
+	char id[16], t[32], b[32], n[32];
+
+	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+	       *im->command ? im->command : im->exe);
+	if (!im->n_snapshots) {
+		printf("  no snapshots\n");
+		return;
+	}
+	hg_table_row(stdout, "  ", w, 5, head, "label");
+	for (uint32_t i = 0; i < im->n_snapshots; i++) {
+		const struct hg_snapshot *sn = im->snapshots[i];
+		const char *cells[5] = { id, hg_snapshot_reason_name(sn->reason), t, b, n };
+		snprintf(id, sizeof(id), "#%u", sn->id);
+		hg_format_duration(t, sizeof(t), since_start(im, sn));
+		hg_format_bytes(b, sizeof(b), live_bytes(sn));
+		hg_format_count(n, sizeof(n), sn->n_blocks);
+		hg_table_row(stdout, "  ", w, 5, cells, sn->label);
+	}
+}
+
+static void image_json(struct hg_json *j, const struct hg_replay *r, const struct hg_image *im)
+{
+	hg_json_object(j, NULL);
+	hg_json_image_fields(j, r, im);
+	hg_json_array(j, "snapshots");
+	for (uint32_t i = 0; i < im->n_snapshots; i++) {
+		const struct hg_snapshot *sn = im->snapshots[i];
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "id", sn->id);
+		hg_json_str(j, "label", sn->label);
+		hg_json_str(j, "reason", hg_snapshot_reason_name(sn->reason));
+		hg_json_u64(j, "time_ns", since_start(im, sn));
+		hg_json_u64(j, "live_bytes", live_bytes(sn));
+		hg_json_u64(j, "live_blocks", sn->n_blocks);
+		hg_json_bool(j, "complete", sn->complete);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+}
+
+int hg_cmd_snapshots(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *format = "text";
+	struct hg_replay *r;
+	struct hg_json j;
+	int ch, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': format = optarg; break;
+		case 'h': return hg_print_help(help);
+		default: return hg_bad_option("snapshots", ch, argv);
+		}
+	}
+	if ((rc = hg_check_trace_args("snapshots", format, text_json, "text or json", argc)))
+		return rc;
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
+		return HG_EXIT_INPUT;
+	if (!strcmp(format, "json")) {
+		hg_json_init(&j, stdout);
+		hg_json_begin_processes(&j, r);
+		for (uint32_t i = 0; i < r->n_images; i++)
+			image_json(&j, r, r->images[i]);
+		hg_json_end_processes(&j);
+	} else {
+		printf("heapgraph snapshots of '%s'\n", r->path);
+		if (r->damage)
+			printf("DAMAGED: %s; this list covers the records before it\n", r->damage);
+		for (uint32_t i = 0; i < r->n_images; i++)
+			image_text(r->images[i]);
+	}
+	return hg_report_done(r, NULL, 0);
+}
