@@ -12,7 +12,11 @@
 #include "replay.h"
 
 /* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
-enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
+enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3,
+	/* replay_mmap.c: the mmap domain; an mremap is its two halves, old then new */
+	P_UNMAP = 4, P_MAP = 5, P_REMAP_OLD = 6, P_REMAP_NEW = 7,
+	P_RSS = 8 /* an RSS sample of im (size: its bytes), for the moment of the largest */
+};
 
 struct hg_pending {
 	uint64_t t_ns;
@@ -76,5 +80,13 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 				uint32_t tid);
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn);
 void hg_replay_snapshot_free(struct hg_snapshot *sn);
+
+/* replay_mmap.c: MMAP, MUNMAP and MREMAP records, and the mmap domain they build. */
+void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
+		      uint32_t tid);
+void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p);
+void hg_replay_fork_maps(struct hg_image *child, uint64_t t);
+void hg_replay_apply_rss(struct hg_image *im, const struct hg_pending *p);
+void hg_mmap_domain_release(struct hg_mmap_domain *d);
 
 #endif /* HG_REPLAY_INT_H */

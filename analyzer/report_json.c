@@ -34,6 +34,37 @@ void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_imag
 	hg_json_end(j);
 }
 
+void hg_json_mmap(struct hg_json *j, struct hg_framer *f, const struct hg_image *im, size_t top)
+{
+	const struct hg_mmap_domain *d = &im->mmap;
+	size_t n;
+	uint32_t *ids = hg_mmap_sites_by_live(im, &n);
+
+	hg_json_object(j, "mmap");
+	hg_json_u64(j, "live_bytes", d->live_bytes);
+	hg_json_u64(j, "live_mappings", d->live_mappings);
+	hg_json_u64(j, "peak_bytes", d->peak_bytes);
+	hg_json_u64(j, "peak_time_ns", d->peak_time_ns);
+	hg_json_u64(j, "mapped_bytes", d->mapped_bytes);
+	hg_json_u64(j, "mmap_calls", d->maps);
+	hg_json_u64(j, "munmap_calls", d->unmaps);
+	hg_json_u64(j, "mremap_calls", d->remaps);
+	hg_json_array(j, "sites");
+	for (size_t i = 0; i < n && (top == 0 || i < top); i++) {
+		const struct hg_site *s = &d->sites[ids[i]];
+		hg_json_object(j, NULL);
+		hg_json_u64(j, "live_bytes", s->live_bytes);
+		hg_json_u64(j, "live_mappings", s->live_blocks);
+		hg_json_u64(j, "calls", s->allocations);
+		hg_json_u64(j, "mapped_bytes", s->allocated_bytes);
+		hg_json_frames(j, f, im, ids[i]);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+	hg_json_end(j);
+	free(ids);
+}
+
 void hg_json_exit(struct hg_json *j, const struct hg_image *im)
 {
 	hg_json_object(j, "exit");
@@ -123,6 +154,7 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 		hg_json_end(j);
 	}
 	hg_json_end(j);
+	hg_json_mmap(j, f, im, o->top);
 	hg_json_end(j);
 	free(ids);
 }
