@@ -1,0 +1,139 @@
+/*
+ * mmap_arena.c - a program with its own small-object allocator on mmap, outside malloc
+ *
+ * Interpreters and runtimes (CPython's obmalloc, a JIT, a GC) take memory from the kernel with
+ * mmap themselves, so a tracer of malloc alone sees none of it. This program maps 64 arenas of
+ * 1 MiB (arena_new), fills them with small objects, then gives memory back the ways the kernel
+ * allows: whole arenas (16 of them), the tail of one (256 KiB), a hole in the middle of another
+ * (64 KiB, which splits it in two), and it grows one arena to 4 MiB with mremap (arena_grow).
+ * Beside it, glibc serves a 1 MiB malloc with an mmap of its own and the program maps a file:
+ * neither is the program's anonymous memory. The only pointer to one malloc'd block is kept
+ * inside an arena, which is a root for leak classification. No stdio (write(2) only).
+ *
+ * Expect, mmap domain (bytes are whole pages mapped):
+ *   peak 67108864 bytes (64 MiB), when the 64th arena is mapped
+ *   end 53149696 bytes (51 MiB - 320 KiB) in 49 mappings:
+ *     arena_new: 48911360 bytes (47 MiB - 320 KiB) in 48 mappings, 64 calls, 64 MiB mapped
+ *     arena_grow: 4194304 bytes (4 MiB) in 1 mapping, 1 call, 4 MiB mapped
+ *   calls: 64 mmap, 1 mremap, 18 munmap (16 arenas, the tail, the hole); 68 MiB mapped in all
+ * Expect, heap: the 1 MiB block from big_block freed (its glibc mmap is not in the mmap domain);
+ *   live at the end: 100 bytes from kept_block, reachable through the arena (no leak).
+ * stdout: "mmap_arena: 53149696 bytes in 49 mappings".
+ */
+#define _GNU_SOURCE /* mremap */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define NOINLINE __attribute__((noinline))
+#define KIB 1024u
+#define MIB (1024u * KIB)
+#define ARENAS 64
+#define OBJECT 64u
+
+static char *arena[ARENAS];
+static size_t arena_bytes[ARENAS];
+
+#define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
+
+static NOINLINE char *arena_new(void)
+{
+	char *p = mmap(NULL, MIB, PROT_READ | PROT_WRITE, ANON, -1, 0); /* site: arena_new */
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static NOINLINE char *arena_grow(char *p, size_t old, size_t bytes)
+{
+	char *q = mremap(p, old, bytes, MREMAP_MAYMOVE); /* site: arena_grow */
+
+	return q == MAP_FAILED ? NULL : q;
+}
+
+/* Small objects, each stamped with its index. */
+static void fill(char *p, size_t bytes)
+{
+	for (size_t off = 0; off + OBJECT <= bytes; off += OBJECT)
+		memcpy(p + off, &off, sizeof(off));
+}
+
+static NOINLINE void *kept_block(void)
+{
+	return malloc(100); /* site: kept_block */
+}
+
+static NOINLINE void big_block(void)
+{
+	char *p = malloc(MIB); /* site: big_block */
+
+	if (p)
+		memset(p, 3, MIB);
+	free(p);
+}
+
+/* A file mapping, mapped and unmapped: not anonymous, not the domain's. */
+static void map_a_file(void)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	void *p = fd < 0 ? MAP_FAILED : mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	if (p != MAP_FAILED)
+		munmap(p, 4096);
+	if (fd >= 0)
+		close(fd);
+}
+
+static void say_number(uint64_t v)
+{
+	char buf[24];
+	int n = sizeof(buf);
+
+	do
+		buf[--n] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (write(1, buf + n, sizeof(buf) - (size_t)n) < 0)
+		exit(1);
+}
+
+static void say(const char *s)
+{
+	if (write(1, s, strlen(s)) < 0)
+		exit(1);
+}
+
+int main(void)
+{
+	uint64_t live = 0, mappings = 0;
+	void **slot;
+
+	for (int i = 0; i < ARENAS; i++) {
+		if (!(arena[i] = arena_new()))
+			return 1;
+		arena_bytes[i] = MIB;
+		fill(arena[i], MIB);
+	}
+	for (int i = 0; i < 16; i++) { /* every fourth arena goes back whole */
+		munmap(arena[4 * i + 3], MIB);
+		arena[4 * i + 3] = NULL;
+	}
+	if (!(arena[0] = arena_grow(arena[0], MIB, 4 * MIB)))
+		return 1;
+	fill(arena[0], 4 * MIB);
+	munmap(arena[1] + 768 * KIB, 256 * KIB);   /* the tail */
+	munmap(arena[2] + 512 * KIB, 64 * KIB);    /* a hole: two mappings now */
+	big_block();
+	map_a_file();
+	slot = (void **)(arena[4] + 8 * OBJECT);
+	*slot = kept_block();                       /* only this arena points at it */
+	live = 47ull * MIB + 4 * MIB - 320 * KIB;
+	mappings = 47 + 1 + 1;
+	say("mmap_arena: ");
+	say_number(live);
+	say(" bytes in ");
+	say_number(mappings);
+	say(" mappings\n");
+	return 0;
+}

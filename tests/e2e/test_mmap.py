@@ -1,0 +1,100 @@
+"""test_mmap.py - the mmap domain: anonymous mappings the program makes itself, outside malloc."""
+import json
+import os
+import re
+
+
+from harness import (Skip, check, check_frame, eq, only_process, run)
+from test_leaks import check_leak_totals, describe_leaks, leaks_json
+
+KIB, MIB = 1 << 10, 1 << 20
+ARENA_LIVE = 51 * MIB - 320 * KIB
+
+
+def mmap_sites(proc, fn):
+    """The mmap domain's sites whose innermost frame is fn."""
+    return [s for s in proc["mmap"]["sites"]
+            if s["frames"] and s["frames"][0]["function"] == fn]
+
+
+def test_mmap_arena(ctx):
+    """samples/mmap_arena.c: 64 arenas of 1 MiB, some unmapped whole, one trimmed, one split
+    by a hole, one grown by mremap; glibc's own mmap of a 1 MiB malloc and a file mapping
+    stay out of the domain; a block held only from an arena is reachable."""
+    res, trace = ctx.record([ctx.sample("mmap_arena")], expect_code=0)
+    eq(res.text, "mmap_arena: %d bytes in 49 mappings\n" % ARENA_LIVE, "stdout")
+    proc = only_process(ctx.report_json(trace), "mmap_arena")
+    mm = proc["mmap"]
+    got = {k: mm[k] for k in ("live_bytes", "live_mappings", "peak_bytes", "mapped_bytes",
+                              "mmap_calls", "munmap_calls", "mremap_calls")}
+    eq(got, {"live_bytes": ARENA_LIVE, "live_mappings": 49, "peak_bytes": 64 * MIB,
+             "mapped_bytes": 68 * MIB, "mmap_calls": 64, "munmap_calls": 18,
+             "mremap_calls": 1}, "mmap domain totals")
+    check(0 < mm["peak_time_ns"], "peak time %r" % mm["peak_time_ns"])
+    eq(len(mm["sites"]), 2, "mmap sites")
+    for fn, live, maps, calls, mapped in (("arena_new", 47 * MIB - 320 * KIB, 48, 64, 64 * MIB),
+                                          ("arena_grow", 4 * MIB, 1, 1, 4 * MIB)):
+        found = mmap_sites(proc, fn)
+        eq(len(found), 1, "mmap sites at %s" % fn)
+        s = found[0]
+        eq((s["live_bytes"], s["live_mappings"], s["calls"], s["mapped_bytes"]),
+           (live, maps, calls, mapped), "mmap site %s (live, mappings, calls, mapped)" % fn)
+        check_frame(s["frames"][0], fn, "mmap_arena.c", fn)
+    # The heap domain is untouched by the arenas: the 1 MiB block and the kept 100 bytes.
+    t = proc["totals"]
+    eq((t["allocations"], t["frees"], t["allocated_bytes"], t["peak_bytes"], t["live_bytes"]),
+       (2, 1, MIB + 100, MIB, 100), "heap totals")
+    lk = only_process(leaks_json(ctx, trace), "mmap_arena")
+    check_leak_totals(lk, "mmap_arena (leaks: %s)" % describe_leaks(lk), direct_bytes=0,
+                      indirect_bytes=0, cycle_bytes=0, reachable_bytes=100, reachable_blocks=1)
+    r = run([ctx.hg, "report", trace, "--frames", "1"])
+    eq(r.code, 0, "text report exit status")
+    for words in ("anonymous mappings outside malloc: 50.7 MiB in 49 mappings at the end; "
+                  "peak 64.0 MiB", "68.0 MiB mapped in all; calls: 64 mmap, 1 mremap, 18 munmap",
+                  "#1 46.7 MiB in 48 mappings (64 calls, 64.0 MiB mapped in all)",
+                  "at arena_new (mmap_arena.c:"):
+        check(words in r.text, "text report lacks %r:\n%s" % (words, r.text))
+
+
+def test_mmap_report_top(ctx):
+    """--top limits the mmap domain's sites as it does the heap's."""
+    _, trace = ctx.record([ctx.sample("mmap_arena")], expect_code=0)
+    r = run([ctx.hg, "report", trace, "--format", "json", "--top", "1"])
+    eq(r.code, 0, "exit status")
+    mm = only_process(json.loads(r.out), "mmap_arena")["mmap"]
+    eq([s["frames"][0]["function"] for s in mm["sites"]], ["arena_new"], "top mmap site")
+
+
+def test_mmap_none(ctx):
+    """A program that maps nothing itself has an empty domain and no text section."""
+    _, trace = ctx.record([ctx.sample("demo")], expect_code=0)
+    mm = only_process(ctx.report_json(trace), "demo")["mmap"]
+    eq((mm["live_bytes"], mm["peak_bytes"], mm["mmap_calls"], mm["sites"]), (0, 0, 0, []),
+       "demo's mmap domain")
+    r = run([ctx.hg, "report", trace])
+    check("anonymous mappings" not in r.text, "text report shows an empty mmap domain")
+
+
+PY = "/usr/bin/python3"
+
+
+def test_mmap_python_obmalloc(ctx):
+    """CPython without PYTHONMALLOC=malloc: a million small objects live in obmalloc's arenas,
+    which CPython maps itself; they are in the mmap domain, charged to libpython's frames."""
+    if not os.access(PY, os.X_OK):
+        raise Skip("%s is not installed" % PY)
+    res, trace = ctx.record([PY, "-c", "x = [object() for _ in range(10**6)]; print(len(x))"],
+                            expect_code=0)
+    eq(res.text, "1000000\n", "stdout")
+    procs = [p for p in ctx.report_json(trace)["processes"] if p["mmap"]["mmap_calls"]]
+    eq(len(procs), 1, "processes with mappings of their own")
+    mm = procs[0]["mmap"]
+    # 10**6 objects of 16 bytes fill at least 15 arenas of 1 MiB (256 KiB before 3.10).
+    check(mm["peak_bytes"] >= 15 * MIB, "mmap peak %d < 15 MiB" % mm["peak_bytes"])
+    by_python = sum(s["mapped_bytes"] for s in mm["sites"]
+                    if re.search(r"python", s["frames"][0]["module"] or ""))
+    check(by_python >= 15 * MIB, "bytes mapped from python's frames %d < 15 MiB (sites: %r)"
+          % (by_python, [(s["frames"][0]["function"], s["mapped_bytes"]) for s in mm["sites"]]))
+    # None of the objects is a malloc block: the heap's peak stays below the objects' bytes.
+    check(procs[0]["totals"]["peak_bytes"] < 16 * 10**6 + 8 * MIB,
+          "heap peak %d counts obmalloc's objects" % procs[0]["totals"]["peak_bytes"])
