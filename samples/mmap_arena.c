@@ -10,6 +10,9 @@
  * neither is the program's anonymous memory. The only pointer to one malloc'd block is kept
  * inside an arena, which is a root for leak classification. No stdio (write(2) only).
  *
+ * Once all 64 arenas are mapped and filled, it holds them for 300 ms: the resident set is then
+ * at its largest, and the collector (sampling it every 10 ms) sees it there.
+ *
  * Expect, mmap domain (bytes are whole pages mapped):
  *   peak 67108864 bytes (64 MiB), when the 64th arena is mapped
  *   end 53149696 bytes (51 MiB - 320 KiB) in 49 mappings:
@@ -18,6 +21,8 @@
  *   calls: 64 mmap, 1 mremap, 18 munmap (16 arenas, the tail, the hole); 68 MiB mapped in all
  * Expect, heap: the 1 MiB block from big_block freed (its glibc mmap is not in the mmap domain);
  *   live at the end: 100 bytes from kept_block, reachable through the arena (no leak).
+ * Expect, at the largest RSS sample (frag's peak_rss): 67108864 bytes in 64 mappings of the
+ *   mmap domain, 0 bytes live in the heap, RSS >= 64 MiB.
  * stdout: "mmap_arena: 53149696 bytes in 49 mappings".
  */
 #define _GNU_SOURCE /* mremap */
@@ -26,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NOINLINE __attribute__((noinline))
@@ -115,6 +121,7 @@ int main(void)
 		arena_bytes[i] = MIB;
 		fill(arena[i], MIB);
 	}
+	nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL);
 	for (int i = 0; i < 16; i++) { /* every fourth arena goes back whole */
 		munmap(arena[4 * i + 3], MIB);
 		arena[4 * i + 3] = NULL;

@@ -98,3 +98,23 @@ def test_mmap_python_obmalloc(ctx):
     # None of the objects is a malloc block: the heap's peak stays below the objects' bytes.
     check(procs[0]["totals"]["peak_bytes"] < 16 * 10**6 + 8 * MIB,
           "heap peak %d counts obmalloc's objects" % procs[0]["totals"]["peak_bytes"])
+
+
+def test_mmap_peak(ctx):
+    """`peak`: the mmap domain's own peak, its sites, and its bytes along the heap's timeline."""
+    _, trace = ctx.record([ctx.sample("mmap_arena")], expect_code=0)
+    r = run([ctx.hg, "peak", trace, "--format", "json", "--top", "0"])
+    eq(r.code, 0, "peak exit status")
+    proc = only_process(json.loads(r.out), "mmap_arena")
+    mm = proc["mmap"]
+    eq((mm["peak_bytes"], mm["live_bytes"], len(mm["sites"])), (64 * MIB, ARENA_LIVE, 2),
+       "peak: mmap domain")
+    eq(proc["peak"]["bytes"], MIB, "the heap's own peak: big_block")
+    tl = proc["timeline"]
+    eq(tl[-1]["mmap_bytes"], ARENA_LIVE, "mmap bytes at the last timeline point")
+    check(all(p["mmap_bytes"] <= 64 * MIB for p in tl), "timeline mmap bytes above its peak")
+    r = run([ctx.hg, "peak", trace])
+    eq(r.code, 0, "peak text exit status")
+    for words in ("anonymous mappings outside malloc: peak 64.0 MiB at", "50.7 MiB at the end",
+                  "the program's own mappings on top of it (=)"):
+        check(words in r.text, "peak text lacks %r:\n%s" % (words, r.text))
