@@ -263,19 +263,13 @@ static void *real_mmap(void *(*real)(void *, size_t, int, int, int, off_t), void
 
 static void record_mmap(void *p, size_t len, int prot, int flags)
 {
-	struct hg_rec_mmap rec;
 	int saved = errno;
+	struct hg_rec_mmap rec = {
+		.hdr = { HG_REC_MMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
+		.addr = (uint64_t)(uintptr_t)p, .length_bytes = len,
+		.stack_id = hg_stack_capture(), .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
+	};
 
-	rec.hdr.type = HG_REC_MMAP;
-	rec.hdr.flags = 0;
-	rec.hdr.size_bytes = sizeof(rec);
-	rec.t_ns = hg_now_ns();
-	rec.addr = (uint64_t)(uintptr_t)p;
-	rec.length_bytes = len;
-	rec.stack_id = hg_stack_capture();
-	rec.prot = (uint32_t)prot;
-	rec.map_flags = (uint32_t)flags;
-	rec.pad = 0;
 	hg_ring_put(&rec, sizeof(rec));
 	errno = saved;
 }
@@ -329,19 +323,14 @@ HG_EXPORT int munmap(void *addr, size_t len)
 
 static void record_mremap(void *old, size_t old_len, void *p, size_t new_len, int flags)
 {
-	struct hg_rec_mremap rec;
 	int saved = errno;
+	struct hg_rec_mremap rec = {
+		.hdr = { HG_REC_MREMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
+		.old_addr = (uint64_t)(uintptr_t)old, .old_bytes = old_len,
+		.new_addr = (uint64_t)(uintptr_t)p, .new_bytes = new_len,
+		.stack_id = hg_stack_capture(), .mremap_flags = (uint32_t)flags
+	};
 
-	rec.hdr.type = HG_REC_MREMAP;
-	rec.hdr.flags = 0;
-	rec.hdr.size_bytes = sizeof(rec);
-	rec.t_ns = hg_now_ns();
-	rec.old_addr = (uint64_t)(uintptr_t)old;
-	rec.old_bytes = old_len;
-	rec.new_addr = (uint64_t)(uintptr_t)p;
-	rec.new_bytes = new_len;
-	rec.stack_id = hg_stack_capture();
-	rec.mremap_flags = (uint32_t)flags;
 	hg_ring_put(&rec, sizeof(rec));
 	errno = saved;
 }
