@@ -65,11 +65,11 @@ uint64_t hg_mapset_remove(struct hg_mapset *s, uint64_t lo, uint64_t hi, hg_maps
 				gone_from = i;
 			gone++;
 		} else if (a > r->lo && b < r->hi) {
-			struct hg_maprange upper = { b, r->hi, r->stack_id, 0 };
+			struct hg_maprange upper = { b, r->hi, r->stack_id, r->flags };
 			delta = 1;
 			r->hi = a;
 			if (cut)
-				cut(ctx, r->stack_id, b - a, delta);
+				cut(ctx, r, b - a, delta);
 			insert_at(s, i + 1, &upper);
 			return total; /* [lo, hi) lay inside this one range */
 		} else {
@@ -80,30 +80,60 @@ uint64_t hg_mapset_remove(struct hg_mapset *s, uint64_t lo, uint64_t hi, hg_maps
 				r->hi = a;
 		}
 		if (cut)
-			cut(ctx, r->stack_id, b - a, delta);
+			cut(ctx, r, b - a, delta);
 	}
 	if (gone)
 		erase(s, gone_from, gone); /* ranges removed whole are contiguous */
 	return total;
 }
 
-void hg_mapset_add(struct hg_mapset *s, uint64_t lo, uint64_t hi, uint32_t stack_id)
+void hg_mapset_add(struct hg_mapset *s, uint64_t lo, uint64_t hi, uint32_t stack_id,
+		   uint32_t flags)
 {
 	size_t i = first_above(s, lo);
-	struct hg_maprange r = { lo, hi, stack_id, 0 };
+	struct hg_maprange r = { lo, hi, stack_id, flags };
 
 	assert(lo < hi && (i == s->n || s->v[i].lo >= hi));
 	insert_at(s, i, &r);
 }
 
-uint64_t hg_mapset_overlap(const struct hg_mapset *s, uint64_t lo, uint64_t hi)
+uint64_t hg_mapset_set_flags(struct hg_mapset *s, uint64_t lo, uint64_t hi, uint32_t flags,
+			     hg_mapset_flip_fn *flip, void *ctx)
 {
 	uint64_t total = 0;
 
 	for (size_t i = first_above(s, lo); i < s->n && s->v[i].lo < hi; i++) {
-		uint64_t a = s->v[i].lo > lo ? s->v[i].lo : lo;
-		uint64_t b = s->v[i].hi < hi ? s->v[i].hi : hi;
+		struct hg_maprange was = s->v[i], part;
+		uint64_t a = was.lo > lo ? was.lo : lo, b = was.hi < hi ? was.hi : hi;
+		int extra = 0;
+
+		if (was.flags == flags)
+			continue;
+		part = was;
+		if (was.lo < a) { /* the part below keeps its flags: a range of its own */
+			part.hi = a;
+			insert_at(s, i++, &part);
+			extra++;
+		}
+		if (b < was.hi) { /* and so does the part above */
+			part.lo = b;
+			part.hi = was.hi;
+			insert_at(s, i + 1, &part);
+			extra++;
+		}
+		s->v[i] = (struct hg_maprange){ a, b, was.stack_id, flags };
 		total += b - a;
+		if (flip)
+			flip(ctx, &was, b - a, flags, extra);
+		if (b < was.hi)
+			i++; /* past the part above: nothing more there is in [lo, hi) */
 	}
 	return total;
+}
+
+const struct hg_maprange *hg_mapset_find(const struct hg_mapset *s, uint64_t addr)
+{
+	size_t i = first_above(s, addr);
+
+	return i < s->n && s->v[i].lo <= addr ? &s->v[i] : NULL;
 }

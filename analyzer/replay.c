@@ -501,7 +501,8 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	}
 	case HG_REC_MMAP:
 	case HG_REC_MUNMAP:
-	case HG_REC_MREMAP: hg_replay_on_map(s, h, rec->pid, rec->tid); break;
+	case HG_REC_MREMAP:
+	case HG_REC_MPROTECT: hg_replay_on_map(s, h, rec->pid, rec->tid); break;
 	case HG_REC_SNAPSHOT: hg_replay_on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_REGION:
 	case HG_REC_WORDS:

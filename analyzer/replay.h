@@ -99,17 +99,20 @@ struct hg_mallinfo {
 };
 
 /*
- * The program's own anonymous mappings, outside malloc (HG_REC_MMAP, MUNMAP, MREMAP): the
- * "mmap" domain of an image, kept apart from the heap's totals and sites. Bytes are whole
- * pages mapped (virtual size; pages never touched are not resident).
+ * The program's own anonymous mappings, outside malloc (HG_REC_MMAP, MUNMAP, MREMAP,
+ * MPROTECT): the "mmap" domain of an image, kept apart from the heap's totals and sites. Bytes
+ * are whole pages mapped and accessible (virtual size; pages never touched are not resident);
+ * PROT_NONE ranges are reserved address space, counted apart.
  */
 struct hg_mmap_domain {
 	struct hg_mapset ranges;  /* what is mapped now */
 	struct hg_site *sites;    /* by stack id: live_bytes, live_blocks (ranges), allocations
 				     (mmap and mremap calls that mapped here), allocated_bytes */
 	uint32_t n_sites;
-	uint64_t live_bytes;      /* mapped now */
-	uint64_t live_mappings;   /* ranges now (a mapping split by a munmap counts twice) */
+	uint64_t live_bytes;      /* mapped now, accessible */
+	uint64_t reserved_bytes;  /* mapped now with PROT_NONE */
+	uint64_t live_mappings;   /* ranges now, either kind (a mapping split by a munmap or a
+				     partial mprotect counts twice) */
 	uint64_t peak_bytes;      /* maximum of live_bytes */
 	uint64_t peak_time_ns;    /* when, relative to the image's start */
 	uint64_t maps, unmaps, remaps; /* calls applied: mmap, munmap, mremap */
@@ -118,6 +121,7 @@ struct hg_mmap_domain {
 	size_t n_timeline, timeline_cap;
 	uint64_t timeline_step_ns;
 	int remap_old_ours;       /* between an mremap's two halves: the old range was ours */
+	uint32_t remap_old_flags; /* and its flags, which the new range keeps */
 };
 
 /* An image's state at one instant, captured by the merge at an event (hg_moment_capture). */

@@ -15,7 +15,9 @@
 enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3,
 	/* replay_mmap.c: the mmap domain; an mremap is its two halves, old then new */
 	P_UNMAP = 4, P_MAP = 5, P_REMAP_OLD = 6, P_REMAP_NEW = 7,
-	P_RSS = 8 /* an RSS sample of im (size: its bytes), for the moment of the largest */
+	P_RSS = 8, /* an RSS sample of im (size: its bytes), for the moment of the largest */
+	P_PROTECT = 9, /* replay_mmap.c: an mprotect (stack_id holds the protection) */
+	P_MAP_RESERVED = 10 /* replay_mmap.c: an mmap with PROT_NONE */
 };
 
 struct hg_pending {

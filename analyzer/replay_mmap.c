@@ -1,13 +1,16 @@
 /*
  * replay_mmap.c - the mmap domain during a replay: the program's own anonymous mappings
  *
- * MMAP, MUNMAP and MREMAP records become timed events in their thread's FIFO, so that they are
+ * MMAP, MUNMAP, MREMAP and MPROTECT records become timed events in their thread's FIFO, so that
+ * they are
  * applied in time order with the heap's events (a snapshot sees exactly the mappings of its
  * moment, a fork child a copy of its parent's). Each event edits the image's range set
  * (maprange.c): an mmap first removes whatever it lands on (MAP_FIXED replaces mappings), a
- * munmap removes any part of any range, an mremap removes its old range and adds the new one,
- * charged to the mremap's stack. Records that touch no range of the domain (a file mapping's
- * munmap or mremap) change nothing. The heap's totals and sites are never touched here.
+ * munmap removes any part of any range, an mremap removes its old range and adds the new one
+ * with the same protection, charged to the mremap's stack, and an mprotect moves bytes between
+ * accessible and reserved (PROT_NONE). Records that touch no range of the domain (a file
+ * mapping's munmap, mremap or mprotect) change nothing. The heap's totals and sites are never
+ * touched here.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,12 @@
 #define MREMAP_DONTUNMAP 4
 #endif
 
+/* PROT_NONE (whatever other bits): no access, so no memory behind the range. */
+static uint32_t flags_of(uint32_t prot)
+{
+	return prot & (PROT_READ | PROT_WRITE | PROT_EXEC) ? 0 : HG_MAPRANGE_RESERVED;
+}
+
 void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
 		      uint32_t tid)
 {
@@ -30,11 +39,15 @@ void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_
 	if (h->type == HG_REC_MMAP) {
 		const struct hg_rec_mmap *m = (const void *)h;
 		p = (struct hg_pending){ m->t_ns, 0, m->addr, m->length_bytes, NULL, NULL, pid,
-					 m->stack_id, P_MAP };
+					 m->stack_id, flags_of(m->prot) ? P_MAP_RESERVED : P_MAP };
 	} else if (h->type == HG_REC_MUNMAP) {
 		const struct hg_rec_munmap *u = (const void *)h;
 		p = (struct hg_pending){ u->t_ns, 0, u->addr, u->length_bytes, NULL, NULL, pid, 0,
 					 P_UNMAP };
+	} else if (h->type == HG_REC_MPROTECT) {
+		const struct hg_rec_mprotect *m = (const void *)h;
+		p = (struct hg_pending){ m->t_ns, 0, m->addr, m->length_bytes, NULL, NULL, pid,
+					 m->prot, P_PROTECT };
 	} else {
 		const struct hg_rec_mremap *m = (const void *)h;
 		/* The old half carries the flags where a stack id would be. */
@@ -90,15 +103,32 @@ static void note(struct hg_mmap_domain *d, uint64_t t)
 	d->timeline[d->n_timeline++] = (struct hg_point){ t, d->live_bytes };
 }
 
-static void cut(void *ctx, uint32_t stack_id, uint64_t bytes, int ranges_delta)
+/* bytes (negative: gone) of flags at stack_id, and ranges more or fewer. */
+static void account(struct hg_mmap_domain *d, uint32_t stack_id, uint32_t flags, int64_t bytes,
+		    int64_t ranges)
 {
-	struct hg_mmap_domain *d = ctx;
 	struct hg_site *st = dsite(d, stack_id);
 
-	st->live_bytes -= bytes;
-	st->live_blocks += (uint64_t)(int64_t)ranges_delta;
-	d->live_bytes -= bytes;
-	d->live_mappings += (uint64_t)(int64_t)ranges_delta;
+	if (flags & HG_MAPRANGE_RESERVED) {
+		d->reserved_bytes += (uint64_t)bytes;
+	} else {
+		st->live_bytes += (uint64_t)bytes;
+		d->live_bytes += (uint64_t)bytes;
+	}
+	st->live_blocks += (uint64_t)ranges;
+	d->live_mappings += (uint64_t)ranges;
+}
+
+static void cut(void *ctx, const struct hg_maprange *r, uint64_t bytes, int ranges_delta)
+{
+	account(ctx, r->stack_id, r->flags, -(int64_t)bytes, ranges_delta);
+}
+
+static void flip(void *ctx, const struct hg_maprange *was, uint64_t bytes, uint32_t new_flags,
+		 int ranges_delta)
+{
+	account(ctx, was->stack_id, was->flags, -(int64_t)bytes, 0);
+	account(ctx, was->stack_id, new_flags, (int64_t)bytes, ranges_delta);
 }
 
 static uint64_t unmap(struct hg_mmap_domain *d, uint64_t addr, uint64_t len)
@@ -109,20 +139,16 @@ static uint64_t unmap(struct hg_mmap_domain *d, uint64_t addr, uint64_t len)
 }
 
 /* Map [addr, addr + len) for stack_id, replacing whatever of the domain was there. */
-static void map(struct hg_mmap_domain *d, uint64_t addr, uint64_t len, uint32_t stack_id)
+static void map(struct hg_mmap_domain *d, uint64_t addr, uint64_t len, uint32_t stack_id,
+		uint32_t flags)
 {
 	uint64_t bytes = hg_map_page_up(len);
-	struct hg_site *st;
 
 	if (!bytes)
 		return;
 	unmap(d, addr, bytes);
-	hg_mapset_add(&d->ranges, addr, addr + bytes, stack_id);
-	st = dsite(d, stack_id);
-	st->live_bytes += bytes;
-	st->live_blocks++;
-	d->live_bytes += bytes;
-	d->live_mappings++;
+	hg_mapset_add(&d->ranges, addr, addr + bytes, stack_id, flags);
+	account(d, stack_id, flags, (int64_t)bytes, 1);
 }
 
 /* A call that mapped memory: counted at its site and in the domain. */
@@ -142,7 +168,9 @@ void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p)
 
 	switch (p->kind) {
 	case P_MAP:
-		map(d, p->addr, p->size, p->stack_id);
+	case P_MAP_RESERVED:
+		map(d, p->addr, p->size, p->stack_id,
+		    p->kind == P_MAP_RESERVED ? HG_MAPRANGE_RESERVED : 0);
 		count_call(d, p->stack_id, p->size);
 		d->maps++;
 		break;
@@ -150,20 +178,26 @@ void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p)
 		if (unmap(d, p->addr, p->size))
 			d->unmaps++;
 		break;
-	case P_REMAP_OLD:
+	case P_REMAP_OLD: {
 		/* An old size of 0 makes a second mapping of shared pages: nothing goes. */
-		d->remap_old_ours = hg_mapset_overlap(&d->ranges, p->addr,
-						      p->addr + (p->size ? p->size : 1)) != 0;
-		if (d->remap_old_ours && !(p->stack_id & MREMAP_DONTUNMAP))
+		const struct hg_maprange *old = hg_mapset_find(&d->ranges, p->addr);
+		d->remap_old_ours = old != NULL;
+		d->remap_old_flags = old ? old->flags : 0;
+		if (old && !(p->stack_id & MREMAP_DONTUNMAP))
 			unmap(d, p->addr, p->size);
 		break;
+	}
 	case P_REMAP_NEW:
 		if (!d->remap_old_ours)
 			return; /* a file mapping moved: not ours */
-		map(d, p->addr, p->size, p->stack_id);
+		map(d, p->addr, p->size, p->stack_id, d->remap_old_flags);
 		count_call(d, p->stack_id, p->size);
 		d->remaps++;
 		d->remap_old_ours = 0;
+		break;
+	case P_PROTECT:
+		hg_mapset_set_flags(&d->ranges, p->addr & ~(HG_MAP_PAGE - 1),
+				    hg_map_page_up(p->addr + p->size), flags_of(p->stack_id), flip, d);
 		break;
 	default:
 		return;
@@ -177,7 +211,7 @@ void hg_replay_fork_maps(struct hg_image *child, uint64_t t)
 
 	for (size_t i = 0; i < pd->ranges.n; i++) {
 		const struct hg_maprange *r = &pd->ranges.v[i];
-		map(&child->mmap, r->lo, r->hi - r->lo, r->stack_id);
+		map(&child->mmap, r->lo, r->hi - r->lo, r->stack_id, r->flags);
 	}
 	if (pd->ranges.n)
 		note(&child->mmap, t >= child->t_start_ns ? t - child->t_start_ns : 0);

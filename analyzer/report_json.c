@@ -68,6 +68,7 @@ void hg_json_mmap(struct hg_json *j, struct hg_framer *f, const struct hg_image 
 	hg_json_object(j, "mmap");
 	hg_json_u64(j, "live_bytes", d->live_bytes);
 	hg_json_u64(j, "live_mappings", d->live_mappings);
+	hg_json_u64(j, "reserved_bytes", d->reserved_bytes);
 	hg_json_u64(j, "peak_bytes", d->peak_bytes);
 	hg_json_u64(j, "peak_time_ns", d->peak_time_ns);
 	hg_json_u64(j, "mapped_bytes", d->mapped_bytes);

@@ -65,6 +65,9 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 		hg_format_count(b, sizeof(b), d->live_mappings), d->live_mappings == 1 ? "" : "s",
 		hg_format_bytes(c, sizeof(c), d->peak_bytes),
 		hg_format_duration(e, sizeof(e), d->peak_time_ns));
+	if (d->reserved_bytes)
+		fprintf(out, "  and %s of address space reserved (PROT_NONE: no memory behind it)\n",
+			hg_format_bytes(a, sizeof(a), d->reserved_bytes));
 	fprintf(out, "  %s mapped in all; calls: %s mmap, %s mremap, %s munmap\n",
 		hg_format_bytes(a, sizeof(a), d->mapped_bytes), hg_format_count(b, sizeof(b), d->maps),
 		hg_format_count(c, sizeof(c), d->remaps), hg_format_count(e, sizeof(e), d->unmaps));

@@ -63,6 +63,7 @@ uint32_t hg_rec_min_size(uint16_t type)
 	case HG_REC_MMAP: return sizeof(struct hg_rec_mmap);
 	case HG_REC_MUNMAP: return sizeof(struct hg_rec_munmap);
 	case HG_REC_MREMAP: return sizeof(struct hg_rec_mremap);
+	case HG_REC_MPROTECT: return sizeof(struct hg_rec_mprotect);
 	default: return 0;
 	}
 }

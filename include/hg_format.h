@@ -77,7 +77,8 @@ enum hg_rec_type {
 	HG_REC_MMAP = 18,    /* the program mapped anonymous memory itself (not through malloc) */
 	HG_REC_MUNMAP = 19,  /* the program unmapped a range */
 	HG_REC_MREMAP = 20,  /* the program moved, grew or shrank a mapping */
-	HG_REC_TYPE_MAX = 21
+	HG_REC_MPROTECT = 21,/* the program changed a range's protection */
+	HG_REC_TYPE_MAX = 22
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -473,10 +474,13 @@ struct hg_rec_mallinfo {
  * itself, or that run while the shim is busy (libunwind's caches), are not recorded.
  *
  * Only anonymous mappings start a range (MMAP records are written for MAP_ANONYMOUS only);
- * every successful munmap and mremap is written, and the analyzer applies it to the ranges it
- * tracks: a munmap may remove part of a mapping (trim it or split it in two), an mremap may
- * move, grow or shrink one, and an mmap over mapped addresses (MAP_FIXED) replaces what was
- * there. Lengths are as the program passed them; the analyzer rounds them up to whole pages.
+ * every successful munmap, mremap and mprotect is written, and the analyzer applies it to the
+ * ranges it tracks: a munmap may remove part of a mapping (trim it or split it in two), an
+ * mremap may move, grow or shrink one, an mmap over mapped addresses (MAP_FIXED) replaces what
+ * was there, and a range with PROT_NONE is reserved address space, not memory, until an
+ * mprotect (or an mmap over it) makes it accessible: runtimes reserve gigabytes that way and
+ * commit a little at a time. Lengths are as the program passed them; the analyzer rounds them
+ * up to whole pages.
  *
  * HG_REC_MMAP, 48 bytes.
  *   OFFSET SIZE MEANING
@@ -542,7 +546,27 @@ struct hg_rec_mremap {
 	uint32_t mremap_flags;
 };
 
+/*
+ * HG_REC_MPROTECT, 40 bytes: a successful mprotect (no stack: it maps nothing new).
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real mprotect returned
+ *   16     8    addr
+ *   24     8    length_bytes
+ *   32     4    prot: PROT_* as passed
+ *   36     4    zero
+ */
+struct hg_rec_mprotect {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t addr;
+	uint64_t length_bytes;
+	uint32_t prot;
+	uint32_t pad;
+};
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_mprotect) == 40, "mprotect record is 40 bytes");
 _Static_assert(sizeof(struct hg_rec_mmap) == 48, "mmap record is 48 bytes");
 _Static_assert(offsetof(struct hg_rec_mmap, stack_id) == 32, "mmap.stack_id at 32");
 _Static_assert(sizeof(struct hg_rec_munmap) == 32, "munmap record is 32 bytes");

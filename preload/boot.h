@@ -28,6 +28,7 @@ struct hg_real {
 	void *(*mmap64)(void *, size_t, int, int, int, off_t);
 	int (*munmap)(void *, size_t);
 	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*mprotect)(void *, size_t, int);
 };
 
 /* Filled by hg_boot_resolve(); every allocator pointer is non-NULL afterwards or resolution

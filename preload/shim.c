@@ -13,7 +13,7 @@
  * errno: recording never changes what the program sees; it is saved after the real call and
  * restored before returning.
  *
- * mmap, mmap64, munmap and mremap: the program's own anonymous mappings (hg_format.h, "The
+ * mmap, mmap64, munmap, mremap and mprotect: the program's own anonymous mappings (hg_format.h, "The
  * program's own anonymous mappings"). glibc's malloc, the loader and pthread_create call the
  * kernel through the C library's internal aliases, never through these symbols, so what
  * arrives here is the program's and its libraries' own. File mappings pass straight through.
@@ -360,6 +360,30 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		record_mremap(old, old_len, p, new_len, flags);
 	leave();
 	return p;
+}
+
+static int real_mprotect(void *addr, size_t len, int prot)
+{
+	if (HG_LIKELY(hg_real.mprotect != NULL))
+		return hg_real.mprotect(addr, len, prot);
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+/* Recorded for the accessible/reserved (PROT_NONE) state of the program's own mappings. */
+HG_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int rc;
+
+	if (HG_UNLIKELY(!enter()))
+		return real_mprotect(addr, len, prot);
+	rc = real_mprotect(addr, len, prot);
+	if (rc == 0) {
+		struct hg_rec_mprotect rec = { { HG_REC_MPROTECT, 0, sizeof(rec) }, hg_now_ns(),
+					       (uint64_t)(uintptr_t)addr, len, (uint32_t)prot, 0 };
+		hg_ring_put(&rec, sizeof(rec));
+	}
+	leave();
+	return rc;
 }
 
 HG_EXPORT size_t malloc_usable_size(void *p)

@@ -6,6 +6,8 @@
  * 1 MiB (arena_new), fills them with small objects, then gives memory back the ways the kernel
  * allows: whole arenas (16 of them), the tail of one (256 KiB), a hole in the middle of another
  * (64 KiB, which splits it in two), and it grows one arena to 4 MiB with mremap (arena_grow).
+ * Last, it reserves 16 MiB of address space with PROT_NONE (arena_reserve), as runtimes do, and
+ * makes its first 2 MiB accessible with mprotect: only those 2 MiB are memory.
  * Beside it, glibc serves a 1 MiB malloc with an mmap of its own and the program maps a file:
  * neither is the program's anonymous memory. The only pointer to one malloc'd block is kept
  * inside an arena, which is a root for leak classification. No stdio (write(2) only).
@@ -15,15 +17,17 @@
  *
  * Expect, mmap domain (bytes are whole pages mapped):
  *   peak 67108864 bytes (64 MiB), when the 64th arena is mapped
- *   end 53149696 bytes (51 MiB - 320 KiB) in 49 mappings:
+ *   end 55246848 bytes (53 MiB - 320 KiB) in 51 mappings, and 14680064 bytes (14 MiB) reserved:
  *     arena_new: 48911360 bytes (47 MiB - 320 KiB) in 48 mappings, 64 calls, 64 MiB mapped
  *     arena_grow: 4194304 bytes (4 MiB) in 1 mapping, 1 call, 4 MiB mapped
- *   calls: 64 mmap, 1 mremap, 18 munmap (16 arenas, the tail, the hole); 68 MiB mapped in all
+ *     arena_reserve: 2097152 bytes (2 MiB) in 2 mappings (the committed part and the rest),
+ *       1 call, 16 MiB mapped
+ *   calls: 65 mmap, 1 mremap, 18 munmap (16 arenas, the tail, the hole); 84 MiB mapped in all
  * Expect, heap: the 1 MiB block from big_block freed (its glibc mmap is not in the mmap domain);
  *   live at the end: 100 bytes from kept_block, reachable through the arena (no leak).
  * Expect, at the largest RSS sample (frag's peak_rss): 67108864 bytes in 64 mappings of the
  *   mmap domain, 0 bytes live in the heap, RSS >= 64 MiB.
- * stdout: "mmap_arena: 53149696 bytes in 49 mappings".
+ * stdout: "mmap_arena: 55246848 bytes in 51 mappings".
  */
 #define _GNU_SOURCE /* mremap */
 #include <fcntl.h>
@@ -57,6 +61,16 @@ static NOINLINE char *arena_grow(char *p, size_t old, size_t bytes)
 	char *q = mremap(p, old, bytes, MREMAP_MAYMOVE); /* site: arena_grow */
 
 	return q == MAP_FAILED ? NULL : q;
+}
+
+/* Address space for later, then its first part made usable. */
+static NOINLINE char *arena_reserve(size_t bytes, size_t commit)
+{
+	char *p = mmap(NULL, bytes, PROT_NONE, ANON, -1, 0); /* site: arena_reserve */
+
+	if (p == MAP_FAILED || mprotect(p, commit, PROT_READ | PROT_WRITE) != 0)
+		return NULL;
+	return p;
 }
 
 /* Small objects, each stamped with its index. */
@@ -113,6 +127,7 @@ static void say(const char *s)
 int main(void)
 {
 	uint64_t live = 0, mappings = 0;
+	char *reserved;
 	void **slot;
 
 	for (int i = 0; i < ARENAS; i++) {
@@ -135,8 +150,11 @@ int main(void)
 	map_a_file();
 	slot = (void **)(arena[4] + 8 * OBJECT);
 	*slot = kept_block();                       /* only this arena points at it */
-	live = 47ull * MIB + 4 * MIB - 320 * KIB;
-	mappings = 47 + 1 + 1;
+	if (!(reserved = arena_reserve(16 * MIB, 2 * MIB)))
+		return 1;
+	fill(reserved, 2 * MIB);
+	live = 47ull * MIB + 4 * MIB - 320 * KIB + 2 * MIB;
+	mappings = 47 + 1 + 1 + 2;
 	say("mmap_arena: ");
 	say_number(live);
 	say(" bytes in ");

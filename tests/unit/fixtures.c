@@ -174,6 +174,24 @@ size_t fx_mmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_b
 	return fx_buf_put(b, &r, sizeof(r));
 }
 
+size_t fx_mmap_none(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		    uint32_t stack_id)
+{
+	struct hg_rec_mmap r = { { HG_REC_MMAP, 0, sizeof(r) }, t_ns, addr, length_bytes,
+				 stack_id, 0 /* PROT_NONE */, 0x22, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_mprotect(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		   uint32_t prot)
+{
+	struct hg_rec_mprotect r = { { HG_REC_MPROTECT, 0, sizeof(r) }, t_ns, addr, length_bytes,
+				     prot, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
 size_t fx_munmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes)
 {
 	struct hg_rec_munmap r = { { HG_REC_MUNMAP, 0, sizeof(r) }, t_ns, addr, length_bytes };
