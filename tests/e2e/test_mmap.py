@@ -121,3 +121,49 @@ def test_mmap_peak(ctx):
     for words in ("anonymous mappings outside malloc: peak 64.0 MiB at", "52.7 MiB at the end",
                   "the program's own mappings on top of it (=)"):
         check(words in r.text, "peak text lacks %r:\n%s" % (words, r.text))
+
+
+THREADS_FORK = """
+import mmap, os, threading
+maps = []
+def work():
+    for _ in range(25):
+        m = mmap.mmap(-1, 1 << 20)
+        m.write(b"x" * 4096)
+        maps.append(m)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+pid = os.fork()
+if pid == 0:
+    os._exit(len(maps) % 7)
+print(len(maps), os.waitpid(pid, 0)[1] >> 8)
+"""
+
+
+def test_mmap_python_threads_fork(ctx):
+    """Four threads map 100 MiB with Python's mmap module, then the process forks: the parent's
+    domain holds them (until Python's exit closes them), the child starts with a copy and
+    leaves with os._exit, nothing is lost."""
+    if not os.access(PY, os.X_OK):
+        raise Skip("%s is not installed" % PY)
+    res, trace = ctx.record([PY, "-c", THREADS_FORK], expect_code=0)
+    eq(res.text, "100 2\n", "stdout (100 mappings, the child's exit code)")
+    rep = ctx.report_json(trace)
+    eq(rep["lost_events"], 0, "events lost")
+    parent = [p for p in rep["processes"] if not p["forked"]]
+    child = [p for p in rep["processes"] if p["forked"]]
+    eq((len(parent), len(child)), (1, 1), "images: the program and its fork child")
+    pm, cm = parent[0]["mmap"], child[0]["mmap"]
+    eq((parent[0]["totals"]["lost_events"], child[0]["totals"]["lost_events"]), (0, 0),
+       "events lost per process")
+    check(pm["mmap_calls"] >= 100 and pm["peak_bytes"] >= 100 * MIB,
+          "parent: %d mmap calls, peak %d bytes" % (pm["mmap_calls"], pm["peak_bytes"]))
+    check(pm["munmap_calls"] >= 100 and pm["live_bytes"] < 100 * MIB,
+          "parent: Python's exit unmaps the 100 buffers (%d munmap calls, %d bytes live)"
+          % (pm["munmap_calls"], pm["live_bytes"]))
+    check(cm["live_bytes"] >= 100 * MIB and cm["mmap_calls"] < 100,
+          "fork child: a copy of the parent's mappings (%d bytes), not calls of its own (%d)"
+          % (cm["live_bytes"], cm["mmap_calls"]))
