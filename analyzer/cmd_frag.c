@@ -36,6 +36,28 @@ static const char help[] =
 	"  -n, --top N        pinning sites per snapshot, 0 for all (default 5)\n"
 	"  -h, --help         this text\n";
 
+/* Where the resident set goes: malloc's memory, the program's own mappings, the rest. */
+static void where_text(FILE *out, const struct hg_frag *fr)
+{
+	char a[32], b[32], c[32];
+
+	if (fr->mmap_mappings)
+		fprintf(out, "    the program's own anonymous mappings (outside malloc): %s in %"
+			PRIu64 " mapping%s\n", hg_format_bytes(a, sizeof(a), fr->mmap_bytes),
+			fr->mmap_mappings, fr->mmap_mappings == 1 ? "" : "s");
+	if (!fr->rss_bytes)
+		return;
+	fprintf(out, "    resident set %s: malloc's memory (at most its span, %s)%s + ",
+		hg_format_bytes(a, sizeof(a), fr->rss_bytes),
+		hg_format_bytes(b, sizeof(b), fr->heap_span_bytes),
+		fr->mmap_mappings ? " + own mappings" : "");
+	if (fr->other_bytes)
+		fprintf(out, "at least %s of code, stacks, libraries' data\n",
+			hg_format_bytes(c, sizeof(c), fr->other_bytes));
+	else
+		fprintf(out, "the rest (not all of malloc's span is resident: no lower bound)\n");
+}
+
 static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
@@ -60,15 +82,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none; "
 		"malloc_trim(0) could give back about %s\n", fr->pages_with_live_data, fr->pages_free,
 		hg_format_bytes(a, sizeof(a), fr->trim_estimate_bytes));
-	if (fr->mmap_mappings)
-		fprintf(out, "    the program's own anonymous mappings (outside malloc): %s in %" PRIu64
-			" mapping%s\n", hg_format_bytes(a, sizeof(a), fr->mmap_bytes),
-			fr->mmap_mappings, fr->mmap_mappings == 1 ? "" : "s");
-	if (fr->rss_bytes)
-		fprintf(out, "    resident set %s = malloc's memory (at most its span) + own mappings "
-			"+ at least %s of code, stacks and libraries' data\n",
-			hg_format_bytes(a, sizeof(a), fr->rss_bytes),
-			hg_format_bytes(b, sizeof(b), fr->other_bytes));
+	where_text(out, fr);
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		const struct hg_frag_pinner *p = &fr->pinners[i];
 		size_t k = hg_framer_resolve(f, im, p->stack_id, fn, 1);
