@@ -13,11 +13,11 @@
  * errno: recording never changes what the program sees; it is saved after the real call and
  * restored before returning.
  *
- * mmap, mmap64, munmap, mremap and mprotect: the program's own anonymous mappings (hg_format.h, "The
- * program's own anonymous mappings"). glibc's malloc, the loader and pthread_create call the
- * kernel through the C library's internal aliases, never through these symbols, so what
- * arrives here is the program's and its libraries' own. File mappings pass straight through.
- * Before the real functions are resolved, the system call is made directly.
+ * mmap, mmap64, munmap, mremap and mprotect: the program's own anonymous mappings (hg_format.h,
+ * "The program's own anonymous mappings"). glibc's malloc, the loader and pthread_create call
+ * the kernel through the C library's internal aliases, never through these symbols, so what
+ * arrives here is the program's and its libraries' own. An mmap of a file passes straight
+ * through. Before the real functions are resolved, the system call is made directly.
  *
  * Runs in: inside malloc (this is malloc).
  */
