@@ -66,6 +66,17 @@ static inline int enter(void)
 	return enter_slow();
 }
 
+/*
+ * The mmap family's guard. A nested call (the thread is already inside the shim) passes
+ * through silently: it is the real allocator getting memory for a block we are recording
+ * (jemalloc, tcmalloc or mimalloc behind our malloc map their arenas themselves), or libunwind;
+ * that memory is malloc's, not the program's own, and nothing of the program's was lost.
+ */
+static inline int enter_map(void)
+{
+	return HG_LIKELY(!hg_tls.busy) && enter();
+}
+
 static inline void leave(void)
 {
 	hg_tls.busy = 0;
@@ -279,7 +290,7 @@ static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), vo
 {
 	void *p;
 
-	if (!(flags & MAP_ANONYMOUS) || HG_UNLIKELY(!enter()))
+	if (!(flags & MAP_ANONYMOUS) || HG_UNLIKELY(!enter_map()))
 		return real_mmap(real, addr, len, prot, flags, fd, off);
 	p = real_mmap(real, addr, len, prot, flags, fd, off);
 	if (p != MAP_FAILED)
@@ -311,7 +322,7 @@ HG_EXPORT int munmap(void *addr, size_t len)
 				     (uint64_t)(uintptr_t)addr, len };
 	int rc;
 
-	if (HG_UNLIKELY(!enter()))
+	if (HG_UNLIKELY(!enter_map()))
 		return real_munmap(addr, len);
 	rec.t_ns = hg_now_ns(); /* before the call, like a free */
 	rc = real_munmap(addr, len);
@@ -353,7 +364,7 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		want = va_arg(ap, void *);
 		va_end(ap);
 	}
-	if (HG_UNLIKELY(!enter()))
+	if (HG_UNLIKELY(!enter_map()))
 		return real_mremap(old, old_len, new_len, flags, want);
 	p = real_mremap(old, old_len, new_len, flags, want);
 	if (p != MAP_FAILED)
@@ -374,7 +385,7 @@ HG_EXPORT int mprotect(void *addr, size_t len, int prot)
 {
 	int rc;
 
-	if (HG_UNLIKELY(!enter()))
+	if (HG_UNLIKELY(!enter_map()))
 		return real_mprotect(addr, len, prot);
 	rc = real_mprotect(addr, len, prot);
 	if (rc == 0) {

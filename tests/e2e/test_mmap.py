@@ -167,3 +167,23 @@ def test_mmap_python_threads_fork(ctx):
     check(cm["live_bytes"] >= 100 * MIB and cm["mmap_calls"] < 100,
           "fork child: a copy of the parent's mappings (%d bytes), not calls of its own (%d)"
           % (cm["live_bytes"], cm["mmap_calls"]))
+
+
+def test_mmap_behind_another_malloc(ctx):
+    """samples/libmapalloc.c, a malloc that maps every block, preloaded behind the shim (as
+    jemalloc or tcmalloc would be): its mappings are malloc's, made while the shim records the
+    allocation, so the demo's heap report is unchanged, its mmap domain empty, nothing lost."""
+    from test_samples import check_demo
+    lib = ctx.sample("libmapalloc.so")
+    res, trace = ctx.record(["/bin/sh", "-c", 'LD_PRELOAD="$LD_PRELOAD:%s" exec %s'
+                             % (lib, ctx.sample("demo"))], expect_code=0)
+    eq(res.text, "hello, heapgraph\n16 words cached, 57 letters counted\n", "demo stdout")
+    rep = ctx.report_json(trace)
+    eq(rep["lost_events"], 0, "events lost")
+    demo = [p for p in rep["processes"] if p["exe"].endswith("/demo")]
+    eq(len(demo), 1, "the demo's image")
+    eq(demo[0]["totals"]["lost_events"], 0, "events lost in the demo")
+    check_demo(demo[0], "demo behind libmapalloc")
+    mm = demo[0]["mmap"]
+    eq((mm["mmap_calls"], mm["munmap_calls"], mm["live_bytes"], mm["sites"]), (0, 0, 0, []),
+       "the demo's mmap domain (the allocator's mappings are malloc's)")
