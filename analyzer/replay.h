@@ -116,7 +116,7 @@ struct hg_mmap_domain {
 	uint64_t peak_bytes;      /* maximum of live_bytes */
 	uint64_t peak_time_ns;    /* when, relative to the image's start */
 	uint64_t maps, unmaps, remaps; /* calls applied: mmap, munmap, mremap */
-	uint64_t mapped_bytes;    /* bytes mapped by mmap and by mremap growth, in all */
+	uint64_t mapped_bytes;    /* bytes mapped by mmap, and by mremap (its new size), in all */
 	struct hg_point *timeline;/* live bytes over time, like the heap's */
 	size_t n_timeline, timeline_cap;
 	uint64_t timeline_step_ns;

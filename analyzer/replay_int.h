@@ -11,7 +11,9 @@
 #include "hg_format.h"
 #include "replay.h"
 
-/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
+/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set.
+ * The kinds after P_SNAP touch nothing of the heap, so where they sort among those does not
+ * change its figures. */
 enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3,
 	/* replay_mmap.c: the mmap domain; an mremap is its two halves, old then new */
 	P_UNMAP = 4, P_MAP = 5, P_REMAP_OLD = 6, P_REMAP_NEW = 7,
@@ -83,7 +85,8 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn);
 void hg_replay_snapshot_free(struct hg_snapshot *sn);
 
-/* replay_mmap.c: MMAP, MUNMAP and MREMAP records, and the mmap domain they build. */
+/* replay_mmap.c: MMAP, MUNMAP, MREMAP and MPROTECT records, the mmap domain they build, and
+ * the RSS samples' moment. */
 void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
 		      uint32_t tid);
 void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p);
