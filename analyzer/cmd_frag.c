@@ -26,12 +26,37 @@ static const char help[] =
 	"default; heapgraph_snapshot() and HEAPGRAPH_SNAPSHOT_SIGNAL add more): live bytes, the\n"
 	"free bytes malloc keeps, the resident set, how many pages of malloc's memory hold any\n"
 	"live data, what malloc_trim(0) could give back, the allocation sites whose few live\n"
-	"blocks keep otherwise empty pages in use, and the block at the top of the brk heap.\n"
+	"blocks keep otherwise empty pages in use, the block at the top of the brk heap, and\n"
+	"where the resident set goes: malloc's memory, the program's own anonymous mappings\n"
+	"(outside malloc), the rest. Also at the largest resident-set sample (peak_rss): the\n"
+	"live bytes and mappings of that instant; what only a snapshot can tell is n/a there.\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
 	"  -n, --top N        pinning sites per snapshot, 0 for all (default 5)\n"
 	"  -h, --help         this text\n";
+
+/* Where the resident set goes: malloc's memory, the program's own mappings, the rest. */
+static void where_text(FILE *out, const struct hg_frag *fr)
+{
+	char a[32], b[32], c[32];
+
+	if (fr->mmap_mappings)
+		fprintf(out, "    the program's own anonymous mappings (outside malloc): %s in %"
+			PRIu64 " mapping%s\n", hg_format_bytes(a, sizeof(a), fr->mmap_bytes),
+			fr->mmap_mappings, fr->mmap_mappings == 1 ? "" : "s");
+	if (!fr->rss_bytes)
+		return;
+	fprintf(out, "    resident set %s: malloc's memory (at most its span, %s)%s + ",
+		hg_format_bytes(a, sizeof(a), fr->rss_bytes),
+		hg_format_bytes(b, sizeof(b), fr->heap_span_bytes),
+		fr->mmap_mappings ? " + own mappings" : "");
+	if (fr->other_bytes)
+		fprintf(out, "at least %s of code, stacks, libraries' data\n",
+			hg_format_bytes(c, sizeof(c), fr->other_bytes));
+	else
+		fprintf(out, "the rest (not all of malloc's span is resident: no lower bound)\n");
+}
 
 static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
@@ -57,6 +82,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none; "
 		"malloc_trim(0) could give back about %s\n", fr->pages_with_live_data, fr->pages_free,
 		hg_format_bytes(a, sizeof(a), fr->trim_estimate_bytes));
+	where_text(out, fr);
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		const struct hg_frag_pinner *p = &fr->pinners[i];
 		size_t k = hg_framer_resolve(f, im, p->stack_id, fn, 1);
@@ -101,18 +127,34 @@ static void json_mallinfo(struct hg_json *j, const struct hg_mallinfo *mi)
 	hg_json_end(j);
 }
 
+/* A byte count that needs an RSS sample: null without one. */
+static void json_rss_u64(struct hg_json *j, const char *key, uint64_t rss, uint64_t v)
+{
+	if (rss)
+		hg_json_u64(j, key, v);
+	else
+		hg_json_null(j, key);
+}
+
+/* Where the resident set goes, the fields every entry has. */
+static void json_where(struct hg_json *j, uint64_t rss, uint64_t mmap_bytes, uint64_t mappings,
+		       uint64_t gap)
+{
+	hg_json_u64(j, "mmap_bytes", mmap_bytes);
+	hg_json_u64(j, "mmap_mappings", mappings);
+	json_rss_u64(j, "gap_bytes", rss, gap);
+}
+
 static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
 		      const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
 	hg_json_object(j, NULL);
 	hg_json_str(j, "at", sn->label);
+	hg_json_u64(j, "time_ns", sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0);
 	hg_json_u64(j, "live_bytes", fr->live_bytes);
 	hg_json_u64(j, "live_blocks", fr->live_blocks);
 	hg_json_u64(j, "allocator_free_bytes", fr->allocator_free_bytes);
-	if (fr->rss_bytes)
-		hg_json_u64(j, "rss_bytes", fr->rss_bytes);
-	else
-		hg_json_null(j, "rss_bytes");
+	json_rss_u64(j, "rss_bytes", fr->rss_bytes, fr->rss_bytes);
 	hg_json_u64(j, "heap_span_bytes", fr->heap_span_bytes);
 	hg_json_u64(j, "pages_with_live_data", fr->pages_with_live_data);
 	hg_json_u64(j, "pages_free", fr->pages_free);
@@ -139,7 +181,48 @@ static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_im
 	} else {
 		hg_json_null(j, "top_block");
 	}
+	json_where(j, fr->rss_bytes, fr->mmap_bytes, fr->mmap_mappings, fr->gap_bytes);
+	json_rss_u64(j, "other_bytes", fr->rss_bytes, fr->other_bytes);
 	hg_json_end(j);
+}
+
+/* The moment of the largest RSS sample: what the replay captured there, the rest unknown. */
+static void rss_peak_json(struct hg_json *j, const struct hg_image *im)
+{
+	const struct hg_moment *m = &im->at_rss_peak;
+	static const char *const unknown[] = { "allocator_free_bytes", "heap_span_bytes",
+		"pages_with_live_data", "pages_free", "trim_estimate_bytes", "malloc", "pinners",
+		"top_block", "other_bytes" };
+
+	hg_json_object(j, NULL);
+	hg_json_str(j, "at", "peak_rss");
+	hg_json_u64(j, "time_ns", m->t_ns);
+	hg_json_u64(j, "live_bytes", m->heap_live_bytes);
+	hg_json_u64(j, "live_blocks", m->heap_live_blocks);
+	hg_json_u64(j, "rss_bytes", m->rss_bytes);
+	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++)
+		hg_json_null(j, unknown[i]);
+	json_where(j, m->rss_bytes, m->mmap_bytes, m->mmap_mappings,
+		   hg_frag_rest(m->rss_bytes, m->heap_live_bytes, m->mmap_bytes));
+	hg_json_end(j);
+}
+
+static void rss_peak_text(FILE *out, const struct hg_image *im)
+{
+	const struct hg_moment *m = &im->at_rss_peak;
+	char a[32], b[32], c[32], d[32];
+
+	fprintf(out, "\n  at the peak of the resident set, %s after start:\n",
+		hg_format_duration(a, sizeof(a), m->t_ns));
+	fprintf(out, "    live %s in %" PRIu64 " blocks; own mappings %s in %" PRIu64 " mapping%s; "
+		"resident set %s\n", hg_format_bytes(a, sizeof(a), m->heap_live_bytes),
+		m->heap_live_blocks, hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,
+		m->mmap_mappings == 1 ? "" : "s", hg_format_bytes(c, sizeof(c), m->rss_bytes));
+	fprintf(out, "    %s resident beyond both: malloc's free memory, code, stacks, "
+		"libraries' data\n", hg_format_bytes(d, sizeof(d),
+		hg_frag_rest(m->rss_bytes, m->heap_live_bytes, m->mmap_bytes)));
+	fprintf(out, "    malloc's free bytes, heap span, pages, trim estimate, pinning sites: n/a "
+		"(only a heap snapshot records malloc's regions)\n");
 }
 
 static void image_out(int json, struct hg_json *j, struct hg_framer *f,
@@ -154,6 +237,8 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		       *im->command ? im->command : im->exe);
 		if (!im->n_snapshots)
 			printf("  no snapshot (replaced by exec, killed, or HEAPGRAPH_SNAPSHOT=0)\n");
+		if (!im->at_rss_peak.taken)
+			printf("  no resident-set sample (record --rss-interval)\n");
 	}
 	for (uint32_t i = 0; i < im->n_snapshots; i++) {
 		struct hg_frag fr;
@@ -165,6 +250,12 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		else
 			diagnose(stdout, f, im, im->snapshots[i], &fr, top);
 		hg_frag_release(&fr);
+	}
+	if (im->at_rss_peak.taken) {
+		if (json)
+			rss_peak_json(j, im);
+		else
+			rss_peak_text(stdout, im);
 	}
 	if (json) {
 		hg_json_end(j);

@@ -28,7 +28,9 @@ static const char help[] =
 	"For each process image: the exact peak of live heap bytes (the maximum over every\n"
 	"event, not a sample), when it happened, the sites (call stacks) that held the memory\n"
 	"at that instant, largest first, and a chart of live heap bytes over time with the peak\n"
-	"marked. The trace is read twice: once to find the peak, once to stop there.\n"
+	"marked. The trace is read twice: once to find the peak, once to stop there. The\n"
+	"program's own anonymous mappings (mmap outside malloc) have their own peak, and are\n"
+	"stacked on the heap in the chart.\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
@@ -61,18 +63,20 @@ static void bucket(const struct hg_point *p, size_t n, uint64_t span, uint64_t *
 			col[c] = col[c - 1];
 }
 
-static char glyph(uint64_t heap, uint64_t rss, int row, uint64_t top)
+static char glyph(uint64_t heap, uint64_t maps, uint64_t rss, int row, uint64_t top)
 {
 	uint64_t level = (uint64_t)row * top / CHART_ROWS - top / CHART_ROWS / 2;
 
 	if (heap && heap >= level)
 		return '#';
+	if (maps && heap + maps >= level)
+		return '=';
 	return rss && rss >= level ? '.' : ' ';
 }
 
 static void chart(FILE *out, const struct hg_image *im)
 {
-	uint64_t heap[CHART_COLS], rss[CHART_COLS], span, top;
+	uint64_t heap[CHART_COLS], maps[CHART_COLS], rss[CHART_COLS], span, top;
 	size_t peak_col;
 	char a[32], b[32];
 
@@ -82,16 +86,19 @@ static void chart(FILE *out, const struct hg_image *im)
 	if (im->n_rss && im->rss[im->n_rss - 1].t_ns > span)
 		span = im->rss[im->n_rss - 1].t_ns;
 	span = span ? span : 1;
-	top = im->totals.peak_bytes > im->rss_peak_bytes ? im->totals.peak_bytes : im->rss_peak_bytes;
+	top = im->totals.peak_bytes + im->mmap.peak_bytes;
+	top = top > im->rss_peak_bytes ? top : im->rss_peak_bytes;
 	top = top ? top : 1;
 	bucket(im->timeline, im->n_timeline, span, heap);
+	bucket(im->mmap.timeline, im->mmap.n_timeline, span, maps);
 	bucket(im->rss, im->n_rss, span, rss);
 	peak_col = (size_t)(im->totals.peak_time_ns * (CHART_COLS - 1) / span);
-	fprintf(out, "\n  live heap (#) and resident set (.) over time:\n");
+	fprintf(out, "\n  live heap (#)%s and resident set (.) over time:\n",
+		im->mmap.peak_bytes ? ", the program's own mappings on top of it (=)," : "");
 	for (int row = CHART_ROWS; row >= 1; row--) {
 		fprintf(out, "  %10s |", row == CHART_ROWS ? hg_format_bytes(a, sizeof(a), top) : "");
 		for (size_t c = 0; c < CHART_COLS; c++)
-			fputc(glyph(heap[c], rss[c], row, top), out);
+			fputc(glyph(heap[c], maps[c], rss[c], row, top), out);
 		fputc('\n', out);
 	}
 	fprintf(out, "  %10s +", "0");
@@ -119,6 +126,11 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 			hg_format_bytes(a, sizeof(a), im->rss_peak_bytes),
 			hg_format_duration(b, sizeof(b), im->rss_peak_time_ns),
 			hg_format_bytes(c, sizeof(c), im->rss[im->n_rss - 1].heap_bytes));
+	if (im->mmap.peak_bytes)
+		fprintf(out, "  anonymous mappings outside malloc: peak %s at %s; %s at the end\n",
+			hg_format_bytes(a, sizeof(a), im->mmap.peak_bytes),
+			hg_format_duration(b, sizeof(b), im->mmap.peak_time_ns),
+			hg_format_bytes(c, sizeof(c), im->mmap.live_bytes));
 	chart(out, im);
 	if (n)
 		fprintf(out, "\n  sites holding the peak (%zu of %zu):\n", top && top < n ? top : n, n);
@@ -175,11 +187,13 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 	}
 	hg_json_end(j);
 	hg_json_end(j);
+	hg_json_mmap(j, f, im, top);
 	hg_json_array(j, "timeline");
 	for (size_t i = 0; i < im->n_timeline; i++) {
 		hg_json_object(j, NULL);
 		hg_json_u64(j, "time_ns", im->timeline[i].t_ns);
 		hg_json_u64(j, "heap_bytes", im->timeline[i].heap_bytes);
+		hg_json_u64(j, "mmap_bytes", hg_mmap_bytes_at(im, im->timeline[i].t_ns));
 		json_rss(j, "rss_bytes", im, im->timeline[i].t_ns);
 		hg_json_end(j);
 	}

@@ -9,6 +9,10 @@
  * heap from shrinking after most of it was freed; each is charged to the allocation stack of
  * the block holding most of its live bytes. The highest block of the brk heap bounds how far
  * the heap itself can shrink.
+ *
+ * Where the resident set goes: malloc's memory (its span), the program's own anonymous
+ * mappings (the mmap domain, which is not malloc's), and the rest (code, stacks, libraries'
+ * data, the tracer's own tables).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -159,9 +163,18 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 		if (fr->trim_estimate_bytes > resident_free)
 			fr->trim_estimate_bytes = resident_free;
 	}
+	fr->mmap_bytes = sn->mmap_bytes;
+	fr->mmap_mappings = sn->mmap_mappings;
+	fr->gap_bytes = hg_frag_rest(fr->rss_bytes, fr->live_bytes, fr->mmap_bytes);
+	fr->other_bytes = hg_frag_rest(fr->rss_bytes, fr->heap_span_bytes, fr->mmap_bytes);
 	collect_pinners(fr, pins, n_stacks);
 	free(pins);
 	free(mr);
+}
+
+uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b)
+{
+	return rss > a + b ? rss - a - b : 0;
 }
 
 void hg_frag_release(struct hg_frag *fr)

@@ -34,10 +34,20 @@ struct hg_frag {
 	size_t n_pinners;
 	long top_block;                /* index of the highest block of the brk heap, or -1 */
 	uint64_t above_top_bytes;      /* brk heap bytes above it */
+	uint64_t mmap_bytes;           /* the program's own anonymous mappings then (mmap domain) */
+	uint64_t mmap_mappings;
+	uint64_t gap_bytes;            /* RSS minus live bytes minus mmap_bytes (0 without RSS):
+					  what is resident but neither live data nor the
+					  program's own mappings */
+	uint64_t other_bytes;          /* RSS minus heap span minus mmap_bytes, at least 0: what is
+					  resident outside both (code, stacks, libraries' data) */
 };
 
 /* Analyse im at snapshot sn (its live blocks and regions). Out-of-memory exits (diag.h). */
 void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct hg_snapshot *sn);
 void hg_frag_release(struct hg_frag *fr);
+
+/* RSS minus the parts, at least 0. */
+uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b);
 
 #endif /* HG_FRAG_H */

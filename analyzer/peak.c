@@ -85,18 +85,13 @@ void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes)
 	im->rss[im->n_rss++] = (struct hg_point){ t, rss_bytes };
 }
 
+static const struct hg_point *point_at(const struct hg_point *v, size_t n, uint64_t t);
+
 uint64_t hg_rss_at(const struct hg_image *im, uint64_t t)
 {
-	size_t lo = 0, hi = im->n_rss;
+	const struct hg_point *p = point_at(im->rss, im->n_rss, t);
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (im->rss[mid].t_ns <= t)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? im->rss[lo - 1].heap_bytes : 0;
+	return p ? p->heap_bytes : 0;
 }
 
 void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallinfo *mi)
@@ -126,4 +121,36 @@ const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t)
 			hi = mid;
 	}
 	return lo ? &im->mallinfo[lo - 1] : NULL;
+}
+
+void hg_moment_capture(const struct hg_image *im, uint64_t t_ns, struct hg_moment *m)
+{
+	m->taken = 1;
+	m->t_ns = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	m->heap_live_bytes = im->totals.live_bytes;
+	m->heap_live_blocks = im->totals.live_blocks;
+	m->mmap_bytes = im->mmap.live_bytes;
+	m->mmap_mappings = im->mmap.live_mappings;
+}
+
+/* The last point of v (n points, in time order) at or before t, or NULL. */
+static const struct hg_point *point_at(const struct hg_point *v, size_t n, uint64_t t)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid].t_ns <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &v[lo - 1] : NULL;
+}
+
+uint64_t hg_mmap_bytes_at(const struct hg_image *im, uint64_t t)
+{
+	const struct hg_point *p = point_at(im->mmap.timeline, im->mmap.n_timeline, t);
+
+	return p ? p->heap_bytes : 0;
 }

@@ -32,6 +32,16 @@ void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallin
 /* The last mallinfo2 sample at or before t (since the image started), or NULL. */
 const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t);
 
+/*
+ * Capture into m what im holds now, the merge being at t_ns (absolute): live heap bytes and
+ * blocks, the mmap domain's bytes and ranges. Called by the replay at the event that defines
+ * the moment (the largest RSS sample), so the figures are exact for that instant.
+ */
+void hg_moment_capture(const struct hg_image *im, uint64_t t_ns, struct hg_moment *m);
+
+/* The mmap domain's bytes at or before t (since the image started), from its timeline. */
+uint64_t hg_mmap_bytes_at(const struct hg_image *im, uint64_t t);
+
 /* The last RSS sample at or before t (since the image started), or 0 when none. */
 uint64_t hg_rss_at(const struct hg_image *im, uint64_t t);
 

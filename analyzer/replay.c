@@ -308,13 +308,14 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 		hg_addrmap_put(&child->live, addr, v, NULL);
 		add_live(child, v, t);
 	}
+	hg_replay_fork_maps(child, t);
 }
 
 /* Event p of thread `thread` (whose FIFO it came from). */
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
-	struct hg_image *im = p->kind == P_ALLOC || p->kind == P_FREE ?
-				     hg_replay_image_at(s, p->pid, p->t_ns) : p->im;
+	struct hg_image *im = p->kind == P_FORK || p->kind == P_SNAP ?
+				     p->im : hg_replay_image_at(s, p->pid, p->t_ns);
 
 	/* The first event past the capture time: the state now is the state at that time. */
 	if (HG_UNLIKELY(s->flags & HG_REPLAY_AT) && p->t_ns > im->t_start_ns + s->at_ns)
@@ -325,8 +326,12 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 		apply_free(im, thread, p);
 	else if (p->kind == P_FORK)
 		apply_fork(im, p->t_ns);
-	else
+	else if (p->kind == P_SNAP)
 		hg_replay_apply_snapshot(im, p->snap);
+	else if (p->kind == P_RSS)
+		hg_replay_apply_rss(im, p);
+	else
+		hg_replay_apply_map(im, p);
 }
 
 static void drain(struct hg_replay_state *s, int all)
@@ -533,8 +538,13 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_RSS: {
 		const struct hg_rec_rss *x = (const void *)h;
 		struct hg_image *im = find_image(s, x->pid, x->t_ns);
-		if (im)
-			hg_rss_note(im, x->t_ns, x->rss_bytes);
+		if (!im)
+			break;
+		hg_rss_note(im, x->t_ns, x->rss_bytes);
+		/* Also a timed event: the merge captures the image at the largest sample. */
+		p = (struct hg_pending){ .t_ns = x->t_ns, .size = x->rss_bytes, .pid = x->pid,
+					 .kind = P_RSS };
+		hg_replay_push_timed(s, &p, 0);
 		break;
 	}
 	case HG_REC_HORIZON: {
@@ -545,6 +555,10 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 		}
 		break;
 	}
+	case HG_REC_MMAP:
+	case HG_REC_MUNMAP:
+	case HG_REC_MREMAP:
+	case HG_REC_MPROTECT: hg_replay_on_map(s, h, rec->pid, rec->tid); break;
 	case HG_REC_SNAPSHOT: hg_replay_on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_REGION:
 	case HG_REC_WORDS:
@@ -671,6 +685,7 @@ static void image_free(struct hg_image *im)
 	free(im->timeline);
 	free(im->rss);
 	free(im->mallinfo);
+	hg_mmap_domain_release(&im->mmap);
 	free(im->command);
 	free(im->exe);
 	hg_addrmap_release(&im->live);

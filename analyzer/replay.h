@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "addrmap.h"
+#include "maprange.h"
 
 struct hg_site {
 	uint64_t live_bytes;      /* bytes allocated here and not freed */
@@ -67,6 +68,8 @@ struct hg_snapshot {
 	uint64_t t_ns;
 	uint32_t threads, threads_stopped;
 	int have_blocks;         /* blocks below were taken at t_ns */
+	uint64_t mmap_bytes;     /* the image's mmap domain at t_ns: bytes and ranges mapped */
+	uint64_t mmap_mappings;
 	struct hg_block *blocks; /* live at t_ns, sorted by address */
 	size_t n_blocks;
 	struct hg_region *regions;
@@ -100,6 +103,41 @@ struct hg_point {
 struct hg_mallinfo {
 	uint64_t t_ns; /* since the image started */
 	uint64_t arena_bytes, mmap_bytes, free_bytes, releasable_bytes;
+};
+
+/*
+ * The program's own anonymous mappings, outside malloc (HG_REC_MMAP, MUNMAP, MREMAP,
+ * MPROTECT): the "mmap" domain of an image, kept apart from the heap's totals and sites. Bytes
+ * are whole pages mapped and accessible (virtual size; pages never touched are not resident);
+ * PROT_NONE ranges are reserved address space, counted apart.
+ */
+struct hg_mmap_domain {
+	struct hg_mapset ranges;  /* what is mapped now */
+	struct hg_site *sites;    /* by stack id: live_bytes, live_blocks (ranges), allocations
+				     (mmap and mremap calls that mapped here), allocated_bytes */
+	uint32_t n_sites;
+	uint64_t live_bytes;      /* mapped now, accessible */
+	uint64_t reserved_bytes;  /* mapped now with PROT_NONE */
+	uint64_t live_mappings;   /* ranges now, either kind (a mapping split by a munmap or a
+				     partial mprotect counts twice) */
+	uint64_t peak_bytes;      /* maximum of live_bytes */
+	uint64_t peak_time_ns;    /* when, relative to the image's start */
+	uint64_t maps, unmaps, remaps; /* calls applied: mmap, munmap, mremap */
+	uint64_t mapped_bytes;    /* bytes mapped by mmap, and by mremap (its new size), in all */
+	struct hg_point *timeline;/* live bytes over time, like the heap's */
+	size_t n_timeline, timeline_cap;
+	uint64_t timeline_step_ns;
+	int remap_old_ours;       /* between an mremap's two halves: the old range was ours */
+	uint32_t remap_old_flags; /* and its flags, which the new range keeps */
+};
+
+/* An image's state at one instant, captured by the merge at an event (hg_moment_capture). */
+struct hg_moment {
+	int taken;                /* 0: never reached */
+	uint64_t t_ns;            /* since the image started */
+	uint64_t rss_bytes;       /* the RSS sample that made the moment (0 when not one) */
+	uint64_t heap_live_bytes, heap_live_blocks;
+	uint64_t mmap_bytes, mmap_mappings;
 };
 
 enum hg_exit_kind {
@@ -151,6 +189,8 @@ struct hg_image {
 	uint64_t rss_peak_time_ns; /* since the image started */
 	struct hg_mallinfo *mallinfo; /* samples, in time order */
 	size_t n_mallinfo, mallinfo_cap;
+	struct hg_mmap_domain mmap;   /* the program's own anonymous mappings */
+	struct hg_moment at_rss_peak; /* live heap and mappings at the largest RSS sample */
 };
 
 struct hg_replay {

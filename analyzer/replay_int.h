@@ -11,17 +11,25 @@
 #include "hg_format.h"
 #include "replay.h"
 
-/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set. */
-enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3 };
+/* Order at equal t: frees, then a fork's copy, then allocations, then a snapshot's live set.
+ * The kinds after P_SNAP touch nothing of the heap, so where they sort among those does not
+ * change its figures. */
+enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3,
+	/* replay_mmap.c: the mmap domain; an mremap is its two halves, old then new */
+	P_UNMAP = 4, P_MAP = 5, P_REMAP_OLD = 6, P_REMAP_NEW = 7,
+	P_RSS = 8, /* an RSS sample of pid (size: its bytes), for the moment of the largest */
+	P_PROTECT = 9, /* replay_mmap.c: an mprotect (stack_id holds the protection) */
+	P_MAP_RESERVED = 10 /* replay_mmap.c: an mmap with PROT_NONE */
+};
 
 /* An event waiting in its thread's FIFO: 48 bytes, the queues' whole memory. */
 struct hg_pending {
 	uint64_t t_ns;
 	uint64_t seq;       /* file order, for a stable merge */
 	union {
-		struct {    /* P_ALLOC, P_FREE */
+		struct {    /* P_ALLOC, P_FREE, the mmap kinds, P_RSS */
 			uint64_t addr;
-			uint64_t size;      /* P_ALLOC */
+			uint64_t size;      /* P_ALLOC, mmap kinds; P_RSS: the sample */
 		};
 		struct {    /* P_FORK, P_SNAP */
 			struct hg_image *im;      /* the child; the snapshot's image */
@@ -87,5 +95,14 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 				uint32_t tid);
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn);
 void hg_replay_snapshot_free(struct hg_snapshot *sn);
+
+/* replay_mmap.c: MMAP, MUNMAP, MREMAP and MPROTECT records, the mmap domain they build, and
+ * the RSS samples' moment. */
+void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
+		      uint32_t tid);
+void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p);
+void hg_replay_fork_maps(struct hg_image *child, uint64_t t);
+void hg_replay_apply_rss(struct hg_image *im, const struct hg_pending *p);
+void hg_mmap_domain_release(struct hg_mmap_domain *d);
 
 #endif /* HG_REPLAY_INT_H */

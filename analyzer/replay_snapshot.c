@@ -32,6 +32,8 @@ void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
 	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
 	sn->n_blocks = n;
 	sn->have_blocks = 1;
+	sn->mmap_bytes = im->mmap.live_bytes;
+	sn->mmap_mappings = im->mmap.live_mappings;
 }
 
 void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r, uint32_t pid,

@@ -35,6 +35,8 @@ uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n);
 
 /* "exit", "signal", "call", "periodic" for an enum hg_snapshot_reason. */
 const char *hg_snapshot_reason_name(int reason);
+/* The same for the sites of im's mmap domain (im->mmap.sites), most bytes mapped first. */
+uint32_t *hg_mmap_sites_by_live(const struct hg_image *im, size_t *n);
 
 /* "exited with code 3", "killed by signal 9 (SIGKILL)", "replaced by exec", "still running". */
 const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap);
@@ -51,11 +53,16 @@ void hg_json_exit(struct hg_json *j, const struct hg_image *im);
 void hg_json_totals_fields(struct hg_json *j, const struct hg_totals *t);
 void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
 		    uint32_t stack_id);
+/* "mmap": {...}, the image's mmap domain with at most top sites (0: all). */
+void hg_json_mmap(struct hg_json *j, struct hg_framer *f, const struct hg_image *im, size_t top);
 
 /* Text pieces: one frame line ("at f (file:line) in module"), a site's frames. */
 void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *indent);
 void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
 		    size_t max_frames, const char *indent);
+/* The "anonymous mappings outside malloc" section; nothing when the image made no mapping. */
+void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
+		  size_t max_frames);
 
 /*
  * The end of every report command: flush stdout, name any damage of the trace on stderr, free

@@ -34,6 +34,52 @@ void hg_json_frames(struct hg_json *j, struct hg_framer *f, const struct hg_imag
 	hg_json_end(j);
 }
 
+/* The four counts of a site, named for its domain. */
+static const char *const heap_site_keys[4] = { "live_bytes", "live_blocks", "allocations",
+					       "allocated_bytes" };
+static const char *const mmap_site_keys[4] = { "live_bytes", "live_mappings", "calls",
+					       "mapped_bytes" };
+
+/* "sites": the first top (0: all) of ids, each site's counts and frames. */
+static void json_sites(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
+		       const struct hg_site *sites, const uint32_t *ids, size_t n, size_t top,
+		       const char *const keys[4])
+{
+	hg_json_array(j, "sites");
+	for (size_t i = 0; i < n && (top == 0 || i < top); i++) {
+		const struct hg_site *s = &sites[ids[i]];
+		hg_json_object(j, NULL);
+		hg_json_u64(j, keys[0], s->live_bytes);
+		hg_json_u64(j, keys[1], s->live_blocks);
+		hg_json_u64(j, keys[2], s->allocations);
+		hg_json_u64(j, keys[3], s->allocated_bytes);
+		hg_json_frames(j, f, im, ids[i]);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
+void hg_json_mmap(struct hg_json *j, struct hg_framer *f, const struct hg_image *im, size_t top)
+{
+	const struct hg_mmap_domain *d = &im->mmap;
+	size_t n;
+	uint32_t *ids = hg_mmap_sites_by_live(im, &n);
+
+	hg_json_object(j, "mmap");
+	hg_json_u64(j, "live_bytes", d->live_bytes);
+	hg_json_u64(j, "live_mappings", d->live_mappings);
+	hg_json_u64(j, "reserved_bytes", d->reserved_bytes);
+	hg_json_u64(j, "peak_bytes", d->peak_bytes);
+	hg_json_u64(j, "peak_time_ns", d->peak_time_ns);
+	hg_json_u64(j, "mapped_bytes", d->mapped_bytes);
+	hg_json_u64(j, "mmap_calls", d->maps);
+	hg_json_u64(j, "munmap_calls", d->unmaps);
+	hg_json_u64(j, "mremap_calls", d->remaps);
+	json_sites(j, f, im, d->sites, ids, n, top, mmap_site_keys);
+	hg_json_end(j);
+	free(ids);
+}
+
 void hg_json_exit(struct hg_json *j, const struct hg_image *im)
 {
 	hg_json_object(j, "exit");
@@ -111,18 +157,8 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 	hg_json_object(j, "totals");
 	hg_json_totals_fields(j, &im->totals);
 	hg_json_end(j);
-	hg_json_array(j, "sites");
-	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
-		const struct hg_site *s = &im->sites[ids[i]];
-		hg_json_object(j, NULL);
-		hg_json_u64(j, "live_bytes", s->live_bytes);
-		hg_json_u64(j, "live_blocks", s->live_blocks);
-		hg_json_u64(j, "allocations", s->allocations);
-		hg_json_u64(j, "allocated_bytes", s->allocated_bytes);
-		hg_json_frames(j, f, im, ids[i]);
-		hg_json_end(j);
-	}
-	hg_json_end(j);
+	json_sites(j, f, im, im->sites, ids, n, o->top, heap_site_keys);
+	hg_json_mmap(j, f, im, o->top);
 	if (o->stats)
 		hg_stats_json(j, f, im, o);
 	hg_json_end(j);

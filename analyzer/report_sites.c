@@ -36,6 +36,15 @@ uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n)
 	return ids;
 }
 
+uint32_t *hg_mmap_sites_by_live(const struct hg_image *im, size_t *n)
+{
+	struct hg_image view = *im;
+
+	view.sites = im->mmap.sites;
+	view.n_sites = im->mmap.n_sites;
+	return hg_sites_by_live(&view, n);
+}
+
 const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap)
 {
 	switch (im->end_kind) {

@@ -50,6 +50,44 @@ static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	hg_text_frames(out, f, im, id, max_frames, "      ");
 }
 
+void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
+		  size_t max_frames)
+{
+	const struct hg_mmap_domain *d = &im->mmap;
+	char a[32], b[32], c[32], e[32];
+	size_t n, shown;
+	uint32_t *ids;
+
+	if (!d->maps && !d->remaps && !d->live_mappings)
+		return;
+	fprintf(out, "\n  anonymous mappings outside malloc: %s in %s mapping%s at the end; "
+		"peak %s, %s after start\n", hg_format_bytes(a, sizeof(a), d->live_bytes),
+		hg_format_count(b, sizeof(b), d->live_mappings), d->live_mappings == 1 ? "" : "s",
+		hg_format_bytes(c, sizeof(c), d->peak_bytes),
+		hg_format_duration(e, sizeof(e), d->peak_time_ns));
+	if (d->reserved_bytes)
+		fprintf(out, "  and %s of address space reserved (PROT_NONE: no memory behind it)\n",
+			hg_format_bytes(a, sizeof(a), d->reserved_bytes));
+	fprintf(out, "  %s mapped in all; calls: %s mmap, %s mremap, %s munmap\n",
+		hg_format_bytes(a, sizeof(a), d->mapped_bytes), hg_format_count(b, sizeof(b), d->maps),
+		hg_format_count(c, sizeof(c), d->remaps), hg_format_count(e, sizeof(e), d->unmaps));
+	ids = hg_mmap_sites_by_live(im, &n);
+	shown = top && top < n ? top : n;
+	if (n)
+		fprintf(out, "\n  mapping sites by bytes mapped at the end (%zu of %zu site%s):\n",
+			shown, n, n == 1 ? "" : "s");
+	for (size_t i = 0; i < shown; i++) {
+		const struct hg_site *s = &d->sites[ids[i]];
+		fprintf(out, "  #%zu %s in %s mapping%s (%s call%s, %s mapped in all)\n", i + 1,
+			hg_format_bytes(a, sizeof(a), s->live_bytes),
+			hg_format_count(b, sizeof(b), s->live_blocks), s->live_blocks == 1 ? "" : "s",
+			hg_format_count(c, sizeof(c), s->allocations), s->allocations == 1 ? "" : "s",
+			hg_format_bytes(e, sizeof(e), s->allocated_bytes));
+		hg_text_frames(out, f, im, ids[i], max_frames, "      ");
+	}
+	free(ids);
+}
+
 static void totals_text(FILE *out, const struct hg_image *im)
 {
 	const struct hg_totals *t = &im->totals;
@@ -100,6 +138,7 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 			site_text(out, f, im, ids[i], i + 1, o->max_frames);
 	}
 	free(ids);
+	hg_text_mmap(out, f, im, o->top, o->max_frames);
 }
 
 int hg_report_text(const struct hg_replay *r, struct hg_framer *f,

@@ -74,7 +74,11 @@ enum hg_rec_type {
 	HG_REC_SNAPSHOT_END = 15, /* the snapshot is complete */
 	HG_REC_RSS = 16,     /* the collector sampled a process's resident set */
 	HG_REC_MALLINFO = 17,/* the shim sampled glibc's mallinfo2() */
-	/* 18 to 22 are kept for records of the shim. */
+	HG_REC_MMAP = 18,    /* the program mapped anonymous memory itself (not through malloc) */
+	HG_REC_MUNMAP = 19,  /* the program unmapped a range */
+	HG_REC_MREMAP = 20,  /* the program moved, grew or shrank a mapping */
+	HG_REC_MPROTECT = 21,/* the program changed a range's protection */
+	/* 22 is kept for records of the shim. */
 	HG_REC_HORIZON = 23, /* the collector vouches that earlier events are all in the file */
 	HG_REC_TYPE_MAX = 24
 };
@@ -483,7 +487,113 @@ struct hg_rec_mallinfo {
 	uint64_t releasable_bytes;
 };
 
+/*
+ * The program's own anonymous mappings: the "mmap" domain, beside malloc's heap. The shim
+ * interposes mmap, mmap64, munmap and mremap, so it sees the calls the program and its
+ * libraries make through the dynamic linker (an interpreter's object arenas, a JIT's code
+ * cache, a hand-written pool), and not glibc's own (malloc's heaps and large blocks, thread
+ * stacks, the loader), which call the kernel from inside the C library. Calls the shim makes
+ * itself, or that run while the shim is busy (libunwind's caches), are not recorded.
+ *
+ * Only anonymous mappings start a range (MMAP records are written for MAP_ANONYMOUS only);
+ * every successful munmap, mremap and mprotect is written, and the analyzer applies it to the
+ * ranges it tracks: a munmap may remove part of a mapping (trim it or split it in two), an
+ * mremap may move, grow or shrink one, an mmap over mapped addresses (MAP_FIXED) replaces what
+ * was there, and a range with PROT_NONE is reserved address space, not memory, until an
+ * mprotect (or an mmap over it) makes it accessible: runtimes reserve gigabytes that way and
+ * commit a little at a time. Lengths are as the program passed them; the analyzer rounds them
+ * up to whole pages.
+ *
+ * HG_REC_MMAP, 48 bytes.
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real mmap returned
+ *   16     8    addr: the mapping's first byte (never MAP_FAILED)
+ *   24     8    length_bytes: the length the program asked for
+ *   32     4    stack_id: the caller's stack, as for HG_REC_ALLOC (0: none captured)
+ *   36     4    prot: PROT_* as passed
+ *   40     4    map_flags: MAP_* as passed (MAP_ANONYMOUS is always set)
+ *   44     4    zero
+ */
+struct hg_rec_mmap {
+	struct hg_rec hdr;
+	uint64_t t_ns;         /* CLOCK_MONOTONIC after the real call */
+	uint64_t addr;         /* returned address */
+	uint64_t length_bytes; /* requested length */
+	uint32_t stack_id;     /* >= 1; 0 means "no stack captured" */
+	uint32_t prot;         /* PROT_* */
+	uint32_t map_flags;    /* MAP_*, MAP_ANONYMOUS included */
+	uint32_t pad;          /* zero */
+};
+
+/*
+ * HG_REC_MUNMAP, 32 bytes: a successful munmap. Stamped before the real call, like a FREE, so
+ * that a range unmapped by one thread and mapped again by another is seen unmapped first.
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken before the real munmap ran
+ *   16     8    addr
+ *   24     8    length_bytes
+ */
+struct hg_rec_munmap {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t addr;
+	uint64_t length_bytes;
+};
+
+/*
+ * HG_REC_MREMAP, 56 bytes: a successful mremap. The old range is gone and the new one mapped
+ * (the same address when it grew or shrank in place); the new range is charged to the stack of
+ * the mremap call, as a realloc'd block is charged to its realloc. An old_bytes of 0 (a second
+ * mapping of shared pages) removes nothing.
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real mremap returned
+ *   16     8    old_addr
+ *   24     8    old_bytes
+ *   32     8    new_addr
+ *   40     8    new_bytes
+ *   48     4    stack_id: the caller's stack (0: none captured)
+ *   52     4    mremap_flags: MREMAP_* as passed
+ */
+struct hg_rec_mremap {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t old_addr;
+	uint64_t old_bytes;
+	uint64_t new_addr;
+	uint64_t new_bytes;
+	uint32_t stack_id;
+	uint32_t mremap_flags;
+};
+
+/*
+ * HG_REC_MPROTECT, 40 bytes: a successful mprotect (no stack: it maps nothing new).
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real mprotect returned
+ *   16     8    addr
+ *   24     8    length_bytes
+ *   32     4    prot: PROT_* as passed
+ *   36     4    zero
+ */
+struct hg_rec_mprotect {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t addr;
+	uint64_t length_bytes;
+	uint32_t prot;
+	uint32_t pad;
+};
+
 _Static_assert(sizeof(struct hg_rec) == 8, "record header is 8 bytes");
+_Static_assert(sizeof(struct hg_rec_mprotect) == 40, "mprotect record is 40 bytes");
+_Static_assert(sizeof(struct hg_rec_mmap) == 48, "mmap record is 48 bytes");
+_Static_assert(offsetof(struct hg_rec_mmap, stack_id) == 32, "mmap.stack_id at 32");
+_Static_assert(sizeof(struct hg_rec_munmap) == 32, "munmap record is 32 bytes");
+_Static_assert(sizeof(struct hg_rec_mremap) == 56, "mremap record is 56 bytes");
+_Static_assert(offsetof(struct hg_rec_mremap, stack_id) == 48, "mremap.stack_id at 48");
 _Static_assert(sizeof(struct hg_rec_mallinfo) == 48, "mallinfo record is 48 bytes");
 _Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_horizon) == 16, "horizon record is 16 bytes");

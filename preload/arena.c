@@ -17,6 +17,7 @@
 
 #include "arena.h"
 #include "hg_compiler.h"
+#include "sysmap.h"
 
 #define CHUNK_BYTES (1u << 20)
 #define LARGE_BYTES (256u << 10)
@@ -38,7 +39,8 @@ static struct {
  */
 static void *map_pages(size_t bytes)
 {
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *p = hg_sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			      -1, 0);
 	uint32_t i;
 
 	if (p == MAP_FAILED)
@@ -113,7 +115,7 @@ void hg_arena_free(void *p, size_t bytes)
 	for (uint32_t i = 0; i < arena.n_maps && i < MAX_MAPS; i++)
 		if (arena.maps[i].lo == (uint64_t)(uintptr_t)p)
 			__atomic_store_n(&arena.maps[i].hi, arena.maps[i].lo, __ATOMIC_RELEASE);
-	if (munmap(p, bytes) == 0)
+	if (hg_sys_munmap(p, bytes) == 0)
 		__atomic_sub_fetch(&arena.mapped, bytes, __ATOMIC_RELAXED);
 }
 

@@ -79,6 +79,11 @@ int hg_boot_resolve(void)
 	RESOLVE(malloc_usable_size);
 	RESOLVE(_exit);
 	RESOLVE(_Exit);
+	RESOLVE(mmap);
+	RESOLVE(mmap64);
+	RESOLVE(munmap);
+	RESOLVE(mremap);
+	RESOLVE(mprotect);
 	if (!r.malloc || !r.free || !r.calloc || !r.realloc) {
 		hg_rawlog("cannot find the real allocator with dlsym; tracing is off");
 		return -1;

@@ -7,6 +7,7 @@
 #define HG_BOOT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct hg_real {
 	void *(*malloc)(size_t);
@@ -22,9 +23,16 @@ struct hg_real {
 	size_t (*malloc_usable_size)(void *);
 	void (*_exit)(int) __attribute__((noreturn));
 	void (*_Exit)(int) __attribute__((noreturn));
+	/* NULL until resolved: the mmap entry points then make the system call themselves. */
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	void *(*mmap64)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	void *(*mremap)(void *, size_t, size_t, int, ...);
+	int (*mprotect)(void *, size_t, int);
 };
 
-/* Filled by hg_boot_resolve(); every pointer is non-NULL afterwards or resolution failed. */
+/* Filled by hg_boot_resolve(); every allocator pointer is non-NULL afterwards or resolution
+ * failed. */
 extern struct hg_real hg_real;
 
 /*

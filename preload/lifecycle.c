@@ -33,6 +33,7 @@
 #include "snapshot.h"
 #include "spawn.h"
 #include "stack.h"
+#include "sysmap.h"
 
 #define CMDLINE_MAX (8u << 10)
 #define PROCESS_BUF_BYTES (sizeof(struct hg_rec_process) + CMDLINE_MAX + 4096 + 8)
@@ -206,14 +207,14 @@ static struct hg_ring_header *attach_ring(const char *path)
 		return NULL;
 	}
 	if (fstat(fd, &sb) == 0 && (size_t)sb.st_size >= HG_RING_HEADER_BYTES)
-		p = mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		p = hg_sys_mmap(NULL, (size_t)sb.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (p == MAP_FAILED)
 		return NULL;
 	r = p;
 	if (!hg_ring_header_valid(r, (uint64_t)sb.st_size)) {
 		hg_rawlog("ring '%s' is not a heapgraph ring of version %d", path, HG_RING_VERSION);
-		munmap(p, (size_t)sb.st_size);
+		hg_sys_munmap(p, (size_t)sb.st_size);
 		return NULL;
 	}
 	return r;

@@ -1,5 +1,5 @@
 /*
- * shim.c - the interposed entry points: the malloc family, _exit and _Exit
+ * shim.c - the interposed entry points: the malloc family, the mmap family, _exit and _Exit
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -13,13 +13,21 @@
  * errno: recording never changes what the program sees; it is saved after the real call and
  * restored before returning.
  *
+ * mmap, mmap64, munmap, mremap and mprotect: the program's own anonymous mappings (hg_format.h,
+ * "The program's own anonymous mappings"). glibc's malloc, the loader and pthread_create call
+ * the kernel through the C library's internal aliases, never through these symbols, so what
+ * arrives here is the program's and its libraries' own. An mmap of a file passes straight
+ * through. Before the real functions are resolved, the system call is made directly.
+ *
  * Runs in: inside malloc (this is malloc).
  */
 #include <dlfcn.h>
 #include <malloc.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -56,6 +64,17 @@ static inline int enter(void)
 		return 1;
 	}
 	return enter_slow();
+}
+
+/*
+ * The mmap family's guard. A nested call (the thread is already inside the shim) passes
+ * through silently: it is the real allocator getting memory for a block we are recording
+ * (jemalloc, tcmalloc or mimalloc behind our malloc map their arenas themselves), or libunwind;
+ * that memory is malloc's, not the program's own, and nothing of the program's was lost.
+ */
+static inline int enter_map(void)
+{
+	return HG_LIKELY(!hg_tls.busy) && enter();
 }
 
 static inline void leave(void)
@@ -244,6 +263,141 @@ HG_EXPORT void *valloc(size_t n)
 HG_EXPORT void *pvalloc(size_t n)
 {
 	return page_common(hg_real.pvalloc, n, HG_FN_PVALLOC);
+}
+
+/* ---- the program's own mappings ---------------------------------------------------------- */
+
+static void *real_mmap(void *(*real)(void *, size_t, int, int, int, off_t), void *addr,
+		       size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (HG_LIKELY(real != NULL))
+		return real(addr, len, prot, flags, fd, off);
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static void record_mmap(void *p, size_t len, int prot, int flags)
+{
+	int saved = errno;
+	struct hg_rec_mmap rec = {
+		.hdr = { HG_REC_MMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
+		.addr = (uint64_t)(uintptr_t)p, .length_bytes = len,
+		.stack_id = hg_stack_capture(), .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
+	};
+
+	hg_ring_put(&rec, sizeof(rec));
+	errno = saved;
+}
+
+static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), void *addr,
+			 size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+
+	if (!(flags & MAP_ANONYMOUS) || HG_UNLIKELY(!enter_map()))
+		return real_mmap(real, addr, len, prot, flags, fd, off);
+	p = real_mmap(real, addr, len, prot, flags, fd, off);
+	if (p != MAP_FAILED)
+		record_mmap(p, len, prot, flags);
+	leave();
+	return p;
+}
+
+HG_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap_common(hg_real.mmap, addr, len, prot, flags, fd, off);
+}
+
+HG_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return mmap_common(hg_real.mmap64, addr, len, prot, flags, fd, off);
+}
+
+static int real_munmap(void *addr, size_t len)
+{
+	if (HG_LIKELY(hg_real.munmap != NULL))
+		return hg_real.munmap(addr, len);
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+HG_EXPORT int munmap(void *addr, size_t len)
+{
+	struct hg_rec_munmap rec = { { HG_REC_MUNMAP, 0, sizeof(rec) }, 0,
+				     (uint64_t)(uintptr_t)addr, len };
+	int rc;
+
+	if (HG_UNLIKELY(!enter_map()))
+		return real_munmap(addr, len);
+	rec.t_ns = hg_now_ns(); /* before the call, like a free */
+	rc = real_munmap(addr, len);
+	if (rc == 0)
+		hg_ring_put(&rec, sizeof(rec));
+	leave();
+	return rc;
+}
+
+static void record_mremap(void *old, size_t old_len, void *p, size_t new_len, int flags)
+{
+	int saved = errno;
+	struct hg_rec_mremap rec = {
+		.hdr = { HG_REC_MREMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
+		.old_addr = (uint64_t)(uintptr_t)old, .old_bytes = old_len,
+		.new_addr = (uint64_t)(uintptr_t)p, .new_bytes = new_len,
+		.stack_id = hg_stack_capture(), .mremap_flags = (uint32_t)flags
+	};
+
+	hg_ring_put(&rec, sizeof(rec));
+	errno = saved;
+}
+
+static void *real_mremap(void *old, size_t old_len, size_t new_len, int flags, void *want)
+{
+	if (HG_LIKELY(hg_real.mremap != NULL))
+		return hg_real.mremap(old, old_len, new_len, flags, want);
+	return (void *)syscall(SYS_mremap, old, old_len, new_len, flags, want);
+}
+
+/* The fifth argument exists only with MREMAP_FIXED; passing it always is harmless. */
+HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
+{
+	void *want = NULL, *p;
+	va_list ap;
+
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		want = va_arg(ap, void *);
+		va_end(ap);
+	}
+	if (HG_UNLIKELY(!enter_map()))
+		return real_mremap(old, old_len, new_len, flags, want);
+	p = real_mremap(old, old_len, new_len, flags, want);
+	if (p != MAP_FAILED)
+		record_mremap(old, old_len, p, new_len, flags);
+	leave();
+	return p;
+}
+
+static int real_mprotect(void *addr, size_t len, int prot)
+{
+	if (HG_LIKELY(hg_real.mprotect != NULL))
+		return hg_real.mprotect(addr, len, prot);
+	return (int)syscall(SYS_mprotect, addr, len, prot);
+}
+
+/* Recorded for the accessible/reserved (PROT_NONE) state of the program's own mappings. */
+HG_EXPORT int mprotect(void *addr, size_t len, int prot)
+{
+	int rc;
+
+	if (HG_UNLIKELY(!enter_map()))
+		return real_mprotect(addr, len, prot);
+	rc = real_mprotect(addr, len, prot);
+	if (rc == 0) {
+		struct hg_rec_mprotect rec = { { HG_REC_MPROTECT, 0, sizeof(rec) }, hg_now_ns(),
+					       (uint64_t)(uintptr_t)addr, len, (uint32_t)prot, 0 };
+		hg_ring_put(&rec, sizeof(rec));
+	}
+	leave();
+	return rc;
 }
 
 HG_EXPORT size_t malloc_usable_size(void *p)

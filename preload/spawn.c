@@ -30,6 +30,7 @@
 #include "lifecycle.h"
 #include "rawlog.h"
 #include "spawn.h"
+#include "sysmap.h"
 
 #define PATH_BYTES 4096
 #define MAX_ENV 1024
@@ -110,7 +111,7 @@ static struct hg_ring_header *make_ring(char *path, uint32_t pid)
 	if (fd < 0)
 		return NULL;
 	if (ftruncate(fd, (off_t)bytes) < 0 ||
-	    (p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+	    (p = hg_sys_mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
 		close(fd);
 		unlink(path);
 		return NULL;

@@ -271,6 +271,7 @@ def check_proc_schema(proc, all_sites):
         for frame in site["frames"]:
             for key in FRAME_KEYS:
                 check(key in frame, what + ": frame missing key %r" % key)
+    check_mmap_schema(proc, what, all_sites)
     if all_sites:
         eq(sum(s["live_bytes"] for s in proc["sites"]), t["live_bytes"],
            what + ": sum of site live_bytes vs totals.live_bytes")
@@ -278,6 +279,40 @@ def check_proc_schema(proc, all_sites):
               what + ": more live blocks in sites than in totals")
         check(not own or sum(s["allocations"] for s in proc["sites"]) <= t["allocations"],
               what + ": more allocations in sites than in totals")
+
+
+MMAP_KEYS = ("live_bytes", "live_mappings", "reserved_bytes", "peak_bytes", "peak_time_ns",
+             "mapped_bytes", "mmap_calls", "munmap_calls", "mremap_calls", "sites")
+MMAP_SITE_KEYS = ("live_bytes", "live_mappings", "calls", "mapped_bytes", "frames")
+
+
+def check_mmap_schema(proc, what, all_sites):
+    """A process's "mmap" domain: its keys, whole pages, sites sorted and (with all_sites)
+    adding up to its totals."""
+    check("mmap" in proc, what + ": missing key 'mmap'")
+    mm = proc["mmap"]
+    for key in MMAP_KEYS:
+        check(key in mm, what + ": mmap missing key %r" % key)
+    for key in MMAP_KEYS[:-1]:
+        check(is_int(mm[key]), what + ": mmap.%s not an integer" % key)
+    check(mm["live_bytes"] % 4096 == 0 and mm["reserved_bytes"] % 4096 == 0,
+          what + ": mmap bytes are not whole pages")
+    check(mm["live_bytes"] <= mm["peak_bytes"], what + ": mmap live_bytes > peak_bytes")
+    check(proc["forked"] or mm["live_bytes"] + mm["reserved_bytes"] <= mm["mapped_bytes"],
+          what + ": more mapped now than mapped in all")
+    prev = None
+    for site in mm["sites"]:
+        for key in MMAP_SITE_KEYS:
+            check(key in site, what + ": mmap site missing key %r" % key)
+        check(site["live_mappings"] >= 1, what + ": mmap site listed with no mapping")
+        check(prev is None or prev >= site["live_bytes"],
+              what + ": mmap sites not sorted by live_bytes descending")
+        prev = site["live_bytes"]
+    if all_sites:
+        eq(sum(s["live_bytes"] for s in mm["sites"]), mm["live_bytes"],
+           what + ": sum of mmap site live_bytes vs mmap.live_bytes")
+        eq(sum(s["live_mappings"] for s in mm["sites"]), mm["live_mappings"],
+           what + ": sum of mmap site live_mappings vs mmap.live_mappings")
 
 
 # ------------------------------------------------------------------------------------------

@@ -2,15 +2,39 @@
 import json
 import re
 
-from harness import check, eq, only_process, run
+from harness import Skip, check, eq, only_process, run
 
 BLOCKS, SIZE, PAGE = 3200, 512, 4096
+KIB, MIB = 1 << 10, 1 << 20
 
 
 def frag_json(ctx, trace):
     r = run([ctx.hg, "frag", trace, "--format", "json", "--top", "0"])
     eq(r.code, 0, "frag exit status")
     return json.loads(r.out)
+
+
+UNKNOWN_AT_PEAK = ("allocator_free_bytes", "heap_span_bytes", "pages_with_live_data",
+                   "pages_free", "trim_estimate_bytes", "malloc", "pinners", "top_block",
+                   "other_bytes")
+
+
+def check_peak_rss(ctx, trace, proc):
+    """The peak_rss entry: the moment `peak` names as the largest RSS sample, what only a
+    snapshot can tell null, and the gap = RSS - live heap - own mappings."""
+    pk = only_process(json.loads(run([ctx.hg, "peak", trace, "--format", "json"]).out),
+                      "peak of the same trace")
+    fr = [f for f in proc["fragmentation"] if f["at"] == "peak_rss"]
+    eq(len(fr), 1, "peak_rss entries")
+    fr = fr[0]
+    eq((fr["rss_bytes"], fr["time_ns"]), (pk["peak"]["rss_peak_bytes"],
+                                          pk["peak"]["rss_peak_time_ns"]),
+       "peak_rss is the largest RSS sample `peak` reports")
+    for key in UNKNOWN_AT_PEAK:
+        eq(fr[key], None, "peak_rss: %s is unknown without a snapshot" % key)
+    eq(fr["gap_bytes"], max(0, fr["rss_bytes"] - fr["live_bytes"] - fr["mmap_bytes"]),
+       "peak_rss: gap_bytes")
+    return fr
 
 
 def test_frag_fill(ctx):
@@ -23,7 +47,7 @@ def test_frag_fill(ctx):
     eq((live, blocks), (BLOCKS * SIZE, BLOCKS), "what the sample says it keeps")
     proc = only_process(frag_json(ctx, trace), "frag_fill")
     at = {f["at"]: f for f in proc["fragmentation"]}
-    eq(sorted(at), ["before-trim", "exit"], "fragmentation points")
+    eq(sorted(at), ["before-trim", "exit", "peak_rss"], "fragmentation points")
     fr = at["before-trim"]
     eq((fr["live_bytes"], fr["live_blocks"]), (live, blocks), "live at the snapshot")
     check(fr["heap_span_bytes"] >= 100 << 20, "heap span %d < 100 MiB" % fr["heap_span_bytes"])
@@ -48,9 +72,11 @@ def test_frag_fill(ctx):
        "malloc's releasable top = the free bytes above the top block")
     ex = at["exit"]
     eq(ex["pinners"][0]["frames"][0]["function"], "fill", "at exit fill still pins")
+    check_peak_rss(ctx, trace, proc)
     r = run([ctx.hg, "frag", trace])
     eq(r.code, 0, "text exit status")
-    for word in ("pins: fill (frag_fill.c:", "3200 blocks", "pin 12.5 MiB", "diagnosis:"):
+    for word in ("pins: fill (frag_fill.c:", "3200 blocks", "pin 12.5 MiB", "diagnosis:",
+                 "at the peak of the resident set", "pinning sites: n/a"):
         check(word in r.text, "text output lacks %r" % word)
 
 
@@ -81,3 +107,30 @@ def test_frag_pandas(ctx):
           "the kept strings pin pages: %r" % {k: top[k] for k in ("blocks", "live_bytes",
                                                                     "pinned_bytes")})
     check(fr["trim_estimate_bytes"] > 0, "nothing to trim after deleting the frame")
+
+
+def test_frag_mmap_arena(ctx):
+    """samples/mmap_arena.c: the program's own mappings are part of where the resident set
+    goes, at the exit snapshot and at the largest RSS sample (taken while the sample holds all
+    64 arenas for 300 ms)."""
+    _, trace = ctx.record([ctx.sample("mmap_arena")], expect_code=0)
+    proc = only_process(frag_json(ctx, trace), "mmap_arena")
+    at = {f["at"]: f for f in proc["fragmentation"]}
+    eq(sorted(at), ["exit", "peak_rss"], "fragmentation points")
+    ex = at["exit"]
+    eq((ex["live_bytes"], ex["mmap_bytes"], ex["mmap_mappings"]), (100, 53 * MIB - 320 * KIB, 51),
+       "exit: live heap, own mappings")
+    check(ex["rss_bytes"] is not None, "an RSS sample before the exit snapshot")
+    eq(ex["gap_bytes"], max(0, ex["rss_bytes"] - 100 - ex["mmap_bytes"]), "exit: gap_bytes")
+    eq(ex["other_bytes"], max(0, ex["rss_bytes"] - ex["heap_span_bytes"] - ex["mmap_bytes"]),
+       "exit: other_bytes")
+    pk = check_peak_rss(ctx, trace, proc)
+    if pk["rss_bytes"] < 64 * MIB:
+        raise Skip("no RSS sample fell in the 300 ms the sample holds its 64 arenas")
+    eq((pk["mmap_bytes"], pk["mmap_mappings"], pk["live_bytes"], pk["live_blocks"]),
+       (64 * MIB, 64, 0, 0), "peak_rss: own mappings, live heap")
+    r = run([ctx.hg, "frag", trace])
+    eq(r.code, 0, "text exit status")
+    for words in ("the program's own anonymous mappings (outside malloc): 52.7 MiB in 51 mappings",
+                  "own mappings 64.0 MiB in 64 mappings"):
+        check(words in r.text, "frag text lacks %r:\n%s" % (words, r.text))

@@ -163,6 +163,51 @@ size_t fx_free(struct fx_buf *b, uint64_t t_ns, uint64_t addr)
 	return fx_buf_put(b, &r, sizeof(r));
 }
 
+/* An anonymous private read-write mapping, as the shim records one. */
+size_t fx_mmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+	       uint32_t stack_id)
+{
+	struct hg_rec_mmap r = { { HG_REC_MMAP, 0, sizeof(r) }, t_ns, addr, length_bytes,
+				 stack_id, 3 /* PROT_READ | PROT_WRITE */,
+				 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_mmap_none(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		    uint32_t stack_id)
+{
+	struct hg_rec_mmap r = { { HG_REC_MMAP, 0, sizeof(r) }, t_ns, addr, length_bytes,
+				 stack_id, 0 /* PROT_NONE */, 0x22, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_mprotect(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		   uint32_t prot)
+{
+	struct hg_rec_mprotect r = { { HG_REC_MPROTECT, 0, sizeof(r) }, t_ns, addr, length_bytes,
+				     prot, 0 };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_munmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes)
+{
+	struct hg_rec_munmap r = { { HG_REC_MUNMAP, 0, sizeof(r) }, t_ns, addr, length_bytes };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_mremap(struct fx_buf *b, uint64_t t_ns, uint64_t old_addr, uint64_t old_bytes,
+		 uint64_t new_addr, uint64_t new_bytes, uint32_t stack_id, uint32_t flags)
+{
+	struct hg_rec_mremap r = { { HG_REC_MREMAP, 0, sizeof(r) }, t_ns, old_addr, old_bytes,
+				   new_addr, new_bytes, stack_id, flags };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
 size_t fx_stack(struct fx_buf *b, uint32_t stack_id, uint32_t n_frames, const uint64_t *ip)
 {
 	struct hg_rec_stack r;

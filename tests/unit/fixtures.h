@@ -73,6 +73,16 @@ size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, ui
 size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
 	       uint64_t n_events, uint64_t n_bytes);
 size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid);
+size_t fx_mmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+	       uint32_t stack_id);
+size_t fx_munmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes);
+/* A PROT_NONE anonymous mapping (reserved address space), and an mprotect. */
+size_t fx_mmap_none(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		    uint32_t stack_id);
+size_t fx_mprotect(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
+		   uint32_t prot);
+size_t fx_mremap(struct fx_buf *b, uint64_t t_ns, uint64_t old_addr, uint64_t old_bytes,
+		 uint64_t new_addr, uint64_t new_bytes, uint32_t stack_id, uint32_t flags);
 size_t fx_end(struct fx_buf *b, uint16_t flags, uint64_t t_ns);
 
 /* A trace read back with hg_trace_reader: a copy of every record it handed out. */
