@@ -310,26 +310,48 @@ static void tarjan_release(struct tarjan *t)
 	free(t->comp);
 }
 
+/* The blocks of each component, in address order: comp c's are block[start[c] .. start[c+1]). */
+struct members {
+	uint32_t *start;
+	uint32_t *block;
+};
+
+static void members_build(struct members *m, const struct tarjan *t, size_t n)
+{
+	size_t nc = t->n_comps;
+
+	m->start = hg_xcalloc(nc + 2, sizeof(uint32_t));
+	for (size_t i = 0; i < n; i++)
+		if (t->comp[i] != UNSET)
+			m->start[t->comp[i] + 2]++;
+	for (size_t c = 2; c < nc + 2; c++)
+		m->start[c] += m->start[c - 1];
+	m->block = hg_xmalloc(sizeof(uint32_t) * (m->start[nc + 1] + 1));
+	for (size_t i = 0; i < n; i++)
+		if (t->comp[i] != UNSET)
+			m->block[m->start[t->comp[i] + 1]++] = (uint32_t)i;
+}
+
 static void add_cycle(struct hg_graph *g, const struct work *w, const struct tarjan *t,
-		      uint32_t c, size_t *cap)
+		      const struct members *m, uint32_t c, size_t *cap)
 {
 	const struct hg_snapshot *sn = g->sn;
 	struct hg_cycle cy = { 0 };
-	size_t bcap = 0, ecap = 0;
+	size_t ecap = 0;
 
-	for (size_t i = 0; i < sn->n_blocks; i++) {
-		if (t->comp[i] != c)
-			continue;
-		HG_GROW(cy.blocks, bcap, cy.n_blocks + 1);
-		cy.blocks[cy.n_blocks++] = (uint32_t)i;
-		cy.bytes += sn->blocks[i].size_bytes;
-	}
-	for (size_t i = 0; i < w->n_edges; i++) {
-		const struct hg_edge *e = &w->edges[i];
-		if (t->comp[e->from] != c || t->comp[e->to] != c)
-			continue;
-		HG_GROW(cy.edges, ecap, cy.n_edges + 1);
-		cy.edges[cy.n_edges++] = *e;
+	cy.n_blocks = m->start[c + 1] - m->start[c];
+	cy.blocks = hg_xmalloc(sizeof(uint32_t) * cy.n_blocks);
+	for (size_t k = 0; k < cy.n_blocks; k++) {
+		uint32_t b = m->block[m->start[c] + k];
+		cy.blocks[k] = b;
+		cy.bytes += sn->blocks[b].size_bytes;
+		for (uint32_t x = w->out.start[b]; x < w->out.start[b + 1]; x++) {
+			const struct hg_edge *e = &w->edges[w->out.edge[x]];
+			if (t->comp[e->to] != c)
+				continue;
+			HG_GROW(cy.edges, ecap, cy.n_edges + 1);
+			cy.edges[cy.n_edges++] = *e;
+		}
 	}
 	HG_GROW(g->cycles, *cap, g->n_cycles + 1);
 	g->cycles[g->n_cycles++] = cy;
@@ -337,13 +359,12 @@ static void add_cycle(struct hg_graph *g, const struct work *w, const struct tar
 
 /* Everything unreachable that leak root component c reaches, not yet owned, is indirect. */
 static void own_from(struct hg_graph *g, const struct work *w, const struct tarjan *t,
-		     uint32_t c, uint32_t owner, uint32_t *stack)
+		     const struct members *m, uint32_t c, uint32_t owner, uint32_t *stack)
 {
-	size_t top = 0, n = g->sn->n_blocks;
+	size_t top = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (t->comp[i] == c)
-			stack[top++] = (uint32_t)i;
+	for (uint32_t k = m->start[c]; k < m->start[c + 1]; k++)
+		stack[top++] = m->block[k];
 	while (top) {
 		uint32_t b = stack[--top];
 		for (uint32_t k = w->out.start[b]; k < w->out.start[b + 1]; k++) {
@@ -365,6 +386,7 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 	uint32_t *size = hg_xcalloc(t->n_comps ? t->n_comps : 1, sizeof(uint32_t));
 	uint8_t *self = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
 	uint8_t *done = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
+	struct members m;
 
 	for (size_t i = 0; i < w->n_edges; i++) {
 		const struct hg_edge *e = &w->edges[i];
@@ -379,6 +401,7 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 	for (size_t i = 0; i < n; i++)
 		if (t->comp[i] != UNSET)
 			size[t->comp[i]]++;
+	members_build(&m, t, n);
 	/* Leak roots in address order of their first block, so ownership is deterministic. */
 	for (size_t i = 0; i < n; i++) {
 		uint32_t c = t->comp[i];
@@ -387,13 +410,14 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 			continue;
 		done[c] = 1;
 		is_cycle = size[c] > 1 || self[c];
-		for (size_t j = i; j < n; j++)
-			if (t->comp[j] == c)
-				g->kind[j] = is_cycle ? HG_CYCLE : HG_DIRECT;
+		for (uint32_t k = m.start[c]; k < m.start[c + 1]; k++)
+			g->kind[m.block[k]] = is_cycle ? HG_CYCLE : HG_DIRECT;
 		if (is_cycle)
-			add_cycle(g, w, t, c, &cap);
-		own_from(g, w, t, c, (uint32_t)i, stack);
+			add_cycle(g, w, t, &m, c, &cap);
+		own_from(g, w, t, &m, c, (uint32_t)i, stack);
 	}
+	free(m.start);
+	free(m.block);
 	free(indeg);
 	free(size);
 	free(self);
