@@ -147,28 +147,41 @@ static void scan_words(uint64_t base, const uint64_t *w, size_t n)
 }
 
 /*
- * Read [lo, hi) of our own memory in chunks; a vanished page just ends the region early. Where
- * a sandbox forbids process_vm_readv (seccomp: EPERM or ENOSYS), the words are read directly:
- * every thread we could stop is stopped, so only an unstopped one could unmap memory under us.
+ * Up to want bytes of our own memory from lo: *got bytes (0 when the page is gone) at the
+ * returned address, snap.chunk or lo itself. Memory is read with process_vm_readv, so that a
+ * mapping a running thread removes under us makes a short read, not a crash; where a sandbox
+ * forbids it (seccomp: EPERM or ENOSYS), in place: every thread we could stop is stopped, so
+ * only an unstopped one could unmap memory under us.
  */
-static void scan_range(uint64_t lo, uint64_t hi)
+static const uint64_t *read_words(uint64_t lo, size_t want, size_t *got)
 {
 	static int direct;
 
+	if (!direct) {
+		struct iovec local = { snap.chunk, want }, remote = { (void *)(uintptr_t)lo, want };
+		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		if (n >= 0 || (errno != EPERM && errno != ENOSYS)) {
+			*got = n > 0 ? (size_t)n : 0;
+			return (const uint64_t *)snap.chunk;
+		}
+		direct = 1;
+	}
+	*got = want;
+	return (const uint64_t *)(uintptr_t)lo;
+}
+
+/* Scan [lo, hi) in chunks; a vanished page just ends the region early. */
+static void scan_range(uint64_t lo, uint64_t hi)
+{
 	lo = (lo + 7u) & ~7ull;
 	while (lo + 8 <= hi) {
 		size_t want = hi - lo < CHUNK_BYTES ? (size_t)(hi - lo) & ~(size_t)7 : CHUNK_BYTES;
-		struct iovec local = { snap.chunk, want }, remote = { (void *)(uintptr_t)lo, want };
-		ssize_t got = direct ? -1 : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-		if (got < 0 && (direct || errno == EPERM || errno == ENOSYS)) {
-			direct = 1;
-			scan_words(lo, (const uint64_t *)(uintptr_t)lo, want / 8);
-			got = (ssize_t)want;
-		}
+		size_t got;
+		const uint64_t *w = read_words(lo, want, &got);
+
 		if (got < 8)
 			return;
-		if (!direct)
-			scan_words(lo, (const uint64_t *)snap.chunk, (size_t)got / 8);
+		scan_words(lo, w, got / 8);
 		lo += (uint64_t)got & ~7ull;
 	}
 }
@@ -186,36 +199,31 @@ static void scan_range(uint64_t lo, uint64_t hi)
 #define CHUNK_MIN 32u
 
 struct window {
-	uint64_t lo, hi; /* [lo, hi) of the region is in snap.chunk */
-	uint64_t end;    /* end of the region */
-	int direct;      /* reading in place (no process_vm_readv) */
+	uint64_t lo, hi;       /* [lo, hi) of the region is at words */
+	const uint64_t *words;
+	uint64_t end;          /* end of the region */
 };
 
-/* The word at a (8-aligned, inside the region) through the read buffer; -1 when unreadable. */
+/* The word at a (8-aligned, inside the region) through read_words; -1 when unreadable. */
 static int word_at(struct window *w, uint64_t a, uint64_t *out)
 {
 	if (a < w->lo || a + 8 > w->hi) {
 		size_t want = w->end - a < CHUNK_BYTES ? (size_t)(w->end - a) : CHUNK_BYTES;
-		struct iovec local = { snap.chunk, want }, remote = { (void *)(uintptr_t)a, want };
-		ssize_t got = w->direct ? -1 : process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		size_t got;
 
-		if (got < 0 && (w->direct || errno == EPERM || errno == ENOSYS)) {
-			w->direct = 1;
-			*out = *(const uint64_t *)(uintptr_t)a;
-			return 0;
-		}
+		w->words = read_words(a, want & ~(size_t)7, &got);
 		if (got < 8)
 			return -1;
 		w->lo = a;
 		w->hi = a + ((uint64_t)got & ~7ull);
 	}
-	*out = ((const uint64_t *)snap.chunk)[(a - w->lo) / 8];
+	*out = w->words[(a - w->lo) / 8];
 	return 0;
 }
 
 static void scan_brk(uint64_t lo, uint64_t hi)
 {
-	struct window w = { 0, 0, hi, 0 };
+	struct window w = { 0, 0, NULL, hi };
 	uint64_t p = (lo + 15u) & ~15ull, size, next_size;
 
 	while (p + 8 + CHUNK_MIN <= hi) {
