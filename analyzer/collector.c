@@ -247,14 +247,15 @@ static void flush_stage(struct hg_collector *c, struct stage *s)
 	s->len = 0;
 }
 
-static void stage_own(struct hg_collector *c, const void *rec, uint32_t n);
+static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32_t n);
 
 static void flush_all(struct hg_collector *c)
 {
 	if (c->horizon_ns > c->horizon_written) {
 		struct hg_rec_horizon rec = { { HG_REC_HORIZON, 0, sizeof(rec) }, c->horizon_ns };
-		/* The collector's own stage is flushed last: the record follows what it vouches for. */
-		stage_own(c, &rec, sizeof(rec));
+		/* The collector's own stage is flushed last: the record follows what it vouches for.
+		 * Bookkeeping, not counted in the stats. */
+		append_own(c, &rec, sizeof(rec));
 		c->horizon_written = c->horizon_ns;
 	}
 	for (uint32_t i = 0; i <= c->ring->n_slots; i++)
@@ -289,17 +290,22 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 	c->st.raw_bytes += n;
 }
 
-/* Stage the collector's own record (pid 0 block). */
-static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
+/* Append a record to the collector's own stage (pid 0 block); returns where it landed. */
+static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32_t n)
 {
 	struct stage *s = &c->stages[c->ring->n_slots];
 
 	HG_GROW(s->buf, s->cap, s->len + n);
 	memcpy(s->buf + s->len, rec, n);
-	if (((const struct hg_rec *)rec)->type != HG_REC_HORIZON) /* bookkeeping, not counted */
-		tally(c, s->buf + s->len, n);
 	s->len += n;
 	c->staged += n;
+	return s->buf + s->len - n;
+}
+
+/* Stage the collector's own record, counted in the stats like a producer's. */
+static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
+{
+	tally(c, append_own(c, rec, n), n);
 }
 
 /* Read a small /proc file into buf as a string; its length, or -1. */

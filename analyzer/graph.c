@@ -383,7 +383,6 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 {
 	size_t n = g->sn->n_blocks, cap = 0;
 	uint32_t *indeg = hg_xcalloc(t->n_comps ? t->n_comps : 1, sizeof(uint32_t));
-	uint32_t *size = hg_xcalloc(t->n_comps ? t->n_comps : 1, sizeof(uint32_t));
 	uint8_t *self = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
 	uint8_t *done = hg_xcalloc(t->n_comps ? t->n_comps : 1, 1);
 	struct members m;
@@ -398,9 +397,6 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 		else if (e->from == e->to)
 			self[a] = 1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (t->comp[i] != UNSET)
-			size[t->comp[i]]++;
 	members_build(&m, t, n);
 	/* Leak roots in address order of their first block, so ownership is deterministic. */
 	for (size_t i = 0; i < n; i++) {
@@ -409,7 +405,7 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 		if (c == UNSET || indeg[c] || done[c])
 			continue;
 		done[c] = 1;
-		is_cycle = size[c] > 1 || self[c];
+		is_cycle = m.start[c + 1] - m.start[c] > 1 || self[c];
 		for (uint32_t k = m.start[c]; k < m.start[c + 1]; k++)
 			g->kind[m.block[k]] = is_cycle ? HG_CYCLE : HG_DIRECT;
 		if (is_cycle)
@@ -419,7 +415,6 @@ static void classify_garbage(struct hg_graph *g, const struct work *w, const str
 	free(m.start);
 	free(m.block);
 	free(indeg);
-	free(size);
 	free(self);
 	free(done);
 }
