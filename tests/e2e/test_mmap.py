@@ -114,7 +114,11 @@ def test_mmap_peak(ctx):
     eq(proc["peak"]["bytes"], MIB, "the heap's own peak: big_block")
     tl = proc["timeline"]
     # The heap's last event is kept_block; the reservation (2 MiB committed) comes after it.
-    eq(tl[-1]["mmap_bytes"], ARENA_LIVE - 2 * MIB, "mmap bytes at the last timeline point")
+    # A timeline point holds the state at the end of its step (1 ms or more), so when the
+    # reservation falls in the same step as the mmap domain's previous point, that point
+    # already counts it: which of the two depends on how the program was scheduled.
+    check(tl[-1]["mmap_bytes"] in (ARENA_LIVE - 2 * MIB, ARENA_LIVE),
+          "mmap bytes at the last timeline point: %d" % tl[-1]["mmap_bytes"])
     check(all(p["mmap_bytes"] <= 64 * MIB for p in tl), "timeline mmap bytes above its peak")
     r = run([ctx.hg, "peak", trace])
     eq(r.code, 0, "peak text exit status")
