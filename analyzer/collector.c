@@ -35,6 +35,7 @@
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
+#include "timegrid.h"
 #include "trace_writer.h"
 
 #define FLUSH_NS (50u * 1000000u)
@@ -72,6 +73,7 @@ struct hg_collector {
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	uint64_t horizon_ns;       /* what the last complete pass vouches for (HG_REC_HORIZON) */
 	uint64_t horizon_written;
+	struct hg_timegrid grid;   /* rounds ALLOC and FREE times (record --time-resolution) */
 	struct hg_collector_stats st;
 };
 
@@ -105,6 +107,7 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->pids = hg_xcalloc(ring->n_slots, sizeof(*c->pids));
 	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = mono_ns();
 	c->rss_interval_ns = 10ull * 1000000ull;
+	c->grid.res_ns = HG_DEFAULT_TIME_RESOLUTION_NS;
 	return c;
 }
 
@@ -113,9 +116,18 @@ void hg_collector_set_rss_interval(struct hg_collector *c, uint32_t interval_ms)
 	c->rss_interval_ns = (uint64_t)interval_ms * 1000000ull;
 }
 
+void hg_collector_set_time_resolution(struct hg_collector *c, uint32_t ns)
+{
+	c->grid.res_ns = ns;
+}
+
 int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level)
 {
 	c->w = hg_trace_writer_open(trace_path, zstd_level);
+	if (c->w && hg_trace_writer_time_resolution(c->w, (uint32_t)c->grid.res_ns) < 0) {
+		hg_trace_writer_close(c->w);
+		c->w = NULL;
+	}
 	return c->w ? 0 : -1;
 }
 
@@ -146,6 +158,7 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames);
 	c = collector_new(p, bytes, path);
 	hg_collector_set_rss_interval(c, o->rss_interval_ms);
+	hg_collector_set_time_resolution(c, o->time_resolution_ns);
 	c->snapshot_every_ns = o->snapshot_every_ns;
 	c->snapshot_signal = o->snapshot_signal;
 	return c;
@@ -285,6 +298,7 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 		c->garbage_bytes += n - good;
 		n = good;
 	}
+	hg_timegrid_apply(&c->grid, s->buf + s->len, n);
 	s->len += n;
 	c->staged += n;
 	c->st.raw_bytes += n;
@@ -373,7 +387,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
 	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
-	uint64_t moved = 0, now = mono_ns(), seen = now;
+	uint64_t moved = 0, now = mono_ns(), seen = now, margin;
 	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
 	uint32_t last = c->ring->n_slots - 1;
 
@@ -393,6 +407,8 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			seen = stall;
 		head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 		if (head > tail) {
+			/* After the acquire: every barrier these records were stamped after. */
+			hg_timegrid_sync(&c->grid, c->ring);
 			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
 				    slot_data(c, i), tail, head);
 			/* Release: our copy is complete before the producer may overwrite it. */
@@ -402,10 +418,13 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		if (i != last && (state == HG_SLOT_RELEASED || dead))
 			free_slot(s);
 	}
+	hg_timegrid_pass_done(&c->grid);
 	if (check_owners)
 		c->last_owner_check_ns = now;
-	if (seen > HORIZON_MARGIN_NS && seen - HORIZON_MARGIN_NS > c->horizon_ns)
-		c->horizon_ns = seen - HORIZON_MARGIN_NS;
+	/* A rounded time is at most one resolution below the true one. */
+	margin = HORIZON_MARGIN_NS + c->grid.res_ns;
+	if (seen > margin && seen - margin > c->horizon_ns)
+		c->horizon_ns = seen - margin;
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
 	if (sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED)) {
 		flush_all(c);
@@ -634,5 +653,6 @@ void hg_collector_free(struct hg_collector *c)
 	free(c->stages);
 	free(c->pids);
 	free(c->ring_path);
+	hg_timegrid_free(&c->grid);
 	free(c);
 }

@@ -17,7 +17,12 @@ struct hg_collector_opts {
 	uint64_t snapshot_every_ns; /* ask each traced process for a snapshot this often; 0 =
 				       never (record --snapshot-every) */
 	int snapshot_signal;      /* the signal the shim snapshots on (HEAPGRAPH_SNAPSHOT_SIGNAL) */
+	uint32_t time_resolution_ns; /* round ALLOC and FREE times to this (record
+					 --time-resolution); 0 or 1: exact */
 };
+
+/* The resolution of a trace written without --time-resolution (and in bare mode). */
+#define HG_DEFAULT_TIME_RESOLUTION_NS 1000000u
 
 struct hg_collector_stats {
 	uint64_t n_records;   /* records moved to the trace */
@@ -44,6 +49,11 @@ struct hg_collector *hg_collector_attach(const char *ring_path);
 /* Sample RSS every interval_ms (0: never). hg_collector_create takes opts->rss_interval_ms;
  * hg_collector_attach (bare mode) starts at 10 ms. */
 void hg_collector_set_rss_interval(struct hg_collector *c, uint32_t interval_ms);
+
+/* Round ALLOC and FREE times to ns (0 or 1: exact); before hg_collector_open_trace.
+ * hg_collector_create takes opts->time_resolution_ns; hg_collector_attach starts at
+ * HG_DEFAULT_TIME_RESOLUTION_NS. */
+void hg_collector_set_time_resolution(struct hg_collector *c, uint32_t ns);
 
 /* Create the trace file (before hg_collector_run). Returns 0, or -1 after printing an error. */
 int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level);

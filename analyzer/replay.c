@@ -635,6 +635,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	s.r = hg_xcalloc(1, sizeof(*s.r));
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
+	s.r->time_resolution_ns = hg_trace_reader_header(rd)->time_resolution_ns;
 	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
 		s.r->n_records++;
 		dispatch(&s, &rec);

@@ -198,6 +198,7 @@ struct hg_replay {
 	struct hg_image **images; /* in order of start */
 	uint32_t n_images;
 	uint64_t t0_ns;           /* CLOCK_MONOTONIC when recording began */
+	uint32_t time_resolution_ns; /* ALLOC and FREE times rounded to this; 0: exact */
 	uint64_t lost_events;     /* losses not attributable to one process */
 	uint64_t n_records;       /* records read */
 	char *damage;             /* NULL, or the reader's description of where the file breaks */

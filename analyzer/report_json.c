@@ -121,6 +121,7 @@ void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r)
 {
 	hg_json_u64(j, "format_version", JSON_FORMAT_VERSION);
 	hg_json_str(j, "trace", r->path);
+	hg_json_u64(j, "time_resolution_ns", r->time_resolution_ns > 1 ? r->time_resolution_ns : 1);
 	hg_json_u64(j, "lost_events", r->lost_events);
 	if (r->damage) {
 		hg_json_object(j, "damage");

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -91,6 +92,17 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 		return NULL;
 	}
 	return w;
+}
+
+int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
+{
+	off_t at = (off_t)offsetof(struct hg_trace_header, time_resolution_ns);
+
+	if (pwrite(w->fd, &ns, sizeof(ns), at) != (ssize_t)sizeof(ns)) {
+		hg_error("cannot write trace '%s': %s", w->path, strerror(errno ? errno : EIO));
+		return -1;
+	}
+	return 0;
 }
 
 /*

@@ -14,6 +14,10 @@ struct hg_trace_writer;
  */
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level);
 
+/* Note in the file header that ALLOC and FREE times are rounded to ns (0: exact). Returns 0,
+ * or -1 after printing an error. */
+int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns);
+
 /*
  * Append one block holding raw_bytes of whole records from (pid, tid). Blocks larger than
  * HG_BLOCK_MAX_RAW are the caller's bug. Returns 0, or -1 after printing an I/O error (the

@@ -605,6 +605,13 @@ _Static_assert(sizeof(struct hg_rec_snapshot_end) == 32, "snapshot end record is
 _Static_assert(sizeof(struct hg_rec_alloc) == 40, "alloc record is 40 bytes");
 _Static_assert(offsetof(struct hg_rec_alloc, stack_id) == 32, "alloc.stack_id at 32");
 _Static_assert(sizeof(struct hg_rec_free) == 24, "free record is 24 bytes");
+/* The events whose time the collector rounds all keep it right after the header. */
+_Static_assert(offsetof(struct hg_rec_alloc, t_ns) == 8 && offsetof(struct hg_rec_free, t_ns) == 8 &&
+		       offsetof(struct hg_rec_mmap, t_ns) == 8 &&
+		       offsetof(struct hg_rec_munmap, t_ns) == 8 &&
+		       offsetof(struct hg_rec_mremap, t_ns) == 8 &&
+		       offsetof(struct hg_rec_mprotect, t_ns) == 8,
+	       "event times at offset 8");
 _Static_assert(sizeof(struct hg_rec_stack) == 16, "stack record head is 16 bytes");
 _Static_assert(sizeof(struct hg_segment) == 24, "segment is 24 bytes");
 _Static_assert(sizeof(struct hg_rec_module) == 32, "module record head is 32 bytes");
@@ -650,7 +657,8 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * (back-pressure) while head + n - tail > slot_bytes.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
-#define HG_RING_VERSION 1
+#define HG_RING_VERSION 2 /* 2: barriers */
+#define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
 #define HG_RING_DEFAULT_SLOTS 64u
@@ -684,7 +692,19 @@ enum hg_slot_state {
  *   72     8    sync_request (atomic): a producer asks for everything so far to be on disk
  *   80     8    sync_done (atomic): the collector has written all records published before
  *                 sync_request reached this value
- *   88     ..   zero up to 4096
+ *   88     8    barrier_count (atomic): barriers published so far (version 2)
+ *   96     256  barrier_ns[HG_RING_BARRIERS] (atomic): CLOCK_MONOTONIC of barrier k in entry
+ *                 k % HG_RING_BARRIERS (version 2)
+ *   352    ..   zero up to 4096
+ *
+ * A barrier is a time the analyzer compares other events against exactly: a process image's
+ * start (its PROCESS record's t_ns, for a fork child the time the parent stamped before
+ * fork()) and a heap snapshot's t_ns. The collector rounds event times down to its
+ * time resolution (`record --time-resolution`), but never across a barrier: an event stamped
+ * after one keeps a time after it. A producer publishes a barrier before any event that must
+ * sort after it can be written (the snapshot's other threads are still stopped; the forking
+ * thread has not forked yet), so the collector, which reads the barriers after its
+ * load-acquire of a slot's head, knows every barrier that precedes the records it copies.
  */
 struct hg_ring_header {
 	uint64_t magic;
@@ -701,6 +721,8 @@ struct hg_ring_header {
 	uint64_t next_hint;              /* atomic */
 	uint64_t sync_request;           /* atomic */
 	uint64_t sync_done;              /* atomic */
+	uint64_t barrier_count;          /* atomic */
+	uint64_t barrier_ns[HG_RING_BARRIERS]; /* atomic */
 };
 
 #define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
@@ -736,7 +758,7 @@ struct hg_ring_slot {
 	uint8_t pad1[56];
 };
 
-_Static_assert(sizeof(struct hg_ring_header) == 88, "ring header fields are 88 bytes");
+_Static_assert(sizeof(struct hg_ring_header) == 352, "ring header fields are 352 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
 
@@ -813,7 +835,10 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  *   16     8    created_unix_ns: wall clock when recording began
  *   24     8    created_mono_ns: CLOCK_MONOTONIC at the same moment (t_ns origin)
  *   32     4    writer_pid: the collector
- *   36     28   zero
+ *   36     4    time_resolution_ns: event times (ALLOC, FREE, the mmap family) are rounded
+ *                 down to a multiple of this, except just after a barrier (see the ring
+ *                 header); 0 or 1: exact
+ *   40     24   zero
  */
 #define HG_TRACE_MAGIC "HGTRACE"
 #define HG_FORMAT_VERSION 1
@@ -826,7 +851,8 @@ struct hg_trace_header {
 	uint64_t created_unix_ns;
 	uint64_t created_mono_ns;
 	uint32_t writer_pid;
-	uint8_t pad[28];
+	uint32_t time_resolution_ns;
+	uint8_t pad[24];
 };
 
 /*

@@ -50,6 +50,16 @@ void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes)
 	__atomic_add_fetch(&hg_ring->lost_bytes, n_bytes, __ATOMIC_RELAXED);
 }
 
+void hg_ring_barrier(uint64_t t_ns)
+{
+	uint64_t k;
+
+	if (!hg_ring)
+		return;
+	k = __atomic_fetch_add(&hg_ring->barrier_count, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&hg_ring->barrier_ns[k % HG_RING_BARRIERS], t_ns, __ATOMIC_RELEASE);
+}
+
 static int collector_gone(void)
 {
 	if (__atomic_load_n(&hg_ring->flags, __ATOMIC_ACQUIRE) & HG_RING_F_SHUTDOWN)

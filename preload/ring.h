@@ -90,6 +90,14 @@ void hg_ring_release_pid(uint32_t pid);
  */
 void hg_ring_sync(unsigned timeout_ms);
 
+/*
+ * Publish a barrier (see the ring header in hg_format.h): a time that events stamped after it
+ * must stay after once the collector rounds their times. Call it before any such event can be
+ * written: an image's start before its PROCESS record, a snapshot's time while the other
+ * threads are stopped, the fork time before fork().
+ */
+void hg_ring_barrier(uint64_t t_ns);
+
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
 

@@ -347,10 +347,11 @@ class Ctx:
         return self.path("t%d.hgt" % self._n)
 
     def record(self, argv, trace=None, depth=None, cwd=None, env=None, stdin=b"",
-               expect_code=None):
-        """heapgraph record -o TRACE [--depth N] -- argv. Returns (Result, trace path)."""
+               expect_code=None, options=()):
+        """heapgraph record -o TRACE [--depth N] [OPTIONS] -- argv.
+        Returns (Result, trace path)."""
         trace = trace or self.new_trace()
-        cmd = [self.hg, "record", "-o", trace]
+        cmd = [self.hg, "record", "-o", trace] + list(options)
         if depth is not None:
             cmd += ["--depth", str(depth)]
         res = run(cmd + ["--"] + list(argv), cwd=cwd or self.tmp, env=env, stdin=stdin)

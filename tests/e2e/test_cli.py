@@ -69,6 +69,9 @@ def test_cli_usage_errors(ctx):
         ["record", "--"],
         ["record", "--bogus", "--", true],
         ["record", "--depth", "deep", "--", true],
+        ["record", "--time-resolution", "0", "--", true],
+        ["record", "--time-resolution", "2s", "--", true],
+        ["record", "--time-resolution", "1ms5", "--", true],
     )
     problems = []
     for args in cases:

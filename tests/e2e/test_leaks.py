@@ -202,9 +202,9 @@ def check_ring(cycle, n, size, what):
     eq(len(set(seen)), n, what + ": the ring does not visit every block")
 
 
-def record_leaks(ctx, sample, expect_code=0, extra=()):
+def record_leaks(ctx, sample, expect_code=0, extra=(), options=()):
     """Record samples/SAMPLE and return (stdout text, trace, leaks report)."""
-    res, trace = ctx.record([ctx.sample(sample)], expect_code=expect_code)
+    res, trace = ctx.record([ctx.sample(sample)], expect_code=expect_code, options=options)
     return res.text, trace, leaks_json(ctx, trace, *extra)
 
 
@@ -391,9 +391,23 @@ def check_after(proc, what):
     check_ring(cy, 2, 96, what + ": cycle of make_between_cycle")
 
 
-def test_leak_snapshot(ctx):
-    res, trace = ctx.record([ctx.sample("leak_snapshot")], expect_code=0)
+# Event times rounded to the default 1 ms, kept exact, or rounded to a whole second: the
+# snapshots see exactly the same heap. The program allocates and frees right after each
+# snapshot, within the same tick: only the barriers keep those events after the snapshot.
+TIME_RESOLUTIONS = {"default": (), "exact": ("--time-resolution", "1ns"),
+                    "1s": ("--time-resolution", "1s")}
+
+
+def time_resolution(rep, resolution):
+    eq(rep["time_resolution_ns"], {"default": 10**6, "exact": 1, "1s": 10**9}[resolution],
+       "time_resolution_ns")
+
+
+def test_leak_snapshot(ctx, resolution):
+    res, trace = ctx.record([ctx.sample("leak_snapshot")], expect_code=0,
+                            options=TIME_RESOLUTIONS[resolution])
     eq(res.text, "leak_snapshot: done\n", "stdout")
+    time_resolution(leaks_json(ctx, trace), resolution)
 
     before = snapshot_of(ctx, trace, "before")
     eq((before["snapshot"]["threads"], before["snapshot"]["threads_stopped"],
@@ -474,9 +488,10 @@ def fork_images(rep):
     return parent, child
 
 
-def test_leak_fork(ctx):
-    out, _, rep = record_leaks(ctx, "leak_fork")
+def test_leak_fork(ctx, resolution):
+    out, _, rep = record_leaks(ctx, "leak_fork", options=TIME_RESOLUTIONS[resolution])
     eq(out, "leak_fork: child exited 0\n", "stdout")
+    time_resolution(rep, resolution)
     parent, child = fork_images(rep)
     for proc, fn, size, what in ((parent, "make_parent_leak", 880, "parent"),
                                  (child, "make_child_leak", 640, "child")):
@@ -491,6 +506,9 @@ def test_leak_fork(ctx):
         check_ring(the_cycle(proc, "make_inherited_ring"), 2, 112, what + ": inherited ring")
     eq(edge_set(parent["cycles"][0]), edge_set(child["cycles"][0]),
        "the child's inherited cycle is the parent's, at the same addresses")
+
+
+test_leak_fork.params = test_leak_snapshot.params = tuple(TIME_RESOLUTIONS)
 
 
 def test_leaks_pid_filter(ctx):
