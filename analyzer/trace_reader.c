@@ -48,6 +48,7 @@ struct decoder {
 	uint8_t *pack;         /* packed stream (HG_CODEC_PACKED_ZSTD) */
 	size_t pack_cap;
 	ZSTD_DCtx *dctx;
+	ZSTD_DCtx *stream;     /* HG_CODEC_PACKED_STREAM: the frame through the file's blocks */
 	char damage[512];
 	uint64_t damage_offset;
 };
@@ -147,6 +148,33 @@ static int unpack(struct decoder *d, const struct hg_block_header *h, uint8_t *r
 	return hg_unpack_records(d->pack, k, raw, h->raw_bytes);
 }
 
+/*
+ * HG_CODEC_PACKED_STREAM: the block is the next flushed part of the file's zstd frame, which
+ * yields its packed stream in full once all of it is fed in.
+ */
+static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uint8_t *raw)
+{
+	size_t cap = hg_pack_bound(h->raw_bytes);
+	ZSTD_inBuffer in = { d->stored, h->stored_bytes, 0 };
+	ZSTD_outBuffer out = { NULL, cap, 0 };
+
+	if (!d->stream && !(d->stream = ZSTD_createDCtx()))
+		return -1;
+	HG_GROW(d->pack, d->pack_cap, cap);
+	out.dst = d->pack;
+	for (;;) {
+		size_t in_before = in.pos, out_before = out.pos;
+		size_t k = ZSTD_decompressStream(d->stream, &out, &in);
+		if (ZSTD_isError(k) || out.pos == out.size)
+			return -1; /* broken, or more than the records could pack to */
+		if (out.pos == out_before && (in.pos == in.size || in.pos == in_before))
+			break;
+	}
+	if (in.pos != in.size)
+		return -1;
+	return hg_unpack_records(d->pack, out.pos, raw, h->raw_bytes);
+}
+
 static int decode(struct decoder *d, const struct hg_block_header *h, struct decoded *out)
 {
 	HG_GROW(out->raw, out->raw_cap, h->raw_bytes);
@@ -156,6 +184,9 @@ static int decode(struct decoder *d, const struct hg_block_header *h, struct dec
 		memcpy(out->raw, d->stored, h->raw_bytes);
 	} else if (h->codec == HG_CODEC_PACKED_ZSTD) {
 		if (unpack(d, h, out->raw) < 0)
+			return dfail(d, out->offset, "is corrupt", "does not decompress");
+	} else if (h->codec == HG_CODEC_PACKED_STREAM) {
+		if (unpack_stream(d, h, out->raw) < 0)
 			return dfail(d, out->offset, "is corrupt", "does not decompress");
 	} else if (h->codec == HG_CODEC_ZSTD) {
 		size_t k = ZSTD_decompressDCtx(d->dctx, out->raw, h->raw_bytes, d->stored,
@@ -186,7 +217,8 @@ static int read_block(struct decoder *d, struct decoded *out)
 	if (h.magic != HG_BLOCK_MAGIC ||
 	    h.header_crc != hg_crc32c(0, &h, offsetof(struct hg_block_header, header_crc)))
 		return dfail(d, d->offset, "is corrupt", "bad block header");
-	if (h.raw_bytes > HG_BLOCK_MAX_RAW || h.stored_bytes > HG_BLOCK_MAX_RAW + 65536)
+	if (h.raw_bytes > HG_BLOCK_MAX_RAW ||
+	    h.stored_bytes > ZSTD_compressBound(hg_pack_bound(HG_BLOCK_MAX_RAW)) + 65536)
 		return dfail(d, d->offset, "is corrupt", "impossible size");
 	padded = (h.stored_bytes + 7u) & ~7u;
 	HG_GROW(d->stored, d->stored_cap, padded);
@@ -429,6 +461,7 @@ void hg_trace_reader_close(struct hg_trace_reader *r)
 	pthread_cond_destroy(&r->emptied);
 	fclose(r->d.f);
 	ZSTD_freeDCtx(r->d.dctx);
+	ZSTD_freeDCtx(r->d.stream);
 	for (size_t i = 0; i < DEPTH; i++)
 		free(r->ring[i].raw);
 	free(r->d.stored);

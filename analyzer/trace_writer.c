@@ -25,8 +25,7 @@ struct hg_trace_writer {
 	int fd;           /* -1 after an I/O error */
 	char *path;       /* for messages */
 	uint64_t bytes;   /* written so far */
-	int level;        /* zstd level, 0 = store */
-	ZSTD_CCtx *cctx;  /* reused across blocks */
+	ZSTD_CCtx *cctx;  /* the frame running through every block (codec 3); NULL: store */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
 	int ended;        /* the final END block is written */
@@ -77,9 +76,14 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	w = hg_xcalloc(1, sizeof(*w));
 	w->fd = fd;
 	w->path = hg_xstrdup(path);
-	w->level = zstd_level;
-	if (zstd_level > 0)
-		w->cctx = ZSTD_createCCtx();
+	if (zstd_level > 0 && (w->cctx = ZSTD_createCCtx()) &&
+	    (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level)) ||
+	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog,
+						  HG_STREAM_WINDOW_LOG)) ||
+	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching, 1)))) {
+		ZSTD_freeCCtx(w->cctx);
+		w->cctx = NULL;
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
 	h.version = HG_FORMAT_VERSION;
@@ -106,24 +110,37 @@ int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
 }
 
 /*
- * Pack and compress raw into w->out after the block header; returns the stored size and sets
- * codec. Falls back to storing the records as they are when that is not smaller.
+ * Pack raw and compress it into w->out after the block header, as the next flushed part of the
+ * file's one zstd frame (codec 3): a block may refer to anything in the HG_STREAM_WINDOW_LOG
+ * window before it, which is where a program's repeated patterns of events are found.
+ * Returns the stored size and sets codec, or -1 when zstd fails (the stream cannot go on).
+ * Without compression the records are stored as they are.
  */
-static size_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, uint32_t *codec)
+static ssize_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, uint32_t *codec)
 {
-	size_t bound = ZSTD_compressBound(hg_pack_bound(n)), packed, k;
+	size_t bound = ZSTD_compressBound(hg_pack_bound(n)) + ZSTD_CStreamOutSize();
 	uint8_t *dst;
 
 	HG_GROW(w->out, w->out_cap, sizeof(struct hg_block_header) + bound + 8);
 	dst = w->out + sizeof(struct hg_block_header);
 	if (w->cctx) {
+		ZSTD_inBuffer in = { w->pack, 0, 0 };
+		ZSTD_outBuffer out = { dst, bound, 0 };
+		size_t left;
+
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
-		packed = hg_pack_records(raw, n, w->pack);
-		k = ZSTD_compressCCtx(w->cctx, dst, bound, w->pack, packed, w->level);
-		if (!ZSTD_isError(k) && k < n) {
-			*codec = HG_CODEC_PACKED_ZSTD;
-			return k;
+		in.src = w->pack;
+		in.size = hg_pack_records(raw, n, w->pack);
+		do
+			left = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_flush);
+		while (!ZSTD_isError(left) && left && out.pos < out.size);
+		if (ZSTD_isError(left) || left) {
+			hg_error("cannot write trace '%s': zstd: %s", w->path,
+				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large");
+			return -1;
 		}
+		*codec = HG_CODEC_PACKED_STREAM;
+		return (ssize_t)out.pos;
 	}
 	memcpy(dst, raw, n);
 	*codec = HG_CODEC_NONE;
@@ -134,11 +151,17 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 			  const void *raw, uint32_t raw_bytes)
 {
 	struct hg_block_header h;
+	ssize_t k;
 	size_t stored, padded;
 
 	if (w->fd < 0)
 		return -1;
-	stored = encode(w, raw, raw_bytes, &h.codec);
+	if ((k = encode(w, raw, raw_bytes, &h.codec)) < 0) {
+		close(w->fd);
+		w->fd = -1;
+		return -1;
+	}
+	stored = (size_t)k;
 	padded = (stored + 7u) & ~(size_t)7u;
 	memset(w->out + sizeof(h) + stored, 0, padded - stored);
 	h.magic = HG_BLOCK_MAGIC;

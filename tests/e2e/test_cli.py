@@ -175,7 +175,7 @@ def check_truncations(ctx, trace, what):
         whole = json.loads(ctx.report(prefix).out)
         eq(rep["processes"], whole["processes"],
            label + ": report vs the trace cut cleanly before the damaged block")
-        if cut >= len(data) // 2:
+        if cut == len(data) - 1:  # only the END block is cut: every process is there
             check(len(rep["processes"]) >= 1, label + ": no process before the damage")
         text = ctx.report(part, fmt="text")
         eq(text.code, 3, label + ": text report exit status")

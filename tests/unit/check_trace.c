@@ -3,8 +3,8 @@
  * (analyzer/trace_reader.c), and the bytes between them (include/hg_format.h, section 3)
  *
  * Round trips: every record type goes through the writer and comes back byte for byte, stored
- * and zstd-packed; blocks made by hand with the plain zstd codec and a longer file header are
- * read too. Damage: a small real trace is cut at every byte offset (a loop test), and the
+ * and packed into the file's zstd stream; blocks made by hand with the earlier codecs (plain
+ * zstd, packed zstd per block) and a longer file header are read too. Damage: a small real trace is cut at every byte offset (a loop test), and the
  * reader must return exactly the records of the whole blocks before the cut, then say where
  * the file breaks; flipped bytes, bad headers and malformed records are reported and stop the
  * stream.
@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "block_codec.h"
 #include "crc32c.h"
 #include "fixtures.h"
 #include "trace_reader.h"
@@ -134,7 +135,8 @@ START_TEST(test_trace_round_trip_every_record_type)
 }
 END_TEST
 
-/* Many timed records: the writer packs them (codec 2), smaller than raw, and they come back. */
+/* Many timed records: the writer packs them into its stream (codec 3), smaller than raw, and
+ * they come back. */
 START_TEST(test_trace_zstd_packs_alloc_free_byte_exact)
 {
 	struct fx_buf b = { 0 };
@@ -157,14 +159,19 @@ START_TEST(test_trace_zstd_packs_alloc_free_byte_exact)
 
 	file = fx_slurp(path, &n);
 	memcpy(&h, file + HG_TRACE_HEADER_BYTES, sizeof(h));
-	ck_assert_uint_eq(h.codec, HG_CODEC_PACKED_ZSTD);
+	ck_assert_uint_eq(h.codec, HG_CODEC_PACKED_STREAM);
 	ck_assert_uint_eq(h.raw_bytes, b.len);
 	ck_assert_uint_lt(h.stored_bytes, b.len / 2);
 	/* Padding after the payload is zero and the next block starts 8-aligned. */
 	for (uint32_t k = h.stored_bytes; k % 8; k++)
 		ck_assert_uint_eq(file[HG_TRACE_HEADER_BYTES + sizeof(h) + k], 0);
-	ck_assert_uint_eq(n, HG_TRACE_HEADER_BYTES + sizeof(h) + ((h.stored_bytes + 7u) & ~7u) +
-				     sizeof(h) + sizeof(struct hg_rec_end));
+	/* Then the END block, in the same stream, and nothing else. */
+	{
+		size_t at = HG_TRACE_HEADER_BYTES + sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
+		memcpy(&h, file + at, sizeof(h));
+		ck_assert_uint_eq(h.raw_bytes, sizeof(struct hg_rec_end));
+		ck_assert_uint_eq(n, at + sizeof(h) + ((h.stored_bytes + 7u) & ~7u));
+	}
 	free(file);
 
 	fx_read(path, &t);
@@ -314,6 +321,94 @@ START_TEST(test_trace_reads_plain_zstd_and_long_header)
 	expect_end(&t, t.n - 1, HG_END_FINAL);
 	fx_trace_release(&t);
 	free(z);
+	fx_buf_release(&file);
+	fx_buf_release(&b);
+	fx_buf_release(&end);
+}
+END_TEST
+
+/*
+ * Codec 3 blocks continue one zstd frame: a block that repeats an earlier one costs a few
+ * bytes, blocks of different producers interleave, and every block comes back.
+ */
+START_TEST(test_trace_stream_refers_to_earlier_blocks)
+{
+	struct fx_buf b = { 0 }, other = { 0 };
+	struct fx_trace t;
+	struct hg_trace_writer *w = hg_trace_writer_open(path, 3);
+	struct hg_block_header h;
+	uint32_t stored[6];
+	uint8_t *file;
+	size_t n, off = HG_TRACE_HEADER_BYTES, i = 0;
+
+	ck_assert_ptr_nonnull(w);
+	for (uint64_t k = 0; k < 3000; k++)
+		fx_alloc(&b, 1000 + k * 977, 0x7f0000000000ull + ((k * 7919) % 4093) * 48,
+			 k % 300 + 1, (uint32_t)(k % 17) + 1, (uint8_t)(k % 9));
+	every_type(&other);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
+		ck_assert_int_eq(hg_trace_writer_block(w, 9, 10, other.p, (uint32_t)other.len), 0);
+	}
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+
+	file = fx_slurp(path, &n);
+	for (int k = 0; k < 6; k++) {
+		memcpy(&h, file + off, sizeof(h));
+		ck_assert_uint_eq(h.codec, HG_CODEC_PACKED_STREAM);
+		stored[k] = h.stored_bytes;
+		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
+	}
+	free(file);
+	ck_assert_uint_lt(stored[2], stored[0] / 20);
+	ck_assert_uint_lt(stored[4], stored[0] / 20);
+	ck_assert_uint_lt(stored[3], stored[1] / 4);
+
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	for (int k = 0; k < 3; k++) {
+		i = expect_records(&t, i, &b, 7, 8);
+		i = expect_records(&t, i, &other, 9, 10);
+	}
+	expect_end(&t, i, HG_END_FINAL);
+	fx_trace_release(&t);
+	fx_buf_release(&b);
+	fx_buf_release(&other);
+}
+END_TEST
+
+/* Codec 2 (a block's own zstd frame of its packed records), as earlier writers made it. */
+START_TEST(test_trace_reads_packed_zstd_blocks)
+{
+	struct fx_buf file = { 0 }, b = { 0 }, end = { 0 };
+	struct fx_trace t;
+	size_t bound, k, packed;
+	uint8_t *pack, *z;
+
+	every_type(&b);
+	for (uint64_t j = 0; j < 500; j++)
+		fx_alloc(&b, 5000 + j * 31, 0x5555000 + j * 48, j + 1, 1, HG_FN_MALLOC);
+	fx_end(&end, HG_END_FINAL, 9999);
+	pack = malloc(hg_pack_bound(b.len));
+	ck_assert_ptr_nonnull(pack);
+	packed = hg_pack_records(b.p, b.len, pack);
+	bound = ZSTD_compressBound(packed);
+	z = malloc(bound);
+	ck_assert_ptr_nonnull(z);
+	k = ZSTD_compress(z, bound, pack, packed, 3);
+	ck_assert(!ZSTD_isError(k));
+	put_file_header(&file, HG_TRACE_HEADER_BYTES);
+	put_block(&file, HG_CODEC_PACKED_ZSTD, z, (uint32_t)k, (uint32_t)b.len, 11, 12);
+	put_block(&file, HG_CODEC_NONE, end.p, 16, 16, 0, 0);
+	fx_spit(path, file.p, file.len);
+
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	ck_assert_uint_eq(expect_records(&t, 0, &b, 11, 12), count_records(&b));
+	expect_end(&t, t.n - 1, HG_END_FINAL);
+	fx_trace_release(&t);
+	free(z);
+	free(pack);
 	fx_buf_release(&file);
 	fx_buf_release(&b);
 	fx_buf_release(&end);
@@ -718,6 +813,8 @@ Suite *trace_suite(void)
 	tcase_add_test(round, test_trace_zstd_packs_alloc_free_byte_exact);
 	tcase_add_test(round, test_trace_origin_sets_pid_and_tid);
 	tcase_add_test(round, test_trace_reads_plain_zstd_and_long_header);
+	tcase_add_test(round, test_trace_stream_refers_to_earlier_blocks);
+	tcase_add_test(round, test_trace_reads_packed_zstd_blocks);
 	tcase_add_test(writer, test_trace_stored_block_layout);
 	tcase_add_test(writer, test_trace_writer_refuses_symlink);
 	tcase_add_test(writer, test_trace_writer_mode_0600_and_truncates);
