@@ -19,15 +19,22 @@
 #include <string.h>
 
 #include "block_codec.h"
+#include "event_model.h"
 #include "hg_format.h"
 
-enum { TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3 };
+enum {
+	TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3,
+	/* codec 3: events as references to the stream's model (event_model.h) */
+	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7
+};
 
 struct pack_state {
 	uint64_t t;     /* previous timestamp */
-	uint64_t addr;  /* previous address */
+	uint64_t addr;  /* previous address (codec 2) */
 	uint64_t where; /* previous WORDS pair */
 	uint64_t value;
+	struct hg_event_model *model; /* codec 3; NULL for codec 2 */
+	uint32_t pid;   /* whose model: the block's, then each ORIGIN's */
 };
 
 size_t hg_pack_bound(size_t raw_bytes)
@@ -81,9 +88,72 @@ static uint8_t *pack_words(struct pack_state *st, const struct hg_rec_words *w, 
 	return p;
 }
 
+/* A record copied whole that tells the model something: whose events follow, or that a
+ * process started or ended (its model is forgotten). Packing and unpacking both call it. */
+static void model_control(struct pack_state *st, const struct hg_rec *r)
+{
+	if (!st->model)
+		return;
+	if (r->type == HG_REC_ORIGIN && r->size_bytes >= sizeof(struct hg_rec_origin))
+		st->pid = ((const struct hg_rec_origin *)r)->pid;
+	else if (r->type == HG_REC_PROCESS && r->size_bytes >= sizeof(struct hg_rec_process))
+		hg_model_forget(st->model, ((const struct hg_rec_process *)r)->pid);
+	else if (r->type == HG_REC_EXIT && r->size_bytes >= sizeof(struct hg_rec_exit))
+		hg_model_forget(st->model, ((const struct hg_rec_exit *)r)->pid);
+}
+
+static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a,
+				 uint8_t *p)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	int is_new;
+	uint32_t pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
+
+	*p++ = is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR;
+	p = put_varint(p, a->t_ns - st->t);
+	if (is_new) {
+		p = put_varint(p, a->size_bytes);
+		p = put_varint(p, a->stack_id);
+		*p++ = a->fn;
+	} else {
+		p = put_varint(p, pair);
+	}
+	p = put_varint(p, hg_model_addr_code(pm, a->addr, a->size_bytes));
+	hg_model_note_alloc(pm, a->addr, pair);
+	st->t = a->t_ns;
+	return p;
+}
+
+static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free *f, uint8_t *p)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	uint32_t pair, rank;
+
+	if (hg_model_free_ref(pm, f->addr, &pair, &rank)) {
+		*p++ = TAG_FREE_REF;
+		p = put_varint(p, f->t_ns - st->t);
+		p = put_varint(p, pair);
+		p = put_varint(p, rank);
+	} else {
+		*p++ = TAG_FREE_LIT;
+		p = put_varint(p, f->t_ns - st->t);
+		p = put_varint(p, zigzag(f->addr, *hg_model_last_free(pm)));
+	}
+	hg_model_note_free(pm, f->addr);
+	st->t = f->t_ns;
+	return p;
+}
+
 static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
 {
-	if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) && !r->flags) {
+	if (st->model && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
+	    !r->flags) {
+		p = pack_alloc_model(st, (const struct hg_rec_alloc *)r, p);
+	} else if (st->model && r->type == HG_REC_FREE &&
+		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags) {
+		p = pack_free_model(st, (const struct hg_rec_free *)r, p);
+	} else if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
+		   !r->flags) {
 		const struct hg_rec_alloc *a = (const void *)r;
 		*p++ = TAG_ALLOC;
 		p = put_varint(p, a->t_ns - st->t);
@@ -110,13 +180,13 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 		p = put_varint(p, r->size_bytes);
 		memcpy(p, r, r->size_bytes);
 		p += r->size_bytes;
+		model_control(st, r);
 	}
 	return p;
 }
 
-size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
+static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0 };
 	uint8_t *p = out;
 	size_t off = 0;
 
@@ -126,6 +196,21 @@ size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 		off += r->size_bytes;
 	}
 	return (size_t)(p - out);
+}
+
+size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
+{
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0 };
+
+	return pack(st, raw, raw_bytes, out);
+}
+
+size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *raw,
+		      size_t raw_bytes, uint8_t *out)
+{
+	struct pack_state st = { 0, 0, 0, 0, m, pid };
+
+	return pack(st, raw, raw_bytes, out);
 }
 
 struct unpack_in {
@@ -191,6 +276,76 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 	return sizeof(f);
 }
 
+/* TAG_ALLOC_NEW / TAG_ALLOC_PAIR. */
+static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, int is_new,
+				 uint8_t *out)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_rec_alloc a;
+	uint32_t pair;
+
+	memset(&a, 0, sizeof(a));
+	a.hdr.type = HG_REC_ALLOC;
+	a.hdr.size_bytes = sizeof(a);
+	a.t_ns = st->t + get_varint(in);
+	if (is_new) {
+		a.size_bytes = get_varint(in);
+		a.stack_id = (uint32_t)get_varint(in);
+		if (in->p >= in->end)
+			in->bad = 1;
+		else
+			a.fn = *in->p++;
+		if (in->bad)
+			return 0;
+		pair = hg_model_pair_add(pm, a.size_bytes, a.stack_id, a.fn);
+	} else {
+		uint64_t idx = get_varint(in);
+		if (in->bad || idx > UINT32_MAX ||
+		    hg_model_pair_get(pm, (uint32_t)idx, &a.size_bytes, &a.stack_id, &a.fn) < 0) {
+			in->bad = 1;
+			return 0;
+		}
+		pair = (uint32_t)idx;
+	}
+	if (hg_model_addr_decode(pm, get_varint(in), a.size_bytes, &a.addr) < 0 || in->bad) {
+		in->bad = 1;
+		return 0;
+	}
+	hg_model_note_alloc(pm, a.addr, pair);
+	st->t = a.t_ns;
+	memcpy(out, &a, sizeof(a));
+	return sizeof(a);
+}
+
+/* TAG_FREE_REF / TAG_FREE_LIT. */
+static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int is_ref,
+				uint8_t *out)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_rec_free f;
+
+	memset(&f, 0, sizeof(f));
+	f.hdr.type = HG_REC_FREE;
+	f.hdr.size_bytes = sizeof(f);
+	f.t_ns = st->t + get_varint(in);
+	if (is_ref) {
+		uint64_t pair = get_varint(in), rank = get_varint(in);
+		if (in->bad || pair > UINT32_MAX || rank > UINT32_MAX ||
+		    hg_model_free_deref(pm, (uint32_t)pair, (uint32_t)rank, &f.addr) < 0) {
+			in->bad = 1;
+			return 0;
+		}
+	} else {
+		f.addr = unzigzag(get_varint(in), *hg_model_last_free(pm));
+		if (in->bad)
+			return 0;
+	}
+	hg_model_note_free(pm, f.addr);
+	st->t = f.t_ns;
+	memcpy(out, &f, sizeof(f));
+	return sizeof(f);
+}
+
 static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t *out,
 			   size_t room)
 {
@@ -219,17 +374,23 @@ static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t 
 	return w.hdr.size_bytes;
 }
 
-int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
+static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *out,
+		  size_t raw_bytes)
 {
 	struct unpack_in in = { src, src + n, 0 };
-	struct pack_state st = { 0, 0, 0, 0 };
 	size_t off = 0;
 
 	while (in.p < in.end && !in.bad) {
 		uint8_t tag = *in.p++;
 		uint64_t len;
 
-		if (tag == TAG_ALLOC && raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
+		if (st.model && (tag == TAG_ALLOC_NEW || tag == TAG_ALLOC_PAIR) &&
+		    raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
+			off += unpack_alloc_model(&in, &st, tag == TAG_ALLOC_NEW, out + off);
+		} else if (st.model && (tag == TAG_FREE_REF || tag == TAG_FREE_LIT) &&
+			   raw_bytes - off >= sizeof(struct hg_rec_free)) {
+			off += unpack_free_model(&in, &st, tag == TAG_FREE_REF, out + off);
+		} else if (tag == TAG_ALLOC && raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
 			off += unpack_alloc(&in, &st, out + off);
 		} else if (tag == TAG_FREE && raw_bytes - off >= sizeof(struct hg_rec_free)) {
 			off += unpack_free(&in, &st, out + off);
@@ -241,10 +402,27 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 				return -1;
 			memcpy(out + off, in.p, len);
 			in.p += len;
+			if (len >= sizeof(struct hg_rec))
+				model_control(&st, (const struct hg_rec *)(out + off));
 			off += len;
 		} else {
 			return -1;
 		}
 	}
 	return in.bad || off != raw_bytes ? -1 : 0;
+}
+
+int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
+{
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0 };
+
+	return unpack(st, src, n, out, raw_bytes);
+}
+
+int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *src, size_t n,
+		     uint8_t *out, size_t raw_bytes)
+{
+	struct pack_state st = { 0, 0, 0, 0, m, pid };
+
+	return unpack(st, src, n, out, raw_bytes);
 }

@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "block_codec.h"
+#include "event_model.h"
 #include "crc32c.h"
 #include "diag.h"
 #include "trace_reader.h"
@@ -49,6 +50,7 @@ struct decoder {
 	size_t pack_cap;
 	ZSTD_DCtx *dctx;
 	ZSTD_DCtx *stream;     /* HG_CODEC_PACKED_STREAM: the frame through the file's blocks */
+	struct hg_event_model *model; /* and what the blocks so far said */
 	char damage[512];
 	uint64_t damage_offset;
 };
@@ -160,6 +162,8 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 
 	if (!d->stream && !(d->stream = ZSTD_createDCtx()))
 		return -1;
+	if (!d->model)
+		d->model = hg_event_model_new();
 	HG_GROW(d->pack, d->pack_cap, cap);
 	out.dst = d->pack;
 	for (;;) {
@@ -172,7 +176,7 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 	}
 	if (in.pos != in.size)
 		return -1;
-	return hg_unpack_records(d->pack, out.pos, raw, h->raw_bytes);
+	return hg_unpack_stream(d->model, h->pid, d->pack, out.pos, raw, h->raw_bytes);
 }
 
 static int decode(struct decoder *d, const struct hg_block_header *h, struct decoded *out)
@@ -462,6 +466,7 @@ void hg_trace_reader_close(struct hg_trace_reader *r)
 	fclose(r->d.f);
 	ZSTD_freeDCtx(r->d.dctx);
 	ZSTD_freeDCtx(r->d.stream);
+	hg_event_model_free(r->d.model);
 	for (size_t i = 0; i < DEPTH; i++)
 		free(r->ring[i].raw);
 	free(r->d.stored);

@@ -18,6 +18,7 @@
 #include "block_codec.h"
 #include "crc32c.h"
 #include "diag.h"
+#include "event_model.h"
 #include "hg_format.h"
 #include "trace_writer.h"
 
@@ -26,6 +27,7 @@ struct hg_trace_writer {
 	char *path;       /* for messages */
 	uint64_t bytes;   /* written so far */
 	ZSTD_CCtx *cctx;  /* the frame running through every block (codec 3); NULL: store */
+	struct hg_event_model *model; /* what the blocks so far said (codec 3 packing) */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
 	int ended;        /* the final END block is written */
@@ -84,6 +86,8 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 		ZSTD_freeCCtx(w->cctx);
 		w->cctx = NULL;
 	}
+	if (w->cctx)
+		w->model = hg_event_model_new();
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
 	h.version = HG_FORMAT_VERSION;
@@ -110,13 +114,15 @@ int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
 }
 
 /*
- * Pack raw and compress it into w->out after the block header, as the next flushed part of the
- * file's one zstd frame (codec 3): a block may refer to anything in the HG_STREAM_WINDOW_LOG
- * window before it, which is where a program's repeated patterns of events are found.
+ * Pack raw against the stream's event model and compress it into w->out after the block
+ * header, as the next flushed part of the file's one zstd frame (codec 3): a block may refer
+ * to anything in the HG_STREAM_WINDOW_LOG window before it, which is where a program's
+ * repeated patterns of events are found.
  * Returns the stored size and sets codec, or -1 when zstd fails (the stream cannot go on).
  * Without compression the records are stored as they are.
  */
-static ssize_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, uint32_t *codec)
+static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, uint32_t n,
+		      uint32_t *codec)
 {
 	size_t bound = ZSTD_compressBound(hg_pack_bound(n)) + ZSTD_CStreamOutSize();
 	uint8_t *dst;
@@ -130,7 +136,7 @@ static ssize_t encode(struct hg_trace_writer *w, const void *raw, uint32_t n, ui
 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
-		in.size = hg_pack_records(raw, n, w->pack);
+		in.size = hg_pack_stream(w->model, pid, raw, n, w->pack);
 		do
 			left = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_flush);
 		while (!ZSTD_isError(left) && left && out.pos < out.size);
@@ -156,7 +162,7 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 
 	if (w->fd < 0)
 		return -1;
-	if ((k = encode(w, raw, raw_bytes, &h.codec)) < 0) {
+	if ((k = encode(w, pid, raw, raw_bytes, &h.codec)) < 0) {
 		close(w->fd);
 		w->fd = -1;
 		return -1;
@@ -204,6 +210,7 @@ int hg_trace_writer_close(struct hg_trace_writer *w)
 	else if (w->fd < 0)
 		rc = -1;
 	ZSTD_freeCCtx(w->cctx);
+	hg_event_model_free(w->model);
 	free(w->out);
 	free(w->pack);
 	free(w->path);

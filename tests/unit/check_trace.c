@@ -328,8 +328,8 @@ START_TEST(test_trace_reads_plain_zstd_and_long_header)
 END_TEST
 
 /*
- * Codec 3 blocks continue one zstd frame: a block that repeats an earlier one costs a few
- * bytes, blocks of different producers interleave, and every block comes back.
+ * Codec 3 blocks continue one zstd frame and one event model: a block that repeats an earlier
+ * one costs a few bytes, blocks of different producers interleave, and every block comes back.
  */
 START_TEST(test_trace_stream_refers_to_earlier_blocks)
 {
@@ -360,9 +360,11 @@ START_TEST(test_trace_stream_refers_to_earlier_blocks)
 		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
 	}
 	free(file);
-	ck_assert_uint_lt(stored[2], stored[0] / 20);
-	ck_assert_uint_lt(stored[4], stored[0] / 20);
-	ck_assert_uint_lt(stored[3], stored[1] / 4);
+	/* The second copy packs differently (the model knows its pairs by then), the third
+	 * repeats the second's packed bytes: a few bytes of zstd references. */
+	ck_assert_uint_lt(stored[2], stored[0]);
+	ck_assert_uint_lt(stored[4], stored[0] / 100);
+	ck_assert_uint_lt(stored[5], stored[1] / 10);
 
 	fx_read(path, &t);
 	ck_assert_int_eq(t.rc, 0);

@@ -1,0 +1,329 @@
+/*
+ * event_model.c - what the trace stream has said so far, per process (see event_model.h)
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "addrmap.h"
+#include "diag.h"
+#include "event_model.h"
+
+struct pair_key {
+	uint64_t size;
+	uint32_t stack_id;
+	uint32_t fn;
+};
+
+/* A pair: its key, and its most recent live blocks, oldest first. */
+struct pair {
+	struct pair_key key;
+	uint32_t idx;
+	uint64_t *recent;
+	uint32_t n_recent;
+	size_t cap_recent;
+	UT_hash_handle hh;
+};
+
+/* A chunk size: the addresses freed most recently, oldest first. */
+struct chunk_class {
+	uint64_t chunk;
+	uint64_t freed[HG_MODEL_FREED];
+	uint32_t n_freed;
+	UT_hash_handle hh;
+};
+
+/* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches. */
+struct recent_slot {
+	uint64_t addr;
+	uint64_t seq;
+};
+
+struct hg_pid_model {
+	uint32_t pid;
+	struct pair **pairs;       /* by index */
+	size_t n_pairs, cap_pairs;
+	struct pair *by_key;       /* uthash over pairs */
+	struct chunk_class *classes;
+	struct hg_addrmap recent;  /* addr -> (pair in size_bytes, seq in t_ns) */
+	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
+	uint64_t seq;              /* allocations noted */
+	uint64_t top;              /* end of the highest block */
+	uint64_t last_alloc, last_free;
+	UT_hash_handle hh;
+};
+
+struct hg_event_model {
+	struct hg_pid_model *pids;
+};
+
+struct hg_event_model *hg_event_model_new(void)
+{
+	return hg_xcalloc(1, sizeof(struct hg_event_model));
+}
+
+static void pid_free(struct hg_pid_model *pm)
+{
+	struct chunk_class *c, *ctmp;
+
+	HASH_CLEAR(hh, pm->by_key);
+	for (size_t i = 0; i < pm->n_pairs; i++) {
+		free(pm->pairs[i]->recent);
+		free(pm->pairs[i]);
+	}
+	free(pm->pairs);
+	HASH_ITER(hh, pm->classes, c, ctmp) {
+		HASH_DEL(pm->classes, c);
+		free(c);
+	}
+	hg_addrmap_release(&pm->recent);
+	free(pm->fifo);
+	free(pm);
+}
+
+void hg_event_model_free(struct hg_event_model *m)
+{
+	struct hg_pid_model *pm, *tmp;
+
+	if (!m)
+		return;
+	HASH_ITER(hh, m->pids, pm, tmp) {
+		HASH_DEL(m->pids, pm);
+		pid_free(pm);
+	}
+	free(m);
+}
+
+struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid)
+{
+	struct hg_pid_model *pm;
+
+	HASH_FIND(hh, m->pids, &pid, sizeof(pid), pm);
+	if (!pm) {
+		pm = hg_xcalloc(1, sizeof(*pm));
+		pm->pid = pid;
+		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
+		HASH_ADD(hh, m->pids, pid, sizeof(pm->pid), pm);
+	}
+	return pm;
+}
+
+void hg_model_forget(struct hg_event_model *m, uint32_t pid)
+{
+	struct hg_pid_model *pm;
+
+	HASH_FIND(hh, m->pids, &pid, sizeof(pid), pm);
+	if (pm) {
+		HASH_DEL(m->pids, pm);
+		pid_free(pm);
+	}
+}
+
+/* glibc's chunk for a request: size + 8, rounded up to 16, at least 32. */
+static uint64_t chunk_of(uint64_t size)
+{
+	uint64_t c = (size + 8 + 15) & ~(uint64_t)15;
+
+	return c < 32 ? 32 : c;
+}
+
+/* The next pair; the writer also finds it by key (the reader only ever needs its index). */
+static struct pair *pair_new(struct hg_pid_model *pm, const struct pair_key *k, int by_key)
+{
+	struct pair *p = hg_xcalloc(1, sizeof(*p));
+
+	p->key = *k;
+	p->idx = (uint32_t)pm->n_pairs;
+	HG_GROW(pm->pairs, pm->cap_pairs, pm->n_pairs + 1);
+	pm->pairs[pm->n_pairs++] = p;
+	if (by_key)
+		HASH_ADD(hh, pm->by_key, key, sizeof(p->key), p);
+	return p;
+}
+
+uint32_t hg_model_pair(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id, uint8_t fn,
+		       int *is_new)
+{
+	struct pair_key k = { size, stack_id, fn };
+	struct pair *p;
+
+	HASH_FIND(hh, pm->by_key, &k, sizeof(k), p);
+	*is_new = !p;
+	return (p ? p : pair_new(pm, &k, 1))->idx;
+}
+
+uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id,
+			   uint8_t fn)
+{
+	struct pair_key k = { size, stack_id, fn };
+
+	return pair_new(pm, &k, 0)->idx;
+}
+
+int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *size,
+		      uint32_t *stack_id, uint8_t *fn)
+{
+	if (idx >= pm->n_pairs)
+		return -1;
+	*size = pm->pairs[idx]->key.size;
+	*stack_id = pm->pairs[idx]->key.stack_id;
+	*fn = (uint8_t)pm->pairs[idx]->key.fn;
+	return 0;
+}
+
+static struct chunk_class *class_of(const struct hg_pid_model *pm, uint64_t size)
+{
+	uint64_t chunk = chunk_of(size);
+	struct chunk_class *c;
+
+	HASH_FIND(hh, pm->classes, &chunk, sizeof(chunk), c);
+	return c;
+}
+
+static uint64_t zigzag(uint64_t now, uint64_t before)
+{
+	int64_t d = (int64_t)(now - before);
+
+	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
+}
+
+uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64_t size)
+{
+	const struct chunk_class *c = class_of(pm, size);
+
+	for (uint32_t i = 0; c && i < c->n_freed; i++)
+		if (c->freed[c->n_freed - 1 - i] == addr)
+			return i;
+	if (addr == pm->top)
+		return HG_MODEL_FREED;
+	return HG_MODEL_FREED + 1 + zigzag(addr, pm->last_alloc);
+}
+
+int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t size,
+			 uint64_t *addr)
+{
+	const struct chunk_class *c;
+	uint64_t z;
+
+	if (code < HG_MODEL_FREED) {
+		c = class_of(pm, size);
+		if (!c || code >= c->n_freed)
+			return -1;
+		*addr = c->freed[c->n_freed - 1 - code];
+		return 0;
+	}
+	if (code == HG_MODEL_FREED) {
+		*addr = pm->top;
+		return 0;
+	}
+	z = code - HG_MODEL_FREED - 1;
+	*addr = pm->last_alloc + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+	return 0;
+}
+
+/* Drop entry i of a small array of n, keeping the order of the rest. */
+static void drop_at(uint64_t *v, uint32_t *n, uint32_t i)
+{
+	memmove(v + i, v + i + 1, (size_t)(*n - i - 1) * sizeof(*v));
+	(*n)--;
+}
+
+void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
+{
+	struct chunk_class *c;
+	struct pair *p = pm->pairs[pair];
+	struct recent_slot *slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
+	struct hg_live v = { pair, 0, 0, 0 };
+	const struct hg_live *old;
+	uint64_t end;
+
+	/* The address is no longer free in its chunk size. */
+	if ((c = class_of(pm, p->key.size)))
+		for (uint32_t i = c->n_freed; i-- > 0;)
+			if (c->freed[i] == addr) {
+				drop_at(c->freed, &c->n_freed, i);
+				break;
+			}
+	/* The oldest recent block makes room, unless it was freed (or reused) since. */
+	if (slot->addr && (old = hg_addrmap_get(&pm->recent, slot->addr)) && old->t_ns == slot->seq)
+		hg_addrmap_take(&pm->recent, slot->addr, NULL);
+	v.t_ns = pm->seq;
+	hg_addrmap_put(&pm->recent, addr, &v, NULL);
+	slot->addr = addr;
+	slot->seq = pm->seq++;
+	if (p->n_recent == HG_MODEL_PAIR_RECENT)
+		drop_at(p->recent, &p->n_recent, 0);
+	HG_GROW(p->recent, p->cap_recent, p->n_recent + 1);
+	p->recent[p->n_recent++] = addr;
+	end = addr + chunk_of(p->key.size);
+	if (end > pm->top)
+		pm->top = end;
+	pm->last_alloc = addr;
+}
+
+int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pair,
+		      uint32_t *rank)
+{
+	const struct hg_live *v = hg_addrmap_get(&pm->recent, addr);
+	const struct pair *p;
+
+	if (!v)
+		return 0;
+	p = pm->pairs[v->size_bytes];
+	for (uint32_t i = 0; i < p->n_recent; i++)
+		if (p->recent[p->n_recent - 1 - i] == addr) {
+			*pair = p->idx;
+			*rank = i;
+			return 1;
+		}
+	return 0;
+}
+
+int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t rank,
+			uint64_t *addr)
+{
+	const struct pair *p;
+
+	if (pair >= pm->n_pairs || rank >= (p = pm->pairs[pair])->n_recent)
+		return -1;
+	*addr = p->recent[p->n_recent - 1 - rank];
+	return 0;
+}
+
+void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
+{
+	struct hg_live v;
+	struct pair *p;
+	struct chunk_class *c;
+	uint64_t chunk;
+
+	pm->last_free = addr;
+	if (!hg_addrmap_take(&pm->recent, addr, &v))
+		return; /* not a recent block: its size is unknown */
+	p = pm->pairs[v.size_bytes];
+	for (uint32_t i = p->n_recent; i-- > 0;)
+		if (p->recent[i] == addr) {
+			drop_at(p->recent, &p->n_recent, i);
+			break;
+		}
+	chunk = chunk_of(p->key.size);
+	HASH_FIND(hh, pm->classes, &chunk, sizeof(chunk), c);
+	if (!c) {
+		c = hg_xcalloc(1, sizeof(*c));
+		c->chunk = chunk;
+		HASH_ADD(hh, pm->classes, chunk, sizeof(c->chunk), c);
+	}
+	if (c->n_freed == HG_MODEL_FREED)
+		drop_at(c->freed, &c->n_freed, 0);
+	c->freed[c->n_freed++] = addr;
+}
+
+uint64_t *hg_model_last_alloc(struct hg_pid_model *pm)
+{
+	return &pm->last_alloc;
+}
+
+uint64_t *hg_model_last_free(struct hg_pid_model *pm)
+{
+	return &pm->last_free;
+}

@@ -1,0 +1,78 @@
+/*
+ * event_model.h - what the trace stream has said so far, so that an event can be written as
+ * a reference to it (codec 3 packing)
+ *
+ * A program repeats itself: the same (size, stack) pairs over and over, malloc handing back the
+ * address freed last of the same size, frees of what was allocated a moment ago. Writer and
+ * reader each keep this model of one file's stream, per process, and update it identically
+ * with every ALLOC and FREE packed or unpacked, in file order:
+ *
+ *   - pairs: each distinct (size, stack id, allocation function) gets the next index;
+ *   - per pair, the addresses of its most recent live blocks (HG_MODEL_PAIR_RECENT);
+ *   - the most recent live blocks' addresses, each with its pair (HG_MODEL_RECENT of them);
+ *   - per chunk size (glibc's: the request plus 8, rounded up to 16, at least 32), the
+ *     addresses most recently freed (HG_MODEL_FREED), and the end of the highest block.
+ *
+ * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
+ * address among the freed ones of its chunk size, the top of the heap, or a literal. A FREE of
+ * a recent block is its pair and its rank among the pair's recent blocks; any other is a
+ * literal address. A PROCESS or EXIT record of a process forgets its model.
+ */
+#ifndef HG_EVENT_MODEL_H
+#define HG_EVENT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define HG_MODEL_RECENT (1u << 16)
+#define HG_MODEL_PAIR_RECENT 64u
+#define HG_MODEL_FREED 16u
+
+struct hg_event_model;
+struct hg_pid_model;
+
+struct hg_event_model *hg_event_model_new(void);
+void hg_event_model_free(struct hg_event_model *m);
+
+/* The model of process pid, made on first use. */
+struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid);
+
+/* Forget pid's model (its process started afresh or ended). */
+void hg_model_forget(struct hg_event_model *m, uint32_t pid);
+
+/* ALLOC, writer side: the pair's index; *is_new when this call made it (write it in full). */
+uint32_t hg_model_pair(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id, uint8_t fn,
+		       int *is_new);
+
+/* ALLOC, reader side: a new pair gets the next index; a known one is looked up. Returns -1
+ * for an index never given. */
+uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id,
+			   uint8_t fn);
+int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *size,
+		      uint32_t *stack_id, uint8_t *fn);
+
+/* ALLOC address code: writer side, then reader side (-1: a code that cannot be). */
+uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64_t size);
+int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t size,
+			 uint64_t *addr);
+
+/* After an ALLOC was packed or unpacked: update the model with it. */
+void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
+
+/*
+ * FREE, writer side: 1 with *pair and *rank when addr is a recent block of its pair, else 0.
+ * Reader side: the address at (pair, rank), or -1 when there is none.
+ */
+int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pair,
+		      uint32_t *rank);
+int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t rank,
+			uint64_t *addr);
+
+/* After a FREE was packed or unpacked: update the model with it. */
+void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr);
+
+/* Literal addresses are written as deltas from the previous literal of their kind. */
+uint64_t *hg_model_last_alloc(struct hg_pid_model *pm);
+uint64_t *hg_model_last_free(struct hg_pid_model *pm);
+
+#endif /* HG_EVENT_MODEL_H */

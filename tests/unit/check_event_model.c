@@ -1,0 +1,181 @@
+/*
+ * check_event_model.c - codec 3 packing: events written as references to the stream's model
+ *
+ * The writer's and the reader's models must stay the same block after block, whatever the
+ * events: a long random stream of several processes (blocks of their own and blocks that
+ * switch process with ORIGIN records, processes that exec and exit, frees of addresses never
+ * allocated, addresses reused at once and much later) comes back byte for byte. A program that
+ * repeats itself packs to a few bytes an event, and a reference to what the model does not
+ * hold is damage, not a wrong record.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block_codec.h"
+#include "event_model.h"
+#include "fixtures.h"
+#include "hg_format.h"
+
+/* Deterministic pseudo-random numbers (xorshift). */
+static uint64_t rnd_state;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+#define N_PIDS 3
+#define LIVE_MAX 4096
+
+struct sim {
+	uint64_t live[LIVE_MAX];
+	uint32_t n_live;
+	uint64_t next;      /* fresh addresses come from here */
+	uint64_t t;
+};
+
+/* One event of a process: an allocation (often at an address freed just before) or a free
+ * (of a recent block, an old one, or an address never allocated). */
+static void one_event(struct sim *s, struct fx_buf *b)
+{
+	uint64_t r = rnd(100);
+
+	s->t += rnd(3) * 1000000;
+	if (s->n_live && (r < 45 || s->n_live == LIVE_MAX)) {
+		uint32_t i = r < 30 ? s->n_live - 1 - (uint32_t)rnd(s->n_live < 8 ? s->n_live : 8)
+				    : (uint32_t)rnd(s->n_live);
+		fx_free(b, s->t, s->live[i]);
+		s->live[i] = s->live[--s->n_live];
+	} else if (r < 48) {
+		fx_free(b, s->t, 0x900000000ull + rnd(1 << 20) * 16); /* never allocated */
+	} else {
+		uint64_t size = rnd(4) ? 16 * (1 + rnd(8)) : 1 + rnd(100000);
+		uint64_t addr = rnd(2) ? s->next : 0x500000000ull + rnd(4096) * 48;
+		s->next += (size + 31) & ~(uint64_t)15;
+		fx_alloc(b, s->t, addr, size, 1 + (uint32_t)rnd(40), (uint8_t)rnd(HG_FN_MAX));
+		s->live[s->n_live++] = addr;
+	}
+}
+
+static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint32_t pid,
+		       const struct fx_buf *b)
+{
+	uint8_t *packed = malloc(hg_pack_bound(b->len)), *back = malloc(b->len + 1);
+	size_t n;
+
+	ck_assert_ptr_nonnull(packed);
+	ck_assert_ptr_nonnull(back);
+	n = hg_pack_stream(w, pid, b->p, b->len, packed);
+	ck_assert_uint_le(n, hg_pack_bound(b->len));
+	ck_assert_int_eq(hg_unpack_stream(r, pid, packed, n, back, b->len), 0);
+	ck_assert_mem_eq(back, b->p, b->len);
+	free(packed);
+	free(back);
+}
+
+START_TEST(test_model_random_stream_round_trip)
+{
+	struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new();
+	struct sim sims[N_PIDS];
+
+	rnd_state = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
+	memset(sims, 0, sizeof(sims));
+	for (int p = 0; p < N_PIDS; p++)
+		sims[p].next = 0x10000000ull * (uint64_t)(p + 1);
+	for (int block = 0; block < 300; block++) {
+		struct fx_buf b = { 0 };
+		uint32_t pid = 100 + (uint32_t)rnd(N_PIDS);
+		int mixed = rnd(4) == 0; /* as the overflow slot writes: ORIGIN before each run */
+
+		for (int k = 0, n = (int)rnd(400); k < n; k++) {
+			if (mixed && rnd(20) == 0) {
+				pid = 100 + (uint32_t)rnd(N_PIDS);
+				fx_origin(&b, pid, pid);
+			}
+			if (rnd(500) == 0) {
+				/* exec or exit: the process starts again with nothing live */
+				if (rnd(2))
+					fx_process(&b, 0, 1, pid, 1, "prog", 5, "/bin/prog", 0);
+				else
+					fx_exit(&b, 1, pid, 0, HG_EXIT_CALL);
+				sims[pid - 100].n_live = 0;
+			}
+			one_event(&sims[pid - 100], &b);
+		}
+		round_trip(w, r, mixed ? 0 : pid, &b);
+		fx_buf_release(&b);
+	}
+	hg_event_model_free(w);
+	hg_event_model_free(r);
+}
+END_TEST
+
+/* The same small allocations and frees, over and over: a few bytes an event before zstd. */
+START_TEST(test_model_repetition_packs_small)
+{
+	struct hg_event_model *w = hg_event_model_new(), *w2 = hg_event_model_new();
+	struct hg_event_model *r = hg_event_model_new();
+	struct fx_buf b = { 0 };
+	uint8_t *packed;
+	size_t n, events = 0;
+
+	for (int round = 0; round < 1000; round++) {
+		for (int k = 0; k < 4; k++, events++)
+			fx_alloc(&b, 5000000, 0x1000 + 64 * (uint64_t)k, 40, 7 + (uint32_t)k,
+				 HG_FN_MALLOC);
+		for (int k = 3; k >= 0; k--, events++)
+			fx_free(&b, 5000000, 0x1000 + 64 * (uint64_t)k);
+	}
+	packed = malloc(hg_pack_bound(b.len));
+	ck_assert_ptr_nonnull(packed);
+	n = hg_pack_stream(w, 1, b.p, b.len, packed);
+	/* A tag, a zero time delta, a pair or pair and rank, an address code: 3 or 4 bytes. */
+	ck_assert_uint_le(n, 4 * events + 32);
+	round_trip(w2, r, 1, &b); /* a fresh writer model: same bytes back */
+	free(packed);
+	fx_buf_release(&b);
+	hg_event_model_free(w);
+	hg_event_model_free(w2);
+	hg_event_model_free(r);
+}
+END_TEST
+
+/* References to pairs, ranks or freed addresses the model does not have: the block is bad. */
+START_TEST(test_model_bad_references_are_damage)
+{
+	static const uint8_t cases[][8] = {
+		{ 5, 0, 0, 0 },       /* ALLOC of pair 0, never defined */
+		{ 6, 0, 3, 0 },       /* FREE of pair 3, rank 0 */
+		{ 4, 0, 40, 1, 0, 2 } /* new pair (40 B, stack 1), address code 2: no freed 48 B */
+	};
+	static const size_t lens[] = { 4, 4, 6 };
+	uint8_t out[64];
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		struct hg_event_model *m = hg_event_model_new();
+		ck_assert_int_eq(hg_unpack_stream(m, 1, cases[i], lens[i], out,
+						  i == 1 ? sizeof(struct hg_rec_free) :
+							   sizeof(struct hg_rec_alloc)),
+				 -1);
+		hg_event_model_free(m);
+	}
+}
+END_TEST
+
+Suite *event_model_suite(void);
+
+Suite *event_model_suite(void)
+{
+	Suite *s = suite_create("event_model");
+	TCase *tc = tcase_create("pack");
+
+	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 4);
+	tcase_add_test(tc, test_model_repetition_packs_small);
+	tcase_add_test(tc, test_model_bad_references_are_damage);
+	suite_add_tcase(s, tc);
+	return s;
+}
