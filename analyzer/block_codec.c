@@ -25,7 +25,7 @@
 enum {
 	TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3,
 	/* codec 3: events as references to the stream's model (event_model.h) */
-	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7
+	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7, TAG_STACK = 8
 };
 
 struct pack_state {
@@ -144,6 +144,42 @@ static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free 
 	return p;
 }
 
+/*
+ * TAG_STACK: zigzag(id - previous id - 1), frame count, how many outermost frames equal the
+ * previous STACK's outermost ones, then the others from the outside in, each a zigzag delta
+ * from the frame written before it (the innermost shared one to start with).
+ */
+static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stack *k, uint8_t *p)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	uint32_t n_prev, prev_id, shared = 0;
+	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
+	uint64_t before;
+
+	while (shared < k->n_frames && shared < n_prev &&
+	       k->ip[k->n_frames - 1 - shared] == prev[n_prev - 1 - shared])
+		shared++;
+	*p++ = TAG_STACK;
+	p = put_varint(p, zigzag(k->stack_id, prev_id + 1));
+	p = put_varint(p, k->n_frames);
+	p = put_varint(p, shared);
+	before = shared ? k->ip[k->n_frames - shared] : 0;
+	for (uint32_t i = k->n_frames - shared; i-- > 0;) {
+		p = put_varint(p, zigzag(k->ip[i], before));
+		before = k->ip[i];
+	}
+	hg_model_note_stack(pm, k->stack_id, k->ip, k->n_frames);
+	return p;
+}
+
+static int stack_packable(const struct hg_rec *r)
+{
+	const struct hg_rec_stack *k = (const void *)r;
+
+	return r->type == HG_REC_STACK && !r->flags && r->size_bytes >= sizeof(*k) &&
+	       k->n_frames <= HG_MAX_FRAMES && r->size_bytes == sizeof(*k) + 8u * k->n_frames;
+}
+
 static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
 {
 	if (st->model && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
@@ -152,6 +188,8 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 	} else if (st->model && r->type == HG_REC_FREE &&
 		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags) {
 		p = pack_free_model(st, (const struct hg_rec_free *)r, p);
+	} else if (st->model && stack_packable(r)) {
+		p = pack_stack_model(st, (const struct hg_rec_stack *)r, p);
 	} else if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
 		   !r->flags) {
 		const struct hg_rec_alloc *a = (const void *)r;
@@ -346,6 +384,42 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 	return sizeof(f);
 }
 
+/* TAG_STACK. */
+static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, uint8_t *out,
+				 size_t room)
+{
+	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	uint32_t n_prev, prev_id;
+	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
+	uint64_t id = unzigzag(get_varint(in), (uint64_t)prev_id + 1);
+	uint64_t n = get_varint(in), shared = get_varint(in), before;
+	struct hg_rec_stack k;
+	uint64_t *ip = (uint64_t *)(out + sizeof(k));
+
+	if (in->bad || id > UINT32_MAX || n > HG_MAX_FRAMES || shared > n || shared > n_prev ||
+	    sizeof(k) + 8u * n > room) {
+		in->bad = 1;
+		return 0;
+	}
+	memset(&k, 0, sizeof(k));
+	k.hdr.type = HG_REC_STACK;
+	k.hdr.size_bytes = (uint32_t)(sizeof(k) + 8u * n);
+	k.stack_id = (uint32_t)id;
+	k.n_frames = (uint32_t)n;
+	memcpy(out, &k, sizeof(k));
+	for (uint64_t j = 0; j < shared; j++)
+		memcpy(&ip[n - 1 - j], &prev[n_prev - 1 - j], 8);
+	before = shared ? prev[n_prev - shared] : 0;
+	for (uint64_t i = n - shared; i-- > 0 && !in->bad;) {
+		before = unzigzag(get_varint(in), before);
+		memcpy(&ip[i], &before, 8);
+	}
+	if (in->bad)
+		return 0;
+	hg_model_note_stack(pm, k.stack_id, ip, k.n_frames);
+	return k.hdr.size_bytes;
+}
+
 static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t *out,
 			   size_t room)
 {
@@ -390,6 +464,8 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 		} else if (st.model && (tag == TAG_FREE_REF || tag == TAG_FREE_LIT) &&
 			   raw_bytes - off >= sizeof(struct hg_rec_free)) {
 			off += unpack_free_model(&in, &st, tag == TAG_FREE_REF, out + off);
+		} else if (st.model && tag == TAG_STACK) {
+			off += unpack_stack_model(&in, &st, out + off, raw_bytes - off);
 		} else if (tag == TAG_ALLOC && raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
 			off += unpack_alloc(&in, &st, out + off);
 		} else if (tag == TAG_FREE && raw_bytes - off >= sizeof(struct hg_rec_free)) {

@@ -84,7 +84,7 @@ int hg_cmd_collect(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	if (!(c = hg_collector_attach(ring)))
 		return HG_EXIT_INPUT;
-	if (hg_collector_open_trace(c, output, 3) < 0) {
+	if (hg_collector_open_trace(c, output, HG_DEFAULT_ZSTD_LEVEL) < 0) {
 		hg_collector_free(c);
 		return HG_EXIT_INPUT;
 	}

@@ -43,7 +43,7 @@ static const char help[] =
 	"  -d, --depth N         call-stack frames to keep, 1-256 (default 64)\n"
 	"      --slots N         ring slots, one per live thread, 2-4096 (default 64)\n"
 	"      --slot-size SIZE  bytes per slot, power of two, e.g. 1M (default 1M)\n"
-	"      --compression N   zstd level for the trace, 0 (none) to 19 (default 3)\n"
+	"      --compression N   zstd level for the trace, 0 (none) to 19 (default 6)\n"
 	"      --rss-interval MS sample each process's resident set every MS ms, 0 = off\n"
 	"                        (default 10)\n"
 	"      --snapshot-every DURATION\n"

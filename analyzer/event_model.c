@@ -8,6 +8,7 @@
 #include "addrmap.h"
 #include "diag.h"
 #include "event_model.h"
+#include "hg_format.h"
 
 struct pair_key {
 	uint64_t size;
@@ -50,6 +51,8 @@ struct hg_pid_model {
 	uint64_t seq;              /* allocations noted */
 	uint64_t top;              /* end of the highest block */
 	uint64_t last_alloc, last_free;
+	uint64_t *stack;           /* the previous STACK's frames */
+	uint32_t n_stack, stack_id;
 	UT_hash_handle hh;
 };
 
@@ -78,6 +81,7 @@ static void pid_free(struct hg_pid_model *pm)
 	}
 	hg_addrmap_release(&pm->recent);
 	free(pm->fifo);
+	free(pm->stack);
 	free(pm);
 }
 
@@ -326,4 +330,24 @@ uint64_t *hg_model_last_alloc(struct hg_pid_model *pm)
 uint64_t *hg_model_last_free(struct hg_pid_model *pm)
 {
 	return &pm->last_free;
+}
+
+const uint64_t *hg_model_last_stack(const struct hg_pid_model *pm, uint32_t *n_frames,
+				    uint32_t *stack_id)
+{
+	*n_frames = pm->n_stack;
+	*stack_id = pm->stack_id;
+	return pm->stack;
+}
+
+void hg_model_note_stack(struct hg_pid_model *pm, uint32_t stack_id, const uint64_t *ip,
+			 uint32_t n_frames)
+{
+	if (!pm->stack)
+		pm->stack = hg_xmalloc(HG_MAX_FRAMES * sizeof(*pm->stack));
+	if (n_frames > HG_MAX_FRAMES)
+		n_frames = HG_MAX_FRAMES;
+	memcpy(pm->stack, ip, n_frames * sizeof(*ip));
+	pm->n_stack = n_frames;
+	pm->stack_id = stack_id;
 }

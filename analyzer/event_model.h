@@ -16,7 +16,8 @@
  * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
  * address among the freed ones of its chunk size, the top of the heap, or a literal. A FREE of
  * a recent block is its pair and its rank among the pair's recent blocks; any other is a
- * literal address. A PROCESS or EXIT record of a process forgets its model.
+ * literal address. A STACK shares its outermost frames with the previous STACK of its process.
+ * A PROCESS or EXIT record of a process forgets its model.
  */
 #ifndef HG_EVENT_MODEL_H
 #define HG_EVENT_MODEL_H
@@ -70,6 +71,13 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 
 /* After a FREE was packed or unpacked: update the model with it. */
 void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr);
+
+/* STACK records: the previous one of the process (its frames stay valid until the next
+ * hg_model_note_stack), to share its outermost frames; both sides note each one. */
+const uint64_t *hg_model_last_stack(const struct hg_pid_model *pm, uint32_t *n_frames,
+				    uint32_t *stack_id);
+void hg_model_note_stack(struct hg_pid_model *pm, uint32_t stack_id, const uint64_t *ip,
+			 uint32_t n_frames);
 
 /* Literal addresses are written as deltas from the previous literal of their kind. */
 uint64_t *hg_model_last_alloc(struct hg_pid_model *pm);

@@ -9,7 +9,7 @@
 
 /* The collector's defaults: 64 slots of 1 MiB, the shim's depth, zstd 3, RSS every 10 ms. */
 #define HG_RECORD_DEFAULT_RING                                                               \
-	{ HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 3, 10, 0, 0,                  \
+	{ HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, HG_DEFAULT_ZSTD_LEVEL, 10, 0, 0, \
 	  HG_DEFAULT_TIME_RESOLUTION_NS }
 
 /*

@@ -2,7 +2,8 @@
  * check_event_model.c - codec 3 packing: events written as references to the stream's model
  *
  * The writer's and the reader's models must stay the same block after block, whatever the
- * events: a long random stream of several processes (blocks of their own and blocks that
+ * events: a long random stream of several processes (allocations, frees, stacks that share
+ * outer frames or not) (blocks of their own and blocks that
  * switch process with ORIGIN records, processes that exec and exit, frees of addresses never
  * allocated, addresses reused at once and much later) comes back byte for byte. A program that
  * repeats itself packs to a few bytes an event, and a reference to what the model does not
@@ -36,6 +37,7 @@ struct sim {
 	uint32_t n_live;
 	uint64_t next;      /* fresh addresses come from here */
 	uint64_t t;
+	uint32_t stack_id;
 };
 
 /* One event of a process: an allocation (often at an address freed just before) or a free
@@ -45,6 +47,15 @@ static void one_event(struct sim *s, struct fx_buf *b)
 	uint64_t r = rnd(100);
 
 	s->t += rnd(3) * 1000000;
+	if (r < 5) {
+		/* A new stack: some outer frames of a common root, then its own. */
+		uint64_t ip[HG_MAX_FRAMES];
+		uint32_t n = (uint32_t)rnd(HG_MAX_FRAMES + 1), own = n ? (uint32_t)rnd(n + 1) : 0;
+		for (uint32_t i = 0; i < n; i++)
+			ip[i] = i < own ? 0x400000 + rnd(1 << 30) : 0x7f0000001000ull + 16 * (n - i);
+		fx_stack(b, ++s->stack_id, n, ip);
+		return;
+	}
 	if (s->n_live && (r < 45 || s->n_live == LIVE_MAX)) {
 		uint32_t i = r < 30 ? s->n_live - 1 - (uint32_t)rnd(s->n_live < 8 ? s->n_live : 8)
 				    : (uint32_t)rnd(s->n_live);
