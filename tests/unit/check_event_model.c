@@ -3,9 +3,9 @@
  *
  * The writer's and the reader's models must stay the same block after block, whatever the
  * events: a long random stream of several processes (allocations, frees, stacks that share
- * outer frames or not) (blocks of their own and blocks that
- * switch process with ORIGIN records, processes that exec and exit, frees of addresses never
- * allocated, addresses reused at once and much later) comes back byte for byte. A program that
+ * outer frames or not; blocks of their own and blocks that switch process with ORIGIN records;
+ * processes that exec and exit; frees of addresses never allocated; addresses reused at once
+ * and much later) comes back byte for byte. A program that
  * repeats itself packs to a few bytes an event, and a reference to what the model does not
  * hold is damage, not a wrong record.
  */
