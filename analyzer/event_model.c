@@ -50,6 +50,10 @@ struct hg_pid_model {
 	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
 	uint64_t seq;              /* allocations noted */
 	uint64_t top;              /* end of the highest block */
+	uint64_t prev_end;         /* end of the block allocated last */
+	struct hg_addrmap any_freed;  /* freed address -> its free's seq (in t_ns) */
+	struct recent_slot *freed_fifo; /* HG_MODEL_ANY_FREED slots, in order of freeing */
+	uint64_t free_seq;         /* frees noted */
 	uint64_t last_alloc, last_free;
 	uint64_t *stack;           /* the previous STACK's frames */
 	uint32_t n_stack, stack_id;
@@ -80,6 +84,8 @@ static void pid_free(struct hg_pid_model *pm)
 		free(c);
 	}
 	hg_addrmap_release(&pm->recent);
+	hg_addrmap_release(&pm->any_freed);
+	free(pm->freed_fifo);
 	free(pm->fifo);
 	free(pm->stack);
 	free(pm);
@@ -107,6 +113,7 @@ struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid)
 		pm = hg_xcalloc(1, sizeof(*pm));
 		pm->pid = pid;
 		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
+		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
 		HASH_ADD(hh, m->pids, pid, sizeof(pm->pid), pm);
 	}
 	return pm;
@@ -191,22 +198,37 @@ static uint64_t zigzag(uint64_t now, uint64_t before)
 	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
 }
 
+/* Address codes after the positions among the freed addresses of the chunk size. */
+enum {
+	CODE_TOP = HG_MODEL_FREED,               /* the end of the highest block */
+	CODE_PREV_END,                           /* the end of the block allocated last */
+	CODE_ANY_FREED,                          /* + position among all recent frees */
+	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED /* + zigzag delta */
+};
+
 uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64_t size)
 {
 	const struct chunk_class *c = class_of(pm, size);
+	const struct hg_live *f;
 
 	for (uint32_t i = 0; c && i < c->n_freed; i++)
 		if (c->freed[c->n_freed - 1 - i] == addr)
 			return i;
 	if (addr == pm->top)
-		return HG_MODEL_FREED;
-	return HG_MODEL_FREED + 1 + zigzag(addr, pm->last_alloc);
+		return CODE_TOP;
+	if (addr == pm->prev_end)
+		return CODE_PREV_END;
+	if ((f = hg_addrmap_get(&pm->any_freed, addr)))
+		return CODE_ANY_FREED + (pm->free_seq - 1 - f->t_ns);
+	return CODE_LITERAL + zigzag(addr, pm->last_alloc);
 }
 
 int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t size,
 			 uint64_t *addr)
 {
 	const struct chunk_class *c;
+	const struct recent_slot *slot;
+	const struct hg_live *f;
 	uint64_t z;
 
 	if (code < HG_MODEL_FREED) {
@@ -216,11 +238,22 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t 
 		*addr = c->freed[c->n_freed - 1 - code];
 		return 0;
 	}
-	if (code == HG_MODEL_FREED) {
-		*addr = pm->top;
+	if (code == CODE_TOP || code == CODE_PREV_END) {
+		*addr = code == CODE_TOP ? pm->top : pm->prev_end;
 		return 0;
 	}
-	z = code - HG_MODEL_FREED - 1;
+	if (code < CODE_LITERAL) {
+		z = code - CODE_ANY_FREED; /* position: 0 is the last free */
+		if (z >= pm->free_seq)
+			return -1;
+		slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
+		f = hg_addrmap_get(&pm->any_freed, slot->addr);
+		if (!slot->addr || !f || f->t_ns != slot->seq)
+			return -1; /* reused or evicted since: the writer never refers to it */
+		*addr = slot->addr;
+		return 0;
+	}
+	z = code - CODE_LITERAL;
 	*addr = pm->last_alloc + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
 	return 0;
 }
@@ -248,6 +281,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 				drop_at(c->freed, &c->n_freed, i);
 				break;
 			}
+	hg_addrmap_take(&pm->any_freed, addr, NULL);
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
 	if (slot->addr && (old = hg_addrmap_get(&pm->recent, slot->addr)) && old->t_ns == slot->seq)
 		hg_addrmap_take(&pm->recent, slot->addr, NULL);
@@ -262,6 +296,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	end = addr + chunk_of(p->key.size);
 	if (end > pm->top)
 		pm->top = end;
+	pm->prev_end = end;
 	pm->last_alloc = addr;
 }
 
@@ -300,8 +335,18 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	struct pair *p;
 	struct chunk_class *c;
 	uint64_t chunk;
+	struct recent_slot *slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
+	struct hg_live f = { 0, pm->free_seq, 0, 0 };
+	const struct hg_live *old;
 
 	pm->last_free = addr;
+	/* Any freed address, size known or not: malloc may hand it back for another size. */
+	if (slot->addr && (old = hg_addrmap_get(&pm->any_freed, slot->addr)) &&
+	    old->t_ns == slot->seq)
+		hg_addrmap_take(&pm->any_freed, slot->addr, NULL);
+	hg_addrmap_put(&pm->any_freed, addr, &f, NULL);
+	slot->addr = addr;
+	slot->seq = pm->free_seq++;
 	if (!hg_addrmap_take(&pm->recent, addr, &v))
 		return; /* not a recent block: its size is unknown */
 	p = pm->pairs[v.size_bytes];

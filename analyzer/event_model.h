@@ -11,10 +11,12 @@
  *   - per pair, the addresses of its most recent live blocks (HG_MODEL_PAIR_RECENT);
  *   - the most recent live blocks' addresses, each with its pair (HG_MODEL_RECENT of them);
  *   - per chunk size (glibc's: the request plus 8, rounded up to 16, at least 32), the
- *     addresses most recently freed (HG_MODEL_FREED), and the end of the highest block.
+ *     addresses most recently freed (HG_MODEL_FREED); the last HG_MODEL_ANY_FREED freed
+ *     addresses of any size; the end of the highest block and of the last one allocated.
  *
  * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
- * address among the freed ones of its chunk size, the top of the heap, or a literal. A FREE of
+ * address among the freed ones of its chunk size, the top of the heap, the end of the last
+ * block, its position among all recent frees, or a literal. A FREE of
  * a recent block is its pair and its rank among the pair's recent blocks; any other is a
  * literal address. A STACK shares its outermost frames with the previous STACK of its process.
  * A PROCESS or EXIT record of a process forgets its model.
@@ -28,6 +30,7 @@
 #define HG_MODEL_RECENT (1u << 16)
 #define HG_MODEL_PAIR_RECENT 64u
 #define HG_MODEL_FREED 16u
+#define HG_MODEL_ANY_FREED 4096u
 
 struct hg_event_model;
 struct hg_pid_model;
