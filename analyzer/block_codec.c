@@ -35,7 +35,15 @@ struct pack_state {
 	uint64_t value;
 	struct hg_event_model *model; /* codec 3; NULL for codec 2 */
 	uint32_t pid;   /* whose model: the block's, then each ORIGIN's */
+	struct hg_pid_model *pm; /* pid's, once looked up */
 };
+
+static struct hg_pid_model *pid_model(struct pack_state *st)
+{
+	if (!st->pm)
+		st->pm = hg_model_of(st->model, st->pid);
+	return st->pm;
+}
 
 size_t hg_pack_bound(size_t raw_bytes)
 {
@@ -94,18 +102,22 @@ static void model_control(struct pack_state *st, const struct hg_rec *r)
 {
 	if (!st->model)
 		return;
-	if (r->type == HG_REC_ORIGIN && r->size_bytes >= sizeof(struct hg_rec_origin))
+	if (r->type == HG_REC_ORIGIN && r->size_bytes >= sizeof(struct hg_rec_origin)) {
 		st->pid = ((const struct hg_rec_origin *)r)->pid;
-	else if (r->type == HG_REC_PROCESS && r->size_bytes >= sizeof(struct hg_rec_process))
+		st->pm = NULL;
+	} else if (r->type == HG_REC_PROCESS && r->size_bytes >= sizeof(struct hg_rec_process)) {
 		hg_model_forget(st->model, ((const struct hg_rec_process *)r)->pid);
-	else if (r->type == HG_REC_EXIT && r->size_bytes >= sizeof(struct hg_rec_exit))
+		st->pm = NULL;
+	} else if (r->type == HG_REC_EXIT && r->size_bytes >= sizeof(struct hg_rec_exit)) {
 		hg_model_forget(st->model, ((const struct hg_rec_exit *)r)->pid);
+		st->pm = NULL;
+	}
 }
 
 static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a,
 				 uint8_t *p)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	int is_new;
 	uint32_t pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
 
@@ -118,7 +130,7 @@ static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_allo
 	} else {
 		p = put_varint(p, pair);
 	}
-	p = put_varint(p, hg_model_addr_code(pm, a->addr, a->size_bytes));
+	p = put_varint(p, hg_model_addr_code(pm, a->addr, pair));
 	hg_model_note_alloc(pm, a->addr, pair);
 	st->t = a->t_ns;
 	return p;
@@ -126,7 +138,7 @@ static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_allo
 
 static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free *f, uint8_t *p)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	uint32_t pair, rank;
 
 	if (hg_model_free_ref(pm, f->addr, &pair, &rank)) {
@@ -151,7 +163,7 @@ static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free 
  */
 static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stack *k, uint8_t *p)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	uint32_t n_prev, prev_id, shared = 0;
 	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
 	uint64_t before;
@@ -238,7 +250,7 @@ static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, u
 
 size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0 };
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL };
 
 	return pack(st, raw, raw_bytes, out);
 }
@@ -246,7 +258,7 @@ size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *raw,
 		      size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid };
+	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL };
 
 	return pack(st, raw, raw_bytes, out);
 }
@@ -318,7 +330,7 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, int is_new,
 				 uint8_t *out)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_alloc a;
 	uint32_t pair;
 
@@ -345,7 +357,7 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 		}
 		pair = (uint32_t)idx;
 	}
-	if (hg_model_addr_decode(pm, get_varint(in), a.size_bytes, &a.addr) < 0 || in->bad) {
+	if (hg_model_addr_decode(pm, get_varint(in), pair, &a.addr) < 0 || in->bad) {
 		in->bad = 1;
 		return 0;
 	}
@@ -359,7 +371,7 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int is_ref,
 				uint8_t *out)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_free f;
 
 	memset(&f, 0, sizeof(f));
@@ -388,7 +400,7 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, uint8_t *out,
 				 size_t room)
 {
-	struct hg_pid_model *pm = hg_model_of(st->model, st->pid);
+	struct hg_pid_model *pm = pid_model(st);
 	uint32_t n_prev, prev_id;
 	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
 	uint64_t id = unzigzag(get_varint(in), (uint64_t)prev_id + 1);
@@ -490,7 +502,7 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 
 int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0 };
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL };
 
 	return unpack(st, src, n, out, raw_bytes);
 }
@@ -498,7 +510,7 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *src, size_t n,
 		     uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid };
+	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL };
 
 	return unpack(st, src, n, out, raw_bytes);
 }

@@ -16,21 +16,22 @@ struct pair_key {
 	uint32_t fn;
 };
 
-/* A pair: its key, and its most recent live blocks, oldest first. */
-struct pair {
-	struct pair_key key;
-	uint32_t idx;
-	uint64_t *recent;
-	uint32_t n_recent;
-	size_t cap_recent;
-	UT_hash_handle hh;
-};
-
 /* A chunk size: the addresses freed most recently, oldest first. */
 struct chunk_class {
 	uint64_t chunk;
 	uint64_t freed[HG_MODEL_FREED];
 	uint32_t n_freed;
+	UT_hash_handle hh;
+};
+
+/* A pair: its key, and its most recent live blocks, oldest first. */
+struct pair {
+	struct pair_key key;
+	uint32_t idx;
+	struct chunk_class *cls;  /* of its chunk size, once something of that size was freed */
+	uint64_t *recent;
+	uint32_t n_recent;
+	size_t cap_recent;
 	UT_hash_handle hh;
 };
 
@@ -182,13 +183,22 @@ int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *siz
 	return 0;
 }
 
-static struct chunk_class *class_of(const struct hg_pid_model *pm, uint64_t size)
+/* The chunk size's freed addresses for pair p; NULL when none was freed yet, unless create. */
+static struct chunk_class *class_of(const struct hg_pid_model *pm, struct pair *p, int create)
 {
-	uint64_t chunk = chunk_of(size);
+	uint64_t chunk;
 	struct chunk_class *c;
 
+	if (p->cls)
+		return p->cls;
+	chunk = chunk_of(p->key.size);
 	HASH_FIND(hh, pm->classes, &chunk, sizeof(chunk), c);
-	return c;
+	if (!c && create) {
+		c = hg_xcalloc(1, sizeof(*c));
+		c->chunk = chunk;
+		HASH_ADD(hh, ((struct hg_pid_model *)pm)->classes, chunk, sizeof(c->chunk), c);
+	}
+	return p->cls = c;
 }
 
 static uint64_t zigzag(uint64_t now, uint64_t before)
@@ -206,9 +216,9 @@ enum {
 	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED /* + zigzag delta */
 };
 
-uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64_t size)
+uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
-	const struct chunk_class *c = class_of(pm, size);
+	const struct chunk_class *c = class_of(pm, pm->pairs[pair], 0);
 	const struct hg_live *f;
 
 	for (uint32_t i = 0; c && i < c->n_freed; i++)
@@ -223,7 +233,7 @@ uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64
 	return CODE_LITERAL + zigzag(addr, pm->last_alloc);
 }
 
-int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t size,
+int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t pair,
 			 uint64_t *addr)
 {
 	const struct chunk_class *c;
@@ -232,7 +242,7 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t 
 	uint64_t z;
 
 	if (code < HG_MODEL_FREED) {
-		c = class_of(pm, size);
+		c = pair < pm->n_pairs ? class_of(pm, pm->pairs[pair], 0) : NULL;
 		if (!c || code >= c->n_freed)
 			return -1;
 		*addr = c->freed[c->n_freed - 1 - code];
@@ -275,7 +285,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	uint64_t end;
 
 	/* The address is no longer free in its chunk size. */
-	if ((c = class_of(pm, p->key.size)))
+	if ((c = class_of(pm, p, 0)))
 		for (uint32_t i = c->n_freed; i-- > 0;)
 			if (c->freed[i] == addr) {
 				drop_at(c->freed, &c->n_freed, i);
@@ -334,7 +344,6 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	struct hg_live v;
 	struct pair *p;
 	struct chunk_class *c;
-	uint64_t chunk;
 	struct recent_slot *slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	struct hg_live f = { 0, pm->free_seq, 0, 0 };
 	const struct hg_live *old;
@@ -355,13 +364,7 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 			drop_at(p->recent, &p->n_recent, i);
 			break;
 		}
-	chunk = chunk_of(p->key.size);
-	HASH_FIND(hh, pm->classes, &chunk, sizeof(chunk), c);
-	if (!c) {
-		c = hg_xcalloc(1, sizeof(*c));
-		c->chunk = chunk;
-		HASH_ADD(hh, pm->classes, chunk, sizeof(c->chunk), c);
-	}
+	c = class_of(pm, p, 1);
 	if (c->n_freed == HG_MODEL_FREED)
 		drop_at(c->freed, &c->n_freed, 0);
 	c->freed[c->n_freed++] = addr;

@@ -56,8 +56,8 @@ int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *siz
 		      uint32_t *stack_id, uint8_t *fn);
 
 /* ALLOC address code: writer side, then reader side (-1: a code that cannot be). */
-uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint64_t size);
-int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint64_t size,
+uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
+int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t pair,
 			 uint64_t *addr);
 
 /* After an ALLOC was packed or unpacked: update the model with it. */
