@@ -433,9 +433,15 @@ notes() {
 ## Reading the numbers
 
 - **What each tool keeps.** heaptrack's interpreter turns every event into an index into a table
-  of (size, stack) pairs and drops addresses and per-event times, so a program that repeats
-  the same allocations (the python workload) compresses to almost nothing. A heapgraph trace
-  keeps each event's address and time, so it is larger but can be replayed exactly.
+  of (size, stack) pairs and drops addresses and per-event times (it writes a time every
+  10 ms). A heapgraph trace keeps every event's address, and its time to 1 ms (`record
+  --time-resolution`), so that it can be replayed exactly: the heap at a snapshot, what each
+  address held. It writes them as references to what the trace said before (the pair's index,
+  the address malloc freed last of that size, the rank of a freed block among its pair's recent
+  ones) in one zstd stream through the file, which is how it gets close to heaptrack's size.
+  Exact times (`--time-resolution 1ns`) make a trace several times larger. The exit snapshot
+  (the words that point into the heap) is in heapgraph's trace and has no counterpart in
+  heaptrack's; it is most of scan's trace.
 - **heaptrack's cost is partly off the program's thread.** `heaptrack_interpret` and `zstd` run
   beside the program in a pipeline; wall time ends when they finish, and their CPU time and
   memory count, as does the `heapgraph record` process that drains the ring into the trace.
