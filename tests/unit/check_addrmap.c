@@ -191,15 +191,18 @@ START_TEST(test_addrmap_churn_matches_reference)
 END_TEST
 
 /*
- * Keys whose home slot in a 1024-slot table is 1020. This mirrors the table's hash (multiply by
- * the 64-bit golden ratio, bits 20 and up); should the hash change, the keys merely stop
+ * Keys whose home slot in a 1024-slot table is 1020. This mirrors the table's hash (the page
+ * number times the 64-bit golden ratio, bits 20 and up, selects a run of 256 slots; the address
+ * within the page, in units of 16, the slot in it); should the hash change, the keys merely stop
  * colliding and the test still checks correctness.
  */
 #define CLUSTER 400
 
 static size_t home_1024(uint64_t addr)
 {
-	return (size_t)((addr * 0x9e3779b97f4a7c15ull) >> 20) & 1023u;
+	uint64_t page = (addr >> 12) * 0x9e3779b97f4a7c15ull;
+
+	return (size_t)((page >> 20 << 8) + ((addr >> 4) & 255)) & 1023u;
 }
 
 static void colliding_keys(uint64_t *keys, size_t n)
