@@ -23,7 +23,9 @@ static size_t slot_of(uint64_t addr, size_t cap)
 {
 	uint64_t page = (addr >> 12) * 0x9e3779b97f4a7c15ull;
 
-	return (size_t)((page >> 20 << 8) + ((addr >> 4) & 255)) & (cap - 1);
+	/* Within its run a block's slot is its offset in the page, turned by the page's hash:
+	 * blocks at the same offset of many pages (page-aligned ones) do not share a slot. */
+	return (size_t)((page >> 20 << 8) + (((addr >> 4) + (page >> 56)) & 255)) & (cap - 1);
 }
 
 void hg_addrmap_init(struct hg_addrmap *m)

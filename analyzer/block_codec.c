@@ -121,6 +121,8 @@ static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_allo
 	int is_new;
 	uint32_t pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
 
+	if (pair == HG_MODEL_NO_PAIR)
+		return NULL; /* the process has as many pairs as a model holds: written raw */
 	*p++ = is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR;
 	p = put_varint(p, a->t_ns - st->t);
 	if (is_new) {
@@ -172,7 +174,7 @@ static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stac
 	       k->ip[k->n_frames - 1 - shared] == prev[n_prev - 1 - shared])
 		shared++;
 	*p++ = TAG_STACK;
-	p = put_varint(p, zigzag(k->stack_id, prev_id + 1));
+	p = put_varint(p, zigzag(k->stack_id, (uint64_t)prev_id + 1));
 	p = put_varint(p, k->n_frames);
 	p = put_varint(p, shared);
 	before = shared ? k->ip[k->n_frames - shared] : 0;
@@ -194,11 +196,15 @@ static int stack_packable(const struct hg_rec *r)
 
 static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
 {
+	uint8_t *q;
+
 	if (st->model && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
-	    !r->flags) {
-		p = pack_alloc_model(st, (const struct hg_rec_alloc *)r, p);
+	    !r->flags && ((const struct hg_rec_alloc *)r)->addr &&
+	    (q = pack_alloc_model(st, (const struct hg_rec_alloc *)r, p))) {
+		p = q;
 	} else if (st->model && r->type == HG_REC_FREE &&
-		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags) {
+		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags &&
+		   ((const struct hg_rec_free *)r)->addr) {
 		p = pack_free_model(st, (const struct hg_rec_free *)r, p);
 	} else if (st->model && stack_packable(r)) {
 		p = pack_stack_model(st, (const struct hg_rec_stack *)r, p);
@@ -222,6 +228,7 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 		st->t = f->t_ns;
 		st->addr = f->addr;
 	} else if (r->type == HG_REC_WORDS && !r->flags &&
+		   ((const struct hg_rec_words *)r)->n <= HG_WORDS_MAX &&
 		   r->size_bytes == 16u + 16u * ((const struct hg_rec_words *)r)->n &&
 		   words_aligned((const struct hg_rec_words *)r)) {
 		p = pack_words(st, (const struct hg_rec_words *)r, p);
@@ -347,7 +354,11 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 			a.fn = *in->p++;
 		if (in->bad)
 			return 0;
-		pair = hg_model_pair_add(pm, a.size_bytes, a.stack_id, a.fn);
+		if ((pair = hg_model_pair_add(pm, a.size_bytes, a.stack_id, a.fn)) ==
+		    HG_MODEL_NO_PAIR) {
+			in->bad = 1;
+			return 0;
+		}
 	} else {
 		uint64_t idx = get_varint(in);
 		if (in->bad || idx > UINT32_MAX ||
@@ -357,7 +368,7 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 		}
 		pair = (uint32_t)idx;
 	}
-	if (hg_model_addr_decode(pm, get_varint(in), pair, &a.addr) < 0 || in->bad) {
+	if (hg_model_addr_decode(pm, get_varint(in), pair, &a.addr) < 0 || in->bad || !a.addr) {
 		in->bad = 1;
 		return 0;
 	}
@@ -387,8 +398,10 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 		}
 	} else {
 		f.addr = unzigzag(get_varint(in), *hg_model_last_free(pm));
-		if (in->bad)
+		if (in->bad || !f.addr) {
+			in->bad = 1; /* the shim never records a free of NULL */
 			return 0;
+		}
 	}
 	hg_model_note_free(pm, f.addr);
 	st->t = f.t_ns;
@@ -490,7 +503,10 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 				return -1;
 			memcpy(out + off, in.p, len);
 			in.p += len;
-			if (len >= sizeof(struct hg_rec))
+			/* Only a whole record (its own size is the length copied) can tell the model
+			 * anything; anything else is left for the reader to report. */
+			if (len >= sizeof(struct hg_rec) && len % 8 == 0 &&
+			    ((const struct hg_rec *)(out + off))->size_bytes == len)
 				model_control(&st, (const struct hg_rec *)(out + off));
 			off += len;
 		} else {

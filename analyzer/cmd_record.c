@@ -55,7 +55,7 @@ static const char help[] =
 	"      --time-resolution DURATION\n"
 	"                        round allocation and free times down to this (default 1ms;\n"
 	"                        1ns keeps them exact, at several times the trace size);\n"
-	"                        up to 1s. Never rounded across a process start, a fork or\n"
+	"                        up to 100ms. Never rounded across a process start, a fork or\n"
 	"                        a snapshot; within one tick, threads' frees sort first\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            this text\n"
@@ -67,7 +67,8 @@ static const char help[] =
 /* Each snapshot stops the program and scans its memory: more often than this is a mistake. */
 #define MIN_SNAPSHOT_EVERY_NS (10ull * 1000000ull)
 
-#define MAX_TIME_RESOLUTION_NS 1000000000ull
+/* Rounded times must stay well inside the analyzer's 250 ms fallback window (replay.c). */
+#define MAX_TIME_RESOLUTION_NS 100000000ull
 
 static volatile sig_atomic_t stop_flag;
 static volatile pid_t child_pid;
@@ -149,7 +150,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
 		case 'T':
 			if (hg_parse_duration(optarg, &v) < 0 || v < 1 || v > MAX_TIME_RESOLUTION_NS)
 				return hg_usage_error("record", "invalid value '%s' for "
-						      "--time-resolution (a duration from 1ns to 1s, "
+						      "--time-resolution (a duration from 1ns to 100ms, "
 						      "such as 1ms, 10us)", optarg);
 			o->ring.time_resolution_ns = (uint32_t)v;
 			break;

@@ -418,7 +418,6 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		if (i != last && (state == HG_SLOT_RELEASED || dead))
 			free_slot(s);
 	}
-	hg_timegrid_pass_done(&c->grid);
 	if (check_owners)
 		c->last_owner_check_ns = now;
 	/* A rounded time is at most one resolution below the true one. */

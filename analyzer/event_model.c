@@ -113,8 +113,6 @@ struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid)
 	if (!pm) {
 		pm = hg_xcalloc(1, sizeof(*pm));
 		pm->pid = pid;
-		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
-		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
 		HASH_ADD(hh, m->pids, pid, sizeof(pm->pid), pm);
 	}
 	return pm;
@@ -161,6 +159,8 @@ uint32_t hg_model_pair(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id
 
 	HASH_FIND(hh, pm->by_key, &k, sizeof(k), p);
 	*is_new = !p;
+	if (!p && pm->n_pairs >= HG_MODEL_MAX_PAIRS)
+		return HG_MODEL_NO_PAIR;
 	return (p ? p : pair_new(pm, &k, 1))->idx;
 }
 
@@ -169,6 +169,8 @@ uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stac
 {
 	struct pair_key k = { size, stack_id, fn };
 
+	if (pm->n_pairs >= HG_MODEL_MAX_PAIRS)
+		return HG_MODEL_NO_PAIR;
 	return pair_new(pm, &k, 0)->idx;
 }
 
@@ -279,7 +281,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
 	struct chunk_class *c;
 	struct pair *p = pm->pairs[pair];
-	struct recent_slot *slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
+	struct recent_slot *slot;
 	struct hg_live v = { pair, 0, 0, 0 };
 	const struct hg_live *old;
 	uint64_t end;
@@ -292,6 +294,9 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 				break;
 			}
 	hg_addrmap_take(&pm->any_freed, addr, NULL);
+	if (!pm->fifo) /* on first use: a process with few allocations stays small */
+		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
+	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
 	if (slot->addr && (old = hg_addrmap_get(&pm->recent, slot->addr)) && old->t_ns == slot->seq)
 		hg_addrmap_take(&pm->recent, slot->addr, NULL);
@@ -344,11 +349,14 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	struct hg_live v;
 	struct pair *p;
 	struct chunk_class *c;
-	struct recent_slot *slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
+	struct recent_slot *slot;
 	struct hg_live f = { 0, pm->free_seq, 0, 0 };
 	const struct hg_live *old;
 
 	pm->last_free = addr;
+	if (!pm->freed_fifo)
+		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
+	slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	/* Any freed address, size known or not: malloc may hand it back for another size. */
 	if (slot->addr && (old = hg_addrmap_get(&pm->any_freed, slot->addr)) &&
 	    old->t_ns == slot->seq)

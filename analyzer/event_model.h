@@ -31,6 +31,8 @@
 #define HG_MODEL_PAIR_RECENT 64u
 #define HG_MODEL_FREED 16u
 #define HG_MODEL_ANY_FREED 4096u
+#define HG_MODEL_MAX_PAIRS (1u << 22) /* a process's allocations of more pairs go raw */
+#define HG_MODEL_NO_PAIR UINT32_MAX
 
 struct hg_event_model;
 struct hg_pid_model;
@@ -44,12 +46,13 @@ struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid);
 /* Forget pid's model (its process started afresh or ended). */
 void hg_model_forget(struct hg_event_model *m, uint32_t pid);
 
-/* ALLOC, writer side: the pair's index; *is_new when this call made it (write it in full). */
+/* ALLOC, writer side: the pair's index; *is_new when this call made it (write it in full);
+ * HG_MODEL_NO_PAIR when it would be new and the process has HG_MODEL_MAX_PAIRS already. */
 uint32_t hg_model_pair(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id, uint8_t fn,
 		       int *is_new);
 
-/* ALLOC, reader side: a new pair gets the next index; a known one is looked up. Returns -1
- * for an index never given. */
+/* ALLOC, reader side: a new pair gets the next index (HG_MODEL_NO_PAIR past
+ * HG_MODEL_MAX_PAIRS); a known one is looked up (-1 for an index never given). */
 uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id,
 			   uint8_t fn);
 int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *size,

@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "diag.h"
 #include "timegrid.h"
@@ -40,20 +41,34 @@ void hg_timegrid_add(struct hg_timegrid *g, uint64_t t_ns)
 	g->n++;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void hg_timegrid_sync(struct hg_timegrid *g, const struct hg_ring_header *ring)
 {
-	uint64_t count = __atomic_load_n(&ring->barrier_count, __ATOMIC_ACQUIRE);
+	uint64_t count = __atomic_load_n(&ring->barrier_count, __ATOMIC_SEQ_CST);
+	uint64_t in_flight = __atomic_load_n(&ring->barriers_in_flight, __ATOMIC_SEQ_CST);
 
-	if (!count)
+	if (!count && !in_flight)
 		return;
-	if (count - g->seen_count > HG_RING_BARRIERS)
-		g->exact = 1;
-	/* All entries, not only the new ones: a producer counts a barrier before it stores its
-	 * time, so an entry read stale last time may hold its value now. */
+	/* Every entry, not only the new ones: cheap, and an entry is never read half made. */
 	for (uint32_t k = 0; k < HG_RING_BARRIERS && k < count; k++) {
-		uint64_t t = __atomic_load_n(&ring->barrier_ns[k], __ATOMIC_ACQUIRE);
+		uint64_t t = __atomic_load_n(&ring->barrier_ns[k], __ATOMIC_SEQ_CST);
 		if (t)
 			hg_timegrid_add(g, t);
+	}
+	if (in_flight || count - g->seen_count > HG_RING_BARRIERS) {
+		/* A barrier may be missing, stamped before now: nothing up to now is rounded, and
+		 * what comes after stays after now. */
+		uint64_t now = mono_ns();
+		if (now > g->exact_until)
+			g->exact_until = now;
+		hg_timegrid_add(g, now);
 	}
 	g->seen_count = count;
 }
@@ -63,7 +78,7 @@ uint64_t hg_timegrid_round(const struct hg_timegrid *g, uint64_t t)
 	uint64_t r;
 	size_t i;
 
-	if (g->res_ns <= 1 || g->exact)
+	if (g->res_ns <= 1 || t <= g->exact_until)
 		return t;
 	r = t - t % g->res_ns;
 	if (!g->n || g->barriers[g->n - 1] < r)
@@ -79,24 +94,21 @@ void hg_timegrid_apply(const struct hg_timegrid *g, uint8_t *recs, size_t n)
 {
 	size_t off = 0;
 
-	if (g->res_ns <= 1 || g->exact)
+	if (g->res_ns <= 1)
 		return;
 	while (off < n) {
 		struct hg_rec *r = (struct hg_rec *)(recs + off);
-		/* Each of these has its time right after the header (pinned in hg_format.h). */
-		if (r->type == HG_REC_ALLOC || r->type == HG_REC_FREE || r->type == HG_REC_MMAP ||
-		    r->type == HG_REC_MUNMAP || r->type == HG_REC_MREMAP ||
-		    r->type == HG_REC_MPROTECT) {
+		/* Each of these has its time right after the header (pinned in hg_format.h); a
+		 * record too short to hold it is left for the reader to report. */
+		if (r->size_bytes >= 16 &&
+		    (r->type == HG_REC_ALLOC || r->type == HG_REC_FREE || r->type == HG_REC_MMAP ||
+		     r->type == HG_REC_MUNMAP || r->type == HG_REC_MREMAP ||
+		     r->type == HG_REC_MPROTECT)) {
 			uint64_t *t = (uint64_t *)(r + 1);
 			*t = hg_timegrid_round(g, *t);
 		}
 		off += r->size_bytes;
 	}
-}
-
-void hg_timegrid_pass_done(struct hg_timegrid *g)
-{
-	g->exact = 0;
 }
 
 void hg_timegrid_free(struct hg_timegrid *g)

@@ -19,32 +19,33 @@
 #include "hg_format.h"
 
 struct hg_timegrid {
-	uint64_t res_ns;     /* resolution; 0 or 1: times stay exact */
-	uint64_t seen_count; /* the ring's barrier_count at the last read */
-	uint64_t *barriers;  /* every barrier read, ascending, the newest HG_TIMEGRID_KEEP */
+	uint64_t res_ns;      /* resolution; 0 or 1: times stay exact */
+	uint64_t seen_count;  /* the ring's barrier_count at the last read */
+	uint64_t *barriers;   /* every barrier read, ascending, the newest HG_TIMEGRID_KEEP */
 	size_t n, cap;
-	int exact;           /* barriers were overwritten before the collector read them */
+	uint64_t exact_until; /* times up to this stay exact: a barrier went unread */
 };
 
 #define HG_TIMEGRID_KEEP 4096u
 
-/* Read the ring's barriers: call after the load-acquire of a slot's head, before rounding the
- * records copied from it. When more barriers were published than the ring keeps since the last
- * read, sets g->exact: the caller keeps exact times until hg_timegrid_pass_done(). */
+/*
+ * Read the ring's barriers: call after the load-acquire of a slot's head, before rounding the
+ * records copied from it. When a barrier is in flight, or more were published since the last
+ * read than the ring keeps, one may be missing: every time up to now (CLOCK_MONOTONIC, taken
+ * after that was seen) then stays exact, and now becomes a barrier.
+ */
 void hg_timegrid_sync(struct hg_timegrid *g, const struct hg_ring_header *ring);
 
 /* Add one barrier (tests; hg_timegrid_sync adds the ring's). */
 void hg_timegrid_add(struct hg_timegrid *g, uint64_t t_ns);
 
-/* t rounded down to the resolution, but above every barrier below t. */
+/* t rounded down to the resolution, but above every barrier below t; t itself when it is not
+ * after exact_until. */
 uint64_t hg_timegrid_round(const struct hg_timegrid *g, uint64_t t);
 
 /* Round the times of the events (ALLOC, FREE, MMAP, MUNMAP, MREMAP, MPROTECT) among n bytes
  * of whole records. */
 void hg_timegrid_apply(const struct hg_timegrid *g, uint8_t *recs, size_t n);
-
-/* The end of a drain pass: a pass that found barriers overwritten is over. */
-void hg_timegrid_pass_done(struct hg_timegrid *g);
 
 void hg_timegrid_free(struct hg_timegrid *g);
 

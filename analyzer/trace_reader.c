@@ -160,8 +160,13 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 	ZSTD_inBuffer in = { d->stored, h->stored_bytes, 0 };
 	ZSTD_outBuffer out = { NULL, cap, 0 };
 
-	if (!d->stream && !(d->stream = ZSTD_createDCtx()))
-		return -1;
+	if (!d->stream) {
+		/* A frame asking for a larger window than writers use is not ours. */
+		if (!(d->stream = ZSTD_createDCtx()) ||
+		    ZSTD_isError(ZSTD_DCtx_setParameter(d->stream, ZSTD_d_windowLogMax,
+							HG_STREAM_WINDOW_LOG)))
+			return -1;
+	}
 	if (!d->model)
 		d->model = hg_event_model_new();
 	HG_GROW(d->pack, d->pack_cap, cap);

@@ -695,16 +695,20 @@ enum hg_slot_state {
  *   88     8    barrier_count (atomic): barriers published so far (version 2)
  *   96     256  barrier_ns[HG_RING_BARRIERS] (atomic): CLOCK_MONOTONIC of barrier k in entry
  *                 k % HG_RING_BARRIERS (version 2)
- *   352    ..   zero up to 4096
+ *   352    8    barriers_in_flight (atomic): producers between announcing a barrier and
+ *                 storing its time (version 2)
+ *   360    ..   zero up to 4096
  *
  * A barrier is a time the analyzer compares other events against exactly: a process image's
  * start (its PROCESS record's t_ns, for a fork child the time the parent stamped before
  * fork()) and a heap snapshot's t_ns. The collector rounds event times down to its
  * time resolution (`record --time-resolution`), but never across a barrier: an event stamped
- * after one keeps a time after it. A producer publishes a barrier before any event that must
- * sort after it can be written (the snapshot's other threads are still stopped; the forking
- * thread has not forked yet), so the collector, which reads the barriers after its
- * load-acquire of a slot's head, knows every barrier that precedes the records it copies.
+ * after one keeps a time after it. A producer announces a barrier (barriers_in_flight), then
+ * takes its time, counts it, stores it and withdraws the announcement, all sequentially
+ * consistent. The collector reads the count, the in-flight number and every entry after its
+ * load-acquire of a slot's head: it then knows every barrier stamped before the records it
+ * copies, unless one is in flight or was overwritten unread; in that case it keeps exact every
+ * time up to the moment it noticed, and makes that moment a barrier itself.
  */
 struct hg_ring_header {
 	uint64_t magic;
@@ -723,6 +727,7 @@ struct hg_ring_header {
 	uint64_t sync_done;              /* atomic */
 	uint64_t barrier_count;          /* atomic */
 	uint64_t barrier_ns[HG_RING_BARRIERS]; /* atomic */
+	uint64_t barriers_in_flight;     /* atomic */
 };
 
 #define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
@@ -758,7 +763,7 @@ struct hg_ring_slot {
 	uint8_t pad1[56];
 };
 
-_Static_assert(sizeof(struct hg_ring_header) == 352, "ring header fields are 352 bytes");
+_Static_assert(sizeof(struct hg_ring_header) == 360, "ring header fields are 360 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
 

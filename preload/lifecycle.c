@@ -95,8 +95,6 @@ static void emit_process(uint16_t flags, uint32_t ppid, uint64_t t_ns)
 
 	if (!rec || size > PROCESS_BUF_BYTES)
 		return;
-	if (!(flags & HG_PROCESS_FORK))
-		hg_ring_barrier(t_ns); /* a fork's was published by the parent */
 	memset(rec, 0, sizeof(*rec));
 	rec->hdr.type = HG_REC_PROCESS;
 	rec->hdr.flags = (uint16_t)(flags | (life.bare ? HG_PROCESS_BARE : 0));
@@ -137,8 +135,7 @@ static void at_fork_prepare(void)
 	hg_tls.busy++;
 	hg_modules_fork_prepare();
 	hg_arena_fork_prepare();
-	life.fork_t_ns = hg_now_ns();
-	hg_ring_barrier(life.fork_t_ns);
+	life.fork_t_ns = hg_ring_barrier_now();
 }
 
 static void fork_done(void)
@@ -268,7 +265,7 @@ static int start(void)
 	hg_ring_release_pid(hg_self_pid);
 	hg_snapshot_signal_init();
 	read_cmdline();
-	emit_process(0, (uint32_t)getppid(), hg_now_ns());
+	emit_process(0, (uint32_t)getppid(), hg_ring_barrier_now());
 	hg_modules_sync();
 	return 0;
 }

@@ -50,14 +50,20 @@ void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes)
 	__atomic_add_fetch(&hg_ring->lost_bytes, n_bytes, __ATOMIC_RELAXED);
 }
 
-void hg_ring_barrier(uint64_t t_ns)
+uint64_t hg_ring_barrier_now(void)
 {
-	uint64_t k;
+	uint64_t k, t;
 
 	if (!hg_ring)
-		return;
-	k = __atomic_fetch_add(&hg_ring->barrier_count, 1, __ATOMIC_ACQ_REL);
-	__atomic_store_n(&hg_ring->barrier_ns[k % HG_RING_BARRIERS], t_ns, __ATOMIC_RELEASE);
+		return hg_now_ns();
+	/* Announced before the time is taken: a collector that sees an event stamped after it
+	 * either sees the stored time or the announcement (see the ring header). */
+	__atomic_add_fetch(&hg_ring->barriers_in_flight, 1, __ATOMIC_SEQ_CST);
+	t = hg_now_ns();
+	k = __atomic_fetch_add(&hg_ring->barrier_count, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&hg_ring->barrier_ns[k % HG_RING_BARRIERS], t, __ATOMIC_SEQ_CST);
+	__atomic_sub_fetch(&hg_ring->barriers_in_flight, 1, __ATOMIC_SEQ_CST);
+	return t;
 }
 
 static int collector_gone(void)

@@ -91,12 +91,11 @@ void hg_ring_release_pid(uint32_t pid);
 void hg_ring_sync(unsigned timeout_ms);
 
 /*
- * Publish a barrier (see the ring header in hg_format.h): a time that events stamped after it
- * must stay after once the collector rounds their times. Call it before any such event can be
- * written: an image's start before its PROCESS record, a snapshot's time while the other
- * threads are stopped, the fork time before fork().
+ * The time now, published as a barrier (see the ring header in hg_format.h): events stamped
+ * after it stay after it once the collector rounds their times. An image's start (its PROCESS
+ * record's time), a fork (the parent's time before fork()), a snapshot's time.
  */
-void hg_ring_barrier(uint64_t t_ns);
+uint64_t hg_ring_barrier_now(void);
 
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);

@@ -411,8 +411,7 @@ static void emit_begin(enum hg_snapshot_reason why, const char *label)
 	rec->hdr.type = HG_REC_SNAPSHOT;
 	rec->hdr.flags = (uint16_t)why;
 	rec->hdr.size_bytes = size;
-	rec->t_ns = hg_now_ns();
-	hg_ring_barrier(rec->t_ns); /* the other threads are still stopped */
+	rec->t_ns = hg_ring_barrier_now();
 	rec->snapshot_id = ++snap.id;
 	rec->label_bytes = len + 1;
 	rec->threads = snap.world.n + 1;

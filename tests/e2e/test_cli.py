@@ -70,7 +70,7 @@ def test_cli_usage_errors(ctx):
         ["record", "--bogus", "--", true],
         ["record", "--depth", "deep", "--", true],
         ["record", "--time-resolution", "0", "--", true],
-        ["record", "--time-resolution", "2s", "--", true],
+        ["record", "--time-resolution", "101ms", "--", true],
         ["record", "--time-resolution", "1ms5", "--", true],
     )
     problems = []

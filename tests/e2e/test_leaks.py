@@ -391,15 +391,15 @@ def check_after(proc, what):
     check_ring(cy, 2, 96, what + ": cycle of make_between_cycle")
 
 
-# Event times rounded to the default 1 ms, kept exact, or rounded to a whole second: the
+# Event times rounded to the default 1 ms, kept exact, or rounded to 100 ms: the
 # snapshots see exactly the same heap. The program allocates and frees right after each
 # snapshot, within the same tick: only the barriers keep those events after the snapshot.
 TIME_RESOLUTIONS = {"default": (), "exact": ("--time-resolution", "1ns"),
-                    "1s": ("--time-resolution", "1s")}
+                    "100ms": ("--time-resolution", "100ms")}
 
 
 def time_resolution(rep, resolution):
-    eq(rep["time_resolution_ns"], {"default": 10**6, "exact": 1, "1s": 10**9}[resolution],
+    eq(rep["time_resolution_ns"], {"default": 10**6, "exact": 1, "100ms": 10**8}[resolution],
        "time_resolution_ns")
 
 

@@ -193,8 +193,8 @@ END_TEST
 /*
  * Keys whose home slot in a 1024-slot table is 1020. This mirrors the table's hash (the page
  * number times the 64-bit golden ratio, bits 20 and up, selects a run of 256 slots; the address
- * within the page, in units of 16, the slot in it); should the hash change, the keys merely stop
- * colliding and the test still checks correctness.
+ * within the page, in units of 16, turned by the top byte of that product, the slot in it);
+ * should the hash change, the keys merely stop colliding and the test still checks correctness.
  */
 #define CLUSTER 400
 
@@ -202,7 +202,7 @@ static size_t home_1024(uint64_t addr)
 {
 	uint64_t page = (addr >> 12) * 0x9e3779b97f4a7c15ull;
 
-	return (size_t)((page >> 20 << 8) + ((addr >> 4) & 255)) & 1023u;
+	return (size_t)((page >> 20 << 8) + (((addr >> 4) + (page >> 56)) & 255)) & 1023u;
 }
 
 static void colliding_keys(uint64_t *keys, size_t n)

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collector.h"
 #include "fixtures.h"
@@ -77,26 +78,61 @@ START_TEST(test_barriers_kept_sorted_and_bounded)
 }
 END_TEST
 
-/* The ring's barriers: read whole each time; too many since the last read means exact times. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The ring's barriers are read whole each time. */
 START_TEST(test_sync_reads_the_ring)
 {
 	struct hg_ring_header *r = calloc(1, sizeof(*r));
 
 	r->barrier_ns[0] = 7 * MS + 5;
-	r->barrier_count = 2; /* the second is counted but not stored yet */
-	hg_timegrid_sync(&grid, r);
-	ck_assert_uint_eq(grid.n, 1);
-	ck_assert_uint_eq(hg_timegrid_round(&grid, 7 * MS + 9), 7 * MS + 6);
-	r->barrier_ns[1] = 8 * MS + 5; /* stored now, count unchanged */
+	r->barrier_ns[1] = 8 * MS + 5;
+	r->barrier_count = 2;
 	hg_timegrid_sync(&grid, r);
 	ck_assert_uint_eq(grid.n, 2);
-	ck_assert_int_eq(grid.exact, 0);
-	r->barrier_count += HG_RING_BARRIERS + 1; /* some were overwritten before this read */
-	hg_timegrid_sync(&grid, r);
-	ck_assert_int_eq(grid.exact, 1);
-	ck_assert_uint_eq(hg_timegrid_round(&grid, 9 * MS + 9), 9 * MS + 9);
-	hg_timegrid_pass_done(&grid);
+	ck_assert_uint_eq(grid.exact_until, 0);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, 7 * MS + 9), 7 * MS + 6);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, 8 * MS + 9), 8 * MS + 6);
 	ck_assert_uint_eq(hg_timegrid_round(&grid, 9 * MS + 9), 9 * MS);
+	free(r);
+}
+END_TEST
+
+/*
+ * A barrier in flight (announced, its time maybe not stored), or more barriers since the last
+ * read than the ring keeps: every time up to the moment the collector noticed stays exact, and
+ * later ones stay after that moment.
+ */
+START_TEST(test_sync_missing_barrier_keeps_times_exact)
+{
+	struct hg_ring_header *r = calloc(1, sizeof(*r));
+	uint64_t before, after;
+
+	r->barrier_count = 1;
+	r->barriers_in_flight = 1; /* counted, not stored yet */
+	before = mono_ns();
+	hg_timegrid_sync(&grid, r);
+	after = mono_ns();
+	ck_assert_uint_ge(grid.exact_until, before);
+	ck_assert_uint_le(grid.exact_until, after);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, before - 12345), before - 12345);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, grid.exact_until), grid.exact_until);
+	ck_assert_uint_ge(hg_timegrid_round(&grid, grid.exact_until + 1), grid.exact_until + 1);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, after + 5 * MS) % MS, 0);
+
+	/* Overwritten before this read: 40 more barriers than the ring holds. */
+	r->barriers_in_flight = 0;
+	r->barrier_count += HG_RING_BARRIERS + 40;
+	before = mono_ns();
+	hg_timegrid_sync(&grid, r);
+	ck_assert_uint_ge(grid.exact_until, before);
+	ck_assert_uint_eq(hg_timegrid_round(&grid, before - 7), before - 7);
 	free(r);
 }
 END_TEST
@@ -171,6 +207,7 @@ Suite *timegrid_suite(void)
 	tcase_add_test(round, test_never_across_a_barrier);
 	tcase_add_test(round, test_barriers_kept_sorted_and_bounded);
 	tcase_add_test(round, test_sync_reads_the_ring);
+	tcase_add_test(round, test_sync_missing_barrier_keeps_times_exact);
 	tcase_add_test(round, test_apply_to_records);
 	tcase_add_test(collector, test_collector_rounds_drained_records);
 	suite_add_tcase(s, round);
