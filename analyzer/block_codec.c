@@ -36,6 +36,7 @@ struct pack_state {
 	struct hg_event_model *model; /* codec 3; NULL for codec 2 */
 	uint32_t pid;   /* whose model: the block's, then each ORIGIN's */
 	struct hg_pid_model *pm; /* pid's, once looked up */
+	int refer;      /* pack events as references to the model (else as codec 2 does) */
 };
 
 static struct hg_pid_model *pid_model(struct pack_state *st)
@@ -198,15 +199,15 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 {
 	uint8_t *q;
 
-	if (st->model && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
+	if (st->refer && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
 	    !r->flags && ((const struct hg_rec_alloc *)r)->addr &&
 	    (q = pack_alloc_model(st, (const struct hg_rec_alloc *)r, p))) {
 		p = q;
-	} else if (st->model && r->type == HG_REC_FREE &&
+	} else if (st->refer && r->type == HG_REC_FREE &&
 		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags &&
 		   ((const struct hg_rec_free *)r)->addr) {
 		p = pack_free_model(st, (const struct hg_rec_free *)r, p);
-	} else if (st->model && stack_packable(r)) {
+	} else if (st->refer && stack_packable(r)) {
 		p = pack_stack_model(st, (const struct hg_rec_stack *)r, p);
 	} else if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
 		   !r->flags) {
@@ -257,15 +258,15 @@ static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, u
 
 size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL };
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL, 0 };
 
 	return pack(st, raw, raw_bytes, out);
 }
 
-size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *raw,
+size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, const uint8_t *raw,
 		      size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL };
+	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL, refer };
 
 	return pack(st, raw, raw_bytes, out);
 }
@@ -297,14 +298,29 @@ static uint64_t unzigzag(uint64_t z, uint64_t before)
 	return before + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
 }
 
+/* An ALLOC or FREE record with its header and time, the rest zero: every packing of them starts
+ * with the time delta. */
+static void begin_alloc(struct hg_rec_alloc *a, struct unpack_in *in, const struct pack_state *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->hdr.type = HG_REC_ALLOC;
+	a->hdr.size_bytes = sizeof(*a);
+	a->t_ns = st->t + get_varint(in);
+}
+
+static void begin_free(struct hg_rec_free *f, struct unpack_in *in, const struct pack_state *st)
+{
+	memset(f, 0, sizeof(*f));
+	f->hdr.type = HG_REC_FREE;
+	f->hdr.size_bytes = sizeof(*f);
+	f->t_ns = st->t + get_varint(in);
+}
+
 static size_t unpack_alloc(struct unpack_in *in, struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_alloc a;
 
-	memset(&a, 0, sizeof(a));
-	a.hdr.type = HG_REC_ALLOC;
-	a.hdr.size_bytes = sizeof(a);
-	a.t_ns = st->t + get_varint(in);
+	begin_alloc(&a, in, st);
 	a.addr = unzigzag(get_varint(in), st->addr);
 	a.size_bytes = get_varint(in);
 	a.stack_id = (uint32_t)get_varint(in);
@@ -322,10 +338,7 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 {
 	struct hg_rec_free f;
 
-	memset(&f, 0, sizeof(f));
-	f.hdr.type = HG_REC_FREE;
-	f.hdr.size_bytes = sizeof(f);
-	f.t_ns = st->t + get_varint(in);
+	begin_free(&f, in, st);
 	f.addr = unzigzag(get_varint(in), st->addr);
 	st->t = f.t_ns;
 	st->addr = f.addr;
@@ -341,10 +354,7 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 	struct hg_rec_alloc a;
 	uint32_t pair;
 
-	memset(&a, 0, sizeof(a));
-	a.hdr.type = HG_REC_ALLOC;
-	a.hdr.size_bytes = sizeof(a);
-	a.t_ns = st->t + get_varint(in);
+	begin_alloc(&a, in, st);
 	if (is_new) {
 		a.size_bytes = get_varint(in);
 		a.stack_id = (uint32_t)get_varint(in);
@@ -385,10 +395,7 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_free f;
 
-	memset(&f, 0, sizeof(f));
-	f.hdr.type = HG_REC_FREE;
-	f.hdr.size_bytes = sizeof(f);
-	f.t_ns = st->t + get_varint(in);
+	begin_free(&f, in, st);
 	if (is_ref) {
 		uint64_t pair = get_varint(in), rank = get_varint(in);
 		if (in->bad || pair > UINT32_MAX || rank > UINT32_MAX ||
@@ -518,7 +525,7 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 
 int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL };
+	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL, 0 };
 
 	return unpack(st, src, n, out, raw_bytes);
 }
@@ -526,7 +533,7 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *src, size_t n,
 		     uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL };
+	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL, 1 };
 
 	return unpack(st, src, n, out, raw_bytes);
 }

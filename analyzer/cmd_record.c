@@ -272,6 +272,10 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
 		(unsigned long long)st->lost_events);
 	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
+	if (st->cheap_bytes)
+		hg_note("%.0f%% of the records were packed the quick way (larger): the program kept "
+			"every CPU busy and the collector gave way",
+			100.0 * (double)st->cheap_bytes / (double)(st->raw_bytes ? st->raw_bytes : 1));
 }
 
 int hg_record_exit_code(int wait_status)

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
@@ -73,17 +74,12 @@ struct hg_collector {
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	uint64_t horizon_ns;       /* what the last complete pass vouches for (HG_REC_HORIZON) */
 	uint64_t horizon_written;
+	uint64_t busy_wall_ns, busy_cpu_ns; /* where the last look at the collector's load began */
+	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
+	int cheap;                 /* packing events without references (watch_load) */
 	struct hg_timegrid grid;   /* rounds ALLOC and FREE times (record --time-resolution) */
 	struct hg_collector_stats st;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static struct hg_ring_slot *slot(struct hg_collector *c, uint32_t i)
 {
@@ -105,7 +101,7 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->ring_path = hg_xstrdup(ring_path);
 	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
 	c->pids = hg_xcalloc(ring->n_slots, sizeof(*c->pids));
-	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = mono_ns();
+	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = hg_mono_ns();
 	c->rss_interval_ns = 10ull * 1000000ull;
 	c->grid.res_ns = HG_DEFAULT_TIME_RESOLUTION_NS;
 	return c;
@@ -140,7 +136,7 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	void *p;
 
 	snprintf(path, sizeof(path), "/dev/shm/heapgraph.%d.%llu.ring", (int)getpid(),
-		 (unsigned long long)mono_ns());
+		 (unsigned long long)hg_mono_ns());
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		hg_error("cannot create ring '%s': %s", path, strerror(errno));
@@ -262,8 +258,64 @@ static void flush_stage(struct hg_collector *c, struct stage *s)
 
 static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32_t n);
 
+/*
+ * Every BUSY_WINDOW_NS, how busy the collector and the machine were. When the collector works
+ * most of the time and the machine has no idle CPU left (a program allocating on every core of
+ * a small machine), the collector competes with the program: events are then packed on their
+ * own, a fraction of the work (the trace grows), until either has room again. A collector with
+ * a core to itself keeps writing the small trace however busy it is.
+ */
+#define BUSY_WINDOW_NS (200u * 1000000u)
+#define BUSY_HIGH 0.5  /* the collector's share of its wall time */
+#define IDLE_LOW 0.06  /* the machine's idle share */
+#define IDLE_HIGH 0.25
+
+static ssize_t read_small(const char *path, char *buf, size_t cap);
+
+/* The machine's idle and total CPU ticks so far (/proc/stat); 0 when it cannot be read. */
+static int cpu_ticks(uint64_t *idle, uint64_t *all)
+{
+	char buf[512];
+	unsigned long long v[8] = { 0 };
+	int n;
+
+	if (read_small("/proc/stat", buf, sizeof(buf)) <= 0 ||
+	    (n = sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			&v[3], &v[4], &v[5], &v[6], &v[7])) < 4)
+		return 0;
+	*idle = v[3] + v[4];
+	*all = 0;
+	for (int i = 0; i < n; i++)
+		*all += v[i];
+	return 1;
+}
+
+static void watch_load(struct hg_collector *c)
+{
+	uint64_t wall = hg_mono_ns(), cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID), idle = 0, all = 0;
+	double busy, idle_share = 1.0;
+
+	if (wall - c->busy_wall_ns < BUSY_WINDOW_NS)
+		return;
+	busy = (double)(cpu - c->busy_cpu_ns) / (double)(wall - c->busy_wall_ns);
+	if (cpu_ticks(&idle, &all) && all > c->all_ticks)
+		idle_share = (double)(idle - c->idle_ticks) / (double)(all - c->all_ticks);
+	if (c->busy_wall_ns && busy > BUSY_HIGH && idle_share < IDLE_LOW)
+		c->cheap = 1;
+	else if (idle_share > IDLE_HIGH)
+		c->cheap = 0;
+	hg_trace_writer_refer(c->w, !c->cheap);
+	c->busy_wall_ns = wall;
+	c->busy_cpu_ns = cpu;
+	c->idle_ticks = idle;
+	c->all_ticks = all;
+}
+
 static void flush_all(struct hg_collector *c)
 {
+	watch_load(c);
+	if (c->cheap)
+		c->st.cheap_bytes += c->staged;
 	if (c->horizon_ns > c->horizon_written) {
 		struct hg_rec_horizon rec = { { HG_REC_HORIZON, 0, sizeof(rec) }, c->horizon_ns };
 		/* The collector's own stage is flushed last: the record follows what it vouches for.
@@ -274,7 +326,7 @@ static void flush_all(struct hg_collector *c)
 	for (uint32_t i = 0; i <= c->ring->n_slots; i++)
 		if (c->stages[i].len)
 			flush_stage(c, &c->stages[i]);
-	c->last_flush_ns = mono_ns();
+	c->last_flush_ns = hg_mono_ns();
 }
 
 static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
@@ -387,7 +439,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
 	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
-	uint64_t moved = 0, now = mono_ns(), seen = now, margin;
+	uint64_t moved = 0, now = hg_mono_ns(), seen = now, margin;
 	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
 	uint32_t last = c->ring->n_slots - 1;
 
@@ -528,7 +580,7 @@ static int any_owned(struct hg_collector *c)
 
 static void note_garbage(struct hg_collector *c)
 {
-	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, mono_ns(), 0,
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_mono_ns(), 0,
 				   HG_LOSS_DEAD_WRITER, 0, c->garbage_bytes - c->garbage_reported };
 
 	if (c->garbage_bytes == c->garbage_reported)
@@ -544,7 +596,7 @@ static void note_loss(struct hg_collector *c)
 {
 	note_garbage(c);
 	uint64_t lost = __atomic_load_n(&c->ring->lost_events, __ATOMIC_RELAXED);
-	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, mono_ns(), 0,
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_mono_ns(), 0,
 				   HG_LOSS_COLLECTOR_GONE, 0, 0 };
 
 	if (lost == c->lost_reported)
@@ -560,7 +612,7 @@ static void note_loss(struct hg_collector *c)
 
 static void note_exit(struct hg_collector *c, pid_t pid, int status)
 {
-	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, mono_ns(), (uint32_t)pid, 0,
+	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_mono_ns(), (uint32_t)pid, 0,
 				   0, 0 };
 
 	if (WIFSIGNALED(status)) {
@@ -621,8 +673,8 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 	for (;;) {
 		uint64_t moved = hg_collector_drain(c);
 
-		sample_rss(c, mono_ns());
-		request_snapshots(c, mono_ns());
+		sample_rss(c, hg_mono_ns());
+		request_snapshots(c, hg_mono_ns());
 		note_loss(c);
 		if (!gone)
 			gone = root_gone(c, root, root_is_child, root_status);

@@ -32,7 +32,14 @@ struct pair {
 	uint64_t *recent;
 	uint32_t n_recent;
 	size_t cap_recent;
-	UT_hash_handle hh;
+};
+
+/* The writer's index of pairs by key: open addressing, at most half full, the key in the slot
+ * (a lookup per allocation: one cache line, not two). */
+struct key_slot {
+	struct pair_key key;
+	uint32_t idx1; /* pair index + 1; 0: empty */
+	uint32_t pad;
 };
 
 /* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches. */
@@ -45,7 +52,8 @@ struct hg_pid_model {
 	uint32_t pid;
 	struct pair **pairs;       /* by index */
 	size_t n_pairs, cap_pairs;
-	struct pair *by_key;       /* uthash over pairs */
+	struct key_slot *keys;     /* the writer's: pairs by key */
+	size_t key_cap;
 	struct chunk_class *classes;
 	struct hg_addrmap recent;  /* addr -> (pair in size_bytes, seq in t_ns) */
 	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
@@ -74,7 +82,7 @@ static void pid_free(struct hg_pid_model *pm)
 {
 	struct chunk_class *c, *ctmp;
 
-	HASH_CLEAR(hh, pm->by_key);
+	free(pm->keys);
 	for (size_t i = 0; i < pm->n_pairs; i++) {
 		free(pm->pairs[i]->recent);
 		free(pm->pairs[i]);
@@ -137,8 +145,14 @@ static uint64_t chunk_of(uint64_t size)
 	return c < 32 ? 32 : c;
 }
 
-/* The next pair; the writer also finds it by key (the reader only ever needs its index). */
-static struct pair *pair_new(struct hg_pid_model *pm, const struct pair_key *k, int by_key)
+static uint64_t key_hash(const struct pair_key *k)
+{
+	uint64_t h = (k->size * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)k->stack_id << 8 | k->fn);
+
+	return (h * 0xbf58476d1ce4e5b9ull) >> 32;
+}
+
+static struct pair *pair_new(struct hg_pid_model *pm, const struct pair_key *k)
 {
 	struct pair *p = hg_xcalloc(1, sizeof(*p));
 
@@ -146,22 +160,52 @@ static struct pair *pair_new(struct hg_pid_model *pm, const struct pair_key *k, 
 	p->idx = (uint32_t)pm->n_pairs;
 	HG_GROW(pm->pairs, pm->cap_pairs, pm->n_pairs + 1);
 	pm->pairs[pm->n_pairs++] = p;
-	if (by_key)
-		HASH_ADD(hh, pm->by_key, key, sizeof(p->key), p);
 	return p;
+}
+
+/* The slot of key k in the writer's index: its own, or the empty one where it would go. */
+static struct key_slot *key_slot(const struct hg_pid_model *pm, const struct pair_key *k)
+{
+	size_t mask = pm->key_cap - 1;
+
+	for (size_t i = key_hash(k) & mask;; i = (i + 1) & mask) {
+		struct key_slot *s = &pm->keys[i];
+		if (!s->idx1 || (s->key.size == k->size && s->key.stack_id == k->stack_id &&
+				 s->key.fn == k->fn))
+			return s;
+	}
+}
+
+static void keys_grow(struct hg_pid_model *pm)
+{
+	struct key_slot *old = pm->keys;
+	size_t old_cap = pm->key_cap;
+
+	pm->key_cap = old_cap ? old_cap * 2 : 1024;
+	pm->keys = hg_xcalloc(pm->key_cap, sizeof(*pm->keys));
+	for (size_t i = 0; i < old_cap; i++)
+		if (old[i].idx1)
+			*key_slot(pm, &old[i].key) = old[i];
+	free(old);
 }
 
 uint32_t hg_model_pair(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id, uint8_t fn,
 		       int *is_new)
 {
 	struct pair_key k = { size, stack_id, fn };
-	struct pair *p;
+	struct key_slot *s;
 
-	HASH_FIND(hh, pm->by_key, &k, sizeof(k), p);
-	*is_new = !p;
-	if (!p && pm->n_pairs >= HG_MODEL_MAX_PAIRS)
+	if ((pm->n_pairs + 1) * 2 > pm->key_cap)
+		keys_grow(pm);
+	s = key_slot(pm, &k);
+	*is_new = !s->idx1;
+	if (s->idx1)
+		return s->idx1 - 1;
+	if (pm->n_pairs >= HG_MODEL_MAX_PAIRS)
 		return HG_MODEL_NO_PAIR;
-	return (p ? p : pair_new(pm, &k, 1))->idx;
+	s->key = k;
+	s->idx1 = pair_new(pm, &k)->idx + 1;
+	return s->idx1 - 1;
 }
 
 uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stack_id,
@@ -171,7 +215,7 @@ uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stac
 
 	if (pm->n_pairs >= HG_MODEL_MAX_PAIRS)
 		return HG_MODEL_NO_PAIR;
-	return pair_new(pm, &k, 0)->idx;
+	return pair_new(pm, &k)->idx;
 }
 
 int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *size,

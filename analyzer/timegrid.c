@@ -3,8 +3,8 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "diag.h"
 #include "timegrid.h"
 
@@ -41,14 +41,6 @@ void hg_timegrid_add(struct hg_timegrid *g, uint64_t t_ns)
 	g->n++;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 void hg_timegrid_sync(struct hg_timegrid *g, const struct hg_ring_header *ring)
 {
 	uint64_t count = __atomic_load_n(&ring->barrier_count, __ATOMIC_SEQ_CST);
@@ -65,7 +57,7 @@ void hg_timegrid_sync(struct hg_timegrid *g, const struct hg_ring_header *ring)
 	if (in_flight || count - g->seen_count > HG_RING_BARRIERS) {
 		/* A barrier may be missing, stamped before now: nothing up to now is rounded, and
 		 * what comes after stays after now. */
-		uint64_t now = mono_ns();
+		uint64_t now = hg_mono_ns();
 		if (now > g->exact_until)
 			g->exact_until = now;
 		hg_timegrid_add(g, now);

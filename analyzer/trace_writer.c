@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "block_codec.h"
+#include "clock.h"
 #include "crc32c.h"
 #include "diag.h"
 #include "event_model.h"
@@ -27,7 +28,9 @@ struct hg_trace_writer {
 	char *path;       /* for messages */
 	uint64_t bytes;   /* written so far */
 	ZSTD_CCtx *cctx;  /* the frame running through every block (codec 3); NULL: store */
+	int level;        /* zstd level asked for */
 	struct hg_event_model *model; /* what the blocks so far said (codec 3 packing) */
+	int refer;        /* pack events as references to the model */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
 	int ended;        /* the final END block is written */
@@ -56,14 +59,6 @@ static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
 	return 0;
 }
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 {
 	struct hg_trace_writer *w;
@@ -78,6 +73,7 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	w = hg_xcalloc(1, sizeof(*w));
 	w->fd = fd;
 	w->path = hg_xstrdup(path);
+	w->level = zstd_level;
 	if (zstd_level > 0 && (w->cctx = ZSTD_createCCtx()) &&
 	    (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level)) ||
 	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog,
@@ -86,20 +82,35 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 		ZSTD_freeCCtx(w->cctx);
 		w->cctx = NULL;
 	}
-	if (w->cctx)
+	if (w->cctx) {
 		w->model = hg_event_model_new();
+		w->refer = 1;
+	}
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
 	h.version = HG_FORMAT_VERSION;
 	h.header_bytes = HG_TRACE_HEADER_BYTES;
-	h.created_unix_ns = now_ns(CLOCK_REALTIME);
-	h.created_mono_ns = now_ns(CLOCK_MONOTONIC);
+	h.created_unix_ns = hg_clock_ns(CLOCK_REALTIME);
+	h.created_mono_ns = hg_clock_ns(CLOCK_MONOTONIC);
 	h.writer_pid = (uint32_t)getpid();
 	if (write_all(w, &h, sizeof(h)) < 0) {
 		hg_trace_writer_close(w);
 		return NULL;
 	}
 	return w;
+}
+
+/* The zstd level while events are packed without references (hg_trace_writer_refer). */
+#define CHEAP_LEVEL 3
+
+void hg_trace_writer_refer(struct hg_trace_writer *w, int on)
+{
+	if (!w->cctx || w->refer == on)
+		return;
+	w->refer = on;
+	/* The level may change inside a frame; without references, the cheaper one. */
+	ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel,
+			       on || w->level < CHEAP_LEVEL ? w->level : CHEAP_LEVEL);
 }
 
 int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
@@ -136,7 +147,7 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
-		in.size = hg_pack_stream(w->model, pid, raw, n, w->pack);
+		in.size = hg_pack_stream(w->model, pid, w->refer, raw, n, w->pack);
 		do
 			left = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_flush);
 		while (!ZSTD_isError(left) && left && out.pos < out.size);
@@ -184,7 +195,7 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 int hg_trace_writer_end(struct hg_trace_writer *w, int final)
 {
 	struct hg_rec_end rec = { { HG_REC_END, final ? HG_END_FINAL : 0, sizeof(rec) },
-				  now_ns(CLOCK_MONOTONIC) };
+				  hg_clock_ns(CLOCK_MONOTONIC) };
 
 	if (w->ended)
 		return 0;

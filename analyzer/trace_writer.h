@@ -14,6 +14,13 @@ struct hg_trace_writer;
  */
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level);
 
+/*
+ * Whether the next blocks pack events as references to what the file said before (the default,
+ * several times smaller) or on their own (codec 2's packing, a fraction of the work): the
+ * collector turns it off while it is too busy to keep up cheaply.
+ */
+void hg_trace_writer_refer(struct hg_trace_writer *w, int on);
+
 /* Note in the file header that ALLOC and FREE times are rounded to ns (0: exact). Returns 0,
  * or -1 after printing an error. */
 int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns);

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "fixtures.h"
 
@@ -587,14 +588,6 @@ START_TEST(test_collector_losses_become_one_record)
 }
 END_TEST
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Each flush ends with a horizon 20 ms below the start of the pass that staged its records. */
 START_TEST(test_collector_horizon_follows_flush)
 {
@@ -605,9 +598,9 @@ START_TEST(test_collector_horizon_follows_flush)
 	own(1, 500, 501);
 	fx_alloc(&b, 1, 0x10, 1, 1, 0);
 	publish_buf(1, &b);
-	before = now_ns();
+	before = hg_mono_ns();
 	fx_rig_finish(&rig, &tr);
-	after = now_ns();
+	after = hg_mono_ns();
 	ck_assert_uint_eq(tr.n, 2);
 	ck_assert_uint_eq(tr.n_horizons, 1);
 	ck_assert_uint_ge(tr.last_horizon_ns, before - 20000000ull);
@@ -619,7 +612,7 @@ END_TEST
 /* A producer waiting for room with a record in hand holds the horizon below its wait. */
 START_TEST(test_collector_horizon_held_by_stalled_producer)
 {
-	uint64_t stalled = now_ns() - 3000000000ull;
+	uint64_t stalled = hg_mono_ns() - 3000000000ull;
 
 	fx_rig_open(&rig, 4, HG_RING_MIN_SLOT_BYTES, 0);
 	own(2, 500, 502);

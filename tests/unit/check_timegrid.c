@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "collector.h"
 #include "fixtures.h"
 #include "hg_format.h"
@@ -78,14 +79,6 @@ START_TEST(test_barriers_kept_sorted_and_bounded)
 }
 END_TEST
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* The ring's barriers are read whole each time. */
 START_TEST(test_sync_reads_the_ring)
 {
@@ -116,9 +109,9 @@ START_TEST(test_sync_missing_barrier_keeps_times_exact)
 
 	r->barrier_count = 1;
 	r->barriers_in_flight = 1; /* counted, not stored yet */
-	before = mono_ns();
+	before = hg_mono_ns();
 	hg_timegrid_sync(&grid, r);
-	after = mono_ns();
+	after = hg_mono_ns();
 	ck_assert_uint_ge(grid.exact_until, before);
 	ck_assert_uint_le(grid.exact_until, after);
 	ck_assert_uint_eq(hg_timegrid_round(&grid, before - 12345), before - 12345);
@@ -129,7 +122,7 @@ START_TEST(test_sync_missing_barrier_keeps_times_exact)
 	/* Overwritten before this read: 40 more barriers than the ring holds. */
 	r->barriers_in_flight = 0;
 	r->barrier_count += HG_RING_BARRIERS + 40;
-	before = mono_ns();
+	before = hg_mono_ns();
 	hg_timegrid_sync(&grid, r);
 	ck_assert_uint_ge(grid.exact_until, before);
 	ck_assert_uint_eq(hg_timegrid_round(&grid, before - 7), before - 7);

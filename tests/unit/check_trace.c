@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "block_codec.h"
+#include "clock.h"
 #include "crc32c.h"
 #include "fixtures.h"
 #include "trace_reader.h"
@@ -38,14 +39,6 @@ static void teardown(void)
 {
 	fx_restore_stderr();
 	fx_scratch_remove(&scratch);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The records in b, one by one: rec_at(b, i) is the i-th. */
@@ -189,12 +182,12 @@ START_TEST(test_trace_stored_block_layout)
 	struct hg_trace_header fh;
 	struct hg_block_header h;
 	static const uint8_t zero[28];
-	uint64_t before = mono_ns(), after;
+	uint64_t before = hg_mono_ns(), after;
 	uint8_t *file;
 	size_t n;
 
 	w = hg_trace_writer_open(path, 0);
-	after = mono_ns();
+	after = hg_mono_ns();
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(hg_trace_writer_bytes(w), HG_TRACE_HEADER_BYTES);
 	fx_alloc(&b, 5, 0x1000, 10, 1, HG_FN_MALLOC);
