@@ -50,7 +50,7 @@ struct recent_slot {
 
 struct hg_pid_model {
 	uint32_t pid;
-	struct pair **pairs;       /* by index */
+	struct pair *pairs;        /* by index, in one array: one cache miss per lookup */
 	size_t n_pairs, cap_pairs;
 	struct key_slot *keys;     /* the writer's: pairs by key */
 	size_t key_cap;
@@ -84,8 +84,7 @@ static void pid_free(struct hg_pid_model *pm)
 
 	free(pm->keys);
 	for (size_t i = 0; i < pm->n_pairs; i++) {
-		free(pm->pairs[i]->recent);
-		free(pm->pairs[i]);
+		free(pm->pairs[i].recent);
 	}
 	free(pm->pairs);
 	HASH_ITER(hh, pm->classes, c, ctmp) {
@@ -152,14 +151,16 @@ static uint64_t key_hash(const struct pair_key *k)
 	return (h * 0xbf58476d1ce4e5b9ull) >> 32;
 }
 
+/* The next pair; valid until the next one is made (the array may move). */
 static struct pair *pair_new(struct hg_pid_model *pm, const struct pair_key *k)
 {
-	struct pair *p = hg_xcalloc(1, sizeof(*p));
+	struct pair *p;
 
-	p->key = *k;
-	p->idx = (uint32_t)pm->n_pairs;
 	HG_GROW(pm->pairs, pm->cap_pairs, pm->n_pairs + 1);
-	pm->pairs[pm->n_pairs++] = p;
+	p = &pm->pairs[pm->n_pairs];
+	memset(p, 0, sizeof(*p));
+	p->key = *k;
+	p->idx = (uint32_t)pm->n_pairs++;
 	return p;
 }
 
@@ -223,9 +224,9 @@ int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *siz
 {
 	if (idx >= pm->n_pairs)
 		return -1;
-	*size = pm->pairs[idx]->key.size;
-	*stack_id = pm->pairs[idx]->key.stack_id;
-	*fn = (uint8_t)pm->pairs[idx]->key.fn;
+	*size = pm->pairs[idx].key.size;
+	*stack_id = pm->pairs[idx].key.stack_id;
+	*fn = (uint8_t)pm->pairs[idx].key.fn;
 	return 0;
 }
 
@@ -264,7 +265,7 @@ enum {
 
 uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
-	const struct chunk_class *c = class_of(pm, pm->pairs[pair], 0);
+	const struct chunk_class *c = class_of(pm, &pm->pairs[pair], 0);
 	const struct hg_live *f;
 
 	for (uint32_t i = 0; c && i < c->n_freed; i++)
@@ -288,7 +289,7 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 	uint64_t z;
 
 	if (code < HG_MODEL_FREED) {
-		c = pair < pm->n_pairs ? class_of(pm, pm->pairs[pair], 0) : NULL;
+		c = pair < pm->n_pairs ? class_of(pm, &pm->pairs[pair], 0) : NULL;
 		if (!c || code >= c->n_freed)
 			return -1;
 		*addr = c->freed[c->n_freed - 1 - code];
@@ -324,7 +325,7 @@ static void drop_at(uint64_t *v, uint32_t *n, uint32_t i)
 void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
 	struct chunk_class *c;
-	struct pair *p = pm->pairs[pair];
+	struct pair *p = &pm->pairs[pair];
 	struct recent_slot *slot;
 	struct hg_live v = { pair, 0, 0, 0 };
 	const struct hg_live *old;
@@ -367,7 +368,7 @@ int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pa
 
 	if (!v)
 		return 0;
-	p = pm->pairs[v->size_bytes];
+	p = &pm->pairs[v->size_bytes];
 	for (uint32_t i = 0; i < p->n_recent; i++)
 		if (p->recent[p->n_recent - 1 - i] == addr) {
 			*pair = p->idx;
@@ -382,7 +383,7 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 {
 	const struct pair *p;
 
-	if (pair >= pm->n_pairs || rank >= (p = pm->pairs[pair])->n_recent)
+	if (pair >= pm->n_pairs || rank >= (p = &pm->pairs[pair])->n_recent)
 		return -1;
 	*addr = p->recent[p->n_recent - 1 - rank];
 	return 0;
@@ -410,7 +411,7 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	slot->seq = pm->free_seq++;
 	if (!hg_addrmap_take(&pm->recent, addr, &v))
 		return; /* not a recent block: its size is unknown */
-	p = pm->pairs[v.size_bytes];
+	p = &pm->pairs[v.size_bytes];
 	for (uint32_t i = p->n_recent; i-- > 0;)
 		if (p->recent[i] == addr) {
 			drop_at(p->recent, &p->n_recent, i);
