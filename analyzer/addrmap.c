@@ -4,7 +4,8 @@
  * Linear probing over 32-byte entries (key and value together: on a table of millions of
  * blocks every operation is a cache miss, and this makes it one), kept at most three quarters
  * full. Deletion shifts later entries of the same cluster back
- * instead of leaving tombstones, so a long replay of malloc/free churn never degrades. Replaying
+ * instead of leaving tombstones, so a long replay of malloc/free churn never degrades; each
+ * entry keeps its home slot (in padding the value had anyway), so that shift need not hash. Replaying
  * millions of events is dominated by this table, which is why it is not a generic hash map.
  */
 #include <stdlib.h>
@@ -56,20 +57,23 @@ static void grow(struct hg_addrmap *m)
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 		   struct hg_live *old)
 {
-	size_t i;
+	size_t i, home;
 
 	if ((m->n + 1) * 4 > m->cap * 3)
 		grow(m);
-	for (i = slot_of(addr, m->cap); m->e[i].addr; i = (i + 1) & (m->cap - 1)) {
+	home = slot_of(addr, m->cap);
+	for (i = home; m->e[i].addr; i = (i + 1) & (m->cap - 1)) {
 		if (m->e[i].addr == addr) {
 			if (old)
 				*old = m->e[i].v;
 			m->e[i].v = *v;
+			m->e[i].v.home = (uint32_t)home;
 			return 1;
 		}
 	}
 	m->e[i].addr = addr;
 	m->e[i].v = *v;
+	m->e[i].v.home = (uint32_t)home;
 	m->n++;
 	return 0;
 }
@@ -90,7 +94,7 @@ static void remove_at(struct hg_addrmap *m, size_t hole)
 	size_t mask = m->cap - 1;
 
 	for (size_t j = (hole + 1) & mask; m->e[j].addr; j = (j + 1) & mask) {
-		size_t home = slot_of(m->e[j].addr, m->cap);
+		size_t home = m->e[j].v.home; /* kept by put: no rehash per moved entry */
 		/* j may move to hole only if its home is not in (hole, j], cyclically. */
 		if (((j - home) & mask) >= ((j - hole) & mask)) {
 			m->e[hole] = m->e[j];

@@ -11,7 +11,7 @@ struct hg_live {
 	uint64_t size_bytes; /* requested size */
 	uint64_t t_ns;       /* when it was allocated */
 	uint32_t stack_id;   /* allocation stack */
-	uint32_t pad;
+	uint32_t home;       /* the table's own: the slot the address hashes to (set by put) */
 };
 
 struct hg_addrmap_entry {
