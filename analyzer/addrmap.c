@@ -8,6 +8,7 @@
  * entry keeps its home slot (in padding the value had anyway), so that shift need not hash. Replaying
  * millions of events is dominated by this table, which is why it is not a generic hash map.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,14 +79,22 @@ int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 	return 0;
 }
 
-struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr)
+/* The slot holding addr, or -1. */
+static ptrdiff_t find(const struct hg_addrmap *m, uint64_t addr)
 {
 	if (!m->cap)
-		return NULL;
+		return -1;
 	for (size_t i = slot_of(addr, m->cap); m->e[i].addr; i = (i + 1) & (m->cap - 1))
 		if (m->e[i].addr == addr)
-			return &m->e[i].v;
-	return NULL;
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr)
+{
+	ptrdiff_t i = find(m, addr);
+
+	return i < 0 ? NULL : &m->e[i].v;
 }
 
 /* Backward-shift deletion: move later members of the cluster into the hole when allowed. */
@@ -107,17 +116,24 @@ static void remove_at(struct hg_addrmap *m, size_t hole)
 
 int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, struct hg_live *out)
 {
-	if (!m->cap)
+	ptrdiff_t i = find(m, addr);
+
+	if (i < 0)
 		return 0;
-	for (size_t i = slot_of(addr, m->cap); m->e[i].addr; i = (i + 1) & (m->cap - 1)) {
-		if (m->e[i].addr == addr) {
-			if (out)
-				*out = m->e[i].v;
-			remove_at(m, i);
-			return 1;
-		}
-	}
-	return 0;
+	if (out)
+		*out = m->e[i].v;
+	remove_at(m, (size_t)i);
+	return 1;
+}
+
+int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns)
+{
+	ptrdiff_t i = find(m, addr);
+
+	if (i < 0 || m->e[i].v.t_ns != t_ns)
+		return 0;
+	remove_at(m, (size_t)i);
+	return 1;
 }
 
 int hg_addrmap_next(const struct hg_addrmap *m, size_t *pos, uint64_t *addr,

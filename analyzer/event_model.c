@@ -328,7 +328,6 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	struct pair *p = &pm->pairs[pair];
 	struct recent_slot *slot;
 	struct hg_live v = { pair, 0, 0, 0 };
-	const struct hg_live *old;
 	uint64_t end;
 
 	/* The address is no longer free in its chunk size. */
@@ -343,8 +342,8 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
 	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
-	if (slot->addr && (old = hg_addrmap_get(&pm->recent, slot->addr)) && old->t_ns == slot->seq)
-		hg_addrmap_take(&pm->recent, slot->addr, NULL);
+	if (slot->addr)
+		hg_addrmap_take_if(&pm->recent, slot->addr, slot->seq);
 	v.t_ns = pm->seq;
 	hg_addrmap_put(&pm->recent, addr, &v, NULL);
 	slot->addr = addr;
@@ -396,16 +395,14 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	struct chunk_class *c;
 	struct recent_slot *slot;
 	struct hg_live f = { 0, pm->free_seq, 0, 0 };
-	const struct hg_live *old;
 
 	pm->last_free = addr;
 	if (!pm->freed_fifo)
 		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
 	slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	/* Any freed address, size known or not: malloc may hand it back for another size. */
-	if (slot->addr && (old = hg_addrmap_get(&pm->any_freed, slot->addr)) &&
-	    old->t_ns == slot->seq)
-		hg_addrmap_take(&pm->any_freed, slot->addr, NULL);
+	if (slot->addr)
+		hg_addrmap_take_if(&pm->any_freed, slot->addr, slot->seq);
 	hg_addrmap_put(&pm->any_freed, addr, &f, NULL);
 	slot->addr = addr;
 	slot->seq = pm->free_seq++;
