@@ -148,11 +148,9 @@ static int parse(int argc, char **argv, struct record_opts *o)
 			o->ring.snapshot_every_ns = v;
 			break;
 		case 'T':
-			if (hg_parse_duration(optarg, &v) < 0 || v < 1 || v > MAX_TIME_RESOLUTION_NS)
-				return hg_usage_error("record", "invalid value '%s' for "
-						      "--time-resolution (a duration from 1ns to 100ms, "
-						      "such as 1ms, 10us)", optarg);
-			o->ring.time_resolution_ns = (uint32_t)v;
+			if ((rc = hg_parse_time_resolution("record", optarg,
+							   &o->ring.time_resolution_ns)))
+				return rc;
 			break;
 		default:
 			return hg_bad_option("record", ch, argv);
@@ -276,6 +274,17 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 		hg_note("%.0f%% of the records were packed the quick way (larger): the program kept "
 			"every CPU busy and the collector gave way",
 			100.0 * (double)st->cheap_bytes / (double)(st->raw_bytes ? st->raw_bytes : 1));
+}
+
+int hg_parse_time_resolution(const char *cmd, const char *arg, uint32_t *ns)
+{
+	uint64_t v;
+
+	if (hg_parse_duration(arg, &v) < 0 || v < 1 || v > MAX_TIME_RESOLUTION_NS)
+		return hg_usage_error(cmd, "invalid value '%s' for --time-resolution (a duration "
+				      "from 1ns to 100ms, such as 1ms, 10us)", arg);
+	*ns = (uint32_t)v;
+	return 0;
 }
 
 int hg_record_exit_code(int wait_status)

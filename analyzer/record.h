@@ -28,4 +28,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 /* A waitpid status as a shell would show it: the exit code, or 128+N when signal N killed it. */
 int hg_record_exit_code(int wait_status);
 
+/* --time-resolution DURATION of `cmd`: 1ns to 100ms into *ns; 0, or a usage error's status. */
+int hg_parse_time_resolution(const char *cmd, const char *arg, uint32_t *ns);
+
 #endif /* HG_RECORD_H */

@@ -15,7 +15,9 @@
  * A late event (a producer preempted past the horizon's margin) is applied late. The one
  * ordering that would then corrupt the live set, another thread's free of its block applied
  * before it, is repaired: a free of an unknown address leaves an orphan note, and an
- * allocation of that address timestamped before the free is applied as allocated and freed.
+ * allocation of that address timestamped no later than the free is applied as allocated and
+ * freed. Notes count: with times rounded to a tick, one address can pass between threads
+ * several times within a tick, and all those frees sort before all those allocations.
  *
  * Everything else is applied in file order: a PROCESS record creates its image at once (so the
  * STACK and MODULE records that follow it in the same thread find it), a STACK record goes to
@@ -174,21 +176,21 @@ static void enqueue(struct hg_replay_state *s, struct hg_stream *st, const struc
 	s->n_pending++;
 }
 
-/* Take the earliest waiting event. */
-static struct hg_pending dequeue(struct hg_replay_state *s)
+/* Take the next event of the stream at heap position i (0: the earliest). */
+static struct hg_pending dequeue(struct hg_replay_state *s, size_t i)
 {
-	struct hg_stream *st = s->heap[0];
+	struct hg_stream *st = s->heap[i];
 	struct hg_pending p = *front(st);
 
 	st->head = (st->head + 1) & (st->cap - 1);
 	s->n_pending--;
 	if (--st->n == 0) {
-		s->heap[0] = s->heap[--s->n_heap];
-		if (s->n_heap)
-			sift_down(s, 0);
-	} else {
-		sift_down(s, 0);
+		s->heap[i] = s->heap[--s->n_heap];
+		if (i == s->n_heap)
+			return p;
 	}
+	sift_down(s, i);
+	sift_up(s, i);
 	return p;
 }
 
@@ -244,7 +246,7 @@ unsigned hg_size_bucket(uint64_t size_bytes)
 
 static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const struct hg_pending *p)
 {
-	struct hg_live v = { p->size, p->t_ns, p->stack_id, 0 }, old;
+	struct hg_live v = { p->size, p->t_ns, p->stack_id, 0 }, old, *o;
 	struct hg_site *st = site(im, p->stack_id);
 
 	st->allocations++;
@@ -253,12 +255,17 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 	im->totals.allocated_bytes += p->size;
 	im->size_hist[hg_size_bucket(p->size)]++;
 	thread->last_alloc = p->addr;
-	if (HG_UNLIKELY(im->orphans.n) && hg_addrmap_take(&im->orphans, p->addr, &old) &&
-	    old.t_ns >= p->t_ns) {
-		/* Its free, from another thread, was applied before it: it came late. */
-		im->totals.unknown_frees--;
-		im->totals.frees++;
-		return;
+	if (HG_UNLIKELY(im->orphans.n) && (o = hg_addrmap_get(&im->orphans, p->addr))) {
+		if (o->t_ns >= p->t_ns) {
+			/* Its free, from another thread, was applied before it: it came late, or
+			 * in the same tick of rounded time, where frees sort first. */
+			if (--o->size_bytes == 0)
+				hg_addrmap_take(&im->orphans, p->addr, NULL);
+			im->totals.unknown_frees--;
+			im->totals.frees++;
+			return;
+		}
+		hg_addrmap_take(&im->orphans, p->addr, NULL); /* older than this allocation */
 	}
 	/* Present already: its free was never seen (allocated before the trace, or lost). */
 	if (hg_addrmap_put(&im->live, p->addr, &v, &old))
@@ -282,9 +289,19 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 	struct hg_live old;
 
 	if (!hg_addrmap_take(&im->live, p->addr, &old)) {
-		struct hg_live orphan = { 0, p->t_ns, 0, 0 };
+		/* An orphan note counts the frees of the address still waiting for their
+		 * allocation: one tick of rounded time can hold several hand-overs of one address
+		 * between threads, all its frees sorted first. A note older than the window is
+		 * a free whose allocation was never traced: it starts the count afresh. */
+		struct hg_live *o = hg_addrmap_get(&im->orphans, p->addr);
 		im->totals.unknown_frees++;
-		hg_addrmap_put(&im->orphans, p->addr, &orphan, NULL);
+		if (o && o->t_ns + WINDOW_NS >= p->t_ns) {
+			o->size_bytes++;
+			o->t_ns = p->t_ns;
+		} else {
+			struct hg_live orphan = { 1, p->t_ns, 0, 0 };
+			hg_addrmap_put(&im->orphans, p->addr, &orphan, NULL);
+		}
 		return;
 	}
 	im->totals.frees++;
@@ -334,13 +351,53 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 		hg_replay_apply_map(im, p);
 }
 
+/* Whether p contradicts the heap as it stands: a free of an address not live, an allocation of
+ * one that is. */
+static int contradicts(struct hg_replay_state *s, const struct hg_pending *p)
+{
+	int live;
+
+	if (p->kind != P_FREE && p->kind != P_ALLOC)
+		return 0;
+	live = hg_addrmap_get(&hg_replay_image_at(s, p->pid, p->t_ns)->live, p->addr) != NULL;
+	return p->kind == P_FREE ? !live : live;
+}
+
+/*
+ * The heap position of the event to apply next. Threads' events at the same time (a tick of
+ * rounded time holds many) come in no known order; when the earliest by (time, frees first,
+ * file order) contradicts the heap (another thread's free of a block not allocated yet, say),
+ * another thread's event of that time that does not is taken first. One address handed from
+ * thread to thread several times within a tick is then replayed in an order that could have
+ * happened; what still contradicts falls to the orphan repair.
+ */
+static size_t pick(struct hg_replay_state *s)
+{
+	const struct hg_pending *p = front(s->heap[0]);
+	size_t best = 0;
+
+	/* The next earliest are the root's children: no tie there, none anywhere. */
+	if (!((s->n_heap > 1 && front(s->heap[1])->t_ns == p->t_ns) ||
+	      (s->n_heap > 2 && front(s->heap[2])->t_ns == p->t_ns)) ||
+	    !contradicts(s, p))
+		return 0;
+	for (size_t i = 1; i < s->n_heap; i++) {
+		const struct hg_pending *q = front(s->heap[i]);
+		if (q->t_ns == p->t_ns && (!best || before(q, front(s->heap[best]))) &&
+		    !contradicts(s, q))
+			best = i;
+	}
+	return best;
+}
+
 static void drain(struct hg_replay_state *s, int all)
 {
 	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
 			     front(s->heap[0])->t_ns <= s->horizon ||
 			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
-		struct hg_stream *thread = s->heap[0];
-		struct hg_pending p = dequeue(s);
+		size_t i = pick(s);
+		struct hg_stream *thread = s->heap[i];
+		struct hg_pending p = dequeue(s, i);
 		apply(s, thread, &p);
 	}
 }

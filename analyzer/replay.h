@@ -167,8 +167,9 @@ struct hg_image {
 	struct hg_module *modules;
 	uint32_t n_modules;
 	struct hg_addrmap live;   /* blocks live at the end */
-	struct hg_addrmap orphans;/* replay's own: frees of unknown addresses (t_ns), in case
-				     their allocation arrives late */
+	struct hg_addrmap orphans;/* replay's own: frees of unknown addresses (how many in
+				     size_bytes, the last one's t_ns), in case their
+				     allocations arrive late */
 	struct hg_snapshot **snapshots; /* in order taken */
 	uint32_t n_snapshots;
 	uint64_t peak_target;     /* second pass of HG_REPLAY_PEAK: the peak to capture */

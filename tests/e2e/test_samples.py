@@ -85,6 +85,30 @@ def test_threads(ctx):
         check_frame(site["frames"][0], fn, "threads.c", fn)
 
 
+def test_handoff(ctx, resolution):
+    """samples/handoff.c: 40,000 blocks freed by another thread than the one that allocated them,
+    the same few addresses going back and forth many times within a millisecond: at the default
+    1 ms resolution, as with exact times, every one is accounted for."""
+    options = {"default": (), "exact": ("--time-resolution", "1ns")}[resolution]
+    res, trace = ctx.record([ctx.sample("handoff")], expect_code=0, options=options)
+    eq(res.text, "handoff: 40000 blocks handed over\n", "stdout")
+    proc = only_process(ctx.report_json(trace), "handoff")
+    eq((proc["totals"]["unknown_frees"], proc["totals"]["lost_events"]), (0, 0),
+       "unknown frees, lost events")
+    for fn, size in (("produce_small", 48), ("produce_large", 208)):
+        site = the_site(proc, fn, through=True)  # frames[0]: produce, inlined into it
+        check_site(site, fn, allocations=20001, allocated_bytes=20001 * size, live_blocks=1,
+                   live_bytes=size)
+    r = run([ctx.hg, "leaks", trace, "--format", "json", "--top", "0"])
+    eq(r.code, 0, "leaks exit status")
+    leaked = [g for g in only_process(json.loads(r.out), "handoff leaks")["leaks"]
+              if any(fn_base(f) in ("produce_small", "produce_large") for f in g["frames"])]
+    eq(leaked, [], "leak groups from the producers")
+
+
+test_handoff.params = ("default", "exact")
+
+
 ENTRY_EXPECT = (
     ("leak_malloc", 101), ("leak_calloc", 203), ("leak_realloc_grow", 305),
     ("leak_realloc_null", 407), ("leak_reallocarray", 506), ("leak_posix_memalign", 608),

@@ -350,6 +350,35 @@ START_TEST(test_replay_horizon_late_allocation_repaired)
 END_TEST
 
 /*
+ * One tick of rounded time: thread 101 allocates X twice (thread 102 freed it in between) and
+ * Y once; thread 102 frees X twice and Y once, all at the same time. Frees sort first, so
+ * 102's free of X comes up while X is not live: 101's events of that time that fit are taken
+ * first, and every free finds its block. Nothing is unknown, nothing stays live.
+ */
+START_TEST(test_replay_same_tick_handovers)
+{
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 1000, X, 16, 2);
+	alloc(T + 1000, X, 16, 2);
+	alloc(T + 1000, Y, 32, 2);
+	block(100, 101);
+	fx_free(&b, T + 1000, X);
+	fx_free(&b, T + 1000, X);
+	fx_free(&b, T + 1000, Y);
+	block(100, 102);
+	replay();
+
+	im = r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 3);
+	ck_assert_uint_eq(im->totals.frees, 3);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 0);
+}
+END_TEST
+
+/*
  * A free of a block allocated before tracing began stays an unknown free when the address is
  * handed out again later: the orphan note is older than the new allocation.
  */
@@ -733,6 +762,7 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_cross_thread_free_then_reuse);
 	tcase_add_test(merge, test_replay_horizon_late_allocation_repaired);
 	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
+	tcase_add_test(merge, test_replay_same_tick_handovers);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
