@@ -21,6 +21,7 @@
 #include "block_codec.h"
 #include "event_model.h"
 #include "hg_format.h"
+#include "zigzag.h"
 
 enum {
 	TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3,
@@ -63,13 +64,6 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	return p;
 }
 
-static uint64_t zigzag(uint64_t now, uint64_t before)
-{
-	int64_t d = (int64_t)(now - before);
-
-	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
-}
-
 /* Pairs' addresses are 8-aligned words: packing divides their deltas by 8. */
 static int words_aligned(const struct hg_rec_words *w)
 {
@@ -89,8 +83,8 @@ static uint8_t *pack_words(struct pack_state *st, const struct hg_rec_words *w, 
 	p = put_varint(p, w->snapshot_id);
 	p = put_varint(p, w->n);
 	for (uint32_t i = 0; i < w->n; i++) {
-		p = put_varint(p, zigzag(pair[2 * i] >> 3, st->where >> 3));
-		p = put_varint(p, zigzag(pair[2 * i + 1], st->value));
+		p = put_varint(p, hg_zigzag(pair[2 * i] >> 3, st->where >> 3));
+		p = put_varint(p, hg_zigzag(pair[2 * i + 1], st->value));
 		st->where = pair[2 * i];
 		st->value = pair[2 * i + 1];
 	}
@@ -115,6 +109,15 @@ static void model_control(struct pack_state *st, const struct hg_rec *r)
 	}
 }
 
+/* An allocation's size, stack id and entry point, as both ALLOC packings write them in full. */
+static uint8_t *put_alloc_key(uint8_t *p, const struct hg_rec_alloc *a)
+{
+	p = put_varint(p, a->size_bytes);
+	p = put_varint(p, a->stack_id);
+	*p++ = a->fn;
+	return p;
+}
+
 static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a,
 				 uint8_t *p)
 {
@@ -126,13 +129,7 @@ static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_allo
 		return NULL; /* the process has as many pairs as a model holds: written raw */
 	*p++ = is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR;
 	p = put_varint(p, a->t_ns - st->t);
-	if (is_new) {
-		p = put_varint(p, a->size_bytes);
-		p = put_varint(p, a->stack_id);
-		*p++ = a->fn;
-	} else {
-		p = put_varint(p, pair);
-	}
+	p = is_new ? put_alloc_key(p, a) : put_varint(p, pair);
 	p = put_varint(p, hg_model_addr_code(pm, a->addr, pair));
 	hg_model_note_alloc(pm, a->addr, pair);
 	st->t = a->t_ns;
@@ -152,7 +149,7 @@ static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free 
 	} else {
 		*p++ = TAG_FREE_LIT;
 		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, zigzag(f->addr, *hg_model_last_free(pm)));
+		p = put_varint(p, hg_zigzag(f->addr, *hg_model_last_free(pm)));
 	}
 	hg_model_note_free(pm, f->addr);
 	st->t = f->t_ns;
@@ -175,12 +172,12 @@ static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stac
 	       k->ip[k->n_frames - 1 - shared] == prev[n_prev - 1 - shared])
 		shared++;
 	*p++ = TAG_STACK;
-	p = put_varint(p, zigzag(k->stack_id, (uint64_t)prev_id + 1));
+	p = put_varint(p, hg_zigzag(k->stack_id, (uint64_t)prev_id + 1));
 	p = put_varint(p, k->n_frames);
 	p = put_varint(p, shared);
 	before = shared ? k->ip[k->n_frames - shared] : 0;
 	for (uint32_t i = k->n_frames - shared; i-- > 0;) {
-		p = put_varint(p, zigzag(k->ip[i], before));
+		p = put_varint(p, hg_zigzag(k->ip[i], before));
 		before = k->ip[i];
 	}
 	hg_model_note_stack(pm, k->stack_id, k->ip, k->n_frames);
@@ -197,35 +194,31 @@ static int stack_packable(const struct hg_rec *r)
 
 static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
 {
+	/* The ALLOC and FREE records either packing can write; anything else of theirs is raw. */
+	int plain = !r->flags;
+	const struct hg_rec_alloc *a =
+		plain && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(*a) ? (const void *)r : NULL;
+	const struct hg_rec_free *f =
+		plain && r->type == HG_REC_FREE && r->size_bytes == sizeof(*f) ? (const void *)r : NULL;
 	uint8_t *q;
 
-	if (st->refer && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
-	    !r->flags && ((const struct hg_rec_alloc *)r)->addr &&
-	    (q = pack_alloc_model(st, (const struct hg_rec_alloc *)r, p))) {
+	if (st->refer && a && a->addr && (q = pack_alloc_model(st, a, p))) {
 		p = q;
-	} else if (st->refer && r->type == HG_REC_FREE &&
-		   r->size_bytes == sizeof(struct hg_rec_free) && !r->flags &&
-		   ((const struct hg_rec_free *)r)->addr) {
-		p = pack_free_model(st, (const struct hg_rec_free *)r, p);
+	} else if (st->refer && f && f->addr) {
+		p = pack_free_model(st, f, p);
 	} else if (st->refer && stack_packable(r)) {
 		p = pack_stack_model(st, (const struct hg_rec_stack *)r, p);
-	} else if (r->type == HG_REC_ALLOC && r->size_bytes == sizeof(struct hg_rec_alloc) &&
-		   !r->flags) {
-		const struct hg_rec_alloc *a = (const void *)r;
+	} else if (a) {
 		*p++ = TAG_ALLOC;
 		p = put_varint(p, a->t_ns - st->t);
-		p = put_varint(p, zigzag(a->addr, st->addr));
-		p = put_varint(p, a->size_bytes);
-		p = put_varint(p, a->stack_id);
-		*p++ = a->fn;
+		p = put_varint(p, hg_zigzag(a->addr, st->addr));
+		p = put_alloc_key(p, a);
 		st->t = a->t_ns;
 		st->addr = a->addr;
-	} else if (r->type == HG_REC_FREE && r->size_bytes == sizeof(struct hg_rec_free) &&
-		   !r->flags) {
-		const struct hg_rec_free *f = (const void *)r;
+	} else if (f) {
 		*p++ = TAG_FREE;
 		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, zigzag(f->addr, st->addr));
+		p = put_varint(p, hg_zigzag(f->addr, st->addr));
 		st->t = f->t_ns;
 		st->addr = f->addr;
 	} else if (r->type == HG_REC_WORDS && !r->flags &&
@@ -293,11 +286,6 @@ static uint64_t get_varint(struct unpack_in *in)
 	return 0;
 }
 
-static uint64_t unzigzag(uint64_t z, uint64_t before)
-{
-	return before + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
-}
-
 /* An ALLOC or FREE record with its header and time, the rest zero: every packing of them starts
  * with the time delta. */
 static void begin_alloc(struct hg_rec_alloc *a, struct unpack_in *in, const struct pack_state *st)
@@ -316,18 +304,24 @@ static void begin_free(struct hg_rec_free *f, struct unpack_in *in, const struct
 	f->t_ns = st->t + get_varint(in);
 }
 
+/* What put_alloc_key wrote; in->bad when it is cut short. */
+static void get_alloc_key(struct unpack_in *in, struct hg_rec_alloc *a)
+{
+	a->size_bytes = get_varint(in);
+	a->stack_id = (uint32_t)get_varint(in);
+	if (in->p >= in->end)
+		in->bad = 1;
+	else
+		a->fn = *in->p++;
+}
+
 static size_t unpack_alloc(struct unpack_in *in, struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_alloc a;
 
 	begin_alloc(&a, in, st);
-	a.addr = unzigzag(get_varint(in), st->addr);
-	a.size_bytes = get_varint(in);
-	a.stack_id = (uint32_t)get_varint(in);
-	if (in->p >= in->end)
-		in->bad = 1;
-	else
-		a.fn = *in->p++;
+	a.addr = hg_unzigzag(get_varint(in), st->addr);
+	get_alloc_key(in, &a);
 	st->t = a.t_ns;
 	st->addr = a.addr;
 	memcpy(out, &a, sizeof(a));
@@ -339,7 +333,7 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 	struct hg_rec_free f;
 
 	begin_free(&f, in, st);
-	f.addr = unzigzag(get_varint(in), st->addr);
+	f.addr = hg_unzigzag(get_varint(in), st->addr);
 	st->t = f.t_ns;
 	st->addr = f.addr;
 	memcpy(out, &f, sizeof(f));
@@ -356,12 +350,7 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 
 	begin_alloc(&a, in, st);
 	if (is_new) {
-		a.size_bytes = get_varint(in);
-		a.stack_id = (uint32_t)get_varint(in);
-		if (in->p >= in->end)
-			in->bad = 1;
-		else
-			a.fn = *in->p++;
+		get_alloc_key(in, &a);
 		if (in->bad)
 			return 0;
 		if ((pair = hg_model_pair_add(pm, a.size_bytes, a.stack_id, a.fn)) ==
@@ -404,7 +393,7 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 			return 0;
 		}
 	} else {
-		f.addr = unzigzag(get_varint(in), *hg_model_last_free(pm));
+		f.addr = hg_unzigzag(get_varint(in), *hg_model_last_free(pm));
 		if (in->bad || !f.addr) {
 			in->bad = 1; /* the shim never records a free of NULL */
 			return 0;
@@ -423,7 +412,7 @@ static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, ui
 	struct hg_pid_model *pm = pid_model(st);
 	uint32_t n_prev, prev_id;
 	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
-	uint64_t id = unzigzag(get_varint(in), (uint64_t)prev_id + 1);
+	uint64_t id = hg_unzigzag(get_varint(in), (uint64_t)prev_id + 1);
 	uint64_t n = get_varint(in), shared = get_varint(in), before;
 	struct hg_rec_stack k;
 	uint64_t *ip = (uint64_t *)(out + sizeof(k));
@@ -443,7 +432,7 @@ static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, ui
 		memcpy(&ip[n - 1 - j], &prev[n_prev - 1 - j], 8);
 	before = shared ? prev[n_prev - shared] : 0;
 	for (uint64_t i = n - shared; i-- > 0 && !in->bad;) {
-		before = unzigzag(get_varint(in), before);
+		before = hg_unzigzag(get_varint(in), before);
 		memcpy(&ip[i], &before, 8);
 	}
 	if (in->bad)
@@ -470,8 +459,8 @@ static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t 
 	w.n = (uint32_t)n;
 	memcpy(out, &w, sizeof(w));
 	for (uint64_t i = 0; i < n && !in->bad; i++) {
-		uint64_t where = unzigzag(get_varint(in), st->where >> 3) << 3;
-		uint64_t value = unzigzag(get_varint(in), st->value);
+		uint64_t where = hg_unzigzag(get_varint(in), st->where >> 3) << 3;
+		uint64_t value = hg_unzigzag(get_varint(in), st->value);
 		memcpy(&pair[2 * i], &where, 8);
 		memcpy(&pair[2 * i + 1], &value, 8);
 		st->where = where;

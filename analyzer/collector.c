@@ -77,7 +77,7 @@ struct hg_collector {
 	uint64_t busy_wall_ns, busy_cpu_ns; /* where the last look at the collector's load began */
 	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
 	int cheap;                 /* packing events without references (watch_load) */
-	struct hg_timegrid grid;   /* rounds ALLOC and FREE times (record --time-resolution) */
+	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
 	struct hg_collector_stats st;
 };
 

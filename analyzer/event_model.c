@@ -9,6 +9,7 @@
 #include "diag.h"
 #include "event_model.h"
 #include "hg_format.h"
+#include "zigzag.h"
 
 struct pair_key {
 	uint64_t size;
@@ -248,13 +249,6 @@ static struct chunk_class *class_of(const struct hg_pid_model *pm, struct pair *
 	return p->cls = c;
 }
 
-static uint64_t zigzag(uint64_t now, uint64_t before)
-{
-	int64_t d = (int64_t)(now - before);
-
-	return ((uint64_t)d << 1) ^ (uint64_t)(d >> 63);
-}
-
 /* Address codes after the positions among the freed addresses of the chunk size. */
 enum {
 	CODE_TOP = HG_MODEL_FREED,               /* the end of the highest block */
@@ -277,7 +271,7 @@ uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32
 		return CODE_PREV_END;
 	if ((f = hg_addrmap_get(&pm->any_freed, addr)))
 		return CODE_ANY_FREED + (pm->free_seq - 1 - f->t_ns);
-	return CODE_LITERAL + zigzag(addr, pm->last_alloc);
+	return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
 }
 
 int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t pair,
@@ -310,8 +304,7 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 		*addr = slot->addr;
 		return 0;
 	}
-	z = code - CODE_LITERAL;
-	*addr = pm->last_alloc + (uint64_t)((int64_t)(z >> 1) ^ -(int64_t)(z & 1));
+	*addr = hg_unzigzag(code - CODE_LITERAL, pm->last_alloc);
 	return 0;
 }
 
