@@ -149,7 +149,7 @@ static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free 
 	} else {
 		*p++ = TAG_FREE_LIT;
 		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, hg_zigzag(f->addr, *hg_model_last_free(pm)));
+		p = put_varint(p, hg_zigzag(f->addr, hg_model_last_free(pm)));
 	}
 	hg_model_note_free(pm, f->addr);
 	st->t = f->t_ns;
@@ -393,7 +393,7 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 			return 0;
 		}
 	} else {
-		f.addr = hg_unzigzag(get_varint(in), *hg_model_last_free(pm));
+		f.addr = hg_unzigzag(get_varint(in), hg_model_last_free(pm));
 		if (in->bad || !f.addr) {
 			in->bad = 1; /* the shim never records a free of NULL */
 			return 0;

@@ -413,14 +413,9 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	c->freed[c->n_freed++] = addr;
 }
 
-uint64_t *hg_model_last_alloc(struct hg_pid_model *pm)
+uint64_t hg_model_last_free(const struct hg_pid_model *pm)
 {
-	return &pm->last_alloc;
-}
-
-uint64_t *hg_model_last_free(struct hg_pid_model *pm)
-{
-	return &pm->last_free;
+	return pm->last_free;
 }
 
 const uint64_t *hg_model_last_stack(const struct hg_pid_model *pm, uint32_t *n_frames,

@@ -85,8 +85,7 @@ const uint64_t *hg_model_last_stack(const struct hg_pid_model *pm, uint32_t *n_f
 void hg_model_note_stack(struct hg_pid_model *pm, uint32_t stack_id, const uint64_t *ip,
 			 uint32_t n_frames);
 
-/* Literal addresses are written as deltas from the previous literal of their kind. */
-uint64_t *hg_model_last_alloc(struct hg_pid_model *pm);
-uint64_t *hg_model_last_free(struct hg_pid_model *pm);
+/* The address of the process's last FREE: a literal FREE is written as a delta from it. */
+uint64_t hg_model_last_free(const struct hg_pid_model *pm);
 
 #endif /* HG_EVENT_MODEL_H */
