@@ -817,6 +817,7 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_LIB "HEAPGRAPH_LIB"           /* the CLI: shim to preload */
 #define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
 #define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
+#define HG_ENV_UNWIND "HEAPGRAPH_UNWIND"     /* "libunwind": every stack through libunwind */
 
 /*
  * `record --snapshot-every`: the collector sends the snapshot signal with sigqueue(3), its

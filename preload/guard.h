@@ -32,6 +32,7 @@ struct hg_thread {
 	uint64_t head;             /* bytes this thread has published in its slot */
 	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + size */
 	uint64_t lost_events;      /* events given up on, not yet added to the slot */
+	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
 };
 
 extern __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));

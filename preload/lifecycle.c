@@ -34,6 +34,7 @@
 #include "spawn.h"
 #include "stack.h"
 #include "sysmap.h"
+#include "walk.h"
 
 #define CMDLINE_MAX (8u << 10)
 #define PROCESS_BUF_BYTES (sizeof(struct hg_rec_process) + CMDLINE_MAX + 4096 + 8)
@@ -116,6 +117,7 @@ static void thread_exit(void *arg)
 	(void)arg;
 	hg_tls.busy++;
 	hg_ring_release_thread();
+	hg_walk_release_thread();
 	hg_tls.busy--;
 }
 
@@ -255,7 +257,8 @@ static int start(void)
 		return -1;
 	life.max_frames = depth_from_env(r);
 	life.snapshot_at_exit = !getenv(HG_ENV_SNAPSHOT) || strcmp(getenv(HG_ENV_SNAPSHOT), "0");
-	if (hg_stack_init(life.max_frames) < 0)
+	if (hg_stack_init(life.max_frames,
+			  !getenv(HG_ENV_UNWIND) || strcmp(getenv(HG_ENV_UNWIND), "libunwind")) < 0)
 		return -1;
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;

@@ -30,6 +30,7 @@
 #include "modules.h"
 #include "ring.h"
 #include "unwind.h"
+#include "walk.h"
 
 #define MAX_KNOWN 4096
 #define PATH_MAX_BYTES 1024
@@ -231,8 +232,10 @@ void hg_modules_check(void)
 	dl_iterate_phdr(read_counters, &c);
 	if (c.adds == mods.adds && c.subs == mods.subs)
 		return;
-	if (c.subs != subs_before)
+	if (c.subs != subs_before) {
 		hg_unwind_flush();
+		hg_walk_flush();
+	}
 	hg_modules_sync();
 }
 

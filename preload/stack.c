@@ -1,8 +1,9 @@
 /*
  * stack.c - capture the caller's stack and give each distinct stack a small id
  *
- * Stacks are unwound with libunwind's unw_backtrace (see unwind.c), which caches each return address's frame
- * description per thread, so a stack seen before costs a short walk with no DWARF parsing.
+ * Stacks are walked by walk.c, which caches each code address's CFI rule and re-walks only the
+ * frames that changed since the thread's previous capture; a stack it cannot follow goes to
+ * libunwind's unw_backtrace (see unwind.c). Both give the same return addresses.
  *
  * Each stack is hashed (64 bits over its return addresses) and looked up in one open-addressing
  * table shared by all threads. The table is lock-free: an empty entry is claimed with one CAS on
@@ -35,6 +36,7 @@
 #include "ring.h"
 #include "stack.h"
 #include "unwind.h"
+#include "walk.h"
 
 #define TIER0_BITS 15
 #define TIERS 5 /* 2^15 .. 2^23 entries: 8 million stacks at 3/4 */
@@ -58,6 +60,7 @@ static struct {
 	uint32_t n_tiers;    /* atomic: tiers published */
 	uint32_t next_id;    /* atomic: last id handed out */
 	uint32_t max_frames; /* program frames to keep */
+	int walker;          /* walk.c first, libunwind when it declines */
 	uintptr_t self_lo;   /* shim's mapped range: frames in it are skipped */
 	uintptr_t self_hi;
 } st;
@@ -77,12 +80,13 @@ static int add_tier(uint32_t k)
 	return 0;
 }
 
-int hg_stack_init(uint32_t max_frames)
+int hg_stack_init(uint32_t max_frames, int use_walker)
 {
 	st.max_frames = max_frames;
 	if (!st.n_tiers && add_tier(0) < 0)
 		return -1;
 	hg_unwind_load();
+	st.walker = use_walker && hg_walk_init() == 0;
 	return 0;
 }
 
@@ -233,7 +237,9 @@ uint32_t hg_stack_capture(void)
 	void **ip = (void **)(buf + 2);
 	int n;
 
-	HG_INTERNAL(n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX));
+	n = st.walker ? hg_walk_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX) : -1;
+	if (n < 0)
+		HG_INTERNAL(n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX));
 	int first = 0, inserted;
 	uint32_t id;
 

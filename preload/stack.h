@@ -9,11 +9,12 @@
 #include <stdint.h>
 
 /*
- * Set up the stack table (a lazily touched mmap in the arena) and the unwinder, capturing at
- * most max_frames frames of the program's own (the shim's frames never count). 0 on success,
- * -1 when the table cannot be mapped.
+ * Set up the stack table (a lazily touched mmap in the arena) and the unwinders, capturing at
+ * most max_frames frames of the program's own (the shim's frames never count); use_walker 0
+ * sends every stack to libunwind instead of walk.c first. 0 on success, -1 when the table
+ * cannot be mapped.
  */
-int hg_stack_init(uint32_t max_frames);
+int hg_stack_init(uint32_t max_frames, int use_walker);
 
 /*
  * Unwind the calling thread, drop the shim's own frames, and return the stack's id. The first

@@ -30,7 +30,7 @@ START_TEST(test_stack_ids_stable_and_dense)
 	int inserted;
 	uint32_t first;
 
-	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES), 0);
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
 	first = hg_stack_count();
 	for (uint32_t k = 0; k < 1000; k++) {
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
@@ -55,7 +55,7 @@ START_TEST(test_stack_table_grows_in_tiers)
 	int inserted;
 	uint32_t first;
 
-	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES), 0);
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
 	first = hg_stack_count();
 	for (uint32_t k = 0; k < n; k++) {
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);

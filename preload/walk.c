@@ -1,0 +1,290 @@
+/*
+ * walk.c - the stack walker of the hot path: cached CFI rules, and only the frames that changed
+ *
+ * libunwind's fast path costs about 10 ns per frame, and a program allocates from deep stacks
+ * whose outer part rarely changes between two allocations of one thread (an interpreter's eval
+ * loop, a server's request handler). This walker does two things instead:
+ *
+ * - Rules are cached process-wide, one 64-bit word per code address (the address and the rule
+ *   packed together, so a racing writer can never pair one address with another's rule), and
+ *   read from .eh_frame by cfi.c on a miss.
+ * - Each thread keeps its previous walk: for every frame the return address, the stack pointer
+ *   and rbp there. Walking out from the current frame, once a frame has the same code address,
+ *   stack pointer and rbp as a frame of the previous walk, everything further out is a function
+ *   of the memory the previous walk read from there on: the saved return addresses and rbp
+ *   values. If each of those words still holds what was read then, the walk would read the
+ *   same and arrive at the same frames, so they are copied instead of walked. Checking a frame
+ *   is one or two loads from the stack, which is in the cache anyway.
+ *
+ * A frame the rules cannot follow (no FDE, a signal frame, a DWARF expression, a frame over
+ * 1 MiB) makes the walker decline, and the caller asks libunwind for the whole stack; both
+ * produce the same return addresses for the same stack, so stack ids do not depend on which
+ * one ran.
+ *
+ * Runs in: inside malloc (capture), thread-exit destructor, after a dlclose (flush).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "arena.h"
+#include "cfi.h"
+#include "guard.h"
+#include "hg_compiler.h"
+#include "hg_format.h"
+#include "walk.h"
+
+#define RULE_BITS 15 /* 2^15 cached code addresses, 256 KiB */
+#define MAX_WALK (HG_MAX_FRAMES + 16)
+#define FRAME_MAX_BYTES (1u << 20)
+#define MAX_CHECKS 4 /* comparisons with the previous walk that may fail before it stops trying */
+
+/*
+ * A cached rule: bits 0-46 the code address looked up (+1, so that 0 is an empty slot),
+ * 47-48 the kind, 49 cfa_rbp, 50-59 cfa_off / 8, 60-63 -rbp_off / 8. A rule that does not fit
+ * is cached as REFUSED, like one cfi.c refused.
+ */
+#define PC_BITS 47
+#define K_STEP 1ull
+#define K_LAST 2ull
+#define K_REFUSED 3ull
+#define CFA_OFF_MAX (1023 * 8)
+#define RBP_OFF_MIN (-15 * 8)
+
+struct frame {
+	uint64_t ip;      /* code address of this frame (a return address, except frame 0's) */
+	uint64_t sp;      /* stack pointer in this frame: the CFA of the frame inside it */
+	uint64_t bp;      /* rbp in this frame */
+	int32_t rbp_off;  /* this frame's rule: where it saved its caller's rbp (0: it did not) */
+	uint8_t cfa_rbp;  /* this frame's rule: its CFA is rbp-based */
+	uint8_t bp_used;  /* the walk from here out reads bp: a CFA of this frame or one further
+			     out is rbp-based, and no frame in between reloads rbp */
+	uint16_t pad;
+};
+
+enum end { END_LAST, END_ZERO, END_MAX };
+
+struct walk_state {
+	struct walk_state *next_free;
+	uint32_t gen;               /* rules generation this walk was made under */
+	int valid;                  /* prev holds a complete walk */
+	int n;                      /* frames in prev */
+	enum end end;               /* how it ended; END_ZERO keeps a sentinel at prev[n] */
+	struct frame *prev, *cur;   /* the last walk, and the one being made */
+	struct frame buf[2][MAX_WALK + 1];
+};
+
+static struct {
+	uint64_t *rules;        /* 2^RULE_BITS words, arena */
+	uint32_t gen;           /* atomic: bumped by hg_walk_flush */
+	int pool_lock;          /* try-lock over pool */
+	struct walk_state *pool; /* states of exited threads */
+} wk;
+
+int hg_walk_init(void)
+{
+	if (!wk.rules)
+		wk.rules = hg_arena_alloc(sizeof(uint64_t) << RULE_BITS);
+	return wk.rules ? 0 : -1;
+}
+
+static size_t rule_slot(uint64_t pc)
+{
+	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS));
+}
+
+static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
+{
+	uint64_t w = pc + 1;
+
+	if (!ok)
+		return w | K_REFUSED << PC_BITS;
+	if (r->kind == HG_CFI_LAST)
+		return w | K_LAST << PC_BITS;
+	if (r->cfa_off % 8 || r->cfa_off > CFA_OFF_MAX || r->rbp_off % 8 || r->rbp_off < RBP_OFF_MIN)
+		return w | K_REFUSED << PC_BITS;
+	return w | K_STEP << PC_BITS | (uint64_t)r->cfa_rbp << 49 |
+	       (uint64_t)(r->cfa_off / 8) << 50 | (uint64_t)(-r->rbp_off / 8) << 60;
+}
+
+/* The packed rule for pc: from the cache, or read and cached. */
+static uint64_t rule_of(uint64_t pc)
+{
+	uint64_t *slot = &wk.rules[rule_slot(pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	struct hg_cfi_rule r;
+	int ok;
+
+	if (HG_LIKELY((w & ((1ull << PC_BITS) - 1)) == pc + 1))
+		return w;
+	if (pc + 1 >= 1ull << PC_BITS)
+		return K_REFUSED << PC_BITS;
+	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);
+	w = pack(pc, &r, ok);
+	__atomic_store_n(slot, w, __ATOMIC_RELAXED);
+	return w;
+}
+
+static struct walk_state *state_new(void)
+{
+	struct walk_state *s = NULL;
+
+	if (!__atomic_exchange_n(&wk.pool_lock, 1, __ATOMIC_ACQUIRE)) {
+		if ((s = wk.pool))
+			wk.pool = s->next_free;
+		__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
+	}
+	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
+		return NULL;
+	s->valid = 0;
+	s->prev = s->buf[0];
+	s->cur = s->buf[1];
+	return s;
+}
+
+void hg_walk_release_thread(void)
+{
+	struct walk_state *s = hg_tls.walk;
+
+	if (!s)
+		return;
+	hg_tls.walk = NULL;
+	/* A try-lock: after a fork it may be held by a thread the child does not have. */
+	if (!__atomic_exchange_n(&wk.pool_lock, 1, __ATOMIC_ACQUIRE)) {
+		s->next_free = wk.pool;
+		wk.pool = s;
+		__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
+	}
+}
+
+void hg_walk_flush(void)
+{
+	if (wk.rules)
+		memset(wk.rules, 0, sizeof(uint64_t) << RULE_BITS);
+	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t load(uint64_t addr)
+{
+	return *(const uint64_t *)(uintptr_t)addr;
+}
+
+/*
+ * Whether the previous walk from its frame j on would read the same words again: each
+ * return address it loaded between frame j and its end, and each saved rbp that a later step
+ * used (most code keeps no frame pointer, and the rbp it saves is whatever the caller had in
+ * the register: checking that too would refuse identical stacks for nothing).
+ */
+static int still_same(const struct walk_state *s, int j)
+{
+	const struct frame *f = s->prev;
+	int last = s->end == END_ZERO ? s->n : s->n - 1; /* END_ZERO: the sentinel's 0 too */
+
+	for (int m = j; m < last; m++) {
+		if (load(f[m + 1].sp - 8) != f[m + 1].ip)
+			return 0;
+		if (f[m].rbp_off && f[m + 1].bp_used &&
+		    load(f[m + 1].sp + (uint64_t)f[m].rbp_off) != f[m + 1].bp)
+			return 0;
+	}
+	return 1;
+}
+
+static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
+{
+	struct frame *cur = s->cur, *prev = s->prev;
+	int n = 0, p = 0, exact = 1, try = s->valid ? MAX_CHECKS : 0, walked;
+	enum end end = END_MAX;
+
+	if (max > MAX_WALK)
+		max = MAX_WALK;
+	while (n < max) {
+		uint64_t w, cfa;
+
+		/* A frame of the previous walk, with what lies beyond it unchanged? */
+		if (try) {
+			while (p < s->n && prev[p].sp < sp)
+				p++;
+			if (p < s->n && prev[p].sp == sp && prev[p].ip == ip &&
+			    (prev[p].bp == bp || !prev[p].bp_used) &&
+			    (s->end != END_MAX || n + (s->n - p) >= max)) {
+				int rest = s->n - p, take = n + rest > max ? max - n : rest;
+
+				if (!still_same(s, p)) {
+					try--; /* a few checks per walk at most: each reads the rest */
+					goto step;
+				}
+				memcpy(cur + n, prev + p, (size_t)take * sizeof(*cur));
+				for (int i = n; i < n + take; i++)
+					out[i] = (void *)(uintptr_t)cur[i].ip;
+				walked = n;
+				n += take;
+				end = take < rest ? END_MAX : s->end;
+				if (end == END_ZERO)
+					cur[n] = prev[s->n];
+				goto done;
+			}
+		}
+step:
+		w = rule_of(exact ? ip : ip - 1);
+		if (HG_UNLIKELY((w >> PC_BITS & 3) != K_STEP)) {
+			if ((w >> PC_BITS & 3) != K_LAST)
+				return -1;
+			cur[n] = (struct frame){ ip, sp, bp, 0, 0, 0, 0 };
+			out[n++] = (void *)(uintptr_t)ip;
+			end = END_LAST;
+			walked = n;
+			goto done;
+		}
+		cur[n] = (struct frame){ ip, sp, bp, -(int32_t)(w >> 60 & 15) * 8, w >> 49 & 1, 0, 0 };
+		out[n++] = (void *)(uintptr_t)ip;
+		cfa = (cur[n - 1].cfa_rbp ? bp : sp) + (w >> 50 & 1023) * 8;
+		if (HG_UNLIKELY(cfa <= sp || cfa - sp > FRAME_MAX_BYTES))
+			return -1;
+		ip = load(cfa - 8);
+		if (cur[n - 1].rbp_off)
+			bp = load(cfa + (uint64_t)cur[n - 1].rbp_off);
+		sp = cfa;
+		exact = 0;
+		if (!ip) {
+			cur[n] = (struct frame){ 0, sp, bp, 0, 0, 0, 0 };
+			end = END_ZERO;
+			walked = n;
+			goto done;
+		}
+	}
+	walked = n;
+done:
+	/* bp_used of the frames walked, from the outermost in (copied ones have theirs) */
+	for (int i = walked; i-- > 0;)
+		cur[i].bp_used = cur[i].cfa_rbp ||
+				 (!cur[i].rbp_off && i + 1 < n && cur[i + 1].bp_used);
+	s->prev = cur;
+	s->cur = prev;
+	s->n = n;
+	s->end = end;
+	s->valid = 1;
+	return n;
+}
+
+HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
+{
+	struct walk_state *s = hg_tls.walk;
+	uint64_t pc, sp, bp;
+	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
+	int n;
+
+	if (HG_UNLIKELY(!s)) {
+		if (!wk.rules || !(s = hg_tls.walk = state_new()))
+			return -1;
+		s->gen = gen;
+	}
+	if (HG_UNLIKELY(s->gen != gen)) {
+		s->valid = 0;
+		s->gen = gen;
+	}
+	/* Where this function is now: its rule at pc describes this very frame. */
+	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
+			 : "=r"(pc), "=r"(sp), "=r"(bp));
+	if ((n = walk(s, pc, sp, bp, ip, max)) < 0)
+		s->valid = 0;
+	return n;
+}

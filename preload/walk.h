@@ -1,0 +1,28 @@
+/*
+ * walk.h - the stack walker of the hot path: cached CFI rules, and only the frames that changed
+ *
+ * Runs in: inside malloc (capture), thread-exit destructor, after a dlclose (flush).
+ */
+#ifndef HG_WALK_H
+#define HG_WALK_H
+
+#include <stdint.h>
+
+/* Map the shared rule cache; 0, or -1 when the arena has no memory (the walker then declines). */
+int hg_walk_init(void);
+
+/*
+ * Return addresses of the calling thread, innermost first, like unw_backtrace: up to max of
+ * them in ip, starting with an address inside this function. Returns the count, or -1 when a
+ * frame is beyond the walker (no FDE, a CFI shape it does not follow, a signal frame, an
+ * implausible frame size): the caller then asks libunwind for the whole stack.
+ */
+int hg_walk_backtrace(void **ip, int max);
+
+/* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
+void hg_walk_flush(void);
+
+/* The calling thread is exiting: its walk state goes back to a pool for the next thread. */
+void hg_walk_release_thread(void);
+
+#endif /* HG_WALK_H */

@@ -1,0 +1,236 @@
+/*
+ * check_walk.c - unit tests for the shim's stack walker (preload/walk.c, preload/cfi.c)
+ *
+ * The walker must give exactly what libunwind gives for the same stack, or decline. Each test
+ * captures with both from one place and compares everything outside the capture helper: the
+ * helper's own frame differs (two call sites), the frames beyond it must be identical. The
+ * stacks are built to hit each path: recursion of every depth up to 60, frames whose CFA is rbp
+ * (alloca), the same stack again (copied from the previous walk), a function called from two
+ * callers with identical frames at the same depth (the copy must notice the changed return
+ * address), threads, and a signal handler (declines: the signal frame is libunwind's).
+ */
+#include <alloca.h>
+#include <check.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "hg_format.h"
+#include "stack.h"
+#include "unwind.h"
+#include "walk.h"
+
+#define MAX 280
+
+struct both {
+	void *w[MAX], *u[MAX];
+	int nw, nu;
+};
+
+/* Capture with both; the frames from the caller of this function on are compared. */
+static __attribute__((noinline)) void capture(struct both *b)
+{
+	b->nw = hg_walk_backtrace(b->w, MAX);
+	b->nu = hg_unwind_backtrace(b->u, MAX);
+	__asm__ volatile("" ::: "memory"); /* no tail call: this frame stays */
+}
+
+/* Index of the first frame equal to ra (the return address into the capture's caller). */
+static int index_of(void *const *ip, int n, void *ra)
+{
+	for (int i = 0; i < n; i++)
+		if (ip[i] == ra)
+			return i;
+	return -1;
+}
+
+/* The walker answered and agrees with libunwind from the capture's caller outwards. */
+static void assert_same(const struct both *b, void *ra, int may_decline)
+{
+	int iw, iu;
+
+	if (may_decline && b->nw < 0)
+		return;
+	ck_assert_int_gt(b->nw, 0);
+	ck_assert_int_gt(b->nu, 0);
+	iw = index_of(b->w, b->nw, ra);
+	iu = index_of(b->u, b->nu, ra);
+	ck_assert_int_ge(iw, 0);
+	ck_assert_int_ge(iu, 0);
+	ck_assert_int_eq(b->nw - iw, b->nu - iu);
+	ck_assert_mem_eq(b->w + iw, b->u + iu, (size_t)(b->nw - iw) * sizeof(void *));
+}
+
+static volatile int sink;
+
+/* Capture, and say where this function returns to: the frame compared from. */
+static __attribute__((noinline)) void leaf_capture(struct both *b, void **ra)
+{
+	capture(b);
+	*ra = __builtin_return_address(0);
+	sink++;
+}
+
+static __attribute__((noinline)) void rec2(int d, struct both *b, void **ra)
+{
+	if (d == 0) {
+		leaf_capture(b, ra);
+		sink++;
+		return;
+	}
+	if (d % 3 == 0) {
+		volatile char *pad = alloca((size_t)(16 + d * 8));
+		pad[0] = (char)d;
+		rec2(d - 1, b, ra);
+		sink += pad[0];
+	} else {
+		rec2(d - 1, b, ra);
+		sink++;
+	}
+}
+
+static void init(void)
+{
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
+	ck_assert_int_eq(hg_unwind_load(), 0);
+}
+
+START_TEST(test_walk_matches_libunwind_at_every_depth)
+{
+	struct both b;
+	void *ra;
+
+	init();
+	for (int round = 0; round < 2; round++) /* the second round copies from the first */
+		for (int d = 0; d <= 60; d++) {
+			rec2(d, &b, &ra);
+			assert_same(&b, ra, 0);
+			rec2(d, &b, &ra); /* the same stack again: copied */
+			assert_same(&b, ra, 0);
+		}
+	for (int d = 60; d >= 0; d--) { /* shallower each time: copies from deeper walks */
+		rec2(d, &b, &ra);
+		assert_same(&b, ra, 0);
+	}
+}
+END_TEST
+
+/* Two callers with the same frame size at the same depth, calling one function. */
+static __attribute__((noinline)) void shared_callee(struct both *b, void **ra)
+{
+	leaf_capture(b, ra);
+	sink++;
+}
+
+static __attribute__((noinline)) void caller_a(struct both *b, void **ra)
+{
+	shared_callee(b, ra);
+	sink += 1;
+}
+
+static __attribute__((noinline)) void caller_b(struct both *b, void **ra)
+{
+	shared_callee(b, ra);
+	sink += 2;
+}
+
+START_TEST(test_walk_notices_a_changed_caller)
+{
+	struct both b;
+	void *ra;
+	void (*f[2])(struct both *, void **) = { caller_a, caller_b };
+
+	init();
+	for (int i = 0; i < 40; i++) {
+		f[(i / 3 + i) % 2](&b, &ra); /* one call site, callers alternating irregularly */
+		assert_same(&b, ra, 0);
+	}
+}
+END_TEST
+
+static void *thread_main(void *arg)
+{
+	struct both b;
+	void *ra;
+
+	(void)arg;
+	for (int d = 0; d < 30; d += 7) {
+		rec2(d, &b, &ra);
+		assert_same(&b, ra, 0);
+	}
+	hg_walk_release_thread();
+	return NULL;
+}
+
+START_TEST(test_walk_in_threads)
+{
+	pthread_t t[3];
+
+	init();
+	for (int round = 0; round < 2; round++) { /* the second round reuses released states */
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq(pthread_create(&t[i], NULL, thread_main, NULL), 0);
+		for (int i = 0; i < 3; i++)
+			ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+	}
+}
+END_TEST
+
+static struct both sig_b;
+static void *sig_ra;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	leaf_capture(&sig_b, &sig_ra);
+}
+
+START_TEST(test_walk_through_a_signal_frame)
+{
+	struct both b;
+	void *ra;
+
+	init();
+	signal(SIGUSR1, on_signal);
+	rec2(5, &b, &ra); /* a previous walk of this thread to copy from */
+	raise(SIGUSR1);
+	/* Through __restore_rt the walker declines (its CIE is a signal frame): never a guess. */
+	assert_same(&sig_b, sig_ra, 1);
+	ck_assert_int_lt(sig_b.nw, 0);
+	signal(SIGUSR1, SIG_DFL);
+	rec2(5, &b, &ra); /* and it is back on its feet after declining */
+	assert_same(&b, ra, 0);
+}
+END_TEST
+
+/* After a flush (code unloaded) the rules are read again and the result is the same. */
+START_TEST(test_walk_after_flush)
+{
+	struct both b;
+	void *ra;
+
+	init();
+	rec2(12, &b, &ra);
+	assert_same(&b, ra, 0);
+	hg_walk_flush();
+	rec2(12, &b, &ra);
+	assert_same(&b, ra, 0);
+}
+END_TEST
+
+Suite *walk_suite(void);
+
+Suite *walk_suite(void)
+{
+	Suite *s = suite_create("walk");
+	TCase *tc = tcase_create("walk");
+
+	tcase_add_test(tc, test_walk_matches_libunwind_at_every_depth);
+	tcase_add_test(tc, test_walk_notices_a_changed_caller);
+	tcase_add_test(tc, test_walk_in_threads);
+	tcase_add_test(tc, test_walk_through_a_signal_frame);
+	tcase_add_test(tc, test_walk_after_flush);
+	suite_add_tcase(s, tc);
+	return s;
+}
