@@ -279,16 +279,21 @@ static int parse_cie(const uint8_t *at, struct cie *c)
 	return 0;
 }
 
-static void set_saved(struct regrule *rr, int64_t off)
-{
-	rr->how = SAVED;
-	rr->off = off;
-}
-
 /* The rule a register gets from one instruction, if it is one of ours. */
 static struct regrule *reg_of(struct cfa_state *s, uint64_t reg)
 {
 	return reg == REG_RBP ? &s->rbp : reg == REG_RA ? &s->ra : NULL;
+}
+
+/* reg is saved at cfa + off. */
+static void saved_at(struct cfa_state *s, uint64_t reg, int64_t off)
+{
+	struct regrule *rr = reg_of(s, reg);
+
+	if (rr) {
+		rr->how = SAVED;
+		rr->off = off;
+	}
 }
 
 /*
@@ -310,12 +315,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 
 		switch (op >> 6) {
 		case 1: delta = op & 0x3f; goto advance;
-		case 2:
-			if ((rr = reg_of(s, op & 0x3f)))
-				set_saved(rr, (int64_t)uleb(&r) * c->data_align);
-			else
-				uleb(&r);
-			continue;
+		case 2: saved_at(s, op & 0x3f, (int64_t)uleb(&r) * c->data_align); continue;
 		case 3:
 			if (!init)
 				return -1;
@@ -331,10 +331,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x04: delta = fixed(&r, 4); goto advance;
 		case 0x05: /* offset_extended */
 			reg = uleb(&r);
-			if ((rr = reg_of(s, reg)))
-				set_saved(rr, (int64_t)uleb(&r) * c->data_align);
-			else
-				uleb(&r);
+			saved_at(s, reg, (int64_t)uleb(&r) * c->data_align);
 			continue;
 		case 0x06: /* restore_extended */
 			reg = uleb(&r);
@@ -381,10 +378,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 			continue;
 		case 0x11: /* offset_extended_sf */
 			reg = uleb(&r);
-			if ((rr = reg_of(s, reg)))
-				set_saved(rr, sleb(&r) * c->data_align);
-			else
-				sleb(&r);
+			saved_at(s, reg, sleb(&r) * c->data_align);
 			continue;
 		case 0x12: /* def_cfa_sf */
 			s->cfa_reg = (int)uleb(&r);
@@ -404,10 +398,7 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 		case 0x2e: uleb(&r); continue; /* GNU_args_size */
 		case 0x2f: /* GNU_negative_offset_extended */
 			reg = uleb(&r);
-			if ((rr = reg_of(s, reg)))
-				set_saved(rr, -(int64_t)uleb(&r) * c->data_align);
-			else
-				uleb(&r);
+			saved_at(s, reg, -(int64_t)uleb(&r) * c->data_align);
 			continue;
 		default: return -1;
 		}

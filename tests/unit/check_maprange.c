@@ -274,44 +274,24 @@ END_TEST
 
 /* ---- the mmap domain of a replay --------------------------------------------------------- */
 
-static struct fx_scratch scratch;
-static char path[FX_PATH_BYTES];
-static struct hg_trace_writer *w;
-static struct fx_buf b;
-static struct hg_replay *r;
+static struct fx_replay_rig g;
 
 static void trace_setup(void)
 {
-	fx_scratch_make(&scratch);
-	fx_scratch_file(&scratch, "m.hgt", path);
-	w = hg_trace_writer_open(path, 0);
-	ck_assert_ptr_nonnull(w);
-	memset(&b, 0, sizeof(b));
-	fx_process(&b, 0, T, 100, 1, "prog", 5, "/bin/prog", 64);
-	r = NULL;
+	fx_replay_rig_open(&g, "m.hgt");
+	fx_process(&g.b, 0, T, 100, 1, "prog", 5, "/bin/prog", 64);
 }
 
 static void trace_teardown(void)
 {
-	if (w)
-		hg_trace_writer_close(w);
-	hg_replay_free(r);
-	fx_buf_release(&b);
-	fx_scratch_remove(&scratch);
-	w = NULL;
-	r = NULL;
+	fx_replay_rig_close(&g);
 }
 
 /* Write what was built as one block of thread (pid, pid), close and replay the trace. */
 static struct hg_replay *flush_and_replay(uint32_t pid)
 {
-	ck_assert_int_eq(hg_trace_writer_block(w, pid, pid, b.p, (uint32_t)b.len), 0);
-	b.len = 0;
-	ck_assert_int_eq(hg_trace_writer_close(w), 0);
-	w = NULL;
-	r = hg_replay_file(path);
-	ck_assert_ptr_nonnull(r);
-	return r;
+	fx_replay_rig_block(&g, pid, pid);
+	return fx_replay_rig_run(&g, 0, 0);
 }
 
 static void expect_msite(const struct hg_mmap_domain *d, uint32_t id, uint64_t live_bytes,
@@ -331,17 +311,17 @@ START_TEST(test_maprange_domain_munmap_and_mremap)
 {
 	const struct hg_mmap_domain *d;
 
-	fx_mmap(&b, T + 10, M, 4 * MIB, 1);
-	fx_mmap(&b, T + 20, M + 8 * MIB, 1 * MIB - 100, 2); /* rounded up to whole pages */
-	fx_munmap(&b, T + 30, M + MIB, PG);                  /* split the first */
-	fx_munmap(&b, T + 40, M + 3 * MIB, MIB);             /* trim its end */
-	fx_mremap(&b, T + 50, M + 8 * MIB, MIB, M + 8 * MIB, 2 * MIB, 3, 0);    /* grow */
-	fx_mremap(&b, T + 60, M + 8 * MIB, 2 * MIB, M + 16 * MIB, 2 * MIB, 4, 1); /* move */
-	fx_mremap(&b, T + 70, M + 16 * MIB, 2 * MIB, M + 16 * MIB, MIB, 5, 0);   /* shrink */
-	fx_munmap(&b, T + 80, M + 32 * MIB, MIB);            /* none of ours: nothing */
-	fx_mremap(&b, T + 90, M + 40 * MIB, MIB, M + 48 * MIB, 2 * MIB, 6, 1); /* a file's */
+	fx_mmap(&g.b, T + 10, M, 4 * MIB, 1);
+	fx_mmap(&g.b, T + 20, M + 8 * MIB, 1 * MIB - 100, 2); /* rounded up to whole pages */
+	fx_munmap(&g.b, T + 30, M + MIB, PG);                  /* split the first */
+	fx_munmap(&g.b, T + 40, M + 3 * MIB, MIB);             /* trim its end */
+	fx_mremap(&g.b, T + 50, M + 8 * MIB, MIB, M + 8 * MIB, 2 * MIB, 3, 0);    /* grow */
+	fx_mremap(&g.b, T + 60, M + 8 * MIB, 2 * MIB, M + 16 * MIB, 2 * MIB, 4, 1); /* move */
+	fx_mremap(&g.b, T + 70, M + 16 * MIB, 2 * MIB, M + 16 * MIB, MIB, 5, 0);   /* shrink */
+	fx_munmap(&g.b, T + 80, M + 32 * MIB, MIB);            /* none of ours: nothing */
+	fx_mremap(&g.b, T + 90, M + 40 * MIB, MIB, M + 48 * MIB, 2 * MIB, 6, 1); /* a file's */
 	flush_and_replay(100);
-	d = &r->images[0]->mmap;
+	d = &g.r->images[0]->mmap;
 	ck_assert_uint_eq(d->live_bytes, 3 * MIB - PG + MIB);
 	ck_assert_uint_eq(d->live_mappings, 3);
 	ck_assert_uint_eq(d->peak_bytes, 5 * MIB); /* both first mappings whole */
@@ -358,8 +338,8 @@ START_TEST(test_maprange_domain_munmap_and_mremap)
 	ck_assert_uint_eq(d->ranges.v[2].lo, M + 16 * MIB);
 	ck_assert_uint_eq(d->ranges.v[2].hi, M + 17 * MIB);
 	/* The heap domain saw none of it. */
-	ck_assert_uint_eq(r->images[0]->totals.peak_bytes, 0);
-	ck_assert_uint_eq(r->images[0]->totals.allocations, 0);
+	ck_assert_uint_eq(g.r->images[0]->totals.peak_bytes, 0);
+	ck_assert_uint_eq(g.r->images[0]->totals.allocations, 0);
 }
 END_TEST
 
@@ -367,11 +347,11 @@ START_TEST(test_maprange_domain_fixed_and_dontunmap)
 {
 	const struct hg_mmap_domain *d;
 
-	fx_mmap(&b, T + 10, M, 4 * MIB, 1);
-	fx_mmap(&b, T + 20, M + MIB, MIB, 2);                /* MAP_FIXED over the middle */
-	fx_mremap(&b, T + 30, M + MIB, MIB, M + 8 * MIB, MIB, 3, 1 | 2 | 4); /* DONTUNMAP */
+	fx_mmap(&g.b, T + 10, M, 4 * MIB, 1);
+	fx_mmap(&g.b, T + 20, M + MIB, MIB, 2);                /* MAP_FIXED over the middle */
+	fx_mremap(&g.b, T + 30, M + MIB, MIB, M + 8 * MIB, MIB, 3, 1 | 2 | 4); /* DONTUNMAP */
 	flush_and_replay(100);
-	d = &r->images[0]->mmap;
+	d = &g.r->images[0]->mmap;
 	ck_assert_uint_eq(d->live_bytes, 5 * MIB);
 	ck_assert_uint_eq(d->live_mappings, 4);
 	expect_msite(d, 1, 3 * MIB, 2, 1, 4 * MIB);
@@ -385,14 +365,14 @@ START_TEST(test_maprange_domain_reserved_then_committed)
 {
 	const struct hg_mmap_domain *d;
 
-	fx_mmap_none(&b, T + 10, M, 64 * MIB, 1);
-	fx_mprotect(&b, T + 20, M, 2 * MIB, 3);
-	fx_mmap(&b, T + 30, M + 8 * MIB, MIB, 2);           /* MAP_FIXED, read-write */
-	fx_mprotect(&b, T + 40, M + MIB, MIB, 0);           /* decommit half again */
-	fx_mremap(&b, T + 50, M + 8 * MIB, MIB, M + 80 * MIB, 2 * MIB, 3, 1);
-	fx_mprotect(&b, T + 60, M + 200 * MIB, MIB, 3);     /* not ours: nothing */
+	fx_mmap_none(&g.b, T + 10, M, 64 * MIB, 1);
+	fx_mprotect(&g.b, T + 20, M, 2 * MIB, 3);
+	fx_mmap(&g.b, T + 30, M + 8 * MIB, MIB, 2);           /* MAP_FIXED, read-write */
+	fx_mprotect(&g.b, T + 40, M + MIB, MIB, 0);           /* decommit half again */
+	fx_mremap(&g.b, T + 50, M + 8 * MIB, MIB, M + 80 * MIB, 2 * MIB, 3, 1);
+	fx_mprotect(&g.b, T + 60, M + 200 * MIB, MIB, 3);     /* not ours: nothing */
 	flush_and_replay(100);
-	d = &r->images[0]->mmap;
+	d = &g.r->images[0]->mmap;
 	ck_assert_uint_eq(d->live_bytes, MIB + 2 * MIB);
 	ck_assert_uint_eq(d->reserved_bytes, 64 * MIB - 2 * MIB - MIB + MIB);
 	ck_assert_uint_eq(d->peak_bytes, 3 * MIB);
@@ -409,24 +389,23 @@ START_TEST(test_maprange_domain_fork_copy_and_snapshot)
 	const struct hg_image *parent, *child;
 	uint64_t snap[4] = { 0 };
 
-	fx_mmap(&b, T + 10, M, 2 * MIB, 1);
-	fx_process(&b, HG_PROCESS_FORK, T + 20, 101, 100, "prog", 5, "/bin/prog", 64);
-	ck_assert_int_eq(hg_trace_writer_block(w, 100, 100, b.p, (uint32_t)b.len), 0);
-	b.len = 0;
-	fx_munmap(&b, T + 30, M, MIB);
+	fx_mmap(&g.b, T + 10, M, 2 * MIB, 1);
+	fx_process(&g.b, HG_PROCESS_FORK, T + 20, 101, 100, "prog", 5, "/bin/prog", 64);
+	fx_replay_rig_block(&g, 100, 100);
+	fx_munmap(&g.b, T + 30, M, MIB);
 	/* A snapshot of the child after its munmap: the domain's figures at that moment. */
 	{
 		struct hg_rec_snapshot sn = { { HG_REC_SNAPSHOT, HG_SNAP_CALL, 40 }, T + 40, 1, 2,
 					      1, 1 };
-		fx_buf_put(&b, &sn, sizeof(sn));
-		fx_buf_put(&b, "s", 2);
-		fx_buf_put(&b, snap, 6);
+		fx_buf_put(&g.b, &sn, sizeof(sn));
+		fx_buf_put(&g.b, "s", 2);
+		fx_buf_put(&g.b, snap, 6);
 	}
-	fx_mmap(&b, T + 50, M + 4 * MIB, MIB, 2);
+	fx_mmap(&g.b, T + 50, M + 4 * MIB, MIB, 2);
 	flush_and_replay(101);
-	ck_assert_uint_eq(r->n_images, 2);
-	parent = r->images[0];
-	child = r->images[1];
+	ck_assert_uint_eq(g.r->n_images, 2);
+	parent = g.r->images[0];
+	child = g.r->images[1];
 	ck_assert_uint_eq(parent->mmap.live_bytes, 2 * MIB);
 	ck_assert_uint_eq(child->mmap.live_bytes, 2 * MIB);
 	ck_assert_uint_eq(child->mmap.live_mappings, 2);

@@ -29,60 +29,39 @@
 #define X 0x70000ull
 #define Y 0x80000ull
 
-static struct fx_scratch scratch;
-static char path[FX_PATH_BYTES];
-static struct hg_trace_writer *w;
-static struct fx_buf b;
-static struct hg_replay *r;
+static struct fx_replay_rig g;
 
 static void setup(void)
 {
-	fx_scratch_make(&scratch);
-	fx_scratch_file(&scratch, "r.hgt", path);
-	w = hg_trace_writer_open(path, 0);
-	ck_assert_ptr_nonnull(w);
-	memset(&b, 0, sizeof(b));
-	r = NULL;
+	fx_replay_rig_open(&g, "r.hgt");
 }
 
 static void teardown(void)
 {
-	fx_restore_stderr();
-	if (w)
-		hg_trace_writer_close(w);
-	w = NULL;
-	hg_replay_free(r);
-	r = NULL;
-	fx_buf_release(&b);
-	fx_scratch_remove(&scratch);
+	fx_replay_rig_close(&g);
 }
 
 /* Write the records built so far as one block of (pid, tid). */
 static void block(uint32_t pid, uint32_t tid)
 {
-	ck_assert_int_eq(hg_trace_writer_block(w, pid, tid, b.p, (uint32_t)b.len), 0);
-	b.len = 0;
+	fx_replay_rig_block(&g, pid, tid);
 }
 
 /* Close the trace and replay it. */
 static struct hg_replay *replay(void)
 {
-	ck_assert_int_eq(hg_trace_writer_close(w), 0);
-	w = NULL;
-	r = hg_replay_file(path);
-	ck_assert_ptr_nonnull(r);
-	return r;
+	return fx_replay_rig_run(&g, 0, 0);
 }
 
 static void process(uint16_t flags, uint64_t t, uint32_t pid, uint32_t ppid, const char *cmd,
 		    uint32_t cmd_bytes, const char *exe)
 {
-	fx_process(&b, flags, t, pid, ppid, cmd, cmd_bytes, exe, 64);
+	fx_process(&g.b, flags, t, pid, ppid, cmd, cmd_bytes, exe, 64);
 }
 
 static void alloc(uint64_t t, uint64_t addr, uint64_t size, uint32_t stack)
 {
-	fx_alloc(&b, t, addr, size, stack, HG_FN_MALLOC);
+	fx_alloc(&g.b, t, addr, size, stack, HG_FN_MALLOC);
 }
 
 static void expect_site(const struct hg_image *im, uint32_t id, uint64_t live_bytes,
@@ -119,34 +98,34 @@ START_TEST(test_replay_totals_sites_and_stacks)
 	struct hg_image *im;
 
 	if (_i) {
-		hg_trace_writer_close(w);
-		w = hg_trace_writer_open(path, 3);
-		ck_assert_ptr_nonnull(w);
+		hg_trace_writer_close(g.w);
+		g.w = hg_trace_writer_open(g.path, 3);
+		ck_assert_ptr_nonnull(g.w);
 	}
 	process(0, T, 100, 1, "prog\0-x\0", 8, "/usr/bin/prog");
-	fx_stack(&b, 1, 2, ip1);
-	fx_stack(&b, 2, 1, ip2);
+	fx_stack(&g.b, 1, 2, ip1);
+	fx_stack(&g.b, 2, 1, ip2);
 	alloc(T + 10, A, 100, 1);
 	alloc(T + 20, B, 200, 2);
-	fx_free(&b, T + 30, A);
+	fx_free(&g.b, T + 30, A);
 	alloc(T + 40, C, 50, 1);
-	fx_free(&b, T + 50, X); /* never allocated */
+	fx_free(&g.b, T + 50, X); /* never allocated */
 	alloc(T + 60, D, 10, 2);
 	block(100, 100);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 1);
-	ck_assert_uint_eq(r->n_records, 9 + 1); /* and the END record */
-	ck_assert_ptr_null(r->damage);
-	ck_assert_uint_eq(r->lost_events, 0);
-	ck_assert_str_eq(r->path, path);
-	rd = hg_trace_reader_open(path);
+	ck_assert_uint_eq(g.r->n_images, 1);
+	ck_assert_uint_eq(g.r->n_records, 9 + 1); /* and the END record */
+	ck_assert_ptr_null(g.r->damage);
+	ck_assert_uint_eq(g.r->lost_events, 0);
+	ck_assert_str_eq(g.r->path, g.path);
+	rd = hg_trace_reader_open(g.path);
 	ck_assert_ptr_nonnull(rd);
 	h = hg_trace_reader_header(rd);
-	ck_assert_uint_eq(r->t0_ns, h->created_mono_ns);
+	ck_assert_uint_eq(g.r->t0_ns, h->created_mono_ns);
 	hg_trace_reader_close(rd);
 
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->pid, 100);
 	ck_assert_uint_eq(im->ppid, 1);
 	ck_assert_int_eq(im->forked, 0);
@@ -199,8 +178,8 @@ START_TEST(test_replay_bare_flag_and_empty_cmdline)
 	process(HG_PROCESS_BARE, T, 7, 6, "", 0, "/bin/true");
 	block(7, 7);
 	replay();
-	ck_assert_uint_eq(r->n_images, 1);
-	im = r->images[0];
+	ck_assert_uint_eq(g.r->n_images, 1);
+	im = g.r->images[0];
 	ck_assert_int_eq(im->bare, 1);
 	ck_assert_str_eq(im->command, "");
 	ck_assert_str_eq(im->exe, "/bin/true");
@@ -218,7 +197,7 @@ START_TEST(test_replay_alloc_over_live_block)
 	alloc(T + 20, A, 30, 2);
 	block(100, 100);
 	replay();
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.allocations, 2);
 	ck_assert_uint_eq(im->totals.allocated_bytes, 130);
 	ck_assert_uint_eq(im->totals.frees, 0);
@@ -237,13 +216,13 @@ START_TEST(test_replay_unknown_and_double_frees)
 	struct hg_image *im;
 
 	process(0, T, 100, 1, "p", 1, "/p");
-	fx_free(&b, T + 5, X);
+	fx_free(&g.b, T + 5, X);
 	alloc(T + 10, A, 8, 1);
-	fx_free(&b, T + 20, A);
-	fx_free(&b, T + 30, A);
+	fx_free(&g.b, T + 20, A);
+	fx_free(&g.b, T + 30, A);
 	block(100, 100);
 	replay();
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.allocations, 1);
 	ck_assert_uint_eq(im->totals.frees, 1);
 	ck_assert_uint_eq(im->totals.unknown_frees, 2);
@@ -261,8 +240,8 @@ START_TEST(test_replay_implicit_image)
 	alloc(T + 10, A, 5, 3);
 	block(300, 301);
 	replay();
-	ck_assert_uint_eq(r->n_images, 1);
-	im = r->images[0];
+	ck_assert_uint_eq(g.r->n_images, 1);
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->pid, 300);
 	ck_assert_uint_eq(im->t_start_ns, 0);
 	ck_assert_str_eq(im->command, "");
@@ -290,13 +269,13 @@ START_TEST(test_replay_cross_thread_free_then_reuse)
 	alloc(T + 60, X, 200, 2);
 	alloc(T + 70, Y, 9, 2); /* same time as Y's free below */
 	block(100, 102);
-	fx_free(&b, T + 50, X);
-	fx_free(&b, T + 70, Y);
+	fx_free(&g.b, T + 50, X);
+	fx_free(&g.b, T + 70, Y);
 	block(100, 101);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 1);
-	im = r->images[0];
+	ck_assert_uint_eq(g.r->n_images, 1);
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.allocations, 4);
 	ck_assert_uint_eq(im->totals.frees, 2);
 	ck_assert_uint_eq(im->totals.unknown_frees, 0);
@@ -315,7 +294,7 @@ static void horizon(uint64_t t)
 {
 	struct hg_rec_horizon h = { { HG_REC_HORIZON, 0, sizeof(h) }, t };
 
-	fx_buf_put(&b, &h, sizeof(h));
+	fx_buf_put(&g.b, &h, sizeof(h));
 	block(0, 0);
 }
 
@@ -330,7 +309,7 @@ START_TEST(test_replay_horizon_late_allocation_repaired)
 
 	process(0, T, 100, 1, "p", 1, "/p");
 	alloc(T + 10, A, 5, 1);
-	fx_free(&b, T + 50, X);
+	fx_free(&g.b, T + 50, X);
 	block(100, 101);
 	horizon(T + 100);
 	alloc(T + 40, X, 100, 2);
@@ -338,7 +317,7 @@ START_TEST(test_replay_horizon_late_allocation_repaired)
 	block(100, 102);
 	replay();
 
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.allocations, 3);
 	ck_assert_uint_eq(im->totals.frees, 1);
 	ck_assert_uint_eq(im->totals.unknown_frees, 0);
@@ -364,13 +343,13 @@ START_TEST(test_replay_same_tick_handovers)
 	alloc(T + 1000, X, 16, 2);
 	alloc(T + 1000, Y, 32, 2);
 	block(100, 101);
-	fx_free(&b, T + 1000, X);
-	fx_free(&b, T + 1000, X);
-	fx_free(&b, T + 1000, Y);
+	fx_free(&g.b, T + 1000, X);
+	fx_free(&g.b, T + 1000, X);
+	fx_free(&g.b, T + 1000, Y);
 	block(100, 102);
 	replay();
 
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.allocations, 3);
 	ck_assert_uint_eq(im->totals.frees, 3);
 	ck_assert_uint_eq(im->totals.unknown_frees, 0);
@@ -387,14 +366,14 @@ START_TEST(test_replay_orphan_free_then_real_reuse)
 	struct hg_image *im;
 
 	process(0, T, 100, 1, "p", 1, "/p");
-	fx_free(&b, T + 50, X);
+	fx_free(&g.b, T + 50, X);
 	block(100, 101);
 	horizon(T + 100);
 	alloc(T + 60, X, 100, 2);
 	block(100, 102);
 	replay();
 
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.frees, 0);
 	ck_assert_uint_eq(im->totals.unknown_frees, 1);
 	ck_assert_uint_eq(im->totals.live_bytes, 100);
@@ -413,16 +392,16 @@ START_TEST(test_replay_horizon_merges_threads_in_time_order)
 
 	process(0, T, 100, 1, "p", 1, "/p");
 	alloc(T + 10, A, 10, 1);
-	fx_free(&b, T + 30, A);
+	fx_free(&g.b, T + 30, A);
 	alloc(T + 40, C, 25, 1);
 	block(100, 101);
 	alloc(T + 20, B, 20, 2);
-	fx_free(&b, T + 35, B);
+	fx_free(&g.b, T + 35, B);
 	block(100, 102);
 	horizon(T + 50);
 	replay();
 
-	im = r->images[0];
+	im = g.r->images[0];
 	ck_assert_uint_eq(im->totals.peak_bytes, 30);
 	ck_assert_uint_eq(im->totals.peak_time_ns, 20);
 	ck_assert_uint_eq(im->totals.live_bytes, 25);
@@ -444,25 +423,25 @@ START_TEST(test_replay_fork_child_inherits_live_blocks)
 	const struct hg_stack *st;
 
 	process(0, T, 100, 1, "parent", 6, "/bin/parent");
-	fx_stack(&b, 1, 1, ip);
+	fx_stack(&g.b, 1, 1, ip);
 	alloc(T + 10, A, 100, 1);
 	alloc(T + 20, B, 200, 1);
 	alloc(T + 25, F, 1, 1);
 	block(100, 100);
 	process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
-	fx_free(&b, T + 45, B);
+	fx_free(&g.b, T + 45, B);
 	alloc(T + 60, D, 400, 1);
 	block(200, 200);
-	fx_free(&b, T + 30, F);
+	fx_free(&g.b, T + 30, F);
 	alloc(T + 30, E, 5, 1);
-	fx_free(&b, T + 40, A);
+	fx_free(&g.b, T + 40, A);
 	alloc(T + 50, C, 300, 1);
 	block(100, 100);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 2);
-	parent = r->images[0];
-	child = r->images[1];
+	ck_assert_uint_eq(g.r->n_images, 2);
+	parent = g.r->images[0];
+	child = g.r->images[1];
 	ck_assert_uint_eq(parent->pid, 100);
 	ck_assert_uint_eq(child->pid, 200);
 	ck_assert_uint_eq(child->ppid, 100);
@@ -513,19 +492,19 @@ START_TEST(test_replay_exec_starts_new_image)
 	struct hg_image *sh, *prog;
 
 	process(0, T, 100, 1, "sh\0-c\0x\0", 8, "/bin/sh");
-	fx_stack(&b, 1, 1, ip_sh);
+	fx_stack(&g.b, 1, 1, ip_sh);
 	alloc(T + 10, A, 100, 1);
 	process(0, T + 100, 100, 1, "prog\0", 5, "/usr/bin/prog");
-	fx_stack(&b, 1, 2, ip_prog);
+	fx_stack(&g.b, 1, 2, ip_prog);
 	alloc(T + 110, B, 50, 1);
-	fx_free(&b, T + 120, A); /* the old image's block: unknown here */
-	fx_exit(&b, T + 200, 100, 0, HG_EXIT_CALL);
+	fx_free(&g.b, T + 120, A); /* the old image's block: unknown here */
+	fx_exit(&g.b, T + 200, 100, 0, HG_EXIT_CALL);
 	block(100, 100);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 2);
-	sh = r->images[0];
-	prog = r->images[1];
+	ck_assert_uint_eq(g.r->n_images, 2);
+	sh = g.r->images[0];
+	prog = g.r->images[1];
 	ck_assert_str_eq(sh->command, "sh -c x");
 	ck_assert_int_eq(sh->exec, 0);
 	ck_assert_int_eq(sh->end_kind, HG_END_EXEC);
@@ -574,31 +553,31 @@ START_TEST(test_replay_exit_codes)
 		process(0, T, pid, 1, "p", 1, "/p");
 		block(pid, pid);
 	}
-	fx_exit(&b, T + 50, 100, 3, HG_EXIT_CALL);
+	fx_exit(&g.b, T + 50, 100, 3, HG_EXIT_CALL);
 	block(100, 100);
-	fx_exit(&b, T + 60, 100, 5, HG_EXIT_WAIT);
-	fx_exit(&b, T + 60, 101, 5, HG_EXIT_WAIT);
-	fx_exit(&b, T + 60, 102, 9, HG_EXIT_SIGNAL);
-	fx_exit(&b, T + 60, 105, 0, HG_EXIT_GONE);
-	fx_exit(&b, T + 60, 999, 1, HG_EXIT_WAIT); /* no such process: ignored */
+	fx_exit(&g.b, T + 60, 100, 5, HG_EXIT_WAIT);
+	fx_exit(&g.b, T + 60, 101, 5, HG_EXIT_WAIT);
+	fx_exit(&g.b, T + 60, 102, 9, HG_EXIT_SIGNAL);
+	fx_exit(&g.b, T + 60, 105, 0, HG_EXIT_GONE);
+	fx_exit(&g.b, T + 60, 999, 1, HG_EXIT_WAIT); /* no such process: ignored */
 	block(0, 0);
-	fx_exit(&b, T + 55, 101, 3, HG_EXIT_CALL);
+	fx_exit(&g.b, T + 55, 101, 3, HG_EXIT_CALL);
 	block(101, 101);
-	fx_exit(&b, T + 55, 103, 42, HG_EXIT_CALL);
+	fx_exit(&g.b, T + 55, 103, 42, HG_EXIT_CALL);
 	block(103, 103);
-	fx_exit(&b, T + 55, 106, 1, HG_EXIT_CALL);
+	fx_exit(&g.b, T + 55, 106, 1, HG_EXIT_CALL);
 	block(106, 106);
-	fx_exit(&b, T + 60, 106, 11, HG_EXIT_SIGNAL);
+	fx_exit(&g.b, T + 60, 106, 11, HG_EXIT_SIGNAL);
 	block(0, 0);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 7);
+	ck_assert_uint_eq(g.r->n_images, 7);
 	for (uint32_t i = 0; i < 7; i++) {
-		ck_assert_uint_eq(r->images[i]->pid, 100 + i);
-		ck_assert_msg(r->images[i]->end_kind == want[i].kind, "pid %u: end kind %d",
-			      100 + i, r->images[i]->end_kind);
-		ck_assert_msg(r->images[i]->exit_status == want[i].status, "pid %u: status %d",
-			      100 + i, r->images[i]->exit_status);
+		ck_assert_uint_eq(g.r->images[i]->pid, 100 + i);
+		ck_assert_msg(g.r->images[i]->end_kind == want[i].kind, "pid %u: end kind %d",
+			      100 + i, g.r->images[i]->end_kind);
+		ck_assert_msg(g.r->images[i]->exit_status == want[i].status, "pid %u: status %d",
+			      100 + i, g.r->images[i]->exit_status);
 	}
 }
 END_TEST
@@ -606,15 +585,15 @@ END_TEST
 START_TEST(test_replay_loss_records)
 {
 	process(0, T, 100, 1, "p", 1, "/p");
-	fx_loss(&b, T + 10, 100, HG_LOSS_TOO_BIG, 3, 300);
+	fx_loss(&g.b, T + 10, 100, HG_LOSS_TOO_BIG, 3, 300);
 	block(100, 100);
-	fx_loss(&b, T + 20, 0, HG_LOSS_COLLECTOR_GONE, 5, 0);
-	fx_loss(&b, T + 30, 999, HG_LOSS_DEAD_WRITER, 7, 0); /* no such process */
+	fx_loss(&g.b, T + 20, 0, HG_LOSS_COLLECTOR_GONE, 5, 0);
+	fx_loss(&g.b, T + 30, 999, HG_LOSS_DEAD_WRITER, 7, 0); /* no such process */
 	block(0, 0);
 	replay();
-	ck_assert_uint_eq(r->n_images, 1);
-	ck_assert_uint_eq(r->images[0]->totals.lost_events, 3);
-	ck_assert_uint_eq(r->lost_events, 12);
+	ck_assert_uint_eq(g.r->n_images, 1);
+	ck_assert_uint_eq(g.r->images[0]->totals.lost_events, 3);
+	ck_assert_uint_eq(g.r->lost_events, 12);
 }
 END_TEST
 
@@ -628,17 +607,17 @@ START_TEST(test_replay_modules)
 	struct hg_image *im, *child;
 
 	process(0, T, 100, 1, "p", 1, "/usr/bin/prog");
-	fx_module(&b, HG_MODULE_MAIN, T + 1, 0x555555554000, 2, seg, bid, 20, "/usr/bin/prog");
-	fx_module(&b, 0, T + 2, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/libx.so");
-	fx_unmodule(&b, T + 100, 0x7f0000000000);
+	fx_module(&g.b, HG_MODULE_MAIN, T + 1, 0x555555554000, 2, seg, bid, 20, "/usr/bin/prog");
+	fx_module(&g.b, 0, T + 2, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/libx.so");
+	fx_unmodule(&g.b, T + 100, 0x7f0000000000);
 	block(100, 100);
 	process(HG_PROCESS_FORK, T + 200, 200, 100, "p", 1, "/usr/bin/prog");
 	block(200, 200);
 	replay();
 
-	ck_assert_uint_eq(r->n_images, 2);
-	im = r->images[0];
-	child = r->images[1];
+	ck_assert_uint_eq(g.r->n_images, 2);
+	im = g.r->images[0];
+	child = g.r->images[1];
 	ck_assert_uint_eq(im->n_modules, 2);
 	m = &im->modules[0];
 	ck_assert_str_eq(m->path, "/usr/bin/prog");
@@ -675,16 +654,16 @@ static void three_blocks(uint64_t at[3])
 {
 	process(0, T, 100, 1, "p", 1, "/p");
 	alloc(T + 10, A, 10, 1);
-	at[0] = hg_trace_writer_bytes(w);
+	at[0] = hg_trace_writer_bytes(g.w);
 	block(100, 100);
 	alloc(T + 20, B, 20, 1);
-	at[1] = hg_trace_writer_bytes(w);
+	at[1] = hg_trace_writer_bytes(g.w);
 	block(100, 100);
 	alloc(T + 30, C, 30, 1);
-	at[2] = hg_trace_writer_bytes(w);
+	at[2] = hg_trace_writer_bytes(g.w);
 	block(100, 100);
-	ck_assert_int_eq(hg_trace_writer_close(w), 0);
-	w = NULL;
+	ck_assert_int_eq(hg_trace_writer_close(g.w), 0);
+	g.w = NULL;
 }
 
 START_TEST(test_replay_corrupt_block_partial_result)
@@ -694,19 +673,19 @@ START_TEST(test_replay_corrupt_block_partial_result)
 	size_t n;
 
 	three_blocks(at);
-	bytes = fx_slurp(path, &n);
+	bytes = fx_slurp(g.path, &n);
 	bytes[at[2] + 32 + 9] ^= 0x40; /* inside block 3's ALLOC */
-	fx_spit(path, bytes, n);
+	fx_spit(g.path, bytes, n);
 	free(bytes);
-	r = hg_replay_file(path);
-	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_nonnull(r->damage);
-	ck_assert_msg(strstr(r->damage, "checksum mismatch"), "damage: %s", r->damage);
-	ck_assert_uint_eq(r->damage_offset, at[2]);
-	ck_assert_uint_eq(r->n_records, 3);
-	ck_assert_uint_eq(r->n_images, 1);
-	ck_assert_uint_eq(r->images[0]->totals.allocations, 2);
-	ck_assert_uint_eq(r->images[0]->totals.live_bytes, 30);
+	g.r = hg_replay_file(g.path);
+	ck_assert_ptr_nonnull(g.r);
+	ck_assert_ptr_nonnull(g.r->damage);
+	ck_assert_msg(strstr(g.r->damage, "checksum mismatch"), "damage: %s", g.r->damage);
+	ck_assert_uint_eq(g.r->damage_offset, at[2]);
+	ck_assert_uint_eq(g.r->n_records, 3);
+	ck_assert_uint_eq(g.r->n_images, 1);
+	ck_assert_uint_eq(g.r->images[0]->totals.allocations, 2);
+	ck_assert_uint_eq(g.r->images[0]->totals.live_bytes, 30);
 }
 END_TEST
 
@@ -715,14 +694,14 @@ START_TEST(test_replay_truncated_partial_result)
 	uint64_t at[3];
 
 	three_blocks(at);
-	ck_assert_int_eq(truncate(path, (off_t)at[1] + 40), 0);
-	r = hg_replay_file(path);
-	ck_assert_ptr_nonnull(r);
-	ck_assert_ptr_nonnull(r->damage);
-	ck_assert_msg(strstr(r->damage, "truncated"), "damage: %s", r->damage);
-	ck_assert_uint_eq(r->damage_offset, at[1]);
-	ck_assert_uint_eq(r->n_records, 2);
-	ck_assert_uint_eq(r->images[0]->totals.allocations, 1);
+	ck_assert_int_eq(truncate(g.path, (off_t)at[1] + 40), 0);
+	g.r = hg_replay_file(g.path);
+	ck_assert_ptr_nonnull(g.r);
+	ck_assert_ptr_nonnull(g.r->damage);
+	ck_assert_msg(strstr(g.r->damage, "truncated"), "damage: %s", g.r->damage);
+	ck_assert_uint_eq(g.r->damage_offset, at[1]);
+	ck_assert_uint_eq(g.r->n_records, 2);
+	ck_assert_uint_eq(g.r->images[0]->totals.allocations, 1);
 }
 END_TEST
 
@@ -731,10 +710,10 @@ START_TEST(test_replay_not_a_trace)
 	static const char text[] = "#!/bin/sh\necho this is not a trace, not even close to one\n";
 
 	fx_quiet_stderr();
-	hg_trace_writer_close(w);
-	w = NULL;
-	fx_spit(path, text, sizeof(text) - 1);
-	ck_assert_ptr_null(hg_replay_file(path));
+	hg_trace_writer_close(g.w);
+	g.w = NULL;
+	fx_spit(g.path, text, sizeof(text) - 1);
+	ck_assert_ptr_null(hg_replay_file(g.path));
 }
 END_TEST
 

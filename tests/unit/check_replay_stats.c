@@ -17,44 +17,28 @@
 #define T 5000000000000ull
 #define PID 7
 
-static struct fx_scratch scratch;
-static char path[FX_PATH_BYTES];
-static struct hg_trace_writer *w;
-static struct fx_buf b;
-static struct hg_replay *r;
+static struct fx_replay_rig g;
 
 static void setup(void)
 {
-	fx_scratch_make(&scratch);
-	fx_scratch_file(&scratch, "s.hgt", path);
-	w = hg_trace_writer_open(path, 0);
-	ck_assert_ptr_nonnull(w);
-	memset(&b, 0, sizeof(b));
-	r = NULL;
-	fx_process(&b, 0, T, PID, 1, "p", 2, "/bin/p", 64);
+	fx_replay_rig_open(&g, "s.hgt");
+	fx_process(&g.b, 0, T, PID, 1, "p", 2, "/bin/p", 64);
 }
 
 static void teardown(void)
 {
-	if (w)
-		hg_trace_writer_close(w);
-	hg_replay_free(r);
-	fx_buf_release(&b);
-	fx_scratch_remove(&scratch);
+	fx_replay_rig_close(&g);
 }
 
 static void flush_thread(uint32_t tid)
 {
-	ck_assert_int_eq(hg_trace_writer_block(w, PID, tid, b.p, (uint32_t)b.len), 0);
-	b.len = 0;
+	fx_replay_rig_block(&g, PID, tid);
 }
 
 static struct hg_image *replay_at(unsigned flags, uint64_t at_ns)
 {
-	ck_assert_int_eq(hg_trace_writer_close(w), 0);
-	w = NULL;
-	r = hg_replay_file_at(path, flags, at_ns);
-	ck_assert_ptr_nonnull(r);
+	struct hg_replay *r = fx_replay_rig_run(&g, flags, at_ns);
+
 	ck_assert_uint_eq(r->n_images, 1);
 	return r->images[0];
 }
@@ -69,16 +53,16 @@ START_TEST(test_replay_stats_temporary_per_thread)
 {
 	struct hg_image *im;
 
-	fx_alloc(&b, T + 10, 0xa000, 40, 1, HG_FN_MALLOC);
-	fx_alloc(&b, T + 20, 0xb000, 24, 2, HG_FN_MALLOC);
-	fx_free(&b, T + 40, 0xa000);
-	fx_free(&b, T + 50, 0xb000);
-	fx_alloc(&b, T + 60, 0xd000, 100, 1, HG_FN_MALLOC);
-	fx_free(&b, T + 70, 0xd000);
-	fx_alloc(&b, T + 71, 0xe000, 200, 1, HG_FN_REALLOC);
+	fx_alloc(&g.b, T + 10, 0xa000, 40, 1, HG_FN_MALLOC);
+	fx_alloc(&g.b, T + 20, 0xb000, 24, 2, HG_FN_MALLOC);
+	fx_free(&g.b, T + 40, 0xa000);
+	fx_free(&g.b, T + 50, 0xb000);
+	fx_alloc(&g.b, T + 60, 0xd000, 100, 1, HG_FN_MALLOC);
+	fx_free(&g.b, T + 70, 0xd000);
+	fx_alloc(&g.b, T + 71, 0xe000, 200, 1, HG_FN_REALLOC);
 	flush_thread(7);
-	fx_alloc(&b, T + 30, 0xc000, 64, 3, HG_FN_MALLOC);
-	fx_free(&b, T + 55, 0xc000);
+	fx_alloc(&g.b, T + 30, 0xc000, 64, 3, HG_FN_MALLOC);
+	fx_free(&g.b, T + 55, 0xc000);
 	flush_thread(8);
 	im = replay_at(0, 0);
 	ck_assert_uint_eq(im->temporary, 3);
@@ -99,8 +83,8 @@ START_TEST(test_replay_stats_size_histogram)
 	struct hg_image *im;
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
-		fx_alloc(&b, T + 10 + i, 0x1000 * (i + 1), sizes[i], 1, HG_FN_MALLOC);
-	fx_free(&b, T + 100, 0x1000 * 9); /* the 1 TiB block: freed at once, temporary */
+		fx_alloc(&g.b, T + 10 + i, 0x1000 * (i + 1), sizes[i], 1, HG_FN_MALLOC);
+	fx_free(&g.b, T + 100, 0x1000 * 9); /* the 1 TiB block: freed at once, temporary */
 	flush_thread(7);
 	im = replay_at(0, 0);
 	ck_assert_uint_eq(hg_size_bucket(0), 0);
@@ -125,13 +109,13 @@ END_TEST
  */
 static void two_threads(void)
 {
-	fx_alloc(&b, T + 10, 0xa000, 100, 1, HG_FN_MALLOC);
-	fx_alloc(&b, T + 25, 0xb000, 50, 2, HG_FN_MALLOC);
-	fx_free(&b, T + 30, 0xb000);
-	fx_alloc(&b, T + 40, 0xc000, 7, 2, HG_FN_MALLOC);
+	fx_alloc(&g.b, T + 10, 0xa000, 100, 1, HG_FN_MALLOC);
+	fx_alloc(&g.b, T + 25, 0xb000, 50, 2, HG_FN_MALLOC);
+	fx_free(&g.b, T + 30, 0xb000);
+	fx_alloc(&g.b, T + 40, 0xc000, 7, 2, HG_FN_MALLOC);
 	flush_thread(7);
-	fx_alloc(&b, T + 25, 0xd000, 1000, 3, HG_FN_MALLOC);
-	fx_free(&b, T + 35, 0xa000);
+	fx_alloc(&g.b, T + 25, 0xd000, 1000, 3, HG_FN_MALLOC);
+	fx_free(&g.b, T + 35, 0xa000);
 	flush_thread(8);
 }
 

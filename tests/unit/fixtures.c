@@ -16,7 +16,9 @@
 #include "collector.h"
 #include "fixtures.h"
 #include "lifecycle.h"
+#include "replay.h"
 #include "trace_reader.h"
+#include "trace_writer.h"
 
 /* ---- scratch files ---------------------------------------------------------------------- */
 
@@ -420,4 +422,39 @@ uint8_t *fx_slot_data(struct hg_ring_header *r, uint32_t i)
 uint32_t fx_gettid(void)
 {
 	return (uint32_t)syscall(SYS_gettid);
+}
+
+void fx_replay_rig_open(struct fx_replay_rig *g, const char *name)
+{
+	memset(g, 0, sizeof(*g));
+	fx_scratch_make(&g->scratch);
+	fx_scratch_file(&g->scratch, name, g->path);
+	g->w = hg_trace_writer_open(g->path, 0);
+	ck_assert_ptr_nonnull(g->w);
+}
+
+void fx_replay_rig_block(struct fx_replay_rig *g, uint32_t pid, uint32_t tid)
+{
+	ck_assert_int_eq(hg_trace_writer_block(g->w, pid, tid, g->b.p, (uint32_t)g->b.len), 0);
+	g->b.len = 0;
+}
+
+struct hg_replay *fx_replay_rig_run(struct fx_replay_rig *g, unsigned flags, uint64_t at_ns)
+{
+	ck_assert_int_eq(hg_trace_writer_close(g->w), 0);
+	g->w = NULL;
+	g->r = hg_replay_file_at(g->path, flags, at_ns);
+	ck_assert_ptr_nonnull(g->r);
+	return g->r;
+}
+
+void fx_replay_rig_close(struct fx_replay_rig *g)
+{
+	fx_restore_stderr();
+	if (g->w)
+		hg_trace_writer_close(g->w);
+	hg_replay_free(g->r);
+	fx_buf_release(&g->b);
+	fx_scratch_remove(&g->scratch);
+	memset(g, 0, sizeof(*g));
 }

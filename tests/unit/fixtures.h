@@ -13,6 +13,9 @@
 
 #include "hg_format.h"
 
+struct hg_replay;
+struct hg_trace_writer;
+
 #define FX_PATH_BYTES 256
 
 /*
@@ -134,6 +137,27 @@ void fx_rig_close(struct fx_rig *g);
 
 struct hg_ring_slot *fx_slot(struct hg_ring_header *r, uint32_t i);
 uint8_t *fx_slot_data(struct hg_ring_header *r, uint32_t i);
+
+/*
+ * A synthetic trace for the replay's tests: records built by hand into b, written as blocks
+ * with the real writer to a file in a scratch directory, then replayed into r.
+ */
+struct fx_replay_rig {
+	struct fx_scratch scratch;
+	char path[FX_PATH_BYTES];
+	struct hg_trace_writer *w; /* NULL once closed */
+	struct fx_buf b;           /* records of the next block */
+	struct hg_replay *r;       /* NULL until replayed */
+};
+
+/* Scratch directory, trace file `name` in it, open writer, empty buffer. */
+void fx_replay_rig_open(struct fx_replay_rig *g, const char *name);
+/* Write what b holds as one block of thread (pid, tid), and empty b. */
+void fx_replay_rig_block(struct fx_replay_rig *g, uint32_t pid, uint32_t tid);
+/* Close the trace and replay it (hg_replay_file_at with flags and at_ns); fails the test on error. */
+struct hg_replay *fx_replay_rig_run(struct fx_replay_rig *g, unsigned flags, uint64_t at_ns);
+/* Everything released and removed; the rig can be opened again. */
+void fx_replay_rig_close(struct fx_replay_rig *g);
 
 /* Kernel thread id of the caller. */
 uint32_t fx_gettid(void);
