@@ -34,9 +34,9 @@
 #include "walk.h"
 
 #define RULE_BITS 15 /* 2^15 cached code addresses, 256 KiB */
+#define NEAR_RULES 256 /* per thread: 2 KiB that stay in the L1 cache, before the shared table */
 #define MAX_WALK (HG_MAX_FRAMES + 16)
 #define FRAME_MAX_BYTES (1u << 20)
-#define MAX_CHECKS 4 /* comparisons with the previous walk that may fail before it stops trying */
 
 /*
  * A cached rule: bits 0-46 the code address looked up (+1, so that 0 is an empty slot),
@@ -70,6 +70,7 @@ struct walk_state {
 	int n;                      /* frames in prev */
 	enum end end;               /* how it ended; END_ZERO keeps a sentinel at prev[n] */
 	struct frame *prev, *cur;   /* the last walk, and the one being made */
+	uint64_t near[NEAR_RULES];  /* the rules this thread used last, by code address */
 	struct frame buf[2][MAX_WALK + 1];
 };
 
@@ -106,14 +107,14 @@ static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
 	       (uint64_t)(r->cfa_off / 8) << 50 | (uint64_t)(-r->rbp_off / 8) << 60;
 }
 
-/* The packed rule for pc: from the cache, or read and cached. */
-static uint64_t rule_of(uint64_t pc)
+/* The packed rule for pc: from the shared cache, or read and cached. */
+static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 {
 	uint64_t *slot = &wk.rules[rule_slot(pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
 	struct hg_cfi_rule r;
 	int ok;
 
-	if (HG_LIKELY((w & ((1ull << PC_BITS) - 1)) == pc + 1))
+	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
 	if (pc + 1 >= 1ull << PC_BITS)
 		return K_REFUSED << PC_BITS;
@@ -121,6 +122,16 @@ static uint64_t rule_of(uint64_t pc)
 	w = pack(pc, &r, ok);
 	__atomic_store_n(slot, w, __ATOMIC_RELAXED);
 	return w;
+}
+
+/* The packed rule for pc: from the thread's own few, else from the shared cache. */
+static inline uint64_t rule_of(struct walk_state *s, uint64_t pc)
+{
+	uint64_t *near = &s->near[(pc ^ pc >> 8) & (NEAR_RULES - 1)];
+
+	if (HG_LIKELY((*near & ((1ull << PC_BITS) - 1)) == pc + 1))
+		return *near;
+	return *near = rule_of_slow(pc);
 }
 
 static struct walk_state *state_new(void)
@@ -135,6 +146,7 @@ static struct walk_state *state_new(void)
 	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
 		return NULL;
 	s->valid = 0;
+	memset(s->near, 0, sizeof(s->near));
 	s->prev = s->buf[0];
 	s->cur = s->buf[1];
 	return s;
@@ -171,27 +183,29 @@ static uint64_t load(uint64_t addr)
  * Whether the previous walk from its frame j on would read the same words again: each
  * return address it loaded between frame j and its end, and each saved rbp that a later step
  * used (most code keeps no frame pointer, and the rbp it saves is whatever the caller had in
- * the register: checking that too would refuse identical stacks for nothing).
+ * the register: checking that too would refuse identical stacks for nothing). Returns -1 when
+ * all are the same, else the first frame whose step read something else: no frame of the
+ * previous walk up to that one can be reused either, since its check would read that word too.
  */
-static int still_same(const struct walk_state *s, int j)
+static int changed_from(const struct walk_state *s, int j)
 {
 	const struct frame *f = s->prev;
 	int last = s->end == END_ZERO ? s->n : s->n - 1; /* END_ZERO: the sentinel's 0 too */
 
 	for (int m = j; m < last; m++) {
 		if (load(f[m + 1].sp - 8) != f[m + 1].ip)
-			return 0;
+			return m;
 		if (f[m].rbp_off && f[m + 1].bp_used &&
 		    load(f[m + 1].sp + (uint64_t)f[m].rbp_off) != f[m + 1].bp)
-			return 0;
+			return m;
 	}
-	return 1;
+	return -1;
 }
 
 static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
 {
 	struct frame *cur = s->cur, *prev = s->prev;
-	int n = 0, p = 0, exact = 1, try = s->valid ? MAX_CHECKS : 0, walked;
+	int n = 0, p = s->valid ? 0 : s->n, exact = 1, walked;
 	enum end end = END_MAX;
 
 	if (max > MAX_WALK)
@@ -200,16 +214,17 @@ static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, voi
 		uint64_t w, cfa;
 
 		/* A frame of the previous walk, with what lies beyond it unchanged? */
-		if (try) {
+		if (p < s->n) {
 			while (p < s->n && prev[p].sp < sp)
 				p++;
 			if (p < s->n && prev[p].sp == sp && prev[p].ip == ip &&
 			    (prev[p].bp == bp || !prev[p].bp_used) &&
 			    (s->end != END_MAX || n + (s->n - p) >= max)) {
 				int rest = s->n - p, take = n + rest > max ? max - n : rest;
+				int changed = changed_from(s, p);
 
-				if (!still_same(s, p)) {
-					try--; /* a few checks per walk at most: each reads the rest */
+				if (changed >= 0) {
+					p = changed + 1; /* each word is read once per walk at most */
 					goto step;
 				}
 				memcpy(cur + n, prev + p, (size_t)take * sizeof(*cur));
@@ -224,7 +239,7 @@ static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, voi
 			}
 		}
 step:
-		w = rule_of(exact ? ip : ip - 1);
+		w = rule_of(s, exact ? ip : ip - 1);
 		if (HG_UNLIKELY((w >> PC_BITS & 3) != K_STEP)) {
 			if ((w >> PC_BITS & 3) != K_LAST)
 				return -1;
@@ -277,8 +292,9 @@ HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
 			return -1;
 		s->gen = gen;
 	}
-	if (HG_UNLIKELY(s->gen != gen)) {
+	if (HG_UNLIKELY(s->gen != gen)) { /* code was unloaded: forget its rules too */
 		s->valid = 0;
+		memset(s->near, 0, sizeof(s->near));
 		s->gen = gen;
 	}
 	/* Where this function is now: its rule at pc describes this very frame. */
