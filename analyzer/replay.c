@@ -71,8 +71,15 @@ static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint6
 	im->exe = hg_xstrdup("");
 	HG_GROW(s->r->images, s->images_cap, s->r->n_images + 1);
 	s->r->images[s->r->n_images++] = im;
+	/* By start time: an exec'd image's PROCESS record can reach the file before the one of
+	 * the fork child it replaced (they are written to different ring slots). */
 	HG_GROW(e->im, e->cap, e->n + 1);
-	e->im[e->n++] = im;
+	size_t at = e->n;
+	while (at > 0 && e->im[at - 1]->t_start_ns > t)
+		at--;
+	memmove(e->im + at + 1, e->im + at, (e->n - at) * sizeof(*e->im));
+	e->im[at] = im;
+	e->n++;
 	return im;
 }
 
@@ -445,10 +452,15 @@ char *hg_replay_join(const char *p, uint32_t n)
 static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p, uint32_t tid)
 {
 	const char *tail = (const char *)(p + 1);
+	struct hg_image *im = new_image(s, p->pid, p->t_ns), *prev = NULL, *next = NULL;
 	struct hg_pid_images *e = pid_entry(s, p->pid);
-	struct hg_image *prev = e->n ? e->im[e->n - 1] : NULL;
-	struct hg_image *im = new_image(s, p->pid, p->t_ns);
 	struct hg_pending fork = { 0 };
+
+	for (size_t i = 0; i < e->n; i++)
+		if (e->im[i] == im) {
+			prev = i > 0 ? e->im[i - 1] : NULL;
+			next = i + 1 < e->n ? e->im[i + 1] : NULL;
+		}
 
 	im->ppid = p->ppid;
 	im->forked = (p->hdr.flags & HG_PROCESS_FORK) != 0;
@@ -462,6 +474,11 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 		im->exec = 1;
 		if (prev->end_kind == HG_END_UNKNOWN)
 			prev->end_kind = HG_END_EXEC;
+	}
+	if (next && !next->forked) { /* the image that replaced this one came first in the file */
+		next->exec = 1;
+		if (im->end_kind == HG_END_UNKNOWN)
+			im->end_kind = HG_END_EXEC;
 	}
 	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
 	if (im->forked && (im->parent = find_image(s, p->ppid, p->t_ns))) {

@@ -532,6 +532,49 @@ START_TEST(test_replay_exec_starts_new_image)
 END_TEST
 
 /*
+ * pid 200 is a fork child of pid 100 (T+10) that execs /usr/bin/prog at T+50. The exec'd
+ * image writes to another ring slot than the fork child, and here its block reaches the file
+ * first: the images still follow start times. prog is the exec'd one and has its allocations,
+ * the fork child ends with HG_END_EXEC and keeps its own.
+ */
+START_TEST(test_replay_exec_written_before_its_fork)
+{
+	static const uint64_t ip[1] = { 0x111 };
+	struct hg_image *parent, *child, *prog;
+
+	process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&g.b, 1, 1, ip);
+	block(100, 100);
+	process(0, T + 50, 200, 100, "prog\0", 5, "/usr/bin/prog"); /* the exec'd image, first */
+	fx_stack(&g.b, 1, 1, ip);
+	alloc(T + 60, B, 50, 1);
+	alloc(T + 70, C, 60, 1);
+	block(200, 201);
+	process(HG_PROCESS_FORK, T + 10, 200, 100, "sh\0", 3, "/bin/sh"); /* its fork, later */
+	alloc(T + 20, A, 100, 1);
+	block(200, 200);
+	replay();
+
+	ck_assert_uint_eq(g.r->n_images, 3);
+	parent = g.r->images[0];
+	prog = g.r->images[1];
+	child = g.r->images[2];
+	ck_assert_uint_eq(parent->pid, 100);
+	ck_assert_str_eq(prog->command, "prog");
+	ck_assert_int_eq(prog->exec, 1);
+	ck_assert_int_eq(prog->forked, 0);
+	ck_assert_uint_eq(prog->totals.allocations, 2);
+	ck_assert_uint_eq(prog->totals.live_bytes, 110);
+	ck_assert_int_eq(child->forked, 1);
+	ck_assert_int_eq(child->exec, 0);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_int_eq(child->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(child->totals.allocations, 1);
+	ck_assert_uint_eq(child->totals.live_bytes, 100);
+}
+END_TEST
+
+/*
  * How each image ended, from EXIT records: exit() written by the shim, waitpid's result by the
  * collector (pid 0 blocks). waitpid's word is final whichever record the file holds first.
  */
@@ -745,6 +788,7 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
+	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_exit_codes);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(damage, test_replay_corrupt_block_partial_result);
