@@ -1,5 +1,5 @@
 /*
- * shim.c - the interposed entry points: the malloc family, the mmap family, _exit and _Exit
+ * shim.c - the interposed entry points: the malloc family, the mmap family, _exit, _Exit, dlclose
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -42,6 +42,7 @@
 #include "snapshot.h"
 #include "stack.h"
 #include "unwind.h"
+#include "walk.h"
 
 static HG_NOINLINE HG_COLD int enter_slow(void)
 {
@@ -449,6 +450,34 @@ HG_EXPORT void _Exit(int code)
 		hg_real._Exit(code);
 	syscall(SYS_exit_group, code);
 	__builtin_unreachable();
+}
+
+/*
+ * dlclose: code may be mapped at the unloaded object's addresses next, and a stack walked with
+ * the old object's cached unwind rules would come out wrong, or read past the stack. Both
+ * walkers forget their rules once the object is gone. (dlopen is not interposed: see
+ * modules.c. An unload inside libc that bypasses dlclose, such as an NSS module's, is caught
+ * later by hg_modules_check.)
+ */
+HG_EXPORT int dlclose(void *handle)
+{
+	static int (*real_dlclose)(void *);
+	int (*real)(void *) = __atomic_load_n(&real_dlclose, __ATOMIC_RELAXED);
+	int rc;
+
+	if (HG_UNLIKELY(!real)) {
+		void *sym = dlsym(RTLD_NEXT, "dlclose");
+		if (!sym) {
+			errno = ENOSYS;
+			return -1;
+		}
+		memcpy(&real, &sym, sizeof(real));
+		__atomic_store_n(&real_dlclose, real, __ATOMIC_RELAXED);
+	}
+	rc = real(handle);
+	hg_walk_flush();
+	hg_unwind_flush();
+	return rc;
 }
 
 HG_EXPORT void heapgraph_snapshot(const char *label)

@@ -17,7 +17,7 @@
  *   is one or two loads from the stack, which is in the cache anyway.
  *
  * A frame the rules cannot follow (no FDE, a signal frame, a DWARF expression, a frame over
- * 1 MiB) makes the walker decline, and the caller asks libunwind for the whole stack; both
+ * 1 MiB, a frame past the top of the thread's stack) makes the walker decline, and the caller asks libunwind for the whole stack; both
  * produce the same return addresses for the same stack, so stack ids do not depend on which
  * one ran.
  *
@@ -37,6 +37,7 @@
 #define NEAR_RULES 256 /* per thread: 2 KiB that stay in the L1 cache, before the shared table */
 #define MAX_WALK (HG_MAX_FRAMES + 16)
 #define FRAME_MAX_BYTES (1u << 20)
+#define STACK_MAX_BYTES (1ull << 32) /* farther from its top than this: not that stack */
 
 /*
  * A cached rule: bits 0-46 the code address looked up (+1, so that 0 is an empty slot),
@@ -202,8 +203,27 @@ static int changed_from(const struct walk_state *s, int j)
 	return -1;
 }
 
+/*
+ * The top of the stack sp is on, as far as it can be known without a system call: a thread's
+ * stack ends where glibc put its thread descriptor (the fs base), the main thread's at
+ * __libc_stack_end. A stack of neither (a coroutine's, a signal stack) has no known top.
+ */
+static uint64_t stack_top(uint64_t sp)
+{
+	extern void *__libc_stack_end;
+	uint64_t fs, main_end = (uint64_t)(uintptr_t)__libc_stack_end;
+
+	__asm__("mov %%fs:0, %0" : "=r"(fs));
+	if (sp < fs && fs - sp < STACK_MAX_BYTES)
+		return fs;
+	if (sp < main_end && main_end - sp < STACK_MAX_BYTES)
+		return main_end;
+	return UINT64_MAX;
+}
+
 static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
 {
+	uint64_t top = stack_top(sp);
 	struct frame *cur = s->cur, *prev = s->prev;
 	int n = 0, p = s->valid ? 0 : s->n, exact = 1, walked;
 	enum end end = END_MAX;
@@ -252,7 +272,8 @@ step:
 		cur[n] = (struct frame){ ip, sp, bp, -(int32_t)(w >> 60 & 15) * 8, w >> 49 & 1, 0, 0 };
 		out[n++] = (void *)(uintptr_t)ip;
 		cfa = (cur[n - 1].cfa_rbp ? bp : sp) + (w >> 50 & 1023) * 8;
-		if (HG_UNLIKELY(cfa <= sp || cfa - sp > FRAME_MAX_BYTES))
+		/* A stale or wrong rule: never read outside the stack, let libunwind judge */
+		if (HG_UNLIKELY(cfa <= sp || cfa - sp > FRAME_MAX_BYTES || cfa > top))
 			return -1;
 		ip = load(cfa - 8);
 		if (cur[n - 1].rbp_off)
