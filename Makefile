@@ -67,7 +67,8 @@ ANA_OBJ := $(ANA_SRC:%.c=$(B)/%.o)
 ANA_LIB_OBJ := $(ANA_LIB_SRC:%.c=$(B)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 SAMPLES := $(SAMPLE_C:samples/%.c=$(B)/samples/%) $(SAMPLE_CXX:samples/%.cc=$(B)/samples/%) \
-	$(SAMPLE_LIB:samples/%.c=$(B)/samples/%.so)
+	$(SAMPLE_LIB:samples/%.c=$(B)/samples/%.so) $(B)/samples/libswap_big.so \
+	$(B)/samples/libswap_small.so
 
 .PHONY: all deps test-deps demo check unit e2e bench install uninstall clean samples
 all: $(B)/heapgraph $(B)/libheapgraph.so
@@ -106,6 +107,11 @@ $(B)/samples/%: samples/%.cc | $(B)/samples
 	$(call say,CXX,$@)$(CXX) $(SAMPLE_FLAGS) -o $@ $< -lpthread
 $(B)/samples/%.so: samples/%.c | $(B)/samples
 	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -fPIC -shared -o $@ $<
+# Two builds of one function that differ only in frame size (samples/dlswap.c).
+$(B)/samples/libswap_big.so: samples/swapframe.S | $(B)/samples
+	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=8200 -o $@ $<
+$(B)/samples/libswap_small.so: samples/swapframe.S | $(B)/samples
+	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=264 -o $@ $<
 samples: $(SAMPLES)
 
 $(B)/preload $(B)/analyzer $(B)/tests/unit $(B)/samples:

@@ -244,6 +244,24 @@ def test_dlopen_leak_path_arg(ctx):
     check_site(the_site(proc, "dlleak_make_garbage"), "dlleak_make_garbage", live_bytes=4321)
 
 
+def test_dlswap(ctx):
+    """A library unloaded and another mapped at its address with the same code but another
+    frame size: every stack through the second is whole (swap_alloc <- zeroed_caller <- main).
+    A stale unwind rule ends those stacks at swap_alloc."""
+    res, trace = ctx.record([ctx.sample("dlswap"), os.path.join(ctx.build, "samples")],
+                            expect_code=0)
+    eq(res.text, "dlswap: 5 of 5 rounds mapped small where big was\n",
+       "stdout (the loader must reuse the address for this test to mean anything)")
+    proc = only_process(ctx.report_json(trace), "dlswap")
+    sites = sites_at(proc, "swap_alloc")
+    for site in sites:
+        eq([fn_base(f) for f in site["frames"][1:3]], ["zeroed_caller", "main"],
+           "callers of swap_alloc in %s" % site_desc(site))
+    eq(sum(s["live_blocks"] for s in sites), 10, "blocks live from swap_alloc")
+    eq(sum(s["live_bytes"] for s in sites), 5 * 100 + 10 + 5 * 200 + 10,
+       "bytes live from swap_alloc")
+
+
 def test_cxx(ctx):
     res, trace = ctx.record([ctx.sample("cxx")], expect_code=0)
     eq(res.text, "cxx: vector 1000 ints (capacity 1024), string 200 chars (capacity 240)\n",
