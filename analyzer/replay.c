@@ -6,11 +6,15 @@
  * and frees therefore wait in one FIFO per thread (already in time order) and a k-way merge
  * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once the
  * collector's latest HG_REC_HORIZON vouches that nothing earlier is still to come, or (traces
- * without horizons, and as a backstop) once it is older than the newest time seen by
- * WINDOW_NS, or when MAX_PENDING events wait. That restores the true order of an address freed
- * by one thread and reused by another, keeps memory bounded on traces of any length, and
- * costs a heap of threads, not of events. The horizon keeps the queues to about one flush of
- * the collector (a window of 250 ms held a quarter second of events: tens of megabytes).
+ * without horizons) once it is older than the newest time seen by WINDOW_NS, or when
+ * MAX_PENDING events wait. That restores the true order of an address freed by one thread and
+ * reused by another, keeps memory bounded on traces of any length, and costs a heap of
+ * threads, not of events. The horizon keeps the queues to about one flush of the collector (a
+ * window of 250 ms held a quarter second of events: tens of megabytes). Once a trace has shown
+ * a horizon, the window no longer applies: a collector kept off the CPU for longer than the
+ * window drains that long in one pass and writes one thread's block of it before another's,
+ * and the window would apply the first block's events before the second, earlier, ones are
+ * read.
  *
  * A late event (a producer preempted past the horizon's margin) is applied late. The one
  * ordering that would then corrupt the live set, another thread's free of its block applied
@@ -401,7 +405,7 @@ static void drain(struct hg_replay_state *s, int all)
 {
 	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
 			     front(s->heap[0])->t_ns <= s->horizon ||
-			     front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t)) {
+			     (!s->horizons && front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t))) {
 		size_t i = pick(s);
 		struct hg_stream *thread = s->heap[i];
 		struct hg_pending p = dequeue(s, i);
@@ -623,6 +627,7 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	}
 	case HG_REC_HORIZON: {
 		const struct hg_rec_horizon *x = (const void *)h;
+		s->horizons = 1;
 		if (x->horizon_ns > s->horizon) {
 			s->horizon = x->horizon_ns;
 			drain(s, 0);

@@ -70,6 +70,7 @@ struct hg_replay_state {
 	struct hg_pid_images *last_pid;
 	uint64_t seq, max_t;
 	uint64_t horizon;       /* latest HG_REC_HORIZON: events up to it are all read */
+	int horizons;           /* a HORIZON record was seen: the window no longer applies */
 	unsigned flags;         /* HG_REPLAY_* */
 	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
 	size_t n_peak_targets;

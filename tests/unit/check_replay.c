@@ -408,6 +408,39 @@ START_TEST(test_replay_horizon_merges_threads_in_time_order)
 }
 END_TEST
 
+/*
+ * A collector kept off the CPU for longer than the window drains it all in one pass, and one
+ * thread's block of it comes before another's: thread 101 hands X over 300 times, one every
+ * millisecond from T+10 ms, and thread 102 frees each a millisecond after it was allocated,
+ * but 101's block is read first. Once the trace has a horizon the window does not apply
+ * 101's events before 102's earlier ones are read: every free finds its block.
+ */
+START_TEST(test_replay_long_block_waits_for_horizon)
+{
+	const uint64_t ms = 1000000;
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	block(100, 100);
+	horizon(T + 5 * ms);
+	for (uint64_t i = 0; i < 300; i++)
+		alloc(T + (10 + 2 * i) * ms, X, 16, 1);
+	block(100, 101);
+	for (uint64_t i = 0; i < 300; i++)
+		fx_free(&g.b, T + (11 + 2 * i) * ms, X);
+	block(100, 102);
+	horizon(T + 700 * ms);
+	replay();
+
+	im = g.r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 300);
+	ck_assert_uint_eq(im->totals.frees, 300);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 0);
+	ck_assert_uint_eq(im->totals.peak_bytes, 16);
+}
+END_TEST
+
 /* ---- processes: fork, exec, exit -------------------------------------------------------- */
 
 /*
@@ -786,6 +819,7 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
 	tcase_add_test(merge, test_replay_same_tick_handovers);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
+	tcase_add_test(merge, test_replay_long_block_waits_for_horizon);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
