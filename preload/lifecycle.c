@@ -188,12 +188,18 @@ void hg_record_exit(int code, int sync)
 		sync_if_bare_root();
 }
 
-/* exit() and return from main: glibc hands the status to on_exit handlers. */
+/*
+ * exit() and return from main: glibc hands the status to on_exit handlers. This one was
+ * registered by our constructor, before __libc_start_main registered the loader's fini (which
+ * runs the destructors, ours included): exit handlers run in reverse order, so this one runs
+ * last of all, after our destructor's snapshot and sync. It syncs again, so that the EXIT
+ * record too is in the trace when the caller gets control back.
+ */
 static void at_exit(int status, void *arg)
 {
 	(void)arg;
 	hg_tls.busy++;
-	hg_record_exit(status, 0); /* the destructor syncs, after the exit handlers */
+	hg_record_exit(status, 1);
 	hg_tls.busy--;
 }
 
@@ -306,7 +312,8 @@ __attribute__((constructor)) static void hg_constructor(void)
  * Bare mode, in the process that started the collector: the program is about to return to its
  * caller (a shell, a test), which may read the trace at once. Our destructor runs after the
  * program's own exit handlers and destructors, so waiting here for the collector to write what
- * we published makes the trace complete up to this point when the caller gets control back.
+ * we published makes the trace complete up to this point when the caller gets control back;
+ * at_exit, which runs after it, writes the EXIT record and waits once more.
  */
 __attribute__((destructor)) static void hg_destructor(void)
 {
