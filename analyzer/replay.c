@@ -7,7 +7,7 @@
  * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once the
  * collector's latest HG_REC_HORIZON vouches that nothing earlier is still to come, or (traces
  * without horizons) once it is older than the newest time seen by WINDOW_NS, or when
- * MAX_PENDING events wait. That restores the true order of an address freed by one thread and
+ * MAX_PENDING events wait (with horizons, checked at each horizon only). That restores the true order of an address freed by one thread and
  * reused by another, keeps memory bounded on traces of any length, and costs a heap of
  * threads, not of events. The horizon keeps the queues to about one flush of the collector (a
  * window of 250 ms held a quarter second of events: tens of megabytes). Once a trace has shown
@@ -401,9 +401,19 @@ static size_t pick(struct hg_replay_state *s)
 	return best;
 }
 
-static void drain(struct hg_replay_state *s, int all)
+/*
+ * Apply what may be applied. at: DRAIN_PUSH after an event was queued, DRAIN_HORIZON at a
+ * HORIZON record, DRAIN_ALL at the end. With horizons, the cap on waiting events is checked
+ * only at a horizon: between two of them comes one pass of the collector, at most the ring's
+ * size, which may be more than the cap and must be read whole before any of it is applied.
+ */
+enum { DRAIN_PUSH, DRAIN_HORIZON, DRAIN_ALL };
+
+static void drain(struct hg_replay_state *s, int at)
 {
-	while (s->n_heap && (all || s->n_pending > MAX_PENDING ||
+	int cap_now = !s->horizons || at == DRAIN_HORIZON;
+
+	while (s->n_heap && (at == DRAIN_ALL || (cap_now && s->n_pending > MAX_PENDING) ||
 			     front(s->heap[0])->t_ns <= s->horizon ||
 			     (!s->horizons && front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t))) {
 		size_t i = pick(s);
@@ -422,7 +432,7 @@ void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint3
 		s->max_t = p->t_ns;
 	st->last_t = p->t_ns;
 	enqueue(s, st, p);
-	drain(s, 0);
+	drain(s, DRAIN_PUSH);
 }
 
 /* ---- records applied in file order ---------------------------------------------------- */
@@ -628,10 +638,9 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_HORIZON: {
 		const struct hg_rec_horizon *x = (const void *)h;
 		s->horizons = 1;
-		if (x->horizon_ns > s->horizon) {
+		if (x->horizon_ns > s->horizon)
 			s->horizon = x->horizon_ns;
-			drain(s, 0);
-		}
+		drain(s, DRAIN_HORIZON);
 		break;
 	}
 	case HG_REC_MMAP:
@@ -721,7 +730,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	}
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
-	drain(&s, 1);
+	drain(&s, DRAIN_ALL);
 	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++)
 		hg_at_capture(s.r->images[i]); /* nothing happened after the time: the end */
 	state_release(&s);

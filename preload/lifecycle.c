@@ -153,6 +153,7 @@ static void at_fork_child(void)
 	uint32_t ppid = hg_self_pid;
 
 	fork_done();
+	hg_walk_fork_child();
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	hg_tls.busy++;

@@ -23,6 +23,9 @@ void hg_modules_sync(void);
  */
 void hg_modules_check(void);
 
+/* The loader's count of objects unloaded so far (dlpi_subs). */
+uint64_t hg_modules_unloads(void);
+
 /* Fork: hold the module-list lock across fork() (see hg_arena_fork_prepare). */
 void hg_modules_fork_prepare(void);
 void hg_modules_fork_done(void);

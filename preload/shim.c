@@ -454,29 +454,31 @@ HG_EXPORT void _Exit(int code)
 
 /*
  * dlclose: code may be mapped at the unloaded object's addresses next, and a stack walked with
- * the old object's cached unwind rules would come out wrong, or read past the stack. Both
- * walkers forget their rules once the object is gone. (dlopen is not interposed: see
- * modules.c. An unload inside libc that bypasses dlclose, such as an NSS module's, is caught
- * later by hg_modules_check.)
+ * the old object's cached unwind rules would come out wrong. When the call really unloaded
+ * something (the loader's unload count moved; a dlclose that only drops a reference does not),
+ * both walkers forget their rules. (dlopen is not interposed: see modules.c. An unload inside
+ * libc that bypasses dlclose, such as an NSS module's, is caught later by hg_modules_check.)
  */
 HG_EXPORT int dlclose(void *handle)
 {
 	static int (*real_dlclose)(void *);
 	int (*real)(void *) = __atomic_load_n(&real_dlclose, __ATOMIC_RELAXED);
+	uint64_t unloads;
 	int rc;
 
 	if (HG_UNLIKELY(!real)) {
 		void *sym = dlsym(RTLD_NEXT, "dlclose");
-		if (!sym) {
-			errno = ENOSYS;
-			return -1;
-		}
+		if (!sym)
+			return -1; /* dlerror() says why */
 		memcpy(&real, &sym, sizeof(real));
 		__atomic_store_n(&real_dlclose, real, __ATOMIC_RELAXED);
 	}
+	unloads = hg_modules_unloads();
 	rc = real(handle);
-	hg_walk_flush();
-	hg_unwind_flush();
+	if (hg_modules_unloads() != unloads) {
+		hg_walk_flush();
+		hg_unwind_flush();
+	}
 	return rc;
 }
 

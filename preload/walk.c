@@ -67,6 +67,7 @@ enum end { END_LAST, END_ZERO, END_MAX };
 struct walk_state {
 	struct walk_state *next_free;
 	uint32_t gen;               /* rules generation this walk was made under */
+	uint64_t top;               /* top of the stack it was made on (stack_top) */
 	int valid;                  /* prev holds a complete walk */
 	int n;                      /* frames in prev */
 	enum end end;               /* how it ended; END_ZERO keeps a sentinel at prev[n] */
@@ -78,7 +79,7 @@ struct walk_state {
 static struct {
 	uint64_t *rules;        /* 2^RULE_BITS words, arena */
 	uint32_t gen;           /* atomic: bumped by hg_walk_flush */
-	int pool_lock;          /* try-lock over pool */
+	int pool_lock;          /* spinlock over pool */
 	struct walk_state *pool; /* states of exited threads */
 } wk;
 
@@ -117,9 +118,14 @@ static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 
 	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
+	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
+
 	if (pc + 1 >= 1ull << PC_BITS)
 		return K_REFUSED << PC_BITS;
 	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);
+	/* Code was unloaded meanwhile: the rule may be the old code's; neither keep nor use it. */
+	if (__atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE) != gen)
+		return K_REFUSED << PC_BITS;
 	w = pack(pc, &r, ok);
 	__atomic_store_n(slot, w, __ATOMIC_RELAXED);
 	return w;
@@ -135,15 +141,26 @@ static inline uint64_t rule_of(struct walk_state *s, uint64_t pc)
 	return *near = rule_of_slow(pc);
 }
 
+/* The pool's lock is held for a few instructions, never across a call. */
+static void pool_lock(void)
+{
+	while (__atomic_exchange_n(&wk.pool_lock, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void pool_unlock(void)
+{
+	__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
+}
+
 static struct walk_state *state_new(void)
 {
-	struct walk_state *s = NULL;
+	struct walk_state *s;
 
-	if (!__atomic_exchange_n(&wk.pool_lock, 1, __ATOMIC_ACQUIRE)) {
-		if ((s = wk.pool))
-			wk.pool = s->next_free;
-		__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
-	}
+	pool_lock();
+	if ((s = wk.pool))
+		wk.pool = s->next_free;
+	pool_unlock();
 	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
 		return NULL;
 	s->valid = 0;
@@ -160,12 +177,16 @@ void hg_walk_release_thread(void)
 	if (!s)
 		return;
 	hg_tls.walk = NULL;
-	/* A try-lock: after a fork it may be held by a thread the child does not have. */
-	if (!__atomic_exchange_n(&wk.pool_lock, 1, __ATOMIC_ACQUIRE)) {
-		s->next_free = wk.pool;
-		wk.pool = s;
-		__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
-	}
+	pool_lock();
+	s->next_free = wk.pool;
+	wk.pool = s;
+	pool_unlock();
+}
+
+void hg_walk_fork_child(void)
+{
+	/* Held by a thread the child does not have, perhaps; the pool itself is consistent. */
+	__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELAXED);
 }
 
 void hg_walk_flush(void)
@@ -225,7 +246,10 @@ static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, voi
 {
 	uint64_t top = stack_top(sp);
 	struct frame *cur = s->cur, *prev = s->prev;
-	int n = 0, p = s->valid ? 0 : s->n, exact = 1, walked;
+	/* Reuse only a walk of this very stack, and of one whose top is known: the previous walk's
+	 * words are read again, and a coroutine's stack may be gone since. */
+	int reuse = s->valid && s->top == top && top != UINT64_MAX;
+	int n = 0, p = reuse ? 0 : s->n, exact = 1, walked;
 	enum end end = END_MAX;
 
 	if (max > MAX_WALK)
@@ -297,6 +321,7 @@ done:
 	s->cur = prev;
 	s->n = n;
 	s->end = end;
+	s->top = top;
 	s->valid = 1;
 	return n;
 }

@@ -25,4 +25,7 @@ void hg_walk_flush(void);
 /* The calling thread is exiting: its walk state goes back to a pool for the next thread. */
 void hg_walk_release_thread(void);
 
+/* Fork child: the pool's lock may have been held by a thread that is not in the child. */
+void hg_walk_fork_child(void);
+
 #endif /* HG_WALK_H */
