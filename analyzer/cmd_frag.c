@@ -212,8 +212,8 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 	const struct hg_moment *m = &im->at_rss_peak;
 	char a[32], b[32], c[32], d[32];
 
-	fprintf(out, "\n  at the peak of the resident set, %s after start:\n",
-		hg_format_duration(a, sizeof(a), m->t_ns));
+	fprintf(out, "\n  at the peak of the resident set, %s:\n",
+		hg_format_since_start(a, sizeof(a), m->t_ns, im->time_resolution_ns));
 	fprintf(out, "    live %s in %" PRIu64 " blocks; own mappings %s in %" PRIu64 " mapping%s; "
 		"resident set %s\n", hg_format_bytes(a, sizeof(a), m->heap_live_bytes),
 		m->heap_live_blocks, hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,

@@ -117,9 +117,9 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		*im->command ? im->command : im->exe);
-	fprintf(out, "  peak %s live at %s after start; %s live at the end\n",
+	fprintf(out, "  peak %s live %s; %s live at the end\n",
 		hg_format_bytes(a, sizeof(a), im->totals.peak_bytes),
-		hg_format_duration(b, sizeof(b), im->totals.peak_time_ns),
+		hg_format_since_start(b, sizeof(b), im->totals.peak_time_ns, im->time_resolution_ns),
 		hg_format_bytes(c, sizeof(c), im->totals.live_bytes));
 	if (im->n_rss)
 		fprintf(out, "  resident set: peak %s at %s; %s at the last sample\n",

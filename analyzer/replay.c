@@ -69,6 +69,7 @@ static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint6
 
 	im->pid = pid;
 	im->t_start_ns = t;
+	im->time_resolution_ns = s->r->time_resolution_ns;
 	if (s->r->n_images < s->n_peak_targets)
 		im->peak_target = s->peak_targets[s->r->n_images];
 	im->command = hg_xstrdup("");

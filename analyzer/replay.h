@@ -156,6 +156,7 @@ struct hg_image {
 	char *exe;                /* executable path */
 	uint32_t max_frames;
 	uint64_t t_start_ns;      /* CLOCK_MONOTONIC of the PROCESS record */
+	uint32_t time_resolution_ns; /* the trace's (struct hg_replay): for showing its times */
 	struct hg_image *parent;  /* fork parent image, or NULL */
 	int end_kind;             /* enum hg_exit_kind */
 	int exit_status;          /* code or signal, see end_kind */

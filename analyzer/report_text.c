@@ -61,10 +61,10 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 	if (!d->maps && !d->remaps && !d->live_mappings)
 		return;
 	fprintf(out, "\n  anonymous mappings outside malloc: %s in %s mapping%s at the end; "
-		"peak %s, %s after start\n", hg_format_bytes(a, sizeof(a), d->live_bytes),
+		"peak %s, %s\n", hg_format_bytes(a, sizeof(a), d->live_bytes),
 		hg_format_count(b, sizeof(b), d->live_mappings), d->live_mappings == 1 ? "" : "s",
 		hg_format_bytes(c, sizeof(c), d->peak_bytes),
-		hg_format_duration(e, sizeof(e), d->peak_time_ns));
+		hg_format_since_start(e, sizeof(e), d->peak_time_ns, im->time_resolution_ns));
 	if (d->reserved_bytes)
 		fprintf(out, "  and %s of address space reserved (PROT_NONE: no memory behind it)\n",
 			hg_format_bytes(a, sizeof(a), d->reserved_bytes));
@@ -97,8 +97,8 @@ static void totals_text(FILE *out, const struct hg_image *im)
 		hg_format_count(a, sizeof(a), t->allocations),
 		hg_format_bytes(b, sizeof(b), t->allocated_bytes),
 		hg_format_count(c, sizeof(c), t->frees));
-	fprintf(out, "  peak %s live, %s after start\n", hg_format_bytes(d, sizeof(d), t->peak_bytes),
-		hg_format_duration(e, sizeof(e), t->peak_time_ns));
+	fprintf(out, "  peak %s live, %s\n", hg_format_bytes(d, sizeof(d), t->peak_bytes),
+		hg_format_since_start(e, sizeof(e), t->peak_time_ns, im->time_resolution_ns));
 	fprintf(out, "  live at the end: %s in %s block%s\n",
 		hg_format_bytes(g, sizeof(g), t->live_bytes),
 		hg_format_count(a, sizeof(a), t->live_blocks), t->live_blocks == 1 ? "" : "s");

@@ -37,6 +37,17 @@ char *hg_format_count(char *buf, size_t cap, uint64_t n)
 	return buf;
 }
 
+char *hg_format_since_start(char *buf, size_t cap, uint64_t ns, uint64_t res_ns)
+{
+	char d[32];
+
+	if (res_ns > 1 && ns < res_ns)
+		snprintf(buf, cap, "in its first %s", hg_format_duration(d, sizeof(d), res_ns));
+	else
+		snprintf(buf, cap, "%s after start", hg_format_duration(d, sizeof(d), ns));
+	return buf;
+}
+
 char *hg_format_duration(char *buf, size_t cap, uint64_t ns)
 {
 	if (ns < 1000)

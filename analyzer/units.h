@@ -16,4 +16,11 @@ char *hg_format_count(char *buf, size_t cap, uint64_t n);
 /* "850 ns", "12.5 ms", "3.20 s". Returns buf. */
 char *hg_format_duration(char *buf, size_t cap, uint64_t ns);
 
+/*
+ * A moment of a process: "12.5 ms after start", or "in its first 1.0 ms" when the trace's
+ * times were rounded to res_ns (0 or 1: exact) and the moment lies within the first tick,
+ * where rounding leaves no more than that to say. Returns buf.
+ */
+char *hg_format_since_start(char *buf, size_t cap, uint64_t ns, uint64_t res_ns);
+
 #endif /* HG_UNITS_H */
