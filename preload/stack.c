@@ -28,11 +28,14 @@
  * Runs in: inside malloc.
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "arena.h"
 #include "guard.h"
+#include "hg_compiler.h"
 #include "hg_format.h"
 #include "modules.h"
+#include "rawlog.h"
 #include "ring.h"
 #include "stack.h"
 #include "unwind.h"
@@ -61,6 +64,8 @@ static struct {
 	uint32_t next_id;    /* atomic: last id handed out */
 	uint32_t max_frames; /* program frames to keep */
 	int walker;          /* walk.c first, libunwind when it declines */
+	int checked;         /* atomic: the walker's first answer was compared with libunwind's */
+	void *check_ip[HG_MAX_FRAMES + SHIM_FRAMES_MAX]; /* for that comparison, used once */
 	uintptr_t self_lo;   /* shim's mapped range: frames in it are skipped */
 	uintptr_t self_hi;
 } st;
@@ -230,6 +235,35 @@ uint32_t hg_stack_tiers(void)
 	return __atomic_load_n(&st.n_tiers, __ATOMIC_ACQUIRE);
 }
 
+/*
+ * The walker's first answer in this process, compared with libunwind's for the same stack
+ * (from the first frame outside the shim on). They must agree, or the same stack would get
+ * two ids depending on which one ran: a libunwind before 1.6 reports each return address
+ * minus one, for one. If they do not, libunwind takes every stack from now on, and its answer
+ * replaces this one. Returns the frame count in ip.
+ */
+static HG_NOINLINE int check_walker(void **ip, int n, int max)
+{
+	void **u = st.check_ip;
+	int nu, iw = 0, iu = 0;
+
+	if (__atomic_exchange_n(&st.checked, 1, __ATOMIC_ACQ_REL))
+		return n; /* another thread's capture is the one compared */
+	HG_INTERNAL(nu = hg_unwind_backtrace(u, max));
+	if (nu <= 0)
+		return n;
+	while (iw < n && hg_stack_is_self((uint64_t)(uintptr_t)ip[iw]))
+		iw++;
+	while (iu < nu && hg_stack_is_self((uint64_t)(uintptr_t)u[iu]))
+		iu++;
+	if (n - iw == nu - iu && !memcmp(ip + iw, u + iu, (size_t)(n - iw) * sizeof(*ip)))
+		return n;
+	hg_rawlog("the stack walker and libunwind disagree: stacks go through libunwind");
+	__atomic_store_n(&st.walker, 0, __ATOMIC_RELAXED);
+	memcpy(ip, u, (size_t)nu * sizeof(*ip));
+	return nu;
+}
+
 uint32_t hg_stack_capture(void)
 {
 	/* buf[0..1] is room for a record header before the first frame kept (see emit_stack). */
@@ -237,7 +271,10 @@ uint32_t hg_stack_capture(void)
 	void **ip = (void **)(buf + 2);
 	int n;
 
-	n = st.walker ? hg_walk_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX) : -1;
+	n = __atomic_load_n(&st.walker, __ATOMIC_RELAXED) ?
+		    hg_walk_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX) : -1;
+	if (HG_UNLIKELY(n > 0 && !__atomic_load_n(&st.checked, __ATOMIC_RELAXED)))
+		n = check_walker(ip, n, (int)st.max_frames + SHIM_FRAMES_MAX);
 	if (n < 0)
 		HG_INTERNAL(n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX));
 	int first = 0, inserted;
