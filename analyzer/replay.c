@@ -485,15 +485,21 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	free(im->exe);
 	im->command = hg_replay_join(tail, p->cmdline_bytes);
 	im->exe = hg_replay_join(tail + p->cmdline_bytes, p->exe_bytes);
+	/* An exec, as far as can be told yet: an exit of the earlier image says otherwise (the
+	 * pid was reused by another process; see on_exit_record). */
 	if (prev && !im->forked) {
 		im->exec = 1;
-		if (prev->end_kind == HG_END_UNKNOWN)
+		if (prev->end_kind == HG_END_UNKNOWN) {
 			prev->end_kind = HG_END_EXEC;
+			prev->end_inferred = 1;
+		}
 	}
 	if (next && !next->forked) { /* the image that replaced this one came first in the file */
 		next->exec = 1;
-		if (im->end_kind == HG_END_UNKNOWN)
+		if (im->end_kind == HG_END_UNKNOWN) {
 			im->end_kind = HG_END_EXEC;
+			im->end_inferred = 1;
+		}
 	}
 	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
 	if (im->forked && (im->parent = find_image(s, p->ppid, p->t_ns))) {
@@ -563,12 +569,26 @@ static void on_unmodule(struct hg_replay_state *s, const struct hg_rec_unmodule 
 	}
 }
 
+/* im exited by itself after all: the next image of its pid is another process, not an exec. */
+static void not_an_exec(struct hg_replay_state *s, struct hg_image *im)
+{
+	struct hg_pid_images *e = pid_entry(s, im->pid);
+
+	im->end_kind = HG_END_UNKNOWN;
+	im->end_inferred = 0;
+	for (size_t i = 0; i + 1 < e->n; i++)
+		if (e->im[i] == im)
+			e->im[i + 1]->exec = 0;
+}
+
 static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *x)
 {
 	struct hg_image *im = find_image(s, x->pid, x->t_ns);
 
 	if (!im)
 		return;
+	if (im->end_inferred)
+		not_an_exec(s, im);
 	if (x->source == HG_EXIT_SIGNAL) {
 		im->end_kind = HG_END_SIGNAL;
 		im->exit_status = x->status;

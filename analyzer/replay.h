@@ -159,6 +159,7 @@ struct hg_image {
 	uint32_t time_resolution_ns; /* the trace's (struct hg_replay): for showing its times */
 	struct hg_image *parent;  /* fork parent image, or NULL */
 	int end_kind;             /* enum hg_exit_kind */
+	int end_inferred;         /* HG_END_EXEC only because a later image of the pid started */
 	int exit_status;          /* code or signal, see end_kind */
 	struct hg_totals totals;
 	struct hg_site *sites;    /* indexed by stack id; n_sites entries */

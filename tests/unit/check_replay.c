@@ -608,6 +608,34 @@ START_TEST(test_replay_exec_written_before_its_fork)
 END_TEST
 
 /*
+ * pid 100 runs a, which exits at T+50; the pid is reused by b at T+100, a process of its own.
+ * b's PROCESS record is read before a's EXIT: b looks like an exec of a until the EXIT says
+ * a ended by itself. a ends with its code, b is not an exec.
+ */
+START_TEST(test_replay_reused_pid_is_not_an_exec)
+{
+	struct hg_image *a, *b;
+
+	process(0, T, 100, 1, "a\0", 2, "/bin/a");
+	block(100, 100);
+	process(0, T + 100, 100, 1, "b\0", 2, "/bin/b");
+	block(100, 101);
+	fx_exit(&g.b, T + 50, 100, 3, HG_EXIT_CALL);
+	block(100, 100);
+	replay();
+
+	ck_assert_uint_eq(g.r->n_images, 2);
+	a = g.r->images[0];
+	b = g.r->images[1];
+	ck_assert_str_eq(a->command, "a");
+	ck_assert_int_eq(a->end_kind, HG_END_CODE);
+	ck_assert_int_eq(a->exit_status, 3);
+	ck_assert_str_eq(b->command, "b");
+	ck_assert_int_eq(b->exec, 0);
+}
+END_TEST
+
+/*
  * How each image ended, from EXIT records: exit() written by the shim, waitpid's result by the
  * collector (pid 0 blocks). waitpid's word is final whichever record the file holds first.
  */
@@ -823,6 +851,7 @@ Suite *replay_suite(void)
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
+	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(damage, test_replay_corrupt_block_partial_result);
