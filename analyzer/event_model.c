@@ -44,6 +44,7 @@ struct key_slot {
 };
 
 /* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches. */
+enum { LIVE = 1, FREED = 2 }; /* the kinds of entry in blocks (in stack_id) */
 struct recent_slot {
 	uint64_t addr;
 	uint64_t seq;
@@ -56,12 +57,15 @@ struct hg_pid_model {
 	struct key_slot *keys;     /* the writer's: pairs by key */
 	size_t key_cap;
 	struct chunk_class *classes;
-	struct hg_addrmap recent;  /* addr -> (pair in size_bytes, seq in t_ns) */
+	/* addr -> a recent live block (LIVE: pair in size_bytes, allocation seq in t_ns) or a
+	 * recent free (FREED: free seq in t_ns), told apart by stack_id. One map for both: an
+	 * address is one or the other, and an event then costs one lookup for itself and one
+	 * for the FIFO it pushes an old entry out of. */
+	struct hg_addrmap blocks;
 	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
 	uint64_t seq;              /* allocations noted */
 	uint64_t top;              /* end of the highest block */
 	uint64_t prev_end;         /* end of the block allocated last */
-	struct hg_addrmap any_freed;  /* freed address -> its free's seq (in t_ns) */
 	struct recent_slot *freed_fifo; /* HG_MODEL_ANY_FREED slots, in order of freeing */
 	uint64_t free_seq;         /* frees noted */
 	uint64_t last_alloc, last_free;
@@ -92,8 +96,7 @@ static void pid_free(struct hg_pid_model *pm)
 		HASH_DEL(pm->classes, c);
 		free(c);
 	}
-	hg_addrmap_release(&pm->recent);
-	hg_addrmap_release(&pm->any_freed);
+	hg_addrmap_release(&pm->blocks);
 	free(pm->freed_fifo);
 	free(pm->fifo);
 	free(pm->stack);
@@ -257,6 +260,23 @@ enum {
 	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED /* + zigzag delta */
 };
 
+/* addr's entry in blocks if it is of that kind, else NULL. */
+static const struct hg_live *entry(const struct hg_pid_model *pm, uint64_t addr, uint32_t kind)
+{
+	const struct hg_live *v = hg_addrmap_get(&pm->blocks, addr);
+
+	return v && v->stack_id == kind ? v : NULL;
+}
+
+/* Push the oldest entry of a FIFO out of blocks, unless the address has moved on since. */
+static void evict(struct hg_pid_model *pm, const struct recent_slot *slot, uint32_t kind)
+{
+	const struct hg_live *v;
+
+	if (slot->addr && (v = entry(pm, slot->addr, kind)) && v->t_ns == slot->seq)
+		hg_addrmap_take(&pm->blocks, slot->addr, NULL);
+}
+
 uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
 	const struct chunk_class *c = class_of(pm, &pm->pairs[pair], 0);
@@ -269,7 +289,7 @@ uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32
 		return CODE_TOP;
 	if (addr == pm->prev_end)
 		return CODE_PREV_END;
-	if ((f = hg_addrmap_get(&pm->any_freed, addr)))
+	if ((f = entry(pm, addr, FREED)))
 		return CODE_ANY_FREED + (pm->free_seq - 1 - f->t_ns);
 	return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
 }
@@ -298,7 +318,7 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 		if (z >= pm->free_seq)
 			return -1;
 		slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
-		f = hg_addrmap_get(&pm->any_freed, slot->addr);
+		f = entry(pm, slot->addr, FREED);
 		if (!slot->addr || !f || f->t_ns != slot->seq)
 			return -1; /* reused or evicted since: the writer never refers to it */
 		*addr = slot->addr;
@@ -320,7 +340,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	struct chunk_class *c;
 	struct pair *p = &pm->pairs[pair];
 	struct recent_slot *slot;
-	struct hg_live v = { pair, 0, 0, 0 };
+	struct hg_live v = { pair, 0, LIVE, 0 };
 	uint64_t end;
 
 	/* The address is no longer free in its chunk size. */
@@ -330,15 +350,13 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 				drop_at(c->freed, &c->n_freed, i);
 				break;
 			}
-	hg_addrmap_take(&pm->any_freed, addr, NULL);
 	if (!pm->fifo) /* on first use: a process with few allocations stays small */
 		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
 	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
-	if (slot->addr)
-		hg_addrmap_take_if(&pm->recent, slot->addr, slot->seq);
+	evict(pm, slot, LIVE);
 	v.t_ns = pm->seq;
-	hg_addrmap_put(&pm->recent, addr, &v, NULL);
+	hg_addrmap_put(&pm->blocks, addr, &v, NULL); /* no longer a recent free, if it was */
 	slot->addr = addr;
 	slot->seq = pm->seq++;
 	if (p->n_recent == HG_MODEL_PAIR_RECENT)
@@ -355,7 +373,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pair,
 		      uint32_t *rank)
 {
-	const struct hg_live *v = hg_addrmap_get(&pm->recent, addr);
+	const struct hg_live *v = entry(pm, addr, LIVE);
 	const struct pair *p;
 
 	if (!v)
@@ -383,25 +401,23 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 
 void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 {
-	struct hg_live v;
+	struct hg_live f = { 0, pm->free_seq, FREED, 0 }, old;
 	struct pair *p;
 	struct chunk_class *c;
 	struct recent_slot *slot;
-	struct hg_live f = { 0, pm->free_seq, 0, 0 };
 
 	pm->last_free = addr;
 	if (!pm->freed_fifo)
 		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
 	slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	/* Any freed address, size known or not: malloc may hand it back for another size. */
-	if (slot->addr)
-		hg_addrmap_take_if(&pm->any_freed, slot->addr, slot->seq);
-	hg_addrmap_put(&pm->any_freed, addr, &f, NULL);
+	evict(pm, slot, FREED);
 	slot->addr = addr;
 	slot->seq = pm->free_seq++;
-	if (!hg_addrmap_take(&pm->recent, addr, &v))
+	/* A recent free now, whatever it was; if it was a recent live block, its pair is known. */
+	if (!hg_addrmap_put(&pm->blocks, addr, &f, &old) || old.stack_id != LIVE)
 		return; /* not a recent block: its size is unknown */
-	p = &pm->pairs[v.size_bytes];
+	p = &pm->pairs[old.size_bytes];
 	for (uint32_t i = p->n_recent; i-- > 0;)
 		if (p->recent[i] == addr) {
 			drop_at(p->recent, &p->n_recent, i);
