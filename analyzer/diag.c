@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "diag.h"
 
@@ -104,6 +105,30 @@ void *hg_xrealloc(void *p, size_t n)
 		exit(HG_EXIT_INPUT);
 	}
 	return q;
+}
+
+void *hg_xmap_zeroed(size_t n)
+{
+	void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (p == MAP_FAILED)
+		p = NULL;
+	else if (fail_countdown && --fail_countdown == 0) {
+		munmap(p, n ? n : 1);
+		p = NULL;
+	}
+	if (!p) {
+		hg_error("out of memory allocating %zu bytes", n);
+		exit(HG_EXIT_INPUT);
+	}
+	return p;
+}
+
+void hg_xunmap(void *p, size_t n)
+{
+	if (p)
+		munmap(p, n ? n : 1);
 }
 
 char *hg_xstrdup(const char *s)

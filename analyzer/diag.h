@@ -42,6 +42,14 @@ void *hg_xrealloc(void *p, size_t n);
 char *hg_xstrdup(const char *s);
 void hg_xalloc_fail_after(unsigned long n);
 
+/*
+ * n zeroed bytes whose pages are in place before the first access (a large table probed before
+ * it is written: otherwise each page faults twice, once mapping the zero page, once copying
+ * it). Release with hg_xunmap(p, n). Out-of-memory as above.
+ */
+void *hg_xmap_zeroed(size_t n);
+void hg_xunmap(void *p, size_t n);
+
 /* Grow *arr (element size elem) so that it holds at least `need` elements; doubles capacity. */
 void hg_grow(void **arr, size_t *cap, size_t need, size_t elem);
 #define HG_GROW(arr, cap, need) hg_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
