@@ -3,7 +3,7 @@
  *
  * Linear probing over 32-byte entries (key and value together: on a table of millions of
  * blocks every operation is a cache miss, and this makes it one), kept at most three quarters
- * full. Deletion shifts later entries of the same cluster back
+ * full (half, while small). Deletion shifts later entries of the same cluster back
  * instead of leaving tombstones, so a long replay of malloc/free churn never degrades; each
  * entry keeps its home slot (in padding the value had anyway), so that shift need not hash. Replaying
  * millions of events is dominated by this table, which is why it is not a generic hash map.
@@ -27,6 +27,14 @@
  */
 #define SPAN_SHIFT 11
 #define RUN_SLOTS (1u << (SPAN_SHIFT - 4))
+
+/*
+ * Tables up to this many entries (32 MiB) are kept at most half full, larger ones three quarters:
+ * a small table is in cache and the probes are what costs; in a large one every extra byte
+ * is memory traffic. Replaying the live-map operations of real reports: churn (a few thousand
+ * live blocks) 0.24 -> 0.13 s, sqlite3 0.107 -> 0.091 s; CPython (3M live) unchanged.
+ */
+#define SPARSE_MAX ((size_t)1 << 20)
 
 static size_t slot_of(uint64_t addr, size_t cap)
 {
@@ -91,7 +99,7 @@ int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 {
 	size_t i, home;
 
-	if ((m->n + 1) * 4 > m->cap * 3)
+	if ((m->n + 1) * 4 > m->cap * (m->cap <= SPARSE_MAX ? 2 : 3))
 		grow(m);
 	home = slot_of(addr, m->cap);
 	for (i = home; m->e[i].addr; i = (i + 1) & (m->cap - 1)) {

@@ -31,7 +31,8 @@ void hg_addrmap_release(struct hg_addrmap *m);
 
 /*
  * Insert or overwrite addr. Returns 1 when addr was already present (its old value is copied to
- * *old if old is non-NULL), 0 when it is new. Grows at 3/4 load; out-of-memory exits (diag.h).
+ * *old if old is non-NULL), 0 when it is new. Grows at 1/2 load up to 2^20 entries, 3/4 above;
+ * out-of-memory exits (diag.h).
  */
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 		   struct hg_live *old);

@@ -103,19 +103,36 @@ START_TEST(test_addrmap_overwrite_returns_old)
 }
 END_TEST
 
-START_TEST(test_addrmap_grows_at_three_quarters_load)
+START_TEST(test_addrmap_grows_at_half_load_while_small)
 {
 	struct hg_live v = live(1, 1);
 
-	for (uint64_t k = 1; k <= 768; k++)
+	for (uint64_t k = 1; k <= 512; k++)
 		hg_addrmap_put(&m, k * 16, &v, NULL);
 	ck_assert_uint_eq(m.cap, 1024);
-	hg_addrmap_put(&m, 769 * 16, &v, NULL);
+	hg_addrmap_put(&m, 513 * 16, &v, NULL);
 	ck_assert_uint_eq(m.cap, 2048);
-	for (uint64_t k = 1; k <= 769; k++) {
+	for (uint64_t k = 1; k <= 513; k++) {
 		struct hg_live *got = hg_addrmap_get(&m, k * 16);
 		ck_assert_ptr_nonnull(got);
 	}
+}
+END_TEST
+
+/* Above 2^20 entries the table fills to three quarters: 2^21 slots take 1,572,864 keys. */
+START_TEST(test_addrmap_large_table_grows_at_three_quarters_load)
+{
+	struct hg_live v = live(1, 1);
+	const uint64_t full = (1u << 21) / 4 * 3;
+
+	for (uint64_t k = 1; k <= full; k++)
+		hg_addrmap_put(&m, k * 32, &v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 21);
+	hg_addrmap_put(&m, (full + 1) * 32, &v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 22);
+	ck_assert_uint_eq(m.n, full + 1);
+	ck_assert_ptr_nonnull(hg_addrmap_get(&m, 32));
+	ck_assert_ptr_nonnull(hg_addrmap_get(&m, (full + 1) * 32));
 }
 END_TEST
 
@@ -358,7 +375,8 @@ Suite *addrmap_suite(void)
 	tcase_add_test(basic, test_addrmap_empty_map);
 	tcase_add_test(basic, test_addrmap_put_get_take);
 	tcase_add_test(basic, test_addrmap_overwrite_returns_old);
-	tcase_add_test(basic, test_addrmap_grows_at_three_quarters_load);
+	tcase_add_test(basic, test_addrmap_grows_at_half_load_while_small);
+	tcase_add_test(basic, test_addrmap_large_table_grows_at_three_quarters_load);
 	tcase_add_test(basic, test_addrmap_release_leaves_empty_map);
 	tcase_add_test(churn, test_addrmap_many_keys_survive_growth);
 	tcase_add_test(churn, test_addrmap_churn_matches_reference);
