@@ -135,6 +135,12 @@ static ptrdiff_t find(const struct hg_addrmap *m, uint64_t addr)
 	return -1;
 }
 
+void hg_addrmap_prefetch(const struct hg_addrmap *m, uint64_t addr)
+{
+	if (m->cap)
+		__builtin_prefetch(&m->e[slot_of(addr, m->cap)], 1);
+}
+
 struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr)
 {
 	ptrdiff_t i = find(m, addr);

@@ -46,6 +46,9 @@ int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns);
 /* Pointer to addr's value, or NULL. Valid until the next put or take. */
 struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr);
 
+/* Start loading addr's slot into the cache: a lookup due shortly after then does not wait. */
+void hg_addrmap_prefetch(const struct hg_addrmap *m, uint64_t addr);
+
 /* Iterate: start with *pos = 0; returns 0 when done. */
 int hg_addrmap_next(const struct hg_addrmap *m, size_t *pos, uint64_t *addr,
 		    const struct hg_live **v);

@@ -340,6 +340,28 @@ static void apply_fork(struct hg_image *child, uint64_t t)
 	hg_replay_fork_maps(child, t);
 }
 
+/*
+ * Each event of a large heap looks up a slot of the live map that is not in the cache (a
+ * program's neighbouring allocations are a few slots apart, a cache line each). The events
+ * of a thread wait in its queue until the collector's horizon passes them, so the slot of the
+ * one PREFETCH_AHEAD places behind is known already: loading it while the events in between
+ * are applied hides most of that wait. Report of a CPython trace (3.7M blocks) 0.71 -> 0.61 s;
+ * a live map that fits in the cache (sqlite3's, churn's) is left alone, as there it only costs.
+ */
+#define PREFETCH_AHEAD 16
+#define PREFETCH_MIN_SLOTS ((size_t)1 << 16) /* 2 MiB of table */
+
+static void prefetch_ahead(const struct hg_image *im, const struct hg_stream *thread)
+{
+	const struct hg_pending *q;
+
+	if (im->live.cap < PREFETCH_MIN_SLOTS || thread->n < PREFETCH_AHEAD)
+		return;
+	q = &thread->q[(thread->head + PREFETCH_AHEAD - 1) & (thread->cap - 1)];
+	if (q->kind == P_ALLOC || q->kind == P_FREE)
+		hg_addrmap_prefetch(&im->live, q->addr);
+}
+
 /* Event p of thread `thread` (whose FIFO it came from). */
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
@@ -349,6 +371,8 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 	/* The first event past the capture time: the state now is the state at that time. */
 	if (HG_UNLIKELY(s->flags & HG_REPLAY_AT) && p->t_ns > im->t_start_ns + s->at_ns)
 		hg_at_capture(im);
+	if (p->kind == P_ALLOC || p->kind == P_FREE)
+		prefetch_ahead(im, thread);
 	if (p->kind == P_ALLOC)
 		apply_alloc(im, thread, p);
 	else if (p->kind == P_FREE)
