@@ -67,6 +67,45 @@ int hg_check_trace_args(const char *cmd, const char *format, const char *const *
 	return 0;
 }
 
+int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, char **argv,
+		 struct hg_view_args *a)
+{
+	static const char *const text_json[] = { "text", "json", NULL };
+	struct option longopts[5] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	int n = 2, ch, rc;
+
+	/* Only this command's options: another's is unknown here, with its name in the error. */
+	if (opts & HG_VIEW_TOP)
+		longopts[n++] = (struct option){ "top", required_argument, NULL, 'n' };
+	if (opts & HG_VIEW_FRAMES)
+		longopts[n++] = (struct option){ "frames", required_argument, NULL, 'F' };
+	opterr = 0;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, opts & HG_VIEW_TOP ? ":f:n:h" : ":f:h", longopts,
+				 NULL)) != -1) {
+		switch (ch) {
+		case 'f': a->format = optarg; break;
+		case 'n':
+			if ((rc = hg_parse_u64(cmd, "--top", optarg, 0, UINT32_MAX, 0, &a->top)))
+				return rc;
+			break;
+		case 'F':
+			if ((rc = hg_parse_u64(cmd, "--frames", optarg, 1, 256, 0, &a->frames)))
+				return rc;
+			break;
+		case 'h': return hg_print_help(help);
+		default: return hg_bad_option(cmd, ch, argv);
+		}
+	}
+	if ((rc = hg_check_trace_args(cmd, a->format, text_json, "text or json", argc)))
+		return rc;
+	a->json = !strcmp(a->format, "json");
+	return -1;
+}
+
 int hg_print_help(const char *text)
 {
 	fputs(text, stdout);

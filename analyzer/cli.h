@@ -40,6 +40,21 @@ int hg_bad_option(const char *cmd, int ch, char **argv);
 int hg_check_trace_args(const char *cmd, const char *format, const char *const *formats,
 			const char *hint, int argc);
 
+/*
+ * The options of a command that shows one trace as text or JSON: --format (-f), and where
+ * opts asks for them --top (-n, 0 to 2^32-1) and --frames (1 to 256), then exactly one trace.
+ * The caller sets the defaults in *a first. Returns -1 to go on (a->json set), else the exit
+ * code: HG_EXIT_OK after --help printed `help`, a usage code after one line naming the problem.
+ */
+enum { HG_VIEW_TOP = 1, HG_VIEW_FRAMES = 2 };
+struct hg_view_args {
+	const char *format;
+	uint64_t top, frames;
+	int json;
+};
+int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, char **argv,
+		 struct hg_view_args *a);
+
 /* Print `text` (a subcommand's help) to stdout. Returns HG_EXIT_OK. */
 int hg_print_help(const char *text);
 

@@ -17,7 +17,6 @@
 #include "report.h"
 #include "units.h"
 
-static const char *const text_json[] = { "text", "json", NULL };
 
 static const char help[] =
 	"usage: heapgraph frag [options] TRACE\n"
@@ -265,48 +264,25 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 
 int hg_cmd_frag(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "top", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *format = "text";
-	uint64_t top = 5;
+	struct hg_view_args a = { "text", 5, 0, 0 };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;
-	int ch, rc, json;
+	int rc = hg_view_args("frag", help, HG_VIEW_TOP, argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":f:n:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f': format = optarg; break;
-		case 'n':
-			if ((rc = hg_parse_u64("frag", "--top", optarg, 0, UINT32_MAX, 0, &top)))
-				return rc;
-			break;
-		case 'h': return hg_print_help(help);
-		default: return hg_bad_option("frag", ch, argv);
-		}
-	}
-	if ((rc = hg_check_trace_args("frag", format, text_json, "text or json", argc)))
+	if (rc >= 0)
 		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
-	json = !strcmp(format, "json");
 	hg_json_init(&j, stdout);
-	if (json) {
+	if (a.json)
 		hg_json_begin_processes(&j, r);
-	} else {
-		printf("heapgraph frag of '%s'\n", r->path);
-	}
+	else
+		hg_text_heading(stdout, "frag", r, "report");
 	for (uint32_t i = 0; i < r->n_images; i++)
-		image_out(json, &j, f, r, r->images[i], top);
-	if (json) {
+		image_out(a.json, &j, f, r, r->images[i], a.top);
+	if (a.json)
 		hg_json_end_processes(&j);
-	}
 	return hg_report_done(r, f, 0);
 }

@@ -152,9 +152,7 @@ int hg_cmd_leaks(int argc, char **argv)
 	} else if (!strcmp(a.format, "dot")) {
 		printf("digraph leaks {\n  node [shape=box, fontname=monospace];\n");
 	} else {
-		printf("heapgraph leaks of '%s'\n", r->path);
-		if (r->damage)
-			printf("DAMAGED: %s; this report covers the records before it\n", r->damage);
+		hg_text_heading(stdout, "leaks", r, "report");
 	}
 	for (uint32_t i = 0; i < r->n_images; i++)
 		if (!a.pid || r->images[i]->pid == a.pid)

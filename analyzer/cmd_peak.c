@@ -20,7 +20,6 @@
 #define CHART_COLS 64
 #define CHART_ROWS 10
 
-static const char *const text_json[] = { "text", "json", NULL };
 
 static const char help[] =
 	"usage: heapgraph peak [options] TRACE\n"
@@ -204,54 +203,27 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 
 int hg_cmd_peak(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "top", required_argument, NULL, 'n' },
-		{ "frames", required_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *format = "text";
-	uint64_t top = 10, frames = 8;
+	struct hg_view_args a = { "text", 10, 8, 0 };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;
-	int ch, rc;
+	int rc = hg_view_args("peak", help, HG_VIEW_TOP | HG_VIEW_FRAMES, argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":f:n:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f': format = optarg; break;
-		case 'n':
-			if ((rc = hg_parse_u64("peak", "--top", optarg, 0, UINT32_MAX, 0, &top)))
-				return rc;
-			break;
-		case 'F':
-			if ((rc = hg_parse_u64("peak", "--frames", optarg, 1, 256, 0, &frames)))
-				return rc;
-			break;
-		case 'h': return hg_print_help(help);
-		default: return hg_bad_option("peak", ch, argv);
-		}
-	}
-	if ((rc = hg_check_trace_args("peak", format, text_json, "text or json", argc)))
+	if (rc >= 0)
 		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_PEAK | HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
 	hg_json_init(&j, stdout);
-	if (!strcmp(format, "json")) {
+	if (a.json) {
 		hg_json_begin_processes(&j, r);
 		for (uint32_t i = 0; i < r->n_images; i++)
-			image_json(&j, f, r, r->images[i], top);
+			image_json(&j, f, r, r->images[i], a.top);
 		hg_json_end_processes(&j);
 	} else {
-		printf("heapgraph peak of '%s'\n", r->path);
-		if (r->damage)
-			printf("DAMAGED: %s; this report covers the records before it\n", r->damage);
+		hg_text_heading(stdout, "peak", r, "report");
 		for (uint32_t i = 0; i < r->n_images; i++)
-			image_text(stdout, f, r->images[i], top, frames);
+			image_text(stdout, f, r->images[i], a.top, a.frames);
 	}
 	return hg_report_done(r, f, 0);
 }

@@ -20,7 +20,6 @@
 #include "table.h"
 #include "units.h"
 
-static const char *const text_json[] = { "text", "json", NULL };
 
 static const char help[] =
 	"usage: heapgraph snapshots [options] TRACE\n"
@@ -96,39 +95,23 @@ static void image_json(struct hg_json *j, const struct hg_replay *r, const struc
 
 int hg_cmd_snapshots(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *format = "text";
+	struct hg_view_args a = { "text", 0, 0, 0 };
 	struct hg_replay *r;
 	struct hg_json j;
-	int ch, rc;
+	int rc = hg_view_args("snapshots", help, 0, argc, argv, &a);
 
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":f:h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'f': format = optarg; break;
-		case 'h': return hg_print_help(help);
-		default: return hg_bad_option("snapshots", ch, argv);
-		}
-	}
-	if ((rc = hg_check_trace_args("snapshots", format, text_json, "text or json", argc)))
+	if (rc >= 0)
 		return rc;
 	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
 		return HG_EXIT_INPUT;
-	if (!strcmp(format, "json")) {
+	if (a.json) {
 		hg_json_init(&j, stdout);
 		hg_json_begin_processes(&j, r);
 		for (uint32_t i = 0; i < r->n_images; i++)
 			image_json(&j, r, r->images[i]);
 		hg_json_end_processes(&j);
 	} else {
-		printf("heapgraph snapshots of '%s'\n", r->path);
-		if (r->damage)
-			printf("DAMAGED: %s; this list covers the records before it\n", r->damage);
+		hg_text_heading(stdout, "snapshots", r, "list");
 		for (uint32_t i = 0; i < r->n_images; i++)
 			image_text(r->images[i]);
 	}

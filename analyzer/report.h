@@ -64,6 +64,10 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
 void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
 		  size_t max_frames);
 
+/* The first lines of a text report: "heapgraph CMD of 'PATH'", then the damage of the trace if
+ * any ("this WHAT covers the records before it"). */
+void hg_text_heading(FILE *out, const char *cmd, const struct hg_replay *r, const char *what);
+
 /*
  * The end of every report command: flush stdout, name any damage of the trace on stderr, free
  * r and f. rc < 0 means the output already failed. Returns the exit code: HG_EXIT_OK, or

@@ -75,6 +75,13 @@ const char *hg_snapshot_reason_name(int reason)
 	}
 }
 
+void hg_text_heading(FILE *out, const char *cmd, const struct hg_replay *r, const char *what)
+{
+	fprintf(out, "heapgraph %s of '%s'\n", cmd, r->path);
+	if (r->damage)
+		fprintf(out, "DAMAGED: %s; this %s covers the records before it\n", r->damage, what);
+}
+
 int hg_report_done(struct hg_replay *r, struct hg_framer *f, int rc)
 {
 	if (fflush(stdout) != 0 || rc < 0)

@@ -221,6 +221,27 @@ def test_truncated_trace_threads(ctx):
     check_truncations(ctx, trace, "threads trace")
 
 
+def test_truncated_trace_every_view(ctx):
+    """Each text view of a cut trace prints its heading and the damage stderr names, exits 3."""
+    _, trace = ctx.record([ctx.sample("threads")], expect_code=0)
+    data, _, blocks = trace_blocks(trace)
+    start = blocks[1][0]
+    part = ctx.path("cut-views.hgt")
+    with open(part, "wb") as f:
+        f.write(data[:start + 40])
+    for cmd, what in (("report", "report"), ("leaks", "report"), ("peak", "report"),
+                      ("frag", "report"), ("snapshots", "list")):
+        res = run([ctx.hg, cmd, part])
+        label = "%s of a trace cut inside the block at %d" % (cmd, start)
+        eq(res.code, 3, label + ": exit status")
+        err = one_line(res.errtext, label)
+        m = re.match(r"heapgraph: error: (.*); report covers the records before it$", err)
+        check(m, "%s: stderr: %r" % (label, err))
+        check(("DAMAGED: %s; this %s covers the records before it" % (m.group(1), what))
+              in res.out.decode(), "%s: no DAMAGED line naming %r on stdout:\n%s"
+              % (label, m.group(1), clip(res.text)))
+
+
 def test_version_and_help(ctx):
     res = run([ctx.hg, "--version"])
     eq(res.code, 0, "--version exit status")
