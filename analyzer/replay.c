@@ -116,6 +116,14 @@ struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, u
 	return st;
 }
 
+_Static_assert(sizeof(struct hg_pending) == 32, "a waiting event is 32 bytes");
+
+/* The process of a stream's events: its key is pid << 32 | tid. */
+static uint32_t stream_pid(const struct hg_stream *st)
+{
+	return (uint32_t)(st->key >> 32);
+}
+
 /* ---- the merge: per-thread FIFOs and a heap of threads -------------------------------- */
 
 static int before(const struct hg_pending *a, const struct hg_pending *b)
@@ -124,7 +132,7 @@ static int before(const struct hg_pending *a, const struct hg_pending *b)
 		return a->t_ns < b->t_ns;
 	if (a->kind != b->kind)
 		return a->kind < b->kind;
-	return a->seq < b->seq;
+	return (int32_t)(a->seq - b->seq) < 0; /* a pass of the collector is far below 2^31 */
 }
 
 static const struct hg_pending *front(const struct hg_stream *st)
@@ -366,7 +374,7 @@ static void prefetch_ahead(const struct hg_image *im, const struct hg_stream *th
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
 	struct hg_image *im = p->kind == P_FORK || p->kind == P_SNAP ?
-				     p->im : hg_replay_image_at(s, p->pid, p->t_ns);
+				     p->im : hg_replay_image_at(s, stream_pid(thread), p->t_ns);
 
 	/* The first event past the capture time: the state now is the state at that time. */
 	if (HG_UNLIKELY(s->flags & HG_REPLAY_AT) && p->t_ns > im->t_start_ns + s->at_ns)
@@ -380,7 +388,7 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 	else if (p->kind == P_FORK)
 		apply_fork(im, p->t_ns);
 	else if (p->kind == P_SNAP)
-		hg_replay_apply_snapshot(im, p->snap);
+		hg_replay_apply_snapshot(im, im->snapshots[p->stack_id]);
 	else if (p->kind == P_RSS)
 		hg_replay_apply_rss(im, p);
 	else
@@ -389,13 +397,14 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 
 /* Whether p contradicts the heap as it stands: a free of an address not live, an allocation of
  * one that is. */
-static int contradicts(struct hg_replay_state *s, const struct hg_pending *p)
+static int contradicts(struct hg_replay_state *s, const struct hg_stream *st)
 {
+	const struct hg_pending *p = front(st);
 	int live;
 
 	if (p->kind != P_FREE && p->kind != P_ALLOC)
 		return 0;
-	live = hg_addrmap_get(&hg_replay_image_at(s, p->pid, p->t_ns)->live, p->addr) != NULL;
+	live = hg_addrmap_get(&hg_replay_image_at(s, stream_pid(st), p->t_ns)->live, p->addr) != NULL;
 	return p->kind == P_FREE ? !live : live;
 }
 
@@ -415,12 +424,12 @@ static size_t pick(struct hg_replay_state *s)
 	/* The next earliest are the root's children: no tie there, none anywhere. */
 	if (!((s->n_heap > 1 && front(s->heap[1])->t_ns == p->t_ns) ||
 	      (s->n_heap > 2 && front(s->heap[2])->t_ns == p->t_ns)) ||
-	    !contradicts(s, p))
+	    !contradicts(s, s->heap[0]))
 		return 0;
 	for (size_t i = 1; i < s->n_heap; i++) {
 		const struct hg_pending *q = front(s->heap[i]);
 		if (q->t_ns == p->t_ns && (!best || before(q, front(s->heap[best]))) &&
-		    !contradicts(s, q))
+		    !contradicts(s, s->heap[i]))
 			best = i;
 	}
 	return best;
@@ -448,9 +457,10 @@ static void drain(struct hg_replay_state *s, int at)
 	}
 }
 
-void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t tid)
+void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
+			  uint32_t tid)
 {
-	struct hg_stream *st = hg_replay_stream_of(s, p->pid, tid);
+	struct hg_stream *st = hg_replay_stream_of(s, pid, tid);
 
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
@@ -530,8 +540,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 		fork.t_ns = p->t_ns;
 		fork.kind = P_FORK;
 		fork.im = im;
-		fork.pid = p->pid;
-		hg_replay_push_timed(s, &fork, tid);
+		hg_replay_push_timed(s, &fork, p->pid, tid);
 	}
 }
 
@@ -644,15 +653,14 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_ALLOC: {
 		const struct hg_rec_alloc *a = (const void *)h;
 		p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
-					 .pid = rec->pid, .stack_id = a->stack_id, .kind = P_ALLOC };
-		hg_replay_push_timed(s, &p, rec->tid);
+					 .stack_id = a->stack_id, .kind = P_ALLOC };
+		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
 		break;
 	}
 	case HG_REC_FREE: {
 		const struct hg_rec_free *f = (const void *)h;
-		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .pid = rec->pid,
-					 .kind = P_FREE };
-		hg_replay_push_timed(s, &p, rec->tid);
+		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .kind = P_FREE };
+		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
 		break;
 	}
 	case HG_REC_PROCESS: on_process(s, (const void *)h, rec->tid); break;
@@ -675,9 +683,8 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 			break;
 		hg_rss_note(im, x->t_ns, x->rss_bytes);
 		/* Also a timed event: the merge captures the image at the largest sample. */
-		p = (struct hg_pending){ .t_ns = x->t_ns, .size = x->rss_bytes, .pid = x->pid,
-					 .kind = P_RSS };
-		hg_replay_push_timed(s, &p, 0);
+		p = (struct hg_pending){ .t_ns = x->t_ns, .size = x->rss_bytes, .kind = P_RSS };
+		hg_replay_push_timed(s, &p, x->pid, 0);
 		break;
 	}
 	case HG_REC_HORIZON: {

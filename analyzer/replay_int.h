@@ -22,23 +22,24 @@ enum hg_pending_kind { P_FREE = 0, P_FORK = 1, P_ALLOC = 2, P_SNAP = 3,
 	P_MAP_RESERVED = 10 /* replay_mmap.c: an mmap with PROT_NONE */
 };
 
-/* An event waiting in its thread's FIFO: 48 bytes, the queues' whole memory. */
+/*
+ * An event waiting in its thread's FIFO: 32 bytes, the queues' whole memory (a busy program
+ * keeps some 200,000 waiting for the collector's horizon; at 48 bytes they were a third of the
+ * replay's memory traffic). Its pid is its stream's (see hg_replay_push_timed).
+ */
 struct hg_pending {
 	uint64_t t_ns;
-	uint64_t seq;       /* file order, for a stable merge */
 	union {
-		struct {    /* P_ALLOC, P_FREE, the mmap kinds, P_RSS */
-			uint64_t addr;
-			uint64_t size;      /* P_ALLOC, mmap kinds; P_RSS: the sample */
-		};
-		struct {    /* P_FORK, P_SNAP */
-			struct hg_image *im;      /* the child; the snapshot's image */
-			struct hg_snapshot *snap; /* P_SNAP */
-		};
+		uint64_t addr;           /* P_ALLOC, P_FREE, the mmap kinds */
+		struct hg_image *im;     /* P_FORK: the child; P_SNAP: the snapshot's image */
 	};
-	uint32_t pid;
-	uint32_t stack_id;  /* P_ALLOC */
-	uint8_t kind;       /* enum hg_pending_kind */
+	/* P_ALLOC, the mmap kinds; P_RSS: the sample. No request of 2^56 bytes or more succeeds,
+	 * and the address space holds no such mapping. */
+	uint64_t size : 56;
+	uint64_t kind : 8;           /* enum hg_pending_kind */
+	uint32_t seq;                /* file order, for a stable merge; compared with wrap-around */
+	uint32_t stack_id;           /* P_ALLOC, mmap kinds (P_PROTECT: the protection); P_SNAP:
+					the snapshot's index in im->snapshots */
 };
 
 struct hg_pid_images {
@@ -84,7 +85,8 @@ struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uin
 struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid);
 
 /* Queue a timed event from thread tid for the merge (and apply what is ripe). */
-void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t tid);
+void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
+			  uint32_t tid);
 
 /* NUL-separated strings (argv, a path) joined with spaces; the caller frees it. */
 char *hg_replay_join(const char *p, uint32_t n);

@@ -30,41 +30,40 @@ static uint32_t flags_of(uint32_t prot)
 	return prot & (PROT_READ | PROT_WRITE | PROT_EXEC) ? 0 : HG_MAPRANGE_RESERVED;
 }
 
-static struct hg_pending map_event(uint64_t t_ns, uint64_t addr, uint64_t size, uint32_t pid,
+static struct hg_pending map_event(uint64_t t_ns, uint64_t addr, uint64_t size,
 				    uint32_t stack_id, int kind)
 {
-	return (struct hg_pending){ .t_ns = t_ns, .addr = addr, .size = size, .pid = pid,
+	return (struct hg_pending){ .t_ns = t_ns, .addr = addr, .size = size,
 				    .stack_id = stack_id, .kind = (uint8_t)kind };
 }
 
 void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
 		      uint32_t tid)
 {
-	struct hg_pending p = { 0 };
+	struct hg_pending p;
 
-	p.pid = pid;
 	if (h->type == HG_REC_MMAP) {
 		const struct hg_rec_mmap *m = (const void *)h;
-		p = map_event(m->t_ns, m->addr, m->length_bytes, pid, m->stack_id,
+		p = map_event(m->t_ns, m->addr, m->length_bytes, m->stack_id,
 			      flags_of(m->prot) ? P_MAP_RESERVED : P_MAP);
 	} else if (h->type == HG_REC_MUNMAP) {
 		const struct hg_rec_munmap *u = (const void *)h;
-		p = map_event(u->t_ns, u->addr, u->length_bytes, pid, 0,
+		p = map_event(u->t_ns, u->addr, u->length_bytes, 0,
 			      P_UNMAP);
 	} else if (h->type == HG_REC_MPROTECT) {
 		const struct hg_rec_mprotect *m = (const void *)h;
-		p = map_event(m->t_ns, m->addr, m->length_bytes, pid, m->prot,
+		p = map_event(m->t_ns, m->addr, m->length_bytes, m->prot,
 			      P_PROTECT);
 	} else {
 		const struct hg_rec_mremap *m = (const void *)h;
 		/* The old half carries the flags where a stack id would be. */
-		p = map_event(m->t_ns, m->old_addr, m->old_bytes, pid, m->mremap_flags,
+		p = map_event(m->t_ns, m->old_addr, m->old_bytes, m->mremap_flags,
 			      P_REMAP_OLD);
-		hg_replay_push_timed(s, &p, tid);
-		p = map_event(m->t_ns, m->new_addr, m->new_bytes, pid, m->stack_id,
+		hg_replay_push_timed(s, &p, pid, tid);
+		p = map_event(m->t_ns, m->new_addr, m->new_bytes, m->stack_id,
 			      P_REMAP_NEW);
 	}
-	hg_replay_push_timed(s, &p, tid);
+	hg_replay_push_timed(s, &p, pid, tid);
 }
 
 static struct hg_site *dsite(struct hg_mmap_domain *d, uint32_t stack_id)

@@ -55,9 +55,8 @@ void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapsh
 	p.t_ns = r->t_ns;
 	p.kind = P_SNAP;
 	p.im = im;
-	p.snap = sn;
-	p.pid = pid;
-	hg_replay_push_timed(s, &p, tid);
+	p.stack_id = im->n_snapshots - 1;
+	hg_replay_push_timed(s, &p, pid, tid);
 }
 
 static struct hg_snapshot *snapshot_of(struct hg_image *im, uint32_t id)
