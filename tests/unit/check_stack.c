@@ -9,6 +9,7 @@
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hg_format.h"
 #include "stack.h"
@@ -70,6 +71,52 @@ START_TEST(test_stack_table_grows_in_tiers)
 }
 END_TEST
 
+/*
+ * A stack's id depends on every frame and on their order: one frame changed anywhere, two
+ * neighbours swapped, two frames four apart swapped (the hash's lanes take every fourth frame)
+ * and each shorter prefix all give new stacks, and each is found again as itself.
+ */
+#define DEEP 24
+
+START_TEST(test_stack_identity_is_every_frame_in_order)
+{
+	void *base[DEEP], *v[3 * DEEP + DEEP][DEEP];
+	int len[3 * DEEP + DEEP], n = 0, inserted;
+	uint32_t ids[3 * DEEP + DEEP];
+
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
+	for (int i = 0; i < DEEP; i++)
+		base[i] = (void *)(uintptr_t)(0x7f0000001000ull + 0x40 * (uint64_t)i);
+	hg_stack_intern(base, DEEP, &inserted);
+	ck_assert_int_eq(inserted, 1);
+	for (int i = 0; i < DEEP; i++) { /* frame i changed by one byte */
+		memcpy(v[n], base, sizeof(base));
+		v[n][i] = (char *)v[n][i] + 1;
+		len[n++] = DEEP;
+	}
+	for (int d = 1; d <= 4; d += 3) /* neighbours, and frames in the same lane */
+		for (int i = 0; i + d < DEEP; i++) {
+			memcpy(v[n], base, sizeof(base));
+			v[n][i] = base[i + d];
+			v[n][i + d] = base[i];
+			len[n++] = DEEP;
+		}
+	for (int k = 1; k < DEEP; k++) { /* each shorter prefix */
+		memcpy(v[n], base, sizeof(base));
+		len[n++] = k;
+	}
+	for (int i = 0; i < n; i++) {
+		ids[i] = hg_stack_intern(v[i], len[i], &inserted);
+		ck_assert_msg(inserted, "variant %d (of %d frames) taken for an earlier stack", i,
+			      len[i]);
+	}
+	for (int i = 0; i < n; i++) {
+		ck_assert_uint_eq(hg_stack_intern(v[i], len[i], &inserted), ids[i]);
+		ck_assert_int_eq(inserted, 0);
+	}
+}
+END_TEST
+
 Suite *stack_suite(void);
 
 Suite *stack_suite(void)
@@ -79,6 +126,7 @@ Suite *stack_suite(void)
 
 	tcase_add_test(tc, test_stack_ids_stable_and_dense);
 	tcase_add_test(tc, test_stack_table_grows_in_tiers);
+	tcase_add_test(tc, test_stack_identity_is_every_frame_in_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
