@@ -272,8 +272,10 @@ static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, voi
 					goto step;
 				}
 				memcpy(cur + n, prev + p, (size_t)take * sizeof(*cur));
-				for (int i = n; i < n + take; i++)
-					out[i] = (void *)(uintptr_t)cur[i].ip;
+				/* From prev, not from the copy just stored: loads of parts of
+				 * memcpy's wide stores wait for them to retire. */
+				for (int i = 0; i < take; i++)
+					out[n + i] = (void *)(uintptr_t)prev[p + i].ip;
 				walked = n;
 				n += take;
 				end = take < rest ? END_MAX : s->end;
