@@ -3,9 +3,9 @@
  *
  * Linear probing over 32-byte entries (key and value together: on a table of millions of
  * blocks every operation is a cache miss, and this makes it one), kept at most three quarters
- * full (half, while small). Deletion shifts later entries of the same cluster back
- * instead of leaving tombstones, so a long replay of malloc/free churn never degrades; each
- * entry keeps its home slot (in padding the value had anyway), so that shift need not hash. Replaying
+ * full (half, while small). Deletion shifts later entries of the same cluster back instead of
+ * leaving tombstones, so a long replay of malloc/free churn never degrades; each entry keeps
+ * its home slot (in padding the value had anyway), so that shift need not hash. Replaying
  * millions of events is dominated by this table, which is why it is not a generic hash map.
  */
 #include <stddef.h>
@@ -45,11 +45,11 @@
 static size_t slot_of(uint64_t addr, size_t cap)
 {
 	uint64_t span = (addr >> SPAN_SHIFT) * 0x9e3779b97f4a7c15ull;
-
 	/* Within its run a block's slot is its offset in the span, turned by the span's hash:
 	 * blocks at the same offset of many spans (page-aligned ones) do not share a slot. */
-	return (size_t)((span >> 20) * RUN_SLOTS + (((addr >> SLOT_SHIFT) + (span >> 56)) & (RUN_SLOTS - 1))) &
-	       (cap - 1);
+	uint64_t in_run = ((addr >> SLOT_SHIFT) + (span >> 56)) & (RUN_SLOTS - 1);
+
+	return (size_t)((span >> 20) * RUN_SLOTS + in_run) & (cap - 1);
 }
 
 void hg_addrmap_init(struct hg_addrmap *m)

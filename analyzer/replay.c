@@ -7,14 +7,14 @@
  * over the threads' heads, keyed by (t_ns, frees first, file order), applies each once the
  * collector's latest HG_REC_HORIZON vouches that nothing earlier is still to come, or (traces
  * without horizons) once it is older than the newest time seen by WINDOW_NS, or when
- * MAX_PENDING events wait (with horizons, checked at each horizon only). That restores the true order of an address freed by one thread and
- * reused by another, keeps memory bounded on traces of any length, and costs a heap of
- * threads, not of events. The horizon keeps the queues to about one flush of the collector (a
- * window of 250 ms held a quarter second of events: tens of megabytes). Once a trace has shown
- * a horizon, the window no longer applies: a collector kept off the CPU for longer than the
- * window drains that long in one pass and writes one thread's block of it before another's,
- * and the window would apply the first block's events before the second, earlier, ones are
- * read.
+ * MAX_PENDING events wait (with horizons, checked at each horizon only). That restores the
+ * true order of an address freed by one thread and reused by another, keeps memory bounded on
+ * traces of any length, and costs a heap of threads, not of events. The horizon keeps the
+ * queues to about one flush of the collector (a window of 250 ms held a quarter second of
+ * events: tens of megabytes). Once a trace has shown a horizon, the window no longer applies:
+ * a collector kept off the CPU for longer than the window drains that long in one pass and
+ * writes one thread's block of it before another's, and the window would apply the first
+ * block's events before the second, earlier, ones are read.
  *
  * A late event (a producer preempted past the horizon's margin) is applied late. The one
  * ordering that would then corrupt the live set, another thread's free of its block applied

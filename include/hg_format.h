@@ -606,7 +606,8 @@ _Static_assert(sizeof(struct hg_rec_alloc) == 40, "alloc record is 40 bytes");
 _Static_assert(offsetof(struct hg_rec_alloc, stack_id) == 32, "alloc.stack_id at 32");
 _Static_assert(sizeof(struct hg_rec_free) == 24, "free record is 24 bytes");
 /* The events whose time the collector rounds all keep it right after the header. */
-_Static_assert(offsetof(struct hg_rec_alloc, t_ns) == 8 && offsetof(struct hg_rec_free, t_ns) == 8 &&
+_Static_assert(offsetof(struct hg_rec_alloc, t_ns) == 8 &&
+		       offsetof(struct hg_rec_free, t_ns) == 8 &&
 		       offsetof(struct hg_rec_mmap, t_ns) == 8 &&
 		       offsetof(struct hg_rec_munmap, t_ns) == 8 &&
 		       offsetof(struct hg_rec_mremap, t_ns) == 8 &&

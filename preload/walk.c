@@ -17,9 +17,9 @@
  *   is one or two loads from the stack, which is in the cache anyway.
  *
  * A frame the rules cannot follow (no FDE, a signal frame, a DWARF expression, a frame over
- * 1 MiB, a frame past the top of the thread's stack) makes the walker decline, and the caller asks libunwind for the whole stack; both
- * produce the same return addresses for the same stack, so stack ids do not depend on which
- * one ran.
+ * 1 MiB, a frame past the top of the thread's stack) makes the walker decline, and the caller
+ * asks libunwind for the whole stack; both produce the same return addresses for the same
+ * stack, so stack ids do not depend on which one ran.
  *
  * Runs in: inside malloc (capture), thread-exit destructor, after a dlclose (flush).
  */
@@ -113,13 +113,12 @@ static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
 static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 {
 	uint64_t *slot = &wk.rules[rule_slot(pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
 	struct hg_cfi_rule r;
 	int ok;
 
 	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
-	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
-
 	if (pc + 1 >= 1ull << PC_BITS)
 		return K_REFUSED << PC_BITS;
 	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);

@@ -154,7 +154,8 @@ struct fx_replay_rig {
 void fx_replay_rig_open(struct fx_replay_rig *g, const char *name);
 /* Write what b holds as one block of thread (pid, tid), and empty b. */
 void fx_replay_rig_block(struct fx_replay_rig *g, uint32_t pid, uint32_t tid);
-/* Close the trace and replay it (hg_replay_file_at with flags and at_ns); fails the test on error. */
+/* Close the trace and replay it (hg_replay_file_at with flags and at_ns); fails the test on
+ * error. */
 struct hg_replay *fx_replay_rig_run(struct fx_replay_rig *g, unsigned flags, uint64_t at_ns);
 /* Everything released and removed; the rig can be opened again. */
 void fx_replay_rig_close(struct fx_replay_rig *g);
