@@ -43,10 +43,10 @@ const char *hg_basename(const char *path)
 	return slash ? slash + 1 : path ? path : "";
 }
 
-static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint64_t ip,
-			  struct hg_frame *out)
+static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+			  uint64_t ip, struct hg_frame *out)
 {
-	const struct hg_module *m = hg_image_module(im, ip);
+	const struct hg_module *m = hg_stack_module(im, stack_id, ip);
 	struct hg_symbol sym;
 
 	memset(out, 0, sizeof(*out));
@@ -54,6 +54,7 @@ static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint64
 	if (!m)
 		return;
 	out->module = m->path;
+	out->offset = ip - m->load_bias;
 	if (hg_symbolize(f->sym, m->path, m->build_id, m->build_id_len, ip - m->load_bias - 1,
 			 &sym) == 0) {
 		out->function = sym.function;
@@ -80,7 +81,7 @@ size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_
 		return 0;
 	for (; i < st->n_frames && n < max; i++) {
 		struct hg_frame fr;
-		symbolize_one(f, im, st->ip[i], &fr);
+		symbolize_one(f, im, stack_id, st->ip[i], &fr);
 		if (n == 0 && is_allocator_frame(&fr))
 			continue;
 		out[n++] = fr;

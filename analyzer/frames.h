@@ -15,6 +15,7 @@ struct hg_frame {
 	uint32_t line;        /* 0 when unknown */
 	const char *module;   /* path of the ELF object, NULL when no module maps the address */
 	uint64_t address;     /* runtime return address */
+	uint64_t offset;      /* address in the module's own terms (minus its load bias) */
 };
 
 struct hg_framer;

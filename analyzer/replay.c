@@ -537,6 +537,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	}
 	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
 	if (im->forked && (im->parent = find_image(s, p->ppid, p->t_ns))) {
+		im->parent_module_seq = im->parent->module_seq;
 		fork.t_ns = p->t_ns;
 		fork.kind = P_FORK;
 		fork.im = im;
@@ -558,6 +559,7 @@ static void on_stack(struct hg_replay_state *s, const struct hg_rec_stack *st, u
 	dst = &im->stacks[st->stack_id];
 	free(dst->ip);
 	dst->n_frames = st->n_frames;
+	dst->module_seq = im->module_seq;
 	dst->ip = hg_xmalloc(sizeof(uint64_t) * (st->n_frames ? st->n_frames : 1));
 	memcpy(dst->ip, st + 1, sizeof(uint64_t) * st->n_frames);
 }
@@ -580,6 +582,8 @@ static void on_module(struct hg_replay_state *s, const struct hg_rec_module *m, 
 	mod->load_bias = m->load_bias;
 	mod->t_load_ns = m->t_ns;
 	mod->t_unload_ns = UINT64_MAX;
+	mod->seq_load = ++im->module_seq;
+	mod->seq_unload = UINT32_MAX;
 	mod->lo = UINT64_MAX;
 	for (uint32_t i = 0; i < m->n_segments; i++) {
 		if (m->load_bias + seg[i].vaddr < mod->lo)
@@ -597,6 +601,7 @@ static void on_unmodule(struct hg_replay_state *s, const struct hg_rec_unmodule 
 		struct hg_module *m = &im->modules[i];
 		if (m->load_bias == u->load_bias && m->t_unload_ns == UINT64_MAX) {
 			m->t_unload_ns = u->t_ns;
+			m->seq_unload = ++im->module_seq;
 			return;
 		}
 	}
@@ -800,13 +805,37 @@ const struct hg_stack *hg_image_stack(const struct hg_image *im, uint32_t stack_
 	return NULL;
 }
 
-const struct hg_module *hg_image_module(const struct hg_image *im, uint64_t addr)
+/* The module of im or its fork ancestors mapping addr: of those mapped at seq (im's
+ * module_seq; each parent's as of the fork) if any, else the latest loaded. */
+static const struct hg_module *module_at(const struct hg_image *im, uint64_t addr, uint32_t seq)
 {
-	for (; im; im = im->parent)
-		for (uint32_t i = im->n_modules; i-- > 0;)
-			if (addr >= im->modules[i].lo && addr < im->modules[i].hi)
-				return &im->modules[i];
-	return NULL;
+	const struct hg_module *latest = NULL;
+
+	for (; im; seq = im->parent_module_seq, im = im->parent) {
+		for (uint32_t i = im->n_modules; i-- > 0;) {
+			const struct hg_module *m = &im->modules[i];
+			if (addr < m->lo || addr >= m->hi)
+				continue;
+			if (m->seq_load <= seq && seq < m->seq_unload)
+				return m;
+			if (!latest)
+				latest = m;
+		}
+	}
+	return latest;
+}
+
+const struct hg_module *hg_stack_module(const struct hg_image *im, uint32_t stack_id,
+					uint64_t addr)
+{
+	const struct hg_image *owner = im;
+
+	/* The stack's recording time is in the module_seq of the image that defines it. */
+	while (owner && !(stack_id < owner->n_stacks && owner->stacks[stack_id].n_frames))
+		owner = owner->parent;
+	if (!owner)
+		return module_at(im, addr, UINT32_MAX);
+	return module_at(owner, addr, owner->stacks[stack_id].module_seq);
 }
 
 static void image_free(struct hg_image *im)

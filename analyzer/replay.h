@@ -37,11 +37,14 @@ struct hg_module {
 	uint64_t lo, hi;      /* runtime address range of its PT_LOAD segments */
 	uint64_t t_load_ns;
 	uint64_t t_unload_ns; /* UINT64_MAX while mapped */
+	uint32_t seq_load;    /* the image's module_seq once its MODULE record was read */
+	uint32_t seq_unload;  /* ... once its UNMODULE record was read; UINT32_MAX while mapped */
 };
 
 struct hg_stack {
-	uint32_t n_frames; /* 0: not defined in this image */
-	uint64_t *ip;      /* innermost first */
+	uint32_t n_frames;   /* 0: not defined in this image */
+	uint32_t module_seq; /* the image's module_seq when its STACK record was read */
+	uint64_t *ip;        /* innermost first */
 };
 
 /* A memory region a snapshot scanned (hg_format.h, HG_REC_REGION). */
@@ -158,6 +161,8 @@ struct hg_image {
 	uint64_t t_start_ns;      /* CLOCK_MONOTONIC of the PROCESS record */
 	uint32_t time_resolution_ns; /* the trace's (struct hg_replay): for showing its times */
 	struct hg_image *parent;  /* fork parent image, or NULL */
+	uint32_t module_seq;      /* MODULE and UNMODULE records read so far */
+	uint32_t parent_module_seq; /* the parent's module_seq at the fork */
 	int end_kind;             /* enum hg_exit_kind */
 	int end_inferred;         /* HG_END_EXEC only because a later image of the pid started */
 	int exit_status;          /* code or signal, see end_kind */
@@ -245,7 +250,14 @@ void hg_replay_free(struct hg_replay *r);
  */
 const struct hg_stack *hg_image_stack(const struct hg_image *im, uint32_t stack_id);
 
-/* The module of im (or of its fork ancestors) that maps addr, preferring the latest loaded. */
-const struct hg_module *hg_image_module(const struct hg_image *im, uint64_t addr);
+/*
+ * The module that mapped addr when stack stack_id of image im was recorded: a library unloaded
+ * since and another mapped at its address do not trade names. When the records of two threads
+ * came in another order than their events (a stack read before the MODULE record of the
+ * library it runs in), the latest loaded module of im or its fork ancestors that maps addr.
+ * NULL when none does.
+ */
+const struct hg_module *hg_stack_module(const struct hg_image *im, uint32_t stack_id,
+					uint64_t addr);
 
 #endif /* HG_REPLAY_H */

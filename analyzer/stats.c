@@ -64,22 +64,19 @@ static void key_add(struct keybuf *k, const char *text)
 
 /* Where an unsymbolized frame is: its offset in its module (the same in every run), else
  * its address. */
-static uint64_t frame_offset(const struct hg_image *im, const struct hg_frame *fr)
+static uint64_t frame_offset(const struct hg_frame *fr)
 {
-	const struct hg_module *m = fr->module ? hg_image_module(im, fr->address) : NULL;
-
-	return m ? fr->address - m->load_bias : fr->address;
+	return fr->module ? fr->offset : fr->address;
 }
 
-static void key_frame(struct keybuf *k, const struct hg_image *im, const struct hg_frame *fr,
-		      int group_by)
+static void key_frame(struct keybuf *k, const struct hg_frame *fr, int group_by)
 {
 	char num[40];
 
 	if (group_by == HG_GROUP_TRACEBACK || group_by == HG_GROUP_FUNCTION) {
 		if (!fr->function) /* no symbol: one group per place */
 			snprintf(num, sizeof(num), "???+0x%llx",
-				 (unsigned long long)frame_offset(im, fr));
+				 (unsigned long long)frame_offset(fr));
 		key_add(k, fr->function ? fr->function : num);
 	}
 	if (group_by != HG_GROUP_MODULE)
@@ -90,15 +87,15 @@ static void key_frame(struct keybuf *k, const struct hg_image *im, const struct 
 	if (group_by != HG_GROUP_FILE || !fr->file)
 		key_add(k, fr->module ? fr->module : "");
 	if (group_by == HG_GROUP_LINE && !fr->file) { /* unknown line: one group per place */
-		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)frame_offset(im, fr));
+		snprintf(num, sizeof(num), "0x%llx", (unsigned long long)frame_offset(fr));
 		key_add(k, num);
 	}
 }
 
 /* ---- building ------------------------------------------------------------------------- */
 
-static struct hg_stat *group(struct hg_stats *st, const struct hg_image *im, const char *key,
-			     const struct hg_frame *fr, size_t n)
+static struct hg_stat *group(struct hg_stats *st, const char *key, const struct hg_frame *fr,
+			     size_t n)
 {
 	struct hg_stat *g;
 
@@ -110,7 +107,7 @@ static struct hg_stat *group(struct hg_stats *st, const struct hg_image *im, con
 	g->frames = hg_xmalloc(sizeof(*fr) * (n ? n : 1));
 	memcpy(g->frames, fr, sizeof(*fr) * n);
 	g->n_frames = n;
-	g->offset = frame_offset(im, fr);
+	g->offset = frame_offset(fr);
 	HASH_ADD_KEYPTR(hh, st->table, g->key, strlen(g->key), g);
 	return g;
 }
@@ -126,8 +123,7 @@ static void credit(struct hg_stat *g, const struct hg_site *live, const struct h
 }
 
 /* One stack: credited to its innermost frame's group, or to every frame's group once. */
-static void add_stack(struct hg_stats *st, const struct hg_image *im,
-		      const struct hg_frame *fr, size_t n,
+static void add_stack(struct hg_stats *st, const struct hg_frame *fr, size_t n,
 		      const struct hg_site *live, const struct hg_site *run,
 		      const struct hg_stats_opts *o)
 {
@@ -138,10 +134,10 @@ static void add_stack(struct hg_stats *st, const struct hg_image *im,
 
 	if (o->group_by == HG_GROUP_TRACEBACK) {
 		for (size_t i = 0; i < n; i++) {
-			key_frame(&k, im, &fr[i], o->group_by);
+			key_frame(&k, &fr[i], o->group_by);
 			k.s[k.len - 1] = '\x1e';
 		}
-		credit(group(st, im, k.len ? k.s : "", fr, n), live, run);
+		credit(group(st, k.len ? k.s : "", fr, n), live, run);
 		free(k.s);
 		return;
 	}
@@ -151,8 +147,8 @@ static void add_stack(struct hg_stats *st, const struct hg_image *im,
 		if (i > 0 && !keep_plumbing && hg_frame_is_plumbing(&fr[i]))
 			continue; /* the C library's start-up frames, a qsort calling back... */
 		k.len = 0;
-		key_frame(&k, im, &fr[i], o->group_by);
-		g = group(st, im, k.s, &fr[i], 1);
+		key_frame(&k, &fr[i], o->group_by);
+		g = group(st, k.s, &fr[i], 1);
 		while (j < n_seen && seen[j] != g)
 			j++;
 		if (j == n_seen) {
@@ -188,7 +184,7 @@ void hg_stats_build(struct hg_stats *st, struct hg_framer *f, const struct hg_im
 			first = 0;
 			n = 1;
 		}
-		add_stack(st, im, fr + first, n, lv, run, o);
+		add_stack(st, fr + first, n, lv, run, o);
 		st->bytes += lv->live_bytes;
 		st->blocks += lv->live_blocks;
 		st->allocations += run->allocations;

@@ -57,9 +57,9 @@ static const char header[] = "# heapgraph baseline 1\n# site KIND BYTES BLOCKS P
 START_TEST(test_baseline_key_uses_basenames_and_no_addresses)
 {
 	struct hg_frame fr[3] = {
-		{ "leak_once", "/home/ci/src/gate.c", 78, "/home/ci/build/gate", 0x401136 },
-		{ NULL, NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000001234 },
-		{ "odd\tname", "x.c", 1, NULL, 0x10 },
+		{ "leak_once", "/home/ci/src/gate.c", 78, "/home/ci/build/gate", 0x401136, 0x1136 },
+		{ NULL, NULL, 0, "/lib/x86_64-linux-gnu/libc.so.6", 0x7f0000001234, 0x1234 },
+		{ "odd\tname", "x.c", 1, NULL, 0x10, 0 },
 	};
 	char *key = hg_baseline_stack_key(fr, 3);
 

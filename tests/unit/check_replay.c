@@ -711,9 +711,17 @@ START_TEST(test_replay_modules)
 	struct hg_image *im, *child;
 
 	process(0, T, 100, 1, "p", 1, "/usr/bin/prog");
+	static const uint64_t in_lib[2] = { 0x7f0000001234, 0x555555555800 };
+	static const uint64_t in_main[1] = { 0x555555555800 };
 	fx_module(&g.b, HG_MODULE_MAIN, T + 1, 0x555555554000, 2, seg, bid, 20, "/usr/bin/prog");
+	fx_stack(&g.b, 3, 1, in_main); /* before any library */
 	fx_module(&g.b, 0, T + 2, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/libx.so");
+	fx_stack(&g.b, 1, 2, in_lib);  /* through libx */
 	fx_unmodule(&g.b, T + 100, 0x7f0000000000);
+	fx_stack(&g.b, 4, 2, in_lib);  /* at libx's address with nothing mapped there */
+	/* Another library where libx was: stacks through it are its, the earlier ones libx's. */
+	fx_module(&g.b, 0, T + 150, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/liby.so");
+	fx_stack(&g.b, 2, 2, in_lib);
 	block(100, 100);
 	process(HG_PROCESS_FORK, T + 200, 200, 100, "p", 1, "/usr/bin/prog");
 	block(200, 200);
@@ -722,7 +730,7 @@ START_TEST(test_replay_modules)
 	ck_assert_uint_eq(g.r->n_images, 2);
 	im = g.r->images[0];
 	child = g.r->images[1];
-	ck_assert_uint_eq(im->n_modules, 2);
+	ck_assert_uint_eq(im->n_modules, 3);
 	m = &im->modules[0];
 	ck_assert_str_eq(m->path, "/usr/bin/prog");
 	ck_assert_int_eq(m->is_main, 1);
@@ -741,13 +749,26 @@ START_TEST(test_replay_modules)
 	ck_assert_uint_eq(m->hi, 0x7f0000005000);
 	ck_assert_uint_eq(m->t_unload_ns, T + 100);
 
-	ck_assert_ptr_eq(hg_image_module(im, 0x555555555800), &im->modules[0]);
-	ck_assert_ptr_eq(hg_image_module(im, 0x7f0000004fff), &im->modules[1]);
-	ck_assert_ptr_null(hg_image_module(im, 0x555555557000));
-	ck_assert_ptr_null(hg_image_module(im, 0x1));
-	/* A fork child finds its parent's modules. */
+	ck_assert_str_eq(im->modules[2].path, "/lib/liby.so");
+	ck_assert_uint_eq(im->modules[2].t_unload_ns, UINT64_MAX);
+
+	ck_assert_ptr_eq(hg_stack_module(im, 1, 0x555555555800), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(im, 3, 0x555555555800), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(im, 1, 0x7f0000004fff), &im->modules[1]);
+	ck_assert_ptr_eq(hg_stack_module(im, 2, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_null(hg_stack_module(im, 1, 0x555555557000));
+	ck_assert_ptr_null(hg_stack_module(im, 1, 0x1));
+	/* No module mapped the address when the stack was recorded (or its library's record
+	 * came later): the latest loaded that maps it. A stack not defined at all: the same. */
+	ck_assert_ptr_eq(hg_stack_module(im, 4, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_eq(hg_stack_module(im, 3, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_eq(hg_stack_module(im, 99, 0x7f0000001234), &im->modules[2]);
+	/* A fork child finds its parent's modules as they were at the fork, for the parent's
+	 * stacks and its own. */
 	ck_assert_uint_eq(child->n_modules, 0);
-	ck_assert_ptr_eq(hg_image_module(child, 0x555555554000), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(child, 1, 0x555555554000), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(child, 1, 0x7f0000000010), &im->modules[1]);
+	ck_assert_ptr_eq(hg_stack_module(child, 2, 0x7f0000000010), &im->modules[2]);
 }
 END_TEST
 

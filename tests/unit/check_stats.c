@@ -96,14 +96,14 @@ END_TEST
 
 static const struct hg_frame libc_strdup = { "strdup", "strdup.c", 42,
 					     "/lib/x86_64-linux-gnu/libc.so.6",
-					     0x1000 };
+					     0x1000, 0x1000 };
 static const struct hg_frame op_new = { "operator new(unsigned long)", NULL, 0,
-					"/usr/lib/libstdc++.so.6", 0x2000 };
+					"/usr/lib/libstdc++.so.6", 0x2000, 0x2000 };
 static const struct hg_frame helper = { "make_buffer", "/src/app/util.c", 10, "/usr/bin/app",
-					0x3000 };
-static const struct hg_frame start = { "_start", NULL, 0, "/usr/bin/app", 0x5000 };
+					0x3000, 0x3000 };
+static const struct hg_frame start = { "_start", NULL, 0, "/usr/bin/app", 0x5000, 0x5000 };
 static const struct hg_frame caller = { "parse_body", "/src/app/parse.c", 20, "/usr/bin/app",
-					0x4000 };
+					0x4000, 0x4000 };
 
 START_TEST(test_stats_filter_fields)
 {
@@ -177,7 +177,8 @@ END_TEST
  */
 static uint64_t ip1[3] = { 0x10, 0x20, 0x30 }, ip2[3] = { 0x10, 0x21, 0x30 },
 		ip3[3] = { 0x11, 0x20, 0x20 };
-static struct hg_stack stacks[4] = { { 0, NULL }, { 3, ip1 }, { 3, ip2 }, { 3, ip3 } };
+static struct hg_stack stacks[4] = { { 0, 0, NULL }, { 3, 0, ip1 }, { 3, 0, ip2 },
+				     { 3, 0, ip3 } };
 static struct hg_site sites[4] = { { 0 }, { 100, 1, 3, 300, 2, 200 }, { 200, 2, 2, 200, 0, 0 },
 				   { 50, 1, 1, 50, 1, 50 } };
 

@@ -70,7 +70,7 @@ static void expect_stderr(const char *want)
 
 static struct hg_frame frame(const char *fn, const char *file, const char *module)
 {
-	return (struct hg_frame){ fn, file, 12, module, 0x1000 };
+	return (struct hg_frame){ fn, file, 12, module, 0x1000, 0x1000 };
 }
 
 START_TEST(test_suppress_pattern_substring_and_anchors)
