@@ -224,14 +224,6 @@ static int read_counters(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1; /* the counters are the same in every entry: one is enough */
 }
 
-uint64_t hg_modules_unloads(void)
-{
-	struct counters c = { 0, 0 };
-
-	dl_iterate_phdr(read_counters, &c);
-	return c.subs;
-}
-
 void hg_modules_check(void)
 {
 	struct counters c = { 0, 0 };

@@ -17,14 +17,12 @@ void hg_modules_sync(void);
 
 /*
  * Cheap check for dlopen/dlclose since the last sync (the loader's dlpi_adds and dlpi_subs
- * counters), and a sync when they moved. Called when a new stack appears: code in a newly
- * loaded module always shows up as new stacks first. Also flushes libunwind's cache after an
- * unload, since a new object may be mapped where the old one was.
+ * counters), and a sync when they moved. Called when a new stack appears (code in a newly
+ * loaded module always shows up as new stacks first) and after each dlclose. After an unload
+ * both stack walkers also forget what they cached, since a new object may be mapped where the
+ * old one was.
  */
 void hg_modules_check(void);
-
-/* The loader's count of objects unloaded so far (dlpi_subs). */
-uint64_t hg_modules_unloads(void);
 
 /* Fork: hold the module-list lock across fork() (see hg_arena_fork_prepare). */
 void hg_modules_fork_prepare(void);

@@ -454,16 +454,17 @@ HG_EXPORT void _Exit(int code)
 
 /*
  * dlclose: code may be mapped at the unloaded object's addresses next, and a stack walked with
- * the old object's cached unwind rules would come out wrong. When the call really unloaded
- * something (the loader's unload count moved; a dlclose that only drops a reference does not),
- * both walkers forget their rules. (dlopen is not interposed: see modules.c. An unload inside
- * libc that bypasses dlclose, such as an NSS module's, is caught later by hg_modules_check.)
+ * the old object's cached unwind rules would come out wrong. hg_modules_check sees whether the
+ * call really unloaded something (the loader's unload count moved; a dlclose that only drops a
+ * reference does not): then both walkers forget their rules and the UNMODULE record is written
+ * now, before any stack through what is mapped there next. (dlopen is not interposed: see
+ * modules.c. An unload inside libc that bypasses dlclose, such as an NSS module's, is caught
+ * by the same check at the next new stack.)
  */
 HG_EXPORT int dlclose(void *handle)
 {
 	static int (*real_dlclose)(void *);
 	int (*real)(void *) = __atomic_load_n(&real_dlclose, __ATOMIC_RELAXED);
-	uint64_t unloads;
 	int rc;
 
 	if (HG_UNLIKELY(!real)) {
@@ -473,11 +474,10 @@ HG_EXPORT int dlclose(void *handle)
 		memcpy(&real, &sym, sizeof(real));
 		__atomic_store_n(&real_dlclose, real, __ATOMIC_RELAXED);
 	}
-	unloads = hg_modules_unloads();
 	rc = real(handle);
-	if (hg_modules_unloads() != unloads) {
-		hg_walk_flush();
-		hg_unwind_flush();
+	if (enter_map()) {
+		HG_INTERNAL(hg_modules_check());
+		leave();
 	}
 	return rc;
 }
