@@ -118,10 +118,15 @@ struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, u
 
 _Static_assert(sizeof(struct hg_pending) == 32, "a waiting event is 32 bytes");
 
-/* The process of a stream's events: its key is pid << 32 | tid. */
+/* The process and the thread of a stream's events: its key is pid << 32 | tid. */
 static uint32_t stream_pid(const struct hg_stream *st)
 {
 	return (uint32_t)(st->key >> 32);
+}
+
+static uint32_t stream_tid(const struct hg_stream *st)
+{
+	return (uint32_t)st->key;
 }
 
 /* ---- the merge: per-thread FIFOs and a heap of threads -------------------------------- */
@@ -276,7 +281,7 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 	im->size_hist[hg_size_bucket(p->size)]++;
 	thread->last_alloc = p->addr;
 	if (HG_UNLIKELY(im->orphans.n) && (o = hg_addrmap_get(&im->orphans, p->addr))) {
-		if (o->t_ns >= p->t_ns) {
+		if (o->t_ns >= p->t_ns && o->stack_id != stream_tid(thread)) {
 			/* Its free, from another thread, was applied before it: it came late, or
 			 * in the same tick of rounded time, where frees sort first. */
 			if (--o->size_bytes == 0)
@@ -285,7 +290,10 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 			im->totals.frees++;
 			return;
 		}
-		hg_addrmap_take(&im->orphans, p->addr, NULL); /* older than this allocation */
+		/* Older than this allocation, or the last free was this thread's own, which its
+		 * queue holds in program order: a free of a block never traced, and malloc handing
+		 * the address out again (in the same tick, under rounded time). */
+		hg_addrmap_take(&im->orphans, p->addr, NULL);
 	}
 	/* Present already: its free was never seen (allocated before the trace, or lost). */
 	if (hg_addrmap_put(&im->live, p->addr, &v, &old))
@@ -312,14 +320,16 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 		/* An orphan note counts the frees of the address still waiting for their
 		 * allocation: one tick of rounded time can hold several hand-overs of one address
 		 * between threads, all its frees sorted first. A note older than the window is
-		 * a free whose allocation was never traced: it starts the count afresh. */
+		 * a free whose allocation was never traced: it starts the count afresh. The
+		 * note keeps the last freeing thread (in stack_id). */
 		struct hg_live *o = hg_addrmap_get(&im->orphans, p->addr);
 		im->totals.unknown_frees++;
 		if (o && o->t_ns + WINDOW_NS >= p->t_ns) {
 			o->size_bytes++;
 			o->t_ns = p->t_ns;
+			o->stack_id = stream_tid(thread);
 		} else {
-			struct hg_live orphan = { 1, p->t_ns, 0, 0 };
+			struct hg_live orphan = { 1, p->t_ns, stream_tid(thread), 0 };
 			hg_addrmap_put(&im->orphans, p->addr, &orphan, NULL);
 		}
 		return;
