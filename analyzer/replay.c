@@ -42,6 +42,12 @@
 
 #define WINDOW_NS (250ull * 1000000ull)
 #define MAX_PENDING (1u << 20)
+/* Horizons that stopped (a producer stopped while it waited for room pins them): past this
+ * much event time beyond the last one, the window applies again, and past MAX_PENDING_ANY
+ * waiting events the oldest go whatever comes: memory stays bounded, and the 32-bit sequence
+ * of waiting events never wraps. */
+#define HORIZON_STALE_NS (10ull * 1000000000ull)
+#define MAX_PENDING_ANY (8u * MAX_PENDING)
 
 /* ---- images --------------------------------------------------------------------------- */
 
@@ -198,7 +204,8 @@ static void enqueue(struct hg_replay_state *s, struct hg_stream *st, const struc
 		s->heap[s->n_heap++] = st;
 		sift_up(s, s->n_heap - 1);
 	}
-	s->n_pending++;
+	if (++s->n_pending > s->r->max_waiting)
+		s->r->max_waiting = s->n_pending;
 }
 
 /* Take the next event of the stream at heap position i (0: the earliest). */
@@ -450,16 +457,19 @@ static size_t pick(struct hg_replay_state *s)
  * HORIZON record, DRAIN_ALL at the end. With horizons, the cap on waiting events is checked
  * only at a horizon: between two of them comes one pass of the collector, at most the ring's
  * size, which may be more than the cap and must be read whole before any of it is applied.
+ * Horizons that stopped coming fall back to the window, and to a cap eight times as large.
  */
 enum { DRAIN_PUSH, DRAIN_HORIZON, DRAIN_ALL };
 
 static void drain(struct hg_replay_state *s, int at)
 {
 	int cap_now = !s->horizons || at == DRAIN_HORIZON;
+	int window = !s->horizons || s->max_t > s->horizon + HORIZON_STALE_NS;
 
 	while (s->n_heap && (at == DRAIN_ALL || (cap_now && s->n_pending > MAX_PENDING) ||
+			     s->n_pending > MAX_PENDING_ANY ||
 			     front(s->heap[0])->t_ns <= s->horizon ||
-			     (!s->horizons && front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t))) {
+			     (window && front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t))) {
 		size_t i = pick(s);
 		struct hg_stream *thread = s->heap[i];
 		struct hg_pending p = dequeue(s, i);

@@ -209,6 +209,8 @@ struct hg_replay {
 	uint32_t time_resolution_ns; /* ALLOC and FREE times rounded to this; 0: exact */
 	uint64_t lost_events;     /* losses not attributable to one process */
 	uint64_t n_records;       /* records read */
+	uint64_t max_waiting;     /* the most allocations and frees that waited at once for the
+				     merge of threads (its memory: 32 bytes each) */
 	char *damage;             /* NULL, or the reader's description of where the file breaks */
 	uint64_t damage_offset;
 };

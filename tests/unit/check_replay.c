@@ -471,6 +471,38 @@ START_TEST(test_replay_long_block_waits_for_horizon)
 }
 END_TEST
 
+/*
+ * One horizon, then 30 s of events and no other (a producer stopped while it waited for room
+ * pins the collector's horizon): once the events are 10 s past it, the window applies again,
+ * so no more than about 10 s of them ever wait, not the whole trace.
+ */
+START_TEST(test_replay_stale_horizon_bounds_waiting)
+{
+	const uint64_t ms = 1000000, n = 30000;
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	block(100, 100);
+	horizon(T + 5 * ms);
+	for (uint64_t i = 0; i < n; i++) {
+		alloc(T + (10 + i) * ms, X + 16 * (i % 64), 16, 1);
+		if (i >= 63)
+			fx_free(&g.b, T + (10 + i) * ms, X + 16 * ((i - 63) % 64));
+	}
+	block(100, 101);
+	replay();
+
+	im = g.r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, n);
+	ck_assert_uint_eq(im->totals.frees, n - 63);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 63);
+	/* 10 s of events wait at most: two a millisecond; the whole trace would be 59,937. */
+	ck_assert_uint_le(g.r->max_waiting, 2 * 10000 + 2 * 300);
+	ck_assert_uint_ge(g.r->max_waiting, 2 * 10000 - 2 * 300);
+}
+END_TEST
+
 /* ---- processes: fork, exec, exit -------------------------------------------------------- */
 
 /*
@@ -900,6 +932,7 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_own_unknown_free_then_reuse_same_tick);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(merge, test_replay_long_block_waits_for_horizon);
+	tcase_add_test(merge, test_replay_stale_horizon_bounds_waiting);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
