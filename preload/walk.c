@@ -78,7 +78,7 @@ struct walk_state {
 
 static struct {
 	uint64_t *rules;        /* 2^RULE_BITS words, arena */
-	uint32_t gen;           /* atomic: bumped by hg_walk_flush */
+	uint32_t gen;           /* atomic: bumped twice by hg_walk_flush, odd while it clears */
 	int pool_lock;          /* spinlock over pool */
 	struct walk_state *pool; /* states of exited threads */
 } wk;
@@ -119,14 +119,21 @@ static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 
 	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
-	if (pc + 1 >= 1ull << PC_BITS)
+	if (pc + 1 >= 1ull << PC_BITS || (gen & 1))
 		return K_REFUSED << PC_BITS;
 	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);
 	/* Code was unloaded meanwhile: the rule may be the old code's; neither keep nor use it. */
 	if (__atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE) != gen)
 		return K_REFUSED << PC_BITS;
 	w = pack(pc, &r, ok);
-	__atomic_store_n(slot, w, __ATOMIC_RELAXED);
+	__atomic_store_n(slot, w, __ATOMIC_SEQ_CST);
+	/* A flush between the check and the store may have cleared the table before it: the
+	 * flush bumps gen first, so seeing it unchanged after the store means the store was in
+	 * before the flush's clearing. Otherwise take the rule back. */
+	if (__atomic_load_n(&wk.gen, __ATOMIC_SEQ_CST) != gen) {
+		__atomic_compare_exchange_n(slot, &w, 0, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		return K_REFUSED << PC_BITS;
+	}
 	return w;
 }
 
@@ -190,6 +197,9 @@ void hg_walk_fork_child(void)
 
 void hg_walk_flush(void)
 {
+	/* Odd while clearing: a rule read before and stored after sees gen moved (rule_of_slow),
+	 * and no walk starts on a half-cleared table. */
+	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_SEQ_CST);
 	if (wk.rules)
 		memset(wk.rules, 0, sizeof(uint64_t) << RULE_BITS);
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_RELEASE);
@@ -334,6 +344,8 @@ HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
 	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
 	int n;
 
+	if (HG_UNLIKELY(gen & 1)) /* a flush is clearing the rules: let libunwind walk */
+		return -1;
 	if (HG_UNLIKELY(!s)) {
 		if (!wk.rules || !(s = hg_tls.walk = state_new()))
 			return -1;
