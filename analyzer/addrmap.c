@@ -177,11 +177,11 @@ int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, struct hg_live *out)
 	return 1;
 }
 
-int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns)
+int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns, uint32_t stack_id)
 {
 	ptrdiff_t i = find(m, addr);
 
-	if (i < 0 || m->e[i].v.t_ns != t_ns)
+	if (i < 0 || m->e[i].v.t_ns != t_ns || m->e[i].v.stack_id != stack_id)
 		return 0;
 	remove_at(m, (size_t)i);
 	return 1;

@@ -40,8 +40,8 @@ int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
 /* Remove addr; returns 1 and copies its value to *out when it was present, else 0. */
 int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, struct hg_live *out);
 
-/* Remove addr only if its value's t_ns is t_ns (one probe); returns 1 when it did. */
-int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns);
+/* Remove addr only if its value has this t_ns and stack_id (one probe); 1 when it did. */
+int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns, uint32_t stack_id);
 
 /* Pointer to addr's value, or NULL. Valid until the next put or take. */
 struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr);

@@ -271,10 +271,8 @@ static const struct hg_live *entry(const struct hg_pid_model *pm, uint64_t addr,
 /* Push the oldest entry of a FIFO out of blocks, unless the address has moved on since. */
 static void evict(struct hg_pid_model *pm, const struct recent_slot *slot, uint32_t kind)
 {
-	const struct hg_live *v;
-
-	if (slot->addr && (v = entry(pm, slot->addr, kind)) && v->t_ns == slot->seq)
-		hg_addrmap_take(&pm->blocks, slot->addr, NULL);
+	if (slot->addr)
+		hg_addrmap_take_if(&pm->blocks, slot->addr, slot->seq, kind);
 }
 
 uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)

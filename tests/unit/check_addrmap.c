@@ -119,6 +119,22 @@ START_TEST(test_addrmap_grows_at_half_load_while_small)
 }
 END_TEST
 
+/* take_if removes an entry only when both its time and its stack id match, in one probe. */
+START_TEST(test_addrmap_take_if_matches_time_and_stack)
+{
+	struct hg_live v = { 64, 7, 3, 0 };
+
+	hg_addrmap_put(&m, 0x1000, &v, NULL);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 8, 3), 0);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 7, 4), 0);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x2000, 7, 3), 0);
+	ck_assert_uint_eq(m.n, 1);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 7, 3), 1);
+	ck_assert_uint_eq(m.n, 0);
+	ck_assert_ptr_null(hg_addrmap_get(&m, 0x1000));
+}
+END_TEST
+
 /* Above 2^20 entries the table fills to three quarters: 2^21 slots take 1,572,864 keys. */
 START_TEST(test_addrmap_large_table_grows_at_three_quarters_load)
 {
@@ -376,6 +392,7 @@ Suite *addrmap_suite(void)
 	tcase_add_test(basic, test_addrmap_put_get_take);
 	tcase_add_test(basic, test_addrmap_overwrite_returns_old);
 	tcase_add_test(basic, test_addrmap_grows_at_half_load_while_small);
+	tcase_add_test(basic, test_addrmap_take_if_matches_time_and_stack);
 	tcase_add_test(basic, test_addrmap_large_table_grows_at_three_quarters_load);
 	tcase_add_test(basic, test_addrmap_release_leaves_empty_map);
 	tcase_add_test(churn, test_addrmap_many_keys_survive_growth);
