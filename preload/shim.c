@@ -1,5 +1,6 @@
 /*
- * shim.c - the interposed entry points: the malloc family, the mmap family, _exit, _Exit, dlclose
+ * shim.c - the interposed entry points: the malloc family, the mmap family, _exit, _Exit, dlclose,
+ * pipe2
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -22,6 +23,7 @@
  * Runs in: inside malloc (this is malloc).
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -479,6 +481,22 @@ HG_EXPORT int dlclose(void *handle)
 		HG_INTERNAL(hg_modules_check());
 		leave();
 	}
+	return rc;
+}
+
+/*
+ * pipe2: libunwind opens a pipe on first use and keeps it, to test whether memory is readable by
+ * writing a byte of it there. At the lowest free numbers (3 and 4 in most programs), a program
+ * that closes every descriptor it did not open and then opens its own files gets them at those
+ * numbers, and libunwind reads from and writes to the program's files. A pipe made from inside
+ * the shim (libunwind's) is moved to high numbers; everyone else's passes untouched.
+ */
+HG_EXPORT int pipe2(int fd[2], int flags)
+{
+	int rc = (int)syscall(SYS_pipe2, fd, flags);
+
+	if (rc == 0 && hg_tls.internal)
+		hg_unwind_move_fds(fd, 2, flags & O_CLOEXEC);
 	return rc;
 }
 

@@ -18,8 +18,11 @@
  */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <libunwind.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "hg_compiler.h"
 #include "rawlog.h"
@@ -103,6 +106,29 @@ int hg_unwind_backtrace(void **ip, int max)
 	if (HG_UNLIKELY(__atomic_load_n(&uw.stepping, __ATOMIC_RELAXED)))
 		return step_backtrace(ip, max);
 	return uw.backtrace(ip, max);
+}
+
+#define MOVED_FD_MAX 4096 /* the kernel grows a process's descriptor table up to this */
+#define MOVED_FD_ROOM 32
+
+void hg_unwind_move_fds(int *fd, int n, int cloexec)
+{
+	struct rlimit rl;
+	rlim_t top = MOVED_FD_MAX;
+	int moved;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
+		top = rl.rlim_cur;
+	if (top <= 3 * MOVED_FD_ROOM)
+		return; /* a limit this low leaves no room above the program's own */
+	for (int i = 0; i < n; i++) {
+		moved = fcntl(fd[i], cloexec ? F_DUPFD_CLOEXEC : F_DUPFD,
+			      (int)(top - MOVED_FD_ROOM));
+		if (moved >= 0) {
+			close(fd[i]);
+			fd[i] = moved;
+		}
+	}
 }
 
 void hg_unwind_flush(void)

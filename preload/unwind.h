@@ -18,4 +18,11 @@ int hg_unwind_backtrace(void **ip, int max);
 /* Forget cached unwind information (after dlclose: code may be gone or replaced). */
 void hg_unwind_flush(void);
 
+/*
+ * Move the n descriptors in fd (libunwind's own, just made) to numbers no program reaches by
+ * opening files one after another: from a little below the descriptor limit, or 4,064 when
+ * that is higher. fd[] gets the new numbers; where a move fails the old number stays.
+ */
+void hg_unwind_move_fds(int *fd, int n, int cloexec);
+
 #endif /* HG_UNWIND_H */

@@ -270,6 +270,25 @@ def test_dlswap_libunwind(ctx):
     check_dlswap(ctx, env, "libunwind")
 
 
+def test_fdreuse(ctx, mode):
+    """samples/fdreuse.c closes every descriptor it did not open and opens its own files at 3
+    and 4: the copy it makes is exact under record, whoever unwinds (libunwind keeps a pipe of
+    its own open, that it reads and writes to test memory)."""
+    src, dst = ctx.path("fdreuse-%s.in" % mode), ctx.path("fdreuse-%s.out" % mode)
+    data = b"".join(b"line %d of the input\n" % i for i in range(2000))
+    with open(src, "wb") as f:
+        f.write(data)
+    env = dict(os.environ, HEAPGRAPH_UNWIND="libunwind") if mode == "libunwind" else None
+    res, _ = ctx.record([ctx.sample("fdreuse"), src, dst], env=env, expect_code=0)
+    eq(res.text, "fdreuse: IN at fd 3, OUT at fd 4, %d bytes copied\n" % len(data),
+       mode + ": stdout")
+    with open(dst, "rb") as f:
+        eq(f.read() == data, True, mode + ": the copy is identical to the input")
+
+
+test_fdreuse.params = ["walker", "libunwind"]
+
+
 def test_cxx(ctx):
     res, trace = ctx.record([ctx.sample("cxx")], expect_code=0)
     eq(res.text, "cxx: vector 1000 ints (capacity 1024), string 200 chars (capacity 240)\n",
