@@ -124,15 +124,10 @@ struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, u
 
 _Static_assert(sizeof(struct hg_pending) == 32, "a waiting event is 32 bytes");
 
-/* The process and the thread of a stream's events: its key is pid << 32 | tid. */
+/* The process of a stream's events: its key is pid << 32 | tid. */
 static uint32_t stream_pid(const struct hg_stream *st)
 {
 	return (uint32_t)(st->key >> 32);
-}
-
-static uint32_t stream_tid(const struct hg_stream *st)
-{
-	return (uint32_t)st->key;
 }
 
 /* ---- the merge: per-thread FIFOs and a heap of threads -------------------------------- */
@@ -288,19 +283,21 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 	im->size_hist[hg_size_bucket(p->size)]++;
 	thread->last_alloc = p->addr;
 	if (HG_UNLIKELY(im->orphans.n) && (o = hg_addrmap_get(&im->orphans, p->addr))) {
-		if (o->t_ns >= p->t_ns && o->stack_id != stream_tid(thread)) {
+		if (o->t_ns >= p->t_ns) {
 			/* Its free, from another thread, was applied before it: it came late, or
-			 * in the same tick of rounded time, where frees sort first. */
+			 * in the same tick of rounded time, where frees sort first. Even a free
+			 * from this same thread: within a tick a thread's records can reach the
+			 * file out of program order (seen at thread start-up in samples/threads.c:
+			 * a new thread's free of an address, then its allocation of it, read in
+			 * that order). A thread freeing a block allocated before tracing and
+			 * getting the address back within the tick is taken for this too. */
 			if (--o->size_bytes == 0)
 				hg_addrmap_take(&im->orphans, p->addr, NULL);
 			im->totals.unknown_frees--;
 			im->totals.frees++;
 			return;
 		}
-		/* Older than this allocation, or the last free was this thread's own, which its
-		 * queue holds in program order: a free of a block never traced, and malloc handing
-		 * the address out again (in the same tick, under rounded time). */
-		hg_addrmap_take(&im->orphans, p->addr, NULL);
+		hg_addrmap_take(&im->orphans, p->addr, NULL); /* older than this allocation */
 	}
 	/* Present already: its free was never seen (allocated before the trace, or lost). */
 	if (hg_addrmap_put(&im->live, p->addr, &v, &old))
@@ -327,16 +324,14 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 		/* An orphan note counts the frees of the address still waiting for their
 		 * allocation: one tick of rounded time can hold several hand-overs of one address
 		 * between threads, all its frees sorted first. A note older than the window is
-		 * a free whose allocation was never traced: it starts the count afresh. The
-		 * note keeps the last freeing thread (in stack_id). */
+		 * a free whose allocation was never traced: it starts the count afresh. */
 		struct hg_live *o = hg_addrmap_get(&im->orphans, p->addr);
 		im->totals.unknown_frees++;
 		if (o && o->t_ns + WINDOW_NS >= p->t_ns) {
 			o->size_bytes++;
 			o->t_ns = p->t_ns;
-			o->stack_id = stream_tid(thread);
 		} else {
-			struct hg_live orphan = { 1, p->t_ns, stream_tid(thread), 0 };
+			struct hg_live orphan = { 1, p->t_ns, 0, 0 };
 			hg_addrmap_put(&im->orphans, p->addr, &orphan, NULL);
 		}
 		return;

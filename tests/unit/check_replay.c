@@ -358,36 +358,6 @@ START_TEST(test_replay_same_tick_handovers)
 END_TEST
 
 /*
- * A thread frees a block allocated before tracing and malloc hands it the address back within
- * the same tick: its own free came first in program order, so the new block is live, and the
- * free stays unknown. Another thread's free of that address in the same tick is still
- * paired with the allocation it waited for.
- */
-START_TEST(test_replay_own_unknown_free_then_reuse_same_tick)
-{
-	struct hg_image *im;
-
-	process(0, T, 100, 1, "p", 1, "/p");
-	fx_free(&g.b, T + 1000, X);
-	alloc(T + 1000, X, 48, 2);
-	alloc(T + 1000, Y, 32, 2);
-	block(100, 101);
-	fx_free(&g.b, T + 1000, Y);
-	block(100, 102);
-	replay();
-
-	im = g.r->images[0];
-	ck_assert_uint_eq(im->totals.allocations, 2);
-	ck_assert_uint_eq(im->totals.unknown_frees, 1);
-	ck_assert_uint_eq(im->totals.frees, 1);
-	ck_assert_uint_eq(im->totals.live_blocks, 1);
-	ck_assert_uint_eq(im->totals.live_bytes, 48);
-	expect_live(im, X, 48, T + 1000, 2);
-	ck_assert_ptr_null(hg_addrmap_get(&im->live, Y));
-}
-END_TEST
-
-/*
  * A free of a block allocated before tracing began stays an unknown free when the address is
  * handed out again later: the orphan note is older than the new allocation.
  */
@@ -929,7 +899,6 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_horizon_late_allocation_repaired);
 	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
 	tcase_add_test(merge, test_replay_same_tick_handovers);
-	tcase_add_test(merge, test_replay_own_unknown_free_then_reuse_same_tick);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(merge, test_replay_long_block_waits_for_horizon);
 	tcase_add_test(merge, test_replay_stale_horizon_bounds_waiting);
