@@ -6,8 +6,9 @@
  *   - inside a live block: an edge from that block (heap memory is never a root);
  *   - inside malloc's own memory (the brk heap, glibc's heaps, large blocks' own mappings) but
  *     outside any live block: free memory, ignored;
- *   - anywhere else (module data, stacks, saved registers, TLS, the program's own mappings,
- *     stacks glibc keeps from threads that ended, as memcheck also counts them): a root.
+ *   - anywhere else (module data, the live part of stacks, saved registers, TLS, the
+ *     program's own mappings, the thread descriptor on a stack glibc keeps from a thread that
+ *     ended, whose frames the shim does not scan): a root.
  * A pointer into a block's last 8 bytes that is exactly where the next chunk's header starts is
  * malloc's, not the program's (see is_next_chunk_alias).
  *

@@ -293,10 +293,46 @@ static const struct hg_world_thread *stack_owner(uint64_t lo, uint64_t hi)
 	return NULL;
 }
 
+/*
+ * Where the thread descriptor is when [lo, hi) is a stack glibc keeps from a thread that ended,
+ * else 0: the region sits on a guard page, its top holds a descriptor (whose first word and
+ * whose `self` two words on point at the descriptor itself), and that is no living thread's.
+ * The frames such a thread left behind are not roots (no thread runs there; they still point
+ * at blocks it leaked, and memcheck does not scan them either); the descriptor is, as it keeps
+ * the thread's dtv and pthread_setspecific arrays for the next thread. Only said when every
+ * other thread stopped and told us its descriptor; a coroutine's stack has none.
+ */
+#define TCB_SEARCH_BYTES (16u << 10)
+
+static uint64_t dead_thread_stack(uint64_t lo, uint64_t hi)
+{
+	uint64_t self, from = hi - lo > TCB_SEARCH_BYTES ? hi - TCB_SEARCH_BYTES : lo;
+	const uint64_t *w;
+	size_t got;
+
+	if (snap.world.n_stopped != snap.world.n)
+		return 0;
+	w = read_words(from, (size_t)(hi - from), &got);
+	__asm__("mov %%fs:0, %0" : "=r"(self));
+	for (size_t i = 0; i + 2 < got / 8; i++) {
+		uint64_t at = from + 8 * i;
+		if (w[i] != at || w[i + 2] != at)
+			continue;
+		if (at == self)
+			return 0;
+		for (uint32_t k = 0; k < snap.world.n; k++)
+			if (snap.world.thread[k].tcb == at)
+				return 0;
+		return at;
+	}
+	return 0;
+}
+
 static void classify(struct region *r, const char *path, const struct hg_caller *c)
 {
 	const struct hg_world_thread *t = stack_owner(r->lo, r->hi);
 	uint32_t guard = r->kind & HG_REGION_GUARD_BELOW;
+	uint64_t tcb;
 
 	r->live_lo = r->lo;
 	r->tid = 0;
@@ -312,6 +348,9 @@ static void classify(struct region *r, const char *path, const struct hg_caller 
 		r->kind = HG_REGION_BRK;
 	} else if (!strncmp(path, "[stack]", 7)) {
 		r->kind = HG_REGION_STACK; /* main thread not stopped: its whole stack is a root */
+	} else if (guard && !*path && (tcb = dead_thread_stack(r->lo, r->hi))) {
+		r->kind = HG_REGION_STACK; /* of no thread: its live part is the descriptor */
+		r->live_lo = tcb;
 	} else {
 		r->kind = *path ? HG_REGION_DATA : HG_REGION_ANON;
 	}

@@ -56,6 +56,7 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 			continue;
 		memcpy(t->regs, uc->uc_mcontext.gregs, sizeof(t->regs));
 		t->sp = (uint64_t)uc->uc_mcontext.gregs[REG_RSP];
+		__asm__("mov %%fs:0, %0" : "=r"(t->tcb));
 		/* Release: the registers are written before the stopper counts us. */
 		__atomic_store_n(&t->stopped, 1, __ATOMIC_RELEASE);
 		break;

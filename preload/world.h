@@ -15,6 +15,7 @@ struct hg_world_thread {
 	uint32_t tid;
 	int stopped;                    /* parked in our handler: sp and regs are valid */
 	uint64_t sp;                    /* its stack pointer when it stopped */
+	uint64_t tcb;                   /* its thread descriptor (%fs:0) when it stopped */
 	uint64_t regs[HG_WORLD_NREGS];  /* its general registers when it stopped */
 };
 

@@ -293,6 +293,20 @@ def test_leak_cycles(ctx):
         eq((site["live_bytes"], site["live_blocks"]), (live, blocks), "report: site " + fn)
 
 
+def test_leak_thread(ctx):
+    """samples/leak_thread.c: a thread that ended leaked 333 bytes, pointed at only from the
+    frames it left on a stack glibc keeps; a thread still waiting holds 444 on its live stack."""
+    out, _, rep = record_leaks(ctx, "leak_thread")
+    eq(out, "leak_thread: one thread ended, one waiting\n", "stdout")
+    proc = only_process(rep, "leak_thread")
+    sn = proc["snapshot"]
+    check(sn is not None, "no exit snapshot")
+    eq((sn["threads"], sn["threads_stopped"]), (2, 2), "snapshot (threads, threads_stopped)")
+    eq(groups(proc), [("direct", "leak_in_worker", 333, 1)], "leak groups")
+    check_leak_totals(proc, "leak_thread", direct_bytes=333, direct_blocks=1, indirect_bytes=0,
+                      cycle_bytes=0)
+
+
 def test_leak_cycles_text_and_top(ctx):
     _, trace = ctx.record([ctx.sample("leak_cycles")], expect_code=0)
     text = leaks(ctx, trace, fmt="text").text
