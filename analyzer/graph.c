@@ -135,10 +135,6 @@ const struct hg_region *hg_graph_region_of(const struct hg_snapshot *sn, uint64_
 		else
 			return &sn->regions[mid];
 	}
-	for (size_t i = sn->n_regions; i-- > 0;) /* REGS (the shim's buffer) is not in order */
-		if (sn->regions[i].kind == HG_REGION_REGS && addr >= sn->regions[i].lo &&
-		    addr < sn->regions[i].hi)
-			return &sn->regions[i];
 	return NULL;
 }
 

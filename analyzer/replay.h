@@ -75,7 +75,7 @@ struct hg_snapshot {
 	uint64_t mmap_mappings;
 	struct hg_block *blocks; /* live at t_ns, sorted by address */
 	size_t n_blocks;
-	struct hg_region *regions;
+	struct hg_region *regions;  /* sorted by lo (they do not overlap) */
 	size_t n_regions, regions_cap;
 	uint64_t *pairs;         /* (where, value) pairs, two words each */
 	size_t n_pairs, pairs_cap;

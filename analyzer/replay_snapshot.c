@@ -79,9 +79,18 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 		return;
 	if (h->type == HG_REC_REGION) {
 		const struct hg_rec_region *r = (const void *)h;
+		size_t at = sn->n_regions;
+
+		/* Kept in address order: the shim writes the mappings in order, then its register
+		 * buffer (in its own arena, anywhere), which must not break a binary search. */
 		HG_GROW(sn->regions, sn->regions_cap, sn->n_regions + 1);
-		sn->regions[sn->n_regions++] = (struct hg_region){ r->lo, r->hi, r->live_lo,
+		while (at > 0 && sn->regions[at - 1].lo > r->lo)
+			at--;
+		memmove(sn->regions + at + 1, sn->regions + at,
+			(sn->n_regions - at) * sizeof(*sn->regions));
+		sn->regions[at] = (struct hg_region){ r->lo, r->hi, r->live_lo,
 			r->hdr.flags & 0xffu, r->tid, (r->hdr.flags & HG_REGION_GUARD_BELOW) != 0 };
+		sn->n_regions++;
 	} else if (h->type == HG_REC_WORDS) {
 		if (s->flags & HG_REPLAY_SKIP_WORDS)
 			return;

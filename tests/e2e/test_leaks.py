@@ -295,14 +295,19 @@ def test_leak_cycles(ctx):
 
 def test_leak_thread(ctx):
     """samples/leak_thread.c: a thread that ended leaked 333 bytes, pointed at only from the
-    frames it left on a stack glibc keeps; a thread still waiting holds 444 on its live stack."""
-    out, _, rep = record_leaks(ctx, "leak_thread")
+    frames it left on a stack glibc keeps; a thread still waiting holds 444 on its live stack,
+    and main 555 in its frame while exit() runs."""
+    out, trace, rep = record_leaks(ctx, "leak_thread")
     eq(out, "leak_thread: one thread ended, one waiting\n", "stdout")
     proc = only_process(rep, "leak_thread")
     sn = proc["snapshot"]
     check(sn is not None, "no exit snapshot")
     eq((sn["threads"], sn["threads_stopped"]), (2, 2), "snapshot (threads, threads_stopped)")
     eq(groups(proc), [("direct", "leak_in_worker", 333, 1)], "leak groups")
+    sites = only_process(ctx.report_json(trace), "leak_thread")["sites"]
+    held = sorted(s["live_bytes"] for s in sites
+                  if s["frames"] and fn_base(s["frames"][0]) in ("hold_in_waiter", "main"))
+    eq(held, [444, 555], "live bytes of the waiter's and main's blocks (not leaks: see above)")
     check_leak_totals(proc, "leak_thread", direct_bytes=333, direct_blocks=1, indirect_bytes=0,
                       cycle_bytes=0)
 
