@@ -310,7 +310,12 @@ static int outputs(const struct check_args *a, const struct hg_check_result *res
 	return rc;
 }
 
-static void verdict(const struct check_args *a, const struct hg_check_result *res)
+/*
+ * The last line. "passed" only when nothing stands in the way: a damaged trace checks what
+ * came before the damage, and a program that failed by itself fails the step anyway.
+ */
+static void verdict(const struct check_args *a, const struct hg_check_result *res, int damaged,
+		    int program_failed)
 {
 	size_t checked = res->n_listed - res->n_unchecked;
 	char unchecked[64] = "";
@@ -323,6 +328,12 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
 			res->n_counted, res->n_counted == 1 ? "" : "s",
 			(unsigned long long)res->counted_bytes, unchecked, a->gate_code);
+	else if (damaged)
+		hg_note("check incomplete: no leak in the %zu process%s checked before the damage%s",
+			checked, checked == 1 ? "" : "es", unchecked);
+	else if (program_failed)
+		hg_note("no leak in %zu process%s checked%s, but the program failed (see above)",
+			checked, checked == 1 ? "" : "es", unchecked);
 	else
 		hg_note("check passed: %zu process%s checked%s", checked, checked == 1 ? "" : "es",
 			unchecked);
@@ -357,7 +368,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	if (r->damage)
 		rc = hg_error("%s; the check covers the records before it", r->damage);
 	*code = program_failure(what, status);
-	verdict(a, &res);
+	verdict(a, &res, r->damage != NULL, *code != 0);
 	hg_check_release(&res);
 	hg_framer_free(f);
 	hg_replay_free(r);

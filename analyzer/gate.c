@@ -139,7 +139,8 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 	if (!sn || hg_graph_build(&g, sn) < 0) {
 		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL ?
 			"killed by a signal before exit: no exit snapshot" :
-			"no exit snapshot (HEAPGRAPH_SNAPSHOT=0, or it did not exit)";
+			"no exit snapshot (HEAPGRAPH_SNAPSHOT=0, it did not exit, or the trace "
+			"ends before it)";
 		return;
 	}
 	p->checked = 1;
