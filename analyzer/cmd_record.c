@@ -231,19 +231,24 @@ static void set_child_env(const char *shim, const char *ring)
 	free(v);
 }
 
-/* Child: wait for the go byte (the trace exists), then become PROG. */
-static void HG_NORETURN run_child(int go_fd, char **argv)
+/* Child: wait for the go byte (the trace exists), then become PROG; when that fails, say why
+ * on err_fd (closed on exec: the parent reads nothing when it worked) and exit as a shell does. */
+static void HG_NORETURN run_child(int go_fd, int err_fd, char **argv)
 {
 	char c;
 	ssize_t r;
+	int e;
 
 	while ((r = read(go_fd, &c, 1)) < 0 && errno == EINTR)
 		;
 	if (r != 1)
 		_exit(127);
 	execvp(argv[0], argv);
-	hg_error("cannot run '%s': %s", argv[0], strerror(errno));
-	_exit(errno == ENOENT ? 127 : 126);
+	e = errno;
+	hg_error("cannot run '%s': %s", argv[0], strerror(e));
+	if (write(err_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
+		e = ENOENT;
+	_exit(e == ENOENT ? 127 : 126);
 }
 
 static void install_handlers(void)
@@ -298,23 +303,25 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		  int quiet, char *path, size_t cap, int *wait_status)
 {
 	char shim[PATH_MAX];
-	int go[2];
+	int go[2], err[2], exec_errno = 0;
 	struct hg_collector *c;
 	pid_t pid;
 
 	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(ring)))
 		return -1;
-	if (pipe2(go, O_CLOEXEC) < 0) {
+	if (pipe2(go, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
 		hg_collector_free(c);
 		return hg_error("cannot create a pipe: %s", strerror(errno));
 	}
 	install_handlers();
 	if ((pid = fork()) == 0) {
 		close(go[1]);
+		close(err[0]);
 		set_child_env(shim, hg_collector_ring_path(c));
-		run_child(go[0], argv);
+		run_child(go[0], err[1], argv);
 	}
 	close(go[0]);
+	close(err[1]);
 	child_pid = pid;
 	if (!trace_path)
 		snprintf(path, cap, "heapgraph.%d.hgt", (int)pid);
@@ -324,6 +331,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		if (pid < 0)
 			hg_error("cannot fork: %s", strerror(errno));
 		close(go[1]);
+		close(err[0]);
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
 		hg_collector_free(c);
@@ -334,10 +342,15 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	close(go[1]);
 	*wait_status = 0;
 	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
-	if (!quiet)
+	if (read(err[0], &exec_errno, sizeof(exec_errno)) != (ssize_t)sizeof(exec_errno))
+		exec_errno = 0;
+	close(err[0]);
+	if (exec_errno) /* said by the child: nothing ran, and the trace holds nothing */
+		unlink(path);
+	else if (!quiet)
 		summary(hg_collector_stats(c), path);
 	hg_collector_free(c);
-	return 0;
+	return exec_errno ? 1 : 0;
 }
 
 int hg_cmd_record(int argc, char **argv)
@@ -352,7 +365,8 @@ int hg_cmd_record(int argc, char **argv)
 		return rc;
 	if (o.ring.snapshot_every_ns && !(o.ring.snapshot_signal = snapshot_signal()))
 		return HG_EXIT_USAGE;
-	if (hg_record_run(&o.ring, o.output, argv + optind, o.quiet, out, sizeof(out), &status) < 0)
+	if ((rc = hg_record_run(&o.ring, o.output, argv + optind, o.quiet, out, sizeof(out),
+				&status)) < 0)
 		return HG_EXIT_INPUT;
-	return hg_record_exit_code(status);
+	return hg_record_exit_code(status); /* 126 or 127 when the program could not be run */
 }

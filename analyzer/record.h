@@ -17,10 +17,11 @@
  * process it starts to trace_path; NULL means heapgraph.<pid>.hgt, pid of the program, in the
  * current directory. SIGINT/SIGQUIT/SIGTERM/SIGHUP are handled as `record` documents. On
  * return *path holds the trace path used (cap bytes; trace_path may be path itself) and
- * *wait_status the program's waitpid status. Returns 0, or -1 when the program could not be
- * started or the trace could not be created (reported; nothing ran, or the program was
- * reaped). A trace that could not be written completely is reported and still returns 0:
- * what was written is readable up to the damage.
+ * *wait_status the program's waitpid status. Returns 0; 1 when the program could not be
+ * executed (reported; no trace is left, and *wait_status holds exit 127 or 126, as a shell
+ * gives); -1 when it could not be started or the trace could not be created (reported;
+ * nothing ran, or the program was reaped). A trace that could not be written completely is
+ * reported and still returns 0: what was written is readable up to the damage.
  */
 int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, char **argv,
 		  int quiet, char *path, size_t cap, int *wait_status);

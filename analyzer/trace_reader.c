@@ -331,6 +331,14 @@ struct hg_trace_reader *hg_trace_reader_open(const char *path)
 	r->d.path = r->path;
 	setvbuf(f, NULL, _IOFBF, 1 << 20);
 	n = fread(&r->hdr, 1, sizeof(r->hdr), f);
+	if (n == 0) {
+		/* fopen opens a directory for reading; the first read says what it is */
+		if (ferror(f))
+			hg_error("cannot read trace '%s': %s", path, strerror(errno));
+		else
+			hg_error("trace '%s' is empty", path);
+		goto bad;
+	}
 	if (n < 8 || memcmp(r->hdr.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC)) != 0) {
 		hg_error("'%s' is not a heapgraph trace (bad magic)", path);
 		goto bad;

@@ -121,7 +121,29 @@ def test_cli_bad_traces(ctx):
             check(name in line, "%s: stderr does not name the file: %r" % (what, line))
     res = ctx.report(ctx.tmp)
     eq(res.code, 3, "report on a directory: exit status")
-    one_line(res.errtext, "report on a directory")
+    eq(one_line(res.errtext, "report on a directory"),
+       "heapgraph: error: cannot read trace '%s': Is a directory" % ctx.tmp,
+       "report on a directory: stderr")
+    res = ctx.report(ctx.path("empty.hgt"))
+    eq(one_line(res.errtext, "report on an empty file"),
+       "heapgraph: error: trace '%s' is empty" % ctx.path("empty.hgt"),
+       "report on an empty file: stderr")
+
+
+def test_record_cannot_run(ctx):
+    """A program that cannot be executed: the shell's exit status (127 missing, 126 not
+    executable), one error line naming it, and no trace left behind."""
+    for prog, code, why in ((ctx.path("no-such-program"), 127, "No such file or directory"),
+                            (ctx.path("not-executable"), 126, "Permission denied")):
+        if code == 126:
+            with open(prog, "w") as f:
+                f.write("data\n")
+        trace = ctx.path("cannot-run-%d.hgt" % code)
+        res = run([ctx.hg, "record", "-o", trace, "--", prog, "arg"])
+        eq(res.code, code, "record of %s: exit status" % prog)
+        eq(one_line(res.errtext, "record of " + prog),
+           "heapgraph: error: cannot run '%s': %s" % (prog, why), "record of %s: stderr" % prog)
+        check(not os.path.exists(trace), "record of %s left a trace behind" % prog)
 
 
 def trace_blocks(path):
