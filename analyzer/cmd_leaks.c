@@ -1,8 +1,9 @@
 /*
  * cmd_leaks.c - `heapgraph leaks`: what each process could no longer reach at its snapshot
  *
- * Exit status: 0, 2 for usage errors, 3 when the trace cannot be read or is damaged (the report
- * of everything before the damage is printed first).
+ * Exit status: 0; 2 for usage errors, a --pid or --snapshot that names nothing among them; 3
+ * when the trace cannot be read or is damaged (the report of everything before the damage is
+ * printed first).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -33,6 +34,9 @@ static const char help[] =
 	"  -n, --top N          leak groups per process, 0 for all (default 20)\n"
 	"      --frames N       frames per leak in text output (default 12)\n"
 	"  -h, --help           this text\n"
+	"\n"
+	"exit status: 0 ok, 2 usage error or a --pid/--snapshot not in the trace, 3 unreadable or\n"
+	"damaged trace\n"
 	"\n"
 	"environment of the traced program: HEAPGRAPH_SNAPSHOT=0 skips the exit snapshot;\n"
 	"HEAPGRAPH_SNAPSHOT_SIGNAL=N takes one when signal N arrives; heapgraph_snapshot(label)\n"
@@ -131,6 +135,27 @@ static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_f
 	hg_graph_release(&g);
 }
 
+/* Whether the --pid and --snapshot asked for name something in r; else says what does not. */
+static int selection_exists(const struct leaks_args *a, const struct hg_replay *r)
+{
+	int pid_seen = 0;
+
+	for (uint32_t i = 0; i < r->n_images; i++) {
+		if (a->pid && r->images[i]->pid != a->pid)
+			continue;
+		pid_seen = 1;
+		if (!a->label || pick(r->images[i], a->label))
+			return 1;
+	}
+	if (a->pid && !pid_seen)
+		hg_error("no process %llu in trace '%s' (heapgraph report lists them)",
+			 (unsigned long long)a->pid, r->path);
+	else if (a->label)
+		hg_error("no snapshot labelled '%s'%s in trace '%s' (heapgraph snapshots lists them)",
+			 a->label, a->pid ? " of that process" : "", r->path);
+	return a->label || a->pid ? 0 : 1;
+}
+
 int hg_cmd_leaks(int argc, char **argv)
 {
 	struct leaks_args a = { "text", NULL, 0, { 20, 12 } };
@@ -146,6 +171,10 @@ int hg_cmd_leaks(int argc, char **argv)
 	if (!(r = hg_replay_file(argv[optind])))
 		return HG_EXIT_INPUT;
 	f = hg_framer_new();
+	if (r->n_images && !selection_exists(&a, r)) {
+		hg_report_done(r, f, 0);
+		return HG_EXIT_USAGE;
+	}
 	hg_json_init(&j, stdout);
 	if (!strcmp(a.format, "json")) {
 		hg_json_begin_processes(&j, r);

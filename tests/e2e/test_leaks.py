@@ -466,13 +466,14 @@ def test_leak_snapshot(ctx, resolution):
     eq(last["snapshot"]["label"], "exit", "default snapshot label")
     check(last["snapshot"]["time_ns"] >= times[-1], "exit snapshot before 'threads'")
 
-    # A label nobody used: the image is listed with a null snapshot; text says so.
-    none = only_process(leaks_json(ctx, trace, "--snapshot", "nosuch"), "--snapshot nosuch")
-    eq(none["snapshot"], None, "--snapshot nosuch: snapshot")
-    check("leaks" not in none and "totals" not in none,
-          "--snapshot nosuch: leaks/totals listed without a snapshot")
-    text = leaks(ctx, trace, "--snapshot", "nosuch", fmt="text").text
-    check("no snapshot labelled 'nosuch'" in text, "text for a missing label: %r" % clip(text))
+    # A label nobody used, a process not in the trace: a usage error naming it, as `report`.
+    for extra, msg in ((["--snapshot", "nosuch"], "no snapshot labelled 'nosuch' in trace"),
+                       (["--pid", "4000000"], "no process 4000000 in trace")):
+        for fmt in ("json", "text"):
+            res = leaks(ctx, trace, *extra, fmt=fmt, expect_code=2)
+            check(msg in one_line(res.errtext, " ".join(extra)),
+                  "%s: stderr %r" % (" ".join(extra), res.errtext))
+            eq(res.out, b"", "%s --format %s: stdout" % (" ".join(extra), fmt))
 
 
 def test_leak_snapshot_exit(ctx):
