@@ -542,8 +542,10 @@ def test_leaks_pid_filter(ctx):
         check("process %d " % proc["pid"] in text, "--pid %d text names another process: %s"
               % (proc["pid"], clip(text)))
     absent = max(parent["pid"], child["pid"]) + 100000
-    rep = leaks_json(ctx, trace, "--pid", str(absent))
-    eq(rep["processes"], [], "--pid of no traced process: the images listed")
+    res = leaks(ctx, trace, "--pid", str(absent), expect_code=2)
+    eq(one_line(res.errtext, "--pid of no traced process"),
+       "heapgraph: error: no process %d in trace '%s' (heapgraph report lists them)"
+       % (absent, trace), "--pid of no traced process: stderr")
 
 
 # ------------------------------------------------------------------------------------------
