@@ -40,9 +40,10 @@ int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t
 	*out = v * mult;
 	return 0;
 bad:
-	return hg_usage_error(cmd, "invalid value '%s' for %s (expected %llu to %llu)",
+	return hg_usage_error(cmd, "invalid value '%s' for %s (expected %llu to %llu%s)",
 			      text ? text : "", option, (unsigned long long)min,
-			      (unsigned long long)max);
+			      (unsigned long long)max,
+			      allow_suffix ? "; a K, M or G suffix counts KiB, MiB or GiB, as in 64K" : "");
 }
 
 int hg_bad_option(const char *cmd, int ch, char **argv)

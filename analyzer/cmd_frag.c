@@ -65,8 +65,9 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	const struct hg_mallinfo *mi;
 
 	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
-	fprintf(out, "    live %s in %" PRIu64 " blocks; malloc holds %s free; heap span %s",
+	fprintf(out, "    live %s in %" PRIu64 " block%s; malloc holds %s free; heap span %s",
 		hg_format_bytes(a, sizeof(a), fr->live_bytes), fr->live_blocks,
+		hg_plural(fr->live_blocks),
 		hg_format_bytes(b, sizeof(b), fr->allocator_free_bytes),
 		hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
 	if (fr->rss_bytes)
@@ -88,7 +89,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		fprintf(out, "    pins: %s", k && fn[0].function ? fn[0].function : "???");
 		if (k && fn[0].file && fn[0].line)
 			fprintf(out, " (%s:%u)", hg_basename(fn[0].file), fn[0].line);
-		fprintf(out, ": %" PRIu64 " blocks, %s live, pin %s\n", p->blocks,
+		fprintf(out, ": %" PRIu64 " block%s, %s live, pin %s\n", p->blocks, hg_plural(p->blocks),
 			hg_format_bytes(a, sizeof(a), p->live_bytes),
 			hg_format_bytes(b, sizeof(b), p->pinned_bytes));
 	}
@@ -213,9 +214,10 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 
 	fprintf(out, "\n  at the peak of the resident set, %s:\n",
 		hg_format_since_start(a, sizeof(a), m->t_ns, im->time_resolution_ns));
-	fprintf(out, "    live %s in %" PRIu64 " blocks; own mappings %s in %" PRIu64 " mapping%s; "
+	fprintf(out, "    live %s in %" PRIu64 " block%s; own mappings %s in %" PRIu64 " mapping%s; "
 		"resident set %s\n", hg_format_bytes(a, sizeof(a), m->heap_live_bytes),
-		m->heap_live_blocks, hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,
+		m->heap_live_blocks, hg_plural(m->heap_live_blocks),
+		hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,
 		m->mmap_mappings == 1 ? "" : "s", hg_format_bytes(c, sizeof(c), m->rss_bytes));
 	fprintf(out, "    %s resident beyond both: malloc's free memory, code, stacks, "
 		"libraries' data\n", hg_format_bytes(d, sizeof(d),

@@ -16,6 +16,7 @@
 #include "graph.h"
 #include "hg_format.h"
 #include "leaks.h"
+#include "units.h"
 
 /*
  * Modules that are not the user's code: a SARIF location or an annotation points at the first
@@ -215,13 +216,14 @@ const char *hg_check_site_text(const struct hg_check_site *s, char *buf, size_t 
 {
 	int n = snprintf(buf, cap, "%s leak of %llu bytes in %llu block%s",
 			 hg_leak_kind_name[s->kind], (unsigned long long)s->bytes,
-			 (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s");
+			 (unsigned long long)s->blocks, hg_plural(s->blocks));
 
 	if (n < 0 || (size_t)n >= cap)
 		return buf;
 	if (s->state == HG_SITE_GREW)
-		snprintf(buf + n, cap - n, " (grew from %llu bytes in %llu blocks)",
-			 (unsigned long long)s->known->bytes, (unsigned long long)s->known->blocks);
+		snprintf(buf + n, cap - n, " (grew from %llu bytes in %llu block%s)",
+			 (unsigned long long)s->known->bytes, (unsigned long long)s->known->blocks,
+			 hg_plural(s->known->blocks));
 	else if (s->state == HG_SITE_KNOWN)
 		snprintf(buf + n, cap - n, " (in the baseline)");
 	else if (s->state == HG_SITE_SUPPRESSED)

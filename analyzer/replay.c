@@ -803,8 +803,13 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
 	drain(&s, DRAIN_ALL);
-	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++)
-		hg_at_capture(s.r->images[i]); /* nothing happened after the time: the end */
+	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++) {
+		struct hg_image *im = s.r->images[i];
+		if (!im->at_sites) { /* nothing happened after the time: the end */
+			im->at_after_end = 1;
+			hg_at_capture(im);
+		}
+	}
 	state_release(&s);
 	hg_trace_reader_close(rd);
 	return s.r;

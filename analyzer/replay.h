@@ -185,6 +185,8 @@ struct hg_image {
 	struct hg_site *at_sites; /* HG_REPLAY_AT: live_bytes/live_blocks per stack id at the
 				     target time (after every event at or before it), or NULL */
 	uint32_t n_at_sites;
+	int at_after_end;         /* HG_REPLAY_AT: no event came after the time: at_sites is the
+				     state at the image's end */
 	uint64_t size_hist[HG_SIZE_BUCKETS]; /* allocations by requested size */
 	uint64_t temp_hist[HG_SIZE_BUCKETS]; /* temporary allocations by requested size */
 	uint64_t temporary;       /* allocations freed before their thread allocated again */

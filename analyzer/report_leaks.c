@@ -102,10 +102,12 @@ static void totals_text(FILE *out, const struct hg_graph *g)
 		hg_format_bytes(b, sizeof(b), g->bytes[HG_INDIRECT]),
 		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
 		g->n_cycles == 1 ? "" : "s");
-	fprintf(out, "  still reachable: %s in %" PRIu64 " blocks; possibly lost (only interior "
-		"pointers): %s in %" PRIu64 " blocks\n",
+	fprintf(out, "  still reachable: %s in %" PRIu64 " block%s; possibly lost (only interior "
+		"pointers): %s in %" PRIu64 " block%s\n",
 		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE]), g->blocks[HG_REACHABLE],
-		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]), g->blocks[HG_POSSIBLY]);
+		hg_plural(g->blocks[HG_REACHABLE]),
+		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]), g->blocks[HG_POSSIBLY],
+		hg_plural(g->blocks[HG_POSSIBLY]));
 }
 
 void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,

@@ -124,8 +124,8 @@ static void histogram_text(FILE *out, const struct hg_image *im)
 }
 
 /* "live at the end by function: 1.2 MiB in 530 blocks, 4 groups (largest 10 shown)" */
-static void header(FILE *out, const struct hg_stats *st, const struct hg_stats_report *sr,
-		   size_t shown)
+static void header(FILE *out, const struct hg_image *im, const struct hg_stats *st,
+		   const struct hg_stats_report *sr, size_t shown)
 {
 	const char *by = hg_group_by_name(sr->stats.group_by);
 	const char *cum = sr->stats.cumulative ? "cumulative " : "";
@@ -142,8 +142,10 @@ static void header(FILE *out, const struct hg_stats *st, const struct hg_stats_r
 			hg_format_count(a, sizeof(a), st->temporary),
 			hg_format_bytes(b, sizeof(b), st->temporary_bytes));
 	else
-		fprintf(out, "\n  live at %s by %s%s: %s in %s block%s",
-			hg_point_text(&sr->point, pt, sizeof(pt)), cum, by,
+		fprintf(out, "\n  live at %s%s by %s%s: %s in %s block%s",
+			hg_point_text(&sr->point, pt, sizeof(pt)),
+			sr->point.kind == HG_POINT_TIME && im->at_after_end ?
+				" (after its last event: as at its end)" : "", cum, by,
 			hg_format_bytes(a, sizeof(a), st->bytes),
 			hg_format_count(b, sizeof(b), st->blocks), st->blocks == 1 ? "" : "s");
 	fprintf(out, ", %zu group%s%s\n", st->n, st->n == 1 ? "" : "s", more);
@@ -162,7 +164,7 @@ void hg_stats_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		return;
 	}
 	shown = o->top && o->top < st.n ? o->top : st.n;
-	header(out, &st, sr, shown);
+	header(out, im, &st, sr, shown);
 	if (st.n) {
 		const char *const *h = headers[sr->order];
 		hg_table_row(out, "  ", widths, h[4] ? N_COLS : N_COLS - 1, h,

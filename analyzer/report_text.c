@@ -93,10 +93,10 @@ static void totals_text(FILE *out, const struct hg_image *im)
 	const struct hg_totals *t = &im->totals;
 	char a[32], b[32], c[32], d[32], e[32], g[32];
 
-	fprintf(out, "  %s allocations (%s), %s frees\n",
-		hg_format_count(a, sizeof(a), t->allocations),
+	fprintf(out, "  %s allocation%s (%s), %s free%s\n",
+		hg_format_count(a, sizeof(a), t->allocations), hg_plural(t->allocations),
 		hg_format_bytes(b, sizeof(b), t->allocated_bytes),
-		hg_format_count(c, sizeof(c), t->frees));
+		hg_format_count(c, sizeof(c), t->frees), hg_plural(t->frees));
 	fprintf(out, "  peak %s live, %s\n", hg_format_bytes(d, sizeof(d), t->peak_bytes),
 		hg_format_since_start(e, sizeof(e), t->peak_time_ns, im->time_resolution_ns));
 	fprintf(out, "  live at the end: %s in %s block%s\n",
@@ -106,8 +106,8 @@ static void totals_text(FILE *out, const struct hg_image *im)
 		fprintf(out, "  LOST %s events: the numbers above miss them\n",
 			hg_format_count(a, sizeof(a), t->lost_events));
 	if (t->unknown_frees)
-		fprintf(out, "  %s frees of blocks allocated before tracing began\n",
-			hg_format_count(a, sizeof(a), t->unknown_frees));
+		fprintf(out, "  %s free%s of blocks allocated before tracing began\n",
+			hg_format_count(a, sizeof(a), t->unknown_frees), hg_plural(t->unknown_frees));
 }
 
 static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im,

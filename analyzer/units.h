@@ -13,6 +13,12 @@ char *hg_format_bytes(char *buf, size_t cap, uint64_t bytes);
 /* "1,234,567". Returns buf. */
 char *hg_format_count(char *buf, size_t cap, uint64_t n);
 
+/* "s" unless n is 1: "%s block%s", count, hg_plural(n). */
+static inline const char *hg_plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
 /* "850 ns", "12.5 ms", "3.20 s". Returns buf. */
 char *hg_format_duration(char *buf, size_t cap, uint64_t ns);
 

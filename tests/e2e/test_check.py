@@ -221,7 +221,7 @@ def test_check_baseline(ctx):
     # old leak passes; the same site grown fails; a new site fails, the old one does not
     res = check_cmd(ctx, "--baseline", base, "--", *gate_argv(ctx, "leak"), expect_code=0)
     res = check_cmd(ctx, "--baseline", base, "--", *gate_argv(ctx, "grow"), expect_code=GATE)
-    check("direct leak of 200 bytes in 2 blocks (grew from 100 bytes in 1 blocks)"
+    check("direct leak of 200 bytes in 2 blocks (grew from 100 bytes in 1 block)"
           in res.errtext, "grown site not reported:\n" + clip(res.errtext))
     xml = ctx.path("more.xml")
     res = check_cmd(ctx, "--baseline", base, "--junit", xml, "--",
