@@ -102,10 +102,12 @@ static void totals_text(FILE *out, const struct hg_graph *g)
 		hg_format_bytes(b, sizeof(b), g->bytes[HG_INDIRECT]),
 		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
 		g->n_cycles == 1 ? "" : "s");
-	fprintf(out, "  still reachable: %s in %" PRIu64 " block%s; possibly lost (only interior "
-		"pointers): %s in %" PRIu64 " block%s\n",
-		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE]), g->blocks[HG_REACHABLE],
-		hg_plural(g->blocks[HG_REACHABLE]),
+	/* The same sums as the JSON's reachable_* and possibly_*: the second part of the first. */
+	fprintf(out, "  still reachable: %s in %" PRIu64 " block%s, of which possibly lost (only "
+		"interior pointers): %s in %" PRIu64 " block%s\n",
+		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE] + g->bytes[HG_POSSIBLY]),
+		g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY],
+		hg_plural(g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY]),
 		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]), g->blocks[HG_POSSIBLY],
 		hg_plural(g->blocks[HG_POSSIBLY]));
 }
