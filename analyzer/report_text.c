@@ -40,12 +40,18 @@ static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	const struct hg_site *s = &im->sites[id];
 	char live[32], all[32], blocks[32], allocs[32];
 
+	if (!s->allocations && im->forked) { /* blocks of the parent's, copied at the fork */
+		fprintf(out, "  #%zu %s in %s block%s (inherited at the fork)\n", rank,
+			hg_format_bytes(live, sizeof(live), s->live_bytes),
+			hg_format_count(blocks, sizeof(blocks), s->live_blocks),
+			hg_plural(s->live_blocks));
+		hg_text_frames(out, f, im, id, max_frames, "      ");
+		return;
+	}
 	fprintf(out, "  #%zu %s in %s block%s (%s allocation%s, %s in all)\n", rank,
 		hg_format_bytes(live, sizeof(live), s->live_bytes),
-		hg_format_count(blocks, sizeof(blocks), s->live_blocks),
-		s->live_blocks == 1 ? "" : "s",
-		hg_format_count(allocs, sizeof(allocs), s->allocations),
-		s->allocations == 1 ? "" : "s",
+		hg_format_count(blocks, sizeof(blocks), s->live_blocks), hg_plural(s->live_blocks),
+		hg_format_count(allocs, sizeof(allocs), s->allocations), hg_plural(s->allocations),
 		hg_format_bytes(all, sizeof(all), s->allocated_bytes));
 	hg_text_frames(out, f, im, id, max_frames, "      ");
 }
