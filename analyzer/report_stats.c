@@ -94,7 +94,7 @@ static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg
 
 static void histogram_text(FILE *out, const struct hg_image *im)
 {
-	static const int w[3] = { 22, 12, 10 };
+	static const int w[3] = { 27, 12, 10 };
 	static const char *const head[3] = { "size", "allocations", "temporary" };
 	uint64_t max = 0;
 	char lo[32], hi[32], range[48], a[32], t[32], bar[40];
@@ -112,10 +112,13 @@ static void histogram_text(FILE *out, const struct hg_image *im)
 			snprintf(range, sizeof(range), "0 B");
 		else if (k == 1)
 			snprintf(range, sizeof(range), "1 B");
-		else
-			snprintf(range, sizeof(range), "%s - %s",
+		else if (k < 64) /* [2^(k-1), 2^k): bounds exact, whatever the rounding of units */
+			snprintf(range, sizeof(range), "%s to under %s",
 				 hg_format_bytes(lo, sizeof(lo), 1ull << (k - 1)),
-				 hg_format_bytes(hi, sizeof(hi), (k < 64 ? 1ull << k : 0) - 1));
+				 hg_format_bytes(hi, sizeof(hi), 1ull << k));
+		else
+			snprintf(range, sizeof(range), "%s or more",
+				 hg_format_bytes(lo, sizeof(lo), 1ull << (k - 1)));
 		hg_format_count(a, sizeof(a), im->size_hist[k]);
 		hg_format_count(t, sizeof(t), im->temp_hist[k]);
 		hg_table_row(out, "  ", w, 3, cells,

@@ -139,7 +139,8 @@ def test_stats_hotspots_temporary(ctx):
               (256, 511): (2, 0)}, "size histogram (all allocations of the process)")
     r = run([ctx.hg, "report", trace, "-g", "function", "--sort", "temporary", "--histogram"])
     eq(r.code, 0, "text exit status")
-    check("64 B - 127 B" in r.text and "temporary allocations by function: 11 (544 B)" in r.text,
+    check("64 B to under 128 B" in r.text and
+          "temporary allocations by function: 11 (544 B)" in r.text,
           "text histogram and header: %s" % r.text)
 
 
