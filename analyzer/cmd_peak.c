@@ -84,6 +84,11 @@ static void chart(FILE *out, const struct hg_image *im)
 	span = im->timeline[im->n_timeline - 1].t_ns;
 	if (im->n_rss && im->rss[im->n_rss - 1].t_ns > span)
 		span = im->rss[im->n_rss - 1].t_ns;
+	if (span < im->time_resolution_ns) { /* every point at time 0: nothing to draw */
+		fprintf(out, "\n  (no chart: the whole run fits in the trace's first tick of %s)\n",
+			hg_format_duration(a, sizeof(a), im->time_resolution_ns));
+		return;
+	}
 	span = span ? span : 1;
 	top = im->totals.peak_bytes + im->mmap.peak_bytes;
 	top = top > im->rss_peak_bytes ? top : im->rss_peak_bytes;
