@@ -223,7 +223,8 @@ static int load_inputs(struct check_args *a, struct hg_suppressions *supp,
 
 /*
  * Record PROG into a->output or a temporary file (its path in `path`; *temp set). Returns 0
- * with *status, or -1 when nothing could be recorded (reported).
+ * with *status; 1 when PROG could not be executed (reported; *status holds 127 or 126, no
+ * trace is left); -1 when nothing could be recorded (reported).
  */
 static int record(struct check_args *a, char **prog, char *path, size_t cap, int *temp,
 		  int *status)
@@ -244,12 +245,17 @@ static int record(struct check_args *a, char **prog, char *path, size_t cap, int
 					strerror(errno));
 		close(fd);
 	}
-	if (hg_record_run(&ring, a->output ? a->output : path, prog, *temp, path, cap,
-			  status) == 0)
+	switch (hg_record_run(&ring, a->output ? a->output : path, prog, *temp, path, cap,
+			      status)) {
+	case 0:
 		return 0;
-	if (*temp)
-		unlink(path);
-	return -1;
+	case 1:
+		return 1; /* the trace, even a temporary one, is gone already */
+	default:
+		if (*temp)
+			unlink(path);
+		return -1;
+	}
 }
 
 /* The traced program's status in TRACE mode: the root process's last image, as recorded.
@@ -395,8 +401,9 @@ int hg_cmd_check(int argc, char **argv)
 		goto out;
 	}
 	if (a.program_mode) {
-		if (record(&a, argv + optind, path, sizeof(path), &temp, &status) < 0) {
-			rc = HG_EXIT_INPUT;
+		if ((rc = record(&a, argv + optind, path, sizeof(path), &temp, &status)) != 0) {
+			/* a program that cannot be run: the shell's 127 or 126, as record gives */
+			rc = rc > 0 ? hg_record_exit_code(status) : HG_EXIT_INPUT;
 			goto out;
 		}
 	} else {

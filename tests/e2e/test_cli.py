@@ -132,7 +132,7 @@ def test_cli_bad_traces(ctx):
 
 def test_record_cannot_run(ctx):
     """A program that cannot be executed: the shell's exit status (127 missing, 126 not
-    executable), one error line naming it, and no trace left behind."""
+    executable), one error line naming it, and no trace left behind; `check -- PROG` too."""
     for prog, code, why in ((ctx.path("no-such-program"), 127, "No such file or directory"),
                             (ctx.path("not-executable"), 126, "Permission denied")):
         if code == 126:
@@ -144,6 +144,11 @@ def test_record_cannot_run(ctx):
         eq(one_line(res.errtext, "record of " + prog),
            "heapgraph: error: cannot run '%s': %s" % (prog, why), "record of %s: stderr" % prog)
         check(not os.path.exists(trace), "record of %s left a trace behind" % prog)
+        res = run([ctx.hg, "check", "-o", trace, "--", prog])
+        eq(res.code, code, "check of %s: exit status" % prog)
+        eq(one_line(res.errtext, "check of " + prog),
+           "heapgraph: error: cannot run '%s': %s" % (prog, why), "check of %s: stderr" % prog)
+        check(not os.path.exists(trace), "check of %s left a trace behind" % prog)
 
 
 def trace_blocks(path):
