@@ -11,6 +11,7 @@
 #include "gate.h"
 #include "leaks.h"
 #include "report.h"
+#include "units.h"
 
 static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frames)
 {
@@ -20,7 +21,8 @@ static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frame
 	for (size_t i = 0; i < s->n_frames && i < max_frames; i++)
 		hg_text_frame(out, &s->frames[i], i == 0, "      ");
 	if (s->n_frames > max_frames)
-		fprintf(out, "      ... %zu more frames\n", s->n_frames - max_frames);
+		fprintf(out, "      ... %zu more frame%s\n", s->n_frames - max_frames,
+			hg_plural(s->n_frames - max_frames));
 	if (!s->n_frames)
 		fprintf(out, "      (no stack recorded)\n");
 }

@@ -1,8 +1,9 @@
 /*
  * report_leaks.c - `heapgraph leaks` output: leaks by kind and stack, leaked cycles
  *
- * Leaks are grouped by (kind, allocation stack), largest first; each leaked cycle is shown as a
- * unit with its blocks and the edges that close it, so the reader sees which field to break.
+ * Leaks are grouped by (kind, allocation stack), stacks that symbolize alike counting as one,
+ * largest first; each leaked cycle is shown as a unit with its blocks and the edges that close
+ * it, so the reader sees which field to break.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -69,6 +70,90 @@ struct hg_leak_group *hg_leak_groups(const struct hg_graph *g, unsigned kinds, s
 	return v;
 }
 
+/*
+ * Two calls on one source line allocate from two return addresses, which symbolize alike: a
+ * reader would see the same stack listed twice. Groups of one kind and holder stack whose stacks
+ * resolve to the same frames (function, file, line and module each, or the same module offset
+ * where unsymbolized), compared by a 64-bit hash of them, are merged; the array is then in
+ * order of bytes again. Returns the new count.
+ */
+struct alike {
+	struct hg_leak_group g;
+	uint64_t frames_hash;
+};
+
+static uint64_t mix_in(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 0x100000001b3ull; /* FNV-1a */
+	return h;
+}
+
+static uint64_t mix_str(uint64_t h, const char *s)
+{
+	return mix_in(h, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+static uint64_t frames_hash(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id)
+{
+	struct hg_frame fr[64];
+	size_t n = hg_framer_resolve(f, im, stack_id, fr, sizeof(fr) / sizeof(fr[0]));
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h = mix_str(mix_str(h, fr[i].function), fr[i].module);
+		if (fr[i].function)
+			h = mix_in(mix_str(h, fr[i].file), &fr[i].line, sizeof(fr[i].line));
+		else
+			h = mix_in(h, &fr[i].offset, sizeof(fr[i].offset));
+	}
+	/* Deeper than 64 frames: the rest by address, as the stack id already tells them. */
+	return n == sizeof(fr) / sizeof(fr[0]) ? mix_in(h, &stack_id, sizeof(stack_id)) : h;
+}
+
+static int by_alike(const void *a, const void *b)
+{
+	const struct alike *x = a, *y = b;
+
+	if (x->g.kind != y->g.kind)
+		return x->g.kind < y->g.kind ? -1 : 1;
+	if (x->g.via_kind != y->g.via_kind)
+		return x->g.via_kind < y->g.via_kind ? -1 : 1;
+	if (x->g.via_stack_id != y->g.via_stack_id)
+		return x->g.via_stack_id < y->g.via_stack_id ? -1 : 1;
+	if (x->frames_hash != y->frames_hash)
+		return x->frames_hash < y->frames_hash ? -1 : 1;
+	return x->g.stack_id < y->g.stack_id ? -1 : x->g.stack_id > y->g.stack_id;
+}
+
+static size_t merge_alike(struct hg_leak_group *v, size_t n, struct hg_framer *f,
+			  const struct hg_image *im)
+{
+	struct alike *a = hg_xmalloc(sizeof(*a) * (n ? n : 1));
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++)
+		a[i] = (struct alike){ v[i], frames_hash(f, im, v[i].stack_id) };
+	qsort(a, n, sizeof(*a), by_alike);
+	for (size_t i = 0; i < n; i++) {
+		const struct alike *p = out ? &a[out - 1] : NULL;
+		if (p && p->g.kind == a[i].g.kind && p->g.via_kind == a[i].g.via_kind &&
+		    p->g.via_stack_id == a[i].g.via_stack_id && p->frames_hash == a[i].frames_hash) {
+			a[out - 1].g.bytes += a[i].g.bytes; /* the lower stack id stays */
+			a[out - 1].g.blocks += a[i].g.blocks;
+		} else {
+			a[out++] = a[i];
+		}
+	}
+	for (size_t i = 0; i < out; i++)
+		v[i] = a[i].g;
+	free(a);
+	qsort(v, out, sizeof(*v), by_bytes);
+	return out;
+}
+
 /* ---- text ------------------------------------------------------------------------------- */
 
 static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
@@ -120,6 +205,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
 	char b[32];
 
+	n = merge_alike(v, n, f, im);
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		*im->command ? im->command : im->exe);
 	fprintf(out, "  snapshot '%s': %zu live blocks, %u of %u threads stopped\n", sn->label,
@@ -206,6 +292,7 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 	size_t n;
 	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
 
+	n = merge_alike(v, n, f, im);
 	hg_json_object(j, NULL);
 	hg_json_image_fields(j, r, im);
 	hg_json_object(j, "snapshot");

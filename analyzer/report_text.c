@@ -31,7 +31,8 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
 	for (size_t i = 0; i < n && i < max_frames; i++)
 		hg_text_frame(out, &fr[i], i == 0, indent);
 	if (n > max_frames)
-		fprintf(out, "%s... %zu more frames\n", indent, n - max_frames);
+		fprintf(out, "%s... %zu more frame%s\n", indent, n - max_frames,
+			hg_plural(n - max_frames));
 }
 
 static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t id,

@@ -312,6 +312,19 @@ def test_leak_thread(ctx):
                       cycle_bytes=0)
 
 
+def test_leak_one_line(ctx):
+    """samples/leak_one_line.c: two callocs on one line leak as a cycle; the two return
+    addresses symbolize alike, so they are one group, in JSON and in text."""
+    out, trace, rep = record_leaks(ctx, "leak_one_line")
+    eq(out, "leak_one_line: done\n", "stdout")
+    proc = only_process(rep, "leak_one_line")
+    eq(groups(proc), [("cycle", "make_pair", 64, 2)], "leak groups")
+    eq([c["bytes"] for c in proc["cycles"]], [64], "cycles")
+    text = leaks(ctx, trace, fmt="text").text
+    eq(text.count("cycle leak: "), 1, "text: cycle leak groups")
+    check("cycle leak: 64 B in 2 blocks" in text, "text group:\n" + clip(text))
+
+
 def test_leak_cycles_text_and_top(ctx):
     _, trace = ctx.record([ctx.sample("leak_cycles")], expect_code=0)
     text = leaks(ctx, trace, fmt="text").text
