@@ -246,8 +246,8 @@ static void HG_NORETURN run_child(int go_fd, int err_fd, char **argv)
 	execvp(argv[0], argv);
 	e = errno;
 	hg_error("cannot run '%s': %s", argv[0], strerror(e));
-	if (write(err_fd, &e, sizeof(e)) != (ssize_t)sizeof(e))
-		e = ENOENT;
+	while (write(err_fd, &e, sizeof(e)) < 0 && errno == EINTR)
+		;
 	_exit(e == ENOENT ? 127 : 126);
 }
 
@@ -271,7 +271,7 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 	hg_format_bytes(raw, sizeof(raw), st->raw_bytes);
 	hg_format_bytes(file, sizeof(file), st->file_bytes);
 	hg_note("recorded %llu process image%s: %llu allocations, %llu frees, %llu events lost",
-		(unsigned long long)st->n_processes, st->n_processes == 1 ? "" : "s",
+		(unsigned long long)st->n_processes, hg_plural(st->n_processes),
 		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
 		(unsigned long long)st->lost_events);
 	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
