@@ -30,6 +30,7 @@
 #include "leaks.h"
 #include "record.h"
 #include "report.h"
+#include "units.h"
 
 static const char help[] =
 	"usage: heapgraph check [options] -- PROG [ARGS...]\n"
@@ -332,7 +333,7 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 	if (res->n_failed)
 		hg_note("check failed: %zu of %zu process%s (%zu leak site%s, %llu bytes)%s; exit "
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
-			res->n_counted, res->n_counted == 1 ? "" : "s",
+			res->n_counted, hg_plural(res->n_counted),
 			(unsigned long long)res->counted_bytes, unchecked, a->gate_code);
 	else if (damaged)
 		hg_note("check incomplete: no leak in the %zu process%s checked before the damage%s",

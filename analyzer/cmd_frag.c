@@ -43,7 +43,7 @@ static void where_text(FILE *out, const struct hg_frag *fr)
 	if (fr->mmap_mappings)
 		fprintf(out, "    the program's own anonymous mappings (outside malloc): %s in %"
 			PRIu64 " mapping%s\n", hg_format_bytes(a, sizeof(a), fr->mmap_bytes),
-			fr->mmap_mappings, fr->mmap_mappings == 1 ? "" : "s");
+			fr->mmap_mappings, hg_plural(fr->mmap_mappings));
 	if (!fr->rss_bytes)
 		return;
 	fprintf(out, "    resident set %s: malloc's memory (at most its span, %s)%s + ",
@@ -218,7 +218,7 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 		"resident set %s\n", hg_format_bytes(a, sizeof(a), m->heap_live_bytes),
 		m->heap_live_blocks, hg_plural(m->heap_live_blocks),
 		hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,
-		m->mmap_mappings == 1 ? "" : "s", hg_format_bytes(c, sizeof(c), m->rss_bytes));
+		hg_plural(m->mmap_mappings), hg_format_bytes(c, sizeof(c), m->rss_bytes));
 	fprintf(out, "    %s resident beyond both: malloc's free memory, code, stacks, "
 		"libraries' data\n", hg_format_bytes(d, sizeof(d),
 		hg_frag_rest(m->rss_bytes, m->heap_live_bytes, m->mmap_bytes)));

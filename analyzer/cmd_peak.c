@@ -142,7 +142,7 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		const struct hg_site *s = &im->peak_sites[ids[i]];
 		fprintf(out, "  #%zu %s in %" PRIu64 " block%s\n", i + 1,
 			hg_format_bytes(a, sizeof(a), s->live_bytes), s->live_blocks,
-			s->live_blocks == 1 ? "" : "s");
+			hg_plural(s->live_blocks));
 		hg_text_frames(out, f, im, ids[i], frames, "      ");
 	}
 	free(ids);

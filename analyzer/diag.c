@@ -68,16 +68,26 @@ void hg_xalloc_fail_after(unsigned long n)
 	fail_countdown = n;
 }
 
+/* Whether this allocation is the one hg_xalloc_fail_after asked to fail. */
+static int fail_now(void)
+{
+	return fail_countdown && --fail_countdown == 0;
+}
+
+static HG_NORETURN void out_of_memory(size_t n)
+{
+	hg_error("out of memory allocating %zu bytes", n);
+	exit(HG_EXIT_INPUT);
+}
+
 static void *checked(void *p, size_t n)
 {
-	if (fail_countdown && --fail_countdown == 0) {
+	if (fail_now()) {
 		free(p);
 		p = NULL;
 	}
-	if (!p && n) {
-		hg_error("out of memory allocating %zu bytes", n);
-		exit(HG_EXIT_INPUT);
-	}
+	if (!p && n)
+		out_of_memory(n);
 	return p;
 }
 
@@ -95,15 +105,13 @@ void *hg_xrealloc(void *p, size_t n)
 {
 	void *q = realloc(p, n ? n : 1);
 
-	if (fail_countdown && --fail_countdown == 0) {
+	if (fail_now()) {
 		/* realloc succeeded: hand the block back as if it had failed, keeping p's contents. */
 		free(q);
 		q = NULL;
 	}
-	if (!q) {
-		hg_error("out of memory allocating %zu bytes", n);
-		exit(HG_EXIT_INPUT);
-	}
+	if (!q)
+		out_of_memory(n);
 	return q;
 }
 
@@ -113,14 +121,10 @@ void *hg_xmap_zeroed(size_t n)
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
 
 	if (p == MAP_FAILED)
-		p = NULL;
-	else if (fail_countdown && --fail_countdown == 0) {
+		out_of_memory(n);
+	if (fail_now()) {
 		munmap(p, n ? n : 1);
-		p = NULL;
-	}
-	if (!p) {
-		hg_error("out of memory allocating %zu bytes", n);
-		exit(HG_EXIT_INPUT);
+		out_of_memory(n);
 	}
 	return p;
 }

@@ -40,8 +40,8 @@ static void failed_text(FILE *out, const struct hg_check_proc *p,
 	if (!p->leak_fail)
 		return;
 	fprintf(out, "  %zu leak site%s: %" PRIu64 " bytes in %" PRIu64 " block%s", p->n_counted,
-		p->n_counted == 1 ? "" : "s", p->counted_bytes, p->counted_blocks,
-		p->counted_blocks == 1 ? "" : "s");
+		hg_plural(p->n_counted), p->counted_bytes, p->counted_blocks,
+		hg_plural(p->counted_blocks));
 	if (rules->max_leaked_bytes)
 		fprintf(out, " (over the limit of %" PRIu64 " bytes)", rules->max_leaked_bytes);
 	fputc('\n', out);
@@ -53,7 +53,7 @@ static void failed_text(FILE *out, const struct hg_check_proc *p,
 	}
 	if (known)
 		fprintf(out, "  (and %zu site%s in the baseline, not grown)\n", known,
-			known == 1 ? "" : "s");
+			hg_plural(known));
 }
 
 static void other_text(FILE *out, const struct hg_check_proc *p)
@@ -65,7 +65,7 @@ static void other_text(FILE *out, const struct hg_check_proc *p)
 		fprintf(out, "skip %s: %s\n", name, p->why_unchecked);
 	else if (p->n_counted)
 		fprintf(out, "ok   %s: %zu leak site%s, %" PRIu64 " bytes, within the limit\n", name,
-			p->n_counted, p->n_counted == 1 ? "" : "s", p->counted_bytes);
+			p->n_counted, hg_plural(p->n_counted), p->counted_bytes);
 	else
 		fprintf(out, "ok   %s\n", name);
 }
@@ -81,7 +81,7 @@ static void suppressions_text(FILE *out, const struct hg_suppressions *s)
 		if (!any++)
 			fprintf(out, "\nsuppressions used:\n");
 		fprintf(out, "  %" PRIu64 " site%s, %" PRIu64 " block%s, %" PRIu64 " bytes: leak:%s ",
-			x->sites, x->sites == 1 ? "" : "s", x->blocks, x->blocks == 1 ? "" : "s",
+			x->sites, hg_plural(x->sites), x->blocks, hg_plural(x->blocks),
 			x->bytes, x->pattern);
 		if (x->line)
 			fprintf(out, "(%s:%u)\n", x->source, x->line);

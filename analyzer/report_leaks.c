@@ -163,7 +163,7 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	char b[32];
 
 	fprintf(out, "\n  leaked cycle #%zu: %zu block%s, %s\n", no, cy->n_blocks,
-		cy->n_blocks == 1 ? "" : "s", hg_format_bytes(b, sizeof(b), cy->bytes));
+		hg_plural(cy->n_blocks), hg_format_bytes(b, sizeof(b), cy->bytes));
 	for (size_t i = 0; i < cy->n_blocks; i++) {
 		const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
 		fprintf(out, "    block 0x%" PRIx64 " (%s)\n", blk->addr,
@@ -186,7 +186,7 @@ static void totals_text(FILE *out, const struct hg_graph *g)
 		hg_format_bytes(a, sizeof(a), g->bytes[HG_DIRECT]),
 		hg_format_bytes(b, sizeof(b), g->bytes[HG_INDIRECT]),
 		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
-		g->n_cycles == 1 ? "" : "s");
+		hg_plural(g->n_cycles));
 	/* The same sums as the JSON's reachable_* and possibly_*: the second part of the first. */
 	fprintf(out, "  still reachable: %s in %" PRIu64 " block%s, of which possibly lost (only "
 		"interior pointers): %s in %" PRIu64 " block%s\n",
@@ -214,7 +214,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s", hg_leak_kind_name[v[i].kind],
 			hg_format_bytes(b, sizeof(b), v[i].bytes), v[i].blocks,
-			v[i].blocks == 1 ? "" : "s");
+			hg_plural(v[i].blocks));
 		if (v[i].via_kind)
 			fprintf(out, ", held by the %s leak at 0x%" PRIx64, v[i].via_kind == HG_CYCLE ?
 				"cycle" : "direct", v[i].via_addr);

@@ -150,8 +150,8 @@ static void header(FILE *out, const struct hg_image *im, const struct hg_stats *
 			sr->point.kind == HG_POINT_TIME && im->at_after_end ?
 				" (after its last event: as at its end)" : "", cum, by,
 			hg_format_bytes(a, sizeof(a), st->bytes),
-			hg_format_count(b, sizeof(b), st->blocks), st->blocks == 1 ? "" : "s");
-	fprintf(out, ", %zu group%s%s\n", st->n, st->n == 1 ? "" : "s", more);
+			hg_format_count(b, sizeof(b), st->blocks), hg_plural(st->blocks));
+	fprintf(out, ", %zu group%s%s\n", st->n, hg_plural(st->n), more);
 }
 
 void hg_stats_text(FILE *out, struct hg_framer *f, const struct hg_image *im,

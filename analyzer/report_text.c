@@ -39,21 +39,18 @@ static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		      size_t rank, size_t max_frames)
 {
 	const struct hg_site *s = &im->sites[id];
-	char live[32], all[32], blocks[32], allocs[32];
+	char live[32], all[32], blocks[32], allocs[32], how[96];
 
-	if (!s->allocations && im->forked) { /* blocks of the parent's, copied at the fork */
-		fprintf(out, "  #%zu %s in %s block%s (inherited at the fork)\n", rank,
-			hg_format_bytes(live, sizeof(live), s->live_bytes),
-			hg_format_count(blocks, sizeof(blocks), s->live_blocks),
-			hg_plural(s->live_blocks));
-		hg_text_frames(out, f, im, id, max_frames, "      ");
-		return;
-	}
-	fprintf(out, "  #%zu %s in %s block%s (%s allocation%s, %s in all)\n", rank,
+	if (!s->allocations && im->forked) /* blocks of the parent's, copied at the fork */
+		snprintf(how, sizeof(how), "inherited at the fork");
+	else
+		snprintf(how, sizeof(how), "%s allocation%s, %s in all",
+			 hg_format_count(allocs, sizeof(allocs), s->allocations),
+			 hg_plural(s->allocations), hg_format_bytes(all, sizeof(all), s->allocated_bytes));
+	fprintf(out, "  #%zu %s in %s block%s (%s)\n", rank,
 		hg_format_bytes(live, sizeof(live), s->live_bytes),
 		hg_format_count(blocks, sizeof(blocks), s->live_blocks), hg_plural(s->live_blocks),
-		hg_format_count(allocs, sizeof(allocs), s->allocations), hg_plural(s->allocations),
-		hg_format_bytes(all, sizeof(all), s->allocated_bytes));
+		how);
 	hg_text_frames(out, f, im, id, max_frames, "      ");
 }
 
@@ -69,7 +66,7 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 		return;
 	fprintf(out, "\n  anonymous mappings outside malloc: %s in %s mapping%s at the end; "
 		"peak %s, %s\n", hg_format_bytes(a, sizeof(a), d->live_bytes),
-		hg_format_count(b, sizeof(b), d->live_mappings), d->live_mappings == 1 ? "" : "s",
+		hg_format_count(b, sizeof(b), d->live_mappings), hg_plural(d->live_mappings),
 		hg_format_bytes(c, sizeof(c), d->peak_bytes),
 		hg_format_since_start(e, sizeof(e), d->peak_time_ns, im->time_resolution_ns));
 	if (d->reserved_bytes)
@@ -82,13 +79,13 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 	shown = top && top < n ? top : n;
 	if (n)
 		fprintf(out, "\n  mapping sites by bytes mapped at the end (%zu of %zu site%s):\n",
-			shown, n, n == 1 ? "" : "s");
+			shown, n, hg_plural(n));
 	for (size_t i = 0; i < shown; i++) {
 		const struct hg_site *s = &d->sites[ids[i]];
 		fprintf(out, "  #%zu %s in %s mapping%s (%s call%s, %s mapped in all)\n", i + 1,
 			hg_format_bytes(a, sizeof(a), s->live_bytes),
-			hg_format_count(b, sizeof(b), s->live_blocks), s->live_blocks == 1 ? "" : "s",
-			hg_format_count(c, sizeof(c), s->allocations), s->allocations == 1 ? "" : "s",
+			hg_format_count(b, sizeof(b), s->live_blocks), hg_plural(s->live_blocks),
+			hg_format_count(c, sizeof(c), s->allocations), hg_plural(s->allocations),
 			hg_format_bytes(e, sizeof(e), s->allocated_bytes));
 		hg_text_frames(out, f, im, ids[i], max_frames, "      ");
 	}
@@ -108,7 +105,7 @@ static void totals_text(FILE *out, const struct hg_image *im)
 		hg_format_since_start(e, sizeof(e), t->peak_time_ns, im->time_resolution_ns));
 	fprintf(out, "  live at the end: %s in %s block%s\n",
 		hg_format_bytes(g, sizeof(g), t->live_bytes),
-		hg_format_count(a, sizeof(a), t->live_blocks), t->live_blocks == 1 ? "" : "s");
+		hg_format_count(a, sizeof(a), t->live_blocks), hg_plural(t->live_blocks));
 	if (t->lost_events)
 		fprintf(out, "  LOST %s events: the numbers above miss them\n",
 			hg_format_count(a, sizeof(a), t->lost_events));
@@ -140,7 +137,7 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	if (n) {
 		size_t shown = o->top && o->top < n ? o->top : n;
 		fprintf(out, "\n  %s by bytes live at the end (%zu of %zu site%s):\n",
-			shown < n ? "largest sites" : "sites", shown, n, n == 1 ? "" : "s");
+			shown < n ? "largest sites" : "sites", shown, n, hg_plural(n));
 		for (size_t i = 0; i < shown; i++)
 			site_text(out, f, im, ids[i], i + 1, o->max_frames);
 	}
@@ -154,7 +151,7 @@ int hg_report_text(const struct hg_replay *r, struct hg_framer *f,
 	char n[32];
 
 	fprintf(out, "heapgraph report of '%s': %u process image%s, %s records\n", r->path,
-		r->n_images, r->n_images == 1 ? "" : "s", hg_format_count(n, sizeof(n), r->n_records));
+		r->n_images, hg_plural(r->n_images), hg_format_count(n, sizeof(n), r->n_records));
 	if (r->lost_events)
 		fprintf(out, "LOST %s events: the shim could not record them (see docs/FORMAT.md)\n",
 			hg_format_count(n, sizeof(n), r->lost_events));

@@ -346,6 +346,8 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 				rr->how = op == 0x07 ? UNDEF : SAME;
 			continue;
 		case 0x09: /* register */
+		case 0x14: /* val_offset */
+		case 0x15: /* val_offset_sf: its operand is signed, which skips the same bytes */
 			if ((rr = reg_of(s, uleb(&r))))
 				rr->how = OTHER;
 			uleb(&r);
@@ -385,16 +387,6 @@ static int run(const uint8_t *p, const uint8_t *end, const struct cie *c, uint64
 			s->cfa_off = sleb(&r) * c->data_align;
 			continue;
 		case 0x13: s->cfa_off = sleb(&r) * c->data_align; continue;
-		case 0x14: /* val_offset */
-			if ((rr = reg_of(s, uleb(&r))))
-				rr->how = OTHER;
-			uleb(&r);
-			continue;
-		case 0x15: /* val_offset_sf */
-			if ((rr = reg_of(s, uleb(&r))))
-				rr->how = OTHER;
-			sleb(&r);
-			continue;
 		case 0x2e: uleb(&r); continue; /* GNU_args_size */
 		case 0x2f: /* GNU_negative_offset_extended */
 			reg = uleb(&r);

@@ -249,6 +249,14 @@ static void set_self_range(void)
 		hg_stack_set_self(lo, hi);
 }
 
+/* Whether environment variable name is set to exactly value. */
+static int env_is(const char *name, const char *value)
+{
+	const char *v = getenv(name);
+
+	return v && !strcmp(v, value);
+}
+
 /* Everything after the real allocator is known and the environment is readable. */
 static int start(void)
 {
@@ -263,9 +271,8 @@ static int start(void)
 	if (!r)
 		return -1;
 	life.max_frames = depth_from_env(r);
-	life.snapshot_at_exit = !getenv(HG_ENV_SNAPSHOT) || strcmp(getenv(HG_ENV_SNAPSHOT), "0");
-	if (hg_stack_init(life.max_frames,
-			  !getenv(HG_ENV_UNWIND) || strcmp(getenv(HG_ENV_UNWIND), "libunwind")) < 0)
+	life.snapshot_at_exit = !env_is(HG_ENV_SNAPSHOT, "0");
+	if (hg_stack_init(life.max_frames, !env_is(HG_ENV_UNWIND, "libunwind")) < 0)
 		return -1;
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
