@@ -8,6 +8,8 @@
  * a zigzag delta from the previous address. Every other record is copied whole behind a tag.
  * zstd then works on a stream a third of the size, which is both smaller and faster to
  * compress. Unpacking rebuilds the records byte for byte, so nothing above the codec knows.
+ * Codecs 3 and 4 add tags 4 to 9 (references to the stream's model) and codec 4 columns, both
+ * described where they are defined below and in docs/FORMAT.md.
  *
  *   tag 0x01  ALLOC: dt, zigzag(daddr), size, stack_id, fn (1 byte)
  *   tag 0x02  FREE:  dt, zigzag(daddr)
@@ -25,8 +27,31 @@
 
 enum {
 	TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3,
-	/* codec 3: events as references to the stream's model (event_model.h) */
-	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7, TAG_STACK = 8
+	/* codecs 3 and 4: events as references to the stream's model (event_model.h) */
+	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7, TAG_STACK = 8,
+	/* codec 4 only: a FREE of one of the last FREE_AGE_MAX blocks allocated */
+	TAG_FREE_AGE = 9
+};
+
+/*
+ * Codec 4 writes each kind of field in a column of its own, one after the other in the block:
+ * tags, time deltas, pair indices, address codes and ranks, and the rest (keys, literal
+ * addresses, stacks, words, whole records). Each column is then much like itself, which zstd
+ * finds: the time deltas are nearly all 0 at the default resolution, and a program's sequence
+ * of tags and pairs repeats. Codecs 2 and 3 write the same fields in one stream, record after
+ * record, in the same order.
+ */
+enum col { COL_TAG, COL_TIME, COL_PAIR, COL_ADDR, COL_REST, N_COLS };
+
+/*
+ * A FREE of a block allocated less than this many allocations ago is written as that number
+ * (one byte) rather than as pair and rank. Above it, pair and rank compress better in the
+ * traces measured: the ages of a run of frees all differ, where their pairs repeat.
+ */
+#define FREE_AGE_MAX 128
+
+struct unpack_in {
+	const uint8_t *p, *end;
 };
 
 struct pack_state {
@@ -34,10 +59,16 @@ struct pack_state {
 	uint64_t addr;  /* previous address (codec 2) */
 	uint64_t where; /* previous WORDS pair */
 	uint64_t value;
-	struct hg_event_model *model; /* codec 3; NULL for codec 2 */
+	struct hg_event_model *model; /* codecs 3 and 4; NULL for codec 2 */
 	uint32_t pid;   /* whose model: the block's, then each ORIGIN's */
 	struct hg_pid_model *pm; /* pid's, once looked up */
 	int refer;      /* pack events as references to the model (else as codec 2 does) */
+	/* Packing: where each column's next byte goes; one place for codecs 2 and 3. */
+	uint8_t *at[N_COLS], **col[N_COLS];
+	/* Unpacking: each column's bytes left; one stream for codecs 2 and 3. */
+	struct unpack_in in_at[N_COLS], *in[N_COLS];
+	int bad;        /* unpacking met an overrun or an over-long varint */
+	int columns;    /* codec 4 */
 };
 
 static struct hg_pid_model *pid_model(struct pack_state *st)
@@ -47,11 +78,35 @@ static struct hg_pid_model *pid_model(struct pack_state *st)
 	return st->pm;
 }
 
+/* Room a column may need for raw_bytes of records: tags one byte per record (at least 16
+ * bytes each); times up to 10 bytes and pair indices 5 per event (at least 24 bytes each);
+ * address codes and ranks up to 10 per event; the rest as much as a single stream. */
+static size_t col_room(enum col c, size_t raw_bytes)
+{
+	switch (c) {
+	case COL_TAG:
+		return raw_bytes / 16 + 1;
+	case COL_TIME:
+	case COL_ADDR:
+		return raw_bytes / 24 * 10 + 10;
+	case COL_PAIR:
+		return raw_bytes / 24 * 5 + 5;
+	default:
+		/* Worst case: every record raw, 8 bytes, plus a tag and a one-byte length; or a
+		 * WORDS pair of 16 bytes as two 10-byte varints. */
+		return raw_bytes + raw_bytes / 4 + 16;
+	}
+}
+
+#define COL_HEADER_MAX (10 * (N_COLS - 1)) /* the columns' lengths, as varints */
+
 size_t hg_pack_bound(size_t raw_bytes)
 {
-	/* Worst case: every record raw, 8 bytes, plus a tag and a one-byte length; or a WORDS
-	 * pair of 16 bytes as two 10-byte varints. */
-	return raw_bytes + raw_bytes / 4 + 16;
+	size_t n = COL_HEADER_MAX;
+
+	for (int c = 0; c < N_COLS; c++)
+		n += col_room((enum col)c, raw_bytes);
+	return n;
 }
 
 static uint8_t *put_varint(uint8_t *p, uint64_t v)
@@ -62,6 +117,23 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v)
 	}
 	*p++ = (uint8_t)v;
 	return p;
+}
+
+/* A varint, a byte, or bytes at the end of column c. */
+static void put(struct pack_state *st, enum col c, uint64_t v)
+{
+	*st->col[c] = put_varint(*st->col[c], v);
+}
+
+static void put_byte(struct pack_state *st, enum col c, uint8_t b)
+{
+	*(*st->col[c])++ = b;
+}
+
+static void put_bytes(struct pack_state *st, enum col c, const void *src, size_t n)
+{
+	memcpy(*st->col[c], src, n);
+	*st->col[c] += n;
 }
 
 /* Pairs' addresses are 8-aligned words: packing divides their deltas by 8. */
@@ -75,20 +147,19 @@ static int words_aligned(const struct hg_rec_words *w)
 	return 1;
 }
 
-static uint8_t *pack_words(struct pack_state *st, const struct hg_rec_words *w, uint8_t *p)
+static void pack_words(struct pack_state *st, const struct hg_rec_words *w)
 {
 	const uint64_t *pair = (const uint64_t *)(w + 1);
 
-	*p++ = TAG_WORDS;
-	p = put_varint(p, w->snapshot_id);
-	p = put_varint(p, w->n);
+	put_byte(st, COL_TAG, TAG_WORDS);
+	put(st, COL_REST, w->snapshot_id);
+	put(st, COL_REST, w->n);
 	for (uint32_t i = 0; i < w->n; i++) {
-		p = put_varint(p, hg_zigzag(pair[2 * i] >> 3, st->where >> 3));
-		p = put_varint(p, hg_zigzag(pair[2 * i + 1], st->value));
+		put(st, COL_REST, hg_zigzag(pair[2 * i] >> 3, st->where >> 3));
+		put(st, COL_REST, hg_zigzag(pair[2 * i + 1], st->value));
 		st->where = pair[2 * i];
 		st->value = pair[2 * i + 1];
 	}
-	return p;
 }
 
 /* A record copied whole that tells the model something: whose events follow, or that a
@@ -110,50 +181,57 @@ static void model_control(struct pack_state *st, const struct hg_rec *r)
 }
 
 /* An allocation's size, stack id and entry point, as both ALLOC packings write them in full. */
-static uint8_t *put_alloc_key(uint8_t *p, const struct hg_rec_alloc *a)
+static void put_alloc_key(struct pack_state *st, const struct hg_rec_alloc *a)
 {
-	p = put_varint(p, a->size_bytes);
-	p = put_varint(p, a->stack_id);
-	*p++ = a->fn;
-	return p;
+	put(st, COL_REST, a->size_bytes);
+	put(st, COL_REST, a->stack_id);
+	put_byte(st, COL_REST, a->fn);
 }
 
-static uint8_t *pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a,
-				 uint8_t *p)
+/* 0, or -1 when the process has as many pairs as a model holds (the caller writes it raw). */
+static int pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	int is_new;
 	uint32_t pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
 
 	if (pair == HG_MODEL_NO_PAIR)
-		return NULL; /* the process has as many pairs as a model holds: written raw */
-	*p++ = is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR;
-	p = put_varint(p, a->t_ns - st->t);
-	p = is_new ? put_alloc_key(p, a) : put_varint(p, pair);
-	p = put_varint(p, hg_model_addr_code(pm, a->addr, pair));
+		return -1;
+	put_byte(st, COL_TAG, is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR);
+	put(st, COL_TIME, a->t_ns - st->t);
+	if (is_new)
+		put_alloc_key(st, a);
+	else
+		put(st, COL_PAIR, pair);
+	put(st, COL_ADDR, hg_model_addr_code(pm, a->addr, pair));
 	hg_model_note_alloc(pm, a->addr, pair);
 	st->t = a->t_ns;
-	return p;
+	return 0;
 }
 
-static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free *f, uint8_t *p)
+static void pack_free_model(struct pack_state *st, const struct hg_rec_free *f)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	uint32_t pair, rank;
+	uint64_t age;
+	int known = hg_model_free_ref(pm, f->addr, &age, &pair, &rank);
 
-	if (hg_model_free_ref(pm, f->addr, &pair, &rank)) {
-		*p++ = TAG_FREE_REF;
-		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, pair);
-		p = put_varint(p, rank);
+	if (known && st->columns && age < FREE_AGE_MAX) {
+		put_byte(st, COL_TAG, TAG_FREE_AGE);
+		put(st, COL_TIME, f->t_ns - st->t);
+		put(st, COL_ADDR, age);
+	} else if (known && rank != UINT32_MAX) {
+		put_byte(st, COL_TAG, TAG_FREE_REF);
+		put(st, COL_TIME, f->t_ns - st->t);
+		put(st, COL_PAIR, pair);
+		put(st, COL_ADDR, rank);
 	} else {
-		*p++ = TAG_FREE_LIT;
-		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, hg_zigzag(f->addr, hg_model_last_free(pm)));
+		put_byte(st, COL_TAG, TAG_FREE_LIT);
+		put(st, COL_TIME, f->t_ns - st->t);
+		put(st, COL_REST, hg_zigzag(f->addr, hg_model_last_free(pm)));
 	}
 	hg_model_note_free(pm, f->addr);
 	st->t = f->t_ns;
-	return p;
 }
 
 /*
@@ -161,7 +239,7 @@ static uint8_t *pack_free_model(struct pack_state *st, const struct hg_rec_free 
  * previous STACK's outermost ones, then the others from the outside in, each a zigzag delta
  * from the frame written before it (the innermost shared one to start with).
  */
-static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stack *k, uint8_t *p)
+static void pack_stack_model(struct pack_state *st, const struct hg_rec_stack *k)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	uint32_t n_prev, prev_id, shared = 0;
@@ -171,17 +249,16 @@ static uint8_t *pack_stack_model(struct pack_state *st, const struct hg_rec_stac
 	while (shared < k->n_frames && shared < n_prev &&
 	       k->ip[k->n_frames - 1 - shared] == prev[n_prev - 1 - shared])
 		shared++;
-	*p++ = TAG_STACK;
-	p = put_varint(p, hg_zigzag(k->stack_id, (uint64_t)prev_id + 1));
-	p = put_varint(p, k->n_frames);
-	p = put_varint(p, shared);
+	put_byte(st, COL_TAG, TAG_STACK);
+	put(st, COL_REST, hg_zigzag(k->stack_id, (uint64_t)prev_id + 1));
+	put(st, COL_REST, k->n_frames);
+	put(st, COL_REST, shared);
 	before = shared ? k->ip[k->n_frames - shared] : 0;
 	for (uint32_t i = k->n_frames - shared; i-- > 0;) {
-		p = put_varint(p, hg_zigzag(k->ip[i], before));
+		put(st, COL_REST, hg_zigzag(k->ip[i], before));
 		before = k->ip[i];
 	}
 	hg_model_note_stack(pm, k->stack_id, k->ip, k->n_frames);
-	return p;
 }
 
 static int stack_packable(const struct hg_rec *r)
@@ -192,7 +269,7 @@ static int stack_packable(const struct hg_rec *r)
 	       k->n_frames <= HG_MAX_FRAMES && r->size_bytes == sizeof(*k) + 8u * k->n_frames;
 }
 
-static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t *p)
+static void pack_one(struct pack_state *st, const struct hg_rec *r)
 {
 	/* The ALLOC and FREE records either packing can write; anything else of theirs is raw. */
 	int plain = !r->flags;
@@ -200,77 +277,91 @@ static uint8_t *pack_one(struct pack_state *st, const struct hg_rec *r, uint8_t 
 		plain && r->type == HG_REC_ALLOC && r->size_bytes == sizeof(*a) ? (const void *)r : NULL;
 	const struct hg_rec_free *f =
 		plain && r->type == HG_REC_FREE && r->size_bytes == sizeof(*f) ? (const void *)r : NULL;
-	uint8_t *q;
 
-	if (st->refer && a && a->addr && (q = pack_alloc_model(st, a, p))) {
-		p = q;
-	} else if (st->refer && f && f->addr) {
-		p = pack_free_model(st, f, p);
+	if (st->refer && a && a->addr && pack_alloc_model(st, a) == 0)
+		return;
+	if (st->refer && f && f->addr) {
+		pack_free_model(st, f);
 	} else if (st->refer && stack_packable(r)) {
-		p = pack_stack_model(st, (const struct hg_rec_stack *)r, p);
+		pack_stack_model(st, (const struct hg_rec_stack *)r);
 	} else if (a) {
-		*p++ = TAG_ALLOC;
-		p = put_varint(p, a->t_ns - st->t);
-		p = put_varint(p, hg_zigzag(a->addr, st->addr));
-		p = put_alloc_key(p, a);
+		put_byte(st, COL_TAG, TAG_ALLOC);
+		put(st, COL_TIME, a->t_ns - st->t);
+		put(st, COL_ADDR, hg_zigzag(a->addr, st->addr));
+		put_alloc_key(st, a);
 		st->t = a->t_ns;
 		st->addr = a->addr;
 	} else if (f) {
-		*p++ = TAG_FREE;
-		p = put_varint(p, f->t_ns - st->t);
-		p = put_varint(p, hg_zigzag(f->addr, st->addr));
+		put_byte(st, COL_TAG, TAG_FREE);
+		put(st, COL_TIME, f->t_ns - st->t);
+		put(st, COL_ADDR, hg_zigzag(f->addr, st->addr));
 		st->t = f->t_ns;
 		st->addr = f->addr;
 	} else if (r->type == HG_REC_WORDS && !r->flags &&
 		   ((const struct hg_rec_words *)r)->n <= HG_WORDS_MAX &&
 		   r->size_bytes == 16u + 16u * ((const struct hg_rec_words *)r)->n &&
 		   words_aligned((const struct hg_rec_words *)r)) {
-		p = pack_words(st, (const struct hg_rec_words *)r, p);
+		pack_words(st, (const struct hg_rec_words *)r);
 	} else {
-		*p++ = TAG_RAW;
-		p = put_varint(p, r->size_bytes);
-		memcpy(p, r, r->size_bytes);
-		p += r->size_bytes;
+		put_byte(st, COL_TAG, TAG_RAW);
+		put(st, COL_REST, r->size_bytes);
+		put_bytes(st, COL_REST, r, r->size_bytes);
 		model_control(st, r);
 	}
-	return p;
 }
 
-static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, uint8_t *out)
+/*
+ * Pack into out (hg_pack_bound bytes). In columns, each column is written at its own place in
+ * out, then moved down behind the lengths of all but the last.
+ */
+static size_t pack(struct pack_state st, int columns, const uint8_t *raw, size_t raw_bytes,
+		   uint8_t *out)
 {
-	uint8_t *p = out;
+	uint8_t *base[N_COLS], *p = out + (columns ? COL_HEADER_MAX : 0);
 	size_t off = 0;
 
+	for (int c = 0; c < N_COLS; c++) {
+		st.at[c] = base[c] = p;
+		st.col[c] = &st.at[columns ? c : 0];
+		if (columns)
+			p += col_room((enum col)c, raw_bytes);
+	}
 	while (off + sizeof(struct hg_rec) <= raw_bytes) {
 		const struct hg_rec *r = (const struct hg_rec *)(raw + off);
-		p = pack_one(&st, r, p);
+		pack_one(&st, r);
 		off += r->size_bytes;
+	}
+	if (!columns)
+		return (size_t)(st.at[0] - out);
+	p = out;
+	for (int c = 0; c + 1 < N_COLS; c++)
+		p = put_varint(p, (uint64_t)(st.at[c] - base[c]));
+	for (int c = 0; c < N_COLS; c++) {
+		memmove(p, base[c], (size_t)(st.at[c] - base[c]));
+		p += st.at[c] - base[c];
 	}
 	return (size_t)(p - out);
 }
 
 size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL, 0 };
+	struct pack_state st = { 0 };
 
-	return pack(st, raw, raw_bytes, out);
+	return pack(st, 0, raw, raw_bytes, out);
 }
 
-size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, const uint8_t *raw,
-		      size_t raw_bytes, uint8_t *out)
+size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, int columns,
+		      const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL, refer };
+	struct pack_state st = { .model = m, .pid = pid, .refer = refer, .columns = columns };
 
-	return pack(st, raw, raw_bytes, out);
+	return pack(st, columns, raw, raw_bytes, out);
 }
 
-struct unpack_in {
-	const uint8_t *p, *end;
-	int bad; /* set on overrun or an over-long varint */
-};
-
-static uint64_t get_varint(struct unpack_in *in)
+/* A varint from column c; st->bad, and 0, when it overruns the column or is over-long. */
+static uint64_t get(struct pack_state *st, enum col c)
 {
+	struct unpack_in *in = st->in[c];
 	uint64_t v = 0;
 
 	for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -282,58 +373,67 @@ static uint64_t get_varint(struct unpack_in *in)
 		if (!(b & 0x80))
 			return v;
 	}
-	in->bad = 1;
+	st->bad = 1;
 	return 0;
+}
+
+/* One byte from column c; st->bad, and 0, past its end. */
+static uint8_t get_byte(struct pack_state *st, enum col c)
+{
+	struct unpack_in *in = st->in[c];
+
+	if (in->p >= in->end) {
+		st->bad = 1;
+		return 0;
+	}
+	return *in->p++;
 }
 
 /* An ALLOC or FREE record with its header and time, the rest zero: every packing of them starts
  * with the time delta. */
-static void begin_alloc(struct hg_rec_alloc *a, struct unpack_in *in, const struct pack_state *st)
+static void begin_alloc(struct hg_rec_alloc *a, struct pack_state *st)
 {
 	memset(a, 0, sizeof(*a));
 	a->hdr.type = HG_REC_ALLOC;
 	a->hdr.size_bytes = sizeof(*a);
-	a->t_ns = st->t + get_varint(in);
+	a->t_ns = st->t + get(st, COL_TIME);
 }
 
-static void begin_free(struct hg_rec_free *f, struct unpack_in *in, const struct pack_state *st)
+static void begin_free(struct hg_rec_free *f, struct pack_state *st)
 {
 	memset(f, 0, sizeof(*f));
 	f->hdr.type = HG_REC_FREE;
 	f->hdr.size_bytes = sizeof(*f);
-	f->t_ns = st->t + get_varint(in);
+	f->t_ns = st->t + get(st, COL_TIME);
 }
 
-/* What put_alloc_key wrote; in->bad when it is cut short. */
-static void get_alloc_key(struct unpack_in *in, struct hg_rec_alloc *a)
+/* What put_alloc_key wrote; st->bad when it is cut short. */
+static void get_alloc_key(struct pack_state *st, struct hg_rec_alloc *a)
 {
-	a->size_bytes = get_varint(in);
-	a->stack_id = (uint32_t)get_varint(in);
-	if (in->p >= in->end)
-		in->bad = 1;
-	else
-		a->fn = *in->p++;
+	a->size_bytes = get(st, COL_REST);
+	a->stack_id = (uint32_t)get(st, COL_REST);
+	a->fn = get_byte(st, COL_REST);
 }
 
-static size_t unpack_alloc(struct unpack_in *in, struct pack_state *st, uint8_t *out)
+static size_t unpack_alloc(struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_alloc a;
 
-	begin_alloc(&a, in, st);
-	a.addr = hg_unzigzag(get_varint(in), st->addr);
-	get_alloc_key(in, &a);
+	begin_alloc(&a, st);
+	a.addr = hg_unzigzag(get(st, COL_ADDR), st->addr);
+	get_alloc_key(st, &a);
 	st->t = a.t_ns;
 	st->addr = a.addr;
 	memcpy(out, &a, sizeof(a));
 	return sizeof(a);
 }
 
-static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *out)
+static size_t unpack_free(struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_free f;
 
-	begin_free(&f, in, st);
-	f.addr = hg_unzigzag(get_varint(in), st->addr);
+	begin_free(&f, st);
+	f.addr = hg_unzigzag(get(st, COL_ADDR), st->addr);
 	st->t = f.t_ns;
 	st->addr = f.addr;
 	memcpy(out, &f, sizeof(f));
@@ -341,34 +441,34 @@ static size_t unpack_free(struct unpack_in *in, struct pack_state *st, uint8_t *
 }
 
 /* TAG_ALLOC_NEW / TAG_ALLOC_PAIR. */
-static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, int is_new,
-				 uint8_t *out)
+static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_alloc a;
 	uint32_t pair;
 
-	begin_alloc(&a, in, st);
+	begin_alloc(&a, st);
 	if (is_new) {
-		get_alloc_key(in, &a);
-		if (in->bad)
+		get_alloc_key(st, &a);
+		if (st->bad)
 			return 0;
 		if ((pair = hg_model_pair_add(pm, a.size_bytes, a.stack_id, a.fn)) ==
 		    HG_MODEL_NO_PAIR) {
-			in->bad = 1;
+			st->bad = 1;
 			return 0;
 		}
 	} else {
-		uint64_t idx = get_varint(in);
-		if (in->bad || idx > UINT32_MAX ||
+		uint64_t idx = get(st, COL_PAIR);
+		if (st->bad || idx > UINT32_MAX ||
 		    hg_model_pair_get(pm, (uint32_t)idx, &a.size_bytes, &a.stack_id, &a.fn) < 0) {
-			in->bad = 1;
+			st->bad = 1;
 			return 0;
 		}
 		pair = (uint32_t)idx;
 	}
-	if (hg_model_addr_decode(pm, get_varint(in), pair, &a.addr) < 0 || in->bad || !a.addr) {
-		in->bad = 1;
+	if (hg_model_addr_decode(pm, get(st, COL_ADDR), pair, &a.addr) < 0 || st->bad ||
+	    !a.addr) {
+		st->bad = 1;
 		return 0;
 	}
 	hg_model_note_alloc(pm, a.addr, pair);
@@ -377,25 +477,29 @@ static size_t unpack_alloc_model(struct unpack_in *in, struct pack_state *st, in
 	return sizeof(a);
 }
 
-/* TAG_FREE_REF / TAG_FREE_LIT. */
-static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int is_ref,
-				uint8_t *out)
+/* TAG_FREE_AGE, TAG_FREE_REF, TAG_FREE_LIT. */
+static size_t unpack_free_model(struct pack_state *st, uint8_t tag, uint8_t *out)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_free f;
 
-	begin_free(&f, in, st);
-	if (is_ref) {
-		uint64_t pair = get_varint(in), rank = get_varint(in);
-		if (in->bad || pair > UINT32_MAX || rank > UINT32_MAX ||
+	begin_free(&f, st);
+	if (tag == TAG_FREE_AGE) {
+		if (hg_model_free_unage(pm, get(st, COL_ADDR), &f.addr) < 0 || st->bad) {
+			st->bad = 1;
+			return 0;
+		}
+	} else if (tag == TAG_FREE_REF) {
+		uint64_t pair = get(st, COL_PAIR), rank = get(st, COL_ADDR);
+		if (st->bad || pair > UINT32_MAX || rank > UINT32_MAX ||
 		    hg_model_free_deref(pm, (uint32_t)pair, (uint32_t)rank, &f.addr) < 0) {
-			in->bad = 1;
+			st->bad = 1;
 			return 0;
 		}
 	} else {
-		f.addr = hg_unzigzag(get_varint(in), hg_model_last_free(pm));
-		if (in->bad || !f.addr) {
-			in->bad = 1; /* the shim never records a free of NULL */
+		f.addr = hg_unzigzag(get(st, COL_REST), hg_model_last_free(pm));
+		if (st->bad || !f.addr) {
+			st->bad = 1; /* the shim never records a free of NULL */
 			return 0;
 		}
 	}
@@ -406,20 +510,19 @@ static size_t unpack_free_model(struct unpack_in *in, struct pack_state *st, int
 }
 
 /* TAG_STACK. */
-static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, uint8_t *out,
-				 size_t room)
+static size_t unpack_stack_model(struct pack_state *st, uint8_t *out, size_t room)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	uint32_t n_prev, prev_id;
 	const uint64_t *prev = hg_model_last_stack(pm, &n_prev, &prev_id);
-	uint64_t id = hg_unzigzag(get_varint(in), (uint64_t)prev_id + 1);
-	uint64_t n = get_varint(in), shared = get_varint(in), before;
+	uint64_t id = hg_unzigzag(get(st, COL_REST), (uint64_t)prev_id + 1);
+	uint64_t n = get(st, COL_REST), shared = get(st, COL_REST), before;
 	struct hg_rec_stack k;
 	uint64_t *ip = (uint64_t *)(out + sizeof(k));
 
-	if (in->bad || id > UINT32_MAX || n > HG_MAX_FRAMES || shared > n || shared > n_prev ||
+	if (st->bad || id > UINT32_MAX || n > HG_MAX_FRAMES || shared > n || shared > n_prev ||
 	    sizeof(k) + 8u * n > room) {
-		in->bad = 1;
+		st->bad = 1;
 		return 0;
 	}
 	memset(&k, 0, sizeof(k));
@@ -431,25 +534,24 @@ static size_t unpack_stack_model(struct unpack_in *in, struct pack_state *st, ui
 	for (uint64_t j = 0; j < shared; j++)
 		memcpy(&ip[n - 1 - j], &prev[n_prev - 1 - j], 8);
 	before = shared ? prev[n_prev - shared] : 0;
-	for (uint64_t i = n - shared; i-- > 0 && !in->bad;) {
-		before = hg_unzigzag(get_varint(in), before);
+	for (uint64_t i = n - shared; i-- > 0 && !st->bad;) {
+		before = hg_unzigzag(get(st, COL_REST), before);
 		memcpy(&ip[i], &before, 8);
 	}
-	if (in->bad)
+	if (st->bad)
 		return 0;
 	hg_model_note_stack(pm, k.stack_id, ip, k.n_frames);
 	return k.hdr.size_bytes;
 }
 
-static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t *out,
-			   size_t room)
+static size_t unpack_words(struct pack_state *st, uint8_t *out, size_t room)
 {
 	struct hg_rec_words w;
-	uint64_t id = get_varint(in), n = get_varint(in);
+	uint64_t id = get(st, COL_REST), n = get(st, COL_REST);
 	uint64_t *pair = (uint64_t *)(out + sizeof(w));
 
-	if (in->bad || n > HG_WORDS_MAX || 16u + 16u * n > room) {
-		in->bad = 1;
+	if (st->bad || n > HG_WORDS_MAX || 16u + 16u * n > room) {
+		st->bad = 1;
 		return 0;
 	}
 	memset(&w, 0, sizeof(w));
@@ -458,9 +560,9 @@ static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t 
 	w.snapshot_id = (uint32_t)id;
 	w.n = (uint32_t)n;
 	memcpy(out, &w, sizeof(w));
-	for (uint64_t i = 0; i < n && !in->bad; i++) {
-		uint64_t where = hg_unzigzag(get_varint(in), st->where >> 3) << 3;
-		uint64_t value = hg_unzigzag(get_varint(in), st->value);
+	for (uint64_t i = 0; i < n && !st->bad; i++) {
+		uint64_t where = hg_unzigzag(get(st, COL_REST), st->where >> 3) << 3;
+		uint64_t value = hg_unzigzag(get(st, COL_REST), st->value);
 		memcpy(&pair[2 * i], &where, 8);
 		memcpy(&pair[2 * i + 1], &value, 8);
 		st->where = where;
@@ -469,60 +571,105 @@ static size_t unpack_words(struct unpack_in *in, struct pack_state *st, uint8_t 
 	return w.hdr.size_bytes;
 }
 
-static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *out,
+/* TAG_RAW: a record copied whole. -1 when it does not fit. */
+static int unpack_raw(struct pack_state *st, uint8_t *out, size_t room)
+{
+	uint64_t len = get(st, COL_REST);
+	struct unpack_in *in = st->in[COL_REST];
+
+	if (st->bad || len > room || len > (size_t)(in->end - in->p))
+		return -1;
+	memcpy(out, in->p, len);
+	in->p += len;
+	/* Only a whole record (its own size is the length copied) can tell the model anything;
+	 * anything else is left for the reader to report. */
+	if (len >= sizeof(struct hg_rec) && len % 8 == 0 &&
+	    ((const struct hg_rec *)out)->size_bytes == len)
+		model_control(st, (const struct hg_rec *)out);
+	return (int)len;
+}
+
+/* Point st's columns at src: one stream, or the columns behind their lengths. -1: malformed. */
+static int open_columns(struct pack_state *st, int columns, const uint8_t *src, size_t n)
+{
+	struct unpack_in all = { src, src + n };
+	size_t len[N_COLS];
+
+	for (int c = 0; c < N_COLS; c++)
+		st->in[c] = &st->in_at[columns ? c : 0];
+	if (!columns) {
+		st->in_at[0] = all;
+		return 0;
+	}
+	st->in[0] = &all;
+	for (int c = 0; c + 1 < N_COLS; c++)
+		len[c] = get(st, COL_TAG);
+	len[N_COLS - 1] = 0;
+	for (int c = 0; c < N_COLS && !st->bad; c++) {
+		if (c == N_COLS - 1)
+			len[c] = (size_t)(all.end - all.p);
+		else if (len[c] > (size_t)(all.end - all.p))
+			return -1;
+		st->in_at[c] = (struct unpack_in){ all.p, all.p + len[c] };
+		all.p += len[c];
+	}
+	st->in[0] = &st->in_at[0];
+	return st->bad ? -1 : 0;
+}
+
+static int unpack(struct pack_state st, int columns, const uint8_t *src, size_t n, uint8_t *out,
 		  size_t raw_bytes)
 {
-	struct unpack_in in = { src, src + n, 0 };
 	size_t off = 0;
 
-	while (in.p < in.end && !in.bad) {
-		uint8_t tag = *in.p++;
-		uint64_t len;
+	if (open_columns(&st, columns, src, n) < 0)
+		return -1;
+	while (st.in[COL_TAG]->p < st.in[COL_TAG]->end && !st.bad) {
+		uint8_t tag = get_byte(&st, COL_TAG);
+		int len;
 
 		if (st.model && (tag == TAG_ALLOC_NEW || tag == TAG_ALLOC_PAIR) &&
 		    raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
-			off += unpack_alloc_model(&in, &st, tag == TAG_ALLOC_NEW, out + off);
-		} else if (st.model && (tag == TAG_FREE_REF || tag == TAG_FREE_LIT) &&
+			off += unpack_alloc_model(&st, tag == TAG_ALLOC_NEW, out + off);
+		} else if (st.model &&
+			   (tag == TAG_FREE_REF || tag == TAG_FREE_LIT ||
+			    (tag == TAG_FREE_AGE && columns)) &&
 			   raw_bytes - off >= sizeof(struct hg_rec_free)) {
-			off += unpack_free_model(&in, &st, tag == TAG_FREE_REF, out + off);
+			off += unpack_free_model(&st, tag, out + off);
 		} else if (st.model && tag == TAG_STACK) {
-			off += unpack_stack_model(&in, &st, out + off, raw_bytes - off);
+			off += unpack_stack_model(&st, out + off, raw_bytes - off);
 		} else if (tag == TAG_ALLOC && raw_bytes - off >= sizeof(struct hg_rec_alloc)) {
-			off += unpack_alloc(&in, &st, out + off);
+			off += unpack_alloc(&st, out + off);
 		} else if (tag == TAG_FREE && raw_bytes - off >= sizeof(struct hg_rec_free)) {
-			off += unpack_free(&in, &st, out + off);
+			off += unpack_free(&st, out + off);
 		} else if (tag == TAG_WORDS) {
-			off += unpack_words(&in, &st, out + off, raw_bytes - off);
-		} else if (tag == TAG_RAW) {
-			len = get_varint(&in);
-			if (in.bad || len > raw_bytes - off || len > (size_t)(in.end - in.p))
-				return -1;
-			memcpy(out + off, in.p, len);
-			in.p += len;
-			/* Only a whole record (its own size is the length copied) can tell the model
-			 * anything; anything else is left for the reader to report. */
-			if (len >= sizeof(struct hg_rec) && len % 8 == 0 &&
-			    ((const struct hg_rec *)(out + off))->size_bytes == len)
-				model_control(&st, (const struct hg_rec *)(out + off));
-			off += len;
+			off += unpack_words(&st, out + off, raw_bytes - off);
+		} else if (tag == TAG_RAW && (len = unpack_raw(&st, out + off, raw_bytes - off)) >= 0) {
+			off += (size_t)len;
 		} else {
 			return -1;
 		}
 	}
-	return in.bad || off != raw_bytes ? -1 : 0;
+	if (st.bad || off != raw_bytes)
+		return -1;
+	/* Every column read to its end: bytes left over are not what the writer wrote. */
+	for (int c = 0; c < N_COLS; c++)
+		if (st.in[c]->p != st.in[c]->end)
+			return -1;
+	return 0;
 }
 
 int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, NULL, 0, NULL, 0 };
+	struct pack_state st = { 0 };
 
-	return unpack(st, src, n, out, raw_bytes);
+	return unpack(st, 0, src, n, out, raw_bytes);
 }
 
-int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, const uint8_t *src, size_t n,
-		     uint8_t *out, size_t raw_bytes)
+int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, int columns, const uint8_t *src,
+		     size_t n, uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { 0, 0, 0, 0, m, pid, NULL, 1 };
+	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .columns = columns };
 
-	return unpack(st, src, n, out, raw_bytes);
+	return unpack(st, columns, src, n, out, raw_bytes);
 }

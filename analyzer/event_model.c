@@ -368,21 +368,38 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	pm->last_alloc = addr;
 }
 
-int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pair,
-		      uint32_t *rank)
+int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *age,
+		      uint32_t *pair, uint32_t *rank)
 {
 	const struct hg_live *v = entry(pm, addr, LIVE);
 	const struct pair *p;
 
 	if (!v)
 		return 0;
+	*age = pm->seq - 1 - v->t_ns;
 	p = &pm->pairs[v->size_bytes];
+	*pair = p->idx;
+	*rank = UINT32_MAX;
 	for (uint32_t i = 0; i < p->n_recent; i++)
 		if (p->recent[p->n_recent - 1 - i] == addr) {
-			*pair = p->idx;
 			*rank = i;
-			return 1;
+			break;
 		}
+	return 1;
+}
+
+int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr)
+{
+	const struct recent_slot *slot;
+	const struct hg_live *v;
+
+	if (age >= pm->seq || age >= HG_MODEL_RECENT || !pm->fifo)
+		return -1;
+	slot = &pm->fifo[(pm->seq - 1 - age) % HG_MODEL_RECENT];
+	v = entry(pm, slot->addr, LIVE);
+	if (!slot->addr || !v || v->t_ns != slot->seq)
+		return -1; /* freed, or allocated again since: the writer never refers to it */
+	*addr = slot->addr;
 	return 0;
 }
 

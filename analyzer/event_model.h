@@ -1,6 +1,6 @@
 /*
  * event_model.h - what the trace stream has said so far, so that an event can be written as
- * a reference to it (codec 3 packing)
+ * a reference to it (codec 3 and 4 packing)
  *
  * A program repeats itself: the same (size, stack) pairs over and over, malloc handing back the
  * address freed last of the same size, frees of what was allocated a moment ago. Writer and
@@ -16,10 +16,11 @@
  *
  * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
  * address among the freed ones of its chunk size, the top of the heap, the end of the last
- * block, its position among all recent frees, or a literal. A FREE of
- * a recent block is its pair and its rank among the pair's recent blocks; any other is a
- * literal address. A STACK shares its outermost frames with the previous STACK of its process.
- * A PROCESS or EXIT record of a process forgets its model.
+ * block, its position among all recent frees, or a literal. A FREE of a recent block is how
+ * many allocations came after it (codec 4, when under 128), or its pair and its rank among
+ * the pair's recent blocks; any other is a literal address. A STACK shares its outermost
+ * frames with the previous STACK of its process. A PROCESS or EXIT record of a process
+ * forgets its model.
  */
 #ifndef HG_EVENT_MODEL_H
 #define HG_EVENT_MODEL_H
@@ -67,13 +68,16 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
 
 /*
- * FREE, writer side: 1 with *pair and *rank when addr is a recent block of its pair, else 0.
- * Reader side: the address at (pair, rank), or -1 when there is none.
+ * FREE, writer side: 0 unless addr is one of the process's last HG_MODEL_RECENT allocations and
+ * still live; then 1 with *age, how many of its allocations came after that one, its *pair,
+ * and its *rank among the pair's recent blocks (UINT32_MAX when it is not one of them).
+ * Reader side: the address at (pair, rank), or of that age; -1 when there is none.
  */
-int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint32_t *pair,
-		      uint32_t *rank);
+int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *age,
+		      uint32_t *pair, uint32_t *rank);
 int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t rank,
 			uint64_t *addr);
+int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr);
 
 /* After a FREE was packed or unpacked: update the model with it. */
 void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr);

@@ -27,9 +27,9 @@ struct hg_trace_writer {
 	int fd;           /* -1 after an I/O error */
 	char *path;       /* for messages */
 	uint64_t bytes;   /* written so far */
-	ZSTD_CCtx *cctx;  /* the frame running through every block (codec 3); NULL: store */
+	ZSTD_CCtx *cctx;  /* the frame running through every block (codec 4); NULL: store */
 	int level;        /* zstd level asked for */
-	struct hg_event_model *model; /* what the blocks so far said (codec 3 packing) */
+	struct hg_event_model *model; /* what the blocks so far said (codec 4 packing) */
 	int refer;        /* pack events as references to the model */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
@@ -126,7 +126,7 @@ int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
 
 /*
  * Pack raw against the stream's event model and compress it into w->out after the block
- * header, as the next flushed part of the file's one zstd frame (codec 3): a block may refer
+ * header, as the next flushed part of the file's one zstd frame (codec 4): a block may refer
  * to anything in the HG_STREAM_WINDOW_LOG window before it, which is where a program's
  * repeated patterns of events are found.
  * Returns the stored size and sets codec, or -1 when zstd fails (the stream cannot go on).
@@ -147,7 +147,7 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
-		in.size = hg_pack_stream(w->model, pid, w->refer, raw, n, w->pack);
+		in.size = hg_pack_stream(w->model, pid, w->refer, 1, raw, n, w->pack);
 		do
 			left = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_flush);
 		while (!ZSTD_isError(left) && left && out.pos < out.size);
@@ -156,7 +156,7 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large");
 			return -1;
 		}
-		*codec = HG_CODEC_PACKED_STREAM;
+		*codec = HG_CODEC_COLUMN_STREAM;
 		return (ssize_t)out.pos;
 	}
 	memcpy(dst, raw, n);

@@ -73,16 +73,16 @@ static void one_event(struct sim *s, struct fx_buf *b)
 }
 
 static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint32_t pid,
-		       int refer, const struct fx_buf *b)
+		       int refer, int columns, const struct fx_buf *b)
 {
 	uint8_t *packed = malloc(hg_pack_bound(b->len)), *back = malloc(b->len + 1);
 	size_t n;
 
 	ck_assert_ptr_nonnull(packed);
 	ck_assert_ptr_nonnull(back);
-	n = hg_pack_stream(w, pid, refer, b->p, b->len, packed);
+	n = hg_pack_stream(w, pid, refer, columns, b->p, b->len, packed);
 	ck_assert_uint_le(n, hg_pack_bound(b->len));
-	ck_assert_int_eq(hg_unpack_stream(r, pid, packed, n, back, b->len), 0);
+	ck_assert_int_eq(hg_unpack_stream(r, pid, columns, packed, n, back, b->len), 0);
 	ck_assert_mem_eq(back, b->p, b->len);
 	free(packed);
 	free(back);
@@ -117,8 +117,9 @@ START_TEST(test_model_random_stream_round_trip)
 			}
 			one_event(&sims[pid - 100], &b);
 		}
-		/* Now and then a block packed without references, as a busy collector does. */
-		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0, &b);
+		/* Now and then a block packed without references, as a busy collector does; in
+		 * columns (codec 4) or in one stream (codec 3), which may share a file. */
+		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0, rnd(3) != 0, &b);
 		fx_buf_release(&b);
 	}
 	hg_event_model_free(w);
@@ -144,15 +145,56 @@ START_TEST(test_model_repetition_packs_small)
 	}
 	packed = malloc(hg_pack_bound(b.len));
 	ck_assert_ptr_nonnull(packed);
-	n = hg_pack_stream(w, 1, 1, b.p, b.len, packed);
+	n = hg_pack_stream(w, 1, 1, 0, b.p, b.len, packed);
 	/* A tag, a zero time delta, a pair or pair and rank, an address code: 3 or 4 bytes. */
 	ck_assert_uint_le(n, 4 * events + 32);
-	round_trip(w2, r, 1, 1, &b); /* a fresh writer model: same bytes back */
+	round_trip(w2, r, 1, 1, 1, &b); /* a fresh writer model: same bytes back */
 	free(packed);
 	fx_buf_release(&b);
 	hg_event_model_free(w);
 	hg_event_model_free(w2);
 	hg_event_model_free(r);
+}
+END_TEST
+
+/*
+ * Codec 4's columns: a block of one ALLOC (new pair) and its FREE unpacks from its columns;
+ * a column length past the end, or a byte left over in any column, makes it bad.
+ */
+START_TEST(test_model_columns_must_add_up)
+{
+	/* lengths of tags, times, pairs, addresses; then tags 4 6, times 0 0, pair 0 (the
+	 * FREE's), address code 4114 + zigzag(0x1000) (the ALLOC's) and rank 0, the rest:
+	 * size 40, stack 7, function 1 */
+	static const uint8_t good[] = { 2, 2, 1, 3, 4, 6, 0, 0, 0, 0x92, 0x60, 0, 40, 7, 1 };
+	uint8_t bad[sizeof(good) + 1], out[sizeof(struct hg_rec_alloc) + sizeof(struct hg_rec_free)];
+	const struct hg_rec_alloc *a = (const void *)out;
+	struct hg_event_model *m = hg_event_model_new();
+
+	ck_assert_int_eq(hg_unpack_stream(m, 1, 1, good, sizeof(good), out, sizeof(out)), 0);
+	ck_assert_uint_eq(a->addr, 0x1000);
+	ck_assert_uint_eq(a->size_bytes, 40);
+	ck_assert_uint_eq(a->stack_id, 7);
+	hg_event_model_free(m);
+	for (size_t col = 0; col < 5; col++) {
+		/* one byte more in column col: a length one larger, a zero byte inserted */
+		size_t at = 4;
+		for (size_t c = 0; c < col; c++)
+			at += c < 4 ? good[c] : 0;
+		memcpy(bad, good, at);
+		bad[at] = 0;
+		memcpy(bad + at + 1, good + at, sizeof(good) - at);
+		if (col < 4)
+			bad[col]++;
+		m = hg_event_model_new();
+		ck_assert_int_eq(hg_unpack_stream(m, 1, 1, bad, sizeof(bad), out, sizeof(out)), -1);
+		hg_event_model_free(m);
+	}
+	memcpy(bad, good, sizeof(good));
+	bad[3] = 20; /* the address column runs past the end */
+	m = hg_event_model_new();
+	ck_assert_int_eq(hg_unpack_stream(m, 1, 1, bad, sizeof(good), out, sizeof(out)), -1);
+	hg_event_model_free(m);
 }
 END_TEST
 
@@ -169,7 +211,7 @@ START_TEST(test_model_bad_references_are_damage)
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		struct hg_event_model *m = hg_event_model_new();
-		ck_assert_int_eq(hg_unpack_stream(m, 1, cases[i], lens[i], out,
+		ck_assert_int_eq(hg_unpack_stream(m, 1, 0, cases[i], lens[i], out,
 						  i == 1 ? sizeof(struct hg_rec_free) :
 							   sizeof(struct hg_rec_alloc)),
 				 -1);
@@ -188,6 +230,7 @@ Suite *event_model_suite(void)
 	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 4);
 	tcase_add_test(tc, test_model_repetition_packs_small);
 	tcase_add_test(tc, test_model_bad_references_are_damage);
+	tcase_add_test(tc, test_model_columns_must_add_up);
 	suite_add_tcase(s, tc);
 	return s;
 }

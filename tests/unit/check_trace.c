@@ -4,7 +4,8 @@
  *
  * Round trips: every record type goes through the writer and comes back byte for byte, stored
  * and packed into the file's zstd stream; blocks made by hand with the earlier codecs (plain
- * zstd, packed zstd per block) and a longer file header are read too. Damage: a small real trace is cut at every byte offset (a loop test), and the
+ * zstd, packed zstd per block, the stream without columns) and a longer file header are read
+ * too. Damage: a small real trace is cut at every byte offset (a loop test), and the
  * reader must return exactly the records of the whole blocks before the cut, then say where
  * the file breaks; flipped bytes, bad headers and malformed records are reported and stop the
  * stream.
@@ -20,6 +21,7 @@
 #include <zstd.h>
 
 #include "block_codec.h"
+#include "event_model.h"
 #include "clock.h"
 #include "crc32c.h"
 #include "fixtures.h"
@@ -128,7 +130,7 @@ START_TEST(test_trace_round_trip_every_record_type)
 }
 END_TEST
 
-/* Many timed records: the writer packs them into its stream (codec 3), smaller than raw, and
+/* Many timed records: the writer packs them into its stream (codec 4), smaller than raw, and
  * they come back. */
 START_TEST(test_trace_zstd_packs_alloc_free_byte_exact)
 {
@@ -152,7 +154,7 @@ START_TEST(test_trace_zstd_packs_alloc_free_byte_exact)
 
 	file = fx_slurp(path, &n);
 	memcpy(&h, file + HG_TRACE_HEADER_BYTES, sizeof(h));
-	ck_assert_uint_eq(h.codec, HG_CODEC_PACKED_STREAM);
+	ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
 	ck_assert_uint_eq(h.raw_bytes, b.len);
 	ck_assert_uint_lt(h.stored_bytes, b.len / 2);
 	/* Padding after the payload is zero and the next block starts 8-aligned. */
@@ -348,7 +350,7 @@ START_TEST(test_trace_stream_refers_to_earlier_blocks)
 	file = fx_slurp(path, &n);
 	for (int k = 0; k < 6; k++) {
 		memcpy(&h, file + off, sizeof(h));
-		ck_assert_uint_eq(h.codec, HG_CODEC_PACKED_STREAM);
+		ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
 		stored[k] = h.stored_bytes;
 		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
 	}
@@ -369,6 +371,59 @@ START_TEST(test_trace_stream_refers_to_earlier_blocks)
 	fx_trace_release(&t);
 	fx_buf_release(&b);
 	fx_buf_release(&other);
+}
+END_TEST
+
+/* Codec 3 (the stream, fields record after record), as earlier writers made it, and codec 4
+ * after it in the same zstd frame and model, as a file appended to by a newer writer would be. */
+START_TEST(test_trace_reads_stream_blocks_without_columns)
+{
+	struct fx_buf file = { 0 }, b = { 0 }, end = { 0 };
+	struct hg_event_model *m = hg_event_model_new();
+	ZSTD_CCtx *z = ZSTD_createCCtx();
+	struct fx_trace t;
+	size_t i = 0;
+
+	ck_assert_ptr_nonnull(z);
+	ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, HG_STREAM_WINDOW_LOG)));
+	for (uint64_t j = 0; j < 500; j++) {
+		fx_alloc(&b, 5000 + j * 31, 0x5555000 + j * 48, j % 7 + 1, 1, HG_FN_MALLOC);
+		if (j % 2)
+			fx_free(&b, 5000 + j * 31 + 5, 0x5555000 + (j - 1) * 48);
+	}
+	fx_end(&end, HG_END_FINAL, 9999);
+	put_file_header(&file, HG_TRACE_HEADER_BYTES);
+	for (int columns = 0; columns < 2; columns++) {
+		uint8_t *pack = malloc(hg_pack_bound(b.len)), *out;
+		size_t bound = ZSTD_compressBound(hg_pack_bound(b.len)), left;
+		ZSTD_inBuffer in = { pack, 0, 0 };
+		ZSTD_outBuffer o = { NULL, bound, 0 };
+
+		ck_assert_ptr_nonnull(pack);
+		ck_assert_ptr_nonnull(out = malloc(bound));
+		o.dst = out;
+		in.size = hg_pack_stream(m, 11, 1, columns, b.p, b.len, pack);
+		left = ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush);
+		ck_assert(!ZSTD_isError(left) && left == 0);
+		put_block(&file, columns ? HG_CODEC_COLUMN_STREAM : HG_CODEC_PACKED_STREAM, out,
+			  (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
+		free(out);
+		free(pack);
+	}
+	put_block(&file, HG_CODEC_NONE, end.p, 16, 16, 0, 0);
+	fx_spit(path, file.p, file.len);
+
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	i = expect_records(&t, i, &b, 11, 12);
+	i = expect_records(&t, i, &b, 11, 12);
+	expect_end(&t, i, HG_END_FINAL);
+	fx_trace_release(&t);
+	ZSTD_freeCCtx(z);
+	hg_event_model_free(m);
+	fx_buf_release(&file);
+	fx_buf_release(&b);
+	fx_buf_release(&end);
 }
 END_TEST
 
@@ -810,6 +865,7 @@ Suite *trace_suite(void)
 	tcase_add_test(round, test_trace_reads_plain_zstd_and_long_header);
 	tcase_add_test(round, test_trace_stream_refers_to_earlier_blocks);
 	tcase_add_test(round, test_trace_reads_packed_zstd_blocks);
+	tcase_add_test(round, test_trace_reads_stream_blocks_without_columns);
 	tcase_add_test(writer, test_trace_stored_block_layout);
 	tcase_add_test(writer, test_trace_writer_refuses_symlink);
 	tcase_add_test(writer, test_trace_writer_mode_0600_and_truncates);
