@@ -314,11 +314,28 @@ static void pack_one(struct pack_state *st, const struct hg_rec *r)
  * Pack into out (hg_pack_bound bytes). In columns, each column is written at its own place in
  * out, then moved down behind the lengths of all but the last.
  */
+/*
+ * The record at raw + at, PREFETCH_LEAD records ahead of the one being packed: when it is an
+ * event, ask for the model's map slot of its address now, so that its lookups do not wait for
+ * memory. Returns the offset of the record after it.
+ */
+#define PREFETCH_LEAD 8
+static size_t prefetch_at(struct pack_state *st, const uint8_t *raw, size_t raw_bytes, size_t at)
+{
+	const struct hg_rec *r = (const struct hg_rec *)(raw + at);
+
+	if (at + sizeof(struct hg_rec_free) > raw_bytes || r->size_bytes < sizeof(struct hg_rec))
+		return raw_bytes;
+	if (st->refer && (r->type == HG_REC_ALLOC || r->type == HG_REC_FREE))
+		hg_model_prefetch(pid_model(st), ((const struct hg_rec_free *)r)->addr);
+	return at + r->size_bytes;
+}
+
 static size_t pack(struct pack_state st, int columns, const uint8_t *raw, size_t raw_bytes,
 		   uint8_t *out)
 {
 	uint8_t *base[N_COLS], *p = out + (columns ? COL_HEADER_MAX : 0);
-	size_t off = 0;
+	size_t off = 0, ahead = 0;
 
 	for (int c = 0; c < N_COLS; c++) {
 		st.at[c] = base[c] = p;
@@ -326,10 +343,14 @@ static size_t pack(struct pack_state st, int columns, const uint8_t *raw, size_t
 		if (columns)
 			p += col_room((enum col)c, raw_bytes);
 	}
+	for (int k = 0; k < PREFETCH_LEAD && st.model; k++)
+		ahead = prefetch_at(&st, raw, raw_bytes, ahead);
 	while (off + sizeof(struct hg_rec) <= raw_bytes) {
 		const struct hg_rec *r = (const struct hg_rec *)(raw + off);
 		pack_one(&st, r);
 		off += r->size_bytes;
+		if (st.model && ahead < raw_bytes)
+			ahead = prefetch_at(&st, raw, raw_bytes, ahead);
 	}
 	if (!columns)
 		return (size_t)(st.at[0] - out);

@@ -351,6 +351,10 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	if (!pm->fifo) /* on first use: a process with few allocations stays small */
 		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
 	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
+	/* The FIFO is 1 MiB, walked one slot per allocation: ask for its slots ahead, and for
+	 * the map's slots of the blocks they will push out. */
+	__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
+	hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
 	evict(pm, slot, LIVE);
 	v.t_ns = pm->seq;
@@ -386,6 +390,11 @@ int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *ag
 			break;
 		}
 	return 1;
+}
+
+void hg_model_prefetch(const struct hg_pid_model *pm, uint64_t addr)
+{
+	hg_addrmap_prefetch(&pm->blocks, addr);
 }
 
 int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr)
