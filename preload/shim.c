@@ -88,7 +88,22 @@ static inline void leave(void)
 		hg_snapshot_run_pending();
 }
 
-static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns)
+/*
+ * The program's frame that called this entry point, where its stack is walked from: this file
+ * is built with frame pointers, so [rbp] is the caller's rbp and [rbp + 8] the return address
+ * into it. Taken in the exported function itself (not in a helper: that would give the
+ * exported function's frame), and only on the path that records, which has the frame.
+ */
+#define CALLER_FRAME(f)                                                                       \
+	do {                                                                                  \
+		const uint64_t *fp_ = __builtin_frame_address(0);                             \
+		(f)->bp = fp_[0];                                                             \
+		(f)->ret = fp_[1];                                                            \
+		(f)->sp = (uint64_t)(uintptr_t)(fp_ + 2);                                     \
+	} while (0)
+
+static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns,
+			 const struct hg_frame *from)
 {
 	struct hg_rec_alloc rec;
 	int saved = errno;
@@ -99,7 +114,7 @@ static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns)
 	rec.t_ns = t_ns;
 	rec.addr = (uint64_t)(uintptr_t)p;
 	rec.size_bytes = n;
-	rec.stack_id = hg_stack_capture();
+	rec.stack_id = hg_stack_capture(from);
 	rec.fn = fn;
 	memset(rec.pad, 0, sizeof(rec.pad));
 	hg_ring_put(&rec, sizeof(rec));
@@ -115,13 +130,16 @@ static void record_free(void *p, uint64_t t_ns)
 
 HG_EXPORT void *malloc(size_t n)
 {
+	struct hg_frame from;
 	void *p;
 
 	if (HG_UNLIKELY(!enter()))
 		return HG_LIKELY(hg_real.malloc != NULL) ? hg_real.malloc(n) : hg_boot_alloc(n, 16);
 	p = hg_real.malloc(n);
-	if (HG_LIKELY(p != NULL))
-		record_alloc(p, n, HG_FN_MALLOC, hg_now_ns());
+	if (HG_LIKELY(p != NULL)) {
+		CALLER_FRAME(&from);
+		record_alloc(p, n, HG_FN_MALLOC, hg_now_ns(), &from);
+	}
 	leave();
 	return p;
 }
@@ -142,6 +160,7 @@ HG_EXPORT void free(void *p)
 
 HG_EXPORT void *calloc(size_t n, size_t size)
 {
+	struct hg_frame from;
 	void *p;
 	size_t total;
 
@@ -151,8 +170,10 @@ HG_EXPORT void *calloc(size_t n, size_t size)
 		return __builtin_mul_overflow(n, size, &total) ? NULL : hg_boot_alloc(total, 16);
 	}
 	p = hg_real.calloc(n, size);
-	if (HG_LIKELY(p != NULL))
-		record_alloc(p, n * size, HG_FN_CALLOC, hg_now_ns());
+	if (HG_LIKELY(p != NULL)) {
+		CALLER_FRAME(&from);
+		record_alloc(p, n * size, HG_FN_CALLOC, hg_now_ns(), &from);
+	}
 	leave();
 	return p;
 }
@@ -168,7 +189,7 @@ static HG_NOINLINE HG_COLD void *realloc_boot(void *old, size_t n)
 	return p;
 }
 
-static void *realloc_common(void *old, size_t n, uint8_t fn)
+static void *realloc_common(void *old, size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	uint64_t t_before;
 	void *p;
@@ -182,29 +203,35 @@ static void *realloc_common(void *old, size_t n, uint8_t fn)
 	if (old && (p || n == 0))
 		record_free(old, t_before);
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns());
+		record_alloc(p, n, fn, hg_now_ns(), from);
 	leave();
 	return p;
 }
 
 HG_EXPORT void *realloc(void *old, size_t n)
 {
-	return realloc_common(old, n, HG_FN_REALLOC);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return realloc_common(old, n, HG_FN_REALLOC, &from);
 }
 
 HG_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 {
+	struct hg_frame from;
 	size_t total;
 
 	if (__builtin_mul_overflow(n, size, &total)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc_common(old, total, HG_FN_REALLOCARRAY);
+	CALLER_FRAME(&from);
+	return realloc_common(old, total, HG_FN_REALLOCARRAY, &from);
 }
 
 HG_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
+	struct hg_frame from;
 	int rc;
 
 	if (HG_UNLIKELY(!enter())) {
@@ -214,14 +241,17 @@ HG_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return *out ? 0 : ENOMEM;
 	}
 	rc = hg_real.posix_memalign(out, align, n);
-	if (rc == 0 && *out)
-		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, hg_now_ns());
+	if (rc == 0 && *out) {
+		CALLER_FRAME(&from);
+		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, hg_now_ns(), &from);
+	}
 	leave();
 	return rc;
 }
 
 /* aligned_alloc, memalign: (align, n). */
-static void *aligned_common(void *(*real)(size_t, size_t), size_t align, size_t n, uint8_t fn)
+static void *aligned_common(void *(*real)(size_t, size_t), size_t align, size_t n, uint8_t fn,
+			    const struct hg_frame *from)
 {
 	void *p;
 
@@ -229,23 +259,29 @@ static void *aligned_common(void *(*real)(size_t, size_t), size_t align, size_t 
 		return real ? real(align, n) : hg_boot_alloc(n, align);
 	p = real(align, n);
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns());
+		record_alloc(p, n, fn, hg_now_ns(), from);
 	leave();
 	return p;
 }
 
 HG_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	return aligned_common(hg_real.aligned_alloc, align, n, HG_FN_ALIGNED_ALLOC);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return aligned_common(hg_real.aligned_alloc, align, n, HG_FN_ALIGNED_ALLOC, &from);
 }
 
 HG_EXPORT void *memalign(size_t align, size_t n)
 {
-	return aligned_common(hg_real.memalign, align, n, HG_FN_MEMALIGN);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return aligned_common(hg_real.memalign, align, n, HG_FN_MEMALIGN, &from);
 }
 
 /* valloc, pvalloc: page-aligned; the requested size is what gets recorded. */
-static void *page_common(void *(*real)(size_t), size_t n, uint8_t fn)
+static void *page_common(void *(*real)(size_t), size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	void *p;
 
@@ -253,19 +289,25 @@ static void *page_common(void *(*real)(size_t), size_t n, uint8_t fn)
 		return real ? real(n) : hg_boot_alloc(n, 4096);
 	p = real(n);
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns());
+		record_alloc(p, n, fn, hg_now_ns(), from);
 	leave();
 	return p;
 }
 
 HG_EXPORT void *valloc(size_t n)
 {
-	return page_common(hg_real.valloc, n, HG_FN_VALLOC);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return page_common(hg_real.valloc, n, HG_FN_VALLOC, &from);
 }
 
 HG_EXPORT void *pvalloc(size_t n)
 {
-	return page_common(hg_real.pvalloc, n, HG_FN_PVALLOC);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return page_common(hg_real.pvalloc, n, HG_FN_PVALLOC, &from);
 }
 
 /* ---- the program's own mappings ---------------------------------------------------------- */
@@ -278,13 +320,13 @@ static void *real_mmap(void *(*real)(void *, size_t, int, int, int, off_t), void
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 
-static void record_mmap(void *p, size_t len, int prot, int flags)
+static void record_mmap(void *p, size_t len, int prot, int flags, const struct hg_frame *from)
 {
 	int saved = errno;
 	struct hg_rec_mmap rec = {
 		.hdr = { HG_REC_MMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
 		.addr = (uint64_t)(uintptr_t)p, .length_bytes = len,
-		.stack_id = hg_stack_capture(), .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
+		.stack_id = hg_stack_capture(from), .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
 	};
 
 	hg_ring_put(&rec, sizeof(rec));
@@ -292,7 +334,8 @@ static void record_mmap(void *p, size_t len, int prot, int flags)
 }
 
 static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), void *addr,
-			 size_t len, int prot, int flags, int fd, off_t off)
+			 size_t len, int prot, int flags, int fd, off_t off,
+			 const struct hg_frame *from)
 {
 	void *p;
 
@@ -300,19 +343,25 @@ static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), vo
 		return real_mmap(real, addr, len, prot, flags, fd, off);
 	p = real_mmap(real, addr, len, prot, flags, fd, off);
 	if (p != MAP_FAILED)
-		record_mmap(p, len, prot, flags);
+		record_mmap(p, len, prot, flags, from);
 	leave();
 	return p;
 }
 
 HG_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return mmap_common(hg_real.mmap, addr, len, prot, flags, fd, off);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return mmap_common(hg_real.mmap, addr, len, prot, flags, fd, off, &from);
 }
 
 HG_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	return mmap_common(hg_real.mmap64, addr, len, prot, flags, fd, off);
+	struct hg_frame from;
+
+	CALLER_FRAME(&from);
+	return mmap_common(hg_real.mmap64, addr, len, prot, flags, fd, off, &from);
 }
 
 static int real_munmap(void *addr, size_t len)
@@ -338,14 +387,15 @@ HG_EXPORT int munmap(void *addr, size_t len)
 	return rc;
 }
 
-static void record_mremap(void *old, size_t old_len, void *p, size_t new_len, int flags)
+static void record_mremap(void *old, size_t old_len, void *p, size_t new_len, int flags,
+			  const struct hg_frame *from)
 {
 	int saved = errno;
 	struct hg_rec_mremap rec = {
 		.hdr = { HG_REC_MREMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
 		.old_addr = (uint64_t)(uintptr_t)old, .old_bytes = old_len,
 		.new_addr = (uint64_t)(uintptr_t)p, .new_bytes = new_len,
-		.stack_id = hg_stack_capture(), .mremap_flags = (uint32_t)flags
+		.stack_id = hg_stack_capture(from), .mremap_flags = (uint32_t)flags
 	};
 
 	hg_ring_put(&rec, sizeof(rec));
@@ -362,6 +412,7 @@ static void *real_mremap(void *old, size_t old_len, size_t new_len, int flags, v
 /* The fifth argument exists only with MREMAP_FIXED; passing it always is harmless. */
 HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 {
+	struct hg_frame from;
 	void *want = NULL, *p;
 	va_list ap;
 
@@ -373,8 +424,10 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 	if (HG_UNLIKELY(!enter_map()))
 		return real_mremap(old, old_len, new_len, flags, want);
 	p = real_mremap(old, old_len, new_len, flags, want);
-	if (p != MAP_FAILED)
-		record_mremap(old, old_len, p, new_len, flags);
+	if (p != MAP_FAILED) {
+		CALLER_FRAME(&from);
+		record_mremap(old, old_len, p, new_len, flags, &from);
+	}
 	leave();
 	return p;
 }

@@ -263,7 +263,7 @@ uint32_t hg_stack_tiers(void)
 static HG_NOINLINE int check_walker(void **ip, int n, int max)
 {
 	void **u = st.check_ip;
-	int nu, iw = 0, iu = 0;
+	int nu, iw = 0, iu = 0, kw, ku;
 
 	if (__atomic_exchange_n(&st.checked, 1, __ATOMIC_ACQ_REL))
 		return n; /* another thread's capture is the one compared */
@@ -274,7 +274,10 @@ static HG_NOINLINE int check_walker(void **ip, int n, int max)
 		iw++;
 	while (iu < nu && hg_stack_is_self((uint64_t)(uintptr_t)u[iu]))
 		iu++;
-	if (n - iw == nu - iu && !memcmp(ip + iw, u + iu, (size_t)(n - iw) * sizeof(*ip)))
+	/* Both as many frames as are kept: the walker may have been asked for fewer. */
+	kw = n - iw < (int)st.max_frames ? n - iw : (int)st.max_frames;
+	ku = nu - iu < (int)st.max_frames ? nu - iu : (int)st.max_frames;
+	if (kw == ku && !memcmp(ip + iw, u + iu, (size_t)kw * sizeof(*ip)))
 		return n;
 	hg_rawlog("the stack walker and libunwind disagree: stacks go through libunwind");
 	__atomic_store_n(&st.walker, 0, __ATOMIC_RELAXED);
@@ -282,19 +285,20 @@ static HG_NOINLINE int check_walker(void **ip, int n, int max)
 	return nu;
 }
 
-uint32_t hg_stack_capture(void)
+uint32_t hg_stack_capture(const struct hg_frame *from)
 {
 	/* buf[0..1] is room for a record header before the first frame kept (see emit_stack). */
 	uint64_t buf[2 + HG_MAX_FRAMES + SHIM_FRAMES_MAX];
 	void **ip = (void **)(buf + 2);
-	int n;
+	int n = -1, max = (int)st.max_frames + SHIM_FRAMES_MAX;
 
-	n = __atomic_load_n(&st.walker, __ATOMIC_RELAXED) ?
-		    hg_walk_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX) : -1;
+	if (__atomic_load_n(&st.walker, __ATOMIC_RELAXED))
+		n = from ? hg_walk_from(from->ret, from->sp, from->bp, ip, (int)st.max_frames) :
+			   hg_walk_backtrace(ip, max);
 	if (HG_UNLIKELY(n > 0 && !__atomic_load_n(&st.checked, __ATOMIC_RELAXED)))
-		n = check_walker(ip, n, (int)st.max_frames + SHIM_FRAMES_MAX);
+		n = check_walker(ip, n, max);
 	if (n < 0)
-		HG_INTERNAL(n = hg_unwind_backtrace(ip, (int)st.max_frames + SHIM_FRAMES_MAX));
+		HG_INTERNAL(n = hg_unwind_backtrace(ip, max));
 	int first = 0, inserted;
 	uint32_t id;
 

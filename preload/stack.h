@@ -16,13 +16,19 @@
  */
 int hg_stack_init(uint32_t max_frames, int use_walker);
 
+/* A frame of the program's: the return address into it, its stack pointer and rbp there. */
+struct hg_frame {
+	uint64_t ret, sp, bp;
+};
+
 /*
- * Unwind the calling thread, drop the shim's own frames, and return the stack's id. The first
+ * Unwind the calling thread from the program's frame `from` (the caller of the shim's entry
+ * point; NULL: from here, dropping the shim's own frames), and return the stack's id. The first
  * time a stack is seen, an HG_REC_STACK defining it is written to the ring before this returns,
  * so the id is defined in this thread's stream before its first use there. Returns 0 when
  * nothing could be unwound. Caller holds the re-entrancy guard.
  */
-uint32_t hg_stack_capture(void);
+uint32_t hg_stack_capture(const struct hg_frame *from);
 
 /*
  * The id of the stack ip[0..n) (innermost first), found or given; *inserted says whether this

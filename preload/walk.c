@@ -251,14 +251,17 @@ static uint64_t stack_top(uint64_t sp)
 	return UINT64_MAX;
 }
 
-static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
+/* Walk out from the frame at (ip, sp, bp); exact: ip is the address of an instruction being
+ * executed there (frame 0 of hg_walk_backtrace), not a return address. */
+static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, int exact,
+		void **out, int max)
 {
 	uint64_t top = stack_top(sp);
 	struct frame *cur = s->cur, *prev = s->prev;
 	/* Reuse only a walk of this very stack, and of one whose top is known: the previous walk's
 	 * words are read again, and a coroutine's stack may be gone since. */
 	int reuse = s->valid && s->top == top && top != UINT64_MAX;
-	int n = 0, p = reuse ? 0 : s->n, exact = 1, walked;
+	int n = 0, p = reuse ? 0 : s->n, walked;
 	enum end end = END_MAX;
 
 	if (max > MAX_WALK)
@@ -337,18 +340,17 @@ done:
 	return n;
 }
 
-HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
+/* The calling thread's walk state, ready for a walk under the current rules; NULL: decline. */
+static struct walk_state *thread_state(void)
 {
 	struct walk_state *s = hg_tls.walk;
-	uint64_t pc, sp, bp;
 	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
-	int n;
 
 	if (HG_UNLIKELY(gen & 1)) /* a flush is clearing the rules: let libunwind walk */
-		return -1;
+		return NULL;
 	if (HG_UNLIKELY(!s)) {
 		if (!wk.rules || !(s = hg_tls.walk = state_new()))
-			return -1;
+			return NULL;
 		s->gen = gen;
 	}
 	if (HG_UNLIKELY(s->gen != gen)) { /* code was unloaded: forget its rules too */
@@ -356,10 +358,33 @@ HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
 		memset(s->near, 0, sizeof(s->near));
 		s->gen = gen;
 	}
+	return s;
+}
+
+HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
+{
+	struct walk_state *s = thread_state();
+	uint64_t pc, sp, bp;
+	int n;
+
+	if (!s)
+		return -1;
 	/* Where this function is now: its rule at pc describes this very frame. */
 	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
 			 : "=r"(pc), "=r"(sp), "=r"(bp));
-	if ((n = walk(s, pc, sp, bp, ip, max)) < 0)
+	if ((n = walk(s, pc, sp, bp, 1, ip, max)) < 0)
+		s->valid = 0;
+	return n;
+}
+
+int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
+{
+	struct walk_state *s = thread_state();
+	int n;
+
+	if (!s)
+		return -1;
+	if ((n = walk(s, ret, sp, bp, 0, ip, max)) < 0)
 		s->valid = 0;
 	return n;
 }

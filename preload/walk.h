@@ -19,6 +19,13 @@ int hg_walk_init(void);
  */
 int hg_walk_backtrace(void **ip, int max);
 
+/*
+ * The same from a frame further out: ret is the return address into it, sp and bp the stack
+ * pointer and rbp it will have when that call returns (the shim's entry points give their
+ * caller's, so that the shim's own frames are not walked at all).
+ */
+int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max);
+
 /* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
 void hg_walk_flush(void);
 
