@@ -437,8 +437,9 @@ notes() {
   10 ms). A heapgraph trace keeps every event's address, and its time to 1 ms (`record
   --time-resolution`), so that it can be replayed exactly: the heap at a snapshot, what each
   address held. It writes them as references to what the trace said before (the pair's index,
-  the address malloc freed last of that size, the rank of a freed block among its pair's recent
-  ones) in one zstd stream through the file, which is how it gets close to heaptrack's size.
+  the address malloc freed last of that size, how many allocations ago a freed block was made,
+  or its rank among its pair's recent ones), each kind of field in a column of its own, in one
+  zstd stream through the file, which is how it gets close to heaptrack's size or under it.
   Exact times (`--time-resolution 1ns`) make a trace several times larger. The exit snapshot
   (the words that point into the heap) is in heapgraph's trace and has no counterpart in
   heaptrack's; it is most of scan's trace.
