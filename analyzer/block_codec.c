@@ -8,8 +8,8 @@
  * a zigzag delta from the previous address. Every other record is copied whole behind a tag.
  * zstd then works on a stream a third of the size, which is both smaller and faster to
  * compress. Unpacking rebuilds the records byte for byte, so nothing above the codec knows.
- * Codecs 3 and 4 add tags 4 to 9 (references to the stream's model) and codec 4 columns, both
- * described where they are defined below and in docs/FORMAT.md.
+ * Codecs 3 and 4 add tags 4 to 8 (references to the stream's model), codec 4 tag 9 and
+ * columns, all described where they are defined below and in docs/FORMAT.md.
  *
  *   tag 0x01  ALLOC: dt, zigzag(daddr), size, stack_id, fn (1 byte)
  *   tag 0x02  FREE:  dt, zigzag(daddr)
@@ -78,14 +78,15 @@ static struct hg_pid_model *pid_model(struct pack_state *st)
 	return st->pm;
 }
 
-/* Room a column may need for raw_bytes of records: tags one byte per record (at least 16
- * bytes each); times up to 10 bytes and pair indices 5 per event (at least 24 bytes each);
- * address codes and ranks up to 10 per event; the rest as much as a single stream. */
+/* Room a column may need for raw_bytes of records: tags one byte per record (at least 8
+ * bytes each: a header alone is a record too); times up to 10 bytes and pair indices 5 per
+ * event (at least 24 bytes each); address codes and ranks up to 10 per event; the rest as
+ * much as a single stream. */
 static size_t col_room(enum col c, size_t raw_bytes)
 {
 	switch (c) {
 	case COL_TAG:
-		return raw_bytes / 16 + 1;
+		return raw_bytes / 8 + 1;
 	case COL_TIME:
 	case COL_ADDR:
 		return raw_bytes / 24 * 10 + 10;
@@ -188,13 +189,20 @@ static void put_alloc_key(struct pack_state *st, const struct hg_rec_alloc *a)
 	put_byte(st, COL_REST, a->fn);
 }
 
-/* 0, or -1 when the process has as many pairs as a model holds (the caller writes it raw). */
+/* 0, or -1 when the process has as many pairs as a model holds or the address is not one a
+ * program gets (the caller packs it without references). */
 static int pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a)
 {
 	struct hg_pid_model *pm = pid_model(st);
 	int is_new;
-	uint32_t pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
+	uint32_t pair;
 
+	/* A literal address code is 4,114 + a zigzag delta: one that far from the last
+	 * allocation would not fit in 64 bits. Such an address is no program's (user space ends
+	 * below 2^57); decided before the pair is made, which would change the model. */
+	if (a->addr >> 62)
+		return -1;
+	pair = hg_model_pair(pm, a->size_bytes, a->stack_id, a->fn, &is_new);
 	if (pair == HG_MODEL_NO_PAIR)
 		return -1;
 	put_byte(st, COL_TAG, is_new ? TAG_ALLOC_NEW : TAG_ALLOC_PAIR);
@@ -604,7 +612,7 @@ static int unpack_raw(struct pack_state *st, uint8_t *out, size_t room)
 	in->p += len;
 	/* Only a whole record (its own size is the length copied) can tell the model anything;
 	 * anything else is left for the reader to report. */
-	if (len >= sizeof(struct hg_rec) && len % 8 == 0 &&
+	if (len >= sizeof(struct hg_rec) && len % 8 == 0 && (uintptr_t)out % 8 == 0 &&
 	    ((const struct hg_rec *)out)->size_bytes == len)
 		model_control(st, (const struct hg_rec *)out);
 	return (int)len;
