@@ -42,6 +42,9 @@
 #define FLUSH_NS (50u * 1000000u)
 #define FLUSH_BYTES (1u << 20)
 #define OWNER_CHECK_NS (100u * 1000000u)
+/* ... or this often while fewer than a quarter of the slots are free (a loop starting
+ * processes faster than their slots come back: each check reads /proc once per slot) */
+#define OWNER_CHECK_SCARCE_NS (2u * 1000000u)
 /* How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
  * timestamp just before the pass and published just after (an unwind, a short preemption). */
 #define HORIZON_MARGIN_NS (20u * 1000000u)
@@ -77,6 +80,7 @@ struct hg_collector {
 	uint64_t busy_wall_ns, busy_cpu_ns; /* where the last look at the collector's load began */
 	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
 	int cheap;                 /* packing events without references (watch_load) */
+	uint32_t free_slots;       /* slots the last drain pass found free */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
 	struct hg_collector_stats st;
 };
@@ -440,7 +444,9 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	/* Acquire: every record published before the request is visible to the pass below. */
 	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
 	uint64_t moved = 0, now = hg_mono_ns(), seen = now, margin;
-	int check_owners = now - c->last_owner_check_ns >= OWNER_CHECK_NS;
+	int check_owners = now - c->last_owner_check_ns >=
+			   (c->free_slots * 4 < c->ring->n_slots ? OWNER_CHECK_SCARCE_NS : OWNER_CHECK_NS);
+	uint32_t free_slots = 0;
 	uint32_t last = c->ring->n_slots - 1;
 
 	for (uint32_t i = 0; i < c->ring->n_slots; i++) {
@@ -450,8 +456,10 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		uint64_t head, stall, tail = __atomic_load_n(&s->tail, __ATOMIC_RELAXED);
 		int dead;
 
-		if ((state == HG_SLOT_FREE || state == HG_SLOT_CLAIMING) && i != last)
+		if ((state == HG_SLOT_FREE || state == HG_SLOT_CLAIMING) && i != last) {
+			free_slots += state == HG_SLOT_FREE;
 			continue;
+		}
 		dead = i != last && state == HG_SLOT_OWNED && check_owners &&
 		       !thread_alive(s->pid, s->tid);
 		stall = __atomic_load_n(&s->stall_ns, __ATOMIC_RELAXED);
@@ -467,9 +475,12 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			__atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
 			moved += head - tail;
 		}
-		if (i != last && (state == HG_SLOT_RELEASED || dead))
+		if (i != last && (state == HG_SLOT_RELEASED || dead)) {
 			free_slot(s);
+			free_slots++;
+		}
 	}
+	c->free_slots = free_slots;
 	if (check_owners)
 		c->last_owner_check_ns = now;
 	/* A rounded time is at most one resolution below the true one. */

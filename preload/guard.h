@@ -32,6 +32,9 @@ struct hg_thread {
 	uint64_t head;             /* bytes this thread has published in its slot */
 	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + size */
 	uint64_t lost_events;      /* events given up on, not yet added to the slot */
+	int moved;                 /* this thread's records went to the overflow slot, or to a
+				      slot it has given back: the next ones, elsewhere, wait for
+				      those to be in the file (ring.c, keep_order) */
 	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
 };
 

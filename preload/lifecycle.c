@@ -187,6 +187,12 @@ void hg_record_exit(int code, int sync)
 	hg_ring_put(&rec, sizeof(rec));
 	if (sync)
 		sync_if_bare_root();
+	/* The process is done: its slot goes back now rather than when the collector next looks
+	 * for dead owners, or a loop starting short-lived processes runs out of slots (and their
+	 * exit snapshots, which need one). Anything written after this is rare (stdio's cleanup)
+	 * and needs no order kept against the exit. */
+	hg_ring_release_thread();
+	hg_tls.moved = 0;
 }
 
 /*
@@ -279,7 +285,7 @@ static int start(void)
 	pthread_atfork(at_fork_prepare, fork_done, at_fork_child);
 	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
-	hg_ring_release_pid(hg_self_pid);
+	hg_ring_adopt_pid(hg_self_pid);
 	hg_snapshot_signal_init();
 	read_cmdline();
 	emit_process(0, (uint32_t)getppid(), hg_ring_barrier_now());

@@ -51,7 +51,8 @@ void hg_thread_register_exit(void);
 /*
  * Write an HG_REC_EXIT for exit()/_exit() with this code. With sync, in the process that
  * started a bare-mode collector, also wait for the trace to be on disk (the process is about
- * to end with no destructors run). Caller holds the guard.
+ * to end with no destructors run). Then give the thread's ring slot back. Caller holds the
+ * guard.
  */
 void hg_record_exit(int code, int sync);
 

@@ -201,6 +201,25 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 
 static void put_slow(const void *rec, uint32_t n);
 
+/*
+ * The collector drains the slots in index order and writes what it drained slot by slot, so a
+ * thread's records must stay in one place for the file to hold them in the order they were
+ * made: records that went to the overflow slot (no slot was free) and then to a slot claimed
+ * later, or to a slot given back and then to another, could reach the file the wrong way
+ * round (an exec'd image's exit before its start). When a thread's records change place, it
+ * first has the collector write out everything published so far. That is rare: only when
+ * every slot was taken, or after a thread gave its slot back.
+ */
+#define KEEP_ORDER_TIMEOUT_MS 2000
+
+static void keep_order(struct hg_thread *t)
+{
+	if (HG_UNLIKELY(t->moved)) {
+		t->moved = 0;
+		hg_ring_sync(KEEP_ORDER_TIMEOUT_MS);
+	}
+}
+
 /* The slow path waits and sleeps, which can set errno (EINTR); the program must not see it. */
 void hg_ring_put_slow(const void *rec, uint32_t n)
 {
@@ -225,9 +244,13 @@ static void put_slow(const void *rec, uint32_t n)
 	if (!t->slot && claim(t) < 0) {
 		if (!t->tid)
 			t->tid = (uint32_t)syscall(SYS_gettid);
+		if (t->moved == 2) /* its last records are in a slot it gave back */
+			keep_order(t);
 		put_overflow(t, rec, n);
+		t->moved = 1;
 		return;
 	}
+	keep_order(t);
 	if (t->head + n - t->tail_cache > size && wait_for_room(t, size, n) < 0) {
 		hg_ring_count_lost(1, n);
 		hg_disable("collector gone");
@@ -254,6 +277,7 @@ void hg_ring_release_thread(void)
 	/* Release: every byte published before this store is drained before the slot is reused. */
 	__atomic_store_n(&t->slot->state, HG_SLOT_RELEASED, __ATOMIC_RELEASE);
 	hg_ring_forget_thread();
+	t->moved = 2;
 }
 
 void hg_ring_forget_thread(void)
@@ -264,20 +288,36 @@ void hg_ring_forget_thread(void)
 	t->data = NULL;
 	t->head = 0;
 	t->tail_cache = 0;
+	t->moved = 0; /* a fork child's records are its own process's: no order to keep */
 }
 
-void hg_ring_release_pid(uint32_t pid)
+void hg_ring_adopt_pid(uint32_t pid)
 {
+	struct hg_thread *t = &hg_tls;
+
 	if (!hg_ring)
 		return;
+	if (!t->tid)
+		t->tid = (uint32_t)syscall(SYS_gettid);
 	for (uint32_t i = 0; i + 1 < hg_ring->n_slots; i++) {
 		struct hg_ring_slot *s = &slots()[i];
 		uint32_t expect = HG_SLOT_OWNED;
 
 		/* Acquire: an OWNED slot's pid is the one its claimer published. */
-		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HG_SLOT_OWNED && s->pid == pid)
-			__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
-						    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
+		if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HG_SLOT_OWNED || s->pid != pid)
+			continue;
+		if (!t->slot && s->tid == t->tid) {
+			/* The old image's last records are in this slot: the new image's go on
+			 * after them, in order, whatever the collector has drained so far. */
+			t->slot = s;
+			t->data = slot_data(i);
+			t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+			t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+			HG_INTERNAL(hg_thread_register_exit());
+			continue;
+		}
+		__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
+					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 	}
 }
 

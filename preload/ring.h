@@ -80,8 +80,12 @@ void hg_ring_release_thread(void);
 /* Fork child: the slot this thread held belongs to the parent; forget it without touching it. */
 void hg_ring_forget_thread(void);
 
-/* New image (exec): hand back slots still marked as owned by this pid from the old image. */
-void hg_ring_release_pid(uint32_t pid);
+/*
+ * New image (exec): the slot the old image's thread (this thread: exec keeps the tid) owned
+ * becomes this thread's, so that the new image's records follow the old one's in the same
+ * place; other slots still marked as owned by this pid (threads exec ended) are handed back.
+ */
+void hg_ring_adopt_pid(uint32_t pid);
 
 /*
  * Ask the collector to write every record published so far to the trace file, and wait up to
