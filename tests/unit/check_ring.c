@@ -727,10 +727,16 @@ START_TEST(test_ring_overflow_lock_taken_over_from_dead_holder)
 }
 END_TEST
 
-/* exec: slots still owned by this pid go back to the collector; other pids' stay. */
-START_TEST(test_ring_release_pid_hands_back_owned_slots)
+/*
+ * exec: the slot this thread (exec keeps its tid) owned under the old image is its own again,
+ * the new image's records going on after the old one's; the pid's other slots (threads exec
+ * ended) go back to the collector; other pids' stay.
+ */
+START_TEST(test_ring_adopt_pid_keeps_own_slot)
 {
 	struct hg_ring_slot *s0, *s1, *s2;
+	struct hg_rec_free f = { { HG_REC_FREE, 0, sizeof(f) }, 7, 0x1000 };
+	uint32_t tid = hg_tls.tid;
 
 	open_ring(4, SLOT_64K);
 	s0 = fx_slot(rig.ring, 0);
@@ -738,11 +744,19 @@ START_TEST(test_ring_release_pid_hands_back_owned_slots)
 	s2 = fx_slot(rig.ring, 2);
 	*s0 = (struct hg_ring_slot){ .state = HG_SLOT_OWNED, .pid = 4242, .tid = 1 };
 	*s1 = (struct hg_ring_slot){ .state = HG_SLOT_OWNED, .pid = 4243, .tid = 2 };
-	*s2 = (struct hg_ring_slot){ .state = HG_SLOT_OWNED, .pid = 4242, .tid = 3 };
-	hg_ring_release_pid(4242);
+	*s2 = (struct hg_ring_slot){ .state = HG_SLOT_OWNED, .pid = 4242, .tid = 3, .head = 128,
+				     .tail = 64 };
+	hg_tls.tid = 3;
+	hg_ring_adopt_pid(4242);
 	ck_assert_uint_eq(s0->state, HG_SLOT_RELEASED);
 	ck_assert_uint_eq(s1->state, HG_SLOT_OWNED);
-	ck_assert_uint_eq(s2->state, HG_SLOT_RELEASED);
+	ck_assert_uint_eq(s2->state, HG_SLOT_OWNED);
+	ck_assert_ptr_eq(hg_tls.slot, s2);
+	hg_ring_put(&f, sizeof(f));
+	ck_assert_uint_eq(s2->head, 128 + sizeof(f));
+	ck_assert_uint_eq(s0->head, 0);
+	hg_ring_forget_thread();
+	hg_tls.tid = tid;
 }
 END_TEST
 
@@ -776,7 +790,7 @@ Suite *ring_suite(void)
 	tcase_add_test(threads, test_ring_overflow_slot_keeps_origin);
 	tcase_add_test(threads, test_ring_sync_puts_records_on_disk);
 	tcase_add_loop_test(procs, test_ring_dead_producer_slot_reclaimed, 0, 2);
-	tcase_add_test(procs, test_ring_release_pid_hands_back_owned_slots);
+	tcase_add_test(procs, test_ring_adopt_pid_keeps_own_slot);
 	tcase_add_test(procs, test_ring_overflow_lock_taken_over_from_dead_holder);
 	return s;
 }
