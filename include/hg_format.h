@@ -644,7 +644,9 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * Slot life cycle (state):
  *   FREE -> CLAIMING   a producer thread claims it with a CAS, sets pid/tid,
  *   CLAIMING -> OWNED  then publishes them with a release store.
- *   OWNED -> RELEASED  the producer is done (thread exit, process exit, exec).
+ *   OWNED -> RELEASED  the producer is done (thread exit, process exit; at exec the threads
+ *                      exec ended, while the exec'ing thread's slot stays OWNED by the same
+ *                      pid and tid and the new image's records follow the old one's in it).
  *   RELEASED -> FREE   the collector drained it; it zeroes head and tail first.
  *   OWNED -> FREE      the collector found the owning thread dead (tgkill signal 0 says so,
  *                      or it is a zombie) and drained it.
