@@ -35,22 +35,33 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
 			hg_plural(n - max_frames));
 }
 
+/* What a site's live blocks or mappings came from: its calls ("3 allocations, 96 B in all"),
+ * or, in a fork child, the parent's, copied at the fork. */
+static const char *site_how(char *how, size_t cap, const struct hg_image *im,
+			    const struct hg_site *s, const char *call, const char *in_all)
+{
+	char calls[32], all[32];
+
+	if (!s->allocations && im->forked)
+		snprintf(how, cap, "inherited at the fork");
+	else
+		snprintf(how, cap, "%s %s%s, %s %s",
+			 hg_format_count(calls, sizeof(calls), s->allocations), call,
+			 hg_plural(s->allocations), hg_format_bytes(all, sizeof(all), s->allocated_bytes),
+			 in_all);
+	return how;
+}
+
 static void site_text(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t id,
 		      size_t rank, size_t max_frames)
 {
 	const struct hg_site *s = &im->sites[id];
-	char live[32], all[32], blocks[32], allocs[32], how[96];
+	char live[32], blocks[32], how[96];
 
-	if (!s->allocations && im->forked) /* blocks of the parent's, copied at the fork */
-		snprintf(how, sizeof(how), "inherited at the fork");
-	else
-		snprintf(how, sizeof(how), "%s allocation%s, %s in all",
-			 hg_format_count(allocs, sizeof(allocs), s->allocations),
-			 hg_plural(s->allocations), hg_format_bytes(all, sizeof(all), s->allocated_bytes));
 	fprintf(out, "  #%zu %s in %s block%s (%s)\n", rank,
 		hg_format_bytes(live, sizeof(live), s->live_bytes),
 		hg_format_count(blocks, sizeof(blocks), s->live_blocks), hg_plural(s->live_blocks),
-		how);
+		site_how(how, sizeof(how), im, s, "allocation", "in all"));
 	hg_text_frames(out, f, im, id, max_frames, "      ");
 }
 
@@ -58,7 +69,7 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 		  size_t max_frames)
 {
 	const struct hg_mmap_domain *d = &im->mmap;
-	char a[32], b[32], c[32], e[32];
+	char a[32], b[32], c[32], e[32], how[96];
 	size_t n, shown;
 	uint32_t *ids;
 
@@ -82,11 +93,10 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 			shown, n, hg_plural(n));
 	for (size_t i = 0; i < shown; i++) {
 		const struct hg_site *s = &d->sites[ids[i]];
-		fprintf(out, "  #%zu %s in %s mapping%s (%s call%s, %s mapped in all)\n", i + 1,
+		fprintf(out, "  #%zu %s in %s mapping%s (%s)\n", i + 1,
 			hg_format_bytes(a, sizeof(a), s->live_bytes),
 			hg_format_count(b, sizeof(b), s->live_blocks), hg_plural(s->live_blocks),
-			hg_format_count(c, sizeof(c), s->allocations), hg_plural(s->allocations),
-			hg_format_bytes(e, sizeof(e), s->allocated_bytes));
+			site_how(how, sizeof(how), im, s, "call", "mapped in all"));
 		hg_text_frames(out, f, im, ids[i], max_frames, "      ");
 	}
 	free(ids);

@@ -4,7 +4,7 @@ import os
 import re
 
 
-from harness import (Skip, check, check_frame, eq, only_process, run)
+from harness import (Skip, check, check_frame, clip, eq, only_process, run)
 from test_leaks import check_leak_totals, describe_leaks, leaks_json
 
 KIB, MIB = 1 << 10, 1 << 20
@@ -171,6 +171,11 @@ def test_mmap_python_threads_fork(ctx):
     check(cm["live_bytes"] >= 100 * MIB and cm["mmap_calls"] < 100,
           "fork child: a copy of the parent's mappings (%d bytes), not calls of its own (%d)"
           % (cm["live_bytes"], cm["mmap_calls"]))
+    # the text names the child's copied mappings as such, as it does its copied blocks
+    r = run([ctx.hg, "report", trace])
+    eq(r.code, 0, "report exit status")
+    check(re.search(r"^  #\d+ [\d.]+ MiB in \d+ mappings \(inherited at the fork\)$", r.text,
+                    re.M), "no inherited mapping site in the text:\n" + clip(r.text, 3000))
 
 
 def test_mmap_behind_another_malloc(ctx):
