@@ -319,10 +319,6 @@ static void pack_one(struct pack_state *st, const struct hg_rec *r)
 }
 
 /*
- * Pack into out (hg_pack_bound bytes). In columns, each column is written at its own place in
- * out, then moved down behind the lengths of all but the last.
- */
-/*
  * The record at raw + at, PREFETCH_LEAD records ahead of the one being packed: when it is an
  * event, ask for the model's map slot of its address now, so that its lookups do not wait for
  * memory. Returns the offset of the record after it.
@@ -339,9 +335,13 @@ static size_t prefetch_at(struct pack_state *st, const uint8_t *raw, size_t raw_
 	return at + r->size_bytes;
 }
 
-static size_t pack(struct pack_state st, int columns, const uint8_t *raw, size_t raw_bytes,
-		   uint8_t *out)
+/*
+ * Pack into out (hg_pack_bound bytes). In columns, each column is written at its own place in
+ * out, then moved down behind the lengths of all but the last.
+ */
+static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
+	int columns = st.columns;
 	uint8_t *base[N_COLS], *p = out + (columns ? COL_HEADER_MAX : 0);
 	size_t off = 0, ahead = 0;
 
@@ -376,7 +376,7 @@ size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
 	struct pack_state st = { 0 };
 
-	return pack(st, 0, raw, raw_bytes, out);
+	return pack(st, raw, raw_bytes, out);
 }
 
 size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, int columns,
@@ -384,7 +384,7 @@ size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, int col
 {
 	struct pack_state st = { .model = m, .pid = pid, .refer = refer, .columns = columns };
 
-	return pack(st, columns, raw, raw_bytes, out);
+	return pack(st, raw, raw_bytes, out);
 }
 
 /* A varint from column c; st->bad, and 0, when it overruns the column or is over-long. */
@@ -619,10 +619,11 @@ static int unpack_raw(struct pack_state *st, uint8_t *out, size_t room)
 }
 
 /* Point st's columns at src: one stream, or the columns behind their lengths. -1: malformed. */
-static int open_columns(struct pack_state *st, int columns, const uint8_t *src, size_t n)
+static int open_columns(struct pack_state *st, const uint8_t *src, size_t n)
 {
+	int columns = st->columns;
 	struct unpack_in all = { src, src + n };
-	size_t len[N_COLS];
+	size_t len[N_COLS - 1];
 
 	for (int c = 0; c < N_COLS; c++)
 		st->in[c] = &st->in_at[columns ? c : 0];
@@ -630,28 +631,29 @@ static int open_columns(struct pack_state *st, int columns, const uint8_t *src, 
 		st->in_at[0] = all;
 		return 0;
 	}
-	st->in[0] = &all;
+	st->in[0] = &all; /* the lengths are varints ahead of the first column */
 	for (int c = 0; c + 1 < N_COLS; c++)
 		len[c] = get(st, COL_TAG);
-	len[N_COLS - 1] = 0;
-	for (int c = 0; c < N_COLS && !st->bad; c++) {
-		if (c == N_COLS - 1)
-			len[c] = (size_t)(all.end - all.p);
-		else if (len[c] > (size_t)(all.end - all.p))
+	if (st->bad)
+		return -1;
+	for (int c = 0; c < N_COLS; c++) {
+		size_t left = (size_t)(all.end - all.p), k = c + 1 < N_COLS ? len[c] : left;
+
+		if (k > left)
 			return -1;
-		st->in_at[c] = (struct unpack_in){ all.p, all.p + len[c] };
-		all.p += len[c];
+		st->in_at[c] = (struct unpack_in){ all.p, all.p + k };
+		all.p += k;
 	}
 	st->in[0] = &st->in_at[0];
-	return st->bad ? -1 : 0;
+	return 0;
 }
 
-static int unpack(struct pack_state st, int columns, const uint8_t *src, size_t n, uint8_t *out,
+static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *out,
 		  size_t raw_bytes)
 {
 	size_t off = 0;
 
-	if (open_columns(&st, columns, src, n) < 0)
+	if (open_columns(&st, src, n) < 0)
 		return -1;
 	while (st.in[COL_TAG]->p < st.in[COL_TAG]->end && !st.bad) {
 		uint8_t tag = get_byte(&st, COL_TAG);
@@ -662,7 +664,7 @@ static int unpack(struct pack_state st, int columns, const uint8_t *src, size_t 
 			off += unpack_alloc_model(&st, tag == TAG_ALLOC_NEW, out + off);
 		} else if (st.model &&
 			   (tag == TAG_FREE_REF || tag == TAG_FREE_LIT ||
-			    (tag == TAG_FREE_AGE && columns)) &&
+			    (tag == TAG_FREE_AGE && st.columns)) &&
 			   raw_bytes - off >= sizeof(struct hg_rec_free)) {
 			off += unpack_free_model(&st, tag, out + off);
 		} else if (st.model && tag == TAG_STACK) {
@@ -692,7 +694,7 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 {
 	struct pack_state st = { 0 };
 
-	return unpack(st, 0, src, n, out, raw_bytes);
+	return unpack(st, src, n, out, raw_bytes);
 }
 
 int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, int columns, const uint8_t *src,
@@ -700,5 +702,5 @@ int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, int columns, const 
 {
 	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .columns = columns };
 
-	return unpack(st, columns, src, n, out, raw_bytes);
+	return unpack(st, src, n, out, raw_bytes);
 }
