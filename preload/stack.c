@@ -293,8 +293,7 @@ uint32_t hg_stack_capture(const struct hg_frame *from)
 	int n = -1, max = (int)st.max_frames + SHIM_FRAMES_MAX;
 
 	if (__atomic_load_n(&st.walker, __ATOMIC_RELAXED))
-		n = from ? hg_walk_from(from->ret, from->sp, from->bp, ip, (int)st.max_frames) :
-			   hg_walk_backtrace(ip, max);
+		n = hg_walk_from(from->ret, from->sp, from->bp, ip, (int)st.max_frames);
 	if (HG_UNLIKELY(n > 0 && !__atomic_load_n(&st.checked, __ATOMIC_RELAXED)))
 		n = check_walker(ip, n, max);
 	if (n < 0)

@@ -23,7 +23,8 @@ struct hg_frame {
 
 /*
  * Unwind the calling thread from the program's frame `from` (the caller of the shim's entry
- * point; NULL: from here, dropping the shim's own frames), and return the stack's id. The first
+ * point; libunwind's answer, when it is asked, drops the shim's frames before it), and return
+ * the stack's id. The first
  * time a stack is seen, an HG_REC_STACK defining it is written to the ring before this returns,
  * so the id is defined in this thread's stream before its first use there. Returns 0 when
  * nothing could be unwound. Caller holds the re-entrancy guard.

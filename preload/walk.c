@@ -9,7 +9,7 @@
  *   packed together, so a racing writer can never pair one address with another's rule), and
  *   read from .eh_frame by cfi.c on a miss.
  * - Each thread keeps its previous walk: for every frame the return address, the stack pointer
- *   and rbp there. Walking out from the current frame, once a frame has the same code address,
+ *   and rbp there. Walking out from malloc's caller, once a frame has the same code address,
  *   stack pointer and rbp as a frame of the previous walk, everything further out is a function
  *   of the memory the previous walk read from there on: the saved return addresses and rbp
  *   values. If each of those words still holds what was read then, the walk would read the
@@ -52,7 +52,7 @@
 #define RBP_OFF_MIN (-15 * 8)
 
 struct frame {
-	uint64_t ip;      /* code address of this frame (a return address, except frame 0's) */
+	uint64_t ip;      /* code address of this frame: the return address into it */
 	uint64_t sp;      /* stack pointer in this frame: the CFA of the frame inside it */
 	uint64_t bp;      /* rbp in this frame */
 	int32_t rbp_off;  /* this frame's rule: where it saved its caller's rbp (0: it did not) */
@@ -251,10 +251,8 @@ static uint64_t stack_top(uint64_t sp)
 	return UINT64_MAX;
 }
 
-/* Walk out from the frame at (ip, sp, bp); exact: ip is the address of an instruction being
- * executed there (frame 0 of hg_walk_backtrace), not a return address. */
-static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, int exact,
-		void **out, int max)
+/* Walk out from the frame at (ip, sp, bp), ip a return address into it. */
+static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
 {
 	uint64_t top = stack_top(sp);
 	struct frame *cur = s->cur, *prev = s->prev;
@@ -297,7 +295,7 @@ static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, int
 			}
 		}
 step:
-		w = rule_of(s, exact ? ip : ip - 1);
+		w = rule_of(s, ip - 1); /* the call instruction's rule: ip may start another one */
 		if (HG_UNLIKELY((w >> PC_BITS & 3) != K_STEP)) {
 			if ((w >> PC_BITS & 3) != K_LAST)
 				return -1;
@@ -317,7 +315,6 @@ step:
 		if (cur[n - 1].rbp_off)
 			bp = load(cfa + (uint64_t)cur[n - 1].rbp_off);
 		sp = cfa;
-		exact = 0;
 		if (!ip) {
 			cur[n] = (struct frame){ 0, sp, bp, 0, 0, 0, 0 };
 			end = END_ZERO;
@@ -340,17 +337,17 @@ done:
 	return n;
 }
 
-/* The calling thread's walk state, ready for a walk under the current rules; NULL: decline. */
-static struct walk_state *thread_state(void)
+int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
 {
 	struct walk_state *s = hg_tls.walk;
 	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
+	int n;
 
 	if (HG_UNLIKELY(gen & 1)) /* a flush is clearing the rules: let libunwind walk */
-		return NULL;
+		return -1;
 	if (HG_UNLIKELY(!s)) {
 		if (!wk.rules || !(s = hg_tls.walk = state_new()))
-			return NULL;
+			return -1;
 		s->gen = gen;
 	}
 	if (HG_UNLIKELY(s->gen != gen)) { /* code was unloaded: forget its rules too */
@@ -358,33 +355,7 @@ static struct walk_state *thread_state(void)
 		memset(s->near, 0, sizeof(s->near));
 		s->gen = gen;
 	}
-	return s;
-}
-
-HG_NOINLINE int hg_walk_backtrace(void **ip, int max)
-{
-	struct walk_state *s = thread_state();
-	uint64_t pc, sp, bp;
-	int n;
-
-	if (!s)
-		return -1;
-	/* Where this function is now: its rule at pc describes this very frame. */
-	__asm__ volatile("lea 0(%%rip), %0\n\tmov %%rsp, %1\n\tmov %%rbp, %2"
-			 : "=r"(pc), "=r"(sp), "=r"(bp));
-	if ((n = walk(s, pc, sp, bp, 1, ip, max)) < 0)
-		s->valid = 0;
-	return n;
-}
-
-int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
-{
-	struct walk_state *s = thread_state();
-	int n;
-
-	if (!s)
-		return -1;
-	if ((n = walk(s, ret, sp, bp, 0, ip, max)) < 0)
+	if ((n = walk(s, ret, sp, bp, ip, max)) < 0)
 		s->valid = 0;
 	return n;
 }

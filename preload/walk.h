@@ -12,17 +12,13 @@
 int hg_walk_init(void);
 
 /*
- * Return addresses of the calling thread, innermost first, like unw_backtrace: up to max of
- * them in ip, starting with an address inside this function. Returns the count, or -1 when a
- * frame is beyond the walker (no FDE, a CFI shape it does not follow, a signal frame, an
- * implausible frame size): the caller then asks libunwind for the whole stack.
- */
-int hg_walk_backtrace(void **ip, int max);
-
-/*
- * The same from a frame further out: ret is the return address into it, sp and bp the stack
+ * Return addresses of the calling thread, innermost first, like unw_backtrace, but from a frame
+ * further out than the walker's own: ret is the return address into it, sp and bp the stack
  * pointer and rbp it will have when that call returns (the shim's entry points give their
- * caller's, so that the shim's own frames are not walked at all).
+ * caller's, so that the shim's own frames are not walked at all). Up to max of them in ip,
+ * ret first. Returns the count, or -1 when a frame is beyond the walker (no FDE, a CFI shape
+ * it does not follow, a signal frame, an implausible frame size): the caller then asks
+ * libunwind for the whole stack.
  */
 int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max);
 
