@@ -21,6 +21,12 @@
 #include "hg_compiler.h"
 #include "hg_format.h"
 
+enum hg_moved {
+	HG_MOVED_NOT = 0,      /* in its own slot, or nowhere that matters */
+	HG_MOVED_OVERFLOW = 1, /* in the shared overflow slot */
+	HG_MOVED_GAVE_BACK = 2 /* in a slot it has given back */
+};
+
 struct hg_thread {
 	int busy;                  /* 1 while this thread runs shim code */
 	int internal;              /* > 0 while shim code calls out to code that may allocate
@@ -32,9 +38,9 @@ struct hg_thread {
 	uint64_t head;             /* bytes this thread has published in its slot */
 	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + size */
 	uint64_t lost_events;      /* events given up on, not yet added to the slot */
-	int moved;                 /* this thread's records went to the overflow slot, or to a
-				      slot it has given back: the next ones, elsewhere, wait for
-				      those to be in the file (ring.c, keep_order) */
+	int moved;                 /* enum hg_moved: where this thread's last records are, when
+				      the next ones, elsewhere, must wait for them to be in the
+				      file (ring.c, keep_order) */
 	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
 };
 

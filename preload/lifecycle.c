@@ -116,7 +116,7 @@ static void thread_exit(void *arg)
 {
 	(void)arg;
 	hg_tls.busy++;
-	hg_ring_release_thread();
+	hg_ring_release_thread(0);
 	hg_walk_release_thread();
 	hg_tls.busy--;
 }
@@ -189,10 +189,8 @@ void hg_record_exit(int code, int sync)
 		sync_if_bare_root();
 	/* The process is done: its slot goes back now rather than when the collector next looks
 	 * for dead owners, or a loop starting short-lived processes runs out of slots (and their
-	 * exit snapshots, which need one). Anything written after this is rare (stdio's cleanup)
-	 * and needs no order kept against the exit. */
-	hg_ring_release_thread();
-	hg_tls.moved = 0;
+	 * exit snapshots, which need one). */
+	hg_ring_release_thread(1);
 }
 
 /*

@@ -214,8 +214,8 @@ static void put_slow(const void *rec, uint32_t n);
 
 static void keep_order(struct hg_thread *t)
 {
-	if (HG_UNLIKELY(t->moved)) {
-		t->moved = 0;
+	if (HG_UNLIKELY(t->moved != HG_MOVED_NOT)) {
+		t->moved = HG_MOVED_NOT;
 		hg_ring_sync(KEEP_ORDER_TIMEOUT_MS);
 	}
 }
@@ -244,10 +244,10 @@ static void put_slow(const void *rec, uint32_t n)
 	if (!t->slot && claim(t) < 0) {
 		if (!t->tid)
 			t->tid = (uint32_t)syscall(SYS_gettid);
-		if (t->moved == 2) /* its last records are in a slot it gave back */
+		if (t->moved == HG_MOVED_GAVE_BACK)
 			keep_order(t);
 		put_overflow(t, rec, n);
-		t->moved = 1;
+		t->moved = HG_MOVED_OVERFLOW;
 		return;
 	}
 	keep_order(t);
@@ -268,7 +268,7 @@ int hg_ring_own_slot(void)
 	return hg_tls.slot || claim(&hg_tls) == 0 ? 0 : -1;
 }
 
-void hg_ring_release_thread(void)
+void hg_ring_release_thread(int last)
 {
 	struct hg_thread *t = &hg_tls;
 
@@ -277,7 +277,7 @@ void hg_ring_release_thread(void)
 	/* Release: every byte published before this store is drained before the slot is reused. */
 	__atomic_store_n(&t->slot->state, HG_SLOT_RELEASED, __ATOMIC_RELEASE);
 	hg_ring_forget_thread();
-	t->moved = 2;
+	t->moved = last ? HG_MOVED_NOT : HG_MOVED_GAVE_BACK;
 }
 
 void hg_ring_forget_thread(void)
@@ -288,7 +288,7 @@ void hg_ring_forget_thread(void)
 	t->data = NULL;
 	t->head = 0;
 	t->tail_cache = 0;
-	t->moved = 0; /* a fork child's records are its own process's: no order to keep */
+	t->moved = HG_MOVED_NOT; /* a fork child's records are its own process's */
 }
 
 void hg_ring_adopt_pid(uint32_t pid)

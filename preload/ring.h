@@ -74,8 +74,12 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
  */
 int hg_ring_own_slot(void);
 
-/* Give the calling thread's slot back to the collector (thread exit, exec). */
-void hg_ring_release_thread(void);
+/*
+ * Give the calling thread's slot back to the collector (thread exit, process exit). last: the
+ * process is done, and a record written after this (stdio's cleanup) need not wait for the
+ * earlier ones to be in the file; otherwise the next record does (see ring.c, keep_order).
+ */
+void hg_ring_release_thread(int last);
 
 /* Fork child: the slot this thread held belongs to the parent; forget it without touching it. */
 void hg_ring_forget_thread(void);

@@ -91,8 +91,8 @@ static inline void leave(void)
 /*
  * The program's frame that called this entry point, where its stack is walked from: this file
  * is built with frame pointers, so [rbp] is the caller's rbp and [rbp + 8] the return address
- * into it. Taken in the exported function itself (not in a helper: that would give the
- * exported function's frame), and only on the path that records, which has the frame.
+ * into it. Taken in the exported function itself, not in a helper (that would give the
+ * exported function's frame): on the path that records, or before calling the helper.
  */
 #define CALLER_FRAME(f)                                                                       \
 	do {                                                                                  \

@@ -380,7 +380,7 @@ static void *produce(void *arg)
 	p->slot = hg_tls.slot;
 	if (p->written)
 		pthread_barrier_wait(p->written);
-	hg_ring_release_thread();
+	hg_ring_release_thread(0);
 	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
