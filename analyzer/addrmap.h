@@ -1,5 +1,6 @@
 /*
- * addrmap.h - the live-block table: address -> (size, stack id), open addressing
+ * addrmap.h - address -> one 64-bit word, open addressing: the replay's live blocks (replay.c
+ * packs a block's size and stack id in the word), the event model's recent blocks and frees
  */
 #ifndef HG_ADDRMAP_H
 #define HG_ADDRMAP_H
@@ -7,16 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct hg_live {
-	uint64_t size_bytes; /* requested size */
-	uint64_t t_ns;       /* when it was allocated */
-	uint32_t stack_id;   /* allocation stack */
-	uint32_t home;       /* the table's own: the slot the address hashes to (set by put) */
-};
-
 struct hg_addrmap_entry {
-	uint64_t addr;       /* 0 = empty slot; addresses are never 0 */
-	struct hg_live v;
+	uint64_t addr;  /* 0 = empty slot; addresses are never 0 */
+	uint64_t value; /* the caller's word */
 };
 
 struct hg_addrmap {
@@ -34,23 +28,22 @@ void hg_addrmap_release(struct hg_addrmap *m);
  * *old if old is non-NULL), 0 when it is new. Grows at 1/2 load up to 2^20 entries, 3/4 above;
  * out-of-memory exits (diag.h).
  */
-int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, const struct hg_live *v,
-		   struct hg_live *old);
+int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t *old);
 
 /* Remove addr; returns 1 and copies its value to *out when it was present, else 0. */
-int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, struct hg_live *out);
+int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, uint64_t *out);
 
-/* Remove addr only if its value has this t_ns and stack_id (one probe); 1 when it did. */
-int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t t_ns, uint32_t stack_id);
+/* Remove addr only if the bits of its value under mask equal value's (one probe); 1 when it
+ * did. */
+int hg_addrmap_take_if(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t mask);
 
 /* Pointer to addr's value, or NULL. Valid until the next put or take. */
-struct hg_live *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr);
+uint64_t *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr);
 
 /* Start loading addr's slot into the cache: a lookup due shortly after then does not wait. */
 void hg_addrmap_prefetch(const struct hg_addrmap *m, uint64_t addr);
 
 /* Iterate: start with *pos = 0; returns 0 when done. */
-int hg_addrmap_next(const struct hg_addrmap *m, size_t *pos, uint64_t *addr,
-		    const struct hg_live **v);
+int hg_addrmap_next(const struct hg_addrmap *m, size_t *pos, uint64_t *addr, uint64_t *value);
 
 #endif /* HG_ADDRMAP_H */

@@ -44,7 +44,7 @@ struct key_slot {
 };
 
 /* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches. */
-enum { LIVE = 1, FREED = 2 }; /* the kinds of entry in blocks (in stack_id) */
+enum { LIVE = 1, FREED = 2 }; /* the kinds of entry in blocks */
 struct recent_slot {
 	uint64_t addr;
 	uint64_t seq;
@@ -57,10 +57,10 @@ struct hg_pid_model {
 	struct key_slot *keys;     /* the writer's: pairs by key */
 	size_t key_cap;
 	struct chunk_class *classes;
-	/* addr -> a recent live block (LIVE: pair in size_bytes, allocation seq in t_ns) or a
-	 * recent free (FREED: free seq in t_ns), told apart by stack_id. One map for both: an
-	 * address is one or the other, and an event then costs one lookup for itself and one
-	 * for the FIFO it pushes an old entry out of. */
+	/* addr -> a recent live block (LIVE, its pair and allocation seq) or a recent free
+	 * (FREED, its free seq), one word each (see word()). One map for both: an address is one
+	 * or the other, and an event then costs one lookup for itself and one for the FIFO it
+	 * pushes an old entry out of. */
 	struct hg_addrmap blocks;
 	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
 	uint64_t seq;              /* allocations noted */
@@ -260,25 +260,62 @@ enum {
 	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED /* + zigzag delta */
 };
 
-/* addr's entry in blocks if it is of that kind, else NULL. */
-static const struct hg_live *entry(const struct hg_pid_model *pm, uint64_t addr, uint32_t kind)
-{
-	const struct hg_live *v = hg_addrmap_get(&pm->blocks, addr);
+/*
+ * An entry of blocks in one word: its kind in the top two bits, a LIVE block's pair in the
+ * bits below, and the low 32 bits of its sequence number (of allocation for LIVE, of free for
+ * FREED). An entry stays in blocks only while its FIFO slot holds it (the last HG_MODEL_RECENT
+ * allocations, HG_MODEL_ANY_FREED frees: far fewer than 2^32), so those 32 bits tell its slot's
+ * seq from any other and give its distance from the newest.
+ */
+#define KIND_SHIFT 62
+#define PAIR_SHIFT 32
+#define SEQ_BITS 0xffffffffull
+#define KIND_AND_SEQ (3ull << KIND_SHIFT | SEQ_BITS)
 
-	return v && v->stack_id == kind ? v : NULL;
+_Static_assert(HG_MODEL_MAX_PAIRS <= 1u << (KIND_SHIFT - PAIR_SHIFT), "a pair fits its bits");
+
+static uint64_t word(uint32_t kind, uint32_t pair, uint64_t seq)
+{
+	return (uint64_t)kind << KIND_SHIFT | (uint64_t)pair << PAIR_SHIFT | (seq & SEQ_BITS);
+}
+
+static uint32_t word_pair(uint64_t w)
+{
+	return (uint32_t)((w & ~(3ull << KIND_SHIFT)) >> PAIR_SHIFT);
+}
+
+/* How many noted before the newest (seq - 1) the entry's was. */
+static uint64_t word_age(uint64_t w, uint64_t seq)
+{
+	return (uint32_t)((seq - 1) - (w & SEQ_BITS));
+}
+
+/* addr's entry in blocks if it is of that kind, else NULL. */
+static const uint64_t *entry(const struct hg_pid_model *pm, uint64_t addr, uint32_t kind)
+{
+	const uint64_t *w = hg_addrmap_get(&pm->blocks, addr);
+
+	return w && *w >> KIND_SHIFT == kind ? w : NULL;
+}
+
+/* Whether the entry is the one made with the FIFO slot's seq. */
+static int entry_of(const uint64_t *w, const struct recent_slot *slot)
+{
+	return w && (*w & SEQ_BITS) == (slot->seq & SEQ_BITS);
 }
 
 /* Push the oldest entry of a FIFO out of blocks, unless the address has moved on since. */
 static void evict(struct hg_pid_model *pm, const struct recent_slot *slot, uint32_t kind)
 {
 	if (slot->addr)
-		hg_addrmap_take_if(&pm->blocks, slot->addr, slot->seq, kind);
+		hg_addrmap_take_if(&pm->blocks, slot->addr, word(kind, 0, slot->seq),
+				   KIND_AND_SEQ);
 }
 
 uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
 	const struct chunk_class *c = class_of(pm, &pm->pairs[pair], 0);
-	const struct hg_live *f;
+	const uint64_t *f;
 
 	for (uint32_t i = 0; c && i < c->n_freed; i++)
 		if (c->freed[c->n_freed - 1 - i] == addr)
@@ -288,7 +325,7 @@ uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32
 	if (addr == pm->prev_end)
 		return CODE_PREV_END;
 	if ((f = entry(pm, addr, FREED)))
-		return CODE_ANY_FREED + (pm->free_seq - 1 - f->t_ns);
+		return CODE_ANY_FREED + word_age(*f, pm->free_seq);
 	return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
 }
 
@@ -297,7 +334,6 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 {
 	const struct chunk_class *c;
 	const struct recent_slot *slot;
-	const struct hg_live *f;
 	uint64_t z;
 
 	if (code < HG_MODEL_FREED) {
@@ -316,8 +352,7 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 		if (z >= pm->free_seq)
 			return -1;
 		slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
-		f = entry(pm, slot->addr, FREED);
-		if (!slot->addr || !f || f->t_ns != slot->seq)
+		if (!slot->addr || !entry_of(entry(pm, slot->addr, FREED), slot))
 			return -1; /* reused or evicted since: the writer never refers to it */
 		*addr = slot->addr;
 		return 0;
@@ -338,7 +373,6 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	struct chunk_class *c;
 	struct pair *p = &pm->pairs[pair];
 	struct recent_slot *slot;
-	struct hg_live v = { pair, 0, LIVE, 0 };
 	uint64_t end;
 
 	/* The address is no longer free in its chunk size. */
@@ -357,8 +391,8 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
 	/* The oldest recent block makes room, unless it was freed (or reused) since. */
 	evict(pm, slot, LIVE);
-	v.t_ns = pm->seq;
-	hg_addrmap_put(&pm->blocks, addr, &v, NULL); /* no longer a recent free, if it was */
+	/* No longer a recent free, if it was. */
+	hg_addrmap_put(&pm->blocks, addr, word(LIVE, pair, pm->seq), NULL);
 	slot->addr = addr;
 	slot->seq = pm->seq++;
 	if (p->n_recent == HG_MODEL_PAIR_RECENT)
@@ -375,13 +409,13 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *age,
 		      uint32_t *pair, uint32_t *rank)
 {
-	const struct hg_live *v = entry(pm, addr, LIVE);
+	const uint64_t *w = entry(pm, addr, LIVE);
 	const struct pair *p;
 
-	if (!v)
+	if (!w)
 		return 0;
-	*age = pm->seq - 1 - v->t_ns;
-	p = &pm->pairs[v->size_bytes];
+	*age = word_age(*w, pm->seq);
+	p = &pm->pairs[word_pair(*w)];
 	*pair = p->idx;
 	*rank = UINT32_MAX;
 	for (uint32_t i = 0; i < p->n_recent; i++)
@@ -400,13 +434,11 @@ void hg_model_prefetch(const struct hg_pid_model *pm, uint64_t addr)
 int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr)
 {
 	const struct recent_slot *slot;
-	const struct hg_live *v;
 
 	if (age >= pm->seq || age >= HG_MODEL_RECENT || !pm->fifo)
 		return -1;
 	slot = &pm->fifo[(pm->seq - 1 - age) % HG_MODEL_RECENT];
-	v = entry(pm, slot->addr, LIVE);
-	if (!slot->addr || !v || v->t_ns != slot->seq)
+	if (!slot->addr || !entry_of(entry(pm, slot->addr, LIVE), slot))
 		return -1; /* freed, or allocated again since: the writer never refers to it */
 	*addr = slot->addr;
 	return 0;
@@ -425,7 +457,7 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 
 void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 {
-	struct hg_live f = { 0, pm->free_seq, FREED, 0 }, old;
+	uint64_t old;
 	struct pair *p;
 	struct chunk_class *c;
 	struct recent_slot *slot;
@@ -439,9 +471,10 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 	slot->addr = addr;
 	slot->seq = pm->free_seq++;
 	/* A recent free now, whatever it was; if it was a recent live block, its pair is known. */
-	if (!hg_addrmap_put(&pm->blocks, addr, &f, &old) || old.stack_id != LIVE)
+	if (!hg_addrmap_put(&pm->blocks, addr, word(FREED, 0, slot->seq), &old) ||
+	    old >> KIND_SHIFT != LIVE)
 		return; /* not a recent block: its size is unknown */
-	p = &pm->pairs[old.size_bytes];
+	p = &pm->pairs[word_pair(old)];
 	for (uint32_t i = p->n_recent; i-- > 0;)
 		if (p->recent[i] == addr) {
 			drop_at(p->recent, &p->n_recent, i);

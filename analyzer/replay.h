@@ -25,6 +25,15 @@ struct hg_site {
 	uint64_t temporary_bytes; /* their requested sizes */
 };
 
+/* A block live in an image: what hg_image_live_get and hg_image_live_next give. */
+struct hg_live {
+	uint64_t size_bytes; /* requested size */
+	uint32_t stack_id;   /* allocation stack */
+};
+
+/* A free of an address not live, waiting for its allocation (replay.c). */
+struct hg_orphan;
+
 /* Allocation sizes in power-of-two buckets: 0 holds size 0, k >= 1 holds [2^(k-1), 2^k). */
 #define HG_SIZE_BUCKETS 65
 
@@ -173,9 +182,10 @@ struct hg_image {
 	uint32_t n_stacks;
 	struct hg_module *modules;
 	uint32_t n_modules;
-	struct hg_addrmap live;   /* blocks live at the end */
-	struct hg_addrmap orphans;/* replay's own: frees of unknown addresses (how many in
-				     size_bytes, the last one's t_ns), in case their
+	struct hg_addrmap live;   /* blocks live at the end, one word each: read them with
+				     hg_image_live_get and hg_image_live_next (n: how many) */
+	struct hg_addrmap big_sizes; /* replay's own: the sizes of those of 4 GiB or more */
+	struct hg_orphan *orphans;/* replay's own: frees of unknown addresses, in case their
 				     allocations arrive late */
 	struct hg_snapshot **snapshots; /* in order taken */
 	uint32_t n_snapshots;
@@ -247,6 +257,13 @@ struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t a
 unsigned hg_size_bucket(uint64_t size_bytes);
 
 void hg_replay_free(struct hg_replay *r);
+
+/* Block addr if it is live in im (at the end of the replay): 1 and *v, else 0. */
+int hg_image_live_get(const struct hg_image *im, uint64_t addr, struct hg_live *v);
+
+/* Iterate over im's live blocks, in no order: start with *pos = 0; returns 0 when done. */
+int hg_image_live_next(const struct hg_image *im, size_t *pos, uint64_t *addr,
+		       struct hg_live *v);
 
 /*
  * The stack with this id as seen by image im: its own definition, else its fork parent's.

@@ -24,11 +24,11 @@ void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
 {
 	size_t pos = 0, n = 0;
 	uint64_t addr;
-	const struct hg_live *v;
+	struct hg_live v;
 
 	sn->blocks = hg_xmalloc(sizeof(*sn->blocks) * (im->live.n ? im->live.n : 1));
-	while (hg_addrmap_next(&im->live, &pos, &addr, &v))
-		sn->blocks[n++] = (struct hg_block){ addr, v->size_bytes, v->stack_id };
+	while (hg_image_live_next(im, &pos, &addr, &v))
+		sn->blocks[n++] = (struct hg_block){ addr, v.size_bytes, v.stack_id };
 	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
 	sn->n_blocks = n;
 	sn->have_blocks = 1;

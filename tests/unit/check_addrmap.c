@@ -1,5 +1,5 @@
 /*
- * check_addrmap.c - unit tests for the live-block table (analyzer/addrmap.c)
+ * check_addrmap.c - unit tests for the address table (analyzer/addrmap.c)
  *
  * Besides the contract of each call, the tests check the one thing an open-addressing table
  * with backward-shift deletion can get subtly wrong: after any sequence of inserts and deletes
@@ -27,11 +27,10 @@ static void teardown(void)
 	hg_addrmap_release(&m);
 }
 
-static struct hg_live live(uint64_t size, uint32_t stack)
+/* A value using all 64 bits: what the replay packs (a stack id over a size) looks like. */
+static uint64_t live(uint64_t size, uint32_t stack)
 {
-	struct hg_live v = { size, size * 3 + 1, stack, 0 };
-
-	return v;
+	return (uint64_t)stack << 32 ^ size * 0x9e3779b97f4a7c15ull;
 }
 
 /* A deterministic 64-bit generator (splitmix64), so failures reproduce. */
@@ -47,8 +46,7 @@ static uint64_t next_random(uint64_t *state)
 START_TEST(test_addrmap_empty_map)
 {
 	size_t pos = 0;
-	uint64_t addr;
-	const struct hg_live *v;
+	uint64_t addr, v;
 
 	ck_assert_ptr_null(hg_addrmap_get(&m, 0x1000));
 	ck_assert_int_eq(hg_addrmap_take(&m, 0x1000, NULL), 0);
@@ -57,28 +55,21 @@ START_TEST(test_addrmap_empty_map)
 }
 END_TEST
 
-/* The value a caller stored: size, time and stack (home is the table's own). */
-static int same(const struct hg_live *x, const struct hg_live *y)
-{
-	return x->size_bytes == y->size_bytes && x->t_ns == y->t_ns && x->stack_id == y->stack_id;
-}
-
 START_TEST(test_addrmap_put_get_take)
 {
-	struct hg_live a = live(10, 1), b = live(20, 2), out;
-	struct hg_live *got;
+	uint64_t a = live(10, 1), b = live(20, 2), out, *got;
 
-	ck_assert_int_eq(hg_addrmap_put(&m, 0x1000, &a, NULL), 0);
-	ck_assert_int_eq(hg_addrmap_put(&m, 0x2000, &b, NULL), 0);
+	ck_assert_int_eq(hg_addrmap_put(&m, 0x1000, a, NULL), 0);
+	ck_assert_int_eq(hg_addrmap_put(&m, 0x2000, b, NULL), 0);
 	ck_assert_uint_eq(m.n, 2);
 	got = hg_addrmap_get(&m, 0x1000);
 	ck_assert_ptr_nonnull(got);
-	ck_assert(same(got, &a));
+	ck_assert_uint_eq(*got, a);
 	ck_assert_ptr_null(hg_addrmap_get(&m, 0x3000));
 
-	memset(&out, 0xff, sizeof(out));
+	out = 0;
 	ck_assert_int_eq(hg_addrmap_take(&m, 0x2000, &out), 1);
-	ck_assert(same(&out, &b));
+	ck_assert_uint_eq(out, b);
 	ck_assert_uint_eq(m.n, 1);
 	ck_assert_ptr_null(hg_addrmap_get(&m, 0x2000));
 	ck_assert_int_eq(hg_addrmap_take(&m, 0x2000, &out), 0);
@@ -89,47 +80,49 @@ END_TEST
 
 START_TEST(test_addrmap_overwrite_returns_old)
 {
-	struct hg_live a = live(10, 1), b = live(99, 7), old;
+	uint64_t a = live(10, 1), b = live(99, 7), old;
 
-	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, &a, &old), 0);
-	memset(&old, 0, sizeof(old));
-	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, &b, &old), 1);
-	ck_assert(same(&old, &a));
-	ck_assert(same(hg_addrmap_get(&m, 0xabc0), &b));
+	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, a, &old), 0);
+	old = 0;
+	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, b, &old), 1);
+	ck_assert_uint_eq(old, a);
+	ck_assert_uint_eq(*hg_addrmap_get(&m, 0xabc0), b);
 	ck_assert_uint_eq(m.n, 1);
 	/* Overwriting without asking for the old value. */
-	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, &a, NULL), 1);
-	ck_assert(same(hg_addrmap_get(&m, 0xabc0), &a));
+	ck_assert_int_eq(hg_addrmap_put(&m, 0xabc0, a, NULL), 1);
+	ck_assert_uint_eq(*hg_addrmap_get(&m, 0xabc0), a);
 }
 END_TEST
 
 START_TEST(test_addrmap_grows_at_half_load_while_small)
 {
-	struct hg_live v = live(1, 1);
+	uint64_t v = live(1, 1);
 
 	for (uint64_t k = 1; k <= 512; k++)
-		hg_addrmap_put(&m, k * 16, &v, NULL);
+		hg_addrmap_put(&m, k * 16, v, NULL);
 	ck_assert_uint_eq(m.cap, 1024);
-	hg_addrmap_put(&m, 513 * 16, &v, NULL);
+	hg_addrmap_put(&m, 513 * 16, v, NULL);
 	ck_assert_uint_eq(m.cap, 2048);
 	for (uint64_t k = 1; k <= 513; k++) {
-		struct hg_live *got = hg_addrmap_get(&m, k * 16);
+		uint64_t *got = hg_addrmap_get(&m, k * 16);
 		ck_assert_ptr_nonnull(got);
+		ck_assert_uint_eq(*got, v);
 	}
 }
 END_TEST
 
-/* take_if removes an entry only when both its time and its stack id match, in one probe. */
-START_TEST(test_addrmap_take_if_matches_time_and_stack)
+/* take_if removes an entry only when the bits of its value under the mask match, in one
+ * probe; the bits outside the mask do not count. */
+START_TEST(test_addrmap_take_if_matches_masked_bits)
 {
-	struct hg_live v = { 64, 7, 3, 0 };
+	const uint64_t mask = 0xc0000000ffffffffull;
 
-	hg_addrmap_put(&m, 0x1000, &v, NULL);
-	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 8, 3), 0);
-	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 7, 4), 0);
-	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x2000, 7, 3), 0);
+	hg_addrmap_put(&m, 0x1000, 0x4000012300000007ull, NULL);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 0x4000000000000008ull, mask), 0);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 0x8000000000000007ull, mask), 0);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x2000, 0x4000000000000007ull, mask), 0);
 	ck_assert_uint_eq(m.n, 1);
-	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 7, 3), 1);
+	ck_assert_int_eq(hg_addrmap_take_if(&m, 0x1000, 0x4000000000000007ull, mask), 1);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_ptr_null(hg_addrmap_get(&m, 0x1000));
 }
@@ -138,13 +131,13 @@ END_TEST
 /* Above 2^20 entries the table fills to three quarters: 2^21 slots take 1,572,864 keys. */
 START_TEST(test_addrmap_large_table_grows_at_three_quarters_load)
 {
-	struct hg_live v = live(1, 1);
+	uint64_t v = live(1, 1);
 	const uint64_t full = (1u << 21) / 4 * 3;
 
 	for (uint64_t k = 1; k <= full; k++)
-		hg_addrmap_put(&m, k * 32, &v, NULL);
+		hg_addrmap_put(&m, k * 32, v, NULL);
 	ck_assert_uint_eq(m.cap, 1u << 21);
-	hg_addrmap_put(&m, (full + 1) * 32, &v, NULL);
+	hg_addrmap_put(&m, (full + 1) * 32, v, NULL);
 	ck_assert_uint_eq(m.cap, 1u << 22);
 	ck_assert_uint_eq(m.n, full + 1);
 	ck_assert_ptr_nonnull(hg_addrmap_get(&m, 32));
@@ -157,16 +150,16 @@ START_TEST(test_addrmap_many_keys_survive_growth)
 	const uint64_t n = 200000;
 
 	for (uint64_t k = 1; k <= n; k++) {
-		struct hg_live v = live(k, (uint32_t)k);
-		FX_REQUIRE(hg_addrmap_put(&m, 0x7f0000000000ull + k * 48, &v, NULL) == 0,
+		FX_REQUIRE(hg_addrmap_put(&m, 0x7f0000000000ull + k * 48, live(k, (uint32_t)k),
+					  NULL) == 0,
 			"key %llu reported present", (unsigned long long)k);
 	}
 	ck_assert_uint_eq(m.n, n);
 	ck_assert_uint_ge(m.cap, 2 * n);
 	ck_assert_uint_eq(m.cap & (m.cap - 1), 0);
 	for (uint64_t k = 1; k <= n; k++) {
-		struct hg_live *got = hg_addrmap_get(&m, 0x7f0000000000ull + k * 48);
-		FX_REQUIRE(got && got->size_bytes == k && got->stack_id == k, "key %llu lost",
+		uint64_t *got = hg_addrmap_get(&m, 0x7f0000000000ull + k * 48);
+		FX_REQUIRE(got && *got == live(k, (uint32_t)k), "key %llu lost",
 			(unsigned long long)k);
 	}
 }
@@ -182,7 +175,7 @@ END_TEST
 START_TEST(test_addrmap_churn_matches_reference)
 {
 	static uint64_t keys[CHURN_KEYS];
-	static struct hg_live ref[CHURN_KEYS];
+	static uint64_t ref[CHURN_KEYS];
 	static int present[CHURN_KEYS];
 	uint64_t rng = 42;
 	size_t n_present = 0;
@@ -195,21 +188,21 @@ START_TEST(test_addrmap_churn_matches_reference)
 		int i = (int)(r % CHURN_KEYS);
 
 		if ((r >> 32) % 100 < 55) {
-			struct hg_live v = live(r >> 40, (uint32_t)op), old;
-			int had = hg_addrmap_put(&m, keys[i], &v, &old);
+			uint64_t v = live(r >> 40, (uint32_t)op), old;
+			int had = hg_addrmap_put(&m, keys[i], v, &old);
 			FX_REQUIRE(had == present[i], "op %ld: put says %d, reference %d", op, had,
 				present[i]);
-			FX_REQUIRE(!had || same(&old, &ref[i]),
+			FX_REQUIRE(!had || old == ref[i],
 				"op %ld: put returned a wrong old value", op);
 			n_present += !present[i];
 			present[i] = 1;
 			ref[i] = v;
 		} else {
-			struct hg_live out;
+			uint64_t out;
 			int had = hg_addrmap_take(&m, keys[i], &out);
 			FX_REQUIRE(had == present[i], "op %ld: take says %d, reference %d", op, had,
 				present[i]);
-			FX_REQUIRE(!had || same(&out, &ref[i]),
+			FX_REQUIRE(!had || out == ref[i],
 				"op %ld: take returned a wrong value", op);
 			n_present -= present[i];
 			present[i] = 0;
@@ -218,10 +211,10 @@ START_TEST(test_addrmap_churn_matches_reference)
 			n_present);
 		if (op % 50000 == 0) {
 			for (int k = 0; k < CHURN_KEYS; k++) {
-				struct hg_live *got = hg_addrmap_get(&m, keys[k]);
+				uint64_t *got = hg_addrmap_get(&m, keys[k]);
 				FX_REQUIRE((got != NULL) == present[k], "op %ld: key %d found %d",
 					   op, k, got != NULL);
-				FX_REQUIRE(!got || same(got, &ref[k]),
+				FX_REQUIRE(!got || *got == ref[k],
 					"op %ld: key %d has a wrong value", op, k);
 			}
 		}
@@ -230,18 +223,19 @@ START_TEST(test_addrmap_churn_matches_reference)
 END_TEST
 
 /*
- * Keys whose home slot in a 1024-slot table is 1020. This mirrors the table's hash (the page
- * number times the 64-bit golden ratio, bits 20 and up, selects a run of 256 slots; the address
- * within the page, in units of 16, turned by the top byte of that product, the slot in it);
- * should the hash change, the keys merely stop colliding and the test still checks correctness.
+ * Keys whose home slot in a 1024-slot table is 1020. This mirrors the table's hash (the 2 KiB
+ * span's number times the 64-bit golden ratio, bits 20 and up, selects a run of 256 slots; the
+ * address within the span, in units of 8, turned by the top byte of that product, the slot in
+ * it); should the hash change, the keys merely stop colliding, which the first assertion on the
+ * cluster (it wraps to slot 0) catches.
  */
 #define CLUSTER 400
 
 static size_t home_1024(uint64_t addr)
 {
-	uint64_t page = (addr >> 12) * 0x9e3779b97f4a7c15ull;
+	uint64_t span = (addr >> 11) * 0x9e3779b97f4a7c15ull;
 
-	return (size_t)((page >> 20 << 8) + (((addr >> 4) + (page >> 56)) & 255)) & 1023u;
+	return (size_t)((span >> 20 << 8) + (((addr >> 3) + (span >> 56)) & 255)) & 1023u;
 }
 
 static void colliding_keys(uint64_t *keys, size_t n)
@@ -256,11 +250,11 @@ static void colliding_keys(uint64_t *keys, size_t n)
 static void check_cluster(const uint64_t *keys, const int *present, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct hg_live *got = hg_addrmap_get(&m, keys[i]);
+		uint64_t *got = hg_addrmap_get(&m, keys[i]);
 
 		FX_REQUIRE((got != NULL) == present[i], "key %zu: found %d, present %d", i,
 			got != NULL, present[i]);
-		FX_REQUIRE(!got || got->stack_id == i, "key %zu has stack %u", i, got->stack_id);
+		FX_REQUIRE(!got || *got == live(i, (uint32_t)i), "key %zu has a wrong value", i);
 	}
 }
 
@@ -273,8 +267,7 @@ START_TEST(test_addrmap_wrapping_cluster_deletes)
 
 	colliding_keys(keys, CLUSTER);
 	for (size_t i = 0; i < CLUSTER; i++) {
-		struct hg_live v = live(i, (uint32_t)i);
-		hg_addrmap_put(&m, keys[i], &v, NULL);
+		hg_addrmap_put(&m, keys[i], live(i, (uint32_t)i), NULL);
 		present[i] = 1;
 	}
 	ck_assert_uint_eq(m.cap, 1024); /* 400 entries stay below three quarters load: no growth */
@@ -310,13 +303,11 @@ START_TEST(test_addrmap_cluster_mixed_with_other_keys)
 		keys[i] = 0x100000 + i * 4096 + 8;
 	for (int round = 0; round < 20000; round++) {
 		size_t i = next_random(&rng) % CLUSTER;
-		struct hg_live v = live(i, (uint32_t)i);
-
 		if (present[i])
 			FX_REQUIRE(hg_addrmap_take(&m, keys[i], NULL) == 1, "key %zu not taken", i);
 		else
-			FX_REQUIRE(hg_addrmap_put(&m, keys[i], &v, NULL) == 0, "key %zu present",
-				   i);
+			FX_REQUIRE(hg_addrmap_put(&m, keys[i], live(i, (uint32_t)i), NULL) == 0,
+				   "key %zu present", i);
 		present[i] = !present[i];
 		if (round % 97 == 0)
 			check_cluster(keys, present, CLUSTER);
@@ -329,14 +320,11 @@ START_TEST(test_addrmap_iteration_visits_each_once)
 {
 	enum { N = 5000 };
 	static int seen[N];
-	uint64_t addr;
-	const struct hg_live *v;
+	uint64_t addr, v;
 	size_t pos = 0, visits = 0;
 
-	for (uint64_t k = 0; k < N; k++) {
-		struct hg_live x = live(k, (uint32_t)k);
-		hg_addrmap_put(&m, 0x10000 + k * 32, &x, NULL);
-	}
+	for (uint64_t k = 0; k < N; k++)
+		hg_addrmap_put(&m, 0x10000 + k * 32, live(k, (uint32_t)k), NULL);
 	/* Delete every third key: iteration must skip the holes. */
 	for (uint64_t k = 0; k < N; k += 3)
 		ck_assert_int_eq(hg_addrmap_take(&m, 0x10000 + k * 32, NULL), 1);
@@ -346,7 +334,7 @@ START_TEST(test_addrmap_iteration_visits_each_once)
 		ck_assert_uint_lt(k, N);
 		ck_assert_uint_eq(addr, 0x10000 + k * 32);
 		ck_assert_uint_ne(k % 3, 0);
-		ck_assert_uint_eq(v->size_bytes, k);
+		ck_assert_uint_eq(v, live(k, (uint32_t)k));
 		ck_assert_int_eq(seen[k], 0);
 		seen[k] = 1;
 		visits++;
@@ -360,15 +348,15 @@ END_TEST
 
 START_TEST(test_addrmap_release_leaves_empty_map)
 {
-	struct hg_live v = live(1, 1);
+	uint64_t v = live(1, 1);
 
-	hg_addrmap_put(&m, 0x40, &v, NULL);
+	hg_addrmap_put(&m, 0x40, v, NULL);
 	hg_addrmap_release(&m);
 	ck_assert_uint_eq(m.n, 0);
 	ck_assert_uint_eq(m.cap, 0);
 	ck_assert_ptr_null(hg_addrmap_get(&m, 0x40));
 	/* Usable again. */
-	ck_assert_int_eq(hg_addrmap_put(&m, 0x40, &v, NULL), 0);
+	ck_assert_int_eq(hg_addrmap_put(&m, 0x40, v, NULL), 0);
 	ck_assert_uint_eq(m.n, 1);
 }
 END_TEST
@@ -392,7 +380,7 @@ Suite *addrmap_suite(void)
 	tcase_add_test(basic, test_addrmap_put_get_take);
 	tcase_add_test(basic, test_addrmap_overwrite_returns_old);
 	tcase_add_test(basic, test_addrmap_grows_at_half_load_while_small);
-	tcase_add_test(basic, test_addrmap_take_if_matches_time_and_stack);
+	tcase_add_test(basic, test_addrmap_take_if_matches_masked_bits);
 	tcase_add_test(basic, test_addrmap_large_table_grows_at_three_quarters_load);
 	tcase_add_test(basic, test_addrmap_release_leaves_empty_map);
 	tcase_add_test(churn, test_addrmap_many_keys_survive_growth);
