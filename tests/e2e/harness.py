@@ -11,6 +11,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLE_SRC = os.path.join(REPO, "samples")
@@ -354,12 +355,13 @@ class Ctx:
         cmd = [self.hg, "record", "-o", trace] + list(options)
         if depth is not None:
             cmd += ["--depth", str(depth)]
+        since_ns = time.monotonic_ns()
         res = run(cmd + ["--"] + list(argv), cwd=cwd or self.tmp, env=env, stdin=stdin)
         if expect_code is not None and res.code != expect_code:
             raise Fail("record exit status: expected %d, got %s\n%s" % (
                 expect_code, res.code, res.describe()))
         check(os.path.isfile(trace), "record wrote no trace at %s\n%s" % (trace, res.describe()))
-        check_no_ring_left(res.pid, "record")
+        check_no_ring_left(res.pid, since_ns, "record")
         return res, trace
 
     def report(self, trace, fmt="json", top=0, extra=()):
@@ -409,9 +411,12 @@ def check_lineage(rep, what):
         seen.append(proc)
 
 
-def check_no_ring_left(pid, what):
-    """The shared-memory ring a run made (named after the process that made it) is gone."""
-    left = glob.glob("/dev/shm/heapgraph.%d.*.ring" % pid)
+def check_no_ring_left(pid, since_ns, what):
+    """The shared-memory ring a run made is gone. A ring is named after the process that made
+    it and its CLOCK_MONOTONIC time then: one older than since_ns (the run's start) is an
+    earlier process's with the same pid, killed before it could remove it, and does not count."""
+    left = [p for p in glob.glob("/dev/shm/heapgraph.%d.*.ring" % pid)
+            if int(p.rsplit(".", 2)[-2]) >= since_ns]
     eq(left, [], what + ": ring files left in /dev/shm")
 
 

@@ -71,6 +71,7 @@ def bare_run(ctx, argv, what, expect_code=0, extra_env=None, trace=None, immedia
     """Run argv with LD_PRELOAD in a fresh cwd; check the trace it wrote (heapgraph.<pid>.hgt
     in cwd unless trace is given) with check_fn(process). Returns the Result."""
     cwd = tempfile.mkdtemp(prefix="bare-", dir=ctx.tmp)
+    since_ns = time.monotonic_ns()
     res = ctx.bare(argv, cwd, extra_env)
     eq(res.code, expect_code, what + ": exit status with LD_PRELOAD")
     path = trace or os.path.join(cwd, "heapgraph.%d.hgt" % res.pid)
@@ -84,7 +85,7 @@ def bare_run(ctx, argv, what, expect_code=0, extra_env=None, trace=None, immedia
             check_fn(proc)
     bare_report(ctx, path, check_rep, immediate)
     wait_collector(path)
-    check_no_ring_left(res.pid, what)
+    check_no_ring_left(res.pid, since_ns, what)
     return res
 
 
