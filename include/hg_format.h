@@ -886,9 +886,10 @@ enum hg_codec {
 	HG_CODEC_ZSTD = 1,        /* one zstd frame of the records */
 	HG_CODEC_PACKED_ZSTD = 2, /* one zstd frame of the packed stream (docs/FORMAT.md,
 				     "Packing") */
-	HG_CODEC_PACKED_STREAM = 3, /* the packed stream, as the next flushed part of one zstd
-				       frame that runs through every codec-3 block of the file:
-				       decoding a block needs the codec-3 blocks before it */
+	HG_CODEC_PACKED_STREAM = 3, /* the packed stream, as the next flushed part of the zstd
+				       frame that runs through the codec-3 blocks of the file (a
+				       block may end it and start the next): decoding a block needs
+				       the codec-3 blocks before it */
 	HG_CODEC_COLUMN_STREAM = 4  /* the same with the packed fields in columns (written now) */
 };
 

@@ -374,6 +374,66 @@ START_TEST(test_trace_stream_refers_to_earlier_blocks)
 }
 END_TEST
 
+/* Where zstd's frame magic (0xFD2FB528, little-endian) first appears in p, or -1. */
+static long frame_magic_at(const uint8_t *p, size_t n)
+{
+	static const uint8_t magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+
+	for (size_t i = 0; i + 4 <= n; i++)
+		if (!memcmp(p + i, magic, 4))
+			return (long)i;
+	return -1;
+}
+
+/*
+ * Packing without references (the collector's cheap mode) takes a cheaper zstd level, which zstd
+ * takes only in a new frame: the first block after each change ends the frame and starts
+ * another inside its payload, the blocks between go on in theirs, and a reader reads through.
+ */
+START_TEST(test_trace_level_change_starts_a_new_frame)
+{
+	struct fx_buf b = { 0 };
+	struct fx_trace t;
+	struct hg_trace_writer *w = hg_trace_writer_open(path, 6);
+	static const int refer[5] = { 1, 0, 0, 1, 1 };
+	static const long magic_at[5] = { 0, 1, -1, 1, -1 }; /* 1: after the frame's end */
+	struct hg_block_header h;
+	uint8_t *file;
+	size_t n, off = HG_TRACE_HEADER_BYTES, i = 0;
+
+	ck_assert_ptr_nonnull(w);
+	for (uint64_t k = 0; k < 2000; k++)
+		fx_alloc(&b, 1000 + k * 977, 0x7f0000000000ull + ((k * 7919) % 4093) * 48,
+			 k % 300 + 1, (uint32_t)(k % 17) + 1, HG_FN_MALLOC);
+	for (int k = 0; k < 5; k++) {
+		hg_trace_writer_refer(w, refer[k]);
+		ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
+	}
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+
+	file = fx_slurp(path, &n);
+	for (int k = 0; k < 5; k++) {
+		long at;
+		memcpy(&h, file + off, sizeof(h));
+		ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
+		at = frame_magic_at(file + off + sizeof(h), h.stored_bytes);
+		if (magic_at[k] == 1)
+			ck_assert_msg(at > 0, "block %d: no new frame after the old one's end", k);
+		else
+			ck_assert_msg(at == magic_at[k], "block %d: frame magic at %ld", k, at);
+		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
+	}
+	free(file);
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	for (int k = 0; k < 5; k++)
+		i = expect_records(&t, i, &b, 7, 8);
+	expect_end(&t, i, HG_END_FINAL);
+	fx_trace_release(&t);
+	fx_buf_release(&b);
+}
+END_TEST
+
 /* Codec 3 (the stream, fields record after record), as earlier writers made it, and codec 4
  * after it in the same zstd frame and model, as a file appended to by a newer writer would be. */
 START_TEST(test_trace_reads_stream_blocks_without_columns)
@@ -864,6 +924,7 @@ Suite *trace_suite(void)
 	tcase_add_test(round, test_trace_origin_sets_pid_and_tid);
 	tcase_add_test(round, test_trace_reads_plain_zstd_and_long_header);
 	tcase_add_test(round, test_trace_stream_refers_to_earlier_blocks);
+	tcase_add_test(round, test_trace_level_change_starts_a_new_frame);
 	tcase_add_test(round, test_trace_reads_packed_zstd_blocks);
 	tcase_add_test(round, test_trace_reads_stream_blocks_without_columns);
 	tcase_add_test(writer, test_trace_stored_block_layout);
