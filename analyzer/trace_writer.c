@@ -29,8 +29,8 @@ struct hg_trace_writer {
 	uint64_t bytes;   /* written so far */
 	ZSTD_CCtx *cctx;  /* the frame running through the blocks (codec 4); NULL: store */
 	int level;        /* zstd level asked for */
-	int frame_level;  /* the level of the frame being written */
-	int next_level;   /* the level wanted now: another one ends the frame at the next block */
+	int frame_cheap;  /* the frame being written has the cheap settings (CHEAP_LEVEL) */
+	int frame_used;   /* a block went into it */
 	struct hg_event_model *model; /* what the blocks so far said (codec 4 packing) */
 	int refer;        /* pack events as references to the model */
 	uint8_t *out;     /* header + compressed payload */
@@ -61,6 +61,34 @@ static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
 	return 0;
 }
 
+/*
+ * The zstd level while events are packed without references (hg_trace_writer_refer), and
+ * without long-distance matching: the collector packs that way when the program keeps every
+ * CPU busy, where each of its cycles is the program's. Measured on the bench's 2-thread churn
+ * (93-97% of it packed so), median of 5: level 6 with long-distance matching (what every
+ * level was, before a level could change in a trace) 4.08 s and 90.6 MB, level 1 3.86 s and
+ * 100 MB, level 1 without it 3.65 s and 99 MB; the whole run at level 3, 4.02 s and 94 MB.
+ */
+#define CHEAP_LEVEL 1
+
+/* zstd's switch for long-distance matching (ZSTD_paramSwitch_e, in its experimental API):
+ * 0 would be "automatic". */
+enum { LDM_ENABLE = 1, LDM_DISABLE = 2 };
+
+/* Set the level and long-distance matching of the next frame: the asked-for level with long-
+ * distance matching, or the cheap settings. */
+static int frame_settings(struct hg_trace_writer *w, int cheap)
+{
+	int level = cheap && w->level > CHEAP_LEVEL ? CHEAP_LEVEL : w->level;
+
+	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level)) ||
+	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching,
+						 cheap ? LDM_DISABLE : LDM_ENABLE)))
+		return -1;
+	w->frame_cheap = cheap;
+	return 0;
+}
+
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 {
 	struct hg_trace_writer *w;
@@ -75,12 +103,11 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	w = hg_xcalloc(1, sizeof(*w));
 	w->fd = fd;
 	w->path = hg_xstrdup(path);
-	w->level = w->frame_level = w->next_level = zstd_level;
+	w->level = zstd_level;
 	if (zstd_level > 0 && (w->cctx = ZSTD_createCCtx()) &&
-	    (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, zstd_level)) ||
+	    (frame_settings(w, 0) < 0 ||
 	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_windowLog,
-						  HG_STREAM_WINDOW_LOG)) ||
-	     ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching, 1)))) {
+						  HG_STREAM_WINDOW_LOG)))) {
 		ZSTD_freeCCtx(w->cctx);
 		w->cctx = NULL;
 	}
@@ -102,44 +129,32 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	return w;
 }
 
-/*
- * The zstd level while events are packed without references (hg_trace_writer_refer), and
- * without long-distance matching: the collector packs that way when the program keeps every
- * CPU busy, where each of its cycles is the program's. Measured on the bench's 2-thread churn
- * (93-97% of it packed so), median of 5: level 6 with long-distance matching (what every
- * level was, before a level could change in a trace) 4.08 s and 90.6 MB, level 1 3.86 s and
- * 100 MB, level 1 without it 3.65 s and 99 MB; the whole run at level 3, 4.02 s and 94 MB.
- */
-#define CHEAP_LEVEL 1
-
 void hg_trace_writer_refer(struct hg_trace_writer *w, int on)
 {
 	if (!w->cctx || w->refer == on)
 		return;
 	w->refer = on;
-	w->next_level = on || w->level < CHEAP_LEVEL ? w->level : CHEAP_LEVEL;
 }
 
 /*
  * zstd takes a new level only at the start of a frame (but with worker threads): the next
- * block first ends the frame, then starts another at the level wanted now. A reader decoding
- * the stream goes from one frame to the next without noticing; the price is that the new frame
- * cannot refer to what came before it, once per change of mode.
+ * block after a change of mode first ends the frame (unless nothing went into it yet), then
+ * starts another with the settings of the mode. A reader decoding the stream goes from one
+ * frame to the next without noticing; the price is that the new frame cannot refer to what
+ * came before it, once per change of mode.
  */
 static int next_frame(struct hg_trace_writer *w, ZSTD_outBuffer *out)
 {
 	ZSTD_inBuffer none = { NULL, 0, 0 };
-	int ldm = w->next_level == w->level;
-	size_t left;
+	size_t left = 0;
 
-	do
-		left = ZSTD_compressStream2(w->cctx, out, &none, ZSTD_e_end);
-	while (!ZSTD_isError(left) && left && out->pos < out->size);
-	if (ZSTD_isError(left) || left ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, w->next_level)) ||
-	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching, ldm)))
+	if (w->frame_used)
+		do
+			left = ZSTD_compressStream2(w->cctx, out, &none, ZSTD_e_end);
+		while (!ZSTD_isError(left) && left && out->pos < out->size);
+	if (ZSTD_isError(left) || left || frame_settings(w, !w->refer) < 0)
 		return -1;
-	w->frame_level = w->next_level;
+	w->frame_used = 0;
 	return 0;
 }
 
@@ -178,14 +193,14 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
 		in.size = hg_pack_stream(w->model, pid, w->refer, 1, raw, n, w->pack);
-		if (w->next_level != w->frame_level && next_frame(w, &out) < 0) {
-			hg_error("cannot write trace '%s': zstd: cannot start a frame at level %d",
-				 w->path, w->next_level);
+		if (w->frame_cheap == w->refer && next_frame(w, &out) < 0) {
+			hg_error("cannot write trace '%s': zstd: cannot start a new frame", w->path);
 			return -1;
 		}
 		do
 			left = ZSTD_compressStream2(w->cctx, &out, &in, ZSTD_e_flush);
 		while (!ZSTD_isError(left) && left && out.pos < out.size);
+		w->frame_used = 1;
 		if (ZSTD_isError(left) || left) {
 			hg_error("cannot write trace '%s': zstd: %s", w->path,
 				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large");

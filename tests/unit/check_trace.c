@@ -430,6 +430,37 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 		i = expect_records(&t, i, &b, 7, 8);
 	expect_end(&t, i, HG_END_FINAL);
 	fx_trace_release(&t);
+
+	/* At level 1 already, cheap mode still differs (no long-distance matching): a change still
+	 * takes a new frame. One made before any block takes none: the first frame starts so. */
+	w = hg_trace_writer_open(path, 1);
+	ck_assert_ptr_nonnull(w);
+	hg_trace_writer_refer(w, 0);
+	ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
+	hg_trace_writer_refer(w, 1);
+	ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	file = fx_slurp(path, &n);
+	off = HG_TRACE_HEADER_BYTES;
+	for (int k = 0; k < 2; k++) {
+		long at;
+		memcpy(&h, file + off, sizeof(h));
+		at = frame_magic_at(file + off + sizeof(h), h.stored_bytes);
+		if (k == 0)
+			ck_assert_msg(at == 0 && frame_magic_at(file + off + sizeof(h) + 4,
+								h.stored_bytes - 4) < 0,
+				      "first block: one frame from its start, got magic at %ld", at);
+		else
+			ck_assert_msg(at > 0, "level 1: no new frame for cheap mode's end");
+		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
+	}
+	free(file);
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	i = expect_records(&t, 0, &b, 7, 8);
+	i = expect_records(&t, i, &b, 7, 8);
+	expect_end(&t, i, HG_END_FINAL);
+	fx_trace_release(&t);
 	fx_buf_release(&b);
 }
 END_TEST
