@@ -78,7 +78,7 @@ deps:
 test-deps:
 	$(Q)scripts/install-deps.sh test
 
-# The entry points find their caller's frame through the frame pointer (shim.c, CALLER_FRAME).
+# The entry points find their caller's frame through the frame pointer (HG_CALLER_FRAME, stack.h).
 $(B)/preload/shim.o: SHIM_CFLAGS += -fno-omit-frame-pointer
 $(B)/preload/%.o: preload/%.c | $(B)/preload
 	$(call say,CC,$@)$(CC) $(SHIM_CFLAGS) -c -o $@ $<

@@ -88,20 +88,6 @@ static inline void leave(void)
 		hg_snapshot_run_pending();
 }
 
-/*
- * The program's frame that called this entry point, where its stack is walked from: this file
- * is built with frame pointers, so [rbp] is the caller's rbp and [rbp + 8] the return address
- * into it. Taken in the exported function itself, not in a helper (that would give the
- * exported function's frame): on the path that records, or before calling the helper.
- */
-#define CALLER_FRAME(f)                                                                       \
-	do {                                                                                  \
-		const uint64_t *fp_ = __builtin_frame_address(0);                             \
-		(f)->bp = fp_[0];                                                             \
-		(f)->ret = fp_[1];                                                            \
-		(f)->sp = (uint64_t)(uintptr_t)(fp_ + 2);                                     \
-	} while (0)
-
 static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns,
 			 const struct hg_frame *from)
 {
@@ -137,7 +123,7 @@ HG_EXPORT void *malloc(size_t n)
 		return HG_LIKELY(hg_real.malloc != NULL) ? hg_real.malloc(n) : hg_boot_alloc(n, 16);
 	p = hg_real.malloc(n);
 	if (HG_LIKELY(p != NULL)) {
-		CALLER_FRAME(&from);
+		HG_CALLER_FRAME(&from);
 		record_alloc(p, n, HG_FN_MALLOC, hg_now_ns(), &from);
 	}
 	leave();
@@ -171,7 +157,7 @@ HG_EXPORT void *calloc(size_t n, size_t size)
 	}
 	p = hg_real.calloc(n, size);
 	if (HG_LIKELY(p != NULL)) {
-		CALLER_FRAME(&from);
+		HG_CALLER_FRAME(&from);
 		record_alloc(p, n * size, HG_FN_CALLOC, hg_now_ns(), &from);
 	}
 	leave();
@@ -212,7 +198,7 @@ HG_EXPORT void *realloc(void *old, size_t n)
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return realloc_common(old, n, HG_FN_REALLOC, &from);
 }
 
@@ -225,7 +211,7 @@ HG_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 		errno = ENOMEM;
 		return NULL;
 	}
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return realloc_common(old, total, HG_FN_REALLOCARRAY, &from);
 }
 
@@ -242,7 +228,7 @@ HG_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	}
 	rc = hg_real.posix_memalign(out, align, n);
 	if (rc == 0 && *out) {
-		CALLER_FRAME(&from);
+		HG_CALLER_FRAME(&from);
 		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, hg_now_ns(), &from);
 	}
 	leave();
@@ -268,7 +254,7 @@ HG_EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return aligned_common(hg_real.aligned_alloc, align, n, HG_FN_ALIGNED_ALLOC, &from);
 }
 
@@ -276,7 +262,7 @@ HG_EXPORT void *memalign(size_t align, size_t n)
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return aligned_common(hg_real.memalign, align, n, HG_FN_MEMALIGN, &from);
 }
 
@@ -298,7 +284,7 @@ HG_EXPORT void *valloc(size_t n)
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return page_common(hg_real.valloc, n, HG_FN_VALLOC, &from);
 }
 
@@ -306,7 +292,7 @@ HG_EXPORT void *pvalloc(size_t n)
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return page_common(hg_real.pvalloc, n, HG_FN_PVALLOC, &from);
 }
 
@@ -352,7 +338,7 @@ HG_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t 
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return mmap_common(hg_real.mmap, addr, len, prot, flags, fd, off, &from);
 }
 
@@ -360,7 +346,7 @@ HG_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_
 {
 	struct hg_frame from;
 
-	CALLER_FRAME(&from);
+	HG_CALLER_FRAME(&from);
 	return mmap_common(hg_real.mmap64, addr, len, prot, flags, fd, off, &from);
 }
 
@@ -425,7 +411,7 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		return real_mremap(old, old_len, new_len, flags, want);
 	p = real_mremap(old, old_len, new_len, flags, want);
 	if (p != MAP_FAILED) {
-		CALLER_FRAME(&from);
+		HG_CALLER_FRAME(&from);
 		record_mremap(old, old_len, p, new_len, flags, &from);
 	}
 	leave();

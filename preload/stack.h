@@ -22,12 +22,26 @@ struct hg_frame {
 };
 
 /*
+ * The frame that called the function this is written in, where a stack is walked from: that
+ * function has a frame pointer (__builtin_frame_address(0) makes it keep one; shim.c is built
+ * with them anyway), so [rbp] is the caller's rbp and [rbp + 8] the return address into it.
+ * The shim's entry points take it in the exported function itself, not in a helper (that would
+ * give the exported function's frame): on the path that records, or before calling the helper.
+ */
+#define HG_CALLER_FRAME(f)                                                                    \
+	do {                                                                                  \
+		const uint64_t *fp_ = __builtin_frame_address(0);                             \
+		(f)->bp = fp_[0];                                                             \
+		(f)->ret = fp_[1];                                                            \
+		(f)->sp = (uint64_t)(uintptr_t)(fp_ + 2);                                     \
+	} while (0)
+
+/*
  * Unwind the calling thread from the program's frame `from` (the caller of the shim's entry
  * point; libunwind's answer, when it is asked, drops the shim's frames before it), and return
- * the stack's id. The first
- * time a stack is seen, an HG_REC_STACK defining it is written to the ring before this returns,
- * so the id is defined in this thread's stream before its first use there. Returns 0 when
- * nothing could be unwound. Caller holds the re-entrancy guard.
+ * the stack's id. The first time a stack is seen, an HG_REC_STACK defining it is written to
+ * the ring before this returns, so the id is defined in this thread's stream before its first
+ * use there. Returns 0 when nothing could be unwound. Caller holds the re-entrancy guard.
  */
 uint32_t hg_stack_capture(const struct hg_frame *from);
 

@@ -29,13 +29,13 @@ struct both {
 };
 
 /* Capture with both, the walker from this function's caller as the shim's entry points do
- * (__builtin_frame_address gives this function a frame pointer); the frames from the caller
- * of this function's caller on are compared. */
+ * (HG_CALLER_FRAME); the frames from the caller of this function's caller on are compared. */
 static __attribute__((noinline)) void capture(struct both *b)
 {
-	const uint64_t *fp = __builtin_frame_address(0);
+	struct hg_frame from;
 
-	b->nw = hg_walk_from(fp[1], (uint64_t)(uintptr_t)(fp + 2), fp[0], b->w, MAX);
+	HG_CALLER_FRAME(&from);
+	b->nw = hg_walk_from(from.ret, from.sp, from.bp, b->w, MAX);
 	b->nu = hg_unwind_backtrace(b->u, MAX);
 	__asm__ volatile("" ::: "memory"); /* no tail call: this frame stays */
 }
