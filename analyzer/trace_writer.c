@@ -193,7 +193,7 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
 		in.size = hg_pack_stream(w->model, pid, w->refer, 1, raw, n, w->pack);
-		if (w->frame_cheap == w->refer && next_frame(w, &out) < 0) {
+		if (w->frame_cheap != !w->refer && next_frame(w, &out) < 0) { /* mode changed */
 			hg_error("cannot write trace '%s': zstd: cannot start a new frame", w->path);
 			return -1;
 		}
