@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "hg_clock.h"
+
 static inline uint64_t hg_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
@@ -15,10 +17,17 @@ static inline uint64_t hg_clock_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* CLOCK_MONOTONIC: the clock every time in a trace is on. */
-static inline uint64_t hg_mono_ns(void)
+/* The clock of the ring this process collects from (hg_clock.h); zeros, CLOCK_MONOTONIC
+ * itself, until hg_trace_clock_use is called. */
+extern struct hg_ring_clock hg_trace_clock;
+
+/* From now on read clock c: the collector calls it with its ring's. */
+void hg_trace_clock_use(const struct hg_ring_clock *c);
+
+/* Now on the clock every time in a trace is on: the ring's. */
+static inline uint64_t hg_trace_ns(void)
 {
-	return hg_clock_ns(CLOCK_MONOTONIC);
+	return hg_clock_now(&hg_trace_clock);
 }
 
 #endif /* HG_CLOCK_H */

@@ -100,12 +100,13 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 {
 	struct hg_collector *c = hg_xcalloc(1, sizeof(*c));
 
+	hg_trace_clock_use(&ring->clock);
 	c->ring = ring;
 	c->ring_bytes = bytes;
 	c->ring_path = hg_xstrdup(ring_path);
 	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
 	c->pids = hg_xcalloc(ring->n_slots, sizeof(*c->pids));
-	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = hg_mono_ns();
+	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = hg_trace_ns();
 	c->rss_interval_ns = 10ull * 1000000ull;
 	c->grid.res_ns = HG_DEFAULT_TIME_RESOLUTION_NS;
 	return c;
@@ -136,11 +137,19 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	struct hg_collector *c;
 	char path[256];
 	uint64_t bytes = hg_ring_file_bytes(o->n_slots, o->slot_bytes);
-	int fd;
+	const char *clock_env = getenv(HG_ENV_CLOCK);
+	int fd, use_tsc = hg_clock_env_parse(clock_env);
+	struct hg_ring_clock clock;
 	void *p;
 
+	if (use_tsc < 0) {
+		hg_error("%s='%s': expected 'tsc' or 'monotonic'", HG_ENV_CLOCK, clock_env);
+		return NULL;
+	}
+	hg_clock_calibrate(&clock, use_tsc);
+	/* The name's time is CLOCK_MONOTONIC's: only its order against others' matters. */
 	snprintf(path, sizeof(path), "/dev/shm/heapgraph.%d.%llu.ring", (int)getpid(),
-		 (unsigned long long)hg_mono_ns());
+		 (unsigned long long)hg_clock_monotonic_ns());
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		hg_error("cannot create ring '%s': %s", path, strerror(errno));
@@ -155,7 +164,8 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 		return NULL;
 	}
 	close(fd);
-	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames);
+	hg_ring_header_init(p, o->n_slots, o->slot_bytes, (uint32_t)getpid(), o->max_frames,
+			    &clock);
 	c = collector_new(p, bytes, path);
 	hg_collector_set_rss_interval(c, o->rss_interval_ms);
 	hg_collector_set_time_resolution(c, o->time_resolution_ns);
@@ -296,7 +306,7 @@ static int cpu_ticks(uint64_t *idle, uint64_t *all)
 
 static void watch_load(struct hg_collector *c)
 {
-	uint64_t wall = hg_mono_ns(), cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID), idle = 0, all = 0;
+	uint64_t wall = hg_trace_ns(), cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID), idle = 0, all = 0;
 	double busy, idle_share = 1.0;
 
 	if (wall - c->busy_wall_ns < BUSY_WINDOW_NS)
@@ -330,7 +340,7 @@ static void flush_all(struct hg_collector *c)
 	for (uint32_t i = 0; i <= c->ring->n_slots; i++)
 		if (c->stages[i].len)
 			flush_stage(c, &c->stages[i]);
-	c->last_flush_ns = hg_mono_ns();
+	c->last_flush_ns = hg_trace_ns();
 }
 
 static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
@@ -443,7 +453,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
 	uint64_t sync = __atomic_load_n(&c->ring->sync_request, __ATOMIC_ACQUIRE);
-	uint64_t moved = 0, now = hg_mono_ns(), seen = now, margin;
+	uint64_t moved = 0, now = hg_trace_ns(), seen = now, margin;
 	int check_owners = now - c->last_owner_check_ns >=
 			   (c->free_slots * 4 < c->ring->n_slots ? OWNER_CHECK_SCARCE_NS : OWNER_CHECK_NS);
 	uint32_t free_slots = 0;
@@ -591,7 +601,7 @@ static int any_owned(struct hg_collector *c)
 
 static void note_garbage(struct hg_collector *c)
 {
-	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_mono_ns(), 0,
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_trace_ns(), 0,
 				   HG_LOSS_DEAD_WRITER, 0, c->garbage_bytes - c->garbage_reported };
 
 	if (c->garbage_bytes == c->garbage_reported)
@@ -607,7 +617,7 @@ static void note_loss(struct hg_collector *c)
 {
 	note_garbage(c);
 	uint64_t lost = __atomic_load_n(&c->ring->lost_events, __ATOMIC_RELAXED);
-	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_mono_ns(), 0,
+	struct hg_rec_loss rec = { { HG_REC_LOSS, 0, sizeof(rec) }, hg_trace_ns(), 0,
 				   HG_LOSS_COLLECTOR_GONE, 0, 0 };
 
 	if (lost == c->lost_reported)
@@ -623,7 +633,7 @@ static void note_loss(struct hg_collector *c)
 
 static void note_exit(struct hg_collector *c, pid_t pid, int status)
 {
-	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_mono_ns(), (uint32_t)pid, 0,
+	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_trace_ns(), (uint32_t)pid, 0,
 				   0, 0 };
 
 	if (WIFSIGNALED(status)) {
@@ -684,8 +694,8 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 	for (;;) {
 		uint64_t moved = hg_collector_drain(c);
 
-		sample_rss(c, hg_mono_ns());
-		request_snapshots(c, hg_mono_ns());
+		sample_rss(c, hg_trace_ns());
+		request_snapshots(c, hg_trace_ns());
 		note_loss(c);
 		if (!gone)
 			gone = root_gone(c, root, root_is_child, root_status);

@@ -120,7 +120,7 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	h.version = HG_FORMAT_VERSION;
 	h.header_bytes = HG_TRACE_HEADER_BYTES;
 	h.created_unix_ns = hg_clock_ns(CLOCK_REALTIME);
-	h.created_mono_ns = hg_clock_ns(CLOCK_MONOTONIC);
+	h.created_mono_ns = hg_trace_ns();
 	h.writer_pid = (uint32_t)getpid();
 	if (write_all(w, &h, sizeof(h)) < 0) {
 		hg_trace_writer_close(w);
@@ -245,7 +245,7 @@ int hg_trace_writer_block(struct hg_trace_writer *w, uint32_t pid, uint32_t tid,
 int hg_trace_writer_end(struct hg_trace_writer *w, int final)
 {
 	struct hg_rec_end rec = { { HG_REC_END, final ? HG_END_FINAL : 0, sizeof(rec) },
-				  hg_clock_ns(CLOCK_MONOTONIC) };
+				  hg_trace_ns() };
 
 	if (w->ended)
 		return 0;

@@ -25,6 +25,11 @@
  * then handed the same address, the free's t_ns is never later than the allocation's. At equal
  * t_ns, frees sort first.
  *
+ * Clock: every time on a ring and in a trace ("CLOCK_MONOTONIC" below) is read from the ring's
+ * clock (hg_ring_header.clock, hg_clock.h): CLOCK_MONOTONIC itself, or where the kernel keeps
+ * time with the TSC, the TSC scaled to nanoseconds from one moment of CLOCK_MONOTONIC, which
+ * keeps its order and its rate to a few parts per million.
+ *
  * Version policy: removing a field, changing a size or offset, or giving a field a new meaning
  * bumps HG_FORMAT_VERSION. Appending a new record type or a field at the end of a record's tail
  * does not: readers skip record types they do not know (their size is in the header) and ignore
@@ -660,7 +665,7 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * (back-pressure) while head + n - tail > slot_bytes.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
-#define HG_RING_VERSION 2 /* 2: barriers */
+#define HG_RING_VERSION 3 /* 2: barriers; 3: the clock */
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
@@ -700,7 +705,11 @@ enum hg_slot_state {
  *                 k % HG_RING_BARRIERS (version 2)
  *   352    8    barriers_in_flight (atomic): producers between announcing a barrier and
  *                 storing its time (version 2)
- *   360    ..   zero up to 4096
+ *   360    24   clock: the clock every time on the ring is read from (version 3; written
+ *                 before the magic, never changed): TSC reading tsc_base was ns_base
+ *                 nanoseconds of CLOCK_MONOTONIC, and a tick is mult / 2^32 nanoseconds.
+ *                 mult 0: every time is CLOCK_MONOTONIC itself. See hg_clock.h.
+ *   384    ..   zero up to 4096
  *
  * A barrier is a time the analyzer compares other events against exactly: a process image's
  * start (its PROCESS record's t_ns, for a fork child the time the parent stamped before
@@ -713,6 +722,12 @@ enum hg_slot_state {
  * copies, unless one is in flight or was overwritten unread; in that case it keeps exact every
  * time up to the moment it noticed, and makes that moment a barrier itself.
  */
+struct hg_ring_clock {
+	uint64_t tsc_base;
+	uint64_t ns_base;
+	uint64_t mult; /* nanoseconds per tick << 32; 0: CLOCK_MONOTONIC */
+};
+
 struct hg_ring_header {
 	uint64_t magic;
 	uint32_t version;
@@ -731,6 +746,7 @@ struct hg_ring_header {
 	uint64_t barrier_count;          /* atomic */
 	uint64_t barrier_ns[HG_RING_BARRIERS]; /* atomic */
 	uint64_t barriers_in_flight;     /* atomic */
+	struct hg_ring_clock clock;
 };
 
 #define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
@@ -766,7 +782,7 @@ struct hg_ring_slot {
 	uint8_t pad1[56];
 };
 
-_Static_assert(sizeof(struct hg_ring_header) == 360, "ring header fields are 360 bytes");
+_Static_assert(sizeof(struct hg_ring_header) == 384, "ring header fields are 384 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
 
@@ -788,7 +804,7 @@ static inline uint64_t hg_ring_file_bytes(uint32_t n_slots, uint32_t slot_bytes)
  */
 static inline void hg_ring_header_init(struct hg_ring_header *r, uint32_t n_slots,
 				       uint32_t slot_bytes, uint32_t collector_pid,
-				       uint32_t max_frames)
+				       uint32_t max_frames, const struct hg_ring_clock *clock)
 {
 	r->version = HG_RING_VERSION;
 	r->n_slots = n_slots;
@@ -796,6 +812,8 @@ static inline void hg_ring_header_init(struct hg_ring_header *r, uint32_t n_slot
 	r->collector_pid = collector_pid;
 	r->data_offset = hg_ring_data_offset(n_slots);
 	r->max_frames = max_frames;
+	if (clock)
+		r->clock = *clock;
 	/* Magic last: a reader that sees it sees a complete header. */
 	__atomic_store_n(&r->magic, HG_RING_MAGIC, __ATOMIC_RELEASE);
 }
@@ -821,6 +839,7 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
 #define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
 #define HG_ENV_UNWIND "HEAPGRAPH_UNWIND"     /* "libunwind": every stack through libunwind */
+#define HG_ENV_CLOCK "HEAPGRAPH_CLOCK"       /* a new ring's clock: "tsc" (default) or "monotonic" */
 
 /*
  * `record --snapshot-every`: the collector sends the snapshot signal with sigqueue(3), its

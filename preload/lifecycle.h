@@ -7,7 +7,8 @@
 #define HG_LIFECYCLE_H
 
 #include <stdint.h>
-#include <time.h>
+
+#include "hg_clock.h"
 
 enum hg_state {
 	HG_UNINIT = 0,       /* nothing resolved yet */
@@ -19,13 +20,13 @@ enum hg_state {
 extern int hg_state;         /* enum hg_state; read relaxed on the fast path */
 extern uint32_t hg_self_pid; /* getpid() of this process, refreshed in the fork child */
 
-/* CLOCK_MONOTONIC in nanoseconds (vDSO: no system call). */
+/* The ring's clock (hg_clock.h), copied from its header when the shim attaches. */
+extern struct hg_ring_clock hg_clock;
+
+/* Now on the ring's clock: every record's time. CLOCK_MONOTONIC before a ring is attached. */
 static inline uint64_t hg_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return hg_clock_now(&hg_clock);
 }
 
 /*

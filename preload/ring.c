@@ -25,6 +25,7 @@
 #include "ring.h"
 
 struct hg_ring_header *hg_ring;
+struct hg_ring_clock hg_clock;
 __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 
 static struct hg_ring_slot *slots(void)
@@ -39,6 +40,9 @@ static uint8_t *slot_data(uint32_t i)
 
 void hg_ring_attach(struct hg_ring_header *ring)
 {
+	static const struct hg_ring_clock none;
+
+	hg_clock = ring ? ring->clock : none;
 	hg_ring = ring;
 }
 

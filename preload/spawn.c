@@ -98,14 +98,20 @@ static int find_collector(char *out)
 static struct hg_ring_header *make_ring(char *path, uint32_t pid)
 {
 	uint64_t bytes = hg_ring_file_bytes(HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES);
-	int fd;
+	const char *clock_env = getenv(HG_ENV_CLOCK);
+	int fd, use_tsc = hg_clock_env_parse(clock_env);
+	struct hg_ring_clock clock;
 	void *p;
 
+	if (use_tsc < 0)
+		hg_rawlog("%s='%s' is neither 'tsc' nor 'monotonic': CLOCK_MONOTONIC", HG_ENV_CLOCK,
+			  clock_env);
+	hg_clock_calibrate(&clock, use_tsc > 0);
 	path[0] = '\0';
 	append(path, PATH_BYTES, "/dev/shm/heapgraph.");
 	append_u64(path, PATH_BYTES, pid);
 	append(path, PATH_BYTES, ".");
-	append_u64(path, PATH_BYTES, hg_now_ns());
+	append_u64(path, PATH_BYTES, hg_clock_monotonic_ns());
 	append(path, PATH_BYTES, ".ring");
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -117,7 +123,7 @@ static struct hg_ring_header *make_ring(char *path, uint32_t pid)
 		return NULL;
 	}
 	close(fd);
-	hg_ring_header_init(p, HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 0);
+	hg_ring_header_init(p, HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, 0, &clock);
 	return p;
 }
 

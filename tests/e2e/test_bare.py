@@ -122,12 +122,17 @@ def test_bare_exit_paths(ctx, mode):
 test_bare_exit_paths.params = ["exit", "_exit", "return"]
 
 
-def test_bare_threads(ctx):
+def test_bare_threads(ctx, clock):
+    """The shim makes the ring, and calibrates its clock, itself (see test_threads)."""
     def check_fn(proc):
         for fn, allocated, blocks, live in THREAD_EXPECT:
             check_site(the_site(proc, fn), "bare " + fn, allocations=20000,
                        allocated_bytes=allocated, live_blocks=blocks, live_bytes=live)
-    bare_run(ctx, [ctx.sample("threads")], "bare threads", check_fn=check_fn)
+    bare_run(ctx, [ctx.sample("threads")], "bare threads", check_fn=check_fn,
+             extra_env={"HEAPGRAPH_CLOCK": clock} if clock != "default" else None)
+
+
+test_bare_threads.params = ["default", "monotonic"]
 
 
 def test_bare_sigkill(ctx):

@@ -11,7 +11,8 @@ import re
 import shutil
 import struct
 
-from harness import (Fail, check, check_schema, clip, eq, one_line, only_process, run)
+from harness import (Fail, check, check_schema, clean_env, clip, eq, one_line, only_process,
+                     run)
 from test_samples import check_demo
 
 
@@ -88,6 +89,21 @@ def test_cli_usage_errors(ctx):
     if problems:
         raise Fail("%d of %d usage errors wrong:\n  %s" % (len(problems), len(cases),
                                                           "\n  ".join(problems)))
+
+
+def test_record_bad_clock(ctx):
+    """HEAPGRAPH_CLOCK names a clock that does not exist: record and check stop before the
+    program runs, with one line naming the variable, and leave no trace."""
+    trace = ctx.path("bad-clock.hgt")
+    marker = ctx.path("bad-clock-ran")
+    for cmd in ("record", "check"):
+        res = run([ctx.hg, cmd, "-o", trace, "--", "/bin/sh", "-c", "touch " + marker],
+                  env=clean_env({"HEAPGRAPH_CLOCK": "sundial"}))
+        eq(res.code, 3, cmd + " with HEAPGRAPH_CLOCK=sundial: exit status")
+        eq(one_line(res.errtext, cmd), "heapgraph: error: HEAPGRAPH_CLOCK='sundial': expected "
+           "'tsc' or 'monotonic'", cmd + " with HEAPGRAPH_CLOCK=sundial: stderr")
+        check(not os.path.exists(trace), cmd + " with a bad clock left a trace behind")
+        check(not os.path.exists(marker), cmd + " with a bad clock ran the program")
 
 
 def test_cli_missing_trace(ctx):

@@ -7,7 +7,7 @@ without the launcher.
 import json
 import os
 
-from harness import (Fail, check, check_frame, check_lineage, check_schema, check_site,
+from harness import (Fail, check, check_frame, check_lineage, check_schema, check_site, clean_env,
                      check_stderr_passthrough, check_totals, clip, eq, fn_base, frame_desc,
                      marker_line, only_process, run, site_desc, sites_at, the_site)
 
@@ -73,8 +73,12 @@ THREAD_EXPECT = (  # function, allocated_bytes, live_blocks, live_bytes
 )
 
 
-def test_threads(ctx):
-    res, trace = ctx.record([ctx.sample("threads")], expect_code=0)
+def test_threads(ctx, clock):
+    """Four threads; with HEAPGRAPH_CLOCK=monotonic the ring's times are CLOCK_MONOTONIC's
+    rather than the scaled TSC's (the default where the kernel keeps time with the TSC), and
+    every figure is the same."""
+    env = clean_env({"HEAPGRAPH_CLOCK": clock}) if clock != "default" else None
+    res, trace = ctx.record([ctx.sample("threads")], expect_code=0, env=env)
     eq(res.text, "threads: done\n", "stdout")
     proc = only_process(ctx.report_json(trace), "threads")
     eq(proc["totals"]["lost_events"], 0, "lost_events")
@@ -83,6 +87,9 @@ def test_threads(ctx):
         check_site(site, fn, allocations=20000, allocated_bytes=allocated, live_blocks=blocks,
                    live_bytes=live)
         check_frame(site["frames"][0], fn, "threads.c", fn)
+
+
+test_threads.params = ["default", "monotonic"]
 
 
 def test_handoff(ctx, resolution):

@@ -598,9 +598,9 @@ START_TEST(test_collector_horizon_follows_flush)
 	own(1, 500, 501);
 	fx_alloc(&b, 1, 0x10, 1, 1, 0);
 	publish_buf(1, &b);
-	before = hg_mono_ns();
+	before = hg_trace_ns();
 	fx_rig_finish(&rig, &tr);
-	after = hg_mono_ns();
+	after = hg_trace_ns();
 	ck_assert_uint_eq(tr.n, 2);
 	ck_assert_uint_eq(tr.n_horizons, 1);
 	ck_assert_uint_ge(tr.last_horizon_ns, before - 20000000ull);
@@ -612,7 +612,7 @@ END_TEST
 /* A producer waiting for room with a record in hand holds the horizon below its wait. */
 START_TEST(test_collector_horizon_held_by_stalled_producer)
 {
-	uint64_t stalled = hg_mono_ns() - 3000000000ull;
+	uint64_t stalled = hg_trace_ns() - 3000000000ull;
 
 	fx_rig_open(&rig, 4, HG_RING_MIN_SLOT_BYTES, 0);
 	own(2, 500, 502);
@@ -694,7 +694,7 @@ static void make_ring_file(const char *p, uint32_t version, uint64_t file_bytes)
 	ck_assert_int_eq(ftruncate(fd, (off_t)file_bytes), 0);
 	r = mmap(NULL, HG_RING_HEADER_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	ck_assert_ptr_ne(r, MAP_FAILED);
-	hg_ring_header_init(r, 2, HG_RING_MIN_SLOT_BYTES, 1, 0);
+	hg_ring_header_init(r, 2, HG_RING_MIN_SLOT_BYTES, 1, 0, NULL);
 	r->version = version;
 	munmap(r, HG_RING_HEADER_BYTES);
 	close(fd);

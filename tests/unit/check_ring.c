@@ -138,7 +138,7 @@ static struct hg_ring_header *anon_ring(uint32_t n_slots, uint32_t slot_bytes, s
 	*bytes = hg_ring_file_bytes(n_slots, slot_bytes);
 	p = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ck_assert_ptr_ne(p, MAP_FAILED);
-	hg_ring_header_init(p, n_slots, slot_bytes, 1234, 32);
+	hg_ring_header_init(p, n_slots, slot_bytes, 1234, 32, NULL);
 	return p;
 }
 
@@ -178,6 +178,32 @@ START_TEST(test_ring_header_init_layout)
 	*r = saved;
 	r->magic ^= 1;
 	ck_assert_int_eq(hg_ring_header_valid(r, bytes), 0);
+	munmap(r, bytes);
+}
+END_TEST
+
+/* The creator's clock is in the header before the magic, and a producer that attaches reads
+ * its times from it; detached, CLOCK_MONOTONIC. */
+START_TEST(test_ring_clock_travels_with_the_header)
+{
+	struct hg_ring_clock clock = { .tsc_base = 11, .ns_base = 22, .mult = 33 };
+	size_t bytes = hg_ring_file_bytes(2, SLOT_64K);
+	struct hg_ring_header *r = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	hg_ring_header_init(r, 2, SLOT_64K, 1, 0, &clock);
+	ck_assert_mem_eq(&r->clock, &clock, sizeof(clock));
+	ck_assert_uint_eq(offsetof(struct hg_ring_header, clock), 360);
+	hg_ring_attach(r);
+	ck_assert_mem_eq(&hg_clock, &clock, sizeof(clock));
+	hg_ring_attach(NULL);
+	ck_assert_uint_eq(hg_clock.mult, 0);
+	ck_assert_uint_eq(hg_clock.tsc_base, 0);
+	munmap(r, bytes);
+	r = anon_ring(2, SLOT_64K, &bytes); /* no clock given: zeros */
+	ck_assert_uint_eq(r->clock.mult, 0);
+	ck_assert_uint_eq(r->clock.ns_base, 0);
 	munmap(r, bytes);
 }
 END_TEST
@@ -780,6 +806,7 @@ Suite *ring_suite(void)
 	}
 	tcase_add_test(layout, test_ring_header_init_layout);
 	tcase_add_test(layout, test_ring_anonymous_shared_mapping_across_fork);
+	tcase_add_test(layout, test_ring_clock_travels_with_the_header);
 	tcase_add_test(one, test_ring_first_put_claims_slot);
 	tcase_add_test(one, test_ring_wraparound_byte_exact);
 	tcase_add_test(one, test_ring_record_too_big_is_counted_lost);

@@ -184,12 +184,12 @@ START_TEST(test_trace_stored_block_layout)
 	struct hg_trace_header fh;
 	struct hg_block_header h;
 	static const uint8_t zero[28];
-	uint64_t before = hg_mono_ns(), after;
+	uint64_t before = hg_trace_ns(), after;
 	uint8_t *file;
 	size_t n;
 
 	w = hg_trace_writer_open(path, 0);
-	after = hg_mono_ns();
+	after = hg_trace_ns();
 	ck_assert_ptr_nonnull(w);
 	ck_assert_uint_eq(hg_trace_writer_bytes(w), HG_TRACE_HEADER_BYTES);
 	fx_alloc(&b, 5, 0x1000, 10, 1, HG_FN_MALLOC);
