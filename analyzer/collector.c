@@ -45,9 +45,6 @@
 /* ... or this often while fewer than a quarter of the slots are free (a loop starting
  * processes faster than their slots come back: each check reads /proc once per slot) */
 #define OWNER_CHECK_SCARCE_NS (2u * 1000000u)
-/* How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
- * timestamp just before the pass and published just after (an unwind, a short preemption). */
-#define HORIZON_MARGIN_NS (20u * 1000000u)
 
 struct stage {
 	uint32_t pid, tid; /* producer of the staged bytes */
@@ -494,7 +491,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	if (check_owners)
 		c->last_owner_check_ns = now;
 	/* A rounded time is at most one resolution below the true one. */
-	margin = HORIZON_MARGIN_NS + c->grid.res_ns;
+	margin = HG_HORIZON_MARGIN_NS + c->grid.res_ns;
 	if (seen > margin && seen - margin > c->horizon_ns)
 		c->horizon_ns = seen - margin;
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);

@@ -107,7 +107,8 @@ enum hg_alloc_fn {
  *
  *   OFFSET SIZE MEANING
  *   0      8    header
- *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real allocator returned
+ *   8      8    t_ns: CLOCK_MONOTONIC, taken after the real allocator returned and the
+ *                 stack was captured
  *   16     8    addr: the pointer handed to the program (never 0)
  *   24     8    size_bytes: the size the program asked for (n * size for calloc)
  *   32     4    stack_id: refers to an HG_REC_STACK of this process or of its fork ancestors
@@ -459,7 +460,7 @@ struct hg_rec_rss {
  * before this record, so a reader may apply such events in time order without waiting for more
  * of the file. The collector keeps a margin below the start of its last pass over the ring
  * (records timestamped but not yet published then) and below the time any producer began
- * waiting for room (hg_ring_slot.stall_ns). A record that breaks the promise anyway (a
+ * waiting for room or holds a record back (hg_ring_slot.stall_ns). A record that breaks the promise anyway (a
  * producer preempted for longer than the margin) is applied late, not lost.
  *
  *   OFFSET SIZE MEANING
@@ -763,8 +764,9 @@ struct hg_ring_header {
  *   16     8    head (atomic): bytes published by the producer
  *   24     8    lost_events (atomic): events this producer gave up on
  *   32     8    stall_ns (atomic): CLOCK_MONOTONIC when the producer began to wait for room
- *                 with a timestamped record in hand, 0 while it is not waiting (own slots
- *                 only; the collector keeps HG_REC_HORIZON below it)
+ *                 with a timestamped record in hand, or the time of a record it stamped
+ *                 before a long call (hg_ring_hold), 0 otherwise (own slots only; the
+ *                 collector keeps HG_REC_HORIZON below it)
  *   40     24   zero
  *   64     8    tail (atomic): bytes consumed by the collector
  *   72     56   zero

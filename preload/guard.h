@@ -42,6 +42,7 @@ struct hg_thread {
 				      the next ones, elsewhere, must wait for them to be in the
 				      file (ring.c, keep_order) */
 	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
+	int holding;               /* hg_ring_hold is keeping the horizon below a record to come */
 };
 
 extern __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));

@@ -135,7 +135,7 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
 		if (t->head + n - t->tail_cache <= size)
 			break;
-		if (round == 0)
+		if (round == 0 && !t->holding) /* a hold is earlier already */
 			__atomic_store_n(&t->slot->stall_ns, hg_now_ns(), __ATOMIC_RELAXED);
 		if (round % 64 == 63 && collector_gone()) {
 			rc = -1;
@@ -143,9 +143,30 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 		}
 		pause_briefly(round);
 	}
-	if (round > 0)
+	if (round > 0 && !t->holding)
 		__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELAXED);
 	return rc;
+}
+
+void hg_ring_hold(uint64_t t_ns)
+{
+	struct hg_thread *t = &hg_tls;
+
+	if (!t->slot)
+		return;
+	t->holding = 1;
+	__atomic_store_n(&t->slot->stall_ns, t_ns, __ATOMIC_RELEASE);
+}
+
+void hg_ring_hold_end(void)
+{
+	struct hg_thread *t = &hg_tls;
+
+	if (!t->holding)
+		return;
+	t->holding = 0;
+	/* The slot is the same: a thread gives its slot up only when it exits or forks. */
+	__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELEASE);
 }
 
 /*

@@ -105,6 +105,16 @@ void hg_ring_sync(unsigned timeout_ms);
  */
 uint64_t hg_ring_barrier_now(void);
 
+/*
+ * A record stamped at t_ns is still to come, after a call that may take longer than the
+ * collector's horizon margin (the free of a large realloc, a large munmap: both are stamped
+ * before the real call, which may copy or unmap for milliseconds). Until hg_ring_hold_end the
+ * collector keeps its HG_REC_HORIZON below t_ns, through the slot's stall_ns. A thread without
+ * a slot of its own (none yet, or the overflow slot's) is covered by the margin alone.
+ */
+void hg_ring_hold(uint64_t t_ns);
+void hg_ring_hold_end(void);
+
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
 

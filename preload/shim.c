@@ -9,7 +9,9 @@
  *
  * Timestamps: an allocation is stamped after the real call returned and a free before the real
  * free runs, so that an address freed by one thread and handed to another is always seen freed
- * first (see hg_format.h, "Ordering").
+ * first (see hg_format.h, "Ordering"). A realloc's free and a munmap are stamped before a call
+ * that may copy or unmap for longer than the collector's horizon margin when the block is large:
+ * the thread then holds the horizon below its stamp until the record is out (hg_ring_hold).
  *
  * errno: recording never changes what the program sees; it is saved after the real call and
  * restored before returning.
@@ -45,6 +47,10 @@
 #include "stack.h"
 #include "unwind.h"
 #include "walk.h"
+
+/* A realloc to, or a munmap of, this much may outlast the horizon margin (glibc copies a 32 MiB
+ * block in about 5 ms); below it a hold costs more than it could save. */
+#define HOLD_MIN_BYTES ((size_t)1 << 20)
 
 static HG_NOINLINE HG_COLD int enter_slow(void)
 {
@@ -88,8 +94,12 @@ static inline void leave(void)
 		hg_snapshot_run_pending();
 }
 
-static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns,
-			 const struct hg_frame *from)
+/*
+ * The time is taken once the stack is captured, just before the copy into the ring: from then
+ * to publishing is a few instructions, which the collector's horizon margin covers (a first
+ * walk through a library reads its unwind tables, and must not count against the margin).
+ */
+static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	struct hg_rec_alloc rec;
 	int saved = errno;
@@ -97,10 +107,10 @@ static void record_alloc(void *p, size_t n, uint8_t fn, uint64_t t_ns,
 	rec.hdr.type = HG_REC_ALLOC;
 	rec.hdr.flags = 0;
 	rec.hdr.size_bytes = sizeof(rec);
-	rec.t_ns = t_ns;
 	rec.addr = (uint64_t)(uintptr_t)p;
 	rec.size_bytes = n;
 	rec.stack_id = hg_stack_capture(from);
+	rec.t_ns = hg_now_ns();
 	rec.fn = fn;
 	memset(rec.pad, 0, sizeof(rec.pad));
 	hg_ring_put(&rec, sizeof(rec));
@@ -124,7 +134,7 @@ HG_EXPORT void *malloc(size_t n)
 	p = hg_real.malloc(n);
 	if (HG_LIKELY(p != NULL)) {
 		HG_CALLER_FRAME(&from);
-		record_alloc(p, n, HG_FN_MALLOC, hg_now_ns(), &from);
+		record_alloc(p, n, HG_FN_MALLOC, &from);
 	}
 	leave();
 	return p;
@@ -158,7 +168,7 @@ HG_EXPORT void *calloc(size_t n, size_t size)
 	p = hg_real.calloc(n, size);
 	if (HG_LIKELY(p != NULL)) {
 		HG_CALLER_FRAME(&from);
-		record_alloc(p, n * size, HG_FN_CALLOC, hg_now_ns(), &from);
+		record_alloc(p, n * size, HG_FN_CALLOC, &from);
 	}
 	leave();
 	return p;
@@ -185,11 +195,14 @@ static void *realloc_common(void *old, size_t n, uint8_t fn, const struct hg_fra
 	if (HG_UNLIKELY(!enter()))
 		return hg_real.realloc ? hg_real.realloc(old, n) : hg_boot_alloc(n, 16);
 	t_before = hg_now_ns();
+	if (old && n >= HOLD_MIN_BYTES)
+		hg_ring_hold(t_before);
 	p = hg_real.realloc(old, n);
 	if (old && (p || n == 0))
 		record_free(old, t_before);
+	hg_ring_hold_end();
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns(), from);
+		record_alloc(p, n, fn, from);
 	leave();
 	return p;
 }
@@ -229,7 +242,7 @@ HG_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 	rc = hg_real.posix_memalign(out, align, n);
 	if (rc == 0 && *out) {
 		HG_CALLER_FRAME(&from);
-		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, hg_now_ns(), &from);
+		record_alloc(*out, n, HG_FN_POSIX_MEMALIGN, &from);
 	}
 	leave();
 	return rc;
@@ -245,7 +258,7 @@ static void *aligned_common(void *(*real)(size_t, size_t), size_t align, size_t 
 		return real ? real(align, n) : hg_boot_alloc(n, align);
 	p = real(align, n);
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns(), from);
+		record_alloc(p, n, fn, from);
 	leave();
 	return p;
 }
@@ -275,7 +288,7 @@ static void *page_common(void *(*real)(size_t), size_t n, uint8_t fn, const stru
 		return real ? real(n) : hg_boot_alloc(n, 4096);
 	p = real(n);
 	if (p)
-		record_alloc(p, n, fn, hg_now_ns(), from);
+		record_alloc(p, n, fn, from);
 	leave();
 	return p;
 }
@@ -309,10 +322,11 @@ static void *real_mmap(void *(*real)(void *, size_t, int, int, int, off_t), void
 static void record_mmap(void *p, size_t len, int prot, int flags, const struct hg_frame *from)
 {
 	int saved = errno;
+	uint32_t stack_id = hg_stack_capture(from); /* before the time, as in record_alloc */
 	struct hg_rec_mmap rec = {
 		.hdr = { HG_REC_MMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
 		.addr = (uint64_t)(uintptr_t)p, .length_bytes = len,
-		.stack_id = hg_stack_capture(from), .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
+		.stack_id = stack_id, .prot = (uint32_t)prot, .map_flags = (uint32_t)flags
 	};
 
 	hg_ring_put(&rec, sizeof(rec));
@@ -366,9 +380,12 @@ HG_EXPORT int munmap(void *addr, size_t len)
 	if (HG_UNLIKELY(!enter_map()))
 		return real_munmap(addr, len);
 	rec.t_ns = hg_now_ns(); /* before the call, like a free */
+	if (len >= HOLD_MIN_BYTES)
+		hg_ring_hold(rec.t_ns);
 	rc = real_munmap(addr, len);
 	if (rc == 0)
 		hg_ring_put(&rec, sizeof(rec));
+	hg_ring_hold_end();
 	leave();
 	return rc;
 }
@@ -377,11 +394,12 @@ static void record_mremap(void *old, size_t old_len, void *p, size_t new_len, in
 			  const struct hg_frame *from)
 {
 	int saved = errno;
+	uint32_t stack_id = hg_stack_capture(from); /* before the time, as in record_alloc */
 	struct hg_rec_mremap rec = {
 		.hdr = { HG_REC_MREMAP, 0, sizeof(rec) }, .t_ns = hg_now_ns(),
 		.old_addr = (uint64_t)(uintptr_t)old, .old_bytes = old_len,
 		.new_addr = (uint64_t)(uintptr_t)p, .new_bytes = new_len,
-		.stack_id = hg_stack_capture(from), .mremap_flags = (uint32_t)flags
+		.stack_id = stack_id, .mremap_flags = (uint32_t)flags
 	};
 
 	hg_ring_put(&rec, sizeof(rec));

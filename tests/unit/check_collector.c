@@ -588,7 +588,7 @@ START_TEST(test_collector_losses_become_one_record)
 }
 END_TEST
 
-/* Each flush ends with a horizon 20 ms below the start of the pass that staged its records. */
+/* Each flush ends with a horizon the margin below the start of the pass that staged its records. */
 START_TEST(test_collector_horizon_follows_flush)
 {
 	struct fx_buf b = { 0 };
@@ -603,8 +603,8 @@ START_TEST(test_collector_horizon_follows_flush)
 	after = hg_trace_ns();
 	ck_assert_uint_eq(tr.n, 2);
 	ck_assert_uint_eq(tr.n_horizons, 1);
-	ck_assert_uint_ge(tr.last_horizon_ns, before - 20000000ull);
-	ck_assert_uint_le(tr.last_horizon_ns, after - 20000000ull);
+	ck_assert_uint_ge(tr.last_horizon_ns, before - HG_HORIZON_MARGIN_NS);
+	ck_assert_uint_le(tr.last_horizon_ns, after - HG_HORIZON_MARGIN_NS);
 	fx_buf_release(&b);
 }
 END_TEST
@@ -619,7 +619,7 @@ START_TEST(test_collector_horizon_held_by_stalled_producer)
 	__atomic_store_n(&fx_slot(rig.ring, 2)->stall_ns, stalled, __ATOMIC_RELAXED);
 	fx_rig_finish(&rig, &tr);
 	ck_assert_uint_eq(tr.n_horizons, 1);
-	ck_assert_uint_eq(tr.last_horizon_ns, stalled - 20000000ull);
+	ck_assert_uint_eq(tr.last_horizon_ns, stalled - HG_HORIZON_MARGIN_NS);
 }
 END_TEST
 

@@ -687,6 +687,43 @@ START_TEST(test_ring_full_slot_collector_gone_gives_up)
 }
 END_TEST
 
+/*
+ * hg_ring_hold keeps the slot's stall_ns at the held time until hg_ring_hold_end, even across
+ * a put that waits for room (which on its own marks the wait and clears it after). Without a
+ * slot of its own a thread holds nothing.
+ */
+START_TEST(test_ring_hold_keeps_the_horizon_until_released)
+{
+	struct hg_rec_alloc a = rec_of(0, 0);
+	const uint32_t fit = SLOT_64K / sizeof(a);
+
+	open_ring(4, SLOT_64K);
+	hg_ring_hold(111); /* no slot yet */
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end();
+	for (uint32_t k = 0; k < fit; k++) {
+		a = rec_of(0, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+	hg_ring_hold(222);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	/* Full, and the collector stopped: the put waits, gives up, and leaves the hold. */
+	__atomic_or_fetch(&rig.ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
+	a = rec_of(0, fit);
+	hg_ring_put(&a, sizeof(a));
+	ck_assert_uint_eq(rig.ring->lost_events, 1);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	hg_ring_hold_end();
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end(); /* nothing held: nothing changes */
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	fx_rig_finish(&rig, &tr);
+	ck_assert_int_eq(tr.rc, 0);
+	expect_sequence(&tr, (uint32_t)getpid(), fx_gettid(), 0, fit);
+}
+END_TEST
+
 /* A pid (and main-thread tid) that no longer exists: a child that exited and was reaped. */
 static uint32_t dead_pid(void)
 {
@@ -812,6 +849,7 @@ Suite *ring_suite(void)
 	tcase_add_test(one, test_ring_record_too_big_is_counted_lost);
 	tcase_add_test(pressure, test_ring_back_pressure_slow_consumer);
 	tcase_add_test(pressure, test_ring_full_slot_collector_gone_gives_up);
+	tcase_add_test(pressure, test_ring_hold_keeps_the_horizon_until_released);
 	tcase_add_test(pressure, test_ring_collector_died_producer_gives_up_keeps_errno);
 	tcase_add_test(threads, test_ring_threads_each_own_slot);
 	tcase_add_test(threads, test_ring_overflow_slot_keeps_origin);
