@@ -441,6 +441,8 @@ static void free_slot(struct hg_ring_slot *s)
 {
 	s->pid = 0;
 	s->tid = 0;
+	/* A thread that died waiting or holding (hg_ring_hold) must not hold the horizon back. */
+	__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);

@@ -24,8 +24,10 @@ struct hg_collector_opts {
 /*
  * How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
  * timestamp just before the pass and published just after. The shim stamps an allocation once
- * its stack is captured and holds the horizon itself across a long realloc or munmap, so what
- * remains is a copy into the ring, and a preemption in the middle of it. The replay keeps every
+ * its stack is captured, and holds the horizon itself (hg_ring_hold) where more may come
+ * between a time and its record (a large realloc or munmap, a fork, a snapshot, a wait for the
+ * file), so what remains is a copy into the ring (or the overflow slot's lock, for threads
+ * beyond the slots), and a preemption in the middle of it. The replay keeps every
  * event back until a horizon passes it: at 20 ms its queues held 4-13 MB, and the report of a
  * CPython trace took 0.54 s; at 5 ms, 0.47 s (2 ms: no faster).
  */

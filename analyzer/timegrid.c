@@ -57,7 +57,7 @@ void hg_timegrid_sync(struct hg_timegrid *g, const struct hg_ring_header *ring)
 	if (in_flight || count - g->seen_count > HG_RING_BARRIERS) {
 		/* A barrier may be missing, stamped before now: nothing up to now is rounded, and
 		 * what comes after stays after now. */
-		uint64_t now = hg_trace_ns();
+		uint64_t now = hg_clock_now_ordered(&hg_trace_clock);
 		if (now > g->exact_until)
 			g->exact_until = now;
 		hg_timegrid_add(g, now);

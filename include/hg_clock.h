@@ -10,14 +10,17 @@
  * CLOCK_MONOTONIC over 2 ms and stores that, with one moment of both clocks, in the ring
  * header. Every process on the ring, and the collector, then turn TSC readings into
  * nanoseconds with the same three numbers: one clock for all of them, the same order as
- * CLOCK_MONOTONIC, and within a few parts per million of its rate (the calibration's error;
- * CLOCK_MONOTONIC itself is slewed by NTP by as much again). Elsewhere, or with
- * HEAPGRAPH_CLOCK=monotonic, the ring holds zeros and everyone reads CLOCK_MONOTONIC.
+ * CLOCK_MONOTONIC, and within about ten parts per million of its rate (the calibration's
+ * error; an NTP slew of CLOCK_MONOTONIC during the 2 ms adds to it). Nothing compares a
+ * trace's times with a clock of its own, so only a duration shown to the user carries that
+ * error. Elsewhere, or with HEAPGRAPH_CLOCK=monotonic, the ring holds zeros and everyone reads
+ * CLOCK_MONOTONIC.
  *
- * The TSC is read without a fence: a reading may be taken a few instructions early, which
- * moves it by nanoseconds within the call it stamps, and the order the format relies on (a
- * free stamped before the real free, the allocation that reuses its address after the real
- * malloc returned) is separated by the real allocator's own work.
+ * An event's TSC is read without a fence: the reading may move by a few instructions within
+ * the call it stamps, and the order the format relies on (a free stamped before the real free,
+ * the allocation that reuses its address after the real malloc returned) is separated by the
+ * real allocator's own work. A barrier's time, which must follow its announcement in the ring
+ * header, is read after a fence (hg_clock_now_ordered).
  */
 #ifndef HG_CLOCK_SHARED_H
 #define HG_CLOCK_SHARED_H
@@ -58,6 +61,24 @@ static inline uint64_t hg_clock_now(const struct hg_ring_clock *c)
 #if defined(__x86_64__)
 	if (HG_LIKELY(c->mult))
 		return hg_clock_of_tsc(c, __builtin_ia32_rdtsc());
+#endif
+	return hg_clock_monotonic_ns();
+}
+
+/*
+ * Now on clock c, read after every load and store before it is done: for a barrier, whose
+ * time must follow its announcement, and for the collector's reading after it found a barrier
+ * missing (a bare rdtsc may run ahead of the memory accesses before it; CLOCK_MONOTONIC's is
+ * fenced already).
+ */
+static inline uint64_t hg_clock_now_ordered(const struct hg_ring_clock *c)
+{
+#if defined(__x86_64__)
+	if (c->mult) {
+		__builtin_ia32_mfence();
+		__builtin_ia32_lfence();
+		return hg_clock_of_tsc(c, __builtin_ia32_rdtsc());
+	}
 #endif
 	return hg_clock_monotonic_ns();
 }

@@ -28,7 +28,7 @@
  * Clock: every time on a ring and in a trace ("CLOCK_MONOTONIC" below) is read from the ring's
  * clock (hg_ring_header.clock, hg_clock.h): CLOCK_MONOTONIC itself, or where the kernel keeps
  * time with the TSC, the TSC scaled to nanoseconds from one moment of CLOCK_MONOTONIC, which
- * keeps its order and its rate to a few parts per million.
+ * keeps its order and its rate to about ten parts per million.
  *
  * Version policy: removing a field, changing a size or offset, or giving a field a new meaning
  * bumps HG_FORMAT_VERSION. Appending a new record type or a field at the end of a record's tail

@@ -55,6 +55,7 @@ static struct {
 	uint32_t max_frames;
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
 	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
+	int fork_held;          /* the parent holds the horizon below fork_t_ns (hg_ring_hold) */
 	int spawned_collector;  /* this image started the bare-mode collector */
 	int snapshot_at_exit;   /* HEAPGRAPH_SNAPSHOT is not "0" */
 } life;
@@ -138,6 +139,9 @@ static void at_fork_prepare(void)
 	hg_modules_fork_prepare();
 	hg_arena_fork_prepare();
 	life.fork_t_ns = hg_ring_barrier_now();
+	/* fork() copies the page tables, milliseconds for a large heap, before the child can
+	 * publish its record of this time: the parent holds the horizon below it meanwhile. */
+	life.fork_held = hg_ring_hold(life.fork_t_ns);
 }
 
 static void fork_done(void)
@@ -145,6 +149,13 @@ static void fork_done(void)
 	hg_arena_fork_done();
 	hg_modules_fork_done();
 	hg_tls.busy--;
+}
+
+static void at_fork_parent(void)
+{
+	if (life.fork_held)
+		hg_ring_hold_end();
+	fork_done();
 }
 
 /* The child of fork: same memory, new pid, one thread, and a slot that is the parent's. */
@@ -280,7 +291,7 @@ static int start(void)
 		return -1;
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
-	pthread_atfork(at_fork_prepare, fork_done, at_fork_child);
+	pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
 	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
 	hg_ring_adopt_pid(hg_self_pid);

@@ -63,7 +63,7 @@ uint64_t hg_ring_barrier_now(void)
 	/* Announced before the time is taken: a collector that sees an event stamped after it
 	 * either sees the stored time or the announcement (see the ring header). */
 	__atomic_add_fetch(&hg_ring->barriers_in_flight, 1, __ATOMIC_SEQ_CST);
-	t = hg_now_ns();
+	t = hg_clock_now_ordered(&hg_clock);
 	k = __atomic_fetch_add(&hg_ring->barrier_count, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&hg_ring->barrier_ns[k % HG_RING_BARRIERS], t, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&hg_ring->barriers_in_flight, 1, __ATOMIC_SEQ_CST);
@@ -98,6 +98,8 @@ static int claim(struct hg_thread *t)
 			continue;
 		s->pid = hg_self_pid;
 		s->tid = t->tid;
+		/* A thread that died holding left its time here. */
+		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 		/* Release: whoever sees OWNED sees the owner it belongs to. */
 		__atomic_store_n(&s->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
 		t->slot = s;
@@ -148,14 +150,15 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 	return rc;
 }
 
-void hg_ring_hold(uint64_t t_ns)
+int hg_ring_hold(uint64_t t_ns)
 {
 	struct hg_thread *t = &hg_tls;
 
-	if (!t->slot)
-		return;
+	if (!t->slot || t->holding)
+		return 0;
 	t->holding = 1;
 	__atomic_store_n(&t->slot->stall_ns, t_ns, __ATOMIC_RELEASE);
+	return 1;
 }
 
 void hg_ring_hold_end(void)
@@ -240,8 +243,13 @@ static void put_slow(const void *rec, uint32_t n);
 static void keep_order(struct hg_thread *t)
 {
 	if (HG_UNLIKELY(t->moved != HG_MOVED_NOT)) {
+		/* The record in hand waits for the whole file: hold the horizon below it. */
+		int hold = hg_ring_hold(hg_now_ns());
+
 		t->moved = HG_MOVED_NOT;
 		hg_ring_sync(KEEP_ORDER_TIMEOUT_MS);
+		if (hold)
+			hg_ring_hold_end();
 	}
 }
 
@@ -314,6 +322,7 @@ void hg_ring_forget_thread(void)
 	t->head = 0;
 	t->tail_cache = 0;
 	t->moved = HG_MOVED_NOT; /* a fork child's records are its own process's */
+	t->holding = 0;          /* a hold stays with the slot, which the collector clears */
 }
 
 void hg_ring_adopt_pid(uint32_t pid)

@@ -109,10 +109,12 @@ uint64_t hg_ring_barrier_now(void);
  * A record stamped at t_ns is still to come, after a call that may take longer than the
  * collector's horizon margin (the free of a large realloc, a large munmap: both are stamped
  * before the real call, which may copy or unmap for milliseconds). Until hg_ring_hold_end the
- * collector keeps its HG_REC_HORIZON below t_ns, through the slot's stall_ns. A thread without
- * a slot of its own (none yet, or the overflow slot's) is covered by the margin alone.
+ * collector keeps its HG_REC_HORIZON below t_ns, through the slot's stall_ns. Returns 1 when
+ * it took the hold, which the caller then ends; 0 when the thread holds already (the earlier
+ * time stands) or has no slot of its own (none yet, or the overflow slot's: the margin alone
+ * covers it).
  */
-void hg_ring_hold(uint64_t t_ns);
+int hg_ring_hold(uint64_t t_ns);
 void hg_ring_hold_end(void);
 
 /* Events lost with no slot to record them in; reported by the collector. */

@@ -188,6 +188,7 @@ static HG_NOINLINE HG_COLD void *realloc_boot(void *old, size_t n)
 static void *realloc_common(void *old, size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	uint64_t t_before;
+	int held;
 	void *p;
 
 	if (old && HG_UNLIKELY(hg_boot_owns(old)))
@@ -195,12 +196,15 @@ static void *realloc_common(void *old, size_t n, uint8_t fn, const struct hg_fra
 	if (HG_UNLIKELY(!enter()))
 		return hg_real.realloc ? hg_real.realloc(old, n) : hg_boot_alloc(n, 16);
 	t_before = hg_now_ns();
-	if (old && n >= HOLD_MIN_BYTES)
-		hg_ring_hold(t_before);
+	/* A large block copied, or a huge one shrunk by mremap or munmap. */
+	held = old && (n >= HOLD_MIN_BYTES || (hg_real.malloc_usable_size &&
+					       hg_real.malloc_usable_size(old) >= HOLD_MIN_BYTES)) &&
+	       hg_ring_hold(t_before);
 	p = hg_real.realloc(old, n);
 	if (old && (p || n == 0))
 		record_free(old, t_before);
-	hg_ring_hold_end();
+	if (held)
+		hg_ring_hold_end();
 	if (p)
 		record_alloc(p, n, fn, from);
 	leave();
@@ -375,17 +379,17 @@ HG_EXPORT int munmap(void *addr, size_t len)
 {
 	struct hg_rec_munmap rec = { { HG_REC_MUNMAP, 0, sizeof(rec) }, 0,
 				     (uint64_t)(uintptr_t)addr, len };
-	int rc;
+	int rc, held;
 
 	if (HG_UNLIKELY(!enter_map()))
 		return real_munmap(addr, len);
 	rec.t_ns = hg_now_ns(); /* before the call, like a free */
-	if (len >= HOLD_MIN_BYTES)
-		hg_ring_hold(rec.t_ns);
+	held = len >= HOLD_MIN_BYTES && hg_ring_hold(rec.t_ns);
 	rc = real_munmap(addr, len);
 	if (rc == 0)
 		hg_ring_put(&rec, sizeof(rec));
-	hg_ring_hold_end();
+	if (held)
+		hg_ring_hold_end();
 	leave();
 	return rc;
 }

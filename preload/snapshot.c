@@ -469,11 +469,16 @@ static void emit_end(void)
 
 void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
+	int held;
+
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || prepare() < 0 ||
 	    hg_ring_own_slot() < 0)
 		return;
 	/* Before the world stops: mallinfo2 takes malloc's locks, which a stopped thread may hold. */
 	hg_mallinfo_sample(hg_now_ns());
+	/* A thread stopped between stamping a record and publishing it publishes it after the
+	 * snapshot, which may take longer than the horizon margin: hold the horizon below now. */
+	held = hg_ring_hold(hg_now_ns());
 	if (hg_world_stop(&snap.world) < 0)
 		snap.world.n_stopped = 0;
 	snap.scanned = snap.written = 0;
@@ -491,6 +496,8 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	flush_words();
 	emit_end();
 	hg_world_resume(&snap.world);
+	if (held)
+		hg_ring_hold_end();
 	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs", snap.id, hg_self_pid,
 		  snap.n_regions, (unsigned long)snap.scanned, (unsigned long)snap.written);
 }

@@ -698,14 +698,20 @@ START_TEST(test_ring_hold_keeps_the_horizon_until_released)
 	const uint32_t fit = SLOT_64K / sizeof(a);
 
 	open_ring(4, SLOT_64K);
-	hg_ring_hold(111); /* no slot yet */
+	ck_assert_int_eq(hg_ring_hold(111), 0); /* no slot yet */
 	ck_assert_int_eq(hg_tls.holding, 0);
 	hg_ring_hold_end();
+	/* What a thread that died holding left behind: the claim clears it. */
+	for (uint32_t i = 0; i < 4; i++)
+		fx_slot(rig.ring, i)->stall_ns = 999;
 	for (uint32_t k = 0; k < fit; k++) {
 		a = rec_of(0, k);
 		hg_ring_put(&a, sizeof(a));
 	}
-	hg_ring_hold(222);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	ck_assert_int_eq(hg_ring_hold(222), 1);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	ck_assert_int_eq(hg_ring_hold(333), 0); /* held already: the earlier time stands */
 	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
 	/* Full, and the collector stopped: the put waits, gives up, and leaves the hold. */
 	__atomic_or_fetch(&rig.ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
@@ -719,8 +725,33 @@ START_TEST(test_ring_hold_keeps_the_horizon_until_released)
 	hg_ring_hold_end(); /* nothing held: nothing changes */
 	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
 	fx_rig_finish(&rig, &tr);
+	ck_assert_uint_eq(fx_slot(rig.ring, 1)->stall_ns, 999); /* a slot nobody claimed */
 	ck_assert_int_eq(tr.rc, 0);
 	expect_sequence(&tr, (uint32_t)getpid(), fx_gettid(), 0, fit);
+}
+END_TEST
+
+/* A thread that gives its slot back while holding (it exits, say): the collector frees the
+ * slot with the hold cleared, and the thread holds nothing any more. */
+START_TEST(test_ring_hold_released_with_the_slot)
+{
+	struct hg_rec_alloc a = rec_of(0, 0);
+	struct hg_ring_slot *s;
+
+	open_ring(4, SLOT_64K);
+	hg_ring_put(&a, sizeof(a));
+	s = hg_tls.slot;
+	ck_assert_int_eq(hg_ring_hold(444), 1);
+	hg_ring_release_thread(1);
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end(); /* no slot, nothing held: no effect */
+	ck_assert_uint_eq(s->stall_ns, 444);
+	hg_collector_drain(rig.c);
+	ck_assert_uint_eq(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE), HG_SLOT_FREE);
+	ck_assert_uint_eq(s->stall_ns, 0);
+	fx_rig_finish(&rig, &tr);
+	ck_assert_int_eq(tr.rc, 0);
+	expect_sequence(&tr, (uint32_t)getpid(), fx_gettid(), 0, 1);
 }
 END_TEST
 
@@ -850,6 +881,7 @@ Suite *ring_suite(void)
 	tcase_add_test(pressure, test_ring_back_pressure_slow_consumer);
 	tcase_add_test(pressure, test_ring_full_slot_collector_gone_gives_up);
 	tcase_add_test(pressure, test_ring_hold_keeps_the_horizon_until_released);
+	tcase_add_test(pressure, test_ring_hold_released_with_the_slot);
 	tcase_add_test(pressure, test_ring_collector_died_producer_gives_up_keeps_errno);
 	tcase_add_test(threads, test_ring_threads_each_own_slot);
 	tcase_add_test(threads, test_ring_overflow_slot_keeps_origin);
