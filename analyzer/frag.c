@@ -133,11 +133,19 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 	for (size_t i = 0; i < sn->n_blocks; i++) {
 		const struct hg_block *b = &sn->blocks[i];
 		const struct hg_region *r = hg_graph_region_of(sn, b->addr);
+		struct hg_range own;
+
 		if (!r || (r->kind != HG_REGION_BRK && !(r->kind == HG_REGION_ANON &&
 							  hg_graph_in_ranges(mr, n_mr, b->addr))))
 			continue; /* not in malloc's memory (a bootstrap or foreign block) */
 		fr->live_bytes += b->size_bytes;
 		fr->live_blocks++;
+		if (hg_graph_mmapped_chunk(b, r, &own)) {
+			/* Its pages are its alone, the slack of the last one too, and its free
+			 * unmaps them all: none is free memory malloc keeps, none pinned. */
+			fr->pages_with_live_data += (own.hi - own.lo) / HG_PAGE_BYTES;
+			continue;
+		}
 		add_bytes(fr, &pa, pins, sn, (long)i, b->addr - CHUNK_HEADER, b->addr + b->size_bytes);
 		if (r->kind == HG_REGION_BRK) {
 			fr->top_block = (long)i;

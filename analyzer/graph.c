@@ -76,6 +76,22 @@ static int by_lo(const void *a, const void *b)
 }
 
 
+/* The pages a chunk mapped for block b alone spans: its 16-byte header, then the block. */
+static struct hg_range own_mapping(const struct hg_block *b)
+{
+	return (struct hg_range){ b->addr - 16, (b->addr + b->size_bytes + 4095) & ~4095ull };
+}
+
+int hg_graph_mmapped_chunk(const struct hg_block *b, const struct hg_region *r,
+			   struct hg_range *pages)
+{
+	if (!r || r->kind != HG_REGION_ANON || b->size_bytes < MMAP_CHUNK_MIN ||
+	    (b->addr & 4095) != 16)
+		return 0;
+	*pages = own_mapping(b);
+	return 1;
+}
+
 struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 {
 	struct hg_range *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));
@@ -87,7 +103,7 @@ struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 		if (!r || r->kind != HG_REGION_ANON)
 			continue;
 		if (b->size_bytes >= MMAP_CHUNK_MIN)
-			v[m++] = (struct hg_range){ b->addr - 16, (b->addr + b->size_bytes + 4095) & ~4095ull };
+			v[m++] = own_mapping(b);
 		else
 			v[m++] = (struct hg_range){ b->addr & ~(HEAP_WINDOW - 1),
 						 (b->addr & ~(HEAP_WINDOW - 1)) + HEAP_WINDOW };

@@ -67,6 +67,14 @@ struct hg_range {
  */
 struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n);
 
+/*
+ * Whether b, in region r, is a chunk glibc mapped for it alone (a large block: malloc's
+ * mmap threshold is 128 KiB at first), and if so the pages of that mapping in *pages. Such a
+ * chunk starts 16 bytes into its first page; a large block inside an arena rarely does.
+ */
+int hg_graph_mmapped_chunk(const struct hg_block *b, const struct hg_region *r,
+			   struct hg_range *pages);
+
 /* Whether addr lies in one of the sorted ranges. */
 int hg_graph_in_ranges(const struct hg_range *v, size_t n, uint64_t addr);
 
