@@ -444,13 +444,26 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 	drop_live_at(im, &old, p->t_ns);
 }
 
-static void apply_fork(struct hg_image *child, uint64_t t)
+static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
+{
+	struct hg_pid_images *e;
+
+	HASH_FIND(hh, s->pids, &pid, sizeof(pid), e);
+	for (size_t i = e ? e->n : 0; i-- > 0;)
+		if (e->im[i]->t_start_ns <= t)
+			return e->im[i];
+	return NULL;
+}
+
+static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t)
 {
 	struct hg_image *parent = child->parent;
 	size_t pos = 0;
 	uint64_t addr;
 	struct hg_live v, old;
 
+	if (!parent && (parent = child->parent = find_image(s, child->ppid, t)))
+		child->parent_module_seq = parent->module_seq;
 	if (!parent)
 		return;
 	while (hg_image_live_next(parent, &pos, &addr, &v)) {
@@ -498,7 +511,7 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 	else if (p->kind == P_FREE)
 		apply_free(im, thread, p);
 	else if (p->kind == P_FORK)
-		apply_fork(im, p->t_ns);
+		apply_fork(s, im, p->t_ns);
 	else if (p->kind == P_SNAP)
 		hg_replay_apply_snapshot(im, im->snapshots[p->stack_id]);
 	else if (p->kind == P_RSS)
@@ -587,17 +600,6 @@ void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint3
 
 /* ---- records applied in file order ---------------------------------------------------- */
 
-static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
-{
-	struct hg_pid_images *e;
-
-	HASH_FIND(hh, s->pids, &pid, sizeof(pid), e);
-	for (size_t i = e ? e->n : 0; i-- > 0;)
-		if (e->im[i]->t_start_ns <= t)
-			return e->im[i];
-	return NULL;
-}
-
 /* argv as /proc/PID/cmdline has it (NUL-separated) joined with spaces. */
 char *hg_replay_join(const char *p, uint32_t n)
 {
@@ -651,8 +653,12 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 		}
 	}
 	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
-	if (im->forked && (im->parent = find_image(s, p->ppid, p->t_ns))) {
-		im->parent_module_seq = im->parent->module_seq;
+	if (im->forked) {
+		/* The parent's own PROCESS record may come later in the file (it wrote to a ring
+		 * slot the collector drains after the child's): then it is found when the copy
+		 * is made, in time order, by which point everything before the fork is read. */
+		if ((im->parent = find_image(s, p->ppid, p->t_ns)))
+			im->parent_module_seq = im->parent->module_seq;
 		fork.t_ns = p->t_ns;
 		fork.kind = P_FORK;
 		fork.im = im;

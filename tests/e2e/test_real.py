@@ -146,6 +146,26 @@ def test_real_bash_pipeline(ctx):
     eq(roots[0]["exit"], {"code": 7}, "bash exit")
 
 
+def test_real_bash_few_slots(ctx):
+    """Twenty subshells at once on a ring of 4 slots: threads share the overflow slot, and a
+    fork child's records can reach the file before its parent's. Every image is still whole:
+    no unknown frees (a child inheriting nothing from a parent not read yet had them), no
+    lost events, and the same output as untraced."""
+    script = "for i in $(seq 20); do (ls / >/dev/null; echo $i) & done | sort -n | tail -1; wait"
+    argv = [shutil.which("bash"), "-c", script]
+    bare = run(argv, cwd=ctx.fresh_dir("bare"))
+    eq(bare.text, "20\n", "untraced output (test precondition)")
+    res, trace = ctx.record(argv, cwd=ctx.fresh_dir("traced"), options=["--slots", "4"])
+    eq((res.code, res.out), (0, bare.out), "exit status and stdout under record --slots 4")
+    rep = ctx.report_json(trace)
+    check(len(rep["processes"]) >= 40, "bash, 20 subshells and their ls: got %d images"
+          % len(rep["processes"]))
+    for p in rep["processes"]:
+        what = "pid %d (%s)" % (p["pid"], p["command"][:30])
+        eq(p["totals"]["unknown_frees"], 0, what + ": unknown frees")
+        eq(p["totals"]["lost_events"], 0, what + ": lost events")
+
+
 HELLO_C = b"""
 #include <stdio.h>
 #include <stdlib.h>

@@ -641,6 +641,47 @@ START_TEST(test_replay_exec_starts_new_image)
 END_TEST
 
 /*
+ * The fork child's block reaches the file before any of its parent's (the collector drained
+ * the child's ring slot first): the child still starts with the parent's blocks as they were
+ * at the fork, and its free of one of them is no unknown free.
+ */
+START_TEST(test_replay_fork_child_written_before_its_parent)
+{
+	static const uint64_t ip[1] = { 0xbbb };
+	struct hg_image *parent, *child;
+
+	process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&g.b, T + 40, A);
+	alloc(T + 50, C, 300, 1);
+	block(200, 200);
+	process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&g.b, 1, 1, ip);
+	alloc(T + 10, A, 100, 1);
+	alloc(T + 20, B, 200, 1);
+	alloc(T + 35, D, 400, 1); /* after the fork: the parent's alone */
+	block(100, 100);
+	replay();
+
+	ck_assert_uint_eq(g.r->n_images, 2);
+	child = g.r->images[0];
+	parent = g.r->images[1];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.live_blocks, 2);
+	ck_assert_uint_eq(child->totals.live_bytes, 500);
+	expect_live(child, B, 200, 1);
+	expect_live(child, C, 300, 1);
+	ck_assert(!is_live(child, A));
+	ck_assert(!is_live(child, D));
+	ck_assert_uint_eq(parent->totals.live_blocks, 3);
+	/* Its stack ids resolve through the parent found late. */
+	ck_assert_ptr_nonnull(hg_image_stack(child, 1));
+}
+END_TEST
+
+/*
  * pid 200 is a fork child of pid 100 (T+10) that execs /usr/bin/prog at T+50. The exec'd
  * image writes to another ring slot than the fork child, and here its block reaches the file
  * first: the images still follow start times. prog is the exec'd one and has its allocations,
@@ -949,6 +990,7 @@ Suite *replay_suite(void)
 	tcase_add_test(merge, test_replay_stale_horizon_bounds_waiting);
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
+	tcase_add_test(procs, test_replay_fork_child_written_before_its_parent);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
