@@ -455,9 +455,58 @@ static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint
 	return NULL;
 }
 
+/* The fork of ppid at t of which one side was applied, or NULL. */
+static struct hg_fork_meet *fork_meet(struct hg_replay_state *s, uint32_t ppid, uint64_t t)
+{
+	struct hg_fork_key key = { t, ppid };
+	struct hg_fork_meet *m;
+
+	HASH_FIND(hh, s->meets, &key, sizeof(key), m);
+	return m;
+}
+
+static struct hg_fork_meet *fork_meet_add(struct hg_replay_state *s, uint32_t ppid, uint64_t t)
+{
+	struct hg_fork_meet *m = hg_xcalloc(1, sizeof(*m));
+
+	m->key = (struct hg_fork_key){ t, ppid };
+	HASH_ADD(hh, s->meets, key, sizeof(m->key), m);
+	return m;
+}
+
+static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
+{
+	HASH_DEL(s->meets, m);
+	free(m->blocks);
+	free(m);
+}
+
+/* The parent's side of a fork (HG_REC_FORK): its live blocks now, for the child. */
+static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t)
+{
+	struct hg_fork_meet *m = fork_meet(s, parent->pid, t);
+	size_t pos = 0, cap = 0;
+	uint64_t addr;
+	struct hg_live v;
+
+	if (m) { /* the child was applied first, and copied the parent as it stood then */
+		fork_meet_drop(s, m);
+		return;
+	}
+	m = fork_meet_add(s, parent->pid, t);
+	HG_GROW(m->blocks, cap, parent->live.n + 1);
+	while (hg_image_live_next(parent, &pos, &addr, &v))
+		m->blocks[m->n++] = (struct hg_fork_block){ addr, v };
+}
+
+/*
+ * The child's side: its heap starts as the parent's at the fork, as the parent's side kept it,
+ * or (that side not applied yet, or a trace from before HG_REC_FORK) as the parent's stands.
+ */
 static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t)
 {
 	struct hg_image *parent = child->parent;
+	struct hg_fork_meet *m;
 	size_t pos = 0;
 	uint64_t addr;
 	struct hg_live v, old;
@@ -466,9 +515,19 @@ static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64
 		child->parent_module_seq = parent->module_seq;
 	if (!parent)
 		return;
-	while (hg_image_live_next(parent, &pos, &addr, &v)) {
-		live_put(child, addr, &v, &old);
-		add_live(child, &v, t);
+	if ((m = fork_meet(s, child->ppid, t)) && m->blocks) {
+		for (size_t i = 0; i < m->n; i++) {
+			live_put(child, m->blocks[i].addr, &m->blocks[i].v, &old);
+			add_live(child, &m->blocks[i].v, t);
+		}
+		fork_meet_drop(s, m);
+	} else {
+		while (hg_image_live_next(parent, &pos, &addr, &v)) {
+			live_put(child, addr, &v, &old);
+			add_live(child, &v, t);
+		}
+		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
+			fork_meet_add(s, child->ppid, t);
 	}
 	hg_replay_fork_maps(child, t);
 }
@@ -498,7 +557,7 @@ static void prefetch_ahead(const struct hg_image *im, const struct hg_stream *th
 /* Event p of thread `thread` (whose FIFO it came from). */
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
-	struct hg_image *im = p->kind == P_FORK || p->kind == P_SNAP ?
+	struct hg_image *im = (p->kind == P_FORK && p->im) || p->kind == P_SNAP ?
 				     p->im : hg_replay_image_at(s, stream_pid(thread), p->t_ns);
 
 	/* The first event past the capture time: the state now is the state at that time. */
@@ -510,8 +569,10 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 		apply_alloc(im, thread, p);
 	else if (p->kind == P_FREE)
 		apply_free(im, thread, p);
-	else if (p->kind == P_FORK)
+	else if (p->kind == P_FORK && p->im)
 		apply_fork(s, im, p->t_ns);
+	else if (p->kind == P_FORK)
+		fork_point(s, im, p->t_ns);
 	else if (p->kind == P_SNAP)
 		hg_replay_apply_snapshot(im, im->snapshots[p->stack_id]);
 	else if (p->kind == P_RSS)
@@ -813,6 +874,12 @@ static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 		hg_replay_push_timed(s, &p, x->pid, 0);
 		break;
 	}
+	case HG_REC_FORK: {
+		const struct hg_rec_fork *x = (const void *)h;
+		p = (struct hg_pending){ .t_ns = x->t_ns, .kind = P_FORK, .im = NULL };
+		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
+		break;
+	}
 	case HG_REC_HORIZON: {
 		const struct hg_rec_horizon *x = (const void *)h;
 		s->horizons = 1;
@@ -837,6 +904,7 @@ static void state_release(struct hg_replay_state *s)
 {
 	struct hg_pid_images *e, *etmp;
 	struct hg_stream *st, *stmp;
+	struct hg_fork_meet *m, *mtmp;
 
 	HASH_ITER(hh, s->pids, e, etmp) {
 		HASH_DEL(s->pids, e);
@@ -849,6 +917,8 @@ static void state_release(struct hg_replay_state *s)
 		free(st);
 	}
 	free(s->heap);
+	HASH_ITER(hh, s->meets, m, mtmp) /* forks whose other side never came */
+		fork_meet_drop(s, m);
 }
 
 struct hg_replay *hg_replay_file(const char *path)

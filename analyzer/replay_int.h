@@ -31,7 +31,8 @@ struct hg_pending {
 	uint64_t t_ns;
 	union {
 		uint64_t addr;           /* P_ALLOC, P_FREE, the mmap kinds */
-		struct hg_image *im;     /* P_FORK: the child; P_SNAP: the snapshot's image */
+		struct hg_image *im;     /* P_FORK: the child, or NULL for the parent's side
+					    (HG_REC_FORK); P_SNAP: the snapshot's image */
 	};
 	/* P_ALLOC, the mmap kinds; P_RSS: the sample. No request of 2^56 bytes or more succeeds,
 	 * and the address space holds no such mapping. */
@@ -59,8 +60,28 @@ struct hg_stream {
 	UT_hash_handle hh;
 };
 
+/*
+ * A fork's two sides meet in the merge at the fork's time, in either order. The parent's side
+ * (HG_REC_FORK) first: its live blocks are copied then, and wait here for the child. The
+ * child's first: it copies the parent as it stands (the same blocks), and the note that it
+ * did waits here for the parent's side, which then copies nothing.
+ */
+struct hg_fork_meet {
+	struct hg_fork_key {
+		uint64_t t_ns;  /* the fork's time */
+		uint64_t ppid;
+	} key;
+	struct hg_fork_block {
+		uint64_t addr;
+		struct hg_live v;
+	} *blocks;          /* the parent's live blocks at t_ns; NULL: the child copied already */
+	size_t n;
+	UT_hash_handle hh;
+};
+
 struct hg_replay_state {
 	struct hg_replay *r;
+	struct hg_fork_meet *meets; /* forks one side of which has been applied, by key */
 	size_t images_cap;
 	struct hg_pid_images *pids;
 	struct hg_stream *streams;

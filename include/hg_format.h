@@ -85,7 +85,8 @@ enum hg_rec_type {
 	HG_REC_MPROTECT = 21,/* the program changed a range's protection */
 	/* 22 is kept for records of the shim. */
 	HG_REC_HORIZON = 23, /* the collector vouches that earlier events are all in the file */
-	HG_REC_TYPE_MAX = 24
+	HG_REC_FORK = 24,    /* the parent's side of a fork: the moment the child's heap copies */
+	HG_REC_TYPE_MAX = 25
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -249,6 +250,23 @@ struct hg_rec_process {
 
 #define HG_PROCESS_FORK 0x1
 #define HG_PROCESS_BARE 0x2
+
+/*
+ * HG_REC_FORK, 16 bytes: written by a parent in its own thread just before fork(), with the
+ * time its fork child's PROCESS record carries (a barrier). The child publishes that record
+ * itself once it runs, which on a busy machine can be after the collector's horizon has
+ * passed the time; the parent's record is published at once, so the analyzer can take the
+ * copy of the parent's heap at the right moment either way and hand it to the child whose
+ * PROCESS record has this ppid and time.
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns: the fork's time, as in the child's HG_REC_PROCESS
+ */
+struct hg_rec_fork {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+};
 
 /*
  * HG_REC_EXIT, 32 bytes.
@@ -603,6 +621,7 @@ _Static_assert(offsetof(struct hg_rec_mremap, stack_id) == 48, "mremap.stack_id 
 _Static_assert(sizeof(struct hg_rec_mallinfo) == 48, "mallinfo record is 48 bytes");
 _Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_horizon) == 16, "horizon record is 16 bytes");
+_Static_assert(sizeof(struct hg_rec_fork) == 16, "fork record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_end) == 16, "end record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_snapshot) == 32, "snapshot record head is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_region) == 40, "region record is 40 bytes");

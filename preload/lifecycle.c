@@ -142,6 +142,12 @@ static void at_fork_prepare(void)
 	/* fork() copies the page tables, milliseconds for a large heap, before the child can
 	 * publish its record of this time: the parent holds the horizon below it meanwhile. */
 	life.fork_held = hg_ring_hold(life.fork_t_ns);
+	/* The child may run long after that: the parent says when its heap is to be copied. */
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE) {
+		struct hg_rec_fork rec = { { HG_REC_FORK, 0, sizeof(rec) }, life.fork_t_ns };
+
+		hg_ring_put(&rec, sizeof(rec));
+	}
 }
 
 static void fork_done(void)

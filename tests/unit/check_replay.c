@@ -681,6 +681,88 @@ START_TEST(test_replay_fork_child_written_before_its_parent)
 }
 END_TEST
 
+static void fork_side(uint64_t t)
+{
+	struct hg_rec_fork f = { { HG_REC_FORK, 0, sizeof(f) }, t };
+
+	fx_buf_put(&g.b, &f, sizeof(f));
+}
+
+/*
+ * The child's PROCESS record comes after a horizon past the fork (the child was not scheduled
+ * for that long), and the parent freed B after the fork: the parent's side of the fork
+ * (HG_REC_FORK at T+30, in its own block in time) kept the heap as it was then, so the child
+ * still has B, and frees it as its own. Without that side (older traces) the child copies
+ * the parent late, lacks B, and its free is unknown.
+ */
+START_TEST(test_replay_fork_child_late_gets_the_heap_at_the_fork)
+{
+	static const uint64_t ip[1] = { 0xccc };
+	struct hg_image *parent, *child;
+
+	process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&g.b, 1, 1, ip);
+	alloc(T + 10, A, 100, 1);
+	alloc(T + 20, B, 200, 1);
+	if (_i)
+		fork_side(T + 30);
+	fx_free(&g.b, T + 35, B);
+	alloc(T + 36, C, 300, 1); /* after the fork: not the child's */
+	block(100, 100);
+	horizon(T + 40);
+	process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&g.b, T + 50, B);
+	block(200, 200);
+	replay();
+
+	ck_assert_uint_eq(g.r->n_images, 2);
+	parent = g.r->images[0];
+	child = g.r->images[1];
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(parent->totals.live_blocks, 2);
+	if (_i) {
+		ck_assert_uint_eq(child->totals.unknown_frees, 0);
+		ck_assert_uint_eq(child->totals.frees, 1);
+		ck_assert_uint_eq(child->totals.live_blocks, 1);
+		expect_live(child, A, 100, 1);
+		ck_assert(!is_live(child, C));
+	} else {
+		ck_assert_uint_eq(child->totals.unknown_frees, 1);
+		ck_assert(is_live(child, C)); /* the parent as it stood when the copy was made */
+	}
+	ck_assert(!is_live(child, B));
+}
+END_TEST
+
+/*
+ * Both sides of a fork on time, the child's read first: it copies the parent at the fork,
+ * and the parent's side, applied after it at the same time, copies nothing more.
+ */
+START_TEST(test_replay_fork_child_side_first)
+{
+	static const uint64_t ip[1] = { 0xddd };
+	struct hg_image *child;
+
+	process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&g.b, T + 50, A);
+	block(200, 200);
+	process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&g.b, 1, 1, ip);
+	alloc(T + 10, A, 100, 1);
+	fork_side(T + 30);
+	alloc(T + 40, B, 200, 1);
+	block(100, 100);
+	replay();
+
+	child = g.r->images[0];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.live_blocks, 0);
+	ck_assert_uint_eq(g.r->images[1]->totals.live_blocks, 2);
+}
+END_TEST
+
 /*
  * pid 200 is a fork child of pid 100 (T+10) that execs /usr/bin/prog at T+50. The exec'd
  * image writes to another ring slot than the fork child, and here its block reaches the file
@@ -991,6 +1073,8 @@ Suite *replay_suite(void)
 	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
 	tcase_add_test(procs, test_replay_exec_starts_new_image);
 	tcase_add_test(procs, test_replay_fork_child_written_before_its_parent);
+	tcase_add_loop_test(procs, test_replay_fork_child_late_gets_the_heap_at_the_fork, 0, 2);
+	tcase_add_test(procs, test_replay_fork_child_side_first);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
