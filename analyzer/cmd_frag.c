@@ -245,6 +245,12 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		struct hg_frag fr;
 		if (!im->snapshots[i]->have_blocks)
 			continue;
+		if (!im->snapshots[i]->complete) { /* its regions were cut off by the damage */
+			if (!json)
+				printf("  snapshot '%s' cut off by the damage: not analysed\n",
+				       im->snapshots[i]->label);
+			continue;
+		}
 		hg_frag_build(&fr, im, im->snapshots[i]);
 		if (json)
 			frag_json(j, f, im, im->snapshots[i], &fr, top);

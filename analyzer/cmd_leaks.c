@@ -90,22 +90,40 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 	return hg_check_trace_args("leaks", a->format, formats, "text, json or dot", argc);
 }
 
-static const struct hg_snapshot *pick(const struct hg_image *im, const char *label)
+/*
+ * The latest complete snapshot with this label (any label without one). A snapshot whose end
+ * a damaged trace cut off lacks regions and words: classifying with what remains would call
+ * reachable blocks leaked. *cut is set when a later one was cut off.
+ */
+static const struct hg_snapshot *pick(const struct hg_image *im, const char *label,
+				      const struct hg_snapshot **cut)
 {
-	for (uint32_t i = im->n_snapshots; i-- > 0;)
-		if (!label || !strcmp(im->snapshots[i]->label, label))
-			return im->snapshots[i];
+	*cut = NULL;
+	for (uint32_t i = im->n_snapshots; i-- > 0;) {
+		const struct hg_snapshot *sn = im->snapshots[i];
+
+		if (label && strcmp(sn->label, label))
+			continue;
+		if (sn->complete)
+			return sn;
+		if (!*cut)
+			*cut = sn;
+	}
 	return NULL;
 }
 
 static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const struct hg_replay *r,
-			const struct hg_image *im)
+			const struct hg_image *im, const struct hg_snapshot *cut)
 {
 	if (!strcmp(a->format, "json")) {
 		hg_json_object(j, NULL);
 		hg_json_image_fields(j, r, im);
 		hg_json_null(j, "snapshot");
 		hg_json_end(j);
+	} else if (!strcmp(a->format, "text") && cut) {
+		printf("\nprocess %u (parent %u): %s\n  snapshot '%s' cut off by the damage: its "
+		       "blocks cannot be classified\n", im->pid, im->ppid,
+		       *im->command ? im->command : im->exe, cut->label);
 	} else if (!strcmp(a->format, "text")) {
 		printf("\nprocess %u (parent %u): %s\n  no snapshot%s%s%s\n", im->pid, im->ppid,
 		       *im->command ? im->command : im->exe, a->label ? " labelled '" : "",
@@ -119,11 +137,11 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_framer *f,
 		      const struct hg_replay *r, const struct hg_image *im)
 {
-	const struct hg_snapshot *sn = pick(im, a->label);
+	const struct hg_snapshot *cut, *sn = pick(im, a->label, &cut);
 	struct hg_graph g;
 
 	if (!sn || hg_graph_build(&g, sn) < 0) {
-		no_snapshot(a, j, r, im);
+		no_snapshot(a, j, r, im, cut);
 		return;
 	}
 	if (!strcmp(a->format, "json"))
@@ -138,13 +156,15 @@ static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_f
 /* Whether the --pid and --snapshot asked for name something in r; else says what does not. */
 static int selection_exists(const struct leaks_args *a, const struct hg_replay *r)
 {
+	const struct hg_snapshot *cut;
 	int pid_seen = 0;
 
 	for (uint32_t i = 0; i < r->n_images; i++) {
 		if (a->pid && r->images[i]->pid != a->pid)
 			continue;
 		pid_seen = 1;
-		if (!a->label || pick(r->images[i], a->label))
+		/* A snapshot cut off by the damage exists: one_image says what became of it. */
+		if (!a->label || pick(r->images[i], a->label, &cut) || cut)
 			return 1;
 	}
 	if (a->pid && !pid_seen)

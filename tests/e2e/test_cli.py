@@ -285,6 +285,35 @@ def test_truncated_trace_every_view(ctx):
               % (label, m.group(1), clip(res.text)))
 
 
+def test_truncated_inside_the_exit_snapshot(ctx):
+    """A trace cut between a snapshot's start and its end (samples/scale's exit snapshot has
+    1.7 MB of words, more than one flush): the snapshot lacks regions and words, so `leaks`
+    must not classify its blocks (it called 90 KiB of reachable blocks leaked) and `frag` must
+    not analyse it; both say so, and exit 3 like every view of a damaged trace."""
+    _, trace = ctx.record([ctx.sample("scale")], expect_code=0)
+    data, _, blocks = trace_blocks(trace)
+    part = ctx.path("cut-snapshot.hgt")
+    for start, _ in reversed(blocks):
+        with open(part, "wb") as f:
+            f.write(data[:start])
+        snaps = json.loads(run([ctx.hg, "snapshots", part, "--format", "json"]).out)
+        states = [s["complete"] for p in snaps["processes"] for s in p["snapshots"]]
+        if states == [False]:
+            break
+    else:
+        raise Fail("no block boundary of %s falls inside its exit snapshot" % trace)
+    res = run([ctx.hg, "leaks", part])
+    eq(res.code, 3, "leaks of a trace cut inside the snapshot: exit status")
+    check("snapshot 'exit' cut off by the damage: its blocks cannot be classified" in res.text
+          and "leaked:" not in res.text, "leaks classified a cut snapshot:\n%s" % clip(res.text))
+    rep = json.loads(run([ctx.hg, "leaks", part, "--format", "json"]).out)
+    eq([p["snapshot"] for p in rep["processes"]], [None], "leaks --format json: snapshot")
+    res = run([ctx.hg, "frag", part])
+    eq(res.code, 3, "frag of a trace cut inside the snapshot: exit status")
+    check("snapshot 'exit' cut off by the damage: not analysed" in res.text
+          and "pages:" not in res.text, "frag analysed a cut snapshot:\n%s" % clip(res.text))
+
+
 def test_version_and_help(ctx):
     res = run([ctx.hg, "--version"])
     eq(res.code, 0, "--version exit status")
