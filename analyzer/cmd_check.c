@@ -261,13 +261,20 @@ static int record(struct check_args *a, char **prog, char *path, size_t cap, int
 
 /* The traced program's status in TRACE mode: the root process's last image, as recorded.
  * Returns a wait status, or -1 when the trace does not say. */
-static int root_status(const struct hg_replay *r)
+static const struct hg_image *root_image(const struct hg_replay *r)
 {
 	const struct hg_image *root = r->n_images ? r->images[0] : NULL;
 
 	for (uint32_t i = 1; root && i < r->n_images; i++)
 		if (r->images[i]->pid == root->pid && r->images[i]->exec)
 			root = r->images[i];
+	return root;
+}
+
+static int root_status(const struct hg_replay *r)
+{
+	const struct hg_image *root = root_image(r);
+
 	if (!root || (root->end_kind != HG_END_CODE && root->end_kind != HG_END_SIGNAL))
 		return -1;
 	return root->end_kind == HG_END_CODE ? (root->exit_status & 0xff) << 8 :
@@ -322,7 +329,7 @@ static int outputs(const struct check_args *a, const struct hg_check_result *res
  * came before the damage, and a program that failed by itself fails the step anyway.
  */
 static void verdict(const struct check_args *a, const struct hg_check_result *res, int damaged,
-		    int program_failed)
+		    int program_failed, int outputs_failed)
 {
 	size_t checked = res->n_listed - res->n_unchecked;
 	char unchecked[64] = "";
@@ -338,6 +345,10 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 	else if (damaged)
 		hg_note("check incomplete: no leak in the %zu process%s checked before the damage%s",
 			checked, checked == 1 ? "" : "es", unchecked);
+	else if (outputs_failed)
+		hg_note("check incomplete: no leak in %zu process%s checked%s, but an output file "
+			"could not be written (see above)", checked, checked == 1 ? "" : "es",
+			unchecked);
 	else if (program_failed)
 		hg_note("no leak in %zu process%s checked%s, but the program failed (see above)",
 			checked, checked == 1 ? "" : "es", unchecked);
@@ -357,25 +368,30 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	struct hg_replay *r = hg_replay_file(path);
 	struct hg_framer *f;
 	struct hg_check_result res;
-	int rc = 0;
+	int rc = 0, outputs_failed;
 
 	if (!r) {
 		*code = program_failure(what, status);
 		return -1;
 	}
-	if (!a->program_mode)
+	if (!a->program_mode) {
+		const struct hg_image *root = root_image(r);
+
 		status = root_status(r);
+		if (root && *root->command)
+			what = root->command;
+	}
 	f = hg_framer_new();
 	hg_check_eval(&res, r, f, &a->rules);
 	fflush(stdout);
 	hg_check_text(stderr, &res, &a->rules, a->max_frames, a->quiet);
 	*gate = res.n_failed > 0;
-	if (outputs(a, &res) < 0)
+	if ((outputs_failed = outputs(a, &res) < 0))
 		rc = -1;
 	if (r->damage)
 		rc = hg_error("%s; the check covers the records before it", r->damage);
 	*code = program_failure(what, status);
-	verdict(a, &res, r->damage != NULL, *code != 0);
+	verdict(a, &res, r->damage != NULL, *code != 0, outputs_failed);
 	hg_check_release(&res);
 	hg_framer_free(f);
 	hg_replay_free(r);

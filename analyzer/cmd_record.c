@@ -7,7 +7,8 @@
  *
  * Signals: SIGINT and SIGQUIT from the terminal reach PROG through its process group; the
  * launcher only notes them (so it survives to finish the trace and stops waiting for orphans).
- * SIGTERM and SIGHUP sent to the launcher are passed on to PROG.
+ * Sent to the launcher alone by another process (kill, timeout -s INT), they are passed on to
+ * PROG as well, as SIGTERM and SIGHUP always are.
  *
  * Exit status: PROG's own, or 128+N when signal N killed it; 127/126 when it cannot be run;
  * 2 for a usage error; 3 when the trace cannot be created.
@@ -73,10 +74,13 @@ static const char help[] =
 static volatile sig_atomic_t stop_flag;
 static volatile pid_t child_pid;
 
-static void on_signal(int sig)
+static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
+	(void)ctx;
 	stop_flag = 1;
-	if ((sig == SIGTERM || sig == SIGHUP) && child_pid > 0)
+	/* From the terminal (SI_KERNEL) PROG's process group had SIGINT or SIGQUIT already. */
+	if (child_pid > 0 && (sig == SIGTERM || sig == SIGHUP || si->si_code == SI_USER ||
+			      si->si_code == SI_QUEUE))
 		kill(child_pid, sig);
 }
 
@@ -256,7 +260,8 @@ static void install_handlers(void)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
+	sa.sa_sigaction = on_signal;
+	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);

@@ -132,7 +132,7 @@ def test_check_program_failure_is_not_a_leak(ctx):
     trace = ctx.path("fail.hgt")
     check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "fail"), expect_code=5)
     res = check_cmd(ctx, trace, expect_code=5)
-    check("'the traced program' exited with code 5" in res.errtext, clip(res.errtext))
+    check("'%s fail' exited with code 5" % ctx.sample("gate") in res.errtext, clip(res.errtext))
 
 
 def test_check_fail_on_and_limits(ctx):
@@ -257,6 +257,19 @@ def test_check_baseline(ctx):
 # ------------------------------------------------------------------------------------------
 # CI outputs
 # ------------------------------------------------------------------------------------------
+
+def test_check_output_not_written(ctx):
+    """A JUnit file that cannot be created: one error line naming it, exit 3, and a verdict
+    that does not say "passed"."""
+    trace = ctx.path("clean.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "clean"), expect_code=0)
+    bad = ctx.path("no-such-dir/r.xml")
+    res = check_cmd(ctx, "--junit", bad, trace, expect_code=3)
+    check("heapgraph: error: cannot create JUnit file '%s': No such file or directory\n" % bad
+          in res.errtext, "no error naming the file:\n" + clip(res.errtext))
+    eq(verdict(res), "heapgraph: check incomplete: no leak in 1 process checked, but an output "
+       "file could not be written (see above)", "verdict")
+
 
 def test_check_junit_and_sarif(ctx):
     xml, sarif = ctx.path("r.xml"), ctx.path("r.sarif")

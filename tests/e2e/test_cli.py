@@ -9,7 +9,10 @@ import os
 import random
 import re
 import shutil
+import signal
 import struct
+import subprocess
+import time
 
 from harness import (Fail, check, check_schema, clean_env, clip, eq, one_line, only_process,
                      run)
@@ -312,6 +315,51 @@ def test_truncated_inside_the_exit_snapshot(ctx):
     eq(res.code, 3, "frag of a trace cut inside the snapshot: exit status")
     check("snapshot 'exit' cut off by the damage: not analysed" in res.text
           and "pages:" not in res.text, "frag analysed a cut snapshot:\n%s" % clip(res.text))
+
+
+def running_child(pid, exe, timeout_s=20):
+    """Wait until process pid has a child running exe (after its exec); its pid."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+                kids = [int(k) for k in f.read().split()]
+        except OSError:
+            kids = []
+        for k in kids:
+            try:
+                if os.path.basename(os.readlink("/proc/%d/exe" % k)) == exe:
+                    return k
+            except OSError:
+                pass
+        time.sleep(0.05)
+    raise Fail("no child of %d running %s after %d s" % (pid, exe, timeout_s))
+
+
+def test_record_passes_on_signals_from_processes(ctx):
+    """A signal sent to record alone by another process (kill, timeout) reaches the program:
+    SIGTERM and SIGHUP always did, SIGINT and SIGQUIT now too (from a terminal they reach the
+    program through its process group, and are not sent twice). record ends as the program
+    did, and the trace says so."""
+    sleep = shutil.which("sleep")
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
+        trace = ctx.path("signal-%d.hgt" % sig)
+        proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", trace, "--", sleep, "60"],
+                                env=clean_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            running_child(proc.pid, os.path.basename(sleep))
+            time.sleep(0.3)  # the shim's start-up, so that the trace has the process
+            os.kill(proc.pid, sig)
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        eq(code, 128 + sig, "record after %s sent to it alone: exit status" % sig.name)
+        proc_rep = only_process(ctx.report_json(trace), "sleep under record")
+        eq(proc_rep["exit"], {"signal": int(sig)}, "%s: the trace's exit" % sig.name)
 
 
 def test_version_and_help(ctx):
