@@ -2,7 +2,8 @@
  * cmd_record.c - `heapgraph record`: run a program under the shim and collect its trace
  *
  * The launcher creates the ring, starts PROG with LD_PRELOAD and HEAPGRAPH_RING set, and drains
- * the ring into the trace until PROG and every traced process it started have ended. PROG's
+ * the ring into the trace until PROG and every traced process it started have ended, or once
+ * PROG has, for --orphans at most (a daemon PROG starts would keep it waiting). PROG's
  * stdin, stdout and stderr are left alone; our own lines go to stderr after PROG is done.
  *
  * Signals: SIGINT and SIGQUIT from the terminal reach PROG through its process group; the
@@ -58,6 +59,11 @@ static const char help[] =
 	"                        1ns keeps them exact, at several times the trace size);\n"
 	"                        up to 100ms. Never rounded across a process start, a fork or\n"
 	"                        a snapshot; within one tick, threads' frees sort first\n"
+	"      --orphans DURATION|wait\n"
+	"                        once PROG has ended, go on recording the processes it left\n"
+	"                        running (a background job, a daemon) this long, or until\n"
+	"                        they end with 'wait' (default 10s); a note names those\n"
+	"                        still running then, whose traces end there\n"
 	"  -q, --quiet           no summary on stderr\n"
 	"  -h, --help            this text\n"
 	"\n"
@@ -101,6 +107,7 @@ static int parse(int argc, char **argv, struct record_opts *o)
 		{ "rss-interval", required_argument, NULL, 'R' },
 		{ "snapshot-every", required_argument, NULL, 'E' },
 		{ "time-resolution", required_argument, NULL, 'T' },
+		{ "orphans", required_argument, NULL, 'O' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -155,6 +162,16 @@ static int parse(int argc, char **argv, struct record_opts *o)
 			if ((rc = hg_parse_time_resolution("record", optarg,
 							   &o->ring.time_resolution_ns)))
 				return rc;
+			break;
+		case 'O':
+			if (!strcmp(optarg, "wait"))
+				o->ring.orphans_ns = UINT64_MAX;
+			else if (!strcmp(optarg, "0"))
+				o->ring.orphans_ns = 0;
+			else if (hg_parse_duration(optarg, &o->ring.orphans_ns) < 0)
+				return hg_usage_error("record", "invalid value '%s' for --orphans (a "
+						      "duration such as 0, 500ms, 10s, 1m, or "
+						      "'wait')", optarg);
 			break;
 		default:
 			return hg_bad_option("record", ch, argv);

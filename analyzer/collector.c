@@ -66,6 +66,9 @@ struct hg_collector {
 	uint64_t rss_interval_ns;  /* 0: no RSS sampling */
 	uint64_t last_rss_ns;
 	uint64_t snapshot_every_ns; /* 0: no periodic snapshots */
+	uint64_t orphans_ns;       /* hg_collector_opts.orphans_ns */
+	uint64_t forks_announced;  /* HG_REC_FORK records: a parent is about to fork */
+	uint64_t forks_started;    /* PROCESS records of fork children */
 	int snapshot_signal;
 	uint64_t t0_ns;            /* when recording began: periodic labels count from here */
 	uint64_t snapshots_asked;  /* periodic requests made so far */
@@ -106,6 +109,7 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = hg_trace_ns();
 	c->rss_interval_ns = 10ull * 1000000ull;
 	c->grid.res_ns = HG_DEFAULT_TIME_RESOLUTION_NS;
+	c->orphans_ns = UINT64_MAX; /* bare mode: nobody waits for the collector */
 	return c;
 }
 
@@ -167,6 +171,7 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	hg_collector_set_rss_interval(c, o->rss_interval_ms);
 	hg_collector_set_time_resolution(c, o->time_resolution_ns);
 	c->snapshot_every_ns = o->snapshot_every_ns;
+	c->orphans_ns = o->orphans_ns;
 	c->snapshot_signal = o->snapshot_signal;
 	return c;
 }
@@ -227,6 +232,8 @@ static size_t tally(struct hg_collector *c, const uint8_t *p, size_t n)
 		c->st.n_allocs += r->type == HG_REC_ALLOC;
 		c->st.n_frees += r->type == HG_REC_FREE;
 		c->st.n_processes += r->type == HG_REC_PROCESS;
+		c->forks_announced += r->type == HG_REC_FORK;
+		c->forks_started += r->type == HG_REC_PROCESS && (r->flags & HG_PROCESS_FORK);
 		ok += r->size_bytes;
 	}
 	return ok;
@@ -684,11 +691,34 @@ static int root_gone(struct hg_collector *c, pid_t root, int is_child, int *stat
 	return r < 0 && errno == ECHILD;
 }
 
+/* How long a fork child may take to write its first record, once nothing else is traced (a
+ * fork that failed is announced and never starts). */
+#define FORK_START_WAIT_NS (2ull * 1000000000ull)
+
+/* Recording stops with traced processes still running: say which. */
+static void orphans_note(struct hg_collector *c)
+{
+	char list[128] = "";
+	size_t len = 0;
+	uint32_t n = traced_pids(c);
+
+	c->st.orphans_left = n;
+	for (uint32_t i = 0; i < n && len + 16 < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%u", i ? ", " : "",
+					c->pids[i]);
+	if (n)
+		hg_note("stopped recording %u process%s still running after the program ended "
+			"(pid %s%s): %s trace%s end%s here", n, n == 1 ? "" : "es", list,
+			len + 16 >= sizeof(list) ? ", ..." : "", n == 1 ? "its" : "their",
+			n == 1 ? "" : "s", n == 1 ? "s" : "");
+}
+
 int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 		     volatile sig_atomic_t *stop, int *root_status)
 {
 	int gone = 0;
 	unsigned idle_rounds = 0;
+	uint64_t gone_ns = 0, owned_ns = hg_trace_ns();
 
 	for (;;) {
 		uint64_t moved = hg_collector_drain(c);
@@ -696,10 +726,20 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 		sample_rss(c, hg_trace_ns());
 		request_snapshots(c, hg_trace_ns());
 		note_loss(c);
-		if (!gone)
-			gone = root_gone(c, root, root_is_child, root_status);
-		if (gone && moved == 0 && (!any_owned(c) || (stop && *stop)))
+		if (!gone && (gone = root_gone(c, root, root_is_child, root_status)))
+			gone_ns = hg_trace_ns();
+		if (any_owned(c))
+			owned_ns = hg_trace_ns();
+		/* Nothing owns a slot, but a parent announced a fork whose child has not written
+		 * yet (it may not have run, and its parent may have ended): a little longer. */
+		else if (gone && moved == 0 && (c->forks_started >= c->forks_announced ||
+						hg_trace_ns() - owned_ns >= FORK_START_WAIT_NS))
 			break;
+		if (gone && moved == 0 && ((stop && *stop) ||
+					   hg_trace_ns() - gone_ns >= c->orphans_ns)) {
+			orphans_note(c);
+			break;
+		}
 		if (moved) {
 			idle_rounds = 0;
 			continue;

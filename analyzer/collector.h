@@ -19,7 +19,12 @@ struct hg_collector_opts {
 	int snapshot_signal;      /* the signal the shim snapshots on (HEAPGRAPH_SNAPSHOT_SIGNAL) */
 	uint32_t time_resolution_ns; /* round ALLOC and FREE times to this (record
 					 --time-resolution); 0 or 1: exact */
+	uint64_t orphans_ns; /* once the root ended, how long to go on recording the processes
+				it left running (record --orphans); UINT64_MAX: until they end */
 };
+
+/* A daemon the program starts would otherwise keep `record` waiting for ever. */
+#define HG_DEFAULT_ORPHANS_NS (10ull * 1000000000ull)
 
 /*
  * How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
@@ -49,6 +54,7 @@ struct hg_collector_stats {
 	uint64_t cheap_bytes; /* of which written without references: the machine was busy */
 	uint64_t file_bytes;  /* trace file size */
 	uint64_t lost_events; /* events the shim could not record */
+	uint32_t orphans_left; /* traced processes still running when recording stopped */
 	int write_failed;     /* the trace could not be written completely */
 };
 
@@ -82,7 +88,9 @@ const char *hg_collector_ring_path(const struct hg_collector *c);
  * Drain until the traced processes are gone, then finish the trace. `root` is the first traced
  * process; when root_is_child, the collector reaps it and records its exit status in the trace
  * and in *root_status (a waitpid status). It keeps draining while any process still owns a
- * slot; *stop (set by a signal handler) ends that wait early once the root is gone.
+ * slot, for at most the orphans time of its options; *stop (set by a signal handler) ends
+ * that wait early once the root is gone. Processes still running then are counted in the
+ * stats' orphans_left; their images end unrecorded.
  * Returns 0, or -1 when the trace could not be written completely (already reported).
  */
 int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,

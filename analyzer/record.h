@@ -10,7 +10,7 @@
 /* The collector's defaults: 64 slots of 1 MiB, the shim's depth, zstd 3, RSS every 10 ms. */
 #define HG_RECORD_DEFAULT_RING                                                               \
 	{ HG_RING_DEFAULT_SLOTS, HG_RING_DEFAULT_SLOT_BYTES, 0, HG_DEFAULT_ZSTD_LEVEL, 10, 0, 0, \
-	  HG_DEFAULT_TIME_RESOLUTION_NS }
+	  HG_DEFAULT_TIME_RESOLUTION_NS, HG_DEFAULT_ORPHANS_NS }
 
 /*
  * Run argv[0] (searched in PATH) with the shim preloaded and write the trace of it and of every

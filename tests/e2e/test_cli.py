@@ -76,6 +76,7 @@ def test_cli_usage_errors(ctx):
         ["record", "--time-resolution", "0", "--", true],
         ["record", "--time-resolution", "101ms", "--", true],
         ["record", "--time-resolution", "1ms5", "--", true],
+        ["record", "--orphans", "soon", "--", true],
     )
     problems = []
     for args in cases:
@@ -360,6 +361,32 @@ def test_record_passes_on_signals_from_processes(ctx):
         eq(code, 128 + sig, "record after %s sent to it alone: exit status" % sig.name)
         proc_rep = only_process(ctx.report_json(trace), "sleep under record")
         eq(proc_rep["exit"], {"signal": int(sig)}, "%s: the trace's exit" % sig.name)
+
+
+def test_record_orphans(ctx):
+    """A process the program leaves running (here a background sleep of a shell) keeps record
+    going for --orphans at most: then a note names it, its image ends unrecorded, and record
+    exits as the program did. With --orphans wait, record waits for it and has its exit."""
+    sleep = shutil.which("sleep")
+    script = "%s 31.25 & echo hi" % sleep
+    try:
+        res, trace = ctx.record([shutil.which("bash"), "-c", script], options=["--orphans", "1s"],
+                                expect_code=0)
+        eq(res.text, "hi\n", "stdout")
+        rep = ctx.report_json(trace)
+        sleeps = [p for p in rep["processes"] if p["exec"] and p["exe"] == os.path.realpath(sleep)]
+        eq(len(sleeps), 1, "the background sleep's image")
+        eq(sleeps[0]["exit"], {}, "the sleep still running: its end not recorded")
+        check("heapgraph: stopped recording 1 process still running after the program ended "
+              "(pid %d): its trace ends here\n" % sleeps[0]["pid"] in res.errtext,
+              "no note naming the orphan:\n" + clip(res.errtext))
+    finally:
+        run(["pkill", "-f", "sleep 31.25"])
+    res, trace = ctx.record([shutil.which("bash"), "-c", "%s 0.3 & echo hi" % sleep],
+                            options=["--orphans", "wait"], expect_code=0)
+    check("stopped recording" not in res.errtext, "a note with --orphans wait")
+    sleeps = [p for p in ctx.report_json(trace)["processes"] if p["exec"]]
+    eq([p["exit"] for p in sleeps], [{"code": 0}], "--orphans wait: the sleep's exit")
 
 
 def test_version_and_help(ctx):

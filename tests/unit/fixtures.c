@@ -372,7 +372,8 @@ size_t fx_count(const struct fx_trace *t, uint16_t type)
 void fx_rig_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes, int zstd_level)
 {
 	/* No RSS sampling; times stay exact. */
-	struct hg_collector_opts o = { n_slots, slot_bytes, 0, zstd_level, 0, 0, 0, 0 };
+	struct hg_collector_opts o = { n_slots, slot_bytes, 0, zstd_level, 0, 0, 0, 0,
+					HG_DEFAULT_ORPHANS_NS };
 	int fd;
 	void *p;
 
