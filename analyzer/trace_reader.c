@@ -459,11 +459,6 @@ const struct hg_trace_header *hg_trace_reader_header(const struct hg_trace_reade
 	return &r->hdr;
 }
 
-const char *hg_trace_reader_path(const struct hg_trace_reader *r)
-{
-	return r->path;
-}
-
 void hg_trace_reader_close(struct hg_trace_reader *r)
 {
 	if (!r)

@@ -39,9 +39,6 @@ const char *hg_trace_reader_damage(const struct hg_trace_reader *r, uint64_t *of
 /* The file header, valid while r is open. */
 const struct hg_trace_header *hg_trace_reader_header(const struct hg_trace_reader *r);
 
-/* Path as given to open. */
-const char *hg_trace_reader_path(const struct hg_trace_reader *r);
-
 void hg_trace_reader_close(struct hg_trace_reader *r);
 
 /* Minimum size in bytes of a record of this type, or 0 for unknown types. */
