@@ -55,7 +55,6 @@ static struct {
 	uint32_t max_frames;
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
 	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
-	int fork_held;          /* the parent holds the horizon below fork_t_ns (hg_ring_hold) */
 	int spawned_collector;  /* this image started the bare-mode collector */
 	int snapshot_at_exit;   /* HEAPGRAPH_SNAPSHOT is not "0" */
 } life;
@@ -139,10 +138,9 @@ static void at_fork_prepare(void)
 	hg_modules_fork_prepare();
 	hg_arena_fork_prepare();
 	life.fork_t_ns = hg_ring_barrier_now();
-	/* fork() copies the page tables, milliseconds for a large heap, before the child can
-	 * publish its record of this time: the parent holds the horizon below it meanwhile. */
-	life.fork_held = hg_ring_hold(life.fork_t_ns);
-	/* The child may run long after that: the parent says when its heap is to be copied. */
+	/* The child publishes its record of this time only once it runs, which can be long after
+	 * (fork() copies the page tables, then the child waits for a CPU): the parent says at
+	 * once when its heap is to be copied. */
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE) {
 		struct hg_rec_fork rec = { { HG_REC_FORK, 0, sizeof(rec) }, life.fork_t_ns };
 
@@ -155,13 +153,6 @@ static void fork_done(void)
 	hg_arena_fork_done();
 	hg_modules_fork_done();
 	hg_tls.busy--;
-}
-
-static void at_fork_parent(void)
-{
-	if (life.fork_held)
-		hg_ring_hold_end();
-	fork_done();
 }
 
 /* The child of fork: same memory, new pid, one thread, and a slot that is the parent's. */
@@ -297,7 +288,7 @@ static int start(void)
 		return -1;
 	set_self_range();
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
-	pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
+	pthread_atfork(at_fork_prepare, fork_done, at_fork_child);
 	on_exit(at_exit, NULL);
 	hg_ring_attach(r);
 	hg_ring_adopt_pid(hg_self_pid);
