@@ -1,5 +1,6 @@
 /*
- * clock.h - the clocks the analyzer reads, in nanoseconds
+ * clock.h - the clocks the analyzer reads, in nanoseconds (hg_clock_ns in hg_clock.h for any
+ * clock of the system's)
  */
 #ifndef HG_CLOCK_H
 #define HG_CLOCK_H
@@ -8,14 +9,6 @@
 #include <time.h>
 
 #include "hg_clock.h"
-
-static inline uint64_t hg_clock_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* The clock of the ring this process collects from (hg_clock.h); zeros, CLOCK_MONOTONIC
  * itself, until hg_trace_clock_use is called. */

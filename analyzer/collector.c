@@ -702,7 +702,6 @@ static void orphans_note(struct hg_collector *c)
 	size_t len = 0;
 	uint32_t n = traced_pids(c);
 
-	c->st.orphans_left = n;
 	for (uint32_t i = 0; i < n && len + 16 < sizeof(list); i++)
 		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%u", i ? ", " : "",
 					c->pids[i]);
@@ -721,22 +720,21 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 	uint64_t gone_ns = 0, owned_ns = hg_trace_ns();
 
 	for (;;) {
-		uint64_t moved = hg_collector_drain(c);
+		uint64_t moved = hg_collector_drain(c), now = hg_trace_ns();
 
-		sample_rss(c, hg_trace_ns());
-		request_snapshots(c, hg_trace_ns());
+		sample_rss(c, now);
+		request_snapshots(c, now);
 		note_loss(c);
 		if (!gone && (gone = root_gone(c, root, root_is_child, root_status)))
-			gone_ns = hg_trace_ns();
+			gone_ns = now;
 		if (any_owned(c))
-			owned_ns = hg_trace_ns();
+			owned_ns = now;
 		/* Nothing owns a slot, but a parent announced a fork whose child has not written
 		 * yet (it may not have run, and its parent may have ended): a little longer. */
 		else if (gone && moved == 0 && (c->forks_started >= c->forks_announced ||
-						hg_trace_ns() - owned_ns >= FORK_START_WAIT_NS))
+						now - owned_ns >= FORK_START_WAIT_NS))
 			break;
-		if (gone && moved == 0 && ((stop && *stop) ||
-					   hg_trace_ns() - gone_ns >= c->orphans_ns)) {
+		if (gone && moved == 0 && ((stop && *stop) || now - gone_ns >= c->orphans_ns)) {
 			orphans_note(c);
 			break;
 		}

@@ -30,11 +30,11 @@ struct hg_collector_opts {
  * How far HG_REC_HORIZON stays below what a pass has seen: room for a producer that took its
  * timestamp just before the pass and published just after. The shim stamps an allocation once
  * its stack is captured, and holds the horizon itself (hg_ring_hold) where more may come
- * between a time and its record (a large realloc or munmap, a fork, a snapshot, a wait for the
- * file), so what remains is a copy into the ring (or the overflow slot's lock, for threads
- * beyond the slots), and a preemption in the middle of it. The replay keeps every
- * event back until a horizon passes it: at 20 ms its queues held 4-13 MB, and the report of a
- * CPython trace took 0.54 s; at 5 ms, 0.47 s (2 ms: no faster).
+ * between a time and its record (a large realloc or munmap, a snapshot, a wait for the file),
+ * so what remains is a copy into the ring (or the overflow slot's lock, for threads beyond the
+ * slots), and a preemption in the middle of it. The replay keeps every event back until a
+ * horizon passes it: at 20 ms its queues held 4-13 MB, and the report of a CPython trace took
+ * 0.54 s; at 5 ms, 0.47 s (2 ms: no faster).
  */
 #define HG_HORIZON_MARGIN_NS (5u * 1000000u)
 
@@ -54,7 +54,6 @@ struct hg_collector_stats {
 	uint64_t cheap_bytes; /* of which written without references: the machine was busy */
 	uint64_t file_bytes;  /* trace file size */
 	uint64_t lost_events; /* events the shim could not record */
-	uint32_t orphans_left; /* traced processes still running when recording stopped */
 	int write_failed;     /* the trace could not be written completely */
 };
 
@@ -89,8 +88,8 @@ const char *hg_collector_ring_path(const struct hg_collector *c);
  * process; when root_is_child, the collector reaps it and records its exit status in the trace
  * and in *root_status (a waitpid status). It keeps draining while any process still owns a
  * slot, for at most the orphans time of its options; *stop (set by a signal handler) ends
- * that wait early once the root is gone. Processes still running then are counted in the
- * stats' orphans_left; their images end unrecorded.
+ * that wait early once the root is gone. Processes still running then are named in a note on
+ * stderr; their images end unrecorded.
  * Returns 0, or -1 when the trace could not be written completely (already reported).
  */
 int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,

@@ -304,6 +304,19 @@ int hg_image_live_next(const struct hg_image *im, size_t *pos, uint64_t *addr,
 	return 1;
 }
 
+struct hg_block *hg_image_live_blocks(const struct hg_image *im, size_t *n)
+{
+	struct hg_block *b = hg_xmalloc(sizeof(*b) * (im->live.n ? im->live.n : 1));
+	size_t pos = 0;
+	uint64_t addr;
+	struct hg_live v;
+
+	*n = 0;
+	while (hg_image_live_next(im, &pos, &addr, &v))
+		b[(*n)++] = (struct hg_block){ addr, v.size_bytes, v.stack_id };
+	return b;
+}
+
 /*
  * The frees of an address that was not live, still waiting for their allocation: one tick of
  * rounded time can hold several hand-overs of one address between threads, all its frees
@@ -485,18 +498,13 @@ static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
 static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t)
 {
 	struct hg_fork_meet *m = fork_meet(s, parent->pid, t);
-	size_t pos = 0, cap = 0;
-	uint64_t addr;
-	struct hg_live v;
 
 	if (m) { /* the child was applied first, and copied the parent as it stood then */
 		fork_meet_drop(s, m);
 		return;
 	}
 	m = fork_meet_add(s, parent->pid, t);
-	HG_GROW(m->blocks, cap, parent->live.n + 1);
-	while (hg_image_live_next(parent, &pos, &addr, &v))
-		m->blocks[m->n++] = (struct hg_fork_block){ addr, v };
+	m->blocks = hg_image_live_blocks(parent, &m->n);
 }
 
 /*
@@ -507,28 +515,30 @@ static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64
 {
 	struct hg_image *parent = child->parent;
 	struct hg_fork_meet *m;
-	size_t pos = 0;
-	uint64_t addr;
-	struct hg_live v, old;
+	struct hg_block *b;
+	size_t n;
 
 	if (!parent && (parent = child->parent = find_image(s, child->ppid, t)))
 		child->parent_module_seq = parent->module_seq;
 	if (!parent)
 		return;
 	if ((m = fork_meet(s, child->ppid, t)) && m->blocks) {
-		for (size_t i = 0; i < m->n; i++) {
-			live_put(child, m->blocks[i].addr, &m->blocks[i].v, &old);
-			add_live(child, &m->blocks[i].v, t);
-		}
+		b = m->blocks;
+		n = m->n;
+		m->blocks = NULL;
 		fork_meet_drop(s, m);
 	} else {
-		while (hg_image_live_next(parent, &pos, &addr, &v)) {
-			live_put(child, addr, &v, &old);
-			add_live(child, &v, t);
-		}
+		b = hg_image_live_blocks(parent, &n);
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct hg_live v = { b[i].size_bytes, b[i].stack_id }, old;
+
+		live_put(child, b[i].addr, &v, &old);
+		add_live(child, &v, t);
+	}
+	free(b);
 	hg_replay_fork_maps(child, t);
 }
 

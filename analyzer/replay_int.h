@@ -71,10 +71,8 @@ struct hg_fork_meet {
 		uint64_t t_ns;  /* the fork's time */
 		uint64_t ppid;
 	} key;
-	struct hg_fork_block {
-		uint64_t addr;
-		struct hg_live v;
-	} *blocks;          /* the parent's live blocks at t_ns; NULL: the child copied already */
+	struct hg_block *blocks; /* the parent's live blocks at t_ns; NULL: the child copied
+				    already */
 	size_t n;
 	UT_hash_handle hh;
 };
@@ -111,6 +109,9 @@ void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint3
 
 /* NUL-separated strings (argv, a path) joined with spaces; the caller frees it. */
 char *hg_replay_join(const char *p, uint32_t n);
+
+/* Im's live blocks now, in no order, in an array the caller frees; *n of them. */
+struct hg_block *hg_image_live_blocks(const struct hg_image *im, size_t *n);
 
 /* replay_snapshot.c: SNAPSHOT records, their parts, the live set at their moment. */
 void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r,

@@ -22,13 +22,9 @@ static int by_addr(const void *a, const void *b)
 /* The snapshot's moment: copy the live set, sorted by address. */
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
 {
-	size_t pos = 0, n = 0;
-	uint64_t addr;
-	struct hg_live v;
+	size_t n;
 
-	sn->blocks = hg_xmalloc(sizeof(*sn->blocks) * (im->live.n ? im->live.n : 1));
-	while (hg_image_live_next(im, &pos, &addr, &v))
-		sn->blocks[n++] = (struct hg_block){ addr, v.size_bytes, v.stack_id };
+	sn->blocks = hg_image_live_blocks(im, &n);
 	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
 	sn->n_blocks = n;
 	sn->have_blocks = 1;

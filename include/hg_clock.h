@@ -38,12 +38,18 @@
 #define HG_CLOCK_CALIBRATE_NS 2000000u /* how long the TSC's rate is measured over */
 #define HG_CLOCK_MULT_SHIFT 32
 
-static inline uint64_t hg_clock_monotonic_ns(void)
+/* Clock clk (a clockid_t) in nanoseconds. */
+static inline uint64_t hg_clock_ns(clockid_t clk)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clk, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t hg_clock_monotonic_ns(void)
+{
+	return hg_clock_ns(CLOCK_MONOTONIC);
 }
 
 /* TSC reading tsc on clock c (which has a rate). Signed: another CPU's reading may be a few
@@ -77,10 +83,9 @@ static inline uint64_t hg_clock_now_ordered(const struct hg_ring_clock *c)
 	if (c->mult) {
 		__builtin_ia32_mfence();
 		__builtin_ia32_lfence();
-		return hg_clock_of_tsc(c, __builtin_ia32_rdtsc());
 	}
 #endif
-	return hg_clock_monotonic_ns();
+	return hg_clock_now(c);
 }
 
 #if defined(__x86_64__)
