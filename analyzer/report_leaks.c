@@ -180,7 +180,8 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 
 static void totals_text(FILE *out, const struct hg_graph *g)
 {
-	char a[32], b[32], c[32], d[32], e[32];
+	char a[32], b[32], c[32], d[32], e[32], n1[32], n2[32];
+	uint64_t reachable = g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY];
 
 	fprintf(out, "  leaked: %s direct, %s indirect, %s in %zu cycle%s\n",
 		hg_format_bytes(a, sizeof(a), g->bytes[HG_DIRECT]),
@@ -188,12 +189,12 @@ static void totals_text(FILE *out, const struct hg_graph *g)
 		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
 		hg_plural(g->n_cycles));
 	/* The same sums as the JSON's reachable_* and possibly_*: the second part of the first. */
-	fprintf(out, "  still reachable: %s in %" PRIu64 " block%s, of which possibly lost (only "
-		"interior pointers): %s in %" PRIu64 " block%s\n",
+	fprintf(out, "  still reachable: %s in %s block%s, of which possibly lost (only "
+		"interior pointers): %s in %s block%s\n",
 		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE] + g->bytes[HG_POSSIBLY]),
-		g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY],
-		hg_plural(g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY]),
-		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]), g->blocks[HG_POSSIBLY],
+		hg_format_count(n1, sizeof(n1), reachable), hg_plural(reachable),
+		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]),
+		hg_format_count(n2, sizeof(n2), g->blocks[HG_POSSIBLY]),
 		hg_plural(g->blocks[HG_POSSIBLY]));
 }
 
