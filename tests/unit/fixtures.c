@@ -58,21 +58,28 @@ void fx_scratch_remove(struct fx_scratch *s)
 
 static int saved_stderr = -1; /* the real stderr while fx_quiet_stderr is in effect */
 
-void fx_quiet_stderr(void)
+void fx_stderr_to(const char *path)
 {
-	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 
 	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
 	if (saved_stderr < 0)
 		saved_stderr = fcntl(2, F_DUPFD_CLOEXEC, 3);
 	ck_assert_int_eq(dup2(fd, 2), 2);
 	close(fd);
 }
 
+void fx_quiet_stderr(void)
+{
+	fx_stderr_to("/dev/null");
+}
+
 void fx_restore_stderr(void)
 {
 	if (saved_stderr < 0)
 		return;
+	fflush(stderr);
 	dup2(saved_stderr, 2);
 	close(saved_stderr);
 	saved_stderr = -1;

@@ -45,6 +45,8 @@ void fx_scratch_file(const struct fx_scratch *s, const char *name, char *out);
  */
 void fx_quiet_stderr(void);
 void fx_restore_stderr(void);
+/* The same into the file at path (created or truncated), to compare what was said. */
+void fx_stderr_to(const char *path);
 
 /* A growing byte buffer of whole records. */
 struct fx_buf {
