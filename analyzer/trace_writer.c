@@ -26,6 +26,7 @@
 struct hg_trace_writer {
 	int fd;           /* -1 after an I/O error */
 	char *path;       /* for messages */
+	struct hg_trace_header hdr; /* as in the file, header_crc up to date */
 	uint64_t bytes;   /* written so far */
 	ZSTD_CCtx *cctx;  /* the frame running through the blocks (codec 4); NULL: store */
 	int level;        /* zstd level asked for */
@@ -89,10 +90,16 @@ static int frame_settings(struct hg_trace_writer *w, int cheap)
 	return 0;
 }
 
+/* The file header's CRC of everything before it, after any change to the header. */
+static void seal_header(struct hg_trace_header *h)
+{
+	h->header_crc = hg_crc32c(0, h, offsetof(struct hg_trace_header, header_crc));
+}
+
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 {
 	struct hg_trace_writer *w;
-	struct hg_trace_header h;
+	struct hg_trace_header *h;
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
@@ -115,14 +122,15 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 		w->model = hg_event_model_new();
 		w->refer = 1;
 	}
-	memset(&h, 0, sizeof(h));
-	memcpy(h.magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
-	h.version = HG_FORMAT_VERSION;
-	h.header_bytes = HG_TRACE_HEADER_BYTES;
-	h.created_unix_ns = hg_clock_ns(CLOCK_REALTIME);
-	h.created_mono_ns = hg_trace_ns();
-	h.writer_pid = (uint32_t)getpid();
-	if (write_all(w, &h, sizeof(h)) < 0) {
+	h = &w->hdr; /* zeroed by hg_xcalloc */
+	memcpy(h->magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
+	h->version = HG_FORMAT_VERSION;
+	h->header_bytes = HG_TRACE_HEADER_BYTES;
+	h->created_unix_ns = hg_clock_ns(CLOCK_REALTIME);
+	h->created_mono_ns = hg_trace_ns();
+	h->writer_pid = (uint32_t)getpid();
+	seal_header(h);
+	if (write_all(w, h, sizeof(*h)) < 0) {
 		hg_trace_writer_close(w);
 		return NULL;
 	}
@@ -158,11 +166,12 @@ static int next_frame(struct hg_trace_writer *w, ZSTD_outBuffer *out)
 	return 0;
 }
 
+/* The whole header again, not the field alone: its CRC changes with it. */
 int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
 {
-	off_t at = (off_t)offsetof(struct hg_trace_header, time_resolution_ns);
-
-	if (pwrite(w->fd, &ns, sizeof(ns), at) != (ssize_t)sizeof(ns)) {
+	w->hdr.time_resolution_ns = ns;
+	seal_header(&w->hdr);
+	if (pwrite(w->fd, &w->hdr, sizeof(w->hdr), 0) != (ssize_t)sizeof(w->hdr)) {
 		hg_error("cannot write trace '%s': %s", w->path, strerror(errno ? errno : EIO));
 		return -1;
 	}

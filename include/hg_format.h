@@ -15,9 +15,10 @@
  *      store of `head`. A dead producer can at worst leave its own slot idle; it can never stall
  *      the collector, which drains every slot independently.
  *
- *   3. The trace file: a 64-byte file header followed by blocks. A block holds the records that
- *      one thread (pid, tid) published, optionally zstd-compressed, with a CRC-32C of the stored
- *      bytes. A reader stops at the first damaged block and keeps everything before it.
+ *   3. The trace file: a 64-byte file header, with a CRC-32C of itself, followed by blocks. A
+ *      block holds the records that one thread (pid, tid) published, optionally
+ *      zstd-compressed, with a CRC-32C of the stored bytes. A reader refuses a damaged file
+ *      header, stops at the first damaged block and keeps everything before it.
  *
  * Ordering: records of one thread are in program order. Across threads the analyzer merges by
  * t_ns. The shim takes an allocation's timestamp after the real allocator returns and a free's
@@ -887,7 +888,18 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  *   36     4    time_resolution_ns: event times (ALLOC, FREE, the mmap family) are rounded
  *                 down to a multiple of this, except just after a barrier (see the ring
  *                 header); 0 or 1: exact
- *   40     24   zero
+ *   40     20   zero
+ *   60     4    header_crc: crc32c of bytes 0..59; 0 in traces written before the field
+ *                 (bytes 40..63 were all zero), whose header is read unchecked
+ *
+ * Before header_crc, a flipped byte in 16..63 changed the time origin or the resolution of
+ * every report unnoticed (blocks carry their own CRCs). A reader of this version refuses a
+ * header whose header_crc is neither 0 nor the CRC of bytes 0..59: nothing after it could be
+ * placed in time. 0 must stay "not written", or every earlier trace would be refused; so a
+ * header whose CRC happens to be 0 (once in 2^32) is written with 0 and read unchecked, like
+ * an old one. A header longer than 64 bytes (header_bytes) has its CRC here too, over bytes
+ * 0..59 only. The field took four bytes of zero padding, which readers ignored, so
+ * HG_FORMAT_VERSION stays 1.
  */
 #define HG_TRACE_MAGIC "HGTRACE"
 #define HG_FORMAT_VERSION 1
@@ -901,7 +913,8 @@ struct hg_trace_header {
 	uint64_t created_mono_ns;
 	uint32_t writer_pid;
 	uint32_t time_resolution_ns;
-	uint8_t pad[24];
+	uint8_t pad[20];      /* zero */
+	uint32_t header_crc;  /* crc32c of bytes 0..59; 0: not written (an older trace) */
 };
 
 /*
@@ -948,6 +961,10 @@ struct hg_block_header {
 };
 
 _Static_assert(sizeof(struct hg_trace_header) == HG_TRACE_HEADER_BYTES, "file header is 64 bytes");
+_Static_assert(offsetof(struct hg_trace_header, created_unix_ns) == 16, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, time_resolution_ns) == 36, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, pad) == 40, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, header_crc) == 60, "file header CRC at 60");
 _Static_assert(sizeof(struct hg_block_header) == 32, "block header is 32 bytes");
 
 #endif /* HG_FORMAT_H */

@@ -209,6 +209,7 @@ START_TEST(test_trace_stored_block_layout)
 	ck_assert_uint_le(fh.created_mono_ns, after);
 	ck_assert_uint_ne(fh.created_unix_ns, 0);
 	ck_assert_mem_eq(fh.pad, zero, sizeof(fh.pad));
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
 
 	memcpy(&h, file + HG_TRACE_HEADER_BYTES, sizeof(h));
 	ck_assert_uint_eq(h.magic, HG_BLOCK_MAGIC);
@@ -227,6 +228,48 @@ START_TEST(test_trace_stored_block_layout)
 	ck_assert_uint_eq(((const struct hg_rec *)(file + n - 16))->type, HG_REC_END);
 	ck_assert_uint_eq(((const struct hg_rec *)(file + n - 16))->flags, HG_END_FINAL);
 	free(file);
+	fx_buf_release(&b);
+}
+END_TEST
+
+/*
+ * The time resolution, set after the header was written (and here after a block), rewrites the
+ * header with a CRC that covers it, and leaves the blocks where they were.
+ */
+START_TEST(test_trace_writer_header_crc_follows_time_resolution)
+{
+	struct fx_buf b = { 0 };
+	struct hg_trace_header fh;
+	struct hg_trace_reader *rd;
+	struct fx_trace t;
+	struct hg_trace_writer *w = hg_trace_writer_open(path, 0);
+	uint8_t *file;
+	size_t n;
+
+	ck_assert_ptr_nonnull(w);
+	fx_alloc(&b, 5, 0x1000, 10, 1, HG_FN_MALLOC);
+	fx_free(&b, 6, 0x1000);
+	ck_assert_int_eq(hg_trace_writer_block(w, 42, 43, b.p, (uint32_t)b.len), 0);
+	ck_assert_int_eq(hg_trace_writer_time_resolution(w, 1000000), 0);
+	ck_assert_uint_eq(hg_trace_writer_bytes(w), HG_TRACE_HEADER_BYTES + 32 + 64);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+
+	file = fx_slurp(path, &n);
+	ck_assert_uint_eq(n, HG_TRACE_HEADER_BYTES + 32 + 64 + 32 + 16);
+	memcpy(&fh, file, sizeof(fh));
+	ck_assert_uint_eq(fh.time_resolution_ns, 1000000);
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
+	free(file);
+	rd = hg_trace_reader_open(path);
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_uint_eq(hg_trace_reader_header(rd)->time_resolution_ns, 1000000);
+	hg_trace_reader_close(rd);
+	fx_read(path, &t);
+	ck_assert_int_eq(t.rc, 0);
+	ck_assert_uint_eq(t.n, 3);
+	ck_assert_uint_eq(expect_records(&t, 0, &b, 42, 43), 2);
+	expect_end(&t, 2, HG_END_FINAL);
+	fx_trace_release(&t);
 	fx_buf_release(&b);
 }
 END_TEST
@@ -961,6 +1004,7 @@ Suite *trace_suite(void)
 	tcase_add_test(writer, test_trace_stored_block_layout);
 	tcase_add_test(writer, test_trace_writer_refuses_symlink);
 	tcase_add_test(writer, test_trace_writer_mode_0600_and_truncates);
+	tcase_add_test(writer, test_trace_writer_header_crc_follows_time_resolution);
 	tcase_add_loop_test(cut, test_trace_truncated_at_every_offset, 0, CUT_FILE_BYTES + 1);
 	tcase_add_test(damage, test_trace_flipped_payload_byte_checksum_mismatch);
 	tcase_add_test(damage, test_trace_flipped_header_byte_bad_block_header);
