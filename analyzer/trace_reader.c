@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,20 @@ static int take_block(struct hg_trace_reader *r)
 		    "no end record: the collector was killed or is still writing");
 }
 
+/*
+ * Whether the file header is as its writer wrote it. A header_crc of 0 is a trace from before
+ * the field and passes unchecked, as it always did: a note on every report of every older
+ * trace would say nothing about the trace at hand. A mismatch refuses the whole file, where a
+ * damaged block keeps what came before it: the header holds the origin and resolution of
+ * every time, so no part of a report could be trusted. Checked after the version: another
+ * version need not keep its CRC where this one does.
+ */
+static int header_crc_ok(const struct hg_trace_header *h)
+{
+	return h->header_crc == 0 ||
+	       h->header_crc == hg_crc32c(0, h, offsetof(struct hg_trace_header, header_crc));
+}
+
 struct hg_trace_reader *hg_trace_reader_open(const char *path)
 {
 	struct hg_trace_reader *r;
@@ -352,6 +367,10 @@ struct hg_trace_reader *hg_trace_reader_open(const char *path)
 	if (r->hdr.version != HG_FORMAT_VERSION) {
 		hg_error("trace '%s' has format version %u; this heapgraph reads version %d", path,
 			 r->hdr.version, HG_FORMAT_VERSION);
+		goto bad;
+	}
+	if (!header_crc_ok(&r->hdr)) {
+		hg_error("trace '%s' is corrupt at byte 0 (file header: checksum mismatch)", path);
 		goto bad;
 	}
 	if (r->hdr.header_bytes < HG_TRACE_HEADER_BYTES ||

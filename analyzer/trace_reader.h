@@ -20,7 +20,9 @@ struct hg_record {
 
 /*
  * Open `path` and check its header. Returns NULL after printing an error naming the file
- * (missing, unreadable, not a heapgraph trace, unsupported version).
+ * (missing, unreadable, not a heapgraph trace, unsupported version, a header whose CRC does
+ * not match or whose size is impossible). A header CRC of 0 (a trace from before the field)
+ * is not checked and says nothing.
  */
 struct hg_trace_reader *hg_trace_reader_open(const char *path);
 

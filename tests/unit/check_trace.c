@@ -8,7 +8,9 @@
  * too. Damage: a small real trace is cut at every byte offset (a loop test), and the
  * reader must return exactly the records of the whole blocks before the cut, then say where
  * the file breaks; flipped bytes, bad headers and malformed records are reported and stop the
- * stream.
+ * stream. The file header's CRC: the writer's verifies (also after the time resolution changed
+ * it), a flipped byte refuses the file with one exact line, and 0 (a trace from before the
+ * field) reads as before, silently.
  */
 #include <check.h>
 #include <stdint.h>
@@ -835,14 +837,135 @@ START_TEST(test_trace_wrong_version_fails_open)
 			ck_assert_ptr_null(rd);
 		}
 	}
-	/* A header shorter than 64 bytes is refused as well. */
+	/* A header shorter than 64 bytes is refused as well (its CRC made to match). */
 	v = HG_FORMAT_VERSION;
 	memcpy(bytes + 8, &v, 4);
 	v = 32;
 	memcpy(bytes + 12, &v, 4);
+	v = hg_crc32c(0, bytes, 60);
+	memcpy(bytes + 60, &v, 4);
 	fx_spit(path, bytes, n);
 	ck_assert_ptr_null(hg_trace_reader_open(path));
 	free(bytes);
+}
+END_TEST
+
+/*
+ * The cut fixture (written to path) with a file header of known contents, as a collector of
+ * pid 4242 would have made it: its CRC was computed apart from hg_crc32c (Python, bit by bit,
+ * over bytes 0..59), so this pins what the CRC covers. Returns the file's bytes.
+ */
+#define FIXED_HEADER_CRC 0x57316221u
+
+static uint8_t *fixed_header_fixture(size_t *n)
+{
+	struct hg_trace_header fh;
+	uint8_t *bytes;
+
+	write_cut_fixture(path);
+	bytes = fx_slurp(path, n);
+	memcpy(&fh, bytes, sizeof(fh));
+	fh.created_unix_ns = 1700000000123456789ull;
+	fh.created_mono_ns = 1000;
+	fh.writer_pid = 4242;
+	fh.time_resolution_ns = 1000000;
+	fh.header_crc = hg_crc32c(0, &fh, 60);
+	ck_assert_uint_eq(fh.header_crc, FIXED_HEADER_CRC);
+	memcpy(bytes, &fh, sizeof(fh));
+	fx_spit(path, bytes, *n);
+	return bytes;
+}
+
+/* Everything the test's code wrote to stderr since fx_stderr_to(err) is exactly want. */
+static void expect_said(const char *err, const char *want)
+{
+	uint8_t *said;
+	size_t n;
+
+	fx_restore_stderr();
+	said = fx_slurp(err, &n);
+	ck_assert_msg(n == strlen(want) && memcmp(said, want, n) == 0, "stderr '%.*s', not '%s'",
+		      (int)n, (const char *)said, want);
+	free(said);
+}
+
+/* header_crc itself, the header size, the times, the resolution, the padding. */
+static const size_t header_flips[] = { 12, 16, 36, 40, 59, 60 };
+#define N_HEADER_FLIPS (sizeof(header_flips) / sizeof(header_flips[0]))
+
+START_TEST(test_trace_flipped_file_header_byte_refused)
+{
+	char err[FX_PATH_BYTES], want[512];
+	size_t n;
+	uint8_t *bytes = fixed_header_fixture(&n);
+
+	fx_scratch_file(&scratch, "stderr.txt", err);
+	bytes[header_flips[_i]] ^= 0xff;
+	fx_spit(path, bytes, n);
+	free(bytes);
+	fx_stderr_to(err);
+	ck_assert_ptr_null(hg_trace_reader_open(path));
+	snprintf(want, sizeof(want), "heapgraph: error: trace '%s' is corrupt at byte 0 (file "
+		 "header: checksum mismatch)\n", path);
+	expect_said(err, want);
+}
+END_TEST
+
+/* The same header with the CRC right: every record, and nothing said. */
+START_TEST(test_trace_file_header_crc_verifies)
+{
+	char err[FX_PATH_BYTES];
+	struct fx_trace t;
+	size_t n;
+
+	free(fixed_header_fixture(&n));
+	ck_assert_uint_eq(n, CUT_FILE_BYTES);
+	fx_scratch_file(&scratch, "stderr.txt", err);
+	fx_stderr_to(err);
+	fx_read(path, &t);
+	expect_said(err, "");
+	ck_assert_int_eq(t.rc, 0);
+	ck_assert_uint_eq(t.n, 6);
+	fx_trace_release(&t);
+}
+END_TEST
+
+/*
+ * A trace from before the CRC: bytes 40..63 zero. It reads as it always did, header values as
+ * they are (unchecked: a byte flipped in such a header is not seen) and nothing said.
+ */
+START_TEST(test_trace_file_header_without_crc_reads_as_before)
+{
+	char err[FX_PATH_BYTES];
+	struct hg_trace_header fh;
+	const struct hg_trace_header *h;
+	struct hg_trace_reader *rd;
+	struct fx_trace t;
+	size_t n;
+	uint8_t *bytes = fixed_header_fixture(&n);
+
+	memcpy(&fh, bytes, sizeof(fh));
+	fh.header_crc = 0;
+	fh.time_resolution_ns = 1000001; /* the CRC would not match this */
+	memcpy(bytes, &fh, sizeof(fh));
+	fx_spit(path, bytes, n);
+	free(bytes);
+	fx_scratch_file(&scratch, "stderr.txt", err);
+	fx_stderr_to(err);
+	rd = hg_trace_reader_open(path);
+	ck_assert_ptr_nonnull(rd);
+	h = hg_trace_reader_header(rd);
+	ck_assert_uint_eq(h->created_unix_ns, 1700000000123456789ull);
+	ck_assert_uint_eq(h->created_mono_ns, 1000);
+	ck_assert_uint_eq(h->writer_pid, 4242);
+	ck_assert_uint_eq(h->time_resolution_ns, 1000001);
+	ck_assert_uint_eq(h->header_crc, 0);
+	hg_trace_reader_close(rd);
+	fx_read(path, &t);
+	expect_said(err, "");
+	ck_assert_int_eq(t.rc, 0);
+	ck_assert_uint_eq(t.n, 6);
+	fx_trace_release(&t);
 }
 END_TEST
 
@@ -1010,6 +1133,9 @@ Suite *trace_suite(void)
 	tcase_add_test(damage, test_trace_flipped_header_byte_bad_block_header);
 	tcase_add_test(damage, test_trace_bad_magic_fails_open);
 	tcase_add_test(damage, test_trace_wrong_version_fails_open);
+	tcase_add_loop_test(damage, test_trace_flipped_file_header_byte_refused, 0, N_HEADER_FLIPS);
+	tcase_add_test(damage, test_trace_file_header_crc_verifies);
+	tcase_add_test(damage, test_trace_file_header_without_crc_reads_as_before);
 	tcase_add_loop_test(damage, test_trace_malformed_record_stops_reader, 0, N_BAD_RECORDS);
 	tcase_add_test(damage, test_trace_no_end_block_ends_early);
 	tcase_add_test(damage, test_trace_impossible_block_sizes);
