@@ -289,6 +289,43 @@ def test_truncated_trace_every_view(ctx):
               % (label, m.group(1), clip(res.text)))
 
 
+def test_flipped_file_header_byte(ctx):
+    """A byte flipped in the file header's bytes 16..63 (times, resolution, padding, its CRC at
+    60): every view refuses the trace with one exact line and exit 3, printing nothing, since
+    every time hangs on the header. With the CRC zeroed, as traces from before it have it, the
+    report is what the intact trace gives, byte for byte, and nothing is said."""
+    _, trace = ctx.record([ctx.sample("demo")], expect_code=0)
+    with open(trace, "rb") as f:
+        data = f.read()
+    check(struct.unpack_from("<I", data, 60)[0] != 0, "record wrote no header CRC at byte 60")
+    for off in (16, 36, 40, 59, 60):
+        bad = bytearray(data)
+        bad[off] ^= 0xff
+        part = ctx.path("flip-header-%d.hgt" % off)
+        with open(part, "wb") as f:
+            f.write(bad)
+        want = ("heapgraph: error: trace '%s' is corrupt at byte 0 (file header: checksum "
+                "mismatch)" % part)
+        for argv in (["report", part], ["report", part, "--format", "json"], ["leaks", part],
+                     ["check", part]):
+            label = "%s with byte %d of the file header flipped" % (" ".join(argv[:1] + argv[2:]),
+                                                                   off)
+            res = run([ctx.hg] + argv)
+            eq(res.code, 3, label + ": exit status")
+            eq(one_line(res.errtext, label), want, label + ": stderr")
+            eq(res.out, b"", label + ": stdout")
+    old = bytearray(data)
+    old[60:64] = bytes(4)
+    part = ctx.path("no-header-crc.hgt")
+    with open(part, "wb") as f:
+        f.write(old)
+    intact, unchecked = ctx.report(trace), ctx.report(part)
+    eq((unchecked.code, unchecked.err), (0, b""), "report of the trace without a header CRC")
+    eq(unchecked.out, intact.out.replace(trace.encode(), part.encode()),
+       "report of the trace without a header CRC vs the intact trace")
+    check_demo(only_process(json.loads(unchecked.out), "demo"), "demo without a header CRC")
+
+
 def test_truncated_inside_the_exit_snapshot(ctx):
     """A trace cut between a snapshot's start and its end (samples/scale's exit snapshot has
     1.7 MB of words, more than one flush): the snapshot lacks regions and words, so `leaks`
