@@ -36,6 +36,7 @@
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
+#include "proc_env.h"
 #include "timegrid.h"
 #include "trace_writer.h"
 
@@ -69,6 +70,8 @@ struct hg_collector {
 	uint64_t orphans_ns;       /* hg_collector_opts.orphans_ns */
 	uint64_t forks_announced;  /* HG_REC_FORK records: a parent is about to fork */
 	uint64_t forks_started;    /* PROCESS records of fork children */
+	uint64_t spawn_scan_ns;    /* when spawns_pending last looked; 0: not yet */
+	int spawns_seen;           /* what it found then */
 	int snapshot_signal;
 	uint64_t t0_ns;            /* when recording began: periodic labels count from here */
 	uint64_t snapshots_asked;  /* periodic requests made so far */
@@ -691,9 +694,31 @@ static int root_gone(struct hg_collector *c, pid_t root, int is_child, int *stat
 	return r < 0 && errno == ECHILD;
 }
 
-/* How long a fork child may take to write its first record, once nothing else is traced (a
- * fork that failed is announced and never starts). */
+/* How long a fork or spawned child may take to write its first record, once nothing else is
+ * traced (a fork that failed is announced and never starts; a spawned program may be one the
+ * shim cannot trace, statically linked or set-user-ID). */
 #define FORK_START_WAIT_NS (2ull * 1000000000ull)
+
+/* How often spawns_pending looks through /proc while it finds processes on their way. */
+#define SPAWN_SCAN_NS (10ull * 1000000ull)
+
+/*
+ * Whether a process with this ring in its environment is alive though nothing owns a slot: a
+ * posix_spawn or vfork child the program started just before it ended, between its exec and
+ * its first record (proc_env.h). Looked for once nothing else keeps the collector going, then
+ * every SPAWN_SCAN_NS while one is found.
+ */
+static int spawns_pending(struct hg_collector *c, uint64_t now)
+{
+	char entry[4200];
+
+	if (c->spawn_scan_ns && now - c->spawn_scan_ns < SPAWN_SCAN_NS)
+		return c->spawns_seen;
+	c->spawn_scan_ns = now;
+	snprintf(entry, sizeof(entry), "%s=%s", HG_ENV_RING, c->ring_path);
+	c->spawns_seen = hg_proc_count_with_env(entry, getpid()) > 0;
+	return c->spawns_seen;
+}
 
 /* Recording stops with traced processes still running: say which. */
 static void orphans_note(struct hg_collector *c)
@@ -730,9 +755,11 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 		if (any_owned(c))
 			owned_ns = now;
 		/* Nothing owns a slot, but a parent announced a fork whose child has not written
-		 * yet (it may not have run, and its parent may have ended): a little longer. */
-		else if (gone && moved == 0 && (c->forks_started >= c->forks_announced ||
-						now - owned_ns >= FORK_START_WAIT_NS))
+		 * yet (it may not have run, and its parent may have ended), or a spawned child is
+		 * on its way: a little longer. */
+		else if (gone && moved == 0 &&
+			 ((c->forks_started >= c->forks_announced && !spawns_pending(c, now)) ||
+			  now - owned_ns >= FORK_START_WAIT_NS))
 			break;
 		if (gone && moved == 0 && ((stop && *stop) || now - gone_ns >= c->orphans_ns)) {
 			orphans_note(c);

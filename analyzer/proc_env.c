@@ -1,0 +1,95 @@
+/*
+ * proc_env.c - the live processes that were started with a given environment entry (see
+ * proc_env.h)
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "proc_env.h"
+
+/* Whether the NUL-separated entries in env[0..n) include entry, whole. */
+static int env_has(const char *env, size_t n, const char *entry, size_t len)
+{
+	for (size_t at = 0; at < n;) {
+		const char *e = env + at;
+		size_t k = strnlen(e, n - at);
+
+		if (k == len && !memcmp(e, entry, len))
+			return 1;
+		at += k + 1;
+	}
+	return 0;
+}
+
+/* Read all of a /proc file into *buf (grown as needed); its length, or -1. */
+static ssize_t read_all(const char *path, char **buf, size_t *cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t k;
+
+		if (n == *cap)
+			HG_GROW(*buf, *cap, n + 4096);
+		k = read(fd, *buf + n, *cap - n);
+		if (k < 0) {
+			close(fd);
+			return -1;
+		}
+		if (k == 0)
+			break;
+		n += (size_t)k;
+	}
+	close(fd);
+	return (ssize_t)n;
+}
+
+/* Whether /proc/PID/stat reads as a live process, not a zombie (nor gone). */
+static int running(const char *pid, char **buf, size_t *cap)
+{
+	char path[300];
+	ssize_t n;
+	char *paren;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((n = read_all(path, buf, cap)) <= 0)
+		return 0;
+	HG_GROW(*buf, *cap, (size_t)n + 1);
+	(*buf)[n] = '\0';
+	paren = strrchr(*buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+int hg_proc_count_with_env(const char *entry, pid_t self)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char *buf = NULL, path[300];
+	size_t cap = 0, len = strlen(entry);
+	int count = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		ssize_t n;
+
+		if (!isdigit((unsigned char)de->d_name[0]) || atol(de->d_name) == (long)self)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
+		if ((n = read_all(path, &buf, &cap)) <= 0 || !env_has(buf, (size_t)n, entry, len))
+			continue;
+		count += running(de->d_name, &buf, &cap);
+	}
+	closedir(d);
+	free(buf);
+	return count;
+}
