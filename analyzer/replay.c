@@ -491,10 +491,11 @@ static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
 {
 	HASH_DEL(s->meets, m);
 	free(m->blocks);
+	free(m->ranges);
 	free(m);
 }
 
-/* The parent's side of a fork (HG_REC_FORK): its live blocks now, for the child. */
+/* The parent's side of a fork (HG_REC_FORK): its live blocks and mappings now, for the child. */
 static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t)
 {
 	struct hg_fork_meet *m = fork_meet(s, parent->pid, t);
@@ -505,18 +506,21 @@ static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint6
 	}
 	m = fork_meet_add(s, parent->pid, t);
 	m->blocks = hg_image_live_blocks(parent, &m->n);
+	m->ranges = hg_replay_maps_copy(parent, &m->n_ranges);
 }
 
 /*
- * The child's side: its heap starts as the parent's at the fork, as the parent's side kept it,
- * or (that side not applied yet, or a trace from before HG_REC_FORK) as the parent's stands.
+ * The child's side: its heap and mappings start as the parent's at the fork, as the parent's
+ * side kept them, or (that side not applied yet, or a trace from before HG_REC_FORK) as the
+ * parent's stand.
  */
 static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t)
 {
 	struct hg_image *parent = child->parent;
 	struct hg_fork_meet *m;
 	struct hg_block *b;
-	size_t n;
+	struct hg_maprange *r;
+	size_t n, n_ranges;
 
 	if (!parent && (parent = child->parent = find_image(s, child->ppid, t)))
 		child->parent_module_seq = parent->module_seq;
@@ -525,10 +529,14 @@ static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64
 	if ((m = fork_meet(s, child->ppid, t)) && m->blocks) {
 		b = m->blocks;
 		n = m->n;
+		r = m->ranges;
+		n_ranges = m->n_ranges;
 		m->blocks = NULL;
+		m->ranges = NULL;
 		fork_meet_drop(s, m);
 	} else {
 		b = hg_image_live_blocks(parent, &n);
+		r = hg_replay_maps_copy(parent, &n_ranges);
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
@@ -539,7 +547,8 @@ static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64
 		add_live(child, &v, t);
 	}
 	free(b);
-	hg_replay_fork_maps(child, t);
+	hg_replay_fork_maps(child, t, r, n_ranges);
+	free(r);
 }
 
 /*

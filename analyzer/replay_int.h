@@ -74,6 +74,8 @@ struct hg_fork_meet {
 	struct hg_block *blocks; /* the parent's live blocks at t_ns; NULL: the child copied
 				    already */
 	size_t n;
+	struct hg_maprange *ranges; /* and its own mappings then (the mmap domain's) */
+	size_t n_ranges;
 	UT_hash_handle hh;
 };
 
@@ -126,7 +128,11 @@ void hg_replay_snapshot_free(struct hg_snapshot *sn);
 void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
 		      uint32_t tid);
 void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p);
-void hg_replay_fork_maps(struct hg_image *child, uint64_t t);
+/* A copy of im's own mappings as they stand (malloc'd, *n of them; never NULL), and the fork
+ * child's mmap domain started from such a copy of its parent's at the fork's time t. */
+struct hg_maprange *hg_replay_maps_copy(const struct hg_image *im, size_t *n);
+void hg_replay_fork_maps(struct hg_image *child, uint64_t t, const struct hg_maprange *r,
+			 size_t n);
 void hg_replay_apply_rss(struct hg_image *im, const struct hg_pending *p);
 void hg_mmap_domain_release(struct hg_mmap_domain *d);
 

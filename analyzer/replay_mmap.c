@@ -211,15 +211,22 @@ void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p)
 	note(d, t);
 }
 
-void hg_replay_fork_maps(struct hg_image *child, uint64_t t)
+struct hg_maprange *hg_replay_maps_copy(const struct hg_image *im, size_t *n)
 {
-	const struct hg_mmap_domain *pd = &child->parent->mmap;
+	const struct hg_mapset *set = &im->mmap.ranges;
+	struct hg_maprange *r = hg_xmalloc(sizeof(*r) * (set->n ? set->n : 1));
 
-	for (size_t i = 0; i < pd->ranges.n; i++) {
-		const struct hg_maprange *r = &pd->ranges.v[i];
-		map(&child->mmap, r->lo, r->hi - r->lo, r->stack_id, r->flags);
-	}
-	if (pd->ranges.n)
+	memcpy(r, set->v, sizeof(*r) * set->n);
+	*n = set->n;
+	return r;
+}
+
+void hg_replay_fork_maps(struct hg_image *child, uint64_t t, const struct hg_maprange *r,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		map(&child->mmap, r[i].lo, r[i].hi - r[i].lo, r[i].stack_id, r[i].flags);
+	if (n)
 		note(&child->mmap, t >= child->t_start_ns ? t - child->t_start_ns : 0);
 }
 

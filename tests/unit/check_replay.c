@@ -681,6 +681,8 @@ START_TEST(test_replay_fork_child_written_before_its_parent)
 }
 END_TEST
 
+#define M_FORK 0x7f0000000000ull /* a mapping of the parent's in the fork tests */
+
 static void fork_side(uint64_t t)
 {
 	struct hg_rec_fork f = { { HG_REC_FORK, 0, sizeof(f) }, t };
@@ -703,15 +705,19 @@ START_TEST(test_replay_fork_child_late_gets_the_heap_at_the_fork)
 	process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
 	fx_stack(&g.b, 1, 1, ip);
 	alloc(T + 10, A, 100, 1);
+	fx_mmap(&g.b, T + 15, M_FORK, 1u << 20, 1);
 	alloc(T + 20, B, 200, 1);
 	if (_i)
 		fork_side(T + 30);
 	fx_free(&g.b, T + 35, B);
+	fx_munmap(&g.b, T + 35, M_FORK, 1u << 20); /* the parent's: the child keeps its copy */
 	alloc(T + 36, C, 300, 1); /* after the fork: not the child's */
+	fx_mmap(&g.b, T + 37, M_FORK + (4u << 20), 1u << 20, 1); /* nor this */
 	block(100, 100);
 	horizon(T + 40);
 	process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
 	fx_free(&g.b, T + 50, B);
+	fx_munmap(&g.b, T + 50, M_FORK, 1u << 20);
 	block(200, 200);
 	replay();
 
@@ -720,15 +726,21 @@ START_TEST(test_replay_fork_child_late_gets_the_heap_at_the_fork)
 	child = g.r->images[1];
 	ck_assert_ptr_eq(child->parent, parent);
 	ck_assert_uint_eq(parent->totals.live_blocks, 2);
+	ck_assert_uint_eq(parent->mmap.ranges.n, 1);
 	if (_i) {
 		ck_assert_uint_eq(child->totals.unknown_frees, 0);
 		ck_assert_uint_eq(child->totals.frees, 1);
 		ck_assert_uint_eq(child->totals.live_blocks, 1);
 		expect_live(child, A, 100, 1);
 		ck_assert(!is_live(child, C));
+		/* Its copy of the mapping, unmapped as its own; not the parent's later one. */
+		ck_assert_uint_eq(child->mmap.unmaps, 1);
+		ck_assert_uint_eq(child->mmap.ranges.n, 0);
 	} else {
 		ck_assert_uint_eq(child->totals.unknown_frees, 1);
 		ck_assert(is_live(child, C)); /* the parent as it stood when the copy was made */
+		ck_assert_uint_eq(child->mmap.ranges.n, 1);
+		ck_assert_uint_eq(child->mmap.ranges.v[0].lo, M_FORK + (4u << 20));
 	}
 	ck_assert(!is_live(child, B));
 }
