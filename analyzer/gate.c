@@ -5,6 +5,9 @@
  * ones after it) goes through hg_graph_build; hg_leak_groups groups the blocks of the kinds
  * the rules fail on by (kind, stack id, holder); those groups are symbolized and merged by
  * their stack key, since two return addresses on one line give two stack ids but one site.
+ * The key has functions but no lines, so stacks that differ only in lines (a function leaking
+ * at two lines) are one site too: the site keeps each such stack with its bytes, and each
+ * frame's distinct lines, so that the reports can name every line (gate_lines.c).
  * Each site is then suppressed, known to the baseline, grown, or new. A process fails when its
  * new and grown sites hold more than max_leaked_bytes, or its peak exceeds max_peak_bytes.
  */
@@ -53,6 +56,47 @@ static const struct hg_snapshot *last_complete(const struct hg_image *im)
 	return NULL;
 }
 
+/* Order of two source files, either NULL (unknown, first). */
+static int file_cmp(const char *a, const char *b)
+{
+	if (a == b || !a || !b)
+		return a == b ? 0 : a ? 1 : -1;
+	return strcmp(a, b);
+}
+
+/* 1 when frames a and b (n each) are at the same file and line in every frame. */
+static int same_lines(const struct hg_frame *a, const struct hg_frame *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].line != b[i].line || file_cmp(a[i].file, b[i].file))
+			return 0;
+	return 1;
+}
+
+/* Add g's blocks, allocated from the n frames fr, to s: to its stack with the same lines, or
+ * as a new stack. */
+static void add_stack(struct hg_check_site *s, const struct hg_frame *fr, size_t n,
+		      const struct hg_leak_group *g)
+{
+	struct hg_check_stack *st;
+
+	s->bytes += g->bytes;
+	s->blocks += g->blocks;
+	for (size_t i = 0; i < s->n_stacks; i++) {
+		if (same_lines(s->stacks[i].frames, fr, n)) {
+			s->stacks[i].bytes += g->bytes;
+			s->stacks[i].blocks += g->blocks;
+			return;
+		}
+	}
+	s->stacks = hg_xrealloc(s->stacks, sizeof(*s->stacks) * (s->n_stacks + 1));
+	st = &s->stacks[s->n_stacks++];
+	st->bytes = g->bytes;
+	st->blocks = g->blocks;
+	st->frames = hg_xmalloc(sizeof(*fr) * (n ? n : 1));
+	memcpy(st->frames, fr, sizeof(*fr) * n);
+}
+
 /* Add group g to p's sites: merged into the site of the same kind and stack key if any. */
 static void add_group(struct hg_check_proc *p, struct hg_framer *f, size_t *cap,
 		      const struct hg_leak_group *g)
@@ -65,8 +109,7 @@ static void add_group(struct hg_check_proc *p, struct hg_framer *f, size_t *cap,
 	for (size_t i = 0; i < p->n_sites; i++) {
 		s = &p->sites[i];
 		if (s->kind == g->kind && !strcmp(s->key, key)) {
-			s->bytes += g->bytes;
-			s->blocks += g->blocks;
+			add_stack(s, fr, n, g);
 			free(key);
 			return;
 		}
@@ -75,14 +118,46 @@ static void add_group(struct hg_check_proc *p, struct hg_framer *f, size_t *cap,
 	s = &p->sites[p->n_sites++];
 	memset(s, 0, sizeof(*s));
 	s->kind = g->kind;
-	s->bytes = g->bytes;
-	s->blocks = g->blocks;
 	s->stack_id = g->stack_id;
 	s->key = key;
 	s->n_frames = n;
-	s->frames = hg_xmalloc(sizeof(*fr) * (n ? n : 1));
-	memcpy(s->frames, fr, sizeof(*fr) * n);
-	s->user = user_frame(s->frames, n);
+	add_stack(s, fr, n, g);
+}
+
+/* Largest bytes first, then most blocks, then by the lines of the frames, innermost first. */
+static int by_bytes_lines(const void *a, const void *b, void *n_frames)
+{
+	const struct hg_check_stack *x = a, *y = b;
+	size_t n = *(const size_t *)n_frames;
+	int c;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks > y->blocks ? -1 : 1;
+	for (size_t i = 0; i < n; i++) {
+		if ((c = file_cmp(x->frames[i].file, y->frames[i].file)))
+			return c;
+		if (x->frames[i].line != y->frames[i].line)
+			return x->frames[i].line < y->frames[i].line ? -1 : 1;
+	}
+	return 0;
+}
+
+/* Once every group is in: the stacks in order, the representative frames, each frame's lines
+ * and the user frame. */
+static void finish_site(struct hg_check_site *s)
+{
+	qsort_r(s->stacks, s->n_stacks, sizeof(*s->stacks), by_bytes_lines, &s->n_frames);
+	s->frames = s->stacks[0].frames;
+	s->lines = hg_xcalloc(s->n_frames ? s->n_frames : 1, sizeof(*s->lines));
+	for (size_t i = 0; i < s->n_frames; i++)
+		for (size_t k = 0; k < s->n_stacks; k++)
+			hg_check_lines_add(&s->lines[i], s->stacks[k].frames[i].file,
+					   s->stacks[k].frames[i].line, s->stacks[k].bytes,
+					   s->stacks[k].blocks);
+	s->user = user_frame(s->frames, s->n_frames);
+	s->user_lines = s->user ? &s->lines[s->user - s->frames] : NULL;
 }
 
 static void judge_site(struct hg_check_proc *p, struct hg_check_site *s,
@@ -150,8 +225,10 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		add_group(p, f, &cap, &v[i]);
 	free(v);
 	hg_graph_release(&g);
-	for (size_t i = 0; i < p->n_sites; i++)
+	for (size_t i = 0; i < p->n_sites; i++) {
+		finish_site(&p->sites[i]);
 		judge_site(p, &p->sites[i], rules);
+	}
 	if (p->n_sites)
 		qsort(p->sites, p->n_sites, sizeof(*p->sites), by_state_bytes);
 	p->leak_fail = p->n_counted && p->counted_bytes > rules->max_leaked_bytes;
@@ -180,13 +257,22 @@ void hg_check_eval(struct hg_check_result *res, const struct hg_replay *r, struc
 	}
 }
 
+static void site_release(struct hg_check_site *s)
+{
+	for (size_t i = 0; i < s->n_stacks; i++)
+		free(s->stacks[i].frames);
+	for (size_t i = 0; i < s->n_frames && s->lines; i++)
+		hg_check_lines_release(&s->lines[i]);
+	free(s->stacks);
+	free(s->lines);
+	free(s->key);
+}
+
 void hg_check_release(struct hg_check_result *res)
 {
 	for (size_t i = 0; i < res->n_procs; i++) {
-		for (size_t k = 0; k < res->procs[i].n_sites; k++) {
-			free(res->procs[i].sites[k].key);
-			free(res->procs[i].sites[k].frames);
-		}
+		for (size_t k = 0; k < res->procs[i].n_sites; k++)
+			site_release(&res->procs[i].sites[k]);
 		free(res->procs[i].sites);
 	}
 	free(res->procs);

@@ -33,16 +33,49 @@ enum hg_site_state {
 	HG_SITE_SUPPRESSED = 3  /* matched a suppression: does not count */
 };
 
-/* Leaked blocks of one kind from one symbolized stack in one process image. */
+/* Lines named per frame in the report, the JUnit file and the annotations, before "and N
+ * more": enough for a function with a few leaking calls, short enough for one line. */
+#define HG_CHECK_MAX_LINES 4
+
+/* One source line of a site's frame, with the site's leaks whose stacks pass through it. */
+struct hg_check_line {
+	const char *file;       /* the framer's string; never NULL */
+	uint32_t line;          /* never 0 */
+	uint64_t bytes, blocks;
+};
+
+/* The distinct known lines of one frame over a site's stacks (gate_lines.c). */
+struct hg_check_lines {
+	struct hg_check_line *v; /* sorted by file, then line; owned */
+	size_t n, cap;           /* entries used, allocated */
+};
+
+/* A site's blocks whose stacks have the same lines in every frame. */
+struct hg_check_stack {
+	struct hg_frame *frames; /* the site's n_frames; owned array, strings the framer's */
+	uint64_t bytes, blocks;
+};
+
+/*
+ * Leaked blocks of one kind from one symbolized stack in one process image. The key has no
+ * lines (a baseline must survive edits that move them), so a function that leaks at two lines,
+ * or a line reached from two lines of its caller, is one site with several stacks: every
+ * report names each frame's distinct lines, and the CI outputs point at each line of the user
+ * frame.
+ */
 struct hg_check_site {
 	uint8_t kind;              /* enum hg_leak_kind */
 	int state;                 /* enum hg_site_state */
-	uint64_t bytes, blocks;
+	uint64_t bytes, blocks;    /* over all its stacks */
 	uint32_t stack_id;         /* one of the image's stacks that symbolizes to `key` */
 	char *key;                 /* hg_baseline_stack_key of frames; owned */
-	struct hg_frame *frames;   /* innermost first; owned array, strings the framer's */
+	struct hg_check_stack *stacks; /* at least one; largest bytes first; owned */
+	size_t n_stacks;
+	struct hg_frame *frames;   /* stacks[0].frames: innermost first, for matching and keys */
 	size_t n_frames;
+	struct hg_check_lines *lines; /* n_frames: frame i's lines over all stacks; owned */
 	const struct hg_frame *user; /* the first frame in the user's code (see below), or NULL */
+	const struct hg_check_lines *user_lines; /* the user frame's (one line or more), or NULL */
 	const struct hg_suppression *suppressed_by;
 	const struct hg_baseline_site *known; /* the baseline's entry, or NULL */
 };
@@ -90,6 +123,19 @@ const char *hg_check_proc_name(const struct hg_check_proc *p, char *buf, size_t 
 
 /* "direct leak of 600 bytes in 3 blocks" (+ ", new" / ", grew from N bytes in M blocks"). */
 const char *hg_check_site_text(const struct hg_check_site *s, char *buf, size_t cap);
+
+/* ---- gate_lines.c: a site's lines -------------------------------------------------------- */
+
+/* Count bytes and blocks at file:line in l: added to its entry, or a new entry in order. A
+ * frame with no file or no line has nothing to name and is not added. Out-of-memory exits. */
+void hg_check_lines_add(struct hg_check_lines *l, const char *file, uint32_t line,
+			uint64_t bytes, uint64_t blocks);
+void hg_check_lines_release(struct hg_check_lines *l);
+
+/* "a.c:9, a.c:13 and 2 more": the first max lines of l (file basenames), then how many were
+ * left out. "" when l is empty. Returns buf, truncated to cap (at least 1). */
+const char *hg_check_lines_text(const struct hg_check_lines *l, size_t max, char *buf,
+				size_t cap);
 
 /* The CI outputs (ci_output.c). Each returns 0, or -1 after one error line. */
 int hg_check_junit(const char *path, const struct hg_check_result *res, uint64_t max_peak);

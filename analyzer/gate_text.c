@@ -1,17 +1,35 @@
 /*
  * gate_text.c - `heapgraph check` for people: what failed, where, and what was set aside
  *
- * Failing processes come first with every site that counts against the gate and its stack;
- * passing and unchecked processes get one line each; then the suppressions that matched,
- * with their counts, so that a reviewer sees what the gate was told to ignore.
+ * Failing processes come first with every site that counts against the gate and its stack,
+ * each frame naming every line the site's blocks passed through there; passing and unchecked
+ * processes get one line each; then the suppressions that matched, with their counts, so that
+ * a reviewer sees what the gate was told to ignore.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "gate.h"
 #include "leaks.h"
-#include "report.h"
 #include "units.h"
+
+/* Frame i of s as `leaks` prints a frame, with every line of the site's stacks there:
+ * "at two_lines (fk.c:9, fk.c:13) in fk". */
+static void frame_text(FILE *out, const struct hg_check_site *s, size_t i)
+{
+	const struct hg_frame *fr = &s->frames[i];
+	const struct hg_check_lines *l = &s->lines[i];
+	char lines[2048];
+
+	fprintf(out, "      %s %s", i ? "by" : "at", fr->function ? fr->function : "???");
+	if (l->n)
+		fprintf(out, " (%s)",
+			hg_check_lines_text(l, HG_CHECK_MAX_LINES, lines, sizeof(lines)));
+	if (fr->module)
+		fprintf(out, " in %s\n", hg_basename(fr->module));
+	else
+		fprintf(out, " [0x%llx]\n", (unsigned long long)fr->address);
+}
 
 static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frames)
 {
@@ -19,7 +37,7 @@ static void site_text(FILE *out, const struct hg_check_site *s, size_t max_frame
 
 	fprintf(out, "  %s\n", hg_check_site_text(s, line, sizeof(line)));
 	for (size_t i = 0; i < s->n_frames && i < max_frames; i++)
-		hg_text_frame(out, &s->frames[i], i == 0, "      ");
+		frame_text(out, s, i);
 	if (s->n_frames > max_frames)
 		fprintf(out, "      ... %zu more frame%s\n", s->n_frames - max_frames,
 			hg_plural(s->n_frames - max_frames));
