@@ -7,8 +7,15 @@
  * be checked are <skipped>. SARIF: a result per counted site of a failing process, located at
  * the first frame in the user's code (gate.c: not the C or C++ runtime, the loader or our
  * shim), with the whole allocation stack in `stacks` and a fingerprint of the symbolized stack
- * so that code-scanning services track a leak across runs. Paths under the current directory
- * are written relative to it (what GitHub's code scanning and annotations expect).
+ * so that code-scanning services track a leak across runs. GitHub: an annotation per counted
+ * site at that frame. Paths under the current directory are written relative to it (what
+ * GitHub's code scanning and annotations expect).
+ *
+ * A site may hold blocks allocated through several lines of its frames (its key has none), and
+ * each format names them all, as far as it can carry them: JUnit, text only, gives every frame
+ * with its lines; a SARIF result has a location at each line of the user frame, with that
+ * line's share, and a stack per distinct stack; GitHub takes one file:line an annotation, so
+ * the site gets one at each of its first HG_CHECK_MAX_LINES lines, each naming the others.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,6 +28,7 @@
 #include "diag.h"
 #include "json.h"
 #include "leaks.h"
+#include "units.h"
 
 static int counts(const struct hg_check_proc *p, const struct hg_check_site *s)
 {
@@ -62,31 +70,36 @@ static void xml(FILE *out, const char *s)
 	}
 }
 
-static void frame_text(char *buf, size_t cap, const struct hg_frame *fr)
+/* Frame i of s: "two_lines (fk.c:9, fk.c:13) in fk", with every line of the site there. */
+static void frame_text(char *buf, size_t cap, const struct hg_check_site *s, size_t i)
 {
+	const struct hg_frame *fr = &s->frames[i];
+	const struct hg_check_lines *l = &s->lines[i];
+	char lines[2048];
 	int n = snprintf(buf, cap, "%s", fr->function ? fr->function : "???");
 
-	if (n >= 0 && (size_t)n < cap && fr->file && fr->line)
-		n += snprintf(buf + n, cap - n, " (%s:%u)", hg_basename(fr->file), fr->line);
+	if (n >= 0 && (size_t)n < cap && l->n)
+		n += snprintf(buf + n, cap - n, " (%s)",
+			      hg_check_lines_text(l, HG_CHECK_MAX_LINES, lines, sizeof(lines)));
 	if (n >= 0 && (size_t)n < cap)
 		snprintf(buf + n, cap - n, " in %s", fr->module ? hg_basename(fr->module) : "?");
 }
 
 static void junit_failure(FILE *out, const struct hg_check_site *s)
 {
-	char msg[1024], fr[512];
+	char msg[4096], fr[3072];
 
 	hg_check_site_text(s, msg, sizeof(msg));
 	if (s->n_frames) {
 		size_t n = strlen(msg);
-		frame_text(fr, sizeof(fr), s->user ? s->user : &s->frames[0]);
+		frame_text(fr, sizeof(fr), s, s->user ? (size_t)(s->user - s->frames) : 0);
 		snprintf(msg + n, sizeof(msg) - n, " at %s", fr);
 	}
 	fprintf(out, "      <failure type=\"%s\" message=\"", hg_leak_kind_name[s->kind]);
 	xml(out, msg);
 	fprintf(out, "\">");
 	for (size_t i = 0; i < s->n_frames; i++) {
-		frame_text(fr, sizeof(fr), &s->frames[i]);
+		frame_text(fr, sizeof(fr), s, i);
 		fputs(i ? "\nby " : "at ", out);
 		xml(out, fr);
 	}
@@ -169,50 +182,79 @@ static void uri(char *buf, size_t cap, const char *file, const char *cwd)
 	buf[n] = '\0';
 }
 
-static void location(struct hg_json *j, const char *key, const struct hg_frame *fr,
-		     const char *cwd)
+/* A SARIF location object (under key, or in an array when NULL): file:line if known, the
+ * function if known, and a message if not NULL. */
+static void location(struct hg_json *j, const char *key, const char *file, uint32_t line,
+		     const char *function, const char *msg, const char *cwd)
 {
 	char u[PATH_MAX * 3];
 
 	hg_json_object(j, key);
-	if (fr->file && fr->line) {
-		uri(u, sizeof(u), fr->file, cwd);
+	if (file && line) {
+		uri(u, sizeof(u), file, cwd);
 		hg_json_object(j, "physicalLocation");
 		hg_json_object(j, "artifactLocation");
 		hg_json_str(j, "uri", u);
 		hg_json_end(j);
 		hg_json_object(j, "region");
-		hg_json_u64(j, "startLine", fr->line);
+		hg_json_u64(j, "startLine", line);
 		hg_json_end(j);
 		hg_json_end(j);
 	}
-	if (fr->function) {
+	if (function) {
 		hg_json_array(j, "logicalLocations");
 		hg_json_object(j, NULL);
-		hg_json_str(j, "fullyQualifiedName", fr->function);
+		hg_json_str(j, "fullyQualifiedName", function);
 		hg_json_str(j, "kind", "function");
 		hg_json_end(j);
+		hg_json_end(j);
+	}
+	if (msg) {
+		hg_json_object(j, "message");
+		hg_json_str(j, "text", msg);
 		hg_json_end(j);
 	}
 	hg_json_end(j);
 }
 
-static void sarif_stack(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
+/* "1000 bytes in 1 block from this line": a line's share of a site with several. */
+static const char *line_share(char *buf, size_t cap, const struct hg_check_line *l)
 {
+	snprintf(buf, cap, "%" PRIu64 " bytes in %" PRIu64 " block%s from this line", l->bytes,
+		 l->blocks, hg_plural(l->blocks));
+	return buf;
+}
+
+/* One SARIF stack per stack of the site: each is the stack of some of its blocks, with the
+ * lines of those blocks (one stack would show one line where the site has several). */
+static void sarif_stacks(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
+{
+	char msg[128];
+
 	hg_json_array(j, "stacks");
-	hg_json_object(j, NULL);
-	hg_json_object(j, "message");
-	hg_json_str(j, "text", "allocation stack");
-	hg_json_end(j);
-	hg_json_array(j, "frames");
-	for (size_t i = 0; i < s->n_frames; i++) {
+	for (size_t k = 0; k < s->n_stacks; k++) {
+		const struct hg_check_stack *st = &s->stacks[k];
+		if (s->n_stacks == 1)
+			snprintf(msg, sizeof(msg), "allocation stack");
+		else
+			snprintf(msg, sizeof(msg), "allocation stack of %" PRIu64 " bytes in %"
+				 PRIu64 " block%s", st->bytes, st->blocks,
+				 hg_plural(st->blocks));
 		hg_json_object(j, NULL);
-		location(j, "location", &s->frames[i], cwd);
-		hg_json_str(j, "module", s->frames[i].module);
+		hg_json_object(j, "message");
+		hg_json_str(j, "text", msg);
+		hg_json_end(j);
+		hg_json_array(j, "frames");
+		for (size_t i = 0; i < s->n_frames; i++) {
+			const struct hg_frame *fr = &st->frames[i];
+			hg_json_object(j, NULL);
+			location(j, "location", fr->file, fr->line, fr->function, NULL, cwd);
+			hg_json_str(j, "module", fr->module);
+			hg_json_end(j);
+		}
+		hg_json_end(j);
 		hg_json_end(j);
 	}
-	hg_json_end(j);
-	hg_json_end(j);
 	hg_json_end(j);
 }
 
@@ -231,17 +273,58 @@ static uint64_t fingerprint(const struct hg_check_proc *p, const struct hg_check
 	return h;
 }
 
+/*
+ * The message of a counted site in SARIF and annotations: "direct leak of 100 bytes in 1 block
+ * in pid N: COMMAND, allocated by F"; when the user frame has several lines, they follow:
+ * " at 2 lines: a.c:9, a.c:13", or ", called from G at 2 lines: ..." when the user frame G is
+ * not the allocating one. Returns buf.
+ */
+static const char *site_message(char *buf, size_t cap, const struct hg_check_proc *p,
+				const struct hg_check_site *s)
+{
+	const char *alloc = s->n_frames && s->frames[0].function ? s->frames[0].function : "???";
+	char name[512], lines[2048];
+	size_t n;
+
+	hg_check_site_text(s, buf, cap);
+	n = strlen(buf);
+	n += (size_t)snprintf(buf + n, cap - n, " in %s, allocated by %s",
+			      hg_check_proc_name(p, name, sizeof(name)), alloc);
+	if (!s->user_lines || s->user_lines->n < 2 || n >= cap)
+		return buf;
+	if (s->user != s->frames)
+		n += (size_t)snprintf(buf + n, cap - n, ", called from %s",
+				      s->user->function ? s->user->function : "???");
+	if (n < cap)
+		snprintf(buf + n, cap - n, " at %zu lines: %s", s->user_lines->n,
+			 hg_check_lines_text(s->user_lines, HG_CHECK_MAX_LINES, lines,
+					     sizeof(lines)));
+	return buf;
+}
+
+/* The result's locations: each line of the user frame. SARIF allows several locations when
+ * the result is fixed only by a change at each, as a site leaves the gate only when every one
+ * of its lines stops leaking; viewers that show one (GitHub's) take the first, and the message
+ * names them all. */
+static void sarif_locations(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
+{
+	char share[128];
+
+	hg_json_array(j, "locations");
+	for (size_t k = 0; s->user_lines && k < s->user_lines->n; k++) {
+		const struct hg_check_line *l = &s->user_lines->v[k];
+		const char *msg = s->user_lines->n > 1 ? line_share(share, sizeof(share), l) : NULL;
+		location(j, NULL, l->file, l->line, s->user->function, msg, cwd);
+	}
+	hg_json_end(j);
+}
+
 static void sarif_result(struct hg_json *j, const struct hg_check_proc *p,
 			 const struct hg_check_site *s, const char *cwd)
 {
-	char msg[1024], name[512], fp[20];
-	size_t n;
+	char msg[4096], fp[20];
 
-	hg_check_site_text(s, msg, sizeof(msg));
-	n = strlen(msg);
-	snprintf(msg + n, sizeof(msg) - n, " in %s, allocated by %s",
-		 hg_check_proc_name(p, name, sizeof(name)),
-		 s->n_frames && s->frames[0].function ? s->frames[0].function : "???");
+	site_message(msg, sizeof(msg), p, s);
 	hg_json_object(j, NULL);
 	hg_json_str(j, "ruleId", hg_leak_kind_name[s->kind]);
 	hg_json_u64(j, "ruleIndex", s->kind);
@@ -249,11 +332,8 @@ static void sarif_result(struct hg_json *j, const struct hg_check_proc *p,
 	hg_json_object(j, "message");
 	hg_json_str(j, "text", msg);
 	hg_json_end(j);
-	hg_json_array(j, "locations");
-	if (s->user)
-		location(j, NULL, s->user, cwd);
-	hg_json_end(j);
-	sarif_stack(j, s, cwd);
+	sarif_locations(j, s, cwd);
+	sarif_stacks(j, s, cwd);
 	hg_json_object(j, "partialFingerprints");
 	snprintf(fp, sizeof(fp), "%016" PRIx64, fingerprint(p, s));
 	hg_json_str(j, "heapgraphStack/v1", fp);
@@ -367,9 +447,51 @@ static void gh_escape(FILE *out, const char *s, int prop)
 	}
 }
 
+/* One annotation: at file:line when file is not NULL, else where GitHub puts file-less ones. */
+static void gh_annotation(FILE *out, const struct hg_check_site *s, const char *file,
+			  uint32_t line, const char *msg, const char *cwd)
+{
+	char title[64];
+
+	fputs("::error ", out);
+	if (file) {
+		fputs("file=", out);
+		gh_escape(out, rel_path(file, cwd), 1);
+		fprintf(out, ",line=%u,", line);
+	}
+	snprintf(title, sizeof(title), "heapgraph: %s leak", hg_leak_kind_name[s->kind]);
+	fputs("title=", out);
+	gh_escape(out, title, 1);
+	fputs("::", out);
+	gh_escape(out, msg, 0);
+	fputc('\n', out);
+}
+
+/* A counted site: an annotation at each of its first HG_CHECK_MAX_LINES user lines (GitHub
+ * shows 10 error annotations a step: one site must not use them all), each with that line's
+ * share when there are several. */
+static void gh_site(FILE *out, const struct hg_check_proc *p, const struct hg_check_site *s,
+		    const char *cwd)
+{
+	char msg[4096], share[128];
+	size_t n = s->user_lines ? s->user_lines->n : 0, len;
+
+	site_message(msg, sizeof(msg), p, s);
+	if (n == 0)
+		gh_annotation(out, s, NULL, 0, msg, cwd);
+	len = strlen(msg);
+	for (size_t k = 0; k < n && k < HG_CHECK_MAX_LINES; k++) {
+		const struct hg_check_line *l = &s->user_lines->v[k];
+		if (n > 1)
+			snprintf(msg + len, sizeof(msg) - len, "; %s",
+				 line_share(share, sizeof(share), l));
+		gh_annotation(out, s, l->file, l->line, msg, cwd);
+	}
+}
+
 void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_peak)
 {
-	char cwd[PATH_MAX], msg[1024], name[512], title[64];
+	char cwd[PATH_MAX], msg[1024], name[512];
 
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';
@@ -384,28 +506,8 @@ void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_
 			gh_escape(out, msg, 0);
 			fputc('\n', out);
 		}
-		for (size_t k = 0; k < p->n_sites; k++) {
-			const struct hg_check_site *s = &p->sites[k];
-			size_t n;
-			if (!counts(p, s))
-				continue;
-			fputs("::error ", out);
-			if (s->user) {
-				fputs("file=", out);
-				gh_escape(out, rel_path(s->user->file, cwd), 1);
-				fprintf(out, ",line=%u,", s->user->line);
-			}
-			snprintf(title, sizeof(title), "heapgraph: %s leak",
-				 hg_leak_kind_name[s->kind]);
-			fputs("title=", out);
-			gh_escape(out, title, 1);
-			fputs("::", out);
-			hg_check_site_text(s, msg, sizeof(msg));
-			n = strlen(msg);
-			snprintf(msg + n, sizeof(msg) - n, " in %s, allocated by %s", name,
-				 s->n_frames && s->frames[0].function ? s->frames[0].function : "???");
-			gh_escape(out, msg, 0);
-			fputc('\n', out);
-		}
+		for (size_t k = 0; k < p->n_sites; k++)
+			if (counts(p, &p->sites[k]))
+				gh_site(out, p, &p->sites[k], cwd);
 	}
 }

@@ -140,8 +140,9 @@ const char *hg_check_lines_text(const struct hg_check_lines *l, size_t max, char
 /* The CI outputs (ci_output.c). Each returns 0, or -1 after one error line. */
 int hg_check_junit(const char *path, const struct hg_check_result *res, uint64_t max_peak);
 int hg_check_sarif(const char *path, const struct hg_check_result *res, uint64_t max_peak);
-/* "::error file=F,line=L,title=T::MESSAGE" lines for GitHub Actions, one per counted site of a
- * failing process and one per peak failure. */
+/* "::error file=F,line=L,title=T::MESSAGE" lines for GitHub Actions: per counted site of a
+ * failing process, one at each of its first HG_CHECK_MAX_LINES user lines (one without a file
+ * when it has none); one per peak failure. */
 void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_peak);
 
 #endif /* HG_GATE_H */

@@ -272,22 +272,37 @@ def test_check_output_not_written(ctx):
 
 
 def test_check_junit_and_sarif(ctx):
+    """leak_fork's ring is one site of two blocks allocated at two lines: the JUnit message and
+    stack name both lines, the SARIF result has a location at each (with its share) and a stack
+    for each."""
     xml, sarif = ctx.path("r.xml"), ctx.path("r.sarif")
     argv = [ctx.sample("leak_fork")]
     check_cmd(ctx, "--junit", xml, "--sarif", sarif, "--", *argv, expect_code=GATE, cwd=REPO)
+    with open(os.path.join(REPO, "samples", "leak_fork.c")) as f:
+        src = f.read().split("\n")
+
+    def alloc_lines(fn):
+        """The ALLOC lines inside fn in samples/leak_fork.c."""
+        start = next(i for i, l in enumerate(src) if re.match(r"static NOINLINE void %s\(" % fn, l))
+        return [i + 1 for i in range(start, src.index("}", start)) if "ALLOC(" in src[i]]
+
+    def at(fn):
+        return "at %s (%s) in leak_fork" % (fn, ", ".join("leak_fork.c:%d" % n
+                                                           for n in alloc_lines(fn)))
+    ring = alloc_lines("make_inherited_ring")
+    eq(len(ring), 2, "ALLOC lines of make_inherited_ring")
     cases = junit(xml)
     eq(len(cases), 2, "JUnit test cases (parent and fork child)")
     pids = [pid_of(name, argv[0]) for name, _, _ in cases]
-    want = [[("direct", "direct leak of 880 bytes in 1 block at make_parent_leak"),
-             ("cycle", "cycle leak of 224 bytes in 2 blocks at make_inherited_ring")],
-            [("direct", "direct leak of 640 bytes in 1 block at make_child_leak"),
-             ("cycle", "cycle leak of 224 bytes in 2 blocks at make_inherited_ring")]]
+    want = [[("direct", "direct leak of 880 bytes in 1 block " + at("make_parent_leak")),
+             ("cycle", "cycle leak of 224 bytes in 2 blocks " + at("make_inherited_ring"))],
+            [("direct", "direct leak of 640 bytes in 1 block " + at("make_child_leak")),
+             ("cycle", "cycle leak of 224 bytes in 2 blocks " + at("make_inherited_ring"))]]
     for (name, fails, skipped), w in zip(cases, want):
         eq(skipped, None, name + ": skipped")
-        eq([(t, re.sub(r" \(leak_fork\.c:\d+\) in leak_fork$", "", m)) for t, m, _ in fails], w,
-           name + ": failures")
+        eq([(t, m) for t, m, _ in fails], w, name + ": failures")
         for _, m, text in fails:
-            check(text.startswith("at " + m.split(" at ")[1]), "failure text is the stack")
+            check(text.startswith("at " + m.split(" at ")[1] + "\n"), "failure text is the stack")
             check("\nby main (leak_fork.c:" in text, "stack has main: %r" % text)
     with open(sarif) as f:
         doc = json.load(f)
@@ -299,24 +314,32 @@ def test_check_junit_and_sarif(ctx):
     for r in run_["results"]:
         eq(rules[r["ruleIndex"]], r["ruleId"], "SARIF ruleIndex")
         eq(r["level"], "error", "SARIF level")
-        loc = r["locations"][0]["physicalLocation"]
-        got.append((r["properties"]["pid"], r["ruleId"], r["properties"]["bytes"],
-                    loc["artifactLocation"]["uri"], loc["region"]["startLine"]))
+        locs = [(l["physicalLocation"]["artifactLocation"]["uri"],
+                 l["physicalLocation"]["region"]["startLine"], l.get("message", {}).get("text"))
+                for l in r["locations"]]
+        got.append((r["properties"]["pid"], r["ruleId"], r["properties"]["bytes"], locs,
+                    [st["message"]["text"] for st in r["stacks"]]))
         frames = r["stacks"][0]["frames"]
-        eq(frames[0]["location"]["physicalLocation"], loc, "SARIF: location is the first frame")
-    with open(os.path.join(REPO, "samples", "leak_fork.c")) as f:
-        src = f.read().split("\n")
-
-    def line_of(fn):
-        """The ALLOC line inside fn in samples/leak_fork.c."""
-        start = next(i for i, l in enumerate(src) if re.match(r"static NOINLINE void %s\(" % fn, l))
-        return next(i for i in range(start, len(src)) if "ALLOC(" in src[i]) + 1
+        eq(frames[0]["location"]["physicalLocation"], r["locations"][0]["physicalLocation"],
+           "SARIF: the first location is the first stack's first frame")
+        eq([st["frames"][0]["location"]["physicalLocation"]["region"]["startLine"]
+            for st in r["stacks"]], [l[1] for l in locs], "SARIF: a stack at each location")
+    uri = "samples/leak_fork.c"
+    share = "112 bytes in 1 block from this line"
+    ring_locs = [(uri, ring[0], share), (uri, ring[1], share)]
+    ring_stacks = ["allocation stack of 112 bytes in 1 block"] * 2
     eq(sorted(got), sorted([
-        (pids[0], "direct", 880, "samples/leak_fork.c", line_of("make_parent_leak")),
-        (pids[0], "cycle", 224, "samples/leak_fork.c", line_of("make_inherited_ring")),
-        (pids[1], "direct", 640, "samples/leak_fork.c", line_of("make_child_leak")),
-        (pids[1], "cycle", 224, "samples/leak_fork.c", line_of("make_inherited_ring"))]),
-        "SARIF results (pid, rule, bytes, uri, line)")
+        (pids[0], "direct", 880, [(uri, alloc_lines("make_parent_leak")[0], None)],
+         ["allocation stack"]),
+        (pids[0], "cycle", 224, ring_locs, ring_stacks),
+        (pids[1], "direct", 640, [(uri, alloc_lines("make_child_leak")[0], None)],
+         ["allocation stack"]),
+        (pids[1], "cycle", 224, ring_locs, ring_stacks)]),
+        "SARIF results (pid, rule, bytes, [(uri, line, share)], stack messages)")
+    eq(sorted(r["message"]["text"] for r in run_["results"] if r["ruleId"] == "cycle"),
+       sorted("cycle leak of 224 bytes in 2 blocks in pid %d: %s, allocated by "
+              "make_inherited_ring at 2 lines: leak_fork.c:%d, leak_fork.c:%d"
+              % (pid, argv[0], ring[0], ring[1]) for pid in pids), "SARIF messages of the ring")
 
 
 def test_check_clean_outputs(ctx):
