@@ -1,10 +1,11 @@
 """test_check.py - `heapgraph check`, the CI leak gate: exit codes, what fails, suppressions,
-baselines, JUnit, SARIF and GitHub annotations, a process tree, and the analyzer itself under
-the gate
+baselines, JUnit, SARIF and GitHub annotations, sites with several lines, a process tree, and
+the analyzer itself under the gate
 
 The numbers are the ones in the "Expect:" block of samples/gate.c (leak_once: 100 bytes in one
-block; leak_new: 48 bytes; peak 4096 bytes in every mode); change both together. JUnit and SARIF
-files are parsed (xml.etree, json) and checked field by field.
+block; leak_new: 48 bytes; peak 4096 bytes in every mode), and of samples/leak_lines.c for the
+sites with several lines; change both together. JUnit and SARIF files are parsed (xml.etree,
+json) and checked field by field.
 """
 import json
 import os
@@ -369,6 +370,176 @@ def test_check_github_annotations(ctx):
         ""], "annotations on stdout")
     res = check_cmd(ctx, "--", *gate_argv(ctx, "more"), expect_code=GATE, cwd=REPO)
     eq(res.out, b"gate: more\n", "no annotations without GITHUB_ACTIONS=true")
+
+
+# ------------------------------------------------------------------------------------------
+# A site with several lines (samples/leak_lines.c): one site, as the baseline keys it, and
+# every line named in the report and the CI outputs
+# ------------------------------------------------------------------------------------------
+
+def lines_check(ctx, mode, *extra):
+    """check -- leak_lines MODE from the repository's top (paths relative to it), with JUnit,
+    SARIF and GitHub annotations: (result, pid, JUnit failures, SARIF results, annotations)."""
+    xml, sarif = ctx.path(mode + ".xml"), ctx.path(mode + ".sarif")
+    res = check_cmd(ctx, "--junit", xml, "--sarif", sarif, *extra, "--",
+                    ctx.sample("leak_lines"), mode, expect_code=GATE, cwd=REPO,
+                    env=clean_env({"GITHUB_ACTIONS": "true"}))
+    out = res.text.split("\n")
+    eq((out[0], out[-1]), ("leak_lines: " + mode, ""), "the program's stdout comes first")
+    pid = int(re.search(r"^FAIL pid (\d+):", res.errtext, re.M).group(1))
+    (name, fails, skipped), = junit(xml)
+    eq((name, skipped), ("pid %d: %s %s" % (pid, ctx.sample("leak_lines"), mode), None),
+       "JUnit test case")
+    with open(sarif) as f:
+        results = json.load(f)["runs"][0]["results"]
+    return res, pid, fails, results, out[1:-1]
+
+
+def sarif_where(result):
+    """(message, [(uri, line, function, message)] of the locations, [(message, [(function,
+    line)] of the first two frames)] of the stacks, bytes, blocks) of a SARIF result."""
+    def fl(loc):
+        return (loc["logicalLocations"][0]["fullyQualifiedName"],
+                loc["physicalLocation"]["region"]["startLine"])
+    locs = [(l["physicalLocation"]["artifactLocation"]["uri"],) + fl(l)[::-1] +
+            (l.get("message", {}).get("text"),) for l in result["locations"]]
+    stacks = [(st["message"]["text"], [fl(fr["location"]) for fr in st["frames"][:2]])
+              for st in result["stacks"]]
+    return (result["message"]["text"], locs, stacks, result["properties"]["bytes"],
+            result["properties"]["blocks"])
+
+
+def mark(name):
+    """The line of the "site: NAME" marker in samples/leak_lines.c."""
+    return marker_line("leak_lines.c", name)
+
+
+def gh_line(line, msg):
+    return ("::error file=samples/leak_lines.c,line=%d,title=heapgraph%%3A direct leak::%s"
+            % (line, msg))
+
+
+def test_check_site_at_two_lines(ctx):
+    """two_lines leaks at two lines: one site (the baseline's key has no lines), and the
+    report, JUnit, SARIF and the annotations name both lines."""
+    first, second, call = mark("first"), mark("second"), mark("call_two")
+    base = ctx.path("two.baseline")
+    res, pid, fails, results, notes = lines_check(ctx, "two", "--write-baseline", base)
+    cmd = "%s two" % ctx.sample("leak_lines")
+    at = "two_lines (leak_lines.c:%d, leak_lines.c:%d)" % (first, second)
+    check("\nFAIL pid %d: %s\n  1 leak site: 1577 bytes in 2 blocks\n"
+          "  direct leak of 1577 bytes in 2 blocks\n      at %s in leak_lines\n"
+          "      by main (leak_lines.c:%d) in leak_lines\n" % (pid, cmd, at, call)
+          in res.errtext, "report does not name both lines:\n" + clip(res.errtext, 2000))
+    eq(verdict(res), "heapgraph: check failed: 1 of 1 process (1 leak site, 1577 bytes); exit "
+       "status 23", "verdict")
+    eq([(t, m) for t, m, _ in fails],
+       [("direct", "direct leak of 1577 bytes in 2 blocks at %s in leak_lines" % at)],
+       "JUnit failures")
+    check(fails[0][2].startswith("at %s in leak_lines\nby main (leak_lines.c:%d) in leak_lines\n"
+                                 % (at, call)), "JUnit stack: %r" % fails[0][2])
+    msg = ("direct leak of 1577 bytes in 2 blocks in pid %d: %s, allocated by two_lines at 2 "
+           "lines: leak_lines.c:%d, leak_lines.c:%d" % (pid, cmd, first, second))
+    eq([sarif_where(r) for r in results], [(
+        msg,
+        [("samples/leak_lines.c", first, "two_lines", "1000 bytes in 1 block from this line"),
+         ("samples/leak_lines.c", second, "two_lines", "577 bytes in 1 block from this line")],
+        [("allocation stack of 1000 bytes in 1 block", [("two_lines", first), ("main", call)]),
+         ("allocation stack of 577 bytes in 1 block", [("two_lines", second), ("main", call)])],
+        1577, 2)], "SARIF result")
+    eq(notes, [gh_line(first, msg + "; 1000 bytes in 1 block from this line"),
+               gh_line(second, msg + "; 577 bytes in 1 block from this line")], "annotations")
+    lines = read_baseline(base).split("\n")
+    eq([l for l in lines if l.startswith("site ")], ["site direct 1577 2 leak_lines"],
+       "baseline sites")
+    at = lines.index("site direct 1577 2 leak_lines")
+    eq(lines[at + 1:at + 3], ["\ttwo_lines\tleak_lines.c\tleak_lines",
+                              "\tmain\tleak_lines.c\tleak_lines"], "baseline frames of the site")
+    check_cmd(ctx, "--baseline", base, "--", ctx.sample("leak_lines"), "two", expect_code=0)
+
+
+def test_check_site_at_six_lines(ctx):
+    """six lines: the report, JUnit and the message name four, then "and 2 more"; SARIF has
+    all six locations and stacks; four annotations."""
+    lines = [mark("six%d" % k) for k in range(1, 7)]
+    res, pid, fails, results, notes = lines_check(ctx, "six")
+    cmd = "%s six" % ctx.sample("leak_lines")
+    named = ", ".join("leak_lines.c:%d" % n for n in lines[:4]) + " and 2 more"
+    check("\n  direct leak of 336 bytes in 6 blocks\n      at six_lines (%s) in leak_lines\n"
+          "      by main (leak_lines.c:%d) in leak_lines\n"
+          % (named, mark("call_six")) in res.errtext,
+          "report does not bound the lines:\n" + clip(res.errtext, 2000))
+    eq([(t, m) for t, m, _ in fails],
+       [("direct", "direct leak of 336 bytes in 6 blocks at six_lines (%s) in leak_lines"
+         % named)], "JUnit failures")
+    msg = ("direct leak of 336 bytes in 6 blocks in pid %d: %s, allocated by six_lines at 6 "
+           "lines: %s" % (pid, cmd, named))
+    (text, locs, stacks, nbytes, blocks), = [sarif_where(r) for r in results]
+    eq((text, nbytes, blocks), (msg, 336, 6), "SARIF message, bytes, blocks")
+    eq(locs, [("samples/leak_lines.c", n, "six_lines", "%d bytes in 1 block from this line"
+               % (16 * k)) for k, n in enumerate(lines, 1)], "SARIF locations")
+    eq([(m, fr[0]) for m, fr in stacks],
+       [("allocation stack of %d bytes in 1 block" % (16 * k), ("six_lines", lines[k - 1]))
+        for k in range(6, 0, -1)], "SARIF stacks, largest first")
+    eq(notes, [gh_line(n, msg + "; %d bytes in 1 block from this line" % (16 * k))
+               for k, n in enumerate(lines[:4], 1)], "annotations")
+
+
+def test_check_site_reached_from_two_lines(ctx):
+    """leak_here leaks at one line, reached from two lines of main: the report and JUnit name
+    main's two lines; SARIF and the annotation point at the one line, and SARIF has a stack
+    for each caller."""
+    here, call1, call2 = mark("here"), mark("call1"), mark("call2")
+    res, pid, fails, results, notes = lines_check(ctx, "callers")
+    cmd = "%s callers" % ctx.sample("leak_lines")
+    check("\n  direct leak of 500 bytes in 2 blocks\n      at leak_here (leak_lines.c:%d) in "
+          "leak_lines\n      by main (leak_lines.c:%d, leak_lines.c:%d) in leak_lines\n"
+          % (here, call1, call2) in res.errtext,
+          "report does not name both callers:\n" + clip(res.errtext, 2000))
+    eq([(t, m) for t, m, _ in fails], [("direct", "direct leak of 500 bytes in 2 blocks at "
+                                        "leak_here (leak_lines.c:%d) in leak_lines" % here)],
+       "JUnit failures")
+    check(fails[0][2].startswith("at leak_here (leak_lines.c:%d) in leak_lines\nby main "
+                                 "(leak_lines.c:%d, leak_lines.c:%d) in leak_lines\n"
+                                 % (here, call1, call2)), "JUnit stack: %r" % fails[0][2])
+    msg = ("direct leak of 500 bytes in 2 blocks in pid %d: %s, allocated by leak_here"
+           % (pid, cmd))
+    eq([sarif_where(r) for r in results], [(
+        msg, [("samples/leak_lines.c", here, "leak_here", None)],
+        [("allocation stack of 300 bytes in 1 block", [("leak_here", here), ("main", call2)]),
+         ("allocation stack of 200 bytes in 1 block", [("leak_here", here), ("main", call1)])],
+        500, 2)], "SARIF result")
+    eq(notes, [gh_line(here, msg)], "annotations")
+
+
+def test_check_site_called_from_two_lines(ctx):
+    """strdup (libc) allocates, called from two lines of dup_lines: the outputs point at
+    dup_lines' two lines and say it is the caller."""
+    dup1, dup2 = mark("dup1"), mark("dup2")
+    res, pid, fails, results, notes = lines_check(ctx, "strdup")
+    cmd = "%s strdup" % ctx.sample("leak_lines")
+    (text, locs, stacks, nbytes, blocks), = [sarif_where(r) for r in results]
+    alloc = results[0]["stacks"][0]["frames"][0]["location"]["logicalLocations"][0][
+        "fullyQualifiedName"]
+    check(alloc.endswith("strdup"), "allocating frame %r is not libc's strdup" % alloc)
+    check(re.search(r"\n  direct leak of 64 bytes in 2 blocks\n      at %s .*in libc\.so\.6\n"
+                    r"      by dup_lines \(leak_lines\.c:%d, leak_lines\.c:%d\) in leak_lines\n"
+                    r"      by main \(leak_lines\.c:%d\) in leak_lines\n"
+                    % (re.escape(alloc), dup1, dup2, mark("call_dup")), res.errtext),
+          "report does not name both lines of dup_lines:\n" + clip(res.errtext, 2000))
+    eq([(t, m) for t, m, _ in fails], [("direct", "direct leak of 64 bytes in 2 blocks at "
+                                        "dup_lines (leak_lines.c:%d, leak_lines.c:%d) in "
+                                        "leak_lines" % (dup1, dup2))], "JUnit failures")
+    msg = ("direct leak of 64 bytes in 2 blocks in pid %d: %s, allocated by %s, called from "
+           "dup_lines at 2 lines: leak_lines.c:%d, leak_lines.c:%d" % (pid, cmd, alloc, dup1,
+                                                                      dup2))
+    eq((text, locs, [m for m, _ in stacks], [fr[1] for _, fr in stacks], nbytes, blocks),
+       (msg, [("samples/leak_lines.c", dup1, "dup_lines", "24 bytes in 1 block from this line"),
+              ("samples/leak_lines.c", dup2, "dup_lines", "40 bytes in 1 block from this line")],
+        ["allocation stack of 40 bytes in 1 block", "allocation stack of 24 bytes in 1 block"],
+        [("dup_lines", dup2), ("dup_lines", dup1)], 64, 2), "SARIF result")
+    eq(notes, [gh_line(dup1, msg + "; 24 bytes in 1 block from this line"),
+               gh_line(dup2, msg + "; 40 bytes in 1 block from this line")], "annotations")
 
 
 # ------------------------------------------------------------------------------------------
