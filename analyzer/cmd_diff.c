@@ -4,8 +4,12 @@
  * Two moments of one trace (--from A --to B: snapshots, the peak, the end), or the ends (or
  * chosen moments) of two traces of the same program. Both sides are grouped the same way
  * (stats.h) and groups are matched by key: symbolized function, file, line and module, never
- * addresses, so two runs with different address layouts compare. The k-th process image of
- * the old trace is compared with the k-th of the new one.
+ * addresses, so two runs with different address layouts compare. With one trace each process
+ * image is compared with itself. Two traces pair their images by lineage (lineage.h): where a
+ * fork child's records land in the file depends on scheduling, so the k-th image of one trace
+ * can be another child than the k-th of the other. An image with no counterpart is compared
+ * with nothing and said to be only in its trace; root images of different programs are
+ * compared all the same, after a warning.
  *
  * Exit status: 0, 2 for usage errors (also a moment that no process has), 3 when a trace
  * cannot be read or is damaged (the diff up to the damage is printed first).
@@ -18,6 +22,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "json.h"
+#include "lineage.h"
 #include "report.h"
 #include "stats_cli.h"
 #include "table.h"
@@ -30,9 +35,15 @@ static const char help[] =
 	"       heapgraph diff [options] OLD NEW\n"
 	"\n"
 	"Compare what was live at two moments of one trace, or in two traces of the same\n"
-	"program (the k-th process of OLD with the k-th of NEW; stacks are matched by their\n"
-	"symbolized frames, not by address). Each group shows its size and count at the later\n"
-	"moment and how they changed, largest change first, like tracemalloc's compare_to.\n"
+	"program. Stacks are matched by their symbolized frames, not by address. Each group\n"
+	"shows its size and count at the later moment and how they changed, largest change\n"
+	"first, like tracemalloc's compare_to.\n"
+	"\n"
+	"Two traces pair their processes by lineage, whatever order scheduling wrote them in:\n"
+	"the root with the root, then the children of a pair by how they began (fork, exec),\n"
+	"command line (a fork child's is its parent's) and order of birth. A process with no\n"
+	"counterpart is compared with nothing and shown as only in the old or the new trace.\n"
+	"Traces of different programs (root executables) are compared after a warning.\n"
 	"\n"
 	"options:\n"
 	"      --from A       the earlier moment (of OLD); required with one trace\n"
@@ -56,6 +67,7 @@ struct diff_args {
 	struct hg_filters filters;
 	uint64_t top;
 	const char *format;
+	int two;              /* two traces: images are paired, not each compared with itself */
 };
 
 /* One group's change: its statistics at each moment (NULL where it had none). */
@@ -210,20 +222,33 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 		hg_stats_text_more_frames(stdout, g, w, 5);
 }
 
+/* The process line, then with two traces what the image is compared with. */
+static void text_head(const struct diff_args *a, const struct hg_image *old,
+		      const struct hg_image *now)
+{
+	const struct hg_image *im = now ? now : old;
+
+	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+	       *im->command ? im->command : im->exe);
+	if (!a->two)
+		return;
+	if (old && now)
+		printf("  compared with process %u of the old trace\n", old->pid);
+	else
+		printf("  only in the %s trace: the %s trace has no process in its place\n",
+		       now ? "new" : "old", now ? "old" : "new");
+}
+
 static void text_pair(const struct diff_args *a, const struct hg_image *old,
 		      const struct hg_image *now, const struct hg_stats *sa,
 		      const struct hg_stats *sb, const struct change *v, size_t n)
 {
 	static const int w[5] = { 3, 10, 11, 8, 8 };
 	static const char *const head[5] = { "#", "size", "change", "count", "change" };
-	const struct hg_image *im = now ? now : old;
 	char pf[96], pt[96], x[32], y[32], d[32], c[32], nx[32], ny[32];
 	size_t shown = a->top && a->top < n ? a->top : n;
 
-	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-	       *im->command ? im->command : im->exe);
-	if (old && now && old != now)
-		printf("  compared with process %u of the old trace\n", old->pid);
+	text_head(a, old, now);
 	printf("  %s -> %s, by %s%s:\n  %s -> %s (%s), %s -> %s blocks (%s)\n",
 	       hg_point_text(&a->from, pf, sizeof(pf)), hg_point_text(&a->to, pt, sizeof(pt)),
 	       a->stats.cumulative ? "cumulative " : "", hg_group_by_name(a->stats.group_by),
@@ -238,19 +263,32 @@ static void text_pair(const struct diff_args *a, const struct hg_image *old,
 		text_row(&v[i], i + 1, a->stats.group_by);
 }
 
-static void json_pair(struct hg_json *j, const struct diff_args *a, const struct hg_replay *r,
-		      const struct hg_image *old, const struct hg_image *now,
-		      const struct hg_stats *sa, const struct hg_stats *sb,
-		      const struct change *v, size_t n)
+/* The process fields (of its own trace), then with two traces what it is compared with. */
+static void json_head(struct hg_json *j, const struct diff_args *a, const struct hg_replay *ro,
+		      const struct hg_replay *rn, const struct hg_image *old,
+		      const struct hg_image *now)
 {
-	hg_json_object(j, NULL);
-	hg_json_image_fields(j, r, now ? now : old);
-	if (old && now && old != now) {
+	hg_json_image_fields(j, now ? rn : ro, now ? now : old);
+	if (!a->two)
+		return;
+	if (old && now) {
 		hg_json_object(j, "old");
 		hg_json_u64(j, "pid", old->pid);
 		hg_json_str(j, "command", old->command);
 		hg_json_end(j);
+		hg_json_null(j, "only_in");
+	} else {
+		hg_json_str(j, "only_in", now ? "new" : "old");
 	}
+}
+
+static void json_pair(struct hg_json *j, const struct diff_args *a, const struct hg_replay *ro,
+		      const struct hg_replay *rn, const struct hg_image *old,
+		      const struct hg_image *now, const struct hg_stats *sa,
+		      const struct hg_stats *sb, const struct change *v, size_t n)
+{
+	hg_json_object(j, NULL);
+	json_head(j, a, ro, rn, old, now);
 	hg_json_object(j, "diff");
 	hg_json_point(j, "from", &a->from);
 	hg_json_point(j, "to", &a->to);
@@ -276,9 +314,10 @@ static void json_pair(struct hg_json *j, const struct diff_args *a, const struct
 	hg_json_end(j);
 }
 
-/* Compare one pair of images (either may be NULL in a two-trace diff). */
+/* Compare one pair of images (either may be NULL in a two-trace diff: compared with nothing). */
 static void pair(struct hg_json *j, struct hg_framer *f, const struct diff_args *a,
-		 const struct hg_replay *r, const struct hg_image *old, const struct hg_image *now)
+		 const struct hg_replay *ro, const struct hg_replay *rn,
+		 const struct hg_image *old, const struct hg_image *now)
 {
 	struct hg_stats sa, sb;
 	struct change *v = NULL;
@@ -290,15 +329,14 @@ static void pair(struct hg_json *j, struct hg_framer *f, const struct diff_args 
 		v = compare(&sa, &sb, &n);
 	if (missing && j) {
 		hg_json_object(j, NULL);
-		hg_json_image_fields(j, r, now ? now : old);
+		json_head(j, a, ro, rn, old, now);
 		hg_json_null(j, "diff");
 		hg_json_end(j);
 	} else if (missing) {
-		const struct hg_image *im = now ? now : old;
-		printf("\nprocess %u (parent %u): %s\n  no %s\n", im->pid, im->ppid,
-		       *im->command ? im->command : im->exe, "such snapshot in this process");
+		text_head(a, old, now);
+		printf("  no such snapshot in this process\n");
 	} else if (j) {
-		json_pair(j, a, r, old, now, &sa, &sb, v, n);
+		json_pair(j, a, ro, rn, old, now, &sa, &sb, v, n);
 	} else {
 		text_pair(a, old, now, &sa, &sb, v, n);
 	}
@@ -307,13 +345,36 @@ static void pair(struct hg_json *j, struct hg_framer *f, const struct diff_args 
 	hg_stats_release(&sb);
 }
 
+/* Two traces whose roots ran different executables: not two runs of one program. */
+static void warn_if_other_program(const struct hg_replay *ro, const struct hg_replay *rn)
+{
+	const struct hg_image *a = hg_lineage_root(ro->images, ro->n_images);
+	const struct hg_image *b = hg_lineage_root(rn->images, rn->n_images);
+	const char *pa, *pb;
+	size_t la, lb;
+
+	if (!a || !b)
+		return;
+	pa = hg_lineage_program(a, &la);
+	pb = hg_lineage_program(b, &lb);
+	if (la == lb && !memcmp(pa, pb, la))
+		return;
+	hg_warning("different programs: '%s' traced '%.*s', '%s' traced '%.*s' (their processes "
+		   "are compared all the same)", ro->path, (int)la, pa, rn->path, (int)lb, pb);
+}
+
 static void run_diff(struct hg_framer *f, const struct diff_args *a, const struct hg_replay *ro,
 		     const struct hg_replay *rn)
 {
 	int json = !strcmp(a->format, "json");
-	uint32_t n = ro->n_images > rn->n_images ? ro->n_images : rn->n_images;
+	struct hg_image_pair *p = NULL;
+	size_t n = rn->n_images;
 	struct hg_json j;
 
+	if (a->two) {
+		warn_if_other_program(ro, rn);
+		p = hg_lineage_pair(ro->images, ro->n_images, rn->images, rn->n_images, &n);
+	}
 	hg_json_init(&j, stdout);
 	if (json) {
 		hg_json_object(&j, NULL);
@@ -326,11 +387,12 @@ static void run_diff(struct hg_framer *f, const struct diff_args *a, const struc
 	} else {
 		printf("heapgraph diff of '%s' (old) and '%s' (new)\n", ro->path, rn->path);
 	}
-	for (uint32_t i = 0; i < n; i++)
-		pair(json ? &j : NULL, f, a, rn, i < ro->n_images ? ro->images[i] : NULL,
-		     i < rn->n_images ? rn->images[i] : NULL);
+	for (size_t i = 0; i < n; i++)
+		pair(json ? &j : NULL, f, a, ro, rn, p ? p[i].old : rn->images[i],
+		     p ? p[i].now : rn->images[i]);
 	if (json)
 		hg_json_end_processes(&j);
+	free(p);
 }
 
 static int missing_point(const struct hg_replay *r, const struct hg_point_spec *p)
@@ -359,7 +421,7 @@ int hg_cmd_diff(int argc, char **argv)
 	a.stats.filters = &a.filters;
 	if ((rc = parse(&a, argc, argv)))
 		goto out;
-	two = argc - optind == 2;
+	two = a.two = argc - optind == 2;
 	both[0] = a.from;
 	both[1] = a.to;
 	rc = HG_EXIT_INPUT;

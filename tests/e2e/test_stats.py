@@ -1,10 +1,11 @@
 """test_stats.py - tracemalloc-like statistics: report --group-by, filters, points, snapshots,
 diff, temporary allocations and the size histogram, on samples/stats_cache.c and
-samples/stats_callers.c (their header comments state the numbers checked here)."""
+samples/stats_callers.c, and diff's pairing of processes on samples/fork_siblings.c (their
+header comments state the numbers checked here)."""
 import json
 import os
 
-from harness import check, clean_env, eq, marker_line, one_line, only_process, run
+from harness import Skip, check, clean_env, eq, marker_line, one_line, only_process, run
 
 CALLERS = "stats_callers.c"
 CACHE = "stats_cache.c"
@@ -268,6 +269,132 @@ def test_diff_two_traces(ctx):
     line = marker_line(CACHE, "cache_add")
     eq(changes(proc)["%s:%d (cache_add)" % (CACHE, line)], (40000, 30000, 40, 30),
        "cache_add line across traces")
+
+
+SIBLINGS = "fork_siblings"
+WORKER_LEAK = "worker_leak (fork_siblings.c)"
+
+
+def record_siblings(ctx, leaks, order):
+    """samples/fork_siblings LEAKS under FORK_SIBLINGS_ORDER=order, checked against its Expect
+    block: (trace, its five images by name, the workers' names in the order the file has
+    them). The names: root, A (the first-born child), B, A worker, B worker."""
+    prog = ctx.sample(SIBLINGS)
+    res, trace = ctx.record([prog, str(leaks)], env=clean_env({"FORK_SIBLINGS_ORDER": order}),
+                            expect_code=0)
+    eq(res.text, "fork_siblings: done\n", "stdout of fork_siblings")
+    procs = ctx.report_json(trace)["processes"]
+    eq(len(procs), 5, "fork_siblings: number of process images")
+    roots = [p for p in procs if not p["forked"] and not p["exec"]]
+    eq(len(roots), 1, "fork_siblings: root images")
+    a, b = sorted((p for p in procs if p["forked"]), key=lambda p: p["start_ns"])
+    workers = {p["pid"]: p for p in procs if p["exec"]}
+    named = {"root": roots[0], "A": a, "B": b, "A worker": workers[a["pid"]],
+             "B worker": workers[b["pid"]]}
+    fork = (roots[0]["pid"], "%s %d" % (prog, leaks), {"exec": True}, 0, 0, 0)
+    worker = (roots[0]["pid"], prog + " --worker", {"code": 0})
+    eq({name: (p["ppid"], p["command"], p["exit"], p["totals"]["allocations"],
+               p["totals"]["frees"], p["totals"]["live_bytes"]) for name, p in named.items()},
+       {"root": (roots[0]["ppid"], "%s %d" % (prog, leaks), {"code": 0}, 0, 0, 0),
+        "A": fork, "B": fork, "A worker": worker + (leaks, 0, 1000 * leaks),
+        "B worker": worker + (0, 0, 0)},
+       "fork_siblings: (ppid, command, exit, allocations, frees, live_bytes) of each image")
+    in_file = [name for p in procs for name in ("A worker", "B worker") if named[name] is p]
+    return trace, named, in_file
+
+
+def diff_pairs(ctx, old, new, group_by="function"):
+    """diff OLD NEW -g GROUP_BY as JSON: (exit status, stderr, processes)."""
+    r = run([ctx.hg, "diff", old, new, "-g", group_by, "--format", "json", "--top", "0"])
+    return r.code, r.errtext, json.loads(r.out)["processes"] if r.code == 0 else None
+
+
+def totals(proc):
+    d = proc["diff"]
+    return (d["size_bytes"], d["size_diff"], d["count"], d["count_diff"])
+
+
+def test_diff_pairs_processes_by_lineage(ctx):
+    """Two runs of fork_siblings whose workers reached the file in opposite orders: diff pairs
+    each child and its worker with the same child's of the other run (by order of fork, not by
+    place in the file), so A's worker grows from 1 leaked block to 3 and B's stays empty. The
+    runs' arguments differ, the program does not: no warning."""
+    old, o, o_file = record_siblings(ctx, 1, "forward")
+    new, n, n_file = record_siblings(ctx, 3, "reverse")
+    if (o_file, n_file) != (["A worker", "B worker"], ["B worker", "A worker"]):
+        raise Skip("the workers reached the files in orders %r and %r, not opposite ones (the "
+                   "collector did not write for 200 ms)" % (o_file, n_file))
+    code, err, procs = diff_pairs(ctx, old, new)
+    eq((code, err), (0, ""), "diff exit status and stderr")
+    prog, worker = ctx.sample(SIBLINGS), ctx.sample(SIBLINGS) + " --worker"
+    got = [(p["pid"], p["exec"], p["command"], p["old"]["pid"], p["old"]["command"],
+            p["only_in"], totals(p), changes(p)) for p in procs]
+    eq(got, [(n["root"]["pid"], False, prog + " 3", o["root"]["pid"], prog + " 1", None,
+              (0, 0, 0, 0), {}),
+             (n["A"]["pid"], False, prog + " 3", o["A"]["pid"], prog + " 1", None,
+              (0, 0, 0, 0), {}),
+             (n["A"]["pid"], True, worker, o["A"]["pid"], worker, None,
+              (3000, 2000, 3, 2), {WORKER_LEAK: (3000, 2000, 3, 2)}),
+             (n["B"]["pid"], False, prog + " 3", o["B"]["pid"], prog + " 1", None,
+              (0, 0, 0, 0), {}),
+             (n["B"]["pid"], True, worker, o["B"]["pid"], worker, None, (0, 0, 0, 0), {})],
+       "pairs, parents first: (pid, exec, command, old pid and command, only_in, totals, "
+       "groups)")
+    code, err, procs = diff_pairs(ctx, old, new, "line")
+    line = "%s.c:%d (worker_leak)" % (SIBLINGS, marker_line(SIBLINGS + ".c", "worker_leak"))
+    eq((code, changes(procs[2])), (0, {line: (3000, 2000, 3, 2)}), "A's worker by line")
+    r = run([ctx.hg, "diff", old, new, "-g", "function"])
+    eq((r.code, r.errtext), (0, ""), "text diff exit status and stderr")
+    blocks = [b.split("\n") for b in r.text.rstrip("\n").split("\n\n")]
+    eq(blocks[3], ["process %d (parent %d): %s" % (n["A"]["pid"], n["root"]["pid"], worker),
+                   "  compared with process %d of the old trace" % o["A"]["pid"],
+                   "  the end -> the end, by function:",
+                   "  1000 B -> 2.93 KiB (+1.95 KiB), 1 -> 3 blocks (+2)",
+                   "    #       size      change    count   change  function",
+                   "    1   2.93 KiB   +1.95 KiB        3       +2  " + WORKER_LEAK],
+       "text of A's worker")
+
+
+def test_diff_lone_processes_and_other_program(ctx):
+    """leak_fork (a parent, one fork child) against fork_siblings: a one-line warning that the
+    programs differ, exit 0; the roots pair, leak_fork's child pairs with the first-born, and
+    the rest of fork_siblings is only in its trace, compared with nothing, whichever side it
+    is on."""
+    _, lf = ctx.record([ctx.sample("leak_fork")], expect_code=0)
+    parent, child = sorted(ctx.report_json(lf)["processes"], key=lambda p: p["forked"])
+    eq((parent["forked"], child["forked"], child["ppid"]), (False, True, parent["pid"]),
+       "leak_fork: a parent and its fork child")
+    fs, n, _ = record_siblings(ctx, 2, "forward")
+    warning = ("heapgraph: warning: different programs: '%s' traced '%s', '%s' traced '%s' "
+               "(their processes are compared all the same)\n")
+    code, err, procs = diff_pairs(ctx, lf, fs)
+    eq((code, err), (0, warning % (lf, "leak_fork", fs, SIBLINGS)), "exit status and stderr")
+    got = [(p["pid"], p["exec"], p.get("old", {}).get("pid"), p["only_in"], totals(p))
+           for p in procs]
+    eq(got, [(n["root"]["pid"], False, parent["pid"], None, (0, -1104, 0, -3)),
+             (n["A"]["pid"], False, child["pid"], None, (0, -864, 0, -3)),
+             (n["A"]["pid"], True, None, "new", (2000, 2000, 2, 2)),
+             (n["B"]["pid"], False, None, "new", (0, 0, 0, 0)),
+             (n["B"]["pid"], True, None, "new", (0, 0, 0, 0))],
+       "leak_fork -> fork_siblings: (pid, exec, old pid, only_in, totals)")
+    code, err, procs = diff_pairs(ctx, fs, lf)
+    eq((code, err), (0, warning % (fs, SIBLINGS, lf, "leak_fork")), "reversed: stderr")
+    got = [(p["pid"], p["exec"], p["start_ns"], p.get("old", {}).get("pid"), p["only_in"],
+            totals(p)) for p in procs]
+    eq(got, [(parent["pid"], False, parent["start_ns"], n["root"]["pid"], None,
+              (1104, 1104, 3, 3)),
+             (child["pid"], False, child["start_ns"], n["A"]["pid"], None, (864, 864, 3, 3)),
+             (n["A"]["pid"], True, n["A worker"]["start_ns"], None, "old",
+              (0, -2000, 0, -2)),
+             (n["B"]["pid"], False, n["B"]["start_ns"], None, "old", (0, 0, 0, 0)),
+             (n["B"]["pid"], True, n["B worker"]["start_ns"], None, "old", (0, 0, 0, 0))],
+       "fork_siblings -> leak_fork: (pid, exec, start_ns in its own trace, old pid, only_in, "
+       "totals)")
+    r = run([ctx.hg, "diff", fs, lf])
+    eq(r.code, 0, "text diff exit status")
+    eq([l for l in r.text.split("\n") if "only in" in l],
+       ["  only in the old trace: the new trace has no process in its place"] * 3,
+       "text: processes only in the old trace")
 
 
 def test_stats_errors(ctx):
