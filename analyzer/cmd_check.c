@@ -28,6 +28,7 @@
 #include "graph.h"
 #include "hg_format.h"
 #include "leaks.h"
+#include "lineage.h"
 #include "record.h"
 #include "report.h"
 #include "units.h"
@@ -261,12 +262,15 @@ static int record(struct check_args *a, char **prog, char *path, size_t cap, int
 
 /* The traced program's status in TRACE mode: the root process's last image, as recorded.
  * Returns a wait status, or -1 when the trace does not say. */
+/* The program's own process as it ended: the earliest-born root image (a child's records can
+ * reach the file first), or the last image its pid exec'd. */
 static const struct hg_image *root_image(const struct hg_replay *r)
 {
-	const struct hg_image *root = r->n_images ? r->images[0] : NULL;
+	const struct hg_image *root = hg_lineage_root(r->images, r->n_images);
 
-	for (uint32_t i = 1; root && i < r->n_images; i++)
-		if (r->images[i]->pid == root->pid && r->images[i]->exec)
+	for (uint32_t i = 0; root && i < r->n_images; i++)
+		if (r->images[i]->pid == root->pid && r->images[i]->exec &&
+		    r->images[i]->t_start_ns > root->t_start_ns)
 			root = r->images[i];
 	return root;
 }
