@@ -74,6 +74,7 @@ static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint6
 	struct hg_pid_images *e = pid_entry(s, pid);
 
 	im->pid = pid;
+	im->file_order = s->r->n_images;
 	im->t_start_ns = t;
 	im->time_resolution_ns = s->r->time_resolution_ns;
 	if (s->r->n_images < s->n_peak_targets)
@@ -964,12 +965,21 @@ struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t a
 	if (!(first = replay_pass(path, HG_REPLAY_SKIP_WORDS, 0, NULL, 0)))
 		return NULL;
 	targets = hg_xmalloc(sizeof(*targets) * (first->n_images ? first->n_images : 1));
-	for (uint32_t i = 0; i < first->n_images; i++)
-		targets[i] = first->images[i]->totals.peak_bytes;
+	for (uint32_t i = 0; i < first->n_images; i++) /* the second pass makes them in that order */
+		targets[first->images[i]->file_order] = first->images[i]->totals.peak_bytes;
 	second = replay_pass(path, flags, at_ns, targets, first->n_images);
 	free(targets);
 	hg_replay_free(first);
 	return second;
+}
+
+static int by_start(const void *a, const void *b)
+{
+	const struct hg_image *x = *(struct hg_image *const *)a, *y = *(struct hg_image *const *)b;
+
+	if (x->t_start_ns != y->t_start_ns)
+		return x->t_start_ns < y->t_start_ns ? -1 : 1;
+	return x->file_order < y->file_order ? -1 : x->file_order > y->file_order;
 }
 
 static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
@@ -998,6 +1008,8 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
 	drain(&s, DRAIN_ALL);
+	/* Images come in the file in the order their slots were drained; readers list them by start. */
+	qsort(s.r->images, s.r->n_images, sizeof(*s.r->images), by_start);
 	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++) {
 		struct hg_image *im = s.r->images[i];
 		if (!im->at_sites) { /* nothing happened after the time: the end */

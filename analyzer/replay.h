@@ -161,6 +161,7 @@ enum hg_exit_kind {
 
 struct hg_image {
 	uint32_t pid, ppid;
+	uint32_t file_order;      /* its place among the images as the trace's records made them */
 	int forked;               /* started by fork: inherits the parent's stacks and modules */
 	int exec;                 /* started by exec over an earlier traced image of this pid */
 	int bare;                 /* recorded without the launcher */
@@ -215,7 +216,7 @@ struct hg_image {
 
 struct hg_replay {
 	char *path;
-	struct hg_image **images; /* in order of start */
+	struct hg_image **images; /* in order of start (then of the file, for one time) */
 	uint32_t n_images;
 	uint64_t t0_ns;           /* CLOCK_MONOTONIC when recording began */
 	uint32_t time_resolution_ns; /* ALLOC and FREE times rounded to this; 0: exact */

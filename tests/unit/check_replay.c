@@ -663,9 +663,11 @@ START_TEST(test_replay_fork_child_written_before_its_parent)
 	replay();
 
 	ck_assert_uint_eq(g.r->n_images, 2);
-	child = g.r->images[0];
-	parent = g.r->images[1];
+	parent = g.r->images[0]; /* listed by start, though the child was read first */
+	child = g.r->images[1];
 	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->file_order, 0);
+	ck_assert_uint_eq(parent->file_order, 1);
 	ck_assert_ptr_eq(child->parent, parent);
 	ck_assert_uint_eq(child->totals.unknown_frees, 0);
 	ck_assert_uint_eq(child->totals.frees, 1);
@@ -766,12 +768,12 @@ START_TEST(test_replay_fork_child_side_first)
 	block(100, 100);
 	replay();
 
-	child = g.r->images[0];
+	child = g.r->images[1];
 	ck_assert_uint_eq(child->pid, 200);
 	ck_assert_uint_eq(child->totals.unknown_frees, 0);
 	ck_assert_uint_eq(child->totals.frees, 1);
 	ck_assert_uint_eq(child->totals.live_blocks, 0);
-	ck_assert_uint_eq(g.r->images[1]->totals.live_blocks, 2);
+	ck_assert_uint_eq(g.r->images[0]->totals.live_blocks, 2);
 }
 END_TEST
 
@@ -801,8 +803,8 @@ START_TEST(test_replay_exec_written_before_its_fork)
 
 	ck_assert_uint_eq(g.r->n_images, 3);
 	parent = g.r->images[0];
-	prog = g.r->images[1];
-	child = g.r->images[2];
+	child = g.r->images[1]; /* by start: the fork child before the image it exec'd */
+	prog = g.r->images[2];
 	ck_assert_uint_eq(parent->pid, 100);
 	ck_assert_str_eq(prog->command, "prog");
 	ck_assert_int_eq(prog->exec, 1);
