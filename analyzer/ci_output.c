@@ -225,14 +225,21 @@ static const char *line_share(char *buf, size_t cap, const struct hg_check_line 
 	return buf;
 }
 
-/* One SARIF stack per stack of the site: each is the stack of some of its blocks, with the
- * lines of those blocks (one stack would show one line where the site has several). */
+/* A result's stacks and locations at most: a recursive function reached from two lines at each
+ * level makes 2^depth stacks of one site, and GitHub refuses a file with a result of more than
+ * 1000 locations (and shows 100). The message names every line's count all the same. */
+#define SARIF_MAX_STACKS 10
+#define SARIF_MAX_LOCATIONS 100
+
+/* One SARIF stack per stack of the site, the largest SARIF_MAX_STACKS: each is the stack of
+ * some of its blocks, with the lines of those blocks (one stack would show one line where the
+ * site has several). */
 static void sarif_stacks(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
 {
 	char msg[128];
 
 	hg_json_array(j, "stacks");
-	for (size_t k = 0; k < s->n_stacks; k++) {
+	for (size_t k = 0; k < s->n_stacks && k < SARIF_MAX_STACKS; k++) {
 		const struct hg_check_stack *st = &s->stacks[k];
 		if (s->n_stacks == 1)
 			snprintf(msg, sizeof(msg), "allocation stack");
@@ -311,7 +318,8 @@ static void sarif_locations(struct hg_json *j, const struct hg_check_site *s, co
 	char share[128];
 
 	hg_json_array(j, "locations");
-	for (size_t k = 0; s->user_lines && k < s->user_lines->n; k++) {
+	for (size_t k = 0; s->user_lines && k < s->user_lines->n && k < SARIF_MAX_LOCATIONS;
+	     k++) {
 		const struct hg_check_line *l = &s->user_lines->v[k];
 		const char *msg = s->user_lines->n > 1 ? line_share(share, sizeof(share), l) : NULL;
 		location(j, NULL, l->file, l->line, s->user->function, msg, cwd);
@@ -467,31 +475,40 @@ static void gh_annotation(FILE *out, const struct hg_check_site *s, const char *
 	fputc('\n', out);
 }
 
-/* A counted site: an annotation at each of its first HG_CHECK_MAX_LINES user lines (GitHub
- * shows 10 error annotations a step: one site must not use them all), each with that line's
- * share when there are several. */
+/* GitHub shows this many error annotations a step; the rest are dropped. */
+#define GH_ANNOTATIONS_SHOWN 10
+
+/*
+ * A counted site's annotations: with extra 0, the one at its first user line (or without a
+ * file); with extra > 0, those at its next user lines up to HG_CHECK_MAX_LINES, at most *extra
+ * of them. Each names that line's share when the site has several.
+ */
 static void gh_site(FILE *out, const struct hg_check_proc *p, const struct hg_check_site *s,
-		    const char *cwd)
+		    const char *cwd, size_t *extra)
 {
 	char msg[4096], share[128];
 	size_t n = s->user_lines ? s->user_lines->n : 0, len;
+	size_t from = extra ? 1 : 0, to = extra ? HG_CHECK_MAX_LINES : 1;
 
 	site_message(msg, sizeof(msg), p, s);
-	if (n == 0)
+	if (n == 0 && !extra)
 		gh_annotation(out, s, NULL, 0, msg, cwd);
 	len = strlen(msg);
-	for (size_t k = 0; k < n && k < HG_CHECK_MAX_LINES; k++) {
+	for (size_t k = from; k < n && k < to && (!extra || *extra > 0); k++) {
 		const struct hg_check_line *l = &s->user_lines->v[k];
 		if (n > 1)
 			snprintf(msg + len, sizeof(msg) - len, "; %s",
 				 line_share(share, sizeof(share), l));
 		gh_annotation(out, s, l->file, l->line, msg, cwd);
+		if (extra)
+			--*extra;
 	}
 }
 
 void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_peak)
 {
 	char cwd[PATH_MAX], msg[1024], name[512];
+	size_t shown = 0, extra;
 
 	if (!getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0';
@@ -508,6 +525,16 @@ void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_
 		}
 		for (size_t k = 0; k < p->n_sites; k++)
 			if (counts(p, &p->sites[k]))
-				gh_site(out, p, &p->sites[k], cwd);
+				gh_site(out, p, &p->sites[k], cwd, NULL);
+		shown += p->peak_fail;
+		for (size_t k = 0; k < p->n_sites; k++)
+			shown += counts(p, &p->sites[k]);
 	}
+	/* Then the other lines of sites with several, while GitHub would still show them: every
+	 * site gets its first annotation before any gets a second. */
+	extra = shown < GH_ANNOTATIONS_SHOWN ? GH_ANNOTATIONS_SHOWN - shown : 0;
+	for (size_t i = 0; i < res->n_procs && extra > 0; i++)
+		for (size_t k = 0; k < res->procs[i].n_sites && extra > 0; k++)
+			if (counts(&res->procs[i], &res->procs[i].sites[k]))
+				gh_site(out, &res->procs[i], &res->procs[i].sites[k], cwd, &extra);
 }

@@ -64,17 +64,9 @@ static int file_cmp(const char *a, const char *b)
 	return strcmp(a, b);
 }
 
-/* 1 when frames a and b (n each) are at the same file and line in every frame. */
-static int same_lines(const struct hg_frame *a, const struct hg_frame *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (a[i].line != b[i].line || file_cmp(a[i].file, b[i].file))
-			return 0;
-	return 1;
-}
-
-/* Add g's blocks, allocated from the n frames fr, to s: to its stack with the same lines, or
- * as a new stack. */
+/* Add g's blocks, allocated from the n frames fr, to s as a stack of their own; finish_site
+ * merges the stacks with the same lines (2^depth of them for a recursion that calls itself
+ * from two lines: merging as they come would compare each with all before it). */
 static void add_stack(struct hg_check_site *s, const struct hg_frame *fr, size_t n,
 		      const struct hg_leak_group *g)
 {
@@ -82,14 +74,7 @@ static void add_stack(struct hg_check_site *s, const struct hg_frame *fr, size_t
 
 	s->bytes += g->bytes;
 	s->blocks += g->blocks;
-	for (size_t i = 0; i < s->n_stacks; i++) {
-		if (same_lines(s->stacks[i].frames, fr, n)) {
-			s->stacks[i].bytes += g->bytes;
-			s->stacks[i].blocks += g->blocks;
-			return;
-		}
-	}
-	s->stacks = hg_xrealloc(s->stacks, sizeof(*s->stacks) * (s->n_stacks + 1));
+	HG_GROW(s->stacks, s->cap_stacks, s->n_stacks + 1);
 	st = &s->stacks[s->n_stacks++];
 	st->bytes = g->bytes;
 	st->blocks = g->blocks;
@@ -124,17 +109,13 @@ static void add_group(struct hg_check_proc *p, struct hg_framer *f, size_t *cap,
 	add_stack(s, fr, n, g);
 }
 
-/* Largest bytes first, then most blocks, then by the lines of the frames, innermost first. */
-static int by_bytes_lines(const void *a, const void *b, void *n_frames)
+/* By the lines of the frames, innermost first. */
+static int by_lines(const void *a, const void *b, void *n_frames)
 {
 	const struct hg_check_stack *x = a, *y = b;
 	size_t n = *(const size_t *)n_frames;
 	int c;
 
-	if (x->bytes != y->bytes)
-		return x->bytes > y->bytes ? -1 : 1;
-	if (x->blocks != y->blocks)
-		return x->blocks > y->blocks ? -1 : 1;
 	for (size_t i = 0; i < n; i++) {
 		if ((c = file_cmp(x->frames[i].file, y->frames[i].file)))
 			return c;
@@ -144,10 +125,41 @@ static int by_bytes_lines(const void *a, const void *b, void *n_frames)
 	return 0;
 }
 
+/* Largest bytes first, then most blocks, then by lines. */
+static int by_bytes_lines(const void *a, const void *b, void *n_frames)
+{
+	const struct hg_check_stack *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes > y->bytes ? -1 : 1;
+	if (x->blocks != y->blocks)
+		return x->blocks > y->blocks ? -1 : 1;
+	return by_lines(a, b, n_frames);
+}
+
+/* Merge the stacks with the same lines in every frame into one. */
+static void merge_stacks(struct hg_check_site *s)
+{
+	size_t out = 0;
+
+	qsort_r(s->stacks, s->n_stacks, sizeof(*s->stacks), by_lines, &s->n_frames);
+	for (size_t k = 0; k < s->n_stacks; k++) {
+		if (out && !by_lines(&s->stacks[out - 1], &s->stacks[k], &s->n_frames)) {
+			s->stacks[out - 1].bytes += s->stacks[k].bytes;
+			s->stacks[out - 1].blocks += s->stacks[k].blocks;
+			free(s->stacks[k].frames);
+			continue;
+		}
+		s->stacks[out++] = s->stacks[k];
+	}
+	s->n_stacks = out;
+}
+
 /* Once every group is in: the stacks in order, the representative frames, each frame's lines
  * and the user frame. */
 static void finish_site(struct hg_check_site *s)
 {
+	merge_stacks(s);
 	qsort_r(s->stacks, s->n_stacks, sizeof(*s->stacks), by_bytes_lines, &s->n_frames);
 	s->frames = s->stacks[0].frames;
 	s->lines = hg_xcalloc(s->n_frames ? s->n_frames : 1, sizeof(*s->lines));

@@ -70,7 +70,7 @@ struct hg_check_site {
 	uint32_t stack_id;         /* one of the image's stacks that symbolizes to `key` */
 	char *key;                 /* hg_baseline_stack_key of frames; owned */
 	struct hg_check_stack *stacks; /* at least one; largest bytes first; owned */
-	size_t n_stacks;
+	size_t n_stacks, cap_stacks;
 	struct hg_frame *frames;   /* stacks[0].frames: innermost first, for matching and keys */
 	size_t n_frames;
 	struct hg_check_lines *lines; /* n_frames: frame i's lines over all stacks; owned */

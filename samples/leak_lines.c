@@ -11,6 +11,11 @@
  *            200 bytes, then 300, at its one "site: here" line
  *   strdup   dup_lines leaks a strdup of 23 characters at the "site: dup1" line and one of 39
  *            at the "site: dup2" line (libc's strdup calls malloc)
+ *   recurse  recurse(10) calls recurse(9) from the "site: rec_a" line and again from the
+ *            "site: rec_b" line, and so on down: 1024 leaves, each leaking 24 bytes at the
+ *            "site: rec_leaf" line, from 1024 stacks that differ only in lines
+ *   sites    three sites of four lines or more: four_a leaks 4 x 100 bytes (lines "a1" to
+ *            "a4"), six_lines as in `six`, four_b 4 x 50 bytes ("b1" to "b4")
  *   other    "leak_lines: unknown mode" on stderr, exits 2
  *
  * `check` groups leaks by the functions, files and modules of their stack, not by lines (so that
@@ -30,6 +35,10 @@
  *     frames[1] main at the lines "call1" (200 bytes) and "call2" (300 bytes).
  *   strdup: 64 bytes in 2 blocks, frames[0] strdup in libc, frames[1] dup_lines at the lines
  *     "dup1" (24 bytes) and "dup2" (40 bytes), frames[2] main at "call_dup".
+ *   recurse: 24576 bytes in 1024 blocks, frames[0] recurse at "rec_leaf", frames[1] to
+ *     frames[10] recurse at "rec_a" and "rec_b" (12288 bytes each), frames[11] main at
+ *     "call_rec".
+ *   sites: three sites, four_a (400 bytes), six_lines (336), four_b (200).
  *   check exit status 23.
  */
 #include <stdlib.h>
@@ -85,6 +94,33 @@ static NOINLINE void dup_lines(void)
 	(void)p;
 }
 
+static NOINLINE void recurse(int depth)
+{
+	if (depth == 0) {
+		fill(malloc(24), 24); /* site: rec_leaf */
+		return;
+	}
+	recurse(depth - 1); /* site: rec_a */
+	recurse(depth - 1); /* site: rec_b */
+	__asm__ volatile("" ::: "memory"); /* not a tail call: each level keeps its frame */
+}
+
+static NOINLINE void four_a(void)
+{
+	fill(malloc(100), 100); /* site: a1 */
+	fill(malloc(100), 100); /* site: a2 */
+	fill(malloc(100), 100); /* site: a3 */
+	fill(malloc(100), 100); /* site: a4 */
+}
+
+static NOINLINE void four_b(void)
+{
+	fill(malloc(50), 50); /* site: b1 */
+	fill(malloc(50), 50); /* site: b2 */
+	fill(malloc(50), 50); /* site: b3 */
+	fill(malloc(50), 50); /* site: b4 */
+}
+
 static NOINLINE void scrub_stack(void)
 {
 	volatile char buf[64 << 10];
@@ -103,6 +139,12 @@ int main(int argc, char **argv)
 		six_lines(); /* site: call_six */
 	} else if (!strcmp(mode, "strdup")) {
 		dup_lines(); /* site: call_dup */
+	} else if (!strcmp(mode, "recurse")) {
+		recurse(10); /* site: call_rec */
+	} else if (!strcmp(mode, "sites")) {
+		four_a();
+		six_lines();
+		four_b();
 	} else if (!strcmp(mode, "callers")) {
 		leak_here(200); /* site: call1 */
 		leak_here(300); /* site: call2 */

@@ -485,6 +485,39 @@ def test_check_site_at_six_lines(ctx):
                for k, n in enumerate(lines[:4], 1)], "annotations")
 
 
+def test_check_site_of_a_recursion(ctx):
+    """recurse(10) reaches its leaf from two lines at each level: 1024 stacks of one site. The
+    report names the two lines at each level; SARIF keeps the 10 largest stacks (a recursion
+    twice as deep would be 2^depth of them) and one location, the leaf's line."""
+    leaf, rec_a, rec_b = mark("rec_leaf"), mark("rec_a"), mark("rec_b")
+    res, pid, fails, results, notes = lines_check(ctx, "recurse")
+    level = "      by recurse (leak_lines.c:%d, leak_lines.c:%d) in leak_lines\n" % (rec_a, rec_b)
+    check("\n  direct leak of 24576 bytes in 1024 blocks\n      at recurse (leak_lines.c:%d) in "
+          "leak_lines\n%s      by main (leak_lines.c:%d) in leak_lines\n"
+          % (leaf, level * 10, mark("call_rec")) in res.errtext,
+          "report does not name both lines of each level:\n" + clip(res.errtext, 3000))
+    (text, locs, stacks, nbytes, blocks), = [sarif_where(r) for r in results]
+    eq((nbytes, blocks), (24576, 1024), "SARIF bytes, blocks")
+    eq([l[:3] for l in locs], [("samples/leak_lines.c", leaf, "recurse")], "SARIF locations")
+    eq([m for m, _ in stacks], ["allocation stack of 24 bytes in 1 block"] * 10, "SARIF stacks")
+    eq(len(notes), 1, "annotations: " + "\n".join(notes))
+
+
+def test_check_annotations_every_site_first(ctx):
+    """Three sites of four lines or more would make 12 annotations; GitHub shows 10 a step. Each
+    site gets its first line's annotation before any site gets a second: four_a's first, then
+    six_lines' and four_b's, then the other lines by site while 10 are not reached."""
+    res, pid, fails, results, notes = lines_check(ctx, "sites")
+    got = [re.match(r"::error file=samples/leak_lines.c,line=(\d+),title=heapgraph%3A direct "
+                    r"leak::direct leak of (\d+) bytes", n).groups() for n in notes]
+    a = [mark("a%d" % k) for k in range(1, 5)]
+    six = [mark("six%d" % k) for k in range(1, 5)]
+    b = [mark("b%d" % k) for k in range(1, 5)]
+    eq([(int(line), int(nbytes)) for line, nbytes in got],
+       [(a[0], 400), (six[0], 336), (b[0], 200)] + [(n, 400) for n in a[1:]] +
+       [(n, 336) for n in six[1:]] + [(b[1], 200)], "annotations, in order")
+
+
 def test_check_site_reached_from_two_lines(ctx):
     """leak_here leaks at one line, reached from two lines of main: the report and JUnit name
     main's two lines; SARIF and the annotation point at the one line, and SARIF has a stack
