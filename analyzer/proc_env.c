@@ -53,8 +53,11 @@ static ssize_t read_all(const char *path, char **buf, size_t *cap)
 	return (ssize_t)n;
 }
 
-/* Whether /proc/PID/stat reads as a live process, not a zombie (nor gone). */
-static int running(const char *pid, char **buf, size_t *cap)
+/*
+ * From /proc/PID/stat: whether the process is alive (not a zombie, nor gone), and when it
+ * started (clock ticks since boot, field 22). 0 when it is not alive.
+ */
+static int running(const char *pid, char **buf, size_t *cap, unsigned long long *start)
 {
 	char path[300];
 	ssize_t n;
@@ -65,29 +68,43 @@ static int running(const char *pid, char **buf, size_t *cap)
 		return 0;
 	HG_GROW(*buf, *cap, (size_t)n + 1);
 	(*buf)[n] = '\0';
+	/* After the command's ")": state (field 3), then 18 fields, then the start time. */
 	paren = strrchr(*buf, ')');
-	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+	if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X' ||
+	    sscanf(paren + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+		   "%*s %*s %*s %llu", start) != 1)
+		return 0;
+	return 1;
 }
 
 int hg_proc_count_with_env(const char *entry, pid_t self)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char *buf = NULL, path[300];
+	char *buf = NULL, path[300], self_pid[24];
 	size_t cap = 0, len = strlen(entry);
+	unsigned long long self_start = 0, start;
 	int count = 0;
 
 	if (!d)
 		return -1;
+	snprintf(self_pid, sizeof(self_pid), "%ld", (long)self);
+	if (!running(self_pid, &buf, &cap, &self_start))
+		self_start = 0;
 	while ((de = readdir(d))) {
 		ssize_t n;
 
 		if (!isdigit((unsigned char)de->d_name[0]) || atol(de->d_name) == (long)self)
 			continue;
+		/* Only what started after self (the process that made the ring): reading another
+		 * process's environment takes its memory map's lock, which an unrelated process
+		 * stuck in the kernel can hold for long. */
+		if (!running(de->d_name, &buf, &cap, &start) || start < self_start)
+			continue;
 		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
 		if ((n = read_all(path, &buf, &cap)) <= 0 || !env_has(buf, (size_t)n, entry, len))
 			continue;
-		count += running(de->d_name, &buf, &cap);
+		count++;
 	}
 	closedir(d);
 	free(buf);

@@ -14,9 +14,10 @@
 #include <sys/types.h>
 
 /*
- * How many processes other than self, alive and not zombies, have `entry` ("NAME=value",
- * matched whole) among the environment they were exec'd with. Processes whose environment
- * cannot be read (another user's) do not count. -1 when /proc cannot be listed.
+ * How many processes other than self, alive and not zombies, started no earlier than self, have
+ * `entry` ("NAME=value", matched whole) among the environment they were exec'd with. Processes
+ * whose environment cannot be read (another user's) do not count. -1 when /proc cannot be
+ * listed.
  */
 int hg_proc_count_with_env(const char *entry, pid_t self);
 

@@ -10,7 +10,7 @@
 
 #include "proc_env.h"
 
-/* A child that execs sleep with env as its whole environment; its pid. */
+/* A child that execs sleep (from PATH) with env as its whole environment; its pid. */
 static pid_t start_sleeper(char *const env[])
 {
 	char sleep[] = "sleep", thirty[] = "30";
@@ -19,7 +19,7 @@ static pid_t start_sleeper(char *const env[])
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		execve("/bin/sleep", argv, env);
+		execvpe("sleep", argv, env);
 		_exit(127);
 	}
 	return pid;
@@ -52,6 +52,7 @@ START_TEST(test_proc_env_counts_live_processes_with_the_entry)
 	ck_assert_int_eq(hg_proc_count_with_env(entry, getpid()), 0);
 	a = start_sleeper(env_a);
 	b = start_sleeper(env_b);
+	nanosleep(&(struct timespec){ 0, 50000000 }, NULL); /* c starts 5 clock ticks later */
 	c = start_sleeper(env_c);
 	/* The entry matches whole: not one that only starts with it, nor its prefix. */
 	ck_assert_int_eq(wait_count(entry, 2), 2);
@@ -61,8 +62,9 @@ START_TEST(test_proc_env_counts_live_processes_with_the_entry)
 	kill(b, SIGKILL);
 	ck_assert_int_eq(wait_count(entry, 1), 1);
 	ck_assert_int_eq(waitpid(b, &status, 0), b);
-	/* Nor one named as self. */
+	/* Nor one named as self, nor one that started before self. */
 	ck_assert_int_eq(hg_proc_count_with_env(entry, a), 0);
+	ck_assert_int_eq(hg_proc_count_with_env(entry, c), 0);
 	kill(a, SIGKILL);
 	kill(c, SIGKILL);
 	ck_assert_int_eq(waitpid(a, &status, 0), a);
