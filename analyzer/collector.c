@@ -129,7 +129,9 @@ void hg_collector_set_time_resolution(struct hg_collector *c, uint32_t ns)
 int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int zstd_level)
 {
 	c->w = hg_trace_writer_open(trace_path, zstd_level);
-	if (c->w && hg_trace_writer_time_resolution(c->w, (uint32_t)c->grid.res_ns) < 0) {
+	if (c->w && (hg_trace_writer_time_resolution(c->w, (uint32_t)c->grid.res_ns) < 0 ||
+		     hg_trace_writer_rss_interval(c->w,
+						  (uint32_t)(c->rss_interval_ns / 1000000u)) < 0)) {
 		hg_trace_writer_close(c->w);
 		c->w = NULL;
 	}

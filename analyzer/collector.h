@@ -68,8 +68,9 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *opts);
 /* Bare mode: map the ring that the shim created at ring_path and claim it. */
 struct hg_collector *hg_collector_attach(const char *ring_path);
 
-/* Sample RSS every interval_ms (0: never). hg_collector_create takes opts->rss_interval_ms;
- * hg_collector_attach (bare mode) starts at 10 ms. */
+/* Sample RSS every interval_ms (0: never); before hg_collector_open_trace, which notes it in
+ * the file header. hg_collector_create takes opts->rss_interval_ms; hg_collector_attach (bare
+ * mode) starts at 10 ms. */
 void hg_collector_set_rss_interval(struct hg_collector *c, uint32_t interval_ms);
 
 /* Round ALLOC and FREE times to ns (0 or 1: exact); before hg_collector_open_trace.

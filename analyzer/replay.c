@@ -829,6 +829,8 @@ static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *
 		return;
 	if (im->end_inferred)
 		not_an_exec(s, im);
+	if (!im->t_exit_ns || x->t_ns < im->t_exit_ns)
+		im->t_exit_ns = x->t_ns;
 	if (x->source == HG_EXIT_SIGNAL) {
 		im->end_kind = HG_END_SIGNAL;
 		im->exit_status = x->status;
@@ -1001,6 +1003,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
 	s.r->time_resolution_ns = hg_trace_reader_header(rd)->time_resolution_ns;
+	s.r->rss_interval_ms = hg_trace_reader_header(rd)->rss_interval_ms;
 	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
 		s.r->n_records++;
 		dispatch(&s, &rec);

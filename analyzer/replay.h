@@ -176,6 +176,9 @@ struct hg_image {
 	int end_kind;             /* enum hg_exit_kind */
 	int end_inferred;         /* HG_END_EXEC only because a later image of the pid started */
 	int exit_status;          /* code or signal, see end_kind */
+	uint64_t t_exit_ns;       /* CLOCK_MONOTONIC of its earliest EXIT record (the shim's, when
+				     it exited by itself: its ring slot goes back then; else the
+				     collector's waitpid), 0: none */
 	struct hg_totals totals;
 	struct hg_site *sites;    /* indexed by stack id; n_sites entries */
 	uint32_t n_sites;
@@ -220,6 +223,8 @@ struct hg_replay {
 	uint32_t n_images;
 	uint64_t t0_ns;           /* CLOCK_MONOTONIC when recording began */
 	uint32_t time_resolution_ns; /* ALLOC and FREE times rounded to this; 0: exact */
+	uint32_t rss_interval_ms; /* RSS sampled about this often; HG_RSS_INTERVAL_OFF: never;
+				     0: the trace does not say (hg_format.h, the file header) */
 	uint64_t lost_events;     /* losses not attributable to one process */
 	uint64_t n_records;       /* records read */
 	uint64_t max_waiting;     /* the most allocations and frees that waited at once for the

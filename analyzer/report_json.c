@@ -122,6 +122,11 @@ void hg_json_trace_fields(struct hg_json *j, const struct hg_replay *r)
 	hg_json_u64(j, "format_version", JSON_FORMAT_VERSION);
 	hg_json_str(j, "trace", r->path);
 	hg_json_u64(j, "time_resolution_ns", r->time_resolution_ns > 1 ? r->time_resolution_ns : 1);
+	if (!r->rss_interval_ms)
+		hg_json_null(j, "rss_interval_ms");
+	else
+		hg_json_u64(j, "rss_interval_ms",
+			    r->rss_interval_ms == HG_RSS_INTERVAL_OFF ? 0 : r->rss_interval_ms);
 	hg_json_u64(j, "lost_events", r->lost_events);
 	if (r->damage) {
 		hg_json_object(j, "damage");

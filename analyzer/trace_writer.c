@@ -167,15 +167,26 @@ static int next_frame(struct hg_trace_writer *w, ZSTD_outBuffer *out)
 }
 
 /* The whole header again, not the field alone: its CRC changes with it. */
-int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
+static int rewrite_header(struct hg_trace_writer *w)
 {
-	w->hdr.time_resolution_ns = ns;
 	seal_header(&w->hdr);
 	if (pwrite(w->fd, &w->hdr, sizeof(w->hdr), 0) != (ssize_t)sizeof(w->hdr)) {
 		hg_error("cannot write trace '%s': %s", w->path, strerror(errno ? errno : EIO));
 		return -1;
 	}
 	return 0;
+}
+
+int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns)
+{
+	w->hdr.time_resolution_ns = ns;
+	return rewrite_header(w);
+}
+
+int hg_trace_writer_rss_interval(struct hg_trace_writer *w, uint32_t ms)
+{
+	w->hdr.rss_interval_ms = ms ? ms : HG_RSS_INTERVAL_OFF;
+	return rewrite_header(w);
 }
 
 /*

@@ -25,6 +25,10 @@ void hg_trace_writer_refer(struct hg_trace_writer *w, int on);
  * or -1 after printing an error. */
 int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns);
 
+/* Note in the file header that the collector samples each process's resident set every ms
+ * milliseconds (0: never). Returns 0, or -1 after printing an error. */
+int hg_trace_writer_rss_interval(struct hg_trace_writer *w, uint32_t ms);
+
 /*
  * Append one block holding raw_bytes of whole records from (pid, tid). Blocks larger than
  * HG_BLOCK_MAX_RAW are the caller's bug. Returns 0, or -1 after printing an I/O error (the

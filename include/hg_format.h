@@ -888,7 +888,10 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  *   36     4    time_resolution_ns: event times (ALLOC, FREE, the mmap family) are rounded
  *                 down to a multiple of this, except just after a barrier (see the ring
  *                 header); 0 or 1: exact
- *   40     20   zero
+ *   40     4    rss_interval_ms: the collector sampled each traced process's resident set
+ *                 (HG_REC_RSS) about this often; HG_RSS_INTERVAL_OFF: not at all; 0: a trace
+ *                 written before the field, which does not say
+ *   44     16   zero
  *   60     4    header_crc: crc32c of bytes 0..59; 0 in traces written before the field
  *                 (bytes 40..63 were all zero), whose header is read unchecked
  *
@@ -900,10 +903,16 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  * an old one. A header longer than 64 bytes (header_bytes) has its CRC here too, over bytes
  * 0..59 only. The field took four bytes of zero padding, which readers ignored, so
  * HG_FORMAT_VERSION stays 1.
+ *
+ * rss_interval_ms took four more bytes of the padding, for the same reason without a version
+ * bump: without it, a process with no RSS record could have been recorded with sampling off or
+ * have ended before the first sample, and a reader could not say which. 0 keeps meaning "not
+ * written", so "off" has a value of its own (record --rss-interval takes at most 60000 ms).
  */
 #define HG_TRACE_MAGIC "HGTRACE"
 #define HG_FORMAT_VERSION 1
 #define HG_TRACE_HEADER_BYTES 64u
+#define HG_RSS_INTERVAL_OFF 0xffffffffu /* rss_interval_ms: the collector took no samples */
 
 struct hg_trace_header {
 	char magic[8];
@@ -913,7 +922,8 @@ struct hg_trace_header {
 	uint64_t created_mono_ns;
 	uint32_t writer_pid;
 	uint32_t time_resolution_ns;
-	uint8_t pad[20];      /* zero */
+	uint32_t rss_interval_ms; /* HG_RSS_INTERVAL_OFF: no samples; 0: not written */
+	uint8_t pad[16];      /* zero */
 	uint32_t header_crc;  /* crc32c of bytes 0..59; 0: not written (an older trace) */
 };
 
@@ -963,7 +973,8 @@ struct hg_block_header {
 _Static_assert(sizeof(struct hg_trace_header) == HG_TRACE_HEADER_BYTES, "file header is 64 bytes");
 _Static_assert(offsetof(struct hg_trace_header, created_unix_ns) == 16, "file header layout");
 _Static_assert(offsetof(struct hg_trace_header, time_resolution_ns) == 36, "file header layout");
-_Static_assert(offsetof(struct hg_trace_header, pad) == 40, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, rss_interval_ms) == 40, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, pad) == 44, "file header layout");
 _Static_assert(offsetof(struct hg_trace_header, header_crc) == 60, "file header CRC at 60");
 _Static_assert(sizeof(struct hg_block_header) == 32, "block header is 32 bytes");
 

@@ -497,6 +497,43 @@ START_TEST(test_collector_stats)
 }
 END_TEST
 
+/*
+ * The file header says how often the collector sampled resident sets: every 250 ms here, and
+ * never for the rig (its options say 0), which the header writes as HG_RSS_INTERVAL_OFF.
+ */
+START_TEST(test_collector_trace_header_notes_rss_interval)
+{
+	struct hg_collector_opts o = { 2, HG_RING_MIN_SLOT_BYTES, 0, 0, 250, 0, 0, 0,
+					HG_DEFAULT_ORPHANS_NS };
+	struct hg_trace_header fh;
+	struct fx_scratch sc;
+	char p[FX_PATH_BYTES];
+	struct hg_collector *c;
+	uint8_t *file;
+	size_t n;
+
+	fx_scratch_make(&sc);
+	fx_scratch_file(&sc, "t.hgt", p);
+	c = hg_collector_create(&o);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(hg_collector_open_trace(c, p, 0), 0);
+	ck_assert_int_eq(hg_collector_finish(c), 0);
+	hg_collector_free(c);
+	file = fx_slurp(p, &n);
+	memcpy(&fh, file, sizeof(fh));
+	free(file);
+	ck_assert_uint_eq(fh.rss_interval_ms, 250);
+	fx_scratch_remove(&sc);
+
+	fx_rig_open(&rig, 2, HG_RING_MIN_SLOT_BYTES, 0);
+	fx_rig_finish(&rig, &tr);
+	file = fx_slurp(rig.trace, &n);
+	memcpy(&fh, file, sizeof(fh));
+	free(file);
+	ck_assert_uint_eq(fh.rss_interval_ms, HG_RSS_INTERVAL_OFF);
+}
+END_TEST
+
 /* ---- the collector's own records: exit status and losses ------------------------------- */
 
 /*
@@ -771,6 +808,7 @@ Suite *collector_suite(void)
 	tcase_add_test(slots, test_collector_overflow_origin_survives_block_cut);
 	tcase_add_test(slots, test_collector_sync_request_writes_end);
 	tcase_add_test(slots, test_collector_stats);
+	tcase_add_test(slots, test_collector_trace_header_notes_rss_interval);
 	tcase_add_loop_test(own_records, test_collector_run_records_root_exit, 0, 2);
 	tcase_add_test(own_records, test_collector_run_stop_flag_ends_wait);
 	tcase_add_test(own_records, test_collector_losses_become_one_record);

@@ -854,16 +854,18 @@ END_TEST
  */
 START_TEST(test_replay_exit_codes)
 {
+	/* t_exit: the earliest EXIT record's time, whichever the file holds first */
 	static const struct {
 		int kind, status;
+		uint64_t t_exit;
 	} want[] = {
-		{ HG_END_CODE, 5 },    /* 100: exit(3), then waitpid says 5 */
-		{ HG_END_CODE, 5 },    /* 101: waitpid says 5, then exit(3) arrives */
-		{ HG_END_SIGNAL, 9 },  /* 102: killed */
-		{ HG_END_CODE, 42 },   /* 103: exit(42) only */
-		{ HG_END_UNKNOWN, 0 }, /* 104: nothing */
-		{ HG_END_UNKNOWN, 0 }, /* 105: gone */
-		{ HG_END_SIGNAL, 11 }, /* 106: exit(1), then killed */
+		{ HG_END_CODE, 5, T + 50 },    /* 100: exit(3), then waitpid says 5 */
+		{ HG_END_CODE, 5, T + 55 },    /* 101: waitpid says 5, then exit(3) arrives */
+		{ HG_END_SIGNAL, 9, T + 60 },  /* 102: killed */
+		{ HG_END_CODE, 42, T + 55 },   /* 103: exit(42) only */
+		{ HG_END_UNKNOWN, 0, 0 },      /* 104: nothing */
+		{ HG_END_UNKNOWN, 0, T + 60 }, /* 105: gone */
+		{ HG_END_SIGNAL, 11, T + 55 }, /* 106: exit(1), then killed */
 	};
 
 	for (uint32_t pid = 100; pid <= 106; pid++) {
@@ -895,7 +897,26 @@ START_TEST(test_replay_exit_codes)
 			      100 + i, g.r->images[i]->end_kind);
 		ck_assert_msg(g.r->images[i]->exit_status == want[i].status, "pid %u: status %d",
 			      100 + i, g.r->images[i]->exit_status);
+		ck_assert_uint_eq(g.r->images[i]->t_exit_ns, want[i].t_exit);
 	}
+}
+END_TEST
+
+/*
+ * The file header's RSS interval: _i 0, a trace that does not write it (as before the field);
+ * 1, sampling every 25 ms; 2, sampling off (record --rss-interval 0).
+ */
+START_TEST(test_replay_rss_interval_from_header)
+{
+	static const uint32_t want[] = { 0, 25, HG_RSS_INTERVAL_OFF };
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	block(100, 100);
+	if (_i)
+		ck_assert_int_eq(hg_trace_writer_rss_interval(g.w, _i == 1 ? 25 : 0), 0);
+	replay();
+	ck_assert_uint_eq(g.r->rss_interval_ms, want[_i]);
+	ck_assert_uint_eq(g.r->n_images, 1);
 }
 END_TEST
 
@@ -1092,6 +1113,7 @@ Suite *replay_suite(void)
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
+	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(damage, test_replay_corrupt_block_partial_result);
 	tcase_add_test(damage, test_replay_truncated_partial_result);

@@ -210,6 +210,7 @@ START_TEST(test_trace_stored_block_layout)
 	ck_assert_uint_ge(fh.created_mono_ns, before);
 	ck_assert_uint_le(fh.created_mono_ns, after);
 	ck_assert_uint_ne(fh.created_unix_ns, 0);
+	ck_assert_uint_eq(fh.rss_interval_ms, 0); /* not said: no collector set it */
 	ck_assert_mem_eq(fh.pad, zero, sizeof(fh.pad));
 	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
 
@@ -273,6 +274,44 @@ START_TEST(test_trace_writer_header_crc_follows_time_resolution)
 	expect_end(&t, 2, HG_END_FINAL);
 	fx_trace_release(&t);
 	fx_buf_release(&b);
+}
+END_TEST
+
+/*
+ * The RSS interval goes into the file header the same way, with 0 (no sampling) written as
+ * HG_RSS_INTERVAL_OFF: 0 there means a trace from before the field, which does not say.
+ */
+START_TEST(test_trace_writer_header_notes_rss_interval)
+{
+	struct hg_trace_header fh;
+	struct hg_trace_reader *rd;
+	struct hg_trace_writer *w = hg_trace_writer_open(path, 0);
+	static const uint8_t zero[16];
+	uint8_t *file;
+	size_t n;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(hg_trace_writer_rss_interval(w, 25), 0);
+	ck_assert_int_eq(hg_trace_writer_time_resolution(w, 1000), 0);
+	file = fx_slurp(path, &n);
+	ck_assert_uint_eq(n, HG_TRACE_HEADER_BYTES);
+	memcpy(&fh, file, sizeof(fh));
+	ck_assert_uint_eq(fh.rss_interval_ms, 25);
+	ck_assert_uint_eq(fh.time_resolution_ns, 1000);
+	ck_assert_mem_eq(fh.pad, zero, sizeof(fh.pad));
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
+	free(file);
+	ck_assert_int_eq(hg_trace_writer_rss_interval(w, 0), 0);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	file = fx_slurp(path, &n);
+	memcpy(&fh, file, sizeof(fh));
+	ck_assert_uint_eq(fh.rss_interval_ms, HG_RSS_INTERVAL_OFF);
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
+	free(file);
+	rd = hg_trace_reader_open(path);
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_uint_eq(hg_trace_reader_header(rd)->rss_interval_ms, HG_RSS_INTERVAL_OFF);
+	hg_trace_reader_close(rd);
 }
 END_TEST
 
@@ -1128,6 +1167,7 @@ Suite *trace_suite(void)
 	tcase_add_test(writer, test_trace_writer_refuses_symlink);
 	tcase_add_test(writer, test_trace_writer_mode_0600_and_truncates);
 	tcase_add_test(writer, test_trace_writer_header_crc_follows_time_resolution);
+	tcase_add_test(writer, test_trace_writer_header_notes_rss_interval);
 	tcase_add_loop_test(cut, test_trace_truncated_at_every_offset, 0, CUT_FILE_BYTES + 1);
 	tcase_add_test(damage, test_trace_flipped_payload_byte_checksum_mismatch);
 	tcase_add_test(damage, test_trace_flipped_header_byte_bad_block_header);
