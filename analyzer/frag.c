@@ -14,6 +14,7 @@
  * mappings (the mmap domain, which is not malloc's), and the rest (code, stacks, libraries'
  * data, the tracer's own tables).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,7 @@
 #include "graph.h"
 #include "hg_format.h"
 #include "peak.h"
+#include "units.h"
 
 #define CHUNK_HEADER 16u
 
@@ -183,6 +185,56 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b)
 {
 	return rss > a + b ? rss - a - b : 0;
+}
+
+/*
+ * The collector samples every traced process at once, each pass that comes an interval or
+ * more after the last, so samples are an interval apart or a little more (up to one pass of
+ * its loop, a few ms when idle), in a phase unrelated to when a process starts. A process
+ * that ran less than an interval may fall between two; one that ran two or more was passed by
+ * a sample the collector failed to take: /proc/PID/statm unreadable (the process gone, or
+ * /proc mounted with hidepid), or no ring slot of the process's own (a process that writes
+ * through the shared overflow slot is not seen). In between, either may be true.
+ */
+/* ns cut to the digits hg_format_duration shows: a run 50 us short of the interval must not
+ * read "ran 10.0 ms, less than the 10 ms interval". */
+static uint64_t as_shown(uint64_t ns)
+{
+	uint64_t unit = ns < 1000 ? 1 : ns < 1000000 ? 100 : ns < 1000000000 ? 100000 : 10000000;
+
+	return ns - ns % unit;
+}
+
+char *hg_frag_no_rss(char *buf, size_t cap, uint32_t interval_ms, uint64_t ran_ns, uint32_t pid)
+{
+	static const char more[] = "(record --rss-interval MS to sample more often)";
+	uint64_t interval_ns = (uint64_t)interval_ms * 1000000u;
+	char ran[32], which[48] = "";
+
+	hg_format_duration(ran, sizeof(ran), as_shown(ran_ns));
+	if (ran_ns != UINT64_MAX)
+		snprintf(which, sizeof(which), " (which ran %s)", ran);
+	if (interval_ms == HG_RSS_INTERVAL_OFF)
+		snprintf(buf, cap, "no resident-set sample: sampling was off for this recording "
+			 "(record --rss-interval MS turns it on)");
+	else if (!interval_ms)
+		snprintf(buf, cap, "no resident-set sample: sampling was off, or the process%s ended "
+			 "before the first sample; this trace does not record which "
+			 "(record --rss-interval MS)", which);
+	else if (ran_ns == UINT64_MAX)
+		snprintf(buf, cap, "no resident-set sample, with sampling every %u ms: the trace does "
+			 "not say how long the process ran %s", interval_ms, more);
+	else if (ran_ns < interval_ns)
+		snprintf(buf, cap, "no resident-set sample: the process ran %s, less than the %u ms "
+			 "sampling interval %s", ran, interval_ms, more);
+	else if (ran_ns < 2 * interval_ns)
+		snprintf(buf, cap, "no resident-set sample: the process ran %s, and samples come "
+			 "every %u ms or a little more, none while it ran %s", ran, interval_ms, more);
+	else
+		snprintf(buf, cap, "no resident-set sample, though the process ran %s with sampling "
+			 "every %u ms: the collector could not read /proc/%u/statm, or the process "
+			 "had no ring slot of its own (record --slots)", ran, interval_ms, pid);
+	return buf;
 }
 
 void hg_frag_release(struct hg_frag *fr)

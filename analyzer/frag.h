@@ -50,4 +50,12 @@ void hg_frag_release(struct hg_frag *fr);
 /* RSS minus the parts, at least 0. */
 uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b);
 
+/*
+ * Why an image has no resident-set sample, as one line (no newline) in buf, cut to cap: from
+ * the trace's rss_interval_ms (struct hg_replay: 0 when the trace does not say,
+ * HG_RSS_INTERVAL_OFF when sampling was off), how long the process ran (UINT64_MAX: the trace
+ * does not say) and its pid. Returns buf.
+ */
+char *hg_frag_no_rss(char *buf, size_t cap, uint32_t interval_ms, uint64_t ran_ns, uint32_t pid);
+
 #endif /* HG_FRAG_H */

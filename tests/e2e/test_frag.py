@@ -1,6 +1,7 @@
 """test_frag.py - `heapgraph frag`: live vs free vs resident, pinned pages, trim estimate."""
 import json
 import re
+import struct
 
 from harness import Skip, check, eq, only_process, run
 
@@ -152,3 +153,55 @@ def test_frag_mmapped(ctx):
     r = run([ctx.hg, "frag", trace])
     eq(r.code, 0, "text exit status")
     check("pins:" not in r.text, "frag text names a pinning site:\n%s" % r.text)
+
+
+def no_rss_line(ctx, trace):
+    """frag's text for the one process of trace: the line under its heading, which says why it
+    has no resident-set sample."""
+    r = run([ctx.hg, "frag", trace])
+    eq(r.code, 0, "frag exit status")
+    lines = r.text.split("\n")
+    check(len(lines) > 3 and lines[2].startswith("process "), "frag text:\n%s" % r.text)
+    return lines[3]
+
+
+def test_frag_no_rss_sample(ctx):
+    """samples/frag_none.c ends well inside the first 10 ms: frag says it ran less than the
+    sampling interval (it said "no resident-set sample (record --rss-interval)", as if sampling
+    were off). With --rss-interval 0 it says sampling was off; for a trace whose header does
+    not record the interval (bytes 40..43 and the CRC zeroed, as traces before the field have
+    them) it names both causes and claims neither."""
+    res, trace = ctx.record([ctx.sample("frag_none")], expect_code=0)
+    eq(res.text, "frag_none: no allocation\n", "stdout")
+    rep = frag_json(ctx, trace)
+    eq(rep["rss_interval_ms"], 10, "rss_interval_ms: the default")
+    if any(f["at"] == "peak_rss" for f in only_process(rep, "frag_none")["fragmentation"]):
+        raise Skip("the collector sampled frag_none's resident set (a machine this busy "
+                   "stretches a sub-millisecond run past the first sample)")
+    line = no_rss_line(ctx, trace)
+    m = re.match(r"  no resident-set sample: the process ran (\d+\.\d (?:us|ms)), less than the "
+                 r"10 ms sampling interval \(record --rss-interval MS to sample more often\)$",
+                 line)
+    check(m, "frag's line for a short run: %r" % line)
+    ran = m.group(1)
+    check(ran.endswith(" us") or float(ran[:-3]) < 10, "ran %s, not under 10 ms" % ran)
+
+    with open(trace, "rb") as f:
+        data = bytearray(f.read())
+    eq(struct.unpack_from("<I", data, 40)[0], 10, "file header: rss_interval_ms")
+    data[40:44] = bytes(4)
+    data[60:64] = bytes(4)
+    old = ctx.path("no-rss-interval.hgt")
+    with open(old, "wb") as f:
+        f.write(data)
+    eq(frag_json(ctx, old)["rss_interval_ms"], None, "rss_interval_ms of an older trace")
+    eq(no_rss_line(ctx, old),
+       "  no resident-set sample: sampling was off, or the process (which ran %s) ended before "
+       "the first sample; this trace does not record which (record --rss-interval MS)" % ran,
+       "frag's line for a trace that does not record the interval")
+
+    _, off = ctx.record([ctx.sample("frag_none")], expect_code=0,
+                        options=["--rss-interval", "0"])
+    eq(frag_json(ctx, off)["rss_interval_ms"], 0, "rss_interval_ms with sampling off")
+    eq(no_rss_line(ctx, off), "  no resident-set sample: sampling was off for this recording "
+       "(record --rss-interval MS turns it on)", "frag's line with sampling off")
