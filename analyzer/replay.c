@@ -394,6 +394,7 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 	im->totals.allocated_bytes += p->size;
 	im->size_hist[hg_size_bucket(p->size)]++;
 	thread->last_alloc = p->addr;
+	hg_heaptop_note(&im->heaptop, p->addr, p->size);
 	if (HG_UNLIKELY(im->orphans != NULL) && (o = orphan_of(im, p->addr))) {
 		if (o->t_ns >= p->t_ns) {
 			/* Its free, from another thread, was applied before it: it came late, or
@@ -493,6 +494,7 @@ static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
 	HASH_DEL(s->meets, m);
 	free(m->blocks);
 	free(m->ranges);
+	hg_heaptop_release(&m->heaptop);
 	free(m);
 }
 
@@ -508,6 +510,7 @@ static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint6
 	m = fork_meet_add(s, parent->pid, t);
 	m->blocks = hg_image_live_blocks(parent, &m->n);
 	m->ranges = hg_replay_maps_copy(parent, &m->n_ranges);
+	hg_heaptop_copy(&m->heaptop, &parent->heaptop);
 }
 
 /*
@@ -534,10 +537,12 @@ static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64
 		n_ranges = m->n_ranges;
 		m->blocks = NULL;
 		m->ranges = NULL;
+		hg_heaptop_copy(&child->heaptop, &m->heaptop);
 		fork_meet_drop(s, m);
 	} else {
 		b = hg_image_live_blocks(parent, &n);
 		r = hg_replay_maps_copy(parent, &n_ranges);
+		hg_heaptop_copy(&child->heaptop, &parent->heaptop);
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
@@ -1090,6 +1095,7 @@ static void image_free(struct hg_image *im)
 	free(im->exe);
 	hg_addrmap_release(&im->live);
 	hg_addrmap_release(&im->big_sizes);
+	hg_heaptop_release(&im->heaptop);
 	while (im->orphans)
 		orphan_drop(im, im->orphans);
 	free(im);

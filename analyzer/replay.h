@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "addrmap.h"
+#include "heaptop.h"
 #include "maprange.h"
 
 struct hg_site {
@@ -91,6 +92,8 @@ struct hg_snapshot {
 	int complete;            /* its SNAPSHOT_END was read */
 	uint64_t words_scanned;  /* from SNAPSHOT_END: words the shim read */
 	uint64_t pairs_written;  /* and words it wrote as pointer candidates */
+	struct hg_heaptop heaptop; /* how high the image's blocks ever reached, at t_ns (with
+				      blocks, from have_blocks on) */
 };
 
 struct hg_totals {
@@ -189,6 +192,8 @@ struct hg_image {
 	struct hg_addrmap live;   /* blocks live at the end, one word each: read them with
 				     hg_image_live_get and hg_image_live_next (n: how many) */
 	struct hg_addrmap big_sizes; /* replay's own: the sizes of those of 4 GiB or more */
+	struct hg_heaptop heaptop; /* how high its blocks ever reached (a fork child's from its
+				      parent's at the fork); snapshots keep a copy */
 	struct hg_orphan *orphans;/* replay's own: frees of unknown addresses, in case their
 				     allocations arrive late */
 	struct hg_snapshot **snapshots; /* in order taken */

@@ -76,6 +76,7 @@ struct hg_fork_meet {
 	size_t n;
 	struct hg_maprange *ranges; /* and its own mappings then (the mmap domain's) */
 	size_t n_ranges;
+	struct hg_heaptop heaptop; /* the parent's high-water marks at t_ns, with blocks */
 	UT_hash_handle hh;
 };
 

@@ -30,6 +30,7 @@ void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
 	sn->have_blocks = 1;
 	sn->mmap_bytes = im->mmap.live_bytes;
 	sn->mmap_mappings = im->mmap.live_mappings;
+	hg_heaptop_copy(&sn->heaptop, &im->heaptop);
 }
 
 void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r, uint32_t pid,
@@ -107,6 +108,7 @@ void hg_replay_snapshot_free(struct hg_snapshot *sn)
 	free(sn->blocks);
 	free(sn->regions);
 	free(sn->pairs);
+	hg_heaptop_release(&sn->heaptop);
 	free(sn);
 }
 

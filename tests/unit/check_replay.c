@@ -745,6 +745,10 @@ START_TEST(test_replay_fork_child_late_gets_the_heap_at_the_fork)
 		ck_assert_uint_eq(child->mmap.ranges.v[0].lo, M_FORK + (4u << 20));
 	}
 	ck_assert(!is_live(child, B));
+	/* How high the blocks reached: the child's from the parent's at the same moment as its
+	 * heap; the parent's mark stays at C although B, below it, was freed. */
+	ck_assert_uint_eq(hg_heaptop_high(&child->heaptop, 0, 1ull << 26), _i ? B + 200 : C + 300);
+	ck_assert_uint_eq(hg_heaptop_high(&parent->heaptop, 0, 1ull << 26), C + 300);
 }
 END_TEST
 
@@ -774,6 +778,52 @@ START_TEST(test_replay_fork_child_side_first)
 	ck_assert_uint_eq(child->totals.frees, 1);
 	ck_assert_uint_eq(child->totals.live_blocks, 0);
 	ck_assert_uint_eq(g.r->images[0]->totals.live_blocks, 2);
+	/* A, freed by the child, still marks how high its blocks reached; B came after the fork */
+	ck_assert_uint_eq(hg_heaptop_high(&child->heaptop, 0, 1ull << 26), A + 100);
+	ck_assert_uint_eq(hg_heaptop_high(&g.r->images[0]->heaptop, 0, 1ull << 26), B + 200);
+}
+END_TEST
+
+static void snapshot(uint64_t t, uint32_t id, const char *label)
+{
+	uint32_t label_bytes = (uint32_t)strlen(label) + 1;
+	struct hg_rec_snapshot r = { { HG_REC_SNAPSHOT, HG_SNAP_CALL,
+				       hg_rec_align(sizeof(r) + label_bytes) }, t, id, label_bytes,
+				     1, 1 };
+	static const uint8_t zero[8];
+
+	fx_buf_put(&g.b, &r, sizeof(r));
+	fx_buf_put(&g.b, label, label_bytes);
+	fx_buf_put(&g.b, zero, r.hdr.size_bytes - sizeof(r) - label_bytes);
+}
+
+/*
+ * A snapshot keeps how high the blocks had reached at its moment: C, freed before it, still
+ * counts; D, allocated after it, does not (the image's own mark goes on to D).
+ */
+START_TEST(test_replay_snapshot_keeps_heaptop_of_its_moment)
+{
+	const struct hg_snapshot *sn;
+	struct hg_image *im;
+
+	process(0, T, 100, 1, "p", 1, "/p");
+	alloc(T + 10, A, 100, 0);
+	alloc(T + 20, C, 300, 0);
+	fx_free(&g.b, T + 25, C);
+	snapshot(T + 30, 1, "mid");
+	alloc(T + 40, D, 400, 0);
+	block(100, 100);
+	replay();
+
+	im = g.r->images[0];
+	ck_assert_uint_eq(im->n_snapshots, 1);
+	sn = im->snapshots[0];
+	ck_assert_str_eq(sn->label, "mid");
+	ck_assert_int_eq(sn->have_blocks, 1);
+	ck_assert_uint_eq(sn->n_blocks, 1);
+	ck_assert_uint_eq(sn->blocks[0].addr, A);
+	ck_assert_uint_eq(hg_heaptop_high(&sn->heaptop, 0, 1ull << 26), C + 300);
+	ck_assert_uint_eq(hg_heaptop_high(&im->heaptop, 0, 1ull << 26), D + 400);
 }
 END_TEST
 
@@ -1110,6 +1160,7 @@ Suite *replay_suite(void)
 	tcase_add_test(procs, test_replay_fork_child_written_before_its_parent);
 	tcase_add_loop_test(procs, test_replay_fork_child_late_gets_the_heap_at_the_fork, 0, 2);
 	tcase_add_test(procs, test_replay_fork_child_side_first);
+	tcase_add_test(procs, test_replay_snapshot_keeps_heaptop_of_its_moment);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
