@@ -23,12 +23,15 @@ static const char help[] =
 	"\n"
 	"Why a process holds more memory than it uses, at each heap snapshot (at exit by\n"
 	"default; heapgraph_snapshot() and HEAPGRAPH_SNAPSHOT_SIGNAL add more): live bytes, the\n"
-	"free bytes malloc keeps, the resident set, how many pages of malloc's memory hold any\n"
-	"live data, what malloc_trim(0) could give back, the allocation sites whose few live\n"
-	"blocks keep otherwise empty pages in use, the block at the top of the brk heap, and\n"
-	"where the resident set goes: malloc's memory, the program's own anonymous mappings\n"
-	"(outside malloc), the rest. Also at the largest resident-set sample (peak_rss): the\n"
-	"live bytes and mappings of that instant; what only a snapshot can tell is n/a there.\n"
+	"free bytes malloc keeps and how much of them is the untouched top of its heaps (taken\n"
+	"ahead of use, never handed out), the resident set, how many pages of malloc's memory\n"
+	"hold any live data, what malloc_trim(0) could give back, the allocation sites whose\n"
+	"few live blocks keep otherwise empty pages in use, the block at the top of the brk\n"
+	"heap, and where the resident set goes: malloc's memory, the program's own anonymous\n"
+	"mappings (outside malloc), the rest. Also at the largest resident-set sample\n"
+	"(peak_rss): the live bytes and mappings of that instant; what only a snapshot can tell\n"
+	"is n/a there. A process with no resident-set sample is told why (sampling off, a run\n"
+	"shorter than record --rss-interval, or one the collector could not read).\n"
 	"\n"
 	"options:\n"
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
@@ -57,6 +60,37 @@ static void where_text(FILE *out, const struct hg_frag *fr)
 		fprintf(out, "the rest (not all of malloc's span is resident: no lower bound)\n");
 }
 
+/*
+ * Free memory of the heaps the program used, below their untouched tops: that is what can be
+ * fragmentation. glibc keeps 128 KiB free at the top of a heap by design (M_TRIM_THRESHOLD,
+ * M_TOP_PAD), and the tracer's own first blocks sit in the program's heap unrecorded, so less
+ * free memory than this says nothing: a program that allocates almost nothing read as "98% of
+ * malloc's memory is free".
+ */
+#define FRAG_NOTEWORTHY_FREE (128u << 10)
+
+static void diagnosis_line(FILE *out, const struct hg_frag *fr)
+{
+	uint64_t used = fr->heap_span_bytes - fr->untouched_top_bytes;
+	uint64_t used_free = fr->allocator_free_bytes - fr->untouched_top_bytes;
+	double pct = used ? 100.0 * (double)used_free / (double)used : 0;
+
+	if (used_free >= FRAG_NOTEWORTHY_FREE && fr->live_bytes * 4 < used) {
+		if (fr->rss_bytes && fr->rss_bytes < used)
+			fprintf(out, "    diagnosis: %.0f%% of the heap the program used is free, but "
+				"the resident set is below it: most free pages were already given "
+				"back\n", pct);
+		else
+			fprintf(out, "    diagnosis: %.0f%% of the heap the program used is free; it "
+				"stays resident until malloc_trim(0) or until it is reused%s\n", pct,
+				fr->n_pinners ? ", and the sites above keep sparse pages in use" : "");
+	} else if (used_free < FRAG_NOTEWORTHY_FREE && fr->untouched_top_bytes > used_free) {
+		fprintf(out, "    diagnosis: no fragmentation: the free memory is mostly untouched "
+			"heap top, which glibc took ahead of use and which is not resident until it is "
+			"handed out\n");
+	}
+}
+
 static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
@@ -65,11 +99,14 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	const struct hg_mallinfo *mi;
 
 	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
-	fprintf(out, "    live %s in %" PRIu64 " block%s; malloc holds %s free; heap span %s",
+	fprintf(out, "    live %s in %" PRIu64 " block%s; malloc holds %s free",
 		hg_format_bytes(a, sizeof(a), fr->live_bytes), fr->live_blocks,
 		hg_plural(fr->live_blocks),
-		hg_format_bytes(b, sizeof(b), fr->allocator_free_bytes),
-		hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
+		hg_format_bytes(b, sizeof(b), fr->allocator_free_bytes));
+	if (fr->untouched_top_bytes)
+		fprintf(out, ", of which %s is untouched heap top, which malloc never handed out",
+			hg_format_bytes(a, sizeof(a), fr->untouched_top_bytes));
+	fprintf(out, "; heap span %s", hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
 	if (fr->rss_bytes)
 		fprintf(out, "; resident set %s", hg_format_bytes(d, sizeof(d), fr->rss_bytes));
 	if ((mi = hg_mallinfo_at(im, sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0)))
@@ -79,8 +116,11 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 			hg_format_bytes(b, sizeof(b), mi->mmap_bytes),
 			hg_format_bytes(c, sizeof(c), mi->free_bytes),
 			hg_format_bytes(d, sizeof(d), mi->releasable_bytes));
-	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none; "
-		"malloc_trim(0) could give back about %s\n", fr->pages_with_live_data, fr->pages_free,
+	fprintf(out, "\n    pages: %" PRIu64 " hold live data, %" PRIu64 " hold none",
+		fr->pages_with_live_data, fr->pages_free);
+	if (fr->pages_untouched)
+		fprintf(out, " (%" PRIu64 " of them untouched)", fr->pages_untouched);
+	fprintf(out, "; malloc_trim(0) could give back about %s\n",
 		hg_format_bytes(a, sizeof(a), fr->trim_estimate_bytes));
 	where_text(out, fr);
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
@@ -101,16 +141,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 			k && fn[0].function ? fn[0].function : "???",
 			hg_format_bytes(b, sizeof(b), fr->above_top_bytes));
 	}
-	if (fr->rss_bytes && fr->rss_bytes < fr->heap_span_bytes &&
-	    fr->live_bytes * 4 < fr->heap_span_bytes)
-		fprintf(out, "    diagnosis: %.0f%% of malloc's memory is free, but the resident set "
-			"is below the heap span: most free pages were already given back\n",
-			100.0 * (double)fr->allocator_free_bytes / (double)fr->heap_span_bytes);
-	else if (fr->heap_span_bytes && fr->live_bytes * 4 < fr->heap_span_bytes)
-		fprintf(out, "    diagnosis: %.0f%% of malloc's memory is free; it stays resident "
-			"until malloc_trim(0) or until it is reused%s\n",
-			100.0 * (double)fr->allocator_free_bytes / (double)fr->heap_span_bytes,
-			fr->n_pinners ? ", and the sites above keep sparse pages in use" : "");
+	diagnosis_line(out, fr);
 }
 
 static void json_mallinfo(struct hg_json *j, const struct hg_mallinfo *mi)
@@ -154,10 +185,12 @@ static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_im
 	hg_json_u64(j, "live_bytes", fr->live_bytes);
 	hg_json_u64(j, "live_blocks", fr->live_blocks);
 	hg_json_u64(j, "allocator_free_bytes", fr->allocator_free_bytes);
+	hg_json_u64(j, "untouched_top_bytes", fr->untouched_top_bytes);
 	json_rss_u64(j, "rss_bytes", fr->rss_bytes, fr->rss_bytes);
 	hg_json_u64(j, "heap_span_bytes", fr->heap_span_bytes);
 	hg_json_u64(j, "pages_with_live_data", fr->pages_with_live_data);
 	hg_json_u64(j, "pages_free", fr->pages_free);
+	hg_json_u64(j, "pages_untouched", fr->pages_untouched);
 	hg_json_u64(j, "trim_estimate_bytes", fr->trim_estimate_bytes);
 	json_mallinfo(j, hg_mallinfo_at(im, sn->t_ns >= im->t_start_ns ?
 					     sn->t_ns - im->t_start_ns : 0));
@@ -190,9 +223,9 @@ static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_im
 static void rss_peak_json(struct hg_json *j, const struct hg_image *im)
 {
 	const struct hg_moment *m = &im->at_rss_peak;
-	static const char *const unknown[] = { "allocator_free_bytes", "heap_span_bytes",
-		"pages_with_live_data", "pages_free", "trim_estimate_bytes", "malloc", "pinners",
-		"top_block", "other_bytes" };
+	static const char *const unknown[] = { "allocator_free_bytes", "untouched_top_bytes",
+		"heap_span_bytes", "pages_with_live_data", "pages_free", "pages_untouched",
+		"trim_estimate_bytes", "malloc", "pinners", "top_block", "other_bytes" };
 
 	hg_json_object(j, NULL);
 	hg_json_str(j, "at", "peak_rss");
@@ -222,8 +255,8 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 	fprintf(out, "    %s resident beyond both: malloc's free memory, code, stacks, "
 		"libraries' data\n", hg_format_bytes(d, sizeof(d),
 		hg_frag_rest(m->rss_bytes, m->heap_live_bytes, m->mmap_bytes)));
-	fprintf(out, "    malloc's free bytes, heap span, pages, trim estimate, pinning sites: n/a "
-		"(only a heap snapshot records malloc's regions)\n");
+	fprintf(out, "    malloc's free bytes, untouched heap top, heap span, pages, trim estimate, "
+		"pinning sites: n/a (only a heap snapshot records malloc's regions)\n");
 }
 
 /* How long im ran: to its first EXIT record, or to the start of the image that replaced it;

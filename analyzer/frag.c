@@ -21,6 +21,7 @@
 #include "diag.h"
 #include "frag.h"
 #include "graph.h"
+#include "heaptop.h"
 #include "hg_format.h"
 #include "peak.h"
 #include "units.h"
@@ -106,6 +107,72 @@ static int by_pinned(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
+/* [high, h.hi), the untouched top of heap h, into fr. */
+static void add_untouched(struct hg_frag *fr, struct hg_range h, uint64_t high)
+{
+	uint64_t first_page = (high + HG_PAGE_BYTES - 1) / HG_PAGE_BYTES;
+
+	fr->untouched_top_bytes += h.hi - high;
+	if (h.hi / HG_PAGE_BYTES > first_page)
+		fr->pages_untouched += h.hi / HG_PAGE_BYTES - first_page;
+}
+
+/*
+ * glibc's own count taken for sn (the shim samples it just before a snapshot), or NULL: one
+ * from before an earlier snapshot would describe another moment.
+ */
+static const struct hg_mallinfo *mallinfo_of(const struct hg_image *im,
+					     const struct hg_snapshot *sn)
+{
+	uint64_t t = sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0;
+	const struct hg_mallinfo *mi = hg_mallinfo_at(im, t);
+
+	for (uint32_t i = 0; mi && i < im->n_snapshots; i++) {
+		uint64_t ti = im->snapshots[i]->t_ns - im->t_start_ns;
+		if (im->snapshots[i] != sn && ti > mi->t_ns && ti < t)
+			return NULL;
+	}
+	return mi;
+}
+
+/*
+ * The top of each of malloc's heaps above the highest block the program was ever given there
+ * (sn->heaptop): the brk heap, blocks or not, and glibc's heaps that hold live blocks (the
+ * others are not in the span; blocks are sorted, so one heap's come together). The tracer's
+ * own first blocks, made before the program's and unrecorded, may lie above all the program's
+ * in the brk heap (a program that never allocates there): glibc's top chunk, as its count
+ * gives it, bounds that top.
+ */
+static void untouched_tops(struct hg_frag *fr, const struct hg_image *im,
+			   const struct hg_snapshot *sn)
+{
+	const struct hg_mallinfo *mi = mallinfo_of(im, sn);
+	struct hg_range last = { 0, 0 }, h;
+
+	for (size_t i = 0; i < sn->n_regions; i++) {
+		uint64_t high;
+		if (sn->regions[i].kind != HG_REGION_BRK)
+			continue;
+		h = (struct hg_range){ sn->regions[i].lo, sn->regions[i].hi };
+		high = hg_heaptop_high(&sn->heaptop, h.lo, h.hi);
+		if (mi && h.hi - high > mi->releasable_bytes)
+			high = h.hi - mi->releasable_bytes;
+		add_untouched(fr, h, high);
+	}
+	for (size_t i = 0; i < sn->n_blocks; i++) {
+		const struct hg_region *r = hg_graph_region_of(sn, sn->blocks[i].addr);
+		if (!r || r->kind != HG_REGION_ANON || !hg_graph_heap_of(&sn->blocks[i], r, &h) ||
+		    h.lo == last.lo)
+			continue;
+		last = h;
+		add_untouched(fr, h, hg_heaptop_high(&sn->heaptop, h.lo, h.hi));
+	}
+	if (fr->untouched_top_bytes > fr->allocator_free_bytes) /* chunk headers, estimated */
+		fr->untouched_top_bytes = fr->allocator_free_bytes;
+	if (fr->pages_untouched > fr->pages_free)
+		fr->pages_untouched = fr->pages_free;
+}
+
 static void collect_pinners(struct hg_frag *fr, const struct pin_acc *pins, size_t n)
 {
 	fr->pinners = hg_xmalloc(sizeof(*fr->pinners) * (n ? n : 1));
@@ -160,7 +227,9 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 		? fr->heap_span_bytes - fr->live_bytes - CHUNK_HEADER * fr->live_blocks : 0;
 	fr->pages_free = fr->heap_span_bytes / HG_PAGE_BYTES > fr->pages_with_live_data
 		? fr->heap_span_bytes / HG_PAGE_BYTES - fr->pages_with_live_data : 0;
-	fr->trim_estimate_bytes = fr->pages_free * HG_PAGE_BYTES;
+	untouched_tops(fr, im, sn);
+	/* An untouched page is not resident: giving it back gains nothing. */
+	fr->trim_estimate_bytes = (fr->pages_free - fr->pages_untouched) * HG_PAGE_BYTES;
 	if (fr->top_block >= 0) {
 		const struct hg_block *t = &sn->blocks[fr->top_block];
 		fr->above_top_bytes = brk_hi > t->addr + t->size_bytes ? brk_hi - t->addr - t->size_bytes : 0;

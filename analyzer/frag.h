@@ -25,11 +25,17 @@ struct hg_frag {
 	uint64_t live_blocks;
 	uint64_t heap_span_bytes;      /* malloc's memory: the brk heap and its anonymous heaps */
 	uint64_t allocator_free_bytes; /* span minus live bytes minus chunk headers */
+	uint64_t untouched_top_bytes;  /* of those, the top of each heap above every block the
+					  program was ever given there: what glibc took from the
+					  system ahead of use, never handed out, not resident (and
+					  not fragmentation) */
 	uint64_t rss_bytes;            /* last resident-set sample at or before the snapshot; 0 */
 	uint64_t pages_with_live_data;
 	uint64_t pages_free;           /* pages of the span with no live byte */
-	uint64_t trim_estimate_bytes;  /* what malloc_trim(0) could hand back: the free pages,
-					  at most what is resident beyond the live pages */
+	uint64_t pages_untouched;      /* of those, whole pages of the untouched top */
+	uint64_t trim_estimate_bytes;  /* what malloc_trim(0) could hand back: the free pages but
+					  the untouched ones, at most what is resident beyond the
+					  live pages */
 	struct hg_frag_pinner *pinners;/* largest pinned_bytes first */
 	size_t n_pinners;
 	long top_block;                /* index of the highest block of the brk heap, or -1 */

@@ -92,6 +92,21 @@ int hg_graph_mmapped_chunk(const struct hg_block *b, const struct hg_region *r,
 	return 1;
 }
 
+int hg_graph_heap_of(const struct hg_block *b, const struct hg_region *r, struct hg_range *heap)
+{
+	uint64_t w = b->addr & ~(HEAP_WINDOW - 1);
+
+	if (r && r->kind == HG_REGION_BRK) {
+		*heap = (struct hg_range){ r->lo, r->hi };
+		return 1;
+	}
+	if (!r || r->kind != HG_REGION_ANON || b->size_bytes >= MMAP_CHUNK_MIN)
+		return 0;
+	*heap = (struct hg_range){ w > r->lo ? w : r->lo,
+				   w + HEAP_WINDOW < r->hi ? w + HEAP_WINDOW : r->hi };
+	return 1;
+}
+
 struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 {
 	struct hg_range *v = hg_xmalloc(sizeof(*v) * (sn->n_blocks ? sn->n_blocks : 1));

@@ -75,6 +75,14 @@ struct hg_range *hg_graph_malloc_ranges(const struct hg_snapshot *sn, size_t *n)
 int hg_graph_mmapped_chunk(const struct hg_block *b, const struct hg_region *r,
 			   struct hg_range *pages);
 
+/*
+ * The heap of malloc's that holds block b, in region r: the whole brk heap, or for a small
+ * block in an anonymous region, glibc's heap around it (its HEAP_WINDOW, within r), as
+ * hg_graph_malloc_ranges counts them. Returns 0 (and leaves *heap alone) for a block glibc
+ * mapped on its own, or one outside malloc's memory.
+ */
+int hg_graph_heap_of(const struct hg_block *b, const struct hg_region *r, struct hg_range *heap);
+
 /* Whether addr lies in one of the sorted ranges. */
 int hg_graph_in_ranges(const struct hg_range *v, size_t n, uint64_t addr);
 

@@ -9,7 +9,9 @@
  * (write(2) only), so that no buffer of libc's shows up beside them.
  *
  * Expect, exit snapshot (`heapgraph frag`): live 602364 bytes in 3 blocks, all from
- * keep_large; 150 pages hold live data; no pinning site (the last pages are not "pinned").
+ * keep_large; 150 pages hold live data; no pinning site (the last pages are not "pinned");
+ * the brk heap holds only the tracer's first blocks, so its top chunk (glibc's releasable
+ * bytes) is untouched heap top, and the diagnosis is "no fragmentation".
  * stdout: "frag_mmapped: 3 blocks of 200788 bytes".
  */
 #include <stdlib.h>

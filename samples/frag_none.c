@@ -10,7 +10,10 @@
  *
  * Expect (`heapgraph frag`): live 0 B in 0 blocks at the exit snapshot; no resident-set sample,
  * said as "the process ran D, less than the 10 ms sampling interval" (D well under 10 ms);
- * with `record --rss-interval 0`, "sampling was off for this recording".
+ * with `record --rss-interval 0`, "sampling was off for this recording". All of malloc's
+ * memory is free (the heap span, glibc's arena bytes), and of it glibc's top chunk (its
+ * releasable bytes) is untouched heap top, which malloc never handed out: the free pages are
+ * all untouched but those of the tracer's blocks, and the diagnosis is "no fragmentation".
  */
 #include <unistd.h>
 

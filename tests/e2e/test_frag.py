@@ -71,8 +71,14 @@ def test_frag_fill(ctx):
           "malloc's free bytes %d vs ours %d" % (mi["free_bytes"], fr["allocator_free_bytes"]))
     eq(mi["releasable_bytes"], fr["top_block"]["free_above_bytes"],
        "malloc's releasable top = the free bytes above the top block")
+    # Of those, the 63 blocks fill allocated after the last one kept, 528-byte chunks, were
+    # handed out: the untouched top starts above them.
+    eq(fr["untouched_top_bytes"], fr["top_block"]["free_above_bytes"] - 63 * 528,
+       "untouched top at before-trim")
     ex = at["exit"]
     eq(ex["pinners"][0]["frames"][0]["function"], "fill", "at exit fill still pins")
+    # malloc_trim(0) gave the top back: what glibc's top chunk holds now was handed out before.
+    eq(ex["untouched_top_bytes"], 0, "untouched top at exit, after malloc_trim(0)")
     check_peak_rss(ctx, trace, proc)
     r = run([ctx.hg, "frag", trace])
     eq(r.code, 0, "text exit status")
@@ -150,9 +156,13 @@ def test_frag_mmapped(ctx):
     eq((ex["live_bytes"], ex["live_blocks"]), (3 * 200788, 3), "live at exit")
     eq(ex["pages_with_live_data"], 3 * 50, "pages with live data: 50 per mapping")
     eq(ex["pinners"], [], "pinning sites")
+    # The brk heap holds the tracer's first blocks only: its top chunk was never handed out.
+    eq(ex["untouched_top_bytes"], ex["malloc"]["releasable_bytes"], "untouched top")
     r = run([ctx.hg, "frag", trace])
     eq(r.code, 0, "text exit status")
     check("pins:" not in r.text, "frag text names a pinning site:\n%s" % r.text)
+    eq([l for l in r.text.split("\n") if l.startswith("    diagnosis:")], [NO_FRAGMENTATION],
+       "frag text: diagnosis")
 
 
 def no_rss_line(ctx, trace):
@@ -205,3 +215,98 @@ def test_frag_no_rss_sample(ctx):
     eq(frag_json(ctx, off)["rss_interval_ms"], 0, "rss_interval_ms with sampling off")
     eq(no_rss_line(ctx, off), "  no resident-set sample: sampling was off for this recording "
        "(record --rss-interval MS turns it on)", "frag's line with sampling off")
+
+
+def fmt_bytes(n):
+    """As the text reports write a byte count (analyzer/units.c, hg_format_bytes)."""
+    if n < 1024:
+        return "%d B" % n
+    v, unit = float(n), -1
+    while v >= 1024.0 and unit < 3:
+        v /= 1024.0
+        unit += 1
+    return ("%.2f %s" if v < 10 else "%.1f %s" if v < 100 else "%.0f %s") % (
+        v, ("KiB", "MiB", "GiB", "TiB")[unit])
+
+
+NO_FRAGMENTATION = ("    diagnosis: no fragmentation: the free memory is mostly untouched heap top, "
+                    "which glibc took ahead of use and which is not resident until it is "
+                    "handed out")
+
+
+def exit_entry(ctx, trace, name):
+    """The exit snapshot's entry of frag's JSON for the one process of trace, and frag's text
+    lines for that snapshot."""
+    proc = only_process(frag_json(ctx, trace), name)
+    ex = [f for f in proc["fragmentation"] if f["at"] == "exit"]
+    eq(len(ex), 1, "%s: exit snapshot entries" % name)
+    r = run([ctx.hg, "frag", trace])
+    eq(r.code, 0, "frag text exit status")
+    lines = r.text.split("\n")
+    at = lines.index("  at snapshot 'exit':")
+    return ex[0], lines[at + 1:], r.text
+
+
+def free_line(ex):
+    return ("    live %s in %d block%s; malloc holds %s free, of which %s is untouched heap top, "
+            "which malloc never handed out; heap span %s"
+            % (fmt_bytes(ex["live_bytes"]), ex["live_blocks"], "" if ex["live_blocks"] == 1
+               else "s", fmt_bytes(ex["allocator_free_bytes"]),
+               fmt_bytes(ex["untouched_top_bytes"]), fmt_bytes(ex["heap_span_bytes"])))
+
+
+def pages_line(ex):
+    return ("    pages: %d hold live data, %d hold none (%d of them untouched); malloc_trim(0) "
+            "could give back about %s" % (ex["pages_with_live_data"], ex["pages_free"],
+                                          ex["pages_untouched"],
+                                          fmt_bytes(ex["trim_estimate_bytes"])))
+
+
+def test_frag_untouched_top_no_allocation(ctx):
+    """samples/frag_none.c never calls malloc: all of malloc's memory is the heap glibc set up
+    for the tracer's own first blocks, and its top chunk (glibc's count, sampled for the
+    snapshot) was never handed out. frag said "malloc holds 132 KiB free" and "diagnosis:
+    100% of malloc's memory is free; it stays resident until malloc_trim(0)"; now that free
+    memory is untouched heap top, not resident, with nothing to trim but the tracer's pages."""
+    _, trace = ctx.record([ctx.sample("frag_none")], expect_code=0,
+                          options=["--rss-interval", "0"])
+    ex, lines, text = exit_entry(ctx, trace, "frag_none")
+    mi = ex["malloc"]
+    check(mi is not None, "no mallinfo2 sample for the exit snapshot")
+    eq((ex["live_bytes"], ex["live_blocks"], ex["top_block"], ex["pinners"]), (0, 0, None, []),
+       "nothing live")
+    eq((ex["allocator_free_bytes"], mi["arena_bytes"]), (ex["heap_span_bytes"],) * 2,
+       "free bytes and glibc's arena: the whole heap span")
+    eq(ex["untouched_top_bytes"], mi["releasable_bytes"], "untouched: glibc's top chunk")
+    span, untouched = ex["heap_span_bytes"], ex["untouched_top_bytes"]
+    eq(span % PAGE, 0, "the heap is whole pages")
+    eq(ex["pages_free"], span // PAGE, "pages free: all")
+    eq(ex["pages_untouched"], span // PAGE - (span - untouched + PAGE - 1) // PAGE,
+       "pages untouched: those wholly above the tracer's blocks")
+    eq(ex["trim_estimate_bytes"], (ex["pages_free"] - ex["pages_untouched"]) * PAGE,
+       "trim estimate: the free pages but the untouched ones")
+    eq(lines[0], free_line(ex), "frag text: free memory")
+    eq(lines[2], pages_line(ex), "frag text: pages")
+    eq(lines[3:5], [NO_FRAGMENTATION, ""], "frag text: diagnosis, the last line")
+    check("of malloc's memory is free" not in text, "frag text calls it free memory:\n" + text)
+
+
+def test_frag_untouched_top_above_a_freed_block(ctx):
+    """samples/frag_top.c keeps A (1000 bytes) and frees B, allocated after it: the untouched
+    top starts at B's end, D bytes above A's (the sample prints D), though the highest live
+    block is A: the replay remembers how high the program's blocks reached."""
+    res, trace = ctx.record([ctx.sample("frag_top")], expect_code=0,
+                            options=["--rss-interval", "0"])
+    m = re.match(r"frag_top: B is A \+ (-?\d+)\n$", res.text)
+    check(m, "stdout %r" % res.text)
+    d = int(m.group(1))
+    ex, lines, _ = exit_entry(ctx, trace, "frag_top")
+    eq((ex["live_bytes"], ex["live_blocks"]), (1000, 1), "live at exit")
+    top = ex["top_block"]
+    eq((top["size"], top["frames"][0]["function"]), (1000, "use_a_little"), "the top block: A")
+    eq(ex["untouched_top_bytes"], top["free_above_bytes"] - max(d, 0),
+       "untouched: the free bytes above A less B and what lies between")
+    eq(lines[0], free_line(ex), "frag text: free memory")
+    eq(lines[2], pages_line(ex), "frag text: pages")
+    eq([l for l in lines if l.startswith("    diagnosis:")], [NO_FRAGMENTATION],
+       "frag text: diagnosis")
