@@ -10,9 +10,14 @@
  * the block holding most of its live bytes. The highest block of the brk heap bounds how far
  * the heap itself can shrink.
  *
+ * Not all free memory was ever used: glibc takes memory from the system ahead of need (132 KiB
+ * at its first sbrk), and the top of each heap above every block the program was ever given
+ * (heaptop.h) was never handed out. It is free, but not resident and not fragmentation: it is
+ * counted apart, and left out of what malloc_trim(0) would gain.
+ *
  * Where the resident set goes: malloc's memory (its span), the program's own anonymous
  * mappings (the mmap domain, which is not malloc's), and the rest (code, stacks, libraries'
- * data, the tracer's own tables).
+ * data, the tracer's own tables); without a resident-set sample, why there is none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,15 +261,6 @@ uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b)
 	return rss > a + b ? rss - a - b : 0;
 }
 
-/*
- * The collector samples every traced process at once, each pass that comes an interval or
- * more after the last, so samples are an interval apart or a little more (up to one pass of
- * its loop, a few ms when idle), in a phase unrelated to when a process starts. A process
- * that ran less than an interval may fall between two; one that ran two or more was passed by
- * a sample the collector failed to take: /proc/PID/statm unreadable (the process gone, or
- * /proc mounted with hidepid), or no ring slot of the process's own (a process that writes
- * through the shared overflow slot is not seen). In between, either may be true.
- */
 /* ns cut to the digits hg_format_duration shows: a run 50 us short of the interval must not
  * read "ran 10.0 ms, less than the 10 ms interval". */
 static uint64_t as_shown(uint64_t ns)
@@ -274,6 +270,15 @@ static uint64_t as_shown(uint64_t ns)
 	return ns - ns % unit;
 }
 
+/*
+ * The collector samples every traced process at once, each pass that comes an interval or
+ * more after the last, so samples are an interval apart or a little more (up to one pass of
+ * its loop, a few ms when idle), in a phase unrelated to when a process starts. A process
+ * that ran less than an interval may fall between two; one that ran two or more was passed by
+ * a sample the collector failed to take: /proc/PID/statm unreadable (/proc mounted with
+ * hidepid), or no ring slot of the process's own (a process that writes through the shared
+ * overflow slot is not sampled). In between, either may be true.
+ */
 char *hg_frag_no_rss(char *buf, size_t cap, uint32_t interval_ms, uint64_t ran_ns, uint32_t pid)
 {
 	static const char more[] = "(record --rss-interval MS to sample more often)";

@@ -4,7 +4,8 @@
  * main() writes one line with write(2) and returns. Nothing the program does allocates, so
  * malloc's only memory is the heap glibc set up for the tracer's own first allocations (the
  * loader's, when the shim opens libunwind), and the process ends long before the collector's
- * first resident-set sample, which comes 10 ms or more after recording began.
+ * first resident-set sample that can see it, 10 ms or more after recording began (the one
+ * taken at once comes before the program has started).
  *
  * stdout: "frag_none: no allocation".
  *
