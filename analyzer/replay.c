@@ -489,16 +489,30 @@ static struct hg_fork_meet *fork_meet_add(struct hg_replay_state *s, uint32_t pp
 	return m;
 }
 
+/* The parent's state as it stands, for a fork child, into c (empty). */
+static void fork_copy_take(struct hg_fork_copy *c, const struct hg_image *parent)
+{
+	c->blocks = hg_image_live_blocks(parent, &c->n);
+	c->ranges = hg_replay_maps_copy(parent, &c->n_ranges);
+	hg_heaptop_copy(&c->heaptop, &parent->heaptop);
+}
+
+static void fork_copy_release(struct hg_fork_copy *c)
+{
+	free(c->blocks);
+	free(c->ranges);
+	hg_heaptop_release(&c->heaptop);
+	memset(c, 0, sizeof(*c));
+}
+
 static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
 {
 	HASH_DEL(s->meets, m);
-	free(m->blocks);
-	free(m->ranges);
-	hg_heaptop_release(&m->heaptop);
+	fork_copy_release(&m->copy);
 	free(m);
 }
 
-/* The parent's side of a fork (HG_REC_FORK): its live blocks and mappings now, for the child. */
+/* The parent's side of a fork (HG_REC_FORK): its state now, for the child. */
 static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t)
 {
 	struct hg_fork_meet *m = fork_meet(s, parent->pid, t);
@@ -508,53 +522,45 @@ static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint6
 		return;
 	}
 	m = fork_meet_add(s, parent->pid, t);
-	m->blocks = hg_image_live_blocks(parent, &m->n);
-	m->ranges = hg_replay_maps_copy(parent, &m->n_ranges);
-	hg_heaptop_copy(&m->heaptop, &parent->heaptop);
+	m->kept = 1;
+	fork_copy_take(&m->copy, parent);
 }
 
 /*
- * The child's side: its heap and mappings start as the parent's at the fork, as the parent's
- * side kept them, or (that side not applied yet, or a trace from before HG_REC_FORK) as the
- * parent's stand.
+ * The child's side: its heap, mappings and high-water marks start as the parent's at the fork,
+ * as the parent's side kept them, or (that side not applied yet, or a trace from before
+ * HG_REC_FORK) as the parent's stand.
  */
 static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t)
 {
 	struct hg_image *parent = child->parent;
 	struct hg_fork_meet *m;
-	struct hg_block *b;
-	struct hg_maprange *r;
-	size_t n, n_ranges;
+	struct hg_fork_copy c = { 0 };
 
 	if (!parent && (parent = child->parent = find_image(s, child->ppid, t)))
 		child->parent_module_seq = parent->module_seq;
 	if (!parent)
 		return;
-	if ((m = fork_meet(s, child->ppid, t)) && m->blocks) {
-		b = m->blocks;
-		n = m->n;
-		r = m->ranges;
-		n_ranges = m->n_ranges;
-		m->blocks = NULL;
-		m->ranges = NULL;
-		hg_heaptop_copy(&child->heaptop, &m->heaptop);
+	if ((m = fork_meet(s, child->ppid, t)) && m->kept) {
+		c = m->copy;
+		memset(&m->copy, 0, sizeof(m->copy));
 		fork_meet_drop(s, m);
 	} else {
-		b = hg_image_live_blocks(parent, &n);
-		r = hg_replay_maps_copy(parent, &n_ranges);
-		hg_heaptop_copy(&child->heaptop, &parent->heaptop);
+		fork_copy_take(&c, parent);
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct hg_live v = { b[i].size_bytes, b[i].stack_id }, old;
+	for (size_t i = 0; i < c.n; i++) {
+		struct hg_live v = { c.blocks[i].size_bytes, c.blocks[i].stack_id }, old;
 
-		live_put(child, b[i].addr, &v, &old);
+		live_put(child, c.blocks[i].addr, &v, &old);
 		add_live(child, &v, t);
 	}
-	free(b);
-	hg_replay_fork_maps(child, t, r, n_ranges);
-	free(r);
+	hg_replay_fork_maps(child, t, c.ranges, c.n_ranges);
+	hg_heaptop_release(&child->heaptop);
+	child->heaptop = c.heaptop; /* handed over: the release below leaves it alone */
+	c.heaptop = (struct hg_heaptop){ 0 };
+	fork_copy_release(&c);
 }
 
 /*

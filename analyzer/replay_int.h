@@ -60,10 +60,19 @@ struct hg_stream {
 	UT_hash_handle hh;
 };
 
+/* What a fork child starts from: its parent's state at the fork. */
+struct hg_fork_copy {
+	struct hg_block *blocks;    /* the live blocks */
+	size_t n;
+	struct hg_maprange *ranges; /* its own mappings (the mmap domain's) */
+	size_t n_ranges;
+	struct hg_heaptop heaptop;  /* how high its blocks had reached */
+};
+
 /*
  * A fork's two sides meet in the merge at the fork's time, in either order. The parent's side
- * (HG_REC_FORK) first: its live blocks are copied then, and wait here for the child. The
- * child's first: it copies the parent as it stands (the same blocks), and the note that it
+ * (HG_REC_FORK) first: the parent's state is copied then, and waits here for the child. The
+ * child's first: it copies the parent as it stands (the same state), and the note that it
  * did waits here for the parent's side, which then copies nothing.
  */
 struct hg_fork_meet {
@@ -71,12 +80,8 @@ struct hg_fork_meet {
 		uint64_t t_ns;  /* the fork's time */
 		uint64_t ppid;
 	} key;
-	struct hg_block *blocks; /* the parent's live blocks at t_ns; NULL: the child copied
-				    already */
-	size_t n;
-	struct hg_maprange *ranges; /* and its own mappings then (the mmap domain's) */
-	size_t n_ranges;
-	struct hg_heaptop heaptop; /* the parent's high-water marks at t_ns, with blocks */
+	int kept;                 /* 1: copy holds the parent's side; 0: the child copied already */
+	struct hg_fork_copy copy;
 	UT_hash_handle hh;
 };
 
