@@ -36,7 +36,7 @@
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
-#include "proc_env.h"
+#include "procfs.h"
 #include "timegrid.h"
 #include "trace_writer.h"
 
@@ -416,12 +416,9 @@ static ssize_t read_small(const char *path, char *buf, size_t cap)
 /* Whether /proc/PID[/task/TID]/stat says the task is a zombie. */
 static int is_zombie(const char *path)
 {
-	char buf[512], *close_paren;
+	char state;
 
-	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	close_paren = strrchr(buf, ')');
-	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+	return hg_proc_stat(path, &state, NULL) == 0 && state == 'Z';
 }
 
 static int process_alive(uint32_t pid)
@@ -707,7 +704,7 @@ static int root_gone(struct hg_collector *c, pid_t root, int is_child, int *stat
 /*
  * Whether a process with this ring in its environment is alive though nothing owns a slot: a
  * posix_spawn or vfork child the program started just before it ended, between its exec and
- * its first record (proc_env.h). Looked for once nothing else keeps the collector going, then
+ * its first record (procfs.h). Looked for once nothing else keeps the collector going, then
  * every SPAWN_SCAN_NS while one is found.
  */
 static int spawns_pending(struct hg_collector *c, uint64_t now)

@@ -1,5 +1,5 @@
 /*
- * check_proc_env.c - finding the live processes started with an environment entry
+ * check_procfs.c - what /proc says about processes: state, start, environment entries
  */
 #include <check.h>
 #include <signal.h>
@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "proc_env.h"
+#include "procfs.h"
 
 /* A child that execs sleep (from PATH) with env as its whole environment; its pid. */
 static pid_t start_sleeper(char *const env[])
@@ -36,7 +36,7 @@ static int wait_count(const char *entry, int count)
 	return n;
 }
 
-START_TEST(test_proc_env_counts_live_processes_with_the_entry)
+START_TEST(test_procfs_counts_live_processes_with_the_entry)
 {
 	char entry[64], other[64], prefix[64];
 	pid_t a, b, c;
@@ -73,14 +73,44 @@ START_TEST(test_proc_env_counts_live_processes_with_the_entry)
 }
 END_TEST
 
-Suite *proc_env_suite(void);
-
-Suite *proc_env_suite(void)
+/* A task's state and start: this process runs; a child that ended and is not reaped is a
+ * zombie, and it started no earlier than its parent; a task that is gone reads as -1. */
+START_TEST(test_procfs_stat_state_and_start)
 {
-	Suite *s = suite_create("proc_env");
+	char path[64], state = 0;
+	unsigned long long self_start = 0, child_start = 0;
+	char *env[] = { NULL };
+	pid_t child;
+	int status;
+
+	ck_assert_int_eq(hg_proc_stat("/proc/self/stat", &state, &self_start), 0);
+	ck_assert_int_eq(state, 'R');
+	ck_assert_uint_gt(self_start, 0);
+	child = start_sleeper(env);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+	kill(child, SIGKILL);
+	for (int i = 0; i < 5000 && (hg_proc_stat(path, &state, &child_start) < 0 ||
+				    state != 'Z'); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	ck_assert_int_eq(state, 'Z');
+	ck_assert_uint_ge(child_start, self_start);
+	state = 0;
+	ck_assert_int_eq(hg_proc_stat(path, &state, NULL), 0); /* the start is optional */
+	ck_assert_int_eq(state, 'Z');
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(hg_proc_stat(path, &state, NULL), -1);
+}
+END_TEST
+
+Suite *procfs_suite(void);
+
+Suite *procfs_suite(void)
+{
+	Suite *s = suite_create("procfs");
 	TCase *tc = tcase_create("core");
 
-	tcase_add_test(tc, test_proc_env_counts_live_processes_with_the_entry);
+	tcase_add_test(tc, test_procfs_stat_state_and_start);
+	tcase_add_test(tc, test_procfs_counts_live_processes_with_the_entry);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,6 +1,6 @@
 /*
- * proc_env.c - the live processes that were started with a given environment entry (see
- * proc_env.h)
+ * procfs.c - what /proc says about processes: a task's state and start, and the live processes
+ * started with a given environment entry (see procfs.h)
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "diag.h"
-#include "proc_env.h"
+#include "procfs.h"
 
 /* Whether the NUL-separated entries in env[0..n) include entry, whole. */
 static int env_has(const char *env, size_t n, const char *entry, size_t len)
@@ -53,28 +53,38 @@ static ssize_t read_all(const char *path, char **buf, size_t *cap)
 	return (ssize_t)n;
 }
 
-/*
- * From /proc/PID/stat: whether the process is alive (not a zombie, nor gone), and when it
- * started (clock ticks since boot, field 22). 0 when it is not alive.
- */
-static int running(const char *pid, char **buf, size_t *cap, unsigned long long *start)
+int hg_proc_stat(const char *path, char *state, unsigned long long *start_ticks)
 {
-	char path[300];
+	char buf[1024], *paren;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
-	char *paren;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* The command, in parentheses, may hold anything: the fields follow its last ")". */
+	paren = strrchr(buf, ')');
+	if (!paren || paren[1] != ' ' || !paren[2])
+		return -1;
+	*state = paren[2];
+	/* Then 18 fields after the state, then the start time (field 22). */
+	if (start_ticks && sscanf(paren + 3, " %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+				  "%*s %*s %*s %*s %*s %*s %llu", start_ticks) != 1)
+		return -1;
+	return 0;
+}
+
+/* Whether the process is alive (not a zombie, nor gone), and when it started. */
+static int running(const char *pid, unsigned long long *start)
+{
+	char path[300], state;
 
 	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
-	if ((n = read_all(path, buf, cap)) <= 0)
-		return 0;
-	HG_GROW(*buf, *cap, (size_t)n + 1);
-	(*buf)[n] = '\0';
-	/* After the command's ")": state (field 3), then 18 fields, then the start time. */
-	paren = strrchr(*buf, ')');
-	if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X' ||
-	    sscanf(paren + 2, "%*c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-		   "%*s %*s %*s %llu", start) != 1)
-		return 0;
-	return 1;
+	return hg_proc_stat(path, &state, start) == 0 && state != 'Z' && state != 'X';
 }
 
 int hg_proc_count_with_env(const char *entry, pid_t self)
@@ -89,7 +99,7 @@ int hg_proc_count_with_env(const char *entry, pid_t self)
 	if (!d)
 		return -1;
 	snprintf(self_pid, sizeof(self_pid), "%ld", (long)self);
-	if (!running(self_pid, &buf, &cap, &self_start))
+	if (!running(self_pid, &self_start))
 		self_start = 0;
 	while ((de = readdir(d))) {
 		ssize_t n;
@@ -99,7 +109,7 @@ int hg_proc_count_with_env(const char *entry, pid_t self)
 		/* Only what started after self (the process that made the ring): reading another
 		 * process's environment takes its memory map's lock, which an unrelated process
 		 * stuck in the kernel can hold for long. */
-		if (!running(de->d_name, &buf, &cap, &start) || start < self_start)
+		if (!running(de->d_name, &start) || start < self_start)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
 		if ((n = read_all(path, &buf, &cap)) <= 0 || !env_has(buf, (size_t)n, entry, len))
