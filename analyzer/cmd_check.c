@@ -260,8 +260,6 @@ static int record(struct check_args *a, char **prog, char *path, size_t cap, int
 	}
 }
 
-/* The traced program's status in TRACE mode: the root process's last image, as recorded.
- * Returns a wait status, or -1 when the trace does not say. */
 /* The program's own process as it ended: the earliest-born root image (a child's records can
  * reach the file first), or the last image its pid exec'd. */
 static const struct hg_image *root_image(const struct hg_replay *r)
@@ -275,10 +273,10 @@ static const struct hg_image *root_image(const struct hg_replay *r)
 	return root;
 }
 
-static int root_status(const struct hg_replay *r)
+/* The traced program's status in TRACE mode, as its root image recorded it. Returns a wait
+ * status, or -1 when the trace does not say. */
+static int root_status(const struct hg_image *root)
 {
-	const struct hg_image *root = root_image(r);
-
 	if (!root || (root->end_kind != HG_END_CODE && root->end_kind != HG_END_SIGNAL))
 		return -1;
 	return root->end_kind == HG_END_CODE ? (root->exit_status & 0xff) << 8 :
@@ -381,7 +379,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	if (!a->program_mode) {
 		const struct hg_image *root = root_image(r);
 
-		status = root_status(r);
+		status = root_status(root);
 		if (root && *root->command)
 			what = root->command;
 	}
