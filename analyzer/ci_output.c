@@ -523,12 +523,13 @@ void hg_check_github(FILE *out, const struct hg_check_result *res, uint64_t max_
 			gh_escape(out, msg, 0);
 			fputc('\n', out);
 		}
-		for (size_t k = 0; k < p->n_sites; k++)
-			if (counts(p, &p->sites[k]))
-				gh_site(out, p, &p->sites[k], cwd, NULL);
 		shown += p->peak_fail;
-		for (size_t k = 0; k < p->n_sites; k++)
-			shown += counts(p, &p->sites[k]);
+		for (size_t k = 0; k < p->n_sites; k++) {
+			if (counts(p, &p->sites[k])) {
+				gh_site(out, p, &p->sites[k], cwd, NULL);
+				shown++;
+			}
+		}
 	}
 	/* Then the other lines of sites with several, while GitHub would still show them: every
 	 * site gets its first annotation before any gets a second. */
