@@ -261,16 +261,11 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 
 /* How long im ran: to its first EXIT record, or to the start of the image that replaced it;
  * UINT64_MAX when the trace does not say. */
-static uint64_t ran_ns(const struct hg_replay *r, const struct hg_image *im)
+static uint64_t ran_ns(const struct hg_image *im)
 {
-	uint64_t end = im->t_exit_ns;
+	uint64_t end = im->t_exit_ns ? im->t_exit_ns :
+		       im->end_kind == HG_END_EXEC ? im->t_replaced_ns : 0;
 
-	for (uint32_t i = 0; !im->t_exit_ns && im->end_kind == HG_END_EXEC && i < r->n_images; i++) {
-		const struct hg_image *next = r->images[i];
-		if (next->pid == im->pid && !next->forked && next->t_start_ns > im->t_start_ns &&
-		    (!end || next->t_start_ns < end))
-			end = next->t_start_ns;
-	}
 	return end && end >= im->t_start_ns ? end - im->t_start_ns : UINT64_MAX;
 }
 
@@ -290,7 +285,7 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 			printf("  no snapshot (replaced by exec, killed, or HEAPGRAPH_SNAPSHOT=0)\n");
 		if (!im->at_rss_peak.taken)
 			printf("  %s\n", hg_frag_no_rss(line, sizeof(line), r->rss_interval_ms,
-							 ran_ns(r, im), im->pid));
+							 ran_ns(im), im->pid));
 	}
 	for (uint32_t i = 0; i < im->n_snapshots; i++) {
 		struct hg_frag fr;

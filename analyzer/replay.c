@@ -732,6 +732,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	 * pid was reused by another process; see on_exit_record). */
 	if (prev && !im->forked) {
 		im->exec = 1;
+		prev->t_replaced_ns = p->t_ns;
 		if (prev->end_kind == HG_END_UNKNOWN) {
 			prev->end_kind = HG_END_EXEC;
 			prev->end_inferred = 1;
@@ -739,6 +740,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	}
 	if (next && !next->forked) { /* the image that replaced this one came first in the file */
 		next->exec = 1;
+		im->t_replaced_ns = next->t_start_ns;
 		if (im->end_kind == HG_END_UNKNOWN) {
 			im->end_kind = HG_END_EXEC;
 			im->end_inferred = 1;

@@ -182,6 +182,8 @@ struct hg_image {
 	uint64_t t_exit_ns;       /* CLOCK_MONOTONIC of its earliest EXIT record (the shim's, when
 				     it exited by itself: its ring slot goes back then; else the
 				     collector's waitpid), 0: none */
+	uint64_t t_replaced_ns;   /* start of the image that exec replaced it with (when end_kind
+				     is HG_END_EXEC), 0: none */
 	struct hg_totals totals;
 	struct hg_site *sites;    /* indexed by stack id; n_sites entries */
 	uint32_t n_sites;

@@ -865,6 +865,8 @@ START_TEST(test_replay_exec_written_before_its_fork)
 	ck_assert_int_eq(child->exec, 0);
 	ck_assert_ptr_eq(child->parent, parent);
 	ck_assert_int_eq(child->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(child->t_replaced_ns, prog->t_start_ns); /* read before it */
+	ck_assert_uint_eq(prog->t_replaced_ns, 0);
 	ck_assert_uint_eq(child->totals.allocations, 1);
 	ck_assert_uint_eq(child->totals.live_bytes, 100);
 }
