@@ -43,11 +43,6 @@ static uint64_t live_bytes(const struct hg_snapshot *sn)
 	return n;
 }
 
-static uint64_t since_start(const struct hg_image *im, const struct hg_snapshot *sn)
-{
-	return sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0;
-}
-
 static void image_text(const struct hg_image *im)
 {
 	static const int w[5] = { 4, 8, 10, 10, 9 };
@@ -65,7 +60,7 @@ static void image_text(const struct hg_image *im)
 		const struct hg_snapshot *sn = im->snapshots[i];
 		const char *cells[5] = { id, hg_snapshot_reason_name(sn->reason), t, b, n };
 		snprintf(id, sizeof(id), "#%u", sn->id);
-		hg_format_duration(t, sizeof(t), since_start(im, sn));
+		hg_format_duration(t, sizeof(t), hg_image_time(im, sn->t_ns));
 		hg_format_bytes(b, sizeof(b), live_bytes(sn));
 		hg_format_count(n, sizeof(n), sn->n_blocks);
 		hg_table_row(stdout, "  ", w, 5, cells, sn->label);
@@ -83,7 +78,7 @@ static void image_json(struct hg_json *j, const struct hg_replay *r, const struc
 		hg_json_u64(j, "id", sn->id);
 		hg_json_str(j, "label", sn->label);
 		hg_json_str(j, "reason", hg_snapshot_reason_name(sn->reason));
-		hg_json_u64(j, "time_ns", since_start(im, sn));
+		hg_json_u64(j, "time_ns", hg_image_time(im, sn->t_ns));
 		hg_json_u64(j, "live_bytes", live_bytes(sn));
 		hg_json_u64(j, "live_blocks", sn->n_blocks);
 		hg_json_bool(j, "complete", sn->complete);

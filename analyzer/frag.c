@@ -129,7 +129,7 @@ static void add_untouched(struct hg_frag *fr, struct hg_range h, uint64_t high)
 static const struct hg_mallinfo *mallinfo_of(const struct hg_image *im,
 					     const struct hg_snapshot *sn)
 {
-	uint64_t t = sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0;
+	uint64_t t = hg_image_time(im, sn->t_ns);
 	const struct hg_mallinfo *mi = hg_mallinfo_at(im, t);
 
 	for (uint32_t i = 0; mi && i < im->n_snapshots; i++) {
@@ -239,7 +239,7 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 		const struct hg_block *t = &sn->blocks[fr->top_block];
 		fr->above_top_bytes = brk_hi > t->addr + t->size_bytes ? brk_hi - t->addr - t->size_bytes : 0;
 	}
-	fr->rss_bytes = hg_rss_at(im, sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0);
+	fr->rss_bytes = hg_rss_at(im, hg_image_time(im, sn->t_ns));
 	if (fr->rss_bytes) {
 		/* Free pages already given back (an earlier malloc_trim) are not resident. */
 		uint64_t live_pages = fr->pages_with_live_data * HG_PAGE_BYTES;

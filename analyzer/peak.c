@@ -48,7 +48,7 @@ static void thin(struct hg_image *im)
 
 void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
 {
-	uint64_t t = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	uint64_t t = hg_image_time(im, t_ns);
 	struct hg_point *last = im->n_timeline ? &im->timeline[im->n_timeline - 1] : NULL;
 	int is_peak = im->totals.live_bytes == im->totals.peak_bytes;
 
@@ -68,7 +68,7 @@ void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
 
 void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes)
 {
-	uint64_t t = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	uint64_t t = hg_image_time(im, t_ns);
 
 	if (rss_bytes > im->rss_peak_bytes) {
 		im->rss_peak_bytes = rss_bytes;
@@ -98,7 +98,7 @@ void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallin
 {
 	struct hg_mallinfo v = *mi;
 
-	v.t_ns = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	v.t_ns = hg_image_time(im, t_ns);
 	if (im->n_mallinfo >= 2 * HG_TIMELINE_MAX) {
 		size_t out = 0;
 		for (size_t i = 0; i < im->n_mallinfo; i += 2)
@@ -126,7 +126,7 @@ const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t)
 void hg_moment_capture(const struct hg_image *im, uint64_t t_ns, struct hg_moment *m)
 {
 	m->taken = 1;
-	m->t_ns = t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+	m->t_ns = hg_image_time(im, t_ns);
 	m->heap_live_bytes = im->totals.live_bytes;
 	m->heap_live_blocks = im->totals.live_blocks;
 	m->mmap_bytes = im->mmap.live_bytes;

@@ -354,7 +354,7 @@ static void add_live(struct hg_image *im, const struct hg_live *v, uint64_t t)
 	im->totals.live_blocks++;
 	if (im->totals.live_bytes > im->totals.peak_bytes) {
 		im->totals.peak_bytes = im->totals.live_bytes;
-		im->totals.peak_time_ns = t >= im->t_start_ns ? t - im->t_start_ns : 0;
+		im->totals.peak_time_ns = hg_image_time(im, t);
 		if (HG_UNLIKELY(im->totals.peak_bytes == im->peak_target))
 			hg_peak_capture(im);
 	}

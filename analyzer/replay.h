@@ -224,6 +224,13 @@ struct hg_image {
 	struct hg_moment at_rss_peak; /* live heap and mappings at the largest RSS sample */
 };
 
+/* A trace time t_ns as time since im started: 0 for a time before its start (a fork child's
+ * copy, a rounded time). */
+static inline uint64_t hg_image_time(const struct hg_image *im, uint64_t t_ns)
+{
+	return t_ns >= im->t_start_ns ? t_ns - im->t_start_ns : 0;
+}
+
 struct hg_replay {
 	char *path;
 	struct hg_image **images; /* in order of start (then of the file, for one time) */

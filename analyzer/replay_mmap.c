@@ -170,7 +170,7 @@ static void count_call(struct hg_mmap_domain *d, uint32_t stack_id, uint64_t len
 void hg_replay_apply_map(struct hg_image *im, const struct hg_pending *p)
 {
 	struct hg_mmap_domain *d = &im->mmap;
-	uint64_t t = p->t_ns >= im->t_start_ns ? p->t_ns - im->t_start_ns : 0;
+	uint64_t t = hg_image_time(im, p->t_ns);
 
 	switch (p->kind) {
 	case P_MAP:
@@ -227,7 +227,7 @@ void hg_replay_fork_maps(struct hg_image *child, uint64_t t, const struct hg_map
 	for (size_t i = 0; i < n; i++)
 		map(&child->mmap, r[i].lo, r[i].hi - r[i].lo, r[i].stack_id, r[i].flags);
 	if (n)
-		note(&child->mmap, t >= child->t_start_ns ? t - child->t_start_ns : 0);
+		note(&child->mmap, hg_image_time(child, t));
 }
 
 void hg_replay_apply_rss(struct hg_image *im, const struct hg_pending *p)

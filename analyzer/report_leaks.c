@@ -298,7 +298,7 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 	hg_json_image_fields(j, r, im);
 	hg_json_object(j, "snapshot");
 	hg_json_str(j, "label", sn->label);
-	hg_json_u64(j, "time_ns", sn->t_ns >= im->t_start_ns ? sn->t_ns - im->t_start_ns : 0);
+	hg_json_u64(j, "time_ns", hg_image_time(im, sn->t_ns));
 	hg_json_u64(j, "threads", sn->threads);
 	hg_json_u64(j, "threads_stopped", sn->threads_stopped);
 	hg_json_u64(j, "live_blocks", sn->n_blocks);
