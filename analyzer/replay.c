@@ -23,12 +23,9 @@
  * freed. Notes count: with times rounded to a tick, one address can pass between threads
  * several times within a tick, and all those frees sort before all those allocations.
  *
- * Everything else is applied in file order: a PROCESS record creates its image at once (so the
- * STACK and MODULE records that follow it in the same thread find it), a STACK record goes to
- * the image its thread was running at its last timed record.
- *
- * A fork child starts with a copy of its parent's live blocks as they were at the fork (a
- * pending event at the fork's time makes the copy when the merge reaches it).
+ * The records come in through replay_records.c, which hands the timed ones to the merge here;
+ * a fork child's start from its parent's heap is replay_fork.c's, questions about a finished
+ * image and freeing it replay_image.c's.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +48,7 @@
 
 /* ---- images --------------------------------------------------------------------------- */
 
-static struct hg_pid_images *pid_entry(struct hg_replay_state *s, uint32_t pid)
+struct hg_pid_images *hg_replay_pid_entry(struct hg_replay_state *s, uint32_t pid)
 {
 	struct hg_pid_images *e = s->last_pid;
 
@@ -68,10 +65,10 @@ static struct hg_pid_images *pid_entry(struct hg_replay_state *s, uint32_t pid)
 	return e;
 }
 
-static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
+struct hg_image *hg_replay_new_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
 	struct hg_image *im = hg_xcalloc(1, sizeof(*im));
-	struct hg_pid_images *e = pid_entry(s, pid);
+	struct hg_pid_images *e = hg_replay_pid_entry(s, pid);
 
 	im->pid = pid;
 	im->file_order = s->r->n_images;
@@ -98,12 +95,12 @@ static struct hg_image *new_image(struct hg_replay_state *s, uint32_t pid, uint6
 /* The image pid was running at time t; an implicit one if the trace never said. */
 struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
-	struct hg_pid_images *e = pid_entry(s, pid);
+	struct hg_pid_images *e = hg_replay_pid_entry(s, pid);
 
 	for (size_t i = e->n; i-- > 0;)
 		if (e->im[i]->t_start_ns <= t || i == 0)
 			return e->im[i];
-	return new_image(s, pid, 0);
+	return hg_replay_new_image(s, pid, 0);
 }
 
 struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid)
@@ -344,6 +341,12 @@ static void orphan_drop(struct hg_image *im, struct hg_orphan *o)
 	free(o);
 }
 
+void hg_replay_orphans_release(struct hg_image *im)
+{
+	while (im->orphans)
+		orphan_drop(im, im->orphans);
+}
+
 static void add_live(struct hg_image *im, const struct hg_live *v, uint64_t t)
 {
 	struct hg_site *st = site(im, v->stack_id);
@@ -375,6 +378,15 @@ static void drop_live_at(struct hg_image *im, const struct hg_live *v, uint64_t 
 {
 	drop_live(im, v);
 	hg_timeline_note(im, t);
+}
+
+void hg_replay_live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t)
+{
+	struct hg_live old;
+
+	if (live_put(im, addr, v, &old))
+		drop_live(im, &old);
+	add_live(im, v, t);
 }
 
 unsigned hg_size_bucket(uint64_t size_bytes)
@@ -459,7 +471,8 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 	drop_live_at(im, &old, p->t_ns);
 }
 
-static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
+/* The image of pid that had started by time t, or NULL (none is made). */
+struct hg_image *hg_replay_find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t)
 {
 	struct hg_pid_images *e;
 
@@ -468,99 +481,6 @@ static struct hg_image *find_image(struct hg_replay_state *s, uint32_t pid, uint
 		if (e->im[i]->t_start_ns <= t)
 			return e->im[i];
 	return NULL;
-}
-
-/* The fork of ppid at t of which one side was applied, or NULL. */
-static struct hg_fork_meet *fork_meet(struct hg_replay_state *s, uint32_t ppid, uint64_t t)
-{
-	struct hg_fork_key key = { t, ppid };
-	struct hg_fork_meet *m;
-
-	HASH_FIND(hh, s->meets, &key, sizeof(key), m);
-	return m;
-}
-
-static struct hg_fork_meet *fork_meet_add(struct hg_replay_state *s, uint32_t ppid, uint64_t t)
-{
-	struct hg_fork_meet *m = hg_xcalloc(1, sizeof(*m));
-
-	m->key = (struct hg_fork_key){ t, ppid };
-	HASH_ADD(hh, s->meets, key, sizeof(m->key), m);
-	return m;
-}
-
-/* The parent's state as it stands, for a fork child, into c (empty). */
-static void fork_copy_take(struct hg_fork_copy *c, const struct hg_image *parent)
-{
-	c->blocks = hg_image_live_blocks(parent, &c->n);
-	c->ranges = hg_replay_maps_copy(parent, &c->n_ranges);
-	hg_heaptop_copy(&c->heaptop, &parent->heaptop);
-}
-
-static void fork_copy_release(struct hg_fork_copy *c)
-{
-	free(c->blocks);
-	free(c->ranges);
-	hg_heaptop_release(&c->heaptop);
-	memset(c, 0, sizeof(*c));
-}
-
-static void fork_meet_drop(struct hg_replay_state *s, struct hg_fork_meet *m)
-{
-	HASH_DEL(s->meets, m);
-	fork_copy_release(&m->copy);
-	free(m);
-}
-
-/* The parent's side of a fork (HG_REC_FORK): its state now, for the child. */
-static void fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t)
-{
-	struct hg_fork_meet *m = fork_meet(s, parent->pid, t);
-
-	if (m) { /* the child was applied first, and copied the parent as it stood then */
-		fork_meet_drop(s, m);
-		return;
-	}
-	m = fork_meet_add(s, parent->pid, t);
-	m->kept = 1;
-	fork_copy_take(&m->copy, parent);
-}
-
-/*
- * The child's side: its heap, mappings and high-water marks start as the parent's at the fork,
- * as the parent's side kept them, or (that side not applied yet, or a trace from before
- * HG_REC_FORK) as the parent's stand.
- */
-static void apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t)
-{
-	struct hg_image *parent = child->parent;
-	struct hg_fork_meet *m;
-	struct hg_fork_copy c = { 0 };
-
-	if (!parent && (parent = child->parent = find_image(s, child->ppid, t)))
-		child->parent_module_seq = parent->module_seq;
-	if (!parent)
-		return;
-	if ((m = fork_meet(s, child->ppid, t)) && m->kept) {
-		c = m->copy;
-		memset(&m->copy, 0, sizeof(m->copy));
-		fork_meet_drop(s, m);
-	} else {
-		fork_copy_take(&c, parent);
-		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
-			fork_meet_add(s, child->ppid, t);
-	}
-	for (size_t i = 0; i < c.n; i++) {
-		struct hg_live v = { c.blocks[i].size_bytes, c.blocks[i].stack_id }, old;
-
-		live_put(child, c.blocks[i].addr, &v, &old);
-		add_live(child, &v, t);
-	}
-	hg_replay_fork_maps(child, t, c.ranges, c.n_ranges);
-	hg_heaptop_release(&child->heaptop);
-	child->heaptop = c.heaptop; /* handed over: the release below leaves it alone */
-	c.heaptop = (struct hg_heaptop){ 0 };
-	fork_copy_release(&c);
 }
 
 /*
@@ -601,9 +521,9 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 	else if (p->kind == P_FREE)
 		apply_free(im, thread, p);
 	else if (p->kind == P_FORK && p->im)
-		apply_fork(s, im, p->t_ns);
+		hg_replay_apply_fork(s, im, p->t_ns);
 	else if (p->kind == P_FORK)
-		fork_point(s, im, p->t_ns);
+		hg_replay_fork_point(s, im, p->t_ns);
 	else if (p->kind == P_SNAP)
 		hg_replay_apply_snapshot(im, im->snapshots[p->stack_id]);
 	else if (p->kind == P_RSS)
@@ -690,256 +610,18 @@ void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint3
 	drain(s, DRAIN_PUSH);
 }
 
-/* ---- records applied in file order ---------------------------------------------------- */
-
-/* argv as /proc/PID/cmdline has it (NUL-separated) joined with spaces. */
-char *hg_replay_join(const char *p, uint32_t n)
+void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns)
 {
-	char *s = hg_xmalloc((size_t)n + 1);
-
-	memcpy(s, p, n);
-	s[n] = '\0';
-	while (n > 0 && s[n - 1] == '\0')
-		n--;
-	for (uint32_t i = 0; i < n; i++)
-		if (s[i] == '\0')
-			s[i] = ' ';
-	return s;
-}
-
-static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p, uint32_t tid)
-{
-	const char *tail = (const char *)(p + 1);
-	struct hg_image *im = new_image(s, p->pid, p->t_ns), *prev = NULL, *next = NULL;
-	struct hg_pid_images *e = pid_entry(s, p->pid);
-	struct hg_pending fork = { 0 };
-
-	for (size_t i = 0; i < e->n; i++)
-		if (e->im[i] == im) {
-			prev = i > 0 ? e->im[i - 1] : NULL;
-			next = i + 1 < e->n ? e->im[i + 1] : NULL;
-		}
-
-	im->ppid = p->ppid;
-	im->forked = (p->hdr.flags & HG_PROCESS_FORK) != 0;
-	im->bare = (p->hdr.flags & HG_PROCESS_BARE) != 0;
-	im->max_frames = p->max_frames;
-	free(im->command);
-	free(im->exe);
-	im->command = hg_replay_join(tail, p->cmdline_bytes);
-	im->exe = hg_replay_join(tail + p->cmdline_bytes, p->exe_bytes);
-	/* An exec, as far as can be told yet: an exit of the earlier image says otherwise (the
-	 * pid was reused by another process; see on_exit_record). */
-	if (prev && !im->forked) {
-		im->exec = 1;
-		prev->t_replaced_ns = p->t_ns;
-		if (prev->end_kind == HG_END_UNKNOWN) {
-			prev->end_kind = HG_END_EXEC;
-			prev->end_inferred = 1;
-		}
-	}
-	if (next && !next->forked) { /* the image that replaced this one came first in the file */
-		next->exec = 1;
-		im->t_replaced_ns = next->t_start_ns;
-		if (im->end_kind == HG_END_UNKNOWN) {
-			im->end_kind = HG_END_EXEC;
-			im->end_inferred = 1;
-		}
-	}
-	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
-	if (im->forked) {
-		/* The parent's own PROCESS record may come later in the file (it wrote to a ring
-		 * slot the collector drains after the child's): then it is found when the copy
-		 * is made, in time order, by which point everything before the fork is read. */
-		if ((im->parent = find_image(s, p->ppid, p->t_ns)))
-			im->parent_module_seq = im->parent->module_seq;
-		fork.t_ns = p->t_ns;
-		fork.kind = P_FORK;
-		fork.im = im;
-		hg_replay_push_timed(s, &fork, p->pid, tid);
-	}
-}
-
-static void on_stack(struct hg_replay_state *s, const struct hg_rec_stack *st, uint32_t pid,
-		     uint32_t tid)
-{
-	struct hg_image *im = hg_replay_image_at(s, pid, hg_replay_stream_of(s, pid, tid)->last_t);
-	struct hg_stack *dst;
-
-	if (st->stack_id >= im->n_stacks) {
-		size_t cap = im->n_stacks;
-		HG_GROW(im->stacks, cap, (size_t)st->stack_id + 1);
-		im->n_stacks = (uint32_t)cap;
-	}
-	dst = &im->stacks[st->stack_id];
-	free(dst->ip);
-	dst->n_frames = st->n_frames;
-	dst->module_seq = im->module_seq;
-	dst->ip = hg_xmalloc(sizeof(uint64_t) * (st->n_frames ? st->n_frames : 1));
-	memcpy(dst->ip, st + 1, sizeof(uint64_t) * st->n_frames);
-}
-
-static void on_module(struct hg_replay_state *s, const struct hg_rec_module *m, uint32_t pid)
-{
-	struct hg_image *im = hg_replay_image_at(s, pid, m->t_ns);
-	const struct hg_segment *seg = (const struct hg_segment *)(m + 1);
-	const uint8_t *bid = (const uint8_t *)(seg + m->n_segments);
-	struct hg_module *mod;
-	size_t cap = im->n_modules;
-
-	HG_GROW(im->modules, cap, (size_t)im->n_modules + 1);
-	mod = &im->modules[im->n_modules++];
-	memset(mod, 0, sizeof(*mod));
-	mod->path = hg_replay_join((const char *)bid + m->build_id_bytes, m->path_bytes);
-	mod->build_id_len = m->build_id_bytes <= sizeof(mod->build_id) ? m->build_id_bytes : 0;
-	memcpy(mod->build_id, bid, mod->build_id_len);
-	mod->is_main = (m->hdr.flags & HG_MODULE_MAIN) != 0;
-	mod->load_bias = m->load_bias;
-	mod->t_load_ns = m->t_ns;
-	mod->t_unload_ns = UINT64_MAX;
-	mod->seq_load = ++im->module_seq;
-	mod->seq_unload = UINT32_MAX;
-	mod->lo = UINT64_MAX;
-	for (uint32_t i = 0; i < m->n_segments; i++) {
-		if (m->load_bias + seg[i].vaddr < mod->lo)
-			mod->lo = m->load_bias + seg[i].vaddr;
-		if (m->load_bias + seg[i].vaddr + seg[i].memsz > mod->hi)
-			mod->hi = m->load_bias + seg[i].vaddr + seg[i].memsz;
-	}
-}
-
-static void on_unmodule(struct hg_replay_state *s, const struct hg_rec_unmodule *u, uint32_t pid)
-{
-	struct hg_image *im = hg_replay_image_at(s, pid, u->t_ns);
-
-	for (uint32_t i = im->n_modules; i-- > 0;) {
-		struct hg_module *m = &im->modules[i];
-		if (m->load_bias == u->load_bias && m->t_unload_ns == UINT64_MAX) {
-			m->t_unload_ns = u->t_ns;
-			m->seq_unload = ++im->module_seq;
-			return;
-		}
-	}
-}
-
-/* im exited by itself after all: the next image of its pid is another process, not an exec. */
-static void not_an_exec(struct hg_replay_state *s, struct hg_image *im)
-{
-	struct hg_pid_images *e = pid_entry(s, im->pid);
-
-	im->end_kind = HG_END_UNKNOWN;
-	im->end_inferred = 0;
-	for (size_t i = 0; i + 1 < e->n; i++)
-		if (e->im[i] == im)
-			e->im[i + 1]->exec = 0;
-}
-
-static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *x)
-{
-	struct hg_image *im = find_image(s, x->pid, x->t_ns);
-
-	if (!im)
-		return;
-	if (im->end_inferred)
-		not_an_exec(s, im);
-	if (!im->t_exit_ns || x->t_ns < im->t_exit_ns)
-		im->t_exit_ns = x->t_ns;
-	if (x->source == HG_EXIT_SIGNAL) {
-		im->end_kind = HG_END_SIGNAL;
-		im->exit_status = x->status;
-	} else if (x->source == HG_EXIT_WAIT || x->source == HG_EXIT_CALL) {
-		/* waitpid's word is final; exit()'s stands until then. */
-		if (x->source == HG_EXIT_WAIT || im->end_kind == HG_END_UNKNOWN) {
-			im->end_kind = HG_END_CODE;
-			im->exit_status = x->status;
-		}
-	}
-}
-
-static void on_loss(struct hg_replay_state *s, const struct hg_rec_loss *l)
-{
-	struct hg_image *im = l->pid ? find_image(s, l->pid, l->t_ns) : NULL;
-
-	if (im)
-		im->totals.lost_events += l->n_events;
-	else
-		s->r->lost_events += l->n_events;
-}
-
-static void dispatch(struct hg_replay_state *s, const struct hg_record *rec)
-{
-	const struct hg_rec *h = rec->rec;
-	struct hg_pending p = { 0 };
-
-	switch (h->type) {
-	case HG_REC_ALLOC: {
-		const struct hg_rec_alloc *a = (const void *)h;
-		p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
-					 .stack_id = a->stack_id, .kind = P_ALLOC };
-		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
-		break;
-	}
-	case HG_REC_FREE: {
-		const struct hg_rec_free *f = (const void *)h;
-		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .kind = P_FREE };
-		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
-		break;
-	}
-	case HG_REC_PROCESS: on_process(s, (const void *)h, rec->tid); break;
-	case HG_REC_STACK: on_stack(s, (const void *)h, rec->pid, rec->tid); break;
-	case HG_REC_MODULE: on_module(s, (const void *)h, rec->pid); break;
-	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
-	case HG_REC_EXIT: on_exit_record(s, (const void *)h); break;
-	case HG_REC_LOSS: on_loss(s, (const void *)h); break;
-	case HG_REC_MALLINFO: {
-		const struct hg_rec_mallinfo *x = (const void *)h;
-		struct hg_mallinfo mi = { 0, x->arena_bytes, x->mmap_bytes, x->free_bytes,
-					  x->releasable_bytes };
-		hg_mallinfo_note(hg_replay_image_at(s, rec->pid, x->t_ns), x->t_ns, &mi);
-		break;
-	}
-	case HG_REC_RSS: {
-		const struct hg_rec_rss *x = (const void *)h;
-		struct hg_image *im = find_image(s, x->pid, x->t_ns);
-		if (!im)
-			break;
-		hg_rss_note(im, x->t_ns, x->rss_bytes);
-		/* Also a timed event: the merge captures the image at the largest sample. */
-		p = (struct hg_pending){ .t_ns = x->t_ns, .size = x->rss_bytes, .kind = P_RSS };
-		hg_replay_push_timed(s, &p, x->pid, 0);
-		break;
-	}
-	case HG_REC_FORK: {
-		const struct hg_rec_fork *x = (const void *)h;
-		p = (struct hg_pending){ .t_ns = x->t_ns, .kind = P_FORK, .im = NULL };
-		hg_replay_push_timed(s, &p, rec->pid, rec->tid);
-		break;
-	}
-	case HG_REC_HORIZON: {
-		const struct hg_rec_horizon *x = (const void *)h;
-		s->horizons = 1;
-		if (x->horizon_ns > s->horizon)
-			s->horizon = x->horizon_ns;
-		drain(s, DRAIN_HORIZON);
-		break;
-	}
-	case HG_REC_MMAP:
-	case HG_REC_MUNMAP:
-	case HG_REC_MREMAP:
-	case HG_REC_MPROTECT: hg_replay_on_map(s, h, rec->pid, rec->tid); break;
-	case HG_REC_SNAPSHOT: hg_replay_on_snapshot(s, (const void *)h, rec->pid, rec->tid); break;
-	case HG_REC_REGION:
-	case HG_REC_WORDS:
-	case HG_REC_SNAPSHOT_END: hg_replay_on_snapshot_part(s, h, rec->pid, rec->tid); break;
-	default: break; /* a newer writer's record type: skipped by the version policy */
-	}
+	s->horizons = 1;
+	if (horizon_ns > s->horizon)
+		s->horizon = horizon_ns;
+	drain(s, DRAIN_HORIZON);
 }
 
 static void state_release(struct hg_replay_state *s)
 {
 	struct hg_pid_images *e, *etmp;
 	struct hg_stream *st, *stmp;
-	struct hg_fork_meet *m, *mtmp;
 
 	HASH_ITER(hh, s->pids, e, etmp) {
 		HASH_DEL(s->pids, e);
@@ -952,8 +634,7 @@ static void state_release(struct hg_replay_state *s)
 		free(st);
 	}
 	free(s->heap);
-	HASH_ITER(hh, s->meets, m, mtmp) /* forks whose other side never came */
-		fork_meet_drop(s, m);
+	hg_replay_fork_meets_release(s);
 }
 
 struct hg_replay *hg_replay_file(const char *path)
@@ -997,6 +678,27 @@ static int by_start(const void *a, const void *b)
 	return x->file_order < y->file_order ? -1 : x->file_order > y->file_order;
 }
 
+/* An ALLOC or FREE record, queued for the merge here, where the queue is (nearly every record
+ * is one: a call less for each); 0 for any other record. */
+static int push_heap_event(struct hg_replay_state *s, const struct hg_record *rec)
+{
+	const struct hg_rec *h = rec->rec;
+	struct hg_pending p;
+
+	if (h->type == HG_REC_ALLOC) {
+		const struct hg_rec_alloc *a = (const void *)h;
+		p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
+					 .stack_id = a->stack_id, .kind = P_ALLOC };
+	} else if (h->type == HG_REC_FREE) {
+		const struct hg_rec_free *f = (const void *)h;
+		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .kind = P_FREE };
+	} else {
+		return 0;
+	}
+	hg_replay_push_timed(s, &p, rec->pid, rec->tid);
+	return 1;
+}
+
 static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
 				     const uint64_t *targets, size_t n_targets)
 {
@@ -1019,7 +721,8 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	s.r->rss_interval_ms = hg_trace_reader_header(rd)->rss_interval_ms;
 	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
 		s.r->n_records++;
-		dispatch(&s, &rec);
+		if (!push_heap_event(&s, &rec))
+			hg_replay_dispatch(&s, &rec);
 	}
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
@@ -1038,85 +741,3 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	return s.r;
 }
 
-/* ---- queries and cleanup -------------------------------------------------------------- */
-
-const struct hg_stack *hg_image_stack(const struct hg_image *im, uint32_t stack_id)
-{
-	for (; im; im = im->parent)
-		if (stack_id < im->n_stacks && im->stacks[stack_id].n_frames)
-			return &im->stacks[stack_id];
-	return NULL;
-}
-
-/* The module of im or its fork ancestors mapping addr: of those mapped at seq (im's
- * module_seq; each parent's as of the fork) if any, else the latest loaded. */
-static const struct hg_module *module_at(const struct hg_image *im, uint64_t addr, uint32_t seq)
-{
-	const struct hg_module *latest = NULL;
-
-	for (; im; seq = im->parent_module_seq, im = im->parent) {
-		for (uint32_t i = im->n_modules; i-- > 0;) {
-			const struct hg_module *m = &im->modules[i];
-			if (addr < m->lo || addr >= m->hi)
-				continue;
-			if (m->seq_load <= seq && seq < m->seq_unload)
-				return m;
-			if (!latest)
-				latest = m;
-		}
-	}
-	return latest;
-}
-
-const struct hg_module *hg_stack_module(const struct hg_image *im, uint32_t stack_id,
-					uint64_t addr)
-{
-	const struct hg_image *owner = im;
-
-	/* The stack's recording time is in the module_seq of the image that defines it. */
-	while (owner && !(stack_id < owner->n_stacks && owner->stacks[stack_id].n_frames))
-		owner = owner->parent;
-	if (!owner)
-		return module_at(im, addr, UINT32_MAX);
-	return module_at(owner, addr, owner->stacks[stack_id].module_seq);
-}
-
-static void image_free(struct hg_image *im)
-{
-	for (uint32_t i = 0; i < im->n_snapshots; i++)
-		hg_replay_snapshot_free(im->snapshots[i]);
-	free(im->snapshots);
-	for (uint32_t i = 0; i < im->n_stacks; i++)
-		free(im->stacks[i].ip);
-	for (uint32_t i = 0; i < im->n_modules; i++)
-		free(im->modules[i].path);
-	free(im->stacks);
-	free(im->modules);
-	free(im->sites);
-	free(im->peak_sites);
-	free(im->at_sites);
-	free(im->timeline);
-	free(im->rss);
-	free(im->mallinfo);
-	hg_mmap_domain_release(&im->mmap);
-	free(im->command);
-	free(im->exe);
-	hg_addrmap_release(&im->live);
-	hg_addrmap_release(&im->big_sizes);
-	hg_heaptop_release(&im->heaptop);
-	while (im->orphans)
-		orphan_drop(im, im->orphans);
-	free(im);
-}
-
-void hg_replay_free(struct hg_replay *r)
-{
-	if (!r)
-		return;
-	for (uint32_t i = 0; i < r->n_images; i++)
-		image_free(r->images[i]);
-	free(r->images);
-	free(r->damage);
-	free(r->path);
-	free(r);
-}

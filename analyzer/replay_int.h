@@ -1,5 +1,5 @@
 /*
- * replay_int.h - what replay.c shares with replay_snapshot.c, and nobody else
+ * replay_int.h - what the replay*.c files share, and nobody else
  */
 #ifndef HG_REPLAY_INT_H
 #define HG_REPLAY_INT_H
@@ -105,8 +105,17 @@ struct hg_replay_state {
 	uint64_t at_ns;         /* HG_REPLAY_AT: the capture time, since each image's start */
 };
 
+/* The images of pid, made on first use. */
+struct hg_pid_images *hg_replay_pid_entry(struct hg_replay_state *s, uint32_t pid);
+
+/* A new image of pid, started at t, in its place among pid's by start time. */
+struct hg_image *hg_replay_new_image(struct hg_replay_state *s, uint32_t pid, uint64_t t);
+
 /* The image pid was running at time t; an implicit one if the trace never said. */
 struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uint64_t t);
+
+/* The image of pid that had started by time t, or NULL (none is made). */
+struct hg_image *hg_replay_find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t);
 
 /* The FIFO and last time of thread (pid, tid), created on first use. */
 struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid);
@@ -115,8 +124,29 @@ struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, u
 void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
 			  uint32_t tid);
 
+/* A HORIZON record: every event up to horizon_ns has been read; apply what that frees. */
+void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns);
+
+/* Make addr live in im as v at time t, with the sums that go with it (a fork child's copy). */
+void hg_replay_live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t);
+
+/* Free im's notes of frees still waiting for their allocation. */
+void hg_replay_orphans_release(struct hg_image *im);
+
+struct hg_record;
+
+/* replay_records.c: one record of the file, in file order (not an ALLOC or FREE, which
+ * replay.c queues itself). */
+void hg_replay_dispatch(struct hg_replay_state *s, const struct hg_record *rec);
+
 /* NUL-separated strings (argv, a path) joined with spaces; the caller frees it. */
 char *hg_replay_join(const char *p, uint32_t n);
+
+/* replay_fork.c: the parent's side of a fork at t (HG_REC_FORK), the child's (its P_FORK),
+ * and the forks one side of which never came, at the end. */
+void hg_replay_fork_point(struct hg_replay_state *s, struct hg_image *parent, uint64_t t);
+void hg_replay_apply_fork(struct hg_replay_state *s, struct hg_image *child, uint64_t t);
+void hg_replay_fork_meets_release(struct hg_replay_state *s);
 
 /* Im's live blocks now, in no order, in an array the caller frees; *n of them. */
 struct hg_block *hg_image_live_blocks(const struct hg_image *im, size_t *n);
