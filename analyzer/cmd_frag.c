@@ -109,7 +109,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	fprintf(out, "; heap span %s", hg_format_bytes(c, sizeof(c), fr->heap_span_bytes));
 	if (fr->rss_bytes)
 		fprintf(out, "; resident set %s", hg_format_bytes(d, sizeof(d), fr->rss_bytes));
-	if ((mi = hg_mallinfo_at(im, hg_image_time(im, sn->t_ns))))
+	if ((mi = hg_frag_mallinfo(im, sn)))
 		fprintf(out, "\n    malloc's own count (mallinfo2): %s obtained, %s in mmapped "
 			"blocks, %s free, %s releasable at the top",
 			hg_format_bytes(a, sizeof(a), mi->arena_bytes),
@@ -192,7 +192,7 @@ static void frag_json(struct hg_json *j, struct hg_framer *f, const struct hg_im
 	hg_json_u64(j, "pages_free", fr->pages_free);
 	hg_json_u64(j, "pages_untouched", fr->pages_untouched);
 	hg_json_u64(j, "trim_estimate_bytes", fr->trim_estimate_bytes);
-	json_mallinfo(j, hg_mallinfo_at(im, hg_image_time(im, sn->t_ns)));
+	json_mallinfo(j, hg_frag_mallinfo(im, sn));
 	hg_json_array(j, "pinners");
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		hg_json_object(j, NULL);

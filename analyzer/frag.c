@@ -122,12 +122,8 @@ static void add_untouched(struct hg_frag *fr, struct hg_range h, uint64_t high)
 		fr->pages_untouched += h.hi / HG_PAGE_BYTES - first_page;
 }
 
-/*
- * glibc's own count taken for sn (the shim samples it just before a snapshot), or NULL: one
- * from before an earlier snapshot would describe another moment.
- */
-static const struct hg_mallinfo *mallinfo_of(const struct hg_image *im,
-					     const struct hg_snapshot *sn)
+const struct hg_mallinfo *hg_frag_mallinfo(const struct hg_image *im,
+					   const struct hg_snapshot *sn)
 {
 	uint64_t t = hg_image_time(im, sn->t_ns);
 	const struct hg_mallinfo *mi = hg_mallinfo_at(im, t);
@@ -151,7 +147,7 @@ static const struct hg_mallinfo *mallinfo_of(const struct hg_image *im,
 static void untouched_tops(struct hg_frag *fr, const struct hg_image *im,
 			   const struct hg_snapshot *sn)
 {
-	const struct hg_mallinfo *mi = mallinfo_of(im, sn);
+	const struct hg_mallinfo *mi = hg_frag_mallinfo(im, sn);
 	struct hg_range last = { 0, 0 }, h;
 
 	for (size_t i = 0; i < sn->n_regions; i++) {

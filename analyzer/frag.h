@@ -53,6 +53,13 @@ struct hg_frag {
 void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct hg_snapshot *sn);
 void hg_frag_release(struct hg_frag *fr);
 
+/*
+ * glibc's own count taken for sn (the shim samples it just before a snapshot), or NULL: one
+ * from before an earlier snapshot would describe another moment.
+ */
+const struct hg_mallinfo *hg_frag_mallinfo(const struct hg_image *im,
+					   const struct hg_snapshot *sn);
+
 /* RSS minus the parts, at least 0. */
 uint64_t hg_frag_rest(uint64_t rss, uint64_t a, uint64_t b);
 
