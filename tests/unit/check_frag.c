@@ -179,6 +179,7 @@ START_TEST(test_frag_untouched_brk_heap_bounded_by_top_chunk)
 {
 	region(HG_REGION_BRK, BRK, BRK_BYTES);
 	mallinfo(128720);
+	ck_assert_ptr_eq(hg_frag_mallinfo(&im, &sn), &mi);
 	hg_frag_build(&fr, &im, &sn);
 	ck_assert_uint_eq(fr.allocator_free_bytes, BRK_BYTES);
 	ck_assert_uint_eq(fr.untouched_top_bytes, 128720);
@@ -199,6 +200,9 @@ START_TEST(test_frag_untouched_ignores_an_earlier_snapshots_count)
 	hg_frag_build(&fr, &im, &sn);
 	ck_assert_uint_eq(fr.untouched_top_bytes, BRK_BYTES);
 	ck_assert_uint_eq(fr.pages_untouched, 33);
+	/* the count frag shows for each snapshot: the earlier one's only */
+	ck_assert_ptr_eq(hg_frag_mallinfo(&im, &earlier), &mi);
+	ck_assert_ptr_null(hg_frag_mallinfo(&im, &sn));
 }
 END_TEST
 
