@@ -853,6 +853,9 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 
 /* Environment variables the shim reads. */
 #define HG_ENV_RING "HEAPGRAPH_RING"         /* path of the ring file made by `record` */
+/* HEAPGRAPH_RING's value once bare mode failed in an ancestor, which said why: its descendants
+ * run untraced, quietly, instead of each failing and saying so again. */
+#define HG_RING_OFF "off"
 #define HG_ENV_OUTPUT "HEAPGRAPH_OUTPUT"     /* bare mode: trace file to write */
 #define HG_ENV_DEPTH "HEAPGRAPH_DEPTH"       /* frames to capture, 1..HG_MAX_FRAMES */
 #define HG_ENV_DEBUG "HEAPGRAPH_DEBUG"       /* non-empty: the shim logs to stderr */

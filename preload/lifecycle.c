@@ -277,6 +277,11 @@ static int start(void)
 
 	hg_rawlog_enabled = getenv(HG_ENV_DEBUG) && *getenv(HG_ENV_DEBUG);
 	hg_self_pid = (uint32_t)getpid();
+	if (ring_path && !strcmp(ring_path, HG_RING_OFF)) {
+		hg_rawlog("%s=%s: bare mode failed in an ancestor; not tracing", HG_ENV_RING,
+			  HG_RING_OFF);
+		return -1;
+	}
 	life.bare = !ring_path || !*ring_path;
 	r = life.bare ? hg_spawn_collector() : attach_ring(ring_path);
 	life.spawned_collector = life.bare && r;

@@ -4,7 +4,8 @@
  * stdio may allocate and takes locks that the interrupted code may hold, so the shim formats its
  * few messages itself into a fixed stack buffer and hands them to write(2) in one call. Messages
  * are for people debugging the shim (HEAPGRAPH_DEBUG=1); the traced program's stderr stays
- * untouched otherwise.
+ * untouched otherwise, except for one line when bare mode cannot trace at all (no trace file,
+ * no collector): the user asked for a trace and would otherwise find none, without a word.
  *
  * Runs in: anywhere, including inside malloc and signal handlers.
  */
@@ -82,23 +83,38 @@ static void format(struct hg_buf *b, const char *fmt, va_list ap)
 	}
 }
 
-void hg_rawlog(const char *fmt, ...)
+static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
 	char buf[512];
 	struct hg_buf b = { buf, buf + sizeof(buf) - 1 };
 	int saved = errno;
+
+	put_str(&b, prefix);
+	format(&b, fmt, ap);
+	*b.p++ = '\n';
+	/* One write so lines from several threads do not interleave; a short write is not retried
+	 * because this is a best-effort channel, not data. */
+	if (write(2, buf, (size_t)(b.p - buf)) < 0)
+		errno = saved;
+	errno = saved;
+}
+
+void hg_rawlog(const char *fmt, ...)
+{
 	va_list ap;
 
 	if (!hg_rawlog_enabled)
 		return;
-	put_str(&b, "heapgraph: ");
 	va_start(ap, fmt);
-	format(&b, fmt, ap);
+	vlog("heapgraph: ", fmt, ap);
 	va_end(ap);
-	*b.p++ = '\n';
-	/* One write so lines from several threads do not interleave; a short write is not retried
-	 * because this is a best-effort debug channel, not data. */
-	if (write(2, buf, (size_t)(b.p - buf)) < 0)
-		errno = saved;
-	errno = saved;
+}
+
+void hg_rawlog_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog("heapgraph: error: ", fmt, ap);
+	va_end(ap);
 }

@@ -17,4 +17,8 @@ extern int hg_rawlog_enabled;
  */
 void hg_rawlog(const char *fmt, ...) HG_PRINTF(1, 2);
 
+/* The same as "heapgraph: error: ...", whatever hg_rawlog_enabled: for the one failure a user
+ * must hear of, bare mode that cannot trace at all. */
+void hg_rawlog_error(const char *fmt, ...) HG_PRINTF(1, 2);
+
 #endif /* HG_RAWLOG_H */

@@ -12,6 +12,11 @@
  * (installed tree), unless HEAPGRAPH_BIN names it. Nothing here allocates from the heap except
  * setenv, which runs under the guard.
  *
+ * When bare mode cannot trace at all (the trace file cannot be written, no heapgraph binary, no
+ * ring, no collector), the program says so in one line on stderr (the only line the shim ever
+ * writes there without HEAPGRAPH_DEBUG) and runs untraced; HEAPGRAPH_RING=off then keeps its
+ * descendants untraced and quiet.
+ *
  * Runs in: first allocation (hg_init).
  */
 #include <dlfcn.h>
@@ -158,6 +163,42 @@ static void run_middle(struct hg_ring_header *r, char *const argv[])
 	_exit(0);
 }
 
+/*
+ * Whether the collector will be able to write the trace: the file if it exists, else its
+ * directory, so that a wrong HEAPGRAPH_OUTPUT is said here, where the user sees it. Nothing is
+ * created: a file that appeared before the collector writes it would read as an empty trace.
+ */
+static int output_writable(const char *out)
+{
+	char dir[PATH_BYTES];
+	const char *slash = strrchr(out, '/');
+	int ok;
+
+	if (access(out, F_OK) == 0) {
+		ok = access(out, W_OK) == 0;
+	} else if (errno != ENOENT) {
+		ok = 0;
+	} else {
+		size_t n = slash ? (size_t)(slash - out) : 0;
+		if (n >= sizeof(dir))
+			n = sizeof(dir) - 1;
+		memcpy(dir, out, n);
+		dir[n] = '\0';
+		ok = access(slash ? (n ? dir : "/") : ".", W_OK | X_OK) == 0;
+	}
+	if (!ok)
+		hg_rawlog_error("cannot write trace '%s': %s; running untraced", out,
+				strerror(errno));
+	return ok;
+}
+
+/* Bare mode failed, and said why: descendants run untraced without saying it again. */
+static struct hg_ring_header *give_up(void)
+{
+	setenv(HG_ENV_RING, HG_RING_OFF, 1);
+	return NULL;
+}
+
 struct hg_ring_header *hg_spawn_collector(void)
 {
 	static char ring_path[PATH_BYTES], bin[PATH_BYTES], out[PATH_BYTES], root[24];
@@ -171,16 +212,14 @@ struct hg_ring_header *hg_spawn_collector(void)
 	if (hg_self_pid == 1 || (prctl(PR_GET_CHILD_SUBREAPER, &reaper) == 0 && reaper)) {
 		/* The collector would be re-parented to us; a program that waits for all its
 		 * children would then wait for it, while it waits for the program to exit. */
-		hg_rawlog("bare mode: this process reaps orphans; use 'heapgraph record'");
-		return NULL;
+		hg_rawlog_error("bare mode: this process reaps orphans, so its collector would "
+				"never end; use 'heapgraph record'; running untraced");
+		return give_up();
 	}
 	if (find_collector(bin) < 0) {
-		hg_rawlog("bare mode: cannot find the heapgraph binary (set %s)", HG_ENV_BIN);
-		return NULL;
-	}
-	if (!(r = make_ring(ring_path, hg_self_pid))) {
-		hg_rawlog("bare mode: cannot create a ring in /dev/shm (errno %d)", errno);
-		return NULL;
+		hg_rawlog_error("bare mode: cannot find the heapgraph binary next to the shim "
+				"(set %s); running untraced", HG_ENV_BIN);
+		return give_up();
 	}
 	out[0] = root[0] = '\0';
 	if (env_out && *env_out) {
@@ -190,6 +229,13 @@ struct hg_ring_header *hg_spawn_collector(void)
 		append_u64(out, PATH_BYTES, hg_self_pid);
 		append(out, PATH_BYTES, ".hgt");
 	}
+	if (!output_writable(out))
+		return give_up();
+	if (!(r = make_ring(ring_path, hg_self_pid))) {
+		hg_rawlog_error("bare mode: cannot create a ring in /dev/shm: %s; running untraced",
+				strerror(errno));
+		return give_up();
+	}
 	append_u64(root, sizeof(root), hg_self_pid);
 	middle = syscall(SYS_fork);
 	if (middle == 0)
@@ -197,9 +243,9 @@ struct hg_ring_header *hg_spawn_collector(void)
 	while (middle > 0 && waitpid((pid_t)middle, &status, 0) < 0 && errno == EINTR)
 		;
 	if (middle < 0 || __atomic_load_n(&r->collector_pid, __ATOMIC_ACQUIRE) == 0) {
-		hg_rawlog("bare mode: cannot start '%s'", bin);
+		hg_rawlog_error("bare mode: cannot start '%s'; running untraced", bin);
 		unlink(ring_path);
-		return NULL;
+		return give_up();
 	}
 	setenv(HG_ENV_RING, ring_path, 1);
 	return r;

@@ -109,6 +109,23 @@ def test_bare_output_env(ctx):
        "traces in cwd when HEAPGRAPH_OUTPUT is set")
 
 
+def test_bare_unwritable_output(ctx):
+    """A trace that cannot be written: one error line on stderr naming it, the program's own
+    output and exit status unchanged, and its children run untraced without repeating it (no
+    trace anywhere, no file made, no ring left)."""
+    cwd = ctx.fresh_dir("bare")
+    out = os.path.join(cwd, "no-such-dir", "t.hgt")
+    since_ns = time.monotonic_ns()
+    res = ctx.bare(["/bin/sh", "-c", "echo one; /bin/echo two; exit 7"], cwd,
+                   {"HEAPGRAPH_OUTPUT": out})
+    eq(res.code, 7, "exit status")
+    eq(res.text, "one\ntwo\n", "stdout")
+    eq(res.err.decode(), "heapgraph: error: cannot write trace '%s': No such file or "
+       "directory; running untraced\n" % out, "stderr: one line, from the root only")
+    eq(sorted(os.listdir(cwd)), [], "files left in cwd")
+    check_no_ring_left(res.pid, since_ns, "unwritable output")
+
+
 def test_bare_exit_paths(ctx, mode):
     code = {"exit": 23, "_exit": 24, "return": 25}[mode]
 
