@@ -4,6 +4,11 @@
  * Addresses in a stack are return addresses, so each is looked up at address - 1: the call
  * instruction itself, whose line is the one the user wrote (the next instruction may belong to
  * the following statement, or to another function when the call was the last thing in it).
+ *
+ * A return address inside code that was inlined is several frames, as the source has them:
+ * the inline instance (its line from the line table), then each function it was inlined
+ * into, at the line of that call, out to the function the code belongs to. All carry the
+ * same address.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -43,13 +48,15 @@ const char *hg_basename(const char *path)
 	return slash ? slash + 1 : path ? path : "";
 }
 
+/* The frame of return address ip; *callers, the functions it was inlined into (or NULL). */
 static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
-			  uint64_t ip, struct hg_frame *out)
+			  uint64_t ip, struct hg_frame *out, const struct hg_symbol **callers)
 {
 	const struct hg_module *m = hg_stack_module(im, stack_id, ip);
 	struct hg_symbol sym;
 
 	memset(out, 0, sizeof(*out));
+	*callers = NULL;
 	out->address = ip;
 	if (!m)
 		return;
@@ -60,6 +67,7 @@ static void symbolize_one(struct hg_framer *f, const struct hg_image *im, uint32
 		out->function = sym.function;
 		out->file = sym.file;
 		out->line = sym.line;
+		*callers = sym.inlined_into;
 	}
 }
 
@@ -80,11 +88,20 @@ size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_
 	if (!st)
 		return 0;
 	for (; i < st->n_frames && n < max; i++) {
+		const struct hg_symbol *c;
 		struct hg_frame fr;
-		symbolize_one(f, im, stack_id, st->ip[i], &fr);
+
+		symbolize_one(f, im, stack_id, st->ip[i], &fr, &c);
 		if (n == 0 && is_allocator_frame(&fr))
 			continue;
 		out[n++] = fr;
+		for (; c && n < max; c = c->inlined_into) {
+			out[n] = fr;
+			out[n].function = c->function;
+			out[n].file = c->file;
+			out[n].line = c->line;
+			n++;
+		}
 	}
 	return n;
 }

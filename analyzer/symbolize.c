@@ -30,6 +30,7 @@ char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define HG_SYM_DEBUG_DIR "/usr/lib/debug"
 #define HG_SYM_MAX_BUILD_ID 64		/* bytes; GNU build ids are 20 (sha1) or 16 (md5) */
+#define HG_SYM_MAX_INLINE 32		/* callers of an inline instance kept, outward */
 
 struct hg_sym_demangled {
 	const char *mangled;	/* interned input */
@@ -235,10 +236,8 @@ static void hg_sym_module_free(struct hg_sym_module *m)
  * to the compile directory ("Objects/obj.c", "./Include/object.h"); those are joined to
  * DW_AT_comp_dir so that the same file has one name whichever CU mentions it.
  */
-static const char *hg_sym_source_path(struct hg_symbolizer *s, Dwfl_Line *line, int *lineno)
+const char *hg_sym_path_join(struct hg_symbolizer *s, const char *file, const char *dir)
 {
-	const char *file = dwfl_lineinfo(line, NULL, lineno, NULL, NULL, NULL);
-	const char *dir = dwfl_line_comp_dir(line);
 	char path[4096];
 	int len;
 
@@ -248,6 +247,37 @@ static const char *hg_sym_source_path(struct hg_symbolizer *s, Dwfl_Line *line, 
 		file += 2;
 	len = snprintf(path, sizeof(path), "%s/%s", dir, file);
 	return hg_sym_intern(s, len > 0 && (size_t)len < sizeof(path) ? path : file);
+}
+
+static const char *hg_sym_source_path(struct hg_symbolizer *s, Dwfl_Line *line, int *lineno)
+{
+	const char *file = dwfl_lineinfo(line, NULL, lineno, NULL, NULL, NULL);
+
+	return hg_sym_path_join(s, file, dwfl_line_comp_dir(line));
+}
+
+/*
+ * The functions an inline instance at addr sits in, as a chain of symbols from the arena
+ * (see struct hg_symbol); NULL when it is not one, or when memory runs out (then the chain is
+ * left out whole rather than with a caller missing).
+ */
+static const struct hg_symbol *hg_sym_inline_chain(struct hg_symbolizer *s,
+						   struct hg_sym_module *m, uint64_t addr)
+{
+	struct hg_symbol calls[HG_SYM_MAX_INLINE];
+	const struct hg_symbol *next = NULL;
+	size_t n = hg_sym_dwarf_callers(s, m, addr, calls, HG_SYM_MAX_INLINE);
+
+	for (size_t i = n; i-- > 0;) {
+		struct hg_symbol *node = hg_sym_alloc(s, sizeof(*node));
+		if (!node)
+			return NULL;
+		*node = calls[i];
+		node->build_id_mismatch = m->mismatch;
+		node->inlined_into = next;
+		next = node;
+	}
+	return next;
 }
 
 static void hg_sym_resolve(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
@@ -264,6 +294,7 @@ static void hg_sym_resolve(struct hg_symbolizer *s, struct hg_sym_module *m, uin
 		out->file = hg_sym_source_path(s, line, &lineno);
 		out->line = lineno > 0 ? (uint32_t)lineno : 0;
 	}
+	out->inlined_into = hg_sym_inline_chain(s, m, addr);
 }
 
 struct hg_symbolizer *hg_symbolizer_new(void)

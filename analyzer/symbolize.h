@@ -29,6 +29,10 @@ struct hg_symbol {
 	int build_id_mismatch; /* 1 when the file on disk is missing or has a build id different
 				  from the recorded one (results then come from the debug file
 				  of the recorded build id if there is one) */
+	const struct hg_symbol *inlined_into; /* function is an inline instance: the function
+				  it was inlined into, with the line of that call in it (file and
+				  line of the call site), itself perhaps inlined further; NULL
+				  for a function that was not inlined, or when unknown */
 };
 
 struct hg_symbolizer;

@@ -9,7 +9,8 @@
  *   - CU index: the first lookup that lands in a compile unit walks its DIEs once, collects the
  *     address ranges of every subprogram and inlined subroutine, and flattens the nested ranges
  *     into sorted disjoint segments that each name the innermost function. A lookup is then a
- *     binary search. In C++ CUs the walk also records the enclosing namespaces and classes of
+ *     binary search. An inlined subroutine also keeps the function it sits in, so that the
+ *     functions an address was inlined into, and the lines of those calls, are named too. In C++ CUs the walk also records the enclosing namespaces and classes of
  *     each subprogram, to qualify the functions that GCC emits without a linkage name.
  *   - ELF symbols: the module's symbol table (libdwfl picks .symtab from the file or its debug
  *     file, else .dynsym) as an array sorted by address, one preferred name per address. Used
@@ -34,6 +35,8 @@ struct hg_sym_fn {
 	Dwarf_Die die;		/* subprogram or inlined_subroutine; valid while the Dwfl lives */
 	const char *name;	/* interned display name once resolved; NULL when it has none */
 	int resolved;		/* 1 once name has been computed */
+	uint32_t caller;	/* an inlined subroutine: the function it sits in (an index into
+				   fns); HG_SYM_NONE for a subprogram, or when that is not known */
 };
 
 /* [lo, hi) in DWARF addresses, owned by fns[fn] and no deeper function. */
@@ -113,8 +116,10 @@ static void *hg_sym_grow(void *arr, size_t *cap, size_t elem_bytes)
 	p_ ? &p_[(n)++] : NULL;								\
 })
 
-/* Record every code range of a function DIE (low/high pc or DW_AT_ranges). */
-static void hg_sym_build_ranges(struct hg_sym_cu_build *b, Dwarf_Die *die, uint32_t depth)
+/* Record every code range of a function DIE (low/high pc or DW_AT_ranges); caller as in
+ * struct hg_sym_fn. Returns its index in fns, HG_SYM_NONE when it has no code. */
+static uint32_t hg_sym_build_ranges(struct hg_sym_cu_build *b, Dwarf_Die *die, uint32_t depth,
+				    uint32_t caller)
 {
 	struct hg_sym_cu *cu = b->cu;
 	Dwarf_Addr base, lo, hi;
@@ -128,15 +133,17 @@ static void hg_sym_build_ranges(struct hg_sym_cu_build *b, Dwarf_Die *die, uint3
 		if (!fn && (cu->n_fns >= HG_SYM_NONE ||
 			    !(fn = HG_SYM_PUSH(cu->fns, cu->n_fns, cu->cap_fns)))) {
 			b->oom = 1;
-			return;
+			return HG_SYM_NONE;
 		}
 		fn->die = *die;
+		fn->caller = caller;
 		r = HG_SYM_PUSH(b->ranges, b->n_ranges, b->cap_ranges);
 		if (!r)
 			b->oom = 1;
 		else
 			*r = (struct hg_sym_range){ lo, hi, (uint32_t)(fn - cu->fns), depth };
 	}
+	return fn ? (uint32_t)(fn - cu->fns) : HG_SYM_NONE;
 }
 
 /* In C++, remember where a subprogram sits and open a scope; returns the scope for children. */
@@ -171,10 +178,11 @@ static uint32_t hg_sym_build_scope(struct hg_sym_cu_build *b, Dwarf_Die *die, in
 
 /*
  * Walk the whole tree below parent. Every subtree is visited, not just scopes, because C++
- * puts function definitions inside namespaces and classes; a CU is walked only once.
+ * puts function definitions inside namespaces and classes; a CU is walked only once. fn is the
+ * function with code that parent is in (HG_SYM_NONE outside any).
  */
 static void hg_sym_build_walk(struct hg_sym_cu_build *b, Dwarf_Die *parent, uint32_t depth,
-			      uint32_t scope)
+			      uint32_t scope, uint32_t fn)
 {
 	Dwarf_Die child, next;
 
@@ -182,13 +190,17 @@ static void hg_sym_build_walk(struct hg_sym_cu_build *b, Dwarf_Die *parent, uint
 		return;
 	for (;;) {
 		int tag = dwarf_tag(&child);
-		uint32_t inner = scope;
+		uint32_t inner = scope, in_fn = fn, k;
 
-		if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine)
-			hg_sym_build_ranges(b, &child, depth);
+		if (tag == DW_TAG_subprogram || tag == DW_TAG_inlined_subroutine) {
+			k = hg_sym_build_ranges(b, &child, depth,
+						tag == DW_TAG_inlined_subroutine ? fn : HG_SYM_NONE);
+			if (k != HG_SYM_NONE)
+				in_fn = k;
+		}
 		if (b->cu->cplusplus)
 			inner = hg_sym_build_scope(b, &child, tag, scope);
-		hg_sym_build_walk(b, &child, depth + 1, inner);
+		hg_sym_build_walk(b, &child, depth + 1, inner, in_fn);
 		if (b->oom || dwarf_siblingof(&child, &next) != 0)
 			return;
 		child = next;
@@ -288,7 +300,7 @@ static struct hg_sym_cu *hg_sym_cu_build(Dwarf_Die *cudie)
 		return NULL;
 	b.cu->unit = cudie->cu;
 	b.cu->cplusplus = hg_sym_is_cplusplus(cudie);
-	hg_sym_build_walk(&b, cudie, 0, HG_SYM_NONE);
+	hg_sym_build_walk(&b, cudie, 0, HG_SYM_NONE, HG_SYM_NONE);
 	if (!b.oom && b.n_ranges) {
 		qsort(b.ranges, b.n_ranges, sizeof(*b.ranges), hg_sym_range_cmp);
 		stack = malloc(b.n_ranges * sizeof(*stack));
@@ -410,26 +422,81 @@ static const char *hg_sym_die_name(struct hg_symbolizer *s, const struct hg_sym_
 	return cu->cplusplus ? hg_sym_qualify(s, cu, die, name) : hg_sym_intern(s, name);
 }
 
-const char *hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m,
-				  uint64_t addr)
+static const char *hg_sym_fn_name(struct hg_symbolizer *s, const struct hg_sym_cu *cu,
+				  struct hg_sym_fn *fn)
 {
-	Dwarf_Addr dw_bias;
-	Dwarf_Die *cudie = dwfl_module_addrdie(m->mod, addr, &dw_bias);
-	const struct hg_sym_seg *seg;
-	struct hg_sym_fn *fn;
-	struct hg_sym_cu *cu;
-
-	if (!cudie || !(cu = hg_sym_cu_get(m, cudie)))
-		return NULL;
-	seg = hg_sym_seg_find(cu, addr - dw_bias);
-	if (!seg)
-		return NULL;
-	fn = &cu->fns[seg->fn];
 	if (!fn->resolved) {
 		fn->name = hg_sym_die_name(s, cu, &fn->die);
 		fn->resolved = 1;
 	}
 	return fn->name;
+}
+
+/* The innermost function at Dwfl address addr, with its CU (*cudie, *cu); NULL when none. */
+static struct hg_sym_fn *hg_sym_fn_at(struct hg_sym_module *m, uint64_t addr, Dwarf_Die **cudie,
+				      struct hg_sym_cu **cu)
+{
+	Dwarf_Addr dw_bias;
+	const struct hg_sym_seg *seg;
+
+	*cudie = dwfl_module_addrdie(m->mod, addr, &dw_bias);
+	if (!*cudie || !(*cu = hg_sym_cu_get(m, *cudie)))
+		return NULL;
+	seg = hg_sym_seg_find(*cu, addr - dw_bias);
+	return seg ? &(*cu)->fns[seg->fn] : NULL;
+}
+
+const char *hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m,
+				  uint64_t addr)
+{
+	Dwarf_Die *cudie;
+	struct hg_sym_cu *cu;
+	struct hg_sym_fn *fn = hg_sym_fn_at(m, addr, &cudie, &cu);
+
+	return fn ? hg_sym_fn_name(s, cu, fn) : NULL;
+}
+
+/* Where the inline instance die was called from: the file (interned) and *line. */
+static const char *hg_sym_call_site(struct hg_symbolizer *s, Dwarf_Die *cudie, Dwarf_Die *die,
+				    uint32_t *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word idx, n;
+	Dwarf_Files *files;
+	size_t n_files;
+	const char *dir = NULL;
+
+	*line = 0;
+	if (dwarf_attr(die, DW_AT_call_line, &attr) && dwarf_formudata(&attr, &n) == 0 &&
+	    n <= UINT32_MAX)
+		*line = (uint32_t)n;
+	if (!dwarf_attr(die, DW_AT_call_file, &attr) || dwarf_formudata(&attr, &idx) != 0 ||
+	    dwarf_getsrcfiles(cudie, &files, &n_files) != 0 || idx >= n_files)
+		return NULL;
+	if (dwarf_attr(cudie, DW_AT_comp_dir, &attr))
+		dir = dwarf_formstring(&attr);
+	return hg_sym_path_join(s, dwarf_filesrc(files, idx, NULL, NULL), dir);
+}
+
+size_t hg_sym_dwarf_callers(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
+			    struct hg_symbol *out, size_t max)
+{
+	Dwarf_Die *cudie;
+	struct hg_sym_cu *cu;
+	struct hg_sym_fn *fn = hg_sym_fn_at(m, addr, &cudie, &cu);
+	size_t n = 0;
+
+	/* n <= n_fns also ends a malformed chain that loops */
+	while (fn && fn->caller != HG_SYM_NONE && n < max && n <= cu->n_fns) {
+		struct hg_sym_fn *outer = &cu->fns[fn->caller];
+
+		memset(&out[n], 0, sizeof(out[n]));
+		out[n].function = hg_sym_fn_name(s, cu, outer);
+		out[n].file = hg_sym_call_site(s, cudie, &fn->die, &out[n].line);
+		n++;
+		fn = outer;
+	}
+	return n;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -171,8 +171,11 @@ static inline __attribute__((always_inline)) void *inlined_probe(uint32_t *line)
 	return ra;
 }
 
+static uint32_t probe_outer_line; /* the line of probe_outer's call of inlined_probe */
+
 static PROBE void *probe_outer(uint32_t *line)
 {
+	probe_outer_line = __LINE__ + 1;
 	void *ra = inlined_probe(line);
 
 	__asm__ volatile("" : : "r"(ra) : "memory");
@@ -203,6 +206,7 @@ START_TEST(test_symbolize_own_function_line)
 	ck_assert_str_eq(base_name(out.file), "check_symbolize.c");
 	ck_assert_uint_eq(out.line, line);
 	ck_assert_int_eq(out.build_id_mismatch, 0);
+	ck_assert_ptr_null(out.inlined_into); /* not inlined: no callers from this address */
 }
 END_TEST
 
@@ -237,6 +241,13 @@ START_TEST(test_symbolize_inlined_function)
 	ck_assert_ptr_nonnull(out.file);
 	ck_assert_str_eq(base_name(out.file), "check_symbolize.c");
 	ck_assert_uint_eq(out.line, line);
+	/* the function it was inlined into, at the line of that call, and no further */
+	ck_assert_ptr_nonnull(out.inlined_into);
+	ck_assert_str_eq(out.inlined_into->function, "probe_outer");
+	ck_assert_ptr_nonnull(out.inlined_into->file);
+	ck_assert_str_eq(base_name(out.inlined_into->file), "check_symbolize.c");
+	ck_assert_uint_eq(out.inlined_into->line, probe_outer_line);
+	ck_assert_ptr_null(out.inlined_into->inlined_into);
 }
 END_TEST
 
