@@ -257,16 +257,15 @@ static const char *hg_sym_source_path(struct hg_symbolizer *s, Dwfl_Line *line, 
 }
 
 /*
- * The functions an inline instance at addr sits in, as a chain of symbols from the arena
- * (see struct hg_symbol); NULL when it is not one, or when memory runs out (then the chain is
- * left out whole rather than with a caller missing).
+ * The n functions an inline instance sits in (calls, outward), as a chain of symbols from the
+ * arena (see struct hg_symbol); NULL when there are none, or when memory runs out (then the
+ * chain is left out whole rather than with a caller missing).
  */
 static const struct hg_symbol *hg_sym_inline_chain(struct hg_symbolizer *s,
-						   struct hg_sym_module *m, uint64_t addr)
+						   const struct hg_sym_module *m,
+						   const struct hg_symbol *calls, size_t n)
 {
-	struct hg_symbol calls[HG_SYM_MAX_INLINE];
 	const struct hg_symbol *next = NULL;
-	size_t n = hg_sym_dwarf_callers(s, m, addr, calls, HG_SYM_MAX_INLINE);
 
 	for (size_t i = n; i-- > 0;) {
 		struct hg_symbol *node = hg_sym_alloc(s, sizeof(*node));
@@ -283,10 +282,12 @@ static const struct hg_symbol *hg_sym_inline_chain(struct hg_symbolizer *s,
 static void hg_sym_resolve(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
 			   struct hg_symbol *out)
 {
+	struct hg_symbol calls[HG_SYM_MAX_INLINE];
 	Dwfl_Line *line;
 	int lineno = 0;
+	size_t n_calls = hg_sym_dwarf_function(s, m, addr, &out->function, calls,
+					       HG_SYM_MAX_INLINE);
 
-	out->function = hg_sym_dwarf_function(s, m, addr);
 	if (!out->function)
 		out->function = hg_demangle(s, hg_sym_elfsym_find(m, addr));
 	line = dwfl_module_getsrc(m->mod, addr);
@@ -294,7 +295,7 @@ static void hg_sym_resolve(struct hg_symbolizer *s, struct hg_sym_module *m, uin
 		out->file = hg_sym_source_path(s, line, &lineno);
 		out->line = lineno > 0 ? (uint32_t)lineno : 0;
 	}
-	out->inlined_into = hg_sym_inline_chain(s, m, addr);
+	out->inlined_into = hg_sym_inline_chain(s, m, calls, n_calls);
 }
 
 struct hg_symbolizer *hg_symbolizer_new(void)

@@ -10,8 +10,9 @@
  *     address ranges of every subprogram and inlined subroutine, and flattens the nested ranges
  *     into sorted disjoint segments that each name the innermost function. A lookup is then a
  *     binary search. An inlined subroutine also keeps the function it sits in, so that the
- *     functions an address was inlined into, and the lines of those calls, are named too. In C++ CUs the walk also records the enclosing namespaces and classes of
- *     each subprogram, to qualify the functions that GCC emits without a linkage name.
+ *     functions an address was inlined into, and the lines of those calls, are named too. In
+ *     C++ CUs the walk also records the enclosing namespaces and classes of each subprogram,
+ *     to qualify the functions that GCC emits without a linkage name.
  *   - ELF symbols: the module's symbol table (libdwfl picks .symtab from the file or its debug
  *     file, else .dynsym) as an array sorted by address, one preferred name per address. Used
  *     only when DWARF has no function for the address.
@@ -446,16 +447,6 @@ static struct hg_sym_fn *hg_sym_fn_at(struct hg_sym_module *m, uint64_t addr, Dw
 	return seg ? &(*cu)->fns[seg->fn] : NULL;
 }
 
-const char *hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m,
-				  uint64_t addr)
-{
-	Dwarf_Die *cudie;
-	struct hg_sym_cu *cu;
-	struct hg_sym_fn *fn = hg_sym_fn_at(m, addr, &cudie, &cu);
-
-	return fn ? hg_sym_fn_name(s, cu, fn) : NULL;
-}
-
 /* Where the inline instance die was called from: the file (interned) and *line. */
 static const char *hg_sym_call_site(struct hg_symbolizer *s, Dwarf_Die *cudie, Dwarf_Die *die,
 				    uint32_t *line)
@@ -478,14 +469,15 @@ static const char *hg_sym_call_site(struct hg_symbolizer *s, Dwarf_Die *cudie, D
 	return hg_sym_path_join(s, dwarf_filesrc(files, idx, NULL, NULL), dir);
 }
 
-size_t hg_sym_dwarf_callers(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
-			    struct hg_symbol *out, size_t max)
+size_t hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
+			     const char **function, struct hg_symbol *out, size_t max)
 {
 	Dwarf_Die *cudie;
 	struct hg_sym_cu *cu;
 	struct hg_sym_fn *fn = hg_sym_fn_at(m, addr, &cudie, &cu);
 	size_t n = 0;
 
+	*function = fn ? hg_sym_fn_name(s, cu, fn) : NULL;
 	/* n <= n_fns also ends a malformed chain that loops */
 	while (fn && fn->caller != HG_SYM_NONE && n < max && n <= cu->n_fns) {
 		struct hg_sym_fn *outer = &cu->fns[fn->caller];

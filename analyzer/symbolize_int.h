@@ -85,17 +85,14 @@ void hg_sym_intern_release(struct hg_symbolizer *s);
 
 /* symbolize_dwarf.c: function names by address */
 
-/* The innermost DWARF function containing Dwfl address addr (interned), or NULL. */
-const char *hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m,
-				  uint64_t addr);
-
 /*
- * When the innermost DWARF function at Dwfl address addr is an inline instance: the functions
- * it sits in, from the one it was inlined into outward, each with the file and line of the
- * call it holds (function, file, line of out; the rest zero), up to max. Returns how many.
+ * The innermost DWARF function containing Dwfl address addr in *function (interned), or NULL.
+ * When it is an inline instance, also the functions it sits in, from the one it was inlined
+ * into outward, each with the file and line of the call it holds (function, file, line of
+ * out; the rest zero), up to max. Returns how many of those.
  */
-size_t hg_sym_dwarf_callers(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
-			    struct hg_symbol *out, size_t max);
+size_t hg_sym_dwarf_function(struct hg_symbolizer *s, struct hg_sym_module *m, uint64_t addr,
+			     const char **function, struct hg_symbol *out, size_t max);
 
 /* Source path file, joined to the compile directory dir when relative (interned). */
 const char *hg_sym_path_join(struct hg_symbolizer *s, const char *file, const char *dir);
