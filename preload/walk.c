@@ -48,29 +48,50 @@
 #define K_STEP 1ull
 #define K_LAST 2ull
 #define K_REFUSED 3ull
+#define CFA_RBP_BIT 49
+#define CFA_OFF_SHIFT 50
+#define RBP_OFF_SHIFT 60
 #define CFA_OFF_MAX (1023 * 8)
 #define RBP_OFF_MIN (-15 * 8)
+
+/* The fields of a K_STEP rule w: whether its CFA is rbp-based, the CFA's offset in bytes (one
+ * shift and one mask: it is stored / 8), and where rbp was saved as 8-byte slots below the
+ * CFA (0: it was not). */
+static inline int rule_cfa_rbp(uint64_t w)
+{
+	return w >> CFA_RBP_BIT & 1;
+}
+
+static inline uint64_t rule_cfa_off(uint64_t w)
+{
+	return w >> (CFA_OFF_SHIFT - 3) & (1023u << 3);
+}
+
+static inline uint64_t rule_rbp_slots(uint64_t w)
+{
+	return w >> RBP_OFF_SHIFT;
+}
 
 struct frame {
 	uint64_t ip;      /* code address of this frame: the return address into it */
 	uint64_t sp;      /* stack pointer in this frame: the CFA of the frame inside it */
 	uint64_t bp;      /* rbp in this frame */
 	uint32_t rule;    /* this frame's rule: the high half of its cached word (0: none, the
-			     outermost frame); read with frame_rbp_off and frame_cfa_rbp */
+			     outermost frame); read with frame_rule */
 	uint32_t bp_used; /* the walk from here out reads bp: a CFA of this frame or one further
 			     out is rbp-based, and no frame in between reloads rbp */
 };
 
+/* The frame's rule as it was cached (the code address bits are gone). */
+static inline uint64_t frame_rule(const struct frame *f)
+{
+	return (uint64_t)f->rule << 32;
+}
+
 /* Where the frame saved its caller's rbp, from its CFA (0: it did not). */
 static inline int32_t frame_rbp_off(const struct frame *f)
 {
-	return -(int32_t)(f->rule >> (60 - 32) & 15) * 8;
-}
-
-/* Whether the frame's CFA is rbp-based. */
-static inline int frame_cfa_rbp(const struct frame *f)
-{
-	return f->rule >> (49 - 32) & 1;
+	return -(int32_t)rule_rbp_slots(frame_rule(f)) * 8;
 }
 
 enum end { END_LAST, END_ZERO, END_MAX };
@@ -116,8 +137,9 @@ static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
 		return w | K_LAST << PC_BITS;
 	if (r->cfa_off % 8 || r->cfa_off > CFA_OFF_MAX || r->rbp_off % 8 || r->rbp_off < RBP_OFF_MIN)
 		return w | K_REFUSED << PC_BITS;
-	return w | K_STEP << PC_BITS | (uint64_t)r->cfa_rbp << 49 |
-	       (uint64_t)(r->cfa_off / 8) << 50 | (uint64_t)(-r->rbp_off / 8) << 60;
+	return w | K_STEP << PC_BITS | (uint64_t)r->cfa_rbp << CFA_RBP_BIT |
+	       (uint64_t)(r->cfa_off / 8) << CFA_OFF_SHIFT |
+	       (uint64_t)(-r->rbp_off / 8) << RBP_OFF_SHIFT;
 }
 
 /* The packed rule for pc: from the shared cache, or read and cached. */
@@ -273,8 +295,7 @@ static uint64_t stack_top(uint64_t sp)
 static int walk(struct walk_state *s, uint64_t ip, uint64_t sp, uint64_t bp, void **out, int max)
 {
 	uint64_t top = stack_top(sp);
-	struct frame *cur = s->cur;
-	const struct frame *prev = s->prev;
+	struct frame *cur = s->cur, *prev = s->prev;
 	/* Reuse only a walk of this very stack, and of one whose top is known: the previous walk's
 	 * words are read again, and a coroutine's stack may be gone since. */
 	int reuse = s->valid && s->top == top && top != UINT64_MAX;
@@ -330,8 +351,7 @@ step:
 			walked = n;
 			goto done;
 		}
-		/* (w >> 50 & 1023) * 8, the CFA's offset */
-		cfa = (w >> 49 & 1 ? bp : sp) + (w >> 47 & (1023u << 3));
+		cfa = (rule_cfa_rbp(w) ? bp : sp) + rule_cfa_off(w);
 		cur[n].ip = ip;
 		cur[n].sp = sp;
 		cur[n].bp = bp;
@@ -344,8 +364,8 @@ step:
 		if (HG_UNLIKELY(cfa - sp - 1 >= FRAME_MAX_BYTES || cfa > top))
 			return -1;
 		ip = load(cfa - 8);
-		if (w >> 60)
-			bp = load(cfa - (w >> 60) * 8);
+		if (rule_rbp_slots(w))
+			bp = load(cfa - rule_rbp_slots(w) * 8);
 		sp = cfa;
 		if (!ip) {
 			cur[n] = (struct frame){ .ip = 0, .sp = sp, .bp = bp };
@@ -359,12 +379,12 @@ done:
 	/* bp_used of the frames walked, from the outermost in (copied ones have theirs). They
 	 * were stored 0, which is right unless a CFA is rbp-based: of one of them, or of a
 	 * frame further out (the copied frames'). */
-	if ((rules >> 49 & 1) || (walked < n && cur[walked].bp_used))
+	if (rule_cfa_rbp(rules) || (walked < n && cur[walked].bp_used))
 		for (int i = walked; i-- > 0;)
-			cur[i].bp_used = frame_cfa_rbp(&cur[i]) ||
+			cur[i].bp_used = rule_cfa_rbp(frame_rule(&cur[i])) ||
 					 (!frame_rbp_off(&cur[i]) && i + 1 < n && cur[i + 1].bp_used);
 	s->prev = cur;
-	s->cur = (struct frame *)prev;
+	s->cur = prev;
 	s->n = n;
 	s->end = end;
 	s->top = top;
