@@ -380,13 +380,20 @@ static void drop_live_at(struct hg_image *im, const struct hg_live *v, uint64_t 
 	hg_timeline_note(im, t);
 }
 
-void hg_replay_live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t)
+/* Make addr live as v at t, with its sums; a block live there already (its free was never
+ * seen: allocated before the trace, or lost) leaves them first. */
+static void live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t)
 {
 	struct hg_live old;
 
 	if (live_put(im, addr, v, &old))
 		drop_live(im, &old);
 	add_live(im, v, t);
+}
+
+void hg_replay_live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t)
+{
+	live_add(im, addr, v, t);
 }
 
 unsigned hg_size_bucket(uint64_t size_bytes)
@@ -396,7 +403,7 @@ unsigned hg_size_bucket(uint64_t size_bytes)
 
 static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const struct hg_pending *p)
 {
-	struct hg_live v = { p->size, p->stack_id }, old;
+	struct hg_live v = { p->size, p->stack_id };
 	struct hg_orphan *o;
 	struct hg_site *st = site(im, p->stack_id);
 
@@ -424,10 +431,7 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 		}
 		orphan_drop(im, o); /* older than this allocation */
 	}
-	/* Present already: its free was never seen (allocated before the trace, or lost). */
-	if (live_put(im, p->addr, &v, &old))
-		drop_live(im, &old);
-	add_live(im, &v, p->t_ns);
+	live_add(im, p->addr, &v, p->t_ns);
 }
 
 /* Freed by its own thread before that thread allocated anything else: a temporary. */
