@@ -15,7 +15,8 @@
  * When bare mode cannot trace at all (the trace file cannot be written, no heapgraph binary, no
  * ring, no collector), the program says so in one line on stderr (the only line the shim ever
  * writes there without HEAPGRAPH_DEBUG) and runs untraced; HEAPGRAPH_RING=off then keeps its
- * descendants untraced and quiet.
+ * descendants untraced and quiet. A process that reaps orphans is the exception: only it
+ * cannot have a collector, and its children still start their own.
  *
  * Runs in: first allocation (hg_init).
  */
@@ -214,7 +215,7 @@ struct hg_ring_header *hg_spawn_collector(void)
 		 * children would then wait for it, while it waits for the program to exit. */
 		hg_rawlog_error("bare mode: this process reaps orphans, so its collector would "
 				"never end; use 'heapgraph record'; running untraced");
-		return give_up();
+		return NULL; /* its children are no reapers: they trace themselves */
 	}
 	if (find_collector(bin) < 0) {
 		hg_rawlog_error("bare mode: cannot find the heapgraph binary next to the shim "

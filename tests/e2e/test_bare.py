@@ -8,7 +8,8 @@ import os
 import tempfile
 import time
 
-from harness import Fail, check_no_ring_left, check_site, eq, only_process, the_site
+from harness import (Fail, check_no_ring_left, check_site, clean_env, eq, only_process, run,
+                     the_site)
 from test_samples import (THREAD_EXPECT, check_demo, check_entrypoints, check_exitcode)
 
 TRACE_WAIT_S = 30  # how long a collector may take to finish after its program died
@@ -124,6 +125,33 @@ def test_bare_unwritable_output(ctx):
        "directory; running untraced\n" % out, "stderr: one line, from the root only")
     eq(sorted(os.listdir(cwd)), [], "files left in cwd")
     check_no_ring_left(res.pid, since_ns, "unwritable output")
+
+
+REAPER_EXEC = """import ctypes, os, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER, kept across execve
+os.execve(sys.argv[1], sys.argv[1:], dict(os.environ, LD_PRELOAD=os.environ["HG_TEST_LIB"]))
+"""
+
+
+def test_bare_reaper(ctx):
+    """A process that reaps orphans cannot have a bare-mode collector (it would wait for it):
+    it says so once and runs untraced, and its child, no reaper, still traces itself."""
+    cwd = ctx.fresh_dir("bare")
+    demo = ctx.sample("demo")
+    res = run(["/usr/bin/python3", "-c", REAPER_EXEC, "/bin/sh", "-c", demo + "; true"],
+              cwd=cwd, env=clean_env({"HG_TEST_LIB": ctx.lib}))
+    eq(res.code, 0, "exit status")
+    eq(res.text, "hello, heapgraph\n16 words cached, 57 letters counted\n", "stdout")
+    eq(res.err.decode(), "heapgraph: error: bare mode: this process reaps orphans, so its "
+       "collector would never end; use 'heapgraph record'; running untraced\n", "stderr")
+    traces = [n for n in os.listdir(cwd) if n.endswith(".hgt")]
+    eq(len(traces), 1, "traces in cwd (the child's only): %r" % traces)
+
+    def check_fn(rep):
+        proc = only_process(rep, "reaper's child")
+        eq(proc["command"], demo, "reaper's child: command")
+        check_demo(proc, "reaper's child")
+    bare_report(ctx, os.path.join(cwd, traces[0]), check_fn, False)
 
 
 def test_bare_exit_paths(ctx, mode):
