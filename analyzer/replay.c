@@ -730,6 +730,7 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	}
 	if (k < 0)
 		s.r->damage = hg_xstrdup(hg_trace_reader_damage(rd, &s.r->damage_offset));
+	hg_replay_reaped_apply(&s);
 	drain(&s, DRAIN_ALL);
 	/* Images come in the file in the order their slots were drained; readers list them by start. */
 	qsort(s.r->images, s.r->n_images, sizeof(*s.r->images), by_start);

@@ -103,6 +103,9 @@ struct hg_replay_state {
 	const uint64_t *peak_targets; /* HG_REPLAY_PEAK second pass: per image index */
 	size_t n_peak_targets;
 	uint64_t at_ns;         /* HG_REPLAY_AT: the capture time, since each image's start */
+	struct hg_rec_exit *reaped; /* ends a traced parent's wait saw, for the end of the pass:
+				       the child's PROCESS record may come later in the file */
+	size_t n_reaped, reaped_cap;
 };
 
 /* The images of pid, made on first use. */
@@ -138,6 +141,9 @@ struct hg_record;
 /* replay_records.c: one record of the file, in file order (not an ALLOC or FREE, which
  * replay.c queues itself). */
 void hg_replay_dispatch(struct hg_replay_state *s, const struct hg_record *rec);
+
+/* Once every record is read: the ends reapers saw (hg_replay_state.reaped), then free them. */
+void hg_replay_reaped_apply(struct hg_replay_state *s);
 
 /* NUL-separated strings (argv, a path) joined with spaces; the caller frees it. */
 char *hg_replay_join(const char *p, uint32_t n);

@@ -163,7 +163,9 @@ static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *
 {
 	struct hg_image *im = hg_replay_find_image(s, x->pid, x->t_ns);
 
-	if (!im)
+	/* A reaper's word is about its own child: an image of the pid whose parent is another
+	 * process (the child was untraced and its pid an earlier image's) is not that child. */
+	if (!im || (x->reaper_pid && im->ppid != x->reaper_pid))
 		return;
 	if (im->end_inferred)
 		not_an_exec(s, im);
@@ -179,6 +181,15 @@ static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *
 			im->exit_status = x->status;
 		}
 	}
+}
+
+void hg_replay_reaped_apply(struct hg_replay_state *s)
+{
+	for (size_t i = 0; i < s->n_reaped; i++)
+		on_exit_record(s, &s->reaped[i]);
+	free(s->reaped);
+	s->reaped = NULL;
+	s->n_reaped = s->reaped_cap = 0;
 }
 
 static void on_loss(struct hg_replay_state *s, const struct hg_rec_loss *l)
@@ -201,7 +212,14 @@ void hg_replay_dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_STACK: on_stack(s, (const void *)h, rec->pid, rec->tid); break;
 	case HG_REC_MODULE: on_module(s, (const void *)h, rec->pid); break;
 	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
-	case HG_REC_EXIT: on_exit_record(s, (const void *)h); break;
+	case HG_REC_EXIT:
+		if (((const struct hg_rec_exit *)(const void *)h)->reaper_pid) {
+			HG_GROW(s->reaped, s->reaped_cap, s->n_reaped + 1);
+			memcpy(&s->reaped[s->n_reaped++], h, sizeof(*s->reaped));
+		} else {
+			on_exit_record(s, (const void *)h);
+		}
+		break;
 	case HG_REC_LOSS: on_loss(s, (const void *)h); break;
 	case HG_REC_MALLINFO: {
 		const struct hg_rec_mallinfo *x = (const void *)h;

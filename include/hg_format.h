@@ -278,12 +278,19 @@ struct hg_rec_fork {
  *   16     4    pid
  *   20     4    status: exit code when source says so, else the terminating signal
  *   24     4    source (enum hg_exit_source)
- *   28     4    zero
+ *   28     4    reaper_pid: the traced parent whose wait reported this end (sources WAIT and
+ *                SIGNAL); 0 when the collector's waitpid did, or the process itself
+ *
+ * A traced parent that reaps a child (waitpid and the rest of the family) writes the child's
+ * end in its own slot, with its pid as reaper_pid: a child killed by a signal has no other
+ * record of how it ended unless the collector is its parent. A reader takes such a record only
+ * for an image whose ppid is reaper_pid. (reaper_pid took the former zero padding: traces
+ * written before it hold 0 there, which reads as the collector's word, as it was.)
  */
 enum hg_exit_source {
 	HG_EXIT_CALL = 1,   /* the shim saw exit()/_exit()/_Exit() with this code */
-	HG_EXIT_WAIT = 2,   /* the collector's waitpid: normal exit with this code */
-	HG_EXIT_SIGNAL = 3, /* the collector's waitpid: killed by this signal */
+	HG_EXIT_WAIT = 2,   /* a waitpid (the collector's, or reaper_pid's): exit with this code */
+	HG_EXIT_SIGNAL = 3, /* a waitpid (the collector's, or reaper_pid's): killed by this signal */
 	HG_EXIT_GONE = 4    /* the process vanished; nobody could learn how (status 0) */
 };
 
@@ -293,7 +300,7 @@ struct hg_rec_exit {
 	uint32_t pid;
 	int32_t status; /* code or signal, see source */
 	uint32_t source; /* enum hg_exit_source */
-	uint32_t pad;
+	uint32_t reaper_pid;
 };
 
 /*

@@ -7,6 +7,7 @@
 #define HG_LIFECYCLE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hg_clock.h"
 
@@ -56,5 +57,9 @@ void hg_thread_register_exit(void);
  * guard.
  */
 void hg_record_exit(int code, int sync);
+
+/* Write an HG_REC_EXIT for child `pid`, which this process reaped: it exited with `status`, or
+ * a signal numbered `status` killed it (`killed`). Caller holds the guard. */
+void hg_record_reaped(pid_t pid, int killed, int status);
 
 #endif /* HG_LIFECYCLE_H */

@@ -1,6 +1,6 @@
 /*
- * shim.c - the interposed entry points: the malloc family, the mmap family, _exit, _Exit, dlclose,
- * pipe2
+ * shim.c - the interposed entry points: the malloc family, the mmap family, _exit, _Exit, the
+ * wait family, dlclose, pipe2
  *
  * Every entry point has the same shape: take the guard (enter), call the real function, record,
  * drop the guard (leave). When the guard cannot be taken (already inside the shim, tracing off,
@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "heapgraph.h"
@@ -516,6 +517,104 @@ HG_EXPORT void _Exit(int code)
 }
 
 /*
+ * The next definition of `name` after ours (libc's), looked up once into *cache; NULL if there is
+ * none. HG_NEXT gives it the type of fn_var.
+ */
+static void *next_symbol(void **cache, const char *name)
+{
+	void *sym = __atomic_load_n(cache, __ATOMIC_RELAXED);
+
+	if (HG_UNLIKELY(!sym)) {
+		sym = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(cache, sym, __ATOMIC_RELAXED);
+	}
+	return sym;
+}
+
+#define HG_NEXT(cache, name, fn_var) ((__typeof__(fn_var))next_symbol((cache), (name)))
+
+/*
+ * The wait family: a traced parent that reaps a child learns how it ended. A child killed by a
+ * signal (multiprocessing's terminate(), a shell's kill) cannot say so itself, and the collector
+ * can wait only for the process it started; so the parent writes the child's end, naming itself
+ * its reaper (hg_format.h, HG_REC_EXIT). Stopped and continued children have not ended. The
+ * real call runs exactly as asked (a NULL status pointer is lent a local word); the record is
+ * skipped when the guard is held, as in a SIGCHLD handler that interrupted the shim. glibc's own
+ * waits (system, pclose) call the kernel past these symbols and are not seen.
+ */
+static void note_reaped(pid_t pid, int status)
+{
+	int saved = errno;
+
+	if (pid > 0 && (WIFEXITED(status) || WIFSIGNALED(status)) && enter_map()) {
+		hg_record_reaped(pid, WIFSIGNALED(status),
+				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+		leave();
+	}
+	errno = saved;
+}
+
+HG_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
+{
+	static void *next;
+	pid_t (*real)(pid_t, int *, int, struct rusage *);
+	int local;
+	pid_t rc;
+
+	if (!(real = HG_NEXT(&next, "wait4", real)))
+		return (pid_t)syscall(SYS_wait4, pid, status, options, usage);
+	if (!status)
+		status = &local;
+	rc = real(pid, status, options, usage);
+	note_reaped(rc, rc > 0 ? *status : 0);
+	return rc;
+}
+
+HG_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	static void *next;
+	pid_t (*real)(pid_t, int *, int);
+	int local;
+	pid_t rc;
+
+	if (!(real = HG_NEXT(&next, "waitpid", real)))
+		return (pid_t)syscall(SYS_wait4, pid, status, options, NULL);
+	if (!status)
+		status = &local;
+	rc = real(pid, status, options);
+	note_reaped(rc, rc > 0 ? *status : 0);
+	return rc;
+}
+
+HG_EXPORT pid_t wait(int *status)
+{
+	return waitpid(-1, status, 0);
+}
+
+HG_EXPORT pid_t wait3(int *status, int options, struct rusage *usage)
+{
+	return wait4(-1, status, options, usage);
+}
+
+HG_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
+{
+	static void *next;
+	int (*real)(idtype_t, id_t, siginfo_t *, int);
+	int rc;
+
+	if (!(real = HG_NEXT(&next, "waitid", real)))
+		return (int)syscall(SYS_waitid, idtype, id, info, options, NULL);
+	rc = real(idtype, id, info, options);
+	if (rc != 0 || !info || info->si_pid <= 0)
+		return rc;
+	if (info->si_code == CLD_EXITED)
+		note_reaped(info->si_pid, W_EXITCODE(info->si_status, 0));
+	else if (info->si_code == CLD_KILLED || info->si_code == CLD_DUMPED)
+		note_reaped(info->si_pid, info->si_status & 0x7f);
+	return rc;
+}
+
+/*
  * dlclose: code may be mapped at the unloaded object's addresses next, and a stack walked with
  * the old object's cached unwind rules would come out wrong. hg_modules_check sees whether the
  * call really unloaded something (the loader's unload count moved; a dlclose that only drops a
@@ -526,17 +625,12 @@ HG_EXPORT void _Exit(int code)
  */
 HG_EXPORT int dlclose(void *handle)
 {
-	static int (*real_dlclose)(void *);
-	int (*real)(void *) = __atomic_load_n(&real_dlclose, __ATOMIC_RELAXED);
+	static void *real_dlclose;
+	int (*real)(void *);
 	int rc;
 
-	if (HG_UNLIKELY(!real)) {
-		void *sym = dlsym(RTLD_NEXT, "dlclose");
-		if (!sym)
-			return -1; /* dlerror() says why */
-		memcpy(&real, &sym, sizeof(real));
-		__atomic_store_n(&real_dlclose, real, __ATOMIC_RELAXED);
-	}
+	if (!(real = HG_NEXT(&real_dlclose, "dlclose", real)))
+		return -1; /* dlerror() says why */
 	rc = real(handle);
 	if (enter_map()) {
 		HG_INTERNAL(hg_modules_check());

@@ -222,6 +222,26 @@ def test_sigkill(ctx):
     check_totals(proc, "sigkill", **SIGKILL_TOTALS)
 
 
+def test_reaped(ctx):
+    """Children killed by signals: their ends come from the traced parent's waits."""
+    res, trace = ctx.record([ctx.sample("reaped")], expect_code=0)
+    eq(res.text, "reaped: kill 9, exit 3\n", "stdout")
+    rep = ctx.report_json(trace)
+    eq(len(rep["processes"]), 4, "number of process images")
+    parent, children = rep["processes"][0], rep["processes"][1:]
+    eq(parent["exit"], {"code": 0}, "parent exit")
+    want = [({"signal": 15}, 1001), ({"signal": 9}, 1002), ({"code": 3}, 1003)]
+    for i, (child, (end, size)) in enumerate(zip(children, want)):
+        what = "child %d" % (i + 1)
+        eq(child["ppid"], parent["pid"], what + " ppid")
+        eq(child["exit"], end, what + " exit")
+        check_site(the_site(child, "child_block"), what + " child_block", live_bytes=size,
+                   live_blocks=1, allocations=1, allocated_bytes=size)
+    text = ctx.report(trace, fmt=None, top=None).text
+    check("killed by signal 15 (SIGTERM)" in text and "killed by signal 9 (SIGKILL)" in text
+          and "end not recorded" not in text, "text report: the children's ends")
+
+
 def test_dlopen_leak(ctx):
     res, trace = ctx.record([ctx.sample("dlopen_leak")], expect_code=0)
     eq(res.text, "dlopen_leak: leaked 4321 bytes, library unloaded\n",

@@ -955,6 +955,38 @@ START_TEST(test_replay_exit_codes)
 END_TEST
 
 /*
+ * Ends a traced parent saw in its wait (reaper_pid set): taken for its own child, as final as the
+ * collector's waitpid; ignored for an image of the pid whose parent is another process (the
+ * reaped child was untraced and got the pid of an earlier image).
+ */
+START_TEST(test_replay_exit_reaped)
+{
+	/* The parent's slot is drained first: its records come before its children's PROCESS. */
+	fx_exit_reaped(&g.b, T + 50, 200, 15, HG_EXIT_SIGNAL, 50);
+	fx_exit_reaped(&g.b, T + 50, 201, 9, HG_EXIT_SIGNAL, 50);
+	fx_exit_reaped(&g.b, T + 50, 202, 3, HG_EXIT_WAIT, 50);
+	block(50, 50);
+	process(0, T, 200, 50, "p", 1, "/p");
+	process(0, T, 201, 60, "p", 1, "/p");
+	process(0, T, 202, 50, "p", 1, "/p");
+	fx_exit(&g.b, T + 40, 202, 3, HG_EXIT_CALL);
+	block(200, 200);
+	replay();
+
+	ck_assert_uint_eq(g.r->n_images, 3);
+	ck_assert_uint_eq(g.r->images[0]->pid, 200);
+	ck_assert_int_eq(g.r->images[0]->end_kind, HG_END_SIGNAL);
+	ck_assert_int_eq(g.r->images[0]->exit_status, 15);
+	ck_assert_uint_eq(g.r->images[0]->t_exit_ns, T + 50);
+	ck_assert_int_eq(g.r->images[1]->end_kind, HG_END_UNKNOWN);
+	ck_assert_uint_eq(g.r->images[1]->t_exit_ns, 0);
+	ck_assert_int_eq(g.r->images[2]->end_kind, HG_END_CODE);
+	ck_assert_int_eq(g.r->images[2]->exit_status, 3);
+	ck_assert_uint_eq(g.r->images[2]->t_exit_ns, T + 40);
+}
+END_TEST
+
+/*
  * The file header's RSS interval: _i 0, a trace that does not write it (as before the field);
  * 1, sampling every 25 ms; 2, sampling off (record --rss-interval 0).
  */
@@ -1166,6 +1198,7 @@ Suite *replay_suite(void)
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
+	tcase_add_test(procs, test_replay_exit_reaped);
 	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(damage, test_replay_corrupt_block_partial_result);

@@ -288,11 +288,18 @@ size_t fx_process(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint32_t pid,
 	return at;
 }
 
-size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, uint32_t source)
+size_t fx_exit_reaped(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status,
+		      uint32_t source, uint32_t reaper_pid)
 {
-	struct hg_rec_exit r = { { HG_REC_EXIT, 0, sizeof(r) }, t_ns, pid, status, source, 0 };
+	struct hg_rec_exit r = { { HG_REC_EXIT, 0, sizeof(r) }, t_ns, pid, status, source,
+				 reaper_pid };
 
 	return fx_buf_put(b, &r, sizeof(r));
+}
+
+size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, uint32_t source)
+{
+	return fx_exit_reaped(b, t_ns, pid, status, source, 0);
 }
 
 size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,

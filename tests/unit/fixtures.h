@@ -75,6 +75,9 @@ size_t fx_process(struct fx_buf *b, uint16_t flags, uint64_t t_ns, uint32_t pid,
 		  const char *cmdline, uint32_t cmdline_bytes, const char *exe,
 		  uint32_t max_frames);
 size_t fx_exit(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status, uint32_t source);
+/* The same, as reaper_pid's wait saw it. */
+size_t fx_exit_reaped(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t status,
+		      uint32_t source, uint32_t reaper_pid);
 size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
 	       uint64_t n_events, uint64_t n_bytes);
 size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid);
