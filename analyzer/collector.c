@@ -34,6 +34,7 @@
 
 #include "clock.h"
 #include "collector.h"
+#include "ring_sweep.h"
 #include "diag.h"
 #include "hg_format.h"
 #include "procfs.h"
@@ -154,8 +155,9 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	}
 	hg_clock_calibrate(&clock, use_tsc);
 	/* The name's time is CLOCK_MONOTONIC's: only its order against others' matters. */
-	snprintf(path, sizeof(path), "/dev/shm/heapgraph.%d.%llu.ring", (int)getpid(),
-		 (unsigned long long)hg_clock_monotonic_ns());
+	hg_ring_sweep(HG_RING_DIR, (unsigned long long)hg_clock_monotonic_ns());
+	snprintf(path, sizeof(path), HG_RING_DIR "/" HG_RING_NAME_PREFIX "%d.%llu" HG_RING_NAME_SUFFIX,
+		 (int)getpid(), (unsigned long long)hg_clock_monotonic_ns());
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		hg_error("cannot create ring '%s': %s", path, strerror(errno));
@@ -183,12 +185,13 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 
 struct hg_collector *hg_collector_attach(const char *ring_path)
 {
-	int fd = open(ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	int fd;
 	struct stat sb;
 	struct hg_ring_header *r;
 	void *p = MAP_FAILED;
 
-	if (fd < 0) {
+	hg_ring_sweep(HG_RING_DIR, (unsigned long long)hg_clock_monotonic_ns());
+	if ((fd = open(ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		hg_error("cannot open ring '%s': %s", ring_path, strerror(errno));
 		return NULL;
 	}

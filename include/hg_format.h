@@ -697,6 +697,12 @@ static inline uint32_t hg_rec_align(uint32_t n)
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
+/* A ring's file: /dev/shm/ HG_RING_NAME_PREFIX <maker's pid> "." <CLOCK_MONOTONIC ns when made>
+ * HG_RING_NAME_SUFFIX, made by `record` or by a bare-mode shim (analyzer/ring_sweep.c reads it). */
+#define HG_RING_DIR "/dev/shm"
+#define HG_RING_NAME_PREFIX "heapgraph."
+#define HG_RING_NAME_SUFFIX ".ring"
+
 #define HG_RING_DEFAULT_SLOTS 64u
 #define HG_RING_DEFAULT_SLOT_BYTES (1u << 20)
 #define HG_RING_MIN_SLOT_BYTES (1u << 16)

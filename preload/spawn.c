@@ -114,11 +114,11 @@ static struct hg_ring_header *make_ring(char *path, uint32_t pid)
 			  clock_env);
 	hg_clock_calibrate(&clock, use_tsc > 0);
 	path[0] = '\0';
-	append(path, PATH_BYTES, "/dev/shm/heapgraph.");
+	append(path, PATH_BYTES, HG_RING_DIR "/" HG_RING_NAME_PREFIX);
 	append_u64(path, PATH_BYTES, pid);
 	append(path, PATH_BYTES, ".");
 	append_u64(path, PATH_BYTES, hg_clock_monotonic_ns());
-	append(path, PATH_BYTES, ".ring");
+	append(path, PATH_BYTES, HG_RING_NAME_SUFFIX);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return NULL;
