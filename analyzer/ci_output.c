@@ -282,9 +282,9 @@ static uint64_t fingerprint(const struct hg_check_proc *p, const struct hg_check
 
 /*
  * The message of a counted site in SARIF and annotations: "direct leak of 100 bytes in 1 block
- * in pid N: COMMAND, allocated by F"; when the user frame has several lines, they follow:
- * " at 2 lines: a.c:9, a.c:13", or ", called from G at 2 lines: ..." when the user frame G is
- * not the allocating one. Returns buf.
+ * in pid N: COMMAND, allocated by F", then ", called from G" when the user frame G is not the
+ * allocating one (strdup in libc, a std::vector method inlined from a header); when the user
+ * frame has several lines, they follow: " at 2 lines: a.c:9, a.c:13". Returns buf.
  */
 static const char *site_message(char *buf, size_t cap, const struct hg_check_proc *p,
 				const struct hg_check_site *s)
@@ -297,12 +297,12 @@ static const char *site_message(char *buf, size_t cap, const struct hg_check_pro
 	n = strlen(buf);
 	n += (size_t)snprintf(buf + n, cap - n, " in %s, allocated by %s",
 			      hg_check_proc_name(p, name, sizeof(name)), alloc);
-	if (!s->user_lines || s->user_lines->n < 2 || n >= cap)
+	if (!s->user || n >= cap)
 		return buf;
 	if (s->user != s->frames)
 		n += (size_t)snprintf(buf + n, cap - n, ", called from %s",
 				      s->user->function ? s->user->function : "???");
-	if (n < cap)
+	if (s->user_lines->n >= 2 && n < cap)
 		snprintf(buf + n, cap - n, " at %zu lines: %s", s->user_lines->n,
 			 hg_check_lines_text(s->user_lines, HG_CHECK_MAX_LINES, lines,
 					     sizeof(lines)));

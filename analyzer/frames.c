@@ -41,6 +41,56 @@ void hg_framer_free(struct hg_framer *f)
 	free(f);
 }
 
+/* Modules that are not the user's code: the C runtime, the C++ runtime, the loader, our shim. */
+static const char *const runtime_modules[] = {
+	"libc.so", "libc-", "ld-linux", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
+	"libdl.so", "libheapgraph.so",
+};
+
+/* Where compilers and the system keep headers, whose inline code is not the user's. */
+static const char *const system_include_dirs[] = {
+	"/usr/include/", "/usr/local/include/", "/usr/lib/gcc/", "/usr/lib/llvm",
+};
+
+static int has_prefix(const char *s, const char *const *prefixes, size_t n, int basename)
+{
+	const char *t = basename ? hg_basename(s) : s;
+
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(t, prefixes[i], strlen(prefixes[i])))
+			return 1;
+	return 0;
+}
+
+static int in_runtime(const struct hg_frame *fr)
+{
+	return has_prefix(fr->module, runtime_modules, HG_ARRAY_SIZE(runtime_modules), 1);
+}
+
+const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
+{
+	const struct hg_frame *fallback = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!fr[i].file || !fr[i].line || !fr[i].module || in_runtime(&fr[i]))
+			continue;
+		if (!has_prefix(fr[i].file, system_include_dirs,
+				HG_ARRAY_SIZE(system_include_dirs), 0))
+			return &fr[i];
+		if (!fallback)
+			fallback = &fr[i];
+	}
+	return fallback;
+}
+
+size_t hg_frames_through_user(const struct hg_frame *fr, size_t n, size_t min)
+{
+	const struct hg_frame *user = hg_frames_user(fr, n);
+	size_t want = user && (size_t)(user - fr) + 1 > min ? (size_t)(user - fr) + 1 : min;
+
+	return want < n ? want : n;
+}
+
 const char *hg_basename(const char *path)
 {
 	const char *slash = path ? strrchr(path, '/') : NULL;

@@ -33,6 +33,18 @@ void hg_framer_free(struct hg_framer *f);
 size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
 			 struct hg_frame *out, size_t max);
 
+/*
+ * The user frame of a stack: the first frame with a source line that is the program's own code,
+ * not the C or C++ runtime, the loader or our shim (by module), nor a system header inlined into
+ * the program (std::vector's, under /usr/include and the compilers' include directories).
+ * Failing that, the first with a source line outside those modules; NULL when none has one.
+ * SARIF and CI annotations point at it; a short stack shows at least through it.
+ */
+const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n);
+
+/* How many of n frames to show for "at least min, and the user frame": no more than n. */
+size_t hg_frames_through_user(const struct hg_frame *fr, size_t n, size_t min);
+
 /* The last path component of a path ("" for NULL). */
 const char *hg_basename(const char *path);
 

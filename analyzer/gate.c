@@ -21,33 +21,6 @@
 #include "leaks.h"
 #include "units.h"
 
-/*
- * Modules that are not the user's code: a SARIF location or an annotation points at the first
- * frame outside them (the C runtime, the C++ runtime, the loader, and our shim).
- */
-static const char *const runtime_modules[] = {
-	"libc.so", "libc-", "ld-linux", "libstdc++.so", "libgcc_s.so", "libm.so", "libpthread.so",
-	"libdl.so", "libheapgraph.so",
-};
-
-static int is_runtime(const char *module)
-{
-	const char *base = hg_basename(module);
-
-	for (size_t i = 0; i < HG_ARRAY_SIZE(runtime_modules); i++)
-		if (!strncmp(base, runtime_modules[i], strlen(runtime_modules[i])))
-			return 1;
-	return 0;
-}
-
-static const struct hg_frame *user_frame(const struct hg_frame *fr, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (fr[i].file && fr[i].line && fr[i].module && !is_runtime(fr[i].module))
-			return &fr[i];
-	return NULL;
-}
-
 static const struct hg_snapshot *last_complete(const struct hg_image *im)
 {
 	for (uint32_t i = im->n_snapshots; i-- > 0;)
@@ -168,7 +141,7 @@ static void finish_site(struct hg_check_site *s)
 			hg_check_lines_add(&s->lines[i], s->stacks[k].frames[i].file,
 					   s->stacks[k].frames[i].line, s->stacks[k].bytes,
 					   s->stacks[k].blocks);
-	s->user = user_frame(s->frames, s->n_frames);
+	s->user = hg_frames_user(s->frames, s->n_frames);
 	s->user_lines = s->user ? &s->lines[s->user - s->frames] : NULL;
 }
 

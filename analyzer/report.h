@@ -60,6 +60,11 @@ void hg_json_mmap(struct hg_json *j, struct hg_framer *f, const struct hg_image 
 void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *indent);
 void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
 		    size_t max_frames, const char *indent);
+/* A stack in brief (a block holding a leak, a block of a cycle): HG_SHORT_FRAMES frames, or more
+ * to reach the user frame (hg_frames_user) when inlined templates come first. */
+#define HG_SHORT_FRAMES 3
+void hg_text_frames_short(FILE *out, struct hg_framer *f, const struct hg_image *im,
+			  uint32_t stack_id, const char *indent);
 /* The "anonymous mappings outside malloc" section; nothing when the image made no mapping. */
 void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
 		  size_t max_frames);

@@ -168,7 +168,7 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
 		fprintf(out, "    block 0x%" PRIx64 " (%s)\n", blk->addr,
 			hg_format_bytes(b, sizeof(b), blk->size_bytes));
-		hg_text_frames(out, f, im, blk->stack_id, 3, "        ");
+		hg_text_frames_short(out, f, im, blk->stack_id, "        ");
 	}
 	fprintf(out, "    edges:");
 	for (size_t i = 0; i < cy->n_edges; i++)
@@ -223,7 +223,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		hg_text_frames(out, f, im, v[i].stack_id, o->max_frames, "      ");
 		if (v[i].via_kind) {
 			fprintf(out, "    held by a block allocated\n");
-			hg_text_frames(out, f, im, v[i].via_stack_id, 3, "      ");
+			hg_text_frames_short(out, f, im, v[i].via_stack_id, "      ");
 		}
 	}
 	for (size_t i = 0; i < g->n_cycles; i++)

@@ -20,12 +20,14 @@ void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *
 	fputc('\n', out);
 }
 
-void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
-		    size_t max_frames, const char *indent)
+static void text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im,
+			uint32_t stack_id, size_t max_frames, int through_user, const char *indent)
 {
 	struct hg_frame fr[HG_MAX_FRAMES];
 	size_t n = hg_framer_resolve(f, im, stack_id, fr, HG_MAX_FRAMES);
 
+	if (through_user)
+		max_frames = hg_frames_through_user(fr, n, max_frames);
 	if (n == 0)
 		fprintf(out, "%s(no stack recorded)\n", indent);
 	for (size_t i = 0; i < n && i < max_frames; i++)
@@ -33,6 +35,18 @@ void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, u
 	if (n > max_frames)
 		fprintf(out, "%s... %zu more frame%s\n", indent, n - max_frames,
 			hg_plural(n - max_frames));
+}
+
+void hg_text_frames(FILE *out, struct hg_framer *f, const struct hg_image *im, uint32_t stack_id,
+		    size_t max_frames, const char *indent)
+{
+	text_frames(out, f, im, stack_id, max_frames, 0, indent);
+}
+
+void hg_text_frames_short(FILE *out, struct hg_framer *f, const struct hg_image *im,
+			  uint32_t stack_id, const char *indent)
+{
+	text_frames(out, f, im, stack_id, HG_SHORT_FRAMES, 1, indent);
 }
 
 /* What a site's live blocks or mappings came from: its calls ("3 allocations, 96 B in all"),

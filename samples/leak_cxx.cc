@@ -79,8 +79,8 @@ struct Parent {
 
 static NOINLINE void make_inplace_cycle()
 {
-	std::shared_ptr<InA> a = std::make_shared<InA>();
-	std::shared_ptr<InB> b = std::make_shared<InB>();
+	std::shared_ptr<InA> a = std::make_shared<InA>(); /* site: inplace_a */
+	std::shared_ptr<InB> b = std::make_shared<InB>(); /* site: inplace_b */
 
 	a->peer = b;
 	b->peer = a;
@@ -88,8 +88,8 @@ static NOINLINE void make_inplace_cycle()
 
 static NOINLINE void make_separate_cycle()
 {
-	std::shared_ptr<OutC> c(new OutC);
-	std::shared_ptr<OutD> d(new OutD);
+	std::shared_ptr<OutC> c(new OutC); /* site: separate_c */
+	std::shared_ptr<OutD> d(new OutD); /* site: separate_d */
 
 	c->peer = d;
 	d->peer = c;

@@ -409,6 +409,31 @@ def sarif_where(result):
             result["properties"]["blocks"])
 
 
+def test_check_sarif_cxx_user_frame(ctx):
+    """C++: the standard library's templates, compiled into the program from /usr/include, come
+    first in the stack; SARIF points at the program's own line, and the message names the
+    function that called them."""
+    sarif = ctx.path("cxx.sarif")
+    check_cmd(ctx, "--sarif", sarif, "--", ctx.sample("leak_cxx"), expect_code=GATE, cwd=REPO)
+    with open(sarif) as f:
+        results = json.load(f)["runs"][0]["results"]
+    got = sorted((r["properties"]["bytes"],) + sarif_where(r)[1][0][:3] for r in results)
+    src = "samples/leak_cxx.cc"
+    line = lambda name: marker_line("leak_cxx.cc", name)  # noqa: E731
+    eq(got, sorted([
+        (272, src, line("separate_c"), "make_separate_cycle"),  # the two objects from new
+        (112, src, line("inplace_b"), "make_inplace_cycle"),
+        (80, src, line("inplace_a"), "make_inplace_cycle"),
+        (24, src, line("separate_c"), "make_separate_cycle"),   # the control blocks
+        (24, src, line("separate_d"), "make_separate_cycle")]),
+       "SARIF results: (bytes, first location's file, line, function)")
+    for r in results:
+        text = r["message"]["text"]
+        if r["properties"]["bytes"] != 272:
+            check(re.search(r", allocated by std::\S.*, called from make_(inplace|separate)_cycle$",
+                            text), "SARIF message does not name the caller: %r" % text)
+
+
 def mark(name):
     """The line of the "site: NAME" marker in samples/leak_lines.c."""
     return marker_line("leak_lines.c", name)

@@ -13,7 +13,7 @@
 #define HG_SUITES(X) X(arena) X(ring) X(stack) X(format) X(trace) X(symbolize) X(replay) \
 	X(addrmap) X(json) X(collector) X(suppress) X(baseline) X(stats) X(replay_stats) \
 	X(maprange) X(timegrid) X(event_model) X(walk) X(units) X(clock) X(procfs) \
-	X(gate_lines) X(lineage) X(frag) X(heaptop) X(ring_sweep)
+	X(gate_lines) X(lineage) X(frag) X(heaptop) X(ring_sweep) X(frames)
 
 #define HG_DECLARE(name) Suite *name##_suite(void) __attribute__((weak));
 HG_SUITES(HG_DECLARE)
