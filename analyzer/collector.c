@@ -27,17 +27,16 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "collector.h"
-#include "ring_sweep.h"
 #include "diag.h"
 #include "hg_format.h"
 #include "procfs.h"
+#include "ring_sweep.h"
 #include "timegrid.h"
 #include "trace_writer.h"
 
@@ -296,26 +295,6 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
 #define IDLE_LOW 0.06  /* the machine's idle share */
 #define IDLE_HIGH 0.25
 
-static ssize_t read_small(const char *path, char *buf, size_t cap);
-
-/* The machine's idle and total CPU ticks so far (/proc/stat); 0 when it cannot be read. */
-static int cpu_ticks(uint64_t *idle, uint64_t *all)
-{
-	char buf[512];
-	unsigned long long v[8] = { 0 };
-	int n;
-
-	if (read_small("/proc/stat", buf, sizeof(buf)) <= 0 ||
-	    (n = sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-			&v[3], &v[4], &v[5], &v[6], &v[7])) < 4)
-		return 0;
-	*idle = v[3] + v[4];
-	*all = 0;
-	for (int i = 0; i < n; i++)
-		*all += v[i];
-	return 1;
-}
-
 static void watch_load(struct hg_collector *c)
 {
 	uint64_t wall = hg_trace_ns(), cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID), idle = 0, all = 0;
@@ -324,7 +303,7 @@ static void watch_load(struct hg_collector *c)
 	if (wall - c->busy_wall_ns < BUSY_WINDOW_NS)
 		return;
 	busy = (double)(cpu - c->busy_cpu_ns) / (double)(wall - c->busy_wall_ns);
-	if (cpu_ticks(&idle, &all) && all > c->all_ticks)
+	if (hg_proc_cpu_ticks(&idle, &all) && all > c->all_ticks)
 		idle_share = (double)(idle - c->idle_ticks) / (double)(all - c->all_ticks);
 	if (c->busy_wall_ns && busy > BUSY_HIGH && idle_share < IDLE_LOW)
 		c->cheap = 1;
@@ -400,54 +379,6 @@ static void stage_own(struct hg_collector *c, const void *rec, uint32_t n)
 	tally(c, append_own(c, rec, n), n);
 }
 
-/* Read a small /proc file into buf as a string; its length, or -1. */
-static ssize_t read_small(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
-/* Whether /proc/PID[/task/TID]/stat says the task is a zombie. */
-static int is_zombie(const char *path)
-{
-	char state;
-
-	return hg_proc_stat(path, &state, NULL) == 0 && state == 'Z';
-}
-
-static int process_alive(uint32_t pid)
-{
-	char path[64];
-
-	if (pid == 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-	return !is_zombie(path);
-}
-
-/*
- * A slot belongs to a thread, not a process: a process whose main thread called pthread_exit
- * shows as a zombie while its other threads keep writing. So the thread itself is asked.
- */
-static int thread_alive(uint32_t pid, uint32_t tid)
-{
-	char path[96];
-
-	if (pid == 0 || tid == 0 || (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH))
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", pid, tid);
-	return !is_zombie(path);
-}
-
 /* Return a drained slot to FREE. head and tail are zeroed before the release store. */
 static void free_slot(struct hg_ring_slot *s)
 {
@@ -482,7 +413,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			continue;
 		}
 		dead = i != last && state == HG_SLOT_OWNED && check_owners &&
-		       !thread_alive(s->pid, s->tid);
+		       !hg_proc_thread_alive(s->pid, s->tid);
 		stall = __atomic_load_n(&s->stall_ns, __ATOMIC_RELAXED);
 		if (stall && stall < seen)
 			seen = stall;
@@ -520,19 +451,6 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	return moved;
 }
 
-/* Resident set of pid from /proc/PID/statm (second field, pages); 0 when it cannot be read. */
-static uint64_t read_rss(uint32_t pid)
-{
-	char path[64], buf[128];
-	unsigned long long size, resident;
-
-	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		return 0;
-	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* The traced processes into c->pids: each pid that owns a slot, once. Returns how many. */
 static uint32_t traced_pids(struct hg_collector *c)
 {
@@ -564,23 +482,9 @@ static void sample_rss(struct hg_collector *c, uint64_t now)
 	n = traced_pids(c);
 	for (uint32_t i = 0; i < n; i++) {
 		struct hg_rec_rss rec = { { HG_REC_RSS, 0, sizeof(rec) }, now, c->pids[i], 0, 0 };
-		if ((rec.rss_bytes = read_rss(c->pids[i])))
+		if ((rec.rss_bytes = hg_proc_rss(c->pids[i])))
 			stage_own(c, &rec, sizeof(rec));
 	}
-}
-
-/* 1 when pid has a handler for sig (the SigCgt mask of /proc/PID/status). */
-static int catches(uint32_t pid, int sig)
-{
-	char path[64], buf[4096];
-	const char *p;
-	unsigned long long mask;
-
-	snprintf(path, sizeof(path), "/proc/%u/status", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nSigCgt:")) ||
-	    sscanf(p + 8, "%llx", &mask) != 1)
-		return 0;
-	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
 }
 
 /* Periodic snapshots: once per interval, the snapshot signal to every traced process. */
@@ -598,7 +502,7 @@ static void request_snapshots(struct hg_collector *c, uint64_t now)
 					  (due / 1000000u & 0xffffffffu));
 	n = traced_pids(c);
 	for (uint32_t i = 0; i < n; i++)
-		if (catches(c->pids[i], c->snapshot_signal))
+		if (hg_proc_catches(c->pids[i], c->snapshot_signal))
 			sigqueue((pid_t)c->pids[i], c->snapshot_signal, v);
 }
 
@@ -686,7 +590,7 @@ static int root_gone(struct hg_collector *c, pid_t root, int is_child, int *stat
 	pid_t r;
 
 	if (!is_child)
-		return !process_alive((uint32_t)root);
+		return !hg_proc_alive((uint32_t)root);
 	r = waitpid(root, &st, WNOHANG);
 	if (r == root) {
 		*status = st;

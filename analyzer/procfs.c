@@ -1,13 +1,18 @@
 /*
- * procfs.c - what /proc says about processes: a task's state and start, and the live processes
- * started with a given environment entry (see procfs.h)
+ * procfs.c - what /proc says about processes: a task's state and start, whether it is alive,
+ * its resident set and signal handlers, the machine's CPU time, and the live processes started
+ * with a given environment entry (see procfs.h)
  */
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "diag.h"
@@ -25,6 +30,22 @@ static int env_has(const char *env, size_t n, const char *entry, size_t len)
 		at += k + 1;
 	}
 	return 0;
+}
+
+/* Read a small /proc file into buf as a string; its length, or -1. */
+static ssize_t read_small(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
 }
 
 /* Read all of a /proc file into *buf (grown as needed); its length, or -1. */
@@ -56,16 +77,9 @@ static ssize_t read_all(const char *path, char **buf, size_t *cap)
 int hg_proc_stat(const char *path, char *state, unsigned long long *start_ticks)
 {
 	char buf[1024], *paren;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
+	if (read_small(path, buf, sizeof(buf)) <= 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	/* The command, in parentheses, may hold anything: the fields follow its last ")". */
 	paren = strrchr(buf, ')');
 	if (!paren || paren[1] != ' ' || !paren[2])
@@ -119,4 +133,74 @@ int hg_proc_count_with_env(const char *entry, pid_t self)
 	closedir(d);
 	free(buf);
 	return count;
+}
+
+/* Whether /proc/PID[/task/TID]/stat says the task is a zombie. */
+static int is_zombie(const char *path)
+{
+	char state;
+
+	return hg_proc_stat(path, &state, NULL) == 0 && state == 'Z';
+}
+
+int hg_proc_alive(uint32_t pid)
+{
+	char path[64];
+
+	if (pid == 0 || pid > INT32_MAX || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	return !is_zombie(path);
+}
+
+int hg_proc_thread_alive(uint32_t pid, uint32_t tid)
+{
+	char path[96];
+
+	if (pid == 0 || tid == 0 || (syscall(SYS_tgkill, pid, tid, 0) < 0 && errno == ESRCH))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/stat", pid, tid);
+	return !is_zombie(path);
+}
+
+uint64_t hg_proc_rss(uint32_t pid)
+{
+	char path[64], buf[128];
+	unsigned long long size, resident;
+
+	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+int hg_proc_catches(uint32_t pid, int sig)
+{
+	char path[64], buf[4096];
+	const char *p;
+	unsigned long long mask;
+
+	snprintf(path, sizeof(path), "/proc/%u/status", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nSigCgt:")) ||
+	    sscanf(p + 8, "%llx", &mask) != 1)
+		return 0;
+	return sig >= 1 && sig <= 64 && (mask >> (sig - 1) & 1);
+}
+
+int hg_proc_cpu_ticks(uint64_t *idle, uint64_t *all)
+{
+	char buf[512];
+	unsigned long long v[8] = { 0 };
+	int n;
+
+	if (read_small("/proc/stat", buf, sizeof(buf)) <= 0 ||
+	    (n = sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+			&v[3], &v[4], &v[5], &v[6], &v[7])) < 4)
+		return 0;
+	*idle = v[3] + v[4];
+	*all = 0;
+	for (int i = 0; i < n; i++)
+		*all += v[i];
+	return 1;
 }

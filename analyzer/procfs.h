@@ -1,6 +1,7 @@
 /*
- * procfs.h - what /proc says about processes: a task's state and start, and the live processes
- * started with a given environment entry
+ * procfs.h - what /proc says about processes: a task's state and start, whether it is alive,
+ * its resident set and signal handlers, the machine's CPU time, and the live processes started
+ * with a given environment entry
  *
  * A process the traced program started can be on its way to being traced without having
  * written anything yet: a posix_spawn or vfork child between its exec and the shim's first
@@ -12,6 +13,7 @@
 #ifndef HG_PROCFS_H
 #define HG_PROCFS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /*
@@ -29,5 +31,25 @@ int hg_proc_stat(const char *path, char *state, unsigned long long *start_ticks)
  * listed.
  */
 int hg_proc_count_with_env(const char *entry, pid_t self);
+
+/* Whether process pid exists and is not a zombie. */
+int hg_proc_alive(uint32_t pid);
+
+/*
+ * Whether thread tid of pid exists and is not a zombie. A ring slot belongs to a thread, not a
+ * process: a process whose main thread called pthread_exit shows as a zombie while its other
+ * threads keep writing, so the thread itself is asked.
+ */
+int hg_proc_thread_alive(uint32_t pid, uint32_t tid);
+
+/* The resident set of pid in bytes (/proc/PID/statm); 0 when it cannot be read. */
+uint64_t hg_proc_rss(uint32_t pid);
+
+/* 1 when pid has a handler for signal sig (the SigCgt mask of /proc/PID/status), else 0. */
+int hg_proc_catches(uint32_t pid, int sig);
+
+/* The machine's idle (idle + iowait) and total CPU ticks so far (/proc/stat): 1, or 0 when it
+ * cannot be read. */
+int hg_proc_cpu_ticks(uint64_t *idle, uint64_t *all);
 
 #endif /* HG_PROCFS_H */

@@ -11,14 +11,13 @@
  *   - NS, the CLOCK_MONOTONIC time it was made, is more than HG_SWEEP_MIN_AGE_NS ago (a
  *     bare-mode ring has no collector for a moment after it is made);
  *   - the collector it names (or, while it names none, the process that made it, PID) does
- *     not exist. A pid reused since by another process keeps the ring: left, not wrongly taken.
+ *     not exist, or is a zombie. A pid reused since by another process keeps the ring: left, not wrongly taken.
  * Processes that still map a removed ring keep their mapping (unlink takes away only the
  * name); with their collector gone they count their events as lost, as before.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 
 #include "hg_format.h"
+#include "procfs.h"
 #include "ring_sweep.h"
 
 /* PID and NS of a ring's name; 0 when name is not a ring's. */
@@ -42,12 +42,7 @@ static int parse_name(const char *name, unsigned long *pid, unsigned long long *
 	if (errno || end == name + np || *end != '.')
 		return 0;
 	*ns = strtoull(end + 1, &end, 10);
-	return !errno && end == name + n - ns_len && *pid > 0;
-}
-
-static int process_exists(unsigned long pid)
-{
-	return pid <= (unsigned long)INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+	return !errno && end == name + n - ns_len && *pid > 0 && *pid <= INT32_MAX;
 }
 
 /* Whether the open ring file fd, made by `maker`, names a collector (or maker) that is gone. */
@@ -60,7 +55,7 @@ static int abandoned(int fd, unsigned long maker)
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    !hg_ring_header_valid(&h, (uint64_t)sb.st_size))
 		return 0;
-	return !process_exists(h.collector_pid ? h.collector_pid : maker);
+	return !hg_proc_alive(h.collector_pid ? h.collector_pid : (uint32_t)maker);
 }
 
 int hg_ring_sweep(const char *dir, unsigned long long now_ns)

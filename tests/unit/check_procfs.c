@@ -102,6 +102,47 @@ START_TEST(test_procfs_stat_state_and_start)
 }
 END_TEST
 
+static void on_signal(int sig)
+{
+	(void)sig;
+}
+
+/* A child's liveness, resident set and signal handlers, as the collector reads them. */
+START_TEST(test_procfs_alive_rss_and_handlers)
+{
+	uint64_t idle = 0, all = 0;
+	int status;
+	pid_t child;
+
+	ck_assert(hg_proc_alive((uint32_t)getpid()));
+	ck_assert(hg_proc_thread_alive((uint32_t)getpid(), (uint32_t)getpid()));
+	ck_assert(!hg_proc_alive(0));
+	ck_assert_uint_gt(hg_proc_rss((uint32_t)getpid()), 0);
+	signal(SIGUSR2, SIG_IGN);
+	ck_assert_int_eq(hg_proc_catches((uint32_t)getpid(), SIGUSR2), 0); /* ignored: not caught */
+	signal(SIGUSR2, on_signal);
+	ck_assert_int_eq(hg_proc_catches((uint32_t)getpid(), SIGUSR2), 1);
+	signal(SIGUSR2, SIG_DFL);
+	ck_assert_int_eq(hg_proc_catches((uint32_t)getpid(), SIGUSR2), 0);
+	ck_assert_int_eq(hg_proc_catches((uint32_t)getpid(), 0), 0);
+	ck_assert_int_eq(hg_proc_cpu_ticks(&idle, &all), 1);
+	ck_assert_uint_ge(all, idle);
+
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(0);
+	/* Exited, not reaped: a zombie is not alive. */
+	for (int i = 0; i < 5000 && hg_proc_alive((uint32_t)child); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	ck_assert(!hg_proc_alive((uint32_t)child));
+	ck_assert_uint_eq(hg_proc_rss((uint32_t)child), 0); /* a zombie has no memory */
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(!hg_proc_alive((uint32_t)child));
+	ck_assert(!hg_proc_thread_alive((uint32_t)child, (uint32_t)child));
+}
+END_TEST
+
 Suite *procfs_suite(void);
 
 Suite *procfs_suite(void)
@@ -111,6 +152,7 @@ Suite *procfs_suite(void)
 
 	tcase_add_test(tc, test_procfs_stat_state_and_start);
 	tcase_add_test(tc, test_procfs_counts_live_processes_with_the_entry);
+	tcase_add_test(tc, test_procfs_alive_rss_and_handlers);
 	suite_add_tcase(s, tc);
 	return s;
 }
