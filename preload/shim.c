@@ -546,7 +546,9 @@ static void note_reaped(pid_t pid, int status)
 {
 	int saved = errno;
 
-	if (pid > 0 && (WIFEXITED(status) || WIFSIGNALED(status)) && enter_map()) {
+	/* Only once tracing runs: a SIGCHLD handler must not be where the shim starts. */
+	if (pid > 0 && (WIFEXITED(status) || WIFSIGNALED(status)) &&
+	    __atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) == HG_ACTIVE && enter_map()) {
 		hg_record_reaped(pid, WIFSIGNALED(status),
 				 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 		leave();
