@@ -290,10 +290,10 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		struct hg_frag fr;
 		if (!im->snapshots[i]->have_blocks)
 			continue;
-		if (!im->snapshots[i]->complete) { /* its regions were cut off by the damage */
+		if (!im->snapshots[i]->complete) { /* its regions were cut off */
 			if (!json)
-				printf("  snapshot '%s' cut off by the damage: not analysed\n",
-				       im->snapshots[i]->label);
+				printf("  snapshot '%s' %s: not analysed\n", im->snapshots[i]->label,
+				       hg_snapshot_cut_text(r, im, line, sizeof(line)));
 			continue;
 		}
 		hg_frag_build(&fr, im, im->snapshots[i]);

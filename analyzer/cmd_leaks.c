@@ -115,15 +115,17 @@ static const struct hg_snapshot *pick(const struct hg_image *im, const char *lab
 static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const struct hg_replay *r,
 			const struct hg_image *im, const struct hg_snapshot *cut)
 {
+	char why[128];
+
 	if (!strcmp(a->format, "json")) {
 		hg_json_object(j, NULL);
 		hg_json_image_fields(j, r, im);
 		hg_json_null(j, "snapshot");
 		hg_json_end(j);
 	} else if (!strcmp(a->format, "text") && cut) {
-		printf("\nprocess %u (parent %u): %s\n  snapshot '%s' cut off by the damage: its "
-		       "blocks cannot be classified\n", im->pid, im->ppid,
-		       *im->command ? im->command : im->exe, cut->label);
+		printf("\nprocess %u (parent %u): %s\n  snapshot '%s' %s: its blocks cannot be "
+		       "classified\n", im->pid, im->ppid, *im->command ? im->command : im->exe,
+		       cut->label, hg_snapshot_cut_text(r, im, why, sizeof(why)));
 	} else if (!strcmp(a->format, "text")) {
 		printf("\nprocess %u (parent %u): %s\n  no snapshot%s%s%s\n", im->pid, im->ppid,
 		       *im->command ? im->command : im->exe, a->label ? " labelled '" : "",
@@ -163,7 +165,7 @@ static int selection_exists(const struct leaks_args *a, const struct hg_replay *
 		if (a->pid && r->images[i]->pid != a->pid)
 			continue;
 		pid_seen = 1;
-		/* A snapshot cut off by the damage exists: one_image says what became of it. */
+		/* A snapshot cut off exists: one_image says what became of it. */
 		if (!a->label || pick(r->images[i], a->label, &cut) || cut)
 			return 1;
 	}

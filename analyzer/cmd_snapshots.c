@@ -43,11 +43,11 @@ static uint64_t live_bytes(const struct hg_snapshot *sn)
 	return n;
 }
 
-static void image_text(const struct hg_image *im)
+static void image_text(const struct hg_replay *r, const struct hg_image *im)
 {
 	static const int w[5] = { 4, 8, 10, 10, 9 };
 	static const char *const head[5] = { "id", "reason", "time", "live", "blocks" };
-	char id[16], t[32], b[32], n[32];
+	char id[16], t[32], b[32], n[32], why[128];
 
 	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 	       *im->command ? im->command : im->exe);
@@ -64,6 +64,8 @@ static void image_text(const struct hg_image *im)
 		hg_format_bytes(b, sizeof(b), live_bytes(sn));
 		hg_format_count(n, sizeof(n), sn->n_blocks);
 		hg_table_row(stdout, "  ", w, 5, cells, sn->label);
+		if (!sn->complete)
+			printf("         %s %s\n", id, hg_snapshot_cut_text(r, im, why, sizeof(why)));
 	}
 }
 
@@ -108,7 +110,7 @@ int hg_cmd_snapshots(int argc, char **argv)
 	} else {
 		hg_text_heading(stdout, "snapshots", r, "list");
 		for (uint32_t i = 0; i < r->n_images; i++)
-			image_text(r->images[i]);
+			image_text(r, r->images[i]);
 	}
 	return hg_report_done(r, NULL, 0);
 }

@@ -21,6 +21,15 @@
 #include "leaks.h"
 #include "units.h"
 
+/* Whether a snapshot of im was cut off before its end. */
+static int any_cut(const struct hg_image *im)
+{
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		if (!im->snapshots[i]->complete)
+			return 1;
+	return 0;
+}
+
 static const struct hg_snapshot *last_complete(const struct hg_image *im)
 {
 	for (uint32_t i = im->n_snapshots; i-- > 0;)
@@ -198,7 +207,9 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		return;
 	}
 	if (!sn || hg_graph_build(&g, sn) < 0) {
-		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL ?
+		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL && any_cut(p->im) ?
+			"killed by a signal while its exit snapshot was taken" :
+			p->im->end_kind == HG_END_SIGNAL ?
 			"killed by a signal before exit: no exit snapshot" :
 			"no exit snapshot (HEAPGRAPH_SNAPSHOT=0, it did not exit, or the trace "
 			"ends before it)";

@@ -64,6 +64,21 @@ const char *hg_image_end_text(const struct hg_image *im, char *buf, size_t cap)
 	return buf;
 }
 
+const char *hg_snapshot_cut_text(const struct hg_replay *r, const struct hg_image *im, char *buf,
+				 size_t cap)
+{
+	char end[64];
+
+	if (r->damage)
+		snprintf(buf, cap, "cut off by the damage");
+	else if (im->end_kind == HG_END_SIGNAL)
+		snprintf(buf, cap, "cut off: the process was %s while it was taken",
+			 hg_image_end_text(im, end, sizeof(end)));
+	else
+		snprintf(buf, cap, "cut off: the trace ends before its end");
+	return buf;
+}
+
 const char *hg_snapshot_reason_name(int reason)
 {
 	switch (reason) {
