@@ -94,14 +94,14 @@ static void diagnosis_line(FILE *out, const struct hg_frag *fr)
 static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
-	char a[32], b[32], c[32], d[32];
+	char a[32], b[32], c[32], d[32], nb[32];
 	struct hg_frame fn[1];
 	const struct hg_mallinfo *mi;
 
 	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
-	fprintf(out, "    live %s in %" PRIu64 " block%s; malloc holds %s free",
-		hg_format_bytes(a, sizeof(a), fr->live_bytes), fr->live_blocks,
-		hg_plural(fr->live_blocks),
+	fprintf(out, "    live %s in %s block%s; malloc holds %s free",
+		hg_format_bytes(a, sizeof(a), fr->live_bytes),
+		hg_format_count(nb, sizeof(nb), fr->live_blocks), hg_plural(fr->live_blocks),
 		hg_format_bytes(b, sizeof(b), fr->allocator_free_bytes));
 	if (fr->untouched_top_bytes)
 		fprintf(out, ", of which %s is untouched heap top, which malloc never handed out",
@@ -129,7 +129,8 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		fprintf(out, "    pins: %s", k && fn[0].function ? fn[0].function : "???");
 		if (k && fn[0].file && fn[0].line)
 			fprintf(out, " (%s:%u)", hg_basename(fn[0].file), fn[0].line);
-		fprintf(out, ": %" PRIu64 " block%s, %s live, pin %s\n", p->blocks, hg_plural(p->blocks),
+		fprintf(out, ": %s block%s, %s live, pin %s\n",
+			hg_format_count(nb, sizeof(nb), p->blocks), hg_plural(p->blocks),
 			hg_format_bytes(a, sizeof(a), p->live_bytes),
 			hg_format_bytes(b, sizeof(b), p->pinned_bytes));
 	}
@@ -246,9 +247,9 @@ static void rss_peak_text(FILE *out, const struct hg_image *im)
 
 	fprintf(out, "\n  at the peak of the resident set, %s:\n",
 		hg_format_since_start(a, sizeof(a), m->t_ns, im->time_resolution_ns));
-	fprintf(out, "    live %s in %" PRIu64 " block%s; own mappings %s in %" PRIu64 " mapping%s; "
+	fprintf(out, "    live %s in %s block%s; own mappings %s in %" PRIu64 " mapping%s; "
 		"resident set %s\n", hg_format_bytes(a, sizeof(a), m->heap_live_bytes),
-		m->heap_live_blocks, hg_plural(m->heap_live_blocks),
+		hg_format_count(d, sizeof(d), m->heap_live_blocks), hg_plural(m->heap_live_blocks),
 		hg_format_bytes(b, sizeof(b), m->mmap_bytes), m->mmap_mappings,
 		hg_plural(m->mmap_mappings), hg_format_bytes(c, sizeof(c), m->rss_bytes));
 	fprintf(out, "    %s resident beyond both: malloc's free memory, code, stacks, "

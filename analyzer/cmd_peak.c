@@ -115,7 +115,7 @@ static void chart(FILE *out, const struct hg_image *im)
 static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im, size_t top,
 		       size_t frames)
 {
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], nb[32];
 	size_t n;
 	uint32_t *ids = peak_order(im, &n);
 
@@ -140,9 +140,9 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		fprintf(out, "\n  sites holding the peak (%zu of %zu):\n", top && top < n ? top : n, n);
 	for (size_t i = 0; i < n && (!top || i < top); i++) {
 		const struct hg_site *s = &im->peak_sites[ids[i]];
-		fprintf(out, "  #%zu %s in %" PRIu64 " block%s\n", i + 1,
-			hg_format_bytes(a, sizeof(a), s->live_bytes), s->live_blocks,
-			hg_plural(s->live_blocks));
+		fprintf(out, "  #%zu %s in %s block%s\n", i + 1,
+			hg_format_bytes(a, sizeof(a), s->live_bytes),
+			hg_format_count(nb, sizeof(nb), s->live_blocks), hg_plural(s->live_blocks));
 		hg_text_frames(out, f, im, ids[i], frames, "      ");
 	}
 	free(ids);

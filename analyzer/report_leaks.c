@@ -160,10 +160,11 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 		       const struct hg_graph *g, const struct hg_cycle *cy, size_t no)
 {
 	const struct hg_snapshot *sn = g->sn;
-	char b[32];
+	char b[32], nb[32];
 
-	fprintf(out, "\n  leaked cycle #%zu: %zu block%s, %s\n", no, cy->n_blocks,
-		hg_plural(cy->n_blocks), hg_format_bytes(b, sizeof(b), cy->bytes));
+	fprintf(out, "\n  leaked cycle #%zu: %s block%s, %s\n", no,
+		hg_format_count(nb, sizeof(nb), cy->n_blocks), hg_plural(cy->n_blocks),
+		hg_format_bytes(b, sizeof(b), cy->bytes));
 	for (size_t i = 0; i < cy->n_blocks; i++) {
 		const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
 		fprintf(out, "    block 0x%" PRIx64 " (%s)\n", blk->addr,
@@ -204,7 +205,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	const struct hg_snapshot *sn = g->sn;
 	size_t n;
 	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
-	char b[32];
+	char b[32], nb[32];
 
 	n = merge_alike(v, n, f, im);
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
@@ -213,9 +214,9 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		hg_format_count(b, sizeof(b), sn->n_blocks), sn->threads_stopped, sn->threads);
 	totals_text(out, g);
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
-		fprintf(out, "\n  %s leak: %s in %" PRIu64 " block%s", hg_leak_kind_name[v[i].kind],
-			hg_format_bytes(b, sizeof(b), v[i].bytes), v[i].blocks,
-			hg_plural(v[i].blocks));
+		fprintf(out, "\n  %s leak: %s in %s block%s", hg_leak_kind_name[v[i].kind],
+			hg_format_bytes(b, sizeof(b), v[i].bytes),
+			hg_format_count(nb, sizeof(nb), v[i].blocks), hg_plural(v[i].blocks));
 		if (v[i].via_kind)
 			fprintf(out, ", held by the %s leak at 0x%" PRIx64, v[i].via_kind == HG_CYCLE ?
 				"cycle" : "direct", v[i].via_addr);

@@ -82,7 +82,7 @@ def test_frag_fill(ctx):
     check_peak_rss(ctx, trace, proc)
     r = run([ctx.hg, "frag", trace])
     eq(r.code, 0, "text exit status")
-    for word in ("pins: fill (frag_fill.c:", "3200 blocks", "pin 12.5 MiB", "diagnosis:",
+    for word in ("pins: fill (frag_fill.c:", "3,200 blocks", "pin 12.5 MiB", "diagnosis:",
                  "at the peak of the resident set", "pinning sites: n/a"):
         check(word in r.text, "text output lacks %r" % word)
 
