@@ -16,7 +16,8 @@ static const struct hg_frame cxx[] = {
 	F("libcxx", "/usr/lib/llvm-14/include/c++/v1/memory", 9, "/src/app"),
 	F("make_cycle", "/src/app.cc", 11, "/src/app"),
 	F("main", "/src/app.cc", 22, "/src/app"),
-	F("__libc_start_call_main", "libc_start_call_main.h", 58, "/lib/x86_64-linux-gnu/libc.so.6"),
+	F("__libc_start_call_main", "libc_start_call_main.h", 58,
+	  "/lib/x86_64-linux-gnu/libc.so.6"),
 };
 
 START_TEST(test_frames_user_skips_system_headers)

@@ -1,10 +1,11 @@
 /*
  * check_main.c - runs every unit-test suite in one SRunner
  *
- * Each tests/unit/check_<module>.c exports `Suite *<module>_suite(void)`. The table below names
- * them all; a suite whose file is not in this build is a weak symbol left NULL and is skipped,
- * so a module's tests can land in the same commit as the module. Exit status is non-zero when
- * any test failed.
+ * Each tests/unit/check_<module>.c exports `Suite *<module>_suite(void)` (a large suite adds test
+ * cases from check_<module>_<theme>.c files, through fixtures.h). The table below names them
+ * all; a suite whose file is not in this build is a weak symbol left NULL and is skipped, so a
+ * module's tests can land in the same commit as the module. Exit status is non-zero when any
+ * test failed.
  */
 #include <check.h>
 #include <stdio.h>
@@ -13,7 +14,8 @@
 #define HG_SUITES(X) X(arena) X(ring) X(stack) X(format) X(trace) X(symbolize) X(replay) \
 	X(addrmap) X(json) X(collector) X(suppress) X(baseline) X(stats) X(replay_stats) \
 	X(maprange) X(timegrid) X(event_model) X(walk) X(units) X(clock) X(procfs) \
-	X(gate_lines) X(lineage) X(frag) X(heaptop) X(ring_sweep) X(frames)
+	X(gate_lines) X(lineage) X(frag) X(heaptop) X(ring_sweep) X(frames) \
+	X(report_text)
 
 #define HG_DECLARE(name) Suite *name##_suite(void) __attribute__((weak));
 HG_SUITES(HG_DECLARE)

@@ -18,7 +18,8 @@ START_TEST(test_report_text_end_and_cut_snapshot)
 	im.exit_status = SIGTERM;
 	ck_assert_str_eq(hg_image_end_text(&im, buf, sizeof(buf)), "killed by signal 15 (SIGTERM)");
 	ck_assert_str_eq(hg_snapshot_cut_text(&r, &im, buf, sizeof(buf)),
-			 "cut off: the process was killed by signal 15 (SIGTERM) while it was taken");
+			 "cut off: the process was killed by signal 15 (SIGTERM) while it was "
+			 "taken");
 	r.damage = damage; /* damage explains it first, whatever the end */
 	ck_assert_str_eq(hg_snapshot_cut_text(&r, &im, buf, sizeof(buf)), "cut off by the damage");
 	r.damage = NULL;

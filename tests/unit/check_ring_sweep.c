@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hg_clock.h"
+#include "fixtures.h"
 #include "hg_format.h"
 #include "ring_sweep.h"
 
@@ -18,19 +19,6 @@
 #define OLD (NOW - HG_SWEEP_MIN_AGE_NS - SEC)
 
 static char dir[64];
-
-/* A pid that no process has now: a child's, once reaped. */
-static unsigned dead_pid(void)
-{
-	pid_t pid = fork();
-	int status;
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0)
-		_exit(0);
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	return (unsigned)pid;
-}
 
 /* A ring file `name` naming collector; valid: with a ring's header, else zeros. */
 static void make_ring(const char *name, unsigned collector, int valid)
@@ -68,7 +56,7 @@ static const char *ring_name(char *buf, size_t cap, unsigned maker, unsigned lon
 
 START_TEST(test_ring_sweep_removes_only_abandoned_rings)
 {
-	unsigned dead = dead_pid(), me = (unsigned)getpid();
+	unsigned dead = fx_dead_pid(), me = (unsigned)getpid();
 	char gone[64], maker_gone[64], alive[64], maker_alive[64], young[64], broken[64];
 	char link[256], target[256];
 
@@ -81,7 +69,7 @@ START_TEST(test_ring_sweep_removes_only_abandoned_rings)
 	make_ring(ring_name(maker_alive, sizeof(maker_alive), me, OLD + 3), 0, 1); /* maker alive */
 	make_ring(ring_name(young, sizeof(young), dead, NOW - SEC), dead, 1); /* too young */
 	make_ring(ring_name(broken, sizeof(broken), dead, OLD + 4), dead, 0); /* not a ring */
-	make_ring("heapgraph.trace.ring", dead, 1);                            /* not a ring's name */
+	make_ring("heapgraph.trace.ring", dead, 1); /* not a ring's name */
 	make_ring("other.1.2.ring", dead, 1);
 	/* A link named like an abandoned ring: not followed, not removed. */
 	snprintf(target, sizeof(target), "%s/%s", dir, gone);

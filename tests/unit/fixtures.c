@@ -11,12 +11,16 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "collector.h"
+#include "crc32c.h"
 #include "fixtures.h"
 #include "lifecycle.h"
 #include "replay.h"
+#include "ring.h"
 #include "trace_reader.h"
 #include "trace_writer.h"
 
@@ -35,6 +39,21 @@ void fx_scratch_file(const struct fx_scratch *s, const char *name, char *out)
 	int n = snprintf(out, FX_PATH_BYTES, "%s/%s", s->dir, name);
 
 	ck_assert_int_lt(n, FX_PATH_BYTES);
+}
+
+struct fx_scratch fx_trace_dir;
+char fx_trace_path[FX_PATH_BYTES];
+
+void fx_trace_setup(void)
+{
+	fx_scratch_make(&fx_trace_dir);
+	fx_scratch_file(&fx_trace_dir, "t.hgt", fx_trace_path);
+}
+
+void fx_trace_teardown(void)
+{
+	fx_restore_stderr();
+	fx_scratch_remove(&fx_trace_dir);
 }
 
 void fx_scratch_remove(struct fx_scratch *s)
@@ -472,4 +491,152 @@ void fx_replay_rig_close(struct fx_replay_rig *g)
 	fx_buf_release(&g->b);
 	fx_scratch_remove(&g->scratch);
 	memset(g, 0, sizeof(*g));
+}
+
+/* ---- the trace suite's checks and hand-made blocks -------------------------------------- */
+
+size_t fx_expect_records(const struct fx_trace *t, size_t from, const struct fx_buf *b,
+			 uint32_t pid, uint32_t tid)
+{
+	size_t i = from;
+
+	for (size_t off = 0; off < b->len; i++) {
+		const struct hg_rec *want = (const struct hg_rec *)(b->p + off);
+
+		ck_assert_uint_lt(i, t->n);
+		ck_assert_uint_eq(t->r[i].rec->size_bytes, want->size_bytes);
+		ck_assert_mem_eq(t->r[i].rec, want, want->size_bytes);
+		ck_assert_uint_eq(t->r[i].pid, pid);
+		ck_assert_uint_eq(t->r[i].tid, tid);
+		off += want->size_bytes;
+	}
+	return i;
+}
+
+void fx_expect_end(const struct fx_trace *t, size_t i, uint16_t flags)
+{
+	ck_assert_uint_lt(i, t->n);
+	ck_assert_uint_eq(t->r[i].rec->type, HG_REC_END);
+	ck_assert_uint_eq(t->r[i].rec->flags, flags);
+	ck_assert_uint_eq(t->r[i].rec->size_bytes, sizeof(struct hg_rec_end));
+	ck_assert_uint_eq(t->r[i].pid, 0);
+	ck_assert_uint_eq(t->r[i].tid, 0);
+}
+
+void fx_put_block(struct fx_buf *file, uint32_t codec, const void *stored,
+		  uint32_t stored_bytes, uint32_t raw_bytes, uint32_t pid, uint32_t tid)
+{
+	static const uint8_t zero[8];
+	struct hg_block_header h = { HG_BLOCK_MAGIC, codec, stored_bytes, raw_bytes, pid, tid,
+				     hg_crc32c(0, stored, stored_bytes), 0 };
+
+	h.header_crc = hg_crc32c(0, &h, 28);
+	fx_buf_put(file, &h, sizeof(h));
+	fx_buf_put(file, stored, stored_bytes);
+	fx_buf_put(file, zero, ((stored_bytes + 7u) & ~7u) - stored_bytes);
+}
+
+void fx_put_file_header(struct fx_buf *file, uint32_t header_bytes)
+{
+	struct hg_trace_header fh;
+	static const uint8_t zero[256];
+
+	memset(&fh, 0, sizeof(fh));
+	memcpy(fh.magic, HG_TRACE_MAGIC, 8);
+	fh.version = HG_FORMAT_VERSION;
+	fh.header_bytes = header_bytes;
+	fx_buf_put(file, &fh, sizeof(fh));
+	fx_buf_put(file, zero, header_bytes - sizeof(fh));
+}
+
+/* ---- the ring suite's producer ---------------------------------------------------------- */
+
+void fx_ring_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes)
+{
+	fx_rig_open(g, n_slots, slot_bytes, 0);
+	hg_self_pid = (uint32_t)getpid();
+	hg_ring_forget_thread();
+	hg_ring_attach(g->ring);
+}
+
+void fx_ring_close(struct fx_rig *g, struct fx_trace *t)
+{
+	hg_ring_forget_thread();
+	hg_ring_attach(NULL);
+	fx_trace_release(t);
+	fx_rig_close(g);
+}
+
+struct fx_rig fx_ring_rig;
+struct fx_trace fx_ring_tr;
+
+void fx_ring_setup(void)
+{
+	memset(&fx_ring_rig, 0, sizeof(fx_ring_rig));
+	memset(&fx_ring_tr, 0, sizeof(fx_ring_tr));
+}
+
+void fx_ring_teardown(void)
+{
+	fx_ring_close(&fx_ring_rig, &fx_ring_tr);
+}
+
+struct hg_rec_alloc fx_rec_of(uint32_t who, uint32_t seq)
+{
+	struct hg_rec_alloc a;
+
+	memset(&a, 0, sizeof(a));
+	a.hdr = (struct hg_rec){ HG_REC_ALLOC, 0, sizeof(a) };
+	a.t_ns = 1000000ull * who + seq;
+	a.addr = ((uint64_t)(who + 1) << 32) | seq;
+	a.size_bytes = seq % 1000 + who;
+	a.stack_id = who + 1;
+	a.fn = (uint8_t)(seq % HG_FN_MAX);
+	return a;
+}
+
+void fx_expect_sequence(const struct fx_trace *t, uint32_t pid, uint32_t tid, uint32_t who,
+			uint32_t m)
+{
+	uint32_t seq = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct hg_rec_alloc want;
+
+		if (t->r[i].pid != pid || t->r[i].tid != tid)
+			continue;
+		FX_REQUIRE(t->r[i].rec->type == HG_REC_ALLOC, "record %zu of %u/%u has type %u",
+			   i, pid, tid, t->r[i].rec->type);
+		want = fx_rec_of(who, seq);
+		FX_REQUIRE(seq < m, "producer %u: more than %u records", who, m);
+		FX_REQUIRE(memcmp(t->r[i].rec, &want, sizeof(want)) == 0,
+			   "producer %u: record %zu is not record %u", who, i, seq);
+		seq++;
+	}
+	ck_assert_msg(seq == m, "producer %u (tid %u): %u records arrived, %u written", who, tid,
+		      seq, m);
+}
+
+uint32_t fx_slot_index(struct hg_ring_header *r, const struct hg_ring_slot *s)
+{
+	return (uint32_t)(s - fx_slot(r, 0));
+}
+
+void fx_sleep_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+uint32_t fx_dead_pid(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return (uint32_t)pid;
 }

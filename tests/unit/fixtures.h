@@ -8,6 +8,7 @@
 #ifndef HG_TEST_FIXTURES_H
 #define HG_TEST_FIXTURES_H
 
+#include <check.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,13 @@ void fx_scratch_make(struct fx_scratch *s);
 void fx_scratch_remove(struct fx_scratch *s);
 /* dir/name into out (FX_PATH_BYTES). */
 void fx_scratch_file(const struct fx_scratch *s, const char *name, char *out);
+
+/* The trace suite's checked fixture: a scratch directory, fx_trace_dir, and the path of t.hgt
+ * in it, fx_trace_path; stderr restored and the directory removed after. */
+extern struct fx_scratch fx_trace_dir;
+extern char fx_trace_path[FX_PATH_BYTES];
+void fx_trace_setup(void);
+void fx_trace_teardown(void);
 
 /*
  * Send stderr to /dev/null (for tests that provoke error messages on purpose) until
@@ -167,5 +175,73 @@ void fx_replay_rig_close(struct fx_replay_rig *g);
 
 /* Kernel thread id of the caller. */
 uint32_t fx_gettid(void);
+
+/*
+ * Checks and builders that the trace suite's files (check_trace*.c) share.
+ */
+/* Records from index `from` of t are b's records, byte for byte, from (pid, tid). Returns the
+ * index after them. */
+size_t fx_expect_records(const struct fx_trace *t, size_t from, const struct fx_buf *b,
+			 uint32_t pid, uint32_t tid);
+/* Record i of t is an END record with these flags, from the collector's pid 0, tid 0. */
+void fx_expect_end(const struct fx_trace *t, size_t i, uint16_t flags);
+/* Append a block made by hand: codec as given, CRCs computed here, zero padding to 8 bytes. */
+void fx_put_block(struct fx_buf *file, uint32_t codec, const void *stored,
+		  uint32_t stored_bytes, uint32_t raw_bytes, uint32_t pid, uint32_t tid);
+/* Append a file header of header_bytes (its struct and at most 256 bytes more): magic and
+ * version set, all else zero. */
+void fx_put_file_header(struct fx_buf *file, uint32_t header_bytes);
+
+/*
+ * What the ring suite's files (check_ring*.c) share: this thread as a producer of a collector's
+ * ring, and the records it writes. fx_ring_open sets hg_self_pid, check_ring.c's test double
+ * of lifecycle.c's.
+ */
+#define FX_SLOT_64K HG_RING_MIN_SLOT_BYTES
+
+/* A collector with a ring of this shape (fx_rig_open, zstd level 0), and this thread attached
+ * to it as a producer of pid getpid(). */
+void fx_ring_open(struct fx_rig *g, uint32_t n_slots, uint32_t slot_bytes);
+/* This thread detached from the ring and its slot forgotten; t released, g closed. The ring
+ * suite's teardown: fine on the zeroed g and t of a test that opened nothing. */
+void fx_ring_close(struct fx_rig *g, struct fx_trace *t);
+/* The ring suite's checked fixture: fx_ring_rig and fx_ring_tr zeroed before a test, and
+ * fx_ring_close'd after. */
+extern struct fx_rig fx_ring_rig;
+extern struct fx_trace fx_ring_tr;
+void fx_ring_setup(void);
+void fx_ring_teardown(void);
+/* Record `seq` of producer `who`: every field derived from both, so any mix-up shows. */
+struct hg_rec_alloc fx_rec_of(uint32_t who, uint32_t seq);
+/* The ALLOC records of t from (pid, tid) are exactly fx_rec_of(who, 0 .. m-1), in order. */
+void fx_expect_sequence(const struct fx_trace *t, uint32_t pid, uint32_t tid, uint32_t who,
+			uint32_t m);
+/* Index of slot s in ring r. */
+uint32_t fx_slot_index(struct hg_ring_header *r, const struct hg_ring_slot *s);
+void fx_sleep_us(long us);
+/* A pid (and main-thread tid) that no longer exists: a child that exited and was reaped. */
+uint32_t fx_dead_pid(void);
+
+/*
+ * Test cases of the replay and collector suites that live in files of their own
+ * (check_replay_<theme>.c, check_collector_<theme>.c). Each returns a new TCase, fixture and
+ * tests added, for replay_suite or collector_suite to add to its suite.
+ */
+TCase *replay_merge_tcase(void);      /* "merge": threads' blocks merged by time, horizons */
+TCase *replay_procs_tcase(void);      /* "processes": fork, exec, exit, snapshots, modules */
+TCase *collector_records_tcase(void); /* "own_records": exits, losses, horizons */
+TCase *collector_attach_tcase(void);  /* "attach": bare mode's rings */
+
+/*
+ * Test cases of the trace and ring suites that live in files of their own
+ * (check_trace_<theme>.c, check_ring_<theme>.c). Each returns a new TCase, fixture and tests
+ * added, for trace_suite or ring_suite to add to its suite.
+ */
+TCase *trace_writer_tcase(void);       /* "writer": block layout, file header, mode */
+TCase *trace_truncation_tcase(void);   /* "truncation": a trace cut at every offset */
+TCase *trace_damage_tcase(void);       /* "damage": flipped bytes, bad headers and records */
+TCase *ring_back_pressure_tcase(void); /* "back_pressure": full slots, holds, collector gone */
+TCase *ring_threads_tcase(void);       /* "threads": many producers, overflow slot, sync */
+TCase *ring_processes_tcase(void);     /* "processes": dead producers, exec, dead lock holder */
 
 #endif /* HG_TEST_FIXTURES_H */

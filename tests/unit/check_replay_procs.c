@@ -1,0 +1,588 @@
+/*
+ * check_replay_procs.c - unit tests for the replay's process images: fork, exec, exit, modules
+ */
+#include <check.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fixtures.h"
+#include "replay.h"
+#include "trace_writer.h"
+#include "replay_rig.h"
+
+/*
+ * Parent 100 forks child 200 at T+30. The child starts with the parent's blocks live at that
+ * moment: A and B; not F (freed at T+30: frees sort before the fork), not E (allocated at
+ * T+30: allocations sort after it), not C (allocated later). The parent's free of A after the
+ * fork does not touch the child's copy.
+ */
+START_TEST(test_replay_fork_child_inherits_live_blocks)
+{
+	static const uint64_t ip[1] = { 0xaaa };
+	struct hg_image *parent, *child;
+	const struct hg_stack *st;
+
+	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 10, A, 100, 1);
+	rr_alloc(T + 20, B, 200, 1);
+	rr_alloc(T + 25, F, 1, 1);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
+	fx_free(&rr_rig.b, T + 45, B);
+	rr_alloc(T + 60, D, 400, 1);
+	rr_block(200, 200);
+	fx_free(&rr_rig.b, T + 30, F);
+	rr_alloc(T + 30, E, 5, 1);
+	fx_free(&rr_rig.b, T + 40, A);
+	rr_alloc(T + 50, C, 300, 1);
+	rr_block(100, 100);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	parent = rr_rig.r->images[0];
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(parent->pid, 100);
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->ppid, 100);
+	ck_assert_int_eq(child->forked, 1);
+	ck_assert_int_eq(child->exec, 0);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(child->t_start_ns, T + 30);
+
+	ck_assert_uint_eq(parent->totals.allocations, 5);
+	ck_assert_uint_eq(parent->totals.allocated_bytes, 606);
+	ck_assert_uint_eq(parent->totals.frees, 2);
+	ck_assert_uint_eq(parent->totals.live_blocks, 3);
+	ck_assert_uint_eq(parent->totals.live_bytes, 505);
+	ck_assert_uint_eq(parent->totals.peak_bytes, 505);
+	ck_assert_uint_eq(parent->totals.peak_time_ns, 50);
+
+	ck_assert_uint_eq(child->totals.allocations, 1);
+	ck_assert_uint_eq(child->totals.allocated_bytes, 400);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.live_blocks, 2);
+	ck_assert_uint_eq(child->totals.live_bytes, 500);
+	ck_assert_uint_eq(child->totals.peak_bytes, 500);
+	ck_assert_uint_eq(child->totals.peak_time_ns, 30);
+	rr_expect_live(child, A, 100, 1);
+	rr_expect_live(child, D, 400, 1);
+	ck_assert(!rr_is_live(child, B));
+	ck_assert(!rr_is_live(child, C));
+	ck_assert(!rr_is_live(child, E));
+	ck_assert(!rr_is_live(child, F));
+	rr_expect_site(child, 1, 500, 2, 1, 400);
+
+	/* The child uses the parent's stack ids. */
+	st = hg_image_stack(child, 1);
+	ck_assert_ptr_nonnull(st);
+	ck_assert_ptr_eq(st, hg_image_stack(parent, 1));
+	ck_assert_uint_eq(st->ip[0], 0xaaa);
+}
+END_TEST
+
+/*
+ * pid 100 runs /bin/sh, which execs /usr/bin/prog at T+100: a second image of the same pid
+ * with the exec flag, its own stacks and an empty heap; the first image ends with HG_END_EXEC.
+ */
+START_TEST(test_replay_exec_starts_new_image)
+{
+	static const uint64_t ip_sh[1] = { 0x111 }, ip_prog[2] = { 0x222, 0x333 };
+	struct hg_image *sh, *prog;
+
+	rr_process(0, T, 100, 1, "sh\0-c\0x\0", 8, "/bin/sh");
+	fx_stack(&rr_rig.b, 1, 1, ip_sh);
+	rr_alloc(T + 10, A, 100, 1);
+	rr_process(0, T + 100, 100, 1, "prog\0", 5, "/usr/bin/prog");
+	fx_stack(&rr_rig.b, 1, 2, ip_prog);
+	rr_alloc(T + 110, B, 50, 1);
+	fx_free(&rr_rig.b, T + 120, A); /* the old image's block: unknown here */
+	fx_exit(&rr_rig.b, T + 200, 100, 0, HG_EXIT_CALL);
+	rr_block(100, 100);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	sh = rr_rig.r->images[0];
+	prog = rr_rig.r->images[1];
+	ck_assert_str_eq(sh->command, "sh -c x");
+	ck_assert_int_eq(sh->exec, 0);
+	ck_assert_int_eq(sh->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(sh->totals.allocations, 1);
+	ck_assert_uint_eq(sh->totals.live_bytes, 100);
+	ck_assert_uint_eq(hg_image_stack(sh, 1)->ip[0], 0x111);
+
+	ck_assert_uint_eq(prog->pid, 100);
+	ck_assert_int_eq(prog->exec, 1);
+	ck_assert_int_eq(prog->forked, 0);
+	ck_assert_ptr_null(prog->parent);
+	ck_assert_str_eq(prog->command, "prog");
+	ck_assert_str_eq(prog->exe, "/usr/bin/prog");
+	ck_assert_uint_eq(prog->t_start_ns, T + 100);
+	ck_assert_int_eq(prog->end_kind, HG_END_CODE);
+	ck_assert_int_eq(prog->exit_status, 0);
+	ck_assert_uint_eq(prog->totals.allocations, 1);
+	ck_assert_uint_eq(prog->totals.frees, 0);
+	ck_assert_uint_eq(prog->totals.unknown_frees, 1);
+	ck_assert_uint_eq(prog->totals.live_bytes, 50);
+	ck_assert_uint_eq(prog->totals.peak_time_ns, 10);
+	ck_assert_uint_eq(hg_image_stack(prog, 1)->n_frames, 2);
+	ck_assert_mem_eq(hg_image_stack(prog, 1)->ip, ip_prog, sizeof(ip_prog));
+}
+END_TEST
+
+/*
+ * The fork child's block reaches the file before any of its parent's (the collector drained
+ * the child's ring slot first): the child still starts with the parent's blocks as they were
+ * at the fork, and its free of one of them is no unknown free.
+ */
+START_TEST(test_replay_fork_child_written_before_its_parent)
+{
+	static const uint64_t ip[1] = { 0xbbb };
+	struct hg_image *parent, *child;
+
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&rr_rig.b, T + 40, A);
+	rr_alloc(T + 50, C, 300, 1);
+	rr_block(200, 200);
+	rr_process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 10, A, 100, 1);
+	rr_alloc(T + 20, B, 200, 1);
+	rr_alloc(T + 35, D, 400, 1); /* after the fork: the parent's alone */
+	rr_block(100, 100);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	parent = rr_rig.r->images[0]; /* listed by start, though the child was read first */
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->file_order, 0);
+	ck_assert_uint_eq(parent->file_order, 1);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.live_blocks, 2);
+	ck_assert_uint_eq(child->totals.live_bytes, 500);
+	rr_expect_live(child, B, 200, 1);
+	rr_expect_live(child, C, 300, 1);
+	ck_assert(!rr_is_live(child, A));
+	ck_assert(!rr_is_live(child, D));
+	ck_assert_uint_eq(parent->totals.live_blocks, 3);
+	/* Its stack ids resolve through the parent found late. */
+	ck_assert_ptr_nonnull(hg_image_stack(child, 1));
+}
+END_TEST
+
+#define M_FORK 0x7f0000000000ull /* a mapping of the parent's in the fork tests */
+
+static void fork_side(uint64_t t)
+{
+	struct hg_rec_fork f = { { HG_REC_FORK, 0, sizeof(f) }, t };
+
+	fx_buf_put(&rr_rig.b, &f, sizeof(f));
+}
+
+/*
+ * The child's PROCESS record comes after a horizon past the fork (the child was not scheduled
+ * for that long), and the parent freed B after the fork: the parent's side of the fork
+ * (HG_REC_FORK at T+30, in its own block in time) kept the heap as it was then, so the child
+ * still has B, and frees it as its own. Without that side (older traces) the child copies
+ * the parent late, lacks B, and its free is unknown.
+ */
+START_TEST(test_replay_fork_child_late_gets_the_heap_at_the_fork)
+{
+	static const uint64_t ip[1] = { 0xccc };
+	struct hg_image *parent, *child;
+
+	rr_process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 10, A, 100, 1);
+	fx_mmap(&rr_rig.b, T + 15, M_FORK, 1u << 20, 1);
+	rr_alloc(T + 20, B, 200, 1);
+	if (_i)
+		fork_side(T + 30);
+	fx_free(&rr_rig.b, T + 35, B);
+	fx_munmap(&rr_rig.b, T + 35, M_FORK, 1u << 20); /* the parent's: the child keeps its copy */
+	rr_alloc(T + 36, C, 300, 1); /* after the fork: not the child's */
+	fx_mmap(&rr_rig.b, T + 37, M_FORK + (4u << 20), 1u << 20, 1); /* nor this */
+	rr_block(100, 100);
+	rr_horizon(T + 40);
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&rr_rig.b, T + 50, B);
+	fx_munmap(&rr_rig.b, T + 50, M_FORK, 1u << 20);
+	rr_block(200, 200);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	parent = rr_rig.r->images[0];
+	child = rr_rig.r->images[1];
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_uint_eq(parent->totals.live_blocks, 2);
+	ck_assert_uint_eq(parent->mmap.ranges.n, 1);
+	if (_i) {
+		ck_assert_uint_eq(child->totals.unknown_frees, 0);
+		ck_assert_uint_eq(child->totals.frees, 1);
+		ck_assert_uint_eq(child->totals.live_blocks, 1);
+		rr_expect_live(child, A, 100, 1);
+		ck_assert(!rr_is_live(child, C));
+		/* Its copy of the mapping, unmapped as its own; not the parent's later one. */
+		ck_assert_uint_eq(child->mmap.unmaps, 1);
+		ck_assert_uint_eq(child->mmap.ranges.n, 0);
+	} else {
+		ck_assert_uint_eq(child->totals.unknown_frees, 1);
+		ck_assert(rr_is_live(child, C)); /* the parent as it stood when the copy was made */
+		ck_assert_uint_eq(child->mmap.ranges.n, 1);
+		ck_assert_uint_eq(child->mmap.ranges.v[0].lo, M_FORK + (4u << 20));
+	}
+	ck_assert(!rr_is_live(child, B));
+	/* How high the blocks reached: the child's from the parent's at the same moment as its
+	 * heap; the parent's mark stays at C although B, below it, was freed. */
+	ck_assert_uint_eq(hg_heaptop_high(&child->heaptop, 0, 1ull << 26), _i ? B + 200 : C + 300);
+	ck_assert_uint_eq(hg_heaptop_high(&parent->heaptop, 0, 1ull << 26), C + 300);
+}
+END_TEST
+
+/*
+ * Both sides of a fork on time, the child's read first: it copies the parent at the fork,
+ * and the parent's side, applied after it at the same time, copies nothing more.
+ */
+START_TEST(test_replay_fork_child_side_first)
+{
+	static const uint64_t ip[1] = { 0xddd };
+	struct hg_image *child;
+
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "sh\0", 3, "/bin/sh");
+	fx_free(&rr_rig.b, T + 50, A);
+	rr_block(200, 200);
+	rr_process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 10, A, 100, 1);
+	fork_side(T + 30);
+	rr_alloc(T + 40, B, 200, 1);
+	rr_block(100, 100);
+	rr_replay();
+
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->totals.unknown_frees, 0);
+	ck_assert_uint_eq(child->totals.frees, 1);
+	ck_assert_uint_eq(child->totals.live_blocks, 0);
+	ck_assert_uint_eq(rr_rig.r->images[0]->totals.live_blocks, 2);
+	/* A, freed by the child, still marks how high its blocks reached; B came after the fork */
+	ck_assert_uint_eq(hg_heaptop_high(&child->heaptop, 0, 1ull << 26), A + 100);
+	ck_assert_uint_eq(hg_heaptop_high(&rr_rig.r->images[0]->heaptop, 0, 1ull << 26), B + 200);
+}
+END_TEST
+
+static void snapshot(uint64_t t, uint32_t id, const char *label)
+{
+	uint32_t label_bytes = (uint32_t)strlen(label) + 1;
+	struct hg_rec_snapshot r = { { HG_REC_SNAPSHOT, HG_SNAP_CALL,
+				       hg_rec_align(sizeof(r) + label_bytes) }, t, id, label_bytes,
+				     1, 1 };
+	static const uint8_t zero[8];
+
+	fx_buf_put(&rr_rig.b, &r, sizeof(r));
+	fx_buf_put(&rr_rig.b, label, label_bytes);
+	fx_buf_put(&rr_rig.b, zero, r.hdr.size_bytes - sizeof(r) - label_bytes);
+}
+
+/*
+ * A snapshot keeps how high the blocks had reached at its moment: C, freed before it, still
+ * counts; D, allocated after it, does not (the image's own mark goes on to D).
+ */
+START_TEST(test_replay_snapshot_keeps_heaptop_of_its_moment)
+{
+	const struct hg_snapshot *sn;
+	struct hg_image *im;
+
+	rr_process(0, T, 100, 1, "p", 1, "/p");
+	rr_alloc(T + 10, A, 100, 0);
+	rr_alloc(T + 20, C, 300, 0);
+	fx_free(&rr_rig.b, T + 25, C);
+	snapshot(T + 30, 1, "mid");
+	rr_alloc(T + 40, D, 400, 0);
+	rr_block(100, 100);
+	rr_replay();
+
+	im = rr_rig.r->images[0];
+	ck_assert_uint_eq(im->n_snapshots, 1);
+	sn = im->snapshots[0];
+	ck_assert_str_eq(sn->label, "mid");
+	ck_assert_int_eq(sn->have_blocks, 1);
+	ck_assert_uint_eq(sn->n_blocks, 1);
+	ck_assert_uint_eq(sn->blocks[0].addr, A);
+	ck_assert_uint_eq(hg_heaptop_high(&sn->heaptop, 0, 1ull << 26), C + 300);
+	ck_assert_uint_eq(hg_heaptop_high(&im->heaptop, 0, 1ull << 26), D + 400);
+}
+END_TEST
+
+/*
+ * pid 200 is a fork child of pid 100 (T+10) that execs /usr/bin/prog at T+50. The exec'd
+ * image writes to another ring slot than the fork child, and here its block reaches the file
+ * first: the images still follow start times. prog is the exec'd one and has its allocations,
+ * the fork child ends with HG_END_EXEC and keeps its own.
+ */
+START_TEST(test_replay_exec_written_before_its_fork)
+{
+	static const uint64_t ip[1] = { 0x111 };
+	struct hg_image *parent, *child, *prog;
+
+	rr_process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_block(100, 100);
+	rr_process(0, T + 50, 200, 100, "prog\0", 5, "/usr/bin/prog"); /* the exec'd image, first */
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 60, B, 50, 1);
+	rr_alloc(T + 70, C, 60, 1);
+	rr_block(200, 201);
+	rr_process(HG_PROCESS_FORK, T + 10, 200, 100, "sh\0", 3, "/bin/sh"); /* its fork, later */
+	rr_alloc(T + 20, A, 100, 1);
+	rr_block(200, 200);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 3);
+	parent = rr_rig.r->images[0];
+	child = rr_rig.r->images[1]; /* by start: the fork child before the image it exec'd */
+	prog = rr_rig.r->images[2];
+	ck_assert_uint_eq(parent->pid, 100);
+	ck_assert_str_eq(prog->command, "prog");
+	ck_assert_int_eq(prog->exec, 1);
+	ck_assert_int_eq(prog->forked, 0);
+	ck_assert_uint_eq(prog->totals.allocations, 2);
+	ck_assert_uint_eq(prog->totals.live_bytes, 110);
+	ck_assert_int_eq(child->forked, 1);
+	ck_assert_int_eq(child->exec, 0);
+	ck_assert_ptr_eq(child->parent, parent);
+	ck_assert_int_eq(child->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(child->t_replaced_ns, prog->t_start_ns); /* read before it */
+	ck_assert_uint_eq(prog->t_replaced_ns, 0);
+	ck_assert_uint_eq(child->totals.allocations, 1);
+	ck_assert_uint_eq(child->totals.live_bytes, 100);
+}
+END_TEST
+
+/*
+ * pid 100 runs a, which exits at T+50; the pid is reused by b at T+100, a process of its own.
+ * b's PROCESS record is read before a's EXIT: b looks like an exec of a until the EXIT says
+ * a ended by itself. a ends with its code, b is not an exec.
+ */
+START_TEST(test_replay_reused_pid_is_not_an_exec)
+{
+	struct hg_image *a, *b;
+
+	rr_process(0, T, 100, 1, "a\0", 2, "/bin/a");
+	rr_block(100, 100);
+	rr_process(0, T + 100, 100, 1, "b\0", 2, "/bin/b");
+	rr_block(100, 101);
+	fx_exit(&rr_rig.b, T + 50, 100, 3, HG_EXIT_CALL);
+	rr_block(100, 100);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	a = rr_rig.r->images[0];
+	b = rr_rig.r->images[1];
+	ck_assert_str_eq(a->command, "a");
+	ck_assert_int_eq(a->end_kind, HG_END_CODE);
+	ck_assert_int_eq(a->exit_status, 3);
+	ck_assert_str_eq(b->command, "b");
+	ck_assert_int_eq(b->exec, 0);
+}
+END_TEST
+
+/*
+ * How each image ended, from EXIT records: exit() written by the shim, waitpid's result by the
+ * collector (pid 0 blocks). waitpid's word is final whichever record the file holds first.
+ */
+START_TEST(test_replay_exit_codes)
+{
+	/* t_exit: the earliest EXIT record's time, whichever the file holds first */
+	static const struct {
+		int kind, status;
+		uint64_t t_exit;
+	} want[] = {
+		{ HG_END_CODE, 5, T + 50 },    /* 100: exit(3), then waitpid says 5 */
+		{ HG_END_CODE, 5, T + 55 },    /* 101: waitpid says 5, then exit(3) arrives */
+		{ HG_END_SIGNAL, 9, T + 60 },  /* 102: killed */
+		{ HG_END_CODE, 42, T + 55 },   /* 103: exit(42) only */
+		{ HG_END_UNKNOWN, 0, 0 },      /* 104: nothing */
+		{ HG_END_UNKNOWN, 0, T + 60 }, /* 105: gone */
+		{ HG_END_SIGNAL, 11, T + 55 }, /* 106: exit(1), then killed */
+	};
+
+	for (uint32_t pid = 100; pid <= 106; pid++) {
+		rr_process(0, T, pid, 1, "p", 1, "/p");
+		rr_block(pid, pid);
+	}
+	fx_exit(&rr_rig.b, T + 50, 100, 3, HG_EXIT_CALL);
+	rr_block(100, 100);
+	fx_exit(&rr_rig.b, T + 60, 100, 5, HG_EXIT_WAIT);
+	fx_exit(&rr_rig.b, T + 60, 101, 5, HG_EXIT_WAIT);
+	fx_exit(&rr_rig.b, T + 60, 102, 9, HG_EXIT_SIGNAL);
+	fx_exit(&rr_rig.b, T + 60, 105, 0, HG_EXIT_GONE);
+	fx_exit(&rr_rig.b, T + 60, 999, 1, HG_EXIT_WAIT); /* no such process: ignored */
+	rr_block(0, 0);
+	fx_exit(&rr_rig.b, T + 55, 101, 3, HG_EXIT_CALL);
+	rr_block(101, 101);
+	fx_exit(&rr_rig.b, T + 55, 103, 42, HG_EXIT_CALL);
+	rr_block(103, 103);
+	fx_exit(&rr_rig.b, T + 55, 106, 1, HG_EXIT_CALL);
+	rr_block(106, 106);
+	fx_exit(&rr_rig.b, T + 60, 106, 11, HG_EXIT_SIGNAL);
+	rr_block(0, 0);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 7);
+	for (uint32_t i = 0; i < 7; i++) {
+		ck_assert_uint_eq(rr_rig.r->images[i]->pid, 100 + i);
+		ck_assert_msg(rr_rig.r->images[i]->end_kind == want[i].kind, "pid %u: end kind %d",
+			      100 + i, rr_rig.r->images[i]->end_kind);
+		ck_assert_msg(rr_rig.r->images[i]->exit_status == want[i].status,
+			      "pid %u: status %d", 100 + i, rr_rig.r->images[i]->exit_status);
+		ck_assert_uint_eq(rr_rig.r->images[i]->t_exit_ns, want[i].t_exit);
+	}
+}
+END_TEST
+
+/*
+ * Ends a traced parent saw in its wait (reaper_pid set): taken for its own child, as final as the
+ * collector's waitpid; ignored for an image of the pid whose parent is another process (the
+ * reaped child was untraced and got the pid of an earlier image).
+ */
+START_TEST(test_replay_exit_reaped)
+{
+	/* The parent's slot is drained first: its records come before its children's PROCESS. */
+	fx_exit_reaped(&rr_rig.b, T + 50, 200, 15, HG_EXIT_SIGNAL, 50);
+	fx_exit_reaped(&rr_rig.b, T + 50, 201, 9, HG_EXIT_SIGNAL, 50);
+	fx_exit_reaped(&rr_rig.b, T + 50, 202, 3, HG_EXIT_WAIT, 50);
+	rr_block(50, 50);
+	rr_process(0, T, 200, 50, "p", 1, "/p");
+	rr_process(0, T, 201, 60, "p", 1, "/p");
+	rr_process(0, T, 202, 50, "p", 1, "/p");
+	fx_exit(&rr_rig.b, T + 40, 202, 3, HG_EXIT_CALL);
+	rr_block(200, 200);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 3);
+	ck_assert_uint_eq(rr_rig.r->images[0]->pid, 200);
+	ck_assert_int_eq(rr_rig.r->images[0]->end_kind, HG_END_SIGNAL);
+	ck_assert_int_eq(rr_rig.r->images[0]->exit_status, 15);
+	ck_assert_uint_eq(rr_rig.r->images[0]->t_exit_ns, T + 50);
+	ck_assert_int_eq(rr_rig.r->images[1]->end_kind, HG_END_UNKNOWN);
+	ck_assert_uint_eq(rr_rig.r->images[1]->t_exit_ns, 0);
+	ck_assert_int_eq(rr_rig.r->images[2]->end_kind, HG_END_CODE);
+	ck_assert_int_eq(rr_rig.r->images[2]->exit_status, 3);
+	ck_assert_uint_eq(rr_rig.r->images[2]->t_exit_ns, T + 40);
+}
+END_TEST
+
+/*
+ * The file header's RSS interval: _i 0, a trace that does not write it (as before the field);
+ * 1, sampling every 25 ms; 2, sampling off (record --rss-interval 0).
+ */
+START_TEST(test_replay_rss_interval_from_header)
+{
+	static const uint32_t want[] = { 0, 25, HG_RSS_INTERVAL_OFF };
+
+	rr_process(0, T, 100, 1, "p", 1, "/p");
+	rr_block(100, 100);
+	if (_i)
+		ck_assert_int_eq(hg_trace_writer_rss_interval(rr_rig.w, _i == 1 ? 25 : 0), 0);
+	rr_replay();
+	ck_assert_uint_eq(rr_rig.r->rss_interval_ms, want[_i]);
+	ck_assert_uint_eq(rr_rig.r->n_images, 1);
+}
+END_TEST
+
+START_TEST(test_replay_modules)
+{
+	static const struct hg_segment seg[2] = { { 0, 0x1000, 4, 0 }, { 0x1000, 0x2000, 5, 0 } };
+	static const struct hg_segment lib_seg[1] = { { 0, 0x5000, 5, 0 } };
+	static const uint8_t bid[20] = { 0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4, 5, 6,
+					 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	const struct hg_module *m;
+	struct hg_image *im, *child;
+
+	rr_process(0, T, 100, 1, "p", 1, "/usr/bin/prog");
+	static const uint64_t in_lib[2] = { 0x7f0000001234, 0x555555555800 };
+	static const uint64_t in_main[1] = { 0x555555555800 };
+	fx_module(&rr_rig.b, HG_MODULE_MAIN, T + 1, 0x555555554000, 2, seg, bid, 20,
+		  "/usr/bin/prog");
+	fx_stack(&rr_rig.b, 3, 1, in_main); /* before any library */
+	fx_module(&rr_rig.b, 0, T + 2, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/libx.so");
+	fx_stack(&rr_rig.b, 1, 2, in_lib);  /* through libx */
+	fx_unmodule(&rr_rig.b, T + 100, 0x7f0000000000);
+	fx_stack(&rr_rig.b, 4, 2, in_lib);  /* at libx's address with nothing mapped there */
+	/* Another library where libx was: stacks through it are its, the earlier ones libx's. */
+	fx_module(&rr_rig.b, 0, T + 150, 0x7f0000000000, 1, lib_seg, NULL, 0, "/lib/liby.so");
+	fx_stack(&rr_rig.b, 2, 2, in_lib);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 200, 200, 100, "p", 1, "/usr/bin/prog");
+	rr_block(200, 200);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	im = rr_rig.r->images[0];
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(im->n_modules, 3);
+	m = &im->modules[0];
+	ck_assert_str_eq(m->path, "/usr/bin/prog");
+	ck_assert_int_eq(m->is_main, 1);
+	ck_assert_uint_eq(m->load_bias, 0x555555554000);
+	ck_assert_uint_eq(m->lo, 0x555555554000);
+	ck_assert_uint_eq(m->hi, 0x555555557000);
+	ck_assert_uint_eq(m->build_id_len, 20);
+	ck_assert_mem_eq(m->build_id, bid, 20);
+	ck_assert_uint_eq(m->t_load_ns, T + 1);
+	ck_assert_uint_eq(m->t_unload_ns, UINT64_MAX);
+	m = &im->modules[1];
+	ck_assert_str_eq(m->path, "/lib/libx.so");
+	ck_assert_int_eq(m->is_main, 0);
+	ck_assert_uint_eq(m->build_id_len, 0);
+	ck_assert_uint_eq(m->lo, 0x7f0000000000);
+	ck_assert_uint_eq(m->hi, 0x7f0000005000);
+	ck_assert_uint_eq(m->t_unload_ns, T + 100);
+
+	ck_assert_str_eq(im->modules[2].path, "/lib/liby.so");
+	ck_assert_uint_eq(im->modules[2].t_unload_ns, UINT64_MAX);
+
+	ck_assert_ptr_eq(hg_stack_module(im, 1, 0x555555555800), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(im, 3, 0x555555555800), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(im, 1, 0x7f0000004fff), &im->modules[1]);
+	ck_assert_ptr_eq(hg_stack_module(im, 2, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_null(hg_stack_module(im, 1, 0x555555557000));
+	ck_assert_ptr_null(hg_stack_module(im, 1, 0x1));
+	/* No module mapped the address when the stack was recorded (or its library's record
+	 * came later): the latest loaded that maps it. A stack not defined at all: the same. */
+	ck_assert_ptr_eq(hg_stack_module(im, 4, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_eq(hg_stack_module(im, 3, 0x7f0000001234), &im->modules[2]);
+	ck_assert_ptr_eq(hg_stack_module(im, 99, 0x7f0000001234), &im->modules[2]);
+	/* A fork child finds its parent's modules as they were at the fork, for the parent's
+	 * stacks and its own. */
+	ck_assert_uint_eq(child->n_modules, 0);
+	ck_assert_ptr_eq(hg_stack_module(child, 1, 0x555555554000), &im->modules[0]);
+	ck_assert_ptr_eq(hg_stack_module(child, 1, 0x7f0000000010), &im->modules[1]);
+	ck_assert_ptr_eq(hg_stack_module(child, 2, 0x7f0000000010), &im->modules[2]);
+}
+END_TEST
+
+TCase *replay_procs_tcase(void)
+{
+	TCase *procs = tcase_create("processes");
+
+	tcase_add_checked_fixture(procs, rr_setup, rr_teardown);
+	tcase_add_test(procs, test_replay_fork_child_inherits_live_blocks);
+	tcase_add_test(procs, test_replay_exec_starts_new_image);
+	tcase_add_test(procs, test_replay_fork_child_written_before_its_parent);
+	tcase_add_loop_test(procs, test_replay_fork_child_late_gets_the_heap_at_the_fork, 0, 2);
+	tcase_add_test(procs, test_replay_fork_child_side_first);
+	tcase_add_test(procs, test_replay_snapshot_keeps_heaptop_of_its_moment);
+	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
+	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
+	tcase_add_test(procs, test_replay_exit_codes);
+	tcase_add_test(procs, test_replay_exit_reaped);
+	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
+	tcase_add_test(procs, test_replay_modules);
+	return procs;
+}

@@ -1,0 +1,374 @@
+/*
+ * check_ring_threads.c - ring producers on threads: back-pressure, holds, many at once, sync
+ */
+#include <check.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "collector.h"
+#include "fixtures.h"
+#include "ring.h"
+
+
+/* ---- producer threads ------------------------------------------------------------------- */
+
+struct producer {
+	pthread_t th;
+	uint32_t who;                /* index, for fx_rec_of */
+	uint32_t m;                  /* records to write */
+	uint32_t tid;                /* filled by the thread */
+	struct hg_ring_slot *slot;   /* the slot it wrote through, NULL for the overflow slot */
+	uint64_t full;               /* puts that found the slot full (back-pressure) */
+	pthread_barrier_t *written;  /* all producers hold their slots until all have written */
+	int done;                    /* atomic: finished */
+};
+
+static void *produce(void *arg)
+{
+	struct producer *p = arg;
+
+	p->tid = fx_gettid();
+	for (uint32_t k = 0; k < p->m; k++) {
+		struct hg_rec_alloc a = fx_rec_of(p->who, k);
+		uint64_t used = hg_tls.head + sizeof(a) - hg_tls.tail_cache;
+
+		if (hg_tls.slot && used > hg_ring->slot_bytes)
+			p->full++;
+		hg_ring_put(&a, sizeof(a));
+	}
+	p->slot = hg_tls.slot;
+	if (p->written)
+		pthread_barrier_wait(p->written);
+	hg_ring_release_thread(0);
+	__atomic_store_n(&p->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Drain, pausing `pause_us` after each pass, until every producer is done and a pass after
+ * that moved nothing. */
+static void consume(struct producer *p, uint32_t n, long pause_us)
+{
+	for (;;) {
+		int all_done = 1;
+
+		for (uint32_t i = 0; i < n; i++)
+			all_done &= __atomic_load_n(&p[i].done, __ATOMIC_ACQUIRE);
+		/* all_done is read before the pass: the pass sees everything they published. */
+		if (hg_collector_drain(fx_ring_rig.c) == 0 && all_done)
+			break;
+		fx_sleep_us(pause_us);
+	}
+	for (uint32_t i = 0; i < n; i++)
+		ck_assert_int_eq(pthread_join(p[i].th, NULL), 0);
+}
+
+static void start(struct producer *p, uint32_t n, uint32_t m, pthread_barrier_t *written)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		memset(&p[i], 0, sizeof(p[i]));
+		p[i].who = i;
+		p[i].m = m;
+		p[i].written = written;
+		ck_assert_int_eq(pthread_create(&p[i].th, NULL, produce, &p[i]), 0);
+	}
+}
+
+/* ---- back-pressure ---------------------------------------------------------------------- */
+
+/* One producer writes twelve slots' worth while the collector drains in slow passes: the
+ * producer waits for room and nothing is lost or reordered. */
+START_TEST(test_ring_back_pressure_slow_consumer)
+{
+	struct producer p;
+	const uint32_t m = 20000; /* 800000 bytes through a 65536-byte slot */
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	start(&p, 1, m, NULL);
+	consume(&p, 1, 2000);
+	ck_assert_uint_gt(p.full, 0);
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_ALLOC), m);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p.tid, 0, m);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_LOSS), 0);
+}
+END_TEST
+
+/* The collector stopped (HG_RING_F_SHUTDOWN): a producer facing a full slot gives up, counts
+ * the record as lost, and does not wait forever. */
+START_TEST(test_ring_full_slot_collector_gone_gives_up)
+{
+	struct hg_rec_alloc a = fx_rec_of(0, 0);
+	const uint32_t fit = FX_SLOT_64K / sizeof(a); /* 1638 records, 16 bytes spare */
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	for (uint32_t k = 0; k < fit; k++) {
+		a = fx_rec_of(0, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+	ck_assert_uint_eq(hg_tls.slot->head, fit * sizeof(a));
+	__atomic_or_fetch(&fx_ring_rig.ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
+	a = fx_rec_of(0, fit);
+	hg_ring_put(&a, sizeof(a));
+	ck_assert_uint_eq(hg_tls.slot->head, fit * sizeof(a));
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 1);
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_bytes, sizeof(a));
+
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), fx_gettid(), 0, fit);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_LOSS), 1);
+}
+END_TEST
+
+/*
+ * hg_ring_hold keeps the slot's stall_ns at the held time until hg_ring_hold_end, even across
+ * a put that waits for room (which on its own marks the wait and clears it after). Without a
+ * slot of its own a thread holds nothing.
+ */
+START_TEST(test_ring_hold_keeps_the_horizon_until_released)
+{
+	struct hg_rec_alloc a = fx_rec_of(0, 0);
+	const uint32_t fit = FX_SLOT_64K / sizeof(a);
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	ck_assert_int_eq(hg_ring_hold(111), 0); /* no slot yet */
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end();
+	/* What a thread that died holding left behind: the claim clears it. */
+	for (uint32_t i = 0; i < 4; i++)
+		fx_slot(fx_ring_rig.ring, i)->stall_ns = 999;
+	for (uint32_t k = 0; k < fit; k++) {
+		a = fx_rec_of(0, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	ck_assert_int_eq(hg_ring_hold(222), 1);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	ck_assert_int_eq(hg_ring_hold(333), 0); /* held already: the earlier time stands */
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	/* Full, and the collector stopped: the put waits, gives up, and leaves the hold. */
+	__atomic_or_fetch(&fx_ring_rig.ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
+	a = fx_rec_of(0, fit);
+	hg_ring_put(&a, sizeof(a));
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 1);
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 222);
+	hg_ring_hold_end();
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end(); /* nothing held: nothing changes */
+	ck_assert_uint_eq(hg_tls.slot->stall_ns, 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_uint_eq(fx_slot(fx_ring_rig.ring, 1)->stall_ns, 999); /* a slot nobody claimed */
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), fx_gettid(), 0, fit);
+}
+END_TEST
+
+/* A thread that gives its slot back while holding (it exits, say): the collector frees the
+ * slot with the hold cleared, and the thread holds nothing any more. */
+START_TEST(test_ring_hold_released_with_the_slot)
+{
+	struct hg_rec_alloc a = fx_rec_of(0, 0);
+	struct hg_ring_slot *s;
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	hg_ring_put(&a, sizeof(a));
+	s = hg_tls.slot;
+	ck_assert_int_eq(hg_ring_hold(444), 1);
+	hg_ring_release_thread(1);
+	ck_assert_int_eq(hg_tls.holding, 0);
+	hg_ring_hold_end(); /* no slot, nothing held: no effect */
+	ck_assert_uint_eq(s->stall_ns, 444);
+	hg_collector_drain(fx_ring_rig.c);
+	ck_assert_uint_eq(__atomic_load_n(&s->state, __ATOMIC_ACQUIRE), HG_SLOT_FREE);
+	ck_assert_uint_eq(s->stall_ns, 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), fx_gettid(), 0, 1);
+}
+END_TEST
+
+/*
+ * The collector process died (its pid is gone) while the slot is full: the producer gives up
+ * after a bounded wait, counts the record as lost, and the program's errno is untouched by the
+ * kill(2) that found the collector gone.
+ */
+START_TEST(test_ring_collector_died_producer_gives_up_keeps_errno)
+{
+	struct hg_rec_alloc a;
+	const uint32_t fit = FX_SLOT_64K / sizeof(a);
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	for (uint32_t k = 0; k < fit; k++) {
+		a = fx_rec_of(0, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+	fx_ring_rig.ring->collector_pid = fx_dead_pid();
+	a = fx_rec_of(0, fit);
+	errno = EDOM;
+	hg_ring_put(&a, sizeof(a));
+	ck_assert_int_eq(errno, EDOM);
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 1);
+	ck_assert_uint_eq(hg_tls.slot->head, fit * sizeof(a));
+}
+END_TEST
+
+/* ---- threads ---------------------------------------------------------------------------- */
+
+#define N_PRODUCERS 8
+
+/* Eight threads, fifteen slots: each thread writes through a slot of its own, every record
+ * arrives exactly once and in its thread's order, and released slots go back to FREE. */
+START_TEST(test_ring_threads_each_own_slot)
+{
+	struct producer p[N_PRODUCERS];
+	pthread_barrier_t written;
+	const uint32_t m = 4000;
+
+	fx_ring_open(&fx_ring_rig, 16, FX_SLOT_64K);
+	pthread_barrier_init(&written, NULL, N_PRODUCERS);
+	start(p, N_PRODUCERS, m, &written);
+	consume(p, N_PRODUCERS, 200);
+	pthread_barrier_destroy(&written);
+	for (uint32_t i = 0; i < N_PRODUCERS; i++) {
+		ck_assert_ptr_nonnull(p[i].slot);
+		ck_assert_uint_lt(fx_slot_index(fx_ring_rig.ring, p[i].slot), 15);
+		for (uint32_t k = 0; k < i; k++) {
+			ck_assert_ptr_ne(p[i].slot, p[k].slot);
+			ck_assert_uint_ne(p[i].tid, p[k].tid);
+		}
+	}
+	hg_collector_drain(fx_ring_rig.c);
+	for (uint32_t i = 0; i < 15; i++) {
+		ck_assert_uint_eq(fx_slot(fx_ring_rig.ring, i)->state, HG_SLOT_FREE);
+		ck_assert_uint_eq(fx_slot(fx_ring_rig.ring, i)->head, 0);
+		ck_assert_uint_eq(fx_slot(fx_ring_rig.ring, i)->tail, 0);
+	}
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_ALLOC), N_PRODUCERS * m);
+	for (uint32_t i = 0; i < N_PRODUCERS; i++)
+		fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p[i].tid, i, m);
+}
+END_TEST
+
+/*
+ * Eight threads, three slots of their own: the five threads that find no free slot write
+ * through the shared overflow slot, whose block carries pid 0, and every record still arrives
+ * attributed to the thread that wrote it.
+ */
+START_TEST(test_ring_overflow_slot_keeps_origin)
+{
+	struct producer p[N_PRODUCERS];
+	pthread_barrier_t written;
+	const uint32_t m = 2000;
+	uint32_t owners = 0;
+	uint8_t *file;
+	size_t n;
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	pthread_barrier_init(&written, NULL, N_PRODUCERS);
+	start(p, N_PRODUCERS, m, &written);
+	consume(p, N_PRODUCERS, 200);
+	pthread_barrier_destroy(&written);
+	for (uint32_t i = 0; i < N_PRODUCERS; i++)
+		owners += p[i].slot != NULL;
+	ck_assert_uint_eq(owners, 3);
+
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_ALLOC), N_PRODUCERS * m);
+	file = fx_slurp(fx_ring_rig.trace, &n);
+	for (uint32_t i = 0; i < N_PRODUCERS; i++) {
+		fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p[i].tid, i, m);
+		/* Overflow threads' records sit in pid-0 blocks, behind ORIGIN records. */
+		for (size_t k = 0; k < fx_ring_tr.n && !p[i].slot; k++) {
+			struct hg_block_header h;
+			if (fx_ring_tr.r[k].tid != p[i].tid)
+				continue;
+			memcpy(&h, file + fx_ring_tr.r[k].offset, sizeof(h));
+			FX_REQUIRE(h.pid == 0 && h.tid == 0, "overflow record in block of %u/%u",
+				   h.pid, h.tid);
+		}
+	}
+	free(file);
+}
+END_TEST
+
+/* hg_ring_sync from a producer: once it returns, the trace file holds everything the thread
+ * published, followed by an END block, while the collector is still running. */
+struct syncer {
+	pthread_t th;
+	int done;
+	uint32_t tid;
+};
+
+static void *write_and_sync(void *arg)
+{
+	struct syncer *s = arg;
+
+	s->tid = fx_gettid();
+	for (uint32_t k = 0; k < 10; k++) {
+		struct hg_rec_alloc a = fx_rec_of(3, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+	hg_ring_sync(10000);
+	__atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_ring_sync_puts_records_on_disk)
+{
+	struct syncer s = { 0 };
+
+	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
+	ck_assert_int_eq(pthread_create(&s.th, NULL, write_and_sync, &s), 0);
+	while (!__atomic_load_n(&s.done, __ATOMIC_ACQUIRE)) {
+		hg_collector_drain(fx_ring_rig.c);
+		fx_sleep_us(200);
+	}
+	ck_assert_int_eq(pthread_join(s.th, NULL), 0);
+	ck_assert_uint_eq(fx_ring_rig.ring->sync_done, 1);
+	/* Read the file as it is now, before the collector finishes. */
+	fx_read(fx_ring_rig.trace, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	ck_assert_uint_eq(fx_ring_tr.n, 11);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), s.tid, 3, 10);
+	ck_assert_uint_eq(fx_ring_tr.r[10].rec->type, HG_REC_END);
+	ck_assert_uint_eq(fx_ring_tr.r[10].rec->flags, 0);
+}
+END_TEST
+
+TCase *ring_back_pressure_tcase(void)
+{
+	TCase *pressure = tcase_create("back_pressure");
+
+	tcase_add_checked_fixture(pressure, fx_ring_setup, fx_ring_teardown);
+	/* A hang guard only: every test finishes in well under a second. */
+	tcase_set_timeout(pressure, 30);
+	tcase_add_test(pressure, test_ring_back_pressure_slow_consumer);
+	tcase_add_test(pressure, test_ring_full_slot_collector_gone_gives_up);
+	tcase_add_test(pressure, test_ring_hold_keeps_the_horizon_until_released);
+	tcase_add_test(pressure, test_ring_hold_released_with_the_slot);
+	tcase_add_test(pressure, test_ring_collector_died_producer_gives_up_keeps_errno);
+	return pressure;
+}
+
+TCase *ring_threads_tcase(void)
+{
+	TCase *threads = tcase_create("threads");
+
+	tcase_add_checked_fixture(threads, fx_ring_setup, fx_ring_teardown);
+	/* A hang guard only: every test finishes in well under a second. */
+	tcase_set_timeout(threads, 30);
+	tcase_add_test(threads, test_ring_threads_each_own_slot);
+	tcase_add_test(threads, test_ring_overflow_slot_keeps_origin);
+	tcase_add_test(threads, test_ring_sync_puts_records_on_disk);
+	return threads;
+}
