@@ -142,7 +142,7 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 {
 	struct hg_collector *c;
 	char path[256];
-	uint64_t bytes = hg_ring_file_bytes(o->n_slots, o->slot_bytes);
+	uint64_t bytes = hg_ring_file_bytes(o->n_slots, o->slot_bytes), now;
 	const char *clock_env = getenv(HG_ENV_CLOCK);
 	int fd, use_tsc = hg_clock_env_parse(clock_env);
 	struct hg_ring_clock clock;
@@ -154,9 +154,10 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	}
 	hg_clock_calibrate(&clock, use_tsc);
 	/* The name's time is CLOCK_MONOTONIC's: only its order against others' matters. */
-	hg_ring_sweep(HG_RING_DIR, (unsigned long long)hg_clock_monotonic_ns());
+	now = hg_clock_monotonic_ns();
+	hg_ring_sweep(HG_RING_DIR, now);
 	snprintf(path, sizeof(path), HG_RING_DIR "/" HG_RING_NAME_PREFIX "%d.%llu" HG_RING_NAME_SUFFIX,
-		 (int)getpid(), (unsigned long long)hg_clock_monotonic_ns());
+		 (int)getpid(), (unsigned long long)now);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		hg_error("cannot create ring '%s': %s", path, strerror(errno));
@@ -189,7 +190,7 @@ struct hg_collector *hg_collector_attach(const char *ring_path)
 	struct hg_ring_header *r;
 	void *p = MAP_FAILED;
 
-	hg_ring_sweep(HG_RING_DIR, (unsigned long long)hg_clock_monotonic_ns());
+	hg_ring_sweep(HG_RING_DIR, hg_clock_monotonic_ns());
 	if ((fd = open(ring_path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		hg_error("cannot open ring '%s': %s", ring_path, strerror(errno));
 		return NULL;

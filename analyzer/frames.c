@@ -52,19 +52,12 @@ static const char *const system_include_dirs[] = {
 	"/usr/include/", "/usr/local/include/", "/usr/lib/gcc/", "/usr/lib/llvm",
 };
 
-static int has_prefix(const char *s, const char *const *prefixes, size_t n, int basename)
+static int has_prefix(const char *s, const char *const *prefixes, size_t n)
 {
-	const char *t = basename ? hg_basename(s) : s;
-
 	for (size_t i = 0; i < n; i++)
-		if (!strncmp(t, prefixes[i], strlen(prefixes[i])))
+		if (!strncmp(s, prefixes[i], strlen(prefixes[i])))
 			return 1;
 	return 0;
-}
-
-static int in_runtime(const struct hg_frame *fr)
-{
-	return has_prefix(fr->module, runtime_modules, HG_ARRAY_SIZE(runtime_modules), 1);
 }
 
 const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
@@ -72,10 +65,11 @@ const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
 	const struct hg_frame *fallback = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!fr[i].file || !fr[i].line || !fr[i].module || in_runtime(&fr[i]))
+		if (!fr[i].file || !fr[i].line || !fr[i].module ||
+		    has_prefix(hg_basename(fr[i].module), runtime_modules,
+			       HG_ARRAY_SIZE(runtime_modules)))
 			continue;
-		if (!has_prefix(fr[i].file, system_include_dirs,
-				HG_ARRAY_SIZE(system_include_dirs), 0))
+		if (!has_prefix(fr[i].file, system_include_dirs, HG_ARRAY_SIZE(system_include_dirs)))
 			return &fr[i];
 		if (!fallback)
 			fallback = &fr[i];
@@ -86,8 +80,10 @@ const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
 size_t hg_frames_through_user(const struct hg_frame *fr, size_t n, size_t min)
 {
 	const struct hg_frame *user = hg_frames_user(fr, n);
-	size_t want = user && (size_t)(user - fr) + 1 > min ? (size_t)(user - fr) + 1 : min;
+	size_t want = user ? (size_t)(user - fr) + 1 : 0;
 
+	if (want < min)
+		want = min;
 	return want < n ? want : n;
 }
 

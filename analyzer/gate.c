@@ -21,11 +21,11 @@
 #include "leaks.h"
 #include "units.h"
 
-/* Whether a snapshot of im was cut off before its end. */
-static int any_cut(const struct hg_image *im)
+/* Whether im's exit snapshot was begun and cut off before its end. */
+static int exit_snapshot_cut(const struct hg_image *im)
 {
 	for (uint32_t i = 0; i < im->n_snapshots; i++)
-		if (!im->snapshots[i]->complete)
+		if (!im->snapshots[i]->complete && im->snapshots[i]->reason == HG_SNAP_EXIT)
 			return 1;
 	return 0;
 }
@@ -207,7 +207,7 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		return;
 	}
 	if (!sn || hg_graph_build(&g, sn) < 0) {
-		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL && any_cut(p->im) ?
+		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL && exit_snapshot_cut(p->im) ?
 			"killed by a signal while its exit snapshot was taken" :
 			p->im->end_kind == HG_END_SIGNAL ?
 			"killed by a signal before exit: no exit snapshot" :

@@ -36,7 +36,8 @@ uint32_t *hg_sites_by_live(const struct hg_image *im, size_t *n);
 /* "exit", "signal", "call", "periodic" for an enum hg_snapshot_reason. */
 const char *hg_snapshot_reason_name(int reason);
 /* Why a snapshot of im is incomplete (its end never came): "cut off by the damage", or by a
- * signal that killed the process while it was taken, or by the end of the trace. Returns buf. */
+ * signal that killed the process while it was taken, or by the trace ending first. Returns
+ * buf. */
 const char *hg_snapshot_cut_text(const struct hg_replay *r, const struct hg_image *im, char *buf,
 				 size_t cap);
 /* The same for the sites of im's mmap domain (im->mmap.sites), most bytes mapped first. */

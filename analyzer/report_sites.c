@@ -75,7 +75,7 @@ const char *hg_snapshot_cut_text(const struct hg_replay *r, const struct hg_imag
 		snprintf(buf, cap, "cut off: the process was %s while it was taken",
 			 hg_image_end_text(im, end, sizeof(end)));
 	else
-		snprintf(buf, cap, "cut off: the trace ends before its end");
+		snprintf(buf, cap, "cut off: the trace ends before the snapshot does");
 	return buf;
 }
 

@@ -11,7 +11,8 @@
  *   - NS, the CLOCK_MONOTONIC time it was made, is more than HG_SWEEP_MIN_AGE_NS ago (a
  *     bare-mode ring has no collector for a moment after it is made);
  *   - the collector it names (or, while it names none, the process that made it, PID) does
- *     not exist, or is a zombie. A pid reused since by another process keeps the ring: left, not wrongly taken.
+ *     not exist, or is a zombie. A pid reused since by another process keeps the ring: left,
+ *     not wrongly taken.
  * Processes that still map a removed ring keep their mapping (unlink takes away only the
  * name); with their collector gone they count their events as lost, as before.
  */
@@ -29,24 +30,27 @@
 #include "ring_sweep.h"
 
 /* PID and NS of a ring's name; 0 when name is not a ring's. */
-static int parse_name(const char *name, unsigned long *pid, unsigned long long *ns)
+static int parse_name(const char *name, uint32_t *pid, uint64_t *ns)
 {
-	size_t n = strlen(name), np = strlen(HG_RING_NAME_PREFIX), ns_len = strlen(HG_RING_NAME_SUFFIX);
+	size_t n = strlen(name), np = strlen(HG_RING_NAME_PREFIX);
+	size_t ns_len = strlen(HG_RING_NAME_SUFFIX);
+	unsigned long long v;
 	char *end;
 
 	if (n <= np + ns_len || strncmp(name, HG_RING_NAME_PREFIX, np) != 0 ||
 	    strcmp(name + n - ns_len, HG_RING_NAME_SUFFIX) != 0)
 		return 0;
 	errno = 0;
-	*pid = strtoul(name + np, &end, 10);
-	if (errno || end == name + np || *end != '.')
+	v = strtoull(name + np, &end, 10);
+	if (errno || end == name + np || *end != '.' || v == 0 || v > INT32_MAX)
 		return 0;
+	*pid = (uint32_t)v;
 	*ns = strtoull(end + 1, &end, 10);
-	return !errno && end == name + n - ns_len && *pid > 0 && *pid <= INT32_MAX;
+	return !errno && end == name + n - ns_len;
 }
 
 /* Whether the open ring file fd, made by `maker`, names a collector (or maker) that is gone. */
-static int abandoned(int fd, unsigned long maker)
+static int abandoned(int fd, uint32_t maker)
 {
 	struct hg_ring_header h;
 	struct stat sb;
@@ -55,10 +59,10 @@ static int abandoned(int fd, unsigned long maker)
 	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) ||
 	    !hg_ring_header_valid(&h, (uint64_t)sb.st_size))
 		return 0;
-	return !hg_proc_alive(h.collector_pid ? h.collector_pid : (uint32_t)maker);
+	return !hg_proc_alive(h.collector_pid ? h.collector_pid : maker);
 }
 
-int hg_ring_sweep(const char *dir, unsigned long long now_ns)
+int hg_ring_sweep(const char *dir, uint64_t now_ns)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -67,8 +71,8 @@ int hg_ring_sweep(const char *dir, unsigned long long now_ns)
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		unsigned long pid;
-		unsigned long long ns;
+		uint32_t pid;
+		uint64_t ns;
 		int fd;
 
 		if (!parse_name(e->d_name, &pid, &ns) || ns > now_ns ||

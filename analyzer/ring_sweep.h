@@ -4,6 +4,8 @@
 #ifndef HG_RING_SWEEP_H
 #define HG_RING_SWEEP_H
 
+#include <stdint.h>
+
 /* A ring younger than this is never removed: its collector may be starting. */
 #define HG_SWEEP_MIN_AGE_NS (60ull * 1000000000ull)
 
@@ -14,6 +16,6 @@
  * that no longer exists. Returns how many were removed. Quiet: this is housekeeping before
  * the caller makes its own ring, and nothing it finds is the caller's concern.
  */
-int hg_ring_sweep(const char *dir, unsigned long long now_ns);
+int hg_ring_sweep(const char *dir, uint64_t now_ns);
 
 #endif /* HG_RING_SWEEP_H */

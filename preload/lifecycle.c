@@ -206,8 +206,7 @@ void hg_record_reaped(pid_t pid, int killed, int status)
 	struct hg_rec_exit rec = { { HG_REC_EXIT, 0, sizeof(rec) }, hg_now_ns(), (uint32_t)pid,
 				   status, killed ? HG_EXIT_SIGNAL : HG_EXIT_WAIT, hg_self_pid };
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE)
-		hg_ring_put(&rec, sizeof(rec));
+	hg_ring_put(&rec, sizeof(rec));
 }
 
 /*

@@ -26,7 +26,7 @@ START_TEST(test_report_text_end_and_cut_snapshot)
 	im.end_kind = HG_END_UNKNOWN;
 	ck_assert_str_eq(hg_image_end_text(&im, buf, sizeof(buf)), "end not recorded");
 	ck_assert_str_eq(hg_snapshot_cut_text(&r, &im, buf, sizeof(buf)),
-			 "cut off: the trace ends before its end");
+			 "cut off: the trace ends before the snapshot does");
 	im.end_kind = HG_END_CODE;
 	im.exit_status = 3;
 	ck_assert_str_eq(hg_image_end_text(&im, buf, sizeof(buf)), "exited with code 3");
