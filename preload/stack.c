@@ -3,7 +3,10 @@
  *
  * Stacks are walked by walk.c, which caches each code address's CFI rule and re-walks only the
  * frames that changed since the thread's previous capture; a stack it cannot follow goes to
- * libunwind's unw_backtrace (see unwind.c). Both give the same return addresses.
+ * libunwind's unw_backtrace (see unwind.c). Both give the same return addresses. walk.c also
+ * remembers the walks it made with the ids they got here: a capture it can vouch for as a
+ * walk already made (most of them, in a program that allocates from the same places over and
+ * over) takes that id without walking, hashing or looking up.
  *
  * Each stack is hashed (64 bits over its return addresses) and looked up in one open-addressing
  * table shared by all threads. The table is lock-free: an empty entry is claimed with one CAS on
@@ -290,16 +293,20 @@ uint32_t hg_stack_capture(const struct hg_frame *from)
 	/* buf[0..1] is room for a record header before the first frame kept (see emit_stack). */
 	uint64_t buf[2 + HG_MAX_FRAMES + SHIM_FRAMES_MAX];
 	void **ip = (void **)(buf + 2);
-	int n = -1, max = (int)st.max_frames + SHIM_FRAMES_MAX;
+	int n = -1, max = (int)st.max_frames + SHIM_FRAMES_MAX, walked = 0;
+	int first = 0, inserted;
+	uint32_t id;
 
-	if (__atomic_load_n(&st.walker, __ATOMIC_RELAXED))
+	if (__atomic_load_n(&st.walker, __ATOMIC_RELAXED)) {
+		if (hg_walk_recall(from->ret, from->sp, from->bp, &id))
+			return id;
 		n = hg_walk_from(from->ret, from->sp, from->bp, ip, (int)st.max_frames);
+		walked = n > 0;
+	}
 	if (HG_UNLIKELY(n > 0 && !__atomic_load_n(&st.checked, __ATOMIC_RELAXED)))
 		n = check_walker(ip, n, max);
 	if (n < 0)
 		HG_INTERNAL(n = hg_unwind_backtrace(ip, max));
-	int first = 0, inserted;
-	uint32_t id;
 
 	while (first < n && (uintptr_t)ip[first] >= st.self_lo && (uintptr_t)ip[first] < st.self_hi)
 		first++;
@@ -313,5 +320,8 @@ uint32_t hg_stack_capture(const struct hg_frame *from)
 		emit_stack(buf + first, id, n);
 		HG_INTERNAL(hg_modules_check());
 	}
+	/* Not when check_walker just gave the stack to libunwind. */
+	if (walked && __atomic_load_n(&st.walker, __ATOMIC_RELAXED))
+		hg_walk_remember(id);
 	return id;
 }

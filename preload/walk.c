@@ -3,7 +3,7 @@
  *
  * libunwind's fast path costs about 10 ns per frame, and a program allocates from deep stacks
  * whose outer part rarely changes between two allocations of one thread (an interpreter's eval
- * loop, a server's request handler). This walker does two things instead:
+ * loop, a server's request handler). This walker does three things instead:
  *
  * - Rules are cached process-wide, one 64-bit word per code address (the address and the rule
  *   packed together, so a racing writer can never pair one address with another's rule), and
@@ -15,6 +15,9 @@
  *   values. If each of those words still holds what was read then, the walk would read the
  *   same and arrive at the same frames, so they are copied instead of walked. Checking a frame
  *   is one or two loads from the stack, which is in the cache anyway.
+ * - Each thread also remembers its walks by the frame they started from, with the stack id the
+ *   caller gave them (hg_walk_remember). A capture from a remembered frame whose words all
+ *   still hold what that walk read gets the id without a walk (hg_walk_recall).
  *
  * A frame the rules cannot follow (no FDE, a signal frame, a DWARF expression, a frame over
  * 1 MiB, a frame past the top of the thread's stack) makes the walker decline, and the caller
@@ -96,6 +99,53 @@ static inline int32_t frame_rbp_off(const struct frame *f)
 
 enum end { END_LAST, END_ZERO, END_MAX };
 
+/*
+ * A walk remembered by the frame it started from, with the stack id it was given. A thread
+ * allocates from a few hundred places over and over, each time at the same depth of its
+ * stack: the traced sqlite3 of bench/ walks from under 256 distinct (code address, stack
+ * pointer) pairs all run long. A walk from a given frame is a function of that frame, the
+ * rules, and the words it read on the way out (return addresses, and saved rbp values where a
+ * later CFA depends on them), so if each of those words still holds what it held, the walk
+ * would end with the same frames and the same id. Checking that is a handful of independent
+ * loads, where walking is a chain of dependent ones per frame (rule, CFA, return address).
+ *
+ * The keys, with the first word to check (the caller's return address, which is what differs
+ * when a function is called from many places at one depth), are a table of their own that
+ * stays in the cache; the rest of an entry is read only once those match. A thread whose
+ * walks are seldom found again (under a quarter of its lookups, as with bench/churn's random
+ * paths) remembers only one walk in MEMO_SPARSE, so that it does not pay for remembering what
+ * it will not use.
+ */
+#define MEMO_SLOTS 256 /* per thread, direct-mapped by first frame */
+#define MEMO_CHECKS 40 /* words a remembered walk may have read; deeper walks are not kept */
+#define MEMO_WINDOW 1024 /* tries over which the hit rate is judged (halved, not reset) */
+#define MEMO_EVIDENCE 64 /* tries before the hit rate is judged at all */
+#define MEMO_SPARSE 16
+
+struct memo_key {
+	uint64_t ip, sp; /* the first frame; ip 0: an empty entry */
+	uint64_t top;    /* of the stack it was made on: the words checked lie below it */
+	uint64_t val0;   /* the first word to check, when n > 0 */
+	int32_t off0;
+	uint32_t n;      /* words to check */
+};
+
+struct memo {
+	uint64_t bp;              /* rbp in the first frame, when bp_used */
+	uint32_t gen;             /* rules generation it was made under */
+	uint32_t id;              /* the stack id its frames were given */
+	uint32_t bp_used;         /* the walk read rbp from the first frame */
+	int32_t off[MEMO_CHECKS]; /* where each word is, from sp (off[0]: in the key) */
+	uint64_t val[MEMO_CHECKS];
+};
+
+struct memo_table {
+	struct memo_key key[MEMO_SLOTS];
+	struct memo body[MEMO_SLOTS];
+	uint32_t tries, hits;
+	uint32_t misses; /* since the last walk remembered */
+};
+
 struct walk_state {
 	struct walk_state *next_free;
 	uint32_t gen;               /* rules generation this walk was made under */
@@ -104,6 +154,7 @@ struct walk_state {
 	int n;                      /* frames in prev */
 	enum end end;               /* how it ended; END_ZERO keeps a sentinel at prev[n] */
 	struct frame *prev, *cur;   /* the last walk, and the one being made */
+	struct memo_table *memo;    /* remembered walks, arena; NULL until the first */
 	uint64_t near[NEAR_RULES];  /* the rules this thread used last, by code address */
 	struct frame buf[2][MAX_WALK + 1];
 };
@@ -202,6 +253,7 @@ static struct walk_state *state_new(void)
 	pool_unlock();
 	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
 		return NULL;
+	/* A state from the pool keeps its remembered walks: they are checked before use. */
 	s->valid = 0;
 	memset(s->near, 0, sizeof(s->near));
 	s->prev = s->buf[0];
@@ -413,4 +465,97 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
 	if ((n = walk(s, ret, sp, bp, ip, max)) < 0)
 		s->valid = 0;
 	return n;
+}
+
+static size_t memo_slot(uint64_t ip, uint64_t sp)
+{
+	return (size_t)(((ip ^ sp * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull) >> 40) &
+	       (MEMO_SLOTS - 1);
+}
+
+int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
+{
+	struct walk_state *s = hg_tls.walk;
+	struct memo_table *t;
+	const struct memo_key *k;
+	const struct memo *m;
+	size_t i;
+
+	if (HG_UNLIKELY(!s || !(t = s->memo)))
+		return 0;
+	if (++t->tries == MEMO_WINDOW) {
+		t->tries /= 2;
+		t->hits /= 2;
+	}
+	i = memo_slot(ret, sp);
+	k = &t->key[i];
+	if (k->ip != ret || k->sp != sp || k->top != stack_top(sp) ||
+	    (k->n && load(sp + (uint64_t)(int64_t)k->off0) != k->val0))
+		return 0;
+	m = &t->body[i];
+	if ((m->bp_used && m->bp != bp) || m->gen != __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE))
+		return 0;
+	for (uint32_t j = 1; j < k->n; j++)
+		if (load(sp + (uint64_t)(int64_t)m->off[j]) != m->val[j])
+			return 0;
+	t->hits++;
+	*id = m->id;
+	return 1;
+}
+
+/* Add the word at addr to the checks of m; 0 when there is no room or it is too far away. */
+static int memo_check(struct memo *m, uint32_t *n, uint64_t sp, uint64_t addr, uint64_t val)
+{
+	int64_t off = (int64_t)(addr - sp);
+
+	if (*n == MEMO_CHECKS || off != (int32_t)off)
+		return 0;
+	m->off[*n] = (int32_t)off;
+	m->val[(*n)++] = val;
+	return 1;
+}
+
+void hg_walk_remember(uint32_t id)
+{
+	struct walk_state *s = hg_tls.walk;
+	struct memo_table *t;
+	const struct frame *f;
+	struct memo_key *k;
+	struct memo *m;
+	uint32_t n = 0;
+	int last;
+	size_t i;
+
+	if (!s || !s->valid || s->top == UINT64_MAX)
+		return;
+	if (!(t = s->memo) && !(t = s->memo = hg_arena_alloc(sizeof(*t))))
+		return;
+	if (t->tries >= MEMO_EVIDENCE && t->hits * 4 < t->tries && ++t->misses < MEMO_SPARSE)
+		return;
+	t->misses = 0;
+	f = s->prev;
+	i = memo_slot(f[0].ip, f[0].sp);
+	k = &t->key[i];
+	m = &t->body[i];
+	k->ip = 0;
+	/* The words walk() read, as changed_from checks them from the first frame on. */
+	last = s->end == END_ZERO ? s->n : s->n - 1;
+	for (int j = 0; j < last; j++) {
+		if (!memo_check(m, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip))
+			return;
+		if (frame_rbp_off(&f[j]) && f[j + 1].bp_used &&
+		    !memo_check(m, &n, f[0].sp,
+				f[j + 1].sp + (uint64_t)(int64_t)frame_rbp_off(&f[j]), f[j + 1].bp))
+			return;
+	}
+	m->bp = f[0].bp;
+	m->bp_used = f[0].bp_used;
+	m->gen = s->gen;
+	m->id = id;
+	k->off0 = n ? m->off[0] : 0;
+	k->val0 = n ? m->val[0] : 0;
+	k->n = n;
+	k->top = s->top;
+	k->sp = f[0].sp;
+	k->ip = f[0].ip;
 }

@@ -22,6 +22,16 @@ int hg_walk_init(void);
  */
 int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max);
 
+/*
+ * The stack id of a walk from (ret, sp, bp) that this thread made and remembered before, when
+ * every word that walk read still holds what it did (it would end the same): 1 with *id set,
+ * else 0 and the caller walks.
+ */
+int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id);
+
+/* Remember the thread's last walk, which succeeded, and the stack id its frames were given. */
+void hg_walk_remember(uint32_t id);
+
 /* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
 void hg_walk_flush(void);
 

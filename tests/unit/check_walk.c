@@ -8,6 +8,7 @@
  * (alloca), the same stack again (copied from the previous walk), a function called from two
  * callers with identical frames at the same depth (the copy must notice the changed return
  * address), threads, and a signal handler (declines: the signal frame is libunwind's).
+ * Remembered walks (hg_walk_recall) must be found again only where the walk would read the same.
  */
 #include <alloca.h>
 #include <check.h>
@@ -223,6 +224,122 @@ START_TEST(test_walk_after_flush)
 }
 END_TEST
 
+/* Walk and remember the walk under m->id (remember), or look it up (recall), from the frame of
+ * this function's caller: memo_leaf, whichever way it was reached. */
+struct memo_try {
+	int remember, found;
+	uint32_t id;
+};
+
+static __attribute__((noinline)) void memo_capture(struct memo_try *m)
+{
+	struct hg_frame from;
+	void *ip[MAX];
+
+	HG_CALLER_FRAME(&from);
+	if (m->remember) {
+		ck_assert_int_gt(hg_walk_from(from.ret, from.sp, from.bp, ip, MAX), 0);
+		hg_walk_remember(m->id);
+	} else {
+		m->found = hg_walk_recall(from.ret, from.sp, from.bp, &m->id);
+	}
+	__asm__ volatile("" ::: "memory");
+}
+
+static __attribute__((noinline)) void memo_leaf(struct memo_try *m)
+{
+	memo_capture(m);
+	sink++;
+}
+
+/* Two callers of memo_leaf at the same depth: the same first frame, another return address. */
+static __attribute__((noinline)) void memo_via_a(struct memo_try *m)
+{
+	memo_leaf(m);
+	sink += 1;
+}
+
+static __attribute__((noinline)) void memo_via_b(struct memo_try *m)
+{
+	memo_leaf(m);
+	sink += 2;
+}
+
+/*
+ * A script of remembers and recalls, each made from the one call site in run_script, so that
+ * the stacks differ only where a step says. via NULL: a flush (code unloaded).
+ */
+struct memo_step {
+	void (*via)(struct memo_try *);
+	int remember;
+	uint32_t id; /* remember: the id to keep; recall: the id expected, 0 for not found */
+};
+
+static void run_script(const struct memo_step *step, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct memo_try m = { step[i].remember, 0, step[i].remember ? step[i].id : 0 };
+
+		if (!step[i].via) {
+			hg_walk_flush();
+			continue;
+		}
+		step[i].via(&m);
+		if (!step[i].remember)
+			ck_assert_msg((m.found ? m.id : 0) == step[i].id,
+				      "step %d: recalled %u, expected %u", i, m.found ? m.id : 0,
+				      step[i].id);
+	}
+}
+
+START_TEST(test_walk_recall_only_the_same_stack)
+{
+	static const struct memo_step script[] = {
+		{ NULL, 0, 0 }, /* nothing remembered by other tests counts */
+		{ memo_via_a, 0, 0 },
+		{ memo_via_a, 1, 7 },
+		{ memo_via_a, 0, 7 },
+		{ memo_via_a, 0, 7 },
+		/* The same first frame, reached from elsewhere: the walk would read another word. */
+		{ memo_via_b, 0, 0 },
+		{ memo_via_b, 1, 8 },
+		{ memo_via_b, 0, 8 },
+		{ memo_via_a, 0, 0 }, /* b's walk took the entry: never 8 */
+		{ memo_via_a, 1, 7 },
+		{ memo_via_a, 0, 7 },
+		/* Code unloaded: what was remembered may be another code's now. */
+		{ NULL, 0, 0 },
+		{ memo_via_a, 0, 0 },
+	};
+
+	init();
+	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
+/* One more frame in between: the first frame is the same code at another stack pointer. */
+static __attribute__((noinline)) void memo_deeper(struct memo_try *m)
+{
+	memo_via_a(m);
+	sink += 3;
+}
+
+START_TEST(test_walk_recall_at_another_depth)
+{
+	static const struct memo_step script[] = {
+		{ NULL, 0, 0 },
+		{ memo_via_a, 1, 9 },
+		{ memo_deeper, 0, 0 },
+		{ memo_deeper, 1, 10 },
+		{ memo_deeper, 0, 10 },
+		{ memo_via_a, 0, 9 },
+	};
+
+	init();
+	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
 Suite *walk_suite(void);
 
 Suite *walk_suite(void)
@@ -235,6 +352,8 @@ Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_in_threads);
 	tcase_add_test(tc, test_walk_through_a_signal_frame);
 	tcase_add_test(tc, test_walk_after_flush);
+	tcase_add_test(tc, test_walk_recall_only_the_same_stack);
+	tcase_add_test(tc, test_walk_recall_at_another_depth);
 	suite_add_tcase(s, tc);
 	return s;
 }
