@@ -282,7 +282,7 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		       *im->command ? im->command : im->exe);
 		if (!im->n_snapshots)
-			printf("  no snapshot (replaced by exec, killed, or HEAPGRAPH_SNAPSHOT=0)\n");
+			printf("  no snapshot: %s\n", hg_snapshot_missing_text(im, line, sizeof(line)));
 		if (!im->at_rss_peak.taken)
 			printf("  %s\n", hg_frag_no_rss(line, sizeof(line), r->rss_interval_ms,
 							 ran_ns(im), im->pid));

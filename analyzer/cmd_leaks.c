@@ -127,12 +127,12 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 		       "classified\n", im->pid, im->ppid, *im->command ? im->command : im->exe,
 		       cut->label, hg_snapshot_cut_text(r, im, why, sizeof(why)));
 	} else if (!strcmp(a->format, "text")) {
-		printf("\nprocess %u (parent %u): %s\n  no snapshot%s%s%s\n", im->pid, im->ppid,
-		       *im->command ? im->command : im->exe, a->label ? " labelled '" : "",
-		       a->label ? a->label : "", a->label ? "'" : im->end_kind == HG_END_EXEC ?
-		       " (replaced by exec: its heap was discarded)" :
-		       im->end_kind == HG_END_SIGNAL ? " (killed by a signal before exit)" :
-		       " (none recorded: HEAPGRAPH_SNAPSHOT=0, or the process did not exit)");
+		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
+		       *im->command ? im->command : im->exe);
+		if (a->label)
+			printf("  no snapshot labelled '%s'\n", a->label);
+		else
+			printf("  no snapshot: %s\n", hg_snapshot_missing_text(im, why, sizeof(why)));
 	}
 }
 

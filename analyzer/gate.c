@@ -203,16 +203,19 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 	size_t n, cap = 0;
 
 	if (p->im->end_kind == HG_END_EXEC) {
-		p->why_unchecked = "replaced by exec: its heap was discarded";
+		hg_snapshot_missing_text(p->im, p->why_unchecked, sizeof(p->why_unchecked));
 		return;
 	}
 	if (!sn || hg_graph_build(&g, sn) < 0) {
-		p->why_unchecked = p->im->end_kind == HG_END_SIGNAL && exit_snapshot_cut(p->im) ?
-			"killed by a signal while its exit snapshot was taken" :
-			p->im->end_kind == HG_END_SIGNAL ?
-			"killed by a signal before exit: no exit snapshot" :
-			"no exit snapshot (HEAPGRAPH_SNAPSHOT=0, it did not exit, or the trace "
-			"ends before it)";
+		char why[96];
+
+		if (p->im->end_kind == HG_END_SIGNAL && exit_snapshot_cut(p->im))
+			snprintf(p->why_unchecked, sizeof(p->why_unchecked),
+				 "%s while its exit snapshot was taken",
+				 hg_image_end_text(p->im, why, sizeof(why)));
+		else
+			snprintf(p->why_unchecked, sizeof(p->why_unchecked), "no exit snapshot: %s",
+				 hg_snapshot_missing_text(p->im, why, sizeof(why)));
 		return;
 	}
 	p->checked = 1;

@@ -84,7 +84,7 @@ struct hg_check_proc {
 	const struct hg_image *im;
 	const char *program;       /* basename of the executable */
 	int checked;               /* 1: its exit snapshot was classified */
-	const char *why_unchecked; /* when not checked: a phrase ("killed by a signal ...") */
+	char why_unchecked[128];   /* when not checked: a phrase ("killed by signal 9 ...") */
 	struct hg_check_site *sites; /* sorted: counted first, then by bytes */
 	size_t n_sites;
 	uint64_t counted_bytes, counted_blocks; /* of sites NEW or GREW */

@@ -79,6 +79,27 @@ const char *hg_snapshot_cut_text(const struct hg_replay *r, const struct hg_imag
 	return buf;
 }
 
+const char *hg_snapshot_missing_text(const struct hg_image *im, char *buf, size_t cap)
+{
+	char end[64];
+
+	switch (im->end_kind) {
+	case HG_END_EXEC:
+		snprintf(buf, cap, "replaced by exec: its heap was discarded");
+		break;
+	case HG_END_SIGNAL:
+		snprintf(buf, cap, "%s before exit", hg_image_end_text(im, end, sizeof(end)));
+		break;
+	case HG_END_CODE:
+		snprintf(buf, cap, "none was taken at its exit: HEAPGRAPH_SNAPSHOT=0, or tracing "
+			 "had stopped");
+		break;
+	default:
+		snprintf(buf, cap, "its end is not in the trace");
+	}
+	return buf;
+}
+
 const char *hg_snapshot_reason_name(int reason)
 {
 	switch (reason) {

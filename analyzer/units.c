@@ -56,7 +56,15 @@ char *hg_format_duration(char *buf, size_t cap, uint64_t ns)
 		snprintf(buf, cap, "%.1f us", (double)ns / 1e3);
 	else if (ns < 1000000000)
 		snprintf(buf, cap, "%.1f ms", (double)ns / 1e6);
-	else
+	else if (ns < 60000000000ull)
 		snprintf(buf, cap, "%.2f s", (double)ns / 1e9);
+	else if (ns < 3600000000000ull)
+		snprintf(buf, cap, "%llu min %.1f s", (unsigned long long)(ns / 60000000000ull),
+			 (double)(ns % 60000000000ull) / 1e9);
+	else
+		snprintf(buf, cap, "%llu h %llu min %llu s",
+			 (unsigned long long)(ns / 3600000000000ull),
+			 (unsigned long long)(ns / 60000000000ull % 60),
+			 (unsigned long long)(ns / 1000000000ull % 60));
 	return buf;
 }

@@ -19,7 +19,7 @@ static inline const char *hg_plural(uint64_t n)
 	return n == 1 ? "" : "s";
 }
 
-/* "850 ns", "12.5 ms", "3.20 s". Returns buf. */
+/* "850 ns", "12.5 ms", "3.20 s", "2 min 5.0 s", "99 h 0 min 0 s". Returns buf. */
 char *hg_format_duration(char *buf, size_t cap, uint64_t ns);
 
 /*

@@ -127,7 +127,8 @@ def test_check_program_failure_is_not_a_leak(ctx):
     res = check_cmd(ctx, "--", ctx.sample("exitcode"), "term", expect_code=143)
     check("was killed by signal 15 (SIGTERM): the program's own failure, not a leak"
           in res.errtext, "killed program not reported:\n" + clip(res.errtext))
-    check(re.search(r"^skip pid \d+: .*exitcode term: killed by a signal before exit",
+    check(re.search(r"^skip pid \d+: .*exitcode term: no exit snapshot: killed by signal 15 "
+                    r"\(SIGTERM\) before exit$",
                     res.errtext, re.M), "killed process not listed as skipped")
     # TRACE mode reads the program's status from the trace
     trace = ctx.path("fail.hgt")

@@ -744,7 +744,13 @@ def test_leaks_no_snapshot(ctx):
     eq(proc["exit"], {"signal": 9}, "sigkill: exit")
     eq(proc["snapshot"], None, "sigkill: snapshot")
     text = leaks(ctx, trace, fmt="text").text
-    check("no snapshot" in text, "sigkill text does not say 'no snapshot': %r" % clip(text))
+    check("no snapshot: killed by signal 9 (SIGKILL) before exit" in text,
+          "sigkill text does not say why it has no snapshot: %r" % clip(text))
+    res = run([ctx.hg, "frag", trace])
+    eq(res.code, 0, "sigkill: frag exit status")
+    text = res.text
+    check("no snapshot: killed by signal 9 (SIGKILL) before exit" in text,
+          "sigkill: frag does not say why it has no snapshot: %r" % clip(text))
 
     # forkexec: the image replaced by exec has no snapshot; the other two have one each.
     _, trace = ctx.record([ctx.sample("forkexec")], expect_code=0)
@@ -753,7 +759,7 @@ def test_leaks_no_snapshot(ctx):
        [(False, False, True), (True, False, False), (False, True, True)],
        "forkexec: (forked, exec, has a snapshot) per image")
     text = leaks(ctx, trace, fmt="text").text
-    check("replaced by exec" in text, "forkexec text does not say the fork child was replaced "
+    check("no snapshot: replaced by exec: its heap was discarded" in text, "forkexec text does not say the fork child was replaced "
           "by exec: %s" % clip(text))
 
     # HEAPGRAPH_SNAPSHOT=0: no exit snapshot.
@@ -761,6 +767,9 @@ def test_leaks_no_snapshot(ctx):
                           env=clean_env({"HEAPGRAPH_SNAPSHOT": "0"}))
     proc = only_process(leaks_json(ctx, trace), "demo with HEAPGRAPH_SNAPSHOT=0")
     eq(proc["snapshot"], None, "HEAPGRAPH_SNAPSHOT=0: snapshot")
+    text = leaks(ctx, trace, fmt="text").text
+    check("no snapshot: none was taken at its exit: HEAPGRAPH_SNAPSHOT=0" in text,
+          "HEAPGRAPH_SNAPSHOT=0: text does not say why: %r" % clip(text))
 
 
 def test_leaks_usage_errors(ctx):

@@ -12,6 +12,10 @@ START_TEST(test_units_duration_and_since_start)
 	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 850), "850 ns");
 	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 12500000), "12.5 ms");
 	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 3200000000ull), "3.20 s");
+	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 59990000000ull), "59.99 s");
+	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 125000000000ull), "2 min 5.0 s");
+	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 356400000000000ull), "99 h 0 min 0 s");
+	ck_assert_str_eq(hg_format_duration(b, sizeof(b), 3725000000000ull), "1 h 2 min 5 s");
 	/* exact times: what the trace says */
 	ck_assert_str_eq(hg_format_since_start(b, sizeof(b), 1, 0), "1 ns after start");
 	ck_assert_str_eq(hg_format_since_start(b, sizeof(b), 1, 1), "1 ns after start");
