@@ -122,21 +122,29 @@ enum end { END_LAST, END_ZERO, END_MAX };
 #define MEMO_EVIDENCE 64 /* tries before the hit rate is judged at all */
 #define MEMO_SPARSE 16
 
+/* Everything that decides whether the walk would go the same way up to its first word; one
+ * cache line. */
 struct memo_key {
-	uint64_t ip, sp; /* the first frame; ip 0: an empty entry */
-	uint64_t top;    /* of the stack it was made on: the words checked lie below it */
-	uint64_t val0;   /* the first word to check, when n > 0 */
+	uint64_t ip, sp;  /* the first frame; ip 0: an empty entry */
+	uint64_t top;     /* of the stack it was made on: the words checked lie below it */
+	uint64_t bp;      /* rbp in the first frame, when bp_used */
+	uint64_t val0;    /* the first word to check, when n > 0 */
 	int32_t off0;
-	uint32_t n;      /* words to check */
+	uint32_t n;       /* words to check */
+	uint32_t gen;     /* rules generation it was made under */
+	uint32_t bp_used; /* the walk read rbp from the first frame */
+	uint32_t pad[2];
 };
 
+/* A word the walk read: where it is from sp, and what it held. */
+struct memo_word {
+	int32_t off;
+	uint64_t val;
+} __attribute__((packed));
+
 struct memo {
-	uint64_t bp;              /* rbp in the first frame, when bp_used */
-	uint32_t gen;             /* rules generation it was made under */
-	uint32_t id;              /* the stack id its frames were given */
-	uint32_t bp_used;         /* the walk read rbp from the first frame */
-	int32_t off[MEMO_CHECKS]; /* where each word is, from sp (off[0]: in the key) */
-	uint64_t val[MEMO_CHECKS];
+	uint32_t id;                            /* the stack id its frames were given */
+	struct memo_word word[MEMO_CHECKS];     /* word[0]: in the key too */
 };
 
 struct memo_table {
@@ -489,14 +497,15 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 	}
 	i = memo_slot(ret, sp);
 	k = &t->key[i];
-	if (k->ip != ret || k->sp != sp || k->top != stack_top(sp) ||
+	/* Each word is read only once everything before it matched: where a real walk would
+	 * read it too. */
+	if (k->ip != ret || k->sp != sp || k->top != stack_top(sp) || (k->bp_used && k->bp != bp) ||
+	    k->gen != __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE) ||
 	    (k->n && load(sp + (uint64_t)(int64_t)k->off0) != k->val0))
 		return 0;
 	m = &t->body[i];
-	if ((m->bp_used && m->bp != bp) || m->gen != __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE))
-		return 0;
 	for (uint32_t j = 1; j < k->n; j++)
-		if (load(sp + (uint64_t)(int64_t)m->off[j]) != m->val[j])
+		if (load(sp + (uint64_t)(int64_t)m->word[j].off) != m->word[j].val)
 			return 0;
 	t->hits++;
 	*id = m->id;
@@ -510,8 +519,8 @@ static int memo_check(struct memo *m, uint32_t *n, uint64_t sp, uint64_t addr, u
 
 	if (*n == MEMO_CHECKS || off != (int32_t)off)
 		return 0;
-	m->off[*n] = (int32_t)off;
-	m->val[(*n)++] = val;
+	m->word[*n].off = (int32_t)off;
+	m->word[(*n)++].val = val;
 	return 1;
 }
 
@@ -548,12 +557,12 @@ void hg_walk_remember(uint32_t id)
 				f[j + 1].sp + (uint64_t)(int64_t)frame_rbp_off(&f[j]), f[j + 1].bp))
 			return;
 	}
-	m->bp = f[0].bp;
-	m->bp_used = f[0].bp_used;
-	m->gen = s->gen;
 	m->id = id;
-	k->off0 = n ? m->off[0] : 0;
-	k->val0 = n ? m->val[0] : 0;
+	k->bp = f[0].bp;
+	k->bp_used = f[0].bp_used;
+	k->gen = s->gen;
+	k->off0 = n ? m->word[0].off : 0;
+	k->val0 = n ? m->word[0].val : 0;
 	k->n = n;
 	k->top = s->top;
 	k->sp = f[0].sp;

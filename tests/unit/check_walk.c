@@ -317,6 +317,36 @@ START_TEST(test_walk_recall_only_the_same_stack)
 }
 END_TEST
 
+/* memo_via_a from two outer callers: the walks differ only past their first word. */
+static __attribute__((noinline)) void memo_outer_x(struct memo_try *m)
+{
+	memo_via_a(m);
+	sink += 4;
+}
+
+static __attribute__((noinline)) void memo_outer_y(struct memo_try *m)
+{
+	memo_via_a(m);
+	sink += 5;
+}
+
+START_TEST(test_walk_recall_checks_every_word)
+{
+	static const struct memo_step script[] = {
+		{ NULL, 0, 0 },
+		{ memo_outer_x, 1, 11 },
+		{ memo_outer_x, 0, 11 },
+		{ memo_outer_y, 0, 0 }, /* same first frame and first word; a later word differs */
+		{ memo_outer_y, 1, 12 },
+		{ memo_outer_y, 0, 12 },
+		{ memo_outer_x, 0, 0 },
+	};
+
+	init();
+	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
 /* One more frame in between: the first frame is the same code at another stack pointer. */
 static __attribute__((noinline)) void memo_deeper(struct memo_try *m)
 {
@@ -354,6 +384,7 @@ Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_after_flush);
 	tcase_add_test(tc, test_walk_recall_only_the_same_stack);
 	tcase_add_test(tc, test_walk_recall_at_another_depth);
+	tcase_add_test(tc, test_walk_recall_checks_every_word);
 	suite_add_tcase(s, tc);
 	return s;
 }
