@@ -320,7 +320,9 @@ uint32_t hg_stack_capture(const struct hg_frame *from)
 		emit_stack(buf + first, id, n);
 		HG_INTERNAL(hg_modules_check());
 	}
-	/* Not when check_walker just gave the stack to libunwind. */
+	/* Only this capture's own walk: hg_walk_from can decline without touching the thread's
+	 * last walk (a flush under way), and check_walker may just have given the stack to
+	 * libunwind. */
 	if (walked && __atomic_load_n(&st.walker, __ATOMIC_RELAXED))
 		hg_walk_remember(id);
 	return id;

@@ -304,23 +304,38 @@ static uint64_t load(uint64_t addr)
 }
 
 /*
- * Whether the previous walk from its frame j on would read the same words again: each
- * return address it loaded between frame j and its end, and each saved rbp that a later step
- * used (most code keeps no frame pointer, and the rbp it saves is whatever the caller had in
- * the register: checking that too would refuse identical stacks for nothing). Returns -1 when
- * all are the same, else the first frame whose step read something else: no frame of the
+ * The words a walk read, which decide where it went: step m (from frame m out to frame m + 1,
+ * for m below walk_steps) read the return address at f[m + 1].sp - 8, which is f[m + 1].ip,
+ * and, at step_bp_at when that is not 0, the saved rbp f[m + 1].bp. An rbp counts only where
+ * a later step used it (most code keeps no frame pointer, and the rbp it saves is whatever the
+ * caller had in the register: checking that too would refuse identical stacks for nothing).
+ * A walk that ended on a zero return address read that 0 too (the sentinel, f[n]).
+ */
+static inline int walk_steps(const struct walk_state *s)
+{
+	return s->end == END_ZERO ? s->n : s->n - 1;
+}
+
+static inline uint64_t step_bp_at(const struct frame *f, int m)
+{
+	return frame_rbp_off(&f[m]) && f[m + 1].bp_used ?
+		       f[m + 1].sp + (uint64_t)(int64_t)frame_rbp_off(&f[m]) : 0;
+}
+
+/*
+ * Whether the previous walk from its frame j on would read the same words again. Returns -1
+ * when all are the same, else the first frame whose step read something else: no frame of the
  * previous walk up to that one can be reused either, since its check would read that word too.
  */
 static int changed_from(const struct walk_state *s, int j)
 {
 	const struct frame *f = s->prev;
-	int last = s->end == END_ZERO ? s->n : s->n - 1; /* END_ZERO: the sentinel's 0 too */
+	const int steps = walk_steps(s);
 
-	for (int m = j; m < last; m++) {
-		if (load(f[m + 1].sp - 8) != f[m + 1].ip)
-			return m;
-		if (frame_rbp_off(&f[m]) && f[m + 1].bp_used &&
-		    load(f[m + 1].sp + (uint64_t)frame_rbp_off(&f[m])) != f[m + 1].bp)
+	for (int m = j; m < steps; m++) {
+		uint64_t bp_at = step_bp_at(f, m);
+
+		if (load(f[m + 1].sp - 8) != f[m + 1].ip || (bp_at && load(bp_at) != f[m + 1].bp))
 			return m;
 	}
 	return -1;
@@ -532,7 +547,7 @@ void hg_walk_remember(uint32_t id)
 	struct memo_key *k;
 	struct memo *m;
 	uint32_t n = 0;
-	int last;
+	int steps;
 	size_t i;
 
 	if (!s || !s->valid || s->top == UINT64_MAX)
@@ -547,14 +562,13 @@ void hg_walk_remember(uint32_t id)
 	k = &t->key[i];
 	m = &t->body[i];
 	k->ip = 0;
-	/* The words walk() read, as changed_from checks them from the first frame on. */
-	last = s->end == END_ZERO ? s->n : s->n - 1;
-	for (int j = 0; j < last; j++) {
-		if (!memo_check(m, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip))
-			return;
-		if (frame_rbp_off(&f[j]) && f[j + 1].bp_used &&
-		    !memo_check(m, &n, f[0].sp,
-				f[j + 1].sp + (uint64_t)(int64_t)frame_rbp_off(&f[j]), f[j + 1].bp))
+	/* Every word the walk read, as changed_from checks them from the first frame on. */
+	steps = walk_steps(s);
+	for (int j = 0; j < steps; j++) {
+		uint64_t bp_at = step_bp_at(f, j);
+
+		if (!memo_check(m, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip) ||
+		    (bp_at && !memo_check(m, &n, f[0].sp, bp_at, f[j + 1].bp)))
 			return;
 	}
 	m->id = id;
