@@ -320,8 +320,8 @@ static void pack_one(struct pack_state *st, const struct hg_rec *r)
 
 /*
  * The record at raw + at, PREFETCH_LEAD records ahead of the one being packed: when it is an
- * event, ask for the model's map slot of its address now, so that its lookups do not wait for
- * memory. Returns the offset of the record after it.
+ * event, ask for the model's hash slots of its address (and of an allocation's pair) now, so
+ * that its lookups do not wait for memory. Returns the offset of the record after it.
  */
 #define PREFETCH_LEAD 8
 static size_t prefetch_at(struct pack_state *st, const uint8_t *raw, size_t raw_bytes, size_t at)
@@ -330,8 +330,10 @@ static size_t prefetch_at(struct pack_state *st, const uint8_t *raw, size_t raw_
 
 	if (at + sizeof(struct hg_rec_free) > raw_bytes || r->size_bytes < sizeof(struct hg_rec))
 		return raw_bytes;
-	if (st->refer && (r->type == HG_REC_ALLOC || r->type == HG_REC_FREE))
-		hg_model_prefetch(pid_model(st), ((const struct hg_rec_free *)r)->addr);
+	if (st->refer && r->type == HG_REC_ALLOC)
+		hg_model_prefetch(pid_model(st), (const struct hg_rec_alloc *)r);
+	else if (st->refer && r->type == HG_REC_FREE)
+		hg_model_prefetch_free(pid_model(st), ((const struct hg_rec_free *)r)->addr);
 	return at + r->size_bytes;
 }
 

@@ -286,9 +286,29 @@ static void install_handlers(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
+/* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "88% of
+ * the records were compressed at a faster level and 5% packed the quick way (larger)". */
+static const char *busy_text(const struct hg_collector_stats *st, char *buf, size_t cap)
+{
+	double all = (double)(st->raw_bytes ? st->raw_bytes : 1);
+	int n = 0;
+
+	buf[0] = 0;
+	if (st->busy_bytes)
+		n = snprintf(buf, cap, "%.0f%% of the records were compressed at a faster level%s",
+			     100.0 * (double)st->busy_bytes / all, st->quick_bytes ? " and " : "");
+	if (st->quick_bytes && n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, "%.0f%% %spacked the quick way (larger)",
+			 100.0 * (double)st->quick_bytes / all,
+			 st->busy_bytes ? "" : "of the records were ");
+	else if (n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, " (larger)");
+	return buf;
+}
+
 static void summary(const struct hg_collector_stats *st, const char *path)
 {
-	char raw[32], file[32];
+	char raw[32], file[32], text[160];
 
 	hg_format_bytes(raw, sizeof(raw), st->raw_bytes);
 	hg_format_bytes(file, sizeof(file), st->file_bytes);
@@ -297,10 +317,9 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
 		(unsigned long long)st->lost_events);
 	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
-	if (st->cheap_bytes)
-		hg_note("%.0f%% of the records were packed the quick way (larger): the program kept "
-			"every CPU busy and the collector gave way",
-			100.0 * (double)st->cheap_bytes / (double)(st->raw_bytes ? st->raw_bytes : 1));
+	if (st->busy_bytes || st->quick_bytes)
+		hg_note("the program kept every CPU busy and the collector gave way: %s",
+			busy_text(st, text, sizeof(text)));
 }
 
 int hg_parse_time_resolution(const char *cmd, const char *arg, uint32_t *ns)

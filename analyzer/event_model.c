@@ -426,9 +426,20 @@ int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *ag
 	return 1;
 }
 
-void hg_model_prefetch(const struct hg_pid_model *pm, uint64_t addr)
+void hg_model_prefetch_free(const struct hg_pid_model *pm, uint64_t addr)
 {
 	hg_addrmap_prefetch(&pm->blocks, addr);
+}
+
+/* The pair's slot too: the bench's churn has tens of thousands of pairs (a 2 MiB index), and
+ * asking for it ahead packs it 5% faster (0.53 -> 0.50 s). */
+void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc *a)
+{
+	struct pair_key k = { a->size_bytes, a->stack_id, a->fn };
+
+	hg_addrmap_prefetch(&pm->blocks, a->addr);
+	if (pm->key_cap)
+		__builtin_prefetch(&pm->keys[key_hash(&k) & (pm->key_cap - 1)]);
 }
 
 int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr)

@@ -79,8 +79,10 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 			uint64_t *addr);
 int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr);
 
-/* The writer will soon look addr up: ask for the memory it will read. */
-void hg_model_prefetch(const struct hg_pid_model *pm, uint64_t addr);
+/* The writer will soon pack this ALLOC, or a FREE of addr: ask for the memory it will read. */
+struct hg_rec_alloc;
+void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc *a);
+void hg_model_prefetch_free(const struct hg_pid_model *pm, uint64_t addr);
 
 /* After a FREE was packed or unpacked: update the model with it. */
 void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr);

@@ -30,10 +30,10 @@ struct hg_trace_writer {
 	uint64_t bytes;   /* written so far */
 	ZSTD_CCtx *cctx;  /* the frame running through the blocks (codec 4); NULL: store */
 	int level;        /* zstd level asked for */
-	int frame_cheap;  /* the frame being written has the cheap settings (CHEAP_LEVEL) */
+	int frame_fast;   /* the frame being written has the fast settings (FAST_LEVEL) */
 	int frame_used;   /* a block went into it */
 	struct hg_event_model *model; /* what the blocks so far said (codec 4 packing) */
-	int refer;        /* pack events as references to the model */
+	enum hg_pack_mode mode; /* how the next blocks are packed and compressed */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
 	int ended;        /* the final END block is written */
@@ -63,30 +63,32 @@ static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
 }
 
 /*
- * The zstd level while events are packed without references (hg_trace_writer_refer), and
- * without long-distance matching: the collector packs that way when the program keeps every
- * CPU busy, where each of its cycles is the program's. Measured on the bench's 2-thread churn
- * (93-97% of it packed so), median of 5: level 6 with long-distance matching (what every
- * level was, before a level could change in a trace) 4.08 s and 90.6 MB, level 1 3.86 s and
- * 100 MB, level 1 without it 3.65 s and 99 MB; the whole run at level 3, 4.02 s and 94 MB.
+ * The zstd level of HG_PACK_BUSY and HG_PACK_QUICK (hg_trace_writer_mode), without long-distance
+ * matching: the collector writes so when the program keeps every CPU busy, where each of its
+ * cycles is the program's. Measured on the bench's 2-thread churn packed without references
+ * (93-97% of it), median of 5: level 6 with long-distance matching (what every level was,
+ * before a level could change in a trace) 4.08 s and 90.6 MB, level 1 3.86 s and 100 MB,
+ * level 1 without it 3.65 s and 99 MB; the whole run at level 3, 4.02 s and 94 MB. Compressing
+ * the packed events of the 1-thread churn (44 MB of them): level 6 with long-distance matching
+ * 0.51 s to 20.2 MB, level 1 0.18 s to 20.8 MB.
  */
-#define CHEAP_LEVEL 1
+#define FAST_LEVEL 1
 
 /* zstd's switch for long-distance matching (ZSTD_paramSwitch_e, in its experimental API):
  * 0 would be "automatic". */
 enum { LDM_ENABLE = 1, LDM_DISABLE = 2 };
 
 /* Set the level and long-distance matching of the next frame: the asked-for level with long-
- * distance matching, or the cheap settings. */
-static int frame_settings(struct hg_trace_writer *w, int cheap)
+ * distance matching, or the fast settings. */
+static int frame_settings(struct hg_trace_writer *w, int fast)
 {
-	int level = cheap && w->level > CHEAP_LEVEL ? CHEAP_LEVEL : w->level;
+	int level = fast && w->level > FAST_LEVEL ? FAST_LEVEL : w->level;
 
 	if (ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_compressionLevel, level)) ||
 	    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_enableLongDistanceMatching,
-						 cheap ? LDM_DISABLE : LDM_ENABLE)))
+						 fast ? LDM_DISABLE : LDM_ENABLE)))
 		return -1;
-	w->frame_cheap = cheap;
+	w->frame_fast = fast;
 	return 0;
 }
 
@@ -118,10 +120,8 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 		ZSTD_freeCCtx(w->cctx);
 		w->cctx = NULL;
 	}
-	if (w->cctx) {
+	if (w->cctx)
 		w->model = hg_event_model_new();
-		w->refer = 1;
-	}
 	h = &w->hdr; /* zeroed by hg_xcalloc */
 	memcpy(h->magic, HG_TRACE_MAGIC, sizeof(HG_TRACE_MAGIC));
 	h->version = HG_FORMAT_VERSION;
@@ -137,11 +137,15 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	return w;
 }
 
-void hg_trace_writer_refer(struct hg_trace_writer *w, int on)
+void hg_trace_writer_mode(struct hg_trace_writer *w, enum hg_pack_mode mode)
 {
-	if (!w->cctx || w->refer == on)
-		return;
-	w->refer = on;
+	w->mode = mode;
+}
+
+/* The mode's frames are compressed with the fast settings. */
+static int mode_fast(enum hg_pack_mode mode)
+{
+	return mode != HG_PACK_FULL;
 }
 
 /*
@@ -160,7 +164,7 @@ static int next_frame(struct hg_trace_writer *w, ZSTD_outBuffer *out)
 		do
 			left = ZSTD_compressStream2(w->cctx, out, &none, ZSTD_e_end);
 		while (!ZSTD_isError(left) && left && out->pos < out->size);
-	if (ZSTD_isError(left) || left || frame_settings(w, !w->refer) < 0)
+	if (ZSTD_isError(left) || left || frame_settings(w, mode_fast(w->mode)) < 0)
 		return -1;
 	w->frame_used = 0;
 	return 0;
@@ -212,8 +216,8 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
-		in.size = hg_pack_stream(w->model, pid, w->refer, 1, raw, n, w->pack);
-		if (w->frame_cheap != !w->refer && next_frame(w, &out) < 0) { /* mode changed */
+		in.size = hg_pack_stream(w->model, pid, w->mode != HG_PACK_QUICK, 1, raw, n, w->pack);
+		if (w->frame_fast != mode_fast(w->mode) && next_frame(w, &out) < 0) {
 			hg_error("cannot write trace '%s': zstd: cannot start a new frame", w->path);
 			return -1;
 		}

@@ -256,17 +256,20 @@ static long frame_magic_at(const uint8_t *p, size_t n)
 }
 
 /*
- * Packing without references (the collector's cheap mode) takes a cheaper zstd level, which zstd
- * takes only in a new frame: the first block after each change ends the frame and starts
- * another inside its payload, the blocks between go on in theirs, and a reader reads through.
+ * The collector's busy modes take a faster zstd level, which zstd takes only in a new frame: the
+ * first block after a change of settings ends the frame and starts another inside its payload,
+ * the blocks between go on in theirs (from the busy mode to the quick one the settings stay),
+ * and a reader reads through.
  */
 START_TEST(test_trace_level_change_starts_a_new_frame)
 {
 	struct fx_buf b = { 0 };
 	struct fx_trace t;
 	struct hg_trace_writer *w = hg_trace_writer_open(fx_trace_path, 6);
-	static const int refer[5] = { 1, 0, 0, 1, 1 };
-	static const long magic_at[5] = { 0, 1, -1, 1, -1 }; /* 1: after the frame's end */
+	static const enum hg_pack_mode mode[6] = { HG_PACK_FULL,  HG_PACK_BUSY, HG_PACK_QUICK,
+						   HG_PACK_QUICK, HG_PACK_FULL, HG_PACK_FULL };
+	static const long magic_at[6] = { 0, 1, -1, -1, 1, -1 }; /* 1: after the frame's end */
+	uint32_t stored[6];
 	struct hg_block_header h;
 	uint8_t *file;
 	size_t n, off = HG_TRACE_HEADER_BYTES, i = 0;
@@ -275,14 +278,14 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 	for (uint64_t k = 0; k < 2000; k++)
 		fx_alloc(&b, 1000 + k * 977, 0x7f0000000000ull + ((k * 7919) % 4093) * 48,
 			 k % 300 + 1, (uint32_t)(k % 17) + 1, HG_FN_MALLOC);
-	for (int k = 0; k < 5; k++) {
-		hg_trace_writer_refer(w, refer[k]);
+	for (int k = 0; k < 6; k++) {
+		hg_trace_writer_mode(w, mode[k]);
 		ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
 	}
 	ck_assert_int_eq(hg_trace_writer_close(w), 0);
 
 	file = fx_slurp(fx_trace_path, &n);
-	for (int k = 0; k < 5; k++) {
+	for (int k = 0; k < 6; k++) {
 		long at;
 		memcpy(&h, file + off, sizeof(h));
 		ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
@@ -291,23 +294,27 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 			ck_assert_msg(at > 0, "block %d: no new frame after the old one's end", k);
 		else
 			ck_assert_msg(at == magic_at[k], "block %d: frame magic at %ld", k, at);
+		stored[k] = h.stored_bytes;
 		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
 	}
+	/* The busy mode still packs events as references, the quick one does not. */
+	ck_assert_uint_lt(stored[1], stored[2]);
 	free(file);
 	fx_read(fx_trace_path, &t);
 	ck_assert_int_eq(t.rc, 0);
-	for (int k = 0; k < 5; k++)
+	for (int k = 0; k < 6; k++)
 		i = fx_expect_records(&t, i, &b, 7, 8);
 	fx_expect_end(&t, i, HG_END_FINAL);
 	fx_trace_release(&t);
 
-	/* At level 1 already, cheap mode still differs (no long-distance matching): a change still
-	 * takes a new frame. One made before any block takes none: the first frame starts so. */
+	/* At level 1 already, the busy modes still differ (no long-distance matching): a change
+	 * still takes a new frame. One made before any block takes none: the first frame starts
+	 * so. */
 	w = hg_trace_writer_open(fx_trace_path, 1);
 	ck_assert_ptr_nonnull(w);
-	hg_trace_writer_refer(w, 0);
+	hg_trace_writer_mode(w, HG_PACK_QUICK);
 	ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
-	hg_trace_writer_refer(w, 1);
+	hg_trace_writer_mode(w, HG_PACK_FULL);
 	ck_assert_int_eq(hg_trace_writer_block(w, 7, 8, b.p, (uint32_t)b.len), 0);
 	ck_assert_int_eq(hg_trace_writer_close(w), 0);
 	file = fx_slurp(fx_trace_path, &n);
@@ -321,7 +328,7 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 								h.stored_bytes - 4) < 0,
 				      "first block: one frame from its start, got magic at %ld", at);
 		else
-			ck_assert_msg(at > 0, "level 1: no new frame for cheap mode's end");
+			ck_assert_msg(at > 0, "level 1: no new frame for the quick mode's end");
 		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
 	}
 	free(file);
