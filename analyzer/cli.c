@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "diag.h"
+#include "names.h"
 
 int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
 		 uint64_t max, int allow_suffix, uint64_t *out)
@@ -72,7 +73,7 @@ int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, cha
 		 struct hg_view_args *a)
 {
 	static const char *const text_json[] = { "text", "json", NULL };
-	struct option longopts[5] = {
+	struct option longopts[6] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 	};
@@ -83,6 +84,8 @@ int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, cha
 		longopts[n++] = (struct option){ "top", required_argument, NULL, 'n' };
 	if (opts & HG_VIEW_FRAMES)
 		longopts[n++] = (struct option){ "frames", required_argument, NULL, 'F' };
+	if (opts & HG_VIEW_FRAMES)
+		longopts[n++] = (struct option)HG_FULL_NAMES_LONGOPT;
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, opts & HG_VIEW_TOP ? ":f:n:h" : ":f:h", longopts,
@@ -97,6 +100,7 @@ int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, cha
 			if ((rc = hg_parse_u64(cmd, "--frames", optarg, 1, 256, 0, &a->frames)))
 				return rc;
 			break;
+		case HG_OPT_FULL_NAMES: hg_names_set_full(1); break;
 		case 'h': return hg_print_help(help);
 		default: return hg_bad_option(cmd, ch, argv);
 		}

@@ -29,6 +29,7 @@
 #include "hg_format.h"
 #include "leaks.h"
 #include "lineage.h"
+#include "names.h"
 #include "record.h"
 #include "report.h"
 #include "units.h"
@@ -63,6 +64,8 @@ static const char help[] =
 	"                             that blocks threads hand over within a tick are not\n"
 	"                             miscounted; see 'record --help')\n"
 	"      --frames N             frames per leak site in the report (default 12)\n"
+	"      --full-names           C++ names in full in the report (default: a template\n"
+	"                             argument list of more than 20 characters reads <...>)\n"
 	"  -q, --quiet                report only failing processes and the verdict\n"
 	"  -h, --help                 this text\n"
 	"\n"
@@ -167,6 +170,7 @@ static int parse(int argc, char **argv, struct check_args *a)
 		{ "output", required_argument, NULL, 'o' },
 		{ "depth", required_argument, NULL, 'd' },
 		{ "frames", required_argument, NULL, O_FRAMES },
+		HG_FULL_NAMES_LONGOPT,
 		{ "time-resolution", required_argument, NULL, O_TIME_RES },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -181,6 +185,7 @@ static int parse(int argc, char **argv, struct check_args *a)
 		case 'h': return -1;
 		case 'o': a->output = optarg; break;
 		case 'q': a->quiet = 1; break;
+		case HG_OPT_FULL_NAMES: hg_names_set_full(1); break;
 		case O_NO_BUILTIN: a->builtin = 0; break;
 		case O_BASELINE: a->baseline = optarg; break;
 		case O_WRITE_BASE: a->write_baseline = optarg; break;

@@ -23,6 +23,7 @@
 #include "diag.h"
 #include "json.h"
 #include "lineage.h"
+#include "names.h"
 #include "report.h"
 #include "stats_cli.h"
 #include "table.h"
@@ -54,6 +55,8 @@ static const char help[] =
 	"      --include PAT, --exclude PAT, --all-frames, --plumbing\n"
 	"                     filters, as in 'heapgraph report --help'\n"
 	"      --frames N     frames of a stack that count (default 12)\n"
+	"      --full-names   C++ names in full (default: a template argument list of more\n"
+	"                     than 20 characters reads <...>; JSON always has them in full)\n"
 	"  -n, --top N        groups per process, 0 for all (default 10)\n"
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
 	"  -h, --help         this text\n"
@@ -96,6 +99,7 @@ static int parse_option(struct diff_args *a, int ch, char **argv)
 		a->stats.max_frames = v;
 		return 0;
 	case 'n': return hg_parse_u64("diff", "--top", optarg, 0, UINT32_MAX, 0, &a->top);
+	case HG_OPT_FULL_NAMES: hg_names_set_full(1); return 0;
 	case 'f': a->format = optarg; return 0;
 	default: return hg_bad_option("diff", ch, argv);
 	}
@@ -108,6 +112,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 		{ "to", required_argument, NULL, OPT_TO },
 		HG_STATS_LONGOPTS,
 		{ "frames", required_argument, NULL, OPT_FRAMES },
+		HG_FULL_NAMES_LONGOPT,
 		{ "top", required_argument, NULL, 'n' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -208,7 +213,7 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 {
 	static const int w[5] = { 3, 10, 11, 8, 8 };
 	const struct hg_stat *g = c->b ? c->b : c->a;
-	char r[24], s[32], sd[32], n[32], nd[32], name[512];
+	char r[24], s[32], sd[32], n[32], nd[32], name[512], text[512];
 	const char *cells[5] = { r, s, sd, n, nd };
 
 	snprintf(r, sizeof(r), "%zu", rank);
@@ -217,7 +222,7 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 	hg_format_count(n, sizeof(n), c->b ? c->b->blocks : 0);
 	signed_count(nd, sizeof(nd), c->count_diff);
 	hg_stats_group_name(g, group_by, name, sizeof(name));
-	hg_table_row(stdout, "  ", w, 5, cells, name);
+	hg_table_row(stdout, "  ", w, 5, cells, hg_name_text(name, text, sizeof(text)));
 	if (group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(stdout, g, w, 5);
 }

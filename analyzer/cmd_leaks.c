@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "json.h"
 #include "leaks.h"
+#include "names.h"
 
 static const char *const formats[] = { "text", "json", "dot", NULL };
 
@@ -33,6 +34,8 @@ static const char help[] =
 	"  -p, --pid N          only process N\n"
 	"  -n, --top N          leak groups per process, 0 for all (default 20)\n"
 	"      --frames N       frames per leak in text output (default 12)\n"
+	"      --full-names     C++ names in full (default: a template argument list of\n"
+	"                       more than 20 characters reads <...>)\n"
 	"  -h, --help           this text\n"
 	"\n"
 	"exit status: 0 ok, 2 usage error or a --pid/--snapshot not in the trace, 3 unreadable or\n"
@@ -57,6 +60,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "frames", required_argument, NULL, 'F' },
+		HG_FULL_NAMES_LONGOPT,
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -83,6 +87,7 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 				return rc;
 			a->o.max_frames = v;
 			break;
+		case HG_OPT_FULL_NAMES: hg_names_set_full(1); break;
 		case 'h': return -1;
 		default: return hg_bad_option("leaks", ch, argv);
 		}

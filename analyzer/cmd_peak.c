@@ -35,6 +35,8 @@ static const char help[] =
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
 	"  -n, --top N        sites per process, 0 for all (default 10)\n"
 	"      --frames N     frames per site in text output (default 8)\n"
+	"      --full-names   C++ names in full (default: a template argument list of more\n"
+	"                     than 20 characters reads <...>; JSON always has them in full)\n"
 	"  -h, --help         this text\n";
 
 /* Stack ids of the sites live at the peak, most bytes first. */

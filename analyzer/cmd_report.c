@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "diag.h"
+#include "names.h"
 #include "report.h"
 #include "stats_cli.h"
 
@@ -35,6 +36,8 @@ static const char help[] =
 	"  -n, --top N        sites (groups) per process, 0 for all (default 10)\n"
 	"      --frames N     frames per site in text output; with statistics, frames of a\n"
 	"                     stack that count (traceback keys, cumulative credit) (default 12)\n"
+	"      --full-names   C++ names in full (default: a template argument list of more\n"
+	"                     than 20 characters reads <...>; JSON always has them in full)\n"
 	"  -h, --help         this text\n"
 	"\n"
 	"statistics (as Python's tracemalloc; any of these turns them on):\n"
@@ -121,6 +124,7 @@ static int parse(struct report_args *a, int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' },
 		{ "top", required_argument, NULL, 'n' },
 		{ "frames", required_argument, NULL, OPT_FRAMES },
+		HG_FULL_NAMES_LONGOPT,
 		HG_STATS_LONGOPTS,
 		{ "at", required_argument, NULL, OPT_AT },
 		{ "snapshot", required_argument, NULL, 's' },
@@ -147,6 +151,7 @@ static int parse(struct report_args *a, int argc, char **argv)
 				return rc;
 			a->o.max_frames = v;
 			break;
+		case HG_OPT_FULL_NAMES: hg_names_set_full(1); break;
 		case 'h': return -1;
 		case 's': case OPT_AT: case OPT_SORT: case OPT_HISTOGRAM: case HG_OPT_GROUP_BY:
 		case HG_OPT_CUMULATIVE: case HG_OPT_INCLUDE: case HG_OPT_EXCLUDE:

@@ -11,6 +11,7 @@
 
 #include "gate.h"
 #include "leaks.h"
+#include "names.h"
 #include "units.h"
 
 /* Frame i of s as `leaks` prints a frame, with every line of the site's stacks there:
@@ -19,9 +20,10 @@ static void frame_text(FILE *out, const struct hg_check_site *s, size_t i)
 {
 	const struct hg_frame *fr = &s->frames[i];
 	const struct hg_check_lines *l = &s->lines[i];
-	char lines[2048];
+	char lines[2048], name[HG_NAME_TEXT_MAX];
+	const char *fn = hg_name_text(fr->function, name, sizeof(name));
 
-	fprintf(out, "      %s %s", i ? "by" : "at", fr->function ? fr->function : "???");
+	fprintf(out, "      %s %s", i ? "by" : "at", fn ? fn : "???");
 	if (l->n)
 		fprintf(out, " (%s)",
 			hg_check_lines_text(l, HG_CHECK_MAX_LINES, lines, sizeof(lines)));

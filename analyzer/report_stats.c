@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "names.h"
 #include "report.h"
 #include "table.h"
 #include "units.h"
@@ -39,11 +40,11 @@ static void frame_text(const struct hg_frame *fr, char *buf, size_t cap)
 void hg_stats_text_more_frames(FILE *out, const struct hg_stat *g, const int *w, size_t n)
 {
 	static const char *const blank[N_COLS];
-	char name[512], line[520];
+	char name[512], text[512], line[520];
 
 	for (size_t i = 1; i < g->n_frames; i++) {
 		frame_text(&g->frames[i], name, sizeof(name));
-		snprintf(line, sizeof(line), "  by %s", name);
+		snprintf(line, sizeof(line), "  by %s", hg_name_text(name, text, sizeof(text)));
 		hg_table_row(out, "  ", w, n, blank, line);
 	}
 }
@@ -64,7 +65,7 @@ static void average(char *buf, size_t cap, uint64_t bytes, uint64_t n)
 static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg_report_opts *o)
 {
 	const struct hg_stats_report *sr = o->stats;
-	char c[N_COLS][32], name[512];
+	char c[N_COLS][32], name[512], text[512];
 	const char *cells[N_COLS] = { c[0], c[1], c[2], c[3], NULL };
 
 	snprintf(c[0], sizeof(c[0]), "%zu", rank);
@@ -87,7 +88,8 @@ static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg
 		average(c[3], sizeof(c[3]), g->bytes, g->blocks);
 	}
 	hg_stats_group_name(g, sr->stats.group_by, name, sizeof(name));
-	hg_table_row(out, "  ", widths, cells[4] ? N_COLS : N_COLS - 1, cells, name);
+	hg_table_row(out, "  ", widths, cells[4] ? N_COLS : N_COLS - 1, cells,
+		     hg_name_text(name, text, sizeof(text)));
 	if (sr->stats.group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(out, g, widths, cells[4] ? N_COLS : N_COLS - 1);
 }

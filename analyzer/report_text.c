@@ -5,12 +5,16 @@
 #include <string.h>
 
 #include "hg_format.h"
+#include "names.h"
 #include "report.h"
 #include "units.h"
 
 void hg_text_frame(FILE *out, const struct hg_frame *fr, int first, const char *indent)
 {
-	fprintf(out, "%s%s %s", indent, first ? "at" : "by", fr->function ? fr->function : "???");
+	char name[HG_NAME_TEXT_MAX];
+	const char *fn = hg_name_text(fr->function, name, sizeof(name));
+
+	fprintf(out, "%s%s %s", indent, first ? "at" : "by", fn ? fn : "???");
 	if (fr->file && fr->line)
 		fprintf(out, " (%s:%u)", hg_basename(fr->file), fr->line);
 	if (fr->module)

@@ -394,6 +394,20 @@ def test_leak_cxx(ctx):
     live = [s for s in report["sites"] if any(fn_base(f) == "make_weak_pair" for f in s["frames"])]
     eq(live, [], "live sites under make_weak_pair (the weak_ptr pair must free itself)")
 
+    # Text stacks show long template argument lists as <...>; --full-names and JSON in full.
+    full_fn = ("std::__shared_count<(__gnu_cxx::_Lock_policy)2>::__shared_count<OutC*>(OutC*)")
+    short_fn = "std::__shared_count<...>::__shared_count<OutC*>(OutC*)"
+    text = leaks(ctx, trace, fmt="text").text
+    check("at %s (shared_ptr_base.h:" % short_fn in text,
+          "text: no shortened frame %r:\n%s" % (short_fn, clip(text, 3000)))
+    check("(__gnu_cxx::_Lock_policy)2" not in text, "text: a long template list in full")
+    text = leaks(ctx, trace, "--full-names", fmt="text").text
+    check("at %s (shared_ptr_base.h:" % full_fn in text,
+          "--full-names: no full frame %r:\n%s" % (full_fn, clip(text, 3000)))
+    check("<...>" not in text, "--full-names: a shortened name")
+    check(any(f.get("function") == full_fn for g in proc["leaks"] for f in g["frames"]),
+          "JSON: no frame %r" % full_fn)
+
 
 # ------------------------------------------------------------------------------------------
 # leak_snapshot: snapshots taken by the program, threads blocked at a snapshot

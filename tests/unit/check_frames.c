@@ -1,9 +1,10 @@
 /*
- * check_frames.c - which frame of a stack is the user's own code
+ * check_frames.c - which frame of a stack is the user's own code; C++ names for text stacks
  */
 #include <check.h>
 
 #include "frames.h"
+#include "names.h"
 
 #define F(fn, file, line, module) { fn, file, line, module, 0, 0 }
 
@@ -49,6 +50,58 @@ START_TEST(test_frames_user_skips_runtime_modules)
 }
 END_TEST
 
+/* C++ names as text stacks print them: long template argument lists read <...>. */
+START_TEST(test_name_text_elides_long_template_arguments)
+{
+	static const char *const cases[][2] = {
+		{ "std::__shared_count<(__gnu_cxx::_Lock_policy)2>::__shared_count<OutC*>(OutC*)",
+		  "std::__shared_count<...>::__shared_count<OutC*>(OutC*)" },
+		/* The lists inside are shortened first: this one is then short enough to stay. */
+		{ "std::allocator_traits<std::allocator<std::_Sp_counted_ptr_inplace<InB, "
+		  "std::allocator<void>, (__gnu_cxx::_Lock_policy)2> > >::allocate(unsigned long)",
+		  "std::allocator_traits<std::allocator<...> >::allocate(unsigned long)" },
+		/* An operator's brackets open nothing; the list after it does. */
+		{ "std::basic_ostream<char, std::char_traits<char> >& std::operator<< "
+		  "<std::char_traits<char> >(std::basic_ostream<char, std::char_traits<char> >&, "
+		  "char const*)",
+		  "std::basic_ostream<...>& std::operator<< <...>(std::basic_ostream<...>&, char "
+		  "const*)" },
+		{ "std::_Rb_tree<int, std::pair<int const, int>, std::_Select1st<std::pair<int const, "
+		  "int> >, std::less<int>, std::allocator<std::pair<int const, int> > >::"
+		  "_M_insert_unique<std::pair<int const, int> >(std::pair<int const, int>&&)",
+		  "std::_Rb_tree<...>::_M_insert_unique<...>(std::pair<int const, int>&&)" },
+		/* A '>' inside parentheses closes nothing; "->" is an operator. */
+		{ "Vec<(1>0), long long, unsigned long long>::operator->()",
+		  "Vec<...>::operator->()" },
+		{ "std::function<void (std::vector<int, std::allocator<int> >)>::operator()("
+		  "std::vector<int, std::allocator<int> >) const",
+		  "std::function<...>::operator()(std::vector<...>) const" },
+	};
+	/* Left as they are: nothing long, a name ending in "operator" that is not one, no
+	 * template, brackets that do not balance. */
+	static const char *const same[] = {
+		"bool operator< <int>(Foo<int> const&, Foo<int> const&)",
+		"my_operator<int>(Foo<int>)",
+		"main",
+		"broken<a, b(",
+		"odd>name",
+	};
+	char buf[HG_NAME_TEXT_MAX], tiny[16];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		ck_assert_str_eq(hg_name_text(cases[i][0], buf, sizeof(buf)), cases[i][1]);
+	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+		ck_assert_ptr_eq(hg_name_text(same[i], buf, sizeof(buf)), same[i]);
+	ck_assert_ptr_null(hg_name_text(NULL, buf, sizeof(buf)));
+	/* A result that does not fit: the whole name. */
+	ck_assert_ptr_eq(hg_name_text(cases[0][0], tiny, sizeof(tiny)), cases[0][0]);
+	/* --full-names */
+	hg_names_set_full(1);
+	ck_assert_ptr_eq(hg_name_text(cases[0][0], buf, sizeof(buf)), cases[0][0]);
+	hg_names_set_full(0);
+}
+END_TEST
+
 Suite *frames_suite(void);
 
 Suite *frames_suite(void)
@@ -58,6 +111,7 @@ Suite *frames_suite(void)
 
 	tcase_add_test(tc, test_frames_user_skips_system_headers);
 	tcase_add_test(tc, test_frames_user_skips_runtime_modules);
+	tcase_add_test(tc, test_name_text_elides_long_template_arguments);
 	suite_add_tcase(s, tc);
 	return s;
 }
