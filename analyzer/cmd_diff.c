@@ -213,7 +213,7 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 {
 	static const int w[5] = { 3, 10, 11, 8, 8 };
 	const struct hg_stat *g = c->b ? c->b : c->a;
-	char r[24], s[32], sd[32], n[32], nd[32], name[512], text[512];
+	char r[24], s[32], sd[32], n[32], nd[32], name[512];
 	const char *cells[5] = { r, s, sd, n, nd };
 
 	snprintf(r, sizeof(r), "%zu", rank);
@@ -221,8 +221,8 @@ static void text_row(const struct change *c, size_t rank, int group_by)
 	signed_bytes(sd, sizeof(sd), c->size_diff);
 	hg_format_count(n, sizeof(n), c->b ? c->b->blocks : 0);
 	signed_count(nd, sizeof(nd), c->count_diff);
-	hg_stats_group_name(g, group_by, name, sizeof(name));
-	hg_table_row(stdout, "  ", w, 5, cells, hg_name_text(name, text, sizeof(text)));
+	hg_stats_group_name(g, group_by, 1, name, sizeof(name));
+	hg_table_row(stdout, "  ", w, 5, cells, name);
 	if (group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(stdout, g, w, 5);
 }

@@ -286,23 +286,21 @@ static void install_handlers(void)
 	sigaction(SIGHUP, &sa, NULL);
 }
 
-/* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "88% of
- * the records were compressed at a faster level and 5% packed the quick way (larger)". */
+/* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "95% of
+ * the records were compressed the faster way and 5% also packed the quick way; the trace is
+ * larger" (the quick way is compressed the faster way too). */
 static const char *busy_text(const struct hg_collector_stats *st, char *buf, size_t cap)
 {
 	double all = (double)(st->raw_bytes ? st->raw_bytes : 1);
-	int n = 0;
+	double busy = st->busy_bytes > st->raw_bytes ? all : (double)st->busy_bytes;
+	int n = snprintf(buf, cap, "%.0f%% of the records were compressed the faster way",
+			 100.0 * busy / all);
 
-	buf[0] = 0;
-	if (st->busy_bytes)
-		n = snprintf(buf, cap, "%.0f%% of the records were compressed at a faster level%s",
-			     100.0 * (double)st->busy_bytes / all, st->quick_bytes ? " and " : "");
 	if (st->quick_bytes && n >= 0 && (size_t)n < cap)
-		snprintf(buf + n, cap - (size_t)n, "%.0f%% %spacked the quick way (larger)",
-			 100.0 * (double)st->quick_bytes / all,
-			 st->busy_bytes ? "" : "of the records were ");
-	else if (n >= 0 && (size_t)n < cap)
-		snprintf(buf + n, cap - (size_t)n, " (larger)");
+		n += snprintf(buf + n, cap - (size_t)n, " and %.0f%% also packed the quick way",
+			      100.0 * (double)st->quick_bytes / all);
+	if (n >= 0 && (size_t)n < cap)
+		snprintf(buf + n, cap - (size_t)n, "; the trace is larger");
 	return buf;
 }
 
@@ -317,7 +315,7 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
 		(unsigned long long)st->lost_events);
 	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
-	if (st->busy_bytes || st->quick_bytes)
+	if (st->busy_bytes)
 		hg_note("the program kept every CPU busy and the collector gave way: %s",
 			busy_text(st, text, sizeof(text)));
 }

@@ -280,6 +280,11 @@ static void flush_stage(struct hg_collector *c, struct stage *s)
 			c->st.write_failed = 1;
 		off += n;
 	}
+	/* Counted as written: a stage is flushed early too, when its slot changes hands. */
+	if (c->mode != HG_PACK_FULL)
+		c->st.busy_bytes += s->len;
+	if (c->mode == HG_PACK_QUICK)
+		c->st.quick_bytes += s->len;
 	c->staged -= s->len;
 	s->len = 0;
 }
@@ -292,8 +297,9 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
  * a small machine), the collector competes with the program: it steps down one mode of the
  * writer (hg_pack_mode): first to a faster zstd level (60% of the work, a trace 3-20% larger),
  * then, when even that keeps it busy three quarters of the time, to packing events on their
- * own (a quarter of the work, a trace two to three times larger), and back to the full mode
- * once the machine has room again. A collector with a core to itself keeps writing the small
+ * own (a quarter of the work, a trace two to three times larger); back to the busy mode when
+ * the quick one keeps it busy less than 30% of the time, to the full one once the machine has
+ * room again. A collector with a core to itself keeps writing the small
  * trace however busy it is. On the bench's 2-thread churn on 2 CPUs the first step is where it
  * stays: 3.40 s and 42 MB, where stepping down at once to packing on their own (as the
  * collector did before it had the busy mode) took 3.06 s and 95 MB, the full mode 3.82 s and
@@ -302,6 +308,8 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
 #define BUSY_WINDOW_NS (200u * 1000000u)
 #define BUSY_HIGH 0.5  /* the collector's share of its wall time, to leave the full mode */
 #define BUSY_QUICK 0.75 /* the same, to leave the busy mode */
+#define BUSY_BACK 0.3  /* the same, under which the quick mode steps back to the busy one (it
+			  is a quarter to half the busy mode's work) */
 #define IDLE_LOW 0.06  /* the machine's idle share */
 #define IDLE_HIGH 0.25
 
@@ -321,7 +329,11 @@ static void watch_load(struct hg_collector *c)
 		c->mode = HG_PACK_QUICK;
 	else if (idle_share > IDLE_HIGH)
 		c->mode = HG_PACK_FULL;
-	hg_trace_writer_mode(c->w, c->mode);
+	else if (c->mode == HG_PACK_QUICK && busy < BUSY_BACK)
+		c->mode = HG_PACK_BUSY;
+	/* A trace written without compression has one way only. */
+	if (!hg_trace_writer_mode(c->w, c->mode))
+		c->mode = HG_PACK_FULL;
 	c->busy_wall_ns = wall;
 	c->busy_cpu_ns = cpu;
 	c->idle_ticks = idle;
@@ -331,10 +343,6 @@ static void watch_load(struct hg_collector *c)
 static void flush_all(struct hg_collector *c)
 {
 	watch_load(c);
-	if (c->mode == HG_PACK_BUSY)
-		c->st.busy_bytes += c->staged;
-	else if (c->mode == HG_PACK_QUICK)
-		c->st.quick_bytes += c->staged;
 	if (c->horizon_ns > c->horizon_written) {
 		struct hg_rec_horizon rec = { { HG_REC_HORIZON, 0, sizeof(rec) }, c->horizon_ns };
 		/* The collector's own stage is flushed last: the record follows what it vouches for.

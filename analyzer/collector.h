@@ -51,8 +51,8 @@ struct hg_collector_stats {
 	uint64_t n_frees;     /* of which frees */
 	uint64_t n_processes; /* process images that started */
 	uint64_t raw_bytes;   /* record bytes moved */
-	uint64_t busy_bytes;  /* of which written at a faster zstd level: the machine was busy */
-	uint64_t quick_bytes; /* of which also packed without references: busier still */
+	uint64_t busy_bytes;  /* of which compressed the faster way: the machine was busy */
+	uint64_t quick_bytes; /* of those, also packed without references: busier still */
 	uint64_t file_bytes;  /* trace file size */
 	uint64_t lost_events; /* events the shim could not record */
 	int write_failed;     /* the trace could not be written completely */

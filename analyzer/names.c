@@ -81,16 +81,24 @@ static size_t closing(const char *s, size_t n)
 	return 0;
 }
 
-/* s (n bytes) onto o, each template argument list shortened, those still too long elided. */
-static void shorten(const char *s, size_t n, struct out *o)
+/*
+ * s (n bytes) onto o, each template argument list shortened, those still too long elided.
+ * in_list: s is a list's inside, where a '<' in parentheses is an expression's ("(a<b)"),
+ * copied as it is; outside one, parentheses hold a function's parameters, whose types are
+ * shortened.
+ */
+static void shorten(const char *s, size_t n, int in_list, struct out *o)
 {
+	int paren = 0;
+
 	for (size_t i = 0; i < n && !o->bad;) {
 		size_t op = operator_at(s, i, n), close, mark;
 
 		if (op) {
 			put(o, s + i, op);
 			i += op;
-		} else if (s[i] != '<') {
+		} else if (s[i] != '<' || (in_list && paren)) {
+			paren += s[i] == '(' ? 1 : s[i] == ')' ? -1 : 0;
 			put(o, s + i, 1);
 			i++;
 		} else if (!(close = closing(s + i, n - i))) {
@@ -98,7 +106,7 @@ static void shorten(const char *s, size_t n, struct out *o)
 		} else {
 			mark = o->n;
 			put(o, "<", 1);
-			shorten(s + i + 1, close - 1, o);
+			shorten(s + i + 1, close - 1, 1, o);
 			if (o->n - mark - 1 > HG_NAME_ARGS_MAX) {
 				o->n = mark;
 				put(o, "<...>", 5);
@@ -118,7 +126,7 @@ const char *hg_name_text(const char *name, char *buf, size_t cap)
 	if (!name || full_names || !strchr(name, '<'))
 		return name;
 	n = strlen(name);
-	shorten(name, n, &o);
+	shorten(name, n, 0, &o);
 	if (o.bad || o.n == n)
 		return name;
 	buf[o.n] = 0;

@@ -98,8 +98,9 @@ void hg_stats_json(struct hg_json *j, struct hg_framer *f, const struct hg_image
 /* {"kind": "end|peak|time|snapshot", "time_ns"?, "label"? or "snapshot_id"?} as member key. */
 void hg_json_point(struct hg_json *j, const char *key, const struct hg_point_spec *p);
 
-/* A group's name in text: a traceback's first frame "f (file.c:12)", else hg_stat_name. */
-void hg_stats_group_name(const struct hg_stat *g, int group_by, char *buf, size_t cap);
+/* A group's name: a traceback's first frame "f (file.c:12)", else hg_stat_name; text: with
+ * the function as text output shortens it (names.h), else in full (JSON). */
+void hg_stats_group_name(const struct hg_stat *g, int group_by, int text, char *buf, size_t cap);
 
 /* JSON of a group's identity: name, function, file, line, module (by grouping), frames. */
 void hg_stats_json_group(struct hg_json *j, const struct hg_stat *g, int group_by);

@@ -25,9 +25,13 @@ static const char *const headers[][N_COLS] = {
 	[HG_ORDER_TEMPORARY] = { "#", "temporary", "temp size", "average", "allocs" },
 };
 
-static void frame_text(const struct hg_frame *fr, char *buf, size_t cap)
+/* A frame on one line; text: the function as text output shortens it (names.h). */
+static void frame_text(const struct hg_frame *fr, int text, char *buf, size_t cap)
 {
-	const char *fn = fr->function ? fr->function : "???";
+	char name[HG_NAME_TEXT_MAX];
+	const char *fn = text ? hg_name_text(fr->function, name, sizeof(name)) : fr->function;
+
+	fn = fn ? fn : "???";
 
 	if (fr->file && fr->line)
 		snprintf(buf, cap, "%s (%s:%u)", fn, hg_basename(fr->file), fr->line);
@@ -40,21 +44,21 @@ static void frame_text(const struct hg_frame *fr, char *buf, size_t cap)
 void hg_stats_text_more_frames(FILE *out, const struct hg_stat *g, const int *w, size_t n)
 {
 	static const char *const blank[N_COLS];
-	char name[512], text[512], line[520];
+	char name[512], line[520];
 
 	for (size_t i = 1; i < g->n_frames; i++) {
-		frame_text(&g->frames[i], name, sizeof(name));
-		snprintf(line, sizeof(line), "  by %s", hg_name_text(name, text, sizeof(text)));
+		frame_text(&g->frames[i], 1, name, sizeof(name));
+		snprintf(line, sizeof(line), "  by %s", name);
 		hg_table_row(out, "  ", w, n, blank, line);
 	}
 }
 
-void hg_stats_group_name(const struct hg_stat *g, int group_by, char *buf, size_t cap)
+void hg_stats_group_name(const struct hg_stat *g, int group_by, int text, char *buf, size_t cap)
 {
 	if (group_by == HG_GROUP_TRACEBACK)
-		frame_text(&g->frames[0], buf, cap);
+		frame_text(&g->frames[0], text, buf, cap);
 	else
-		hg_stat_name(g, group_by, buf, cap);
+		hg_stat_name(g, group_by, text, buf, cap);
 }
 
 static void average(char *buf, size_t cap, uint64_t bytes, uint64_t n)
@@ -65,7 +69,7 @@ static void average(char *buf, size_t cap, uint64_t bytes, uint64_t n)
 static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg_report_opts *o)
 {
 	const struct hg_stats_report *sr = o->stats;
-	char c[N_COLS][32], name[512], text[512];
+	char c[N_COLS][32], name[512];
 	const char *cells[N_COLS] = { c[0], c[1], c[2], c[3], NULL };
 
 	snprintf(c[0], sizeof(c[0]), "%zu", rank);
@@ -87,9 +91,8 @@ static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg
 		hg_format_count(c[2], sizeof(c[2]), g->blocks);
 		average(c[3], sizeof(c[3]), g->bytes, g->blocks);
 	}
-	hg_stats_group_name(g, sr->stats.group_by, name, sizeof(name));
-	hg_table_row(out, "  ", widths, cells[4] ? N_COLS : N_COLS - 1, cells,
-		     hg_name_text(name, text, sizeof(text)));
+	hg_stats_group_name(g, sr->stats.group_by, 1, name, sizeof(name));
+	hg_table_row(out, "  ", widths, cells[4] ? N_COLS : N_COLS - 1, cells, name);
 	if (sr->stats.group_by == HG_GROUP_TRACEBACK)
 		hg_stats_text_more_frames(out, g, widths, cells[4] ? N_COLS : N_COLS - 1);
 }
@@ -203,7 +206,7 @@ void hg_stats_json_group(struct hg_json *j, const struct hg_stat *g, int group_b
 {
 	char name[512];
 
-	hg_stats_group_name(g, group_by, name, sizeof(name));
+	hg_stats_group_name(g, group_by, 0, name, sizeof(name));
 	hg_json_str(j, "name", name);
 	switch (group_by) {
 	case HG_GROUP_TRACEBACK:

@@ -11,6 +11,7 @@
 
 #include "diag.h"
 #include "hg_format.h"
+#include "names.h"
 #include "stats.h"
 
 static const char *const group_names[] = { "traceback", "function", "line", "file", "module" };
@@ -283,13 +284,15 @@ void hg_stats_release(struct hg_stats *st)
 	memset(st, 0, sizeof(*st));
 }
 
-char *hg_stat_name(const struct hg_stat *s, int group_by, char *buf, size_t cap)
+char *hg_stat_name(const struct hg_stat *s, int group_by, int text, char *buf, size_t cap)
 {
 	const struct hg_frame *fr = &s->frames[0];
-	const char *fn = fr->function ? fr->function : "???";
+	char name[HG_NAME_TEXT_MAX];
+	const char *fn = text ? hg_name_text(fr->function, name, sizeof(name)) : fr->function;
 	const char *file = fr->file ? hg_basename(fr->file) : NULL;
 	const char *mod = fr->module ? hg_basename(fr->module) : "?";
 
+	fn = fn ? fn : "???";
 	switch (group_by) {
 	case HG_GROUP_LINE:
 		if (file)

@@ -97,7 +97,8 @@ struct hg_stat *hg_stats_find(const struct hg_stats *st, const char *key);
 
 void hg_stats_release(struct hg_stats *st);
 
-/* A group's one-line name for people: "f (file.c)", "file.c:12 (f)", "file.c", "libx.so". */
-char *hg_stat_name(const struct hg_stat *s, int group_by, char *buf, size_t cap);
+/* A group's one-line name for people: "f (file.c)", "file.c:12 (f)", "file.c", "libx.so";
+ * text: with f as text output shortens it (names.h). */
+char *hg_stat_name(const struct hg_stat *s, int group_by, int text, char *buf, size_t cap);
 
 #endif /* HG_STATS_H */

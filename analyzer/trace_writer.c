@@ -137,9 +137,10 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 	return w;
 }
 
-void hg_trace_writer_mode(struct hg_trace_writer *w, enum hg_pack_mode mode)
+int hg_trace_writer_mode(struct hg_trace_writer *w, enum hg_pack_mode mode)
 {
 	w->mode = mode;
+	return w->cctx != NULL;
 }
 
 /* The mode's frames are compressed with the fast settings. */

@@ -21,10 +21,10 @@ struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level);
  * long-distance matching; HG_PACK_BUSY packs them so but compresses at level 1 without it;
  * HG_PACK_QUICK also packs them on their own (codec 2's packing). Writing the bench's 1-thread
  * churn took 1.05 s, 0.63 s and 0.29 s, for 20.2, 20.8 and 50.4 MB; git's log 1.16, 1.41
- * and 2.59 MB. A writer without compression ignores it.
+ * and 2.59 MB. A writer without compression ignores it: then 0, else 1.
  */
 enum hg_pack_mode { HG_PACK_FULL, HG_PACK_BUSY, HG_PACK_QUICK };
-void hg_trace_writer_mode(struct hg_trace_writer *w, enum hg_pack_mode mode);
+int hg_trace_writer_mode(struct hg_trace_writer *w, enum hg_pack_mode mode);
 
 /* Note in the file header that ALLOC and FREE times are rounded to ns (0: exact). Returns 0,
  * or -1 after printing an error. */

@@ -73,6 +73,9 @@ START_TEST(test_name_text_elides_long_template_arguments)
 		/* A '>' inside parentheses closes nothing; "->" is an operator. */
 		{ "Vec<(1>0), long long, unsigned long long>::operator->()",
 		  "Vec<...>::operator->()" },
+		/* A '<' in parentheses inside a list compares: it opens nothing. */
+		{ "f<(aaaa<bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb>c)>(std::vector<int, std::allocator<int> >)",
+		  "f<...>(std::vector<...>)" },
 		{ "std::function<void (std::vector<int, std::allocator<int> >)>::operator()("
 		  "std::vector<int, std::allocator<int> >) const",
 		  "std::function<...>::operator()(std::vector<...>) const" },

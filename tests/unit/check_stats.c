@@ -306,19 +306,26 @@ START_TEST(test_stats_group_names)
 	g.frames = &fr;
 	g.n_frames = 1;
 	g.offset = 0x1000; /* fr.address 0x3000 in a module loaded at 0x2000 */
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)),
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, 1, buf, sizeof(buf)),
 			 "make_buffer (util.c)");
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, buf, sizeof(buf)), "util.c:10 (make_buffer)");
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FILE, buf, sizeof(buf)), "util.c");
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_MODULE, buf, sizeof(buf)), "app");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, 1, buf, sizeof(buf)), "util.c:10 (make_buffer)");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FILE, 1, buf, sizeof(buf)), "util.c");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_MODULE, 1, buf, sizeof(buf)), "app");
 	fr.file = NULL;
 	fr.function = NULL;
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)),
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, 1, buf, sizeof(buf)),
 			 "\?\?\? (app+0x1000)");
 	fr.function = "f";
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, buf, sizeof(buf)), "f in app");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, 1, buf, sizeof(buf)), "f in app");
 	fr.function = NULL;
-	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, buf, sizeof(buf)), "app+0x1000 (\?\?\?)");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_LINE, 1, buf, sizeof(buf)), "app+0x1000 (\?\?\?)");
+	/* Text shortens a long template argument list in the function (names.h); JSON keeps it. */
+	fr.file = "util.cc";
+	fr.function = "std::vector<int, std::allocator<int> >::push_back(int const&)";
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, 1, buf, sizeof(buf)),
+			 "std::vector<...>::push_back(int const&) (util.cc)");
+	ck_assert_str_eq(hg_stat_name(&g, HG_GROUP_FUNCTION, 0, buf, sizeof(buf)),
+			 "std::vector<int, std::allocator<int> >::push_back(int const&) (util.cc)");
 	ck_assert_int_eq(hg_group_by_parse("line"), HG_GROUP_LINE);
 	ck_assert_int_eq(hg_group_by_parse("lines"), -1);
 	ck_assert_int_eq(hg_stats_order_parse("temporary"), HG_ORDER_TEMPORARY);
