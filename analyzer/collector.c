@@ -299,11 +299,10 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
  * then, when even that keeps it busy three quarters of the time, to packing events on their
  * own (a quarter of the work, a trace two to three times larger); back to the busy mode when
  * the quick one keeps it busy less than 30% of the time, to the full one once the machine has
- * room again. A collector with a core to itself keeps writing the small
- * trace however busy it is. On the bench's 2-thread churn on 2 CPUs the first step is where it
- * stays: 3.40 s and 42 MB, where stepping down at once to packing on their own (as the
- * collector did before it had the busy mode) took 3.06 s and 95 MB, the full mode 3.82 s and
- * 40 MB.
+ * room again. A collector with a core to itself keeps writing the small trace however busy it
+ * is. On the bench's 2-thread churn on 2 CPUs the first step is where it stays: 3.40 s and
+ * 42 MB, where stepping down at once to packing on their own (as the collector did before it
+ * had the busy mode) took 3.06 s and 95 MB, the full mode 3.82 s and 40 MB.
  */
 #define BUSY_WINDOW_NS (200u * 1000000u)
 #define BUSY_HIGH 0.5  /* the collector's share of its wall time, to leave the full mode */
