@@ -372,12 +372,13 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 static int check_trace(struct check_args *a, const char *path, const char *what, int status,
 		       int *gate, int *code)
 {
+	struct hg_framer *f = hg_framer_new(); /* first: it opens modules as the replay reads */
 	struct hg_replay *r = hg_replay_file(path);
-	struct hg_framer *f;
 	struct hg_check_result res;
 	int rc = 0, outputs_failed;
 
 	if (!r) {
+		hg_framer_free(f);
 		*code = program_failure(what, status);
 		return -1;
 	}
@@ -388,7 +389,6 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 		if (root && *root->command)
 			what = root->command;
 	}
-	f = hg_framer_new();
 	hg_check_eval(&res, r, f, &a->rules);
 	fflush(stdout);
 	hg_check_text(stderr, &res, &a->rules, a->max_frames, a->quiet);

@@ -430,12 +430,12 @@ int hg_cmd_diff(int argc, char **argv)
 	both[0] = a.from;
 	both[1] = a.to;
 	rc = HG_EXIT_INPUT;
+	f = hg_framer_new(); /* first: it opens modules as the replays read them */
 	if (!(ro = hg_point_replay(argv[optind], both, two ? 1 : 2)))
 		goto out;
 	if (two && !(rn = hg_point_replay(argv[optind + 1], both + 1, 1)))
 		goto out;
 	rn = two ? rn : ro;
-	f = hg_framer_new();
 	rc = HG_EXIT_USAGE;
 	if (missing_point(ro, &a.from) || missing_point(rn, &a.to))
 		goto out;

@@ -195,9 +195,11 @@ int hg_cmd_leaks(int argc, char **argv)
 		return hg_print_help(help);
 	if (rc)
 		return rc;
-	if (!(r = hg_replay_file(argv[optind])))
+	f = hg_framer_new(); /* first: it opens modules as the replay reads them */
+	if (!(r = hg_replay_file(argv[optind]))) {
+		hg_framer_free(f);
 		return HG_EXIT_INPUT;
-	f = hg_framer_new();
+	}
 	if (r->n_images && !selection_exists(&a, r)) {
 		hg_report_done(r, f, 0);
 		return HG_EXIT_USAGE;

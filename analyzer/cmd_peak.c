@@ -218,9 +218,11 @@ int hg_cmd_peak(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_PEAK | HG_REPLAY_SKIP_WORDS)))
+	f = hg_framer_new(); /* first: it opens modules as the replay reads them */
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_PEAK | HG_REPLAY_SKIP_WORDS))) {
+		hg_framer_free(f);
 		return HG_EXIT_INPUT;
-	f = hg_framer_new();
+	}
 	hg_json_init(&j, stdout);
 	if (a.json) {
 		hg_json_begin_processes(&j, r);

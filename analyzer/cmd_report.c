@@ -185,11 +185,12 @@ int hg_cmd_report(int argc, char **argv)
 	a.sr.stats.max_frames = a.o.max_frames;
 	a.sr.stats.filters = &a.filters;
 	a.o.stats = a.stats ? &a.sr : NULL;
+	f = hg_framer_new(); /* first: it opens modules as the replay reads them */
 	if (!(r = hg_point_replay(argv[optind], &a.sr.point, 1))) {
+		hg_framer_free(f);
 		hg_filters_release(&a.filters);
 		return HG_EXIT_INPUT;
 	}
-	f = hg_framer_new();
 	if (!hg_point_exists(r, &a.sr.point)) {
 		char pt[96];
 		rc = hg_error("no %s in trace '%s' (heapgraph snapshots lists them)",

@@ -16,9 +16,11 @@
 #include "diag.h"
 #include "frames.h"
 #include "symbolize.h"
+#include "symload.h"
 
 struct hg_framer {
 	struct hg_symbolizer *sym;
+	struct hg_symload *load; /* modules being opened ahead, until the first lookup */
 };
 
 struct hg_framer *hg_framer_new(void)
@@ -30,6 +32,7 @@ struct hg_framer *hg_framer_new(void)
 		hg_error("out of memory creating a symbolizer");
 		exit(HG_EXIT_INPUT);
 	}
+	f->load = hg_symload_start(f->sym);
 	return f;
 }
 
@@ -37,6 +40,7 @@ void hg_framer_free(struct hg_framer *f)
 {
 	if (!f)
 		return;
+	hg_symload_finish(f->load, NULL);
 	hg_symbolizer_free(f->sym);
 	free(f);
 }
@@ -133,6 +137,10 @@ size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_
 
 	if (!st)
 		return 0;
+	if (f->load) {
+		hg_symload_finish(f->load, NULL);
+		f->load = NULL;
+	}
 	for (; i < st->n_frames && n < max; i++) {
 		const struct hg_symbol *c;
 		struct hg_frame fr;

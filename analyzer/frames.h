@@ -20,7 +20,8 @@ struct hg_frame {
 
 struct hg_framer;
 
-/* Create a framer (owns a symbolizer). Out-of-memory exits (diag.h). */
+/* Create a framer (owns a symbolizer). Made before a replay, it opens the modules the replay
+ * reads in a second thread meanwhile (symload.h). Out-of-memory exits (diag.h). */
 struct hg_framer *hg_framer_new(void);
 void hg_framer_free(struct hg_framer *f);
 

@@ -278,6 +278,13 @@ unsigned hg_size_bucket(uint64_t size_bytes);
 
 void hg_replay_free(struct hg_replay *r);
 
+/*
+ * From now on, fn(arg, m) for each module a replay reads (its MODULE record), in the replay's
+ * thread; fn NULL stops it. One watcher at a time: the framer's, which loads the symbols of
+ * modules while the replay goes on (symload.h).
+ */
+void hg_replay_watch_modules(void (*fn)(void *arg, const struct hg_module *m), void *arg);
+
 /* Block addr if it is live in im (at the end of the replay): 1 and *v, else 0. */
 int hg_image_live_get(const struct hg_image *im, uint64_t addr, struct hg_live *v);
 

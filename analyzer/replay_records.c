@@ -104,6 +104,15 @@ static void on_stack(struct hg_replay_state *s, const struct hg_rec_stack *st, u
 	memcpy(dst->ip, st + 1, sizeof(uint64_t) * st->n_frames);
 }
 
+static void (*module_watcher)(void *arg, const struct hg_module *m);
+static void *module_watcher_arg;
+
+void hg_replay_watch_modules(void (*fn)(void *arg, const struct hg_module *m), void *arg)
+{
+	module_watcher = fn;
+	module_watcher_arg = arg;
+}
+
 static void on_module(struct hg_replay_state *s, const struct hg_rec_module *m, uint32_t pid)
 {
 	struct hg_image *im = hg_replay_image_at(s, pid, m->t_ns);
@@ -131,6 +140,8 @@ static void on_module(struct hg_replay_state *s, const struct hg_rec_module *m, 
 		if (m->load_bias + seg[i].vaddr + seg[i].memsz > mod->hi)
 			mod->hi = m->load_bias + seg[i].vaddr + seg[i].memsz;
 	}
+	if (module_watcher)
+		module_watcher(module_watcher_arg, mod);
 }
 
 static void on_unmodule(struct hg_replay_state *s, const struct hg_rec_unmodule *u, uint32_t pid)

@@ -319,6 +319,17 @@ void hg_symbolizer_free(struct hg_symbolizer *s)
 	free(s);
 }
 
+void hg_symbolizer_preload(struct hg_symbolizer *s, const char *path, const uint8_t *build_id,
+			   size_t build_id_len)
+{
+	struct hg_sym_modkey key = { path, build_id, build_id ? build_id_len : 0 };
+	struct hg_sym_module *m = path ? hg_sym_module_get(s, &key) : NULL;
+	Dwarf_Addr bias;
+
+	if (m && m->dwfl)
+		(void)dwfl_module_getdwarf(m->mod, &bias);
+}
+
 int hg_symbolize(struct hg_symbolizer *s, const char *path, const uint8_t *build_id,
 		 size_t build_id_len, uint64_t vaddr, struct hg_symbol *out)
 {

@@ -65,6 +65,14 @@ int hg_symbolize(struct hg_symbolizer *s, const char *path, const uint8_t *build
 		 size_t build_id_len, uint64_t vaddr, struct hg_symbol *out);
 
 /*
+ * Open the module now, with its DWARF (whose sections a distribution compresses: libc's take
+ * tens of milliseconds to inflate), so that the first hg_symbolize() of it does not wait. The
+ * same cache as hg_symbolize(): a module opened here is not opened again. Never prints.
+ */
+void hg_symbolizer_preload(struct hg_symbolizer *s, const char *path, const uint8_t *build_id,
+			   size_t build_id_len);
+
+/*
  * Demangle an Itanium C++ ABI symbol name ("_ZN3foo3barEi" gives "foo::bar(int)"). Names that
  * are not mangled, or that __cxa_demangle rejects, come back unchanged. The result is interned
  * in `s` and cached: the same `name` always gives the same pointer. Returns NULL when `name` is

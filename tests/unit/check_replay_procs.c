@@ -3,10 +3,14 @@
  */
 #include <check.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fixtures.h"
 #include "replay.h"
+#include "symbolize.h"
+#include "symload.h"
 #include "trace_writer.h"
 #include "replay_rig.h"
 
@@ -495,6 +499,82 @@ START_TEST(test_replay_rss_interval_from_header)
 }
 END_TEST
 
+/* Modules as a watcher sees them: each MODULE record read, in file order. */
+struct watched {
+	int calls;
+	char path[4][32];
+};
+
+static void watch(void *arg, const struct hg_module *m)
+{
+	struct watched *w = arg;
+
+	snprintf(w->path[w->calls++ & 3], sizeof(w->path[0]), "%s", m->path);
+}
+
+/* A main program and a library, and the library again in a fork child (by another path). */
+static void modules_trace(const char *exe, const char *lib)
+{
+	static const struct hg_segment seg[1] = { { 0, 0x1000, 5, 0 } };
+
+	rr_process(0, T, 100, 1, "p", 1, "/usr/bin/prog");
+	fx_module(&rr_rig.b, HG_MODULE_MAIN, T + 1, 0x555555554000, 1, seg, NULL, 0, exe);
+	fx_module(&rr_rig.b, 0, T + 2, 0x7f0000000000, 1, seg, NULL, 0, lib);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 200, 200, 100, "p", 1, "/usr/bin/prog");
+	fx_module(&rr_rig.b, 0, T + 201, 0x7f0000000000, 1, seg, NULL, 0, lib);
+	rr_block(200, 200);
+}
+
+START_TEST(test_replay_modules_watched)
+{
+	struct watched w = { 0 };
+	struct hg_replay *again;
+
+	modules_trace("/usr/bin/prog", "/lib/libx.so");
+	hg_replay_watch_modules(watch, &w);
+	rr_replay();
+	hg_replay_watch_modules(NULL, NULL);
+	ck_assert_int_eq(w.calls, 3);
+	ck_assert_str_eq(w.path[0], "/usr/bin/prog");
+	ck_assert_str_eq(w.path[1], "/lib/libx.so");
+	ck_assert_str_eq(w.path[2], "/lib/libx.so");
+	/* Not watched any more: a second replay tells no one. */
+	again = hg_replay_file(rr_rig.path);
+	ck_assert_ptr_nonnull(again);
+	hg_replay_free(again);
+	ck_assert_int_eq(w.calls, 3);
+}
+END_TEST
+
+/* The symbols of a replay's modules are opened ahead, each distinct one once; the symbolizer
+ * answers as usual after. How many the thread got to before it was stopped varies. */
+START_TEST(test_replay_modules_loaded_ahead)
+{
+	struct hg_symbolizer *sym = hg_symbolizer_new();
+	struct hg_symload *load = hg_symload_start(sym);
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct hg_symbol out;
+	size_t queued, opened;
+
+	ck_assert_int_gt(n, 0);
+	exe[n] = 0;
+	modules_trace(exe, "/nonexistent/libx.so");
+	rr_replay();
+	opened = hg_symload_finish(load, &queued);
+	ck_assert_uint_eq(queued, 2);
+	ck_assert_uint_le(opened, 2);
+	/* After finishing, modules no longer go to it. */
+	hg_replay_free(hg_replay_file(rr_rig.path));
+	ck_assert_int_eq(hg_symbolize(sym, "/nonexistent/libx.so", NULL, 0, 0x10, &out), -1);
+	ck_assert_int_eq(hg_symbolize(sym, exe, NULL, 0, 0x10, &out), 0);
+	hg_symbolizer_free(sym);
+	ck_assert_uint_eq(hg_symload_finish(NULL, &queued), 0);
+	ck_assert_uint_eq(queued, 0);
+}
+END_TEST
+
 START_TEST(test_replay_modules)
 {
 	static const struct hg_segment seg[2] = { { 0, 0x1000, 4, 0 }, { 0x1000, 0x2000, 5, 0 } };
@@ -584,5 +664,7 @@ TCase *replay_procs_tcase(void)
 	tcase_add_test(procs, test_replay_exit_reaped);
 	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
+	tcase_add_test(procs, test_replay_modules_watched);
+	tcase_add_test(procs, test_replay_modules_loaded_ahead);
 	return procs;
 }

@@ -1,0 +1,27 @@
+/*
+ * symload.h - open the modules a replay reads, with their debug information, in a second
+ * thread while the replay goes on
+ */
+#ifndef HG_SYMLOAD_H
+#define HG_SYMLOAD_H
+
+#include <stddef.h>
+
+struct hg_symbolizer;
+struct hg_symload;
+
+/*
+ * From now on, each module a replay reads is opened in sym by a second thread (made at the
+ * first module), each (path, build id) once, at most HG_SYMLOAD_MAX of them. The caller must
+ * not use sym until hg_symload_finish(). Out-of-memory exits (diag.h).
+ */
+struct hg_symload *hg_symload_start(struct hg_symbolizer *sym);
+
+/* Stop: wait for the module being opened, if any, and free l; sym is the caller's again.
+ * Returns how many modules the thread opened; *queued (if not NULL), how many distinct ones
+ * the replay read. NULL is a no-op. */
+size_t hg_symload_finish(struct hg_symload *l, size_t *queued);
+
+#define HG_SYMLOAD_MAX 256
+
+#endif /* HG_SYMLOAD_H */
