@@ -82,10 +82,10 @@ int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, cha
 	/* Only this command's options: another's is unknown here, with its name in the error. */
 	if (opts & HG_VIEW_TOP)
 		longopts[n++] = (struct option){ "top", required_argument, NULL, 'n' };
-	if (opts & HG_VIEW_FRAMES) {
+	if (opts & HG_VIEW_FRAMES)
 		longopts[n++] = (struct option){ "frames", required_argument, NULL, 'F' };
+	if (opts & (HG_VIEW_FRAMES | HG_VIEW_NAMES))
 		longopts[n++] = (struct option)HG_FULL_NAMES_LONGOPT;
-	}
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, opts & HG_VIEW_TOP ? ":f:n:h" : ":f:h", longopts,

@@ -42,11 +42,12 @@ int hg_check_trace_args(const char *cmd, const char *format, const char *const *
 
 /*
  * The options of a command that shows one trace as text or JSON: --format (-f), and where
- * opts asks for them --top (-n, 0 to 2^32-1) and --frames (1 to 256), then exactly one trace.
+ * opts asks for them --top (-n, 0 to 2^32-1), --frames (1 to 256) and --full-names, then
+ * exactly one trace.
  * The caller sets the defaults in *a first. Returns -1 to go on (a->json set), else the exit
  * code: HG_EXIT_OK after --help printed `help`, a usage code after one line naming the problem.
  */
-enum { HG_VIEW_TOP = 1, HG_VIEW_FRAMES = 2 };
+enum { HG_VIEW_TOP = 1, HG_VIEW_FRAMES = 2, HG_VIEW_NAMES = 4 }; /* FRAMES: --full-names too */
 struct hg_view_args {
 	const char *format;
 	uint64_t top, frames;

@@ -13,6 +13,7 @@
 #include "diag.h"
 #include "frag.h"
 #include "json.h"
+#include "names.h"
 #include "peak.h"
 #include "report.h"
 #include "units.h"
@@ -36,6 +37,8 @@ static const char help[] =
 	"options:\n"
 	"  -f, --format FMT   text (default) or json (docs/JSON.md)\n"
 	"  -n, --top N        pinning sites per snapshot, 0 for all (default 5)\n"
+	"      --full-names   C++ names in full (default: a template argument list of more\n"
+	"                     than 20 characters reads <...>; JSON always has them in full)\n"
 	"  -h, --help         this text\n";
 
 /* Where the resident set goes: malloc's memory, the program's own mappings, the rest. */
@@ -91,10 +94,18 @@ static void diagnosis_line(FILE *out, const struct hg_frag *fr)
 	}
 }
 
+/* The function of the k (0 or 1) frames in fn as text: shortened (names.h), "???" unknown. */
+static const char *frame_name(const struct hg_frame *fn, size_t k, char *buf, size_t cap)
+{
+	const char *s = k ? hg_name_text(fn[0].function, buf, cap) : NULL;
+
+	return s ? s : "???";
+}
+
 static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
-	char a[32], b[32], c[32], d[32], nb[32];
+	char a[32], b[32], c[32], d[32], nb[32], name[HG_NAME_TEXT_MAX];
 	struct hg_frame fn[1];
 	const struct hg_mallinfo *mi;
 
@@ -126,7 +137,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		const struct hg_frag_pinner *p = &fr->pinners[i];
 		size_t k = hg_framer_resolve(f, im, p->stack_id, fn, 1);
-		fprintf(out, "    pins: %s", k && fn[0].function ? fn[0].function : "???");
+		fprintf(out, "    pins: %s", frame_name(fn, k, name, sizeof(name)));
 		if (k && fn[0].file && fn[0].line)
 			fprintf(out, " (%s:%u)", hg_basename(fn[0].file), fn[0].line);
 		fprintf(out, ": %s block%s, %s live, pin %s\n",
@@ -139,7 +150,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		size_t k = hg_framer_resolve(f, im, t->stack_id, fn, 1);
 		fprintf(out, "    top of the brk heap: %s block from %s; %s free above it\n",
 			hg_format_bytes(a, sizeof(a), t->size_bytes),
-			k && fn[0].function ? fn[0].function : "???",
+			frame_name(fn, k, name, sizeof(name)),
 			hg_format_bytes(b, sizeof(b), fr->above_top_bytes));
 	}
 	diagnosis_line(out, fr);
@@ -322,7 +333,7 @@ int hg_cmd_frag(int argc, char **argv)
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;
-	int rc = hg_view_args("frag", help, HG_VIEW_TOP, argc, argv, &a);
+	int rc = hg_view_args("frag", help, HG_VIEW_TOP | HG_VIEW_NAMES, argc, argv, &a);
 
 	if (rc >= 0)
 		return rc;

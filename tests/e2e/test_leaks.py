@@ -408,6 +408,17 @@ def test_leak_cxx(ctx):
     check(any(f.get("function") == full_fn for g in proc["leaks"] for f in g["frames"]),
           "JSON: no frame %r" % full_fn)
 
+    # frag names the block at the top of the brk heap (a control block of the last cycle
+    # built) the same way.
+    for extra, want, unwanted in (([], "std::__shared_count<...>::__shared_count<OutD*>(OutD*)",
+                                   "_Lock_policy"),
+                                  (["--full-names"], full_fn.replace("OutC", "OutD"), "<...>")):
+        res = run([ctx.hg, "frag", trace] + extra)
+        eq(res.code, 0, "frag %s exit status" % " ".join(extra))
+        check("top of the brk heap: 24 B block from %s;" % want in res.text,
+              "frag %s: no top block from %r:\n%s" % (" ".join(extra), want, clip(res.text, 3000)))
+        check(unwanted not in res.text, "frag %s: %r in the text" % (" ".join(extra), unwanted))
+
 
 # ------------------------------------------------------------------------------------------
 # leak_snapshot: snapshots taken by the program, threads blocked at a snapshot
