@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "hg_format.h"
 #include "peak.h"
 
 /* A copy of im's live counts per site, for a moment other than the end. */
@@ -107,6 +108,20 @@ void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallin
 	}
 	HG_GROW(im->mallinfo, im->mallinfo_cap, im->n_mallinfo + 1);
 	im->mallinfo[im->n_mallinfo++] = v;
+}
+
+uint64_t hg_tracer_bytes(const struct hg_tracer_mem *m)
+{
+	return m->tables_bytes + (m->ring_bytes == HG_TRACER_UNKNOWN ? 0 : m->ring_bytes);
+}
+
+void hg_tracer_note(struct hg_image *im, uint64_t t_ns, uint64_t tables_bytes,
+		    uint64_t ring_bytes)
+{
+	struct hg_tracer_mem v = { hg_image_time(im, t_ns), tables_bytes, ring_bytes };
+
+	if (!im->n_tracer++ || hg_tracer_bytes(&v) >= hg_tracer_bytes(&im->tracer))
+		im->tracer = v;
 }
 
 const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t)

@@ -29,6 +29,13 @@ void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes);
 /* Record a mallinfo2 sample (bounded like the timeline). */
 void hg_mallinfo_note(struct hg_image *im, uint64_t t_ns, const struct hg_mallinfo *mi);
 
+/* Record a sample of the tracer's own memory in im; the largest is kept. */
+void hg_tracer_note(struct hg_image *im, uint64_t t_ns, uint64_t tables_bytes,
+		    uint64_t ring_bytes);
+
+/* The tracer's own memory of a sample: tables and ring (0 for the ring when not known). */
+uint64_t hg_tracer_bytes(const struct hg_tracer_mem *m);
+
 /* The last mallinfo2 sample at or before t (since the image started), or NULL. */
 const struct hg_mallinfo *hg_mallinfo_at(const struct hg_image *im, uint64_t t);
 

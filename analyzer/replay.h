@@ -120,6 +120,13 @@ struct hg_mallinfo {
 	uint64_t arena_bytes, mmap_bytes, free_bytes, releasable_bytes;
 };
 
+/* What tracing itself added to the process's resident set (HG_REC_TRACER). */
+struct hg_tracer_mem {
+	uint64_t t_ns;         /* since the image started */
+	uint64_t tables_bytes; /* the shim's tables */
+	uint64_t ring_bytes;   /* the ring's pages it touched; HG_TRACER_UNKNOWN: not known */
+};
+
 /*
  * The program's own anonymous mappings, outside malloc (HG_REC_MMAP, MUNMAP, MREMAP,
  * MPROTECT): the "mmap" domain of an image, kept apart from the heap's totals and sites. Bytes
@@ -220,6 +227,10 @@ struct hg_image {
 	uint64_t rss_peak_time_ns; /* since the image started */
 	struct hg_mallinfo *mallinfo; /* samples, in time order */
 	size_t n_mallinfo, mallinfo_cap;
+	struct hg_tracer_mem tracer; /* the largest sample of the tracer's own memory; n_tracer 0:
+					none was taken (a process killed by a signal, a trace
+					from before they were) */
+	uint32_t n_tracer;
 	struct hg_mmap_domain mmap;   /* the program's own anonymous mappings */
 	struct hg_moment at_rss_peak; /* live heap and mappings at the largest RSS sample */
 };

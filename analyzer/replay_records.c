@@ -239,6 +239,12 @@ void hg_replay_dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 		hg_mallinfo_note(hg_replay_image_at(s, rec->pid, x->t_ns), x->t_ns, &mi);
 		break;
 	}
+	case HG_REC_TRACER: {
+		const struct hg_rec_tracer *x = (const void *)h;
+		hg_tracer_note(hg_replay_image_at(s, rec->pid, x->t_ns), x->t_ns, x->tables_bytes,
+			       x->ring_bytes);
+		break;
+	}
 	case HG_REC_RSS: {
 		const struct hg_rec_rss *x = (const void *)h;
 		struct hg_image *im = hg_replay_find_image(s, x->pid, x->t_ns);

@@ -152,6 +152,23 @@ void hg_json_end_processes(struct hg_json *j)
 	hg_json_finish(j);
 }
 
+/* The largest sample of the tracer's own memory in the process, or null. */
+static void tracer_json(struct hg_json *j, const struct hg_image *im)
+{
+	if (!im->n_tracer) {
+		hg_json_null(j, "tracer");
+		return;
+	}
+	hg_json_object(j, "tracer");
+	hg_json_u64(j, "time_ns", im->tracer.t_ns);
+	hg_json_u64(j, "tables_bytes", im->tracer.tables_bytes);
+	if (im->tracer.ring_bytes == HG_TRACER_UNKNOWN)
+		hg_json_null(j, "ring_bytes");
+	else
+		hg_json_u64(j, "ring_bytes", im->tracer.ring_bytes);
+	hg_json_end(j);
+}
+
 static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
 		       const struct hg_image *im, const struct hg_report_opts *o)
 {
@@ -163,6 +180,7 @@ static void image_json(struct hg_json *j, struct hg_framer *f, const struct hg_r
 	hg_json_object(j, "totals");
 	hg_json_totals_fields(j, &im->totals);
 	hg_json_end(j);
+	tracer_json(j, im);
 	json_sites(j, f, im, im->sites, ids, n, o->top, heap_site_keys);
 	hg_json_mmap(j, f, im, o->top);
 	if (o->stats)

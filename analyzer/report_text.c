@@ -6,6 +6,7 @@
 
 #include "hg_format.h"
 #include "names.h"
+#include "peak.h"
 #include "report.h"
 #include "units.h"
 
@@ -120,6 +121,29 @@ void hg_text_mmap(FILE *out, struct hg_framer *f, const struct hg_image *im, siz
 	free(ids);
 }
 
+/* "tracer's own memory: 1.20 MiB resident (tables 200 KiB, ring 1.00 MiB), 2.7% of the heap's
+ * peak" */
+static void tracer_text(FILE *out, const struct hg_image *im)
+{
+	const struct hg_tracer_mem *m = &im->tracer;
+	uint64_t own = hg_tracer_bytes(m), peak = im->totals.peak_bytes;
+	char a[32], b[32], c[32], share[48] = "";
+
+	if (peak && own > peak)
+		snprintf(share, sizeof(share), ", %.1fx the heap's peak", (double)own / (double)peak);
+	else if (peak)
+		snprintf(share, sizeof(share), ", %.1f%% of the heap's peak",
+			 100.0 * (double)own / (double)peak);
+	if (m->ring_bytes == HG_TRACER_UNKNOWN)
+		fprintf(out, "  tracer's own memory: %s resident in its tables (ring: not known)%s\n",
+			hg_format_bytes(a, sizeof(a), own), share);
+	else
+		fprintf(out, "  tracer's own memory: %s resident (tables %s, ring %s)%s\n",
+			hg_format_bytes(a, sizeof(a), own),
+			hg_format_bytes(b, sizeof(b), m->tables_bytes),
+			hg_format_bytes(c, sizeof(c), m->ring_bytes), share);
+}
+
 static void totals_text(FILE *out, const struct hg_image *im)
 {
 	const struct hg_totals *t = &im->totals;
@@ -134,6 +158,8 @@ static void totals_text(FILE *out, const struct hg_image *im)
 	fprintf(out, "  live at the end: %s in %s block%s\n",
 		hg_format_bytes(g, sizeof(g), t->live_bytes),
 		hg_format_count(a, sizeof(a), t->live_blocks), hg_plural(t->live_blocks));
+	if (im->n_tracer)
+		tracer_text(out, im);
 	if (t->lost_events)
 		fprintf(out, "  LOST %s events: the numbers above miss them\n",
 			hg_format_count(a, sizeof(a), t->lost_events));

@@ -101,6 +101,7 @@ uint32_t hg_rec_min_size(uint16_t type)
 	case HG_REC_SNAPSHOT_END: return sizeof(struct hg_rec_snapshot_end);
 	case HG_REC_RSS: return sizeof(struct hg_rec_rss);
 	case HG_REC_MALLINFO: return sizeof(struct hg_rec_mallinfo);
+	case HG_REC_TRACER: return sizeof(struct hg_rec_tracer);
 	case HG_REC_HORIZON: return sizeof(struct hg_rec_horizon);
 	case HG_REC_FORK: return sizeof(struct hg_rec_fork);
 	case HG_REC_MMAP: return sizeof(struct hg_rec_mmap);

@@ -342,6 +342,24 @@ analyse() {
 	awk '{ print $1, $5, $2 + $3 }' "$base.a"
 }
 
+# The tracer's own memory in heapgraph trace $1, as the shim sampled it (the largest sample of
+# each process, its tables and the ring pages it touched), and the heap peaks of the same
+# processes: "tables_bytes ring_bytes peak_bytes processes", summed over the processes with a
+# sample. Appended to $WORK/ownmem.tsv with the workload's name.
+own_memory() {
+	"$HG" report --format json --top 1 "$1" 2>/dev/null | "$PYTHON" -c '
+import json, sys
+tables = ring = peak = n = 0
+for p in json.load(sys.stdin)["processes"]:
+    t = p["tracer"]
+    if t is not None:
+        tables += t["tables_bytes"]
+        ring += t["ring_bytes"] or 0
+        peak += p["totals"]["peak_bytes"]
+        n += 1
+print(tables, ring, peak, n)' | sed "s/^/$W /" >>"$WORK/ownmem.tsv"
+}
+
 # Runs workload $W under tool $1 (run number $2) and appends a line to $WORK/results.tsv.
 run_once() {
 	local tool=$1 run=$2 base="$WORK/$W.$1.$2" fp trace size ana rc=0 wall user sys maxrss tree
@@ -369,6 +387,7 @@ run_once() {
 		size=$(stat -c %s "$trace")
 		ana=$(analyse "$tool" "$trace" "$base")
 		read -r ana_wall ana_rss ana_cpu <<<"$ana"
+		[ "$tool" != heapgraph ] || own_memory "$trace"
 	fi
 	read -r wall user sys maxrss tree _ <"$base.m"
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$W" "$tool" "$run" "$wall" \
@@ -425,6 +444,36 @@ summary() {
 	awk -v mode="$1" -v workloads="${WORKLOADS[*]}" -v tools="$TOOLS" \
 		-v startup_n="$STARTUP_N" -v skipfile="$WORK/skipped" \
 		-f "$ROOT/bench/summary.awk" "$WORK/results.tsv"
+}
+
+# The shim's own memory per workload: medians over the heapgraph runs of own_memory's figures.
+own_memory_table() {
+	[ -s "$WORK/ownmem.tsv" ] || return 0
+	echo "## The shim's own memory"
+	echo
+	echo "What tracing adds to the traced processes' resident sets, as the shim counts it from"
+	echo "their page tables at the exit snapshot and as each process exits (\`report\`'s"
+	echo "\"tracer's own memory\" line): its tables (stack table, unwind rules, per-thread walk"
+	echo "state, snapshot buffers) and the pages of the shared ring each process touched, summed"
+	echo "over the processes, against the sum of the same processes' heap peaks (live bytes)."
+	echo "The heapgraph run with the median own figure. Target: at most 10% of the heap's peak."
+	echo
+	echo "| workload | processes | tables KiB | ring KiB | own KiB | heap peak KiB | own / peak |"
+	echo "|---|--:|--:|--:|--:|--:|--:|"
+	for w in "${WORKLOADS[@]}"; do
+		awk -v w="$w" '$1 == w { print $2 + $3, $2, $3, $4, $5 }' "$WORK/ownmem.tsv" |
+			sort -n -k1,1 |
+			awk -v w="$w" '{ t[NR] = $2; r[NR] = $3; p[NR] = $4; n = $5 }
+			END {
+				if (!NR) exit
+				m = int((NR + 1) / 2)
+				own = t[m] + r[m]
+				printf "| %s | %d | %.0f | %.0f | %.0f | %.0f | %.1f%% |\n", w, n,
+					t[m] / 1024, r[m] / 1024, own / 1024, p[m] / 1024,
+					p[m] ? 100 * own / p[m] : 0
+			}'
+	done
+	echo
 }
 
 notes() {
@@ -530,6 +579,7 @@ write_doc() {
 			sed 's/^/- /' "$WORK/aborted"
 		fi
 		echo
+		own_memory_table
 		echo "## Commands"
 		echo
 		echo "Every command runs under \`build/bench/measure -o RESULT -- ...\` with stdin from"

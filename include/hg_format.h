@@ -87,7 +87,8 @@ enum hg_rec_type {
 	/* 22 is kept for records of the shim. */
 	HG_REC_HORIZON = 23, /* the collector vouches that earlier events are all in the file */
 	HG_REC_FORK = 24,    /* the parent's side of a fork: the moment the child's heap copies */
-	HG_REC_TYPE_MAX = 25
+	HG_REC_TRACER = 25,  /* the shim sampled its own memory in the process */
+	HG_REC_TYPE_MAX = 26
 };
 
 /* Which entry point produced an allocation (hg_rec_alloc.fn). */
@@ -520,6 +521,29 @@ struct hg_rec_mallinfo {
 };
 
 /*
+ * HG_REC_TRACER, 32 bytes: what tracing itself adds to the process's resident set, sampled by
+ * the shim at each heap snapshot and as the process exits (exit() or the end of main; a process
+ * killed by a signal writes none). Both figures are pages present in the process's own page
+ * tables (/proc/self/pagemap), so they are the part of its RSS that is ours:
+ *
+ *   OFFSET SIZE MEANING
+ *   0      8    header
+ *   8      8    t_ns
+ *   16     8    tables_bytes: the shim's tables (stack table, unwind rules, per-thread walk
+ *                 state, snapshot buffers: every mapping of its arena)
+ *   24     8    ring_bytes: the pages of the shared ring this process has touched (the slots
+ *                 its threads wrote through, the header); HG_TRACER_UNKNOWN when pagemap
+ *                 could not be read (tables_bytes then counts with mincore)
+ */
+#define HG_TRACER_UNKNOWN UINT64_MAX
+struct hg_rec_tracer {
+	struct hg_rec hdr;
+	uint64_t t_ns;
+	uint64_t tables_bytes;
+	uint64_t ring_bytes;
+};
+
+/*
  * The program's own anonymous mappings: the "mmap" domain, beside malloc's heap. The shim
  * interposes mmap, mmap64, munmap and mremap, so it sees the calls the program and its
  * libraries make through the dynamic linker (an interpreter's object arenas, a JIT's code
@@ -627,6 +651,7 @@ _Static_assert(sizeof(struct hg_rec_munmap) == 32, "munmap record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_mremap) == 56, "mremap record is 56 bytes");
 _Static_assert(offsetof(struct hg_rec_mremap, stack_id) == 48, "mremap.stack_id at 48");
 _Static_assert(sizeof(struct hg_rec_mallinfo) == 48, "mallinfo record is 48 bytes");
+_Static_assert(sizeof(struct hg_rec_tracer) == 32, "tracer record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_rss) == 32, "rss record is 32 bytes");
 _Static_assert(sizeof(struct hg_rec_horizon) == 16, "horizon record is 16 bytes");
 _Static_assert(sizeof(struct hg_rec_fork) == 16, "fork record is 16 bytes");

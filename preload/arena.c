@@ -66,6 +66,17 @@ int hg_arena_owns(uint64_t addr)
 	return 0;
 }
 
+void hg_arena_each(void (*fn)(uint64_t lo, uint64_t hi, void *arg), void *arg)
+{
+	uint32_t n = __atomic_load_n(&arena.n_maps, __ATOMIC_ACQUIRE);
+
+	for (uint32_t i = 0; i < n && i < MAX_MAPS; i++) {
+		uint64_t hi = __atomic_load_n(&arena.maps[i].hi, __ATOMIC_ACQUIRE);
+		if (hi > arena.maps[i].lo) /* 0 while its maker is still filling it in; lo after a free */
+			fn(arena.maps[i].lo, hi, arg);
+	}
+}
+
 static size_t page_round(size_t bytes)
 {
 	return (bytes + 4095u) & ~(size_t)4095u;

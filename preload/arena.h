@@ -35,4 +35,7 @@ int hg_arena_owns(uint64_t addr);
 /* Bytes the arena holds from the kernel right now. */
 size_t hg_arena_mapped_bytes(void);
 
+/* Call fn on each mapping the arena holds, [lo, hi), at most the first 512 it made. */
+void hg_arena_each(void (*fn)(uint64_t lo, uint64_t hi, void *arg), void *arg);
+
 #endif /* HG_ARENA_H */

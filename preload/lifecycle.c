@@ -28,6 +28,7 @@
 #include "guard.h"
 #include "lifecycle.h"
 #include "modules.h"
+#include "ownmem.h"
 #include "rawlog.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -168,6 +169,7 @@ static void at_fork_child(void)
 	hg_self_pid = (uint32_t)getpid();
 	hg_tls.tid = (uint32_t)syscall(SYS_gettid);
 	hg_ring_forget_thread();
+	hg_ring_forget_used();
 	life.spawned_collector = 0; /* the bare-mode root is our parent: its exit syncs, not ours */
 	emit_process(HG_PROCESS_FORK, ppid, life.fork_t_ns);
 	hg_tls.busy--;
@@ -192,6 +194,7 @@ void hg_record_exit(int code, int sync)
 
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
+	hg_ownmem_sample(rec.t_ns);
 	hg_ring_put(&rec, sizeof(rec));
 	if (sync)
 		sync_if_bare_root();

@@ -26,6 +26,25 @@
 
 struct hg_ring_header *hg_ring;
 struct hg_ring_clock hg_clock;
+
+/* The slots this process's threads have written through, for hg_ring_used_slot. */
+static uint64_t used[HG_RING_MAX_SLOTS / 64];
+
+static void mark_used(uint32_t i)
+{
+	__atomic_or_fetch(&used[i / 64], 1ull << (i % 64), __ATOMIC_RELAXED);
+}
+
+int hg_ring_used_slot(uint32_t i)
+{
+	return i < HG_RING_MAX_SLOTS &&
+	       (__atomic_load_n(&used[i / 64], __ATOMIC_RELAXED) >> (i % 64) & 1);
+}
+
+void hg_ring_forget_used(void)
+{
+	memset(used, 0, sizeof(used));
+}
 __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 
 static struct hg_ring_slot *slots(void)
@@ -106,6 +125,7 @@ static int claim(struct hg_thread *t)
 		t->data = slot_data(idx);
 		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 		t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+		mark_used(idx);
 		HG_INTERNAL(hg_thread_register_exit());
 		return 0;
 	}
@@ -210,6 +230,7 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
 
 	lock_overflow(s, t->tid);
+	mark_used(last);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 	for (unsigned round = 0; head + n + sizeof(o) - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >
 				  size; round++) {
@@ -347,6 +368,7 @@ void hg_ring_adopt_pid(uint32_t pid)
 			t->data = slot_data(i);
 			t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 			t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+			mark_used(i);
 			HG_INTERNAL(hg_thread_register_exit());
 			continue;
 		}

@@ -117,6 +117,12 @@ uint64_t hg_ring_barrier_now(void);
 int hg_ring_hold(uint64_t t_ns);
 void hg_ring_hold_end(void);
 
+/* Whether a thread of this process has written through slot i (the overflow slot too); a fork
+ * child starts with none (hg_ring_forget_used), as it starts with none of the ring's pages in
+ * its page tables. */
+int hg_ring_used_slot(uint32_t i);
+void hg_ring_forget_used(void);
+
 /* Events lost with no slot to record them in; reported by the collector. */
 void hg_ring_count_lost(uint64_t n_events, uint64_t n_bytes);
 

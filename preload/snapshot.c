@@ -33,6 +33,7 @@
 #include "guard.h"
 #include "lifecycle.h"
 #include "mallinfo.h"
+#include "ownmem.h"
 #include "rawlog.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -476,6 +477,7 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 		return;
 	/* Before the world stops: mallinfo2 takes malloc's locks, which a stopped thread may hold. */
 	hg_mallinfo_sample(hg_now_ns());
+	hg_ownmem_sample(hg_now_ns());
 	/* A thread stopped between stamping a record and publishing it publishes it after the
 	 * snapshot, which may take longer than the horizon margin: hold the horizon below now. */
 	held = hg_ring_hold(hg_now_ns());

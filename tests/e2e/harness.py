@@ -210,9 +210,22 @@ def check_frame(frame, fn, src, marker=None, module_suffix=None):
 
 TOTAL_KEYS = ("allocations", "frees", "allocated_bytes", "peak_bytes", "peak_time_ns",
               "live_bytes", "live_blocks", "lost_events", "unknown_frees")
-PROC_KEYS = ("pid", "ppid", "command", "exe", "forked", "exec", "exit", "totals", "sites")
+PROC_KEYS = ("pid", "ppid", "command", "exe", "forked", "exec", "exit", "totals", "tracer",
+             "sites")
 SITE_KEYS = ("live_bytes", "live_blocks", "allocations", "allocated_bytes", "frames")
 FRAME_KEYS = ("function", "file", "line", "module", "address")
+
+
+def fmt_bytes(n):
+    """As the text reports write a byte count (analyzer/units.c, hg_format_bytes)."""
+    if n < 1024:
+        return "%d B" % n
+    v, unit = float(n), -1
+    while v >= 1024.0 and unit < 3:
+        v /= 1024.0
+        unit += 1
+    return ("%.2f %s" if v < 10 else "%.1f %s" if v < 100 else "%.0f %s") % (
+        v, ("KiB", "MiB", "GiB", "TiB")[unit])
 
 
 def is_int(v):
@@ -252,6 +265,13 @@ def check_proc_schema(proc, all_sites):
     for key in TOTAL_KEYS:
         check(is_int(proc["totals"].get(key)), what + ": totals.%s not an integer" % key)
     t = proc["totals"]
+    tr = proc["tracer"]
+    check(tr is None or (sorted(tr) == ["ring_bytes", "tables_bytes", "time_ns"]
+                         and is_int(tr["time_ns"]) and is_int(tr["tables_bytes"])
+                         and (tr["ring_bytes"] is None or is_int(tr["ring_bytes"]))),
+          what + ": tracer must be null or {time_ns, tables_bytes, ring_bytes}: %r" % (tr,))
+    check(tr is None or (tr["tables_bytes"] % 4096 == 0 and (tr["ring_bytes"] or 0) % 4096 == 0),
+          what + ": the tracer's memory is counted in whole pages: %r" % (tr,))
     own = not proc["forked"]  # a fork child starts with its parent's live blocks
     check(t["live_bytes"] <= t["peak_bytes"], what + ": live_bytes > peak_bytes")
     check(not own or t["live_bytes"] <= t["allocated_bytes"],

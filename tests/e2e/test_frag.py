@@ -3,7 +3,7 @@ import json
 import re
 import struct
 
-from harness import Skip, check, eq, only_process, run
+from harness import Skip, check, eq, fmt_bytes, only_process, run
 
 BLOCKS, SIZE, PAGE = 3200, 512, 4096
 KIB, MIB = 1 << 10, 1 << 20
@@ -215,18 +215,6 @@ def test_frag_no_rss_sample(ctx):
     eq(frag_json(ctx, off)["rss_interval_ms"], 0, "rss_interval_ms with sampling off")
     eq(no_rss_line(ctx, off), "  no resident-set sample: sampling was off for this recording "
        "(record --rss-interval MS turns it on)", "frag's line with sampling off")
-
-
-def fmt_bytes(n):
-    """As the text reports write a byte count (analyzer/units.c, hg_format_bytes)."""
-    if n < 1024:
-        return "%d B" % n
-    v, unit = float(n), -1
-    while v >= 1024.0 and unit < 3:
-        v /= 1024.0
-        unit += 1
-    return ("%.2f %s" if v < 10 else "%.1f %s" if v < 100 else "%.0f %s") % (
-        v, ("KiB", "MiB", "GiB", "TiB")[unit])
 
 
 NO_FRAGMENTATION = ("    diagnosis: no fragmentation: the free memory is mostly untouched heap top, "

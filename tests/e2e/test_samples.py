@@ -8,7 +8,8 @@ import json
 import os
 
 from harness import (Fail, check, check_frame, check_lineage, check_schema, check_site, clean_env,
-                     check_stderr_passthrough, check_totals, clip, eq, fn_base, frame_desc,
+                     check_stderr_passthrough, check_totals, clip, eq, fmt_bytes, fn_base,
+                     frame_desc,
                      marker_line, only_process, run, site_desc, sites_at, the_site)
 
 MAX_RSS_KIB = 1024 * 1024  # record/report on samples/scale must each stay below 1 GiB
@@ -90,6 +91,41 @@ def test_threads(ctx, clock):
 
 
 test_threads.params = ["default", "monotonic"]
+
+RING_PAGE = 4096
+SLOT = 64 << 10  # record --slot-size below
+
+
+def test_tracer_memory(ctx):
+    """The tracer's own memory in the process, as the shim counts it from its page tables at the
+    exit snapshot and as the process exits. threads.c's four threads each write some 1.3 MB of
+    records through a ring slot of their own, at once: with 64 KiB slots, all of each slot's
+    pages are touched. The main thread's slot holds at least a page, and the ring's header
+    (4 KiB, then 128 bytes per slot: 2 pages for 64 slots) at most 3. A process killed by a
+    signal has no sample: null, and no line in the text."""
+    res, trace = ctx.record([ctx.sample("threads")], expect_code=0,
+                            options=["--slot-size", str(SLOT), "--slots", "64"])
+    eq(res.text, "threads: done\n", "stdout")
+    proc = only_process(ctx.report_json(trace), "threads")
+    tr = proc["tracer"]
+    check(tr is not None, "no sample of the tracer's memory")
+    check(4 * SLOT + RING_PAGE <= tr["ring_bytes"] <= 5 * SLOT + 3 * RING_PAGE,
+          "ring bytes %d: four whole 64 KiB slots, some of a fifth and the header's pages"
+          % tr["ring_bytes"])
+    check(0 < tr["tables_bytes"], "tables: %d bytes" % tr["tables_bytes"])
+    own, peak = tr["tables_bytes"] + tr["ring_bytes"], proc["totals"]["peak_bytes"]
+    share = ("%.1fx the heap's peak" % (own / peak) if own > peak else
+             "%.1f%% of the heap's peak" % (100.0 * own / peak))
+    text = run([ctx.hg, "report", trace, "--top", "1"]).text
+    want = "  tracer's own memory: %s resident (tables %s, ring %s), %s" % (
+        fmt_bytes(own), fmt_bytes(tr["tables_bytes"]), fmt_bytes(tr["ring_bytes"]), share)
+    check(want in text.splitlines(), "report text lacks %r:\n%s" % (want, clip(text)))
+    _, trace = ctx.record([ctx.sample("sigkill")], expect_code=137)
+    rep = ctx.report_json(trace)
+    eq([p["tracer"] for p in rep["processes"]], [None] * len(rep["processes"]),
+       "sigkill: tracer samples")
+    text = run([ctx.hg, "report", trace]).text
+    check("tracer's own memory" not in text, "sigkill report shows a tracer line:\n" + text)
 
 
 def test_handoff(ctx, resolution):

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "hg_format.h"
+#include "peak.h"
 #include "replay.h"
 #include "trace_reader.h"
 #include "trace_writer.h"
@@ -239,6 +241,31 @@ START_TEST(test_replay_loss_records)
 }
 END_TEST
 
+/* The tracer's own memory: the largest sample of each image is kept, a ring of unknown size
+ * counting as none; an image without a sample has none. */
+START_TEST(test_replay_tracer_samples)
+{
+	struct hg_image *im;
+
+	rr_process(0, T, 100, 1, "p", 1, "/p");
+	fx_tracer(&rr_rig.b, T + 10, 8192, 65536);
+	fx_tracer(&rr_rig.b, T + 20, 12288, 65536);  /* the largest */
+	fx_tracer(&rr_rig.b, T + 30, 73728, HG_TRACER_UNKNOWN); /* 72 KiB, less than 76 */
+	rr_block(100, 100);
+	rr_process(0, T + 40, 200, 1, "q", 1, "/q");
+	rr_block(200, 200);
+	rr_replay();
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	im = rr_rig.r->images[0];
+	ck_assert_uint_eq(im->n_tracer, 3);
+	ck_assert_uint_eq(im->tracer.t_ns, 20);
+	ck_assert_uint_eq(im->tracer.tables_bytes, 12288);
+	ck_assert_uint_eq(im->tracer.ring_bytes, 65536);
+	ck_assert_uint_eq(hg_tracer_bytes(&im->tracer), 77824);
+	ck_assert_uint_eq(rr_rig.r->images[1]->n_tracer, 0);
+}
+END_TEST
+
 /* ---- damage ----------------------------------------------------------------------------- */
 
 /* Three blocks, one allocation each; returns the file offset of each block in at[]. */
@@ -331,6 +358,7 @@ Suite *replay_suite(void)
 	tcase_add_test(totals, test_replay_unknown_and_double_frees);
 	tcase_add_test(totals, test_replay_implicit_image);
 	tcase_add_test(totals, test_replay_loss_records);
+	tcase_add_test(totals, test_replay_tracer_samples);
 	tcase_add_test(damage, test_replay_corrupt_block_partial_result);
 	tcase_add_test(damage, test_replay_truncated_partial_result);
 	tcase_add_test(damage, test_replay_not_a_trace);

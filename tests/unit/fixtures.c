@@ -330,6 +330,14 @@ size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
 	return fx_buf_put(b, &r, sizeof(r));
 }
 
+size_t fx_tracer(struct fx_buf *b, uint64_t t_ns, uint64_t tables_bytes, uint64_t ring_bytes)
+{
+	struct hg_rec_tracer r = { { HG_REC_TRACER, 0, sizeof(r) }, t_ns, tables_bytes,
+				   ring_bytes };
+
+	return fx_buf_put(b, &r, sizeof(r));
+}
+
 size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid)
 {
 	struct hg_rec_origin r = { { HG_REC_ORIGIN, 0, sizeof(r) }, pid, tid };

@@ -89,6 +89,7 @@ size_t fx_exit_reaped(struct fx_buf *b, uint64_t t_ns, uint32_t pid, int32_t sta
 size_t fx_loss(struct fx_buf *b, uint64_t t_ns, uint32_t pid, uint32_t reason,
 	       uint64_t n_events, uint64_t n_bytes);
 size_t fx_origin(struct fx_buf *b, uint32_t pid, uint32_t tid);
+size_t fx_tracer(struct fx_buf *b, uint64_t t_ns, uint64_t tables_bytes, uint64_t ring_bytes);
 size_t fx_mmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes,
 	       uint32_t stack_id);
 size_t fx_munmap(struct fx_buf *b, uint64_t t_ns, uint64_t addr, uint64_t length_bytes);
