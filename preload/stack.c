@@ -16,9 +16,10 @@
  * process. A 64-bit hash keeps the chance of two stacks sharing an id below 1 in 10^7 even with
  * a million distinct stacks; the analyzer treats such a collision as one site.
  *
- * The table grows in tiers, so that a program with a few hundred stacks pays half a megabyte,
- * not the sixteen a table for millions would hold resident (its entries are hashed all over
- * it). Tier 0 has 2^15 entries and each next one four times as many. A stack is looked up in
+ * The table grows in tiers, so that a program with a thousand stacks pays 32 KiB, not the
+ * sixteen megabytes a table for millions would hold resident (its entries are hashed all over
+ * it; a first tier of 2^15 entries was half a megabyte, most of the tracer's memory in an
+ * sqlite3 or an `as`). Tier 0 has 2^11 entries and each next one four times as many. A stack is looked up in
  * every tier, oldest first (hot stacks are found early), and inserted into the newest; the
  * first thread to find the newest 3/4 full maps the next. Two threads inserting the same new
  * stack just as a tier is added may give it two ids: two sites with the same frames, which the
@@ -44,8 +45,8 @@
 #include "unwind.h"
 #include "walk.h"
 
-#define TIER0_BITS 15
-#define TIERS 5 /* 2^15 .. 2^23 entries: 8 million stacks at 3/4 */
+#define TIER0_BITS 11
+#define TIERS 7 /* 2^11 .. 2^23 entries: 8 million stacks at 3/4 */
 #define SHIM_FRAMES_MAX 8
 
 struct entry {

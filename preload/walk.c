@@ -36,7 +36,16 @@
 #include "hg_format.h"
 #include "walk.h"
 
-#define RULE_BITS 15 /* 2^15 cached code addresses, 256 KiB */
+/*
+ * The shared rule cache starts at 2^12 words (32 KiB, resident as used: its entries are hashed
+ * all over it) and is replaced once by one of 2^15 (256 KiB) when it has missed twice as many
+ * times as it has entries: a program with more code addresses than fit (cc1) pays for the
+ * large one, a small one (sqlite3, git, as) does not. Misses are counted, not timed, so
+ * either table is a pure function of the program's walks.
+ */
+#define RULE_BITS_FIRST 12
+#define RULE_BITS_LAST 15
+#define RULE_GROW_MISSES (2u << RULE_BITS_FIRST)
 #define NEAR_RULES 256 /* per thread: 2 KiB that stay in the L1 cache, before the shared table */
 #define MAX_WALK (HG_MAX_FRAMES + 16)
 #define FRAME_MAX_BYTES (1u << 20)
@@ -167,23 +176,56 @@ struct walk_state {
 	struct frame buf[2][MAX_WALK + 1];
 };
 
+/* A rule cache: 2^bits words, arena. */
+struct rules {
+	uint32_t bits;
+	uint32_t misses; /* atomic: lookups that found another address, or none */
+	uint64_t w[];
+};
+
 static struct {
-	uint64_t *rules;        /* 2^RULE_BITS words, arena */
+	struct rules *rules;    /* atomic: the cache in use */
+	struct rules *tables[2]; /* the first and, once it grew, the last: a flush clears both,
+				    as a walk may still hold the first */
+	uint32_t growing;       /* atomic: 1 once a thread took on the larger table */
 	uint32_t gen;           /* atomic: bumped twice by hg_walk_flush, odd while it clears */
 	int pool_lock;          /* spinlock over pool */
 	struct walk_state *pool; /* states of exited threads */
 } wk;
 
+static struct rules *rules_new(uint32_t bits)
+{
+	struct rules *t = hg_arena_alloc(sizeof(*t) + (sizeof(uint64_t) << bits));
+
+	if (t)
+		t->bits = bits;
+	return t;
+}
+
 int hg_walk_init(void)
 {
 	if (!wk.rules)
-		wk.rules = hg_arena_alloc(sizeof(uint64_t) << RULE_BITS);
+		wk.rules = wk.tables[0] = rules_new(RULE_BITS_FIRST);
 	return wk.rules ? 0 : -1;
 }
 
-static size_t rule_slot(uint64_t pc)
+static size_t rule_slot(const struct rules *t, uint64_t pc)
 {
-	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - RULE_BITS));
+	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - t->bits));
+}
+
+/* The first cache missed RULE_GROW_MISSES times: one thread maps the last and publishes it
+ * (empty: it fills as the first did). Without memory, the first stays. */
+static void rules_grow(void)
+{
+	struct rules *t;
+
+	if (__atomic_exchange_n(&wk.growing, 1, __ATOMIC_ACQ_REL) ||
+	    !(t = rules_new(RULE_BITS_LAST)))
+		return;
+	__atomic_store_n(&wk.tables[1], t, __ATOMIC_RELEASE);
+	/* Release: a thread that sees the table sees its size, and it is zeroed. */
+	__atomic_store_n(&wk.rules, t, __ATOMIC_RELEASE);
 }
 
 static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
@@ -204,13 +246,17 @@ static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
 /* The packed rule for pc: from the shared cache, or read and cached. */
 static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 {
-	uint64_t *slot = &wk.rules[rule_slot(pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
+	struct rules *t = __atomic_load_n(&wk.rules, __ATOMIC_ACQUIRE);
+	uint64_t *slot = &t->w[rule_slot(t, pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
 	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
 	struct hg_cfi_rule r;
 	int ok;
 
 	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
+	if (t->bits < RULE_BITS_LAST &&
+	    __atomic_add_fetch(&t->misses, 1, __ATOMIC_RELAXED) == RULE_GROW_MISSES)
+		rules_grow();
 	if (pc + 1 >= 1ull << PC_BITS || (gen & 1))
 		return K_REFUSED << PC_BITS;
 	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);
@@ -293,8 +339,11 @@ void hg_walk_flush(void)
 	/* Odd while clearing: a rule read before and stored after sees gen moved (rule_of_slow),
 	 * and no walk starts on a half-cleared table. */
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_SEQ_CST);
-	if (wk.rules)
-		memset(wk.rules, 0, sizeof(uint64_t) << RULE_BITS);
+	for (int i = 0; i < 2; i++) {
+		struct rules *t = __atomic_load_n(&wk.tables[i], __ATOMIC_ACQUIRE);
+		if (t)
+			memset(t->w, 0, sizeof(uint64_t) << t->bits);
+	}
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_RELEASE);
 }
 

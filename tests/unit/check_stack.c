@@ -3,7 +3,7 @@
  *
  * Stacks here are made-up return addresses interned directly, so the tests can use more
  * distinct stacks than any real program unwinds in a test's time, and know each one's frames.
- * The table's tiers hold 2^15, 2^17, ... entries and the next tier is mapped when the newest is
+ * The table's tiers hold 2^11, 2^13, ... entries and the next tier is mapped when the newest is
  * 3/4 full.
  */
 #include <check.h>
@@ -14,7 +14,7 @@
 #include "hg_format.h"
 #include "stack.h"
 
-#define TIER0 (1u << 15)
+#define TIER0 (1u << 11)
 
 /* Intern the 3-frame stack numbered k. */
 static uint32_t intern(uint32_t k, int *inserted)
@@ -52,7 +52,7 @@ END_TEST
  */
 START_TEST(test_stack_table_grows_in_tiers)
 {
-	const uint32_t n = TIER0 + TIER0 / 2; /* 49,152: past the first tier's capacity */
+	const uint32_t n = TIER0 + TIER0 / 2; /* 3,072: past the first tier's capacity */
 	int inserted;
 	uint32_t first;
 
