@@ -73,7 +73,8 @@ int hg_view_args(const char *cmd, const char *help, unsigned opts, int argc, cha
 		 struct hg_view_args *a)
 {
 	static const char *const text_json[] = { "text", "json", NULL };
-	struct option longopts[6] = {
+	/* format and help, then at most top, frames and full-names, and the terminator */
+	struct option longopts[2 + 3 + 1] = {
 		{ "format", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 	};

@@ -95,7 +95,15 @@ static void on_module(void *arg, const struct hg_module *m)
 
 struct hg_symload *hg_symload_start(struct hg_symbolizer *sym)
 {
-	struct hg_symload *l = hg_xcalloc(1, sizeof(*l));
+	const char *urls = getenv("DEBUGINFOD_URLS");
+	struct hg_symload *l;
+
+	/* Opening a module looks its debug file up on the servers when none is on disk: ahead of
+	 * need, that would download one for every module, used or not, and the first lookup
+	 * would wait for the transfer in hand. */
+	if (urls && *urls)
+		return NULL;
+	l = hg_xcalloc(1, sizeof(*l));
 
 	l->sym = sym;
 	pthread_mutex_init(&l->lock, NULL);
@@ -103,6 +111,16 @@ struct hg_symload *hg_symload_start(struct hg_symbolizer *sym)
 	watching = l;
 	hg_replay_watch_modules(on_module, l);
 	return l;
+}
+
+size_t hg_symload_taken(struct hg_symload *l)
+{
+	size_t n;
+
+	pthread_mutex_lock(&l->lock);
+	n = l->next;
+	pthread_mutex_unlock(&l->lock);
+	return n;
 }
 
 size_t hg_symload_finish(struct hg_symload *l, size_t *queued)
