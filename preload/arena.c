@@ -72,7 +72,8 @@ void hg_arena_each(void (*fn)(uint64_t lo, uint64_t hi, void *arg), void *arg)
 
 	for (uint32_t i = 0; i < n && i < MAX_MAPS; i++) {
 		uint64_t hi = __atomic_load_n(&arena.maps[i].hi, __ATOMIC_ACQUIRE);
-		if (hi > arena.maps[i].lo) /* 0 while its maker is still filling it in; lo after a free */
+		/* hi is 0 while its maker is still filling the entry in, lo once it was freed */
+		if (hi > arena.maps[i].lo)
 			fn(arena.maps[i].lo, hi, arg);
 	}
 }

@@ -80,23 +80,32 @@ static void count_range(uint64_t lo, uint64_t hi, void *arg)
 		count_mincore(c, lo, hi);
 }
 
-/* Present bytes of the ring's header and of the slots this process used, or (ring NULL) of the
- * arena's mappings. */
-static uint64_t resident(int fd, const struct hg_ring_header *ring)
+static uint64_t counted_bytes(const struct count *c)
+{
+	return c->failed ? HG_TRACER_UNKNOWN : c->pages * PAGE;
+}
+
+/* Present bytes of the arena's mappings (fd -1: by mincore). */
+static uint64_t tables_resident(int fd)
 {
 	struct count c = { fd, 0, 0 };
-	uint64_t data = (uint64_t)(uintptr_t)ring + (ring ? ring->data_offset : 0);
 
-	if (!ring) {
-		hg_arena_each(count_range, &c);
-		return c.failed ? HG_TRACER_UNKNOWN : c.pages * PAGE;
-	}
-	count_range((uint64_t)(uintptr_t)ring, data, &c);
-	for (uint32_t i = 0; i < ring->n_slots; i++)
+	hg_arena_each(count_range, &c);
+	return counted_bytes(&c);
+}
+
+/* Present bytes of the ring's header and of the slots this process used. */
+static uint64_t ring_resident(int fd)
+{
+	struct count c = { fd, 0, 0 };
+	uint64_t base = (uint64_t)(uintptr_t)hg_ring, data = base + hg_ring->data_offset;
+
+	count_range(base, data, &c);
+	for (uint32_t i = 0; i < hg_ring->n_slots; i++)
 		if (hg_ring_used_slot(i))
-			count_range(data + (uint64_t)i * ring->slot_bytes,
-				    data + (uint64_t)(i + 1) * ring->slot_bytes, &c);
-	return c.failed ? HG_TRACER_UNKNOWN : c.pages * PAGE;
+			count_range(data + (uint64_t)i * hg_ring->slot_bytes,
+				    data + (uint64_t)(i + 1) * hg_ring->slot_bytes, &c);
+	return counted_bytes(&c);
 }
 
 void hg_ownmem_sample(uint64_t t_ns)
@@ -108,13 +117,13 @@ void hg_ownmem_sample(uint64_t t_ns)
 	if (!hg_ring)
 		return;
 	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	rec.tables_bytes = resident(fd, NULL);
+	rec.tables_bytes = tables_resident(fd);
 	if (fd >= 0) {
-		rec.ring_bytes = resident(fd, hg_ring);
+		rec.ring_bytes = ring_resident(fd);
 		close(fd);
 	}
 	if (rec.tables_bytes == HG_TRACER_UNKNOWN && fd >= 0)
-		rec.tables_bytes = resident(-1, NULL); /* pagemap refused a read: mincore */
+		rec.tables_bytes = tables_resident(-1); /* pagemap refused a read: mincore */
 	errno = saved;
 	if (rec.tables_bytes != HG_TRACER_UNKNOWN)
 		hg_ring_put(&rec, sizeof(rec));

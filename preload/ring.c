@@ -26,6 +26,7 @@
 
 struct hg_ring_header *hg_ring;
 struct hg_ring_clock hg_clock;
+__thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 
 /* The slots this process's threads have written through, for hg_ring_used_slot. */
 static uint64_t used[HG_RING_MAX_SLOTS / 64];
@@ -45,7 +46,6 @@ void hg_ring_forget_used(void)
 {
 	memset(used, 0, sizeof(used));
 }
-__thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));
 
 static struct hg_ring_slot *slots(void)
 {

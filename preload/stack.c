@@ -16,15 +16,15 @@
  * process. A 64-bit hash keeps the chance of two stacks sharing an id below 1 in 10^7 even with
  * a million distinct stacks; the analyzer treats such a collision as one site.
  *
- * The table grows in tiers, so that a program with a thousand stacks pays 32 KiB, not the
- * sixteen megabytes a table for millions would hold resident (its entries are hashed all over
- * it; a first tier of 2^15 entries was half a megabyte, most of the tracer's memory in an
- * sqlite3 or an `as`). Tier 0 has 2^11 entries and each next one four times as many. A stack is looked up in
- * every tier, oldest first (hot stacks are found early), and inserted into the newest; the
- * first thread to find the newest 3/4 full maps the next. Two threads inserting the same new
- * stack just as a tier is added may give it two ids: two sites with the same frames, which the
- * analyzer shows as such. When the last tier is 7/8 full, new stacks are still recorded, each
- * under a fresh id, so the trace stays correct and only deduplication of the overflow is lost.
+ * The table grows in tiers, so that a program with a thousand stacks pays 32 KiB, not the sixteen
+ * megabytes a table for millions would hold resident (its entries are hashed all over it; a first
+ * tier of 2^15 entries was half a megabyte, most of the tracer's memory in an sqlite3 or an `as`).
+ * Tier 0 has 2^11 entries and each next one four times as many. A stack is looked up in every
+ * tier, oldest first (hot stacks are found early), and inserted into the newest; the first thread
+ * to find the newest 3/4 full maps the next. Two threads inserting the same new stack just as a
+ * tier is added may give it two ids: two sites with the same frames, which the analyzer shows as
+ * such. When the last tier is 7/8 full, new stacks are still recorded, each under a fresh id, so
+ * the trace stays correct and only deduplication of the overflow is lost.
  *
  * A fork child inherits the table and the counter, so the ids it reuses refer to stacks its
  * parent defined before the fork; the analyzer resolves them through the parent.

@@ -187,7 +187,6 @@ static struct {
 	struct rules *rules;    /* atomic: the cache in use */
 	struct rules *tables[2]; /* the first and, once it grew, the last: a flush clears both,
 				    as a walk may still hold the first */
-	uint32_t growing;       /* atomic: 1 once a thread took on the larger table */
 	uint32_t gen;           /* atomic: bumped twice by hg_walk_flush, odd while it clears */
 	int pool_lock;          /* spinlock over pool */
 	struct walk_state *pool; /* states of exited threads */
@@ -214,14 +213,14 @@ static size_t rule_slot(const struct rules *t, uint64_t pc)
 	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - t->bits));
 }
 
-/* The first cache missed RULE_GROW_MISSES times: one thread maps the last and publishes it
- * (empty: it fills as the first did). Without memory, the first stays. */
+/* The first cache missed RULE_GROW_MISSES times: the one thread whose miss was that one maps
+ * the last and publishes it (empty: it fills as the first did). Without memory, the first
+ * stays. */
 static void rules_grow(void)
 {
-	struct rules *t;
+	struct rules *t = rules_new(RULE_BITS_LAST);
 
-	if (__atomic_exchange_n(&wk.growing, 1, __ATOMIC_ACQ_REL) ||
-	    !(t = rules_new(RULE_BITS_LAST)))
+	if (!t)
 		return;
 	__atomic_store_n(&wk.tables[1], t, __ATOMIC_RELEASE);
 	/* Release: a thread that sees the table sees its size, and it is zeroed. */
