@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <ucontext.h>
@@ -67,21 +68,57 @@ static struct {
 	int ready;
 } snap;
 
+/*
+ * The buffers a snapshot needs, mapped once, in one mapping of the arena's: its pages are given
+ * back to the kernel after each snapshot (give_back), so that between snapshots they are not
+ * part of the tracer's resident memory (the read buffer and the record being filled alone are
+ * 80 KiB, a tenth of a small program's heap). The next snapshot touches them afresh, zeroed.
+ */
+static struct {
+	uint8_t *base;
+	size_t bytes;
+} bufs;
+
+static size_t carve(size_t *at, size_t bytes)
+{
+	size_t here = *at;
+
+	*at += (bytes + 63u) & ~(size_t)63u;
+	return here;
+}
+
 static int prepare(void)
 {
+	size_t at = 0, thread, maps, regions, targets, regs, chunk, words;
+
 	if (snap.ready)
 		return 0;
-	snap.world.thread = hg_arena_alloc(sizeof(struct hg_world_thread) * HG_WORLD_MAX_THREADS);
-	snap.maps = hg_arena_alloc(MAPS_BYTES);
-	snap.regions = hg_arena_alloc(sizeof(struct region) * MAX_REGIONS);
-	snap.targets = hg_arena_alloc(sizeof(struct region) * MAX_REGIONS);
-	snap.regs = hg_arena_alloc(sizeof(uint64_t) * HG_WORLD_NREGS * (HG_WORLD_MAX_THREADS + 1));
-	snap.chunk = hg_arena_alloc(CHUNK_BYTES);
-	snap.words = hg_arena_alloc(sizeof(struct hg_rec_words) + 16u * HG_WORDS_MAX);
-	snap.ready = snap.world.thread && snap.maps && snap.regions && snap.targets && snap.regs &&
-		     snap.chunk && snap.words;
+	thread = carve(&at, sizeof(struct hg_world_thread) * HG_WORLD_MAX_THREADS);
+	maps = carve(&at, MAPS_BYTES);
+	regions = carve(&at, sizeof(struct region) * MAX_REGIONS);
+	targets = carve(&at, sizeof(struct region) * MAX_REGIONS);
+	regs = carve(&at, sizeof(uint64_t) * HG_WORLD_NREGS * (HG_WORLD_MAX_THREADS + 1));
+	chunk = carve(&at, CHUNK_BYTES);
+	words = carve(&at, sizeof(struct hg_rec_words) + 16u * HG_WORDS_MAX);
+	if (!(bufs.base = hg_arena_alloc(at)))
+		return -1;
+	bufs.bytes = at;
+	snap.world.thread = (struct hg_world_thread *)(bufs.base + thread);
+	snap.maps = (char *)(bufs.base + maps);
+	snap.regions = (struct region *)(bufs.base + regions);
+	snap.targets = (struct region *)(bufs.base + targets);
+	snap.regs = (uint64_t *)(bufs.base + regs);
+	snap.chunk = bufs.base + chunk;
+	snap.words = (struct hg_rec_words *)(bufs.base + words);
 	snap.pairs = (uint64_t *)(snap.words + 1);
-	return snap.ready ? 0 : -1;
+	snap.ready = 1;
+	return 0;
+}
+
+/* After a snapshot: nothing in the buffers is needed again (prepare's mapping stays). */
+static void give_back(void)
+{
+	madvise(bufs.base, bufs.bytes, MADV_DONTNEED);
 }
 
 /* ---- output ----------------------------------------------------------------------------- */
@@ -500,6 +537,7 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	hg_world_resume(&snap.world);
 	if (held)
 		hg_ring_hold_end();
+	give_back();
 	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs", snap.id, hg_self_pid,
 		  snap.n_regions, (unsigned long)snap.scanned, (unsigned long)snap.written);
 }
