@@ -355,11 +355,11 @@ static void flush_all(struct hg_collector *c)
 	c->last_flush_ns = hg_trace_ns();
 }
 
+/* Stage the bytes [from, to) of slot i, whose data area is used as a ring of size bytes. */
 static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
-			const uint8_t *data, uint64_t from, uint64_t to)
+			const uint8_t *data, uint32_t size, uint64_t from, uint64_t to)
 {
 	struct stage *s = &c->stages[i];
-	uint32_t size = c->ring->slot_bytes;
 	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1)), good;
 	size_t first = n < size - pos ? n : size - pos;
 
@@ -407,6 +407,7 @@ static void free_slot(struct hg_ring_slot *s)
 	s->tid = 0;
 	/* A thread that died waiting or holding (hg_ring_hold) must not hold the horizon back. */
 	__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->window, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->head, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->tail, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
@@ -444,10 +445,13 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		c->pass_stalled |= stall != 0;
 		head = __atomic_load_n(&s->head, __ATOMIC_ACQUIRE);
 		if (head > tail) {
-			/* After the acquire: every barrier these records were stamped after. */
+			/* After the acquire: every barrier these records were stamped after, and
+			 * the window they were written under (hg_format.h). */
+			uint32_t window = hg_ring_window(c->ring, __atomic_load_n(&s->window,
+										 __ATOMIC_RELAXED));
 			hg_timegrid_sync(&c->grid, c->ring);
 			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
-				    slot_data(c, i), tail, head);
+				    slot_data(c, i), window, tail, head);
 			/* Release: our copy is complete before the producer may overwrite it. */
 			__atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
 			moved += head - tail;

@@ -713,12 +713,23 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * holder's tid, so that a waiter can take it over from a holder that died.
  *
  * Within a slot, head and tail count bytes since the slot was claimed and only grow; the byte at
- * count c lives at data[c & (slot_bytes - 1)]. Producer: write bytes, then store-release head.
- * Collector: load-acquire head, copy [tail, head), then store-release tail. The producer waits
- * (back-pressure) while head + n - tail > slot_bytes.
+ * count c lives at data[c & (window - 1)], where the slot's window is a power of two between
+ * HG_RING_FIRST_WINDOW and slot_bytes (0: slot_bytes, as in the overflow slot). Producer: write
+ * bytes, then store-release head. Collector: load-acquire head, then read window, copy
+ * [tail, head), then store-release tail. The producer waits (back-pressure) while
+ * head + n - tail > window.
+ *
+ * Windows (version 4): a slot's producer writes through only the first window bytes of its data
+ * area, so that a thread that writes little, or that the collector keeps up with, does not
+ * make the whole slot resident in its process. Its claimer sets the window to
+ * HG_RING_FIRST_WINDOW (or slot_bytes if smaller). A producer that would have to wait for room
+ * instead waits until the slot is empty (tail == head), then doubles the window (up to
+ * slot_bytes) before it writes on. Every byte in [tail, head) is then written under the window
+ * the collector reads after its acquire of head: the window changes only while the slot is
+ * empty, and the collector's tail lags head until its copy is done.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
-#define HG_RING_VERSION 3 /* 2: barriers; 3: the clock */
+#define HG_RING_VERSION 4 /* 2: barriers; 3: the clock; 4: slot windows */
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
@@ -731,6 +742,7 @@ static inline uint32_t hg_rec_align(uint32_t n)
 #define HG_RING_DEFAULT_SLOTS 64u
 #define HG_RING_DEFAULT_SLOT_BYTES (1u << 20)
 #define HG_RING_MIN_SLOT_BYTES (1u << 16)
+#define HG_RING_FIRST_WINDOW (1u << 16)
 #define HG_RING_MAX_SLOTS 4096u
 
 enum hg_slot_state {
@@ -825,7 +837,8 @@ struct hg_ring_header {
  *                 with a timestamped record in hand, or the time of a record it stamped
  *                 before a long call (hg_ring_hold), 0 otherwise (own slots only; the
  *                 collector keeps HG_REC_HORIZON below it)
- *   40     24   zero
+ *   40     4    window (atomic): the part of the data area in use, see above (version 4)
+ *   44     20   zero
  *   64     8    tail (atomic): bytes consumed by the collector
  *   72     56   zero
  */
@@ -837,7 +850,8 @@ struct hg_ring_slot {
 	uint64_t head;
 	uint64_t lost_events;
 	uint64_t stall_ns;   /* atomic */
-	uint8_t pad0[24];
+	uint32_t window;     /* atomic */
+	uint8_t pad0[20];
 	uint64_t tail;
 	uint8_t pad1[56];
 };
@@ -856,6 +870,15 @@ static inline uint64_t hg_ring_data_offset(uint32_t n_slots)
 static inline uint64_t hg_ring_file_bytes(uint32_t n_slots, uint32_t slot_bytes)
 {
 	return hg_ring_data_offset(n_slots) + (uint64_t)n_slots * slot_bytes;
+}
+
+/* The window a slot header's field stands for: its own if it is one (a power of two from
+ * HG_RING_FIRST_WINDOW to slot_bytes), else the whole slot. */
+static inline uint32_t hg_ring_window(const struct hg_ring_header *r, uint32_t window)
+{
+	if (window < HG_RING_FIRST_WINDOW || window > r->slot_bytes || (window & (window - 1)))
+		return r->slot_bytes;
+	return window;
 }
 
 /*

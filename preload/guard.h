@@ -36,7 +36,11 @@ struct hg_thread {
 	struct hg_ring_slot *slot; /* owned ring slot, NULL before the first record */
 	uint8_t *data;             /* slot's data area */
 	uint64_t head;             /* bytes this thread has published in its slot */
-	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + size */
+	uint64_t tail_cache;       /* last tail seen; the slot has room up to tail_cache + window */
+	uint32_t window;           /* the slot's window (hg_format.h): bytes of it in use */
+	uint64_t wait_since_ns;    /* when the thread first waited for room lately, 0: not */
+	uint64_t wait_head;        /* its head then */
+	uint64_t wait_ns;          /* how long it has waited since */
 	uint64_t lost_events;      /* events given up on, not yet added to the slot */
 	int moved;                 /* enum hg_moved: where this thread's last records are, when
 				      the next ones, elsewhere, must wait for them to be in the

@@ -24,15 +24,10 @@ void hg_ring_attach(struct hg_ring_header *ring);
 /*
  * Write one record (rec->size_bytes bytes) into the calling thread's slot. Never fails loudly:
  * when the record cannot be written it is counted as lost, and the count reaches the trace.
- * Waits (back-pressure) while the slot is full and the collector is alive. Caller holds the
- * re-entrancy guard.
+ * Waits (back-pressure) while the slot is full and the collector is alive, or widens the
+ * slot's window instead (hg_format.h). Caller holds the re-entrancy guard.
  */
 void hg_ring_put_slow(const void *rec, uint32_t n);
-
-static inline uint32_t hg_ring_slot_bytes(void)
-{
-	return hg_ring->slot_bytes;
-}
 
 static inline void hg_ring_copy_in(uint8_t *data, uint32_t size, uint64_t at, const void *src,
 				   uint32_t n)
@@ -59,7 +54,7 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
 
 	if (HG_UNLIKELY(!t->slot))
 		return hg_ring_put_slow(rec, n);
-	size = hg_ring->slot_bytes;
+	size = t->window;
 	if (HG_UNLIKELY(t->head + n - t->tail_cache > size))
 		return hg_ring_put_slow(rec, n);
 	hg_ring_copy_in(t->data, size, t->head, rec, n);

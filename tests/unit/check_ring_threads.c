@@ -23,6 +23,7 @@ struct producer {
 	uint32_t tid;                /* filled by the thread */
 	struct hg_ring_slot *slot;   /* the slot it wrote through, NULL for the overflow slot */
 	uint64_t full;               /* puts that found the slot full (back-pressure) */
+	uint32_t window;             /* its slot's window when it was done */
 	pthread_barrier_t *written;  /* all producers hold their slots until all have written */
 	int done;                    /* atomic: finished */
 };
@@ -36,11 +37,12 @@ static void *produce(void *arg)
 		struct hg_rec_alloc a = fx_rec_of(p->who, k);
 		uint64_t used = hg_tls.head + sizeof(a) - hg_tls.tail_cache;
 
-		if (hg_tls.slot && used > hg_ring->slot_bytes)
+		if (hg_tls.slot && used > hg_tls.window)
 			p->full++;
 		hg_ring_put(&a, sizeof(a));
 	}
 	p->slot = hg_tls.slot;
+	p->window = hg_tls.window;
 	if (p->written)
 		pthread_barrier_wait(p->written);
 	hg_ring_release_thread(0);
@@ -94,6 +96,65 @@ START_TEST(test_ring_back_pressure_slow_consumer)
 	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
 	ck_assert_int_eq(fx_ring_tr.rc, 0);
 	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_ALLOC), m);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p.tid, 0, m);
+	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_LOSS), 0);
+}
+END_TEST
+
+/* ---- windows ---------------------------------------------------------------------------- */
+
+#define SLOT_1M (1u << 20)
+
+/* A producer the collector keeps up with writes through the first window of its slot only:
+ * 40 rounds of 60 KiB, each drained before the next, leave the rest of the 1 MiB untouched. */
+START_TEST(test_ring_window_stays_small_when_drained)
+{
+	const uint32_t per_round = 60u * 1024u / sizeof(struct hg_rec_alloc), rounds = 40;
+	struct hg_ring_slot *s;
+	const uint8_t *data;
+	uint32_t k = 0;
+
+	fx_ring_open(&fx_ring_rig, 4, SLOT_1M);
+	for (uint32_t r = 0; r < rounds; r++) {
+		for (uint32_t j = 0; j < per_round; j++, k++) {
+			struct hg_rec_alloc a = fx_rec_of(0, k);
+			hg_ring_put(&a, sizeof(a));
+		}
+		hg_collector_drain(fx_ring_rig.c);
+	}
+	s = hg_tls.slot;
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(hg_tls.window, HG_RING_FIRST_WINDOW);
+	ck_assert_uint_eq(s->window, HG_RING_FIRST_WINDOW);
+	ck_assert_uint_eq(s->head, (uint64_t)k * sizeof(struct hg_rec_alloc));
+	data = fx_slot_data(fx_ring_rig.ring, fx_slot_index(fx_ring_rig.ring, s));
+	for (uint32_t i = HG_RING_FIRST_WINDOW; i < SLOT_1M; i++)
+		ck_assert_uint_eq(data[i], 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), fx_gettid(), 0, k);
+}
+END_TEST
+
+/* A producer that keeps waiting for a slow collector gets a wider window, doubled from the
+ * first, and nothing is lost or reordered across the changes. */
+START_TEST(test_ring_window_widens_for_a_slow_consumer)
+{
+	struct producer p;
+	const uint32_t m = 100000; /* 4 MB through a 1 MiB slot, drained every 2 ms */
+	uint32_t w;
+
+	fx_ring_open(&fx_ring_rig, 4, SLOT_1M);
+	start(&p, 1, m, NULL);
+	consume(&p, 1, 2000);
+	ck_assert_uint_gt(p.full, 0);
+	w = p.window;
+	ck_assert_uint_gt(w, HG_RING_FIRST_WINDOW);
+	ck_assert_uint_le(w, SLOT_1M);
+	ck_assert_uint_eq(w & (w - 1), 0);
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
 	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p.tid, 0, m);
 	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_LOSS), 0);
 }
@@ -354,6 +415,8 @@ TCase *ring_back_pressure_tcase(void)
 	tcase_set_timeout(pressure, 30);
 	tcase_add_test(pressure, test_ring_back_pressure_slow_consumer);
 	tcase_add_test(pressure, test_ring_full_slot_collector_gone_gives_up);
+	tcase_add_test(pressure, test_ring_window_stays_small_when_drained);
+	tcase_add_test(pressure, test_ring_window_widens_for_a_slow_consumer);
 	tcase_add_test(pressure, test_ring_hold_keeps_the_horizon_until_released);
 	tcase_add_test(pressure, test_ring_hold_released_with_the_slot);
 	tcase_add_test(pressure, test_ring_collector_died_producer_gives_up_keeps_errno);
