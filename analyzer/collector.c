@@ -450,8 +450,11 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			uint32_t window = hg_ring_window(c->ring, __atomic_load_n(&s->window,
 										 __ATOMIC_RELAXED));
 			hg_timegrid_sync(&c->grid, c->ring);
-			stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
-				    slot_data(c, i), window, tail, head);
+			if (head - tail <= window)
+				stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
+					    slot_data(c, i), window, tail, head);
+			else /* more than the window holds: no producer following the protocol */
+				c->garbage_bytes += head - tail;
 			/* Release: our copy is complete before the producer may overwrite it. */
 			__atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
 			moved += head - tail;

@@ -101,6 +101,7 @@ static int claim(struct hg_thread *t)
 {
 	uint32_t n = hg_ring->n_slots - 1;
 	uint32_t start = (uint32_t)__atomic_fetch_add(&hg_ring->next_hint, 1, __ATOMIC_RELAXED);
+	uint32_t window = hg_ring_window(hg_ring, HG_RING_FIRST_WINDOW);
 
 	if (!t->tid)
 		t->tid = (uint32_t)syscall(SYS_gettid);
@@ -118,15 +119,14 @@ static int claim(struct hg_thread *t)
 		s->pid = hg_self_pid;
 		s->tid = t->tid;
 		/* The slot is empty: its window may change (read by the collector after head). */
-		__atomic_store_n(&s->window, hg_ring_window(hg_ring, HG_RING_FIRST_WINDOW),
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&s->window, window, __ATOMIC_RELAXED);
 		/* A thread that died holding left its time here. */
 		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 		/* Release: whoever sees OWNED sees the owner it belongs to. */
 		__atomic_store_n(&s->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
 		t->slot = s;
 		t->data = slot_data(idx);
-		t->window = hg_ring_window(hg_ring, s->window);
+		t->window = window;
 		t->wait_since_ns = 0;
 		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 		t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
@@ -187,7 +187,7 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
  * full 1 MiB, churn (130 MB/s) at 512 KiB, gcc's `as` at 128 KiB, a program that writes little
  * at HG_RING_FIRST_WINDOW.
  */
-#define WIDEN_SHARE 32
+#define WIDEN_SHARE 128
 #define WIDEN_SPAN 16
 
 static int make_room(struct hg_thread *t, uint32_t n)
@@ -196,6 +196,9 @@ static int make_room(struct hg_thread *t, uint32_t n)
 	uint64_t now;
 	int rc;
 
+	if (HG_UNLIKELY(!w)) /* every path that sets slot sets window; doubling 0 would spin */
+		w = t->window = hg_ring_window(hg_ring, __atomic_load_n(&t->slot->window,
+									 __ATOMIC_RELAXED));
 	/* The tail the fast path knew may be old: the collector may have made room since. */
 	t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
 	if (t->head + n - t->tail_cache <= w)
