@@ -96,12 +96,30 @@ static int collector_gone(void)
 	return kill((pid_t)hg_ring->collector_pid, 0) < 0 && errno == ESRCH;
 }
 
+/*
+ * Make slot idx, OWNED by this thread, the one it writes through, from where its head stands
+ * and under the window its header holds: the one place a thread takes a slot (claim, exec), so
+ * a thread with a slot always has its window.
+ */
+static void take_slot(struct hg_thread *t, uint32_t idx)
+{
+	struct hg_ring_slot *s = &slots()[idx];
+
+	t->slot = s;
+	t->data = slot_data(idx);
+	t->window = hg_ring_window(hg_ring, __atomic_load_n(&s->window, __ATOMIC_RELAXED));
+	t->wait_since_ns = 0;
+	t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
+	t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+	mark_used(idx);
+	HG_INTERNAL(hg_thread_register_exit());
+}
+
 /* Claim a free slot (not the overflow slot) for this thread; 0 on success. */
 static int claim(struct hg_thread *t)
 {
 	uint32_t n = hg_ring->n_slots - 1;
 	uint32_t start = (uint32_t)__atomic_fetch_add(&hg_ring->next_hint, 1, __ATOMIC_RELAXED);
-	uint32_t window = hg_ring_window(hg_ring, HG_RING_FIRST_WINDOW);
 
 	if (!t->tid)
 		t->tid = (uint32_t)syscall(SYS_gettid);
@@ -119,19 +137,13 @@ static int claim(struct hg_thread *t)
 		s->pid = hg_self_pid;
 		s->tid = t->tid;
 		/* The slot is empty: its window may change (read by the collector after head). */
-		__atomic_store_n(&s->window, window, __ATOMIC_RELAXED);
+		__atomic_store_n(&s->window, hg_ring_window(hg_ring, HG_RING_FIRST_WINDOW),
+				 __ATOMIC_RELAXED);
 		/* A thread that died holding left its time here. */
 		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 		/* Release: whoever sees OWNED sees the owner it belongs to. */
 		__atomic_store_n(&s->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
-		t->slot = s;
-		t->data = slot_data(idx);
-		t->window = window;
-		t->wait_since_ns = 0;
-		t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-		t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
-		mark_used(idx);
-		HG_INTERNAL(hg_thread_register_exit());
+		take_slot(t, idx);
 		return 0;
 	}
 	return -1;
@@ -196,9 +208,6 @@ static int make_room(struct hg_thread *t, uint32_t n)
 	uint64_t now;
 	int rc;
 
-	if (HG_UNLIKELY(!w)) /* every path that sets slot sets window; doubling 0 would spin */
-		w = t->window = hg_ring_window(hg_ring, __atomic_load_n(&t->slot->window,
-									 __ATOMIC_RELAXED));
 	/* The tail the fast path knew may be old: the collector may have made room since. */
 	t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
 	if (t->head + n - t->tail_cache <= w)
@@ -425,15 +434,7 @@ void hg_ring_adopt_pid(uint32_t pid)
 		if (!t->slot && s->tid == t->tid) {
 			/* The old image's last records are in this slot: the new image's go on
 			 * after them, in order, whatever the collector has drained so far. */
-			t->slot = s;
-			t->data = slot_data(i);
-			t->wait_since_ns = 0;
-			t->window = hg_ring_window(hg_ring, __atomic_load_n(&s->window,
-									    __ATOMIC_RELAXED));
-			t->head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-			t->tail_cache = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
-			mark_used(i);
-			HG_INTERNAL(hg_thread_register_exit());
+			take_slot(t, i);
 			continue;
 		}
 		__atomic_compare_exchange_n(&s->state, &expect, HG_SLOT_RELEASED, 0,
