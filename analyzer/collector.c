@@ -10,6 +10,8 @@
  * Staging: records are batched per slot and all staging buffers are flushed together, at most
  * every 50 ms or once 1 MiB is staged. Flushing them together keeps the file ordered by time to
  * within one flush interval, which is what lets the analyzer merge threads with a short window.
+ * A flush hands the buffers to a second thread that packs, compresses and writes them
+ * (write_behind.c), so that draining never stops for it.
  *
  * The collector's own records (a process's exit status from waitpid, lost-event counts) go
  * into blocks with pid 0.
@@ -21,12 +23,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +43,7 @@
 #include "ring_sweep.h"
 #include "timegrid.h"
 #include "trace_writer.h"
+#include "write_behind.h"
 
 #define FLUSH_NS (50u * 1000000u)
 #define FLUSH_BYTES (1u << 20)
@@ -51,13 +56,15 @@ struct stage {
 	uint32_t pid, tid; /* producer of the staged bytes */
 	uint8_t *buf;
 	size_t len, cap;
+	size_t copied;     /* bytes past len copied from the slot, not checked yet */
 };
 
 struct hg_collector {
 	struct hg_ring_header *ring;
 	size_t ring_bytes;
 	char *ring_path;
-	struct hg_trace_writer *w;
+	struct hg_trace_writer *w; /* until writing starts, and once it stopped */
+	struct hg_write_behind *wb; /* writes the flushed stages, in its own thread */
 	struct stage *stages;      /* one per slot, plus one for the collector's own records */
 	size_t staged;             /* bytes staged across all stages */
 	uint64_t last_flush_ns;
@@ -86,6 +93,7 @@ struct hg_collector {
 	uint32_t free_slots;       /* slots the last drain pass found free */
 	uint64_t pass_most;        /* the most bytes the last drain pass took from one slot */
 	int pass_stalled;          /* and whether a producer was waiting for room */
+	uint32_t wake_seen;        /* the ring's wake_seq as the last pass began */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
 	struct hg_collector_stats st;
 };
@@ -98,6 +106,11 @@ static struct hg_ring_slot *slot(struct hg_collector *c, uint32_t i)
 static uint8_t *slot_data(struct hg_collector *c, uint32_t i)
 {
 	return (uint8_t *)c->ring + c->ring->data_offset + (uint64_t)i * c->ring->slot_bytes;
+}
+
+static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
 static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t bytes,
@@ -137,7 +150,11 @@ int hg_collector_open_trace(struct hg_collector *c, const char *trace_path, int 
 		hg_trace_writer_close(c->w);
 		c->w = NULL;
 	}
-	return c->w ? 0 : -1;
+	if (!c->w)
+		return -1;
+	c->wb = hg_write_behind_start(c->w);
+	c->w = NULL;
+	return 0;
 }
 
 struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
@@ -233,53 +250,37 @@ const struct hg_collector_stats *hg_collector_stats(const struct hg_collector *c
 static size_t tally(struct hg_collector *c, const uint8_t *p, size_t n)
 {
 	size_t ok = 0;
+	/* Counted in locals: the compiler keeps them in registers, not in c across the loop. */
+	uint64_t records = 0, allocs = 0, frees = 0, processes = 0, forks = 0, fork_starts = 0;
 
 	while (n - ok >= sizeof(struct hg_rec)) {
 		const struct hg_rec *r = (const struct hg_rec *)(p + ok);
 		if (r->size_bytes < sizeof(*r) || r->size_bytes % 8 || r->size_bytes > n - ok)
 			break;
-		c->st.n_records++;
-		c->st.n_allocs += r->type == HG_REC_ALLOC;
-		c->st.n_frees += r->type == HG_REC_FREE;
-		c->st.n_processes += r->type == HG_REC_PROCESS;
-		c->forks_announced += r->type == HG_REC_FORK;
-		c->forks_started += r->type == HG_REC_PROCESS && (r->flags & HG_PROCESS_FORK);
+		records++;
+		allocs += r->type == HG_REC_ALLOC;
+		frees += r->type == HG_REC_FREE;
+		processes += r->type == HG_REC_PROCESS;
+		forks += r->type == HG_REC_FORK;
+		fork_starts += r->type == HG_REC_PROCESS && (r->flags & HG_PROCESS_FORK);
 		ok += r->size_bytes;
 	}
+	c->st.n_records += records;
+	c->st.n_allocs += allocs;
+	c->st.n_frees += frees;
+	c->st.n_processes += processes;
+	c->forks_announced += forks;
+	c->forks_started += fork_starts;
 	return ok;
 }
 
-/*
- * Bytes from off that fit in one block: whole records, at most HG_BLOCK_MAX_RAW. In the
- * overflow slot's stream a record belongs to the ORIGIN before it, so a cut there falls just
- * before an ORIGIN: a block never starts with records whose origin is in the previous one.
- */
-static size_t block_cut(const struct stage *s, size_t off, int overflow)
-{
-	size_t n = 0, last_origin = 0;
-
-	while (off + n < s->len) {
-		const struct hg_rec *r = (const struct hg_rec *)(s->buf + off + n);
-		if (n + r->size_bytes > HG_BLOCK_MAX_RAW && n > 0)
-			return overflow && last_origin ? last_origin : n;
-		if (r->type == HG_REC_ORIGIN)
-			last_origin = n;
-		n += r->size_bytes;
-	}
-	return n;
-}
-
+/* Hand the stage to the writing thread; it goes on with an empty buffer. In the overflow
+ * slot's stream a record belongs to the ORIGIN before it. */
 static void flush_stage(struct hg_collector *c, struct stage *s)
 {
 	int overflow = s == &c->stages[c->ring->n_slots - 1];
-	size_t off = 0;
 
-	while (off < s->len) {
-		size_t n = block_cut(s, off, overflow);
-		if (hg_trace_writer_block(c->w, s->pid, s->tid, s->buf + off, (uint32_t)n) < 0)
-			c->st.write_failed = 1;
-		off += n;
-	}
+	hg_write_behind_stage(c->wb, s->pid, s->tid, overflow, &s->buf, &s->cap, s->len);
 	/* Counted as written: a stage is flushed early too, when its slot changes hands. */
 	if (c->mode != HG_PACK_FULL)
 		c->st.busy_bytes += s->len;
@@ -314,7 +315,9 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
 
 static void watch_load(struct hg_collector *c)
 {
-	uint64_t wall = hg_trace_ns(), cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID), idle = 0, all = 0;
+	/* The collector's work is its draining thread's and its writing thread's. */
+	uint64_t wall = hg_trace_ns(), idle = 0, all = 0,
+		 cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID) + hg_write_behind_cpu_ns(c->wb);
 	double busy, idle_share = 1.0;
 
 	if (wall - c->busy_wall_ns < BUSY_WINDOW_NS)
@@ -331,7 +334,7 @@ static void watch_load(struct hg_collector *c)
 	else if (c->mode == HG_PACK_QUICK && busy < BUSY_BACK)
 		c->mode = HG_PACK_BUSY;
 	/* A trace written without compression has one way only. */
-	if (!hg_trace_writer_mode(c->w, c->mode))
+	if (!hg_write_behind_mode(c->wb, c->mode))
 		c->mode = HG_PACK_FULL;
 	c->busy_wall_ns = wall;
 	c->busy_cpu_ns = cpu;
@@ -355,12 +358,16 @@ static void flush_all(struct hg_collector *c)
 	c->last_flush_ns = hg_trace_ns();
 }
 
-/* Stage the bytes [from, to) of slot i, whose data area is used as a ring of size bytes. */
-static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
-			const uint8_t *data, uint32_t size, uint64_t from, uint64_t to)
+/*
+ * Copy the bytes [from, to) of slot i, whose data area is used as a ring of size bytes, to the
+ * end of its stage, unchecked: the producer waits for the slot's tail until the copy is done,
+ * and stage_check can wait until it has its room back.
+ */
+static void stage_copy(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_t tid,
+		       const uint8_t *data, uint32_t size, uint64_t from, uint64_t to)
 {
 	struct stage *s = &c->stages[i];
-	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1)), good;
+	size_t n = (size_t)(to - from), pos = (size_t)(from & (size - 1));
 	size_t first = n < size - pos ? n : size - pos;
 
 	if (s->len && (s->pid != pid || s->tid != tid))
@@ -370,7 +377,15 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 	HG_GROW(s->buf, s->cap, s->len + n);
 	memcpy(s->buf + s->len, data + pos, first);
 	memcpy(s->buf + s->len + first, data, n - first);
-	good = tally(c, s->buf + s->len, n);
+	s->copied = n;
+}
+
+/* Keep what stage_copy copied to stage i: its well-formed records, counted, times rounded. */
+static void stage_check(struct hg_collector *c, uint32_t i)
+{
+	struct stage *s = &c->stages[i];
+	size_t n = s->copied, good = tally(c, s->buf + s->len, n);
+
 	if (good < n) {
 		/* Garbage from a misbehaving writer: keep what precedes it, count the rest. */
 		c->garbage_bytes += n - good;
@@ -378,6 +393,7 @@ static void stage_bytes(struct hg_collector *c, uint32_t i, uint32_t pid, uint32
 	}
 	hg_timegrid_apply(&c->grid, s->buf + s->len, n);
 	s->len += n;
+	s->copied = 0;
 	c->staged += n;
 	c->st.raw_bytes += n;
 }
@@ -425,6 +441,9 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 
 	c->pass_most = 0;
 	c->pass_stalled = 0;
+	/* Before any slot is read: a producer that begins to wait after this cuts the nap after
+	 * the pass short. */
+	c->wake_seen = __atomic_load_n(&c->ring->wake_seq, __ATOMIC_SEQ_CST);
 
 	for (uint32_t i = 0; i < c->ring->n_slots; i++) {
 		struct hg_ring_slot *s = slot(c, i);
@@ -451,12 +470,16 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 										 __ATOMIC_RELAXED));
 			hg_timegrid_sync(&c->grid, c->ring);
 			if (head - tail <= window)
-				stage_bytes(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
-					    slot_data(c, i), window, tail, head);
+				stage_copy(c, i, i == last ? 0 : s->pid, i == last ? 0 : s->tid,
+					   slot_data(c, i), window, tail, head);
 			else /* more than the window holds: no producer following the protocol */
 				c->garbage_bytes += head - tail;
-			/* Release: our copy is complete before the producer may overwrite it. */
-			__atomic_store_n(&s->tail, head, __ATOMIC_RELEASE);
+			/* Release: our copy is complete before the producer may overwrite it. Then
+			 * wake a producer sleeping on the tail (hg_format.h, "Wake-ups"). */
+			__atomic_store_n(&s->tail, head, __ATOMIC_SEQ_CST);
+			if (i == last || __atomic_load_n(&s->stall_ns, __ATOMIC_SEQ_CST))
+				futex((uint32_t *)&s->tail, FUTEX_WAKE, INT32_MAX, NULL);
+			stage_check(c, i);
 			moved += head - tail;
 			if (head - tail > c->pass_most)
 				c->pass_most = head - tail;
@@ -476,8 +499,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	__atomic_store_n(&c->ring->collector_heartbeat_ns, now, __ATOMIC_RELAXED);
 	if (sync != __atomic_load_n(&c->ring->sync_done, __ATOMIC_RELAXED)) {
 		flush_all(c);
-		if (hg_trace_writer_end(c->w, 0) < 0)
-			c->st.write_failed = 1;
+		hg_write_behind_end(c->wb, 0);
 	} else if (c->staged >= FLUSH_BYTES || now - c->last_flush_ns >= FLUSH_NS) {
 		flush_all(c);
 	}
@@ -595,11 +617,19 @@ static void note_exit(struct hg_collector *c, pid_t pid, int status)
 	stage_own(c, &rec, sizeof(rec));
 }
 
-static void idle(unsigned rounds)
+/* Sleep for ns, or until a producer begins to wait for room (hg_format.h, "Wake-ups"). */
+static void nap(struct hg_collector *c, long ns)
 {
-	struct timespec ts = { 0, rounds < 10 ? 200000 : 2000000 };
+	struct timespec ts = { 0, ns };
 
-	nanosleep(&ts, NULL);
+	__atomic_store_n(&c->ring->collector_napping, 1, __ATOMIC_SEQ_CST);
+	futex(&c->ring->wake_seq, FUTEX_WAIT, c->wake_seen, &ts);
+	__atomic_store_n(&c->ring->collector_napping, 0, __ATOMIC_RELAXED);
+}
+
+static void idle(struct hg_collector *c, unsigned rounds)
+{
+	nap(c, rounds < 10 ? 200000 : 2000000);
 }
 
 /*
@@ -609,28 +639,30 @@ static void idle(unsigned rounds)
  * line away from the producer's core, whose next store then waits to get it back. That cost
  * the traced sqlite3 of bench/ 8% of its time. Half a millisecond is a sixth of what a
  * 1 MiB slot holds at sqlite3's rate; past an eighth of a slot, or with a producer waiting
- * for room, the collector goes straight on.
+ * for room, the collector goes straight on, and a producer that begins to wait wakes it.
  */
 #define LAG_NS 500000
 #define LAG_SLOT_SHARE 8
 
-static void lag(const struct hg_collector *c)
+static void lag(struct hg_collector *c)
 {
-	struct timespec ts = { 0, LAG_NS };
-
 	if (c->pass_most < c->ring->slot_bytes / LAG_SLOT_SHARE && !c->pass_stalled)
-		nanosleep(&ts, NULL);
+		nap(c, LAG_NS);
 }
 
 int hg_collector_finish(struct hg_collector *c)
 {
+	int failed;
+
 	/* Producers still alive now (orphans we stopped waiting for) must not wait for us. */
 	__atomic_or_fetch(&c->ring->flags, HG_RING_F_SHUTDOWN, __ATOMIC_RELEASE);
 	hg_collector_drain(c);
 	note_loss(c);
 	flush_all(c);
-	if (hg_trace_writer_end(c->w, 1) < 0)
-		c->st.write_failed = 1;
+	hg_write_behind_end(c->wb, 1);
+	c->w = hg_write_behind_stop(c->wb, &failed);
+	c->wb = NULL;
+	c->st.write_failed |= failed;
 	c->st.file_bytes = hg_trace_writer_bytes(c->w);
 	if (hg_trace_writer_close(c->w) < 0)
 		c->st.write_failed = 1;
@@ -730,7 +762,7 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 			lag(c);
 			continue;
 		}
-		idle(idle_rounds++);
+		idle(c, idle_rounds++);
 		if (gone)
 			c->last_owner_check_ns = 0; /* root gone: look for dead owners every pass */
 	}
@@ -741,6 +773,10 @@ void hg_collector_free(struct hg_collector *c)
 {
 	if (!c)
 		return;
+	if (c->wb) {
+		int failed;
+		c->w = hg_write_behind_stop(c->wb, &failed);
+	}
 	if (c->w)
 		hg_trace_writer_close(c->w);
 	for (uint32_t i = 0; c->stages && i <= c->ring->n_slots; i++)

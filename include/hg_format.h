@@ -729,7 +729,7 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * empty, and the collector's tail lags head until its copy is done.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
-#define HG_RING_VERSION 4 /* 2: barriers; 3: the clock; 4: slot windows */
+#define HG_RING_VERSION 5 /* 2: barriers; 3: the clock; 4: slot windows; 5: wake-ups */
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
@@ -780,7 +780,18 @@ enum hg_slot_state {
  *                 before the magic, never changed): TSC reading tsc_base was ns_base
  *                 nanoseconds of CLOCK_MONOTONIC, and a tick is mult / 2^32 nanoseconds.
  *                 mult 0: every time is CLOCK_MONOTONIC itself. See hg_clock.h.
- *   384    ..   zero up to 4096
+ *   384    4    collector_napping (atomic): 1 while the collector sleeps between passes (5)
+ *   388    4    wake_seq (atomic futex word): producers that began to wait for room (5)
+ *   392    ..   zero up to 4096
+ *
+ * Wake-ups (version 5). Neither side polls the other while it waits. A producer that finds no
+ * room stores its slot's stall_ns, adds one to wake_seq and, if collector_napping, wakes the
+ * futex on wake_seq; it then sleeps on the futex at the low 32 bits of its slot's tail (at
+ * most half a millisecond at a time). The collector reads wake_seq before each pass and
+ * sleeps between passes on that futex with the value it read, so a wait that began during the
+ * pass cuts its sleep short; after storing a slot's tail it reads stall_ns (sequentially
+ * consistent, like the producer's store of stall_ns and its next read of tail) and wakes the
+ * tail's futex if it is set (and always for the overflow slot, whose writers set no stall_ns).
  *
  * A barrier is a time the analyzer compares other events against exactly: a process image's
  * start (its PROCESS record's t_ns, for a fork child the time the parent stamped before
@@ -818,6 +829,8 @@ struct hg_ring_header {
 	uint64_t barrier_ns[HG_RING_BARRIERS]; /* atomic */
 	uint64_t barriers_in_flight;     /* atomic */
 	struct hg_ring_clock clock;
+	uint32_t collector_napping;      /* atomic */
+	uint32_t wake_seq;               /* atomic */
 };
 
 #define HG_RING_F_SHUTDOWN 0x1 /* collector stopped draining: producers must not wait */
@@ -856,7 +869,7 @@ struct hg_ring_slot {
 	uint8_t pad1[56];
 };
 
-_Static_assert(sizeof(struct hg_ring_header) == 384, "ring header fields are 384 bytes");
+_Static_assert(sizeof(struct hg_ring_header) == 392, "ring header fields are 392 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
 

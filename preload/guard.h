@@ -41,6 +41,7 @@ struct hg_thread {
 	uint64_t wait_since_ns;    /* when the thread first waited for room lately, 0: not */
 	uint64_t wait_head;        /* its head then */
 	uint64_t wait_ns;          /* how long it has waited since */
+	uint32_t waits;            /* and how many times */
 	uint64_t lost_events;      /* events given up on, not yet added to the slot */
 	int moved;                 /* enum hg_moved: where this thread's last records are, when
 				      the next ones, elsewhere, must wait for them to be in the

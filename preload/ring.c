@@ -6,14 +6,15 @@
  * paths: claiming a slot, waiting for room, the shared overflow slot for threads beyond
  * n_slots - 1, and giving slots back.
  *
- * Back-pressure: when a slot is full the producer waits for the collector, sleeping in short
- * steps. It stops waiting only when the collector is gone (its pid no longer exists, or it set
+ * Back-pressure: when a slot is full the producer wakes the collector if it naps, and sleeps on
+ * its slot's tail until the collector moves it (hg_format.h, "Wake-ups"). It stops waiting only when the collector is gone (its pid no longer exists, or it set
  * HG_RING_F_SHUTDOWN); then tracing turns itself off and every later event is counted as lost,
  * so the trace never misrepresents what it holds.
  *
  * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
  */
 #include <errno.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -160,10 +161,33 @@ static void pause_briefly(unsigned round)
 	nanosleep(&ts, NULL);
 }
 
+static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
+}
+
+/* A producer begins to wait for room: cut the collector's nap short. */
+static void wake_collector(void)
+{
+	__atomic_add_fetch(&hg_ring->wake_seq, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&hg_ring->collector_napping, __ATOMIC_SEQ_CST))
+		futex(&hg_ring->wake_seq, FUTEX_WAKE, 1, NULL);
+}
+
+/* Sleep until the collector moves slot s's tail from `seen` (it wakes the futex on the tail's
+ * low half), for at most a short while: a wake-up can be missed only by a collector that is
+ * gone, which the callers check for now and then. */
+static void wait_for_tail(struct hg_ring_slot *s, uint64_t seen, unsigned round)
+{
+	struct timespec ts = { 0, round < 8 ? 50000 : 500000 };
+
+	futex((uint32_t *)&s->tail, FUTEX_WAIT, (uint32_t)seen, &ts);
+}
+
 /*
  * Wait until the slot has room for n bytes; 0 when it has, -1 when the collector is gone.
  * While it waits, stall_ns tells the collector that a record timestamped about now is still
- * to come, so that it keeps its HG_REC_HORIZON below it.
+ * to come, so that it keeps its HG_REC_HORIZON below it, and that it sleeps on the tail.
  */
 static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 {
@@ -171,16 +195,22 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 	int rc = 0;
 
 	for (round = 0;; round++) {
-		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
+		/* Sequentially consistent with the store of stall_ns below: the collector stores
+		 * tail, then reads stall_ns; either it sees ours and wakes us, or we see its tail. */
+		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_SEQ_CST);
 		if (t->head + n - t->tail_cache <= size)
 			break;
-		if (round == 0 && !t->holding) /* a hold is earlier already */
-			__atomic_store_n(&t->slot->stall_ns, hg_now_ns(), __ATOMIC_RELAXED);
+		if (round == 0) {
+			if (!t->holding) /* a hold is earlier already */
+				__atomic_store_n(&t->slot->stall_ns, hg_now_ns(), __ATOMIC_SEQ_CST);
+			wake_collector();
+			continue;
+		}
 		if (round % 64 == 63 && collector_gone()) {
 			rc = -1;
 			break;
 		}
-		pause_briefly(round);
+		wait_for_tail(t->slot, t->tail_cache, round);
 	}
 	if (round > 0 && !t->holding)
 		__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELAXED);
@@ -189,18 +219,23 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 
 /*
  * Room for n bytes in the thread's own slot: 0, or -1 when the collector is gone. Usually a
- * wait for the collector. Below the full slot, when the thread's waits since its first recent
- * one took more than 1/WIDEN_SHARE of the time since (or the record is larger than the
- * window), it instead waits until the slot is empty and doubles the window: a producer the
- * collector cannot keep up with at this window gets a larger one, and a wait now and then
- * does not widen it. Waits more than WIDEN_SPAN windows of output apart are not compared.
- * What a window must hold is what the program writes while the collector compresses (a few
- * milliseconds a megabyte): the traced sqlite3 of bench/ (340 MB/s of records) ends at the
- * full 1 MiB, churn (130 MB/s) at 512 KiB, gcc's `as` at 128 KiB, a program that writes little
- * at HG_RING_FIRST_WINDOW.
+ * wait for the collector. Below the full slot, when the thread has waited WIDEN_WAITS times
+ * since its first recent wait and those waits took more than 1/WIDEN_SHARE of the time since
+ * (or the record is larger than the window), it instead waits until the slot is empty and
+ * doubles the window: a producer the collector cannot keep up with at this window gets a
+ * larger one, and a wait now and then (the collector off the CPU for a moment) does not widen
+ * it. Waits more than WIDEN_SPAN windows of output apart are not compared. What a window must
+ * hold is what the program writes between two passes of the collector, which sleeps half a
+ * millisecond after a light pass and is woken by a producer that begins to wait: the traced
+ * sqlite3 of bench/ (340 MB/s of records) ends at 512 KiB, churn (130 MB/s) at 128 KiB, git
+ * and a program that writes little at HG_RING_FIRST_WINDOW. Before the collector wrote in a
+ * thread of its own and was woken, sqlite3 and churn ended at 1 MiB (a window had to hold what
+ * the program wrote while the collector compressed), and widened on the second wait, where
+ * now it takes the fifth.
  */
 #define WIDEN_SHARE 128
 #define WIDEN_SPAN 16
+#define WIDEN_WAITS 4
 
 static int make_room(struct hg_thread *t, uint32_t n)
 {
@@ -217,7 +252,8 @@ static int make_room(struct hg_thread *t, uint32_t n)
 	now = hg_now_ns();
 	if (t->wait_since_ns && t->head - t->wait_head > (uint64_t)w * WIDEN_SPAN)
 		t->wait_since_ns = 0;
-	if (n > w || (t->wait_since_ns && t->wait_ns * WIDEN_SHARE > now - t->wait_since_ns)) {
+	if (n > w || (t->wait_since_ns && t->waits >= WIDEN_WAITS &&
+		      t->wait_ns * WIDEN_SHARE > now - t->wait_since_ns)) {
 		if (wait_for_room(t, w, w) < 0)
 			return -1;
 		t->wait_since_ns = 0;
@@ -232,7 +268,9 @@ static int make_room(struct hg_thread *t, uint32_t n)
 		t->wait_since_ns = now;
 		t->wait_head = t->head;
 		t->wait_ns = 0;
+		t->waits = 0;
 	}
+	t->waits++;
 	rc = wait_for_room(t, w, n);
 	t->wait_ns += hg_now_ns() - now;
 	return rc;
@@ -300,15 +338,20 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	lock_overflow(s, t->tid);
 	mark_used(last);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-	for (unsigned round = 0; head + n + sizeof(o) - __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE) >
-				  size; round++) {
+	/* The collector wakes the overflow slot's tail after every pass that drained it. */
+	for (unsigned round = 0;; round++) {
+		uint64_t tail = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
+		if (head + n + sizeof(o) - tail <= size)
+			break;
 		if (round % 64 == 63 && collector_gone()) {
 			__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 			hg_ring_count_lost(1, n);
 			hg_disable("collector gone");
 			return;
 		}
-		pause_briefly(round);
+		if (round == 0)
+			wake_collector();
+		wait_for_tail(s, tail, round);
 	}
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head, &o, sizeof(o));
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head + sizeof(o), rec, n);

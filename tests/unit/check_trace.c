@@ -445,6 +445,7 @@ Suite *trace_suite(void)
 	suite_add_tcase(s, trace_writer_tcase());
 	suite_add_tcase(s, trace_truncation_tcase());
 	suite_add_tcase(s, trace_damage_tcase());
+	suite_add_tcase(s, write_behind_tcase());
 	tcase_add_loop_test(round, test_trace_round_trip_every_record_type, 0, 2);
 	tcase_add_test(round, test_trace_zstd_packs_alloc_free_byte_exact);
 	tcase_add_test(round, test_trace_origin_sets_pid_and_tid);

@@ -241,6 +241,7 @@ TCase *collector_attach_tcase(void);  /* "attach": bare mode's rings */
 TCase *trace_writer_tcase(void);       /* "writer": block layout, file header, mode */
 TCase *trace_truncation_tcase(void);   /* "truncation": a trace cut at every offset */
 TCase *trace_damage_tcase(void);       /* "damage": flipped bytes, bad headers and records */
+TCase *write_behind_tcase(void);       /* "write_behind": the collector's writing thread */
 TCase *ring_back_pressure_tcase(void); /* "back_pressure": full slots, holds, collector gone */
 TCase *ring_threads_tcase(void);       /* "threads": many producers, overflow slot, sync */
 TCase *ring_processes_tcase(void);     /* "processes": dead producers, exec, dead lock holder */
