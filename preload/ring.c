@@ -247,7 +247,9 @@ static int make_room(struct hg_thread *t, uint32_t n)
 	t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
 	if (t->head + n - t->tail_cache <= w)
 		return 0;
-	if (w >= full)
+	/* A hold is a burst (a snapshot writing the heap's words as fast as it reads them, a
+	 * large realloc): no window keeps up with it, and widening would only cost memory. */
+	if (w >= full || (t->holding && n <= w))
 		return wait_for_room(t, w, n);
 	now = hg_now_ns();
 	if (t->wait_since_ns && t->head - t->wait_head > (uint64_t)w * WIDEN_SPAN)

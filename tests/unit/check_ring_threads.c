@@ -25,6 +25,7 @@ struct producer {
 	uint64_t full;               /* puts that found the slot full (back-pressure) */
 	uint32_t window;             /* its slot's window when it was done */
 	pthread_barrier_t *written;  /* all producers hold their slots until all have written */
+	int hold;                    /* write all but the first record under hg_ring_hold */
 	int done;                    /* atomic: finished */
 };
 
@@ -40,7 +41,11 @@ static void *produce(void *arg)
 		if (hg_tls.slot && used > hg_tls.window)
 			p->full++;
 		hg_ring_put(&a, sizeof(a));
+		if (k == 0 && p->hold)
+			ck_assert_int_eq(hg_ring_hold(a.t_ns), 1);
 	}
+	if (p->hold)
+		hg_ring_hold_end();
 	p->slot = hg_tls.slot;
 	p->window = hg_tls.window;
 	if (p->written)
@@ -68,15 +73,22 @@ static void consume(struct producer *p, uint32_t n, long pause_us)
 		ck_assert_int_eq(pthread_join(p[i].th, NULL), 0);
 }
 
-static void start(struct producer *p, uint32_t n, uint32_t m, pthread_barrier_t *written)
+static void start_held(struct producer *p, uint32_t n, uint32_t m, pthread_barrier_t *written,
+		       int hold)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		memset(&p[i], 0, sizeof(p[i]));
 		p[i].who = i;
 		p[i].m = m;
 		p[i].written = written;
+		p[i].hold = hold;
 		ck_assert_int_eq(pthread_create(&p[i].th, NULL, produce, &p[i]), 0);
 	}
+}
+
+static void start(struct producer *p, uint32_t n, uint32_t m, pthread_barrier_t *written)
+{
+	start_held(p, n, m, written, 0);
 }
 
 /* ---- back-pressure ---------------------------------------------------------------------- */
@@ -157,6 +169,25 @@ START_TEST(test_ring_window_widens_for_a_slow_consumer)
 	ck_assert_int_eq(fx_ring_tr.rc, 0);
 	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p.tid, 0, m);
 	ck_assert_uint_eq(fx_count(&fx_ring_tr, HG_REC_LOSS), 0);
+}
+END_TEST
+
+/* The same under hg_ring_hold (a snapshot writing the heap's words): the producer waits as
+ * often, but a burst no window keeps up with does not widen its window. */
+START_TEST(test_ring_window_stays_for_a_held_burst)
+{
+	struct producer p;
+	const uint32_t m = 100000;
+
+	fx_ring_open(&fx_ring_rig, 4, SLOT_1M);
+	start_held(&p, 1, m, NULL, 1);
+	consume(&p, 1, 2000);
+	ck_assert_uint_gt(p.full, 0);
+	ck_assert_uint_eq(p.window, HG_RING_FIRST_WINDOW);
+	ck_assert_uint_eq(fx_ring_rig.ring->lost_events, 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), p.tid, 0, m);
 }
 END_TEST
 
@@ -417,6 +448,7 @@ TCase *ring_back_pressure_tcase(void)
 	tcase_add_test(pressure, test_ring_full_slot_collector_gone_gives_up);
 	tcase_add_test(pressure, test_ring_window_stays_small_when_drained);
 	tcase_add_test(pressure, test_ring_window_widens_for_a_slow_consumer);
+	tcase_add_test(pressure, test_ring_window_stays_for_a_held_burst);
 	tcase_add_test(pressure, test_ring_hold_keeps_the_horizon_until_released);
 	tcase_add_test(pressure, test_ring_hold_released_with_the_slot);
 	tcase_add_test(pressure, test_ring_collector_died_producer_gives_up_keeps_errno);
