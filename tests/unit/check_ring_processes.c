@@ -149,6 +149,36 @@ START_TEST(test_ring_adopt_pid_keeps_own_slot)
 }
 END_TEST
 
+/* exec after the old image widened its window: the new image writes on under that window,
+ * where the collector will look for the bytes (head modulo the window, not the slot). */
+START_TEST(test_ring_adopt_pid_keeps_the_window)
+{
+	const uint32_t slot_bytes = 1u << 20, window = 4 * HG_RING_FIRST_WINDOW;
+	const uint64_t head = 3 * (uint64_t)window + 4096; /* 4096 into the window, 3 times round */
+	struct hg_rec_free f = { { HG_REC_FREE, 0, sizeof(f) }, 7, 0x1000 };
+	struct hg_ring_slot *s;
+	uint32_t tid = hg_tls.tid;
+	const uint8_t *data;
+
+	fx_ring_open(&fx_ring_rig, 4, slot_bytes);
+	s = fx_slot(fx_ring_rig.ring, 1);
+	*s = (struct hg_ring_slot){ .state = HG_SLOT_OWNED, .pid = 4242, .tid = 3, .head = head,
+				    .tail = head, .window = window };
+	hg_tls.tid = 3;
+	hg_ring_adopt_pid(4242);
+	ck_assert_ptr_eq(hg_tls.slot, s);
+	ck_assert_uint_eq(hg_tls.window, window);
+	hg_ring_put(&f, sizeof(f));
+	ck_assert_uint_eq(s->head, head + sizeof(f));
+	ck_assert_uint_eq(s->window, window);
+	data = fx_slot_data(fx_ring_rig.ring, 1);
+	ck_assert_mem_eq(data + 4096, &f, sizeof(f));
+	ck_assert_uint_eq(data[head % slot_bytes], 0); /* not where a whole-slot ring puts it */
+	hg_ring_forget_thread();
+	hg_tls.tid = tid;
+}
+END_TEST
+
 TCase *ring_processes_tcase(void)
 {
 	TCase *procs = tcase_create("processes");
@@ -158,6 +188,7 @@ TCase *ring_processes_tcase(void)
 	tcase_set_timeout(procs, 30);
 	tcase_add_loop_test(procs, test_ring_dead_producer_slot_reclaimed, 0, 2);
 	tcase_add_test(procs, test_ring_adopt_pid_keeps_own_slot);
+	tcase_add_test(procs, test_ring_adopt_pid_keeps_the_window);
 	tcase_add_test(procs, test_ring_overflow_lock_taken_over_from_dead_holder);
 	return procs;
 }
