@@ -163,6 +163,7 @@ static void at_fork_child(void)
 
 	fork_done();
 	hg_walk_fork_child();
+	hg_snapshot_fork_child();
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	hg_tls.busy++;

@@ -16,11 +16,15 @@
  * Nothing here allocates while other threads are stopped: the buffers come from the arena
  * before the world stops (a stopped thread may hold the arena's lock or malloc's).
  *
+ * One snapshot at a time per process (snap_lock): the buffers and the stopped world are single,
+ * and two threads stopping the world at once park in each other's stop handler for ever.
+ *
  * Runs in: the exit path (destructor, _exit), heapgraph_snapshot(), the snapshot signal, and
  * the exit of any interposed call after a snapshot signal found its thread inside the shim.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +71,41 @@ static struct {
 	uint64_t scanned, written;
 	int ready;
 } snap;
+
+/*
+ * Held from before prepare() until the buffers are given back: a futex word, 0 free, 1 held,
+ * 2 held with waiters. Not a pthread mutex: a waiter must stay a thread the holder can stop.
+ * FUTEX_WAIT runs signal handlers, so the holder's stop signal parks the waiter in the middle
+ * of its wait (it holds nothing the holder needs), and the wait goes on once released. A thread
+ * never waits for itself: every caller holds the guard, so a snapshot signal that interrupts a
+ * holder or a waiter is left pending (on_signal). A fork child has only the forking thread: the
+ * lock is reset there (hg_snapshot_fork_child), as a holder that was another thread of the
+ * parent is not in it.
+ */
+static uint32_t snap_lock;
+
+static void lock(void)
+{
+	uint32_t c = 0;
+
+	/* Acquire: the previous holder's writes to snap and the buffers are seen. */
+	if (__atomic_compare_exchange_n(&snap_lock, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+		return;
+	while (__atomic_exchange_n(&snap_lock, 2, __ATOMIC_ACQUIRE) != 0)
+		syscall(SYS_futex, &snap_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+static void unlock(void)
+{
+	/* Release: this snapshot's writes are done before the next holder starts. */
+	if (__atomic_exchange_n(&snap_lock, 0, __ATOMIC_RELEASE) == 2)
+		syscall(SYS_futex, &snap_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void hg_snapshot_fork_child(void)
+{
+	snap_lock = 0;
+}
 
 /*
  * The buffers a snapshot needs, mapped once, in one mapping of the arena's: its pages are given
@@ -505,12 +544,12 @@ static void emit_end(void)
 	hg_ring_put(&rec, sizeof(rec));
 }
 
-void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
+/* Caller holds snap_lock. */
+static void take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
 	int held;
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || prepare() < 0 ||
-	    hg_ring_own_slot() < 0)
+	if (prepare() < 0)
 		return;
 	/* Before the world stops: mallinfo2 takes malloc's locks, which a stopped thread may hold. */
 	hg_mallinfo_sample(hg_now_ns());
@@ -540,6 +579,18 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	give_back();
 	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs", snap.id, hg_self_pid,
 		  snap.n_regions, (unsigned long)snap.scanned, (unsigned long)snap.written);
+}
+
+void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
+{
+	int saved = errno; /* FUTEX_WAIT fails with EAGAIN or EINTR as a matter of course */
+
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || hg_ring_own_slot() < 0)
+		return;
+	lock();
+	take(why, label, c);
+	unlock();
+	errno = saved;
 }
 
 /* ---- the snapshot signal ---------------------------------------------------------------- */

@@ -27,9 +27,13 @@ struct hg_caller {
 /*
  * Stop the other threads, write SNAPSHOT, REGION, WORDS and SNAPSHOT_END records (see
  * hg_format.h) for this process, and let the threads go. Caller holds the guard. Does nothing
- * when tracing is off or the thread cannot get a ring slot of its own.
+ * when tracing is off or the thread cannot get a ring slot of its own. A call made while
+ * another thread takes a snapshot waits for it to end, then takes its own.
  */
 void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c);
+
+/* In the fork child: no snapshot is under way (its taker, if any, was another thread). */
+void hg_snapshot_fork_child(void);
 
 /* Fill c with the caller's stack pointer and callee-saved registers. Always inline. */
 #define HG_CALLER_CAPTURE(c)                                                                  \

@@ -533,6 +533,43 @@ def test_leak_snapshot_exit(ctx):
     check_after(proc, "exit")
 
 
+SR_THREADS, SR_ROUNDS = 4, 50  # samples/snapshot_race.c
+
+
+def test_snapshot_race(ctx):
+    """Four threads call heapgraph_snapshot at once, 50 times each, while allocating
+    (samples/snapshot_race.c): each call yields one complete snapshot, ids 1..201 taken one
+    after the other, then the exit one. Before snapshots were serialised, two threads
+    stopping the world at once parked in each other's stop handler and the program hung."""
+    res, trace = ctx.record([ctx.sample("snapshot_race")], expect_code=0)
+    eq(res.text, "snapshot_race: done\n", "stdout")
+    r = run([ctx.hg, "snapshots", trace, "--format", "json"])
+    eq((r.code, r.errtext), (0, ""), "snapshots: exit status and stderr")
+    rep = json.loads(r.out)
+    eq((rep["damage"], rep["lost_events"]), (None, 0), "snapshots: damage, lost events")
+    snaps = only_process(rep, "snapshot_race")["snapshots"]
+    n = SR_THREADS * SR_ROUNDS + 1
+    eq(len(snaps), n, "number of snapshots")
+    # By id: the listing is in the order the collector wrote them, across threads not by time.
+    snaps.sort(key=lambda s: s["id"])
+    eq([s["id"] for s in snaps], list(range(1, n + 1)), "snapshot ids")
+    check(all(s["complete"] for s in snaps), "incomplete snapshots: %r" % [
+        s["id"] for s in snaps if not s["complete"]])
+    times = [s["time_ns"] for s in snaps]
+    check(times == sorted(times), "snapshot times not in id order: one began inside another")
+    labels = {}
+    for s in snaps[:-1]:
+        eq(s["reason"], "call", "snapshot #%d reason" % s["id"])
+        labels[s["label"]] = labels.get(s["label"], 0) + 1
+    eq(labels, {"race%d" % i: SR_ROUNDS for i in range(SR_THREADS)}, "snapshots per label")
+    eq((snaps[-1]["label"], snaps[-1]["reason"]), ("exit", "exit"), "last snapshot")
+    ex = snapshot_of(ctx, trace, "exit")
+    eq((ex["snapshot"]["threads"], ex["snapshot"]["threads_stopped"]), (1, 1),
+       "exit: threads, threads_stopped")
+    check_leak_totals(ex, "exit", direct_bytes=0, direct_blocks=0, indirect_bytes=0,
+                      indirect_blocks=0, cycle_bytes=0, cycle_blocks=0, cycle_count=0)
+
+
 # ------------------------------------------------------------------------------------------
 # leak_fork: an inherited cycle; --pid
 # ------------------------------------------------------------------------------------------
