@@ -682,6 +682,16 @@ static int by_start(const void *a, const void *b)
 	return x->file_order < y->file_order ? -1 : x->file_order > y->file_order;
 }
 
+static int by_time(const void *a, const void *b)
+{
+	const struct hg_snapshot *x = *(struct hg_snapshot *const *)a;
+	const struct hg_snapshot *y = *(struct hg_snapshot *const *)b;
+
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* An ALLOC or FREE record, queued for the merge here, where the queue is (nearly every record
  * is one: a call less for each); 0 for any other record. */
 static int push_heap_event(struct hg_replay_state *s, const struct hg_record *rec)
@@ -734,6 +744,12 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	drain(&s, DRAIN_ALL);
 	/* Images come in the file in the order their slots were drained; readers list them by start. */
 	qsort(s.r->images, s.r->n_images, sizeof(*s.r->images), by_start);
+	/* Snapshots too come in the order their threads' slots were drained; readers take the
+	 * last as the latest. (The queue held them by position, and is empty now.) */
+	for (uint32_t i = 0; i < s.r->n_images; i++)
+		if (s.r->images[i]->n_snapshots > 1)
+			qsort(s.r->images[i]->snapshots, s.r->images[i]->n_snapshots,
+			      sizeof(*s.r->images[i]->snapshots), by_time);
 	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++) {
 		struct hg_image *im = s.r->images[i];
 		if (!im->at_sites) { /* nothing happened after the time: the end */

@@ -205,7 +205,7 @@ struct hg_image {
 				      parent's at the fork); snapshots keep a copy */
 	struct hg_orphan *orphans;/* replay's own: frees of unknown addresses, in case their
 				     allocations arrive late */
-	struct hg_snapshot **snapshots; /* in order taken */
+	struct hg_snapshot **snapshots; /* in order taken (time, then id) */
 	uint32_t n_snapshots;
 	uint64_t peak_target;     /* second pass of HG_REPLAY_PEAK: the peak to capture */
 	struct hg_site *peak_sites; /* live_bytes/live_blocks per stack id at the peak, or NULL */
