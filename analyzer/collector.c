@@ -306,7 +306,8 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
  * had the busy mode) took 3.06 s and 95 MB, the full mode 3.82 s and 40 MB.
  */
 #define BUSY_WINDOW_NS (200u * 1000000u)
-#define BUSY_HIGH 0.5  /* the collector's share of its wall time, to leave the full mode */
+#define BUSY_HIGH 0.5  /* CPU seconds of both the collector's threads per second of wall
+			  time, to leave the full mode */
 #define BUSY_QUICK 0.75 /* the same, to leave the busy mode */
 #define BUSY_BACK 0.3  /* the same, under which the quick mode steps back to the busy one (it
 			  is a quarter to half the busy mode's work) */
@@ -315,9 +316,9 @@ static const uint8_t *append_own(struct hg_collector *c, const void *rec, uint32
 
 static void watch_load(struct hg_collector *c)
 {
-	/* The collector's work is its draining thread's and its writing thread's. */
-	uint64_t wall = hg_trace_ns(), idle = 0, all = 0,
-		 cpu = hg_clock_ns(CLOCK_THREAD_CPUTIME_ID) + hg_write_behind_cpu_ns(c->wb);
+	/* The collector's work: its draining thread's and its writing thread's, the only two
+	 * threads of the process while it records. */
+	uint64_t wall = hg_trace_ns(), cpu = hg_clock_ns(CLOCK_PROCESS_CPUTIME_ID), idle = 0, all = 0;
 	double busy, idle_share = 1.0;
 
 	if (wall - c->busy_wall_ns < BUSY_WINDOW_NS)
@@ -478,7 +479,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			 * wake a producer sleeping on the tail (hg_format.h, "Wake-ups"). */
 			__atomic_store_n(&s->tail, head, __ATOMIC_SEQ_CST);
 			if (i == last || __atomic_load_n(&s->stall_ns, __ATOMIC_SEQ_CST))
-				futex((uint32_t *)&s->tail, FUTEX_WAKE, INT32_MAX, NULL);
+				futex(hg_ring_tail_word(s), FUTEX_WAKE, INT32_MAX, NULL);
 			stage_check(c, i);
 			moved += head - tail;
 			if (head - tail > c->pass_most)

@@ -7,11 +7,9 @@
  * touches the writer once it runs, so the writer needs no lock of its own.
  */
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "diag.h"
 #include "hg_format.h"
@@ -54,8 +52,6 @@ struct hg_write_behind {
 	int stop;              /* no more jobs come: finish and return (under lock) */
 	int threaded;
 	pthread_t thread;
-	clockid_t cpu_clock;
-	int have_cpu_clock;
 };
 
 /*
@@ -112,8 +108,6 @@ static void *thread_main(void *arg)
 {
 	struct hg_write_behind *b = arg;
 
-	if (getenv("WB_IDLE")) { struct sched_param sp = {0}; pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp); }
-	if (getenv("WB_BATCH")) { struct sched_param sp = {0}; pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp); }
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
 		struct job j;
@@ -151,8 +145,6 @@ struct hg_write_behind *hg_write_behind_start(struct hg_trace_writer *w)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	b->threaded = pthread_create(&b->thread, NULL, thread_main, b) == 0;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (b->threaded)
-		b->have_cpu_clock = pthread_getcpuclockid(b->thread, &b->cpu_clock) == 0;
 	return b;
 }
 
@@ -225,15 +217,6 @@ void hg_write_behind_end(struct hg_write_behind *b, int final)
 	while (b->n_done < mine)
 		pthread_cond_wait(&b->done, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-}
-
-uint64_t hg_write_behind_cpu_ns(const struct hg_write_behind *b)
-{
-	struct timespec ts;
-
-	if (!b->have_cpu_clock || clock_gettime(b->cpu_clock, &ts) < 0)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 struct hg_trace_writer *hg_write_behind_stop(struct hg_write_behind *b, int *failed)

@@ -42,9 +42,6 @@ int hg_write_behind_mode(struct hg_write_behind *b, enum hg_pack_mode mode);
  * in the file. */
 void hg_write_behind_end(struct hg_write_behind *b, int final);
 
-/* CPU time the writing thread has used, in ns (0 without a thread). */
-uint64_t hg_write_behind_cpu_ns(const struct hg_write_behind *b);
-
 /*
  * Write what is queued, end the thread, and hand back the writer; *failed is set when a write
  * failed (the writer printed why). NULL b: NULL.

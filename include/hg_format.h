@@ -720,13 +720,14 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * head + n - tail > window.
  *
  * Windows (version 4): a slot's producer writes through only the first window bytes of its data
- * area, so that a thread that writes little, or that the collector keeps up with, does not
- * make the whole slot resident in its process. Its claimer sets the window to
- * HG_RING_FIRST_WINDOW (or slot_bytes if smaller). A producer that would have to wait for room
- * instead waits until the slot is empty (tail == head), then doubles the window (up to
- * slot_bytes) before it writes on. Every byte in [tail, head) is then written under the window
- * the collector reads after its acquire of head: the window changes only while the slot is
- * empty, and the collector's tail lags head until its copy is done.
+ * area, so that a thread that writes little, or that the collector keeps up with, does not make
+ * the whole slot resident in its process. Its claimer sets the window to HG_RING_FIRST_WINDOW (or
+ * slot_bytes if smaller). A producer that keeps having to wait for room (the rule is the shim's:
+ * preload/ring.c, make_room; not while it holds the horizon for a burst such as a snapshot)
+ * instead waits until the slot is empty (tail == head), then doubles the window (up to slot_bytes)
+ * before it writes on. Every byte in [tail, head) is then written under the window the collector
+ * reads after its acquire of head: the window changes only while the slot is empty, and the
+ * collector's tail lags head until its copy is done.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
 #define HG_RING_VERSION 5 /* 2: barriers; 3: the clock; 4: slot windows; 5: wake-ups */
@@ -784,12 +785,13 @@ enum hg_slot_state {
  *   388    4    wake_seq (atomic futex word): producers that began to wait for room (5)
  *   392    ..   zero up to 4096
  *
- * Wake-ups (version 5). Neither side polls the other while it waits. A producer that finds no
- * room stores its slot's stall_ns, adds one to wake_seq and, if collector_napping, wakes the
- * futex on wake_seq; it then sleeps on the futex at the low 32 bits of its slot's tail (at
- * most half a millisecond at a time). The collector reads wake_seq before each pass and
- * sleeps between passes on that futex with the value it read, so a wait that began during the
- * pass cuts its sleep short; after storing a slot's tail it reads stall_ns (sequentially
+ * Wake-ups (version 5). Each side sleeps on a futex the other wakes, with a short timeout as a
+ * fallback (never more than 2 ms). A producer that finds no room stores its slot's stall_ns, adds
+ * one to wake_seq and, if collector_napping, wakes the futex on wake_seq; it then sleeps on the
+ * futex at the low 32 bits of its slot's tail (hg_ring_tail_word; 50 us, later 500 us at a time).
+ * A producer asking for a sync wakes the collector too. The collector reads wake_seq before each
+ * pass and sleeps between passes on that futex with the value it read, so a wait that began during
+ * the pass cuts its sleep short; after storing a slot's tail it reads stall_ns (sequentially
  * consistent, like the producer's store of stall_ns and its next read of tail) and wakes the
  * tail's futex if it is set (and always for the overflow slot, whose writers set no stall_ns).
  *
@@ -852,7 +854,8 @@ struct hg_ring_header {
  *                 collector keeps HG_REC_HORIZON below it)
  *   40     4    window (atomic): the part of the data area in use, see above (version 4)
  *   44     20   zero
- *   64     8    tail (atomic): bytes consumed by the collector
+ *   64     8    tail (atomic): bytes consumed by the collector; its low 32 bits are the futex
+ *                 a waiting producer sleeps on (version 5)
  *   72     56   zero
  */
 struct hg_ring_slot {
@@ -872,6 +875,14 @@ struct hg_ring_slot {
 _Static_assert(sizeof(struct hg_ring_header) == 392, "ring header fields are 392 bytes");
 _Static_assert(sizeof(struct hg_ring_slot) == HG_RING_SLOT_HDR_BYTES, "slot header is 128 bytes");
 _Static_assert(offsetof(struct hg_ring_slot, tail) == 64, "tail on its own cache line");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the tail's futex is its first word");
+
+/* The futex word of a slot's tail: its low 32 bits, which change with every move of the tail
+ * (a slot holds less than 4 GiB). */
+static inline uint32_t *hg_ring_tail_word(struct hg_ring_slot *s)
+{
+	return (uint32_t *)&s->tail;
+}
 
 /* Offset of slot i's data area, and the whole file size, for a ring of this shape. */
 static inline uint64_t hg_ring_data_offset(uint32_t n_slots)

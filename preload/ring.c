@@ -7,9 +7,10 @@
  * n_slots - 1, and giving slots back.
  *
  * Back-pressure: when a slot is full the producer wakes the collector if it naps, and sleeps on
- * its slot's tail until the collector moves it (hg_format.h, "Wake-ups"). It stops waiting only when the collector is gone (its pid no longer exists, or it set
- * HG_RING_F_SHUTDOWN); then tracing turns itself off and every later event is counted as lost,
- * so the trace never misrepresents what it holds.
+ * its slot's tail until the collector moves it (hg_format.h, "Wake-ups"). It stops waiting only
+ * when the collector is gone (its pid no longer exists, or it set HG_RING_F_SHUTDOWN); then
+ * tracing turns itself off and every later event is counted as lost, so the trace never
+ * misrepresents what it holds.
  *
  * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
  */
@@ -175,13 +176,16 @@ static void wake_collector(void)
 }
 
 /* Sleep until the collector moves slot s's tail from `seen` (it wakes the futex on the tail's
- * low half), for at most a short while: a wake-up can be missed only by a collector that is
- * gone, which the callers check for now and then. */
+ * low half), for at most a short while: a collector busy elsewhere (waiting for its writing
+ * thread, say) moves no tail for a while, and one that is gone never does, which the callers
+ * check for now and then. Where futexes are refused (a seccomp filter), plain short sleeps. */
 static void wait_for_tail(struct hg_ring_slot *s, uint64_t seen, unsigned round)
 {
 	struct timespec ts = { 0, round < 8 ? 50000 : 500000 };
 
-	futex((uint32_t *)&s->tail, FUTEX_WAIT, (uint32_t)seen, &ts);
+	if (futex(hg_ring_tail_word(s), FUTEX_WAIT, (uint32_t)seen, &ts) < 0 && errno != EAGAIN &&
+	    errno != ETIMEDOUT && errno != EINTR)
+		pause_briefly(round);
 }
 
 /*
@@ -285,7 +289,9 @@ int hg_ring_hold(uint64_t t_ns)
 	if (!t->slot || t->holding)
 		return 0;
 	t->holding = 1;
-	__atomic_store_n(&t->slot->stall_ns, t_ns, __ATOMIC_RELEASE);
+	/* Sequentially consistent: a wait under the hold relies on this store, as wait_for_room's
+	 * own store, against the collector's store of tail (hg_format.h, "Wake-ups"). */
+	__atomic_store_n(&t->slot->stall_ns, t_ns, __ATOMIC_SEQ_CST);
 	return 1;
 }
 
@@ -496,6 +502,7 @@ void hg_ring_sync(unsigned timeout_ms)
 		return;
 	/* Release: the records this thread published are ordered before the request. */
 	want = __atomic_add_fetch(&hg_ring->sync_request, 1, __ATOMIC_RELEASE);
+	wake_collector(); /* rather than wait out its nap */
 	for (unsigned ms = 0; ms < timeout_ms; ms++) {
 		if (__atomic_load_n(&hg_ring->sync_done, __ATOMIC_ACQUIRE) >= want)
 			return;

@@ -47,10 +47,10 @@ static size_t fill_stage(uint8_t **buf, size_t *cap, const struct fx_buf *tmpl, 
 }
 
 /*
- * 24 MB of stages from three threads, far past what may wait in the queue, with a change of
- * mode every 40 stages and an END (not final) half-way, which returns once what came before
- * it is in the file: the file holds every record once, in the order queued, each block with the pid and tid of its stage; a stage's buffer comes back
- * to the caller as the next one to fill.
+ * 24 MB of stages under three (pid, tid) pairs, far past what may wait in the queue, with a change
+ * of mode every 40 stages and an END (not final) half-way, which returns once what came before it
+ * is in the file: the file holds every record once, in the order queued, each block with the pid
+ * and tid of its stage; a stage's buffer comes back to the caller as the next one to fill.
  */
 START_TEST(test_write_behind_keeps_order_through_back_pressure)
 {
