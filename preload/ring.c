@@ -15,13 +15,13 @@
  * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
  */
 #include <errno.h>
-#include <linux/futex.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "lifecycle.h"
 #include "rawlog.h"
 #include "ring.h"
@@ -162,17 +162,12 @@ static void pause_briefly(unsigned round)
 	nanosleep(&ts, NULL);
 }
 
-static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
-}
-
 /* A producer begins to wait for room: cut the collector's nap short. */
 static void wake_collector(void)
 {
 	__atomic_add_fetch(&hg_ring->wake_seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&hg_ring->collector_napping, __ATOMIC_SEQ_CST))
-		futex(&hg_ring->wake_seq, FUTEX_WAKE, 1, NULL);
+		hg_futex(&hg_ring->wake_seq, FUTEX_WAKE, 1, NULL);
 }
 
 /* Sleep until the collector moves slot s's tail from `seen` (it wakes the futex on the tail's
@@ -183,17 +178,20 @@ static void wait_for_tail(struct hg_ring_slot *s, uint64_t seen, unsigned round)
 {
 	struct timespec ts = { 0, round < 8 ? 50000 : 500000 };
 
-	if (futex(hg_ring_tail_word(s), FUTEX_WAIT, (uint32_t)seen, &ts) < 0 && errno != EAGAIN &&
+	if (hg_futex(hg_ring_tail_word(s), FUTEX_WAIT, (uint32_t)seen, &ts) < 0 && errno != EAGAIN &&
 	    errno != ETIMEDOUT && errno != EINTR)
 		pause_briefly(round);
 }
 
 /*
- * Wait until the slot has room for n bytes; 0 when it has, -1 when the collector is gone.
- * While it waits, stall_ns tells the collector that a record timestamped about now is still
- * to come, so that it keeps its HG_REC_HORIZON below it, and that it sleeps on the tail.
+ * Wait until slot s's tail lets the bytes up to `end` fit in size bytes; 0 when they do, -1
+ * when the collector is gone; *tail is the last tail seen. With `stall` (a slot of one's own
+ * and no hold, whose earlier time is there already) stall_ns says, while it waits, that a
+ * record timestamped about now is still to come, so that the collector keeps its
+ * HG_REC_HORIZON below it; and stall_ns, or the overflow slot, has the collector wake the tail.
  */
-static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
+static int wait_tail(struct hg_ring_slot *s, uint64_t end, uint64_t size, int stall,
+		     uint64_t *tail)
 {
 	unsigned round;
 	int rc = 0;
@@ -201,12 +199,12 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 	for (round = 0;; round++) {
 		/* Sequentially consistent with the store of stall_ns below: the collector stores
 		 * tail, then reads stall_ns; either it sees ours and wakes us, or we see its tail. */
-		t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_SEQ_CST);
-		if (t->head + n - t->tail_cache <= size)
+		*tail = __atomic_load_n(&s->tail, __ATOMIC_SEQ_CST);
+		if (end - *tail <= size)
 			break;
 		if (round == 0) {
-			if (!t->holding) /* a hold is earlier already */
-				__atomic_store_n(&t->slot->stall_ns, hg_now_ns(), __ATOMIC_SEQ_CST);
+			if (stall)
+				__atomic_store_n(&s->stall_ns, hg_now_ns(), __ATOMIC_SEQ_CST);
 			wake_collector();
 			continue;
 		}
@@ -214,11 +212,17 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
 			rc = -1;
 			break;
 		}
-		wait_for_tail(t->slot, t->tail_cache, round);
+		wait_for_tail(s, *tail, round);
 	}
-	if (round > 0 && !t->holding)
-		__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELAXED);
+	if (round > 0 && stall)
+		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 	return rc;
+}
+
+/* Room for n bytes in the thread's own slot, used as a ring of size bytes (wait_tail). */
+static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
+{
+	return wait_tail(t->slot, t->head + n, size, !t->holding, &t->tail_cache);
 }
 
 /*
@@ -340,26 +344,17 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 {
 	uint32_t last = hg_ring->n_slots - 1;
 	struct hg_ring_slot *s = overflow_slot();
-	uint64_t size = hg_ring->slot_bytes, head;
+	uint64_t size = hg_ring->slot_bytes, head, tail;
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
 
 	lock_overflow(s, t->tid);
 	mark_used(last);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
-	/* The collector wakes the overflow slot's tail after every pass that drained it. */
-	for (unsigned round = 0;; round++) {
-		uint64_t tail = __atomic_load_n(&s->tail, __ATOMIC_ACQUIRE);
-		if (head + n + sizeof(o) - tail <= size)
-			break;
-		if (round % 64 == 63 && collector_gone()) {
-			__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
-			hg_ring_count_lost(1, n);
-			hg_disable("collector gone");
-			return;
-		}
-		if (round == 0)
-			wake_collector();
-		wait_for_tail(s, tail, round);
+	if (wait_tail(s, head + n + sizeof(o), size, 0, &tail) < 0) {
+		__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+		hg_ring_count_lost(1, n);
+		hg_disable("collector gone");
+		return;
 	}
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head, &o, sizeof(o));
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head + sizeof(o), rec, n);

@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +34,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "futex.h"
 #include "guard.h"
 #include "lifecycle.h"
 #include "mallinfo.h"
@@ -92,14 +92,14 @@ static void lock(void)
 	if (__atomic_compare_exchange_n(&snap_lock, &c, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 		return;
 	while (__atomic_exchange_n(&snap_lock, 2, __ATOMIC_ACQUIRE) != 0)
-		syscall(SYS_futex, &snap_lock, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+		hg_futex(&snap_lock, FUTEX_WAIT_PRIVATE, 2, NULL);
 }
 
 static void unlock(void)
 {
 	/* Release: this snapshot's writes are done before the next holder starts. */
 	if (__atomic_exchange_n(&snap_lock, 0, __ATOMIC_RELEASE) == 2)
-		syscall(SYS_futex, &snap_lock, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		hg_futex(&snap_lock, FUTEX_WAKE_PRIVATE, 1, NULL);
 }
 
 void hg_snapshot_fork_child(void)

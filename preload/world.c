@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -21,6 +20,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "futex.h"
 #include "world.h"
 
 #define STOP_TIMEOUT_MS 1000
@@ -35,11 +35,6 @@ static struct {
 static int stop_signal(void)
 {
 	return SIGRTMAX - 2;
-}
-
-static long futex(uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
 }
 
 static void on_stop(int sig, siginfo_t *info, void *ctx)
@@ -63,7 +58,7 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 	}
 	__atomic_add_fetch(&stop.parked, 1, __ATOMIC_ACQ_REL);
 	while (!__atomic_load_n(&stop.release, __ATOMIC_ACQUIRE))
-		futex(&stop.release, FUTEX_WAIT_PRIVATE, 0, NULL);
+		hg_futex(&stop.release, FUTEX_WAIT_PRIVATE, 0, NULL);
 	__atomic_sub_fetch(&stop.parked, 1, __ATOMIC_ACQ_REL);
 	errno = saved;
 }
@@ -158,7 +153,7 @@ void hg_world_resume(struct hg_world *w)
 	if (w->n == 0)
 		return;
 	__atomic_store_n(&stop.release, 1, __ATOMIC_RELEASE);
-	futex(&stop.release, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
+	hg_futex(&stop.release, FUTEX_WAKE_PRIVATE, INT32_MAX, NULL);
 	/* A thread that answers late still finds release set and leaves at once. */
 	for (unsigned ms = 0; ms < STOP_TIMEOUT_MS && __atomic_load_n(&stop.parked, __ATOMIC_ACQUIRE);
 	     ms++)
