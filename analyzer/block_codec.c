@@ -9,7 +9,8 @@
  * zstd then works on a stream a third of the size, which is both smaller and faster to
  * compress. Unpacking rebuilds the records byte for byte, so nothing above the codec knows.
  * Codecs 3 and 4 add tags 4 to 8 (references to the stream's model), codec 4 tag 9 and
- * columns, all described where they are defined below and in docs/FORMAT.md.
+ * columns, codec 5 more address codes and two more columns, all described where they are
+ * defined below and in docs/FORMAT.md.
  *
  *   tag 0x01  ALLOC: dt, zigzag(daddr), size, stack_id, fn (1 byte)
  *   tag 0x02  FREE:  dt, zigzag(daddr)
@@ -29,7 +30,7 @@ enum {
 	TAG_RAW = 0, TAG_ALLOC = 1, TAG_FREE = 2, TAG_WORDS = 3,
 	/* codecs 3 and 4: events as references to the stream's model (event_model.h) */
 	TAG_ALLOC_NEW = 4, TAG_ALLOC_PAIR = 5, TAG_FREE_REF = 6, TAG_FREE_LIT = 7, TAG_STACK = 8,
-	/* codec 4 only: a FREE of one of the last FREE_AGE_MAX blocks allocated */
+	/* codecs 4 and 5: a FREE of one of the last FREE_AGE_MAX blocks allocated */
 	TAG_FREE_AGE = 9
 };
 
@@ -38,10 +39,30 @@ enum {
  * tags, time deltas, pair indices, address codes and ranks, and the rest (keys, literal
  * addresses, stacks, words, whole records). Each column is then much like itself, which zstd
  * finds: the time deltas are nearly all 0 at the default resolution, and a program's sequence
- * of tags and pairs repeats. Codecs 2 and 3 write the same fields in one stream, record after
- * record, in the same order.
+ * of tags and pairs repeats. Codec 5 adds two: the far address codes (event_model.h: a
+ * position among all recent frees, or a literal; an escape code stays in the address column),
+ * and the ages of FREE_AGE. Near codes are nearly all below 50 and repeat as the program does;
+ * far ones are spread over thousands of values, and mixed in they broke the runs zstd matches
+ * (git log -p: address column 608 KB, the three 500 KB; the trace 1,163 -> 988 KB with the
+ * new codes). Codecs 2 and 3 write the same fields in one stream, record after record, in the
+ * same order.
  */
-enum col { COL_TAG, COL_TIME, COL_PAIR, COL_ADDR, COL_REST, N_COLS };
+enum col { COL_TAG, COL_TIME, COL_PAIR, COL_ADDR, COL_REST, COL_FAR, COL_AGE, N_COLS };
+
+/* How many columns a block of each codec has (codec 2 and 3: one stream). */
+static int n_columns(unsigned codec)
+{
+	return codec == HG_CODEC_EVENT_COLUMNS ? N_COLS : codec == HG_CODEC_COLUMN_STREAM ? 5 : 1;
+}
+
+/* Where column c's fields go in a block of that many columns: their own, the address column
+ * (codec 4 has neither far codes nor ages apart), or the one stream. */
+static int column_of(int columns, int c)
+{
+	if (columns == 1)
+		return 0;
+	return c < columns ? c : COL_ADDR;
+}
 
 /*
  * A FREE of a block allocated less than this many allocations ago is written as that number
@@ -68,7 +89,8 @@ struct pack_state {
 	/* Unpacking: each column's bytes left; one stream for codecs 2 and 3. */
 	struct unpack_in in_at[N_COLS], *in[N_COLS];
 	int bad;        /* unpacking met an overrun or an over-long varint */
-	int columns;    /* codec 4 */
+	unsigned codec; /* HG_CODEC_* of the block (0 for hg_pack_records' codec 2) */
+	int columns;    /* n_columns(codec) */
 };
 
 static struct hg_pid_model *pid_model(struct pack_state *st)
@@ -89,6 +111,8 @@ static size_t col_room(enum col c, size_t raw_bytes)
 		return raw_bytes / 8 + 1;
 	case COL_TIME:
 	case COL_ADDR:
+	case COL_FAR:
+	case COL_AGE:
 		return raw_bytes / 24 * 10 + 10;
 	case COL_PAIR:
 		return raw_bytes / 24 * 5 + 5;
@@ -196,8 +220,9 @@ static int pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a)
 	struct hg_pid_model *pm = pid_model(st);
 	int is_new;
 	uint32_t pair;
+	uint64_t code;
 
-	/* A literal address code is 4,114 + a zigzag delta: one that far from the last
+	/* A literal address code is at most 4,146 + a zigzag delta: one that far from the last
 	 * allocation would not fit in 64 bits. Such an address is no program's (user space ends
 	 * below 2^57); decided before the pair is made, which would change the model. */
 	if (a->addr >> 62)
@@ -211,7 +236,13 @@ static int pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a)
 		put_alloc_key(st, a);
 	else
 		put(st, COL_PAIR, pair);
-	put(st, COL_ADDR, hg_model_addr_code(pm, a->addr, pair));
+	code = hg_model_addr_code(pm, a->addr, pair, st->codec);
+	if (st->columns > COL_FAR && code >= HG_MODEL_NEAR_CODES) {
+		put(st, COL_ADDR, HG_MODEL_NEAR_CODES);
+		put(st, COL_FAR, code - HG_MODEL_NEAR_CODES);
+	} else {
+		put(st, COL_ADDR, code);
+	}
 	hg_model_note_alloc(pm, a->addr, pair);
 	st->t = a->t_ns;
 	return 0;
@@ -224,10 +255,10 @@ static void pack_free_model(struct pack_state *st, const struct hg_rec_free *f)
 	uint64_t age;
 	int known = hg_model_free_ref(pm, f->addr, &age, &pair, &rank);
 
-	if (known && st->columns && age < FREE_AGE_MAX) {
+	if (known && st->columns > 1 && age < FREE_AGE_MAX) {
 		put_byte(st, COL_TAG, TAG_FREE_AGE);
 		put(st, COL_TIME, f->t_ns - st->t);
-		put(st, COL_ADDR, age);
+		put(st, COL_AGE, age);
 	} else if (known && rank != UINT32_MAX) {
 		put_byte(st, COL_TAG, TAG_FREE_REF);
 		put(st, COL_TIME, f->t_ns - st->t);
@@ -343,14 +374,14 @@ static size_t prefetch_at(struct pack_state *st, const uint8_t *raw, size_t raw_
  */
 static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	int columns = st.columns;
-	uint8_t *base[N_COLS], *p = out + (columns ? COL_HEADER_MAX : 0);
+	int columns = st.columns = n_columns(st.codec);
+	uint8_t *base[N_COLS], *p = out + (columns > 1 ? COL_HEADER_MAX : 0);
 	size_t off = 0, ahead = 0;
 
 	for (int c = 0; c < N_COLS; c++) {
 		st.at[c] = base[c] = p;
-		st.col[c] = &st.at[columns ? c : 0];
-		if (columns)
+		st.col[c] = &st.at[column_of(columns, c)];
+		if (c < columns)
 			p += col_room((enum col)c, raw_bytes);
 	}
 	for (int k = 0; k < PREFETCH_LEAD && st.model; k++)
@@ -362,12 +393,12 @@ static size_t pack(struct pack_state st, const uint8_t *raw, size_t raw_bytes, u
 		if (st.model && ahead < raw_bytes)
 			ahead = prefetch_at(&st, raw, raw_bytes, ahead);
 	}
-	if (!columns)
+	if (columns == 1)
 		return (size_t)(st.at[0] - out);
 	p = out;
-	for (int c = 0; c + 1 < N_COLS; c++)
+	for (int c = 0; c + 1 < columns; c++)
 		p = put_varint(p, (uint64_t)(st.at[c] - base[c]));
-	for (int c = 0; c < N_COLS; c++) {
+	for (int c = 0; c < columns; c++) {
 		memmove(p, base[c], (size_t)(st.at[c] - base[c]));
 		p += st.at[c] - base[c];
 	}
@@ -381,10 +412,10 @@ size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 	return pack(st, raw, raw_bytes, out);
 }
 
-size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, int columns,
+size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, unsigned codec,
 		      const uint8_t *raw, size_t raw_bytes, uint8_t *out)
 {
-	struct pack_state st = { .model = m, .pid = pid, .refer = refer, .columns = columns };
+	struct pack_state st = { .model = m, .pid = pid, .refer = refer, .codec = codec };
 
 	return pack(st, raw, raw_bytes, out);
 }
@@ -477,6 +508,7 @@ static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out
 	struct hg_pid_model *pm = pid_model(st);
 	struct hg_rec_alloc a;
 	uint32_t pair;
+	uint64_t code;
 
 	begin_alloc(&a, st);
 	if (is_new) {
@@ -497,8 +529,10 @@ static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out
 		}
 		pair = (uint32_t)idx;
 	}
-	if (hg_model_addr_decode(pm, get(st, COL_ADDR), pair, &a.addr) < 0 || st->bad ||
-	    !a.addr) {
+	code = get(st, COL_ADDR);
+	if (st->columns > COL_FAR && code == HG_MODEL_NEAR_CODES)
+		code += get(st, COL_FAR);
+	if (st->bad || hg_model_addr_decode(pm, code, pair, st->codec, &a.addr) < 0 || !a.addr) {
 		st->bad = 1;
 		return 0;
 	}
@@ -516,7 +550,7 @@ static size_t unpack_free_model(struct pack_state *st, uint8_t tag, uint8_t *out
 
 	begin_free(&f, st);
 	if (tag == TAG_FREE_AGE) {
-		if (hg_model_free_unage(pm, get(st, COL_ADDR), &f.addr) < 0 || st->bad) {
+		if (hg_model_free_unage(pm, get(st, COL_AGE), &f.addr) < 0 || st->bad) {
 			st->bad = 1;
 			return 0;
 		}
@@ -623,23 +657,23 @@ static int unpack_raw(struct pack_state *st, uint8_t *out, size_t room)
 /* Point st's columns at src: one stream, or the columns behind their lengths. -1: malformed. */
 static int open_columns(struct pack_state *st, const uint8_t *src, size_t n)
 {
-	int columns = st->columns;
+	int columns = st->columns = n_columns(st->codec);
 	struct unpack_in all = { src, src + n };
 	size_t len[N_COLS - 1];
 
 	for (int c = 0; c < N_COLS; c++)
-		st->in[c] = &st->in_at[columns ? c : 0];
-	if (!columns) {
+		st->in[c] = &st->in_at[column_of(columns, c)];
+	if (columns == 1) {
 		st->in_at[0] = all;
 		return 0;
 	}
 	st->in[0] = &all; /* the lengths are varints ahead of the first column */
-	for (int c = 0; c + 1 < N_COLS; c++)
+	for (int c = 0; c + 1 < columns; c++)
 		len[c] = get(st, COL_TAG);
 	if (st->bad)
 		return -1;
-	for (int c = 0; c < N_COLS; c++) {
-		size_t left = (size_t)(all.end - all.p), k = c + 1 < N_COLS ? len[c] : left;
+	for (int c = 0; c < columns; c++) {
+		size_t left = (size_t)(all.end - all.p), k = c + 1 < columns ? len[c] : left;
 
 		if (k > left)
 			return -1;
@@ -666,7 +700,7 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 			off += unpack_alloc_model(&st, tag == TAG_ALLOC_NEW, out + off);
 		} else if (st.model &&
 			   (tag == TAG_FREE_REF || tag == TAG_FREE_LIT ||
-			    (tag == TAG_FREE_AGE && st.columns)) &&
+			    (tag == TAG_FREE_AGE && st.columns > 1)) &&
 			   raw_bytes - off >= sizeof(struct hg_rec_free)) {
 			off += unpack_free_model(&st, tag, out + off);
 		} else if (st.model && tag == TAG_STACK) {
@@ -699,10 +733,10 @@ int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_byt
 	return unpack(st, src, n, out, raw_bytes);
 }
 
-int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, int columns, const uint8_t *src,
+int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, unsigned codec, const uint8_t *src,
 		     size_t n, uint8_t *out, size_t raw_bytes)
 {
-	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .columns = columns };
+	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .codec = codec };
 
 	return unpack(st, src, n, out, raw_bytes);
 }

@@ -23,18 +23,18 @@ size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out);
 int hg_unpack_records(const uint8_t *in, size_t n, uint8_t *out, size_t raw_bytes);
 
 /*
- * Codecs 3 and 4: the same, except that ALLOC, FREE and STACK records are written as
- * references to the model of the file's stream so far (event_model.h), which both calls
- * update. Blocks must be packed, and unpacked, in file order with one model per file; pid is
- * the block's. Without refer the events of this block are packed as codec 2 packs them
+ * Codecs 3 to 5 (enum hg_codec): the same, except that ALLOC, FREE and STACK records are
+ * written as references to the model of the file's stream so far (event_model.h), which both
+ * calls update. Blocks must be packed, and unpacked, in file order with one model per file;
+ * pid is the block's. Without refer the events of this block are packed as codec 2 packs them
  * (cheaper to make, larger) and leave the model as it was; unpacking tells them apart by their
- * tags. With columns (codec 4) each kind of field is written in a column of its own, else
- * record after record (codec 3).
+ * tags. Codec 3 writes record after record; codec 4 each kind of field in a column of its own;
+ * codec 5 adds address codes and two columns.
  */
 struct hg_event_model;
-size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, int columns,
+size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, unsigned codec,
 		      const uint8_t *raw, size_t raw_bytes, uint8_t *out);
-int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, int columns, const uint8_t *in,
+int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, unsigned codec, const uint8_t *in,
 		     size_t n, uint8_t *out, size_t raw_bytes);
 
 #endif /* HG_BLOCK_CODEC_H */

@@ -66,8 +66,11 @@ struct hg_pid_model {
 	uint64_t seq;              /* allocations noted */
 	uint64_t top;              /* end of the highest block */
 	uint64_t prev_end;         /* end of the block allocated last */
+	uint64_t ends[HG_MODEL_ENDS]; /* ends of the blocks allocated before it, a ring */
+	uint32_t end_at;           /* where the next goes in ends */
 	struct recent_slot *freed_fifo; /* HG_MODEL_ANY_FREED slots, in order of freeing */
 	uint64_t free_seq;         /* frees noted */
+	uint64_t last_taken;       /* which free (its seq) an address code referred to last */
 	uint64_t last_alloc, last_free;
 	uint64_t *stack;           /* the previous STACK's frames */
 	uint32_t n_stack, stack_id;
@@ -256,9 +259,19 @@ static struct chunk_class *class_of(const struct hg_pid_model *pm, struct pair *
 enum {
 	CODE_TOP = HG_MODEL_FREED,               /* the end of the highest block */
 	CODE_PREV_END,                           /* the end of the block allocated last */
+	/* codecs 3 and 4 */
 	CODE_ANY_FREED,                          /* + position among all recent frees */
-	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED /* + zigzag delta */
+	CODE_LITERAL = CODE_ANY_FREED + HG_MODEL_ANY_FREED, /* + zigzag delta from the last
+							       allocation */
+	/* codec 5 */
+	CODE5_END = CODE_PREV_END + 1,           /* + which end of ends (0: the newest) */
+	CODE5_NEXT_FREED = CODE5_END + HG_MODEL_ENDS, /* + zigzag(seq of the free - (seq of the
+							 one taken last - 1)) */
+	CODE5_ANY_FREED = CODE5_NEXT_FREED + HG_MODEL_NEXT_FREED, /* far: + position */
+	CODE5_LITERAL = CODE5_ANY_FREED + HG_MODEL_ANY_FREED /* far: + zigzag delta */
 };
+
+_Static_assert(CODE5_ANY_FREED == HG_MODEL_NEAR_CODES, "far codes start where near ones end");
 
 /*
  * An entry of blocks in one word: its kind in the top two bits, a LIVE block's pair in the
@@ -312,7 +325,19 @@ static void evict(struct hg_pid_model *pm, const struct recent_slot *slot, uint3
 				   KIND_AND_SEQ);
 }
 
-uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
+/* The code of the recent free at position `age` (0: the last free), which an allocation took. */
+static uint64_t any_freed_code(struct hg_pid_model *pm, uint64_t age, unsigned codec)
+{
+	uint64_t taken = pm->free_seq - 1 - age, z = hg_zigzag(taken, pm->last_taken - 1);
+
+	pm->last_taken = taken;
+	if (codec < 5)
+		return CODE_ANY_FREED + age;
+	return z < HG_MODEL_NEXT_FREED ? CODE5_NEXT_FREED + z : CODE5_ANY_FREED + age;
+}
+
+uint64_t hg_model_addr_code(struct hg_pid_model *pm, uint64_t addr, uint32_t pair,
+			    unsigned codec)
 {
 	const struct chunk_class *c = class_of(pm, &pm->pairs[pair], 0);
 	const uint64_t *f;
@@ -325,16 +350,35 @@ uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32
 	if (addr == pm->prev_end)
 		return CODE_PREV_END;
 	if ((f = entry(pm, addr, FREED)))
-		return CODE_ANY_FREED + word_age(*f, pm->free_seq);
-	return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
+		return any_freed_code(pm, word_age(*f, pm->free_seq), codec);
+	if (codec < 5)
+		return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
+	for (uint32_t i = 0; i < HG_MODEL_ENDS; i++)
+		if (pm->ends[(pm->end_at - 1 - i) % HG_MODEL_ENDS] == addr)
+			return CODE5_END + i;
+	return CODE5_LITERAL + hg_zigzag(addr, pm->last_alloc);
 }
 
-int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t pair,
+/* The recent free at position z (0: the last free), which an allocation took; -1 if none. */
+static int take_freed(struct hg_pid_model *pm, uint64_t z, uint64_t *addr)
+{
+	const struct recent_slot *slot;
+
+	if (z >= pm->free_seq || z >= HG_MODEL_ANY_FREED)
+		return -1;
+	slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
+	if (!slot->addr || !entry_of(entry(pm, slot->addr, FREED), slot))
+		return -1; /* reused or evicted since: the writer never refers to it */
+	pm->last_taken = pm->free_seq - 1 - z;
+	*addr = slot->addr;
+	return 0;
+}
+
+int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, unsigned codec,
 			 uint64_t *addr)
 {
 	const struct chunk_class *c;
-	const struct recent_slot *slot;
-	uint64_t z;
+	uint64_t taken;
 
 	if (code < HG_MODEL_FREED) {
 		c = pair < pm->n_pairs ? class_of(pm, &pm->pairs[pair], 0) : NULL;
@@ -347,17 +391,23 @@ int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t 
 		*addr = code == CODE_TOP ? pm->top : pm->prev_end;
 		return 0;
 	}
-	if (code < CODE_LITERAL) {
-		z = code - CODE_ANY_FREED; /* position: 0 is the last free */
-		if (z >= pm->free_seq)
-			return -1;
-		slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
-		if (!slot->addr || !entry_of(entry(pm, slot->addr, FREED), slot))
-			return -1; /* reused or evicted since: the writer never refers to it */
-		*addr = slot->addr;
+	if (codec < 5 && code < CODE_LITERAL)
+		return take_freed(pm, code - CODE_ANY_FREED, addr);
+	if (codec < 5) {
+		*addr = hg_unzigzag(code - CODE_LITERAL, pm->last_alloc);
 		return 0;
 	}
-	*addr = hg_unzigzag(code - CODE_LITERAL, pm->last_alloc);
+	if (code < CODE5_NEXT_FREED) {
+		*addr = pm->ends[(pm->end_at - 1 - (code - CODE5_END)) % HG_MODEL_ENDS];
+		return *addr ? 0 : -1;
+	}
+	if (code < CODE5_ANY_FREED) {
+		taken = hg_unzigzag(code - CODE5_NEXT_FREED, pm->last_taken - 1);
+		return taken < pm->free_seq ? take_freed(pm, pm->free_seq - 1 - taken, addr) : -1;
+	}
+	if (code < CODE5_LITERAL)
+		return take_freed(pm, code - CODE5_ANY_FREED, addr);
+	*addr = hg_unzigzag(code - CODE5_LITERAL, pm->last_alloc);
 	return 0;
 }
 
@@ -402,6 +452,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	end = addr + chunk_of(p->key.size);
 	if (end > pm->top)
 		pm->top = end;
+	pm->ends[pm->end_at++ % HG_MODEL_ENDS] = pm->prev_end;
 	pm->prev_end = end;
 	pm->last_alloc = addr;
 }

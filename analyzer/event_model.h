@@ -16,9 +16,13 @@
  *
  * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
  * address among the freed ones of its chunk size, the top of the heap, the end of the last
- * block, its position among all recent frees, or a literal. A FREE of a recent block is how
- * many allocations came after it (codec 4, when under 128), or its pair and its rank among
- * the pair's recent blocks; any other is a literal address. A STACK shares its outermost
+ * block, its position among all recent frees, or a literal. Codec 5 adds two near codes: the
+ * end of one of the HG_MODEL_ENDS blocks allocated before the last (malloc carving a chunk
+ * while other sizes come from elsewhere), and a free next to the one an allocation took last
+ * (malloc walking a run of frees, in either direction: +-1 in the order they were freed).
+ * A FREE of a recent block is how many allocations came after it (codecs 4 and 5, when under
+ * 128), or its pair and its rank among the pair's recent blocks; any other is a literal
+ * address. A STACK shares its outermost
  * frames with the previous STACK of its process. A PROCESS or EXIT record of a process
  * forgets its model.
  */
@@ -33,6 +37,12 @@
 #define HG_MODEL_FREED 16u
 #define HG_MODEL_ANY_FREED 4096u
 #define HG_MODEL_MAX_PAIRS (1u << 22) /* a process's allocations of more pairs go raw */
+#define HG_MODEL_ENDS 16u
+#define HG_MODEL_NEXT_FREED 16u
+/* Codec 5: address codes from this one on are far (a position among all recent frees, or a
+ * literal), which the block codec writes in a column of their own, as this code (an escape)
+ * in the near column and the code less this in the far one. */
+#define HG_MODEL_NEAR_CODES (HG_MODEL_FREED + 2 + HG_MODEL_ENDS + HG_MODEL_NEXT_FREED)
 #define HG_MODEL_NO_PAIR UINT32_MAX
 
 struct hg_event_model;
@@ -59,9 +69,11 @@ uint32_t hg_model_pair_add(struct hg_pid_model *pm, uint64_t size, uint32_t stac
 int hg_model_pair_get(const struct hg_pid_model *pm, uint32_t idx, uint64_t *size,
 		      uint32_t *stack_id, uint8_t *fn);
 
-/* ALLOC address code: writer side, then reader side (-1: a code that cannot be). */
-uint64_t hg_model_addr_code(const struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
-int hg_model_addr_decode(const struct hg_pid_model *pm, uint64_t code, uint32_t pair,
+/* ALLOC address code of a block of codec `codec` (3, 4 or 5): writer side, then reader side
+ * (-1: a code that cannot be). Both note which free a reference to one was. */
+uint64_t hg_model_addr_code(struct hg_pid_model *pm, uint64_t addr, uint32_t pair,
+			    unsigned codec);
+int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, unsigned codec,
 			 uint64_t *addr);
 
 /* After an ALLOC was packed or unpacked: update the model with it. */

@@ -50,7 +50,7 @@ struct decoder {
 	uint8_t *pack;         /* packed stream (HG_CODEC_PACKED_ZSTD) */
 	size_t pack_cap;
 	ZSTD_DCtx *dctx;
-	ZSTD_DCtx *stream;     /* codecs 3 and 4: the frame through the file's blocks */
+	ZSTD_DCtx *stream;     /* codecs 3 to 5: the frame through the file's blocks */
 	struct hg_event_model *model; /* and what the blocks so far said */
 	char damage[512];
 	uint64_t damage_offset;
@@ -154,7 +154,7 @@ static int unpack(struct decoder *d, const struct hg_block_header *h, uint8_t *r
 }
 
 /*
- * HG_CODEC_PACKED_STREAM and HG_CODEC_COLUMN_STREAM: the block is the next flushed part of
+ * HG_CODEC_PACKED_STREAM, _COLUMN_STREAM and _EVENT_COLUMNS: the block is the next part of
  * the file's zstd frame, which yields its packed stream in full once all of it is fed in.
  */
 static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uint8_t *raw)
@@ -184,8 +184,7 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 	}
 	if (in.pos != in.size)
 		return -1;
-	return hg_unpack_stream(d->model, h->pid, h->codec == HG_CODEC_COLUMN_STREAM, d->pack,
-				out.pos, raw, h->raw_bytes);
+	return hg_unpack_stream(d->model, h->pid, h->codec, d->pack, out.pos, raw, h->raw_bytes);
 }
 
 static int decode(struct decoder *d, const struct hg_block_header *h, struct decoded *out)
@@ -198,7 +197,8 @@ static int decode(struct decoder *d, const struct hg_block_header *h, struct dec
 	} else if (h->codec == HG_CODEC_PACKED_ZSTD) {
 		if (unpack(d, h, out->raw) < 0)
 			return dfail(d, out->offset, "is corrupt", "does not decompress");
-	} else if (h->codec == HG_CODEC_PACKED_STREAM || h->codec == HG_CODEC_COLUMN_STREAM) {
+	} else if (h->codec == HG_CODEC_PACKED_STREAM || h->codec == HG_CODEC_COLUMN_STREAM ||
+		   h->codec == HG_CODEC_EVENT_COLUMNS) {
 		if (unpack_stream(d, h, out->raw) < 0)
 			return dfail(d, out->offset, "is corrupt", "does not decompress");
 	} else if (h->codec == HG_CODEC_ZSTD) {

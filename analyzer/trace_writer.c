@@ -28,11 +28,11 @@ struct hg_trace_writer {
 	char *path;       /* for messages */
 	struct hg_trace_header hdr; /* as in the file, header_crc up to date */
 	uint64_t bytes;   /* written so far */
-	ZSTD_CCtx *cctx;  /* the frame running through the blocks (codec 4); NULL: store */
+	ZSTD_CCtx *cctx;  /* the frame running through the blocks (codec 5); NULL: store */
 	int level;        /* zstd level asked for */
 	int frame_fast;   /* the frame being written has the fast settings (FAST_LEVEL) */
 	int frame_used;   /* a block went into it */
-	struct hg_event_model *model; /* what the blocks so far said (codec 4 packing) */
+	struct hg_event_model *model; /* what the blocks so far said (codec 5 packing) */
 	enum hg_pack_mode mode; /* how the next blocks are packed and compressed */
 	uint8_t *out;     /* header + compressed payload */
 	size_t out_cap;
@@ -196,7 +196,7 @@ int hg_trace_writer_rss_interval(struct hg_trace_writer *w, uint32_t ms)
 
 /*
  * Pack raw against the stream's event model and compress it into w->out after the block
- * header, as the next flushed part of the zstd frame running through the file (codec 4): a
+ * header, as the next flushed part of the zstd frame running through the file (codec 5): a
  * block may refer to anything in the HG_STREAM_WINDOW_LOG window before it in its frame, which
  * is where a program's repeated patterns of events are found.
  * Returns the stored size and sets codec, or -1 when zstd fails (the stream cannot go on).
@@ -217,7 +217,8 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 
 		HG_GROW(w->pack, w->pack_cap, hg_pack_bound(n));
 		in.src = w->pack;
-		in.size = hg_pack_stream(w->model, pid, w->mode != HG_PACK_QUICK, 1, raw, n, w->pack);
+		in.size = hg_pack_stream(w->model, pid, w->mode != HG_PACK_QUICK,
+					 HG_CODEC_EVENT_COLUMNS, raw, n, w->pack);
 		if (w->frame_fast != mode_fast(w->mode) && next_frame(w, &out) < 0) {
 			hg_error("cannot write trace '%s': zstd: cannot start a new frame", w->path);
 			return -1;
@@ -231,7 +232,7 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large");
 			return -1;
 		}
-		*codec = HG_CODEC_COLUMN_STREAM;
+		*codec = HG_CODEC_EVENT_COLUMNS;
 		return (ssize_t)out.pos;
 	}
 	memcpy(dst, raw, n);

@@ -1041,10 +1041,12 @@ enum hg_codec {
 				       frame that runs through the codec-3 blocks of the file (a
 				       block may end it and start the next): decoding a block needs
 				       the codec-3 blocks before it */
-	HG_CODEC_COLUMN_STREAM = 4  /* the same with the packed fields in columns (written now) */
+	HG_CODEC_COLUMN_STREAM = 4, /* the same with the packed fields in columns */
+	HG_CODEC_EVENT_COLUMNS = 5  /* the same with more address codes and columns (written
+				       now) */
 };
 
-/* The window of the codec-3 and codec-4 zstd frame: how far back a block may refer. */
+/* The window of the codec 3-5 zstd frame: how far back a block may refer. */
 #define HG_STREAM_WINDOW_LOG 23
 
 struct hg_block_header {

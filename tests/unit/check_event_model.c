@@ -1,5 +1,5 @@
 /*
- * check_event_model.c - codec 3 packing: events written as references to the stream's model
+ * check_event_model.c - codecs 3 to 5: events written as references to the stream's model
  *
  * The writer's and the reader's models must stay the same block after block, whatever the
  * events: a long random stream of several processes (allocations, frees, stacks that share
@@ -30,6 +30,7 @@ static uint64_t rnd(uint64_t n)
 }
 
 #define N_PIDS 3
+#define N_COLUMNS_5 7 /* tags, times, pairs, addresses, the rest, far addresses, ages */
 #define LIVE_MAX 4096
 
 struct sim {
@@ -73,16 +74,16 @@ static void one_event(struct sim *s, struct fx_buf *b)
 }
 
 static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint32_t pid,
-		       int refer, int columns, const struct fx_buf *b)
+		       int refer, unsigned codec, const struct fx_buf *b)
 {
 	uint8_t *packed = malloc(hg_pack_bound(b->len)), *back = malloc(b->len + 1);
 	size_t n;
 
 	ck_assert_ptr_nonnull(packed);
 	ck_assert_ptr_nonnull(back);
-	n = hg_pack_stream(w, pid, refer, columns, b->p, b->len, packed);
+	n = hg_pack_stream(w, pid, refer, codec, b->p, b->len, packed);
 	ck_assert_uint_le(n, hg_pack_bound(b->len));
-	ck_assert_int_eq(hg_unpack_stream(r, pid, columns, packed, n, back, b->len), 0);
+	ck_assert_int_eq(hg_unpack_stream(r, pid, codec, packed, n, back, b->len), 0);
 	ck_assert_mem_eq(back, b->p, b->len);
 	free(packed);
 	free(back);
@@ -118,8 +119,10 @@ START_TEST(test_model_random_stream_round_trip)
 			one_event(&sims[pid - 100], &b);
 		}
 		/* Now and then a block packed without references, as a busy collector does; in
-		 * columns (codec 4) or in one stream (codec 3), which may share a file. */
-		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0, rnd(3) != 0, &b);
+		 * one stream (codec 3), in columns (codec 4), or in more columns with more
+		 * address codes (codec 5), which may share a file. */
+		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0, HG_CODEC_PACKED_STREAM + (unsigned)rnd(3),
+			   &b);
 		fx_buf_release(&b);
 	}
 	hg_event_model_free(w);
@@ -145,10 +148,11 @@ START_TEST(test_model_repetition_packs_small)
 	}
 	packed = malloc(hg_pack_bound(b.len));
 	ck_assert_ptr_nonnull(packed);
-	n = hg_pack_stream(w, 1, 1, 0, b.p, b.len, packed);
+	n = hg_pack_stream(w, 1, 1, HG_CODEC_PACKED_STREAM, b.p, b.len, packed);
 	/* A tag, a zero time delta, a pair or pair and rank, an address code: 3 or 4 bytes. */
 	ck_assert_uint_le(n, 4 * events + 32);
-	round_trip(w2, r, 1, 1, 1, &b); /* a fresh writer model: same bytes back */
+	round_trip(w2, r, 1, 1, HG_CODEC_EVENT_COLUMNS, &b); /* a fresh writer model: same bytes
+								  back */
 	free(packed);
 	fx_buf_release(&b);
 	hg_event_model_free(w);
@@ -171,7 +175,8 @@ START_TEST(test_model_columns_must_add_up)
 	const struct hg_rec_alloc *a = (const void *)out;
 	struct hg_event_model *m = hg_event_model_new();
 
-	ck_assert_int_eq(hg_unpack_stream(m, 1, 1, good, sizeof(good), out, sizeof(out)), 0);
+	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, good, sizeof(good), out,
+					  sizeof(out)), 0);
 	ck_assert_uint_eq(a->addr, 0x1000);
 	ck_assert_uint_eq(a->size_bytes, 40);
 	ck_assert_uint_eq(a->stack_id, 7);
@@ -187,13 +192,15 @@ START_TEST(test_model_columns_must_add_up)
 		if (col < 4)
 			bad[col]++;
 		m = hg_event_model_new();
-		ck_assert_int_eq(hg_unpack_stream(m, 1, 1, bad, sizeof(bad), out, sizeof(out)), -1);
+		ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, bad, sizeof(bad),
+						  out, sizeof(out)), -1);
 		hg_event_model_free(m);
 	}
 	memcpy(bad, good, sizeof(good));
 	bad[3] = 20; /* the address column runs past the end */
 	m = hg_event_model_new();
-	ck_assert_int_eq(hg_unpack_stream(m, 1, 1, bad, sizeof(good), out, sizeof(out)), -1);
+	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, bad, sizeof(good), out,
+					  sizeof(out)), -1);
 	hg_event_model_free(m);
 }
 END_TEST
@@ -221,15 +228,93 @@ START_TEST(test_model_small_records_and_far_addresses)
 		fx_free(&b, 3000 + (uint64_t)k, 0x1000 + 64 * (uint64_t)k);
 	for (size_t k = 0; k < sizeof(far) / sizeof(far[0]); k++)
 		fx_free(&b, 4000 + k, far[k]);
-	for (int columns = 0; columns < 2; columns++) {
+	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec <= HG_CODEC_EVENT_COLUMNS; codec++) {
 		struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new();
 
-		round_trip(w, r, 7, 1, columns, &b);
-		round_trip(w, r, 7, 1, columns, &b); /* again, against the model the first left */
+		round_trip(w, r, 7, 1, codec, &b);
+		round_trip(w, r, 7, 1, codec, &b); /* again, against the model the first left */
 		hg_event_model_free(w);
 		hg_event_model_free(r);
 	}
 	fx_buf_release(&b);
+}
+END_TEST
+
+/* A varint at *p, which moves on. */
+static uint64_t take_varint(const uint8_t **p)
+{
+	uint64_t v = 0;
+
+	for (unsigned shift = 0;; shift += 7) {
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+}
+
+/*
+ * Codec 5's address codes and columns, byte for byte: a block allocated at the end of one
+ * allocated two before (an end code), blocks taken from a run of frees in the order they were
+ * freed (next-free codes after the first), the literals in the far column behind an escape,
+ * and the ages of frees in a column of their own.
+ */
+START_TEST(test_model_codec5_codes_and_columns)
+{
+	struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new();
+	struct fx_buf b = { 0 };
+	uint8_t *packed, *back;
+	const uint8_t *p, *col[N_COLUMNS_5];
+	size_t len[N_COLUMNS_5], n, used = 0;
+	const uint64_t esc = HG_MODEL_NEAR_CODES, end0 = HG_MODEL_FREED + 2;
+	const uint64_t next_freed = end0 + HG_MODEL_ENDS, literal = HG_MODEL_ANY_FREED;
+	/* address codes: three literals (escaped), an end, three ends of the last block (17),
+	 * then a free taken 3 back, and the next three in the order they were freed */
+	const uint64_t want_addr[] = { esc, esc, end0, esc, 17, 17, 17,
+				       next_freed + 2, next_freed + 4, next_freed + 4, next_freed + 4 };
+	const uint64_t want_far[] = { literal + 2 * 0x10000, literal + 2 * 0x80000,
+				      literal + 2 * (0x20000 - 0x10030) };
+	const uint64_t want_age[] = { 3, 2, 1, 0 };
+
+	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);    /* 48-byte chunk */
+	fx_alloc(&b, 0, 0x90000, 1000, 2, HG_FN_MALLOC);  /* from elsewhere */
+	fx_alloc(&b, 0, 0x10030, 40, 1, HG_FN_MALLOC);    /* after the first */
+	for (uint64_t i = 0; i < 4; i++)                  /* 208-byte chunks, one after another */
+		fx_alloc(&b, 0, 0x20000 + i * 208, 200, 3, HG_FN_MALLOC);
+	for (uint64_t i = 0; i < 4; i++)
+		fx_free(&b, 0, 0x20000 + i * 208);
+	for (uint64_t i = 0; i < 4; i++)                  /* another size, where those were */
+		fx_alloc(&b, 0, 0x20000 + i * 208, 500, 4, HG_FN_MALLOC);
+	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
+	ck_assert_ptr_nonnull(back = malloc(b.len));
+	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
+	p = packed;
+	for (int c = 0; c + 1 < N_COLUMNS_5; c++)
+		used += len[c] = take_varint(&p);
+	len[N_COLUMNS_5 - 1] = n - (size_t)(p - packed) - used;
+	for (int c = 0; c < N_COLUMNS_5; c++) {
+		col[c] = p;
+		p += len[c];
+	}
+	p = col[3];
+	for (size_t i = 0; i < sizeof(want_addr) / sizeof(want_addr[0]); i++)
+		ck_assert_uint_eq(take_varint(&p), want_addr[i]);
+	ck_assert_ptr_eq(p, col[3] + len[3]);
+	p = col[5];
+	for (size_t i = 0; i < sizeof(want_far) / sizeof(want_far[0]); i++)
+		ck_assert_uint_eq(take_varint(&p), want_far[i]);
+	ck_assert_ptr_eq(p, col[5] + len[5]);
+	p = col[6];
+	for (size_t i = 0; i < sizeof(want_age) / sizeof(want_age[0]); i++)
+		ck_assert_uint_eq(take_varint(&p), want_age[i]);
+	ck_assert_ptr_eq(p, col[6] + len[6]);
+	ck_assert_int_eq(hg_unpack_stream(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, back, b.len), 0);
+	ck_assert_mem_eq(back, b.p, b.len);
+	free(packed);
+	free(back);
+	fx_buf_release(&b);
+	hg_event_model_free(w);
+	hg_event_model_free(r);
 }
 END_TEST
 
@@ -246,7 +331,7 @@ START_TEST(test_model_bad_references_are_damage)
 
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
 		struct hg_event_model *m = hg_event_model_new();
-		ck_assert_int_eq(hg_unpack_stream(m, 1, 0, cases[i], lens[i], out,
+		ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_PACKED_STREAM, cases[i], lens[i], out,
 						  i == 1 ? sizeof(struct hg_rec_free) :
 							   sizeof(struct hg_rec_alloc)),
 				 -1);
@@ -267,6 +352,7 @@ Suite *event_model_suite(void)
 	tcase_add_test(tc, test_model_bad_references_are_damage);
 	tcase_add_test(tc, test_model_columns_must_add_up);
 	tcase_add_test(tc, test_model_small_records_and_far_addresses);
+	tcase_add_test(tc, test_model_codec5_codes_and_columns);
 	suite_add_tcase(s, tc);
 	return s;
 }

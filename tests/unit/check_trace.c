@@ -105,7 +105,7 @@ START_TEST(test_trace_zstd_packs_alloc_free_byte_exact)
 
 	file = fx_slurp(fx_trace_path, &n);
 	memcpy(&h, file + HG_TRACE_HEADER_BYTES, sizeof(h));
-	ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
+	ck_assert_uint_eq(h.codec, HG_CODEC_EVENT_COLUMNS);
 	ck_assert_uint_eq(h.raw_bytes, b.len);
 	ck_assert_uint_lt(h.stored_bytes, b.len / 2);
 	/* Padding after the payload is zero and the next block starts 8-aligned. */
@@ -220,7 +220,7 @@ START_TEST(test_trace_stream_refers_to_earlier_blocks)
 	file = fx_slurp(fx_trace_path, &n);
 	for (int k = 0; k < 6; k++) {
 		memcpy(&h, file + off, sizeof(h));
-		ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
+		ck_assert_uint_eq(h.codec, HG_CODEC_EVENT_COLUMNS);
 		stored[k] = h.stored_bytes;
 		off += sizeof(h) + ((h.stored_bytes + 7u) & ~7u);
 	}
@@ -288,7 +288,7 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 	for (int k = 0; k < 6; k++) {
 		long at;
 		memcpy(&h, file + off, sizeof(h));
-		ck_assert_uint_eq(h.codec, HG_CODEC_COLUMN_STREAM);
+		ck_assert_uint_eq(h.codec, HG_CODEC_EVENT_COLUMNS);
 		at = frame_magic_at(file + off + sizeof(h), h.stored_bytes);
 		if (magic_at[k] == 1)
 			ck_assert_msg(at > 0, "block %d: no new frame after the old one's end", k);
@@ -342,8 +342,9 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 }
 END_TEST
 
-/* Codec 3 (the stream, fields record after record), as earlier writers made it, and codec 4
- * after it in the same zstd frame and model, as a file appended to by a newer writer would be. */
+/* Codec 3 (the stream, fields record after record), as earlier writers made it, then codecs 4
+ * and 5 after it in the same zstd frame and model, as a file appended to by newer writers
+ * would be. */
 START_TEST(test_trace_reads_stream_blocks_without_columns)
 {
 	struct fx_buf file = { 0 }, b = { 0 }, end = { 0 };
@@ -361,7 +362,7 @@ START_TEST(test_trace_reads_stream_blocks_without_columns)
 	}
 	fx_end(&end, HG_END_FINAL, 9999);
 	fx_put_file_header(&file, HG_TRACE_HEADER_BYTES);
-	for (int columns = 0; columns < 2; columns++) {
+	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec <= HG_CODEC_EVENT_COLUMNS; codec++) {
 		uint8_t *pack = malloc(hg_pack_bound(b.len)), *out;
 		size_t bound = ZSTD_compressBound(hg_pack_bound(b.len)), left;
 		ZSTD_inBuffer in = { pack, 0, 0 };
@@ -370,11 +371,10 @@ START_TEST(test_trace_reads_stream_blocks_without_columns)
 		ck_assert_ptr_nonnull(pack);
 		ck_assert_ptr_nonnull(out = malloc(bound));
 		o.dst = out;
-		in.size = hg_pack_stream(m, 11, 1, columns, b.p, b.len, pack);
+		in.size = hg_pack_stream(m, 11, 1, codec, b.p, b.len, pack);
 		left = ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush);
 		ck_assert(!ZSTD_isError(left) && left == 0);
-		fx_put_block(&file, columns ? HG_CODEC_COLUMN_STREAM : HG_CODEC_PACKED_STREAM,
-			     out, (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
+		fx_put_block(&file, codec, out, (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
 		free(out);
 		free(pack);
 	}
@@ -383,6 +383,7 @@ START_TEST(test_trace_reads_stream_blocks_without_columns)
 
 	fx_read(fx_trace_path, &t);
 	ck_assert_int_eq(t.rc, 0);
+	i = fx_expect_records(&t, i, &b, 11, 12);
 	i = fx_expect_records(&t, i, &b, 11, 12);
 	i = fx_expect_records(&t, i, &b, 11, 12);
 	fx_expect_end(&t, i, HG_END_FINAL);
