@@ -43,11 +43,13 @@ struct key_slot {
 	uint32_t pad;
 };
 
-/* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches. */
+/* Where the FIFO of recent blocks stands: the map keeps an entry only while its seq matches
+ * (its low 32 bits: see word()). */
 enum { LIVE = 1, FREED = 2 }; /* the kinds of entry in blocks */
 struct recent_slot {
 	uint64_t addr;
-	uint64_t seq;
+	uint32_t seq;
+	uint32_t pair;  /* of an allocation */
 };
 
 struct hg_pid_model {
@@ -57,6 +59,7 @@ struct hg_pid_model {
 	struct key_slot *keys;     /* the writer's: pairs by key */
 	size_t key_cap;
 	struct chunk_class *classes;
+	int mapless;               /* a codec-5 reader's: no blocks map (hg_event_model_new_reader) */
 	/* addr -> a recent live block (LIVE, its pair and allocation seq) or a recent free
 	 * (FREED, its free seq), one word each (see word()). One map for both: an address is one
 	 * or the other, and an event then costs one lookup for itself and one for the FIFO it
@@ -79,11 +82,33 @@ struct hg_pid_model {
 
 struct hg_event_model {
 	struct hg_pid_model *pids;
+	int mapless;
 };
 
 struct hg_event_model *hg_event_model_new(void)
 {
 	return hg_xcalloc(1, sizeof(struct hg_event_model));
+}
+
+/*
+ * Codec 5 makes the blocks map the writer's alone: a FREE of a recent live block is always a
+ * reference to it (an age or a pair and rank, which give its pair), and a literal FREE never
+ * is one, so a reader learns from the codes all the map would tell it. The map cost the reader
+ * two or three hash lookups an event, a quarter of decoding a trace; without it a reference
+ * the writer could not have made is no longer caught here, but a block's checksum still
+ * catches damage, and every index is still checked against what the model holds.
+ */
+struct hg_event_model *hg_event_model_new_reader(void)
+{
+	struct hg_event_model *m = hg_event_model_new();
+
+	m->mapless = 1;
+	return m;
+}
+
+int hg_event_model_reads(const struct hg_event_model *m, unsigned codec)
+{
+	return !m->mapless || codec == HG_CODEC_EVENT_COLUMNS;
 }
 
 static void pid_free(struct hg_pid_model *pm)
@@ -127,6 +152,7 @@ struct hg_pid_model *hg_model_of(struct hg_event_model *m, uint32_t pid)
 	if (!pm) {
 		pm = hg_xcalloc(1, sizeof(*pm));
 		pm->pid = pid;
+		pm->mapless = m->mapless;
 		HASH_ADD(hh, m->pids, pid, sizeof(pm->pid), pm);
 	}
 	return pm;
@@ -367,7 +393,7 @@ static int take_freed(struct hg_pid_model *pm, uint64_t z, uint64_t *addr)
 	if (z >= pm->free_seq || z >= HG_MODEL_ANY_FREED)
 		return -1;
 	slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
-	if (!slot->addr || !entry_of(entry(pm, slot->addr, FREED), slot))
+	if (!slot->addr || (!pm->mapless && !entry_of(entry(pm, slot->addr, FREED), slot)))
 		return -1; /* reused or evicted since: the writer never refers to it */
 	pm->last_taken = pm->free_seq - 1 - z;
 	*addr = slot->addr;
@@ -438,13 +464,16 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	/* The FIFO is 1 MiB, walked one slot per allocation: ask for its slots ahead, and for
 	 * the map's slots of the blocks they will push out. */
 	__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
-	hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
-	/* The oldest recent block makes room, unless it was freed (or reused) since. */
-	evict(pm, slot, LIVE);
-	/* No longer a recent free, if it was. */
-	hg_addrmap_put(&pm->blocks, addr, word(LIVE, pair, pm->seq), NULL);
+	if (!pm->mapless) {
+		hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
+		/* The oldest recent block makes room, unless it was freed (or reused) since. */
+		evict(pm, slot, LIVE);
+		/* No longer a recent free, if it was. */
+		hg_addrmap_put(&pm->blocks, addr, word(LIVE, pair, pm->seq), NULL);
+	}
 	slot->addr = addr;
-	slot->seq = pm->seq++;
+	slot->seq = (uint32_t)pm->seq++;
+	slot->pair = pair;
 	if (p->n_recent == HG_MODEL_PAIR_RECENT)
 		drop_at(p->recent, &p->n_recent, 0);
 	HG_GROW(p->recent, p->cap_recent, p->n_recent + 1);
@@ -493,16 +522,18 @@ void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc 
 		__builtin_prefetch(&pm->keys[key_hash(&k) & (pm->key_cap - 1)]);
 }
 
-int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr)
+int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr,
+			uint32_t *pair)
 {
 	const struct recent_slot *slot;
 
 	if (age >= pm->seq || age >= HG_MODEL_RECENT || !pm->fifo)
 		return -1;
 	slot = &pm->fifo[(pm->seq - 1 - age) % HG_MODEL_RECENT];
-	if (!slot->addr || !entry_of(entry(pm, slot->addr, LIVE), slot))
+	if (!slot->addr || (!pm->mapless && !entry_of(entry(pm, slot->addr, LIVE), slot)))
 		return -1; /* freed, or allocated again since: the writer never refers to it */
 	*addr = slot->addr;
+	*pair = slot->pair;
 	return 0;
 }
 
@@ -517,7 +548,7 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 	return 0;
 }
 
-void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
+void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 {
 	uint64_t old;
 	struct pair *p;
@@ -529,14 +560,19 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr)
 		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
 	slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	/* Any freed address, size known or not: malloc may hand it back for another size. */
-	evict(pm, slot, FREED);
+	if (!pm->mapless)
+		evict(pm, slot, FREED);
 	slot->addr = addr;
-	slot->seq = pm->free_seq++;
-	/* A recent free now, whatever it was; if it was a recent live block, its pair is known. */
-	if (!hg_addrmap_put(&pm->blocks, addr, word(FREED, 0, slot->seq), &old) ||
-	    old >> KIND_SHIFT != LIVE)
+	slot->seq = (uint32_t)pm->free_seq++;
+	/* A recent free now, whatever it was; if it was a recent live block, its pair is known:
+	 * from the map, or without one from the caller. */
+	if (!pm->mapless)
+		pair = hg_addrmap_put(&pm->blocks, addr, word(FREED, 0, slot->seq), &old) &&
+				       old >> KIND_SHIFT == LIVE ?
+			       word_pair(old) : HG_MODEL_NO_PAIR;
+	if (pair >= pm->n_pairs)
 		return; /* not a recent block: its size is unknown */
-	p = &pm->pairs[word_pair(old)];
+	p = &pm->pairs[pair];
 	for (uint32_t i = p->n_recent; i-- > 0;)
 		if (p->recent[i] == addr) {
 			drop_at(p->recent, &p->n_recent, i);

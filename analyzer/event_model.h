@@ -48,7 +48,12 @@
 struct hg_event_model;
 struct hg_pid_model;
 
+/* A writer's model, or a reader's of any codec. */
 struct hg_event_model *hg_event_model_new(void);
+/* A reader's of codec 5 alone, which keeps less (event_model.c says why). */
+struct hg_event_model *hg_event_model_new_reader(void);
+/* Whether m can unpack blocks of that codec. */
+int hg_event_model_reads(const struct hg_event_model *m, unsigned codec);
 void hg_event_model_free(struct hg_event_model *m);
 
 /* The model of process pid, made on first use. */
@@ -83,21 +88,25 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
  * FREE, writer side: 0 unless addr is one of the process's last HG_MODEL_RECENT allocations and
  * still live; then 1 with *age, how many of its allocations came after that one, its *pair,
  * and its *rank among the pair's recent blocks (UINT32_MAX when it is not one of them).
- * Reader side: the address at (pair, rank), or of that age; -1 when there is none.
+ * Reader side: the address at (pair, rank), or of that age (and its pair); -1 when there is
+ * none.
  */
 int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *age,
 		      uint32_t *pair, uint32_t *rank);
 int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t rank,
 			uint64_t *addr);
-int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr);
+int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *addr,
+			uint32_t *pair);
 
 /* The writer will soon pack this ALLOC, or a FREE of addr: ask for the memory it will read. */
 struct hg_rec_alloc;
 void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc *a);
 void hg_model_prefetch_free(const struct hg_pid_model *pm, uint64_t addr);
 
-/* After a FREE was packed or unpacked: update the model with it. */
-void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr);
+/* After a FREE was packed or unpacked: update the model with it. pair: a reader's without a
+ * map says which pair's recent live block it freed (a reference to one), or HG_MODEL_NO_PAIR;
+ * a model with the map finds out itself. */
+void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
 
 /* STACK records: the previous one of the process (its frames stay valid until the next
  * hg_model_note_stack), to share its outermost frames; both sides note each one. */

@@ -170,8 +170,9 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 							HG_STREAM_WINDOW_LOG)))
 			return -1;
 	}
-	if (!d->model)
-		d->model = hg_event_model_new();
+	if (!d->model) /* a file that starts in codec 5 is all codec 5: a newer writer appends */
+		d->model = h->codec == HG_CODEC_EVENT_COLUMNS ? hg_event_model_new_reader() :
+								hg_event_model_new();
 	HG_GROW(d->pack, d->pack_cap, cap);
 	out.dst = d->pack;
 	for (;;) {
@@ -199,6 +200,9 @@ static int decode(struct decoder *d, const struct hg_block_header *h, struct dec
 			return dfail(d, out->offset, "is corrupt", "does not decompress");
 	} else if (h->codec == HG_CODEC_PACKED_STREAM || h->codec == HG_CODEC_COLUMN_STREAM ||
 		   h->codec == HG_CODEC_EVENT_COLUMNS) {
+		if (d->model && !hg_event_model_reads(d->model, h->codec))
+			return dfail(d, out->offset, "is corrupt",
+				     "an older codec after codec-5 blocks");
 		if (unpack_stream(d, h, out->raw) < 0)
 			return dfail(d, out->offset, "is corrupt", "does not decompress");
 	} else if (h->codec == HG_CODEC_ZSTD) {

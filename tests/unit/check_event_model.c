@@ -89,9 +89,16 @@ static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint3
 	free(back);
 }
 
+/*
+ * Loops 0-3 mix codecs 3 to 5 in one stream, read with the model that reads them all; loops
+ * 4-5 are codec 5 alone, read with the reader's model that keeps no map of addresses and has
+ * to learn from the codes which recent block each free freed.
+ */
 START_TEST(test_model_random_stream_round_trip)
 {
-	struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new();
+	int only5 = _i >= 4;
+	struct hg_event_model *w = hg_event_model_new();
+	struct hg_event_model *r = only5 ? hg_event_model_new_reader() : hg_event_model_new();
 	struct sim sims[N_PIDS];
 
 	rnd_state = 0x9e3779b97f4a7c15ull + (uint64_t)_i;
@@ -121,7 +128,8 @@ START_TEST(test_model_random_stream_round_trip)
 		/* Now and then a block packed without references, as a busy collector does; in
 		 * one stream (codec 3), in columns (codec 4), or in more columns with more
 		 * address codes (codec 5), which may share a file. */
-		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0, HG_CODEC_PACKED_STREAM + (unsigned)rnd(3),
+		round_trip(w, r, mixed ? 0 : pid, rnd(5) != 0,
+			   only5 ? HG_CODEC_EVENT_COLUMNS : HG_CODEC_PACKED_STREAM + (unsigned)rnd(3),
 			   &b);
 		fx_buf_release(&b);
 	}
@@ -318,6 +326,74 @@ START_TEST(test_model_codec5_codes_and_columns)
 }
 END_TEST
 
+/*
+ * A free of a block 130 allocations old, no longer among the 64 recent ones of its pair: codec
+ * 5 writes its pair with its address (tag 10), so that the reader without a map knows it was
+ * a recent block of that pair, whose address the next allocation of the same size then takes
+ * (position 0 among the chunk size's frees). Both readers get the records back.
+ */
+START_TEST(test_model_codec5_free_of_an_old_block)
+{
+	struct hg_event_model *w = hg_event_model_new();
+	struct hg_event_model *r[2] = { hg_event_model_new(), hg_event_model_new_reader() };
+	struct fx_buf b = { 0 };
+	uint8_t *packed, *back;
+	size_t n;
+
+	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);
+	for (uint64_t i = 1; i <= 130; i++)
+		fx_alloc(&b, 0, 0x10000 + 48 * i, 40, 1, HG_FN_MALLOC);
+	fx_free(&b, 0, 0x10000);
+	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);
+	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
+	ck_assert_ptr_nonnull(back = malloc(b.len));
+	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(hg_unpack_stream(r[k], 1, HG_CODEC_EVENT_COLUMNS, packed, n, back,
+						  b.len), 0);
+		ck_assert_mem_eq(back, b.p, b.len);
+		hg_event_model_free(r[k]);
+	}
+	free(packed);
+	free(back);
+	fx_buf_release(&b);
+	hg_event_model_free(w);
+}
+END_TEST
+
+/* A reader's model for codec 5 keeps no map, which a codec-4 or codec-3 block would need (a
+ * literal free there may be of a recent block): it refuses them as damage, and goes on with
+ * codec 5. */
+START_TEST(test_model_reader_of_codec5_refuses_older_blocks)
+{
+	struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new_reader();
+	struct fx_buf b = { 0 };
+	uint8_t *packed, *back;
+	size_t n;
+
+	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);
+	fx_free(&b, 0, 0x10000);
+	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
+	ck_assert_ptr_nonnull(back = malloc(b.len));
+	ck_assert(!hg_event_model_reads(r, HG_CODEC_COLUMN_STREAM));
+	ck_assert(hg_event_model_reads(w, HG_CODEC_COLUMN_STREAM));
+	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec < HG_CODEC_EVENT_COLUMNS; codec++) {
+		struct hg_event_model *w0 = hg_event_model_new();
+		n = hg_pack_stream(w0, 1, 1, codec, b.p, b.len, packed);
+		ck_assert_int_eq(hg_unpack_stream(r, 1, codec, packed, n, back, b.len), -1);
+		hg_event_model_free(w0);
+	}
+	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
+	ck_assert_int_eq(hg_unpack_stream(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, back, b.len), 0);
+	ck_assert_mem_eq(back, b.p, b.len);
+	free(packed);
+	free(back);
+	fx_buf_release(&b);
+	hg_event_model_free(w);
+	hg_event_model_free(r);
+}
+END_TEST
+
 /* References to pairs, ranks or freed addresses the model does not have: the block is bad. */
 START_TEST(test_model_bad_references_are_damage)
 {
@@ -347,7 +423,9 @@ Suite *event_model_suite(void)
 	Suite *s = suite_create("event_model");
 	TCase *tc = tcase_create("pack");
 
-	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 4);
+	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 6);
+	tcase_add_test(tc, test_model_reader_of_codec5_refuses_older_blocks);
+	tcase_add_test(tc, test_model_codec5_free_of_an_old_block);
 	tcase_add_test(tc, test_model_repetition_packs_small);
 	tcase_add_test(tc, test_model_bad_references_are_damage);
 	tcase_add_test(tc, test_model_columns_must_add_up);

@@ -396,6 +396,52 @@ START_TEST(test_trace_reads_stream_blocks_without_columns)
 }
 END_TEST
 
+/* A file that starts in codec 5 is read without a map of addresses, which a codec-4 block
+ * after it would need: the reader reports that block as damage, after the first block's
+ * records. */
+START_TEST(test_trace_older_codec_after_codec5_is_damage)
+{
+	struct fx_buf file = { 0 }, b = { 0 };
+	struct hg_event_model *m = hg_event_model_new();
+	ZSTD_CCtx *z = ZSTD_createCCtx();
+	struct fx_trace t;
+
+	ck_assert_ptr_nonnull(z);
+	ck_assert(!ZSTD_isError(ZSTD_CCtx_setParameter(z, ZSTD_c_windowLog, HG_STREAM_WINDOW_LOG)));
+	for (uint64_t j = 0; j < 50; j++)
+		fx_alloc(&b, 5000 + j, 0x5555000 + j * 48, 40, 1, HG_FN_MALLOC);
+	fx_put_file_header(&file, HG_TRACE_HEADER_BYTES);
+	for (unsigned codec = HG_CODEC_EVENT_COLUMNS;; codec = HG_CODEC_COLUMN_STREAM) {
+		uint8_t *pack = malloc(hg_pack_bound(b.len)), *out;
+		size_t bound = ZSTD_compressBound(hg_pack_bound(b.len));
+		ZSTD_inBuffer in = { pack, 0, 0 };
+		ZSTD_outBuffer o = { NULL, bound, 0 };
+
+		ck_assert_ptr_nonnull(pack);
+		ck_assert_ptr_nonnull(out = malloc(bound));
+		o.dst = out;
+		in.size = hg_pack_stream(m, 11, 1, codec, b.p, b.len, pack);
+		ck_assert_uint_eq(ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush), 0);
+		fx_put_block(&file, codec, out, (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
+		free(out);
+		free(pack);
+		if (codec == HG_CODEC_COLUMN_STREAM)
+			break;
+	}
+	fx_spit(fx_trace_path, file.p, file.len);
+	fx_read(fx_trace_path, &t);
+	ck_assert_int_eq(t.rc, -1);
+	ck_assert_ptr_nonnull(strstr(t.damage, "an older codec after codec-5 blocks"));
+	fx_expect_records(&t, 0, &b, 11, 12);
+	ck_assert_uint_eq(t.n, 50);
+	fx_trace_release(&t);
+	ZSTD_freeCCtx(z);
+	hg_event_model_free(m);
+	fx_buf_release(&file);
+	fx_buf_release(&b);
+}
+END_TEST
+
 /* Codec 2 (a block's own zstd frame of its packed records), as earlier writers made it. */
 START_TEST(test_trace_reads_packed_zstd_blocks)
 {
@@ -455,5 +501,6 @@ Suite *trace_suite(void)
 	tcase_add_test(round, test_trace_level_change_starts_a_new_frame);
 	tcase_add_test(round, test_trace_reads_packed_zstd_blocks);
 	tcase_add_test(round, test_trace_reads_stream_blocks_without_columns);
+	tcase_add_test(round, test_trace_older_codec_after_codec5_is_damage);
 	return s;
 }
