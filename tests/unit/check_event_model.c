@@ -73,20 +73,29 @@ static void one_event(struct sim *s, struct fx_buf *b)
 	}
 }
 
+/* Unpacking n bytes of packed for pid with r as that codec gives b's records back. */
+static void expect_unpacks(struct hg_event_model *r, uint32_t pid, unsigned codec,
+			   const uint8_t *packed, size_t n, const struct fx_buf *b)
+{
+	uint8_t *back = malloc(b->len + 1);
+
+	ck_assert_ptr_nonnull(back);
+	ck_assert_int_eq(hg_unpack_stream(r, pid, codec, packed, n, back, b->len), 0);
+	ck_assert_mem_eq(back, b->p, b->len);
+	free(back);
+}
+
 static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint32_t pid,
 		       int refer, unsigned codec, const struct fx_buf *b)
 {
-	uint8_t *packed = malloc(hg_pack_bound(b->len)), *back = malloc(b->len + 1);
+	uint8_t *packed = malloc(hg_pack_bound(b->len));
 	size_t n;
 
 	ck_assert_ptr_nonnull(packed);
-	ck_assert_ptr_nonnull(back);
 	n = hg_pack_stream(w, pid, refer, codec, b->p, b->len, packed);
 	ck_assert_uint_le(n, hg_pack_bound(b->len));
-	ck_assert_int_eq(hg_unpack_stream(r, pid, codec, packed, n, back, b->len), 0);
-	ck_assert_mem_eq(back, b->p, b->len);
+	expect_unpacks(r, pid, codec, packed, n, b);
 	free(packed);
-	free(back);
 }
 
 /*
@@ -271,7 +280,7 @@ START_TEST(test_model_codec5_codes_and_columns)
 {
 	struct hg_event_model *w = hg_event_model_new(), *r = hg_event_model_new();
 	struct fx_buf b = { 0 };
-	uint8_t *packed, *back;
+	uint8_t *packed;
 	const uint8_t *p, *col[N_COLUMNS_5];
 	size_t len[N_COLUMNS_5], n, used = 0;
 	const uint64_t esc = HG_MODEL_NEAR_CODES, end0 = HG_MODEL_FREED + 2;
@@ -294,7 +303,6 @@ START_TEST(test_model_codec5_codes_and_columns)
 	for (uint64_t i = 0; i < 4; i++)                  /* another size, where those were */
 		fx_alloc(&b, 0, 0x20000 + i * 208, 500, 4, HG_FN_MALLOC);
 	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
-	ck_assert_ptr_nonnull(back = malloc(b.len));
 	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
 	p = packed;
 	for (int c = 0; c + 1 < N_COLUMNS_5; c++)
@@ -316,10 +324,8 @@ START_TEST(test_model_codec5_codes_and_columns)
 	for (size_t i = 0; i < sizeof(want_age) / sizeof(want_age[0]); i++)
 		ck_assert_uint_eq(take_varint(&p), want_age[i]);
 	ck_assert_ptr_eq(p, col[6] + len[6]);
-	ck_assert_int_eq(hg_unpack_stream(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, back, b.len), 0);
-	ck_assert_mem_eq(back, b.p, b.len);
+	expect_unpacks(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, &b);
 	free(packed);
-	free(back);
 	fx_buf_release(&b);
 	hg_event_model_free(w);
 	hg_event_model_free(r);
@@ -337,7 +343,7 @@ START_TEST(test_model_codec5_free_of_an_old_block)
 	struct hg_event_model *w = hg_event_model_new();
 	struct hg_event_model *r[2] = { hg_event_model_new(), hg_event_model_new_reader() };
 	struct fx_buf b = { 0 };
-	uint8_t *packed, *back;
+	uint8_t *packed;
 	size_t n;
 
 	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);
@@ -346,16 +352,12 @@ START_TEST(test_model_codec5_free_of_an_old_block)
 	fx_free(&b, 0, 0x10000);
 	fx_alloc(&b, 0, 0x10000, 40, 1, HG_FN_MALLOC);
 	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
-	ck_assert_ptr_nonnull(back = malloc(b.len));
 	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
 	for (int k = 0; k < 2; k++) {
-		ck_assert_int_eq(hg_unpack_stream(r[k], 1, HG_CODEC_EVENT_COLUMNS, packed, n, back,
-						  b.len), 0);
-		ck_assert_mem_eq(back, b.p, b.len);
+		expect_unpacks(r[k], 1, HG_CODEC_EVENT_COLUMNS, packed, n, &b);
 		hg_event_model_free(r[k]);
 	}
 	free(packed);
-	free(back);
 	fx_buf_release(&b);
 	hg_event_model_free(w);
 }
@@ -384,8 +386,7 @@ START_TEST(test_model_reader_of_codec5_refuses_older_blocks)
 		hg_event_model_free(w0);
 	}
 	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
-	ck_assert_int_eq(hg_unpack_stream(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, back, b.len), 0);
-	ck_assert_mem_eq(back, b.p, b.len);
+	expect_unpacks(r, 1, HG_CODEC_EVENT_COLUMNS, packed, n, &b);
 	free(packed);
 	free(back);
 	fx_buf_release(&b);

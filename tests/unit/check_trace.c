@@ -342,6 +342,26 @@ START_TEST(test_trace_level_change_starts_a_new_frame)
 }
 END_TEST
 
+/* Pack b for pid 11 against m in that codec, compress it as the next flushed part of z's
+ * frame, and append it to file as a block of tid 12. */
+static void put_stream_block(struct fx_buf *file, struct hg_event_model *m, ZSTD_CCtx *z,
+			     unsigned codec, const struct fx_buf *b)
+{
+	uint8_t *pack = malloc(hg_pack_bound(b->len)), *out;
+	size_t bound = ZSTD_compressBound(hg_pack_bound(b->len));
+	ZSTD_inBuffer in = { pack, 0, 0 };
+	ZSTD_outBuffer o = { NULL, bound, 0 };
+
+	ck_assert_ptr_nonnull(pack);
+	ck_assert_ptr_nonnull(out = malloc(bound));
+	o.dst = out;
+	in.size = hg_pack_stream(m, 11, 1, codec, b->p, b->len, pack);
+	ck_assert_uint_eq(ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush), 0);
+	fx_put_block(file, codec, out, (uint32_t)o.pos, (uint32_t)b->len, 11, 12);
+	free(out);
+	free(pack);
+}
+
 /* Codec 3 (the stream, fields record after record), as earlier writers made it, then codecs 4
  * and 5 after it in the same zstd frame and model, as a file appended to by newer writers
  * would be. */
@@ -362,22 +382,8 @@ START_TEST(test_trace_reads_stream_blocks_without_columns)
 	}
 	fx_end(&end, HG_END_FINAL, 9999);
 	fx_put_file_header(&file, HG_TRACE_HEADER_BYTES);
-	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec <= HG_CODEC_EVENT_COLUMNS; codec++) {
-		uint8_t *pack = malloc(hg_pack_bound(b.len)), *out;
-		size_t bound = ZSTD_compressBound(hg_pack_bound(b.len)), left;
-		ZSTD_inBuffer in = { pack, 0, 0 };
-		ZSTD_outBuffer o = { NULL, bound, 0 };
-
-		ck_assert_ptr_nonnull(pack);
-		ck_assert_ptr_nonnull(out = malloc(bound));
-		o.dst = out;
-		in.size = hg_pack_stream(m, 11, 1, codec, b.p, b.len, pack);
-		left = ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush);
-		ck_assert(!ZSTD_isError(left) && left == 0);
-		fx_put_block(&file, codec, out, (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
-		free(out);
-		free(pack);
-	}
+	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec <= HG_CODEC_EVENT_COLUMNS; codec++)
+		put_stream_block(&file, m, z, codec, &b);
 	fx_put_block(&file, HG_CODEC_NONE, end.p, 16, 16, 0, 0);
 	fx_spit(fx_trace_path, file.p, file.len);
 
@@ -411,23 +417,8 @@ START_TEST(test_trace_older_codec_after_codec5_is_damage)
 	for (uint64_t j = 0; j < 50; j++)
 		fx_alloc(&b, 5000 + j, 0x5555000 + j * 48, 40, 1, HG_FN_MALLOC);
 	fx_put_file_header(&file, HG_TRACE_HEADER_BYTES);
-	for (unsigned codec = HG_CODEC_EVENT_COLUMNS;; codec = HG_CODEC_COLUMN_STREAM) {
-		uint8_t *pack = malloc(hg_pack_bound(b.len)), *out;
-		size_t bound = ZSTD_compressBound(hg_pack_bound(b.len));
-		ZSTD_inBuffer in = { pack, 0, 0 };
-		ZSTD_outBuffer o = { NULL, bound, 0 };
-
-		ck_assert_ptr_nonnull(pack);
-		ck_assert_ptr_nonnull(out = malloc(bound));
-		o.dst = out;
-		in.size = hg_pack_stream(m, 11, 1, codec, b.p, b.len, pack);
-		ck_assert_uint_eq(ZSTD_compressStream2(z, &o, &in, ZSTD_e_flush), 0);
-		fx_put_block(&file, codec, out, (uint32_t)o.pos, (uint32_t)b.len, 11, 12);
-		free(out);
-		free(pack);
-		if (codec == HG_CODEC_COLUMN_STREAM)
-			break;
-	}
+	put_stream_block(&file, m, z, HG_CODEC_EVENT_COLUMNS, &b);
+	put_stream_block(&file, m, z, HG_CODEC_COLUMN_STREAM, &b);
 	fx_spit(fx_trace_path, file.p, file.len);
 	fx_read(fx_trace_path, &t);
 	ck_assert_int_eq(t.rc, -1);
