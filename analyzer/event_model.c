@@ -49,7 +49,7 @@ enum { LIVE = 1, FREED = 2 }; /* the kinds of entry in blocks */
 struct recent_slot {
 	uint64_t addr;
 	uint32_t seq;
-	uint32_t pair;  /* of an allocation */
+	uint32_t pair;  /* of an allocation (unused in freed_fifo) */
 };
 
 struct hg_pid_model {
@@ -91,12 +91,13 @@ struct hg_event_model *hg_event_model_new(void)
 }
 
 /*
- * Codec 5 makes the blocks map the writer's alone: a FREE of a recent live block is always a
- * reference to it (an age or a pair and rank, which give its pair), and a literal FREE never
- * is one, so a reader learns from the codes all the map would tell it. The map cost the reader
- * two or three hash lookups an event, a quarter of decoding a trace; without it a reference
- * the writer could not have made is no longer caught here, but a block's checksum still
- * catches damage, and every index is still checked against what the model holds.
+ * Codec 5 makes the blocks map the writer's alone: a FREE of a recent live block always says
+ * so and gives its pair (an age, a pair and rank, or a pair and its address), and a literal
+ * FREE (tag 7) never is one, so a reader learns from the codes all the map would tell it.
+ * The map cost the reader two or three hash lookups an event, a quarter of decoding a trace;
+ * without it a reference the writer could not have made (an age or a position naming a block
+ * or a free since reused) is no longer caught here, but a block's checksum still catches
+ * damage, and every index is still checked against what the model holds.
  */
 struct hg_event_model *hg_event_model_new_reader(void)
 {
@@ -357,7 +358,7 @@ static uint64_t any_freed_code(struct hg_pid_model *pm, uint64_t age, unsigned c
 	uint64_t taken = pm->free_seq - 1 - age, z = hg_zigzag(taken, pm->last_taken - 1);
 
 	pm->last_taken = taken;
-	if (codec < 5)
+	if (codec != HG_CODEC_EVENT_COLUMNS)
 		return CODE_ANY_FREED + age;
 	return z < HG_MODEL_NEXT_FREED ? CODE5_NEXT_FREED + z : CODE5_ANY_FREED + age;
 }
@@ -377,7 +378,7 @@ uint64_t hg_model_addr_code(struct hg_pid_model *pm, uint64_t addr, uint32_t pai
 		return CODE_PREV_END;
 	if ((f = entry(pm, addr, FREED)))
 		return any_freed_code(pm, word_age(*f, pm->free_seq), codec);
-	if (codec < 5)
+	if (codec != HG_CODEC_EVENT_COLUMNS)
 		return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
 	for (uint32_t i = 0; i < HG_MODEL_ENDS; i++)
 		if (pm->ends[(pm->end_at - 1 - i) % HG_MODEL_ENDS] == addr)
@@ -394,7 +395,7 @@ static int take_freed(struct hg_pid_model *pm, uint64_t z, uint64_t *addr)
 		return -1;
 	slot = &pm->freed_fifo[(pm->free_seq - 1 - z) % HG_MODEL_ANY_FREED];
 	if (!slot->addr || (!pm->mapless && !entry_of(entry(pm, slot->addr, FREED), slot)))
-		return -1; /* reused or evicted since: the writer never refers to it */
+		return -1; /* reused or evicted since: the writer never refers to it (a map tells) */
 	pm->last_taken = pm->free_seq - 1 - z;
 	*addr = slot->addr;
 	return 0;
@@ -417,9 +418,9 @@ int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, 
 		*addr = code == CODE_TOP ? pm->top : pm->prev_end;
 		return 0;
 	}
-	if (codec < 5 && code < CODE_LITERAL)
+	if (codec != HG_CODEC_EVENT_COLUMNS && code < CODE_LITERAL)
 		return take_freed(pm, code - CODE_ANY_FREED, addr);
-	if (codec < 5) {
+	if (codec != HG_CODEC_EVENT_COLUMNS) {
 		*addr = hg_unzigzag(code - CODE_LITERAL, pm->last_alloc);
 		return 0;
 	}
@@ -531,7 +532,8 @@ int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *a
 		return -1;
 	slot = &pm->fifo[(pm->seq - 1 - age) % HG_MODEL_RECENT];
 	if (!slot->addr || (!pm->mapless && !entry_of(entry(pm, slot->addr, LIVE), slot)))
-		return -1; /* freed, or allocated again since: the writer never refers to it */
+		return -1; /* freed, or allocated again since: the writer never refers to it (a
+			      map tells) */
 	*addr = slot->addr;
 	*pair = slot->pair;
 	return 0;
@@ -566,10 +568,10 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	slot->seq = (uint32_t)pm->free_seq++;
 	/* A recent free now, whatever it was; if it was a recent live block, its pair is known:
 	 * from the map, or without one from the caller. */
-	if (!pm->mapless)
-		pair = hg_addrmap_put(&pm->blocks, addr, word(FREED, 0, slot->seq), &old) &&
-				       old >> KIND_SHIFT == LIVE ?
-			       word_pair(old) : HG_MODEL_NO_PAIR;
+	if (!pm->mapless) {
+		int had = hg_addrmap_put(&pm->blocks, addr, word(FREED, 0, slot->seq), &old);
+		pair = had && old >> KIND_SHIFT == LIVE ? word_pair(old) : HG_MODEL_NO_PAIR;
+	}
 	if (pair >= pm->n_pairs)
 		return; /* not a recent block: its size is unknown */
 	p = &pm->pairs[pair];

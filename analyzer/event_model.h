@@ -1,6 +1,6 @@
 /*
  * event_model.h - what the trace stream has said so far, so that an event can be written as
- * a reference to it (codec 3 and 4 packing)
+ * a reference to it (codecs 3 to 5)
  *
  * A program repeats itself: the same (size, stack) pairs over and over, malloc handing back the
  * address freed last of the same size, frees of what was allocated a moment ago. Writer and
@@ -12,7 +12,11 @@
  *   - the most recent live blocks' addresses, each with its pair (HG_MODEL_RECENT of them);
  *   - per chunk size (glibc's: the request plus 8, rounded up to 16, at least 32), the
  *     addresses most recently freed (HG_MODEL_FREED); the last HG_MODEL_ANY_FREED freed
- *     addresses of any size; the end of the highest block and of the last one allocated.
+ *     addresses of any size; the end of the highest block and of the last one allocated,
+ *     and of the HG_MODEL_ENDS allocated before it; which free the last allocation at a
+ *     recent free of any size took.
+ * A writer's model, and a reader's of codecs 3 and 4, also map addresses to those recent
+ * blocks and frees; a codec-5 reader's needs no map (event_model.c).
  *
  * An ALLOC is then a pair index (or a new pair) and an address code: the position of the
  * address among the freed ones of its chunk size, the top of the heap, the end of the last
@@ -21,10 +25,10 @@
  * while other sizes come from elsewhere), and a free next to the one an allocation took last
  * (malloc walking a run of frees, in either direction: +-1 in the order they were freed).
  * A FREE of a recent block is how many allocations came after it (codecs 4 and 5, when under
- * 128), or its pair and its rank among the pair's recent blocks; any other is a literal
- * address. A STACK shares its outermost
- * frames with the previous STACK of its process. A PROCESS or EXIT record of a process
- * forgets its model.
+ * 128), or its pair and its rank among the pair's recent blocks, or (codec 5) its pair and
+ * a literal address; any other is a literal address. A STACK shares its outermost frames
+ * with the previous STACK of its process. A PROCESS or EXIT record of a process forgets its
+ * model.
  */
 #ifndef HG_EVENT_MODEL_H
 #define HG_EVENT_MODEL_H

@@ -170,7 +170,7 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 							HG_STREAM_WINDOW_LOG)))
 			return -1;
 	}
-	if (!d->model) /* a file that starts in codec 5 is all codec 5: a newer writer appends */
+	if (!d->model) /* a file that starts in codec 5 is all codec 5: one writer wrote it */
 		d->model = h->codec == HG_CODEC_EVENT_COLUMNS ? hg_event_model_new_reader() :
 								hg_event_model_new();
 	HG_GROW(d->pack, d->pack_cap, cap);

@@ -5,9 +5,9 @@
  * events: a long random stream of several processes (allocations, frees, stacks that share
  * outer frames or not; blocks of their own and blocks that switch process with ORIGIN records;
  * processes that exec and exit; frees of addresses never allocated; addresses reused at once
- * and much later; blocks packed without references in between) comes back byte for byte. A program that
- * repeats itself packs to a few bytes an event, and a reference to what the model does not
- * hold is damage, not a wrong record.
+ * and much later; blocks packed without references in between) comes back byte for byte,
+ * read with either reader's model. A program that repeats itself packs to a few bytes an
+ * event, and a reference to what the model does not hold is damage, not a wrong record.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -100,12 +100,14 @@ static void round_trip(struct hg_event_model *w, struct hg_event_model *r, uint3
 
 /*
  * Loops 0-3 mix codecs 3 to 5 in one stream, read with the model that reads them all; loops
- * 4-5 are codec 5 alone, read with the reader's model that keeps no map of addresses and has
- * to learn from the codes which recent block each free freed.
+ * 4-6 are codec 5 alone, read with the reader's model that keeps no map of addresses and has
+ * to learn from the codes which recent block each free freed. Loop 6 is long and its
+ * processes never start afresh: over 65,536 allocations each, so that both FIFOs of recent
+ * blocks and frees wrap many times.
  */
 START_TEST(test_model_random_stream_round_trip)
 {
-	int only5 = _i >= 4;
+	int only5 = _i >= 4, long_run = _i == 6;
 	struct hg_event_model *w = hg_event_model_new();
 	struct hg_event_model *r = only5 ? hg_event_model_new_reader() : hg_event_model_new();
 	struct sim sims[N_PIDS];
@@ -114,7 +116,7 @@ START_TEST(test_model_random_stream_round_trip)
 	memset(sims, 0, sizeof(sims));
 	for (int p = 0; p < N_PIDS; p++)
 		sims[p].next = 0x10000000ull * (uint64_t)(p + 1);
-	for (int block = 0; block < 300; block++) {
+	for (int block = 0; block < (long_run ? 3000 : 300); block++) {
 		struct fx_buf b = { 0 };
 		uint32_t pid = 100 + (uint32_t)rnd(N_PIDS);
 		int mixed = rnd(4) == 0; /* as the overflow slot writes: ORIGIN before each run */
@@ -124,7 +126,7 @@ START_TEST(test_model_random_stream_round_trip)
 				pid = 100 + (uint32_t)rnd(N_PIDS);
 				fx_origin(&b, pid, pid);
 			}
-			if (rnd(500) == 0) {
+			if (!long_run && rnd(500) == 0) {
 				/* exec or exit: the process starts again with nothing live */
 				if (rnd(2))
 					fx_process(&b, 0, 1, pid, 1, "prog", 5, "/bin/prog", 0);
@@ -395,6 +397,41 @@ START_TEST(test_model_reader_of_codec5_refuses_older_blocks)
 }
 END_TEST
 
+/*
+ * Codec 5 address codes the writer never makes: a far code in the near column without the
+ * escape, and a far part that wraps the code round to a near one. Both are damage; the
+ * block they were edited from unpacks.
+ */
+START_TEST(test_model_codec5_noncanonical_codes_are_damage)
+{
+	/* lengths of six columns; tags 4 (new pair); time 0; no pairs; address code: 50 (the
+	 * escape); the rest: size 40, stack 7, function 1; far: 4,096 + zigzag(0x1000); no ages */
+	static const uint8_t good[] = { 1, 1, 0, 1, 3, 2, 4, 0, 50, 40, 7, 1, 0x80, 0x60 };
+	/* code 4,146 + zigzag(0x1000) in the near column */
+	static const uint8_t unescaped[] = { 1, 1, 0, 2, 3, 0, 4, 0, 0xb2, 0x60, 40, 7, 1 };
+	/* far part 2^64 - 33: 50 + it wraps to 17, the end of the last block */
+	static const uint8_t wraps[] = { 1, 1, 0, 1, 3, 10, 4, 0, 50, 40, 7, 1,
+					 0xdf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+	uint8_t out[sizeof(struct hg_rec_alloc)];
+	const struct hg_rec_alloc *a = (const void *)out;
+	struct hg_event_model *m = hg_event_model_new_reader();
+
+	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, good, sizeof(good), out,
+					  sizeof(out)), 0);
+	ck_assert_uint_eq(a->addr, 0x1000);
+	ck_assert_uint_eq(a->size_bytes, 40);
+	hg_event_model_free(m);
+	m = hg_event_model_new_reader();
+	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, unescaped,
+					  sizeof(unescaped), out, sizeof(out)), -1);
+	hg_event_model_free(m);
+	m = hg_event_model_new_reader();
+	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, wraps, sizeof(wraps), out,
+					  sizeof(out)), -1);
+	hg_event_model_free(m);
+}
+END_TEST
+
 /* References to pairs, ranks or freed addresses the model does not have: the block is bad. */
 START_TEST(test_model_bad_references_are_damage)
 {
@@ -424,9 +461,10 @@ Suite *event_model_suite(void)
 	Suite *s = suite_create("event_model");
 	TCase *tc = tcase_create("pack");
 
-	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 6);
+	tcase_add_loop_test(tc, test_model_random_stream_round_trip, 0, 7);
 	tcase_add_test(tc, test_model_reader_of_codec5_refuses_older_blocks);
 	tcase_add_test(tc, test_model_codec5_free_of_an_old_block);
+	tcase_add_test(tc, test_model_codec5_noncanonical_codes_are_damage);
 	tcase_add_test(tc, test_model_repetition_packs_small);
 	tcase_add_test(tc, test_model_bad_references_are_damage);
 	tcase_add_test(tc, test_model_columns_must_add_up);
