@@ -156,8 +156,16 @@ struct memo {
 	struct memo_word word[MEMO_CHECKS];     /* word[0]: in the key too */
 };
 
+/*
+ * Bodies are handed out in the order slots are first used, not by slot: a body is 484 bytes,
+ * the table's bodies 121 KiB, and a program that remembers a few dozen walks then touches a
+ * few pages of them, not every page (the gcc driver and `as`: 140 KiB of the table resident
+ * before, most of their tables; the keys are 16 KiB, one line each).
+ */
 struct memo_table {
 	struct memo_key key[MEMO_SLOTS];
+	uint16_t body_of[MEMO_SLOTS];           /* 1 + the slot's body; 0: none yet */
+	uint32_t n_bodies;
 	struct memo body[MEMO_SLOTS];
 	uint32_t tries, hits;
 	uint32_t misses; /* since the last walk remembered */
@@ -538,6 +546,8 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
 	return n;
 }
 
+_Static_assert(MEMO_SLOTS < UINT16_MAX, "a slot's body index fits body_of");
+
 static size_t memo_slot(uint64_t ip, uint64_t sp)
 {
 	return (size_t)(((ip ^ sp * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull) >> 40) &
@@ -566,7 +576,7 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 	    k->gen != __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE) ||
 	    (k->n && load(sp + (uint64_t)(int64_t)k->off0) != k->val0))
 		return 0;
-	m = &t->body[i];
+	m = &t->body[t->body_of[i] - 1]; /* a slot with a key has a body */
 	for (uint32_t j = 1; j < k->n; j++)
 		if (load(sp + (uint64_t)(int64_t)m->word[j].off) != m->word[j].val)
 			return 0;
@@ -608,7 +618,9 @@ void hg_walk_remember(uint32_t id)
 	f = s->prev;
 	i = memo_slot(f[0].ip, f[0].sp);
 	k = &t->key[i];
-	m = &t->body[i];
+	if (!t->body_of[i])
+		t->body_of[i] = (uint16_t)++t->n_bodies;
+	m = &t->body[t->body_of[i] - 1];
 	k->ip = 0;
 	/* Every word the walk read, as changed_from checks them from the first frame on. */
 	steps = walk_steps(s);
