@@ -23,14 +23,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +37,7 @@
 #include "collector.h"
 #include "diag.h"
 #include "hg_format.h"
+#include "hg_futex.h"
 #include "procfs.h"
 #include "ring_sweep.h"
 #include "timegrid.h"
@@ -106,11 +105,6 @@ static struct hg_ring_slot *slot(struct hg_collector *c, uint32_t i)
 static uint8_t *slot_data(struct hg_collector *c, uint32_t i)
 {
 	return (uint8_t *)c->ring + c->ring->data_offset + (uint64_t)i * c->ring->slot_bytes;
-}
-
-static long futex(uint32_t *word, int op, uint32_t val, const struct timespec *ts)
-{
-	return syscall(SYS_futex, word, op, val, ts, NULL, 0);
 }
 
 static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t bytes,
@@ -479,7 +473,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 			 * wake a producer sleeping on the tail (hg_format.h, "Wake-ups"). */
 			__atomic_store_n(&s->tail, head, __ATOMIC_SEQ_CST);
 			if (i == last || __atomic_load_n(&s->stall_ns, __ATOMIC_SEQ_CST))
-				futex(hg_ring_tail_word(s), FUTEX_WAKE, INT32_MAX, NULL);
+				hg_futex(hg_ring_tail_word(s), FUTEX_WAKE, INT32_MAX, NULL);
 			stage_check(c, i);
 			moved += head - tail;
 			if (head - tail > c->pass_most)
@@ -624,7 +618,7 @@ static void nap(struct hg_collector *c, long ns)
 	struct timespec ts = { 0, ns };
 
 	__atomic_store_n(&c->ring->collector_napping, 1, __ATOMIC_SEQ_CST);
-	futex(&c->ring->wake_seq, FUTEX_WAIT, c->wake_seen, &ts);
+	hg_futex(&c->ring->wake_seq, FUTEX_WAIT, c->wake_seen, &ts);
 	__atomic_store_n(&c->ring->collector_napping, 0, __ATOMIC_RELAXED);
 }
 

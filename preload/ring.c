@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "futex.h"
+#include "hg_futex.h"
 #include "lifecycle.h"
 #include "rawlog.h"
 #include "ring.h"

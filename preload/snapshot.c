@@ -34,7 +34,7 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "futex.h"
+#include "hg_futex.h"
 #include "guard.h"
 #include "lifecycle.h"
 #include "mallinfo.h"

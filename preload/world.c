@@ -20,7 +20,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "futex.h"
+#include "hg_futex.h"
 #include "world.h"
 
 #define STOP_TIMEOUT_MS 1000

@@ -1,12 +1,13 @@
 /*
- * futex.h - the futex system call, which glibc does not wrap
+ * hg_futex.h - the futex system call, which glibc does not wrap
  *
  * The shim sleeps on futexes where it waits for another thread or process: a thread stopped
  * for a snapshot (world.c), a snapshot already running (snapshot.c), room in a ring slot and
- * the collector's nap (ring.c, hg_format.h "Wake-ups"). A system call takes no lock and never
- * allocates, so it is safe inside malloc and in signal handlers.
+ * the collector's nap (ring.c, hg_format.h "Wake-ups"); the collector naps on one and wakes
+ * the producers' (collector.c). A system call takes no lock and never allocates, so it is safe
+ * inside malloc and in signal handlers.
  *
- * Runs in: inside malloc (slow paths), signal handlers, the exit path.
+ * Runs in: inside malloc (slow paths), signal handlers, the exit path; the collector.
  */
 #ifndef HG_FUTEX_H
 #define HG_FUTEX_H
