@@ -352,6 +352,12 @@ static void evict(struct hg_pid_model *pm, const struct recent_slot *slot, uint3
 				   KIND_AND_SEQ);
 }
 
+/* The end of the block allocated i + 2 allocations ago (0 while ends is not that full). */
+static uint64_t end_back(const struct hg_pid_model *pm, uint64_t i)
+{
+	return pm->ends[(pm->end_at - 1 - i) % HG_MODEL_ENDS];
+}
+
 /* The code of the recent free at position `age` (0: the last free), which an allocation took. */
 static uint64_t any_freed_code(struct hg_pid_model *pm, uint64_t age, unsigned codec)
 {
@@ -381,7 +387,7 @@ uint64_t hg_model_addr_code(struct hg_pid_model *pm, uint64_t addr, uint32_t pai
 	if (codec != HG_CODEC_EVENT_COLUMNS)
 		return CODE_LITERAL + hg_zigzag(addr, pm->last_alloc);
 	for (uint32_t i = 0; i < HG_MODEL_ENDS; i++)
-		if (pm->ends[(pm->end_at - 1 - i) % HG_MODEL_ENDS] == addr)
+		if (end_back(pm, i) == addr)
 			return CODE5_END + i;
 	return CODE5_LITERAL + hg_zigzag(addr, pm->last_alloc);
 }
@@ -425,7 +431,7 @@ int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, 
 		return 0;
 	}
 	if (code < CODE5_NEXT_FREED) {
-		*addr = pm->ends[(pm->end_at - 1 - (code - CODE5_END)) % HG_MODEL_ENDS];
+		*addr = end_back(pm, code - CODE5_END);
 		return *addr ? 0 : -1;
 	}
 	if (code < CODE5_ANY_FREED) {
