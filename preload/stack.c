@@ -9,22 +9,30 @@
  * over) takes that id without walking, hashing or looking up.
  *
  * Each stack is hashed (64 bits over its return addresses) and looked up in one open-addressing
- * table shared by all threads. The table is lock-free: an empty entry is claimed with one CAS on
- * its hash word, the id is drawn from a counter and published with a release store; a reader
- * that finds the hash but not yet the id spins for the few instructions until it appears. Only
- * the thread that won the CAS writes the HG_REC_STACK record, so each stack is written once per
- * process. A 64-bit hash keeps the chance of two stacks sharing an id below 1 in 10^7 even with
- * a million distinct stacks; the analyzer treats such a collision as one site.
+ * table shared by all threads. An entry is one 64-bit word: the hash's top 40 bits (its tag)
+ * over a 24-bit id; the hash's low bits pick the slot. The table is lock-free: an empty entry
+ * is claimed with one CAS that writes the tag with id 0, the id is drawn from a counter and
+ * published with a release store of the whole word; a reader that finds the tag but not yet the
+ * id spins for the few instructions until it appears. Only the thread that won the CAS writes
+ * the HG_REC_STACK record, so each stack is written once per process. Two stacks share an id
+ * only if a new one meets the other's tag on its way to an empty slot: one chance in 2^40
+ * per entry it passes (about eight per tier at 3/4 full), some 2 in 10^7 over ten thousand
+ * distinct stacks and 1 in 10^4 over a million; the analyzer treats such a collision as one
+ * site. Entries of 8 bytes instead of a full hash and a 32-bit id of 16
+ * halve the table: cc1 compiling a 5,000-line file (8,574 stacks) kept 672 KiB of it.
  *
- * The table grows in tiers, so that a program with a thousand stacks pays 32 KiB, not the sixteen
- * megabytes a table for millions would hold resident (its entries are hashed all over it; a first
- * tier of 2^15 entries was half a megabyte, most of the tracer's memory in an sqlite3 or an `as`).
- * Tier 0 has 2^11 entries and each next one four times as many. A stack is looked up in every
- * tier, oldest first (hot stacks are found early), and inserted into the newest; the first thread
- * to find the newest 3/4 full maps the next. Two threads inserting the same new stack just as a
- * tier is added may give it two ids: two sites with the same frames, which the analyzer shows as
- * such. When the last tier is 7/8 full, new stacks are still recorded, each under a fresh id, so
- * the trace stays correct and only deduplication of the overflow is lost.
+ * The table grows in tiers, so that a program with a thousand stacks pays 16 KiB, not the
+ * megabytes a table for millions would hold resident (its entries are hashed all over it; a
+ * first tier of 2^15 entries was half a megabyte, most of the tracer's memory in an sqlite3 or
+ * an `as`). Tier 0 has 2^11 entries and each next one twice as many, so that the newest tier,
+ * resident whole once a few hundred stacks are in it, is never more than about twice what the
+ * stacks need (with four times as many, cc1's third tier of 512 KiB held 900 stacks). A stack is
+ * looked up in every tier, oldest first (hot stacks are found early), and inserted into the
+ * newest; the first thread to find the newest 3/4 full maps the next. Two threads inserting
+ * the same new stack just as a tier is added may give it two ids: two sites with the same
+ * frames, which the analyzer shows as such. When the last tier is 7/8 full, or ids outgrow 24
+ * bits, new stacks are still recorded, each under a fresh id, so the trace stays correct and
+ * only deduplication of the overflow is lost.
  *
  * A fork child inherits the table and the counter, so the ids it reuses refer to stacks its
  * parent defined before the fork; the analyzer resolves them through the parent.
@@ -46,17 +54,17 @@
 #include "walk.h"
 
 #define TIER0_BITS 11
-#define TIERS 7 /* 2^11 .. 2^23 entries: 8 million stacks at 3/4 */
+#define TIERS 13 /* 2^11 .. 2^23 entries: 12 million stacks at 3/4 */
 #define SHIM_FRAMES_MAX 8
 
-struct entry {
-	uint64_t hash; /* atomic; 0 = empty */
-	uint32_t id;   /* atomic; 0 until the claimer publishes it */
-	uint32_t pad;
-};
+/* An entry: tag << ID_BITS | id, atomic; 0 = empty, id 0 = claimed, id not published yet. */
+#define ID_BITS 24
+#define ID_MASK ((1u << ID_BITS) - 1)
+#define ID_OVERFLOW ID_MASK /* published when the counter outgrew ID_BITS: not deduplicated */
+typedef uint64_t entry_t;
 
 struct tier {
-	struct entry *e; /* atomic pointer: 2^(TIER0_BITS + 2k) entries, arena-mapped */
+	entry_t *e;      /* atomic pointer: 2^(TIER0_BITS + k) entries, arena-mapped */
 	uint32_t mask;
 	uint32_t used;   /* atomic: entries claimed */
 	uint32_t adding; /* atomic: 1 once a thread took on mapping the next tier */
@@ -77,8 +85,8 @@ static struct {
 /* Map tier k; 0, or -1 when the arena has no memory for it. */
 static int add_tier(uint32_t k)
 {
-	uint32_t n = 1u << (TIER0_BITS + 2 * k);
-	struct entry *e = hg_arena_alloc(sizeof(struct entry) * n);
+	uint32_t n = 1u << (TIER0_BITS + k);
+	entry_t *e = hg_arena_alloc(sizeof(entry_t) * n);
 
 	if (!e)
 		return -1;
@@ -122,8 +130,8 @@ static uint64_t mix(uint64_t h)
 }
 
 /*
- * A stack's identity (the table keeps no frames: two stacks share an id only if their 64-bit
- * hashes collide). Frame i goes into lane i % 4, so one frame's multiply need not wait for the
+ * A stack's identity (the table keeps no frames, only part of this: see the top of the file).
+ * Frame i goes into lane i % 4, so one frame's multiply need not wait for the
  * previous frame's: with one chain the hash was most of hg_stack_intern, 3-5% of a traced
  * program's time for stacks of 15-20 frames.
  */
@@ -170,39 +178,54 @@ static uint32_t new_id(void)
 	return __atomic_add_fetch(&st.next_id, 1, __ATOMIC_RELAXED);
 }
 
-/* The id the claimer of e publishes a few instructions after its CAS. */
-static uint32_t wait_id(struct entry *e, int *inserted)
+/* A stack's tag: the hash's top bits, never 0 (an entry of tag 0 and id 0 would read empty).
+ * Slots are picked by its low bits, at most TIER0_BITS + TIERS - 1 = 23 of them. */
+static uint64_t tag_of(uint64_t h)
+{
+	uint64_t tag = h >> ID_BITS;
+
+	return tag ? tag : 1;
+}
+
+/* The id published in e, whose tag matched: its claimer publishes it a few instructions after
+ * its CAS. */
+static uint32_t wait_id(entry_t *e, int *inserted)
 {
 	uint32_t id;
 
 	/* It can only fail to when it vanished in between (a fork child, which has just the
 	 * forking thread): then this stack gets an id of its own instead of waiting forever. */
-	for (unsigned spin = 0; (id = __atomic_load_n(&e->id, __ATOMIC_ACQUIRE)) == 0; spin++) {
+	for (unsigned spin = 0; (id = (uint32_t)__atomic_load_n(e, __ATOMIC_ACQUIRE) & ID_MASK) == 0;
+	     spin++) {
 		if (spin > (1u << 20)) {
 			*inserted = 1;
 			return new_id();
 		}
 		__builtin_ia32_pause();
 	}
+	if (id == ID_OVERFLOW) {
+		*inserted = 1;
+		return new_id();
+	}
 	return id;
 }
 
 /*
- * Probe tier t for h. Returns its id when present; 0 when absent, with the empty entry that
- * ends h's run in *hole (there is one: tiers are kept below 7/8 full).
+ * Probe tier t for the stack of hash h and tag `tag`. Returns its id when present; 0 when
+ * absent, with the empty entry that ends the run in *hole (there is one: tiers are kept below
+ * 7/8 full).
  */
-static uint32_t probe(struct tier *t, uint64_t h, struct entry **hole, int *inserted)
+static uint32_t probe(struct tier *t, uint64_t h, uint64_t tag, entry_t **hole, int *inserted)
 {
-	struct entry *tab = __atomic_load_n(&t->e, __ATOMIC_ACQUIRE);
+	entry_t *tab = __atomic_load_n(&t->e, __ATOMIC_ACQUIRE);
 
 	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
-		struct entry *e = &tab[i];
-		uint64_t cur = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE);
+		uint64_t cur = __atomic_load_n(&tab[i], __ATOMIC_ACQUIRE);
 
-		if (cur == h)
-			return wait_id(e, inserted);
+		if (cur >> ID_BITS == tag)
+			return wait_id(&tab[i], inserted);
 		if (cur == 0) {
-			*hole = e;
+			*hole = &tab[i];
 			return 0;
 		}
 	}
@@ -213,11 +236,12 @@ static uint32_t lookup(uint64_t h, int *inserted)
 {
 	uint32_t n = __atomic_load_n(&st.n_tiers, __ATOMIC_ACQUIRE), k, id;
 	struct tier *last = &st.tier[n - 1];
-	struct entry *e = NULL;
+	uint64_t tag = tag_of(h);
+	entry_t *e = NULL;
 
 	*inserted = 0;
 	for (k = 0; k < n; k++)
-		if ((id = probe(&st.tier[k], h, &e, inserted)))
+		if ((id = probe(&st.tier[k], h, tag, &e, inserted)))
 			return id;
 	if (__atomic_load_n(&last->used, __ATOMIC_RELAXED) > last->mask / 4 * 3 && n < TIERS &&
 	    !__atomic_exchange_n(&last->adding, 1, __ATOMIC_ACQ_REL))
@@ -226,23 +250,26 @@ static uint32_t lookup(uint64_t h, int *inserted)
 		*inserted = 1;
 		return new_id();
 	}
-	/* e is the hole ending h's run in the last tier; claim it, or whatever follows. */
+	/* e is the hole ending the run in the last tier; claim it, or whatever follows. */
 	for (;;) {
 		uint64_t cur = 0;
 
-		if (__atomic_compare_exchange_n(&e->hash, &cur, h, 0, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(e, &cur, tag << ID_BITS, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE)) {
 			__atomic_add_fetch(&last->used, 1, __ATOMIC_RELAXED);
 			id = new_id();
-			/* Release: a reader that sees the id also sees the hash it belongs to. */
-			__atomic_store_n(&e->id, id, __ATOMIC_RELEASE);
+			/* Release: a reader that sees the id also sees the tag it belongs to. A
+			 * counter past ID_BITS marks the entry taken for nobody: whoever finds it
+			 * gets a fresh id, as this thread does. */
+			__atomic_store_n(e, tag << ID_BITS | (id < ID_OVERFLOW ? id : ID_OVERFLOW),
+					 __ATOMIC_RELEASE);
 			*inserted = 1;
 			return id;
 		}
-		if (cur == h)
+		if (cur >> ID_BITS == tag)
 			return wait_id(e, inserted);
 		/* Another stack took the hole: go on along the run. */
-		if ((id = probe(last, h, &e, inserted)))
+		if ((id = probe(last, h, tag, &e, inserted)))
 			return id;
 	}
 }

@@ -38,13 +38,17 @@
 
 /*
  * The shared rule cache starts at 2^12 words (32 KiB, resident as used: its entries are hashed
- * all over it) and is replaced once by one of 2^15 (256 KiB) when it has missed twice as many
+ * all over it) and is replaced once by one of 2^13 (64 KiB) when it has missed twice as many
  * times as it has entries: a program with more code addresses than fit (cc1) pays for the
- * large one, a small one (sqlite3, git, as) does not. Misses are counted, not timed, so
- * either table is a pure function of the program's walks.
+ * larger one, a small one (sqlite3, git, as) does not. Misses are counted, not timed, so
+ * either table is a pure function of the program's walks. It sits behind each thread's own
+ * NEAR_RULES and the memo of whole walks, and larger did not pay: cc1 compiling a 5,000-line
+ * file read 43,000 rules into one of 2^15 words and 134,000 into 2^13, yet spent no less time
+ * in this file and cfi.c (3.1% against 2.8% of the run's samples: the large table's own cache
+ * misses), and kept 192 KiB more resident.
  */
 #define RULE_BITS_FIRST 12
-#define RULE_BITS_LAST 15
+#define RULE_BITS_LAST 13
 #define RULE_GROW_MISSES (2u << RULE_BITS_FIRST)
 #define NEAR_RULES 256 /* per thread: 2 KiB that stay in the L1 cache, before the shared table */
 #define MAX_WALK (HG_MAX_FRAMES + 16)
@@ -120,10 +124,18 @@ enum end { END_LAST, END_ZERO, END_MAX };
  *
  * The keys, with the first word to check (the caller's return address, which is what differs
  * when a function is called from many places at one depth), are a table of their own that
- * stays in the cache; the rest of an entry is read only once those match. A thread whose
- * walks are seldom found again (under a quarter of its lookups, as with bench/churn's random
- * paths) remembers only one walk in MEMO_SPARSE, so that it does not pay for remembering what
- * it will not use.
+ * stays in the cache; the rest of an entry is read only once those match. The other words
+ * are kept as their places alone, and what they held as one sum of each word times a constant
+ * of its own (memo_mul): a recall loads them all, independently, and compares the sum. All of
+ * them lie between the frame's sp and the top of its stack, which the key holds, so loading
+ * one past a word that changed is as safe as loading that word. Two different sets of words
+ * agree on the sum by chance about once in 2^60 (return addresses differ in their low bits,
+ * saved rbp values by multiples of 16). Bodies shrank from 484 bytes (each word's value and
+ * place) to 80: 104 KiB less resident in cc1, 16-28 KiB in the gcc driver and `as`.
+ *
+ * A thread whose walks are seldom found again (under a quarter of its lookups, as with
+ * bench/churn's random paths) remembers only one walk in MEMO_SPARSE, so that it does not pay
+ * for remembering what it will not use.
  */
 #define MEMO_SLOTS 256 /* per thread, direct-mapped by first frame */
 #define MEMO_CHECKS 40 /* words a remembered walk may have read; deeper walks are not kept */
@@ -131,36 +143,36 @@ enum end { END_LAST, END_ZERO, END_MAX };
 #define MEMO_EVIDENCE 64 /* tries before the hit rate is judged at all */
 #define MEMO_SPARSE 16
 
-/* Everything that decides whether the walk would go the same way up to its first word; one
- * cache line. */
+/* Everything that decides whether the walk would go the same way, and its answer; one cache
+ * line. */
 struct memo_key {
 	uint64_t ip, sp;  /* the first frame; ip 0: an empty entry */
 	uint64_t top;     /* of the stack it was made on: the words checked lie below it */
 	uint64_t bp;      /* rbp in the first frame, when bp_used */
 	uint64_t val0;    /* the first word to check, when n > 0 */
-	int32_t off0;
-	uint32_t n;       /* words to check */
+	uint64_t sum;     /* of the other words' values, each times memo_mul[its index] */
 	uint32_t gen;     /* rules generation it was made under */
-	uint32_t bp_used; /* the walk read rbp from the first frame */
-	uint32_t pad[2];
+	uint32_t id;      /* the stack id its frames were given */
+	uint16_t n;       /* words to check */
+	uint16_t bp_used; /* the walk read rbp from the first frame */
+	uint16_t off0;    /* where the first word lies, in words from sp */
+	uint16_t pad;
 };
 
-/* A word the walk read: where it is from sp, and what it held. */
-struct memo_word {
-	int32_t off;
-	uint64_t val;
-} __attribute__((packed));
+_Static_assert(sizeof(struct memo_key) == 64, "a memo key is one cache line");
 
+/* Where the words a walk read lie, in words from sp; word[0] is in the key too. */
 struct memo {
-	uint32_t id;                            /* the stack id its frames were given */
-	struct memo_word word[MEMO_CHECKS];     /* word[0]: in the key too */
+	uint16_t word[MEMO_CHECKS];
 };
+
+/* One multiplier per word of a walk: odd, and otherwise unrelated to each other. */
+static uint64_t memo_mul[MEMO_CHECKS];
 
 /*
- * Bodies are handed out in the order slots are first used, not by slot: a body is 484 bytes,
- * the table's bodies 121 KiB, and a program that remembers a few dozen walks then touches a
- * few pages of them, not every page (the gcc driver and `as`: 140 KiB of the table resident
- * before, most of their tables; the keys are 16 KiB, one line each).
+ * Bodies are handed out in the order slots are first used, not by slot, so that a program that
+ * remembers a few dozen walks touches a page or two of them (the keys are 16 KiB, one line
+ * each).
  */
 struct memo_table {
 	struct memo_key key[MEMO_SLOTS];
@@ -211,6 +223,14 @@ static struct rules *rules_new(uint32_t bits)
 
 int hg_walk_init(void)
 {
+	uint64_t x = 0x243f6a8885a308d3ull;
+
+	for (int j = 0; j < MEMO_CHECKS; j++) { /* splitmix64 */
+		uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+		z = (z ^ z >> 30) * 0xbf58476d1ce4e5b9ull;
+		z = (z ^ z >> 27) * 0x94d049bb133111ebull;
+		memo_mul[j] = (z ^ z >> 31) | 1;
+	}
 	if (!wk.rules)
 		wk.rules = wk.tables[0] = rules_new(RULE_BITS_FIRST);
 	return wk.rules ? 0 : -1;
@@ -560,6 +580,7 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 	struct memo_table *t;
 	const struct memo_key *k;
 	const struct memo *m;
+	uint64_t sum = 0;
 	size_t i;
 
 	if (HG_UNLIKELY(!s || !(t = s->memo)))
@@ -570,30 +591,37 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 	}
 	i = memo_slot(ret, sp);
 	k = &t->key[i];
-	/* Each word is read only once everything before it matched: where a real walk would
-	 * read it too. */
 	if (k->ip != ret || k->sp != sp || k->top != stack_top(sp) || (k->bp_used && k->bp != bp) ||
 	    k->gen != __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE) ||
-	    (k->n && load(sp + (uint64_t)(int64_t)k->off0) != k->val0))
+	    (k->n && load(sp + 8u * k->off0) != k->val0))
 		return 0;
 	m = &t->body[t->body_of[i] - 1]; /* a slot with a key has a body */
 	for (uint32_t j = 1; j < k->n; j++)
-		if (load(sp + (uint64_t)(int64_t)m->word[j].off) != m->word[j].val)
-			return 0;
+		sum += load(sp + 8u * m->word[j]) * memo_mul[j];
+	if (sum != k->sum)
+		return 0;
 	t->hits++;
-	*id = m->id;
+	*id = k->id;
 	return 1;
 }
 
-/* Add the word at addr to the checks of m; 0 when there is no room or it is too far away. */
-static int memo_check(struct memo *m, uint32_t *n, uint64_t sp, uint64_t addr, uint64_t val)
+/* Add the word at addr to the checks of m and k; 0 when there is no room or it does not lie
+ * within 512 KiB above sp, word-aligned. */
+static int memo_check(struct memo *m, struct memo_key *k, uint32_t *n, uint64_t sp,
+		      uint64_t addr, uint64_t val)
 {
-	int64_t off = (int64_t)(addr - sp);
+	uint64_t off = addr - sp;
 
-	if (*n == MEMO_CHECKS || off != (int32_t)off)
+	if (*n == MEMO_CHECKS || addr < sp || off % 8 || off / 8 > UINT16_MAX)
 		return 0;
-	m->word[*n].off = (int32_t)off;
-	m->word[(*n)++].val = val;
+	m->word[*n] = (uint16_t)(off / 8);
+	if (*n) {
+		k->sum += val * memo_mul[*n];
+	} else {
+		k->off0 = m->word[0];
+		k->val0 = val;
+	}
+	++*n;
 	return 1;
 }
 
@@ -622,22 +650,21 @@ void hg_walk_remember(uint32_t id)
 		t->body_of[i] = (uint16_t)++t->n_bodies;
 	m = &t->body[t->body_of[i] - 1];
 	k->ip = 0;
+	k->sum = 0;
 	/* Every word the walk read, as changed_from checks them from the first frame on. */
 	steps = walk_steps(s);
 	for (int j = 0; j < steps; j++) {
 		uint64_t bp_at = step_bp_at(f, j);
 
-		if (!memo_check(m, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip) ||
-		    (bp_at && !memo_check(m, &n, f[0].sp, bp_at, f[j + 1].bp)))
+		if (!memo_check(m, k, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip) ||
+		    (bp_at && !memo_check(m, k, &n, f[0].sp, bp_at, f[j + 1].bp)))
 			return;
 	}
-	m->id = id;
+	k->id = id;
 	k->bp = f[0].bp;
-	k->bp_used = f[0].bp_used;
+	k->bp_used = (uint16_t)f[0].bp_used;
 	k->gen = s->gen;
-	k->off0 = n ? m->word[0].off : 0;
-	k->val0 = n ? m->word[0].val : 0;
-	k->n = n;
+	k->n = (uint16_t)n;
 	k->top = s->top;
 	k->sp = f[0].sp;
 	k->ip = f[0].ip;

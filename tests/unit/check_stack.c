@@ -3,7 +3,7 @@
  *
  * Stacks here are made-up return addresses interned directly, so the tests can use more
  * distinct stacks than any real program unwinds in a test's time, and know each one's frames.
- * The table's tiers hold 2^11, 2^13, ... entries and the next tier is mapped when the newest is
+ * The table's tiers hold 2^11, 2^12, ... entries and the next tier is mapped when the newest is
  * 3/4 full.
  */
 #include <check.h>
@@ -72,6 +72,29 @@ START_TEST(test_stack_table_grows_in_tiers)
 END_TEST
 
 /*
+ * Each tier twice the one before: 12,000 stacks fill three (about 1,535 + 3,070 + 6,142 at
+ * 3/4) and spill into a fourth, and every stack keeps its id wherever it went.
+ */
+START_TEST(test_stack_tiers_double)
+{
+	const uint32_t n = 12000;
+	int inserted;
+	uint32_t first;
+
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
+	first = hg_stack_count();
+	for (uint32_t k = 0; k < n; k++)
+		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
+	ck_assert_uint_eq(hg_stack_tiers(), 4);
+	for (uint32_t k = 0; k < n; k++) {
+		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
+		ck_assert_int_eq(inserted, 0);
+	}
+	ck_assert_uint_eq(hg_stack_count(), first + n);
+}
+END_TEST
+
+/*
  * A stack's id depends on every frame and on their order: one frame changed anywhere, two
  * neighbours swapped, two frames four apart swapped (the hash's lanes take every fourth frame)
  * and each shorter prefix all give new stacks, and each is found again as itself.
@@ -126,6 +149,7 @@ Suite *stack_suite(void)
 
 	tcase_add_test(tc, test_stack_ids_stable_and_dense);
 	tcase_add_test(tc, test_stack_table_grows_in_tiers);
+	tcase_add_test(tc, test_stack_tiers_double);
 	tcase_add_test(tc, test_stack_identity_is_every_frame_in_order);
 	suite_add_tcase(s, tc);
 	return s;
