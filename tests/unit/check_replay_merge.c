@@ -107,7 +107,8 @@ END_TEST
 
 /*
  * A free of a block allocated before tracing began stays an unknown free when the address is
- * handed out again later: the orphan note is older than the new allocation.
+ * handed out again later: the orphan note is older than the new allocation, by more than a
+ * free's clock may run ahead (replay.c's FREE_AHEAD_NS, 2 us).
  */
 START_TEST(test_replay_orphan_free_then_real_reuse)
 {
@@ -117,7 +118,7 @@ START_TEST(test_replay_orphan_free_then_real_reuse)
 	fx_free(&rr_rig.b, T + 50, X);
 	rr_block(100, 101);
 	rr_horizon(T + 100);
-	rr_alloc(T + 60, X, 100, 2);
+	rr_alloc(T + 2051, X, 100, 2);
 	rr_block(100, 102);
 	rr_replay();
 
@@ -126,6 +127,32 @@ START_TEST(test_replay_orphan_free_then_real_reuse)
 	ck_assert_uint_eq(im->totals.unknown_frees, 1);
 	ck_assert_uint_eq(im->totals.live_bytes, 100);
 	rr_expect_live(im, X, 100, 2);
+}
+END_TEST
+
+/*
+ * Exact times: thread 102 allocates X at T+1000 and hands it to thread 101, whose free of it
+ * reads the clock 300 ns early (an unfenced rdtsc run ahead of the load that gave it X). The
+ * free comes first and finds nothing; the allocation, within 2 us of it, is taken as its
+ * block's: allocated and freed, nothing unknown, nothing live.
+ */
+START_TEST(test_replay_free_stamped_before_its_allocation)
+{
+	struct hg_image *im;
+
+	rr_process(0, T, 100, 1, "p", 1, "/p");
+	fx_free(&rr_rig.b, T + 700, X);
+	rr_block(100, 101);
+	rr_alloc(T + 1000, X, 64, 2);
+	rr_block(100, 102);
+	rr_replay();
+
+	im = rr_rig.r->images[0];
+	ck_assert_uint_eq(im->totals.allocations, 1);
+	ck_assert_uint_eq(im->totals.frees, 1);
+	ck_assert_uint_eq(im->totals.unknown_frees, 0);
+	ck_assert_uint_eq(im->totals.live_blocks, 0);
+	ck_assert(!rr_is_live(im, X));
 }
 END_TEST
 
@@ -229,6 +256,7 @@ TCase *replay_merge_tcase(void)
 	tcase_add_test(merge, test_replay_cross_thread_free_then_reuse);
 	tcase_add_test(merge, test_replay_horizon_late_allocation_repaired);
 	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
+	tcase_add_test(merge, test_replay_free_stamped_before_its_allocation);
 	tcase_add_test(merge, test_replay_same_tick_handovers);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);
 	tcase_add_test(merge, test_replay_long_block_waits_for_horizon);
