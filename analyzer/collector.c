@@ -90,7 +90,7 @@ struct hg_collector {
 	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
 	enum hg_pack_mode mode;    /* how blocks are written now (watch_load) */
 	uint32_t free_slots;       /* slots the last drain pass found free */
-	uint64_t pass_most;        /* the most bytes the last drain pass took from one slot */
+	int pass_crowded;          /* the last drain pass found a slot filling up (see lag) */
 	int pass_stalled;          /* and whether a producer was waiting for room */
 	uint32_t wake_seen;        /* the ring's wake_seq as the last pass began */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
@@ -424,6 +424,28 @@ static void free_slot(struct hg_ring_slot *s)
 	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
 }
 
+/*
+ * After a pass that found little in every slot: let the producers run ahead for LAG_NS before
+ * the next. A collector on the producer's heels reads each cache line of the slot while it
+ * is still being written, and the slot's head after every record: each such read takes the
+ * line away from the producer's core, whose next store then waits to get it back. That cost
+ * the traced sqlite3 of bench/ 8% of its time. Half a millisecond is a sixth of what a
+ * 1 MiB slot holds at sqlite3's rate. Past an eighth of a slot, or past half the slot's
+ * window (the producer would fill the rest during the nap), or with a producer waiting for
+ * room, the collector goes straight on, and a producer that begins to wait wakes it. The
+ * window's half keeps up with a burst through a small window: cc1 writing 150 MB/s for a few
+ * milliseconds into 128 KiB waited five times in a row and doubled its window (and its
+ * resident ring) in about one run of two.
+ */
+#define LAG_NS 500000
+#define LAG_SLOT_SHARE 8
+#define LAG_WINDOW_SHARE 2
+
+static int crowded(const struct hg_collector *c, uint64_t taken, uint32_t window)
+{
+	return taken >= c->ring->slot_bytes / LAG_SLOT_SHARE || taken >= window / LAG_WINDOW_SHARE;
+}
+
 uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
@@ -434,7 +456,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 	uint32_t free_slots = 0;
 	uint32_t last = c->ring->n_slots - 1;
 
-	c->pass_most = 0;
+	c->pass_crowded = 0;
 	c->pass_stalled = 0;
 	/* Before any slot is read: a producer that begins to wait after this cuts the nap after
 	 * the pass short. */
@@ -476,8 +498,7 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 				hg_futex(hg_ring_tail_word(s), FUTEX_WAKE, INT32_MAX, NULL);
 			stage_check(c, i);
 			moved += head - tail;
-			if (head - tail > c->pass_most)
-				c->pass_most = head - tail;
+			c->pass_crowded |= crowded(c, head - tail, window);
 		}
 		if (i != last && (state == HG_SLOT_RELEASED || dead)) {
 			free_slot(s);
@@ -627,21 +648,10 @@ static void idle(struct hg_collector *c, unsigned rounds)
 	nap(c, rounds < 10 ? 200000 : 2000000);
 }
 
-/*
- * After a pass that found little in every slot: let the producers run ahead for LAG_NS before
- * the next. A collector on the producer's heels reads each cache line of the slot while it
- * is still being written, and the slot's head after every record: each such read takes the
- * line away from the producer's core, whose next store then waits to get it back. That cost
- * the traced sqlite3 of bench/ 8% of its time. Half a millisecond is a sixth of what a
- * 1 MiB slot holds at sqlite3's rate; past an eighth of a slot, or with a producer waiting
- * for room, the collector goes straight on, and a producer that begins to wait wakes it.
- */
-#define LAG_NS 500000
-#define LAG_SLOT_SHARE 8
-
+/* After a pass: the nap described above crowded(), when nothing is filling up. */
 static void lag(struct hg_collector *c)
 {
-	if (c->pass_most < c->ring->slot_bytes / LAG_SLOT_SHARE && !c->pass_stalled)
+	if (!c->pass_crowded && !c->pass_stalled)
 		nap(c, LAG_NS);
 }
 
