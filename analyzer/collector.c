@@ -90,8 +90,8 @@ struct hg_collector {
 	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
 	enum hg_pack_mode mode;    /* how blocks are written now (watch_load) */
 	uint32_t free_slots;       /* slots the last drain pass found free */
-	int pass_crowded;          /* the last drain pass found a slot filling up (see lag) */
-	int pass_stalled;          /* and whether a producer was waiting for room */
+	int pass_crowded;          /* the last drain pass found a slot filling up (crowded) */
+	int pass_stalled;          /* the last drain pass found a producer waiting for room */
 	uint32_t wake_seen;        /* the ring's wake_seq as the last pass began */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
 	struct hg_collector_stats st;

@@ -19,14 +19,17 @@
  * A late event (a producer preempted past the horizon's margin) is applied late. The one
  * ordering that would then corrupt the live set, another thread's free of its block applied
  * before it, is repaired: a free of an unknown address leaves an orphan note, and an
- * allocation of that address timestamped no later than the free (give or take FREE_AHEAD_NS)
- * is applied as allocated and freed. Notes count: with times rounded to a tick, one address
- * can pass between threads several times within a tick, and all those frees sort before all
- * those allocations. FREE_AHEAD_NS is for exact times: the shim reads a free's clock without
- * a fence (a fence on every free cost churn2 2-3%), and the reading may run ahead of the load
- * that handed the thread its block while that load waits for the allocating thread's cache
- * line. samples/handoff.c at 1 ns resolution on a 2-vCPU Xeon: 20-90 of 40,000 frees
- * stamped 4-300 ns before their allocation.
+ * allocation of that address timestamped no later than the free (from another thread: up to
+ * FREE_AHEAD_NS later) is applied as allocated and freed. Notes count: with times rounded to a
+ * tick, one address can pass between threads several times within a tick, and all those frees
+ * sort before all those allocations. FREE_AHEAD_NS is for exact times: the shim reads a free's
+ * clock without a fence (a fence on every free cost churn2 2-3%), and the reading may run
+ * ahead of the load that handed the thread its block while that load waits for the allocating
+ * thread's cache line. samples/handoff.c at 1 ns resolution on a 2-vCPU Xeon: 20-90 of 40,000
+ * frees stamped 4-300 ns before their allocation. Not for the freeing thread's own next
+ * allocation: glibc's tcache hands it the address back within nanoseconds, and that block is
+ * new. Another thread given the address that soon is taken for the hand-over, as within a
+ * tick.
  *
  * The records come in through replay_records.c, which hands the timed ones to the merge here;
  * a fork child's start from its parent's heap is replay_fork.c's, questions about a finished
@@ -330,6 +333,7 @@ struct hg_orphan {
 	uint64_t addr;
 	uint64_t frees; /* how many wait */
 	uint64_t t_ns;  /* when the last of them came */
+	const struct hg_stream *by; /* and from which thread */
 	UT_hash_handle hh;
 };
 
@@ -421,7 +425,7 @@ static void apply_alloc(struct hg_image *im, struct hg_stream *thread, const str
 	thread->last_alloc = p->addr;
 	hg_heaptop_note(&im->heaptop, p->addr, p->size);
 	if (HG_UNLIKELY(im->orphans != NULL) && (o = orphan_of(im, p->addr))) {
-		if (o->t_ns + FREE_AHEAD_NS >= p->t_ns) {
+		if (o->t_ns >= p->t_ns || (o->by != thread && o->t_ns + FREE_AHEAD_NS >= p->t_ns)) {
 			/* Its free, from another thread, was applied before it: it came late, or
 			 * in the same tick of rounded time, where frees sort first. Even a free
 			 * from this same thread: within a tick a thread's records can reach the
@@ -471,6 +475,7 @@ static void apply_free(struct hg_image *im, struct hg_stream *thread, const stru
 		}
 		o->frees++;
 		o->t_ns = p->t_ns;
+		o->by = thread;
 		return;
 	}
 	im->totals.frees++;

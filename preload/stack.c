@@ -61,10 +61,9 @@
 #define ID_BITS 24
 #define ID_MASK ((1u << ID_BITS) - 1)
 #define ID_OVERFLOW ID_MASK /* published when the counter outgrew ID_BITS: not deduplicated */
-typedef uint64_t entry_t;
 
 struct tier {
-	entry_t *e;      /* atomic pointer: 2^(TIER0_BITS + k) entries, arena-mapped */
+	uint64_t *e;      /* atomic pointer: 2^(TIER0_BITS + k) entries, arena-mapped */
 	uint32_t mask;
 	uint32_t used;   /* atomic: entries claimed */
 	uint32_t adding; /* atomic: 1 once a thread took on mapping the next tier */
@@ -86,7 +85,7 @@ static struct {
 static int add_tier(uint32_t k)
 {
 	uint32_t n = 1u << (TIER0_BITS + k);
-	entry_t *e = hg_arena_alloc(sizeof(entry_t) * n);
+	uint64_t *e = hg_arena_alloc(sizeof(uint64_t) * n);
 
 	if (!e)
 		return -1;
@@ -189,14 +188,15 @@ static uint64_t tag_of(uint64_t h)
 
 /* The id published in e, whose tag matched: its claimer publishes it a few instructions after
  * its CAS. */
-static uint32_t wait_id(entry_t *e, int *inserted)
+static uint32_t wait_id(uint64_t *e, int *inserted)
 {
 	uint32_t id;
 
 	/* It can only fail to when it vanished in between (a fork child, which has just the
 	 * forking thread): then this stack gets an id of its own instead of waiting forever. */
-	for (unsigned spin = 0; (id = (uint32_t)__atomic_load_n(e, __ATOMIC_ACQUIRE) & ID_MASK) == 0;
-	     spin++) {
+	for (unsigned spin = 0;; spin++) {
+		if ((id = (uint32_t)__atomic_load_n(e, __ATOMIC_ACQUIRE) & ID_MASK) != 0)
+			break;
 		if (spin > (1u << 20)) {
 			*inserted = 1;
 			return new_id();
@@ -215,9 +215,9 @@ static uint32_t wait_id(entry_t *e, int *inserted)
  * absent, with the empty entry that ends the run in *hole (there is one: tiers are kept below
  * 7/8 full).
  */
-static uint32_t probe(struct tier *t, uint64_t h, uint64_t tag, entry_t **hole, int *inserted)
+static uint32_t probe(struct tier *t, uint64_t h, uint64_t tag, uint64_t **hole, int *inserted)
 {
-	entry_t *tab = __atomic_load_n(&t->e, __ATOMIC_ACQUIRE);
+	uint64_t *tab = __atomic_load_n(&t->e, __ATOMIC_ACQUIRE);
 
 	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
 		uint64_t cur = __atomic_load_n(&tab[i], __ATOMIC_ACQUIRE);
@@ -237,7 +237,7 @@ static uint32_t lookup(uint64_t h, int *inserted)
 	uint32_t n = __atomic_load_n(&st.n_tiers, __ATOMIC_ACQUIRE), k, id;
 	struct tier *last = &st.tier[n - 1];
 	uint64_t tag = tag_of(h);
-	entry_t *e = NULL;
+	uint64_t *e = NULL;
 
 	*inserted = 0;
 	for (k = 0; k < n; k++)

@@ -16,8 +16,9 @@
  *   same and arrive at the same frames, so they are copied instead of walked. Checking a frame
  *   is one or two loads from the stack, which is in the cache anyway.
  * - Each thread also remembers its walks by the frame they started from, with the stack id the
- *   caller gave them (hg_walk_remember). A capture from a remembered frame whose words all
- *   still hold what that walk read gets the id without a walk (hg_walk_recall).
+ *   caller gave them (hg_walk_remember). A capture from a remembered frame whose words still
+ *   hold what that walk read (the first compared, the rest as a weighted sum) gets the id
+ *   without a walk (hg_walk_recall).
  *
  * A frame the rules cannot follow (no FDE, a signal frame, a DWARF expression, a frame over
  * 1 MiB, a frame past the top of the thread's stack) makes the walker decline, and the caller
@@ -128,11 +129,15 @@ enum end { END_LAST, END_ZERO, END_MAX };
  * stays in the cache; the rest of an entry is read only once those match. The other words
  * are kept as their places alone, and what they held as one sum of each word times a constant
  * of its own (memo_mul): a recall loads them all, independently, and compares the sum. All of
- * them lie between the frame's sp and the top of its stack, which the key holds, so loading
- * one past a word that changed is as safe as loading that word. Two different sets of words
- * agree on the sum by chance about once in 2^60 (return addresses differ in their low bits,
- * saved rbp values by multiples of 16). Bodies shrank from 484 bytes (each word's value and
- * place) to 80: 104 KiB less resident in cc1, 16-28 KiB in the gcc driver and `as`.
+ * them lie between the frame's sp and the top of its stack, which the key holds, and were
+ * read by the walk remembered; the recall reads them again where the walk copied from the
+ * previous one does (changed_from), relying as it does on a stack with that sp and top being
+ * still mapped from sp to top: a thread's own stack is, and a stack whose top is unknown is
+ * never remembered. One word changed always changes the sum (the weights are odd); two or more
+ * different sets of words agree on it by chance about once in 2^60 (return addresses differ
+ * in their low bits, saved rbp values by multiples of 16). Bodies shrank from 484 bytes (each
+ * word's value and place) to 80: 104 KiB less resident in cc1, 16-28 KiB in the gcc driver
+ * and `as`.
  *
  * A thread whose walks are seldom found again (under a quarter of its lookups, as with
  * bench/churn's random paths) remembers only one walk in MEMO_SPARSE, so that it does not pay

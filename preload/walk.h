@@ -8,7 +8,8 @@
 
 #include <stdint.h>
 
-/* Map the shared rule cache; 0, or -1 when the arena has no memory (the walker then declines). */
+/* Map the shared rule cache and set up the memo's weights (before any walk is remembered); 0,
+ * or -1 when the arena has no memory (the walker then declines). */
 int hg_walk_init(void);
 
 /*
@@ -24,8 +25,8 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max);
 
 /*
  * The stack id of a walk from (ret, sp, bp) that this thread made and remembered before, when
- * every word that walk read still holds what it did (it would end the same): 1 with *id set,
- * else 0 and the caller walks.
+ * the words that walk read still hold what they did (it would end the same; all but the first
+ * are compared as one weighted sum, see walk.c): 1 with *id set, else 0 and the caller walks.
  */
 int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id);
 

@@ -131,6 +131,29 @@ START_TEST(test_replay_orphan_free_then_real_reuse)
 END_TEST
 
 /*
+ * The freeing thread's own next allocation of the address, 10 ns after its free of a block
+ * allocated before tracing (glibc's tcache gives it straight back), is a new block: live,
+ * and the free stays unknown.
+ */
+START_TEST(test_replay_orphan_free_then_own_reuse)
+{
+	struct hg_image *im;
+
+	rr_process(0, T, 100, 1, "p", 1, "/p");
+	fx_free(&rr_rig.b, T + 50, X);
+	rr_alloc(T + 60, X, 100, 2);
+	rr_block(100, 101);
+	rr_replay();
+
+	im = rr_rig.r->images[0];
+	ck_assert_uint_eq(im->totals.frees, 0);
+	ck_assert_uint_eq(im->totals.unknown_frees, 1);
+	ck_assert_uint_eq(im->totals.live_bytes, 100);
+	rr_expect_live(im, X, 100, 2);
+}
+END_TEST
+
+/*
  * Exact times: thread 102 allocates X at T+1000 and hands it to thread 101, whose free of it
  * reads the clock 300 ns early (an unfenced rdtsc run ahead of the load that gave it X). The
  * free comes first and finds nothing; the allocation, within 2 us of it, is taken as its
@@ -256,6 +279,7 @@ TCase *replay_merge_tcase(void)
 	tcase_add_test(merge, test_replay_cross_thread_free_then_reuse);
 	tcase_add_test(merge, test_replay_horizon_late_allocation_repaired);
 	tcase_add_test(merge, test_replay_orphan_free_then_real_reuse);
+	tcase_add_test(merge, test_replay_orphan_free_then_own_reuse);
 	tcase_add_test(merge, test_replay_free_stamped_before_its_allocation);
 	tcase_add_test(merge, test_replay_same_tick_handovers);
 	tcase_add_test(merge, test_replay_horizon_merges_threads_in_time_order);

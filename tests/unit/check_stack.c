@@ -72,8 +72,9 @@ START_TEST(test_stack_table_grows_in_tiers)
 END_TEST
 
 /*
- * Each tier twice the one before: 12,000 stacks fill three (about 1,535 + 3,070 + 6,142 at
- * 3/4) and spill into a fourth, and every stack keeps its id wherever it went.
+ * Each tier twice the one before: 12,000 stacks fill three (1,535 + 3,071 + 6,143: each takes
+ * one more than its 3/4) and spill into a fourth, and every stack keeps its id wherever it
+ * went.
  */
 START_TEST(test_stack_tiers_double)
 {
@@ -83,8 +84,10 @@ START_TEST(test_stack_tiers_double)
 
 	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
 	first = hg_stack_count();
-	for (uint32_t k = 0; k < n; k++)
+	for (uint32_t k = 0; k < n; k++) {
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
+		ck_assert_int_eq(inserted, 1);
+	}
 	ck_assert_uint_eq(hg_stack_tiers(), 4);
 	for (uint32_t k = 0; k < n; k++) {
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
