@@ -48,10 +48,10 @@ extern char **environ;
 static struct {
 	pthread_key_t exit_key; /* destructor hands back the thread's slot */
 	int key_ok;
-	char *cmdline;          /* /proc/self/cmdline, NUL-separated, in the arena */
 	uint64_t *process_buf;  /* PROCESS record under construction (arena): only start() and
 				   the single-threaded fork child build one, so small thread
-				   stacks never carry 12 KiB of it */
+				   stacks never carry 12 KiB of it. /proc/self/cmdline is read
+				   into its place in it, after the header, and stays there. */
 	uint32_t cmdline_bytes;
 	uint32_t max_frames;
 	int bare;               /* no launcher: HG_PROCESS_BARE on our records */
@@ -66,20 +66,25 @@ void hg_disable(const char *why)
 		hg_rawlog("tracing stopped in pid %u: %s", hg_self_pid, why);
 }
 
+/* Where the command line goes in the PROCESS record: right after its fixed part. */
+static char *cmdline_in_record(void)
+{
+	return (char *)((struct hg_rec_process *)life.process_buf + 1);
+}
+
 static void read_cmdline(void)
 {
 	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
-	if (!life.cmdline)
-		life.cmdline = hg_arena_alloc(CMDLINE_MAX);
 	if (!life.process_buf)
 		life.process_buf = hg_arena_alloc(PROCESS_BUF_BYTES);
 	life.cmdline_bytes = 0;
-	if (fd < 0 || !life.cmdline)
+	if (fd < 0 || !life.process_buf)
 		goto out;
 	while (life.cmdline_bytes < CMDLINE_MAX &&
-	       (n = read(fd, life.cmdline + life.cmdline_bytes, CMDLINE_MAX - life.cmdline_bytes)) > 0)
+	       (n = read(fd, cmdline_in_record() + life.cmdline_bytes,
+			 CMDLINE_MAX - life.cmdline_bytes)) > 0)
 		life.cmdline_bytes += (uint32_t)n;
 out:
 	if (fd >= 0)
@@ -107,8 +112,7 @@ static void emit_process(uint16_t flags, uint32_t ppid, uint64_t t_ns)
 	rec->cmdline_bytes = life.cmdline_bytes;
 	rec->exe_bytes = exe_bytes;
 	rec->max_frames = life.max_frames;
-	memcpy(tail, life.cmdline, life.cmdline_bytes);
-	memcpy(tail + life.cmdline_bytes, exe, exe_bytes);
+	memcpy(tail + life.cmdline_bytes, exe, exe_bytes); /* the command line is in place */
 	memset(tail + life.cmdline_bytes + exe_bytes, 0, size - body);
 	hg_ring_put(rec, size);
 }
