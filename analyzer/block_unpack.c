@@ -10,10 +10,11 @@
 
 #include "block_codec.h"
 #include "block_codec_int.h"
+#include "hg_compiler.h"
 #include "zigzag.h"
 
 /* A varint from column c; st->bad, and 0, when it overruns the column or is over-long. */
-static uint64_t get(struct pack_state *st, enum col c)
+static HG_NOINLINE uint64_t get_long(struct pack_state *st, enum col c)
 {
 	struct unpack_in *in = st->in[c];
 	uint64_t v = 0;
@@ -29,6 +30,15 @@ static uint64_t get(struct pack_state *st, enum col c)
 	}
 	st->bad = 1;
 	return 0;
+}
+
+static inline uint64_t get(struct pack_state *st, enum col c)
+{
+	struct unpack_in *in = st->in[c];
+
+	if (HG_LIKELY(in->p < in->end && *in->p < 0x80)) /* most are one byte */
+		return *in->p++;
+	return get_long(st, c);
 }
 
 /* One byte from column c; st->bad, and 0, past its end. */

@@ -50,8 +50,13 @@ void hg_xalloc_fail_after(unsigned long n);
 void *hg_xmap_zeroed(size_t n);
 void hg_xunmap(void *p, size_t n);
 
-/* Grow *arr (element size elem) so that it holds at least `need` elements; doubles capacity. */
+/* Grow *arr (element size elem) so that it holds at least `need` elements; doubles capacity.
+ * HG_GROW calls it only when the array is full: it runs once per element in hot loops. */
 void hg_grow(void **arr, size_t *cap, size_t need, size_t elem);
-#define HG_GROW(arr, cap, need) hg_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+#define HG_GROW(arr, cap, need)                                                          \
+	do {                                                                              \
+		if ((size_t)(need) > (cap))                                               \
+			hg_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)));         \
+	} while (0)
 
 #endif /* HG_DIAG_H */

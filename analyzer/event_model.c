@@ -25,15 +25,57 @@ struct chunk_class {
 	UT_hash_handle hh;
 };
 
-/* A pair: its key, and its most recent live blocks, oldest first. */
+/*
+ * A pair: its key, and its most recent live blocks, oldest first: n_recent of them from
+ * recent[recent_at], around a ring of cap_recent (a power of two, HG_GROW's doubling from
+ * 16). A ring, since a pair allocated often keeps HG_MODEL_PAIR_RECENT and drops its oldest
+ * with every allocation: shifting them all down was a tenth of decoding a trace.
+ */
 struct pair {
 	struct pair_key key;
 	uint32_t idx;
 	struct chunk_class *cls;  /* of its chunk size, once something of that size was freed */
 	uint64_t *recent;
-	uint32_t n_recent;
+	uint32_t n_recent, recent_at;
 	size_t cap_recent;
 };
+
+_Static_assert((HG_MODEL_PAIR_RECENT & (HG_MODEL_PAIR_RECENT - 1)) == 0 &&
+		       HG_MODEL_PAIR_RECENT >= 16, "a ring of recent blocks grows 16, 32, ...");
+
+/* The pair's recent block k places from the newest (0: the newest). */
+static uint64_t *recent_back(const struct pair *p, uint32_t k)
+{
+	return &p->recent[(p->recent_at + p->n_recent - 1 - k) & (p->cap_recent - 1)];
+}
+
+/* Drop the recent block k places from the newest, keeping the order of the rest. */
+static void recent_drop(struct pair *p, uint32_t k)
+{
+	for (; k > 0; k--)
+		*recent_back(p, k) = *recent_back(p, k - 1);
+	p->n_recent--;
+}
+
+/* Add addr as the newest recent block, the oldest going when there are as many as kept. */
+static void recent_push(struct pair *p, uint64_t addr)
+{
+	if (p->n_recent == HG_MODEL_PAIR_RECENT) {
+		p->recent_at = (p->recent_at + 1) & (p->cap_recent - 1);
+		p->n_recent--;
+	}
+	if (p->n_recent == p->cap_recent) { /* full below the most kept: in order, then larger */
+		uint64_t *v = hg_xmalloc(sizeof(*v) * (p->n_recent ? p->n_recent : 1));
+		for (uint32_t k = 0; k < p->n_recent; k++)
+			v[k] = *recent_back(p, p->n_recent - 1 - k);
+		free(p->recent);
+		p->recent = v;
+		p->recent_at = 0;
+		HG_GROW(p->recent, p->cap_recent, (size_t)p->n_recent + 1);
+	}
+	p->n_recent++;
+	*recent_back(p, 0) = addr;
+}
 
 /* The writer's index of pairs by key: open addressing, at most half full, the key in the slot
  * (a lookup per allocation: one cache line, not two). */
@@ -444,10 +486,12 @@ int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, 
 	return 0;
 }
 
-/* Drop entry i of a small array of n, keeping the order of the rest. */
+/* Drop entry i of a small array of n, keeping the order of the rest (a loop: a call to
+ * memmove for a few words cost more than the move). */
 static void drop_at(uint64_t *v, uint32_t *n, uint32_t i)
 {
-	memmove(v + i, v + i + 1, (size_t)(*n - i - 1) * sizeof(*v));
+	for (; i + 1 < *n; i++)
+		v[i] = v[i + 1];
 	(*n)--;
 }
 
@@ -481,10 +525,7 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	slot->addr = addr;
 	slot->seq = (uint32_t)pm->seq++;
 	slot->pair = pair;
-	if (p->n_recent == HG_MODEL_PAIR_RECENT)
-		drop_at(p->recent, &p->n_recent, 0);
-	HG_GROW(p->recent, p->cap_recent, p->n_recent + 1);
-	p->recent[p->n_recent++] = addr;
+	recent_push(p, addr);
 	end = addr + chunk_of(p->key.size);
 	if (end > pm->top)
 		pm->top = end;
@@ -506,7 +547,7 @@ int hg_model_free_ref(const struct hg_pid_model *pm, uint64_t addr, uint64_t *ag
 	*pair = p->idx;
 	*rank = UINT32_MAX;
 	for (uint32_t i = 0; i < p->n_recent; i++)
-		if (p->recent[p->n_recent - 1 - i] == addr) {
+		if (*recent_back(p, i) == addr) {
 			*rank = i;
 			break;
 		}
@@ -552,7 +593,7 @@ int hg_model_free_deref(const struct hg_pid_model *pm, uint32_t pair, uint32_t r
 
 	if (pair >= pm->n_pairs || rank >= (p = &pm->pairs[pair])->n_recent)
 		return -1;
-	*addr = p->recent[p->n_recent - 1 - rank];
+	*addr = *recent_back(p, rank);
 	return 0;
 }
 
@@ -581,9 +622,9 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	if (pair >= pm->n_pairs)
 		return; /* not a recent block: its size is unknown */
 	p = &pm->pairs[pair];
-	for (uint32_t i = p->n_recent; i-- > 0;)
-		if (p->recent[i] == addr) {
-			drop_at(p->recent, &p->n_recent, i);
+	for (uint32_t k = 0; k < p->n_recent; k++)
+		if (*recent_back(p, k) == addr) {
+			recent_drop(p, k);
 			break;
 		}
 	c = class_of(pm, p, 1);

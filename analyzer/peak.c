@@ -47,24 +47,22 @@ static void thin(struct hg_image *im)
 	im->timeline_step_ns *= 2;
 }
 
-void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
+/*
+ * The next point of the timeline, at t_ns: hg_timeline_note found t_ns past the last point's
+ * step. Then the time from which it must call again, the new point's step's end in trace time
+ * (an image time below it is a trace time below it, the start added: earlier times count as 0).
+ */
+void hg_timeline_add(struct hg_image *im, uint64_t t_ns)
 {
 	uint64_t t = hg_image_time(im, t_ns);
-	struct hg_point *last = im->n_timeline ? &im->timeline[im->n_timeline - 1] : NULL;
-	int is_peak = im->totals.live_bytes == im->totals.peak_bytes;
 
 	if (!im->timeline_step_ns)
 		im->timeline_step_ns = 1000000;
-	if (last && t < last->t_ns + im->timeline_step_ns) {
-		/* Within a step the point follows the heap, except that a peak is never lost. */
-		if (is_peak || last->heap_bytes != im->totals.peak_bytes)
-			last->heap_bytes = im->totals.live_bytes;
-		return;
-	}
 	if (im->n_timeline >= HG_TIMELINE_MAX)
 		thin(im);
 	HG_GROW(im->timeline, im->timeline_cap, im->n_timeline + 1);
 	im->timeline[im->n_timeline++] = (struct hg_point){ t, im->totals.live_bytes };
+	im->timeline_until_ns = im->t_start_ns + t + im->timeline_step_ns;
 }
 
 void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes)

@@ -18,8 +18,25 @@ void hg_at_capture(struct hg_image *im);
  * Note im's live bytes at time t in its timeline: a point per step (1 ms at first); when the
  * timeline reaches HG_TIMELINE_MAX points the step doubles and every other point goes, so a
  * trace of any length keeps a bounded, evenly spaced timeline. The peak is always a point.
+ * Called for every allocation and free: within the last point's step (nearly always) it is a
+ * compare and a store here; hg_timeline_add makes the next point.
  */
-void hg_timeline_note(struct hg_image *im, uint64_t t_ns);
+void hg_timeline_add(struct hg_image *im, uint64_t t_ns);
+
+static inline void hg_timeline_note(struct hg_image *im, uint64_t t_ns)
+{
+	struct hg_point *last;
+
+	if (t_ns >= im->timeline_until_ns) {
+		hg_timeline_add(im, t_ns);
+		return;
+	}
+	/* Within a step the point follows the heap, except that a peak is never lost. */
+	last = &im->timeline[im->n_timeline - 1];
+	if (im->totals.live_bytes == im->totals.peak_bytes ||
+	    last->heap_bytes != im->totals.peak_bytes)
+		last->heap_bytes = im->totals.live_bytes;
+}
 
 #define HG_TIMELINE_MAX 4096
 

@@ -79,6 +79,8 @@ struct hg_image *hg_replay_new_image(struct hg_replay_state *s, uint32_t pid, ui
 	struct hg_image *im = hg_xcalloc(1, sizeof(*im));
 	struct hg_pid_images *e = hg_replay_pid_entry(s, pid);
 
+	s->image_epoch++;
+
 	im->pid = pid;
 	im->file_order = s->r->n_images;
 	im->t_start_ns = t;
@@ -188,24 +190,36 @@ static void sift_down(struct hg_replay_state *s, size_t i)
 	s->heap[i] = st;
 }
 
-static void enqueue(struct hg_replay_state *s, struct hg_stream *st, const struct hg_pending *p)
+/* A full FIFO doubles, its events in order from the start. */
+static HG_NOINLINE void fifo_grow(struct hg_stream *st)
 {
-	if (st->n == st->cap) {
-		size_t cap = st->cap ? st->cap * 2 : 64;
-		struct hg_pending *q = hg_xmalloc(sizeof(*q) * cap);
-		for (size_t i = 0; i < st->n; i++)
-			q[i] = st->q[(st->head + i) & (st->cap - 1)];
-		free(st->q);
-		st->q = q;
-		st->head = 0;
-		st->cap = cap;
-	}
+	size_t cap = st->cap ? st->cap * 2 : 64;
+	struct hg_pending *q = hg_xmalloc(sizeof(*q) * cap);
+
+	for (size_t i = 0; i < st->n; i++)
+		q[i] = st->q[(st->head + i) & (st->cap - 1)];
+	free(st->q);
+	st->q = q;
+	st->head = 0;
+	st->cap = cap;
+}
+
+/* A stream that had no event waiting joins the heap. */
+static HG_NOINLINE void heap_add(struct hg_replay_state *s, struct hg_stream *st)
+{
+	HG_GROW(s->heap, s->heap_cap, s->n_heap + 1);
+	s->heap[s->n_heap++] = st;
+	sift_up(s, s->n_heap - 1);
+}
+
+static inline void enqueue(struct hg_replay_state *s, struct hg_stream *st,
+			   const struct hg_pending *p)
+{
+	if (HG_UNLIKELY(st->n == st->cap))
+		fifo_grow(st);
 	st->q[(st->head + st->n) & (st->cap - 1)] = *p; /* cap is a power of two */
-	if (st->n++ == 0) {
-		HG_GROW(s->heap, s->heap_cap, s->n_heap + 1);
-		s->heap[s->n_heap++] = st;
-		sift_up(s, s->n_heap - 1);
-	}
+	if (st->n++ == 0)
+		heap_add(s, st);
 	if (++s->n_pending > s->r->max_waiting)
 		s->r->max_waiting = s->n_pending;
 }
@@ -222,6 +236,8 @@ static struct hg_pending dequeue(struct hg_replay_state *s, size_t i)
 		s->heap[i] = s->heap[--s->n_heap];
 		if (i == s->n_heap)
 			return p;
+	} else if (s->n_heap == 1) {
+		return p; /* one thread waiting: nothing to reorder */
 	}
 	sift_down(s, i);
 	sift_up(s, i);
@@ -520,11 +536,36 @@ static void prefetch_ahead(const struct hg_image *im, const struct hg_stream *th
 		hg_addrmap_prefetch(&im->live, q->addr);
 }
 
+/*
+ * hg_replay_image_at for a thread's event, remembered with the span of times its image covers
+ * (an image runs until the pid's next one starts): nearly every event goes where the
+ * thread's last one went, and is then spared a lookup of the pid and of its images.
+ */
+static struct hg_image *stream_image(struct hg_replay_state *s, struct hg_stream *st,
+				     uint64_t t)
+{
+	struct hg_pid_images *e;
+	struct hg_image *im;
+	size_t i;
+
+	if (st->im_epoch == s->image_epoch && st->im && t >= st->im_from && t < st->im_until)
+		return st->im;
+	im = hg_replay_image_at(s, stream_pid(st), t);
+	e = hg_replay_pid_entry(s, stream_pid(st));
+	for (i = 0; e->im[i] != im; i++)
+		;
+	st->im = im;
+	st->im_from = i ? im->t_start_ns : 0;
+	st->im_until = i + 1 < e->n ? e->im[i + 1]->t_start_ns : UINT64_MAX;
+	st->im_epoch = s->image_epoch;
+	return im;
+}
+
 /* Event p of thread `thread` (whose FIFO it came from). */
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
 	struct hg_image *im = (p->kind == P_FORK && p->im) || p->kind == P_SNAP ?
-				     p->im : hg_replay_image_at(s, stream_pid(thread), p->t_ns);
+				     p->im : stream_image(s, thread, p->t_ns);
 
 	/* The first event past the capture time: the state now is the state at that time. */
 	if (HG_UNLIKELY(s->flags & HG_REPLAY_AT) && p->t_ns > im->t_start_ns + s->at_ns)
@@ -612,17 +653,30 @@ static void drain(struct hg_replay_state *s, int at)
 	}
 }
 
-void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
-			  uint32_t tid)
+static HG_ALWAYS_INLINE void push_timed(struct hg_replay_state *s, struct hg_pending *p,
+					uint32_t pid, uint32_t tid)
 {
-	struct hg_stream *st = hg_replay_stream_of(s, pid, tid);
+	struct hg_stream *st = s->last_stream;
 
+	if (!st || st->key != ((uint64_t)pid << 32 | tid)) /* records come in runs of a thread */
+		st = hg_replay_stream_of(s, pid, tid);
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
 		s->max_t = p->t_ns;
 	st->last_t = p->t_ns;
 	enqueue(s, st, p);
+	/* What drain would find, in short: with horizons coming, the earliest waiting event was
+	 * past the horizon before this one came (drain left it so), and this one is too. */
+	if (s->horizons && p->t_ns > s->horizon && s->n_pending <= MAX_PENDING_ANY &&
+	    s->max_t <= s->horizon + HORIZON_STALE_NS)
+		return;
 	drain(s, DRAIN_PUSH);
+}
+
+void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
+			  uint32_t tid)
+{
+	push_timed(s, p, pid, tid);
 }
 
 void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns)
@@ -720,7 +774,7 @@ static int push_heap_event(struct hg_replay_state *s, const struct hg_record *re
 	} else {
 		return 0;
 	}
-	hg_replay_push_timed(s, &p, rec->pid, rec->tid);
+	push_timed(s, &p, rec->pid, rec->tid);
 	return 1;
 }
 

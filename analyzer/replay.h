@@ -221,6 +221,8 @@ struct hg_image {
 	struct hg_point *timeline; /* live bytes over time, at least one point per step_ns */
 	size_t n_timeline, timeline_cap;
 	uint64_t timeline_step_ns;
+	uint64_t timeline_until_ns; /* trace time before which an event only moves the last
+				       point (0: none yet), see peak.h */
 	struct hg_point *rss;      /* resident set samples (heap_bytes holds the RSS) */
 	size_t n_rss, rss_cap;
 	uint64_t rss_peak_bytes;   /* largest RSS sample, 0 when none was taken */

@@ -57,6 +57,10 @@ struct hg_stream {
 				freed or when none */
 	struct hg_pending *q;/* FIFO of waiting events, ring buffer of cap entries */
 	size_t head, n, cap;
+	/* The image the thread's last applied event went to, and the times it covers
+	 * [im_from, im_until); valid while no image was made since (image_epoch). */
+	struct hg_image *im;
+	uint64_t im_from, im_until, im_epoch;
 	UT_hash_handle hh;
 };
 
@@ -96,6 +100,7 @@ struct hg_replay_state {
 	size_t n_pending;       /* events waiting in all streams */
 	struct hg_stream *last_stream;   /* lookup caches: records come in runs of one thread */
 	struct hg_pid_images *last_pid;
+	uint64_t image_epoch;   /* images made so far: a stream's cached image is this old */
 	uint64_t seq, max_t;
 	uint64_t horizon;       /* latest HG_REC_HORIZON: events up to it are all read */
 	int horizons;           /* a HORIZON record was seen: the window no longer applies */

@@ -10,6 +10,7 @@
 #define HG_LIKELY(x) __builtin_expect(!!(x), 1)
 #define HG_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define HG_NOINLINE __attribute__((noinline))
+#define HG_ALWAYS_INLINE inline __attribute__((always_inline))
 #define HG_COLD __attribute__((cold))
 #define HG_EXPORT __attribute__((visibility("default")))
 #define HG_UNUSED __attribute__((unused))

@@ -365,6 +365,58 @@ START_TEST(test_model_codec5_free_of_an_old_block)
 }
 END_TEST
 
+/* Rank of addr among its pair's recent blocks (0: the newest), as the writer would code it. */
+static uint32_t rank_of(const struct hg_pid_model *pm, uint64_t addr)
+{
+	uint64_t age;
+	uint32_t pair, rank;
+
+	ck_assert_int_eq(hg_model_free_ref(pm, addr, &age, &pair, &rank), 1);
+	return rank;
+}
+
+/* A pair keeps its last HG_MODEL_PAIR_RECENT live blocks in a ring: the oldest goes with each
+ * allocation past that, a freed one leaves the others' order, and ranks count from the newest
+ * through the ring's wrap. */
+START_TEST(test_model_pair_recent_ranks)
+{
+	struct hg_event_model *w = hg_event_model_new();
+	struct hg_pid_model *pm = hg_model_of(w, 1);
+	int is_new;
+	uint32_t pair = hg_model_pair(pm, 40, 1, HG_FN_MALLOC, &is_new);
+	uint64_t a[102], got;
+
+	for (int i = 0; i < 102; i++)
+		a[i] = 0x100000 + 64 * (uint64_t)i;
+	for (int i = 0; i < 100; i++)
+		hg_model_note_alloc(pm, a[i], pair);
+	ck_assert_uint_eq(rank_of(pm, a[99]), 0);
+	ck_assert_uint_eq(rank_of(pm, a[50]), 49);
+	ck_assert_uint_eq(rank_of(pm, a[36]), 63);
+	ck_assert_uint_eq(rank_of(pm, a[35]), UINT32_MAX); /* recent, but pushed out of the pair's */
+
+	hg_model_note_free(pm, a[50], HG_MODEL_NO_PAIR); /* the writer's map knows its pair */
+	ck_assert_uint_eq(rank_of(pm, a[51]), 48);
+	ck_assert_uint_eq(rank_of(pm, a[49]), 49);
+	ck_assert_uint_eq(rank_of(pm, a[36]), 62);
+	ck_assert_int_eq(hg_model_free_deref(pm, pair, 0, &got), 0);
+	ck_assert_uint_eq(got, a[99]);
+	ck_assert_int_eq(hg_model_free_deref(pm, pair, 62, &got), 0);
+	ck_assert_uint_eq(got, a[36]);
+	ck_assert_int_eq(hg_model_free_deref(pm, pair, 63, &got), -1);
+
+	hg_model_note_alloc(pm, a[100], pair); /* 64 again: nothing goes */
+	ck_assert_uint_eq(rank_of(pm, a[36]), 63);
+	hg_model_note_alloc(pm, a[101], pair); /* the oldest goes */
+	ck_assert_uint_eq(rank_of(pm, a[36]), UINT32_MAX);
+	ck_assert_uint_eq(rank_of(pm, a[37]), 63);
+	ck_assert_uint_eq(rank_of(pm, a[101]), 0);
+	ck_assert_int_eq(hg_model_free_deref(pm, pair, 63, &got), 0);
+	ck_assert_uint_eq(got, a[37]);
+	hg_event_model_free(w);
+}
+END_TEST
+
 /* A reader's model for codec 5 keeps no map, which a codec-4 or codec-3 block would need (a
  * literal free there may be of a recent block): it refuses them as damage, and goes on with
  * codec 5. */
@@ -470,6 +522,7 @@ Suite *event_model_suite(void)
 	tcase_add_test(tc, test_model_columns_must_add_up);
 	tcase_add_test(tc, test_model_small_records_and_far_addresses);
 	tcase_add_test(tc, test_model_codec5_codes_and_columns);
+	tcase_add_test(tc, test_model_pair_recent_ranks);
 	suite_add_tcase(s, tc);
 	return s;
 }
