@@ -157,7 +157,7 @@ static int pack_alloc_model(struct pack_state *st, const struct hg_rec_alloc *a)
 	} else {
 		put(st, COL_ADDR, code);
 	}
-	hg_model_note_alloc(pm, a->addr, pair);
+	hg_model_note_alloc(pm, a->addr, pair, code);
 	st->t = a->t_ns;
 	return 0;
 }

@@ -32,12 +32,22 @@ static HG_NOINLINE uint64_t get_long(struct pack_state *st, enum col c)
 	return 0;
 }
 
+/* Most varints are one or two bytes: those inline. */
 static inline uint64_t get(struct pack_state *st, enum col c)
 {
 	struct unpack_in *in = st->in[c];
+	const uint8_t *p = in->p;
 
-	if (HG_LIKELY(in->p < in->end && *in->p < 0x80)) /* most are one byte */
-		return *in->p++;
+	if (HG_LIKELY(in->end - p >= 2)) {
+		if (p[0] < 0x80) {
+			in->p = p + 1;
+			return p[0];
+		}
+		if (p[1] < 0x80) {
+			in->p = p + 2;
+			return (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+		}
+	}
 	return get_long(st, c);
 }
 
@@ -153,7 +163,7 @@ static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out
 		st->bad = 1;
 		return 0;
 	}
-	hg_model_note_alloc(pm, a.addr, pair);
+	hg_model_note_alloc(pm, a.addr, pair, code);
 	st->t = a.t_ns;
 	memcpy(out, &a, sizeof(a));
 	return sizeof(a);

@@ -495,20 +495,16 @@ static void drop_at(uint64_t *v, uint32_t *n, uint32_t i)
 	(*n)--;
 }
 
-void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
+void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, uint64_t code)
 {
 	struct chunk_class *c;
 	struct pair *p = &pm->pairs[pair];
 	struct recent_slot *slot;
 	uint64_t end;
 
-	/* The address is no longer free in its chunk size. */
-	if ((c = class_of(pm, p, 0)))
-		for (uint32_t i = c->n_freed; i-- > 0;)
-			if (c->freed[i] == addr) {
-				drop_at(c->freed, &c->n_freed, i);
-				break;
-			}
+	/* The address is no longer free in its chunk size (the code said where it was). */
+	if (code < HG_MODEL_FREED && (c = class_of(pm, p, 0)) && code < c->n_freed)
+		drop_at(c->freed, &c->n_freed, c->n_freed - 1 - (uint32_t)code);
 	if (!pm->fifo) /* on first use: a process with few allocations stays small */
 		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
 	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];

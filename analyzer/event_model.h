@@ -85,8 +85,14 @@ uint64_t hg_model_addr_code(struct hg_pid_model *pm, uint64_t addr, uint32_t pai
 int hg_model_addr_decode(struct hg_pid_model *pm, uint64_t code, uint32_t pair, unsigned codec,
 			 uint64_t *addr);
 
-/* After an ALLOC was packed or unpacked: update the model with it. */
-void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair);
+/*
+ * After an ALLOC was packed or unpacked: update the model with it. code: its address code.
+ * The code says whether the address is among its chunk size's recent frees, and where, since
+ * the writer looks there first (a code below HG_MODEL_FREED is that position, any other says
+ * it is not there): no search. HG_MODEL_NOT_FREED for an address known not to be there.
+ */
+#define HG_MODEL_NOT_FREED UINT64_MAX
+void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, uint64_t code);
 
 /*
  * FREE, writer side: 0 unless addr is one of the process's last HG_MODEL_RECENT allocations and

@@ -389,7 +389,7 @@ START_TEST(test_model_pair_recent_ranks)
 	for (int i = 0; i < 102; i++)
 		a[i] = 0x100000 + 64 * (uint64_t)i;
 	for (int i = 0; i < 100; i++)
-		hg_model_note_alloc(pm, a[i], pair);
+		hg_model_note_alloc(pm, a[i], pair, HG_MODEL_NOT_FREED);
 	ck_assert_uint_eq(rank_of(pm, a[99]), 0);
 	ck_assert_uint_eq(rank_of(pm, a[50]), 49);
 	ck_assert_uint_eq(rank_of(pm, a[36]), 63);
@@ -405,9 +405,9 @@ START_TEST(test_model_pair_recent_ranks)
 	ck_assert_uint_eq(got, a[36]);
 	ck_assert_int_eq(hg_model_free_deref(pm, pair, 63, &got), -1);
 
-	hg_model_note_alloc(pm, a[100], pair); /* 64 again: nothing goes */
+	hg_model_note_alloc(pm, a[100], pair, HG_MODEL_NOT_FREED); /* 64 again: nothing goes */
 	ck_assert_uint_eq(rank_of(pm, a[36]), 63);
-	hg_model_note_alloc(pm, a[101], pair); /* the oldest goes */
+	hg_model_note_alloc(pm, a[101], pair, HG_MODEL_NOT_FREED); /* the oldest goes */
 	ck_assert_uint_eq(rank_of(pm, a[36]), UINT32_MAX);
 	ck_assert_uint_eq(rank_of(pm, a[37]), 63);
 	ck_assert_uint_eq(rank_of(pm, a[101]), 0);
