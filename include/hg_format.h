@@ -719,18 +719,22 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * [tail, head), then store-release tail. The producer waits (back-pressure) while
  * head + n - tail > window.
  *
- * Windows (version 4): a slot's producer writes through only the first window bytes of its data
- * area, so that a thread that writes little, or that the collector keeps up with, does not make
- * the whole slot resident in its process. Its claimer sets the window to HG_RING_FIRST_WINDOW (or
- * slot_bytes if smaller). A producer that keeps having to wait for room (the rule is the shim's:
- * preload/ring.c, make_room; not while it holds the horizon for a burst such as a snapshot)
- * instead waits until the slot is empty (tail == head), then doubles the window (up to slot_bytes)
- * before it writes on. Every byte in [tail, head) is then written under the window the collector
- * reads after its acquire of head: the window changes only while the slot is empty, and the
- * collector's tail lags head until its copy is done.
+ * Windows (version 4; the first window 16 KiB since version 6, 64 KiB before): a slot's producer
+ * writes through only the first window bytes of its data area, so that a thread that writes
+ * little, or that the collector keeps up with, does not make the whole slot resident in its
+ * process. Its claimer sets the window to HG_RING_FIRST_WINDOW (or slot_bytes if smaller). A
+ * producer that keeps having to wait for room (the rule is the shim's: preload/ring.c,
+ * make_room; not while it holds the horizon for a burst such as a snapshot) instead waits until
+ * the slot is empty (tail == head), then doubles the window (up to slot_bytes) before it writes
+ * on. Every byte in [tail, head) is then written under the window the collector reads after its
+ * acquire of head: the window changes only while the slot is empty, and the collector's tail
+ * lags head until its copy is done.
  */
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
-#define HG_RING_VERSION 5 /* 2: barriers; 3: the clock; 4: slot windows; 5: wake-ups */
+/* 2: barriers; 3: the clock; 4: slot windows; 5: wake-ups; 6: a first window of 16 KiB, not
+ * 64 KiB (a version-5 reader takes a 16 or 32 KiB window for none, the whole slot, and would
+ * read the slot's bytes from the wrong places) */
+#define HG_RING_VERSION 6
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
@@ -743,7 +747,9 @@ static inline uint32_t hg_rec_align(uint32_t n)
 #define HG_RING_DEFAULT_SLOTS 64u
 #define HG_RING_DEFAULT_SLOT_BYTES (1u << 20)
 #define HG_RING_MIN_SLOT_BYTES (1u << 16)
-#define HG_RING_FIRST_WINDOW (1u << 16)
+/* A claimed slot's window (above): enough for what a program that writes little, such as gcc's
+ * driver, writes between two passes of the collector. 64 KiB before version 6. */
+#define HG_RING_FIRST_WINDOW (1u << 14)
 #define HG_RING_MAX_SLOTS 4096u
 
 enum hg_slot_state {
@@ -852,7 +858,9 @@ struct hg_ring_header {
  *                 with a timestamped record in hand, or the time of a record it stamped
  *                 before a long call (hg_ring_hold), 0 otherwise (own slots only; the
  *                 collector keeps HG_REC_HORIZON below it)
- *   40     4    window (atomic): the part of the data area in use, see above (version 4)
+ *   40     4    window (atomic): the part of the data area in use, a power of two from
+ *                 HG_RING_FIRST_WINDOW to slot_bytes, see above (version 4; from 16 KiB
+ *                 since version 6)
  *   44     20   zero
  *   64     8    tail (atomic): bytes consumed by the collector; its low 32 bits are the futex
  *                 a waiting producer sleeps on (version 5)

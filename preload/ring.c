@@ -236,10 +236,13 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
  * hold is what the program writes between two passes of the collector, which sleeps half a
  * millisecond after a light pass and is woken by a producer that begins to wait: the traced
  * sqlite3 of bench/ (340 MB/s of records) ends at 512 KiB, churn (130 MB/s) at 128 KiB, git
- * and a program that writes little at HG_RING_FIRST_WINDOW. Before the collector wrote in a
- * thread of its own and was woken, sqlite3 and churn ended at 1 MiB (a window had to hold what
- * the program wrote while the collector compressed), and widened on the second wait, where
- * now it takes the fifth.
+ * and gcc's as at 64 KiB, gcc's driver and a program that writes little at
+ * HG_RING_FIRST_WINDOW, 16 KiB. That first window was 64 KiB, which the driver never needed
+ * (its ring 68 KiB, now 28); the others get from 16 KiB to where they end in two to five
+ * widenings within their first quarter second (sqlite3 at 512 KiB after some 40 ms, as from
+ * 64 KiB). Before the collector wrote in a thread of its own and was woken, sqlite3 and churn
+ * ended at 1 MiB (a window had to hold what the program wrote while the collector compressed),
+ * and widened on the second wait, where now it takes the fifth.
  */
 #define WIDEN_SHARE 128
 #define WIDEN_SPAN 16

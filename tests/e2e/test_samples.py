@@ -99,8 +99,9 @@ SLOT = 64 << 10  # record --slot-size below
 def test_tracer_memory(ctx):
     """The tracer's own memory in the process, as the shim counts it from its page tables at the
     exit snapshot and as the process exits. threads.c's four threads each write some 1.3 MB of
-    records through a ring slot of their own, at once: with 64 KiB slots, all of each slot's
-    pages are touched. The main thread's slot holds at least a page, and the ring's header
+    records through a ring slot of their own, at once: with 64 KiB slots, each thread's window
+    widens from the first 16 KiB to the whole slot, and all of each slot's pages are touched.
+    The main thread's slot holds at least a page, and the ring's header
     (4 KiB, then 128 bytes per slot: 2 pages for 64 slots) at most 3. A process killed by a
     signal has no sample: null, and no line in the text."""
     res, trace = ctx.record([ctx.sample("threads")], expect_code=0,

@@ -204,8 +204,10 @@ START_TEST(test_ring_first_put_claims_slot)
 END_TEST
 
 /*
- * Records of many sizes, ten slots' worth through one 64 KiB slot, drained whenever half the
- * slot is in use: many of them straddle the end of the data area. All arrive byte for byte.
+ * Records of many sizes, ten windows' worth through the first window of a slot, drained
+ * whenever half the window is in use: many of them straddle the end of the window, past which
+ * the producer writes at the window's start and the collector reads there. All arrive byte
+ * for byte, and the window stays as it was: a producer that never waits does not widen it.
  */
 START_TEST(test_ring_wraparound_byte_exact)
 {
@@ -213,9 +215,11 @@ START_TEST(test_ring_wraparound_byte_exact)
 	uint64_t ip[64], head = 0, drained = 0;
 	uint32_t straddling = 0, n = 0;
 	size_t off = 0;
+	uint32_t w;
 
 	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
-	while (head < 10ull * FX_SLOT_64K) {
+	w = fx_first_window(fx_ring_rig.ring);
+	while (head < 10ull * w) {
 		uint32_t frames = (n * 7) % 41, size = 16 + 8 * frames;
 		struct hg_rec_stack *rec;
 		size_t at;
@@ -224,17 +228,19 @@ START_TEST(test_ring_wraparound_byte_exact)
 			ip[f] = ((uint64_t)n << 16) | f;
 		at = fx_stack(&all, n + 1, frames, ip);
 		rec = (struct hg_rec_stack *)(all.p + at);
-		if (head + size - drained > FX_SLOT_64K / 2) {
+		if (head + size - drained > w / 2) {
 			drained += hg_collector_drain(fx_ring_rig.c);
 			ck_assert_uint_eq(drained, head);
 		}
-		straddling += head % FX_SLOT_64K + size > FX_SLOT_64K;
+		straddling += head % w + size > w;
 		hg_ring_put(rec, size);
 		head += size;
 		n++;
 	}
 	ck_assert_uint_ge(straddling, 9);
 	ck_assert_uint_eq(hg_tls.slot->head, head);
+	ck_assert_uint_eq(hg_tls.window, w);
+	ck_assert_uint_eq(hg_tls.slot->window, w);
 
 	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
 	ck_assert_int_eq(fx_ring_tr.rc, 0);

@@ -630,6 +630,11 @@ uint32_t fx_slot_index(struct hg_ring_header *r, const struct hg_ring_slot *s)
 	return (uint32_t)(s - fx_slot(r, 0));
 }
 
+uint32_t fx_first_window(const struct hg_ring_header *r)
+{
+	return hg_ring_window(r, HG_RING_FIRST_WINDOW);
+}
+
 void fx_sleep_us(long us)
 {
 	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };

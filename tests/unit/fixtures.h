@@ -219,6 +219,9 @@ void fx_expect_sequence(const struct fx_trace *t, uint32_t pid, uint32_t tid, ui
 			uint32_t m);
 /* Index of slot s in ring r. */
 uint32_t fx_slot_index(struct hg_ring_header *r, const struct hg_ring_slot *s);
+/* The window a slot of r has when claimed (HG_RING_FIRST_WINDOW, or the slot if smaller): what
+ * a producer writes through before it waits for the collector, unless it widens. */
+uint32_t fx_first_window(const struct hg_ring_header *r);
 void fx_sleep_us(long us);
 /* A pid (and main-thread tid) that no longer exists: a child that exited and was reaped. */
 uint32_t fx_dead_pid(void);
