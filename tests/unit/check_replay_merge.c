@@ -105,6 +105,16 @@ START_TEST(test_replay_same_tick_handovers)
 }
 END_TEST
 
+/* X's free found nothing (its block was allocated before tracing) and X's allocation after it
+ * is a new block of 100 bytes from stack 2, live. */
+static void expect_orphan_then_new_block(const struct hg_image *im)
+{
+	ck_assert_uint_eq(im->totals.frees, 0);
+	ck_assert_uint_eq(im->totals.unknown_frees, 1);
+	ck_assert_uint_eq(im->totals.live_bytes, 100);
+	rr_expect_live(im, X, 100, 2);
+}
+
 /*
  * A free of a block allocated before tracing began stays an unknown free when the address is
  * handed out again later: the orphan note is older than the new allocation, by more than a
@@ -112,8 +122,6 @@ END_TEST
  */
 START_TEST(test_replay_orphan_free_then_real_reuse)
 {
-	struct hg_image *im;
-
 	rr_process(0, T, 100, 1, "p", 1, "/p");
 	fx_free(&rr_rig.b, T + 50, X);
 	rr_block(100, 101);
@@ -122,11 +130,7 @@ START_TEST(test_replay_orphan_free_then_real_reuse)
 	rr_block(100, 102);
 	rr_replay();
 
-	im = rr_rig.r->images[0];
-	ck_assert_uint_eq(im->totals.frees, 0);
-	ck_assert_uint_eq(im->totals.unknown_frees, 1);
-	ck_assert_uint_eq(im->totals.live_bytes, 100);
-	rr_expect_live(im, X, 100, 2);
+	expect_orphan_then_new_block(rr_rig.r->images[0]);
 }
 END_TEST
 
@@ -137,19 +141,13 @@ END_TEST
  */
 START_TEST(test_replay_orphan_free_then_own_reuse)
 {
-	struct hg_image *im;
-
 	rr_process(0, T, 100, 1, "p", 1, "/p");
 	fx_free(&rr_rig.b, T + 50, X);
 	rr_alloc(T + 60, X, 100, 2);
 	rr_block(100, 101);
 	rr_replay();
 
-	im = rr_rig.r->images[0];
-	ck_assert_uint_eq(im->totals.frees, 0);
-	ck_assert_uint_eq(im->totals.unknown_frees, 1);
-	ck_assert_uint_eq(im->totals.live_bytes, 100);
-	rr_expect_live(im, X, 100, 2);
+	expect_orphan_then_new_block(rr_rig.r->images[0]);
 }
 END_TEST
 

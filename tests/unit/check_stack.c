@@ -46,13 +46,10 @@ START_TEST(test_stack_ids_stable_and_dense)
 }
 END_TEST
 
-/*
- * Past 3/4 of the first tier a second one is mapped: new stacks go there, stacks of the first
- * tier keep their ids, and nothing gets two ids (one thread: no race to add a tier).
- */
-START_TEST(test_stack_table_grows_in_tiers)
+/* A fresh table: n new stacks get ids in order and fill `tiers` tiers; interned again, each is
+ * found with its id and nothing is added. */
+static void intern_twice(uint32_t n, uint32_t tiers)
 {
-	const uint32_t n = TIER0 + TIER0 / 2; /* 3,072: past the first tier's capacity */
 	int inserted;
 	uint32_t first;
 
@@ -62,12 +59,21 @@ START_TEST(test_stack_table_grows_in_tiers)
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
 		ck_assert_int_eq(inserted, 1);
 	}
-	ck_assert_uint_eq(hg_stack_tiers(), 2);
+	ck_assert_uint_eq(hg_stack_tiers(), tiers);
 	for (uint32_t k = 0; k < n; k++) {
 		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
 		ck_assert_int_eq(inserted, 0);
 	}
 	ck_assert_uint_eq(hg_stack_count(), first + n);
+}
+
+/*
+ * Past 3/4 of the first tier a second one is mapped: new stacks go there, stacks of the first
+ * tier keep their ids, and nothing gets two ids (one thread: no race to add a tier).
+ */
+START_TEST(test_stack_table_grows_in_tiers)
+{
+	intern_twice(TIER0 + TIER0 / 2, 2); /* 3,072: past the first tier's capacity */
 }
 END_TEST
 
@@ -78,22 +84,7 @@ END_TEST
  */
 START_TEST(test_stack_tiers_double)
 {
-	const uint32_t n = 12000;
-	int inserted;
-	uint32_t first;
-
-	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
-	first = hg_stack_count();
-	for (uint32_t k = 0; k < n; k++) {
-		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
-		ck_assert_int_eq(inserted, 1);
-	}
-	ck_assert_uint_eq(hg_stack_tiers(), 4);
-	for (uint32_t k = 0; k < n; k++) {
-		ck_assert_uint_eq(intern(k, &inserted), first + k + 1);
-		ck_assert_int_eq(inserted, 0);
-	}
-	ck_assert_uint_eq(hg_stack_count(), first + n);
+	intern_twice(12000, 4);
 }
 END_TEST
 
