@@ -122,6 +122,11 @@ uint32_t hg_stack_count(void)
 	return __atomic_load_n(&st.next_id, __ATOMIC_RELAXED);
 }
 
+void hg_stack_set_count(uint32_t n)
+{
+	__atomic_store_n(&st.next_id, n, __ATOMIC_RELAXED);
+}
+
 static uint64_t mix(uint64_t h)
 {
 	h *= 0xff51afd7ed558ccdull;

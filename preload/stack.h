@@ -63,4 +63,8 @@ int hg_stack_is_self(uint64_t addr);
 /* Number of distinct stacks this process (and its fork ancestors) has defined. */
 uint32_t hg_stack_count(void);
 
+/* Tests: make the last id handed out n, as if n stacks had been defined (to reach the ids
+ * past what a table entry holds without defining 16 million stacks). */
+void hg_stack_set_count(uint32_t n);
+
 #endif /* HG_STACK_H */

@@ -89,6 +89,34 @@ START_TEST(test_stack_tiers_double)
 END_TEST
 
 /*
+ * A table entry holds 24 bits of id. Ids beyond are still handed out, each once, but a stack
+ * that got one is not found again: its entry says so (ID_OVERFLOW, which is also the last id
+ * that fits), and whoever meets it takes a fresh id, as a stack never seen would. The stack
+ * with the last id below that is found as ever.
+ */
+START_TEST(test_stack_ids_past_24_bits)
+{
+	const uint32_t top = (1u << 24) - 1; /* ID_OVERFLOW */
+	int inserted;
+
+	ck_assert_int_eq(hg_stack_init(HG_MAX_FRAMES, 1), 0);
+	hg_stack_set_count(top - 2);
+	for (uint32_t k = 0; k < 4; k++) { /* ids top - 1 .. top + 2 */
+		ck_assert_uint_eq(intern(900000 + k, &inserted), top - 1 + k);
+		ck_assert_int_eq(inserted, 1);
+	}
+	ck_assert_uint_eq(intern(900000, &inserted), top - 1);
+	ck_assert_int_eq(inserted, 0);
+	/* Not top, top + 1 or top + 2 again, nor those cut to 24 bits (0 and 1: a wrong stack's) */
+	for (uint32_t k = 1; k < 4; k++) {
+		ck_assert_uint_eq(intern(900000 + k, &inserted), top + 2 + k);
+		ck_assert_int_eq(inserted, 1);
+	}
+	ck_assert_uint_eq(hg_stack_count(), top + 5);
+}
+END_TEST
+
+/*
  * A stack's id depends on every frame and on their order: one frame changed anywhere, two
  * neighbours swapped, two frames four apart swapped (the hash's lanes take every fourth frame)
  * and each shorter prefix all give new stacks, and each is found again as itself.
@@ -144,6 +172,7 @@ Suite *stack_suite(void)
 	tcase_add_test(tc, test_stack_ids_stable_and_dense);
 	tcase_add_test(tc, test_stack_table_grows_in_tiers);
 	tcase_add_test(tc, test_stack_tiers_double);
+	tcase_add_test(tc, test_stack_ids_past_24_bits);
 	tcase_add_test(tc, test_stack_identity_is_every_frame_in_order);
 	suite_add_tcase(s, tc);
 	return s;
