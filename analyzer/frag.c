@@ -83,7 +83,11 @@ static void close_page(struct hg_frag *fr, struct page_acc *pa, struct pin_acc *
 	}
 }
 
-/* Add [lo, hi) of block b to the page accounting, page by page (middle pages are full). */
+/*
+ * Add [lo, hi) of block b to the page accounting: its first page and its last may be shared
+ * with other blocks; the pages between are full of it, so each is a page of live data that
+ * pins nothing, counted all at once (a block of gigabytes is as quick as one of bytes).
+ */
 static void add_bytes(struct hg_frag *fr, struct page_acc *pa, struct pin_acc *pins,
 		      const struct hg_snapshot *sn, long b, uint64_t lo, uint64_t hi)
 {
@@ -100,6 +104,13 @@ static void add_bytes(struct hg_frag *fr, struct page_acc *pa, struct pin_acc *p
 			pa->best_bytes = n;
 		}
 		lo += n;
+		if (hi - lo > HG_PAGE_BYTES) { /* whole pages follow, then the last */
+			uint64_t full = (hi - lo - 1) / HG_PAGE_BYTES;
+			close_page(fr, pa, pins, sn);
+			*pa = (struct page_acc){ UINT64_MAX, 0, -1, 0 };
+			fr->pages_with_live_data += full;
+			lo += full * HG_PAGE_BYTES;
+		}
 	}
 }
 
@@ -216,7 +227,10 @@ void hg_frag_build(struct hg_frag *fr, const struct hg_image *im, const struct h
 			fr->pages_with_live_data += (own.hi - own.lo) / HG_PAGE_BYTES;
 			continue;
 		}
-		add_bytes(fr, &pa, pins, sn, (long)i, b->addr - CHUNK_HEADER, b->addr + b->size_bytes);
+		/* Within its region: a size past it (a damaged trace's) would count pages that
+		 * are not malloc's. */
+		add_bytes(fr, &pa, pins, sn, (long)i, b->addr - CHUNK_HEADER,
+			  b->size_bytes < r->hi - b->addr ? b->addr + b->size_bytes : r->hi);
 		if (r->kind == HG_REGION_BRK) {
 			fr->top_block = (long)i;
 			brk_hi = r->hi;

@@ -253,6 +253,26 @@ START_TEST(test_frag_untouched_top_of_a_thread_heap)
 }
 END_TEST
 
+/*
+ * Pages of live data: A's chunk covers pages 0-2 of the brk heap (the middle one whole). C's
+ * size is a damaged trace's, 2^50 bytes: its pages are counted to the end of its region (page
+ * 3, where its chunk header pins a page, to 32), at once rather than page by page, which
+ * took hours.
+ */
+START_TEST(test_frag_pages_of_a_long_block_and_of_a_damaged_size)
+{
+	region(HG_REGION_BRK, BRK, BRK_BYTES);
+	block(BRK + 0x10, 10000, 1);
+	block(BRK + 0x4000, 1ull << 50, 1);
+	hg_frag_build(&fr, &im, &sn);
+	ck_assert_uint_eq(fr.live_blocks, 2);
+	ck_assert_uint_eq(fr.pages_with_live_data, 33);
+	ck_assert_uint_eq(fr.pages_free, 0);
+	ck_assert_uint_eq(fr.n_pinners, 1);
+	ck_assert_uint_eq(fr.pinners[0].pinned_bytes, 4096);
+}
+END_TEST
+
 Suite *frag_suite(void);
 
 Suite *frag_suite(void)
@@ -274,6 +294,7 @@ Suite *frag_suite(void)
 	tcase_add_test(untouched, test_frag_untouched_ignores_an_earlier_snapshots_count);
 	tcase_add_test(untouched, test_frag_untouched_above_a_freed_block);
 	tcase_add_test(untouched, test_frag_untouched_top_of_a_thread_heap);
+	tcase_add_test(untouched, test_frag_pages_of_a_long_block_and_of_a_damaged_size);
 	suite_add_tcase(s, untouched);
 	return s;
 }
