@@ -62,7 +62,9 @@ void hg_timeline_add(struct hg_image *im, uint64_t t_ns)
 		thin(im);
 	HG_GROW(im->timeline, im->timeline_cap, im->n_timeline + 1);
 	im->timeline[im->n_timeline++] = (struct hg_point){ t, im->totals.live_bytes };
-	im->timeline_until_ns = im->t_start_ns + t + im->timeline_step_ns;
+	/* Saturated: a crafted trace's times near 2^64 would wrap it to a small one. */
+	if (__builtin_add_overflow(im->t_start_ns + t, im->timeline_step_ns, &im->timeline_until_ns))
+		im->timeline_until_ns = UINT64_MAX;
 }
 
 void hg_rss_note(struct hg_image *im, uint64_t t_ns, uint64_t rss_bytes)
