@@ -68,6 +68,8 @@ struct pack_state {
 	uint8_t *at[N_COLS], **col[N_COLS];
 	/* Unpacking: each column's bytes left; one stream for codecs 2 and 3. */
 	struct unpack_in in_at[N_COLS], *in[N_COLS];
+	const uint8_t *pair_ahead; /* unpacking in columns: the pair index PAIR_AHEAD past the
+				      next one read, or NULL (unpack_pair_ahead) */
 	int bad;        /* unpacking met an overrun or an over-long varint */
 	unsigned codec; /* HG_CODEC_* of the block (0 for hg_pack_records' codec 2) */
 	int columns;    /* n_columns(codec) */

@@ -131,6 +131,42 @@ static uint64_t get_addr_code(struct pack_state *st)
 	return code + far;
 }
 
+/*
+ * In columns, the pair indices of the events to come are known ahead: ask for the model's
+ * entry of the one PAIR_AHEAD reads further, as each is read (a program with tens of
+ * thousands of pairs finds each entry out of the cache). Only a hint: a malformed varint
+ * stops it, and the entries of another process's model (past an ORIGIN) go unused.
+ */
+#define PAIR_AHEAD 12
+
+static void unpack_pair_ahead(struct pack_state *st)
+{
+	const uint8_t *p = st->pair_ahead, *end = st->in[COL_PAIR]->end;
+	uint64_t v = 0;
+
+	for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
+		uint8_t b = *p++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80)) {
+			st->pair_ahead = p;
+			if (st->pm) /* not made here: that is the events' to do */
+				hg_model_prefetch_pair_idx(st->pm, v);
+			return;
+		}
+	}
+	st->pair_ahead = NULL;
+}
+
+/* A pair index from its column, the entry of one further ahead asked for. */
+static uint64_t get_pair(struct pack_state *st)
+{
+	uint64_t idx = get(st, COL_PAIR);
+
+	if (st->pair_ahead)
+		unpack_pair_ahead(st);
+	return idx;
+}
+
 /* TAG_ALLOC_NEW / TAG_ALLOC_PAIR. */
 static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out)
 {
@@ -150,7 +186,7 @@ static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out
 			return 0;
 		}
 	} else {
-		uint64_t idx = get(st, COL_PAIR);
+		uint64_t idx = get_pair(st);
 		if (st->bad || idx > UINT32_MAX ||
 		    hg_model_pair_get(pm, (uint32_t)idx, &a.size_bytes, &a.stack_id, &a.fn) < 0) {
 			st->bad = 1;
@@ -183,7 +219,7 @@ static size_t unpack_free_model(struct pack_state *st, uint8_t tag, uint8_t *out
 			return 0;
 		}
 	} else if (tag == TAG_FREE_REF) {
-		uint64_t pair = get(st, COL_PAIR), rank = get(st, COL_ADDR);
+		uint64_t pair = get_pair(st), rank = get(st, COL_ADDR);
 		if (st->bad || pair > UINT32_MAX || rank > UINT32_MAX ||
 		    hg_model_free_deref(pm, (uint32_t)pair, (uint32_t)rank, &f.addr) < 0) {
 			st->bad = 1;
@@ -191,7 +227,7 @@ static size_t unpack_free_model(struct pack_state *st, uint8_t tag, uint8_t *out
 		}
 		freed_pair = (uint32_t)pair;
 	} else if (tag == TAG_FREE_OLD) {
-		uint64_t pair = get(st, COL_PAIR), size;
+		uint64_t pair = get_pair(st), size;
 		uint32_t stack_id;
 		uint8_t fn;
 		f.addr = hg_unzigzag(get(st, COL_REST), hg_model_last_free(pm));
@@ -331,6 +367,11 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 
 	if (open_columns(&st, src, n) < 0)
 		return -1;
+	if (st.model && st.columns > COL_PAIR) {
+		st.pair_ahead = st.in[COL_PAIR]->p;
+		for (int k = 0; k < PAIR_AHEAD && st.pair_ahead; k++)
+			unpack_pair_ahead(&st);
+	}
 	while (st.in[COL_TAG]->p < st.in[COL_TAG]->end && !st.bad) {
 		uint8_t tag = get_byte(&st, COL_TAG);
 		int len;

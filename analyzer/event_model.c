@@ -555,6 +555,14 @@ void hg_model_prefetch_free(const struct hg_pid_model *pm, uint64_t addr)
 	hg_addrmap_prefetch(&pm->blocks, addr);
 }
 
+void hg_model_prefetch_pair_idx(const struct hg_pid_model *pm, uint64_t idx)
+{
+	if (idx < pm->n_pairs) {
+		__builtin_prefetch(&pm->pairs[idx]);
+		__builtin_prefetch((const char *)&pm->pairs[idx + 1] - 1);
+	}
+}
+
 /* The pair's slot too: the bench's churn has tens of thousands of pairs (a 2 MiB index), and
  * asking for it ahead packs it 5% faster (0.53 -> 0.50 s). */
 void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc *a)

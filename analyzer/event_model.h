@@ -112,6 +112,8 @@ int hg_model_free_unage(const struct hg_pid_model *pm, uint64_t age, uint64_t *a
 struct hg_rec_alloc;
 void hg_model_prefetch(const struct hg_pid_model *pm, const struct hg_rec_alloc *a);
 void hg_model_prefetch_free(const struct hg_pid_model *pm, uint64_t addr);
+/* Reader side: a pair index is coming; ask for its entry (an index not given yet is left). */
+void hg_model_prefetch_pair_idx(const struct hg_pid_model *pm, uint64_t idx);
 
 /* After a FREE was packed or unpacked: update the model with it. pair: a reader's without a
  * map says which pair's recent live block it freed (a reference to one), or HG_MODEL_NO_PAIR;
