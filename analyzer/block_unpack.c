@@ -13,21 +13,27 @@
 #include "hg_compiler.h"
 #include "zigzag.h"
 
+/* The varint at *p, which is moved past what was read: 0, or -1 when it runs past end or
+ * over 64 bits. */
+static int varint_at(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+	}
+	return -1;
+}
+
 /* A varint from column c; st->bad, and 0, when it overruns the column or is over-long. */
 static HG_NOINLINE uint64_t get_long(struct pack_state *st, enum col c)
 {
-	struct unpack_in *in = st->in[c];
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (unsigned shift = 0; shift < 64; shift += 7) {
-		uint8_t b;
-		if (in->p >= in->end)
-			break;
-		b = *in->p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return v;
-	}
+	if (varint_at(&st->in[c]->p, st->in[c]->end, &v) == 0)
+		return v;
 	st->bad = 1;
 	return 0;
 }
@@ -141,20 +147,12 @@ static uint64_t get_addr_code(struct pack_state *st)
 
 static void unpack_pair_ahead(struct pack_state *st)
 {
-	const uint8_t *p = st->pair_ahead, *end = st->in[COL_PAIR]->end;
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (unsigned shift = 0; p < end && shift < 64; shift += 7) {
-		uint8_t b = *p++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80)) {
-			st->pair_ahead = p;
-			if (st->pm) /* not made here: that is the events' to do */
-				hg_model_prefetch_pair_idx(st->pm, v);
-			return;
-		}
-	}
-	st->pair_ahead = NULL;
+	if (varint_at(&st->pair_ahead, st->in[COL_PAIR]->end, &v) < 0)
+		st->pair_ahead = NULL;
+	else if (st->pm) /* not made here: that is the events' to do */
+		hg_model_prefetch_pair_idx(st->pm, v);
 }
 
 /* A pair index from its column, the entry of one further ahead asked for. */

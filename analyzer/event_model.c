@@ -29,7 +29,9 @@ struct chunk_class {
  * A pair: its key, and its most recent live blocks, oldest first: n_recent of them from
  * recent[recent_at], around a ring of cap_recent (a power of two, HG_GROW's doubling from
  * 16). A ring, since a pair allocated often keeps HG_MODEL_PAIR_RECENT and drops its oldest
- * with every allocation: shifting them all down was a tenth of decoding a trace.
+ * with every allocation: shifting them all down was a tenth of decoding a trace. recent_at
+ * moves only then, at the full size, so below it the blocks start at recent[0] and the array
+ * grows as any other.
  */
 struct pair {
 	struct pair_key key;
@@ -64,15 +66,7 @@ static void recent_push(struct pair *p, uint64_t addr)
 		p->recent_at = (p->recent_at + 1) & (p->cap_recent - 1);
 		p->n_recent--;
 	}
-	if (p->n_recent == p->cap_recent) { /* full below the most kept: in order, then larger */
-		uint64_t *v = hg_xmalloc(sizeof(*v) * (p->n_recent ? p->n_recent : 1));
-		for (uint32_t k = 0; k < p->n_recent; k++)
-			v[k] = *recent_back(p, p->n_recent - 1 - k);
-		free(p->recent);
-		p->recent = v;
-		p->recent_at = 0;
-		HG_GROW(p->recent, p->cap_recent, (size_t)p->n_recent + 1);
-	}
+	HG_GROW(p->recent, p->cap_recent, (size_t)p->n_recent + 1); /* recent_at is 0 below */
 	p->n_recent++;
 	*recent_back(p, 0) = addr;
 }

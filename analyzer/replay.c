@@ -114,13 +114,10 @@ struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uin
 	return hg_replay_new_image(s, pid, 0);
 }
 
-struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid)
+struct hg_stream *hg_replay_stream_find(struct hg_replay_state *s, uint64_t key)
 {
-	uint64_t key = (uint64_t)pid << 32 | tid;
-	struct hg_stream *st = s->last_stream;
+	struct hg_stream *st;
 
-	if (st && st->key == key)
-		return st;
 	HASH_FIND(hh, s->streams, &key, sizeof(key), st);
 	if (!st) {
 		st = hg_xcalloc(1, sizeof(*st));
@@ -656,10 +653,8 @@ static void drain(struct hg_replay_state *s, int at)
 static HG_ALWAYS_INLINE void push_timed(struct hg_replay_state *s, struct hg_pending *p,
 					uint32_t pid, uint32_t tid)
 {
-	struct hg_stream *st = s->last_stream;
+	struct hg_stream *st = hg_replay_stream_of(s, pid, tid);
 
-	if (!st || st->key != ((uint64_t)pid << 32 | tid)) /* records come in runs of a thread */
-		st = hg_replay_stream_of(s, pid, tid);
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
 		s->max_t = p->t_ns;

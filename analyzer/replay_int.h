@@ -125,8 +125,20 @@ struct hg_image *hg_replay_image_at(struct hg_replay_state *s, uint32_t pid, uin
 /* The image of pid that had started by time t, or NULL (none is made). */
 struct hg_image *hg_replay_find_image(struct hg_replay_state *s, uint32_t pid, uint64_t t);
 
+/* The stream of key (pid << 32 | tid) from the table, made on first use; it becomes
+ * s->last_stream. */
+struct hg_stream *hg_replay_stream_find(struct hg_replay_state *s, uint64_t key);
+
 /* The FIFO and last time of thread (pid, tid), created on first use. */
-struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid, uint32_t tid);
+static inline struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, uint32_t pid,
+						    uint32_t tid)
+{
+	uint64_t key = (uint64_t)pid << 32 | tid;
+
+	if (s->last_stream && s->last_stream->key == key) /* records come in runs of a thread */
+		return s->last_stream;
+	return hg_replay_stream_find(s, key);
+}
 
 /* Queue a timed event from thread tid for the merge (and apply what is ripe). */
 void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,

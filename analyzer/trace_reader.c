@@ -437,6 +437,16 @@ static int record_ok(const struct hg_rec *rec, uint32_t left)
 	return 1;
 }
 
+/* The record rec of the block being read, as the caller gets it. */
+static inline void hand_out(const struct hg_trace_reader *r, const struct hg_rec *rec,
+			    struct hg_record *out)
+{
+	out->rec = rec;
+	out->pid = r->pid;
+	out->tid = r->tid;
+	out->offset = r->block_offset;
+}
+
 /* hg_trace_reader_next past its fast path: a new block, any record but an ALLOC or a FREE. */
 static HG_NOINLINE int next_slow(struct hg_trace_reader *r, struct hg_record *out)
 {
@@ -465,10 +475,7 @@ static HG_NOINLINE int next_slow(struct hg_trace_reader *r, struct hg_record *ou
 			r->tid = o->tid;
 			continue;
 		}
-		out->rec = rec;
-		out->pid = r->pid;
-		out->tid = r->tid;
-		out->offset = r->block_offset;
+		hand_out(r, rec, out);
 		return 1;
 	}
 }
@@ -484,10 +491,7 @@ int hg_trace_reader_next(struct hg_trace_reader *r, struct hg_record *out)
 		    (rec->type == HG_REC_FREE && rec->size_bytes == sizeof(struct hg_rec_free))) {
 			r->pos += rec->size_bytes;
 			r->at_end = 0;
-			out->rec = rec;
-			out->pid = r->pid;
-			out->tid = r->tid;
-			out->offset = r->block_offset;
+			hand_out(r, rec, out);
 			return 1;
 		}
 	}
