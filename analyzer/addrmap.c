@@ -134,8 +134,13 @@ static ptrdiff_t find(const struct hg_addrmap *m, uint64_t addr)
 
 void hg_addrmap_prefetch(const struct hg_addrmap *m, uint64_t addr)
 {
-	if (m->cap)
-		__builtin_prefetch(&m->e[slot_of(addr, m->cap)], 1);
+	/* The slot's cache line and the next: a removal shifts the rest of the cluster back. */
+	if (m->cap) {
+		size_t i = slot_of(addr, m->cap);
+
+		__builtin_prefetch(&m->e[i], 1);
+		__builtin_prefetch(&m->e[(i + 4) & (m->cap - 1)], 1);
+	}
 }
 
 uint64_t *hg_addrmap_get(const struct hg_addrmap *m, uint64_t addr)
