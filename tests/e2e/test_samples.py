@@ -6,11 +6,12 @@ without the launcher.
 """
 import json
 import os
+import shutil
 
-from harness import (Fail, check, check_frame, check_lineage, check_schema, check_site, clean_env,
-                     check_stderr_passthrough, check_totals, clip, eq, fmt_bytes, fn_base,
-                     frame_desc,
-                     marker_line, only_process, run, site_desc, sites_at, the_site)
+from harness import (Fail, Skip, check, check_frame, check_lineage, check_schema, check_site,
+                     clean_env, check_stderr_passthrough, check_totals, clip, eq, fmt_bytes,
+                     fn_base, frame_desc, marker_line, only_process, run, site_desc, sites_at,
+                     the_site)
 
 MAX_RSS_KIB = 1024 * 1024  # record/report on samples/scale must each stay below 1 GiB
 
@@ -64,6 +65,44 @@ def test_report_top(ctx):
     full = only_process(ctx.report_json(trace, top=0), "demo --top 0")
     check(len(full["sites"]) >= 2, "--top 0 should list every live site")
     eq(full["totals"], proc["totals"], "totals do not depend on --top")
+
+
+def test_demo_separate_debug_info(ctx, where):
+    """The demo stripped of its symbols and DWARF, which went to a file its .gnu_debuglink
+    names: beside it, in .debug/ beside it, or nowhere. The report symbolizes through the
+    debug file as through the original (no debuginfod is asked: DEBUGINFOD_URLS is unset);
+    without one it still counts everything, its frames in the demo only unnamed."""
+    objcopy, strip = shutil.which("objcopy"), shutil.which("strip")
+    if not objcopy or not strip:
+        raise Skip("objcopy or strip not installed")
+    d = ctx.fresh_dir("split")
+    demo = os.path.join(d, "demo")
+    shutil.copy(ctx.sample("demo"), demo)
+    debug = os.path.join(d, ".debug" if where == "dotdebug" else "", "demo.debug")
+    os.makedirs(os.path.dirname(debug), exist_ok=True)
+    for argv in ([objcopy, "--only-keep-debug", demo, debug], [strip, "--strip-all", demo],
+                 [objcopy, "--add-gnu-debuglink=" + debug, demo]):
+        step = run(argv, cwd=d)
+        eq(step.code, 0, "%s (test precondition)\n%s" % (" ".join(argv), step.describe()))
+    if where == "missing":
+        os.unlink(debug)
+    env = {k: v for k, v in clean_env().items() if k != "DEBUGINFOD_URLS"}
+    _, trace = ctx.record([demo], expect_code=0)
+    res = run([ctx.hg, "report", trace, "--format", "json", "--top", "0"], env=env)
+    eq(res.code, 0, "report exit status\n" + res.describe())
+    proc = only_process(json.loads(res.out), "stripped demo")
+    if where != "missing":
+        check_demo(proc, "demo with its debug file " + where)
+        return
+    mine = [s for s in proc["sites"] if s["frames"] and
+            (s["frames"][0].get("module") or "").endswith("/split/demo")]
+    eq(sorted((s["live_blocks"], s["live_bytes"]) for s in mine), [(1, 64), (16, 16384)],
+       "sites in the stripped demo (blocks, bytes)")
+    for s in mine:
+        eq(s["frames"][0].get("file"), None, "file of a frame without debug information")
+
+
+test_demo_separate_debug_info.params = ["beside", "dotdebug", "missing"]
 
 
 THREAD_EXPECT = (  # function, allocated_bytes, live_blocks, live_bytes
