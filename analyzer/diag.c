@@ -128,6 +128,7 @@ static int populate_write(void *p, size_t len)
 #else
 	(void)p;
 	(void)len;
+	errno = EINVAL;
 	return -1;
 #endif
 }
@@ -148,13 +149,18 @@ void *hg_xmap_zeroed(size_t n)
 
 		if (lead)
 			munmap(p, lead);
-		if (HUGE_PAGE - lead)
-			munmap(p + lead + len, HUGE_PAGE - lead);
+		munmap(p + lead + len, HUGE_PAGE - lead);
 		p += lead;
 		madvise(p, len, MADV_HUGEPAGE);
-		if (populate_write(p, len) != 0)
+		if (populate_write(p, len) != 0) {
+			if (errno == ENOMEM) {
+				munmap(p, len);
+				out_of_memory(n);
+			}
+			/* A kernel before 5.14: the pages come in as they are touched. */
 			for (size_t i = 0; i < len; i += 4096)
 				p[i] = 0;
+		}
 	}
 	if (fail_now()) {
 		munmap(p, len);

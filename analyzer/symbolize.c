@@ -49,45 +49,73 @@ struct hg_sym_modkey {
 /* Finding separate debug information                                                         */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Whether `dir/sub/name` (sub may be empty) exists. */
+/* Whether dir/sub/name exists; dir NULL is the current directory, sub NULL none. */
 static bool hg_sym_exists(const char *dir, const char *sub, const char *name)
 {
 	char path[PATH_MAX];
-	int n = snprintf(path, sizeof(path), "%s%s%s", dir, sub, name);
+	int n = snprintf(path, sizeof(path), "%s/%s%s%s", dir ? dir : ".", sub ? sub : "",
+			 sub ? "/" : "", name);
 
 	return n > 0 && (size_t)n < sizeof(path) && access(path, F_OK) == 0;
 }
 
-/* Whether file's .gnu_debuglink names a file where libdwfl looks for one by default: beside
- * it, in .debug/ beside it, or under /usr/lib/debug at file's directory. */
-static bool hg_sym_debuglink_present(const char *file, const char *debuglink)
+/*
+ * Whether a debug file of main file `file` may be where libdwfl's search by name looks (its
+ * find_debuginfo_in_path over the default path ":.debug:/usr/lib/debug"): the debuglink's name,
+ * or without one file's name with .debug added or as it is, beside file (the debuglink's name
+ * only), in .debug/ beside it, and under /usr/lib/debug at file's directory and each of its
+ * tails (/usr/lib/debug/usr/bin, /usr/lib/debug/bin, /usr/lib/debug). It checks places and
+ * names more loosely than libdwfl, never less: false means that search would find nothing.
+ */
+static bool hg_sym_named_debug_file(const char *file, const char *debuglink)
 {
-	char dir[PATH_MAX];
-	const char *slash = file ? strrchr(file, '/') : NULL;
-	size_t n = slash ? (size_t)(slash - file) + 1 : 0;
+	char dir[PATH_MAX], made[NAME_MAX + 1];
+	const char *slash = strrchr(file, '/');
+	const char *base = slash ? slash + 1 : file;
+	const char *names[2] = { debuglink, debuglink ? NULL : base };
+	size_t n = slash ? (size_t)(slash - file) : 0;
 
-	if (!debuglink || n >= sizeof(dir))
-		return false;
+	if (n >= sizeof(dir))
+		return true; /* cannot tell: let libdwfl search */
 	memcpy(dir, file, n);
 	dir[n] = '\0';
-	return hg_sym_exists(dir, "", debuglink) || hg_sym_exists(dir, ".debug/", debuglink) ||
-	       hg_sym_exists(HG_SYM_DEBUG_DIR, dir[0] == '/' ? dir : "/", debuglink);
+	if (!debuglink) {
+		if ((size_t)snprintf(made, sizeof(made), "%s.debug", base) >= sizeof(made))
+			return true;
+		names[0] = made;
+	}
+	if (hg_sym_exists(slash ? (n ? dir : "") : NULL, NULL, names[0]))
+		return true;
+	for (size_t i = 0; i < 2 && names[i]; i++) {
+		if (hg_sym_exists(slash ? (n ? dir : "") : NULL, ".debug", names[i]))
+			return true;
+		for (const char *tail = dir[0] == '/' ? dir : NULL; tail; tail = strchr(tail + 1, '/'))
+			if (hg_sym_exists(HG_SYM_DEBUG_DIR, tail + 1, names[i]))
+				return true;
+		if (dir[0] == '/' && hg_sym_exists(HG_SYM_DEBUG_DIR, NULL, names[i]))
+			return true;
+	}
+	return false;
 }
 
 /*
  * libdwfl's standard search, less its last resort when nothing is installed: it then asks
  * debuginfod, which means dlopen()ing libdebuginfod with libcurl, gnutls, Kerberos and LDAP
  * behind it (5.5 ms of CPU, in every report of a program with a module lacking debug
- * information) to learn that no server is configured. So without DEBUGINFOD_URLS the search
- * stops at the local places: by build id under /usr/lib/debug, and by debuglink (also through
- * a symlink's target). With it set, the standard search runs whole, servers included.
+ * information) to learn that no server is configured. So without DEBUGINFOD_URLS a module
+ * whose debug file is neither under /usr/lib/debug/.build-id nor anywhere the search by name
+ * looks is given up at once; when a file is there, the standard search runs (and should that
+ * file not match the module, still goes on to debuginfod). A dwz alternate file (a debuglink
+ * without a CRC: the second call, from the debug file) is looked for by build id, then by
+ * the standard search. With DEBUGINFOD_URLS set the standard search runs whole, servers
+ * included.
  */
 static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
 				 GElf_Addr base, const char *file, const char *debuglink,
 				 GElf_Word crc, char **debuginfo_file)
 {
 	const char *urls = getenv("DEBUGINFOD_URLS");
-	bool local = false;
+	bool named = true;
 	char *canon;
 	int fd;
 
@@ -96,13 +124,15 @@ static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *
 						    crc, debuginfo_file);
 	fd = dwfl_build_id_find_debuginfo(mod, userdata, modname, base, file, debuglink, crc,
 					  debuginfo_file);
-	if (fd >= 0 || !debuglink)
+	if (fd >= 0)
 		return fd;
-	canon = file ? realpath(file, NULL) : NULL;
-	local = hg_sym_debuglink_present(file, debuglink) ||
-		(canon && hg_sym_debuglink_present(canon, debuglink));
-	free(canon);
-	return local ? dwfl_standard_find_debuginfo(mod, userdata, modname, base, file, debuglink,
+	if (file && !(debuglink && !crc)) {
+		canon = realpath(file, NULL);
+		named = hg_sym_named_debug_file(file, debuglink) ||
+			(canon && hg_sym_named_debug_file(canon, debuglink));
+		free(canon);
+	}
+	return named ? dwfl_standard_find_debuginfo(mod, userdata, modname, base, file, debuglink,
 						    crc, debuginfo_file) : -1;
 }
 

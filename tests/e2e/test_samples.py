@@ -69,9 +69,10 @@ def test_report_top(ctx):
 
 def test_demo_separate_debug_info(ctx, where):
     """The demo stripped of its symbols and DWARF, which went to a file its .gnu_debuglink
-    names: beside it, in .debug/ beside it, or nowhere. The report symbolizes through the
-    debug file as through the original (no debuginfod is asked: DEBUGINFOD_URLS is unset);
-    without one it still counts everything, its frames in the demo only unnamed."""
+    names: beside it, in .debug/ beside it, or nowhere; or to demo.debug beside it with no
+    debuglink. The report symbolizes through the debug file as through the original; without
+    one it still counts everything, its frames in the demo only unnamed. DEBUGINFOD_URLS is
+    unset, so libdebuginfod is never loaded (the dynamic loader's log says)."""
     objcopy, strip = shutil.which("objcopy"), shutil.which("strip")
     if not objcopy or not strip:
         raise Skip("objcopy or strip not installed")
@@ -80,16 +81,20 @@ def test_demo_separate_debug_info(ctx, where):
     shutil.copy(ctx.sample("demo"), demo)
     debug = os.path.join(d, ".debug" if where == "dotdebug" else "", "demo.debug")
     os.makedirs(os.path.dirname(debug), exist_ok=True)
-    for argv in ([objcopy, "--only-keep-debug", demo, debug], [strip, "--strip-all", demo],
-                 [objcopy, "--add-gnu-debuglink=" + debug, demo]):
+    steps = [[objcopy, "--only-keep-debug", demo, debug], [strip, "--strip-all", demo]]
+    if where != "unlinked":
+        steps.append([objcopy, "--add-gnu-debuglink=" + debug, demo])
+    for argv in steps:
         step = run(argv, cwd=d)
         eq(step.code, 0, "%s (test precondition)\n%s" % (" ".join(argv), step.describe()))
     if where == "missing":
         os.unlink(debug)
-    env = {k: v for k, v in clean_env().items() if k != "DEBUGINFOD_URLS"}
     _, trace = ctx.record([demo], expect_code=0)
+    env = {k: v for k, v in clean_env({"LD_DEBUG": "files"}).items() if k != "DEBUGINFOD_URLS"}
     res = run([ctx.hg, "report", trace, "--format", "json", "--top", "0"], env=env)
     eq(res.code, 0, "report exit status\n" + res.describe())
+    check("libdebuginfod" not in res.errtext,
+          "report loaded libdebuginfod without DEBUGINFOD_URLS:\n" + clip(res.errtext))
     proc = only_process(json.loads(res.out), "stripped demo")
     if where != "missing":
         check_demo(proc, "demo with its debug file " + where)
@@ -102,7 +107,7 @@ def test_demo_separate_debug_info(ctx, where):
         eq(s["frames"][0].get("file"), None, "file of a frame without debug information")
 
 
-test_demo_separate_debug_info.params = ["beside", "dotdebug", "missing"]
+test_demo_separate_debug_info.params = ["beside", "dotdebug", "unlinked", "missing"]
 
 
 THREAD_EXPECT = (  # function, allocated_bytes, live_blocks, live_bytes
