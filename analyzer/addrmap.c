@@ -87,11 +87,33 @@ void hg_addrmap_release(struct hg_addrmap *m)
 	hg_addrmap_init(m);
 }
 
+/*
+ * Doubling a table of millions of entries copies them all and maps and clears the new table,
+ * each time: a CPython trace's live map went through 2^18..2^23 entries, 250 MiB cleared in
+ * all where the last table is 128 MiB. With a hint, a table that becomes large (mapped, see
+ * POPULATE_MIN) is made large enough for the hint at once: that report 13% faster (median of
+ * 16 alternating runs). A hint too large for the image costs memory its map never fills,
+ * bounded by the largest image of the trace (hg_format.h: the header's live_blocks_max), and
+ * by HINT_CAP_MAX entries (1 GiB) whatever a damaged or crafted header says.
+ */
+#define HINT_CAP_MAX ((size_t)1 << 26)
+
+static size_t grown_cap(const struct hg_addrmap *m)
+{
+	size_t cap = m->cap ? m->cap * 2 : 1024;
+
+	if (cap >= POPULATE_MIN)
+		while (cap < HINT_CAP_MAX && (m->hint + 1) * 4 > cap * (cap <= SPARSE_MAX ? 2 : 3))
+			cap *= 2;
+	return cap;
+}
+
 static void grow(struct hg_addrmap *m)
 {
 	struct hg_addrmap big;
 
-	big.cap = m->cap ? m->cap * 2 : 1024;
+	big.cap = grown_cap(m);
+	big.hint = m->hint;
 	big.n = 0;
 	big.e = table_new(big.cap);
 	for (size_t i = 0; i < m->cap; i++)

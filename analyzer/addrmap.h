@@ -17,6 +17,8 @@ struct hg_addrmap {
 	struct hg_addrmap_entry *e; /* cap entries */
 	size_t cap;                 /* power of two, or 0 before the first insert */
 	size_t n;                   /* live entries */
+	size_t hint;                /* entries it may come to hold (0: not known): a table that
+				       outgrows the caches grows to hold them at once */
 };
 
 /* Zero-initialised is a valid empty map; hg_addrmap_init does just that. */

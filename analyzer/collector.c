@@ -38,6 +38,7 @@
 #include "diag.h"
 #include "hg_format.h"
 #include "hg_futex.h"
+#include "live_count.h"
 #include "procfs.h"
 #include "ring_sweep.h"
 #include "timegrid.h"
@@ -94,6 +95,7 @@ struct hg_collector {
 	int pass_stalled;          /* the last drain pass found a producer waiting for room */
 	uint32_t wake_seen;        /* the ring's wake_seq as the last pass began */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
+	struct hg_live_count live; /* blocks live per process: the header's hint */
 	struct hg_collector_stats st;
 };
 
@@ -379,7 +381,13 @@ static void stage_copy(struct hg_collector *c, uint32_t i, uint32_t pid, uint32_
 static void stage_check(struct hg_collector *c, uint32_t i)
 {
 	struct stage *s = &c->stages[i];
+	uint64_t allocs = c->st.n_allocs, frees = c->st.n_frees, processes = c->st.n_processes;
 	size_t n = s->copied, good = tally(c, s->buf + s->len, n);
+
+	/* The overflow slot's records are of whichever process an ORIGIN before them says. */
+	if (s->pid && i + 1 < c->ring->n_slots)
+		hg_live_count_note(&c->live, s->pid, c->st.n_processes != processes,
+				   c->st.n_allocs - allocs, c->st.n_frees - frees);
 
 	if (good < n) {
 		/* Garbage from a misbehaving writer: keep what precedes it, count the rest. */
@@ -668,6 +676,8 @@ int hg_collector_finish(struct hg_collector *c)
 	c->w = hg_write_behind_stop(c->wb, &failed);
 	c->wb = NULL;
 	c->st.write_failed |= failed;
+	if (hg_trace_writer_live_hint(c->w, c->live.max, c->live.max_pid) < 0)
+		c->st.write_failed = 1;
 	c->st.file_bytes = hg_trace_writer_bytes(c->w);
 	if (hg_trace_writer_close(c->w) < 0)
 		c->st.write_failed = 1;

@@ -85,6 +85,8 @@ struct hg_image *hg_replay_new_image(struct hg_replay_state *s, uint32_t pid, ui
 	im->file_order = s->r->n_images;
 	im->t_start_ns = t;
 	im->time_resolution_ns = s->r->time_resolution_ns;
+	if (pid == s->live_hint_pid)
+		im->live.hint = s->live_hint;
 	if (s->r->n_images < s->n_peak_targets)
 		im->peak_target = s->peak_targets[s->r->n_images];
 	im->command = hg_xstrdup("");
@@ -793,6 +795,8 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
 	s.r->time_resolution_ns = hg_trace_reader_header(rd)->time_resolution_ns;
 	s.r->rss_interval_ms = hg_trace_reader_header(rd)->rss_interval_ms;
+	s.live_hint = hg_trace_reader_header(rd)->live_blocks_max;
+	s.live_hint_pid = hg_trace_reader_header(rd)->live_blocks_pid;
 	while ((k = hg_trace_reader_next(rd, &rec)) == 1) {
 		s.r->n_records++;
 		if (!push_heap_event(&s, &rec))

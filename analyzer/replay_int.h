@@ -101,6 +101,7 @@ struct hg_replay_state {
 	struct hg_stream *last_stream;   /* lookup caches: records come in runs of one thread */
 	struct hg_pid_images *last_pid;
 	uint64_t image_epoch;   /* images made so far: a stream's cached image is this old */
+	uint32_t live_hint, live_hint_pid; /* the file header's live_blocks_max and its pid */
 	uint64_t seq, max_t;
 	uint64_t horizon;       /* latest HG_REC_HORIZON: events up to it are all read */
 	int horizons;           /* a HORIZON record was seen: the window no longer applies */

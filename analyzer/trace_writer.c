@@ -194,6 +194,13 @@ int hg_trace_writer_rss_interval(struct hg_trace_writer *w, uint32_t ms)
 	return rewrite_header(w);
 }
 
+int hg_trace_writer_live_hint(struct hg_trace_writer *w, uint64_t blocks, uint32_t pid)
+{
+	w->hdr.live_blocks_max = blocks < UINT32_MAX ? (uint32_t)blocks : UINT32_MAX;
+	w->hdr.live_blocks_pid = blocks ? pid : 0;
+	return rewrite_header(w);
+}
+
 /*
  * Pack raw against the stream's event model and compress it into w->out after the block
  * header, as the next flushed part of the zstd frame running through the file (codec 5): a

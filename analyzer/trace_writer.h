@@ -34,6 +34,9 @@ int hg_trace_writer_time_resolution(struct hg_trace_writer *w, uint32_t ns);
  * milliseconds (0: never). Returns 0, or -1 after printing an error. */
 int hg_trace_writer_rss_interval(struct hg_trace_writer *w, uint32_t ms);
 
+/* The header's hint (hg_format.h): at most `blocks` live at once in the image of pid. */
+int hg_trace_writer_live_hint(struct hg_trace_writer *w, uint64_t blocks, uint32_t pid);
+
 /*
  * Append one block holding raw_bytes of whole records from (pid, tid). Blocks larger than
  * HG_BLOCK_MAX_RAW are the caller's bug. Returns 0, or -1 after printing an I/O error (the

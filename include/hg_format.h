@@ -987,7 +987,12 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  *   40     4    rss_interval_ms: the collector sampled each traced process's resident set
  *                 (HG_REC_RSS) about this often; HG_RSS_INTERVAL_OFF: not at all; 0: a trace
  *                 written before the field, which does not say
- *   44     16   zero
+ *   44     4    live_blocks_max: the most blocks one process image had live at once (at the
+ *                 collector's count: its allocations less its frees, checked each time it
+ *                 drained the process's slot), saturated at 2^32-1; 0: not known (a trace
+ *                 whose recording did not finish, or written before the field)
+ *   48     4    live_blocks_pid: the pid of that image
+ *   52     8    zero
  *   60     4    header_crc: crc32c of bytes 0..59; 0 in traces written before the field
  *                 (bytes 40..63 were all zero), whose header is read unchecked
  *
@@ -1004,6 +1009,11 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  * bump: without it, a process with no RSS record could have been recorded with sampling off or
  * have ended before the first sample, and a reader could not say which. 0 keeps meaning "not
  * written", so "off" has a value of its own (record --rss-interval takes at most 60000 ms).
+ *
+ * live_blocks_max and live_blocks_pid took eight more, again without a bump: they are a hint,
+ * written when the collector finishes (the header is rewritten with its CRC), by which a
+ * reader sizes its table of that image's live blocks once instead of doubling it up to there.
+ * Nothing depends on them being right.
  */
 #define HG_TRACE_MAGIC "HGTRACE"
 #define HG_FORMAT_VERSION 1
@@ -1019,7 +1029,9 @@ struct hg_trace_header {
 	uint32_t writer_pid;
 	uint32_t time_resolution_ns;
 	uint32_t rss_interval_ms; /* HG_RSS_INTERVAL_OFF: no samples; 0: not written */
-	uint8_t pad[16];      /* zero */
+	uint32_t live_blocks_max; /* a hint: the most blocks one image had live; 0: not known */
+	uint32_t live_blocks_pid; /* the pid of that image */
+	uint8_t pad[8];       /* zero */
 	uint32_t header_crc;  /* crc32c of bytes 0..59; 0: not written (an older trace) */
 };
 
@@ -1072,7 +1084,8 @@ _Static_assert(sizeof(struct hg_trace_header) == HG_TRACE_HEADER_BYTES, "file he
 _Static_assert(offsetof(struct hg_trace_header, created_unix_ns) == 16, "file header layout");
 _Static_assert(offsetof(struct hg_trace_header, time_resolution_ns) == 36, "file header layout");
 _Static_assert(offsetof(struct hg_trace_header, rss_interval_ms) == 40, "file header layout");
-_Static_assert(offsetof(struct hg_trace_header, pad) == 44, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, live_blocks_max) == 44, "file header layout");
+_Static_assert(offsetof(struct hg_trace_header, pad) == 52, "file header layout");
 _Static_assert(offsetof(struct hg_trace_header, header_crc) == 60, "file header CRC at 60");
 _Static_assert(sizeof(struct hg_block_header) == 32, "block header is 32 bytes");
 

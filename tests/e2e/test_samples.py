@@ -7,6 +7,7 @@ without the launcher.
 import json
 import os
 import shutil
+import struct
 
 from harness import (Fail, Skip, check, check_frame, check_lineage, check_schema, check_site,
                      clean_env, check_stderr_passthrough, check_totals, clip, eq, fmt_bytes,
@@ -464,6 +465,14 @@ def test_scale(ctx):
     rep = json.loads(rep_res.out)
     check_schema(rep, True)
     proc = only_process(rep, "scale")
+    # The header's hint (hg_format.h): the most blocks live, counted at the end of each drain
+    # of the process's slot. 100,000 held at once plus the runtime's few at most; at least
+    # 100,000 less what one drain can hold (a 512 KiB window of 40-byte ALLOC records).
+    with open(trace, "rb") as f:
+        live_max, live_pid = struct.unpack("<II", f.read(52)[44:52])
+    eq(live_pid, proc["pid"], "header live_blocks_pid")
+    check(100000 - 512 * 1024 // 40 <= live_max <= 100000 + 64,
+          "header live_blocks_max %d, expected about 100000" % live_max)
     check_totals(proc, "scale", allocations=1672864, frees=1664672, allocated_bytes=394869584,
                  live_bytes=2031824, live_blocks=8192, peak_bytes=4800000, lost_events=0,
                  unknown_frees=0)

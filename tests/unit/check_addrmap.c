@@ -145,6 +145,34 @@ START_TEST(test_addrmap_large_table_grows_at_three_quarters_load)
 }
 END_TEST
 
+/* With a hint, the table stays small and doubles while small (2^16 slots for 2^15 keys), and
+ * the growth that would map a large one (2^17 slots) makes it large enough for the hint at
+ * once: 600,000 keys want 2^21 slots at three quarters; then no growth up to the hint. */
+START_TEST(test_addrmap_hint_sizes_a_large_table_at_once)
+{
+	uint64_t v = live(1, 1);
+	const uint64_t hint = 600000;
+
+	m.hint = hint;
+	for (uint64_t k = 1; k <= 1u << 15; k++)
+		hg_addrmap_put(&m, k * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 16);
+	hg_addrmap_put(&m, ((1u << 15) + 1) * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 21);
+	ck_assert_uint_eq(m.hint, hint);
+	for (uint64_t k = (1u << 15) + 2; k <= hint; k++)
+		hg_addrmap_put(&m, k * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 21);
+	ck_assert_uint_eq(m.n, hint);
+	for (uint64_t k = 1; k <= hint; k += 997)
+		ck_assert_ptr_nonnull(hg_addrmap_get(&m, k * 32));
+	/* Past the hint it grows as without one. */
+	for (uint64_t k = hint + 1; k <= (1u << 21) / 4 * 3 + 1; k++)
+		hg_addrmap_put(&m, k * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 22);
+}
+END_TEST
+
 START_TEST(test_addrmap_many_keys_survive_growth)
 {
 	const uint64_t n = 200000;
@@ -382,6 +410,7 @@ Suite *addrmap_suite(void)
 	tcase_add_test(basic, test_addrmap_grows_at_half_load_while_small);
 	tcase_add_test(basic, test_addrmap_take_if_matches_masked_bits);
 	tcase_add_test(basic, test_addrmap_large_table_grows_at_three_quarters_load);
+	tcase_add_test(basic, test_addrmap_hint_sizes_a_large_table_at_once);
 	tcase_add_test(basic, test_addrmap_release_leaves_empty_map);
 	tcase_add_test(churn, test_addrmap_many_keys_survive_growth);
 	tcase_add_test(churn, test_addrmap_churn_matches_reference);

@@ -22,7 +22,9 @@
 
 #include "collector.h"
 #include "collector_rig.h"
+#include "crc32c.h"
 #include "fixtures.h"
+#include "live_count.h"
 
 /* ---- slots ------------------------------------------------------------------------------ */
 
@@ -411,6 +413,82 @@ START_TEST(test_collector_stats)
 END_TEST
 
 /*
+ * The header's live-blocks hint is counted a drain at a time, at its end: 5 allocations of
+ * this pid (live 5); 2 frees and 4 allocations (7); 6 frees (1). The most is 7, with this
+ * pid. Within a drain it is not looked at: 9 allocations and 9 frees at once would add 0.
+ */
+START_TEST(test_collector_trace_header_notes_live_hint)
+{
+	static const uint64_t ip[2] = { 1, 2 };
+	struct fx_buf b = { 0 };
+	struct hg_trace_header fh;
+	uint32_t pid = (uint32_t)getpid();
+	uint8_t *file;
+	size_t n;
+
+	fx_rig_open(&cr_rig, 3, HG_RING_MIN_SLOT_BYTES, 3);
+	cr_own(0, pid, fx_gettid());
+	fx_process(&b, 0, 1, 10, 1, "a", 1, "/a", 64);
+	fx_stack(&b, 1, 2, ip);
+	for (uint32_t k = 0; k < 5; k++)
+		fx_alloc(&b, 2 + k, 0x10 + 16 * k, 8, 1, 0);
+	cr_publish_buf(0, &b);
+	hg_collector_drain(cr_rig.c);
+	b.len = 0;
+	fx_free(&b, 9, 0x10);
+	fx_free(&b, 9, 0x20);
+	for (uint32_t k = 0; k < 4; k++)
+		fx_alloc(&b, 10 + k, 0x100 + 16 * k, 8, 1, 0);
+	cr_publish_buf(0, &b);
+	hg_collector_drain(cr_rig.c);
+	b.len = 0;
+	for (uint32_t k = 0; k < 6; k++)
+		fx_free(&b, 20, k < 3 ? 0x30 + 16 * k : 0x100 + 16 * (k - 3));
+	cr_publish_buf(0, &b);
+	hg_collector_drain(cr_rig.c);
+	fx_rig_finish(&cr_rig, &cr_tr);
+	file = fx_slurp(cr_rig.trace, &n);
+	memcpy(&fh, file, sizeof(fh));
+	free(file);
+	ck_assert_uint_eq(fh.live_blocks_max, 7);
+	ck_assert_uint_eq(fh.live_blocks_pid, pid);
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, &fh, 60));
+	ck_assert_uint_eq(cr_count_from(&cr_tr, HG_REC_ALLOC, pid, fx_gettid()), 9);
+	ck_assert_uint_eq(cr_count_from(&cr_tr, HG_REC_FREE, pid, fx_gettid()), 8);
+	fx_buf_release(&b);
+}
+END_TEST
+
+/* The counter alone: per pid, from 0 at each new image, the most over all with its pid. */
+START_TEST(test_live_count_per_process)
+{
+	static struct hg_live_count lc;
+
+	memset(&lc, 0, sizeof(lc));
+	hg_live_count_note(&lc, 100, 1, 10, 0);
+	hg_live_count_note(&lc, 100, 0, 0, 4);
+	ck_assert_uint_eq(lc.max, 10);
+	ck_assert_uint_eq(lc.max_pid, 100);
+	hg_live_count_note(&lc, 200, 1, 20, 5); /* 15 */
+	ck_assert_uint_eq(lc.max, 15);
+	ck_assert_uint_eq(lc.max_pid, 200);
+	hg_live_count_note(&lc, 100, 0, 8, 0); /* 6 + 8 */
+	ck_assert_uint_eq(lc.max, 15);
+	hg_live_count_note(&lc, 100, 0, 2, 0); /* 16 */
+	ck_assert_uint_eq(lc.max, 16);
+	ck_assert_uint_eq(lc.max_pid, 100);
+	hg_live_count_note(&lc, 100, 1, 3, 0); /* exec'd: 3, not 19 */
+	hg_live_count_note(&lc, 100, 0, 10, 0); /* 13 */
+	ck_assert_uint_eq(lc.max, 16);
+	/* A fork child freeing what it inherited goes below 0 and never raises the most. */
+	hg_live_count_note(&lc, 300, 1, 0, 50);
+	hg_live_count_note(&lc, 300, 0, 40, 0);
+	ck_assert_uint_eq(lc.max, 16);
+	ck_assert_uint_eq(lc.max_pid, 100);
+}
+END_TEST
+
+/*
  * The file header says how often the collector sampled resident sets: every 250 ms here, and
  * never for the rig (its options say 0), which the header writes as HG_RSS_INTERVAL_OFF.
  */
@@ -471,5 +549,7 @@ Suite *collector_suite(void)
 	tcase_add_test(slots, test_collector_sync_request_writes_end);
 	tcase_add_test(slots, test_collector_stats);
 	tcase_add_test(slots, test_collector_trace_header_notes_rss_interval);
+	tcase_add_test(slots, test_collector_trace_header_notes_live_hint);
+	tcase_add_test(slots, test_live_count_per_process);
 	return s;
 }

@@ -150,6 +150,46 @@ START_TEST(test_trace_writer_header_notes_rss_interval)
 }
 END_TEST
 
+/* The live-blocks hint goes into the header with its pid (bytes 44..51), under the CRC;
+ * more than 2^32-1 blocks is written as 2^32-1, and no blocks as no pid. */
+START_TEST(test_trace_writer_header_notes_live_hint)
+{
+	struct hg_trace_header fh;
+	struct hg_trace_reader *rd;
+	struct hg_trace_writer *w = hg_trace_writer_open(fx_trace_path, 0);
+	static const uint8_t zero[8];
+	uint8_t *file;
+	size_t n;
+
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(hg_trace_writer_live_hint(w, 3095496, 4242), 0);
+	file = fx_slurp(fx_trace_path, &n);
+	memcpy(&fh, file, sizeof(fh));
+	ck_assert_uint_eq(fh.live_blocks_max, 3095496);
+	ck_assert_uint_eq(fh.live_blocks_pid, 4242);
+	ck_assert_uint_eq(file[44] | file[45] << 8 | file[46] << 16 | (uint32_t)file[47] << 24,
+			  3095496);
+	ck_assert_mem_eq(fh.pad, zero, sizeof(fh.pad));
+	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, file, 60));
+	free(file);
+	ck_assert_int_eq(hg_trace_writer_live_hint(w, 1ull << 40, 7), 0);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	rd = hg_trace_reader_open(fx_trace_path);
+	ck_assert_ptr_nonnull(rd);
+	ck_assert_uint_eq(hg_trace_reader_header(rd)->live_blocks_max, UINT32_MAX);
+	ck_assert_uint_eq(hg_trace_reader_header(rd)->live_blocks_pid, 7);
+	hg_trace_reader_close(rd);
+	w = hg_trace_writer_open(fx_trace_path, 0);
+	ck_assert_int_eq(hg_trace_writer_live_hint(w, 0, 7), 0);
+	ck_assert_int_eq(hg_trace_writer_close(w), 0);
+	file = fx_slurp(fx_trace_path, &n);
+	memcpy(&fh, file, sizeof(fh));
+	ck_assert_uint_eq(fh.live_blocks_max, 0);
+	ck_assert_uint_eq(fh.live_blocks_pid, 0);
+	free(file);
+}
+END_TEST
+
 START_TEST(test_trace_writer_refuses_symlink)
 {
 	char target[FX_PATH_BYTES];
@@ -197,6 +237,7 @@ TCase *trace_writer_tcase(void)
 	tcase_add_test(writer, test_trace_writer_refuses_symlink);
 	tcase_add_test(writer, test_trace_writer_mode_0600_and_truncates);
 	tcase_add_test(writer, test_trace_writer_header_crc_follows_time_resolution);
+	tcase_add_test(writer, test_trace_writer_header_notes_live_hint);
 	tcase_add_test(writer, test_trace_writer_header_notes_rss_interval);
 	return writer;
 }
