@@ -91,7 +91,7 @@ void hg_addrmap_release(struct hg_addrmap *m)
  * Doubling a table of millions of entries copies them all and maps and clears the new table,
  * each time: a CPython trace's live map went through 2^18..2^23 entries, 250 MiB cleared in
  * all where the last table is 128 MiB. With a hint, a table that becomes large (mapped, see
- * POPULATE_MIN) is made large enough for the hint at once: that report 13% faster (median of
+ * POPULATE_MIN) is made large enough for the hint at once: that report 8% faster (median of
  * 16 alternating runs). A hint too large for the image costs memory its map never fills,
  * bounded by the largest image of the trace (hg_format.h: the header's live_blocks_max), and
  * by HINT_CAP_MAX entries (1 GiB) whatever a damaged or crafted header says.
