@@ -48,6 +48,7 @@ struct hg_thread {
 				      file (ring.c, keep_order) */
 	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
 	int holding;               /* hg_ring_hold is keeping the horizon below a record to come */
+	int in_progmaps;           /* changing the table of the program's mappings (progmaps.c) */
 };
 
 extern __thread struct hg_thread hg_tls __attribute__((tls_model("initial-exec")));

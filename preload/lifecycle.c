@@ -29,6 +29,7 @@
 #include "lifecycle.h"
 #include "modules.h"
 #include "ownmem.h"
+#include "progmaps.h"
 #include "rawlog.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -141,6 +142,7 @@ static void at_fork_prepare(void)
 {
 	hg_tls.busy++;
 	hg_modules_fork_prepare();
+	hg_progmaps_fork_prepare();
 	hg_arena_fork_prepare();
 	life.fork_t_ns = hg_ring_barrier_now();
 	/* The child publishes its record of this time only once it runs, which can be long after
@@ -156,6 +158,7 @@ static void at_fork_prepare(void)
 static void fork_done(void)
 {
 	hg_arena_fork_done();
+	hg_progmaps_fork_done();
 	hg_modules_fork_done();
 	hg_tls.busy--;
 }

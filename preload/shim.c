@@ -43,6 +43,7 @@
 #include "hg_compiler.h"
 #include "lifecycle.h"
 #include "modules.h"
+#include "progmaps.h"
 #include "ring.h"
 #include "snapshot.h"
 #include "stack.h"
@@ -347,8 +348,10 @@ static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), vo
 	if (!(flags & MAP_ANONYMOUS) || HG_UNLIKELY(!enter_map()))
 		return real_mmap(real, addr, len, prot, flags, fd, off);
 	p = real_mmap(real, addr, len, prot, flags, fd, off);
-	if (p != MAP_FAILED)
+	if (p != MAP_FAILED) {
 		record_mmap(p, len, prot, flags, from);
+		hg_progmaps_add((uint64_t)(uintptr_t)p, len);
+	}
 	leave();
 	return p;
 }
@@ -382,6 +385,8 @@ HG_EXPORT int munmap(void *addr, size_t len)
 				     (uint64_t)(uintptr_t)addr, len };
 	int rc, held;
 
+	/* Out of the table first, whether recorded or not: see progmaps.h. */
+	hg_progmaps_remove((uint64_t)(uintptr_t)addr, len);
 	if (HG_UNLIKELY(!enter_map()))
 		return real_munmap(addr, len);
 	rec.t_ns = hg_now_ns(); /* before the call, like a free */
@@ -430,6 +435,8 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		want = va_arg(ap, void *);
 		va_end(ap);
 	}
+	/* Out of the table, moved or not (it then counts as malloc's memory): see progmaps.h. */
+	hg_progmaps_remove((uint64_t)(uintptr_t)old, old_len);
 	if (HG_UNLIKELY(!enter_map()))
 		return real_mremap(old, old_len, new_len, flags, want);
 	p = real_mremap(old, old_len, new_len, flags, want);

@@ -4,9 +4,10 @@
  * The shim does not know which blocks are live (that would cost a table update on every malloc
  * and free); the analyzer does, from the events. So the shim, with every other thread stopped,
  * reads /proc/self/maps, takes every writable private mapping, and writes each aligned word
- * whose value falls inside an anonymous or brk mapping (where malloc's blocks live) as a
- * (where, value) pair, plus the list of regions with their kinds. The analyzer then sorts the
- * pairs into edges between live blocks, roots, and noise in free memory.
+ * whose value falls inside an anonymous or brk mapping (where malloc's blocks live) but not
+ * in one the program mapped itself (progmaps.h) as a (where, value) pair, plus the list of
+ * regions with their kinds. The analyzer then sorts the pairs into edges between live blocks,
+ * roots, and noise in free memory.
  *
  * What is not scanned: the shim's own memory (the arena, its library's data), the dead part of
  * each stopped thread's stack below its stack pointer (minus the 128-byte red zone), and the
@@ -39,6 +40,7 @@
 #include "lifecycle.h"
 #include "mallinfo.h"
 #include "ownmem.h"
+#include "progmaps.h"
 #include "rawlog.h"
 #include "ring.h"
 #include "snapshot.h"
@@ -467,6 +469,53 @@ static int parse_line(const char *p, struct region *r, const char **path, uint64
 	return !hg_stack_is_self(r->lo) && !hg_arena_owns(r->lo);
 }
 
+/* Append [lo, hi) to the targets; -1 when there is no room. */
+static int add_target(uint64_t lo, uint64_t hi)
+{
+	if (snap.n_targets == MAX_REGIONS)
+		return -1;
+	snap.targets[snap.n_targets].lo = lo;
+	snap.targets[snap.n_targets].hi = hi;
+	snap.n_targets++;
+	return 0;
+}
+
+/*
+ * Where blocks can live, in address order: the brk heap and anonymous memory, less (with
+ * `less_own`) the program's own mappings (progmaps.h), whose pointers to one another are not
+ * written. -1 when the pieces do not fit: the caller then takes the regions whole, a superset.
+ */
+static int collect_targets(int less_own)
+{
+	uint32_t n_own = 0, k = 0;
+	const struct hg_progmap *own = less_own ? hg_progmaps_view(&n_own) : NULL;
+
+	snap.n_targets = 0;
+	for (uint32_t i = 0; i < snap.n_regions; i++) {
+		const struct region *r = &snap.regions[i];
+		uint64_t lo = r->lo;
+
+		if ((r->kind & 0xff) == HG_REGION_BRK && add_target(r->lo, r->hi) < 0)
+			return -1;
+		if ((r->kind & 0xff) != HG_REGION_ANON)
+			continue;
+		while (k < n_own && own[k].hi <= lo)
+			k++;
+		/* A mapping of the program's may run on into the next region: k stays on it. */
+		for (uint32_t j = k; j < n_own && own[j].lo < r->hi; j++) {
+			if (own[j].lo > lo && add_target(lo, own[j].lo) < 0)
+				return -1;
+			if (own[j].hi > lo)
+				lo = own[j].hi;
+			if (lo >= r->hi)
+				break;
+		}
+		if (lo < r->hi && add_target(lo, r->hi) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void collect_regions(const struct hg_caller *c)
 {
 	size_t len = read_maps();
@@ -486,12 +535,12 @@ static void collect_regions(const struct hg_caller *c)
 		if (parse_line(line, r, &path, &guard)) {
 			classify(r, path, c);
 			snap.n_regions++;
-			if ((r->kind & 0xff) == HG_REGION_ANON || (r->kind & 0xff) == HG_REGION_BRK)
-				snap.targets[snap.n_targets++] = *r;
 		}
 		*(char *)nl = saved;
 		line = nl + 1;
 	}
+	if (collect_targets(1) < 0)
+		collect_targets(0);
 }
 
 /* Saved registers of the stopped threads and of the caller, as one REGS region. */

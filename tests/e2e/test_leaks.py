@@ -922,6 +922,25 @@ def test_leak_mmap_root(ctx):
                       reachable_blocks=2, possibly_bytes=0)
 
 
+def test_own_arena(ctx):
+    """The program's own 4 MiB arena holds half a million pointers into itself and the only
+    pointer to a 64-byte block; a 1 MiB block lands in a hole the program unmapped. The
+    snapshot writes the pointer to the block, not the arena's pointers to itself, and the
+    1 MiB block in the former hole stays reachable."""
+    res, trace = ctx.record([ctx.sample("own_arena")])
+    eq(res.code, 0, "exit status")
+    if res.text != "own_arena: reused\n":
+        raise Skip("the 1 MiB block did not land in the unmapped hole (%r)" % res.text)
+    proc = only_process(leaks_json(ctx, trace), "own_arena")
+    check_leak_totals(proc, "own_arena (leaks: %s)" % describe_leaks(proc),
+                      direct_bytes=32, direct_blocks=1, indirect_bytes=0, cycle_bytes=0,
+                      reachable_bytes=1048640, reachable_blocks=2, possibly_bytes=0)
+    eq(groups(proc), [("direct", "lose_one", 32, 1)], "leak groups")
+    words = proc["snapshot"]["pointer_words"]
+    check(words < 5000, "the exit snapshot wrote %d pointer words: the arena's 524,288 "
+          "pointers into itself should not be written" % words)
+
+
 # ------------------------------------------------------------------------------------------
 # memcheck agreement
 # ------------------------------------------------------------------------------------------
