@@ -22,8 +22,10 @@
 #   git     git log -p on a generated repository of 600 commits
 #   sqlite3 the sqlite3 shell: 200,000 inserts into two tables in one transaction, then a join
 #           with an aggregate (bench/sqlgen.py); its output is hashed
-#   cc1     gcc -O2 -c on a generated C file of about 5,400 lines (bench/cgen.py): the driver
-#           forks cc1 and as; the object file must be byte-identical in every run
+#   cc1     GCC's compiler proper, cc1, on a generated C file of about 5,400 lines
+#           (bench/cgen.py), as `gcc -O2 -S` runs it: cc1 itself rather than the gcc driver,
+#           whose children heaptrack would not trace; the assembly must be byte-identical in
+#           every run
 #   scan    bench/scan.c: 1,000,000 blocks of 1 KiB reachable from a global plus 10,000
 #           leaked ones at exit, to time exit-time heap scans; its analysis is `heapgraph leaks`
 #   startup bash running /bin/true 200 times: the cost per process start, reported apart
@@ -162,6 +164,8 @@ check_tools() {
 	[ -x "$GIT" ] || die "'$GIT' not found; install git"
 	[ -x "$SQLITE" ] || die "'$SQLITE' not found; install it with 'scripts/install-deps.sh bench'"
 	[ -x "$GCC" ] || die "'$GCC' not found; install gcc"
+	CC1=$("$GCC" -print-prog-name=cc1)
+	[ -x "$CC1" ] || die "gcc's cc1 not found ('$GCC -print-prog-name=cc1' says '$CC1')"
 }
 
 build() {
@@ -276,10 +280,12 @@ workload_setup() {
 		;;
 	cc1)
 		[ -f "$WORK/bench.c" ] || "$PYTHON" "$ROOT/bench/cgen.py" "$CC_FUNCS" >"$WORK/bench.c"
-		WL_OUT=$WORK/bench.o
-		WL_CMD=("$GCC" -O2 -c "$WORK/bench.c" -o "$WL_OUT")
-		WL_SHOW="gcc -O2 -c FILE.c -o FILE.o  (FILE.c: bench/cgen.py $CC_FUNCS," \
-		WL_SHOW+="$(wc -l <"$WORK/bench.c") lines)"
+		# What `gcc -O2 -S FILE.c -o FILE.s` runs (gcc -###), defaults left out.
+		WL_OUT=$WORK/bench.s
+		WL_CMD=("$CC1" -quiet -O2 -fasynchronous-unwind-tables "$WORK/bench.c" -o "$WL_OUT")
+		WL_SHOW="cc1 -quiet -O2 -fasynchronous-unwind-tables FILE.c -o FILE.s  (cc1: gcc"
+		WL_SHOW+=" -print-prog-name=cc1; FILE.c: bench/cgen.py $CC_FUNCS,"
+		WL_SHOW+=" $(wc -l <"$WORK/bench.c") lines)"
 		;;
 	scan)
 		WL_CMD=("$SCAN" -n "$SCAN_BLOCKS")
@@ -522,10 +528,10 @@ notes() {
 - **heaptrack_gui.** The heaptrack script opens the GUI on the trace when `heaptrack_gui` is
   installed next to it; run.sh then runs a copy of the script from a directory without it.
 - **heaptrack does not follow child processes.** The heaptrack script preloads its library
-  into the command it starts only; a child (gcc's cc1 and as, each /bin/true of startup) runs
-  untraced. Its cc1 row is therefore the cost of tracing the gcc driver alone (hence its tiny
-  trace), and its startup per-process figure is bash's extra cost, not a traced start-up.
-  heapgraph traces every process (the cc1 trace holds the driver, cc1 and as).
+  into the command it starts only; a child (each /bin/true of startup) runs untraced, so its
+  startup per-process figure is bash's extra cost, not a traced start-up; heapgraph traces
+  every process. For the same reason the cc1 workload runs cc1 itself, not the gcc driver
+  (which forks cc1 and as): every tool then traces the compiler.
 - **memcheck** runs with `--trace-children=yes`, so that it would check the processes the
   workload starts, but only where a run takes under a minute (MEMCHECK_WORKLOADS in run.sh):
   not cc1 (minutes) or startup (about 0.9 s per traced process, three minutes a run). It runs
