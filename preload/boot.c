@@ -10,10 +10,12 @@
  * Runs in: inside malloc, constructor.
  */
 #include <dlfcn.h>
+#include <gnu/libc-version.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "boot.h"
+#include "progmaps.h"
 #include "rawlog.h"
 
 #define BOOT_BYTES (64u << 10)
@@ -60,6 +62,15 @@ size_t hg_boot_size(const void *p)
 		memcpy(&r.name, &sym_, sizeof(sym_));                                      \
 	} while (0)
 
+/* Whether fn is in the same object as the C library's own gnu_get_libc_version. */
+static int is_glibc(void *fn)
+{
+	Dl_info f, c;
+
+	return dladdr(fn, &f) && dladdr((void *)gnu_get_libc_version, &c) &&
+	       f.dli_fbase == c.dli_fbase;
+}
+
 int hg_boot_resolve(void)
 {
 	/* Resolved into a local copy and published at once, so that no entry point ever sees a
@@ -90,5 +101,7 @@ int hg_boot_resolve(void)
 	}
 	hg_real = r;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+	if (is_glibc(r.malloc))
+		hg_progmaps_enable();
 	return 0;
 }

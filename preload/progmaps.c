@@ -22,7 +22,8 @@ static struct {
 	struct hg_progmap *v;
 	uint32_t n, cap;
 	int lock;   /* 0 free, 1 held */
-	int broken; /* a change could not be recorded: the table is not used again */
+	int enabled; /* the real malloc is glibc's (hg_progmaps_enable) */
+	int broken;  /* a change could not be recorded: the table is not used again */
 	int forking; /* fork_prepare took the lock */
 } pm;
 
@@ -90,29 +91,36 @@ static uint32_t first_ending_after(uint64_t lo)
 	return a;
 }
 
-/* Take [lo, hi) out: ranges inside it go, ranges across its ends are cut. Under the lock. */
-static void cut(uint64_t lo, uint64_t hi)
+/*
+ * Take [lo, hi) out: ranges inside it go, ranges across its ends are cut. A range around it
+ * becomes two, which may need the array to grow: with may_grow (under the shim's guard) it
+ * does; otherwise (a munmap from anywhere, even a signal handler that interrupted the arena)
+ * the whole range goes instead, which only keeps more values. Under the lock.
+ */
+static void cut(uint64_t lo, uint64_t hi, int may_grow)
 {
 	uint32_t i = first_ending_after(lo), j = i;
 
-	if (i < pm.n && pm.v[i].lo < lo && pm.v[i].hi > hi) {
-		/* One range around the hole: it becomes two. */
-		if (reserve(1) < 0)
-			return;
+	if (i < pm.n && pm.v[i].lo < lo && pm.v[i].hi > hi &&
+	    (pm.n < pm.cap || (may_grow && reserve(1) == 0))) {
 		memmove(pm.v + i + 1, pm.v + i, sizeof(*pm.v) * (pm.n - i));
 		pm.n++;
 		pm.v[i].hi = lo;
 		pm.v[i + 1].lo = hi;
 		return;
 	}
-	if (i < pm.n && pm.v[i].lo < lo) {
+	if (pm.broken)
+		return;
+	if (i < pm.n && pm.v[i].lo < lo && pm.v[i].hi <= hi) {
 		pm.v[i].hi = lo; /* it ends inside the hole */
 		i++;
 		j = i;
 	}
-	while (j < pm.n && pm.v[j].hi <= hi)
-		j++; /* inside the hole */
-	if (j < pm.n && pm.v[j].lo < hi)
+	while (j < pm.n && pm.v[j].lo < hi && pm.v[j].hi <= hi)
+		j++; /* inside the hole (or, with no room to split it, around it) */
+	if (j < pm.n && pm.v[j].lo < lo)
+		j++; /* around the hole, with no room to split it: it goes whole */
+	else if (j < pm.n && pm.v[j].lo < hi)
 		pm.v[j].lo = hi; /* it starts inside the hole */
 	memmove(pm.v + i, pm.v + j, sizeof(*pm.v) * (pm.n - j));
 	pm.n -= j - i;
@@ -123,10 +131,11 @@ void hg_progmaps_add(uint64_t addr, uint64_t len)
 	uint64_t lo = (addr + PAGE - 1) & ~(PAGE - 1), hi = (addr + len) & ~(PAGE - 1);
 	uint32_t i;
 
-	if (hi <= lo || addr + len < addr || lock() < 0)
+	if (!__atomic_load_n(&pm.enabled, __ATOMIC_RELAXED) || hi <= lo || addr + len < addr ||
+	    lock() < 0)
 		return;
 	if (!pm.broken) {
-		cut(lo, hi); /* MAP_FIXED may map over ranges already there */
+		cut(lo, hi, 1); /* MAP_FIXED may map over ranges already there */
 		if (!pm.broken && reserve(1) == 0) {
 			i = first_ending_after(lo);
 			memmove(pm.v + i + 1, pm.v + i, sizeof(*pm.v) * (pm.n - i));
@@ -146,7 +155,7 @@ void hg_progmaps_remove(uint64_t addr, uint64_t len)
 	if (lock() < 0)
 		return;
 	if (pm.n)
-		cut(lo, hi);
+		cut(lo, hi, 0);
 	unlock();
 }
 
@@ -154,10 +163,15 @@ const struct hg_progmap *hg_progmaps_view(uint32_t *n)
 {
 	static const struct hg_progmap none;
 
-	if (__atomic_load_n(&pm.lock, __ATOMIC_ACQUIRE) || pm.broken)
+	if (!pm.enabled || __atomic_load_n(&pm.lock, __ATOMIC_ACQUIRE) || pm.broken)
 		return NULL;
 	*n = pm.n;
 	return pm.v ? pm.v : &none;
+}
+
+void hg_progmaps_enable(void)
+{
+	__atomic_store_n(&pm.enabled, 1, __ATOMIC_RELAXED);
 }
 
 void hg_progmaps_fork_prepare(void)

@@ -22,10 +22,19 @@ struct hg_progmap {
 	uint64_t lo, hi; /* [lo, hi), page-aligned, disjoint, in address order */
 };
 
+/*
+ * Start keeping the table: the real malloc is glibc's, whose blocks live only in memory it
+ * maps itself, through calls the shim does not see. Another allocator behind the shim
+ * (jemalloc, tcmalloc) maps its memory with mmap calls the shim may see as the program's,
+ * and hands out blocks there: with it the table stays off and every value is written.
+ */
+void hg_progmaps_enable(void);
+
 /* The program mapped [addr, addr + len) anonymous memory (after the call succeeded). */
 void hg_progmaps_add(uint64_t addr, uint64_t len);
 
-/* The program is about to unmap or move [addr, addr + len) (before the call). */
+/* The program is about to unmap, move or map over [addr, addr + len) (before the call).
+ * Never allocates, so it may run anywhere. */
 void hg_progmaps_remove(uint64_t addr, uint64_t len);
 
 /* With every other thread stopped: the table, or NULL when it is not to be trusted. */

@@ -345,12 +345,17 @@ static void *mmap_common(void *(*real)(void *, size_t, int, int, int, off_t), vo
 {
 	void *p;
 
+	/* What it maps over is the program's no longer, even if the call then fails. */
+	if (flags & MAP_FIXED)
+		hg_progmaps_remove((uint64_t)(uintptr_t)addr, len);
 	if (!(flags & MAP_ANONYMOUS) || HG_UNLIKELY(!enter_map()))
 		return real_mmap(real, addr, len, prot, flags, fd, off);
 	p = real_mmap(real, addr, len, prot, flags, fd, off);
 	if (p != MAP_FAILED) {
 		record_mmap(p, len, prot, flags, from);
-		hg_progmaps_add((uint64_t)(uintptr_t)p, len);
+		/* Huge pages of any size unmap in their own units: left out of the table. */
+		if (!(flags & MAP_HUGETLB))
+			hg_progmaps_add((uint64_t)(uintptr_t)p, len);
 	}
 	leave();
 	return p;
@@ -435,8 +440,11 @@ HG_EXPORT void *mremap(void *old, size_t old_len, size_t new_len, int flags, ...
 		want = va_arg(ap, void *);
 		va_end(ap);
 	}
-	/* Out of the table, moved or not (it then counts as malloc's memory): see progmaps.h. */
+	/* Out of the table, moved or not (it then counts as malloc's memory), and so is what a
+	 * fixed move maps over: see progmaps.h. */
 	hg_progmaps_remove((uint64_t)(uintptr_t)old, old_len);
+	if (flags & MREMAP_FIXED)
+		hg_progmaps_remove((uint64_t)(uintptr_t)want, new_len);
 	if (HG_UNLIKELY(!enter_map()))
 		return real_mremap(old, old_len, new_len, flags, want);
 	p = real_mremap(old, old_len, new_len, flags, want);

@@ -516,7 +516,7 @@ static int collect_targets(int less_own)
 	return 0;
 }
 
-static void collect_regions(const struct hg_caller *c)
+static void collect_regions(const struct hg_caller *c, int less_own)
 {
 	size_t len = read_maps();
 	const char *line = snap.maps, *end = snap.maps + len;
@@ -539,7 +539,7 @@ static void collect_regions(const struct hg_caller *c)
 		*(char *)nl = saved;
 		line = nl + 1;
 	}
-	if (collect_targets(1) < 0)
+	if (collect_targets(less_own) < 0)
 		collect_targets(0);
 }
 
@@ -596,7 +596,7 @@ static void emit_end(void)
 /* Caller holds snap_lock. */
 static void take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
-	int held;
+	int held, stopped;
 
 	if (prepare() < 0)
 		return;
@@ -606,12 +606,15 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	/* A thread stopped between stamping a record and publishing it publishes it after the
 	 * snapshot, which may take longer than the horizon margin: hold the horizon below now. */
 	held = hg_ring_hold(hg_now_ns());
-	if (hg_world_stop(&snap.world) < 0)
+	stopped = hg_world_stop(&snap.world) == 0;
+	if (!stopped)
 		snap.world.n_stopped = 0;
 	snap.scanned = snap.written = 0;
 	snap.words->n = 0;
 	emit_begin(why, label);
-	collect_regions(c);
+	/* The table of the program's mappings only with every thread stopped: a running one
+	 * could be changing it. */
+	collect_regions(c, stopped && snap.world.n_stopped == snap.world.n);
 	for (uint32_t i = 0; i < snap.n_regions; i++) {
 		emit_region(&snap.regions[i]);
 		if ((snap.regions[i].kind & 0xff) == HG_REGION_BRK)

@@ -2,8 +2,9 @@
  * check_progmaps.c - unit tests for the table of the program's own mappings (preload/progmaps.c)
  *
  * The table is process-global; Check runs each test in a child of its own, which starts from
- * the empty table of a process that never changed it. Addresses are multiples of 2 MiB where a
- * test removes, since removals are rounded outwards to 2 MiB.
+ * the empty table of a process that never changed it, and the fixture turns it on (the shim
+ * does when the real malloc is glibc's). Addresses are multiples of 2 MiB where a test
+ * removes, since removals are rounded outwards to 2 MiB.
  */
 #include <check.h>
 #include <stdint.h>
@@ -138,13 +139,57 @@ START_TEST(test_progmaps_reentry_gives_up)
 }
 END_TEST
 
+/* Off (another malloc behind the shim) it is never read and adds nothing. */
+START_TEST(test_progmaps_off_until_enabled)
+{
+	uint32_t n = 7;
+
+	hg_progmaps_add(4 * MIB, 2 * MIB);
+	ck_assert_ptr_null(hg_progmaps_view(&n));
+	hg_progmaps_enable();
+	ck_assert_str_eq(table(), "");
+}
+END_TEST
+
+/* A removal never grows the table (it runs outside the shim's guard): with the array full, a
+ * hole in the middle of a range takes the whole range out instead of splitting it. */
+START_TEST(test_progmaps_full_remove_drops_whole_range)
+{
+	const struct hg_progmap *v;
+	uint32_t n;
+
+	for (uint64_t i = 0; i < 64; i++) /* the array's first size */
+		hg_progmaps_add((4 + 8 * i) * MIB, 6 * MIB);
+	hg_progmaps_remove((12 + 2) * MIB, 1); /* inside [12,18) */
+	v = hg_progmaps_view(&n);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_uint_eq(n, 63);
+	ck_assert_uint_eq(v[0].lo, 4 * MIB);
+	ck_assert_uint_eq(v[1].lo, 20 * MIB);
+	/* With room again (the array doubled by an add), a hole splits a range. */
+	hg_progmaps_add(1000 * MIB, MIB);
+	hg_progmaps_add(1002 * MIB, MIB);
+	hg_progmaps_remove((20 + 2) * MIB, 1);
+	v = hg_progmaps_view(&n);
+	ck_assert_uint_eq(n, 66);
+	ck_assert_uint_eq(v[1].hi, 22 * MIB);
+	ck_assert_uint_eq(v[2].lo, 24 * MIB);
+}
+END_TEST
+
+static void enable(void)
+{
+	hg_progmaps_enable();
+}
+
 Suite *progmaps_suite(void);
 
 Suite *progmaps_suite(void)
 {
 	Suite *s = suite_create("progmaps");
-	TCase *tc = tcase_create("table");
+	TCase *tc = tcase_create("table"), *off = tcase_create("off");
 
+	tcase_add_checked_fixture(tc, enable, NULL);
 	tcase_add_test(tc, test_progmaps_add_keeps_order);
 	tcase_add_test(tc, test_progmaps_add_rounds_inwards);
 	tcase_add_test(tc, test_progmaps_remove_splits_and_rounds_outwards);
@@ -153,6 +198,9 @@ Suite *progmaps_suite(void)
 	tcase_add_test(tc, test_progmaps_grows);
 	tcase_add_test(tc, test_progmaps_not_read_while_held);
 	tcase_add_test(tc, test_progmaps_reentry_gives_up);
+	tcase_add_test(tc, test_progmaps_full_remove_drops_whole_range);
+	tcase_add_test(off, test_progmaps_off_until_enabled);
 	suite_add_tcase(s, tc);
+	suite_add_tcase(s, off);
 	return s;
 }
