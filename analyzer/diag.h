@@ -45,8 +45,7 @@ void hg_xalloc_fail_after(unsigned long n);
 /*
  * n zeroed bytes whose pages are in place before the first access (a large table probed before
  * it is written: otherwise each page faults twice, once mapping the zero page, once copying
- * it); a whole number of 2 MiB pages is asked for in huge pages, where the system gives them.
- * Release with hg_xunmap(p, n). Out-of-memory as above.
+ * it). Release with hg_xunmap(p, n). Out-of-memory as above.
  */
 void *hg_xmap_zeroed(size_t n);
 void hg_xunmap(void *p, size_t n);
