@@ -13,6 +13,7 @@
 #include "arena.h"
 #include "guard.h"
 #include "progmaps.h"
+#include "rawlog.h"
 
 #define PAGE 4096ull
 #define REMOVE_ROUND (2ull << 20)
@@ -27,6 +28,14 @@ static struct {
 	int forking; /* fork_prepare took the lock */
 } pm;
 
+/* The table is not used again: every value in anonymous memory is written from now on. */
+static void give_up(const char *why)
+{
+	if (!__atomic_exchange_n(&pm.broken, 1, __ATOMIC_RELAXED))
+		hg_rawlog("table of the program's mappings given up (%s): snapshots write every "
+			  "value in anonymous memory", why);
+}
+
 /*
  * Take the lock; -1 when this thread is in here already (a signal handler's munmap that
  * interrupted a change): waiting would never end, so the table is given up instead. The
@@ -35,7 +44,7 @@ static struct {
 static int lock(void)
 {
 	if (hg_tls.in_progmaps) {
-		__atomic_store_n(&pm.broken, 1, __ATOMIC_RELAXED);
+		give_up("changed from a signal handler in the middle of a change");
 		return -1;
 	}
 	hg_tls.in_progmaps = 1;
@@ -64,7 +73,7 @@ static int reserve(uint32_t more)
 	while (cap < pm.n + more)
 		cap *= 2;
 	if (!(v = hg_arena_alloc(sizeof(*v) * cap))) {
-		pm.broken = 1;
+		give_up("out of memory");
 		return -1;
 	}
 	if (pm.n)
