@@ -384,10 +384,14 @@ static void stage_check(struct hg_collector *c, uint32_t i)
 	uint64_t allocs = c->st.n_allocs, frees = c->st.n_frees, processes = c->st.n_processes;
 	size_t n = s->copied, good = tally(c, s->buf + s->len, n);
 
-	/* The overflow slot's records are of whichever process an ORIGIN before them says. */
+	/* The overflow slot's records are of whichever process an ORIGIN before them says: not
+	 * counted, and the hint is then not written (a thread there freeing what one with a
+	 * slot allocated would leave that one's count growing for ever). */
 	if (s->pid && i + 1 < c->ring->n_slots)
 		hg_live_count_note(&c->live, s->pid, c->st.n_processes != processes,
 				   c->st.n_allocs - allocs, c->st.n_frees - frees);
+	else if (c->st.n_allocs != allocs || c->st.n_frees != frees)
+		c->live.unsure = 1;
 
 	if (good < n) {
 		/* Garbage from a misbehaving writer: keep what precedes it, count the rest. */
@@ -676,7 +680,7 @@ int hg_collector_finish(struct hg_collector *c)
 	c->w = hg_write_behind_stop(c->wb, &failed);
 	c->wb = NULL;
 	c->st.write_failed |= failed;
-	if (hg_trace_writer_live_hint(c->w, c->live.max, c->live.max_pid) < 0)
+	if (hg_trace_writer_live_hint(c->w, c->live.unsure ? 0 : c->live.max, c->live.max_pid) < 0)
 		c->st.write_failed = 1;
 	c->st.file_bytes = hg_trace_writer_bytes(c->w);
 	if (hg_trace_writer_close(c->w) < 0)

@@ -16,6 +16,7 @@ struct hg_live_count {
 	} slot[HG_LIVE_COUNT_SLOTS];
 	uint64_t max;     /* the most any image had */
 	uint32_t max_pid; /* which */
+	int unsure;       /* some ALLOC or FREE went uncounted (the ring's overflow slot) */
 };
 
 /*

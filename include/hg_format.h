@@ -990,7 +990,8 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  *   44     4    live_blocks_max: the most blocks one process image had live at once (at the
  *                 collector's count: its allocations less its frees, checked each time it
  *                 drained the process's slot), saturated at 2^32-1; 0: not known (a trace
- *                 whose recording did not finish, or written before the field)
+ *                 whose recording did not finish, one with uncounted events, or written
+ *                 before the field)
  *   48     4    live_blocks_pid: the pid of that image
  *   52     8    zero
  *   60     4    header_crc: crc32c of bytes 0..59; 0 in traces written before the field
@@ -1013,7 +1014,9 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
  * live_blocks_max and live_blocks_pid took eight more, again without a bump: they are a hint,
  * written when the collector finishes (the header is rewritten with its CRC), by which a
  * reader sizes its table of that image's live blocks once instead of doubling it up to there.
- * Nothing depends on them being right.
+ * 0 when some events went uncounted (a thread writing through the ring's overflow slot). The
+ * hint can still be wrong for another image of the same pid (an exec), and a header can be
+ * crafted: a reader bounds what it spends on it (analyzer/addrmap.c, grown_cap).
  */
 #define HG_TRACE_MAGIC "HGTRACE"
 #define HG_FORMAT_VERSION 1

@@ -467,11 +467,12 @@ def test_scale(ctx):
     proc = only_process(rep, "scale")
     # The header's hint (hg_format.h): the most blocks live, counted at the end of each drain
     # of the process's slot. 100,000 held at once plus the runtime's few at most; at least
-    # 100,000 less what one drain can hold (a 512 KiB window of 40-byte ALLOC records).
+    # 100,000 less the frees one drain can hold after the peak (a 1 MiB window of 24-byte
+    # FREE records).
     with open(trace, "rb") as f:
         live_max, live_pid = struct.unpack("<II", f.read(52)[44:52])
     eq(live_pid, proc["pid"], "header live_blocks_pid")
-    check(100000 - 512 * 1024 // 40 <= live_max <= 100000 + 64,
+    check(100000 - (1 << 20) // 24 <= live_max <= 100000 + 64,
           "header live_blocks_max %d, expected about 100000" % live_max)
     check_totals(proc, "scale", allocations=1672864, frees=1664672, allocated_bytes=394869584,
                  live_bytes=2031824, live_blocks=8192, peak_bytes=4800000, lost_events=0,

@@ -145,31 +145,35 @@ START_TEST(test_addrmap_large_table_grows_at_three_quarters_load)
 }
 END_TEST
 
-/* With a hint, the table stays small and doubles while small (2^16 slots for 2^15 keys), and
- * the growth that would map a large one (2^17 slots) makes it large enough for the hint at
- * once: 600,000 keys want 2^21 slots at three quarters; then no growth up to the hint. */
+/* With a hint, a table grows by doubling up to 2^20 slots; the growth from there goes
+ * straight to the size for the hint (2^22 slots at three quarters for 3,000,000 keys), and no
+ * further than 4 times the table: a hint of 2^40 keys makes 2^22 slots, not more. */
 START_TEST(test_addrmap_hint_sizes_a_large_table_at_once)
 {
 	uint64_t v = live(1, 1);
-	const uint64_t hint = 600000;
+	const uint64_t at_2_20 = (1u << 20) / 2; /* keys a table of 2^20 slots holds */
 
-	m.hint = hint;
-	for (uint64_t k = 1; k <= 1u << 15; k++)
+	m.hint = 3000000;
+	for (uint64_t k = 1; k <= at_2_20; k++)
 		hg_addrmap_put(&m, k * 32, v, NULL);
-	ck_assert_uint_eq(m.cap, 1u << 16);
-	hg_addrmap_put(&m, ((1u << 15) + 1) * 32, v, NULL);
-	ck_assert_uint_eq(m.cap, 1u << 21);
-	ck_assert_uint_eq(m.hint, hint);
-	for (uint64_t k = (1u << 15) + 2; k <= hint; k++)
-		hg_addrmap_put(&m, k * 32, v, NULL);
-	ck_assert_uint_eq(m.cap, 1u << 21);
-	ck_assert_uint_eq(m.n, hint);
-	for (uint64_t k = 1; k <= hint; k += 997)
+	ck_assert_uint_eq(m.cap, 1u << 20);
+	hg_addrmap_put(&m, (at_2_20 + 1) * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 22);
+	ck_assert_uint_eq(m.hint, 3000000);
+	for (uint64_t k = 1; k <= at_2_20 + 1; k += 997)
 		ck_assert_ptr_nonnull(hg_addrmap_get(&m, k * 32));
-	/* Past the hint it grows as without one. */
-	for (uint64_t k = hint + 1; k <= (1u << 21) / 4 * 3 + 1; k++)
+	hg_addrmap_release(&m);
+
+	m.hint = 1ull << 40; /* a damaged or crafted header */
+	for (uint64_t k = 1; k <= at_2_20 + 1; k++)
 		hg_addrmap_put(&m, k * 32, v, NULL);
 	ck_assert_uint_eq(m.cap, 1u << 22);
+	hg_addrmap_release(&m);
+
+	m.hint = 3000000; /* small tables take no hint */
+	for (uint64_t k = 1; k <= 40000; k++)
+		hg_addrmap_put(&m, k * 32, v, NULL);
+	ck_assert_uint_eq(m.cap, 1u << 17);
 }
 END_TEST
 

@@ -459,6 +459,37 @@ START_TEST(test_collector_trace_header_notes_live_hint)
 }
 END_TEST
 
+/* Events in the overflow slot are not counted (their process is an ORIGIN's): with any
+ * there, the header says nothing rather than a count that may have missed its frees. */
+START_TEST(test_collector_live_hint_not_written_after_overflow)
+{
+	struct fx_buf b = { 0 };
+	struct hg_trace_header fh;
+	uint32_t pid = (uint32_t)getpid();
+	uint8_t *file;
+	size_t n;
+
+	fx_rig_open(&cr_rig, 3, HG_RING_MIN_SLOT_BYTES, 0);
+	cr_own(0, pid, fx_gettid());
+	for (uint32_t k = 0; k < 5; k++)
+		fx_alloc(&b, 2 + k, 0x10 + 16 * k, 8, 1, 0);
+	cr_publish_buf(0, &b);
+	b.len = 0;
+	fx_origin(&b, pid, 99);
+	fx_free(&b, 9, 0x10);
+	cr_publish_buf(2, &b);
+	hg_collector_drain(cr_rig.c);
+	fx_rig_finish(&cr_rig, &cr_tr);
+	file = fx_slurp(cr_rig.trace, &n);
+	memcpy(&fh, file, sizeof(fh));
+	free(file);
+	ck_assert_uint_eq(fh.live_blocks_max, 0);
+	ck_assert_uint_eq(fh.live_blocks_pid, 0);
+	ck_assert_uint_eq(cr_count_from(&cr_tr, HG_REC_FREE, pid, 99), 1);
+	fx_buf_release(&b);
+}
+END_TEST
+
 /* The counter alone: per pid, from 0 at each new image, the most over all with its pid. */
 START_TEST(test_live_count_per_process)
 {
@@ -550,6 +581,7 @@ Suite *collector_suite(void)
 	tcase_add_test(slots, test_collector_stats);
 	tcase_add_test(slots, test_collector_trace_header_notes_rss_interval);
 	tcase_add_test(slots, test_collector_trace_header_notes_live_hint);
+	tcase_add_test(slots, test_collector_live_hint_not_written_after_overflow);
 	tcase_add_test(slots, test_live_count_per_process);
 	return s;
 }
