@@ -74,6 +74,7 @@ static bool hg_sym_named_debug_file(const char *file, const char *debuglink)
 	const char *base = slash ? slash + 1 : file;
 	const char *names[2] = { debuglink, debuglink ? NULL : base };
 	size_t n = slash ? (size_t)(slash - file) : 0;
+	const char *here = slash ? dir : NULL; /* file's directory; NULL: the current one */
 
 	if (n >= sizeof(dir))
 		return true; /* cannot tell: let libdwfl search */
@@ -84,10 +85,10 @@ static bool hg_sym_named_debug_file(const char *file, const char *debuglink)
 			return true;
 		names[0] = made;
 	}
-	if (hg_sym_exists(slash ? (n ? dir : "") : NULL, NULL, names[0]))
+	if (hg_sym_exists(here, NULL, names[0]))
 		return true;
 	for (size_t i = 0; i < 2 && names[i]; i++) {
-		if (hg_sym_exists(slash ? (n ? dir : "") : NULL, ".debug", names[i]))
+		if (hg_sym_exists(here, ".debug", names[i]))
 			return true;
 		for (const char *tail = dir[0] == '/' ? dir : NULL; tail; tail = strchr(tail + 1, '/'))
 			if (hg_sym_exists(HG_SYM_DEBUG_DIR, tail + 1, names[i]))

@@ -423,8 +423,6 @@ START_TEST(test_collector_trace_header_notes_live_hint)
 	struct fx_buf b = { 0 };
 	struct hg_trace_header fh;
 	uint32_t pid = (uint32_t)getpid();
-	uint8_t *file;
-	size_t n;
 
 	fx_rig_open(&cr_rig, 3, HG_RING_MIN_SLOT_BYTES, 3);
 	cr_own(0, pid, fx_gettid());
@@ -447,9 +445,7 @@ START_TEST(test_collector_trace_header_notes_live_hint)
 	cr_publish_buf(0, &b);
 	hg_collector_drain(cr_rig.c);
 	fx_rig_finish(&cr_rig, &cr_tr);
-	file = fx_slurp(cr_rig.trace, &n);
-	memcpy(&fh, file, sizeof(fh));
-	free(file);
+	fx_read_file_header(cr_rig.trace, &fh);
 	ck_assert_uint_eq(fh.live_blocks_max, 7);
 	ck_assert_uint_eq(fh.live_blocks_pid, pid);
 	ck_assert_uint_eq(fh.header_crc, hg_crc32c(0, &fh, 60));
@@ -466,8 +462,6 @@ START_TEST(test_collector_live_hint_not_written_after_overflow)
 	struct fx_buf b = { 0 };
 	struct hg_trace_header fh;
 	uint32_t pid = (uint32_t)getpid();
-	uint8_t *file;
-	size_t n;
 
 	fx_rig_open(&cr_rig, 3, HG_RING_MIN_SLOT_BYTES, 0);
 	cr_own(0, pid, fx_gettid());
@@ -480,9 +474,7 @@ START_TEST(test_collector_live_hint_not_written_after_overflow)
 	cr_publish_buf(2, &b);
 	hg_collector_drain(cr_rig.c);
 	fx_rig_finish(&cr_rig, &cr_tr);
-	file = fx_slurp(cr_rig.trace, &n);
-	memcpy(&fh, file, sizeof(fh));
-	free(file);
+	fx_read_file_header(cr_rig.trace, &fh);
 	ck_assert_uint_eq(fh.live_blocks_max, 0);
 	ck_assert_uint_eq(fh.live_blocks_pid, 0);
 	ck_assert_uint_eq(cr_count_from(&cr_tr, HG_REC_FREE, pid, 99), 1);
@@ -531,8 +523,6 @@ START_TEST(test_collector_trace_header_notes_rss_interval)
 	struct fx_scratch sc;
 	char p[FX_PATH_BYTES];
 	struct hg_collector *c;
-	uint8_t *file;
-	size_t n;
 
 	fx_scratch_make(&sc);
 	fx_scratch_file(&sc, "t.hgt", p);
@@ -541,17 +531,13 @@ START_TEST(test_collector_trace_header_notes_rss_interval)
 	ck_assert_int_eq(hg_collector_open_trace(c, p, 0), 0);
 	ck_assert_int_eq(hg_collector_finish(c), 0);
 	hg_collector_free(c);
-	file = fx_slurp(p, &n);
-	memcpy(&fh, file, sizeof(fh));
-	free(file);
+	fx_read_file_header(p, &fh);
 	ck_assert_uint_eq(fh.rss_interval_ms, 250);
 	fx_scratch_remove(&sc);
 
 	fx_rig_open(&cr_rig, 2, HG_RING_MIN_SLOT_BYTES, 0);
 	fx_rig_finish(&cr_rig, &cr_tr);
-	file = fx_slurp(cr_rig.trace, &n);
-	memcpy(&fh, file, sizeof(fh));
-	free(file);
+	fx_read_file_header(cr_rig.trace, &fh);
 	ck_assert_uint_eq(fh.rss_interval_ms, HG_RSS_INTERVAL_OFF);
 }
 END_TEST

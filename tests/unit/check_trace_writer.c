@@ -182,11 +182,9 @@ START_TEST(test_trace_writer_header_notes_live_hint)
 	w = hg_trace_writer_open(fx_trace_path, 0);
 	ck_assert_int_eq(hg_trace_writer_live_hint(w, 0, 7), 0);
 	ck_assert_int_eq(hg_trace_writer_close(w), 0);
-	file = fx_slurp(fx_trace_path, &n);
-	memcpy(&fh, file, sizeof(fh));
+	fx_read_file_header(fx_trace_path, &fh);
 	ck_assert_uint_eq(fh.live_blocks_max, 0);
 	ck_assert_uint_eq(fh.live_blocks_pid, 0);
-	free(file);
 }
 END_TEST
 

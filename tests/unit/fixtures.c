@@ -120,6 +120,16 @@ uint8_t *fx_slurp(const char *path, size_t *n)
 	return p;
 }
 
+void fx_read_file_header(const char *path, struct hg_trace_header *fh)
+{
+	size_t n;
+	uint8_t *file = fx_slurp(path, &n);
+
+	ck_assert_uint_ge(n, sizeof(*fh));
+	memcpy(fh, file, sizeof(*fh));
+	free(file);
+}
+
 void fx_spit(const char *path, const void *bytes, size_t n)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
