@@ -8,7 +8,8 @@
  * (alloca), the same stack again (copied from the previous walk), a function called from two
  * callers with identical frames at the same depth (the copy must notice the changed return
  * address), threads, and a signal handler (declines: the signal frame is libunwind's).
- * Remembered walks (hg_walk_recall) must be found again only where the walk would read the same.
+ * Remembered walks (hg_walk_recall) must be found again only where the walk would read the same;
+ * a walk is remembered the second time its first frame is walked, and a set keeps four.
  */
 #include <alloca.h>
 #include <check.h>
@@ -224,8 +225,9 @@ START_TEST(test_walk_after_flush)
 }
 END_TEST
 
-/* Walk and remember the walk under m->id (remember), or look it up (recall), from the frame of
- * this function's caller: memo_leaf, whichever way it was reached. */
+/* Capture as the shim does, m->remember times: look the walk up, else walk and offer the walk
+ * to be remembered under m->id; or only look it up (remember 0), with what it found in m. From
+ * the frame of this function's caller: memo_leaf, whichever way it was reached. */
 struct memo_try {
 	int remember, found;
 	uint32_t id;
@@ -238,8 +240,14 @@ static __attribute__((noinline)) void memo_capture(struct memo_try *m)
 
 	HG_CALLER_FRAME(&from);
 	if (m->remember) {
-		ck_assert_int_gt(hg_walk_from(from.ret, from.sp, from.bp, ip, MAX), 0);
-		hg_walk_remember(m->id);
+		for (int i = 0; i < m->remember; i++) {
+			uint32_t id;
+
+			if (hg_walk_recall(from.ret, from.sp, from.bp, &id))
+				continue;
+			ck_assert_int_gt(hg_walk_from(from.ret, from.sp, from.bp, ip, MAX), 0);
+			hg_walk_remember(m->id);
+		}
 	} else {
 		m->found = hg_walk_recall(from.ret, from.sp, from.bp, &m->id);
 	}
@@ -271,9 +279,11 @@ static __attribute__((noinline)) void memo_via_b(struct memo_try *m)
  */
 struct memo_step {
 	void (*via)(struct memo_try *);
-	int remember;
+	int remember; /* walks offered (R: enough to be kept), or 0 to recall */
 	uint32_t id; /* remember: the id to keep; recall: the id expected, 0 for not found */
 };
+
+#define R 2
 
 static void run_script(const struct memo_step *step, int n)
 {
@@ -297,16 +307,15 @@ START_TEST(test_walk_recall_only_the_same_stack)
 	static const struct memo_step script[] = {
 		{ NULL, 0, 0 }, /* nothing remembered by other tests counts */
 		{ memo_via_a, 0, 0 },
-		{ memo_via_a, 1, 7 },
+		{ memo_via_a, R, 7 },
 		{ memo_via_a, 0, 7 },
 		{ memo_via_a, 0, 7 },
 		/* The same first frame, reached from elsewhere: the walk would read another word. */
 		{ memo_via_b, 0, 0 },
-		{ memo_via_b, 1, 8 },
+		{ memo_via_b, R, 8 },
 		{ memo_via_b, 0, 8 },
-		{ memo_via_a, 0, 0 }, /* b's walk took the entry: never 8 */
-		{ memo_via_a, 1, 7 },
-		{ memo_via_a, 0, 7 },
+		{ memo_via_a, 0, 7 }, /* both walks are kept, each found by its own path */
+		{ memo_via_b, 0, 8 },
 		/* Code unloaded: what was remembered may be another code's now. */
 		{ NULL, 0, 0 },
 		{ memo_via_a, 0, 0 },
@@ -334,12 +343,12 @@ START_TEST(test_walk_recall_checks_every_word)
 {
 	static const struct memo_step script[] = {
 		{ NULL, 0, 0 },
-		{ memo_outer_x, 1, 11 },
+		{ memo_outer_x, R, 11 },
 		{ memo_outer_x, 0, 11 },
 		{ memo_outer_y, 0, 0 }, /* same first frame and first word; a later word differs */
-		{ memo_outer_y, 1, 12 },
+		{ memo_outer_y, R, 12 },
 		{ memo_outer_y, 0, 12 },
-		{ memo_outer_x, 0, 0 },
+		{ memo_outer_x, 0, 11 },
 	};
 
 	init();
@@ -358,11 +367,77 @@ START_TEST(test_walk_recall_at_another_depth)
 {
 	static const struct memo_step script[] = {
 		{ NULL, 0, 0 },
-		{ memo_via_a, 1, 9 },
+		{ memo_via_a, R, 9 },
 		{ memo_deeper, 0, 0 },
-		{ memo_deeper, 1, 10 },
+		{ memo_deeper, R, 10 },
 		{ memo_deeper, 0, 10 },
 		{ memo_via_a, 0, 9 },
+	};
+
+	init();
+	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
+/* Three more paths to the first frame of memo_outer_x's and memo_outer_y's walks. */
+static __attribute__((noinline)) void memo_outer_z(struct memo_try *m)
+{
+	memo_via_b(m);
+	sink += 6;
+}
+
+static __attribute__((noinline)) void memo_outer_w(struct memo_try *m)
+{
+	memo_via_b(m);
+	sink += 7;
+}
+
+static __attribute__((noinline)) void memo_outer_v(struct memo_try *m)
+{
+	memo_via_a(m);
+	sink += 8;
+}
+
+START_TEST(test_walk_remembered_the_second_time)
+{
+	static const struct memo_step script[] = {
+		{ NULL, 0, 0 },
+		{ memo_outer_x, 1, 11 }, /* a first frame walked once: not kept */
+		{ memo_outer_x, 0, 0 },
+		{ memo_outer_x, 1, 11 }, /* and again: kept */
+		{ memo_outer_x, 0, 11 },
+		/* Walked from that frame before: another path through it is kept at once. */
+		{ memo_outer_y, 1, 12 },
+		{ memo_outer_y, 0, 12 },
+		{ memo_outer_x, 0, 11 },
+		{ memo_via_a, 1, 9 }, /* another first frame, not walked since the flush */
+		{ memo_via_a, 0, 0 },
+	};
+
+	init();
+	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
+START_TEST(test_walk_recall_keeps_the_four_last_used)
+{
+	static const struct memo_step script[] = {
+		{ NULL, 0, 0 },
+		{ memo_outer_x, R, 11 },
+		{ memo_outer_y, R, 12 },
+		{ memo_outer_z, R, 13 },
+		{ memo_outer_w, R, 14 },
+		{ memo_outer_w, 0, 14 },
+		{ memo_outer_z, 0, 13 },
+		{ memo_outer_x, 0, 11 },
+		{ memo_outer_y, 0, 12 },
+		/* A fifth path from the same frame takes the way least recently used: w's. */
+		{ memo_outer_v, R, 15 },
+		{ memo_outer_v, 0, 15 },
+		{ memo_outer_w, 0, 0 },
+		{ memo_outer_x, 0, 11 },
+		{ memo_outer_y, 0, 12 },
+		{ memo_outer_z, 0, 13 },
 	};
 
 	init();
@@ -385,6 +460,8 @@ Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_recall_only_the_same_stack);
 	tcase_add_test(tc, test_walk_recall_at_another_depth);
 	tcase_add_test(tc, test_walk_recall_checks_every_word);
+	tcase_add_test(tc, test_walk_remembered_the_second_time);
+	tcase_add_test(tc, test_walk_recall_keeps_the_four_last_used);
 	suite_add_tcase(s, tc);
 	return s;
 }
