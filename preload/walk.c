@@ -149,7 +149,9 @@ enum end { END_LAST, END_ZERO, END_MAX };
  * Remembering costs more than walking (a pass over every word the walk read), so a walk is
  * remembered only when the walk before it that its set declined started from the same frame:
  * a frame allocated from once is not (cc1 on a 1,000-line file: 337 million instructions in
- * this file, against 426 million remembering every walk and 348 million with one way).
+ * this file, against 426 million remembering every walk and 348 million with one way). Two
+ * frames of one set that take turns would never be, so a set that declined MEMO_DECLINE_MAX
+ * walks in a row takes the next.
  *
  * A thread whose walks are seldom found again (under a quarter of its lookups, as with
  * bench/churn's random paths) remembers only one walk in MEMO_SPARSE, so that it does not pay
@@ -161,6 +163,7 @@ enum end { END_LAST, END_ZERO, END_MAX };
 #define MEMO_WINDOW 1024 /* tries over which the hit rate is judged (halved, not reset) */
 #define MEMO_EVIDENCE 64 /* tries before the hit rate is judged at all */
 #define MEMO_SPARSE 16
+#define MEMO_DECLINE_MAX 3 /* walks a set declines in a row before it takes one anyway */
 
 /* Everything that decides whether the walk would go the same way, and its answer; one cache
  * line. */
@@ -203,6 +206,7 @@ struct memo_table {
 	uint16_t clock;  /* ticks at each walk remembered or recalled: the ages of a set's ways */
 	uint64_t seen[MEMO_SLOTS / MEMO_WAYS]; /* per set: the first frame of the last walk it
 						  declined to remember */
+	uint8_t declined[MEMO_SLOTS / MEMO_WAYS]; /* per set: walks declined in a row */
 };
 
 struct walk_state {
@@ -601,6 +605,11 @@ static size_t memo_set(uint64_t ip, uint64_t sp)
 		(MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS;
 }
 
+size_t hg_walk_memo_set(uint64_t ret, uint64_t sp)
+{
+	return memo_set(ret, sp) / MEMO_WAYS;
+}
+
 /* Whether the walk remembered in slot i, which started at (ret, sp), would go the same way
  * from a frame with this bp on the stack whose top is top. */
 static inline int memo_holds(const struct memo_table *t, size_t i, uint64_t sp, uint64_t bp,
@@ -708,10 +717,12 @@ void hg_walk_remember(uint32_t id)
 	f = s->prev;
 	i = memo_set(f[0].ip, f[0].sp);
 	sig = f[0].ip ^ f[0].sp * 0x9e3779b97f4a7c15ull;
-	if (t->seen[i / MEMO_WAYS] != sig) {
+	if (t->seen[i / MEMO_WAYS] != sig && t->declined[i / MEMO_WAYS] < MEMO_DECLINE_MAX) {
 		t->seen[i / MEMO_WAYS] = sig;
+		t->declined[i / MEMO_WAYS]++;
 		return;
 	}
+	t->declined[i / MEMO_WAYS] = 0;
 	t->misses = 0;
 	i = memo_victim(t, i, s->gen);
 	k = &t->key[i];

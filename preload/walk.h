@@ -6,6 +6,7 @@
 #ifndef HG_WALK_H
 #define HG_WALK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Map the shared rule cache and set up the memo's weights (before any walk is remembered); 0,
@@ -34,6 +35,9 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id);
  * A recall stands for a walk with the same max: every walk of a process must ask for the same
  * (hg_stack_capture asks for the frames it keeps). */
 void hg_walk_remember(uint32_t id);
+
+/* The set of the thread's memo a walk from (ret, sp) is remembered in (for tests). */
+size_t hg_walk_memo_set(uint64_t ret, uint64_t sp);
 
 /* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
 void hg_walk_flush(void);

@@ -229,9 +229,11 @@ END_TEST
  * to be remembered under m->id; or only look it up (remember 0), with what it found in m. From
  * the frame of this function's caller: memo_leaf, whichever way it was reached. */
 struct memo_try {
-	int remember, found;
+	int remember, found; /* remember -1: only note where the capture would start */
 	uint32_t id;
 };
+
+static struct hg_frame memo_at; /* where, at remember -1 */
 
 static __attribute__((noinline)) void memo_capture(struct memo_try *m)
 {
@@ -239,7 +241,9 @@ static __attribute__((noinline)) void memo_capture(struct memo_try *m)
 	void *ip[MAX];
 
 	HG_CALLER_FRAME(&from);
-	if (m->remember) {
+	if (m->remember < 0) {
+		memo_at = from;
+	} else if (m->remember) {
 		for (int i = 0; i < m->remember; i++) {
 			uint32_t id;
 
@@ -279,23 +283,27 @@ static __attribute__((noinline)) void memo_via_b(struct memo_try *m)
  */
 struct memo_step {
 	void (*via)(struct memo_try *);
-	int remember; /* walks offered (R: enough to be kept), or 0 to recall */
+	int remember; /* walks offered (R: enough to be kept), 0 to recall, -1 to note where */
 	uint32_t id; /* remember: the id to keep; recall: the id expected, 0 for not found */
+	int depth;   /* memo_at_depth's */
 };
+
+static int memo_depth;
 
 #define R 2
 
 static void run_script(const struct memo_step *step, int n)
 {
 	for (int i = 0; i < n; i++) {
-		struct memo_try m = { step[i].remember, 0, step[i].remember ? step[i].id : 0 };
+		struct memo_try m = { step[i].remember, 0, step[i].remember > 0 ? step[i].id : 0 };
 
 		if (!step[i].via) {
 			hg_walk_flush();
 			continue;
 		}
+		memo_depth = step[i].depth;
 		step[i].via(&m);
-		if (!step[i].remember)
+		if (step[i].remember == 0)
 			ck_assert_msg((m.found ? m.id : 0) == step[i].id,
 				      "step %d: recalled %u, expected %u", i, m.found ? m.id : 0,
 				      step[i].id);
@@ -305,20 +313,20 @@ static void run_script(const struct memo_step *step, int n)
 START_TEST(test_walk_recall_only_the_same_stack)
 {
 	static const struct memo_step script[] = {
-		{ NULL, 0, 0 }, /* nothing remembered by other tests counts */
-		{ memo_via_a, 0, 0 },
-		{ memo_via_a, R, 7 },
-		{ memo_via_a, 0, 7 },
-		{ memo_via_a, 0, 7 },
+		{ NULL, 0, 0, 0 }, /* nothing remembered by other tests counts */
+		{ memo_via_a, 0, 0, 0 },
+		{ memo_via_a, R, 7, 0 },
+		{ memo_via_a, 0, 7, 0 },
+		{ memo_via_a, 0, 7, 0 },
 		/* The same first frame, reached from elsewhere: the walk would read another word. */
-		{ memo_via_b, 0, 0 },
-		{ memo_via_b, R, 8 },
-		{ memo_via_b, 0, 8 },
-		{ memo_via_a, 0, 7 }, /* both walks are kept, each found by its own path */
-		{ memo_via_b, 0, 8 },
+		{ memo_via_b, 0, 0, 0 },
+		{ memo_via_b, R, 8, 0 },
+		{ memo_via_b, 0, 8, 0 },
+		{ memo_via_a, 0, 7, 0 }, /* both walks are kept, each found by its own path */
+		{ memo_via_b, 0, 8, 0 },
 		/* Code unloaded: what was remembered may be another code's now. */
-		{ NULL, 0, 0 },
-		{ memo_via_a, 0, 0 },
+		{ NULL, 0, 0, 0 },
+		{ memo_via_a, 0, 0, 0 },
 	};
 
 	init();
@@ -342,13 +350,13 @@ static __attribute__((noinline)) void memo_outer_y(struct memo_try *m)
 START_TEST(test_walk_recall_checks_every_word)
 {
 	static const struct memo_step script[] = {
-		{ NULL, 0, 0 },
-		{ memo_outer_x, R, 11 },
-		{ memo_outer_x, 0, 11 },
-		{ memo_outer_y, 0, 0 }, /* same first frame and first word; a later word differs */
-		{ memo_outer_y, R, 12 },
-		{ memo_outer_y, 0, 12 },
-		{ memo_outer_x, 0, 11 },
+		{ NULL, 0, 0, 0 },
+		{ memo_outer_x, R, 11, 0 },
+		{ memo_outer_x, 0, 11, 0 },
+		{ memo_outer_y, 0, 0, 0 }, /* same first frame and first word; a later word differs */
+		{ memo_outer_y, R, 12, 0 },
+		{ memo_outer_y, 0, 12, 0 },
+		{ memo_outer_x, 0, 11, 0 },
 	};
 
 	init();
@@ -366,12 +374,12 @@ static __attribute__((noinline)) void memo_deeper(struct memo_try *m)
 START_TEST(test_walk_recall_at_another_depth)
 {
 	static const struct memo_step script[] = {
-		{ NULL, 0, 0 },
-		{ memo_via_a, R, 9 },
-		{ memo_deeper, 0, 0 },
-		{ memo_deeper, R, 10 },
-		{ memo_deeper, 0, 10 },
-		{ memo_via_a, 0, 9 },
+		{ NULL, 0, 0, 0 },
+		{ memo_via_a, R, 9, 0 },
+		{ memo_deeper, 0, 0, 0 },
+		{ memo_deeper, R, 10, 0 },
+		{ memo_deeper, 0, 10, 0 },
+		{ memo_via_a, 0, 9, 0 },
 	};
 
 	init();
@@ -401,17 +409,17 @@ static __attribute__((noinline)) void memo_outer_v(struct memo_try *m)
 START_TEST(test_walk_remembered_the_second_time)
 {
 	static const struct memo_step script[] = {
-		{ NULL, 0, 0 },
-		{ memo_outer_x, 1, 11 }, /* a first frame walked once: not kept */
-		{ memo_outer_x, 0, 0 },
-		{ memo_outer_x, 1, 11 }, /* and again: kept */
-		{ memo_outer_x, 0, 11 },
+		{ NULL, 0, 0, 0 },
+		{ memo_outer_x, 1, 11, 0 }, /* a first frame walked once: not kept */
+		{ memo_outer_x, 0, 0, 0 },
+		{ memo_outer_x, 1, 11, 0 }, /* and again: kept */
+		{ memo_outer_x, 0, 11, 0 },
 		/* Walked from that frame before: another path through it is kept at once. */
-		{ memo_outer_y, 1, 12 },
-		{ memo_outer_y, 0, 12 },
-		{ memo_outer_x, 0, 11 },
-		{ memo_via_a, 1, 9 }, /* another first frame, not walked since the flush */
-		{ memo_via_a, 0, 0 },
+		{ memo_outer_y, 1, 12, 0 },
+		{ memo_outer_y, 0, 12, 0 },
+		{ memo_outer_x, 0, 11, 0 },
+		{ memo_via_a, 1, 9, 0 }, /* another first frame, not walked since the flush */
+		{ memo_via_a, 0, 0, 0 },
 	};
 
 	init();
@@ -422,26 +430,74 @@ END_TEST
 START_TEST(test_walk_recall_keeps_the_four_last_used)
 {
 	static const struct memo_step script[] = {
-		{ NULL, 0, 0 },
-		{ memo_outer_x, R, 11 },
-		{ memo_outer_y, R, 12 },
-		{ memo_outer_z, R, 13 },
-		{ memo_outer_w, R, 14 },
-		{ memo_outer_w, 0, 14 },
-		{ memo_outer_z, 0, 13 },
-		{ memo_outer_x, 0, 11 },
-		{ memo_outer_y, 0, 12 },
+		{ NULL, 0, 0, 0 },
+		{ memo_outer_x, R, 11, 0 },
+		{ memo_outer_y, R, 12, 0 },
+		{ memo_outer_z, R, 13, 0 },
+		{ memo_outer_w, R, 14, 0 },
+		{ memo_outer_w, 0, 14, 0 },
+		{ memo_outer_z, 0, 13, 0 },
+		{ memo_outer_x, 0, 11, 0 },
+		{ memo_outer_y, 0, 12, 0 },
 		/* A fifth path from the same frame takes the way least recently used: w's. */
-		{ memo_outer_v, R, 15 },
-		{ memo_outer_v, 0, 15 },
-		{ memo_outer_w, 0, 0 },
-		{ memo_outer_x, 0, 11 },
-		{ memo_outer_y, 0, 12 },
-		{ memo_outer_z, 0, 13 },
+		{ memo_outer_v, R, 15, 0 },
+		{ memo_outer_v, 0, 15, 0 },
+		{ memo_outer_w, 0, 0, 0 },
+		{ memo_outer_x, 0, 11, 0 },
+		{ memo_outer_y, 0, 12, 0 },
+		{ memo_outer_z, 0, 13, 0 },
 	};
 
 	init();
 	run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+}
+END_TEST
+
+/* memo_leaf memo_depth more frames down: the same code at another stack pointer each time. */
+static __attribute__((noinline)) void memo_at_depth(struct memo_try *m)
+{
+	if (memo_depth-- > 0)
+		memo_at_depth(m);
+	else
+		memo_leaf(m);
+	sink++;
+}
+
+#define DEPTHS 65 /* more first frames than the memo has sets: two of them share one */
+
+/*
+ * Two first frames of one set, walked in turn: each walk's frame is not the one the set saw
+ * last, yet both are remembered within a few turns (a set declines only so many in a row).
+ */
+START_TEST(test_walk_remembered_when_frames_take_turns)
+{
+	size_t set[DEPTHS];
+	int d1 = -1, d2 = -1;
+
+	init();
+	for (int d = 0; d < DEPTHS && d2 < 0; d++) {
+		const struct memo_step where = { memo_at_depth, -1, 0, d };
+
+		run_script(&where, 1);
+		set[d] = hg_walk_memo_set(memo_at.ret, memo_at.sp);
+		for (int e = 0; e < d && d2 < 0; e++)
+			if (set[e] == set[d]) {
+				d1 = e;
+				d2 = d;
+			}
+	}
+	ck_assert_int_ge(d1, 0);
+	{
+		const struct memo_step script[] = {
+			{ NULL, 0, 0, 0 },
+			{ memo_at_depth, 1, 101, d1 }, { memo_at_depth, 1, 102, d2 },
+			{ memo_at_depth, 1, 101, d1 }, { memo_at_depth, 1, 102, d2 },
+			{ memo_at_depth, 1, 101, d1 }, { memo_at_depth, 1, 102, d2 },
+			{ memo_at_depth, 0, 101, d1 }, { memo_at_depth, 0, 102, d2 },
+		};
+
+		run_script(script, (int)(sizeof(script) / sizeof(script[0])));
+	}
 }
 END_TEST
 
@@ -462,6 +518,7 @@ Suite *walk_suite(void)
 	tcase_add_test(tc, test_walk_recall_checks_every_word);
 	tcase_add_test(tc, test_walk_remembered_the_second_time);
 	tcase_add_test(tc, test_walk_recall_keeps_the_four_last_used);
+	tcase_add_test(tc, test_walk_remembered_when_frames_take_turns);
 	suite_add_tcase(s, tc);
 	return s;
 }
