@@ -154,7 +154,7 @@ enum end { END_LAST, END_ZERO, END_MAX };
  * walks in a row takes the next.
  *
  * A thread whose walks are seldom found again (under a quarter of its lookups, as with
- * bench/churn's random paths) remembers only one walk in MEMO_SPARSE, so that it does not pay
+ * bench/churn's random paths) remembers at most one walk in MEMO_SPARSE, so that it does not pay
  * for remembering what it will not use.
  */
 #define MEMO_WAYS 4    /* walks remembered per set, picked by first frame */
@@ -178,7 +178,7 @@ struct memo_key {
 	uint16_t n;       /* words to check */
 	uint16_t bp_used; /* the walk read rbp from the first frame */
 	uint16_t off0;    /* where the first word lies, in words from sp */
-	uint16_t used;    /* the table's clock when it was made or last recalled */
+	uint16_t used;    /* its set's clock when it was made or last recalled */
 };
 
 _Static_assert(sizeof(struct memo_key) == 64, "a memo key is one cache line");
@@ -203,10 +203,12 @@ struct memo_table {
 	struct memo body[MEMO_SLOTS];
 	uint32_t tries, hits;
 	uint32_t misses; /* since the last walk remembered */
-	uint16_t clock;  /* ticks at each walk remembered or recalled: the ages of a set's ways */
-	uint64_t seen[MEMO_SLOTS / MEMO_WAYS]; /* per set: the first frame of the last walk it
-						  declined to remember */
-	uint8_t declined[MEMO_SLOTS / MEMO_WAYS]; /* per set: walks declined in a row */
+	/* Per set: */
+	uint16_t clock[MEMO_SLOTS / MEMO_WAYS];  /* ticks at each walk it keeps or recalls: the
+						    ages of its ways */
+	uint64_t seen[MEMO_SLOTS / MEMO_WAYS];   /* a hash of the first frame of the last walk
+						    it declined (not of those sparse skipped) */
+	uint8_t declined[MEMO_SLOTS / MEMO_WAYS]; /* walks declined in a row */
 };
 
 struct walk_state {
@@ -360,8 +362,11 @@ static struct walk_state *state_new(void)
 	pool_unlock();
 	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
 		return NULL;
-	/* A state from the pool keeps its remembered walks: they are checked before use. */
+	/* A state from the pool keeps its remembered walks: they are checked before use. Which
+	 * frames it declined to remember may be other code's now. */
 	s->valid = 0;
+	if (s->memo)
+		memset(s->memo->seen, 0, sizeof(s->memo->seen));
 	memset(s->near, 0, sizeof(s->near));
 	s->prev = s->buf[0];
 	s->cur = s->buf[1];
@@ -632,7 +637,7 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 {
 	struct walk_state *s = hg_tls.walk;
 	struct memo_table *t;
-	size_t i;
+	size_t set, i;
 
 	if (HG_UNLIKELY(!s || !(t = s->memo)))
 		return 0;
@@ -640,15 +645,15 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 		t->tries /= 2;
 		t->hits /= 2;
 	}
-	i = memo_set(ret, sp);
-	for (size_t end = i + MEMO_WAYS; i < end; i++) {
+	set = memo_set(ret, sp);
+	for (i = set; i < set + MEMO_WAYS; i++) {
 		struct memo_key *k = &t->key[i];
 
 		if (k->ip != ret || k->sp != sp ||
 		    !memo_holds(t, i, sp, bp, stack_top(sp), __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE)))
 			continue;
 		t->hits++;
-		k->used = ++t->clock;
+		k->used = ++t->clock[set / MEMO_WAYS];
 		*id = k->id;
 		return 1;
 	}
@@ -676,10 +681,11 @@ static int memo_check(struct memo *m, struct memo_key *k, uint32_t *n, uint64_t 
 }
 
 /* The way of the set at slot i a new walk takes: an empty one, one made under older rules, or
- * the one least recently made or recalled (ages are taken modulo 2^16, which only ever
- * misjudges sets unused for that long). */
+ * the one least recently made or recalled (ages are taken modulo 2^16: a way its set did not
+ * use for that many of its uses may be taken for a young one). */
 static size_t memo_victim(const struct memo_table *t, size_t i, uint32_t gen)
 {
+	const uint16_t now = t->clock[i / MEMO_WAYS];
 	size_t oldest = i;
 	uint16_t age = 0;
 
@@ -688,8 +694,8 @@ static size_t memo_victim(const struct memo_table *t, size_t i, uint32_t gen)
 
 		if (!k->ip || k->gen != gen)
 			return w;
-		if ((uint16_t)(t->clock - k->used) >= age) {
-			age = (uint16_t)(t->clock - k->used);
+		if ((uint16_t)(now - k->used) >= age) {
+			age = (uint16_t)(now - k->used);
 			oldest = w;
 		}
 	}
@@ -699,14 +705,14 @@ static size_t memo_victim(const struct memo_table *t, size_t i, uint32_t gen)
 void hg_walk_remember(uint32_t id)
 {
 	struct walk_state *s = hg_tls.walk;
+	struct memo_key key = { 0 };
+	struct memo body;
 	struct memo_table *t;
 	const struct frame *f;
-	struct memo_key *k;
-	struct memo *m;
 	uint64_t sig;
 	uint32_t n = 0;
 	int steps;
-	size_t i;
+	size_t set, i;
 
 	if (!s || !s->valid || s->top == UINT64_MAX)
 		return;
@@ -715,38 +721,37 @@ void hg_walk_remember(uint32_t id)
 	if (t->tries >= MEMO_EVIDENCE && t->hits * 4 < t->tries && ++t->misses < MEMO_SPARSE)
 		return;
 	f = s->prev;
-	i = memo_set(f[0].ip, f[0].sp);
+	set = memo_set(f[0].ip, f[0].sp);
 	sig = f[0].ip ^ f[0].sp * 0x9e3779b97f4a7c15ull;
-	if (t->seen[i / MEMO_WAYS] != sig && t->declined[i / MEMO_WAYS] < MEMO_DECLINE_MAX) {
-		t->seen[i / MEMO_WAYS] = sig;
-		t->declined[i / MEMO_WAYS]++;
+	if (t->seen[set / MEMO_WAYS] != sig && t->declined[set / MEMO_WAYS] < MEMO_DECLINE_MAX) {
+		t->seen[set / MEMO_WAYS] = sig;
+		t->declined[set / MEMO_WAYS]++;
 		return;
 	}
-	t->declined[i / MEMO_WAYS] = 0;
-	t->misses = 0;
-	i = memo_victim(t, i, s->gen);
-	k = &t->key[i];
-	if (!t->body_of[i])
-		t->body_of[i] = (uint16_t)++t->n_bodies;
-	m = &t->body[t->body_of[i] - 1];
-	k->ip = 0;
-	k->sum = 0;
-	/* Every word the walk read, as changed_from checks them from the first frame on. */
+	/* Every word the walk read, as changed_from checks them from the first frame on; made
+	 * aside, so that a walk too deep to keep takes no way from another. */
 	steps = walk_steps(s);
 	for (int j = 0; j < steps; j++) {
 		uint64_t bp_at = step_bp_at(f, j);
 
-		if (!memo_check(m, k, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip) ||
-		    (bp_at && !memo_check(m, k, &n, f[0].sp, bp_at, f[j + 1].bp)))
+		if (!memo_check(&body, &key, &n, f[0].sp, f[j + 1].sp - 8, f[j + 1].ip) ||
+		    (bp_at && !memo_check(&body, &key, &n, f[0].sp, bp_at, f[j + 1].bp)))
 			return;
 	}
-	k->id = id;
-	k->bp = f[0].bp;
-	k->bp_used = (uint16_t)f[0].bp_used;
-	k->gen = s->gen;
-	k->n = (uint16_t)n;
-	k->top = s->top;
-	k->sp = f[0].sp;
-	k->ip = f[0].ip;
-	k->used = ++t->clock;
+	t->declined[set / MEMO_WAYS] = 0;
+	t->misses = 0;
+	i = memo_victim(t, set, s->gen);
+	if (!t->body_of[i])
+		t->body_of[i] = (uint16_t)++t->n_bodies;
+	memcpy(&t->body[t->body_of[i] - 1], &body, sizeof(body.word[0]) * n);
+	key.id = id;
+	key.bp = f[0].bp;
+	key.bp_used = (uint16_t)f[0].bp_used;
+	key.gen = s->gen;
+	key.n = (uint16_t)n;
+	key.top = s->top;
+	key.sp = f[0].sp;
+	key.ip = f[0].ip;
+	key.used = ++t->clock[set / MEMO_WAYS];
+	t->key[i] = key;
 }

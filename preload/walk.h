@@ -31,9 +31,11 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max);
  */
 int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id);
 
-/* Remember the thread's last walk, which succeeded, and the stack id its frames were given.
- * A recall stands for a walk with the same max: every walk of a process must ask for the same
- * (hg_stack_capture asks for the frames it keeps). */
+/* Remember the thread's last walk, which succeeded, and the stack id its frames were given,
+ * or decline to: the first walk from its frame, a thread whose walks are seldom found again,
+ * a walk that read too many words (see walk.c). A recall stands for a walk with the same max:
+ * every walk of a process must ask for the same (hg_stack_capture asks for the frames it
+ * keeps). */
 void hg_walk_remember(uint32_t id);
 
 /* The set of the thread's memo a walk from (ret, sp) is remembered in (for tests). */

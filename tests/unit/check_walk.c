@@ -420,6 +420,10 @@ START_TEST(test_walk_remembered_the_second_time)
 		{ memo_outer_x, 0, 11, 0 },
 		{ memo_via_a, 1, 9, 0 }, /* another first frame, not walked since the flush */
 		{ memo_via_a, 0, 0, 0 },
+		/* Code unloaded: the frames walked from may be another code's now. */
+		{ NULL, 0, 0, 0 },
+		{ memo_via_a, 1, 9, 0 },
+		{ memo_via_a, 0, 0, 0 },
 	};
 
 	init();
