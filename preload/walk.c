@@ -148,14 +148,18 @@ enum end { END_LAST, END_ZERO, END_MAX };
  *
  * Remembering costs more than walking (a pass over every word the walk read), so a walk is
  * remembered only when the walk before it that its set declined started from the same frame:
- * a frame allocated from once is not (cc1 on a 1,000-line file: 337 million instructions in
- * this file, against 426 million remembering every walk and 348 million with one way). Two
+ * a frame allocated from once is not (cc1 on a 1,000-line file, with a quarter as the bar
+ * below: 337 million instructions in this file, against 426 million remembering every walk
+ * and 348 million with one way). Two
  * frames of one set that take turns would never be, so a set that declined MEMO_DECLINE_MAX
  * walks in a row takes the next.
  *
- * A thread whose walks are seldom found again (under a quarter of its lookups, as with
- * bench/churn's random paths) remembers at most one walk in MEMO_SPARSE, so that it does not pay
- * for remembering what it will not use.
+ * A thread whose walks are found again for under half of its lookups (bench/churn's random
+ * paths, cc1) remembers at most one walk in MEMO_SPARSE, so that it does not pay for
+ * remembering what it will not use. Sets keep walks long enough that this loses few hits:
+ * churn with 500,000 operations ran 1,684 million instructions (1,824 million with one way
+ * and a quarter as the bar, 1,885 million with four ways and a quarter), cc1 on a 1,000-line
+ * file 3,530 million (3,592 and 3,564).
  */
 #define MEMO_WAYS 4    /* walks remembered per set, picked by first frame */
 #define MEMO_SLOTS 256 /* per thread: MEMO_SLOTS / MEMO_WAYS sets */
@@ -718,7 +722,7 @@ void hg_walk_remember(uint32_t id)
 		return;
 	if (!(t = s->memo) && !(t = s->memo = hg_arena_alloc(sizeof(*t))))
 		return;
-	if (t->tries >= MEMO_EVIDENCE && t->hits * 4 < t->tries && ++t->misses < MEMO_SPARSE)
+	if (t->tries >= MEMO_EVIDENCE && t->hits * 2 < t->tries && ++t->misses < MEMO_SPARSE)
 		return;
 	f = s->prev;
 	set = memo_set(f[0].ip, f[0].sp);
