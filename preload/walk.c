@@ -150,9 +150,8 @@ enum end { END_LAST, END_ZERO, END_MAX };
  * remembered only when the walk before it that its set declined started from the same frame:
  * a frame allocated from once is not (cc1 on a 1,000-line file, with a quarter as the bar
  * below: 337 million instructions in this file, against 426 million remembering every walk
- * and 348 million with one way). Two
- * frames of one set that take turns would never be, so a set that declined MEMO_DECLINE_MAX
- * walks in a row takes the next.
+ * and 348 million with one way). Two frames of one set that take turns would never be, so a
+ * set that declined MEMO_DECLINE_MAX walks in a row takes the next.
  *
  * A thread whose walks are found again for under half of its lookups (bench/churn's random
  * paths, cc1) remembers at most one walk in MEMO_SPARSE, so that it does not pay for
@@ -162,7 +161,8 @@ enum end { END_LAST, END_ZERO, END_MAX };
  * file 3,530 million (3,592 and 3,564).
  */
 #define MEMO_WAYS 4    /* walks remembered per set, picked by first frame */
-#define MEMO_SLOTS 256 /* per thread: MEMO_SLOTS / MEMO_WAYS sets */
+#define MEMO_SLOTS 256 /* per thread */
+#define MEMO_SETS (MEMO_SLOTS / MEMO_WAYS)
 #define MEMO_CHECKS 40 /* words a remembered walk may have read; deeper walks are not kept */
 #define MEMO_WINDOW 1024 /* tries over which the hit rate is judged (halved, not reset) */
 #define MEMO_EVIDENCE 64 /* tries before the hit rate is judged at all */
@@ -208,11 +208,10 @@ struct memo_table {
 	uint32_t tries, hits;
 	uint32_t misses; /* since the last walk remembered */
 	/* Per set: */
-	uint16_t clock[MEMO_SLOTS / MEMO_WAYS];  /* ticks at each walk it keeps or recalls: the
-						    ages of its ways */
-	uint64_t seen[MEMO_SLOTS / MEMO_WAYS];   /* a hash of the first frame of the last walk
-						    it declined (not of those sparse skipped) */
-	uint8_t declined[MEMO_SLOTS / MEMO_WAYS]; /* walks declined in a row */
+	uint16_t clock[MEMO_SETS];  /* ticks at each walk it keeps or recalls: its ways' ages */
+	uint64_t seen[MEMO_SETS];   /* memo_hash of the first frame of the last walk it declined
+				       (not of those sparse skipped) */
+	uint8_t declined[MEMO_SETS]; /* walks declined in a row */
 };
 
 struct walk_state {
@@ -604,19 +603,25 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
 }
 
 _Static_assert(MEMO_SLOTS < UINT16_MAX, "a slot's body index fits body_of");
-_Static_assert(MEMO_SLOTS % MEMO_WAYS == 0 && (MEMO_SLOTS / MEMO_WAYS & (MEMO_SLOTS / MEMO_WAYS - 1)) == 0,
+_Static_assert(MEMO_SLOTS % MEMO_WAYS == 0 && (MEMO_SETS & (MEMO_SETS - 1)) == 0,
 	       "sets are a power of two");
 
-/* The first slot of the set for a walk from (ip, sp); its ways follow. */
-static size_t memo_set(uint64_t ip, uint64_t sp)
+/* A hash of the first frame (ip, sp) of a walk: its set, and what a set declined (seen). */
+static uint64_t memo_hash(uint64_t ip, uint64_t sp)
 {
-	return ((((ip ^ sp * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull) >> 40) &
-		(MEMO_SLOTS / MEMO_WAYS - 1)) * MEMO_WAYS;
+	return (ip ^ sp * 0x9e3779b97f4a7c15ull) * 0xff51afd7ed558ccdull;
+}
+
+/* The set for a walk whose first frame has memo_hash h: slots set * MEMO_WAYS on are its
+ * ways. */
+static size_t memo_set(uint64_t h)
+{
+	return (size_t)(h >> 40) & (MEMO_SETS - 1);
 }
 
 size_t hg_walk_memo_set(uint64_t ret, uint64_t sp)
 {
-	return memo_set(ret, sp) / MEMO_WAYS;
+	return memo_set(memo_hash(ret, sp));
 }
 
 /* Whether the walk remembered in slot i, which started at (ret, sp), would go the same way
@@ -649,15 +654,15 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 		t->tries /= 2;
 		t->hits /= 2;
 	}
-	set = memo_set(ret, sp);
-	for (i = set; i < set + MEMO_WAYS; i++) {
+	set = memo_set(memo_hash(ret, sp));
+	for (i = set * MEMO_WAYS; i < (set + 1) * MEMO_WAYS; i++) {
 		struct memo_key *k = &t->key[i];
 
 		if (k->ip != ret || k->sp != sp ||
 		    !memo_holds(t, i, sp, bp, stack_top(sp), __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE)))
 			continue;
 		t->hits++;
-		k->used = ++t->clock[set / MEMO_WAYS];
+		k->used = ++t->clock[set];
 		*id = k->id;
 		return 1;
 	}
@@ -684,16 +689,16 @@ static int memo_check(struct memo *m, struct memo_key *k, uint32_t *n, uint64_t 
 	return 1;
 }
 
-/* The way of the set at slot i a new walk takes: an empty one, one made under older rules, or
- * the one least recently made or recalled (ages are taken modulo 2^16: a way its set did not
- * use for that many of its uses may be taken for a young one). */
-static size_t memo_victim(const struct memo_table *t, size_t i, uint32_t gen)
+/* The slot of the set a new walk takes: an empty one, one made under older rules, or the one
+ * least recently made or recalled (ages are taken modulo 2^16: a way its set did not use for
+ * that many of its uses may be taken for a young one). */
+static size_t memo_victim(const struct memo_table *t, size_t set, uint32_t gen)
 {
-	const uint16_t now = t->clock[i / MEMO_WAYS];
-	size_t oldest = i;
+	const uint16_t now = t->clock[set];
+	size_t oldest = set * MEMO_WAYS;
 	uint16_t age = 0;
 
-	for (size_t w = i; w < i + MEMO_WAYS; w++) {
+	for (size_t w = set * MEMO_WAYS; w < (set + 1) * MEMO_WAYS; w++) {
 		const struct memo_key *k = &t->key[w];
 
 		if (!k->ip || k->gen != gen)
@@ -713,7 +718,7 @@ void hg_walk_remember(uint32_t id)
 	struct memo body;
 	struct memo_table *t;
 	const struct frame *f;
-	uint64_t sig;
+	uint64_t h;
 	uint32_t n = 0;
 	int steps;
 	size_t set, i;
@@ -725,11 +730,11 @@ void hg_walk_remember(uint32_t id)
 	if (t->tries >= MEMO_EVIDENCE && t->hits * 2 < t->tries && ++t->misses < MEMO_SPARSE)
 		return;
 	f = s->prev;
-	set = memo_set(f[0].ip, f[0].sp);
-	sig = f[0].ip ^ f[0].sp * 0x9e3779b97f4a7c15ull;
-	if (t->seen[set / MEMO_WAYS] != sig && t->declined[set / MEMO_WAYS] < MEMO_DECLINE_MAX) {
-		t->seen[set / MEMO_WAYS] = sig;
-		t->declined[set / MEMO_WAYS]++;
+	h = memo_hash(f[0].ip, f[0].sp);
+	set = memo_set(h);
+	if (t->seen[set] != h && t->declined[set] < MEMO_DECLINE_MAX) {
+		t->seen[set] = h;
+		t->declined[set]++;
 		return;
 	}
 	/* Every word the walk read, as changed_from checks them from the first frame on; made
@@ -742,7 +747,7 @@ void hg_walk_remember(uint32_t id)
 		    (bp_at && !memo_check(&body, &key, &n, f[0].sp, bp_at, f[j + 1].bp)))
 			return;
 	}
-	t->declined[set / MEMO_WAYS] = 0;
+	t->declined[set] = 0;
 	t->misses = 0;
 	i = memo_victim(t, set, s->gen);
 	if (!t->body_of[i])
@@ -756,6 +761,6 @@ void hg_walk_remember(uint32_t id)
 	key.top = s->top;
 	key.sp = f[0].sp;
 	key.ip = f[0].ip;
-	key.used = ++t->clock[set / MEMO_WAYS];
+	key.used = ++t->clock[set];
 	t->key[i] = key;
 }
