@@ -161,7 +161,8 @@ void hg_progmaps_remove(uint64_t addr, uint64_t len)
 
 	hi = hi < addr || hi > UINT64_MAX - REMOVE_ROUND ? UINT64_MAX
 							 : (hi + REMOVE_ROUND - 1) & ~(REMOVE_ROUND - 1);
-	if (lock() < 0)
+	/* Off (another malloc behind the shim, which may unmap often): nothing was ever added. */
+	if (!__atomic_load_n(&pm.enabled, __ATOMIC_RELAXED) || lock() < 0)
 		return;
 	if (pm.n)
 		cut(lo, hi, 0);
