@@ -38,12 +38,15 @@
 #include "walk.h"
 
 /*
- * The shared rule cache starts at 2^11 words (16 KiB, resident as used: its entries are hashed
- * all over it) and is replaced once by one of 2^13 (64 KiB) when it has missed twice as many
- * times as it has entries: a program with more code addresses than fit (cc1) pays for the
- * larger one, a small one does not (bench's git, sqlite3 and CPython read 510-3,300 rules, the
- * gcc driver and `as` 250). Misses are counted, not timed, so
- * either table is a pure function of the program's walks. It sits behind each thread's own
+ * The shared rule cache is mapped at 2^13 words (64 KiB) but hashes into its first 2^11 (16
+ * KiB, resident as used: its entries are hashed all over them) until it has missed twice as
+ * many times as that has entries; then it uses all of them: a program with more code addresses
+ * than fit (cc1) pays for the larger one, a small one does not (bench's git, sqlite3 and
+ * CPython read 510-3,300 rules, the gcc driver and `as` 250). It grows in place, so the small
+ * part is the large one's first quarter, not a table of its own left behind (16 KiB of cc1's
+ * 256 KiB of tables when it was). The rules it held stay where the small hash put them: a
+ * lookup checks the address, so one found in the wrong slot is only a miss, and is overwritten.
+ * Misses are counted, not timed, so the size is a pure function of the program's walks. It sits behind each thread's own
  * NEAR_RULES and the memo of whole walks, and larger did not pay: cc1 compiling a 5,000-line
  * file read 43,000 rules into one of 2^15 words and 134,000 into 2^13, yet spent no less time
  * in this file and cfi.c (3.1% against 2.8% of the run's samples: the large table's own cache
@@ -227,30 +230,20 @@ struct walk_state {
 	struct frame buf[2][MAX_WALK + 1];
 };
 
-/* A rule cache: 2^bits words, arena. */
+/* A rule cache: 2^RULE_BITS_LAST words, arena, of which the first 2^bits are used. */
 struct rules {
-	uint32_t bits;
+	uint32_t bits;   /* atomic: RULE_BITS_FIRST, then RULE_BITS_LAST */
 	uint32_t misses; /* atomic: lookups that found another address, or none */
 	uint64_t w[];
 };
 
 static struct {
-	struct rules *rules;    /* atomic: the cache in use */
-	struct rules *tables[2]; /* the first and, once it grew, the last: a flush clears both,
-				    as a walk may still hold the first */
+	struct rules *rules;    /* the cache, set once by hg_walk_init */
 	uint32_t gen;           /* atomic: bumped twice by hg_walk_flush, odd while it clears */
 	int pool_lock;          /* spinlock over pool */
 	struct walk_state *pool; /* states of exited threads */
 } wk;
 
-static struct rules *rules_new(uint32_t bits)
-{
-	struct rules *t = hg_arena_alloc(sizeof(*t) + (sizeof(uint64_t) << bits));
-
-	if (t)
-		t->bits = bits;
-	return t;
-}
 
 int hg_walk_init(void)
 {
@@ -262,28 +255,19 @@ int hg_walk_init(void)
 		z = (z ^ z >> 27) * 0x94d049bb133111ebull;
 		memo_mul[j] = (z ^ z >> 31) | 1;
 	}
-	if (!wk.rules)
-		wk.rules = wk.tables[0] = rules_new(RULE_BITS_FIRST);
+	if (!wk.rules && (wk.rules = hg_arena_alloc(sizeof(*wk.rules) +
+						    (sizeof(uint64_t) << RULE_BITS_LAST))))
+		wk.rules->bits = RULE_BITS_FIRST;
 	return wk.rules ? 0 : -1;
 }
 
+/* Sequentially consistent, as rule_of_slow's load of gen after it: a rule stored past the
+ * first 2^RULE_BITS_FIRST words was looked up after the growth, so a flush that read the old
+ * size (and cleared only those) had bumped gen before, and the rule's thread sees that. */
 static size_t rule_slot(const struct rules *t, uint64_t pc)
 {
-	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - t->bits));
-}
-
-/* The first cache missed RULE_GROW_MISSES times: the one thread whose miss was that one maps
- * the last and publishes it (empty: it fills as the first did). Without memory, the first
- * stays. */
-static void rules_grow(void)
-{
-	struct rules *t = rules_new(RULE_BITS_LAST);
-
-	if (!t)
-		return;
-	__atomic_store_n(&wk.tables[1], t, __ATOMIC_RELEASE);
-	/* Release: a thread that sees the table sees its size, and it is zeroed. */
-	__atomic_store_n(&wk.rules, t, __ATOMIC_RELEASE);
+	return (size_t)((pc * 0x9e3779b97f4a7c15ull) >> (64 - __atomic_load_n(&t->bits,
+									  __ATOMIC_SEQ_CST)));
 }
 
 static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
@@ -304,17 +288,18 @@ static uint64_t pack(uint64_t pc, const struct hg_cfi_rule *r, int ok)
 /* The packed rule for pc: from the shared cache, or read and cached. */
 static HG_NOINLINE uint64_t rule_of_slow(uint64_t pc)
 {
-	struct rules *t = __atomic_load_n(&wk.rules, __ATOMIC_ACQUIRE);
+	struct rules *t = wk.rules;
 	uint64_t *slot = &t->w[rule_slot(t, pc)], w = __atomic_load_n(slot, __ATOMIC_RELAXED);
-	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE);
+	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_SEQ_CST);
 	struct hg_cfi_rule r;
 	int ok;
 
 	if ((w & ((1ull << PC_BITS) - 1)) == pc + 1)
 		return w;
-	if (t->bits < RULE_BITS_LAST &&
+	/* The one thread whose miss was the RULE_GROW_MISSES-th lets the cache use all of it. */
+	if (__atomic_load_n(&t->bits, __ATOMIC_RELAXED) < RULE_BITS_LAST &&
 	    __atomic_add_fetch(&t->misses, 1, __ATOMIC_RELAXED) == RULE_GROW_MISSES)
-		rules_grow();
+		__atomic_store_n(&t->bits, RULE_BITS_LAST, __ATOMIC_SEQ_CST);
 	if (pc + 1 >= 1ull << PC_BITS || (gen & 1))
 		return K_REFUSED << PC_BITS;
 	HG_INTERNAL(ok = hg_cfi_rule(pc, &r) == 0);
@@ -400,11 +385,9 @@ void hg_walk_flush(void)
 	/* Odd while clearing: a rule read before and stored after sees gen moved (rule_of_slow),
 	 * and no walk starts on a half-cleared table. */
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_SEQ_CST);
-	for (int i = 0; i < 2; i++) {
-		struct rules *t = __atomic_load_n(&wk.tables[i], __ATOMIC_ACQUIRE);
-		if (t)
-			memset(t->w, 0, sizeof(uint64_t) << t->bits);
-	}
+	if (wk.rules)
+		memset(wk.rules->w, 0, sizeof(uint64_t)
+					       << __atomic_load_n(&wk.rules->bits, __ATOMIC_SEQ_CST));
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_RELEASE);
 }
 
@@ -622,6 +605,11 @@ static size_t memo_set(uint64_t h)
 size_t hg_walk_memo_set(uint64_t ret, uint64_t sp)
 {
 	return memo_set(memo_hash(ret, sp));
+}
+
+unsigned hg_walk_rule_bits(void)
+{
+	return wk.rules ? __atomic_load_n(&wk.rules->bits, __ATOMIC_RELAXED) : 0;
 }
 
 /* Whether the walk remembered in slot i, which started at (ret, sp), would go the same way

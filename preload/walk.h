@@ -41,6 +41,9 @@ void hg_walk_remember(uint32_t id);
 /* The set of the thread's memo a walk from (ret, sp) is remembered in (for tests). */
 size_t hg_walk_memo_set(uint64_t ret, uint64_t sp);
 
+/* log2 of the words of the shared rule cache in use: 11, then 13 once it grew (for tests). */
+unsigned hg_walk_rule_bits(void);
+
 /* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
 void hg_walk_flush(void);
 
