@@ -47,6 +47,34 @@
 
 #define FLUSH_NS (50u * 1000000u)
 #define FLUSH_BYTES (1u << 20)
+
+/*
+ * After a pass that found little in every slot: let the producers run ahead for LAG_NS before
+ * the next. A collector on the producer's heels reads each cache line of the slot while it
+ * is still being written, and the slot's head after every record: each such read takes the
+ * line away from the producer's core, whose next store then waits to get it back. That cost
+ * the traced sqlite3 of bench/ 8% of its time. Half a millisecond is a sixth of what a
+ * 1 MiB slot holds at sqlite3's rate. Past an eighth of a slot, or past half the slot's
+ * window (the producer would fill the rest during the nap), or with a producer waiting for
+ * room, the collector goes straight on, and a producer that begins to wait wakes it. The
+ * window's half keeps up with a burst through a small window: cc1 writing 150 MB/s for a few
+ * milliseconds into 128 KiB waited five times in a row and doubled its window (and its
+ * resident ring) in about one run of two.
+ *
+ * A producer that has to wait while the collector naps (a burst the nap is too long for: cc1
+ * writing 150 MB/s into a 64 KiB window fills it in 0.4 ms) wakes it, and the collector then
+ * halves its nap, down to LAG_MIN_NS; each nap that ends undisturbed lengthens it by a
+ * LAG_GROWTH-th, back up to LAG_NS. Four such waits in a short while double a window (ring.c).
+ * With this and the short idle naps after a wake (idle()), cc1's window ended at 128 KiB in 8
+ * runs of 8, where it had ended at 256 KiB in 7 of 8 (its ring 140 KiB against 268, 9.5% of
+ * its heap's peak with the shim's tables against 13%), in the same time.
+ */
+#define LAG_NS 500000
+#define LAG_MIN_NS 50000
+#define LAG_GROWTH 16
+#define LAG_SLOT_SHARE 8
+#define LAG_WINDOW_SHARE 2
+
 #define OWNER_CHECK_NS (100u * 1000000u)
 /* ... or this often while fewer than a quarter of the slots are free (a loop starting
  * processes faster than their slots come back: each check reads /proc once per slot) */
@@ -94,6 +122,8 @@ struct hg_collector {
 	int pass_crowded;          /* the last drain pass found a slot filling up (crowded) */
 	int pass_stalled;          /* the last drain pass found a producer waiting for room */
 	uint32_t wake_seen;        /* the ring's wake_seq as the last pass began */
+	uint64_t lag_ns;           /* the nap after a pass (lag()): LAG_MIN_NS to LAG_NS */
+	uint64_t woken_ns;         /* when a producer last cut a nap short; 0: never */
 	struct hg_timegrid grid;   /* rounds event times (record --time-resolution) */
 	struct hg_live_count live; /* blocks live per process: the header's hint */
 	struct hg_collector_stats st;
@@ -121,6 +151,7 @@ static struct hg_collector *collector_new(struct hg_ring_header *ring, size_t by
 	c->stages = hg_xcalloc(ring->n_slots + 1, sizeof(*c->stages));
 	c->pids = hg_xcalloc(ring->n_slots, sizeof(*c->pids));
 	c->last_flush_ns = c->last_owner_check_ns = c->t0_ns = hg_trace_ns();
+	c->lag_ns = LAG_NS;
 	c->rss_interval_ns = 10ull * 1000000ull;
 	c->grid.res_ns = HG_DEFAULT_TIME_RESOLUTION_NS;
 	c->orphans_ns = UINT64_MAX; /* bare mode: nobody waits for the collector */
@@ -436,23 +467,6 @@ static void free_slot(struct hg_ring_slot *s)
 	__atomic_store_n(&s->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
 }
 
-/*
- * After a pass that found little in every slot: let the producers run ahead for LAG_NS before
- * the next. A collector on the producer's heels reads each cache line of the slot while it
- * is still being written, and the slot's head after every record: each such read takes the
- * line away from the producer's core, whose next store then waits to get it back. That cost
- * the traced sqlite3 of bench/ 8% of its time. Half a millisecond is a sixth of what a
- * 1 MiB slot holds at sqlite3's rate. Past an eighth of a slot, or past half the slot's
- * window (the producer would fill the rest during the nap), or with a producer waiting for
- * room, the collector goes straight on, and a producer that begins to wait wakes it. The
- * window's half keeps up with a burst through a small window: cc1 writing 150 MB/s for a few
- * milliseconds into 128 KiB waited five times in a row and doubled its window (and its
- * resident ring) in about one run of two.
- */
-#define LAG_NS 500000
-#define LAG_SLOT_SHARE 8
-#define LAG_WINDOW_SHARE 2
-
 static int crowded(const struct hg_collector *c, uint64_t taken, uint32_t window)
 {
 	return taken >= c->ring->slot_bytes / LAG_SLOT_SHARE || taken >= window / LAG_WINDOW_SHARE;
@@ -645,26 +659,52 @@ static void note_exit(struct hg_collector *c, pid_t pid, int status)
 	stage_own(c, &rec, sizeof(rec));
 }
 
-/* Sleep for ns, or until a producer begins to wait for room (hg_format.h, "Wake-ups"). */
-static void nap(struct hg_collector *c, long ns)
+/* Sleep for ns, or until a producer begins to wait for room (hg_format.h, "Wake-ups"): 1 when
+ * one did. */
+static int nap(struct hg_collector *c, long ns)
 {
 	struct timespec ts = { 0, ns };
+	int woken;
 
 	__atomic_store_n(&c->ring->collector_napping, 1, __ATOMIC_SEQ_CST);
 	hg_futex(&c->ring->wake_seq, FUTEX_WAIT, c->wake_seen, &ts);
 	__atomic_store_n(&c->ring->collector_napping, 0, __ATOMIC_RELAXED);
+	woken = __atomic_load_n(&c->ring->wake_seq, __ATOMIC_RELAXED) != c->wake_seen;
+	if (woken)
+		c->woken_ns = hg_trace_ns();
+	return woken;
 }
 
-static void idle(struct hg_collector *c, unsigned rounds)
+/*
+ * After a pass that found nothing: IDLE_SHORT_NS for the first IDLE_SHORT_ROUNDS, then
+ * IDLE_LONG_NS, unless a producer had to wake the collector in the last BURSTY_NS: a program
+ * that allocates in bursts after quiet spells (cc1 writing 150 MB/s after 2 ms of none) then
+ * fills a 64 KiB window in 0.4 ms and waits for the collector to wake, and four such waits in
+ * a while double its window (ring.c; what this saves is under LAG_NS). A collector that has
+ * not been woken for a while naps long, which costs a program that writes little nothing.
+ */
+#define IDLE_SHORT_NS 200000
+#define IDLE_LONG_NS 2000000
+#define IDLE_SHORT_ROUNDS 10
+#define BURSTY_NS 1000000000ull
+
+static void idle(struct hg_collector *c, unsigned rounds, uint64_t now)
 {
-	nap(c, rounds < 10 ? 200000 : 2000000);
+	int bursty = c->woken_ns && now - c->woken_ns < BURSTY_NS;
+
+	nap(c, rounds < IDLE_SHORT_ROUNDS || bursty ? IDLE_SHORT_NS : IDLE_LONG_NS);
 }
 
 /* After a pass: the nap described above crowded(), when nothing is filling up. */
 static void lag(struct hg_collector *c)
 {
-	if (!c->pass_crowded && !c->pass_stalled)
-		nap(c, LAG_NS);
+	if (c->pass_crowded || c->pass_stalled)
+		return;
+	if (nap(c, (long)c->lag_ns))
+		c->lag_ns = c->lag_ns / 2 > LAG_MIN_NS ? c->lag_ns / 2 : LAG_MIN_NS;
+	else if (c->lag_ns < LAG_NS)
+		c->lag_ns = c->lag_ns + c->lag_ns / LAG_GROWTH < LAG_NS ?
+				    c->lag_ns + c->lag_ns / LAG_GROWTH : LAG_NS;
 }
 
 int hg_collector_finish(struct hg_collector *c)
@@ -781,7 +821,7 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 			lag(c);
 			continue;
 		}
-		idle(c, idle_rounds++);
+		idle(c, idle_rounds++, now);
 		if (gone)
 			c->last_owner_check_ns = 0; /* root gone: look for dead owners every pass */
 	}
