@@ -234,9 +234,10 @@ static int wait_for_room(struct hg_thread *t, uint64_t size, uint32_t n)
  * larger one, and a wait now and then (the collector off the CPU for a moment) does not widen
  * it. Waits more than WIDEN_SPAN windows of output apart are not compared. What a window must
  * hold is what the program writes between two passes of the collector, which sleeps half a
- * millisecond after a light pass and is woken by a producer that begins to wait: the traced
- * sqlite3 of bench/ (340 MB/s of records) ends at 512 KiB, churn (130 MB/s) at 128 KiB, git
- * and gcc's as at 64 KiB, gcc's driver and a program that writes little at
+ * millisecond after a light pass (less while producers keep waking it: collector.c, LAG_NS)
+ * and is woken by a producer that begins to wait: the traced sqlite3 of bench/ (340 MB/s of
+ * records) ends at 512 KiB (256 KiB in some runs), cc1 at 128 KiB, churn (130 MB/s) at 64 KiB
+ * (128 in some runs), git at 32 KiB, gcc's driver and a program that writes little at
  * HG_RING_FIRST_WINDOW, 16 KiB. That first window was 64 KiB, which the driver never needed
  * (its ring 68 KiB, now 28); the others get from 16 KiB to where they end in two to five
  * widenings within their first quarter second (sqlite3 at 512 KiB after some 40 ms, as from

@@ -384,7 +384,19 @@ void hg_walk_flush(void)
 {
 	/* Odd while clearing: a rule read before and stored after sees gen moved (rule_of_slow),
 	 * and no walk starts on a half-cleared table. */
-	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_SEQ_CST);
+	uint32_t gen = __atomic_load_n(&wk.gen, __ATOMIC_RELAXED);
+
+	/* One flush at a time (two threads may unload code at once): the second waits for the
+	 * first's gen to be even again, or both bumps would make it even while one still clears. */
+	for (;;) {
+		if (gen & 1) {
+			__builtin_ia32_pause();
+			gen = __atomic_load_n(&wk.gen, __ATOMIC_RELAXED);
+		} else if (__atomic_compare_exchange_n(&wk.gen, &gen, gen + 1, 0, __ATOMIC_SEQ_CST,
+						       __ATOMIC_RELAXED)) {
+			break;
+		}
+	}
 	if (wk.rules)
 		memset(wk.rules->w, 0, sizeof(uint64_t)
 					       << __atomic_load_n(&wk.rules->bits, __ATOMIC_SEQ_CST));
@@ -610,6 +622,15 @@ size_t hg_walk_memo_set(uint64_t ret, uint64_t sp)
 unsigned hg_walk_rule_bits(void)
 {
 	return wk.rules ? __atomic_load_n(&wk.rules->bits, __ATOMIC_RELAXED) : 0;
+}
+
+size_t hg_walk_rules_held(size_t from)
+{
+	size_t n = 0;
+
+	for (size_t i = from; wk.rules && i < (size_t)1 << RULE_BITS_LAST; i++)
+		n += __atomic_load_n(&wk.rules->w[i], __ATOMIC_RELAXED) != 0;
+	return n;
 }
 
 /* Whether the walk remembered in slot i, which started at (ret, sp), would go the same way

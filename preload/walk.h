@@ -44,6 +44,9 @@ size_t hg_walk_memo_set(uint64_t ret, uint64_t sp);
 /* log2 of the words of the shared rule cache in use: 11, then 13 once it grew (for tests). */
 unsigned hg_walk_rule_bits(void);
 
+/* How many words of the rule cache hold a rule, from word `from` to its end (for tests). */
+size_t hg_walk_rules_held(size_t from);
+
 /* Forget every cached rule: code was unloaded, and other code may be mapped at its addresses. */
 void hg_walk_flush(void);
 
