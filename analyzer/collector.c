@@ -708,11 +708,15 @@ static void lag(struct hg_collector *c)
 {
 	if (c->pass_crowded || c->pass_stalled)
 		return;
-	if (nap(c, (long)c->lag_ns))
-		c->lag_ns = c->lag_ns / 2 > LAG_MIN_NS ? c->lag_ns / 2 : LAG_MIN_NS;
-	else if (c->lag_ns < LAG_NS)
-		c->lag_ns = c->lag_ns + c->lag_ns / LAG_GROWTH < LAG_NS ?
-				    c->lag_ns + c->lag_ns / LAG_GROWTH : LAG_NS;
+	if (nap(c, (long)c->lag_ns)) {
+		c->lag_ns /= 2;
+		if (c->lag_ns < LAG_MIN_NS)
+			c->lag_ns = LAG_MIN_NS;
+	} else {
+		c->lag_ns += c->lag_ns / LAG_GROWTH;
+		if (c->lag_ns > LAG_NS)
+			c->lag_ns = LAG_NS;
+	}
 }
 
 int hg_collector_finish(struct hg_collector *c)

@@ -90,7 +90,8 @@ static bool hg_sym_named_debug_file(const char *file, const char *debuglink)
 	for (size_t i = 0; i < 2 && names[i]; i++) {
 		if (hg_sym_exists(here, ".debug", names[i]))
 			return true;
-		for (const char *tail = dir[0] == '/' ? dir : NULL; tail; tail = strchr(tail + 1, '/'))
+		for (const char *tail = dir[0] == '/' ? dir : NULL; tail;
+		     tail = strchr(tail + 1, '/'))
 			if (hg_sym_exists(HG_SYM_DEBUG_DIR, tail + 1, names[i]))
 				return true;
 		if (dir[0] == '/' && hg_sym_exists(HG_SYM_DEBUG_DIR, NULL, names[i]))

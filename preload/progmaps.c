@@ -110,6 +110,8 @@ static void cut(uint64_t lo, uint64_t hi, int may_grow)
 {
 	uint32_t i = first_ending_after(lo), j = i;
 
+	if (pm.broken)
+		return;
 	if (i < pm.n && pm.v[i].lo < lo && pm.v[i].hi > hi &&
 	    (pm.n < pm.cap || (may_grow && reserve(1) == 0))) {
 		memmove(pm.v + i + 1, pm.v + i, sizeof(*pm.v) * (pm.n - i));
@@ -118,8 +120,6 @@ static void cut(uint64_t lo, uint64_t hi, int may_grow)
 		pm.v[i + 1].lo = hi;
 		return;
 	}
-	if (pm.broken)
-		return;
 	if (i < pm.n && pm.v[i].lo < lo && pm.v[i].hi <= hi) {
 		pm.v[i].hi = lo; /* it ends inside the hole */
 		i++;
@@ -157,10 +157,10 @@ void hg_progmaps_add(uint64_t addr, uint64_t len)
 
 void hg_progmaps_remove(uint64_t addr, uint64_t len)
 {
-	uint64_t lo = addr & ~(REMOVE_ROUND - 1), hi = addr + len;
-
-	hi = hi < addr || hi > UINT64_MAX - REMOVE_ROUND ? UINT64_MAX
-							 : (hi + REMOVE_ROUND - 1) & ~(REMOVE_ROUND - 1);
+	uint64_t lo = addr & ~(REMOVE_ROUND - 1), end = addr + len;
+	uint64_t hi = end < addr || end > UINT64_MAX - REMOVE_ROUND
+			      ? UINT64_MAX
+			      : (end + REMOVE_ROUND - 1) & ~(REMOVE_ROUND - 1);
 	/* Off (another malloc behind the shim, which may unmap often): nothing was ever added. */
 	if (!__atomic_load_n(&pm.enabled, __ATOMIC_RELAXED) || lock() < 0)
 		return;

@@ -46,11 +46,11 @@
  * part is the large one's first quarter, not a table of its own left behind (16 KiB of cc1's
  * 256 KiB of tables when it was). The rules it held stay where the small hash put them: a
  * lookup checks the address, so one found in the wrong slot is only a miss, and is overwritten.
- * Misses are counted, not timed, so the size is a pure function of the program's walks. It sits behind each thread's own
- * NEAR_RULES and the memo of whole walks, and larger did not pay: cc1 compiling a 5,000-line
- * file read 43,000 rules into one of 2^15 words and 134,000 into 2^13, yet spent no less time
- * in this file and cfi.c (3.1% against 2.8% of the run's samples: the large table's own cache
- * misses), and kept 192 KiB more resident.
+ * Misses are counted, not timed, so the size is a pure function of the program's walks. It
+ * sits behind each thread's own NEAR_RULES and the memo of whole walks, and larger did not
+ * pay: cc1 compiling a 5,000-line file read 43,000 rules into one of 2^15 words and 134,000
+ * into 2^13, yet spent no less time in this file and cfi.c (3.1% against 2.8% of the run's
+ * samples: the large table's own cache misses), and kept 192 KiB more resident.
  */
 #define RULE_BITS_FIRST 11
 #define RULE_BITS_LAST 13
@@ -244,7 +244,6 @@ static struct {
 	struct walk_state *pool; /* states of exited threads */
 } wk;
 
-
 int hg_walk_init(void)
 {
 	uint64_t x = 0x243f6a8885a308d3ull;
@@ -340,6 +339,19 @@ static void pool_unlock(void)
 	__atomic_store_n(&wk.pool_lock, 0, __ATOMIC_RELEASE);
 }
 
+/*
+ * What a thread's state knows that code unloaded since may have made wrong: its last walk, its
+ * own few rules, and which frames its memo declined to remember. The remembered walks stay:
+ * each carries the rules generation it was made under.
+ */
+static void forget_code(struct walk_state *s)
+{
+	s->valid = 0;
+	memset(s->near, 0, sizeof(s->near));
+	if (s->memo)
+		memset(s->memo->seen, 0, sizeof(s->memo->seen));
+}
+
 static struct walk_state *state_new(void)
 {
 	struct walk_state *s;
@@ -350,12 +362,8 @@ static struct walk_state *state_new(void)
 	pool_unlock();
 	if (!s && !(s = hg_arena_alloc(sizeof(*s))))
 		return NULL;
-	/* A state from the pool keeps its remembered walks: they are checked before use. Which
-	 * frames it declined to remember may be other code's now. */
-	s->valid = 0;
-	if (s->memo)
-		memset(s->memo->seen, 0, sizeof(s->memo->seen));
-	memset(s->near, 0, sizeof(s->near));
+	/* A state from the pool keeps its remembered walks: they are checked before use. */
+	forget_code(s);
 	s->prev = s->buf[0];
 	s->cur = s->buf[1];
 	return s;
@@ -397,9 +405,11 @@ void hg_walk_flush(void)
 			break;
 		}
 	}
-	if (wk.rules)
-		memset(wk.rules->w, 0, sizeof(uint64_t)
-					       << __atomic_load_n(&wk.rules->bits, __ATOMIC_SEQ_CST));
+	if (wk.rules) {
+		uint32_t bits = __atomic_load_n(&wk.rules->bits, __ATOMIC_SEQ_CST);
+
+		memset(wk.rules->w, 0, sizeof(uint64_t) << bits);
+	}
 	__atomic_add_fetch(&wk.gen, 1, __ATOMIC_RELEASE);
 }
 
@@ -585,11 +595,8 @@ int hg_walk_from(uint64_t ret, uint64_t sp, uint64_t bp, void **ip, int max)
 			return -1;
 		s->gen = gen;
 	}
-	if (HG_UNLIKELY(s->gen != gen)) { /* code was unloaded: forget its rules too */
-		s->valid = 0;
-		memset(s->near, 0, sizeof(s->near));
-		if (s->memo) /* and the frames walked from, which may be another code's now */
-			memset(s->memo->seen, 0, sizeof(s->memo->seen));
+	if (HG_UNLIKELY(s->gen != gen)) { /* code was unloaded */
+		forget_code(s);
 		s->gen = gen;
 	}
 	if ((n = walk(s, ret, sp, bp, ip, max)) < 0)
@@ -668,7 +675,8 @@ int hg_walk_recall(uint64_t ret, uint64_t sp, uint64_t bp, uint32_t *id)
 		struct memo_key *k = &t->key[i];
 
 		if (k->ip != ret || k->sp != sp ||
-		    !memo_holds(t, i, sp, bp, stack_top(sp), __atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE)))
+		    !memo_holds(t, i, sp, bp, stack_top(sp),
+				__atomic_load_n(&wk.gen, __ATOMIC_ACQUIRE)))
 			continue;
 		t->hits++;
 		k->used = ++t->clock[set];

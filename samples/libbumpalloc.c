@@ -34,12 +34,15 @@ __attribute__((constructor)) static void pool_init(void)
 	pool_end = p + POOL;
 }
 
+/* A block of n bytes aligned to align (at least 16), or NULL with errno ENOMEM. */
 static void *carve(size_t align, size_t n)
 {
 	uintptr_t at;
 
 	pool_init();
-	if (!pool_cur || align < 16 || (align & (align - 1)))
+	if (align < 16)
+		align = 16;
+	if (!pool_cur || (align & (align - 1)))
 		return errno = ENOMEM, NULL;
 	at = ((uintptr_t)pool_cur + 8 + align - 1) & ~(uintptr_t)(align - 1);
 	if (n > (size_t)(pool_end - (char *)at)) {
@@ -89,18 +92,18 @@ void *reallocarray(void *old, size_t n, size_t size)
 
 int posix_memalign(void **out, size_t align, size_t n)
 {
-	*out = carve(align < 16 ? 16 : align, n);
+	*out = carve(align, n);
 	return *out ? 0 : ENOMEM;
 }
 
 void *aligned_alloc(size_t align, size_t n)
 {
-	return carve(align < 16 ? 16 : align, n);
+	return carve(align, n);
 }
 
 void *memalign(size_t align, size_t n)
 {
-	return carve(align < 16 ? 16 : align, n);
+	return carve(align, n);
 }
 
 void *valloc(size_t n)

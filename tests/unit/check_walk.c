@@ -396,7 +396,8 @@ START_TEST(test_walk_recall_checks_every_word)
 		{ NULL, 0, 0, 0 },
 		{ memo_outer_x, R, 11, 0 },
 		{ memo_outer_x, 0, 11, 0 },
-		{ memo_outer_y, 0, 0, 0 }, /* same first frame and first word; a later word differs */
+		/* Same first frame and first word; a later word differs: */
+		{ memo_outer_y, 0, 0, 0 },
 		{ memo_outer_y, R, 12, 0 },
 		{ memo_outer_y, 0, 12, 0 },
 		{ memo_outer_x, 0, 11, 0 },

@@ -128,6 +128,8 @@ void fx_read_file_header(const char *path, struct hg_trace_header *fh)
 	ck_assert_uint_ge(n, sizeof(*fh));
 	memcpy(fh, file, sizeof(*fh));
 	free(file);
+	ck_assert_uint_eq(fh->header_crc, hg_crc32c(0, fh, offsetof(struct hg_trace_header,
+								     header_crc)));
 }
 
 void fx_spit(const char *path, const void *bytes, size_t n)

@@ -127,7 +127,8 @@ size_t fx_count(const struct fx_trace *t, uint16_t type);
 
 /* Whole file into memory (malloc'd; *n set); fails the test on error. */
 uint8_t *fx_slurp(const char *path, size_t *n);
-/* The file's first 64 bytes, as its header; fails the test on error or a shorter file. */
+/* The file's first 64 bytes, as its header; fails the test on error, a shorter file or a
+ * header whose CRC does not match. */
 void fx_read_file_header(const char *path, struct hg_trace_header *fh);
 /* Replace path's contents. */
 void fx_spit(const char *path, const void *bytes, size_t n);
