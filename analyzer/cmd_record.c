@@ -6,10 +6,12 @@
  * PROG has, for --orphans at most (a daemon PROG starts would keep it waiting). PROG's
  * stdin, stdout and stderr are left alone; our own lines go to stderr after PROG is done.
  *
- * Signals: SIGINT and SIGQUIT from the terminal reach PROG through its process group; the
- * launcher only notes them (so it survives to finish the trace and stops waiting for orphans).
- * Sent to the launcher alone by another process (kill, timeout -s INT), they are passed on to
- * PROG as well, as SIGTERM and SIGHUP always are.
+ * Signals: SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to the process group PROG shares with the
+ * launcher (the terminal's, kill -PGID, timeout's) reach PROG by themselves; the launcher
+ * only notes them (so it survives to finish the trace and stops waiting for orphans). Sent to
+ * the launcher alone, they are passed on to PROG, once: group_signal.c tells the two apart.
+ * One the launcher was started ignoring (nohup, a trap '' in the shell) stays ignored, for
+ * PROG too, as it would be without the launcher.
  *
  * Exit status: PROG's own, or 128+N when signal N killed it; 127/126 when it cannot be run;
  * 2 for a usage error; 3 when the trace cannot be created.
@@ -23,12 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "collector.h"
 #include "diag.h"
 #include "duration.h"
+#include "group_signal.h"
 #include "hg_format.h"
 #include "record.h"
 #include "units.h"
@@ -80,13 +84,47 @@ static const char help[] =
 static volatile sig_atomic_t stop_flag;
 static volatile pid_t child_pid;
 
+/* The signals the launcher catches, unless it was started ignoring them. */
+static const int caught[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+#define N_CAUGHT (sizeof(caught) / sizeof(caught[0]))
+
+/* After the group got a signal, another of the same this soon is taken for the same sending
+ * (timeout(1) signals the launcher, then the whole group; the kernel may merge or not). */
+#define GROUP_ECHO_NS 100000000ll
+
+static volatile sig_atomic_t have_sentinel;
+static struct timespec group_got[N_CAUGHT]; /* when the group last got each */
+
+static int64_t ns_since(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000000000ll + (b->tv_nsec - a->tv_nsec);
+}
+
+/* Whether PROG needs a copy of sig, which the launcher got. */
+static int aimed_at_launcher(int sig, const siginfo_t *si, size_t k)
+{
+	struct timespec now;
+
+	if (!have_sentinel) /* from the terminal (SI_KERNEL) the group had INT or QUIT already */
+		return sig == SIGTERM || sig == SIGHUP || si->si_code == SI_USER ||
+		       si->si_code == SI_QUEUE;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (hg_group_signal_reached(sig)) {
+		group_got[k] = now;
+		return 0;
+	}
+	return !group_got[k].tv_sec || ns_since(&group_got[k], &now) > GROUP_ECHO_NS;
+}
+
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
+	size_t k = 0;
+
 	(void)ctx;
 	stop_flag = 1;
-	/* From the terminal (SI_KERNEL) PROG's process group had SIGINT or SIGQUIT already. */
-	if (child_pid > 0 && (sig == SIGTERM || sig == SIGHUP || si->si_code == SI_USER ||
-			      si->si_code == SI_QUEUE))
+	while (k + 1 < N_CAUGHT && caught[k] != sig)
+		k++;
+	if (child_pid > 0 && aimed_at_launcher(sig, si, k))
 		kill(child_pid, sig);
 }
 
@@ -272,18 +310,32 @@ static void HG_NORETURN run_child(int go_fd, int err_fd, char **argv)
 	_exit(e == ENOENT ? 127 : 126);
 }
 
+/* Catch the signals not ignored, each handler keeping the others out (one question to the
+ * sentinel at a time), and start the sentinel watching those. */
 static void install_handlers(void)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
+	int watched[N_CAUGHT], n = 0;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	for (size_t k = 0; k < N_CAUGHT; k++)
+		sigaddset(&sa.sa_mask, caught[k]);
+	for (size_t k = 0; k < N_CAUGHT; k++)
+		if (sigaction(caught[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+			watched[n++] = caught[k];
+	have_sentinel = n && hg_group_signal_start(watched, n) == 0;
+	for (int i = 0; i < n; i++)
+		sigaction(watched[i], &sa, NULL);
+}
+
+/* Signals from now on (handled on this thread only) go by the rule without a sentinel. */
+static void stop_sentinel(void)
+{
+	have_sentinel = 0;
+	hg_group_signal_stop();
 }
 
 /* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "95% of
@@ -373,6 +425,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		close(err[0]);
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
+		stop_sentinel();
 		hg_collector_free(c);
 		return -1;
 	}
@@ -381,6 +434,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	close(go[1]);
 	*wait_status = 0;
 	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
+	stop_sentinel();
 	if (read(err[0], &exec_errno, sizeof(exec_errno)) != (ssize_t)sizeof(exec_errno))
 		exec_errno = 0;
 	close(err[0]);

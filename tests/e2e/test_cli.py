@@ -400,6 +400,80 @@ def test_record_passes_on_signals_from_processes(ctx):
         eq(proc_rep["exit"], {"signal": int(sig)}, "%s: the trace's exit" % sig.name)
 
 
+# Counts the SIGTERMs it gets in about 2 s after saying it is ready.
+COUNT_TERMS = """import signal, sys, time
+got = [0]
+signal.signal(signal.SIGTERM, lambda s, f: got.__setitem__(0, got[0] + 1))
+print("ready", flush=True)
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    time.sleep(0.01)
+print("TERM", got[0], flush=True)
+"""
+
+
+def test_record_group_signal_reaches_the_program_once(ctx):
+    """timeout(1) signals record, then the whole process group: the program, in that group,
+    gets the signal from the group, and record passes on no second copy. A signal to the
+    group alone is not passed on either; one to record alone is, once."""
+    py = shutil.which("python3")
+    cases = (("record then the group", True, True), ("the group", False, True),
+             ("record alone", True, False))
+    for what, to_record, to_group in cases:
+        trace = ctx.path("group-signal.hgt")
+        proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", trace, "--", py, "-c",
+                                 COUNT_TERMS], env=clean_env(), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        try:
+            eq(proc.stdout.readline(), b"ready\n", what + ": the program started")
+            if to_record:
+                os.kill(proc.pid, signal.SIGTERM)
+            if to_group:
+                os.killpg(proc.pid, signal.SIGTERM)
+            out = proc.stdout.read()
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        eq(out, b"TERM 1\n", what + ": SIGTERMs the program got")
+        eq(code, 0, what + ": record's exit status (the program's)")
+
+
+def ignore_hangups():
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def test_record_keeps_ignored_signals_ignored(ctx):
+    """Started ignoring SIGHUP and SIGINT (nohup, trap '' in a shell), record leaves them
+    ignored for the program, as without it, and a hang-up sent to the whole group ends
+    neither."""
+    grep = shutil.which("grep")
+    argv = [grep, "^SigIgn", "/proc/self/status"]
+    bare = subprocess.run(argv, env=clean_env(), capture_output=True,
+                          preexec_fn=ignore_hangups)
+    traced = subprocess.run([ctx.hg, "record", "-q", "-o", ctx.path("ign.hgt"), "--"] + argv,
+                            env=clean_env(), capture_output=True, preexec_fn=ignore_hangups)
+    eq(traced.returncode, 0, "record of grep: exit status")
+    eq(traced.stdout, bare.stdout, "the signals the program ignores, traced and bare")
+    sleep = shutil.which("sleep")
+    proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", ctx.path("hup.hgt"), "--", sleep, "1"],
+                            env=clean_env(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True, preexec_fn=ignore_hangups)
+    try:
+        running_child(proc.pid, "sleep")
+        os.killpg(proc.pid, signal.SIGHUP)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    eq(code, 0, "record of sleep after a hang-up to its group: exit status")
+
+
 def test_record_orphans(ctx):
     """A process the program leaves running (here a background sleep of a shell) keeps record
     going for --orphans at most: then a note names it, its image ends unrecorded, and record
