@@ -111,19 +111,27 @@ int hg_unwind_backtrace(void **ip, int max)
 #define MOVED_FD_MAX 4096 /* the kernel grows a process's descriptor table up to this */
 #define MOVED_FD_ROOM 32
 
+/*
+ * Move them up to MOVED_FD_ROOM below the limit, out of the way of the program's next
+ * descriptors (which get the lowest free numbers) and of a program that raises the limit by a
+ * few. Under a limit too low for that room (ulimit -n 64), to the very top: the program still
+ * gets 3, 4, ... as without the shim; only its last n possible descriptors are taken.
+ */
 void hg_unwind_move_fds(int *fd, int n, int cloexec)
 {
 	struct rlimit rl;
-	rlim_t top = MOVED_FD_MAX;
+	rlim_t top = MOVED_FD_MAX, from;
 	int moved;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < top)
 		top = rl.rlim_cur;
-	if (top <= 3 * MOVED_FD_ROOM)
-		return; /* a limit this low leaves no room above the program's own */
+	if (top <= (rlim_t)n + 3)
+		return; /* nowhere to go but where they are */
+	from = top > 3 * MOVED_FD_ROOM ? top - MOVED_FD_ROOM : top - (rlim_t)n;
 	for (int i = 0; i < n; i++) {
-		moved = fcntl(fd[i], cloexec ? F_DUPFD_CLOEXEC : F_DUPFD,
-			      (int)(top - MOVED_FD_ROOM));
+		if (from <= (rlim_t)fd[i])
+			continue; /* already as high as it can go */
+		moved = fcntl(fd[i], cloexec ? F_DUPFD_CLOEXEC : F_DUPFD, (int)from);
 		if (moved >= 0) {
 			close(fd[i]);
 			fd[i] = moved;

@@ -21,7 +21,8 @@ void hg_unwind_flush(void);
 /*
  * Move the n descriptors in fd (libunwind's own, just made) to numbers no program reaches by
  * opening files one after another: from a little below the descriptor limit, or 4,064 when
- * that is higher. fd[] gets the new numbers; where a move fails the old number stays.
+ * that is higher; under a limit of 96 or less, its last n numbers. fd[] gets the new numbers;
+ * where a move fails the old number stays.
  */
 void hg_unwind_move_fds(int *fd, int n, int cloexec);
 

@@ -227,3 +227,14 @@ def test_real_xz_threads(ctx):
     res, trace = ctx.record([xz, "-T2", "-d", "-c", ctx.path("data.xz")], expect_code=0)
     check(res.out == data, "xz -T2 -d: decompressed output differs from the input")
     some_allocations(ctx.report_json(trace), "xz -T2 decompress")
+
+
+def test_real_low_descriptor_limit(ctx):
+    """Under a low descriptor limit the shim's two descriptors (libunwind's pipe) go to the
+    top of the range, so the program's next file still gets the number it gets bare."""
+    prlimit = shutil.which("prlimit")
+    if not prlimit:
+        raise Skip("prlimit not installed")
+    code = "import os; print(os.open('/dev/null', os.O_RDONLY))"
+    for limit in (16, 64):
+        traced_same_as_bare(ctx, [prlimit, "--nofile=%d" % limit, sys.executable, "-c", code])
