@@ -824,7 +824,12 @@ int hg_collector_run(struct hg_collector *c, pid_t root, int root_is_child,
 			 ((c->forks_started >= c->forks_announced && !spawns_pending(c, now)) ||
 			  now - owned_ns >= FORK_START_WAIT_NS))
 			break;
-		if (gone && moved == 0 && ((stop && *stop) || now - gone_ns >= c->orphans_ns)) {
+		/* Told to stop (record got a signal): once a pass has looked for dead owners since
+		 * the root ended, not to take a process the same signal killed, whose slot nobody
+		 * gave back, for one still running. */
+		if (gone && moved == 0 &&
+		    ((stop && *stop && c->last_owner_check_ns > gone_ns) ||
+		     now - gone_ns >= c->orphans_ns)) {
 			orphans_note(c);
 			break;
 		}

@@ -14,7 +14,7 @@ import struct
 import subprocess
 import time
 
-from harness import (Fail, check, check_schema, clean_env, clip, eq, marker_line, one_line,
+from harness import (Fail, Skip, check, check_schema, clean_env, clip, eq, marker_line, one_line,
                      only_process, run)
 from test_samples import check_demo
 
@@ -439,6 +439,24 @@ def test_record_group_signal_reaches_the_program_once(ctx):
                 proc.wait()
         eq(out, b"TERM 1\n", what + ": SIGTERMs the program got")
         eq(code, 0, what + ": record's exit status (the program's)")
+
+
+def test_record_under_timeout(ctx):
+    """timeout(1) ends the program and record with it: record exits as timeout expects, the
+    trace says the program was killed, and record does not take it for one left running."""
+    timeout = shutil.which("timeout")
+    if not timeout:
+        raise Skip("timeout not installed")
+    for k in range(3):
+        trace = ctx.path("timeout-%d.hgt" % k)
+        res = run([timeout, "1", ctx.hg, "record", "-q", "-o", trace, "--",
+                   shutil.which("sleep"), "5"])
+        eq(res.code, 124, "timeout's exit status")
+        proc_rep = only_process(ctx.report_json(trace), "sleep under timeout")
+        eq(proc_rep["exit"], {"signal": int(signal.SIGTERM)}, "the trace's exit of sleep")
+        check("still running" not in res.errtext,
+              "run %d: record took sleep for a process left running: %r"
+              % (k, clip(res.errtext)))
 
 
 def ignore_hangups():
