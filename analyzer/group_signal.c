@@ -12,7 +12,7 @@
  *
  * The sentinel holds nothing else open, ignores the terminal's stop signals (a stopped
  * sentinel could not answer; the launcher gives up after REPLY_MS anyway), and exits when the
- * launcher's end of the socket closes. Everything the launcher calls here from its signal
+ * launcher's end of the socket closes (or is killed when the launcher is done with it). Everything the launcher calls here from its signal
  * handler is async-signal-safe.
  */
 #include <errno.h>
@@ -112,6 +112,9 @@ void hg_group_signal_stop(void)
 		return;
 	close(sock);
 	sock = -1;
+	/* It has nothing to finish, and a stopped one (kill -STOP to the group) would not see
+	 * its socket close. */
+	kill(sentinel, SIGKILL);
 	while (waitpid(sentinel, NULL, 0) < 0 && errno == EINTR)
 		;
 }
