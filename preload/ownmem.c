@@ -1,9 +1,10 @@
 /*
  * ownmem.c - what tracing itself adds to the process's resident set, sampled into the trace
  *
- * Two parts, both counted as the pages present in this process's page tables, read from
- * /proc/self/pagemap (bit 63 of each page's entry; an unprivileged reader gets that bit, only
- * the frame numbers are hidden):
+ * Two parts, both counted as the pages present in this process's page tables, read from its
+ * pagemap (bit 63 of each page's entry; an unprivileged reader gets that bit, only the frame
+ * numbers are hidden), opened through the calling thread (procself.h): /proc/self/pagemap
+ * fails to open (ESRCH) once the main thread has called pthread_exit.
  *
  * - the shim's tables: every mapping of its arena (arena.c). Most are mapped large and touched
  *   sparsely (the stack table's later tiers, the rule cache), so their mapped size overstates.
@@ -18,20 +19,20 @@
  * Runs in: the snapshot path (before the world stops), the exit path.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "arena.h"
 #include "hg_format.h"
 #include "ownmem.h"
+#include "procself.h"
 #include "ring.h"
 
 #define PAGE 4096u
 #define BATCH 512u /* pagemap entries per read: 4 KiB on the stack */
 
 struct count {
-	int fd;          /* /proc/self/pagemap, or -1: mincore */
+	int fd;          /* the process's pagemap, or -1: mincore */
 	uint64_t pages;  /* present pages counted so far */
 	int failed;      /* a read or mincore call failed: the figure is unknown */
 };
@@ -116,7 +117,7 @@ void hg_ownmem_sample(uint64_t t_ns)
 
 	if (!hg_ring)
 		return;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	fd = hg_procself_open("pagemap");
 	rec.tables_bytes = tables_resident(fd);
 	if (fd >= 0) {
 		rec.ring_bytes = ring_resident(fd);

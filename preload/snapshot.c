@@ -3,16 +3,18 @@
  *
  * The shim does not know which blocks are live (that would cost a table update on every malloc
  * and free); the analyzer does, from the events. So the shim, with every other thread stopped,
- * reads /proc/self/maps, takes every writable private mapping, and writes each aligned word
- * whose value falls inside an anonymous or brk mapping (where malloc's blocks live) but not
- * in one the program mapped itself (progmaps.h) as a (where, value) pair, plus the list of
- * regions with their kinds. The analyzer then sorts the pairs into edges between live blocks,
- * roots, and noise in free memory.
+ * reads the process's maps (through its own thread: procself.h), takes every writable private
+ * mapping, and writes each aligned word whose value falls inside an anonymous or brk mapping
+ * (where malloc's blocks live) but not in one the program mapped itself (progmaps.h) as a
+ * (where, value) pair, plus the list of regions with their kinds. The analyzer then sorts the
+ * pairs into edges between live blocks, roots, and noise in free memory.
  *
  * What is not scanned: the shim's own memory (the arena, its library's data), the dead part of
  * each stopped thread's stack below its stack pointer (minus the 128-byte red zone), and the
  * snapshotting thread's own frames inside the shim. Memory is read with process_vm_readv so that
- * a mapping a running thread removes under us makes a short read, not a crash.
+ * a mapping a running thread removes under us makes a short read, not a crash. It is addressed
+ * to the snapshotting thread: once the main thread has called pthread_exit, the pid names a
+ * zombie without memory (ESRCH).
  *
  * Nothing here allocates while other threads are stopped: the buffers come from the arena
  * before the world stops (a stopped thread may hold the arena's lock or malloc's).
@@ -24,7 +26,6 @@
  * the exit of any interposed call after a snapshot signal found its thread inside the shim.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,7 @@
 #include "lifecycle.h"
 #include "mallinfo.h"
 #include "ownmem.h"
+#include "procself.h"
 #include "progmaps.h"
 #include "rawlog.h"
 #include "ring.h"
@@ -60,7 +62,7 @@ struct region {
 
 static struct {
 	struct hg_world world;
-	char *maps;                /* MAPS_BYTES: /proc/self/maps */
+	char *maps;                /* MAPS_BYTES: the process's maps */
 	struct region *regions;    /* MAX_REGIONS */
 	uint32_t n_regions;
 	struct region *targets;    /* ANON and BRK regions, sorted: where blocks can live */
@@ -70,6 +72,8 @@ static struct {
 	struct hg_rec_words *words;/* record being filled */
 	uint64_t *pairs;           /* its pairs */
 	uint32_t id;               /* last snapshot id of this image */
+	pid_t self_tid;            /* process_vm_readv's target, this thread (not the pid: see
+				      the top of the file) */
 	uint64_t scanned, written;
 	int ready;
 } snap;
@@ -238,7 +242,7 @@ static const uint64_t *read_words(uint64_t lo, size_t want, size_t *got)
 
 	if (!direct) {
 		struct iovec local = { snap.chunk, want }, remote = { (void *)(uintptr_t)lo, want };
-		ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+		ssize_t n = process_vm_readv(snap.self_tid, &local, 1, &remote, 1, 0);
 		if (n >= 0 || (errno != EPERM && errno != ENOSYS)) {
 			*got = n > 0 ? (size_t)n : 0;
 			return (const uint64_t *)snap.chunk;
@@ -329,7 +333,7 @@ static void scan_brk(uint64_t lo, uint64_t hi)
 	}
 }
 
-/* ---- regions from /proc/self/maps ------------------------------------------------------- */
+/* ---- regions from the process's maps ---------------------------------------------------- */
 
 static uint64_t hex(const char **p)
 {
@@ -346,9 +350,10 @@ static uint64_t hex(const char **p)
 	}
 }
 
+/* Through this thread's /proc directory: the main thread's reads as empty once it has exited. */
 static size_t read_maps(void)
 {
-	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	int fd = hg_procself_open("maps");
 	size_t len = 0;
 	ssize_t n;
 
@@ -611,6 +616,7 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 		snap.world.n_stopped = 0;
 	snap.scanned = snap.written = 0;
 	snap.words->n = 0;
+	snap.self_tid = (pid_t)syscall(SYS_gettid);
 	emit_begin(why, label);
 	/* The table of the program's mappings only with every thread stopped: a running one
 	 * could be changing it. */

@@ -2,9 +2,11 @@
  * world.c - stop every other thread of the process, read their registers, let them go
  *
  * A snapshot must see a heap nobody changes, the way a tracing collector stops the mutator.
- * Threads are found in /proc/self/task (read with getdents64: opendir would allocate), each is
- * sent SIGRTMAX-2 with tgkill, and the handler saves the thread's registers from its ucontext,
- * announces itself and waits on a futex until released. The stopper never allocates or takes
+ * Threads are found in /proc/self/task (read with getdents64: opendir would allocate), less
+ * those whose status file says they exited (a main thread that called pthread_exit stays
+ * listed, a zombie, until the process ends). Each is sent SIGRTMAX-2 with tgkill, and the
+ * handler saves the thread's registers from its ucontext, announces itself and waits on a
+ * futex until released. The stopper never allocates or takes
  * a lock while others are stopped: a parked thread may hold malloc's locks or ours.
  *
  * Runs in: the snapshotting thread (exit path, heapgraph_snapshot, the snapshot signal), and
@@ -63,7 +65,86 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 	errno = saved;
 }
 
-/* Fill w->thread with the tids of /proc/self/task other than ours. */
+/* What a thread's status file says of it, as far as stopping it goes. */
+struct thread_status {
+	char state;        /* its State letter: R, S, D, T, t, Z (zombie), X (dead); 0: unread */
+};
+
+/* The first bytes of the status line being read: enough for every line we parse. */
+#define HEAD_BYTES 32
+
+struct line_head {
+	char text[HEAD_BYTES];
+	uint32_t len;      /* bytes of the line kept so far, at most HEAD_BYTES */
+};
+
+static void parse_line(const struct line_head *h, struct thread_status *st)
+{
+	if (h->len > 7 && !memcmp(h->text, "State:\t", 7))
+		st->state = h->text[7];
+}
+
+/* One byte of the file: a line's head is kept, the rest of a long line (Groups:) skipped. */
+static void feed(struct line_head *h, char c, struct thread_status *st)
+{
+	if (c == '\n') {
+		parse_line(h, st);
+		h->len = 0;
+	} else if (h->len < HEAD_BYTES) {
+		h->text[h->len++] = c;
+	}
+}
+
+/* "/proc/self/task/TID/status" in buf (48 bytes). Not /proc/thread-self: it has no task/. */
+static const char *status_path(char *buf, uint32_t tid)
+{
+	static const char dir[] = "/proc/self/task/", file[] = "/status";
+	char digits[10];
+	size_t at = sizeof(dir) - 1;
+	int n = 0;
+
+	memcpy(buf, dir, at);
+	do
+		digits[n++] = (char)('0' + tid % 10);
+	while ((tid /= 10) && n < 10);
+	while (n > 0)
+		buf[at++] = digits[--n];
+	memcpy(buf + at, file, sizeof(file));
+	return buf;
+}
+
+/* Read tid's status file (streamed through a small buffer: opendir and stdio allocate). */
+static void read_status(uint32_t tid, struct thread_status *st)
+{
+	char path[48], buf[512];
+	struct line_head h = { .len = 0 };
+	int fd = open(status_path(path, tid), O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	memset(st, 0, sizeof(*st));
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		for (ssize_t i = 0; i < n; i++)
+			feed(&h, buf[i], st);
+	close(fd);
+}
+
+/*
+ * Whether a listed thread is one to stop. A thread that has exited is not: the main thread
+ * stays listed as a zombie after its pthread_exit, for as long as the process lives on in its
+ * other threads, and a signal sent to it is never handled (the stopper waited its full second
+ * for it, and counted a thread that no longer runs as one it could not stop).
+ */
+static int worth_stopping(uint32_t tid)
+{
+	struct thread_status st;
+
+	read_status(tid, &st);
+	return st.state != 'Z' && st.state != 'X';
+}
+
+/* Fill w->thread with the tids of /proc/self/task other than ours that still run. */
 static void list_threads(struct hg_world *w)
 {
 	char buf[4096];
@@ -80,7 +161,8 @@ static void list_threads(struct hg_world *w)
 			uint32_t tid = 0;
 			for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
 				tid = tid * 10 + (uint32_t)(*p - '0');
-			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS) {
+			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS &&
+			    worth_stopping(tid)) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
 				w->thread[w->n++].tid = tid;
 			}

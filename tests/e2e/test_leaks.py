@@ -312,6 +312,33 @@ def test_leak_thread(ctx):
                       cycle_bytes=0)
 
 
+def test_leak_main_exit(ctx):
+    """samples/leak_main_exit.c: the main thread called pthread_exit and the process ended in
+    a worker. The exit snapshot reads the memory through the worker, not through the zombie
+    main thread (whose maps are empty): exactly the dropped pair leaks; the global's block and
+    the worker's local are reachable; the zombie is not a thread to stop. The tracer's memory
+    is known in full (the main thread's pagemap does not open)."""
+    out, trace, rep = record_leaks(ctx, "leak_main_exit")
+    eq(out, "leak_main_exit: done\n", "stdout")
+    proc = only_process(rep, "leak_main_exit")
+    sn = proc["snapshot"]
+    check(sn is not None, "no exit snapshot")
+    eq((sn["threads"], sn["threads_stopped"]), (1, 1), "snapshot (threads, threads_stopped)")
+    eq(groups(proc), [("direct", "make_leak", 700, 1), ("indirect", "make_leak", 90, 1)],
+       "leak groups")
+    check_leak_totals(proc, "leak_main_exit", direct_bytes=700, direct_blocks=1,
+                      indirect_bytes=90, indirect_blocks=1, cycle_bytes=0, cycle_blocks=0)
+    report = only_process(ctx.report_json(trace), "leak_main_exit")
+    held = sorted((fn_base(s["frames"][0]), s["live_bytes"], s["live_blocks"])
+                  for s in report["sites"]
+                  if s["frames"] and fn_base(s["frames"][0]) in ("keep_in_global", "run_worker"))
+    eq(held, [("keep_in_global", 1500, 1), ("run_worker", 2500, 1)],
+       "live sites of the held blocks (not leaks: see above)")
+    eq(report["exe"], os.path.realpath(ctx.sample("leak_main_exit")), "exe")
+    check(report["tracer"] is not None and report["tracer"]["ring_bytes"] is not None,
+          "tracer's memory: the ring's part is not known: %r" % (report["tracer"],))
+
+
 def test_leak_one_line(ctx):
     """samples/leak_one_line.c: two callocs on one line leak as a cycle; the two return
     addresses symbolize alike, so they are one group, in JSON and in text."""
@@ -1000,7 +1027,7 @@ def hg_lost_by_image(rep):
 
 
 AGREE_SAMPLES = ("leak_cycles", "leak_cxx", "leak_snapshot", "leak_fork", "leak_tail",
-                 "leak_freed_heap")
+                 "leak_freed_heap", "leak_main_exit")
 
 
 def test_memcheck_agreement(ctx, sample):

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -664,4 +665,66 @@ uint32_t fx_dead_pid(void)
 		_exit(0);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	return (uint32_t)pid;
+}
+
+/* The State letter of this process's main thread, from the field after "(comm) " of its stat. */
+static char main_thread_state(void)
+{
+	char path[64], buf[512], *paren;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)getpid());
+	if (!(f = fopen(path, "r")))
+		return '?';
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' ? paren[2] : '?';
+}
+
+struct after_main {
+	void (*fn)(int fd);
+	int fd;
+};
+
+static void *after_main_thread(void *arg)
+{
+	const struct after_main *a = arg;
+
+	for (int ms = 0; ms < 10000 && main_thread_state() != 'Z'; ms++)
+		fx_sleep_us(1000);
+	a->fn(a->fd);
+	_exit(0);
+}
+
+size_t fx_after_main_exit(void (*fn)(int fd), void *out, size_t n)
+{
+	static struct after_main a;
+	int fds[2], status;
+	size_t got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		pthread_t t;
+
+		close(fds[0]);
+		a.fn = fn;
+		a.fd = fds[1];
+		if (pthread_create(&t, NULL, after_main_thread, &a) != 0)
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	close(fds[1]);
+	while (got < n && (r = read(fds[0], (char *)out + got, n - got)) > 0)
+		got += (size_t)r;
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_int_eq(status, 0);
+	return got;
 }

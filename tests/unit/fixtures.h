@@ -230,6 +230,15 @@ void fx_sleep_us(long us);
 uint32_t fx_dead_pid(void);
 
 /*
+ * Run fn in a child process whose main thread has called pthread_exit: fn runs on a second
+ * thread once the main thread is a zombie (or after 10 s of waiting for it), writes what it
+ * found to fd, and the child exits 0. fn must not call Check (it is not the test's process).
+ * Reads up to n bytes of what fn wrote into out and returns how many; fails the test when
+ * the child does not exit 0.
+ */
+size_t fx_after_main_exit(void (*fn)(int fd), void *out, size_t n);
+
+/*
  * Test cases of the replay and collector suites that live in files of their own
  * (check_replay_<theme>.c, check_collector_<theme>.c). Each returns a new TCase, fixture and
  * tests added, for replay_suite or collector_suite to add to its suite.
