@@ -6,8 +6,9 @@
  * those whose status file says they exited (a main thread that called pthread_exit stays
  * listed, a zombie, until the process ends). Each is sent SIGRTMAX-2 with tgkill, and the
  * handler saves the thread's registers from its ucontext, announces itself and waits on a
- * futex until released. The stopper never allocates or takes
- * a lock while others are stopped: a parked thread may hold malloc's locks or ours.
+ * futex until released. A thread whose status file says it blocks that signal is not sent it
+ * (send_unless_blocked, send_to_unblocked). The stopper never allocates or takes a lock while
+ * others are stopped: a parked thread may hold malloc's locks or ours.
  *
  * Runs in: the snapshotting thread (exit path, heapgraph_snapshot, the snapshot signal), and
  * the signal handler of every other thread.
@@ -68,6 +69,7 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 /* What a thread's status file says of it, as far as stopping it goes. */
 struct thread_status {
 	char state;        /* its State letter: R, S, D, T, t, Z (zombie), X (dead); 0: unread */
+	uint64_t blocked;  /* its SigBlk: bit N-1 set when signal N is blocked; 0: unread */
 };
 
 /* The first bytes of the status line being read: enough for every line we parse. */
@@ -78,10 +80,29 @@ struct line_head {
 	uint32_t len;      /* bytes of the line kept so far, at most HEAD_BYTES */
 };
 
+/* The hex digits at the start of text[0, len). */
+static uint64_t hex_prefix(const char *text, uint32_t len)
+{
+	uint64_t v = 0;
+
+	for (uint32_t i = 0; i < len; i++) {
+		char c = text[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (uint64_t)(c - 'a' + 10);
+		else
+			break;
+	}
+	return v;
+}
+
 static void parse_line(const struct line_head *h, struct thread_status *st)
 {
 	if (h->len > 7 && !memcmp(h->text, "State:\t", 7))
 		st->state = h->text[7];
+	else if (h->len > 8 && !memcmp(h->text, "SigBlk:\t", 8))
+		st->blocked = hex_prefix(h->text + 8, h->len - 8);
 }
 
 /* One byte of the file: a line's head is kept, the rest of a long line (Groups:) skipped. */
@@ -131,17 +152,29 @@ static void read_status(uint32_t tid, struct thread_status *st)
 }
 
 /*
- * Whether a listed thread is one to stop. A thread that has exited is not: the main thread
- * stays listed as a zombie after its pthread_exit, for as long as the process lives on in its
- * other threads, and a signal sent to it is never handled (the stopper waited its full second
- * for it, and counted a thread that no longer runs as one it could not stop).
+ * A thread that has exited is not one to stop: the main thread stays listed as a zombie after
+ * its pthread_exit, for as long as the process lives on in its other threads, and a signal
+ * sent to it is never handled (the stopper waited its full second for it, and counted a
+ * thread that no longer runs as one it could not stop).
  */
-static int worth_stopping(uint32_t tid)
+static int has_exited(const struct thread_status *st)
+{
+	return st->state == 'Z' || st->state == 'X';
+}
+
+static int blocks_stop(const struct thread_status *st)
+{
+	return (int)(st->blocked >> (stop_signal() - 1) & 1);
+}
+
+/* Whether a listed thread is one to stop, and (*blocks) whether its mask blocks the signal. */
+static int worth_stopping(uint32_t tid, int *blocks)
 {
 	struct thread_status st;
 
 	read_status(tid, &st);
-	return st.state != 'Z' && st.state != 'X';
+	*blocks = blocks_stop(&st);
+	return !has_exited(&st);
 }
 
 /* Fill w->thread with the tids of /proc/self/task other than ours that still run. */
@@ -149,7 +182,7 @@ static void list_threads(struct hg_world *w)
 {
 	char buf[4096];
 	uint32_t self = (uint32_t)syscall(SYS_gettid);
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), blocks;
 	long n;
 
 	w->n = 0;
@@ -162,9 +195,10 @@ static void list_threads(struct hg_world *w)
 			for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
 				tid = tid * 10 + (uint32_t)(*p - '0');
 			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS &&
-			    worth_stopping(tid)) {
+			    worth_stopping(tid, &blocks)) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
-				w->thread[w->n++].tid = tid;
+				w->thread[w->n].tid = tid;
+				w->thread[w->n++].blocks_stop = blocks;
 			}
 			off += d->d_reclen;
 		}
@@ -179,11 +213,66 @@ static void sleep_ms(void)
 	nanosleep(&ts, NULL);
 }
 
+/* Wait until `sent` threads are parked, or *ms_used reaches STOP_TIMEOUT_MS (one budget for
+ * every wait of a stop). */
+static void wait_parked(uint32_t sent, unsigned *ms_used)
+{
+	for (; *ms_used < STOP_TIMEOUT_MS; ++*ms_used) {
+		if (__atomic_load_n(&stop.parked, __ATOMIC_ACQUIRE) >= sent)
+			return;
+		sleep_ms();
+	}
+}
+
+/*
+ * A thread whose mask blocks the signal is not sent it: it would not answer until it
+ * unblocks, if ever (xz's worker threads never do), and the wait lasted its full second at
+ * every snapshot; the signal then stayed pending in the program's thread. It counts as not
+ * stopped at once. Returns the number sent.
+ */
+static uint32_t send_unless_blocked(struct hg_world *w, pid_t pid)
+{
+	uint32_t sent = 0;
+
+	for (uint32_t i = 0; i < w->n; i++)
+		if (!w->thread[i].blocks_stop)
+			sent += syscall(SYS_tgkill, pid, w->thread[i].tid, stop_signal()) == 0;
+	return sent;
+}
+
+/*
+ * A second look, after the wait for the others, at the threads whose mask blocked the signal:
+ * one that blocked it only for a moment (a thread glibc is starting, its creator inside
+ * pthread_create, a critical section) has let it through again by now, and is sent it. One
+ * that still blocks it stays running: telling a brief block from a lasting one would take
+ * waiting, which is what not sending avoids. (A thread that blocks the signal just after
+ * its mask was read gets it when it unblocks, within the wait, as before.) Returns the
+ * number sent.
+ */
+static uint32_t send_to_unblocked(struct hg_world *w, pid_t pid)
+{
+	uint32_t sent = 0;
+
+	for (uint32_t i = 0; i < w->n; i++) {
+		struct hg_world_thread *t = &w->thread[i];
+		struct thread_status st;
+
+		if (!t->blocks_stop)
+			continue;
+		read_status(t->tid, &st);
+		if (has_exited(&st) || blocks_stop(&st))
+			continue;
+		t->blocks_stop = 0;
+		sent += syscall(SYS_tgkill, pid, t->tid, stop_signal()) == 0;
+	}
+	return sent;
+}
+
 /*
  * Install on_stop for the stop signal, unless the program handles that signal itself. It stays
- * installed: a thread that had the signal blocked receives it whenever it unblocks, possibly
- * long after the snapshot, and must then find a handler that returns at once, not the default
- * action (which would kill the process).
+ * installed: a thread that blocked the signal after it was sent receives it whenever it
+ * unblocks, possibly long after the snapshot, and must then find a handler that returns at
+ * once, not the default action (which would kill the process).
  */
 static int install(void)
 {
@@ -207,7 +296,8 @@ static int install(void)
 
 int hg_world_stop(struct hg_world *w)
 {
-	uint32_t sent = 0;
+	uint32_t sent, more;
+	unsigned ms_used = 0;
 	pid_t pid = getpid();
 
 	list_threads(w);
@@ -218,13 +308,10 @@ int hg_world_stop(struct hg_world *w)
 		return -1;
 	stop.w = w;
 	__atomic_store_n(&stop.release, 0, __ATOMIC_RELEASE);
-	for (uint32_t i = 0; i < w->n; i++)
-		sent += syscall(SYS_tgkill, pid, w->thread[i].tid, stop_signal()) == 0;
-	for (unsigned ms = 0; ms < STOP_TIMEOUT_MS; ms++) {
-		if (__atomic_load_n(&stop.parked, __ATOMIC_ACQUIRE) >= sent)
-			break;
-		sleep_ms();
-	}
+	sent = send_unless_blocked(w, pid);
+	wait_parked(sent, &ms_used);
+	if ((more = send_to_unblocked(w, pid)))
+		wait_parked(sent += more, &ms_used);
 	for (uint32_t i = 0; i < w->n; i++)
 		w->n_stopped += __atomic_load_n(&w->thread[i].stopped, __ATOMIC_ACQUIRE) != 0;
 	return 0;

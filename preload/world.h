@@ -14,6 +14,8 @@
 struct hg_world_thread {
 	uint32_t tid;
 	int stopped;                    /* parked in our handler: sp and regs are valid */
+	int blocks_stop;                /* its mask blocked the stop signal at both looks (see
+					   hg_world_stop): not sent it, not stopped */
 	uint64_t sp;                    /* its stack pointer when it stopped */
 	uint64_t tcb;                   /* its thread descriptor (%fs:0) when it stopped */
 	uint64_t regs[HG_WORLD_NREGS];  /* its general registers when it stopped */
@@ -27,16 +29,20 @@ struct hg_world {
 
 /*
  * Stop every other thread: each gets a real-time signal whose handler records its registers
- * and waits. Threads that block the signal or do not answer within a second are left running
- * and marked not stopped. Needs w->thread allocated by the caller. Returns 0, or -1 when the
- * handler cannot be installed or the program handles SIGRTMAX-2 itself (nothing is stopped
- * then; w->n still lists the threads).
+ * and waits. Threads whose mask blocks the signal (read from their status before sending, and
+ * again after waiting for the others) are not sent it and are marked not stopped without
+ * being waited for; those that do not answer within a second are left running, marked not
+ * stopped.
+ * Threads that exited are not listed. Needs w->thread allocated by the caller. Returns 0, or
+ * -1 when the handler cannot be installed or the program handles SIGRTMAX-2 itself (nothing
+ * is stopped then; w->n still lists the threads).
  */
 int hg_world_stop(struct hg_world *w);
 
 /*
  * Let the stopped threads go and wait until they left the handler. The handler stays installed
- * (a thread that blocked the signal gets it later and must not die of it).
+ * (a thread that blocked the signal after its mask was read gets it later and must not die of
+ * it).
  */
 void hg_world_resume(struct hg_world *w);
 

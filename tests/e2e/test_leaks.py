@@ -339,6 +339,38 @@ def test_leak_main_exit(ctx):
           "tracer's memory: the ring's part is not known: %r" % (report["tracer"],))
 
 
+def test_leak_sigblock(ctx):
+    """samples/leak_sigblock.c: a thread that blocks every signal cannot be stopped; it is
+    not sent the stop signal (which it would find pending when asked), and the snapshots
+    count it as not stopped. Output and exit status are the untraced run's; at both
+    snapshots exactly the dropped pair leaks, and the thread's local and the global's block
+    are reachable."""
+    prog = ctx.sample("leak_sigblock")
+    bare = run([prog], cwd=ctx.fresh_dir("bare"))
+    eq((bare.code, bare.text), (3, "leak_sigblock: no signal pending in the blocked thread\n"),
+       "untraced run: exit status, stdout (test precondition)")
+    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
+    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    report = only_process(ctx.report_json(trace), "leak_sigblock")
+    held = sorted((fn_base(s["frames"][0]), s["live_bytes"], s["live_blocks"])
+                  for s in report["sites"]
+                  if s["frames"] and fn_base(s["frames"][0]) in ("keep_in_global",
+                                                                  "hold_blocked"))
+    eq(held, [("hold_blocked", 1600, 1), ("keep_in_global", 1200, 1)],
+       "live sites of the held blocks")
+    for label in ("blocked", "exit"):
+        proc = snapshot_of(ctx, trace, label)
+        sn = proc["snapshot"]
+        eq((sn["threads"], sn["threads_stopped"]), (2, 1),
+           "%s: snapshot (threads, threads_stopped)" % label)
+        eq(groups(proc), [("direct", "make_leak", 560, 1), ("indirect", "make_leak", 48, 1)],
+           label + ": leak groups")
+        check_leak_totals(proc, label, direct_bytes=560, direct_blocks=1, indirect_bytes=48,
+                          indirect_blocks=1, cycle_bytes=0, cycle_blocks=0)
+    text = leaks(ctx, trace, fmt="text").text
+    check("1 of 2 threads stopped" in text, "text report: threads stopped:\n" + clip(text))
+
+
 def test_leak_one_line(ctx):
     """samples/leak_one_line.c: two callocs on one line leak as a cycle; the two return
     addresses symbolize alike, so they are one group, in JSON and in text."""
@@ -1027,7 +1059,7 @@ def hg_lost_by_image(rep):
 
 
 AGREE_SAMPLES = ("leak_cycles", "leak_cxx", "leak_snapshot", "leak_fork", "leak_tail",
-                 "leak_freed_heap", "leak_main_exit")
+                 "leak_freed_heap", "leak_main_exit", "leak_sigblock")
 
 
 def test_memcheck_agreement(ctx, sample):

@@ -7,6 +7,8 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 static struct hg_world world;
 static int gate[2];        /* waiters read a byte from gate[0] to leave */
 static pthread_barrier_t started;
+static uint32_t blocked_tid; /* the waiter that blocks every signal */
 
 static void setup(void)
 {
@@ -44,21 +47,48 @@ static void *wait_at_gate(void *arg)
 	return NULL;
 }
 
-/* Start n threads that wait at the gate, and return once each has reached it. */
-static void start_waiters(pthread_t *t, int n)
+/* A waiter created with every signal blocked; it returns 1 if any was left pending for it. */
+static void *wait_blocked(void *arg)
 {
+	sigset_t pending;
+
+	blocked_tid = fx_gettid();
+	wait_at_gate(arg);
+	sigpending(&pending);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&pending, sig) == 1)
+			return (void *)1;
+	return NULL;
+}
+
+/* Start n threads that wait at the gate (the last with every signal blocked when
+ * last_blocks), and return once each has reached it. */
+static void start_waiters(pthread_t *t, int n, int last_blocks)
+{
+	sigset_t all, old;
+
 	ck_assert_int_eq(pthread_barrier_init(&started, NULL, (unsigned)n + 1), 0);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n - last_blocks; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, wait_at_gate, NULL), 0);
+	if (last_blocks) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ck_assert_int_eq(pthread_create(&t[n - 1], NULL, wait_blocked, NULL), 0);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	pthread_barrier_wait(&started);
 }
 
-static void release_waiters(pthread_t *t, int n)
+/* Let the n waiters go; the last one's result (wait_blocked's). */
+static void *release_waiters(pthread_t *t, int n)
 {
+	void *last = NULL;
+
 	ck_assert_int_eq(write(gate[1], "gogogogo", (size_t)n), n);
 	for (int i = 0; i < n; i++)
-		ck_assert_int_eq(pthread_join(t[i], NULL), 0);
+		ck_assert_int_eq(pthread_join(t[i], i == n - 1 ? &last : NULL), 0);
 	pthread_barrier_destroy(&started);
+	return last;
 }
 
 /* Every other thread is listed, answers the signal and leaves its stack pointer. */
@@ -66,16 +96,41 @@ START_TEST(test_world_stops_every_thread)
 {
 	pthread_t t[N_WAITERS];
 
-	start_waiters(t, N_WAITERS);
+	start_waiters(t, N_WAITERS, 0);
 	ck_assert_int_eq(hg_world_stop(&world), 0);
 	ck_assert_uint_eq(world.n, N_WAITERS);
 	ck_assert_uint_eq(world.n_stopped, N_WAITERS);
 	for (uint32_t i = 0; i < world.n; i++) {
 		ck_assert_int_eq(world.thread[i].stopped, 1);
+		ck_assert_int_eq(world.thread[i].blocks_stop, 0);
 		ck_assert_uint_ne(world.thread[i].sp, 0);
 	}
 	hg_world_resume(&world);
-	release_waiters(t, N_WAITERS);
+	ck_assert_ptr_null(release_waiters(t, N_WAITERS));
+}
+END_TEST
+
+/*
+ * A thread whose mask blocks the stop signal is listed, marked as blocking it and not
+ * stopped, and never sent the signal (nothing is pending for it afterwards); the others stop.
+ * It once got the signal anyway, and the stopper waited its full second for an answer.
+ */
+START_TEST(test_world_leaves_blocking_thread_alone)
+{
+	pthread_t t[N_WAITERS];
+
+	start_waiters(t, N_WAITERS, 1);
+	ck_assert_int_eq(hg_world_stop(&world), 0);
+	ck_assert_uint_eq(world.n, N_WAITERS);
+	ck_assert_uint_eq(world.n_stopped, N_WAITERS - 1);
+	for (uint32_t i = 0; i < world.n; i++) {
+		int blocked = world.thread[i].tid == blocked_tid;
+
+		ck_assert_int_eq(world.thread[i].blocks_stop, blocked);
+		ck_assert_int_eq(world.thread[i].stopped, !blocked);
+	}
+	hg_world_resume(&world);
+	ck_assert_ptr_null(release_waiters(t, N_WAITERS)); /* no signal pending in it */
 }
 END_TEST
 
@@ -117,6 +172,7 @@ Suite *world_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_world_stops_every_thread);
+	tcase_add_test(tc, test_world_leaves_blocking_thread_alone);
 	tcase_add_test(tc, test_world_skips_exited_main_thread);
 	suite_add_tcase(s, tc);
 	return s;
