@@ -38,6 +38,7 @@
 #include "arena.h"
 #include "hg_futex.h"
 #include "guard.h"
+#include "digits.h"
 #include "lifecycle.h"
 #include "mallinfo.h"
 #include "ownmem.h"
@@ -335,19 +336,14 @@ static void scan_brk(uint64_t lo, uint64_t hi)
 
 /* ---- regions from the process's maps ---------------------------------------------------- */
 
+/* The hex number at *p, which moves past it (the maps text ends in a NUL). */
 static uint64_t hex(const char **p)
 {
-	uint64_t v = 0;
+	size_t used;
+	uint64_t v = hg_hex_prefix(*p, SIZE_MAX, &used);
 
-	for (;; (*p)++) {
-		char c = **p;
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (uint64_t)(c - 'a' + 10);
-		else
-			return v;
-	}
+	*p += used;
+	return v;
 }
 
 /* Through this thread's /proc directory: the main thread's reads as empty once it has exited. */
@@ -662,17 +658,10 @@ uint64_t hg_snapshot_pending;
 /* "every@" S "." mmm "s" for ms milliseconds, without stdio. */
 static void periodic_label(char *buf, uint64_t ms)
 {
-	char digits[24];
-	int n = 0, o = 0;
-	uint64_t s = ms / 1000;
+	size_t o = 6;
 
-	do
-		digits[n++] = (char)('0' + s % 10);
-	while ((s /= 10) && n < 20);
 	memcpy(buf, "every@", 6);
-	o = 6;
-	while (n > 0)
-		buf[o++] = digits[--n];
+	o += hg_put_decimal(buf + o, ms / 1000);
 	buf[o++] = '.';
 	buf[o++] = (char)('0' + ms / 100 % 10);
 	buf[o++] = (char)('0' + ms / 10 % 10);

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "digits.h"
 #include "lifecycle.h"
 #include "rawlog.h"
 #include "spawn.h"
@@ -58,17 +59,9 @@ static char *append(char *dst, size_t cap, const char *src)
 
 static char *append_u64(char *dst, size_t cap, uint64_t v)
 {
-	char tmp[24];
-	int n = 0;
 	char out[24];
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (int i = 0; i < n; i++)
-		out[i] = tmp[n - 1 - i];
-	out[n] = '\0';
+	out[hg_put_decimal(out, v)] = '\0';
 	return append(dst, cap, out);
 }
 

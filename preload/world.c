@@ -23,6 +23,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#include "digits.h"
 #include "hg_futex.h"
 #include "world.h"
 
@@ -80,29 +81,14 @@ struct line_head {
 	uint32_t len;      /* bytes of the line kept so far, at most HEAD_BYTES */
 };
 
-/* The hex digits at the start of text[0, len). */
-static uint64_t hex_prefix(const char *text, uint32_t len)
-{
-	uint64_t v = 0;
-
-	for (uint32_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (c >= '0' && c <= '9')
-			v = v * 16 + (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v * 16 + (uint64_t)(c - 'a' + 10);
-		else
-			break;
-	}
-	return v;
-}
-
 static void parse_line(const struct line_head *h, struct thread_status *st)
 {
+	size_t used;
+
 	if (h->len > 7 && !memcmp(h->text, "State:\t", 7))
 		st->state = h->text[7];
 	else if (h->len > 8 && !memcmp(h->text, "SigBlk:\t", 8))
-		st->blocked = hex_prefix(h->text + 8, h->len - 8);
+		st->blocked = hg_hex_prefix(h->text + 8, h->len - 8, &used);
 }
 
 /* One byte of the file: a line's head is kept, the rest of a long line (Groups:) skipped. */
@@ -120,16 +106,10 @@ static void feed(struct line_head *h, char c, struct thread_status *st)
 static const char *status_path(char *buf, uint32_t tid)
 {
 	static const char dir[] = "/proc/self/task/", file[] = "/status";
-	char digits[10];
 	size_t at = sizeof(dir) - 1;
-	int n = 0;
 
 	memcpy(buf, dir, at);
-	do
-		digits[n++] = (char)('0' + tid % 10);
-	while ((tid /= 10) && n < 10);
-	while (n > 0)
-		buf[at++] = digits[--n];
+	at += hg_put_decimal(buf + at, tid);
 	memcpy(buf + at, file, sizeof(file));
 	return buf;
 }
