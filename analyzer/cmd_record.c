@@ -92,7 +92,6 @@ static const int caught[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
  * (timeout(1) signals the launcher, then the whole group; the kernel may merge or not). */
 #define GROUP_ECHO_NS 100000000ll
 
-static volatile sig_atomic_t have_sentinel;
 static struct timespec group_got[N_CAUGHT]; /* when the group last got each */
 
 static int64_t ns_since(const struct timespec *a, const struct timespec *b)
@@ -105,7 +104,8 @@ static int aimed_at_launcher(int sig, const siginfo_t *si, size_t k)
 {
 	struct timespec now;
 
-	if (!have_sentinel) /* from the terminal (SI_KERNEL) the group had INT or QUIT already */
+	/* No sentinel: from the terminal (SI_KERNEL) the group had INT or QUIT already. */
+	if (!hg_group_signal_watching())
 		return sig == SIGTERM || sig == SIGHUP || si->si_code == SI_USER ||
 		       si->si_code == SI_QUEUE;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -326,16 +326,10 @@ static void install_handlers(void)
 	for (size_t k = 0; k < N_CAUGHT; k++)
 		if (sigaction(caught[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
 			watched[n++] = caught[k];
-	have_sentinel = n && hg_group_signal_start(watched, n) == 0;
+	if (n)
+		hg_group_signal_start(watched, n);
 	for (int i = 0; i < n; i++)
 		sigaction(watched[i], &sa, NULL);
-}
-
-/* Signals from now on (handled on this thread only) go by the rule without a sentinel. */
-static void stop_sentinel(void)
-{
-	have_sentinel = 0;
-	hg_group_signal_stop();
 }
 
 /* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "95% of
@@ -425,7 +419,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		close(err[0]);
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
-		stop_sentinel();
+		hg_group_signal_stop();
 		hg_collector_free(c);
 		return -1;
 	}
@@ -434,7 +428,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	close(go[1]);
 	*wait_status = 0;
 	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
-	stop_sentinel();
+	hg_group_signal_stop();
 	if (read(err[0], &exec_errno, sizeof(exec_errno)) != (ssize_t)sizeof(exec_errno))
 		exec_errno = 0;
 	close(err[0]);

@@ -12,8 +12,8 @@
  *
  * The sentinel holds nothing else open, ignores the terminal's stop signals (a stopped
  * sentinel could not answer; the launcher gives up after REPLY_MS anyway), and exits when the
- * launcher's end of the socket closes (or is killed when the launcher is done with it). Everything the launcher calls here from its signal
- * handler is async-signal-safe.
+ * launcher's end of the socket closes (or is killed when the launcher is done with it).
+ * Everything the launcher calls here from its signal handler is async-signal-safe.
  */
 #include <errno.h>
 #include <poll.h>
@@ -106,12 +106,19 @@ int hg_group_signal_reached(int sig)
 	return reached;
 }
 
+int hg_group_signal_watching(void)
+{
+	return sock >= 0;
+}
+
 void hg_group_signal_stop(void)
 {
-	if (sock < 0)
+	int fd = sock;
+
+	if (fd < 0)
 		return;
-	close(sock);
-	sock = -1;
+	sock = -1; /* first: a handler running from here on asks nobody */
+	close(fd);
 	/* It has nothing to finish, and a stopped one (kill -STOP to the group) would not see
 	 * its socket close. */
 	kill(sentinel, SIGKILL);

@@ -13,7 +13,10 @@ int hg_group_signal_start(const int *sigs, int n);
  * no sentinel). Async-signal-safe; keeps errno. */
 int hg_group_signal_reached(int sig);
 
-/* Close the sentinel and wait for it to exit. */
+/* Whether a sentinel is watching (started, not stopped yet). */
+int hg_group_signal_watching(void);
+
+/* Close the sentinel and wait for it to exit; signals from then on find none watching. */
 void hg_group_signal_stop(void);
 
 #endif /* HG_GROUP_SIGNAL_H */

@@ -4,6 +4,7 @@ record must hand back the program's exit status (128+N for signal N) with its st
 and stderr untouched; report must exit 2 on usage errors and 3 on unreadable or damaged traces,
 with one line on stderr naming the file and, for damage, the report of everything before it.
 """
+import contextlib
 import json
 import os
 import random
@@ -374,6 +375,22 @@ def running_child(pid, exe, timeout_s=20):
     raise Fail("no child of %d running %s after %d s" % (pid, exe, timeout_s))
 
 
+@contextlib.contextmanager
+def record_in_own_group(ctx, trace, argv, stdout=subprocess.DEVNULL, preexec_fn=None):
+    """`record -q -o trace -- argv` as the leader of a process group of its own, to be
+    signalled; killed with its group if it is still running when the block ends."""
+    proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", trace, "--"] + argv,
+                            env=clean_env(), stdin=subprocess.DEVNULL, stdout=stdout,
+                            stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=preexec_fn)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 def test_record_passes_on_signals_from_processes(ctx):
     """A signal sent to record alone by another process (kill, timeout) reaches the program:
     SIGTERM and SIGHUP always did, SIGINT and SIGQUIT now too (from a terminal they reach the
@@ -382,19 +399,11 @@ def test_record_passes_on_signals_from_processes(ctx):
     sleep = shutil.which("sleep")
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTERM):
         trace = ctx.path("signal-%d.hgt" % sig)
-        proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", trace, "--", sleep, "60"],
-                                env=clean_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
+        with record_in_own_group(ctx, trace, [sleep, "60"]) as proc:
             running_child(proc.pid, os.path.basename(sleep))
             time.sleep(0.3)  # the shim's start-up, so that the trace has the process
             os.kill(proc.pid, sig)
             code = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
         eq(code, 128 + sig, "record after %s sent to it alone: exit status" % sig.name)
         proc_rep = only_process(ctx.report_json(trace), "sleep under record")
         eq(proc_rep["exit"], {"signal": int(sig)}, "%s: the trace's exit" % sig.name)
@@ -421,11 +430,8 @@ def test_record_group_signal_reaches_the_program_once(ctx):
              ("record alone", True, False))
     for what, to_record, to_group in cases:
         trace = ctx.path("group-signal.hgt")
-        proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", trace, "--", py, "-c",
-                                 COUNT_TERMS], env=clean_env(), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                start_new_session=True)
-        try:
+        with record_in_own_group(ctx, trace, [py, "-c", COUNT_TERMS],
+                                 stdout=subprocess.PIPE) as proc:
             eq(proc.stdout.readline(), b"ready\n", what + ": the program started")
             if to_record:
                 os.kill(proc.pid, signal.SIGTERM)
@@ -433,10 +439,6 @@ def test_record_group_signal_reaches_the_program_once(ctx):
                 os.killpg(proc.pid, signal.SIGTERM)
             out = proc.stdout.read()
             code = proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
         eq(out, b"TERM 1\n", what + ": SIGTERMs the program got")
         eq(code, 0, what + ": record's exit status (the program's)")
 
@@ -477,18 +479,11 @@ def test_record_keeps_ignored_signals_ignored(ctx):
     eq(traced.returncode, 0, "record of grep: exit status")
     eq(traced.stdout, bare.stdout, "the signals the program ignores, traced and bare")
     sleep = shutil.which("sleep")
-    proc = subprocess.Popen([ctx.hg, "record", "-q", "-o", ctx.path("hup.hgt"), "--", sleep, "1"],
-                            env=clean_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, preexec_fn=ignore_hangups)
-    try:
+    with record_in_own_group(ctx, ctx.path("hup.hgt"), [sleep, "1"],
+                             preexec_fn=ignore_hangups) as proc:
         running_child(proc.pid, "sleep")
         os.killpg(proc.pid, signal.SIGHUP)
         code = proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
     eq(code, 0, "record of sleep after a hang-up to its group: exit status")
 
 
