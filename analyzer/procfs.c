@@ -163,15 +163,40 @@ int hg_proc_thread_alive(uint32_t pid, uint32_t tid)
 	return !is_zombie(path);
 }
 
+/* Pages resident per a statm file: 1 and *pages when it reads, else 0. A task without memory
+ * (an exited main thread, whose mm is gone while the others run on) reads as all zeros. */
+static int statm_resident(const char *path, unsigned long long *pages)
+{
+	char buf[128];
+	unsigned long long size;
+
+	return read_small(path, buf, sizeof(buf)) > 0 &&
+	       sscanf(buf, "%llu %llu", &size, pages) == 2 && size > 0;
+}
+
 uint64_t hg_proc_rss(uint32_t pid)
 {
-	char path[64], buf[128];
-	unsigned long long size, resident;
+	char path[64];
+	unsigned long long resident = 0;
+	DIR *d;
+	struct dirent *e;
 
 	snprintf(path, sizeof(path), "/proc/%u/statm", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		return 0;
+	if (!statm_resident(path, &resident)) {
+		/* /proc/PID is the main thread's view: after its pthread_exit, ask a live one. */
+		snprintf(path, sizeof(path), "/proc/%u/task", pid);
+		if (!(d = opendir(path)))
+			return 0;
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.' &&
+			    snprintf(path, sizeof(path), "/proc/%u/task/%.20s/statm", pid,
+				     e->d_name) < (int)sizeof(path) &&
+			    statm_resident(path, &resident))
+				break;
+		closedir(d);
+		if (!e)
+			return 0;
+	}
 	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 

@@ -42,7 +42,8 @@ int hg_proc_alive(uint32_t pid);
  */
 int hg_proc_thread_alive(uint32_t pid, uint32_t tid);
 
-/* The resident set of pid in bytes (/proc/PID/statm); 0 when it cannot be read. */
+/* The resident set of pid in bytes (/proc/PID/statm, or a live thread's when the main thread
+ * has exited); 0 when it cannot be read. */
 uint64_t hg_proc_rss(uint32_t pid);
 
 /* 1 when pid has a handler for signal sig (the SigCgt mask of /proc/PID/status), else 0. */

@@ -2,7 +2,10 @@
  * check_procfs.c - what /proc says about processes: state, start, environment entries
  */
 #include <check.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -143,6 +146,56 @@ START_TEST(test_procfs_alive_rss_and_handlers)
 }
 END_TEST
 
+#define HELD_BYTES ((size_t)24 << 20)
+
+/* The worker of a child whose main thread has exited: it makes HELD_BYTES resident, says so
+ * on the pipe and waits to be killed. */
+static void *hold_memory(void *arg)
+{
+	int fd = *(int *)arg;
+	char *p = malloc(HELD_BYTES);
+
+	if (!p)
+		_exit(1);
+	memset(p, 1, HELD_BYTES);
+	if (write(fd, p, 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+	return p;
+}
+
+/* After the main thread's pthread_exit, /proc/PID/statm reads zeros (the main thread has no
+ * memory any more) while the process lives on: the resident set is a live thread's. */
+START_TEST(test_procfs_rss_after_the_main_thread_exited)
+{
+	int fds[2], status;
+	char byte, path[64], state = 0;
+	pthread_t t;
+	pid_t child;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		if (pthread_create(&t, NULL, hold_memory, &fds[1]) != 0)
+			_exit(1);
+		pthread_exit(NULL);
+	}
+	ck_assert_int_eq(read(fds[0], &byte, 1), 1);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+	for (int i = 0; i < 5000 && (hg_proc_stat(path, &state, NULL) < 0 || state != 'Z'); i++)
+		nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	ck_assert_int_eq(state, 'Z'); /* the main thread; the process is alive */
+	ck_assert_uint_ge(hg_proc_rss((uint32_t)child), HELD_BYTES);
+	kill(child, SIGKILL);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_uint_eq(hg_proc_rss((uint32_t)child), 0);
+	close(fds[0]);
+	close(fds[1]);
+}
+END_TEST
+
 Suite *procfs_suite(void);
 
 Suite *procfs_suite(void)
@@ -153,6 +206,7 @@ Suite *procfs_suite(void)
 	tcase_add_test(tc, test_procfs_stat_state_and_start);
 	tcase_add_test(tc, test_procfs_counts_live_processes_with_the_entry);
 	tcase_add_test(tc, test_procfs_alive_rss_and_handlers);
+	tcase_add_test(tc, test_procfs_rss_after_the_main_thread_exited);
 	suite_add_tcase(s, tc);
 	return s;
 }
