@@ -387,7 +387,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 
 		status = root_status(root);
 		if (root && *root->command)
-			what = root->command;
+			what = root->title;
 	}
 	hg_check_eval(&res, r, f, &a->rules);
 	fflush(stdout);

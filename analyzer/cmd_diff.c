@@ -234,7 +234,7 @@ static void text_head(const struct diff_args *a, const struct hg_image *old,
 	const struct hg_image *im = now ? now : old;
 
 	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-	       *im->command ? im->command : im->exe);
+	       im->title);
 	if (!a->two)
 		return;
 	if (old && now)

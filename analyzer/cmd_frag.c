@@ -291,7 +291,7 @@ static void image_out(int json, struct hg_json *j, struct hg_framer *f,
 		hg_json_array(j, "fragmentation");
 	} else {
 		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-		       *im->command ? im->command : im->exe);
+		       im->title);
 		if (!im->n_snapshots)
 			printf("  no snapshot: %s\n", hg_snapshot_missing_text(im, line, sizeof(line)));
 		if (!im->at_rss_peak.taken)

@@ -129,11 +129,11 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 		hg_json_end(j);
 	} else if (!strcmp(a->format, "text") && cut) {
 		printf("\nprocess %u (parent %u): %s\n  snapshot '%s' %s: its blocks cannot be "
-		       "classified\n", im->pid, im->ppid, *im->command ? im->command : im->exe,
+		       "classified\n", im->pid, im->ppid, im->title,
 		       cut->label, hg_snapshot_cut_text(r, im, why, sizeof(why)));
 	} else if (!strcmp(a->format, "text")) {
 		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-		       *im->command ? im->command : im->exe);
+		       im->title);
 		if (a->label)
 			printf("  no snapshot labelled '%s'\n", a->label);
 		else

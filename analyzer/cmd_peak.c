@@ -122,7 +122,7 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	uint32_t *ids = peak_order(im, &n);
 
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-		*im->command ? im->command : im->exe);
+		im->title);
 	fprintf(out, "  peak %s live %s; %s live at the end\n",
 		hg_format_bytes(a, sizeof(a), im->totals.peak_bytes),
 		hg_format_since_start(b, sizeof(b), im->totals.peak_time_ns, im->time_resolution_ns),

@@ -50,7 +50,7 @@ static void image_text(const struct hg_replay *r, const struct hg_image *im)
 	char id[16], t[32], b[32], n[32], why[128];
 
 	printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-	       *im->command ? im->command : im->exe);
+	       im->title);
 	if (!im->n_snapshots) {
 		printf("  no snapshots\n");
 		return;

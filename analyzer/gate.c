@@ -293,7 +293,7 @@ void hg_check_to_baseline(const struct hg_check_result *res, struct hg_baseline 
 const char *hg_check_proc_name(const struct hg_check_proc *p, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "pid %u: %s", p->im->pid,
-		 *p->im->command ? p->im->command : p->im->exe);
+		 p->im->title);
 	return buf;
 }
 

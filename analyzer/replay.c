@@ -91,6 +91,7 @@ struct hg_image *hg_replay_new_image(struct hg_replay_state *s, uint32_t pid, ui
 		im->peak_target = s->peak_targets[s->r->n_images];
 	im->command = hg_xstrdup("");
 	im->exe = hg_xstrdup("");
+	im->title = hg_xstrdup("");
 	HG_GROW(s->r->images, s->images_cap, s->r->n_images + 1);
 	s->r->images[s->r->n_images++] = im;
 	/* By start time: an exec'd image's PROCESS record can reach the file before the one of

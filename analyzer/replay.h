@@ -177,6 +177,8 @@ struct hg_image {
 	int bare;                 /* recorded without the launcher */
 	char *command;            /* argv joined with spaces */
 	char *exe;                /* executable path */
+	char *title;              /* command, else exe, on one line (control characters as
+				     escapes): what the text headers show */
 	uint32_t max_frames;
 	uint64_t t_start_ns;      /* CLOCK_MONOTONIC of the PROCESS record */
 	uint32_t time_resolution_ns; /* the trace's (struct hg_replay): for showing its times */

@@ -69,6 +69,7 @@ static void image_free(struct hg_image *im)
 	hg_mmap_domain_release(&im->mmap);
 	free(im->command);
 	free(im->exe);
+	free(im->title);
 	hg_addrmap_release(&im->live);
 	hg_addrmap_release(&im->big_sizes);
 	hg_heaptop_release(&im->heaptop);

@@ -32,6 +32,36 @@ char *hg_replay_join(const char *p, uint32_t n)
 	return s;
 }
 
+/* text on one line: newline, tab and carriage return as \n, \t and \r, other control
+ * characters as \xNN; the caller frees it. */
+static char *title_of(const char *text)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	char *t;
+
+	for (const char *p = text; *p; p++)
+		n += (unsigned char)*p < 0x20 || *p == 0x7f ? 4 : 1;
+	t = hg_xmalloc(n + 1);
+	n = 0;
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		const char *named = *p == '\n' ? "\\n" : *p == '\t' ? "\\t" : *p == '\r' ? "\\r" : NULL;
+		if (named) {
+			memcpy(t + n, named, 2);
+			n += 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			t[n++] = '\\';
+			t[n++] = 'x';
+			t[n++] = hex[*p >> 4];
+			t[n++] = hex[*p & 15];
+		} else {
+			t[n++] = (char)*p;
+		}
+	}
+	t[n] = '\0';
+	return t;
+}
+
 static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p, uint32_t tid)
 {
 	const char *tail = (const char *)(p + 1);
@@ -51,8 +81,10 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	im->max_frames = p->max_frames;
 	free(im->command);
 	free(im->exe);
+	free(im->title);
 	im->command = hg_replay_join(tail, p->cmdline_bytes);
 	im->exe = hg_replay_join(tail + p->cmdline_bytes, p->exe_bytes);
+	im->title = title_of(*im->command ? im->command : im->exe);
 	/* An exec, as far as can be told yet: an exit of the earlier image says otherwise (the
 	 * pid was reused by another process; see on_exit_record). */
 	if (prev && !im->forked) {

@@ -209,7 +209,7 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 
 	n = merge_alike(v, n, f, im);
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
-		*im->command ? im->command : im->exe);
+		im->title);
 	fprintf(out, "  snapshot '%s': %s live blocks, %u of %u threads stopped\n", sn->label,
 		hg_format_count(b, sizeof(b), sn->n_blocks), sn->threads_stopped, sn->threads);
 	totals_text(out, g);

@@ -176,7 +176,7 @@ static void image_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	uint32_t *ids;
 
 	fprintf(out, "\nprocess %u%s%s (parent %u): %s\n", im->pid, im->forked ? ", forked" : "",
-		im->exec ? ", exec'd" : "", im->ppid, *im->command ? im->command : im->exe);
+		im->exec ? ", exec'd" : "", im->ppid, im->title);
 	fprintf(out, "  %s\n", hg_image_end_text(im, end, sizeof(end)));
 	totals_text(out, im);
 	if (im->end_kind == HG_END_EXEC) {

@@ -53,6 +53,24 @@ def test_record_default_trace_path(ctx):
     check_demo(only_process(ctx.report_json(os.path.join(cwd, names[0])), "demo"), "demo")
 
 
+def test_command_with_control_characters_on_one_line(ctx):
+    """An argument with a newline or another control character: the text headers show the
+    command on one line, with escapes; JSON keeps it as it was."""
+    sh = shutil.which("sh")
+    argv = [sh, "-c", "exit 0", "one\ntwo", "tab\there", "bell\x07"]
+    _, trace = ctx.record(argv, expect_code=0)
+    shown = "%s -c exit 0 one\\ntwo tab\\there bell\\x07" % sh
+    proc = only_process(ctx.report_json(trace), "sh")
+    eq(proc["command"], " ".join(argv), "JSON command")
+    for view in (["report"], ["leaks"], ["snapshots"], ["peak"], ["frag"]):
+        res = run([ctx.hg] + view + [trace])
+        eq(res.code, 0, " ".join(view) + " exit status")
+        heads = [ln for ln in res.text.splitlines() if ln.startswith("process ")]
+        eq(len(heads), 1, "%s: process header lines in %r" % (" ".join(view), clip(res.text)))
+        check(heads[0].endswith("): " + shown), "%s header: %r, expected it to end in %r"
+              % (" ".join(view), heads[0], "): " + shown))
+
+
 # ------------------------------------------------------------------------------------------
 # CLI errors, --help, --version
 # ------------------------------------------------------------------------------------------
