@@ -68,7 +68,7 @@ ANA_LIB_OBJ := $(ANA_LIB_SRC:%.c=$(B)/%.o)
 UNIT_OBJ := $(UNIT_SRC:%.c=$(B)/%.o)
 SAMPLES := $(SAMPLE_C:samples/%.c=$(B)/samples/%) $(SAMPLE_CXX:samples/%.cc=$(B)/samples/%) \
 	$(SAMPLE_LIB:samples/%.c=$(B)/samples/%.so) $(B)/samples/libswap_big.so \
-	$(B)/samples/libswap_small.so
+	$(B)/samples/libswap_small.so $(B)/samples/exitcode_static
 
 .PHONY: all deps test-deps demo check unit e2e bench install uninstall clean samples
 all: $(B)/heapgraph $(B)/libheapgraph.so
@@ -114,6 +114,9 @@ $(B)/samples/libswap_big.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=8200 -o $@ $<
 $(B)/samples/libswap_small.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=264 -o $@ $<
+# A program LD_PRELOAD cannot reach: record says why nothing was traced.
+$(B)/samples/exitcode_static: samples/exitcode.c | $(B)/samples
+	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -static -o $@ $<
 samples: $(SAMPLES)
 
 $(B)/preload $(B)/analyzer $(B)/tests/unit $(B)/samples:

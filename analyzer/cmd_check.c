@@ -72,8 +72,8 @@ static const char help[] =
 	"exit status: 0 clean; the --error-exitcode code (23) when the gate fails, whatever else\n"
 	"happened; otherwise the program's own status when it failed (its exit code, 128+N when\n"
 	"signal N killed it), reported on stderr as its failure, not a leak; 2 usage error; 3 an\n"
-	"unreadable or damaged trace (checked up to the damage), or a file that cannot be read or\n"
-	"written.\n"
+	"unreadable or damaged trace (checked up to the damage), a trace of no process (nothing\n"
+	"was traced: a static program), or a file that cannot be read or written.\n"
 	"\n"
 	"environment: GITHUB_ACTIONS=true adds '::error file=F,line=L::...' annotations on stdout.\n";
 
@@ -349,6 +349,8 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
 			res->n_counted, hg_plural(res->n_counted),
 			(unsigned long long)res->counted_bytes, unchecked, a->gate_code);
+	else if (!res->n_listed)
+		hg_note("check incomplete: no process was traced, so none was checked");
 	else if (damaged)
 		hg_note("check incomplete: no leak in the %zu process%s checked before the damage%s",
 			checked, checked == 1 ? "" : "es", unchecked);
@@ -397,6 +399,9 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 		rc = -1;
 	if (r->damage)
 		rc = hg_error("%s; the check covers the records before it", r->damage);
+	else if (!r->n_images) /* record said why, for a program */
+		rc = a->program_mode ? -1 : hg_error("trace '%s' holds no process: nothing was "
+						     "traced", path);
 	*code = program_failure(what, status);
 	verdict(a, &res, r->damage != NULL, *code != 0, outputs_failed);
 	hg_check_release(&res);

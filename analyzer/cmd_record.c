@@ -366,6 +366,21 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 			busy_text(st, text, sizeof(text)));
 }
 
+/* The program ran, and no process of it loaded the shim: say why, as far as can be told. */
+static void nothing_traced(const char *prog)
+{
+	char file[PATH_MAX];
+
+	if (hg_untraced_static(prog, file, sizeof(file)))
+		hg_warning("nothing was traced: '%s' is statically linked; heapgraph reaches a "
+			   "program through the dynamic loader (LD_PRELOAD), which a static one "
+			   "never runs", file);
+	else
+		hg_warning("nothing was traced: no process of '%s' loaded the tracer (a program "
+			   "that is set-user-ID, or that runs its work with LD_PRELOAD taken out of "
+			   "the environment, as env -i does, runs untraced)", prog);
+}
+
 int hg_parse_time_resolution(const char *cmd, const char *arg, uint32_t *ns)
 {
 	uint64_t v;
@@ -436,6 +451,8 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		unlink(path);
 	else if (!quiet)
 		summary(hg_collector_stats(c), path);
+	if (!exec_errno && !hg_collector_stats(c)->n_processes)
+		nothing_traced(argv[0]);
 	hg_collector_free(c);
 	return exec_errno ? 1 : 0;
 }

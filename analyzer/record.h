@@ -26,6 +26,13 @@
 int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, char **argv,
 		  int quiet, char *path, size_t cap, int *wait_status);
 
+/*
+ * untraced.c: 1 when the file execvp would run for prog (through "#!" interpreters) is a
+ * statically linked executable, which LD_PRELOAD cannot reach; that file in file (cap bytes).
+ * 0 otherwise, or when it cannot be told.
+ */
+int hg_untraced_static(const char *prog, char *file, size_t cap);
+
 /* A waitpid status as a shell would show it: the exit code, or 128+N when signal N killed it. */
 int hg_record_exit_code(int wait_status);
 

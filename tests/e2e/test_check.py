@@ -137,6 +137,24 @@ def test_check_program_failure_is_not_a_leak(ctx):
     check("'%s fail' exited with code 5" % ctx.sample("gate") in res.errtext, clip(res.errtext))
 
 
+def test_check_static_program_checks_nothing(ctx):
+    """A statically linked program cannot be traced: the gate does not pass on nothing."""
+    prog = ctx.sample("exitcode_static")
+    warn = ("heapgraph: warning: nothing was traced: '%s' is statically linked; heapgraph "
+            "reaches a program through the dynamic loader (LD_PRELOAD), which a static one "
+            "never runs\n" % prog)
+    trace = ctx.path("static.hgt")
+    res = check_cmd(ctx, "-o", trace, "--", prog, "return", expect_code=25)
+    check(warn in res.errtext, "no warning that nothing was traced:\n" + clip(res.errtext))
+    eq(verdict(res), "heapgraph: check incomplete: no process was traced, so none was checked",
+       "verdict of a static program")
+    res = check_cmd(ctx, trace, expect_code=3)
+    check("heapgraph: error: trace '%s' holds no process: nothing was traced\n" % trace
+          in res.errtext, "trace of no process not named:\n" + clip(res.errtext))
+    eq(verdict(res), "heapgraph: check incomplete: no process was traced, so none was checked",
+       "verdict of a trace of no process")
+
+
 def test_check_fail_on_and_limits(ctx):
     trace = ctx.path("leak.hgt")
     check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "leak"), expect_code=GATE)

@@ -53,6 +53,27 @@ def test_record_default_trace_path(ctx):
     check_demo(only_process(ctx.report_json(os.path.join(cwd, names[0])), "demo"), "demo")
 
 
+def test_record_static_program(ctx):
+    """A statically linked program runs as it would, and record says why nothing was traced,
+    -q or not, also when it is the interpreter of a "#!" script."""
+    prog = ctx.sample("exitcode_static")
+    script = ctx.path("static-script")
+    with open(script, "w") as f:
+        f.write("#!%s exit\n" % prog)
+    os.chmod(script, 0o755)
+    warn = ("heapgraph: warning: nothing was traced: '%s' is statically linked; heapgraph "
+            "reaches a program through the dynamic loader (LD_PRELOAD), which a static one "
+            "never runs\n" % prog)
+    for argv, options in (([prog, "exit"], ()), ([prog, "_exit"], ("-q",)), ([script], ())):
+        what = " ".join(list(options) + argv)
+        bare = run(argv)
+        res, trace = ctx.record(argv, expect_code=bare.code, options=options)
+        eq((res.out, bare.code), (bare.out, 23 if argv[-1] != "_exit" else 24), what)
+        check(warn in res.errtext, "%s: no warning that nothing was traced:\n%s"
+              % (what, clip(res.errtext)))
+        eq(ctx.report_json(trace)["processes"], [], what + ": processes in the report")
+
+
 def test_command_with_control_characters_on_one_line(ctx):
     """An argument with a newline or another control character: the text headers show the
     command on one line, with escapes; JSON keeps it as it was."""
