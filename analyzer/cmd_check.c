@@ -349,11 +349,11 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
 			res->n_counted, hg_plural(res->n_counted),
 			(unsigned long long)res->counted_bytes, unchecked, a->gate_code);
-	else if (!res->n_listed)
-		hg_note("check incomplete: no process was traced, so none was checked");
 	else if (damaged)
 		hg_note("check incomplete: no leak in the %zu process%s checked before the damage%s",
 			checked, checked == 1 ? "" : "es", unchecked);
+	else if (!res->n_listed)
+		hg_note("check incomplete: no process was traced, so none was checked");
 	else if (outputs_failed)
 		hg_note("check incomplete: no leak in %zu process%s checked%s, but an output file "
 			"could not be written (see above)", checked, checked == 1 ? "" : "es",
