@@ -71,6 +71,7 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 struct thread_status {
 	char state;        /* its State letter: R, S, D, T, t, Z (zombie), X (dead); 0: unread */
 	uint64_t blocked;  /* its SigBlk: bit N-1 set when signal N is blocked; 0: unread */
+	int in_sigwait;    /* asleep in rt_sigtimedwait (sigwait, sigwaitinfo, sigtimedwait) */
 };
 
 /* The first bytes of the status line being read: enough for every line we parse. */
@@ -102,16 +103,40 @@ static void feed(struct line_head *h, char c, struct thread_status *st)
 	}
 }
 
-/* "/proc/self/task/TID/status" in buf (48 bytes). Not /proc/thread-self: it has no task/. */
-static const char *status_path(char *buf, uint32_t tid)
+/* "/proc/self/task/TID/" + file in buf (48 bytes; file at most 8). Not /proc/thread-self:
+ * it has no task/. */
+static const char *task_path(char *buf, uint32_t tid, const char *file)
 {
-	static const char dir[] = "/proc/self/task/", file[] = "/status";
+	static const char dir[] = "/proc/self/task/";
 	size_t at = sizeof(dir) - 1;
 
 	memcpy(buf, dir, at);
 	at += hg_put_decimal(buf + at, tid);
-	memcpy(buf + at, file, sizeof(file));
+	buf[at++] = '/';
+	memcpy(buf + at, file, strlen(file) + 1);
 	return buf;
+}
+
+/*
+ * Whether a sleeping thread sleeps in rt_sigtimedwait: its syscall file starts with that
+ * call's number. While it waits, the kernel unblocks the signals it awaits, so its SigBlk
+ * does not show them blocked; a thread that awaits every signal (a daemon's signal thread,
+ * sigfillset then sigwait) would take the stop signal as its own and hand it to the program,
+ * and one that awaits others would see its wait fail with EINTR.
+ */
+static int in_sigwait(uint32_t tid)
+{
+	char path[48], buf[24];
+	int fd = open(task_path(path, tid, "syscall"), O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	long nr = 0;
+	ssize_t i;
+
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		nr = nr * 10 + (buf[i] - '0');
+	return i > 0 && i < n && buf[i] == ' ' && nr == SYS_rt_sigtimedwait;
 }
 
 /* Read tid's status file (streamed through a small buffer: opendir and stdio allocate). */
@@ -119,7 +144,7 @@ static void read_status(uint32_t tid, struct thread_status *st)
 {
 	char path[48], buf[512];
 	struct line_head h = { .len = 0 };
-	int fd = open(status_path(path, tid), O_RDONLY | O_CLOEXEC);
+	int fd = open(task_path(path, tid, "status"), O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
 	memset(st, 0, sizeof(*st));
@@ -129,6 +154,8 @@ static void read_status(uint32_t tid, struct thread_status *st)
 		for (ssize_t i = 0; i < n; i++)
 			feed(&h, buf[i], st);
 	close(fd);
+	if (st->state == 'S')
+		st->in_sigwait = in_sigwait(tid);
 }
 
 /*
@@ -142,9 +169,11 @@ static int has_exited(const struct thread_status *st)
 	return st->state == 'Z' || st->state == 'X';
 }
 
+/* Whether the thread is not to be sent the stop signal: its mask blocks it, or it waits for
+ * signals (in_sigwait). */
 static int blocks_stop(const struct thread_status *st)
 {
-	return (int)(st->blocked >> (stop_signal() - 1) & 1);
+	return (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_sigwait;
 }
 
 /* Whether a listed thread is one to stop, and (*blocks) whether its mask blocks the signal. */

@@ -371,6 +371,30 @@ def test_leak_sigblock(ctx):
     check("1 of 2 threads stopped" in text, "text report: threads stopped:\n" + clip(text))
 
 
+def test_leak_sigwait(ctx):
+    """samples/leak_sigwait.c: a signal thread asleep in sigwait on every signal is not sent
+    the stop signal (sigwait handed it to the program before: "got other signals too"); the
+    snapshot counts it as not stopped and scans its stack whole. Output and exit status are
+    the untraced run's; exactly the dropped pair leaks, and the thread's local and the
+    global's block are reachable."""
+    prog = ctx.sample("leak_sigwait")
+    bare = run([prog], cwd=ctx.fresh_dir("bare"))
+    eq((bare.code, bare.text), (3, "leak_sigwait: the signal thread got SIGUSR1 only\n"),
+       "untraced run: exit status, stdout (test precondition)")
+    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
+    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    proc = snapshot_of(ctx, trace, "waiting")
+    sn = proc["snapshot"]
+    eq((sn["threads"], sn["threads_stopped"]), (2, 1), "snapshot (threads, threads_stopped)")
+    eq(groups(proc), [("direct", "make_leak", 560, 1), ("indirect", "make_leak", 48, 1)],
+       "leak groups")
+    check_leak_totals(proc, "waiting", direct_bytes=560, direct_blocks=1, indirect_bytes=48,
+                      indirect_blocks=1, cycle_bytes=0, cycle_blocks=0)
+    t = proc["totals"]
+    eq((t["reachable_bytes"] - t["possibly_bytes"], t["reachable_blocks"] - t["possibly_blocks"]),
+       (1600 + 1200, 2), "reachable (not possibly lost): bytes, blocks")
+
+
 def test_leak_one_line(ctx):
     """samples/leak_one_line.c: two callocs on one line leak as a cycle; the two return
     addresses symbolize alike, so they are one group, in JSON and in text."""
