@@ -406,6 +406,10 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	int go[2], err[2], exec_errno = 0;
 	struct hg_collector *c;
 	pid_t pid;
+	/* A file size limit (ulimit -f) below the ring's or the trace's size makes a write fail
+	 * with EFBIG, reported, rather than kill record with SIGXFSZ; the program gets the
+	 * disposition record was started with. */
+	void (*xfsz)(int) = signal(SIGXFSZ, SIG_IGN);
 
 	if (find_shim(shim, sizeof(shim)) < 0 || !(c = hg_collector_create(ring)))
 		return -1;
@@ -415,6 +419,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	}
 	install_handlers();
 	if ((pid = fork()) == 0) {
+		signal(SIGXFSZ, xfsz);
 		close(go[1]);
 		close(err[0]);
 		set_child_env(shim, hg_collector_ring_path(c));

@@ -210,8 +210,9 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	n = merge_alike(v, n, f, im);
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		im->title);
-	fprintf(out, "  snapshot '%s': %s live blocks, %u of %u threads stopped\n", sn->label,
-		hg_format_count(b, sizeof(b), sn->n_blocks), sn->threads_stopped, sn->threads);
+	fprintf(out, "  snapshot '%s': %s live block%s, %u of %u threads stopped\n", sn->label,
+		hg_format_count(b, sizeof(b), sn->n_blocks), hg_plural(sn->n_blocks),
+		sn->threads_stopped, sn->threads);
 	totals_text(out, g);
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		fprintf(out, "\n  %s leak: %s in %s block%s", hg_leak_kind_name[v[i].kind],

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "block_codec.h"
@@ -342,10 +343,18 @@ struct hg_trace_reader *hg_trace_reader_open(const char *path)
 {
 	struct hg_trace_reader *r;
 	FILE *f = fopen(path, "rb");
+	struct stat st;
 	size_t n;
 
 	if (!f) {
 		hg_error("cannot open trace '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Views read a trace more than once (peak: to find the peak, then to stop there). */
+	if (fstat(fileno(f), &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		hg_error("cannot read trace '%s': it is a pipe, and a trace is read from a file "
+			 "(save it to one first)", path);
+		fclose(f);
 		return NULL;
 	}
 	r = hg_xcalloc(1, sizeof(*r));

@@ -74,6 +74,33 @@ def test_record_static_program(ctx):
         eq(ctx.report_json(trace)["processes"], [], what + ": processes in the report")
 
 
+def test_record_under_a_file_size_limit(ctx):
+    """ulimit -f below the ring's size: record says so in one line and exits 3 (SIGXFSZ
+    killed it before); the program keeps its own disposition: killed by SIGXFSZ when it
+    writes past the limit, as without record."""
+    trace = ctx.path("limited.hgt")
+    res = run(["sh", "-c", 'ulimit -f 50; exec "$0" record -o "$1" -- true', ctx.hg, trace],
+              cwd=ctx.tmp)
+    eq(res.code, 3, "record exit status under ulimit -f 50\n" + res.describe())
+    check(re.fullmatch(r"heapgraph: error: cannot size ring '\S+' to \d+ bytes: File too "
+                       r"large\n", res.errtext), "stderr: %r" % res.errtext)
+    writer = "head -c 1000000 /dev/zero > big"
+    bare = run(["sh", "-c", "ulimit -f 600; " + writer], cwd=ctx.tmp)
+    # sh is dash: ulimit -f counts 512-byte blocks
+    eq(bare.code, 128 + signal.SIGXFSZ, "bare writer past ulimit -f 600 (test precondition)")
+    res = run(["sh", "-c", 'ulimit -f 600; exec "$0" record -q --slots 4 --slot-size 64K '
+               '-o "$1" -- sh -c "$2"', ctx.hg, ctx.path("writer.hgt"), writer], cwd=ctx.tmp)
+    eq(res.code, bare.code, "traced writer past ulimit -f 600\n" + res.describe())
+
+
+def test_report_from_a_pipe(ctx):
+    _, trace = ctx.record([shutil.which("true")], expect_code=0)
+    res = run(["sh", "-c", 'cat "$1" | "$0" report /dev/stdin', ctx.hg, trace])
+    eq(res.code, 3, "report of a pipe: exit status")
+    eq(res.errtext, "heapgraph: error: cannot read trace '/dev/stdin': it is a pipe, and a trace "
+       "is read from a file (save it to one first)\n", "report of a pipe: stderr")
+
+
 def test_command_with_control_characters_on_one_line(ctx):
     """An argument with a newline or another control character: the text headers show the
     command on one line, with escapes; JSON keeps it as it was."""
