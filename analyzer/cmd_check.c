@@ -73,7 +73,8 @@ static const char help[] =
 	"happened; otherwise the program's own status when it failed (its exit code, 128+N when\n"
 	"signal N killed it), reported on stderr as its failure, not a leak; 2 usage error; 3 an\n"
 	"unreadable or damaged trace (checked up to the damage), a trace of no process (nothing\n"
-	"was traced: a static program), or a file that cannot be read or written.\n"
+	"was traced: a static program) or of none that could be checked, or a file that cannot\n"
+	"be read or written.\n"
 	"\n"
 	"environment: GITHUB_ACTIONS=true adds '::error file=F,line=L::...' annotations on stdout.\n";
 
@@ -354,6 +355,9 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 			checked, checked == 1 ? "" : "es", unchecked);
 	else if (!res->n_listed)
 		hg_note("check incomplete: no process was traced, so none was checked");
+	else if (!checked)
+		hg_note("check incomplete: no process could be checked (%zu traced, none with an "
+			"exit snapshot)", res->n_listed);
 	else if (outputs_failed)
 		hg_note("check incomplete: no leak in %zu process%s checked%s, but an output file "
 			"could not be written (see above)", checked, checked == 1 ? "" : "es",
@@ -402,6 +406,8 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	else if (!r->n_images) /* record said why, for a program */
 		rc = a->program_mode ? -1 : hg_error("trace '%s' holds no process: nothing was "
 						     "traced", path);
+	else if (res.n_unchecked == res.n_listed) /* the verdict says so */
+		rc = -1;
 	*code = program_failure(what, status);
 	verdict(a, &res, r->damage != NULL, *code != 0, outputs_failed);
 	hg_check_release(&res);

@@ -188,6 +188,7 @@ struct hg_image {
 	int end_kind;             /* enum hg_exit_kind */
 	int end_inferred;         /* HG_END_EXEC only because a later image of the pid started */
 	int exit_status;          /* code or signal, see end_kind */
+	int said_exit;            /* the image's own tracer wrote that it exits */
 	uint64_t t_exit_ns;       /* CLOCK_MONOTONIC of its earliest EXIT record (the shim's, when
 				     it exited by itself: its ring slot goes back then; else the
 				     collector's waitpid), 0: none */

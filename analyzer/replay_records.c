@@ -218,6 +218,7 @@ static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *
 		im->end_kind = HG_END_SIGNAL;
 		im->exit_status = x->status;
 	} else if (x->source == HG_EXIT_WAIT || x->source == HG_EXIT_CALL) {
+		im->said_exit |= x->source == HG_EXIT_CALL;
 		/* waitpid's word is final; exit()'s stands until then. */
 		if (x->source == HG_EXIT_WAIT || im->end_kind == HG_END_UNKNOWN) {
 			im->end_kind = HG_END_CODE;

@@ -91,8 +91,13 @@ const char *hg_snapshot_missing_text(const struct hg_image *im, char *buf, size_
 		snprintf(buf, cap, "%s before exit", hg_image_end_text(im, end, sizeof(end)));
 		break;
 	case HG_END_CODE:
-		snprintf(buf, cap, "none was taken at its exit: HEAPGRAPH_SNAPSHOT=0, or tracing "
-			 "had stopped");
+		if (im->said_exit)
+			snprintf(buf, cap, "none was taken at its exit: HEAPGRAPH_SNAPSHOT=0, "
+				 "quick_exit, or no ring slot free for it (record --slots)");
+		else
+			snprintf(buf, cap, "its tracer never saw it exit: it exec'd a program not "
+				 "traced (static, set-user-ID, or run without LD_PRELOAD), or its "
+				 "tracing stopped");
 		break;
 	default:
 		snprintf(buf, cap, "its end is not in the trace");

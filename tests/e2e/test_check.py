@@ -153,6 +153,13 @@ def test_check_static_program_checks_nothing(ctx):
           in res.errtext, "trace of no process not named:\n" + clip(res.errtext))
     eq(verdict(res), "heapgraph: check incomplete: no process was traced, so none was checked",
        "verdict of a trace of no process")
+    # exec'd by a traced shell: the shell is traced, and never seen to exit by its tracer
+    res = check_cmd(ctx, "--", "sh", "-c", 'exec "$0" return', prog, expect_code=25)
+    check(re.search(r"^skip pid \d+: sh -c .*: no exit snapshot: its tracer never saw it exit: "
+                    r"it exec'd a program not traced", res.errtext, re.M),
+          "skip line of the shell:\n" + clip(res.errtext))
+    eq(verdict(res), "heapgraph: check incomplete: no process could be checked (1 traced, none "
+       "with an exit snapshot)", "verdict of a shell that exec'd a static program")
 
 
 def test_check_fail_on_and_limits(ctx):
