@@ -177,12 +177,16 @@ static int parse(int argc, char **argv, struct check_args *a)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch, rc;
+	int ch, rc, trace_at = 0;
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+:o:d:qh", longopts, NULL)) != -1) {
+	/* Options stop at '--' (a program follows) but not at a trace: options may follow it. */
+	while ((ch = getopt_long(argc, argv, "+:o:d:qh", longopts, NULL)) != -1 ||
+	       (optind < argc && strcmp(argv[optind - 1], "--") && !trace_at &&
+		(ch = 0, trace_at = optind++))) {
 		switch (ch) {
+		case 0: break; /* the trace, taken */
 		case 'h': return -1;
 		case 'o': a->output = optarg; break;
 		case 'q': a->quiet = 1; break;
@@ -199,13 +203,15 @@ static int parse(int argc, char **argv, struct check_args *a)
 		}
 	}
 	a->program_mode = optind > 1 && !strcmp(argv[optind - 1], "--");
+	if (trace_at && (a->program_mode || optind < argc))
+		return hg_usage_error("check", "one trace file at a time (put '--' before a "
+				      "program and its arguments)");
+	if (trace_at)
+		optind = trace_at;
 	if (optind >= argc)
 		return hg_usage_error("check", a->program_mode ? "no program given after '--'" :
 				      "no trace or program given (usage: heapgraph check [options] "
 				      "-- PROG [ARGS...] or heapgraph check [options] TRACE)");
-	if (!a->program_mode && optind + 1 != argc)
-		return hg_usage_error("check", "one trace file at a time (put '--' before a "
-				      "program and its arguments)");
 	if (!a->program_mode && (a->output || a->depth || a->time_resolution_ns))
 		return hg_usage_error("check", "%s applies only to recording a program "
 				      "('-- PROG ARGS...')", a->output ? "--output" :

@@ -137,6 +137,19 @@ def test_check_program_failure_is_not_a_leak(ctx):
     check("'%s fail' exited with code 5" % ctx.sample("gate") in res.errtext, clip(res.errtext))
 
 
+def test_check_options_after_the_trace(ctx):
+    """TRACE mode takes options after the trace, as report and leaks do."""
+    trace = ctx.path("leaky.hgt")
+    check_cmd(ctx, "-o", trace, "--", *gate_argv(ctx, "leak"), expect_code=GATE)
+    res = check_cmd(ctx, trace, "--error-exitcode", "7", "--frames", "2", expect_code=7)
+    check("check failed:" in verdict(res), "verdict: " + verdict(res))
+    for extra in ([trace], ["--", "true"]):
+        res = check_cmd(ctx, trace, *extra, expect_code=2)
+        eq(res.errtext.splitlines()[0], "heapgraph: error: one trace file at a time (put '--' "
+           "before a program and its arguments) (see 'heapgraph check --help')",
+           "check TRACE %s: usage error" % " ".join(extra))
+
+
 def test_check_static_program_checks_nothing(ctx):
     """A statically linked program cannot be traced: the gate does not pass on nothing."""
     prog = ctx.sample("exitcode_static")
