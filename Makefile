@@ -114,6 +114,10 @@ $(B)/samples/libswap_big.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=8200 -o $@ $<
 $(B)/samples/libswap_small.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=264 -o $@ $<
+# An executable with its own malloc, first called from a library constructor (samples/own_malloc.c).
+$(B)/samples/own_malloc: samples/own_malloc.c $(B)/samples/libctormalloc.so | $(B)/samples
+	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -o $@ $< -L$(B)/samples -Wl,--no-as-needed \
+		-lctormalloc -Wl,-rpath,'$$ORIGIN' -lpthread
 # A program LD_PRELOAD cannot reach: record says why nothing was traced.
 $(B)/samples/exitcode_static: samples/exitcode.c | $(B)/samples
 	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -static -o $@ $<

@@ -85,6 +85,12 @@ static inline int enter(void)
  */
 static inline int enter_map(void)
 {
+	/* No start-up from inside a mapping call: it can come from a malloc of the program's own
+	 * (rustc's jemalloc) in the middle of its first initialisation, under its lock, from a
+	 * library constructor that runs before ours; start-up dlopens libunwind, and the loader
+	 * calls that malloc: a deadlock. Our constructor, or the first allocation, starts us. */
+	if (HG_UNLIKELY(__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) == HG_UNINIT))
+		return 0;
 	return HG_LIKELY(!hg_tls.busy) && enter();
 }
 

@@ -74,6 +74,19 @@ def test_record_static_program(ctx):
         eq(ctx.report_json(trace)["processes"], [], what + ": processes in the report")
 
 
+def test_record_program_with_its_own_malloc(ctx):
+    """samples/own_malloc.c: the executable's malloc, first called from a library constructor
+    that runs before the shim's, maps its arena under its lock; record once hung there (the
+    shim started inside that mmap and dlopen called the malloc again). It runs as bare."""
+    prog = ctx.sample("own_malloc")
+    bare = run([prog])
+    eq((bare.code, bare.text), (0, "own_malloc: 100-byte block from the constructor, 'hi' "
+                                   "from main\n"), "untraced run (test precondition)")
+    res, trace = ctx.record([prog])
+    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    only_process(ctx.report_json(trace), "own_malloc")
+
+
 def test_record_under_a_file_size_limit(ctx):
     """ulimit -f below the ring's size: record says so in one line and exits 3 (SIGXFSZ
     killed it before); the program keeps its own disposition: killed by SIGXFSZ when it
