@@ -114,10 +114,17 @@ $(B)/samples/libswap_big.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=8200 -o $@ $<
 $(B)/samples/libswap_small.so: samples/swapframe.S | $(B)/samples
 	$(call say,AS,$@)$(CC) -fPIC -shared -DFRAME_BYTES=264 -o $@ $<
-# An executable with its own malloc, first called from a library constructor (samples/own_malloc.c).
-$(B)/samples/own_malloc: samples/own_malloc.c $(B)/samples/libctormalloc.so | $(B)/samples
+# Samples linked with a sample library of their own, whose constructor or destructor matters:
+# own_malloc (an executable's malloc first called from a library constructor) and dtor_cache
+# (a library that frees its cache in its destructor).
+LINKED_SAMPLES := $(B)/samples/own_malloc $(B)/samples/dtor_cache
+$(B)/samples/own_malloc: $(B)/samples/libctormalloc.so
+$(B)/samples/own_malloc: SAMPLE_LIB_NAME := ctormalloc
+$(B)/samples/dtor_cache: $(B)/samples/libdtorcache.so
+$(B)/samples/dtor_cache: SAMPLE_LIB_NAME := dtorcache
+$(LINKED_SAMPLES): $(B)/samples/%: samples/%.c | $(B)/samples
 	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -o $@ $< -L$(B)/samples -Wl,--no-as-needed \
-		-lctormalloc -Wl,-rpath,'$$ORIGIN' -lpthread
+		-l$(SAMPLE_LIB_NAME) -Wl,-rpath,'$$ORIGIN' -lpthread
 # A program LD_PRELOAD cannot reach: record says why nothing was traced.
 $(B)/samples/exitcode_static: samples/exitcode.c | $(B)/samples
 	$(call say,CC,$@)$(CC) $(SAMPLE_FLAGS) -static -o $@ $<

@@ -59,6 +59,7 @@ static struct {
 	uint64_t fork_t_ns;     /* stamped by the parent just before fork() */
 	int spawned_collector;  /* this image started the bare-mode collector */
 	int snapshot_at_exit;   /* HEAPGRAPH_SNAPSHOT is not "0" */
+	int exit_after_fini;    /* started before main: at_exit runs after every destructor */
 } life;
 
 void hg_disable(const char *why)
@@ -229,8 +230,13 @@ void hg_record_reaped(pid_t pid, int killed, int status)
  */
 static void at_exit(int status, void *arg)
 {
+	struct hg_caller c;
+
 	(void)arg;
+	HG_CALLER_CAPTURE(&c);
 	hg_tls.busy++;
+	if (life.exit_after_fini)
+		hg_exit_snapshot(&c);
 	hg_record_exit(status, 1);
 	hg_tls.busy--;
 }
@@ -347,17 +353,27 @@ void hg_init(void)
 	errno = saved;
 }
 
+/*
+ * Started by now (here, or by an allocation of a library constructor that ran before ours),
+ * the shim registered at_exit before __libc_start_main registers the loader's destructor
+ * pass: at_exit then runs after every library's destructor, and takes the exit snapshot
+ * there, so that a library freeing its caches in a destructor (gfortran's runtime does) is
+ * not seen holding them. Our own destructor runs before the destructors of the libraries
+ * initialised before us, which are all the program's.
+ */
 __attribute__((constructor)) static void hg_constructor(void)
 {
 	hg_init();
+	life.exit_after_fini = __atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) == HG_ACTIVE;
 }
 
 /*
- * Bare mode, in the process that started the collector: the program is about to return to its
- * caller (a shell, a test), which may read the trace at once. Our destructor runs after the
- * program's own exit handlers and destructors, so waiting here for the collector to write what
- * we published makes the trace complete up to this point when the caller gets control back;
- * at_exit, which runs after it, writes the EXIT record and waits once more.
+ * The exit snapshot, when at_exit runs before us (the shim started after main began: its
+ * on_exit came after the loader's). Bare mode, in the process that started the collector: the
+ * program is about to return to its caller (a shell, a test), which may read the trace at
+ * once, so waiting here for the collector to write what we published makes the trace complete
+ * up to this point when the caller gets control back; at_exit writes the EXIT record and waits
+ * once more.
  */
 __attribute__((destructor)) static void hg_destructor(void)
 {
@@ -365,7 +381,8 @@ __attribute__((destructor)) static void hg_destructor(void)
 
 	HG_CALLER_CAPTURE(&c);
 	hg_tls.busy++;
-	hg_exit_snapshot(&c);
+	if (!life.exit_after_fini)
+		hg_exit_snapshot(&c);
 	sync_if_bare_root();
 	hg_tls.busy--;
 }

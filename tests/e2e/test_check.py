@@ -150,6 +150,14 @@ def test_check_options_after_the_trace(ctx):
            "check TRACE %s: usage error" % " ".join(extra))
 
 
+def test_check_library_destructor_frees_before_the_snapshot(ctx):
+    """samples/dtor_cache.c: a library frees its cache in its destructor; the exit snapshot
+    comes after every destructor, so nothing is still reachable (it was: the 777 bytes)."""
+    res = check_cmd(ctx, "--fail-on", "reachable", "--", ctx.sample("dtor_cache"),
+                    expect_code=0)
+    eq(verdict(res), "heapgraph: check passed: 1 process checked", "verdict")
+
+
 def test_check_static_program_checks_nothing(ctx):
     """A statically linked program cannot be traced: the gate does not pass on nothing."""
     prog = ctx.sample("exitcode_static")
