@@ -71,7 +71,7 @@ static void on_stop(int sig, siginfo_t *info, void *ctx)
 struct thread_status {
 	char state;        /* its State letter: R, S, D, T, t, Z (zombie), X (dead); 0: unread */
 	uint64_t blocked;  /* its SigBlk: bit N-1 set when signal N is blocked; 0: unread */
-	int in_sigwait;    /* asleep in rt_sigtimedwait (sigwait, sigwaitinfo, sigtimedwait) */
+	int in_wait;       /* asleep in a call a handler would cut short (sleeps_unrestartable) */
 };
 
 /* The first bytes of the status line being read: enough for every line we parse. */
@@ -118,13 +118,28 @@ static const char *task_path(char *buf, uint32_t tid, const char *file)
 }
 
 /*
- * Whether a sleeping thread sleeps in rt_sigtimedwait: its syscall file starts with that
- * call's number. While it waits, the kernel unblocks the signals it awaits, so its SigBlk
- * does not show them blocked; a thread that awaits every signal (a daemon's signal thread,
- * sigfillset then sigwait) would take the stop signal as its own and hand it to the program,
- * and one that awaits others would see its wait fail with EINTR.
+ * Whether a sleeping thread sleeps in a call that a signal handler cuts short whatever
+ * SA_RESTART says (signal(7)): its syscall file starts with that call's number. Sent the stop
+ * signal, it would return EINTR to the program once resumed: a main thread in poll() while a
+ * worker calls exit() printed an error and exited with its own status instead of the
+ * worker's. rt_sigtimedwait is worse: while it waits, the kernel unblocks the signals it
+ * awaits, so SigBlk does not show them, and a thread awaiting every signal (a daemon's signal
+ * thread, sigfillset then sigwait) would take the stop signal as its own.
  */
-static int in_sigwait(uint32_t tid)
+static int unrestartable(long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigtimedwait: case SYS_poll: case SYS_ppoll: case SYS_select:
+	case SYS_pselect6: case SYS_epoll_wait: case SYS_epoll_pwait: case SYS_epoll_pwait2:
+	case SYS_nanosleep: case SYS_clock_nanosleep: case SYS_pause: case SYS_rt_sigsuspend:
+	case SYS_io_getevents: case SYS_io_pgetevents: case SYS_semtimedop:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+static int sleeps_unrestartable(uint32_t tid)
 {
 	char path[48], buf[24];
 	int fd = open(task_path(path, tid, "syscall"), O_RDONLY | O_CLOEXEC);
@@ -136,7 +151,7 @@ static int in_sigwait(uint32_t tid)
 		close(fd);
 	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
 		nr = nr * 10 + (buf[i] - '0');
-	return i > 0 && i < n && buf[i] == ' ' && nr == SYS_rt_sigtimedwait;
+	return i > 0 && i < n && buf[i] == ' ' && unrestartable(nr);
 }
 
 /* Read tid's status file (streamed through a small buffer: opendir and stdio allocate). */
@@ -155,7 +170,7 @@ static void read_status(uint32_t tid, struct thread_status *st)
 			feed(&h, buf[i], st);
 	close(fd);
 	if (st->state == 'S')
-		st->in_sigwait = in_sigwait(tid);
+		st->in_wait = sleeps_unrestartable(tid);
 }
 
 /*
@@ -169,11 +184,11 @@ static int has_exited(const struct thread_status *st)
 	return st->state == 'Z' || st->state == 'X';
 }
 
-/* Whether the thread is not to be sent the stop signal: its mask blocks it, or it waits for
- * signals (in_sigwait). */
+/* Whether the thread is not to be sent the stop signal: its mask blocks it, or it sleeps in
+ * a call the signal would cut short (sleeps_unrestartable). */
 static int blocks_stop(const struct thread_status *st)
 {
-	return (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_sigwait;
+	return (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
 }
 
 /* Whether a listed thread is one to stop, and (*blocks) whether its mask blocks the signal. */

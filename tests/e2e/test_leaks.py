@@ -395,6 +395,20 @@ def test_leak_sigwait(ctx):
        (1600 + 1200, 2), "reachable (not possibly lost): bytes, blocks")
 
 
+def test_exit_while_polling(ctx):
+    """samples/exit_while_polling.c: a worker calls exit(4) while main sleeps in poll(); the
+    exit snapshot leaves main alone (poll would return EINTR after the stop signal's handler,
+    and main exited 9), so the status is the untraced run's."""
+    prog = ctx.sample("exit_while_polling")
+    bare = run([prog], cwd=ctx.fresh_dir("bare"))
+    eq((bare.code, bare.out, bare.err), (4, b"", b""), "untraced run (test precondition)")
+    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
+    eq((res.code, res.out), (4, b""), "exit status, stdout under record")
+    check("interrupted" not in res.errtext, "stderr under record: " + clip(res.errtext))
+    sn = snapshot_of(ctx, trace, "exit")["snapshot"]
+    eq((sn["threads"], sn["threads_stopped"]), (2, 1), "exit snapshot (threads, stopped)")
+
+
 def test_leak_one_line(ctx):
     """samples/leak_one_line.c: two callocs on one line leak as a cycle; the two return
     addresses symbolize alike, so they are one group, in JSON and in text."""
