@@ -27,6 +27,19 @@ static inline size_t hg_put_decimal(char *dst, uint64_t v)
 	return n;
 }
 
+/* The value of the decimal digits that start s, looking at len bytes at most (a NUL stops it
+ * too); *used gets how many digits there were. */
+static inline uint64_t hg_dec_prefix(const char *s, size_t len, size_t *used)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	*used = i;
+	return v;
+}
+
 /* The value of the lower-case hex digits that start s, looking at len bytes at most (a NUL
  * stops it too); *used gets how many digits there were. */
 static inline uint64_t hg_hex_prefix(const char *s, size_t len, size_t *used)

@@ -6,7 +6,8 @@
  * those whose status file says they exited (a main thread that called pthread_exit stays
  * listed, a zombie, until the process ends). Each is sent SIGRTMAX-2 with tgkill, and the
  * handler saves the thread's registers from its ucontext, announces itself and waits on a
- * futex until released. A thread whose status file says it blocks that signal is not sent it
+ * futex until released. A thread whose status file says it blocks that signal, or that sleeps
+ * in a call the signal would cut short (sleeps_unrestartable), is not sent it
  * (send_unless_blocked, send_to_unblocked). The stopper never allocates or takes a lock while
  * others are stopped: a parked thread may hold malloc's locks or ours.
  *
@@ -143,15 +144,16 @@ static int sleeps_unrestartable(uint32_t tid)
 {
 	char path[48], buf[24];
 	int fd = open(task_path(path, tid, "syscall"), O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	long nr = 0;
-	ssize_t i;
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	size_t used;
+	uint64_t nr;
 
 	if (fd >= 0)
 		close(fd);
-	for (i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
-		nr = nr * 10 + (buf[i] - '0');
-	return i > 0 && i < n && buf[i] == ' ' && unrestartable(nr);
+	if (n <= 0)
+		return 0;
+	nr = hg_dec_prefix(buf, (size_t)n, &used);
+	return used > 0 && used < (size_t)n && buf[used] == ' ' && unrestartable((long)nr);
 }
 
 /* Read tid's status file (streamed through a small buffer: opendir and stdio allocate). */
@@ -191,7 +193,8 @@ static int blocks_stop(const struct thread_status *st)
 	return (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
 }
 
-/* Whether a listed thread is one to stop, and (*blocks) whether its mask blocks the signal. */
+/* Whether a listed thread is one to stop, and (*blocks) whether it is not to be sent the
+ * signal (blocks_stop). */
 static int worth_stopping(uint32_t tid, int *blocks)
 {
 	struct thread_status st;
@@ -215,9 +218,8 @@ static void list_threads(struct hg_world *w)
 	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
-			uint32_t tid = 0;
-			for (const char *p = d->d_name; *p >= '0' && *p <= '9'; p++)
-				tid = tid * 10 + (uint32_t)(*p - '0');
+			size_t used;
+			uint32_t tid = (uint32_t)hg_dec_prefix(d->d_name, sizeof(d->d_name), &used);
 			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS &&
 			    worth_stopping(tid, &blocks)) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
@@ -265,13 +267,13 @@ static uint32_t send_unless_blocked(struct hg_world *w, pid_t pid)
 }
 
 /*
- * A second look, after the wait for the others, at the threads whose mask blocked the signal:
- * one that blocked it only for a moment (a thread glibc is starting, its creator inside
- * pthread_create, a critical section) has let it through again by now, and is sent it. One
- * that still blocks it stays running: telling a brief block from a lasting one would take
- * waiting, which is what not sending avoids. (A thread that blocks the signal just after
- * its mask was read gets it when it unblocks, within the wait, as before.) Returns the
- * number sent.
+ * A second look, after the wait for the others, at the threads not sent the signal: one that
+ * blocked it only for a moment (a thread glibc is starting, its creator inside
+ * pthread_create, a critical section), or slept in poll and has woken, is sent it now. One
+ * that still blocks it (or still sleeps) stays running: telling a brief block from a lasting
+ * one would take waiting, which is what not sending avoids. (A thread that blocks the signal
+ * just after its mask was read gets it when it unblocks, within the wait, as before.)
+ * Returns the number sent.
  */
 static uint32_t send_to_unblocked(struct hg_world *w, pid_t pid)
 {

@@ -14,8 +14,9 @@
 struct hg_world_thread {
 	uint32_t tid;
 	int stopped;                    /* parked in our handler: sp and regs are valid */
-	int blocks_stop;                /* its mask blocked the stop signal at both looks (see
-					   hg_world_stop): not sent it, not stopped */
+	int blocks_stop;                /* at both looks (see hg_world_stop) its mask blocked the
+					   stop signal, or it slept in a call the signal would cut
+					   short: not sent it, not stopped */
 	uint64_t sp;                    /* its stack pointer when it stopped */
 	uint64_t tcb;                   /* its thread descriptor (%fs:0) when it stopped */
 	uint64_t regs[HG_WORLD_NREGS];  /* its general registers when it stopped */

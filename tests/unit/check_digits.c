@@ -45,6 +45,27 @@ START_TEST(test_hex_prefix)
 }
 END_TEST
 
+START_TEST(test_dec_prefix)
+{
+	size_t used = 99;
+
+	/* A syscall file's number, and a task directory's name. */
+	ck_assert_uint_eq(hg_dec_prefix("7 0x0 0x0 0xffffffff", SIZE_MAX, &used), 7);
+	ck_assert_uint_eq(used, 1);
+	ck_assert_uint_eq(hg_dec_prefix("4194303", SIZE_MAX, &used), 4194303);
+	ck_assert_uint_eq(used, 7);
+	/* The length bounds it; a NUL or anything else ends it. */
+	ck_assert_uint_eq(hg_dec_prefix("12345", 2, &used), 12);
+	ck_assert_uint_eq(used, 2);
+	ck_assert_uint_eq(hg_dec_prefix("12\0" "34", SIZE_MAX, &used), 12);
+	ck_assert_uint_eq(used, 2);
+	ck_assert_uint_eq(hg_dec_prefix("running", SIZE_MAX, &used), 0);
+	ck_assert_uint_eq(used, 0);
+	ck_assert_uint_eq(hg_dec_prefix("-1 0x0", SIZE_MAX, &used), 0);
+	ck_assert_uint_eq(used, 0);
+}
+END_TEST
+
 Suite *digits_suite(void);
 
 Suite *digits_suite(void)
@@ -54,6 +75,7 @@ Suite *digits_suite(void)
 
 	tcase_add_test(tc, test_put_decimal);
 	tcase_add_test(tc, test_hex_prefix);
+	tcase_add_test(tc, test_dec_prefix);
 	suite_add_tcase(s, tc);
 	return s;
 }
