@@ -92,8 +92,8 @@ const char *hg_snapshot_missing_text(const struct hg_image *im, char *buf, size_
 		break;
 	case HG_END_CODE:
 		if (im->said_exit)
-			snprintf(buf, cap, "none was taken at its exit: HEAPGRAPH_SNAPSHOT=0, "
-				 "quick_exit, or no ring slot free for it (record --slots)");
+			snprintf(buf, cap, "none was taken at its exit: HEAPGRAPH_SNAPSHOT=0, or "
+				 "the tracer could not map its snapshot buffers (ulimit -v)");
 		else
 			snprintf(buf, cap, "its tracer never saw it exit: it exec'd a program not "
 				 "traced (static, set-user-ID, or run without LD_PRELOAD), or its "

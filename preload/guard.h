@@ -27,6 +27,12 @@ enum hg_moved {
 	HG_MOVED_GAVE_BACK = 2 /* in a slot it has given back */
 };
 
+enum hg_holding {
+	HG_HOLD_NONE = 0,
+	HG_HOLD_SLOT = 1,    /* through its own slot's stall_ns */
+	HG_HOLD_OVERFLOW = 2 /* through the overflow slot's, whose lock it keeps meanwhile */
+};
+
 struct hg_thread {
 	int busy;                  /* 1 while this thread runs shim code */
 	int internal;              /* > 0 while shim code calls out to code that may allocate
@@ -47,7 +53,8 @@ struct hg_thread {
 				      the next ones, elsewhere, must wait for them to be in the
 				      file (ring.c, keep_order) */
 	struct walk_state *walk;   /* the stack walker's state (walk.c), NULL before the first */
-	int holding;               /* hg_ring_hold is keeping the horizon below a record to come */
+	int holding;               /* enum hg_holding: hg_ring_hold(_stream) is keeping the
+				      horizon below a record to come */
 	int in_progmaps;           /* changing the table of the program's mappings (progmaps.c) */
 };
 

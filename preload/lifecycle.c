@@ -209,7 +209,7 @@ void hg_record_exit(int code, int sync)
 		sync_if_bare_root();
 	/* The process is done: its slot goes back now rather than when the collector next looks
 	 * for dead owners, or a loop starting short-lived processes runs out of slots (and their
-	 * exit snapshots, which need one). */
+	 * exit snapshots go through the shared overflow slot, one at a time). */
 	hg_ring_release_thread(1);
 }
 
@@ -320,6 +320,7 @@ static int start(void)
 	life.key_ok = pthread_key_create(&life.exit_key, thread_exit) == 0;
 	pthread_atfork(at_fork_prepare, fork_done, at_fork_child);
 	on_exit(at_exit, NULL);
+	at_quick_exit(hg_at_quick_exit);
 	hg_ring_attach(r);
 	hg_ring_adopt_pid(hg_self_pid);
 	hg_snapshot_signal_init();

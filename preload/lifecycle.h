@@ -58,6 +58,10 @@ void hg_thread_register_exit(void);
  */
 void hg_record_exit(int code, int sync);
 
+/* The at_quick_exit handler (shim.c): after quick_exit(code), the exit snapshot and the EXIT
+ * record with that code. Registered at start-up, so that it runs after the program's. */
+void hg_at_quick_exit(void);
+
 /* Write an HG_REC_EXIT for child `pid`, which this process reaped: it exited with `status`, or
  * a signal numbered `status` killed it (`killed`). Caller holds the guard. */
 void hg_record_reaped(pid_t pid, int killed, int status);

@@ -296,22 +296,11 @@ int hg_ring_hold(uint64_t t_ns)
 
 	if (!t->slot || t->holding)
 		return 0;
-	t->holding = 1;
+	t->holding = HG_HOLD_SLOT;
 	/* Sequentially consistent: a wait under the hold relies on this store, as wait_for_room's
 	 * own store, against the collector's store of tail (hg_format.h, "Wake-ups"). */
 	__atomic_store_n(&t->slot->stall_ns, t_ns, __ATOMIC_SEQ_CST);
 	return 1;
-}
-
-void hg_ring_hold_end(void)
-{
-	struct hg_thread *t = &hg_tls;
-
-	if (!t->holding)
-		return;
-	t->holding = 0;
-	/* The slot is the same: a thread gives its slot up only when it exits or forks. */
-	__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELEASE);
 }
 
 /*
@@ -329,8 +318,11 @@ static void lock_overflow(struct hg_ring_slot *s, uint32_t tid)
 			return;
 		if (round % 256 == 255 && syscall(SYS_tkill, holder, 0) < 0 && errno == ESRCH &&
 		    __atomic_compare_exchange_n(&s->lock, &holder, tid, 0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED))
+						__ATOMIC_RELAXED)) {
+			/* The dead holder may have been a snapshot's (hg_ring_hold_stream). */
+			__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
 			return;
+		}
 		pause_briefly(round < 4 ? round : 4);
 	}
 }
@@ -350,12 +342,15 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	struct hg_ring_slot *s = overflow_slot();
 	uint64_t size = hg_ring->slot_bytes, head, tail;
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
+	int held = t->holding == HG_HOLD_OVERFLOW; /* the lock is ours already */
 
-	lock_overflow(s, t->tid);
+	if (!held)
+		lock_overflow(s, t->tid);
 	mark_used(last);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 	if (wait_tail(s, head + n + sizeof(o), size, 0, &tail) < 0) {
-		__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+		if (!held)
+			__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 		hg_ring_count_lost(1, n);
 		hg_disable("collector gone");
 		return;
@@ -363,7 +358,8 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head, &o, sizeof(o));
 	hg_ring_copy_in(slot_data(last), (uint32_t)size, head + sizeof(o), rec, n);
 	__atomic_store_n(&s->head, head + sizeof(o) + n, __ATOMIC_RELEASE);
-	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+	if (!held)
+		__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
 }
 
 static void put_slow(const void *rec, uint32_t n);
@@ -392,6 +388,51 @@ static void keep_order(struct hg_thread *t)
 	}
 }
 
+int hg_ring_hold_stream(uint64_t t_ns)
+{
+	struct hg_thread *t = &hg_tls;
+	struct hg_ring_slot *s;
+
+	if (!hg_ring || t->holding)
+		return 0;
+	if (t->slot || claim(t) == 0) {
+		/* Claimed now, after records in the overflow slot or in a slot given back: the
+		 * fast path the stream then takes would not keep them in order. */
+		keep_order(t);
+		return hg_ring_hold(t_ns);
+	}
+	if (!t->tid)
+		t->tid = (uint32_t)syscall(SYS_gettid);
+	if (t->moved == HG_MOVED_GAVE_BACK)
+		keep_order(t);
+	s = overflow_slot();
+	lock_overflow(s, t->tid);
+	t->holding = HG_HOLD_OVERFLOW;
+	t->moved = HG_MOVED_OVERFLOW;
+	/* Sequentially consistent, as in hg_ring_hold. */
+	__atomic_store_n(&s->stall_ns, t_ns, __ATOMIC_SEQ_CST);
+	return 1;
+}
+
+void hg_ring_hold_end(void)
+{
+	struct hg_thread *t = &hg_tls;
+
+	if (t->holding == HG_HOLD_OVERFLOW) {
+		struct hg_ring_slot *s = overflow_slot();
+
+		t->holding = HG_HOLD_NONE;
+		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	if (!t->holding)
+		return;
+	t->holding = HG_HOLD_NONE;
+	/* The slot is the same: a thread gives its slot up only when it exits or forks. */
+	__atomic_store_n(&t->slot->stall_ns, 0, __ATOMIC_RELEASE);
+}
+
 /* The slow path waits and sleeps, which can set errno (EINTR); the program must not see it. */
 void hg_ring_put_slow(const void *rec, uint32_t n)
 {
@@ -413,6 +454,10 @@ static void put_slow(const void *rec, uint32_t n)
 		hg_ring_count_lost(1, n);
 		return;
 	}
+	if (t->holding == HG_HOLD_OVERFLOW) {
+		put_overflow(t, rec, n);
+		return;
+	}
 	if (!t->slot && claim(t) < 0) {
 		if (!t->tid)
 			t->tid = (uint32_t)syscall(SYS_gettid);
@@ -431,13 +476,6 @@ static void put_slow(const void *rec, uint32_t n)
 	hg_ring_copy_in(t->data, t->window, t->head, rec, n);
 	t->head += n;
 	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
-}
-
-int hg_ring_own_slot(void)
-{
-	if (!hg_ring)
-		return -1;
-	return hg_tls.slot || claim(&hg_tls) == 0 ? 0 : -1;
 }
 
 void hg_ring_release_thread(int last)

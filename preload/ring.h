@@ -63,11 +63,15 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
 }
 
 /*
- * Make sure the calling thread owns a slot of its own (not the shared overflow slot): 0 when it
- * does, -1 when none is free. A heap snapshot needs one, since a thread it stops could hold the
- * overflow slot's lock.
+ * Hold for a heap snapshot, which writes a stream of records with the rest of the process
+ * stopped: as hg_ring_hold, in the thread's own slot, claimed now if it has none yet. When no
+ * slot is free (more live threads in all traced processes than slots), the stream goes to the
+ * shared overflow slot instead, whose lock it takes here and keeps until hg_ring_hold_end: a
+ * thread the snapshot stops could otherwise be stopped holding that lock, and other writers of
+ * the overflow slot wait meanwhile. Returns 1 when the caller is to end the hold, 0 when there
+ * is no ring or the thread holds already.
  */
-int hg_ring_own_slot(void);
+int hg_ring_hold_stream(uint64_t t_ns);
 
 /*
  * Give the calling thread's slot back to the collector (thread exit, process exit). last: the

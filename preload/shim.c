@@ -555,6 +555,41 @@ static void *next_symbol(void **cache, const char *name)
 #define HG_NEXT(cache, name, fn_var) ((__typeof__(fn_var))next_symbol((cache), (name)))
 
 /*
+ * quick_exit(code) runs the at_quick_exit handlers and then glibc's own _exit, past ours. The
+ * code is kept here, and hg_at_quick_exit, which lifecycle.c registers at start-up before any
+ * handler of the program's and so runs after them all, ends the process's trace as _exit
+ * would: the exit snapshot and the EXIT record.
+ */
+static struct {
+	int pending; /* atomic: our quick_exit was called */
+	int code;
+} quick;
+
+void hg_at_quick_exit(void)
+{
+	struct hg_caller c;
+
+	if (!__atomic_load_n(&quick.pending, __ATOMIC_ACQUIRE))
+		return;
+	HG_CALLER_CAPTURE(&c);
+	note_exit(quick.code, &c);
+}
+
+HG_EXPORT void quick_exit(int code)
+{
+	static void *next;
+	void (*real)(int);
+
+	quick.code = code;
+	__atomic_store_n(&quick.pending, 1, __ATOMIC_RELEASE);
+	if ((real = HG_NEXT(&next, "quick_exit", real)))
+		real(code);
+	hg_at_quick_exit(); /* no C library's quick_exit: no handlers to run either */
+	syscall(SYS_exit_group, code);
+	__builtin_unreachable();
+}
+
+/*
  * The wait family: a traced parent that reaps a child learns how it ended. A child killed by a
  * signal (multiprocessing's terminate(), a shell's kill) cannot say so itself, and the collector
  * can wait only for the process it started; so the parent writes the child's end, naming itself

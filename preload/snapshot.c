@@ -606,7 +606,7 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	hg_ownmem_sample(hg_now_ns());
 	/* A thread stopped between stamping a record and publishing it publishes it after the
 	 * snapshot, which may take longer than the horizon margin: hold the horizon below now. */
-	held = hg_ring_hold(hg_now_ns());
+	held = hg_ring_hold_stream(hg_now_ns());
 	stopped = hg_world_stop(&snap.world) == 0;
 	if (!stopped)
 		snap.world.n_stopped = 0;
@@ -639,7 +639,7 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 {
 	int saved = errno; /* FUTEX_WAIT fails with EAGAIN or EINTR as a matter of course */
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE || hg_ring_own_slot() < 0)
+	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	lock();
 	take(why, label, c);

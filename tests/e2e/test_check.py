@@ -101,6 +101,30 @@ def test_check_many_short_processes(ctx):
         eq(res.errtext, "heapgraph: check passed: 102 processes checked\n", "verdict")
 
 
+def test_check_more_processes_than_slots(ctx):
+    """samples/slots_full.c under 8 ring slots: 20 idle children hold every slot when leaker A
+    exits, so its exit snapshot goes through the shared overflow slot (it was left out, and
+    check passed on its leak); leaker B, its first records in the overflow slot, may claim a
+    freed slot at its snapshot, which must not put its exit before its start (a second image
+    of its pid, "parent 0"). Every image has its exit snapshot, and check fails on both."""
+    prog = ctx.sample("slots_full")
+    for _ in range(2):
+        res, trace = ctx.record([prog, "20"], options=["--slots", "8"], expect_code=0)
+        eq(res.text, "slots_full: done\n", "stdout of slots_full")
+        procs = ctx.report_json(trace)["processes"]
+        root = [p for p in procs if not p["forked"]]
+        eq(len(root), 1, "images not forked")
+        eq((len(procs), sorted({p["ppid"] for p in procs if p["forked"]})), (23, [root[0]["pid"]]),
+           "number of images, parents of the forked ones")
+        res = check_cmd(ctx, trace, expect_code=GATE)
+        eq(verdict(res), "heapgraph: check failed: 2 of 23 processes (2 leak sites, 6144 bytes); "
+           "exit status 23", "verdict")
+        for fn, size in (("leak_now", 4096), ("leak_later", 2048)):
+            check(re.search(r"^  direct leak of %d bytes in 1 block\n      at %s \(slots_full.c:"
+                            % (size, fn), res.errtext, re.M), "no %s site:\n%s"
+                  % (fn, clip(res.errtext, 2000)))
+
+
 def test_check_leaves_no_temporary_trace(ctx):
     tmpdir = ctx.fresh_dir("tmpdir")
     cwd = ctx.fresh_dir("cwd")
@@ -156,6 +180,23 @@ def test_check_library_destructor_frees_before_the_snapshot(ctx):
     res = check_cmd(ctx, "--fail-on", "reachable", "--", ctx.sample("dtor_cache"),
                     expect_code=0)
     eq(verdict(res), "heapgraph: check passed: 1 process checked", "verdict")
+
+
+def test_check_quick_exit(ctx):
+    """samples/leak_quick_exit.c: quick_exit ends the process past the shim's _exit; its exit
+    snapshot is taken after the program's at_quick_exit handler, which freed the cache, and
+    the leak is found (the process went unchecked)."""
+    res = check_cmd(ctx, "--fail-on", "all", "--", ctx.sample("leak_quick_exit"),
+                    expect_code=GATE)
+    eq(res.out, b"leak_quick_exit: handler ran\n", "stdout under check is the program's own")
+    check(re.search(r"^FAIL pid \d+: .*/leak_quick_exit\n  1 leak site: 300 bytes in 1 block\n"
+                    r"  direct leak of 300 bytes in 1 block\n      at leak_block "
+                    r"\(leak_quick_exit.c:\d+\)", res.errtext, re.M),
+          "report does not show the leak_block site alone:\n" + clip(res.errtext, 2000))
+    check("exited with code 5: the program's own failure" in res.errtext,
+          "exit code 5 not reported: " + clip(res.errtext, 2000))
+    eq(verdict(res), "heapgraph: check failed: 1 of 1 process (1 leak site, 300 bytes); exit "
+       "status 23", "verdict")
 
 
 def test_check_static_program_checks_nothing(ctx):

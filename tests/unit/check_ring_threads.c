@@ -479,6 +479,85 @@ START_TEST(test_ring_overflow_slot_keeps_origin)
 }
 END_TEST
 
+/*
+ * A snapshot's stream when every slot is taken (slot 0 by another live thread, here ours):
+ * hg_ring_hold_stream takes the overflow slot's lock and holds the horizon through its
+ * stall_ns until hg_ring_hold_end, and the stream goes there. Once a slot is free again, the
+ * next hold claims it; the records in the overflow slot are in the file before the ones in the
+ * slot (the collector writes slot 0's before the overflow slot's), so they stay in order.
+ */
+#define STREAM_RECORDS 100
+
+struct streamer {
+	pthread_t th;
+	uint32_t tid;
+	struct hg_ring_slot *taken; /* the slot every other thread holds, freed half-way */
+	int done;
+};
+
+static void put_run(uint32_t from)
+{
+	for (uint32_t k = from; k < from + STREAM_RECORDS; k++) {
+		struct hg_rec_alloc a = fx_rec_of(5, k);
+		hg_ring_put(&a, sizeof(a));
+	}
+}
+
+static void *stream(void *arg)
+{
+	struct streamer *st = arg;
+	struct hg_ring_slot *ov = fx_slot(fx_ring_rig.ring, 1);
+
+	st->tid = fx_gettid();
+	put_run(0); /* no slot free: the overflow slot */
+	ck_assert_ptr_null(hg_tls.slot);
+	ck_assert_int_eq(hg_ring_hold_stream(555), 1);
+	ck_assert_int_eq(hg_tls.holding, HG_HOLD_OVERFLOW);
+	ck_assert_uint_eq(__atomic_load_n(&ov->lock, __ATOMIC_ACQUIRE), st->tid);
+	ck_assert_uint_eq(__atomic_load_n(&ov->stall_ns, __ATOMIC_ACQUIRE), 555);
+	ck_assert_int_eq(hg_ring_hold_stream(666), 0); /* held already */
+	put_run(STREAM_RECORDS);
+	ck_assert_uint_eq(__atomic_load_n(&ov->lock, __ATOMIC_ACQUIRE), st->tid);
+	hg_ring_hold_end();
+	ck_assert_int_eq(hg_tls.holding, HG_HOLD_NONE);
+	ck_assert_uint_eq(__atomic_load_n(&ov->lock, __ATOMIC_ACQUIRE), 0);
+	ck_assert_uint_eq(__atomic_load_n(&ov->stall_ns, __ATOMIC_ACQUIRE), 0);
+	/* The other thread gives its slot back, unused. */
+	st->taken->pid = st->taken->tid = 0;
+	__atomic_store_n(&st->taken->state, HG_SLOT_FREE, __ATOMIC_RELEASE);
+	ck_assert_int_eq(hg_ring_hold_stream(777), 1);
+	ck_assert_ptr_eq(hg_tls.slot, st->taken);
+	ck_assert_int_eq(hg_tls.holding, HG_HOLD_SLOT);
+	ck_assert_uint_eq(st->taken->stall_ns, 777);
+	put_run(2 * STREAM_RECORDS);
+	hg_ring_hold_end();
+	ck_assert_uint_eq(st->taken->stall_ns, 0);
+	hg_ring_release_thread(1);
+	__atomic_store_n(&st->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+START_TEST(test_ring_snapshot_stream_without_a_slot)
+{
+	struct streamer st = { 0 };
+
+	fx_ring_open(&fx_ring_rig, 2, FX_SLOT_64K);
+	st.taken = fx_slot(fx_ring_rig.ring, 0);
+	st.taken->pid = (uint32_t)getpid();
+	st.taken->tid = fx_gettid(); /* alive: the collector leaves the slot be */
+	__atomic_store_n(&st.taken->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
+	ck_assert_int_eq(pthread_create(&st.th, NULL, stream, &st), 0);
+	while (!__atomic_load_n(&st.done, __ATOMIC_ACQUIRE)) {
+		hg_collector_drain(fx_ring_rig.c);
+		fx_sleep_us(200);
+	}
+	ck_assert_int_eq(pthread_join(st.th, NULL), 0);
+	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
+	ck_assert_int_eq(fx_ring_tr.rc, 0);
+	fx_expect_sequence(&fx_ring_tr, (uint32_t)getpid(), st.tid, 5, 3 * STREAM_RECORDS);
+}
+END_TEST
+
 /* hg_ring_sync from a producer: once it returns, the trace file holds everything the thread
  * published, followed by an END block, while the collector is still running. */
 struct syncer {
@@ -553,5 +632,6 @@ TCase *ring_threads_tcase(void)
 	tcase_add_test(threads, test_ring_threads_each_own_slot);
 	tcase_add_test(threads, test_ring_overflow_slot_keeps_origin);
 	tcase_add_test(threads, test_ring_sync_puts_records_on_disk);
+	tcase_add_test(threads, test_ring_snapshot_stream_without_a_slot);
 	return threads;
 }
