@@ -170,7 +170,11 @@ enum hg_exit_kind {
 };
 
 struct hg_image {
-	uint32_t pid, ppid;
+	uint32_t pid;
+	uint32_t ppid;            /* the process that started the pid: for an exec'd image, the
+				     earlier image's (this one's own reads init or a subreaper once
+				     that parent has ended) */
+	uint32_t ppid_read;       /* getppid() when this image started (its PROCESS record) */
 	uint32_t file_order;      /* its place among the images as the trace's records made them */
 	int forked;               /* started by fork: inherits the parent's stacks and modules */
 	int exec;                 /* started by exec over an earlier traced image of this pid */

@@ -75,7 +75,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 			next = i + 1 < e->n ? e->im[i + 1] : NULL;
 		}
 
-	im->ppid = p->ppid;
+	im->ppid = im->ppid_read = p->ppid;
 	im->forked = (p->hdr.flags & HG_PROCESS_FORK) != 0;
 	im->bare = (p->hdr.flags & HG_PROCESS_BARE) != 0;
 	im->max_frames = p->max_frames;
@@ -89,6 +89,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	 * pid was reused by another process; see on_exit_record). */
 	if (prev && !im->forked) {
 		im->exec = 1;
+		im->ppid = prev->ppid;
 		prev->t_replaced_ns = p->t_ns;
 		if (prev->end_kind == HG_END_UNKNOWN) {
 			prev->end_kind = HG_END_EXEC;
@@ -97,6 +98,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	}
 	if (next && !next->forked) { /* the image that replaced this one came first in the file */
 		next->exec = 1;
+		next->ppid = im->ppid;
 		im->t_replaced_ns = next->t_start_ns;
 		if (im->end_kind == HG_END_UNKNOWN) {
 			im->end_kind = HG_END_EXEC;
@@ -198,8 +200,10 @@ static void not_an_exec(struct hg_replay_state *s, struct hg_image *im)
 	im->end_kind = HG_END_UNKNOWN;
 	im->end_inferred = 0;
 	for (size_t i = 0; i + 1 < e->n; i++)
-		if (e->im[i] == im)
+		if (e->im[i] == im) {
 			e->im[i + 1]->exec = 0;
+			e->im[i + 1]->ppid = e->im[i + 1]->ppid_read;
+		}
 }
 
 static void on_exit_record(struct hg_replay_state *s, const struct hg_rec_exit *x)

@@ -599,6 +599,22 @@ def test_record_orphans(ctx):
     eq([p["exit"] for p in sleeps], [{"code": 0}], "--orphans wait: the sleep's exit")
 
 
+def test_record_exec_after_the_parent_ended(ctx):
+    """A shell's background subshell execs after the shell has ended: getppid() in the new
+    image reads its reaper (init, or record as subreaper), yet its parent is the shell that
+    forked the pid, as for the subshell's first image (it read the reaper before)."""
+    script = "( %s 0.3; exec %s x ) &" % (shutil.which("sleep"), shutil.which("echo"))
+    res, trace = ctx.record(["/bin/sh", "-c", script], expect_code=0)
+    eq(res.text, "x\n", "stdout")
+    procs = ctx.report_json(trace)["processes"]
+    shell = [p for p in procs if p["command"] == "/bin/sh -c " + script and not p["forked"]]
+    eq(len(shell), 1, "the shell's image")
+    sub = [(p["forked"], p["exec"], p["ppid"]) for p in procs if p["pid"] != shell[0]["pid"] and
+           p["command"] in ("/bin/sh -c " + script, "%s x" % shutil.which("echo"))]
+    eq(sub, [(True, False, shell[0]["pid"]), (False, True, shell[0]["pid"])],
+       "the subshell's images: (forked, exec'd, parent)")
+
+
 def test_record_spawned_child_of_a_program_that_ended(ctx):
     """A child started by posix_spawn (no fork handlers run, so no FORK record announces it)
     whose parent ends before the child's first record is still recorded: the collector finds it

@@ -327,7 +327,8 @@ END_TEST
  * pid 200 is a fork child of pid 100 (T+10) that execs /usr/bin/prog at T+50. The exec'd
  * image writes to another ring slot than the fork child, and here its block reaches the file
  * first: the images still follow start times. prog is the exec'd one and has its allocations,
- * the fork child ends with HG_END_EXEC and keeps its own.
+ * the fork child ends with HG_END_EXEC and keeps its own. pid 100 had ended when prog started,
+ * so prog's getppid() read 1: its parent is still 100, the fork child's.
  */
 START_TEST(test_replay_exec_written_before_its_fork)
 {
@@ -337,7 +338,7 @@ START_TEST(test_replay_exec_written_before_its_fork)
 	rr_process(0, T, 100, 1, "sh\0", 3, "/bin/sh");
 	fx_stack(&rr_rig.b, 1, 1, ip);
 	rr_block(100, 100);
-	rr_process(0, T + 50, 200, 100, "prog\0", 5, "/usr/bin/prog"); /* the exec'd image, first */
+	rr_process(0, T + 50, 200, 1, "prog\0", 5, "/usr/bin/prog"); /* the exec'd image, first */
 	fx_stack(&rr_rig.b, 1, 1, ip);
 	rr_alloc(T + 60, B, 50, 1);
 	rr_alloc(T + 70, C, 60, 1);
@@ -355,6 +356,8 @@ START_TEST(test_replay_exec_written_before_its_fork)
 	ck_assert_str_eq(prog->command, "prog");
 	ck_assert_int_eq(prog->exec, 1);
 	ck_assert_int_eq(prog->forked, 0);
+	ck_assert_uint_eq(prog->ppid, 100);
+	ck_assert_uint_eq(prog->ppid_read, 1);
 	ck_assert_uint_eq(prog->totals.allocations, 2);
 	ck_assert_uint_eq(prog->totals.live_bytes, 110);
 	ck_assert_int_eq(child->forked, 1);
@@ -371,7 +374,7 @@ END_TEST
 /*
  * pid 100 runs a, which exits at T+50; the pid is reused by b at T+100, a process of its own.
  * b's PROCESS record is read before a's EXIT: b looks like an exec of a until the EXIT says
- * a ended by itself. a ends with its code, b is not an exec.
+ * a ended by itself. a ends with its code, b is not an exec, and its parent is its own.
  */
 START_TEST(test_replay_reused_pid_is_not_an_exec)
 {
@@ -379,7 +382,7 @@ START_TEST(test_replay_reused_pid_is_not_an_exec)
 
 	rr_process(0, T, 100, 1, "a\0", 2, "/bin/a");
 	rr_block(100, 100);
-	rr_process(0, T + 100, 100, 1, "b\0", 2, "/bin/b");
+	rr_process(0, T + 100, 100, 7, "b\0", 2, "/bin/b");
 	rr_block(100, 101);
 	fx_exit(&rr_rig.b, T + 50, 100, 3, HG_EXIT_CALL);
 	rr_block(100, 100);
@@ -393,6 +396,7 @@ START_TEST(test_replay_reused_pid_is_not_an_exec)
 	ck_assert_int_eq(a->exit_status, 3);
 	ck_assert_str_eq(b->command, "b");
 	ck_assert_int_eq(b->exec, 0);
+	ck_assert_uint_eq(b->ppid, 7);
 }
 END_TEST
 
