@@ -14,6 +14,7 @@
 #include "json.h"
 #include "leaks.h"
 #include "names.h"
+#include "point.h"
 
 static const char *const formats[] = { "text", "json", "dot", NULL };
 
@@ -30,7 +31,8 @@ static const char help[] =
 	"\n"
 	"options:\n"
 	"  -f, --format FMT     text (default), json (docs/JSON.md) or dot (Graphviz, cycles)\n"
-	"  -s, --snapshot LABEL the latest snapshot with this label (default: each process's last)\n"
+	"  -s, --snapshot LABEL the latest snapshot with this label, or #N the Nth of each\n"
+	"                       process (default: each process's last)\n"
 	"  -p, --pid N          only process N\n"
 	"  -n, --top N          leak groups per process, 0 for all (default 20)\n"
 	"      --frames N       frames per leak in text output (default 12)\n"
@@ -47,7 +49,8 @@ static const char help[] =
 
 struct leaks_args {
 	const char *format;
-	const char *label;
+	const char *label; /* --snapshot as given */
+	uint32_t id;       /* its id when it is #N, else 0 */
 	uint64_t pid;
 	struct hg_leaks_opts o;
 };
@@ -72,7 +75,15 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 	while ((ch = getopt_long(argc, argv, ":f:s:p:n:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': a->format = optarg; break;
-		case 's': a->label = optarg; break;
+		case 's': {
+			struct hg_point_spec sp;
+
+			if ((rc = hg_point_parse("leaks", "--snapshot", optarg, 0, &sp)))
+				return rc;
+			a->label = optarg;
+			a->id = sp.label ? 0 : sp.id;
+			break;
+		}
 		case 'p':
 			if ((rc = hg_parse_u64("leaks", "--pid", optarg, 1, INT32_MAX, 0, &a->pid)))
 				return rc;
@@ -100,14 +111,14 @@ static int parse(int argc, char **argv, struct leaks_args *a)
  * a damaged trace cut off lacks regions and words: classifying with what remains would call
  * reachable blocks leaked. *cut is set when a later one was cut off.
  */
-static const struct hg_snapshot *pick(const struct hg_image *im, const char *label,
+static const struct hg_snapshot *pick(const struct hg_image *im, const struct leaks_args *a,
 				      const struct hg_snapshot **cut)
 {
 	*cut = NULL;
 	for (uint32_t i = im->n_snapshots; i-- > 0;) {
 		const struct hg_snapshot *sn = im->snapshots[i];
 
-		if (label && strcmp(sn->label, label))
+		if (a->id ? sn->id != a->id : a->label && strcmp(sn->label, a->label))
 			continue;
 		if (sn->complete)
 			return sn;
@@ -117,10 +128,22 @@ static const struct hg_snapshot *pick(const struct hg_image *im, const char *lab
 	return NULL;
 }
 
+#define ASKED_MAX 320 /* what asked() writes, a long label cut short */
+
+/* "snapshot #N" or "snapshot labelled 'LABEL'": what --snapshot asked for. */
+static const char *asked(const struct leaks_args *a, char *buf, size_t cap)
+{
+	if (a->id)
+		snprintf(buf, cap, "snapshot #%u", a->id);
+	else
+		snprintf(buf, cap, "snapshot labelled '%s'", a->label);
+	return buf;
+}
+
 static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const struct hg_replay *r,
 			const struct hg_image *im, const struct hg_snapshot *cut)
 {
-	char why[128];
+	char why[128], what[ASKED_MAX];
 
 	if (!strcmp(a->format, "json")) {
 		hg_json_object(j, NULL);
@@ -135,7 +158,7 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		       im->title);
 		if (a->label)
-			printf("  no snapshot labelled '%s'\n", a->label);
+			printf("  no %s\n", asked(a, what, sizeof(what)));
 		else
 			printf("  no snapshot: %s\n", hg_snapshot_missing_text(im, why, sizeof(why)));
 	}
@@ -144,7 +167,7 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_framer *f,
 		      const struct hg_replay *r, const struct hg_image *im)
 {
-	const struct hg_snapshot *cut, *sn = pick(im, a->label, &cut);
+	const struct hg_snapshot *cut, *sn = pick(im, a, &cut);
 	struct hg_graph g;
 
 	if (!sn || hg_graph_build(&g, sn) < 0) {
@@ -164,6 +187,7 @@ static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_f
 static int selection_exists(const struct leaks_args *a, const struct hg_replay *r)
 {
 	const struct hg_snapshot *cut;
+	char what[ASKED_MAX];
 	int pid_seen = 0;
 
 	for (uint32_t i = 0; i < r->n_images; i++) {
@@ -171,21 +195,21 @@ static int selection_exists(const struct leaks_args *a, const struct hg_replay *
 			continue;
 		pid_seen = 1;
 		/* A snapshot cut off exists: one_image says what became of it. */
-		if (!a->label || pick(r->images[i], a->label, &cut) || cut)
+		if (!a->label || pick(r->images[i], a, &cut) || cut)
 			return 1;
 	}
 	if (a->pid && !pid_seen)
 		hg_error("no process %llu in trace '%s' (heapgraph report lists them)",
 			 (unsigned long long)a->pid, r->path);
 	else if (a->label)
-		hg_error("no snapshot labelled '%s'%s in trace '%s' (heapgraph snapshots lists them)",
-			 a->label, a->pid ? " of that process" : "", r->path);
+		hg_error("no %s%s in trace '%s' (heapgraph snapshots lists them)",
+			 asked(a, what, sizeof(what)), a->pid ? " of that process" : "", r->path);
 	return a->label || a->pid ? 0 : 1;
 }
 
 int hg_cmd_leaks(int argc, char **argv)
 {
-	struct leaks_args a = { "text", NULL, 0, { 20, 12 } };
+	struct leaks_args a = { "text", NULL, 0, 0, { 20, 12 } };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;

@@ -1,6 +1,7 @@
 /*
  * point.c - a moment of a process image's life, and what was live at it per stack id
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,14 @@ int hg_point_parse(const char *cmd, const char *option, const char *text, int ti
 	}
 	out->kind = HG_POINT_SNAPSHOT;
 	if (text[0] == '#') {
-		if (hg_parse_u64(cmd, option, text + 1, 1, UINT32_MAX, 0, &v))
-			return HG_EXIT_USAGE;
+		char *end;
+
+		errno = 0;
+		v = text[1] >= '0' && text[1] <= '9' ? strtoull(text + 1, &end, 10) : 0;
+		if (!v || errno || *end || v > UINT32_MAX)
+			return hg_usage_error(cmd, "invalid snapshot id '%s' for %s: each process's "
+					      "snapshots are #1, #2, ... in the order taken "
+					      "(heapgraph snapshots lists them)", text, option);
 		out->id = (uint32_t)v;
 		return 0;
 	}

@@ -601,8 +601,16 @@ def test_leak_snapshot(ctx, resolution):
     eq(last["snapshot"]["label"], "exit", "default snapshot label")
     check(last["snapshot"]["time_ns"] >= times[-1], "exit snapshot before 'threads'")
 
+    # #N: the Nth snapshot of each process, as `report --snapshot` takes it.
+    by_id = only_process(leaks_json(ctx, trace, "--snapshot", "#2"), "--snapshot #2")
+    eq((by_id["snapshot"]["label"], by_id["snapshot"]["time_ns"]), ("after", times[1]),
+       "--snapshot #2: (label, time)")
+
     # A label nobody used, a process not in the trace: a usage error naming it, as `report`.
     for extra, msg in ((["--snapshot", "nosuch"], "no snapshot labelled 'nosuch' in trace"),
+                       (["--snapshot", "#9"], "no snapshot #9 in trace"),
+                       (["--snapshot", "#0"], "invalid snapshot id '#0' for --snapshot: each "
+                        "process's snapshots are #1, #2, ..."),
                        (["--pid", "4000000"], "no process 4000000 in trace")):
         for fmt in ("json", "text"):
             res = leaks(ctx, trace, *extra, fmt=fmt, expect_code=2)

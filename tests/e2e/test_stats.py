@@ -403,6 +403,8 @@ def test_stats_errors(ctx):
     cases = [
         (["report", trace, "--snapshot", "nope"], 2, "no snapshot 'nope' in trace"),
         (["report", trace, "--snapshot", "#9"], 2, "no snapshot #9 in trace"),
+        (["report", trace, "--snapshot", "#0"], 2, "invalid snapshot id '#0' for --snapshot"),
+        (["report", trace, "--snapshot", "#-1"], 2, "invalid snapshot id '#-1' for --snapshot"),
         (["report", trace, "--at", "5x"], 2, "invalid value '5x' for --at"),
         (["report", trace, "--at", "1.5"], 2, "invalid value '1.5' for --at"),
         (["report", trace, "--include", "func:x"], 2, "unknown field 'func'"),
