@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -98,16 +99,72 @@ static void seal_header(struct hg_trace_header *h)
 	h->header_crc = hg_crc32c(0, h, offsetof(struct hg_trace_header, header_crc));
 }
 
+/* What kind of file st is, for a message: "a pipe", "a terminal or other device"... */
+static const char *file_kind(const struct stat *st)
+{
+	if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))
+		return "a pipe";
+	if (S_ISCHR(st->st_mode))
+		return "a terminal or other device";
+	if (S_ISDIR(st->st_mode))
+		return "a directory";
+	return "not a regular file";
+}
+
+/* /dev/null: written through like a file, and a way to record for the summary alone. */
+static int is_dev_null(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 1 && minor(st->st_rdev) == 3;
+}
+
+/*
+ * The trace file, created or truncated; -1 after saying why not. Not through a symbolic link
+ * (a link planted where the trace goes would have us overwrite its target), and only a regular
+ * file (or /dev/null): the header is rewritten in place as the recording goes. Opened without
+ * blocking, so that a FIFO with no reader is refused rather than waited on.
+ */
+static int create_trace(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+		      0600);
+	struct stat st;
+	char to[256];
+	ssize_t n;
+
+	if (fd < 0 && errno == ELOOP && (n = readlink(path, to, sizeof(to) - 1)) > 0) {
+		to[n] = '\0';
+		hg_error("cannot create trace '%s': it is a symbolic link (to '%s'), which heapgraph "
+			 "does not write through; name a regular file", path, to);
+		return -1;
+	}
+	if (fd < 0 && errno == ENXIO && stat(path, &st) == 0 && S_ISFIFO(st.st_mode)) {
+		/* a FIFO nobody reads */
+		hg_error("cannot create trace '%s': it is a pipe; a trace must be a regular file, "
+			 "whose header heapgraph rewrites as it records", path);
+		return -1;
+	}
+	if (fd < 0) {
+		hg_error("cannot create trace '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode) && !is_dev_null(&st)) {
+		hg_error("cannot create trace '%s': it is %s; a trace must be a regular file, whose "
+			 "header heapgraph rewrites as it records", path, file_kind(&st));
+		close(fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
 struct hg_trace_writer *hg_trace_writer_open(const char *path, int zstd_level)
 {
 	struct hg_trace_writer *w;
 	struct hg_trace_header *h;
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = create_trace(path);
 
-	if (fd < 0) {
-		hg_error("cannot create trace '%s': %s", path, strerror(errno));
+	if (fd < 0)
 		return NULL;
-	}
 	fchmod(fd, 0600);
 	w = hg_xcalloc(1, sizeof(*w));
 	w->fd = fd;

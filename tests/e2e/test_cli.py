@@ -114,6 +114,24 @@ def test_report_from_a_pipe(ctx):
        "is read from a file (save it to one first)\n", "report of a pipe: stderr")
 
 
+def test_record_to_a_pipe_or_link(ctx):
+    """A trace is written to a regular file (its header is rewritten as it records): -o
+    /dev/stdout is refused as the link it is, a FIFO as a pipe, and the program is not run;
+    /dev/null is taken (the summary alone)."""
+    fifo = ctx.path("fifo")
+    os.mkfifo(fifo)
+    for out, why in (("/dev/stdout", "it is a symbolic link (to '/proc/self/fd/1'), which "
+                      "heapgraph does not write through; name a regular file"),
+                     (fifo, "it is a pipe; a trace must be a regular file, whose header "
+                      "heapgraph rewrites as it records")):
+        res = run([ctx.hg, "record", "-q", "-o", out, "--", shutil.which("echo"), "ran"])
+        eq((res.code, res.out), (3, b""), "record -o %s: exit status, stdout" % out)
+        eq(res.errtext, "heapgraph: error: cannot create trace '%s': %s\n" % (out, why),
+           "record -o %s: stderr" % out)
+    res = run([ctx.hg, "record", "-q", "-o", "/dev/null", "--", shutil.which("echo"), "ran"])
+    eq((res.code, res.text, res.errtext), (0, "ran\n", ""), "record -o /dev/null")
+
+
 def test_command_with_control_characters_on_one_line(ctx):
     """An argument with a newline or another control character: the text headers show the
     command on one line, with escapes; JSON keeps it as it was."""
