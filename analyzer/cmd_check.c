@@ -338,19 +338,33 @@ static int outputs(const struct check_args *a, const struct hg_check_result *res
 	return rc;
 }
 
+/* Events the tracer could not record: the trace's and each process's. */
+static uint64_t lost_events(const struct hg_replay *r)
+{
+	uint64_t n = r->lost_events;
+
+	for (uint32_t i = 0; i < r->n_images; i++)
+		n += r->images[i]->totals.lost_events;
+	return n;
+}
+
 /*
  * The last line. "passed" only when nothing stands in the way: a damaged trace checks what
  * came before the damage, and a program that failed by itself fails the step anyway.
  */
 static void verdict(const struct check_args *a, const struct hg_check_result *res, int damaged,
-		    int program_failed, int outputs_failed)
+		    int program_failed, int outputs_failed, uint64_t lost)
 {
 	size_t checked = res->n_listed - res->n_unchecked;
-	char unchecked[64] = "";
+	char unchecked[128] = "";
+	int n = 0;
 
 	if (res->n_unchecked)
-		snprintf(unchecked, sizeof(unchecked), ", %zu not checked (no exit snapshot)",
-			 res->n_unchecked);
+		n = snprintf(unchecked, sizeof(unchecked), ", %zu not checked (no exit snapshot)",
+			     res->n_unchecked);
+	if (lost && n >= 0 && (size_t)n < sizeof(unchecked))
+		snprintf(unchecked + n, sizeof(unchecked) - (size_t)n, ", %llu event%s lost",
+			 (unsigned long long)lost, hg_plural(lost));
 	if (res->n_failed)
 		hg_note("check failed: %zu of %zu process%s (%zu leak site%s, %llu bytes)%s; exit "
 			"status %d", res->n_failed, res->n_listed, res->n_listed == 1 ? "" : "es",
@@ -388,6 +402,7 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	struct hg_replay *r = hg_replay_file(path);
 	struct hg_check_result res;
 	int rc = 0, outputs_failed;
+	uint64_t lost;
 
 	if (!r) {
 		hg_framer_free(f);
@@ -415,7 +430,12 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 	else if (res.n_unchecked == res.n_listed) /* the verdict says so */
 		rc = -1;
 	*code = program_failure(what, status);
-	verdict(a, &res, r->damage != NULL, *code != 0, outputs_failed);
+	if ((lost = lost_events(r)))
+		hg_warning("%llu allocation or free event%s could not be recorded (made in a signal "
+			   "handler that interrupted the tracer, say; 'heapgraph report' counts "
+			   "them): a leak among them is not seen, and a block whose free was lost "
+			   "may be reported leaked", (unsigned long long)lost, hg_plural(lost));
+	verdict(a, &res, r->damage != NULL, *code != 0, outputs_failed, lost);
 	hg_check_release(&res);
 	hg_framer_free(f);
 	hg_replay_free(r);
