@@ -338,6 +338,15 @@ static int outputs(const struct check_args *a, const struct hg_check_result *res
 	return rc;
 }
 
+/* Whether a process went unchecked for a malloc of its own (its heap unseen). */
+static int any_foreign(const struct hg_check_result *res)
+{
+	for (size_t i = 0; i < res->n_procs; i++)
+		if (res->procs[i].listed && res->procs[i].im->foreign_malloc)
+			return 1;
+	return 0;
+}
+
 /* Events the tracer could not record: the trace's and each process's. */
 static uint64_t lost_events(const struct hg_replay *r)
 {
@@ -360,8 +369,7 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 	int n = 0;
 
 	if (res->n_unchecked)
-		n = snprintf(unchecked, sizeof(unchecked), ", %zu not checked (no exit snapshot)",
-			     res->n_unchecked);
+		n = snprintf(unchecked, sizeof(unchecked), ", %zu not checked", res->n_unchecked);
 	if (lost && n >= 0 && (size_t)n < sizeof(unchecked))
 		snprintf(unchecked + n, sizeof(unchecked) - (size_t)n, ", %llu event%s lost",
 			 (unsigned long long)lost, hg_plural(lost));
@@ -377,7 +385,8 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 		hg_note("check incomplete: no process was traced, so none was checked");
 	else if (!checked)
 		hg_note("check incomplete: no process could be checked (%zu traced, none with an "
-			"exit snapshot)", res->n_listed);
+			"exit snapshot%s)", res->n_listed,
+			any_foreign(res) ? " of a heap the tracer saw" : "");
 	else if (outputs_failed)
 		hg_note("check incomplete: no leak in %zu process%s checked%s, but an output file "
 			"could not be written (see above)", checked, checked == 1 ? "" : "es",

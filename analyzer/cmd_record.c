@@ -381,6 +381,19 @@ static void nothing_traced(const char *prog)
 			   "the environment, as env -i does, runs untraced)", prog);
 }
 
+/* Some process called a malloc of its own, not the C library's (rustc's jemalloc): say so. */
+static void foreign_malloc(const struct hg_collector_stats *st)
+{
+	char more[64] = "";
+
+	if (st->n_foreign_malloc > 1)
+		snprintf(more, sizeof(more), " (and %llu other process image%s)",
+			 (unsigned long long)st->n_foreign_malloc - 1,
+			 hg_plural(st->n_foreign_malloc - 1));
+	hg_warning("'%s'%s calls a malloc of its own, linked in ahead of the tracer's: its "
+		   "heap allocations are not traced, only its mappings", st->foreign_exe, more);
+}
+
 int hg_parse_time_resolution(const char *cmd, const char *arg, uint32_t *ns)
 {
 	uint64_t v;
@@ -458,6 +471,8 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		summary(hg_collector_stats(c), path);
 	if (!exec_errno && !hg_collector_stats(c)->n_processes)
 		nothing_traced(argv[0]);
+	else if (!exec_errno && hg_collector_stats(c)->n_foreign_malloc)
+		foreign_malloc(hg_collector_stats(c));
 	hg_collector_free(c);
 	return exec_errno ? 1 : 0;
 }

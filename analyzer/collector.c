@@ -269,6 +269,19 @@ const struct hg_collector_stats *hg_collector_stats(const struct hg_collector *c
 	return &c->st;
 }
 
+/* A process whose malloc is its own: counted, and the first one's executable kept, for the
+ * summary's warning. */
+static void note_foreign_malloc(struct hg_collector *c, const struct hg_rec_process *p)
+{
+	const char *tail = (const char *)(p + 1);
+	uint64_t room = p->hdr.size_bytes - sizeof(*p);
+
+	if (!c->st.n_foreign_malloc++ && p->cmdline_bytes < room && p->exe_bytes &&
+	    p->exe_bytes <= room - p->cmdline_bytes)
+		snprintf(c->st.foreign_exe, sizeof(c->st.foreign_exe), "%.*s",
+			 (int)p->exe_bytes, tail + p->cmdline_bytes);
+}
+
 /*
  * Count what the records are, for the summary, and return how many leading bytes are well
  * formed records. Producers write whole records, but the ring is writable by every traced
@@ -290,6 +303,8 @@ static size_t tally(struct hg_collector *c, const uint8_t *p, size_t n)
 		processes += r->type == HG_REC_PROCESS;
 		forks += r->type == HG_REC_FORK;
 		fork_starts += r->type == HG_REC_PROCESS && (r->flags & HG_PROCESS_FORK);
+		if (HG_UNLIKELY(r->type == HG_REC_PROCESS && (r->flags & HG_PROCESS_FOREIGN_MALLOC)))
+			note_foreign_malloc(c, (const struct hg_rec_process *)(const void *)r);
 		ok += r->size_bytes;
 	}
 	c->st.n_records += records;

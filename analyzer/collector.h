@@ -55,6 +55,8 @@ struct hg_collector_stats {
 	uint64_t quick_bytes; /* of those, also packed without references: busier still */
 	uint64_t file_bytes;  /* trace file size */
 	uint64_t lost_events; /* events the shim could not record */
+	uint64_t n_foreign_malloc; /* process images whose malloc is their own (untraced) */
+	char foreign_exe[256]; /* the first of those's executable */
 	int write_failed;     /* the trace could not be written completely */
 };
 

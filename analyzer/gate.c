@@ -206,6 +206,11 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		hg_snapshot_missing_text(p->im, p->why_unchecked, sizeof(p->why_unchecked));
 		return;
 	}
+	if (p->im->foreign_malloc) { /* nothing of its heap was seen: a pass would mean nothing */
+		snprintf(p->why_unchecked, sizeof(p->why_unchecked), "its malloc is its own, "
+			 "linked in ahead of the tracer's: its heap was not traced");
+		return;
+	}
 	if (!sn || hg_graph_build(&g, sn) < 0) {
 		char why[96];
 

@@ -179,6 +179,7 @@ struct hg_image {
 	int forked;               /* started by fork: inherits the parent's stacks and modules */
 	int exec;                 /* started by exec over an earlier traced image of this pid */
 	int bare;                 /* recorded without the launcher */
+	int foreign_malloc;       /* its malloc is its own, not the tracer's: no blocks seen */
 	char *command;            /* argv joined with spaces */
 	char *exe;                /* executable path */
 	char *title;              /* command, else exe, on one line (control characters as

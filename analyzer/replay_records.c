@@ -78,6 +78,7 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 	im->ppid = im->ppid_read = p->ppid;
 	im->forked = (p->hdr.flags & HG_PROCESS_FORK) != 0;
 	im->bare = (p->hdr.flags & HG_PROCESS_BARE) != 0;
+	im->foreign_malloc = (p->hdr.flags & HG_PROCESS_FOREIGN_MALLOC) != 0;
 	im->max_frames = p->max_frames;
 	free(im->command);
 	free(im->exe);

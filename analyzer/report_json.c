@@ -113,6 +113,7 @@ void hg_json_image_fields(struct hg_json *j, const struct hg_replay *r, const st
 	hg_json_str(j, "exe", im->exe);
 	hg_json_bool(j, "forked", im->forked);
 	hg_json_bool(j, "exec", im->exec);
+	hg_json_bool(j, "foreign_malloc", im->foreign_malloc);
 	hg_json_u64(j, "start_ns", im->t_start_ns >= r->t0_ns ? im->t_start_ns - r->t0_ns : 0);
 	hg_json_exit(j, im);
 }

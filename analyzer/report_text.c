@@ -160,6 +160,9 @@ static void totals_text(FILE *out, const struct hg_image *im)
 		hg_format_count(a, sizeof(a), t->live_blocks), hg_plural(t->live_blocks));
 	if (im->n_tracer)
 		tracer_text(out, im);
+	if (im->foreign_malloc)
+		fprintf(out, "  its malloc is its own, linked in ahead of the tracer's: its heap "
+			"allocations are not traced\n");
 	if (t->lost_events)
 		fprintf(out, "  LOST %s events: the numbers above miss them\n",
 			hg_format_count(a, sizeof(a), t->lost_events));

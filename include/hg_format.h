@@ -237,7 +237,10 @@ struct hg_rec_unmodule {
  *
  * flags: HG_PROCESS_FORK (a fork child that inherits the parent's stacks, modules and live
  *        blocks; its t_ns is the moment just before fork() in the parent),
- *        HG_PROCESS_BARE (traced without the launcher: LD_PRELOAD only).
+ *        HG_PROCESS_BARE (traced without the launcher: LD_PRELOAD only),
+ *        HG_PROCESS_FOREIGN_MALLOC (the process's malloc is not the shim's: the executable,
+ *        or a library ahead of the shim in the lookup order, defines its own, which the
+ *        program calls instead; its allocations are not seen).
  */
 struct hg_rec_process {
 	struct hg_rec hdr;
@@ -252,6 +255,7 @@ struct hg_rec_process {
 
 #define HG_PROCESS_FORK 0x1
 #define HG_PROCESS_BARE 0x2
+#define HG_PROCESS_FOREIGN_MALLOC 0x4
 
 /*
  * HG_REC_FORK, 16 bytes: written by a parent in its own thread just before fork(), with the

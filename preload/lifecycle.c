@@ -60,6 +60,7 @@ static struct {
 	int spawned_collector;  /* this image started the bare-mode collector */
 	int snapshot_at_exit;   /* HEAPGRAPH_SNAPSHOT is not "0" */
 	int exit_after_fini;    /* started before main: at_exit runs after every destructor */
+	int foreign_malloc;     /* hg_malloc_is_foreign: the PROCESS record says so */
 } life;
 
 void hg_disable(const char *why)
@@ -106,7 +107,8 @@ static void emit_process(uint16_t flags, uint32_t ppid, uint64_t t_ns)
 		return;
 	memset(rec, 0, sizeof(*rec));
 	rec->hdr.type = HG_REC_PROCESS;
-	rec->hdr.flags = (uint16_t)(flags | (life.bare ? HG_PROCESS_BARE : 0));
+	rec->hdr.flags = (uint16_t)(flags | (life.bare ? HG_PROCESS_BARE : 0) |
+				    (life.foreign_malloc ? HG_PROCESS_FOREIGN_MALLOC : 0));
 	rec->hdr.size_bytes = size;
 	rec->t_ns = t_ns;
 	rec->pid = hg_self_pid;
@@ -325,6 +327,7 @@ static int start(void)
 	hg_ring_adopt_pid(hg_self_pid);
 	hg_snapshot_signal_init();
 	read_cmdline();
+	life.foreign_malloc = hg_malloc_is_foreign();
 	emit_process(0, (uint32_t)getppid(), hg_ring_barrier_now());
 	hg_modules_sync();
 	return 0;

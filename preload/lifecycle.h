@@ -58,6 +58,11 @@ void hg_thread_register_exit(void);
  */
 void hg_record_exit(int code, int sync);
 
+/* Whether the program's malloc is another than ours (shim.c): one the executable, or a library
+ * ahead of us in the lookup order, defines is called in our place, and we see none of its
+ * blocks. */
+int hg_malloc_is_foreign(void);
+
 /* The at_quick_exit handler (shim.c): after quick_exit(code), the exit snapshot and the EXIT
  * record with that code. Registered at start-up, so that it runs after the program's. */
 void hg_at_quick_exit(void);

@@ -148,6 +148,16 @@ HG_EXPORT void *malloc(size_t n)
 	return p;
 }
 
+/* The "malloc" the program's lookup order finds is in another object than this function. */
+int hg_malloc_is_foreign(void)
+{
+	void *found = dlsym(RTLD_DEFAULT, "malloc");
+	Dl_info theirs, ours;
+
+	return found && dladdr(found, &theirs) && dladdr((void *)hg_malloc_is_foreign, &ours) &&
+	       theirs.dli_fbase != ours.dli_fbase;
+}
+
 HG_EXPORT void free(void *p)
 {
 	if (HG_UNLIKELY(p == NULL || hg_boot_owns(p)))

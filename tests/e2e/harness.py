@@ -210,8 +210,8 @@ def check_frame(frame, fn, src, marker=None, module_suffix=None):
 
 TOTAL_KEYS = ("allocations", "frees", "allocated_bytes", "peak_bytes", "peak_time_ns",
               "live_bytes", "live_blocks", "lost_events", "unknown_frees")
-PROC_KEYS = ("pid", "ppid", "command", "exe", "forked", "exec", "exit", "totals", "tracer",
-             "sites")
+PROC_KEYS = ("pid", "ppid", "command", "exe", "forked", "exec", "foreign_malloc", "exit",
+             "totals", "tracer", "sites")
 SITE_KEYS = ("live_bytes", "live_blocks", "allocations", "allocated_bytes", "frames")
 FRAME_KEYS = ("function", "file", "line", "module", "address")
 
@@ -256,8 +256,9 @@ def check_proc_schema(proc, all_sites):
     check(is_int(proc["pid"]) and is_int(proc["ppid"]), what + ": pid/ppid not integers")
     check(isinstance(proc["command"], str) and isinstance(proc["exe"], str),
           what + ": command/exe not strings")
-    check(isinstance(proc["forked"], bool) and isinstance(proc["exec"], bool),
-          what + ": forked/exec not booleans")
+    check(isinstance(proc["forked"], bool) and isinstance(proc["exec"], bool) and
+          isinstance(proc["foreign_malloc"], bool), what + ": forked/exec/foreign_malloc not "
+          "booleans")
     ex = proc["exit"]
     check(ex == {} or ex == {"exec": True} or (list(ex) == ["code"] and is_int(ex["code"]))
           or (list(ex) == ["signal"] and is_int(ex["signal"])),

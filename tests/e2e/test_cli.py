@@ -84,7 +84,18 @@ def test_record_program_with_its_own_malloc(ctx):
                                    "from main\n"), "untraced run (test precondition)")
     res, trace = ctx.record([prog])
     eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
-    only_process(ctx.report_json(trace), "own_malloc")
+    # Its blocks are its malloc's, which the tracer never sees: said, not silently 0.
+    check("heapgraph: warning: '%s' calls a malloc of its own, linked in ahead of the tracer's: "
+          "its heap allocations are not traced, only its mappings\n" % prog in res.errtext,
+          "record's warning:\n" + clip(res.errtext))
+    proc = only_process(ctx.report_json(trace), "own_malloc")
+    eq((proc["foreign_malloc"], proc["totals"]["allocations"]), (True, 0),
+       "report: (foreign_malloc, allocations)")
+    res = run([ctx.hg, "check", trace])
+    eq(res.code, 3, "check of a process whose heap was not traced: exit status")
+    check(re.search(r"^skip pid \d+: .*own_malloc: its malloc is its own, linked in ahead of the "
+                    r"tracer's: its heap was not traced$", res.errtext, re.M),
+          "check's skip line:\n" + clip(res.errtext))
 
 
 def test_record_under_a_file_size_limit(ctx):
