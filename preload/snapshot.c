@@ -48,6 +48,7 @@
 #include "ring.h"
 #include "snapshot.h"
 #include "stack.h"
+#include "touched.h"
 #include "world.h"
 
 #define MAPS_BYTES (4u << 20)
@@ -254,14 +255,21 @@ static const uint64_t *read_words(uint64_t lo, size_t want, size_t *got)
 	return (const uint64_t *)(uintptr_t)lo;
 }
 
-/* Scan [lo, hi) in chunks; a vanished page just ends the region early. */
+/* Scan [lo, hi) in chunks, the pages that were ever written only (touched.h); a vanished
+ * page just ends the region early. */
 static void scan_range(uint64_t lo, uint64_t hi)
 {
+	uint64_t touched = lo; /* [lo, touched): pages known touched */
+
 	lo = (lo + 7u) & ~7ull;
 	while (lo + 8 <= hi) {
-		size_t want = hi - lo < CHUNK_BYTES ? (size_t)(hi - lo) & ~(size_t)7 : CHUNK_BYTES;
-		size_t got;
-		const uint64_t *w = read_words(lo, want, &got);
+		size_t want, got;
+		const uint64_t *w;
+
+		if (lo >= touched && (lo = hg_touched_next(lo, hi, &touched)) + 8 > hi)
+			return;
+		want = touched - lo < CHUNK_BYTES ? (size_t)(touched - lo) & ~(size_t)7 : CHUNK_BYTES;
+		w = read_words(lo, want, &got);
 
 		if (got < 8)
 			return;
@@ -607,6 +615,7 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	/* A thread stopped between stamping a record and publishing it publishes it after the
 	 * snapshot, which may take longer than the horizon margin: hold the horizon below now. */
 	held = hg_ring_hold_stream(hg_now_ns());
+	hg_touched_open(); /* before the world stops, as anything that opens a file */
 	stopped = hg_world_stop(&snap.world) == 0;
 	if (!stopped)
 		snap.world.n_stopped = 0;
@@ -628,11 +637,13 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	flush_words();
 	emit_end();
 	hg_world_resume(&snap.world);
+	hg_touched_close();
 	if (held)
 		hg_ring_hold_end();
 	give_back();
-	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs", snap.id, hg_self_pid,
-		  snap.n_regions, (unsigned long)snap.scanned, (unsigned long)snap.written);
+	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs, %lu KiB untouched "
+		  "skipped", snap.id, hg_self_pid, snap.n_regions, (unsigned long)snap.scanned,
+		  (unsigned long)snap.written, (unsigned long)(hg_touched_skipped() >> 10));
 }
 
 void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)

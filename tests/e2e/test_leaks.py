@@ -395,6 +395,22 @@ def test_leak_sigwait(ctx):
        (1600 + 1200, 2), "reachable (not possibly lost): bytes, blocks")
 
 
+def test_leak_sparse_reservation(ctx):
+    """samples/leak_sparse.c: a 256 MiB reservation with two pages written. The snapshot skips
+    the pages never touched (a JVM's snapshot read its whole reserved heap) and still finds
+    the block held from 200 MiB in; the dropped block is the one leak."""
+    prog = ctx.sample("leak_sparse")
+    res, trace = ctx.record([prog], env=clean_env({"HEAPGRAPH_DEBUG": "1"}), expect_code=0)
+    eq(res.text, "leak_sparse: done\n", "stdout")
+    m = re.search(r"snapshot 1 of pid \d+: .* (\d+) KiB untouched skipped", res.errtext)
+    check(m is not None, "no snapshot line in the debug log:\n" + clip(res.errtext))
+    check(int(m.group(1)) >= 255 * 1024, "skipped only %s KiB" % m.group(1))
+    proc = snapshot_of(ctx, trace, "exit")
+    eq(groups(proc), [("direct", "drop_block", 77, 1)], "leak groups")
+    t = proc["totals"]
+    eq((t["reachable_bytes"], t["reachable_blocks"]), (123, 1), "reachable: bytes, blocks")
+
+
 def test_exit_while_polling(ctx):
     """samples/exit_while_polling.c: a worker calls exit(4) while main sleeps in poll(); the
     exit snapshot leaves main alone (poll would return EINTR after the stop signal's handler,
