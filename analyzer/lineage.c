@@ -25,6 +25,7 @@ enum began { BEGAN_EXEC, BEGAN_FORK, BEGAN_SPAWN, BEGAN_ROOT };
 /* One image in its trace's tree. */
 struct node {
 	const struct hg_image *im;
+	char *place;        /* its command line with temporary names blanked (place_key) */
 	uint32_t idx;       /* index in the trace's array: the last tie-break of birth order */
 	uint32_t parent;    /* the lineage parent's idx, NONE for a root */
 	int began;          /* enum began (for a root, BEGAN_ROOT) */
@@ -106,6 +107,56 @@ static void set_parent(struct node *x, struct node *const *by_pid, uint32_t n)
 	x->inherited = p && !strcmp(im->command, p->im->command);
 }
 
+/*
+ * A command line as a place among siblings: the name right after a temporary directory
+ * (/tmp/, /var/tmp/, /dev/shm/) reads as a star, keeping a short extension, since it is made
+ * up afresh each run (gcc's cc1 writes /tmp/ccAbC123.s, mktemp gives /tmp/tmp.Xy3kQ0aB1z):
+ * two runs of a compiler driver then pair their cc1s. /tmp/ccAbC123.s reads /tmp/STAR.s,
+ * /tmp/tmp.Xy3kQ0aB1z reads /tmp/STAR, /tmp/d8Kq/a.o reads /tmp/STAR/a.o.
+ */
+/* Whether an absolute path can begin at cmd[i]: an argument's start, after '=' (--out=PATH),
+ * or after a one-letter option (-oPATH). */
+static int path_starts(const char *cmd, size_t i)
+{
+	if (i == 0 || cmd[i - 1] == ' ' || cmd[i - 1] == '=')
+		return 1;
+	return i >= 2 && cmd[i - 2] == '-' && (i == 2 || cmd[i - 3] == ' ') &&
+	       ((cmd[i - 1] >= 'A' && cmd[i - 1] <= 'Z') || (cmd[i - 1] >= 'a' && cmd[i - 1] <= 'z'));
+}
+
+static char *place_key(const char *cmd)
+{
+	static const char *const tmpdirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/" };
+	size_t n = strlen(cmd), o = 0;
+	char *k = hg_xmalloc(n + 1);
+
+	for (size_t i = 0; i < n;) {
+		size_t d = 0, end, dot;
+
+		while (d < 3 && strncmp(cmd + i, tmpdirs[d], strlen(tmpdirs[d])))
+			d++;
+		if (d == 3 || !path_starts(cmd, i)) {
+			k[o++] = cmd[i++];
+			continue;
+		}
+		memcpy(k + o, tmpdirs[d], strlen(tmpdirs[d]));
+		o += strlen(tmpdirs[d]);
+		i += strlen(tmpdirs[d]);
+		for (end = i; end < n && cmd[end] != '/' && cmd[end] != ' '; end++)
+			;
+		for (dot = end; dot > i && cmd[dot - 1] != '.'; dot--)
+			;
+		k[o++] = '*';
+		if (dot > i + 1 && end - dot >= 1 && end - dot <= 4) { /* ".s", ".o", ".json" */
+			memcpy(k + o, cmd + dot - 1, end - dot + 1);
+			o += end - dot + 1;
+		}
+		i = end;
+	}
+	k[o] = '\0';
+	return k;
+}
+
 /* Where a child stands among its siblings, regardless of birth: <0, 0 or >0 as strcmp. */
 static int place_cmp(const struct node *a, const struct node *b)
 {
@@ -113,7 +164,7 @@ static int place_cmp(const struct node *a, const struct node *b)
 		return a->began < b->began ? -1 : 1;
 	if (a->inherited != b->inherited)
 		return a->inherited ? -1 : 1;
-	return a->inherited ? 0 : strcmp(a->im->command, b->im->command);
+	return a->inherited ? 0 : strcmp(a->place, b->place);
 }
 
 static int by_parent_place_birth(const void *x, const void *y)
@@ -137,6 +188,7 @@ static void tree_build(struct tree *t, struct hg_image *const *im, uint32_t n)
 	t->first = hg_xcalloc((size_t)n + 2, sizeof(*t->first));
 	for (uint32_t i = 0; i < n; i++) {
 		t->v[i].im = im[i];
+		t->v[i].place = place_key(im[i]->command);
 		t->v[i].idx = i;
 		by_pid[i] = t->sib[i] = &t->v[i];
 	}
@@ -151,8 +203,10 @@ static void tree_build(struct tree *t, struct hg_image *const *im, uint32_t n)
 		t->first[i] += t->first[i - 1];
 }
 
-static void tree_release(struct tree *t)
+static void tree_release(struct tree *t, uint32_t n)
 {
+	for (uint32_t i = 0; i < n; i++)
+		free(t->v[i].place);
 	free(t->v);
 	free(t->sib);
 	free(t->first);
@@ -190,7 +244,7 @@ const struct hg_image *hg_lineage_root(struct hg_image *const *im, uint32_t n)
 	roots = children(&t, NULL, &n_roots);
 	first = first_born(roots, n_roots);
 	root = first ? first->im : NULL;
-	tree_release(&t);
+	tree_release(&t, n);
 	return root;
 }
 
@@ -313,8 +367,8 @@ struct hg_image_pair *hg_lineage_pair(struct hg_image *const *old, uint32_t n_ol
 	out = preorder(&it);
 	*n = it.n;
 	free(it.v);
-	tree_release(&to);
-	tree_release(&tw);
+	tree_release(&to, n_old);
+	tree_release(&tw, n_now);
 	return out;
 }
 

@@ -202,6 +202,36 @@ START_TEST(test_lineage_children_need_the_same_place)
 }
 END_TEST
 
+/*
+ * A compiler driver's children write to temporary files named afresh each run: the cc1s of
+ * two runs, and their as, whose commands differ only in the names right after /tmp/ (their
+ * extensions kept), pair. A file under some other tmp directory is not a temporary name, nor
+ * is a name with another extension: those children stay apart (the new trace's lone images
+ * listed first, then the old one's).
+ */
+START_TEST(test_lineage_temporary_names_do_not_keep_children_apart)
+{
+	static const int want[][2] = {
+		{ 0, 0 }, { 1, 1 }, { 2, 2 }, { -1, 3 }, { -1, 4 }, { 3, -1 }, { 4, -1 }
+	};
+	static const int file[] = { 0, 1, 2, 3, 4 };
+
+	image(&old, 0, 10, 1, 0, 0, 0, "gcc -O2 -c x.c");
+	image(&old, 1, 11, 10, 0, 0, 1, "cc1 -quiet x.c -o /tmp/ccAbC123.s");
+	image(&old, 2, 12, 10, 0, 0, 2, "as -o x.o /tmp/ccAbC123.s --64 -I/tmp/tmp.Qw3Er5Ty7U");
+	image(&old, 3, 13, 10, 0, 0, 3, "tool /home/u/tmp/ab12 --out=/tmp/k9.json");
+	image(&old, 4, 14, 10, 0, 0, 4, "tool -o/tmp/k9.json");
+	image(&now, 0, 20, 1, 0, 0, 0, "gcc -O2 -c x.c");
+	image(&now, 1, 21, 20, 0, 0, 1, "cc1 -quiet x.c -o /tmp/ccZz9876.s");
+	image(&now, 2, 22, 20, 0, 0, 2, "as -o x.o /tmp/ccZz9876.s --64 -I/tmp/tmp.Zx0Cv8Bn6M");
+	image(&now, 3, 23, 20, 0, 0, 3, "tool /home/u/tmp/cd34 --out=/tmp/m2.json");
+	image(&now, 4, 24, 20, 0, 0, 4, "tool -o/tmp/m2.txt");
+	file_order(&old, file);
+	file_order(&now, file);
+	check_pairs(want, sizeof(want) / sizeof(want[0]));
+}
+END_TEST
+
 START_TEST(test_lineage_empty_traces)
 {
 	static const int want[][2] = { { -1, ROOT }, { -1, A }, { -1, A_WORKER }, { -1, B },
@@ -279,6 +309,7 @@ Suite *lineage_suite(void)
 	tcase_add_test(pairing, test_lineage_children_need_the_same_place);
 	tcase_add_test(pairing, test_lineage_empty_traces);
 	tcase_add_test(pairing, test_lineage_parent_cycle_cannot_form);
+	tcase_add_test(pairing, test_lineage_temporary_names_do_not_keep_children_apart);
 	tcase_add_test(roots, test_lineage_root_is_not_the_first_in_the_file);
 	tcase_add_test(roots, test_lineage_program_is_the_executable_name);
 	suite_add_tcase(s, pairing);
