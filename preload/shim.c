@@ -25,6 +25,7 @@
  * Runs in: inside malloc (this is malloc).
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <fcntl.h>
 #include <malloc.h>
 #include <errno.h>
@@ -148,13 +149,20 @@ HG_EXPORT void *malloc(size_t n)
 	return p;
 }
 
-/* The "malloc" the program's lookup order finds is in another object than this function. */
+/*
+ * The "malloc" the program's lookup order finds is defined in another object than this one.
+ * A non-PIE executable that calls malloc (Debian's python3) has a "malloc" of its own in its
+ * dynamic symbols, undefined (section 0) with the address of its PLT stub, which leads to
+ * ours: that one is not foreign.
+ */
 int hg_malloc_is_foreign(void)
 {
 	void *found = dlsym(RTLD_DEFAULT, "malloc");
+	const ElfW(Sym) *sym = NULL;
 	Dl_info theirs, ours;
 
-	return found && dladdr(found, &theirs) && dladdr((void *)hg_malloc_is_foreign, &ours) &&
+	return found && dladdr1(found, &theirs, (void **)&sym, RTLD_DL_SYMENT) && sym &&
+	       sym->st_shndx != SHN_UNDEF && dladdr((void *)hg_malloc_is_foreign, &ours) &&
 	       theirs.dli_fbase != ours.dli_fbase;
 }
 
