@@ -360,7 +360,12 @@ static void summary(const struct hg_collector_stats *st, const char *path)
 		(unsigned long long)st->n_processes, hg_plural(st->n_processes),
 		(unsigned long long)st->n_allocs, (unsigned long long)st->n_frees,
 		(unsigned long long)st->lost_events);
-	hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file, raw, path);
+	if (st->write_failed)
+		hg_note("trace '%s' is incomplete: %s written before the error above; 'heapgraph "
+			"report %s' reads it up to there", path, file, path);
+	else
+		hg_note("trace '%s' (%s, %s of records); see 'heapgraph report %s'", path, file,
+			raw, path);
 	if (st->busy_bytes)
 		hg_note("the program kept every CPU busy and the collector gave way: %s",
 			busy_text(st, text, sizeof(text)));

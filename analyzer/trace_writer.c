@@ -46,6 +46,8 @@ static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 
+	if (w->fd < 0) /* an earlier write failed, and said so */
+		return -1;
 	while (n) {
 		ssize_t k = write(w->fd, p, n);
 		if (k < 0 && errno == EINTR)
@@ -232,6 +234,8 @@ static int next_frame(struct hg_trace_writer *w, ZSTD_outBuffer *out)
 static int rewrite_header(struct hg_trace_writer *w)
 {
 	seal_header(&w->hdr);
+	if (w->fd < 0) /* an earlier write failed, and said so */
+		return -1;
 	if (pwrite(w->fd, &w->hdr, sizeof(w->hdr), 0) != (ssize_t)sizeof(w->hdr)) {
 		hg_error("cannot write trace '%s': %s", w->path, strerror(errno ? errno : EIO));
 		return -1;

@@ -115,6 +115,26 @@ def test_record_under_a_file_size_limit(ctx):
     res = run(["sh", "-c", 'ulimit -f 600; exec "$0" record -q --slots 4 --slot-size 64K '
                '-o "$1" -- sh -c "$2"', ctx.hg, ctx.path("writer.hgt"), writer], cwd=ctx.tmp)
     eq(res.code, bare.code, "traced writer past ulimit -f 600\n" + res.describe())
+    # The trace itself outgrows the limit (stored, not compressed): one error line, not a
+    # second "Bad file descriptor"; the summary calls the trace incomplete; the program's
+    # status is record's; report reads the trace up to where it stops.
+    trace = ctx.path("outgrown.hgt")
+    res = run(["sh", "-c", 'ulimit -f 600; exec "$0" record --compression 0 --slots 4 '
+               '--slot-size 64K -o "$1" -- "$2"', ctx.hg, trace,
+               ctx.sample("lost_in_handler")], cwd=ctx.tmp)
+    eq((res.code, res.text), (0, "lost_in_handler: done\n"), "record whose trace outgrows "
+       "ulimit -f 600: exit status, stdout")
+    lines = res.errtext.split("\n")
+    eq(lines[0], "heapgraph: error: cannot write trace '%s': File too large" % trace,
+       "first line of stderr")
+    check("Bad file descriptor" not in res.errtext, "stderr: " + clip(res.errtext))
+    check(re.search(r"^heapgraph: trace '%s' is incomplete: 300 KiB written before the error "
+                    r"above; 'heapgraph report %s' reads it up to there$"
+                    % (re.escape(trace), re.escape(trace)), res.errtext, re.M),
+          "summary: " + clip(res.errtext))
+    rep = ctx.report_json(trace, expect_code=3)
+    check(rep["damage"] is not None and "truncated" in rep["damage"]["message"],
+          "damage: %r" % (rep["damage"],))
 
 
 def test_report_from_a_pipe(ctx):
