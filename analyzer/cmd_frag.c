@@ -94,7 +94,13 @@ static void diagnosis_line(FILE *out, const struct hg_frag *fr)
 	}
 }
 
-/* The function of the k (0 or 1) frames in fn as text: shortened (names.h), "???" unknown. */
+/* Frames of a pinning site's stack on its line, innermost first, each called from the next
+ * ("fill (a.c:36) < main (a.c:60)"): behind a wrapper (xmalloc, a JVM's os::malloc) the
+ * innermost alone would read the same on every line. */
+#define PIN_FRAMES 3
+
+/* The function of frame fn (of k resolved, 0 or more) as text: shortened (names.h), "???"
+ * unknown. */
 static const char *frame_name(const struct hg_frame *fn, size_t k, char *buf, size_t cap)
 {
 	const char *s = k ? hg_name_text(fn[0].function, buf, cap) : NULL;
@@ -106,7 +112,7 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		     const struct hg_snapshot *sn, const struct hg_frag *fr, size_t top)
 {
 	char a[32], b[32], c[32], d[32], nb[32], name[HG_NAME_TEXT_MAX];
-	struct hg_frame fn[1];
+	struct hg_frame fn[1], chain[PIN_FRAMES];
 	const struct hg_mallinfo *mi;
 
 	fprintf(out, "\n  at snapshot '%s':\n", sn->label);
@@ -136,10 +142,15 @@ static void diagnose(FILE *out, struct hg_framer *f, const struct hg_image *im,
 	where_text(out, fr);
 	for (size_t i = 0; i < fr->n_pinners && (!top || i < top); i++) {
 		const struct hg_frag_pinner *p = &fr->pinners[i];
-		size_t k = hg_framer_resolve(f, im, p->stack_id, fn, 1);
-		fprintf(out, "    pins: %s", frame_name(fn, k, name, sizeof(name)));
-		if (k && fn[0].file && fn[0].line)
-			fprintf(out, " (%s:%u)", hg_basename(fn[0].file), fn[0].line);
+		size_t k = hg_framer_resolve(f, im, p->stack_id, chain, PIN_FRAMES);
+
+		fprintf(out, "    pins:");
+		for (size_t j = 0; j < (k ? k : 1); j++) {
+			fprintf(out, "%s%s", j ? " < " : " ",
+				frame_name(chain + j, k, name, sizeof(name)));
+			if (k && chain[j].file && chain[j].line)
+				fprintf(out, " (%s:%u)", hg_basename(chain[j].file), chain[j].line);
+		}
 		fprintf(out, ": %s block%s, %s live, pin %s\n",
 			hg_format_count(nb, sizeof(nb), p->blocks), hg_plural(p->blocks),
 			hg_format_bytes(a, sizeof(a), p->live_bytes),
