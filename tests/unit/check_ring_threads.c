@@ -479,6 +479,15 @@ START_TEST(test_ring_overflow_slot_keeps_origin)
 }
 END_TEST
 
+/* Drain as the collector would, every 200 us, until the producer thread says it is done. */
+static void drain_until(const int *done)
+{
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		hg_collector_drain(fx_ring_rig.c);
+		fx_sleep_us(200);
+	}
+}
+
 /*
  * A snapshot's stream when every slot is taken (slot 0 by another live thread, here ours):
  * hg_ring_hold_stream takes the overflow slot's lock and holds the horizon through its
@@ -547,10 +556,7 @@ START_TEST(test_ring_snapshot_stream_without_a_slot)
 	st.taken->tid = fx_gettid(); /* alive: the collector leaves the slot be */
 	__atomic_store_n(&st.taken->state, HG_SLOT_OWNED, __ATOMIC_RELEASE);
 	ck_assert_int_eq(pthread_create(&st.th, NULL, stream, &st), 0);
-	while (!__atomic_load_n(&st.done, __ATOMIC_ACQUIRE)) {
-		hg_collector_drain(fx_ring_rig.c);
-		fx_sleep_us(200);
-	}
+	drain_until(&st.done);
 	ck_assert_int_eq(pthread_join(st.th, NULL), 0);
 	fx_rig_finish(&fx_ring_rig, &fx_ring_tr);
 	ck_assert_int_eq(fx_ring_tr.rc, 0);
@@ -586,10 +592,7 @@ START_TEST(test_ring_sync_puts_records_on_disk)
 
 	fx_ring_open(&fx_ring_rig, 4, FX_SLOT_64K);
 	ck_assert_int_eq(pthread_create(&s.th, NULL, write_and_sync, &s), 0);
-	while (!__atomic_load_n(&s.done, __ATOMIC_ACQUIRE)) {
-		hg_collector_drain(fx_ring_rig.c);
-		fx_sleep_us(200);
-	}
+	drain_until(&s.done);
 	ck_assert_int_eq(pthread_join(s.th, NULL), 0);
 	ck_assert_uint_eq(fx_ring_rig.ring->sync_done, 1);
 	/* Read the file as it is now, before the collector finishes. */
