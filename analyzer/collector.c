@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,6 +116,8 @@ struct hg_collector {
 	uint64_t garbage_reported; /* of which written as LOSS (HG_LOSS_DEAD_WRITER) */
 	uint64_t horizon_ns;       /* what the last complete pass vouches for (HG_REC_HORIZON) */
 	uint64_t horizon_written;
+	uint64_t ov_free_since;    /* since when the overflow slot's lock has been seen free while
+				      its stall_ns was set (overflow_hold) */
 	uint64_t busy_wall_ns, busy_cpu_ns; /* where the last look at the collector's load began */
 	uint64_t idle_ticks, all_ticks;     /* and the machine's, from /proc/stat */
 	enum hg_pack_mode mode;    /* how blocks are written now (watch_load) */
@@ -487,6 +490,41 @@ static int crowded(const struct hg_collector *c, uint64_t taken, uint32_t window
 	return taken >= c->ring->slot_bytes / LAG_SLOT_SHARE || taken >= window / LAG_WINDOW_SHARE;
 }
 
+/*
+ * What the overflow slot holds the horizon below: its stall_ns, the earliest time of a writer
+ * that waited for its lock with a stamped record in hand or of a snapshot that holds the lock
+ * through its records (ring.c, hold_overflow_below). Producers only lower it; the collector
+ * clears it once the lock has been seen free for OV_SETTLE_NS (longer than a waiting writer's
+ * longest nap, 500 us), when every writer that waited has published. A holder that died (its
+ * tid gone) holds nothing: its lock is freed, and its time goes as the lock stays free.
+ */
+#define OV_SETTLE_NS 2000000u
+
+static uint64_t overflow_hold(struct hg_collector *c, struct hg_ring_slot *s, uint64_t now,
+			      uint64_t stall)
+{
+	uint32_t holder = __atomic_load_n(&s->lock, __ATOMIC_ACQUIRE);
+
+	if (!stall) {
+		c->ov_free_since = 0;
+		return 0;
+	}
+	if (holder && syscall(SYS_tkill, holder, 0) < 0 && errno == ESRCH)
+		__atomic_compare_exchange_n(&s->lock, &holder, 0, 0, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED);
+	if (holder) {
+		c->ov_free_since = 0;
+	} else if (!c->ov_free_since) {
+		c->ov_free_since = now;
+	} else if (now - c->ov_free_since > OV_SETTLE_NS &&
+		   __atomic_compare_exchange_n(&s->stall_ns, &stall, 0, 0, __ATOMIC_SEQ_CST,
+					       __ATOMIC_RELAXED)) {
+		c->ov_free_since = 0;
+		return 0;
+	}
+	return stall;
+}
+
 uint64_t hg_collector_drain(struct hg_collector *c)
 {
 	/* Acquire: every record published before the request is visible to the pass below. */
@@ -517,6 +555,8 @@ uint64_t hg_collector_drain(struct hg_collector *c)
 		dead = i != last && state == HG_SLOT_OWNED && check_owners &&
 		       !hg_proc_thread_alive(s->pid, s->tid);
 		stall = __atomic_load_n(&s->stall_ns, __ATOMIC_RELAXED);
+		if (i == last)
+			stall = overflow_hold(c, s, now, stall);
 		if (stall && stall < seen)
 			seen = stall;
 		c->pass_stalled |= stall != 0;

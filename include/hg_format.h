@@ -716,7 +716,10 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * threads that found no free slot, each record preceded by an HG_REC_ORIGIN. `lock` holds the
  * holder's tid, so that a waiter can take it over from a holder that died. A heap snapshot
  * with no slot of its own holds the lock from before it stops its process's threads until its
- * last record, and sets the overflow slot's stall_ns meanwhile.
+ * last record. The overflow slot's stall_ns is the earliest time of such a snapshot or of a
+ * writer that waited for the lock with a record in hand: producers only lower it (0 counts as
+ * none), and the collector clears it once the lock has stayed free for 2 ms, or frees the lock
+ * of a holder whose tid is gone.
  *
  * Within a slot, head and tail count bytes since the slot was claimed and only grow; the byte at
  * count c lives at data[c & (window - 1)], where the slot's window is a power of two between
@@ -862,9 +865,9 @@ struct hg_ring_header {
  *   24     8    lost_events (atomic): events this producer gave up on
  *   32     8    stall_ns (atomic): CLOCK_MONOTONIC when the producer began to wait for room
  *                 with a timestamped record in hand, or the time of a record it stamped
- *                 before a long call (hg_ring_hold), 0 otherwise (own slots, and the
- *                 overflow slot while a snapshot holds its lock; the collector keeps
- *                 HG_REC_HORIZON below it)
+ *                 before a long call (hg_ring_hold), 0 otherwise; in the overflow slot,
+ *                 the earliest time of a waiting writer or a snapshot (above). The
+ *                 collector keeps HG_REC_HORIZON below it
  *   40     4    window (atomic): the part of the data area in use, a power of two from
  *                 HG_RING_FIRST_WINDOW to slot_bytes, see above (version 4; from 16 KiB
  *                 since version 6)

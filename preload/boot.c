@@ -90,6 +90,7 @@ int hg_boot_resolve(void)
 	RESOLVE(malloc_usable_size);
 	RESOLVE(_exit);
 	RESOLVE(_Exit);
+	RESOLVE(quick_exit); /* here, not at the exit: quick_exit may come from a signal handler */
 	RESOLVE(mmap);
 	RESOLVE(mmap64);
 	RESOLVE(munmap);

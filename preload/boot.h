@@ -23,6 +23,7 @@ struct hg_real {
 	size_t (*malloc_usable_size)(void *);
 	void (*_exit)(int) __attribute__((noreturn));
 	void (*_Exit)(int) __attribute__((noreturn));
+	void (*quick_exit)(int) __attribute__((noreturn));
 	/* NULL until resolved: the mmap entry points then make the system call themselves. */
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
 	void *(*mmap64)(void *, size_t, int, int, int, off_t);

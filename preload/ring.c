@@ -309,20 +309,43 @@ int hg_ring_hold(uint64_t t_ns)
  * waiter that finds the holder gone takes the lock over. That is safe: the holder publishes
  * head only after its copy, so its half-written bytes are simply overwritten.
  */
-static void lock_overflow(struct hg_ring_slot *s, uint32_t tid)
+/*
+ * Lower the overflow slot's stall_ns to t unless it is lower already (0 is none): a writer
+ * that waits for the lock with a stamped record in hand, or a snapshot that takes it, keeps
+ * the collector's horizon below its time. The collector clears it once the lock has stayed
+ * free for a while (collector.c, overflow_hold): a holder that cleared it would drop the times
+ * of the writers queued behind it.
+ */
+static void hold_overflow_below(struct hg_ring_slot *s, uint64_t t)
 {
+	uint64_t cur = __atomic_load_n(&s->stall_ns, __ATOMIC_SEQ_CST);
+
+	while ((cur == 0 || t < cur) &&
+	       !__atomic_compare_exchange_n(&s->stall_ns, &cur, t, 0, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST))
+		;
+}
+
+/* 0 with the lock held, -1 when the collector is gone (no holder will ever be drained). */
+static int lock_overflow(struct hg_ring_slot *s, uint32_t tid)
+{
+	uint64_t since = 0;
+
 	for (unsigned round = 0;; round++) {
 		uint32_t holder = 0;
 		if (__atomic_compare_exchange_n(&s->lock, &holder, tid, 0, __ATOMIC_ACQUIRE,
 						__ATOMIC_RELAXED))
-			return;
+			return 0;
+		if (!since) { /* about when the caller stamped its record */
+			since = hg_now_ns();
+			hold_overflow_below(s, since);
+		}
 		if (round % 256 == 255 && syscall(SYS_tkill, holder, 0) < 0 && errno == ESRCH &&
 		    __atomic_compare_exchange_n(&s->lock, &holder, tid, 0, __ATOMIC_ACQUIRE,
-						__ATOMIC_RELAXED)) {
-			/* The dead holder may have been a snapshot's (hg_ring_hold_stream). */
-			__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELAXED);
-			return;
-		}
+						__ATOMIC_RELAXED))
+			return 0;
+		if (round % 256 == 255 && collector_gone())
+			return -1;
 		pause_briefly(round < 4 ? round : 4);
 	}
 }
@@ -344,8 +367,11 @@ static void put_overflow(struct hg_thread *t, const void *rec, uint32_t n)
 	struct hg_rec_origin o = { { HG_REC_ORIGIN, 0, sizeof(o) }, hg_self_pid, t->tid };
 	int held = t->holding == HG_HOLD_OVERFLOW; /* the lock is ours already */
 
-	if (!held)
-		lock_overflow(s, t->tid);
+	if (!held && lock_overflow(s, t->tid) < 0) {
+		hg_ring_count_lost(1, n);
+		hg_disable("collector gone");
+		return;
+	}
 	mark_used(last);
 	head = __atomic_load_n(&s->head, __ATOMIC_RELAXED);
 	if (wait_tail(s, head + n + sizeof(o), size, 0, &tail) < 0) {
@@ -406,11 +432,13 @@ int hg_ring_hold_stream(uint64_t t_ns)
 	if (t->moved == HG_MOVED_GAVE_BACK)
 		keep_order(t);
 	s = overflow_slot();
-	lock_overflow(s, t->tid);
+	hold_overflow_below(s, t_ns);
+	if (lock_overflow(s, t->tid) < 0) {
+		hg_disable("collector gone");
+		return 0;
+	}
 	t->holding = HG_HOLD_OVERFLOW;
 	t->moved = HG_MOVED_OVERFLOW;
-	/* Sequentially consistent, as in hg_ring_hold. */
-	__atomic_store_n(&s->stall_ns, t_ns, __ATOMIC_SEQ_CST);
 	return 1;
 }
 
@@ -419,11 +447,9 @@ void hg_ring_hold_end(void)
 	struct hg_thread *t = &hg_tls;
 
 	if (t->holding == HG_HOLD_OVERFLOW) {
-		struct hg_ring_slot *s = overflow_slot();
-
+		/* stall_ns stays: the collector clears it once the writers behind us are through. */
 		t->holding = HG_HOLD_NONE;
-		__atomic_store_n(&s->stall_ns, 0, __ATOMIC_RELEASE);
-		__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&overflow_slot()->lock, 0, __ATOMIC_RELEASE);
 		return;
 	}
 	if (!t->holding)
@@ -450,6 +476,12 @@ static void put_slow(const void *rec, uint32_t n)
 	if (!hg_ring)
 		return;
 	size = hg_ring->slot_bytes;
+	/* Tracing stopped (the collector is gone): a snapshot or exit path still writing would
+	 * wait out each record before it noticed; count it lost at once. */
+	if (HG_UNLIKELY(__atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_DISABLED)) {
+		hg_ring_count_lost(1, n);
+		return;
+	}
 	if (n + sizeof(struct hg_rec_origin) > size) {
 		hg_ring_count_lost(1, n);
 		return;

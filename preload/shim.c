@@ -600,7 +600,7 @@ HG_EXPORT void quick_exit(int code)
 
 	quick.code = code;
 	__atomic_store_n(&quick.pending, 1, __ATOMIC_RELEASE);
-	if ((real = HG_NEXT(&next, "quick_exit", real)))
+	if ((real = hg_real.quick_exit) || (real = HG_NEXT(&next, "quick_exit", real)))
 		real(code);
 	hg_at_quick_exit(); /* no C library's quick_exit: no handlers to run either */
 	syscall(SYS_exit_group, code);

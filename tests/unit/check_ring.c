@@ -34,6 +34,9 @@
 /* The pid ring.c writes into slot headers and ORIGIN records; tests set it to getpid(). */
 uint32_t hg_self_pid;
 
+/* Tracing runs (ring.c drops records at once once it is HG_DISABLED). */
+int hg_state = HG_ACTIVE;
+
 /* The producer gave up (collector gone): tracing would stop. Nothing to do in a test. */
 void hg_disable(const char *why)
 {

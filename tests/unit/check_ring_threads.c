@@ -491,7 +491,8 @@ static void drain_until(const int *done)
 /*
  * A snapshot's stream when every slot is taken (slot 0 by another live thread, here ours):
  * hg_ring_hold_stream takes the overflow slot's lock and holds the horizon through its
- * stall_ns until hg_ring_hold_end, and the stream goes there. Once a slot is free again, the
+ * stall_ns, and the stream goes there; after hg_ring_hold_end the collector clears the time
+ * once it has seen the lock stay free. Once a slot is free again, the
  * next hold claims it; the records in the overflow slot are in the file before the ones in the
  * slot (the collector writes slot 0's before the overflow slot's), so they stay in order.
  */
@@ -530,6 +531,10 @@ static void *stream(void *arg)
 	hg_ring_hold_end();
 	ck_assert_int_eq(hg_tls.holding, HG_HOLD_NONE);
 	ck_assert_uint_eq(__atomic_load_n(&ov->lock, __ATOMIC_ACQUIRE), 0);
+	/* The time stays until the collector has seen the lock free for a while (writers that
+	 * queued behind the snapshot publish then): it clears it, in 2 ms or a little more. */
+	for (int ms = 0; ms < 5000 && __atomic_load_n(&ov->stall_ns, __ATOMIC_ACQUIRE); ms++)
+		fx_sleep_us(1000);
 	ck_assert_uint_eq(__atomic_load_n(&ov->stall_ns, __ATOMIC_ACQUIRE), 0);
 	/* The other thread gives its slot back, unused. */
 	st->taken->pid = st->taken->tid = 0;
