@@ -491,8 +491,8 @@ struct hg_rec_rss {
  * before this record, so a reader may apply such events in time order without waiting for more
  * of the file. The collector keeps a margin below the start of its last pass over the ring
  * (records timestamped but not yet published then) and below the time any producer began
- * waiting for room or holds a record back (hg_ring_slot.stall_ns). A record that breaks the promise anyway (a
- * producer preempted for longer than the margin) is applied late, not lost.
+ * waiting for room or holds a record back (hg_ring_slot.stall_ns). A record that breaks the
+ * promise anyway (a producer preempted for longer than the margin) is applied late, not lost.
  *
  *   OFFSET SIZE MEANING
  *   0      8    header
@@ -967,7 +967,8 @@ static inline int hg_ring_header_valid(const struct hg_ring_header *r, uint64_t 
 #define HG_ENV_SNAPSHOT_SIGNAL "HEAPGRAPH_SNAPSHOT_SIGNAL" /* signal number that snapshots */
 #define HG_ENV_SNAPSHOT "HEAPGRAPH_SNAPSHOT" /* "0": no snapshot at exit */
 #define HG_ENV_UNWIND "HEAPGRAPH_UNWIND"     /* "libunwind": every stack through libunwind */
-#define HG_ENV_CLOCK "HEAPGRAPH_CLOCK"       /* a new ring's clock: "tsc" (default) or "monotonic" */
+#define HG_ENV_CLOCK "HEAPGRAPH_CLOCK"       /* a new ring's clock: "tsc" (default), or
+						"monotonic" */
 
 /*
  * `record --snapshot-every`: the collector sends the snapshot signal with sigqueue(3), its
