@@ -12,8 +12,7 @@
 #include "diag.h"
 #include "names.h"
 
-int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
-		 uint64_t max, int allow_suffix, uint64_t *out)
+int hg_u64_of(const char *text, uint64_t min, uint64_t max, int allow_suffix, uint64_t *out)
 {
 	char *end;
 	unsigned long long v;
@@ -21,26 +20,32 @@ int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t
 
 	errno = 0;
 	if (!text || !isdigit((unsigned char)*text))
-		goto bad;
+		return -1;
 	v = strtoull(text, &end, 10);
 	if (errno)
-		goto bad;
+		return -1;
 	if (allow_suffix && *end) {
 		switch (toupper((unsigned char)*end)) {
 		case 'K': mult = 1ull << 10; break;
 		case 'M': mult = 1ull << 20; break;
 		case 'G': mult = 1ull << 30; break;
-		default: goto bad;
+		default: return -1;
 		}
 		end++;
 		if (toupper((unsigned char)*end) == 'I' && toupper((unsigned char)end[1]) == 'B')
 			end += 2;
 	}
 	if (*end || v > max / mult || v * mult < min || v * mult > max)
-		goto bad;
+		return -1;
 	*out = v * mult;
 	return 0;
-bad:
+}
+
+int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
+		 uint64_t max, int allow_suffix, uint64_t *out)
+{
+	if (hg_u64_of(text, min, max, allow_suffix, out) == 0)
+		return 0;
 	return hg_usage_error(cmd, "invalid value '%s' for %s (expected %llu to %llu%s)",
 			      text ? text : "", option, (unsigned long long)min,
 			      (unsigned long long)max,

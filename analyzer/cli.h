@@ -19,9 +19,11 @@ int hg_cmd_diff(int argc, char **argv);
 
 /*
  * Parse a whole unsigned number in [min, max] with an optional K, M or G suffix (powers of
- * 1024) when allow_suffix. Returns 0, or an enum hg_exit usage code after printing
- * "invalid value 'X' for OPTION" for subcommand cmd.
+ * 1024) when allow_suffix. Both return 0 on success and leave *out alone otherwise: then
+ * hg_u64_of returns -1 and prints nothing, hg_parse_u64 prints "invalid value 'X' for OPTION"
+ * for subcommand cmd and returns an enum hg_exit usage code.
  */
+int hg_u64_of(const char *text, uint64_t min, uint64_t max, int allow_suffix, uint64_t *out);
 int hg_parse_u64(const char *cmd, const char *option, const char *text, uint64_t min,
 		 uint64_t max, int allow_suffix, uint64_t *out);
 

@@ -49,8 +49,8 @@ static const char help[] =
 
 struct leaks_args {
 	const char *format;
-	const char *label; /* --snapshot as given */
-	uint32_t id;       /* its id when it is #N, else 0 */
+	const char *label; /* --snapshot as given, NULL for each process's last */
+	struct hg_point_spec snap; /* what it names */
 	uint64_t pid;
 	struct hg_leaks_opts o;
 };
@@ -75,15 +75,11 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 	while ((ch = getopt_long(argc, argv, ":f:s:p:n:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'f': a->format = optarg; break;
-		case 's': {
-			struct hg_point_spec sp;
-
-			if ((rc = hg_point_parse("leaks", "--snapshot", optarg, 0, &sp)))
+		case 's':
+			if ((rc = hg_point_parse("leaks", "--snapshot", optarg, 0, &a->snap)))
 				return rc;
 			a->label = optarg;
-			a->id = sp.label ? 0 : sp.id;
 			break;
-		}
 		case 'p':
 			if ((rc = hg_parse_u64("leaks", "--pid", optarg, 1, INT32_MAX, 0, &a->pid)))
 				return rc;
@@ -118,7 +114,7 @@ static const struct hg_snapshot *pick(const struct hg_image *im, const struct le
 	for (uint32_t i = im->n_snapshots; i-- > 0;) {
 		const struct hg_snapshot *sn = im->snapshots[i];
 
-		if (a->id ? sn->id != a->id : a->label && strcmp(sn->label, a->label))
+		if (a->label && !hg_point_names(&a->snap, sn))
 			continue;
 		if (sn->complete)
 			return sn;
@@ -133,8 +129,8 @@ static const struct hg_snapshot *pick(const struct hg_image *im, const struct le
 /* "snapshot #N" or "snapshot labelled 'LABEL'": what --snapshot asked for. */
 static const char *asked(const struct leaks_args *a, char *buf, size_t cap)
 {
-	if (a->id)
-		snprintf(buf, cap, "snapshot #%u", a->id);
+	if (!a->snap.label)
+		snprintf(buf, cap, "snapshot #%u", a->snap.id);
 	else
 		snprintf(buf, cap, "snapshot labelled '%s'", a->label);
 	return buf;
@@ -209,7 +205,7 @@ static int selection_exists(const struct leaks_args *a, const struct hg_replay *
 
 int hg_cmd_leaks(int argc, char **argv)
 {
-	struct leaks_args a = { "text", NULL, 0, 0, { 20, 12 } };
+	struct leaks_args a = { "text", NULL, { 0 }, 0, { 20, 12 } };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;

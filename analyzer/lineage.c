@@ -124,24 +124,32 @@ static int path_starts(const char *cmd, size_t i)
 	       ((cmd[i - 1] >= 'A' && cmd[i - 1] <= 'Z') || (cmd[i - 1] >= 'a' && cmd[i - 1] <= 'z'));
 }
 
-static char *place_key(const char *cmd)
+/* The length of the temporary directory s begins with, 0 for none. */
+static size_t tmpdir_at(const char *s)
 {
 	static const char *const tmpdirs[] = { "/tmp/", "/var/tmp/", "/dev/shm/" };
+
+	for (size_t d = 0; d < sizeof(tmpdirs) / sizeof(tmpdirs[0]); d++)
+		if (!strncmp(s, tmpdirs[d], strlen(tmpdirs[d])))
+			return strlen(tmpdirs[d]);
+	return 0;
+}
+
+static char *place_key(const char *cmd)
+{
 	size_t n = strlen(cmd), o = 0;
 	char *k = hg_xmalloc(n + 1);
 
 	for (size_t i = 0; i < n;) {
-		size_t d = 0, end, dot;
+		size_t dir = path_starts(cmd, i) ? tmpdir_at(cmd + i) : 0, end, dot;
 
-		while (d < 3 && strncmp(cmd + i, tmpdirs[d], strlen(tmpdirs[d])))
-			d++;
-		if (d == 3 || !path_starts(cmd, i)) {
+		if (!dir) {
 			k[o++] = cmd[i++];
 			continue;
 		}
-		memcpy(k + o, tmpdirs[d], strlen(tmpdirs[d]));
-		o += strlen(tmpdirs[d]);
-		i += strlen(tmpdirs[d]);
+		memcpy(k + o, cmd + i, dir);
+		o += dir;
+		i += dir;
 		for (end = i; end < n && cmd[end] != '/' && cmd[end] != ' '; end++)
 			;
 		for (dot = end; dot > i && cmd[dot - 1] != '.'; dot--)

@@ -1,7 +1,6 @@
 /*
  * point.c - a moment of a process image's life, and what was live at it per stack id
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +32,7 @@ int hg_point_parse(const char *cmd, const char *option, const char *text, int ti
 	}
 	out->kind = HG_POINT_SNAPSHOT;
 	if (text[0] == '#') {
-		char *end;
-
-		errno = 0;
-		v = text[1] >= '0' && text[1] <= '9' ? strtoull(text + 1, &end, 10) : 0;
-		if (!v || errno || *end || v > UINT32_MAX)
+		if (hg_u64_of(text + 1, 1, UINT32_MAX, 0, &v) < 0)
 			return hg_usage_error(cmd, "invalid snapshot id '%s' for %s: each process's "
 					      "snapshots are #1, #2, ... in the order taken "
 					      "(heapgraph snapshots lists them)", text, option);
@@ -81,6 +76,11 @@ struct hg_replay *hg_point_replay(const char *path, const struct hg_point_spec *
 	return hg_replay_file_at(path, flags, at);
 }
 
+int hg_point_names(const struct hg_point_spec *p, const struct hg_snapshot *sn)
+{
+	return p->label ? !strcmp(sn->label, p->label) : sn->id == p->id;
+}
+
 const struct hg_snapshot *hg_point_find_snapshot(const struct hg_image *im,
 						 const struct hg_point_spec *p)
 {
@@ -88,7 +88,7 @@ const struct hg_snapshot *hg_point_find_snapshot(const struct hg_image *im,
 		const struct hg_snapshot *sn = im->snapshots[i];
 		if (!sn->have_blocks)
 			continue;
-		if (p->label ? !strcmp(sn->label, p->label) : sn->id == p->id)
+		if (hg_point_names(p, sn))
 			return sn;
 	}
 	return NULL;

@@ -43,6 +43,9 @@ unsigned hg_point_flags(const struct hg_point_spec *p);
 /* Replay path so that every point in p[0..n) can be read. NULL when unreadable (printed). */
 struct hg_replay *hg_point_replay(const char *path, const struct hg_point_spec *p, size_t n);
 
+/* Whether snapshot sn is the one p (HG_POINT_SNAPSHOT) names: by label, or by #id. */
+int hg_point_names(const struct hg_point_spec *p, const struct hg_snapshot *sn);
+
 /* The snapshot of im the spec names (the latest with that label), or NULL. */
 const struct hg_snapshot *hg_point_find_snapshot(const struct hg_image *im,
 						 const struct hg_point_spec *p);

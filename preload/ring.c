@@ -304,12 +304,6 @@ int hg_ring_hold(uint64_t t_ns)
 }
 
 /*
- * The lock word holds the holder's tid. It lives in shared memory, so a holder killed in the
- * middle of its copy (SIGKILL, another thread's exit_group, exec) would hold it for ever; a
- * waiter that finds the holder gone takes the lock over. That is safe: the holder publishes
- * head only after its copy, so its half-written bytes are simply overwritten.
- */
-/*
  * Lower the overflow slot's stall_ns to t unless it is lower already (0 is none): a writer
  * that waits for the lock with a stamped record in hand, or a snapshot that takes it, keeps
  * the collector's horizon below its time. The collector clears it once the lock has stayed
@@ -326,7 +320,13 @@ static void hold_overflow_below(struct hg_ring_slot *s, uint64_t t)
 		;
 }
 
-/* 0 with the lock held, -1 when the collector is gone (no holder will ever be drained). */
+/*
+ * The lock word holds the holder's tid. It lives in shared memory, so a holder killed in the
+ * middle of its copy (SIGKILL, another thread's exit_group, exec) would hold it for ever; a
+ * waiter that finds the holder gone takes the lock over. That is safe: the holder publishes
+ * head only after its copy, so its half-written bytes are simply overwritten. Returns 0 with
+ * the lock held, -1 when the collector is gone (no holder will ever be drained).
+ */
 static int lock_overflow(struct hg_ring_slot *s, uint32_t tid)
 {
 	uint64_t since = 0;
@@ -414,6 +414,17 @@ static void keep_order(struct hg_thread *t)
 	}
 }
 
+/* A thread with no slot of its own is about to write through the overflow slot: what it put in
+ * a slot it gave back is written out first (keep_order), and its records are there from now. */
+static void to_overflow(struct hg_thread *t)
+{
+	if (!t->tid)
+		t->tid = (uint32_t)syscall(SYS_gettid);
+	if (t->moved == HG_MOVED_GAVE_BACK)
+		keep_order(t);
+	t->moved = HG_MOVED_OVERFLOW;
+}
+
 int hg_ring_hold_stream(uint64_t t_ns)
 {
 	struct hg_thread *t = &hg_tls;
@@ -427,10 +438,7 @@ int hg_ring_hold_stream(uint64_t t_ns)
 		keep_order(t);
 		return hg_ring_hold(t_ns);
 	}
-	if (!t->tid)
-		t->tid = (uint32_t)syscall(SYS_gettid);
-	if (t->moved == HG_MOVED_GAVE_BACK)
-		keep_order(t);
+	to_overflow(t);
 	s = overflow_slot();
 	hold_overflow_below(s, t_ns);
 	if (lock_overflow(s, t->tid) < 0) {
@@ -438,7 +446,6 @@ int hg_ring_hold_stream(uint64_t t_ns)
 		return 0;
 	}
 	t->holding = HG_HOLD_OVERFLOW;
-	t->moved = HG_MOVED_OVERFLOW;
 	return 1;
 }
 
@@ -491,12 +498,8 @@ static void put_slow(const void *rec, uint32_t n)
 		return;
 	}
 	if (!t->slot && claim(t) < 0) {
-		if (!t->tid)
-			t->tid = (uint32_t)syscall(SYS_gettid);
-		if (t->moved == HG_MOVED_GAVE_BACK)
-			keep_order(t);
+		to_overflow(t);
 		put_overflow(t, rec, n);
-		t->moved = HG_MOVED_OVERFLOW;
 		return;
 	}
 	keep_order(t);
