@@ -93,9 +93,10 @@ $(B)/heapgraph: $(ANA_OBJ)
 	$(call say,LD,$@)$(CC) -o $@ $(ANA_OBJ) $(ANA_LIBS)
 $(B)/libhganalyzer.a: $(ANA_LIB_OBJ)
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
-# The shim's modules for unit tests, without shim.o: its malloc must never replace the test
-# binary's own (an archive member is linked for any symbol still undefined, malloc included).
-$(B)/libhgshim.a: $(filter-out $(B)/preload/shim.o,$(SHIM_OBJ))
+# The shim's modules for unit tests, without shim.o and exec.o: their malloc and execve must
+# never replace the test binary's own (an archive member is linked for any symbol still
+# undefined, malloc included).
+$(B)/libhgshim.a: $(filter-out $(B)/preload/shim.o $(B)/preload/exec.o,$(SHIM_OBJ))
 	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 $(B)/check_heapgraph: $(UNIT_OBJ) $(B)/libhganalyzer.a $(B)/libhgshim.a
 	$(call say,LD,$@)$(CC) -o $@ $(UNIT_OBJ) $(B)/libhganalyzer.a $(B)/libhgshim.a \

@@ -382,8 +382,8 @@ static void nothing_traced(const char *prog)
 			   "never runs", file);
 	else
 		hg_warning("nothing was traced: no process of '%s' loaded the tracer (a program "
-			   "that is set-user-ID, or that runs its work with LD_PRELOAD taken out of "
-			   "the environment, as env -i does, runs untraced)", prog);
+			   "that is set-user-ID, or that another started with the execve system "
+			   "call rather than through the C library, runs untraced)", prog);
 }
 
 /* Some process called a malloc of its own, not the C library's (rustc's jemalloc): say so. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "boot.h"
+#include "hg_compiler.h"
 #include "progmaps.h"
 #include "rawlog.h"
 
@@ -62,6 +63,17 @@ size_t hg_boot_size(const void *p)
 		memcpy(&r.name, &sym_, sizeof(sym_));                                      \
 	} while (0)
 
+void *hg_boot_next(void **cache, const char *name)
+{
+	void *sym = __atomic_load_n(cache, __ATOMIC_RELAXED);
+
+	if (HG_UNLIKELY(!sym)) {
+		sym = dlsym(RTLD_NEXT, name);
+		__atomic_store_n(cache, sym, __ATOMIC_RELAXED);
+	}
+	return sym;
+}
+
 /* Whether fn is in the same object as the C library's own gnu_get_libc_version. */
 static int is_glibc(void *fn)
 {
@@ -96,6 +108,12 @@ int hg_boot_resolve(void)
 	RESOLVE(munmap);
 	RESOLVE(mremap);
 	RESOLVE(mprotect);
+	RESOLVE(execve);
+	RESOLVE(execvpe);
+	RESOLVE(fexecve);
+	RESOLVE(execveat);
+	RESOLVE(posix_spawn);
+	RESOLVE(posix_spawnp);
 	if (!r.malloc || !r.free || !r.calloc || !r.realloc) {
 		hg_rawlog("cannot find the real allocator with dlsym; tracing is off");
 		return -1;

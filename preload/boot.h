@@ -7,6 +7,7 @@
 #define HG_BOOT_H
 
 #include <stddef.h>
+#include <spawn.h>
 #include <sys/types.h>
 
 struct hg_real {
@@ -30,6 +31,15 @@ struct hg_real {
 	int (*munmap)(void *, size_t);
 	void *(*mremap)(void *, size_t, size_t, int, ...);
 	int (*mprotect)(void *, size_t, int);
+	/* The exec family (exec.c): resolved here, as a fork or vfork child may not call dlsym. */
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	int (*posix_spawn)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			   const posix_spawnattr_t *, char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+			    const posix_spawnattr_t *, char *const[], char *const[]);
 };
 
 /* Filled by hg_boot_resolve(); every allocator pointer is non-NULL afterwards or resolution
@@ -42,6 +52,14 @@ extern struct hg_real hg_real;
  * then cannot work at all).
  */
 int hg_boot_resolve(void);
+
+/*
+ * The next definition of `name` after ours (libc's), looked up with dlsym once into *cache;
+ * NULL if there is none. HG_BOOT_NEXT gives it the type of fn_var. For the entry points that
+ * hg_real lacks, or that may be called before hg_boot_resolve.
+ */
+void *hg_boot_next(void **cache, const char *name);
+#define HG_BOOT_NEXT(cache, name, fn_var) ((__typeof__(fn_var))hg_boot_next((cache), (name)))
 
 /* Serve an allocation from the static bootstrap buffer; NULL once it is exhausted. */
 void *hg_boot_alloc(size_t bytes, size_t align);

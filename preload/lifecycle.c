@@ -13,8 +13,10 @@
  *
  * Runs in: constructor, first allocation, fork child, thread exit, exit().
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@
 
 #include "arena.h"
 #include "boot.h"
+#include "exec_env.h"
 #include "guard.h"
 #include "lifecycle.h"
 #include "modules.h"
@@ -296,6 +299,22 @@ static int env_is(const char *name, const char *value)
 	return v && !strcmp(v, value);
 }
 
+/* What exec.c adds to the environment of a new image: the shim's absolute path (a relative
+ * LD_PRELOAD would not be found after a chdir) and the HEAPGRAPH_ variables as they are now. */
+static void save_exec_env(void)
+{
+	char path[PATH_MAX];
+	Dl_info info;
+
+	if (!dladdr((const void *)&hg_init, &info) || !info.dli_fname ||
+	    !realpath(info.dli_fname, path)) {
+		hg_rawlog("exec: cannot tell the shim's own path; exec'd images keep their "
+			  "environment as given");
+		return;
+	}
+	hg_exec_env_save(path);
+}
+
 /* Everything after the real allocator is known and the environment is readable. */
 static int start(void)
 {
@@ -330,6 +349,7 @@ static int start(void)
 	life.foreign_malloc = hg_malloc_is_foreign();
 	emit_process(0, (uint32_t)getppid(), hg_ring_barrier_now());
 	hg_modules_sync();
+	save_exec_env();
 	return 0;
 }
 

@@ -555,22 +555,6 @@ HG_EXPORT void _Exit(int code)
 	__builtin_unreachable();
 }
 
-/*
- * The next definition of `name` after ours (libc's), looked up once into *cache; NULL if there is
- * none. HG_NEXT gives it the type of fn_var.
- */
-static void *next_symbol(void **cache, const char *name)
-{
-	void *sym = __atomic_load_n(cache, __ATOMIC_RELAXED);
-
-	if (HG_UNLIKELY(!sym)) {
-		sym = dlsym(RTLD_NEXT, name);
-		__atomic_store_n(cache, sym, __ATOMIC_RELAXED);
-	}
-	return sym;
-}
-
-#define HG_NEXT(cache, name, fn_var) ((__typeof__(fn_var))next_symbol((cache), (name)))
 
 /*
  * quick_exit(code) runs the at_quick_exit handlers and then glibc's own _exit, past ours. The
@@ -600,7 +584,7 @@ HG_EXPORT void quick_exit(int code)
 
 	quick.code = code;
 	__atomic_store_n(&quick.pending, 1, __ATOMIC_RELEASE);
-	if ((real = hg_real.quick_exit) || (real = HG_NEXT(&next, "quick_exit", real)))
+	if ((real = hg_real.quick_exit) || (real = HG_BOOT_NEXT(&next, "quick_exit", real)))
 		real(code);
 	hg_at_quick_exit(); /* no C library's quick_exit: no handlers to run either */
 	syscall(SYS_exit_group, code);
@@ -637,7 +621,7 @@ HG_EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *usage)
 	int local;
 	pid_t rc;
 
-	if (!(real = HG_NEXT(&next, "wait4", real)))
+	if (!(real = HG_BOOT_NEXT(&next, "wait4", real)))
 		return (pid_t)syscall(SYS_wait4, pid, status, options, usage);
 	if (!status)
 		status = &local;
@@ -653,7 +637,7 @@ HG_EXPORT pid_t waitpid(pid_t pid, int *status, int options)
 	int local;
 	pid_t rc;
 
-	if (!(real = HG_NEXT(&next, "waitpid", real)))
+	if (!(real = HG_BOOT_NEXT(&next, "waitpid", real)))
 		return (pid_t)syscall(SYS_wait4, pid, status, options, NULL);
 	if (!status)
 		status = &local;
@@ -678,7 +662,7 @@ HG_EXPORT int waitid(idtype_t idtype, id_t id, siginfo_t *info, int options)
 	int (*real)(idtype_t, id_t, siginfo_t *, int);
 	int rc;
 
-	if (!(real = HG_NEXT(&next, "waitid", real)))
+	if (!(real = HG_BOOT_NEXT(&next, "waitid", real)))
 		return (int)syscall(SYS_waitid, idtype, id, info, options, NULL);
 	rc = real(idtype, id, info, options);
 	if (rc != 0 || !info || info->si_pid <= 0)
@@ -705,7 +689,7 @@ HG_EXPORT int dlclose(void *handle)
 	int (*real)(void *);
 	int rc;
 
-	if (!(real = HG_NEXT(&real_dlclose, "dlclose", real)))
+	if (!(real = HG_BOOT_NEXT(&real_dlclose, "dlclose", real)))
 		return -1; /* dlerror() says why */
 	rc = real(handle);
 	if (enter_map()) {

@@ -149,7 +149,8 @@ static void run_middle(struct hg_ring_header *r, char *const argv[])
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		syscall(SYS_close_range, 3u, ~0u, 0u); /* hold none of the program's files or pipes */
-		execve(argv[0], argv, collector_env());
+		/* Past exec.c's execve, which would put LD_PRELOAD back. */
+		syscall(SYS_execve, argv[0], argv, collector_env());
 		_exit(127);
 	}
 	if (grandchild > 0)

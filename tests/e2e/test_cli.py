@@ -16,7 +16,7 @@ import subprocess
 import time
 
 from harness import (Fail, Skip, check, check_schema, clean_env, clip, eq, marker_line, one_line,
-                     only_process, run)
+                     only_process, run, traced_same_as_bare)
 from test_samples import check_demo
 
 
@@ -682,6 +682,39 @@ def test_record_spawned_child_of_a_program_that_ended(ctx):
            what + "the child's allocation")
         eq([(s["live_bytes"], s["frames"][0]["function"], s["frames"][0]["line"])
             for s in child["sites"]], [(4321, "child_leak", line)], what + "the child's site")
+
+
+def test_record_exec_with_an_environment_of_its_own(ctx):
+    """An image started with an environment that lacks LD_PRELOAD (env -i, Python's subprocess
+    with env={}, each of the exec family and posix_spawn with an explicit environment, and
+    execl after clearenv) is traced too: the shim puts LD_PRELOAD and its HEAPGRAPH_ variables
+    back. The child sees the caller's own variable, its output and exit status are the untraced
+    run's, and its one leak is found. A HEAPGRAPH_RING=off the caller set is kept: that child
+    runs untraced. Before, every one of these children ran untraced."""
+    prog = ctx.sample("exec_env_cleared")
+    line = marker_line("exec_env_cleared.c", "child_leak")
+    child_site = [(777, "child_leak", line)]
+    ways = ["execve", "execle", "execvpe", "fexecve", "execveat", "posix_spawn", "posix_spawnp",
+            "clearenv"]
+    py = ("import subprocess, sys; "
+          "sys.exit(subprocess.run([sys.argv[1], '--child', 'python'], env={}).returncode)")
+    runs = [([prog, way], way) for way in ways]
+    runs.append(([shutil.which("env"), "-i", prog, "--child", "env-i"], "env-i"))
+    runs.append((["/usr/bin/python3", "-c", py, prog], "python"))
+    for argv, way in runs:
+        bare, _, rep = traced_same_as_bare(ctx, argv, expect_code=5)
+        eq(bare.text, "child %s: HG_SAMPLE=%s\n" % (
+            way, "kept" if way not in ("env-i", "python") else "(unset)"),
+           way + ": untraced output (test precondition)")
+        child = [p for p in rep["processes"] if p["command"] == "%s --child %s" % (prog, way)]
+        eq(len(child), 1, way + ": the child's image")
+        eq(child[0]["exit"], {"code": 5}, way + ": the child's exit")
+        eq([(s["live_bytes"], s["frames"][0]["function"], s["frames"][0]["line"])
+            for s in child[0]["sites"] if s["frames"][0]["function"] == "child_leak"],
+           child_site, way + ": the child's leak")
+    _, _, rep = traced_same_as_bare(ctx, [prog, "off"], expect_code=5)
+    eq([p["command"] for p in rep["processes"]], ["%s off" % prog],
+       "HEAPGRAPH_RING=off set by the caller: only the parent is traced")
 
 
 def test_version_and_help(ctx):
