@@ -3,13 +3,14 @@
  *
  * A snapshot must see a heap nobody changes, the way a tracing collector stops the mutator.
  * Threads are found in /proc/self/task (read with getdents64: opendir would allocate), less
- * those whose status file says they exited (a main thread that called pthread_exit stays
- * listed, a zombie, until the process ends). Each is sent SIGRTMAX-2 with tgkill, and the
- * handler saves the thread's registers from its ucontext, announces itself and waits on a
- * futex until released. A thread whose status file says it blocks that signal, or that sleeps
- * in a call the signal would cut short (sleeps_unrestartable), is not sent it
- * (send_unless_blocked, send_to_unblocked). The stopper never allocates or takes a lock while
- * others are stopped: a parked thread may hold malloc's locks or ours.
+ * those whose status file says they exited (a main thread that called pthread_exit stays listed,
+ * a zombie, until the process ends). Each is sent the stop signal with tgkill (SIGRTMAX-2, or
+ * the first real-time signal below it that the program does not handle), and the handler saves
+ * the thread's registers from its ucontext, announces itself and waits on a futex until
+ * released. A thread whose status file says it blocks that signal, or that sleeps in a call the
+ * signal would cut short (sleeps_unrestartable), is not sent it (send_unless_blocked,
+ * send_to_unblocked). The stopper never allocates or takes a lock while others are stopped: a
+ * parked thread may hold malloc's locks or ours.
  *
  * Runs in: the snapshotting thread (exit path, heapgraph_snapshot, the snapshot signal), and
  * the signal handler of every other thread.
@@ -34,12 +35,12 @@ static struct {
 	struct hg_world *w;   /* the world being stopped */
 	uint32_t parked;      /* atomic: threads inside the handler */
 	uint32_t release;     /* atomic futex word: 1 lets them go */
-	int installed;        /* our handler stays installed once set (see install) */
+	int sig;              /* the stop signal, once installed (see install); 0 before */
 } stop;
 
 static int stop_signal(void)
 {
-	return SIGRTMAX - 2;
+	return stop.sig;
 }
 
 static void on_stop(int sig, siginfo_t *info, void *ctx)
@@ -190,7 +191,7 @@ static int has_exited(const struct thread_status *st)
  * a call the signal would cut short (sleeps_unrestartable). */
 static int blocks_stop(const struct thread_status *st)
 {
-	return (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
+	return !stop_signal() || (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
 }
 
 /* Whether a listed thread is one to stop, and (*blocks) whether it is not to be sent the
@@ -295,29 +296,56 @@ static uint32_t send_to_unblocked(struct hg_world *w, pid_t pid)
 }
 
 /*
- * Install on_stop for the stop signal, unless the program handles that signal itself. It stays
- * installed: a thread that blocked the signal after it was sent receives it whenever it
- * unblocks, possibly long after the snapshot, and must then find a handler that returns at
- * once, not the default action (which would kill the process).
+ * Install on_stop for the stop signal: SIGRTMAX-2, or, when the program handles that one itself
+ * (the JDK's NIO does), the next real-time signal below it that it does not handle (the
+ * snapshot request signal has our other handler), down to SIGRTMIN+2 (the lowest ones are the
+ * most used: timers, and what libraries take from SIGRTMIN). The handler stays installed: a
+ * thread that blocked the signal after it was sent receives it whenever it unblocks, possibly
+ * long after the snapshot, and must then find a handler that returns at once, not the default
+ * action (which would kill the process). Should the program install its own handler there
+ * later, the next snapshot chooses again.
  */
-static int install(void)
+
+/* Whether the program has a handler of its own on sig (per old, its disposition). */
+static int programs_own(const struct sigaction *old)
+{
+	return (old->sa_flags & SA_SIGINFO) ? old->sa_sigaction != on_stop :
+					      old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+}
+
+/* Our handler on sig, unless the program has one there: 0, or -1 and sig left alone. */
+static int try_install(int sig)
 {
 	struct sigaction sa, old;
 
-	if (stop.installed)
-		return 0;
+	if (sigaction(sig, NULL, &old) < 0 || programs_own(&old))
+		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_stop;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigfillset(&sa.sa_mask);
-	if (sigaction(stop_signal(), &sa, &old) < 0)
+	if (sigaction(sig, &sa, &old) < 0)
 		return -1;
-	if ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
-		sigaction(stop_signal(), &old, NULL); /* the program's own: leave it alone */
+	/* The program may have installed one since the look above. */
+	if (programs_own(&old)) {
+		sigaction(sig, &old, NULL);
 		return -1;
 	}
-	stop.installed = 1;
+	stop.sig = sig;
 	return 0;
+}
+
+static int install(void)
+{
+	struct sigaction cur;
+
+	if (stop.sig && sigaction(stop.sig, NULL, &cur) == 0 && !programs_own(&cur))
+		return 0;
+	stop.sig = 0;
+	for (int sig = SIGRTMAX - 2; sig >= SIGRTMIN + 2; sig--)
+		if (try_install(sig) == 0)
+			return 0;
+	return -1;
 }
 
 int hg_world_stop(struct hg_world *w)
@@ -325,12 +353,13 @@ int hg_world_stop(struct hg_world *w)
 	uint32_t sent, more;
 	unsigned ms_used = 0;
 	pid_t pid = getpid();
+	int installed = install(); /* first: the threads' masks are read for the signal chosen */
 
 	list_threads(w);
 	w->n_stopped = 0;
 	if (w->n == 0)
 		return 0;
-	if (install() < 0)
+	if (installed < 0)
 		return -1;
 	stop.w = w;
 	__atomic_store_n(&stop.release, 0, __ATOMIC_RELEASE);

@@ -35,8 +35,8 @@ struct hg_world {
  * being waited for; those that do not answer within a second are left running, marked not
  * stopped.
  * Threads that exited are not listed. Needs w->thread allocated by the caller. Returns 0, or
- * -1 when the handler cannot be installed or the program handles SIGRTMAX-2 itself (nothing
- * is stopped then; w->n still lists the threads).
+ * -1 when the handler cannot be installed, the program handling every real-time signal from
+ * SIGRTMAX-2 down to SIGRTMIN+2 itself (nothing is stopped then; w->n still lists the threads).
  */
 int hg_world_stop(struct hg_world *w);
 

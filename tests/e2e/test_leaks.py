@@ -395,6 +395,27 @@ def test_leak_sigwait(ctx):
        (1600 + 1200, 2), "reachable (not possibly lost): bytes, blocks")
 
 
+def test_stop_signal_taken_by_the_program(ctx):
+    """samples/stop_signal_taken.c: the program handles SIGRTMAX-2 itself (the JDK's NIO
+    does). The snapshot stops its worker with another real-time signal, so both threads are
+    stopped (it once stopped none and scanned the stacks whole), and the program's handler
+    never runs. Exactly the dropped block leaks; the worker's local and the global's block
+    are reachable."""
+    prog = ctx.sample("stop_signal_taken")
+    bare = run([prog], cwd=ctx.fresh_dir("bare"))
+    eq((bare.code, bare.text), (3, "stop_signal_taken: handler ran 0 times\n"),
+       "untraced run: exit status, stdout (test precondition)")
+    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
+    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    proc = snapshot_of(ctx, trace, "taken")
+    sn = proc["snapshot"]
+    eq((sn["threads"], sn["threads_stopped"]), (2, 2), "snapshot (threads, threads_stopped)")
+    eq(groups(proc), [("direct", "make_leak", 560, 1)], "leak groups")
+    t = proc["totals"]
+    eq((t["reachable_bytes"] - t["possibly_bytes"], t["reachable_blocks"] - t["possibly_blocks"]),
+       (1200 + 900, 2), "reachable (not possibly lost): bytes, blocks")
+
+
 def test_leak_sparse_reservation(ctx):
     """samples/leak_sparse.c: a 256 MiB reservation with two pages written. The snapshot skips
     the pages never touched (a JVM's snapshot read its whole reserved heap) and still finds
