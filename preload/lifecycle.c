@@ -191,6 +191,7 @@ static void at_fork_child(void)
 
 void hg_exit_snapshot(const struct hg_caller *c)
 {
+	hg_snapshot_close_requests();
 	if (life.snapshot_at_exit)
 		hg_snapshot_take(HG_SNAP_EXIT, "exit", c);
 }
@@ -208,6 +209,7 @@ void hg_record_exit(int code, int sync)
 
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
+	hg_snapshot_close_requests();
 	hg_ownmem_sample(rec.t_ns);
 	hg_ring_put(&rec, sizeof(rec));
 	if (sync)

@@ -646,6 +646,15 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 		  (unsigned long)snap.written, (unsigned long)(hg_touched_skipped() >> 10));
 }
 
+/* atomic: the process is ending (hg_snapshot_close_requests); set once, for good. */
+static int requests_closed;
+
+void hg_snapshot_close_requests(void)
+{
+	__atomic_store_n(&requests_closed, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&hg_snapshot_pending, 0, __ATOMIC_RELEASE);
+}
+
 void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
 	int saved = errno; /* FUTEX_WAIT fails with EAGAIN or EINTR as a matter of course */
@@ -653,7 +662,11 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	lock();
-	take(why, label, c);
+	/* Checked under the lock: a request that waited for the exit snapshot to finish would
+	 * otherwise follow it, and the process's EXIT record. */
+	if ((why != HG_SNAP_SIGNAL && why != HG_SNAP_PERIODIC) ||
+	    !__atomic_load_n(&requests_closed, __ATOMIC_ACQUIRE))
+		take(why, label, c);
 	unlock();
 	errno = saved;
 }

@@ -59,4 +59,11 @@ extern uint64_t hg_snapshot_pending;
 /* Take the pending snapshot, if any. Call with the guard released, from the shim's exit. */
 void hg_snapshot_run_pending(void);
 
+/*
+ * The process is ending: from now on snapshot requests by signal (HEAPGRAPH_SNAPSHOT_SIGNAL,
+ * periodic ones) are dropped, a pending one too. The exit snapshot is the last word; one
+ * deferred until the exit path left the shim came after the EXIT record.
+ */
+void hg_snapshot_close_requests(void);
+
 #endif /* HG_SNAPSHOT_H */
