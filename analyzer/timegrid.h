@@ -5,10 +5,11 @@
  * nanoseconds apart differ in a byte or two that never repeats, while the rest of a program's
  * events (which stack, which size, which address malloc hands back) repeat and compress to
  * almost nothing. The collector therefore rounds the times of those events (ALLOC, FREE and the
- * program's own mmap family) down to a resolution (1 ms by default). Order within a thread is kept by the file; across threads, events in the
- * same tick sort frees first. The analyzer also compares events with a few exact times, the
- * barriers (an image's start, a fork, a heap snapshot): an event stamped after a barrier gets
- * at least the barrier's time plus one, so that it stays after it.
+ * program's own mmap family) down to a resolution (1 ms by default). Order within a thread is
+ * kept by the file; across threads, events in the same tick sort frees first. The analyzer also
+ * compares events with a few exact times, the barriers (an image's start, a fork, a heap
+ * snapshot): an event stamped after a barrier gets at least the barrier's time plus one, so
+ * that it stays after it.
  */
 #ifndef HG_TIMEGRID_H
 #define HG_TIMEGRID_H

@@ -28,10 +28,10 @@ struct hg_trace_reader *hg_trace_reader_open(const char *path);
 
 /*
  * Next record. Returns 1 with *out filled, 0 at a clean end of file (the last record read was
- * an HG_REC_END), or -1 at damage (a torn, corrupt or truncated block, a malformed record, or
- * a file that stops without an END block: cut short, or its writer still running). After -1, hg_trace_reader_damage()
- * describes it; every record before the damage has been returned. Records of unknown type are
- * returned too (callers skip them); their sizes are still checked.
+ * an HG_REC_END), or -1 at damage (a torn, corrupt or truncated block, a malformed record, or a
+ * file that stops without an END block: cut short, or its writer still running). After -1,
+ * hg_trace_reader_damage() describes it; every record before the damage has been returned.
+ * Records of unknown type are returned too (callers skip them); their sizes are still checked.
  */
 int hg_trace_reader_next(struct hg_trace_reader *r, struct hg_record *out);
 

@@ -12,9 +12,9 @@
 # A benchmark of a tracer that broke the program would measure nothing, so every run's output is
 # checked against the first run of the same workload: churn's, scan's and the python script's
 # checksum line, and the hash of the `git log -p` output, of the sqlite3 query's result and of
-# the object file gcc writes (startup has no output to check). A mismatch, a failed run or a missing trace
-# aborts that workload with a message and the table leaves it out; the script goes on with the
-# next workload and exits 1 at the end.
+# the object file gcc writes (startup has no output to check). A mismatch, a failed run or a
+# missing trace aborts that workload with a message and the table leaves it out; the script goes
+# on with the next workload and exits 1 at the end.
 #
 # Usage: bench/run.sh [WORKLOAD...]          (default: all; make bench runs this)
 #   churn1  bench/churn.c on 1 thread        churn2  the same on 2 threads
@@ -250,8 +250,8 @@ make_git_repo() {
 }
 
 # Sets WL_CMD (argv), WL_ENV (VAR=value list), WL_OUT (a file the workload writes, or ""),
-# WL_FP (what fingerprint compares: the "checksum" line or WL_OUT's hash, or "none") and WL_SHOW (the
-# command as the report prints it) for workload $1.
+# WL_FP (what fingerprint compares: the "checksum" line or WL_OUT's hash, or "none") and WL_SHOW
+# (the command as the report prints it) for workload $1.
 workload_setup() {
 	WL_ENV=(GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null) WL_OUT="" WL_FP=checksum
 	case $1 in

@@ -1,11 +1,11 @@
 /*
  * snapshot_race.c - four threads take heap snapshots at the same time, while allocating
  *
- * Four threads start together behind a barrier. On each of SR_ROUNDS rounds, thread i
- * allocates SR_BLOCKS blocks of 64 + 16 * i bytes, calls heapgraph_snapshot("race<i>") while
- * they are live, and frees them; so snapshots are requested by several threads at once, each
- * while the others allocate, free and snapshot. No stdio: the program writes with write(2). Without the shim (heapgraph_snapshot is a weak symbol) it runs
- * the same, without snapshots.
+ * Four threads start together behind a barrier. On each of SR_ROUNDS rounds, thread i allocates
+ * SR_BLOCKS blocks of 64 + 16 * i bytes, calls heapgraph_snapshot("race<i>") while they are
+ * live, and frees them; so snapshots are requested by several threads at once, each while the
+ * others allocate, free and snapshot. No stdio: the program writes with write(2). Without the
+ * shim (heapgraph_snapshot is a weak symbol) it runs the same, without snapshots.
  *
  * stdout: "snapshot_race: done" (one line); exit status 0.
  *

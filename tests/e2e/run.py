@@ -7,10 +7,10 @@ header comment (samples/*.c, samples/*.cc). A `/* site: NAME */` comment in a sa
 source line a test expects in a site's frame; tests look the line up rather than hard-coding it.
 
 Discovery: every function named test_* defined in tests/e2e/test_*.py is a test; files run in
-the order of FILE_ORDER (others after them, by name), functions in source order. A test with a `params` attribute runs once per
-parameter, named test_x[param]. A test passes by returning, fails by raising harness.Fail (or
-any other exception, reported the same way), and is skipped by raising harness.Skip (printed,
-not counted as passed or failed).
+the order of FILE_ORDER (others after them, by name), functions in source order. A test with a
+`params` attribute runs once per parameter, named test_x[param]. A test passes by returning,
+fails by raising harness.Fail (or any other exception, reported the same way), and is skipped by
+raising harness.Skip (printed, not counted as passed or failed).
 
 Output: one line per test ("ok NAME", "FAIL NAME: reason", "skip NAME: reason"), then exactly
 "N passed, N failed". Exit status 1 if any test failed, 2 on a usage error.

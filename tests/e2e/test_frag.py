@@ -222,9 +222,9 @@ def test_frag_no_rss_sample(ctx):
        "(record --rss-interval MS turns it on)", "frag's line with sampling off")
 
 
-NO_FRAGMENTATION = ("    diagnosis: no fragmentation: the free memory is mostly untouched heap top, "
-                    "which glibc took ahead of use and which is not resident until it is "
-                    "handed out")
+NO_FRAGMENTATION = ("    diagnosis: no fragmentation: the free memory is mostly untouched "
+                    "heap top, which glibc took ahead of use and which is not resident "
+                    "until it is handed out")
 
 
 def exit_entry(ctx, trace, name):

@@ -964,8 +964,8 @@ def test_leaks_no_snapshot(ctx):
        [(False, False, True), (True, False, False), (False, True, True)],
        "forkexec: (forked, exec, has a snapshot) per image")
     text = leaks(ctx, trace, fmt="text").text
-    check("no snapshot: replaced by exec: its heap was discarded" in text, "forkexec text does not say the fork child was replaced "
-          "by exec: %s" % clip(text))
+    check("no snapshot: replaced by exec: its heap was discarded" in text,
+          "forkexec text does not say the fork child was replaced by exec: %s" % clip(text))
 
     # HEAPGRAPH_SNAPSHOT=0: no exit snapshot.
     _, trace = ctx.record([ctx.sample("demo")], expect_code=0,
