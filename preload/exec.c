@@ -20,21 +20,24 @@
 #include <errno.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stddef.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "boot.h"
 #include "exec_env.h"
 #include "hg_compiler.h"
 #include "lifecycle.h"
+#include "rawlog.h"
 
 enum exec_kind { EXEC_PATH, EXEC_SEARCH, EXEC_FD, EXEC_AT, SPAWN_PATH, SPAWN_SEARCH };
 
 /* One call of the family, with everything but its environment. */
 struct exec_call {
-	enum exec_kind kind;
+	enum exec_kind kind;                       /* which entry point, and so which fields */
 	const char *path;                          /* file name, searched in PATH for _SEARCH */
-	char *const *argv;
+	char *const *argv;                         /* the new image's arguments, as given */
 	int fd;                                    /* EXEC_FD: the file; EXEC_AT: the directory */
 	int flags;                                 /* EXEC_AT */
 	pid_t *pid;                                /* SPAWN_*: where the child's pid goes */
@@ -81,18 +84,32 @@ static int call_real(const struct exec_call *c, char *const env[])
 	return -1;
 }
 
-/* c with env completed (exec_env.h), on this stack. */
+/* c with env completed (exec_env.h): on this stack when small, else in the static buffer. */
 static int call_with_env(const struct exec_call *c, char *const env[])
 {
 	size_t n_slots, preload_bytes;
 	char **slots, *preload;
+	int r, err;
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE ||
+	if (__atomic_load_n(&hg_state, __ATOMIC_ACQUIRE) != HG_ACTIVE ||
 	    !hg_exec_env_needs(env, &n_slots, &preload_bytes))
 		return call_real(c, env);
-	slots = alloca(n_slots * sizeof(*slots));
-	preload = alloca(preload_bytes ? preload_bytes : 1);
-	return call_real(c, hg_exec_env_fix(env, slots, n_slots, preload, preload_bytes));
+	if (n_slots <= HG_EXEC_ENV_STACK_SLOTS && preload_bytes <= HG_EXEC_ENV_STACK_PRELOAD) {
+		slots = alloca(n_slots * sizeof(*slots));
+		preload = alloca(preload_bytes ? preload_bytes : 1);
+		return call_real(c, hg_exec_env_fix(env, slots, n_slots, preload, preload_bytes));
+	}
+	/* A vfork child (another pid in our memory) must not take the buffer: see claim. */
+	if ((uint32_t)syscall(SYS_getpid) != hg_self_pid ||
+	    hg_exec_env_claim(n_slots, preload_bytes, &slots, &preload) < 0) {
+		hg_rawlog("exec: an environment of %zu entries passed on as it is", n_slots);
+		return call_real(c, env);
+	}
+	r = call_real(c, hg_exec_env_fix(env, slots, n_slots, preload, preload_bytes));
+	err = errno;
+	hg_exec_env_release();
+	errno = err;
+	return r;
 }
 
 /* kind EXEC_PATH or EXEC_SEARCH: execve or execvpe. */
@@ -163,9 +180,9 @@ HG_EXPORT int posix_spawnp(pid_t *pid, const char *file,
 /*
  * The execl forms: count the arguments (arg is argv[0], the list ends with a NULL), gather
  * them into an array on this stack, and for execle take the environment after the NULL.
- * E2BIG, as glibc says, for a list longer than any exec could take.
+ * E2BIG, as glibc says, for a list of INT_MAX arguments or more.
  */
-#define EXECL_MAX_ARGS 65536
+#define EXECL_MAX_ARGS ((size_t)INT_MAX - 1)
 
 static size_t count_args(const char *arg, va_list *ap)
 {

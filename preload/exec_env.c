@@ -21,11 +21,17 @@
 #define MAX_SAVED 32
 
 static struct {
-	char bytes[SAVED_BYTES];  /* the saved entries and the path, each NUL-terminated */
+	char bytes[SAVED_BYTES];     /* the saved entries and the path, each NUL-terminated */
 	const char *vars[MAX_SAVED]; /* "HEAPGRAPH_X=value" strings, into bytes */
-	size_t n_vars;
-	const char *self;         /* the shim's path, into bytes; NULL: add nothing */
+	size_t n_vars;               /* entries of vars in use */
+	const char *self;            /* the shim's path, into bytes; NULL: add nothing */
 } saved;
+
+static struct {
+	char *slots[HG_EXEC_ENV_MAX_ENTRIES + MAX_SAVED + 2]; /* the completed array */
+	char preload[HG_EXEC_ENV_MAX_PRELOAD];                /* its LD_PRELOAD entry */
+	int taken;                                            /* atomic: 1 while an exec uses it */
+} big;
 
 static const char *keep(size_t *used, const char *s)
 {
@@ -52,7 +58,7 @@ void hg_exec_env_save(const char *self_path)
 		if (strncmp(*e, PREFIX, sizeof(PREFIX) - 1) != 0)
 			continue;
 		if (saved.n_vars == MAX_SAVED || !(at = keep(&used, *e))) {
-			hg_rawlog("exec: no room to pass on %.40s to exec'd images", *e);
+			hg_rawlog("exec: no room to pass on %s to exec'd images", *e);
 			continue;
 		}
 		saved.vars[saved.n_vars++] = at;
@@ -115,13 +121,15 @@ static int names_self(const char *value)
 	return 0;
 }
 
-/* envp's LD_PRELOAD entry, or NULL. */
+/* envp's last LD_PRELOAD entry (the one the loader takes), or NULL. */
 static const char *preload_of(char *const envp[])
 {
+	const char *last = NULL;
+
 	for (char *const *e = envp; e && *e; e++)
 		if (!strncmp(*e, PRELOAD, PRELOAD_LEN))
-			return *e;
-	return NULL;
+			last = *e;
+	return last;
 }
 
 int hg_exec_env_needs(char *const envp[], size_t *n_slots, size_t *preload_bytes)
@@ -143,8 +151,8 @@ int hg_exec_env_needs(char *const envp[], size_t *n_slots, size_t *preload_bytes
 		missing++;
 		*preload_bytes = PRELOAD_LEN + strlen(saved.self) + 1;
 	} else if (!names_self(lp + PRELOAD_LEN)) {
-		/* "LD_PRELOAD=" self " " theirs */
-		*preload_bytes = strlen(saved.self) + 1 + strlen(lp) + 1;
+		/* "LD_PRELOAD=" theirs ":" self */
+		*preload_bytes = strlen(lp) + 1 + strlen(saved.self) + 1;
 	}
 	if (*preload_bytes > HG_EXEC_ENV_MAX_PRELOAD)
 		return *preload_bytes = 0;
@@ -163,17 +171,17 @@ static void put(char *dst, size_t *at, const char *s)
 	*at += n;
 }
 
-/* The LD_PRELOAD entry the new image gets, in preload: the shim, then theirs if any. */
+/* The LD_PRELOAD entry the new image gets, in preload: theirs if any, then the shim. */
 static char *make_preload(const char *theirs, char *preload)
 {
 	size_t at = 0;
 
 	put(preload, &at, PRELOAD);
-	put(preload, &at, saved.self);
-	if (theirs) {
-		put(preload, &at, " ");
+	if (theirs && theirs[PRELOAD_LEN]) {
 		put(preload, &at, theirs + PRELOAD_LEN);
+		put(preload, &at, ":");
 	}
+	put(preload, &at, saved.self);
 	preload[at] = '\0';
 	return preload;
 }
@@ -193,4 +201,28 @@ char **hg_exec_env_fix(char *const envp[], char **slots, size_t n_slots, char *p
 			slots[n++] = (char *)saved.vars[i];
 	slots[n] = NULL;
 	return slots;
+}
+
+int hg_exec_env_claim(size_t n_slots, size_t preload_bytes, char ***slots, char **preload)
+{
+	int expect = 0;
+
+	if (n_slots > sizeof(big.slots) / sizeof(big.slots[0]) ||
+	    preload_bytes > sizeof(big.preload) ||
+	    !__atomic_compare_exchange_n(&big.taken, &expect, 1, 0, __ATOMIC_ACQUIRE,
+					 __ATOMIC_RELAXED))
+		return -1;
+	*slots = big.slots;
+	*preload = big.preload;
+	return 0;
+}
+
+void hg_exec_env_release(void)
+{
+	__atomic_store_n(&big.taken, 0, __ATOMIC_RELEASE);
+}
+
+void hg_exec_env_after_fork(void)
+{
+	hg_exec_env_release();
 }

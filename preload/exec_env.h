@@ -10,9 +10,10 @@
  * variable the caller did set keeps the caller's value (HEAPGRAPH_RING=off still stops
  * tracing below it).
  *
- * The new array and the new LD_PRELOAD string live on the caller's stack: exec may be called
- * in a vfork child, where a mapping made would outlive the exec in the parent, and after a
- * fork of a threaded program, where malloc may deadlock.
+ * The new array and the new LD_PRELOAD string live on the caller's stack, or for a large
+ * environment in a static buffer: exec may be called in a vfork child, where a mapping made
+ * would outlive the exec in the parent, and after a fork of a threaded program, where malloc
+ * may deadlock.
  *
  * Runs in: start-up (hg_exec_env_save), the exec family and posix_spawn (the rest).
  */
@@ -21,8 +22,14 @@
 
 #include <stddef.h>
 
-/* An environment with more entries than this, or an LD_PRELOAD longer than this, is passed on
- * unchanged: its copy would not fit on the stack of every thread. */
+/* A completed environment of up to this many entries, with an LD_PRELOAD up to this long, is
+ * built on the caller's stack (2.5 KiB at most: a thread's stack may be 16 KiB, a signal's
+ * alternate stack less, and glibc's own exec uses some of it). */
+#define HG_EXEC_ENV_STACK_SLOTS 256
+#define HG_EXEC_ENV_STACK_PRELOAD 512
+
+/* A larger one, up to these, in the one static buffer (hg_exec_env_claim); beyond them, or
+ * with the buffer taken, the environment is passed on unchanged. */
 #define HG_EXEC_ENV_MAX_ENTRIES 4096
 #define HG_EXEC_ENV_MAX_PRELOAD 8192
 
@@ -46,11 +53,24 @@ int hg_exec_env_needs(char *const envp[], size_t *n_slots, size_t *preload_bytes
 
 /*
  * Fill slots (n_slots pointers, from hg_exec_env_needs) with envp's entries in order, the
- * caller's LD_PRELOAD replaced by one with the shim in front (written into preload, of
- * preload_bytes bytes), then the missing entries, then NULL. The strings are envp's, the
+ * caller's LD_PRELOAD (the last one: the loader reads that) replaced by one with the shim
+ * after the caller's libraries (written into preload, of preload_bytes bytes: a sanitizer's
+ * runtime must stay first), then the missing entries, then NULL. The strings are envp's, the
  * saved ones, or preload; nothing is allocated. Returns slots.
  */
 char **hg_exec_env_fix(char *const envp[], char **slots, size_t n_slots, char *preload,
 		       size_t preload_bytes);
+
+/*
+ * The static buffer for an environment larger than the stack's share: 0 with *slots and
+ * *preload pointing into it, until hg_exec_env_release; -1 when the sizes exceed it or
+ * another thread's exec holds it. Not for a vfork child: its exec, when it works, would never
+ * give the buffer back to the parent, whose memory it shares.
+ */
+int hg_exec_env_claim(size_t n_slots, size_t preload_bytes, char ***slots, char **preload);
+void hg_exec_env_release(void);
+
+/* In a fork child: a buffer another thread of the parent held at the fork is free here. */
+void hg_exec_env_after_fork(void);
 
 #endif /* HG_EXEC_ENV_H */

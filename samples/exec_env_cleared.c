@@ -7,7 +7,9 @@
  *                                  "HEAPGRAPH_RING=off"}):
  *                                  execve, execle, execvpe, fexecve, execveat, posix_spawn,
  *                                  posix_spawnp: that call; clearenv: clearenv(), setenv, then
- *                                  execl (environ-based); off: execve.
+ *                                  execl (environ-based); off: execve; bigenv: execve with
+ *                                  1000 more entries "V<n>=x", from a thread with a 16 KiB
+ *                                  stack (the completed environment must not go there).
  *                                  A spawning parent waits and exits with the child's status.
  *   child  (argv: PROG --child WAY) prints "child WAY: HG_SAMPLE=kept", leaks 777 bytes from
  *                                  child_leak and exits 5.
@@ -18,6 +20,7 @@
  */
 #define _GNU_SOURCE /* execvpe, execveat, clearenv */
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +58,33 @@ static int spawned(int search, char *args[], char *env[])
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+#define BIG_ENV 1000
+
+static char *big_env[BIG_ENV + 2];
+static char big_names[BIG_ENV][16];
+
+/* Thread body for "bigenv": exec with big_env; returns only if that failed. */
+static void *exec_big(void *args)
+{
+	execve("/proc/self/exe", args, big_env);
+	return NULL;
+}
+
+static void run_big(char **args)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+
+	big_env[0] = "HG_SAMPLE=kept";
+	for (int i = 0; i < BIG_ENV; i++) {
+		snprintf(big_names[i], sizeof(big_names[i]), "V%d=x", i);
+		big_env[i + 1] = big_names[i];
+	}
+	if (pthread_attr_init(&attr) == 0 && pthread_attr_setstacksize(&attr, 16384) == 0 &&
+	    pthread_create(&t, &attr, exec_big, args) == 0)
+		pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	char *args[] = { argv[0], "--child", argv[argc > 1 ? argc - 1 : 0], NULL };
@@ -82,6 +112,8 @@ int main(int argc, char **argv)
 		return spawned(1, args, env);
 	else if (!strcmp(way, "clearenv") && clearenv() == 0 && setenv("HG_SAMPLE", "kept", 1) == 0)
 		execl("/proc/self/exe", argv[0], "--child", way, (char *)NULL);
+	else if (!strcmp(way, "bigenv"))
+		run_big(args);
 	else if (!strcmp(way, "off") && (env[1] = "HEAPGRAPH_RING=off"))
 		execve("/proc/self/exe", args, env);
 	else

@@ -686,16 +686,17 @@ def test_record_spawned_child_of_a_program_that_ended(ctx):
 
 def test_record_exec_with_an_environment_of_its_own(ctx):
     """An image started with an environment that lacks LD_PRELOAD (env -i, Python's subprocess
-    with env={}, each of the exec family and posix_spawn with an explicit environment, and
-    execl after clearenv) is traced too: the shim puts LD_PRELOAD and its HEAPGRAPH_ variables
-    back. The child sees the caller's own variable, its output and exit status are the untraced
-    run's, and its one leak is found. A HEAPGRAPH_RING=off the caller set is kept: that child
-    runs untraced. Before, every one of these children ran untraced."""
+    with env={}, each of the exec family and posix_spawn with an explicit environment, execl
+    after clearenv, and execve of 1000 entries from a thread with a 16 KiB stack) is traced
+    too: the shim puts LD_PRELOAD and its HEAPGRAPH_ variables back. The child sees the
+    caller's own variable, its output and exit status are the untraced run's, and its one leak
+    is found. A HEAPGRAPH_RING=off the caller set is kept: that child runs untraced. Before,
+    every one of these children ran untraced."""
     prog = ctx.sample("exec_env_cleared")
     line = marker_line("exec_env_cleared.c", "child_leak")
     child_site = [(777, "child_leak", line)]
     ways = ["execve", "execle", "execvpe", "fexecve", "execveat", "posix_spawn", "posix_spawnp",
-            "clearenv"]
+            "clearenv", "bigenv"]
     py = ("import subprocess, sys; "
           "sys.exit(subprocess.run([sys.argv[1], '--child', 'python'], env={}).returncode)")
     runs = [([prog, way], way) for way in ways]

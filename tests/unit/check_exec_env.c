@@ -3,9 +3,11 @@
  *
  * The shim starts with environ holding LD_PRELOAD and two HEAPGRAPH_ variables. An
  * environment that lacks them gets them after its own entries, in order; one that has them
- * (the shim in LD_PRELOAD by path or by file name) is left alone; another LD_PRELOAD gets the
- * shim put in front; a HEAPGRAPH_ variable the caller set keeps the caller's value; NULL is an
- * empty environment. Nothing is added once the saved state is forgotten or with no path.
+ * (the shim in LD_PRELOAD by path or by file name) is left alone; another LD_PRELOAD (the last
+ * one, which the loader reads) gets the shim after the caller's libraries; a HEAPGRAPH_ variable
+ * the caller set keeps the caller's value; NULL is an empty environment. Nothing is added once
+ * the saved state is forgotten or with no path. The static buffer for large environments is
+ * held by one exec at a time, and free again in a fork child.
  */
 #include <check.h>
 #include <string.h>
@@ -76,19 +78,51 @@ START_TEST(test_exec_env_complete_is_left_alone)
 }
 END_TEST
 
-START_TEST(test_exec_env_other_preload_gets_the_shim_in_front)
+START_TEST(test_exec_env_other_preload_gets_the_shim_after)
 {
 	char *env[] = { S("LD_PRELOAD=/x/liba.so /x/libheapgraph.so.old"),
 			S("HEAPGRAPH_DEPTH=3"), S("B=2"), NULL };
+	/* The loader takes the last LD_PRELOAD: that one is completed, the first left as it is. */
+	char *twice[] = { S("LD_PRELOAD=" SELF), S("LD_PRELOAD="), S("HEAPGRAPH_DEPTH=3"),
+			  S("HEAPGRAPH_RING=/dev/shm/r"), NULL };
 	char *out[16], preload[256];
 
 	save();
 	ck_assert_uint_eq(fix(env, out, preload, sizeof(preload)), 4);
-	ck_assert_str_eq(out[0], "LD_PRELOAD=" SELF " /x/liba.so /x/libheapgraph.so.old");
+	ck_assert_str_eq(out[0], "LD_PRELOAD=/x/liba.so /x/libheapgraph.so.old:" SELF);
 	ck_assert_ptr_eq(out[0], preload);
 	ck_assert_str_eq(out[1], "HEAPGRAPH_DEPTH=3"); /* the caller's value stays */
 	ck_assert_str_eq(out[2], "B=2");
 	ck_assert_str_eq(out[3], "HEAPGRAPH_RING=/dev/shm/r");
+	ck_assert_uint_eq(fix(twice, out, preload, sizeof(preload)), 4);
+	ck_assert_str_eq(out[0], "LD_PRELOAD=" SELF);
+	ck_assert_ptr_ne(out[0], preload);
+	ck_assert_str_eq(out[1], "LD_PRELOAD=" SELF); /* the empty one, completed */
+	ck_assert_ptr_eq(out[1], preload);
+}
+END_TEST
+
+START_TEST(test_exec_env_static_buffer_is_claimed_once)
+{
+	char **slots, **again, *preload, *preload2;
+
+	ck_assert_int_eq(hg_exec_env_claim(HG_EXEC_ENV_MAX_ENTRIES + 1, HG_EXEC_ENV_MAX_PRELOAD,
+					   &slots, &preload), 0);
+	ck_assert_ptr_nonnull(slots);
+	ck_assert_ptr_nonnull(preload);
+	/* Taken: a second exec passes its environment on as it is. */
+	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), -1);
+	hg_exec_env_release();
+	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), 0);
+	ck_assert_ptr_eq(again, slots);
+	/* A fork child's copy is free even if a thread of the parent held it. */
+	hg_exec_env_after_fork();
+	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), 0);
+	hg_exec_env_release();
+	/* Larger than the buffer: refused. */
+	ck_assert_int_eq(hg_exec_env_claim(8, HG_EXEC_ENV_MAX_PRELOAD + 1, &again, &preload2), -1);
+	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), 0);
+	hg_exec_env_release();
 }
 END_TEST
 
@@ -114,7 +148,8 @@ Suite *exec_env_suite(void)
 
 	tcase_add_test(tc, test_exec_env_empty_gets_everything);
 	tcase_add_test(tc, test_exec_env_complete_is_left_alone);
-	tcase_add_test(tc, test_exec_env_other_preload_gets_the_shim_in_front);
+	tcase_add_test(tc, test_exec_env_other_preload_gets_the_shim_after);
+	tcase_add_test(tc, test_exec_env_static_buffer_is_claimed_once);
 	tcase_add_test(tc, test_exec_env_nothing_saved_adds_nothing);
 	suite_add_tcase(s, tc);
 	return s;
