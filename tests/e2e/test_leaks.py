@@ -226,6 +226,17 @@ CYCLES_TOTALS = dict(direct_bytes=112, direct_blocks=1, indirect_bytes=1184, ind
                      live_bytes=3648, live_blocks=30, allocations=30, frees=0)
 
 
+def record_as_bare(ctx, prog, code, text):
+    """Run prog untraced (its exit status and stdout must be code and text: a precondition),
+    then under record, where both must be the same. Returns the trace."""
+    bare = run([prog], cwd=ctx.fresh_dir("bare"))
+    eq((bare.code, bare.text), (code, text),
+       "untraced run: exit status, stdout (test precondition)")
+    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
+    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    return trace
+
+
 def test_leak_cycles(ctx):
     out, trace, rep = record_leaks(ctx, "leak_cycles")
     eq(out, "leak_cycles: built\n", "stdout")
@@ -346,11 +357,8 @@ def test_leak_sigblock(ctx):
     snapshots exactly the dropped pair leaks, and the thread's local and the global's block
     are reachable."""
     prog = ctx.sample("leak_sigblock")
-    bare = run([prog], cwd=ctx.fresh_dir("bare"))
-    eq((bare.code, bare.text), (3, "leak_sigblock: no signal pending in the blocked thread\n"),
-       "untraced run: exit status, stdout (test precondition)")
-    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
-    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    trace = record_as_bare(ctx, prog, 3,
+                           "leak_sigblock: no signal pending in the blocked thread\n")
     report = only_process(ctx.report_json(trace), "leak_sigblock")
     held = sorted((fn_base(s["frames"][0]), s["live_bytes"], s["live_blocks"])
                   for s in report["sites"]
@@ -378,11 +386,8 @@ def test_leak_sigwait(ctx):
     the untraced run's; exactly the dropped pair leaks, and the thread's local and the
     global's block are reachable."""
     prog = ctx.sample("leak_sigwait")
-    bare = run([prog], cwd=ctx.fresh_dir("bare"))
-    eq((bare.code, bare.text), (3, "leak_sigwait: the signal thread got SIGUSR1 only\n"),
-       "untraced run: exit status, stdout (test precondition)")
-    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
-    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    trace = record_as_bare(ctx, prog, 3,
+                           "leak_sigwait: the signal thread got SIGUSR1 only\n")
     proc = snapshot_of(ctx, trace, "waiting")
     sn = proc["snapshot"]
     eq((sn["threads"], sn["threads_stopped"]), (2, 1), "snapshot (threads, threads_stopped)")
@@ -402,11 +407,8 @@ def test_stop_signal_taken_by_the_program(ctx):
     never runs. Exactly the dropped block leaks; the worker's local and the global's block
     are reachable."""
     prog = ctx.sample("stop_signal_taken")
-    bare = run([prog], cwd=ctx.fresh_dir("bare"))
-    eq((bare.code, bare.text), (3, "stop_signal_taken: handler ran 0 times\n"),
-       "untraced run: exit status, stdout (test precondition)")
-    res, trace = ctx.record([prog], cwd=ctx.fresh_dir("traced"))
-    eq((res.code, res.text), (bare.code, bare.text), "exit status, stdout under record")
+    trace = record_as_bare(ctx, prog, 3,
+                           "stop_signal_taken: handler ran 0 times\n")
     proc = snapshot_of(ctx, trace, "taken")
     sn = proc["snapshot"]
     eq((sn["threads"], sn["threads_stopped"]), (2, 2), "snapshot (threads, threads_stopped)")
