@@ -295,22 +295,18 @@ static uint32_t send_to_unblocked(struct hg_world *w, pid_t pid)
 	return sent;
 }
 
-/*
- * Install on_stop for the stop signal: SIGRTMAX-2, or, when the program handles that one itself
- * (the JDK's NIO does), the next real-time signal below it that it does not handle (the
- * snapshot request signal has our other handler), down to SIGRTMIN+2 (the lowest ones are the
- * most used: timers, and what libraries take from SIGRTMIN). The handler stays installed: a
- * thread that blocked the signal after it was sent receives it whenever it unblocks, possibly
- * long after the snapshot, and must then find a handler that returns at once, not the default
- * action (which would kill the process). Should the program install its own handler there
- * later, the next snapshot chooses again.
- */
-
-/* Whether the program has a handler of its own on sig (per old, its disposition). */
-static int programs_own(const struct sigaction *old)
+/* Whether a disposition is on_stop. */
+static int is_ours(const struct sigaction *a)
 {
-	return (old->sa_flags & SA_SIGINFO) ? old->sa_sigaction != on_stop :
-					      old->sa_handler != SIG_DFL && old->sa_handler != SIG_IGN;
+	return (a->sa_flags & SA_SIGINFO) && a->sa_sigaction == on_stop;
+}
+
+/* Whether the program has a handler of its own in a disposition (not ours, not the default,
+ * not ignored). */
+static int programs_own(const struct sigaction *a)
+{
+	return !is_ours(a) && ((a->sa_flags & SA_SIGINFO) ||
+			       (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN));
 }
 
 /* Our handler on sig, unless the program has one there: 0, or -1 and sig left alone. */
@@ -335,11 +331,21 @@ static int try_install(int sig)
 	return 0;
 }
 
+/*
+ * Install on_stop for the stop signal: SIGRTMAX-2, or, when the program handles that one itself
+ * (the JDK's NIO does), the next real-time signal below it that it does not handle (the
+ * snapshot request signal has our other handler), down to SIGRTMIN+2 (the lowest ones are the
+ * most used: timers, and what libraries take from SIGRTMIN). The handler stays installed: a
+ * thread that blocked the signal after it was sent receives it whenever it unblocks, possibly
+ * long after the snapshot, and must then find a handler that returns at once, not the default
+ * action (which would kill the process). Should the program put its own handler, or the
+ * default action, there later, the next snapshot chooses again.
+ */
 static int install(void)
 {
 	struct sigaction cur;
 
-	if (stop.sig && sigaction(stop.sig, NULL, &cur) == 0 && !programs_own(&cur))
+	if (stop.sig && sigaction(stop.sig, NULL, &cur) == 0 && is_ours(&cur))
 		return 0;
 	stop.sig = 0;
 	for (int sig = SIGRTMAX - 2; sig >= SIGRTMIN + 2; sig--)

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "fixtures.h"
@@ -134,6 +135,54 @@ START_TEST(test_world_leaves_blocking_thread_alone)
 }
 END_TEST
 
+static volatile sig_atomic_t program_handled; /* the program's own handler ran */
+
+static void programs_handler(int sig)
+{
+	(void)sig;
+	program_handled++;
+}
+
+/* Stop and resume the N_WAITERS waiters; every one must have stopped. */
+static void stop_all(void)
+{
+	ck_assert_int_eq(hg_world_stop(&world), 0);
+	ck_assert_uint_eq(world.n, N_WAITERS);
+	ck_assert_uint_eq(world.n_stopped, N_WAITERS);
+	hg_world_resume(&world);
+}
+
+/*
+ * The stop signal follows the program: the first stop takes SIGRTMAX-2; once the program puts
+ * its own handler there, the next stop takes another signal and the program's handler never
+ * runs; once the program gives it back to the default action (which would kill the process
+ * were it sent), the stop takes it again with our handler. The last once killed the process.
+ */
+START_TEST(test_world_stop_signal_follows_the_program)
+{
+	struct sigaction sa, cur;
+	pthread_t t[N_WAITERS];
+
+	start_waiters(t, N_WAITERS, 0);
+	stop_all();
+	ck_assert_int_eq(sigaction(SIGRTMAX - 2, NULL, &cur), 0);
+	ck_assert(cur.sa_flags & SA_SIGINFO); /* ours */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = programs_handler;
+	ck_assert_int_eq(sigaction(SIGRTMAX - 2, &sa, NULL), 0);
+	stop_all();
+	ck_assert_int_eq(program_handled, 0);
+	ck_assert_int_eq(sigaction(SIGRTMAX - 3, NULL, &cur), 0);
+	ck_assert(cur.sa_flags & SA_SIGINFO); /* ours, one below */
+	signal(SIGRTMAX - 2, SIG_DFL);
+	signal(SIGRTMAX - 3, SIG_DFL);
+	stop_all();
+	ck_assert_int_eq(sigaction(SIGRTMAX - 2, NULL, &cur), 0);
+	ck_assert(cur.sa_flags & SA_SIGINFO);
+	ck_assert_ptr_null(release_waiters(t, N_WAITERS));
+}
+END_TEST
+
 static void stop_after_main_exit(int fd)
 {
 	uint32_t got[3];
@@ -174,6 +223,7 @@ Suite *world_suite(void)
 	tcase_add_test(tc, test_world_stops_every_thread);
 	tcase_add_test(tc, test_world_leaves_blocking_thread_alone);
 	tcase_add_test(tc, test_world_skips_exited_main_thread);
+	tcase_add_test(tc, test_world_stop_signal_follows_the_program);
 	suite_add_tcase(s, tc);
 	return s;
 }
