@@ -18,11 +18,10 @@
  */
 #include <alloca.h>
 #include <errno.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdarg.h>
-#include <limits.h>
 #include <stddef.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "boot.h"
@@ -99,8 +98,8 @@ static int call_with_env(const struct exec_call *c, char *const env[])
 		preload = alloca(preload_bytes ? preload_bytes : 1);
 		return call_real(c, hg_exec_env_fix(env, slots, n_slots, preload, preload_bytes));
 	}
-	/* A vfork child (another pid in our memory) must not take the buffer: see claim. */
-	if ((uint32_t)syscall(SYS_getpid) != hg_self_pid ||
+	/* A vfork child must not take the buffer: see hg_exec_env_claim. */
+	if (hg_in_vfork_child() ||
 	    hg_exec_env_claim(n_slots, preload_bytes, &slots, &preload) < 0) {
 		hg_rawlog("exec: an environment of %zu entries passed on as it is", n_slots);
 		return call_real(c, env);

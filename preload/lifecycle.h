@@ -7,7 +7,9 @@
 #define HG_LIFECYCLE_H
 
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "hg_clock.h"
 
@@ -20,6 +22,14 @@ enum hg_state {
 
 extern int hg_state;         /* enum hg_state; read relaxed on the fast path */
 extern uint32_t hg_self_pid; /* getpid() of this process, refreshed in the fork child */
+
+/* Whether this is a vfork child: another process running in our memory (hg_self_pid is still
+ * the parent's) until it execs or exits. What it does is not ours to record, and what it
+ * takes from our memory the parent never gets back. */
+static inline int hg_in_vfork_child(void)
+{
+	return (uint32_t)syscall(SYS_getpid) != hg_self_pid;
+}
 
 /* The ring's clock (hg_clock.h), copied from its header when the shim attaches. */
 extern struct hg_ring_clock hg_clock;

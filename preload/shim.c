@@ -520,9 +520,7 @@ HG_EXPORT size_t malloc_usable_size(void *p)
  */
 static void note_exit(int code, const struct hg_caller *c)
 {
-	/* A vfork child shares our memory (and hg_self_pid) until it execs or exits: its exit is
-	 * not ours to record. */
-	if ((uint32_t)syscall(SYS_getpid) != hg_self_pid)
+	if (hg_in_vfork_child()) /* its exit is not ours to record */
 		return;
 	if (enter()) {
 		hg_exit_snapshot(c);
@@ -554,7 +552,6 @@ HG_EXPORT void _Exit(int code)
 	syscall(SYS_exit_group, code);
 	__builtin_unreachable();
 }
-
 
 /*
  * quick_exit(code) runs the at_quick_exit handlers and then glibc's own _exit, past ours. The
