@@ -20,6 +20,9 @@
  */
 #include "symbolize_int.h"
 
+#include "debug_cache.h"
+
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -112,9 +115,10 @@ static bool hg_sym_named_debug_file(const char *file, const char *debuglink)
  * the standard search. With DEBUGINFOD_URLS set the standard search runs whole, servers
  * included.
  */
-static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
-				 GElf_Addr base, const char *file, const char *debuglink,
-				 GElf_Word crc, char **debuginfo_file)
+static int hg_sym_find_debuginfo_uncached(Dwfl_Module *mod, void **userdata,
+					  const char *modname, GElf_Addr base, const char *file,
+					  const char *debuglink, GElf_Word crc,
+					  char **debuginfo_file)
 {
 	const char *urls = getenv("DEBUGINFOD_URLS");
 	bool named = true;
@@ -136,6 +140,69 @@ static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *
 	}
 	return named ? dwfl_standard_find_debuginfo(mod, userdata, modname, base, file, debuglink,
 						    crc, debuginfo_file) : -1;
+}
+
+/* HG_SYM_DEBUG_DIR/.build-id/xx/rest.debug for build id id[0..n) into file (size bytes).
+ * Returns -1 when it does not fit or n is out of range. */
+static int hg_sym_build_id_file(char *file, size_t size, const uint8_t *id, size_t n)
+{
+	int len;
+
+	if (n < 2 || n > HG_SYM_MAX_BUILD_ID)
+		return -1;
+	len = snprintf(file, size, "%s/.build-id/%02x/", HG_SYM_DEBUG_DIR, id[0]);
+	for (size_t i = 1; i < n && len > 0 && (size_t)len < size; i++)
+		len += snprintf(file + len, size - (size_t)len, "%02x", id[i]);
+	if (len < 0 || (size_t)len >= size)
+		return -1;
+	return (size_t)snprintf(file + len, size - (size_t)len, ".debug") < size - (size_t)len ?
+		       0 : -1;
+}
+
+/*
+ * The cache's inflated copy (debug_cache.h) of the debug file of build id id[0..n), made now
+ * from HG_SYM_DEBUG_DIR/.build-id when the cache has none: a descriptor, with its path in
+ * *name. Returns -1 when there is none: no such file, one too small to be worth a copy, the
+ * cache off. The copy's build id is checked, as libdwfl would check the file's.
+ */
+static int hg_sym_debug_cached(const uint8_t *id, size_t n, char **name)
+{
+	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID];
+	int fd = hg_debug_cache_open(id, n, name), orig;
+
+	if (fd >= 0 || hg_sym_build_id_file(file, sizeof(file), id, n) != 0 ||
+	    (orig = open(file, O_RDONLY | O_CLOEXEC)) < 0)
+		return fd;
+	if (hg_debug_cache_add(orig) == 1)
+		fd = hg_debug_cache_open(id, n, name);
+	close(orig);
+	return fd;
+}
+
+/*
+ * The debug file of a module: its inflated copy in the cache (debug_cache.h), made now if the
+ * file is under HG_SYM_DEBUG_DIR/.build-id, else what the search finds, of which a copy is
+ * then made for the reports to come. That report still reads the original: libdwfl's searches
+ * keep the Elf they opened to check the build id and ignore the descriptor returned, so
+ * libdw would inflate it a second time. dwz alternate files are not cached.
+ */
+static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname,
+				 GElf_Addr base, const char *file, const char *debuglink,
+				 GElf_Word crc, char **debuginfo_file)
+{
+	bool alternate = debuglink && !crc;
+	const unsigned char *id;
+	GElf_Addr at;
+	int n, fd;
+
+	n = alternate ? 0 : dwfl_module_build_id(mod, &id, &at);
+	if (n > 0 && (fd = hg_sym_debug_cached(id, (size_t)n, debuginfo_file)) >= 0)
+		return fd;
+	fd = hg_sym_find_debuginfo_uncached(mod, userdata, modname, base, file, debuglink, crc,
+					    debuginfo_file);
+	if (fd >= 0 && !alternate)
+		hg_debug_cache_add(fd);
+	return fd;
 }
 
 static const Dwfl_Callbacks hg_sym_callbacks = {
@@ -192,18 +259,26 @@ const char *hg_demangle(struct hg_symbolizer *s, const char *name)
 /* Modules                                                                                    */
 /* ------------------------------------------------------------------------------------------ */
 
-/* Open `file` as m's single module. Returns -1, leaving m untouched, when it is not ELF. */
-static int hg_sym_module_report(struct hg_sym_module *m, const char *file)
+/*
+ * Open `file` as m's single module, from fd when it is not -1 (fd is closed either way).
+ * Returns -1, leaving m untouched, when it is not ELF.
+ */
+static int hg_sym_module_report(struct hg_sym_module *m, const char *file, int fd)
 {
 	Dwfl *dwfl = dwfl_begin(&hg_sym_callbacks);
 	Dwfl_Module *mod;
 	GElf_Addr bias;
 
-	if (!dwfl)
+	if (!dwfl) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	dwfl_report_begin(dwfl);
 	/* base 0 + add_p_vaddr: an ET_DYN keeps its link-time addresses (see the top comment). */
-	mod = dwfl_report_elf(dwfl, m->path, file, -1, 0, true);
+	mod = dwfl_report_elf(dwfl, m->path, file, fd, 0, true);
+	if (!mod && fd >= 0)
+		close(fd); /* consumed only by a module reported */
 	if (dwfl_report_end(dwfl, NULL, NULL) != 0 || !mod || !dwfl_module_getelf(mod, &bias)) {
 		dwfl_end(dwfl);
 		return -1;
@@ -235,17 +310,16 @@ static int hg_sym_module_id_differs(const struct hg_sym_module *m)
 static int hg_sym_module_report_debug(struct hg_sym_module *m)
 {
 	struct hg_sym_module old = *m;
-	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID];
-	int len;
+	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID], *name = NULL;
+	int rc, fd;
 
-	if (m->build_id_len < 2 || m->build_id_len > HG_SYM_MAX_BUILD_ID)
+	if (hg_sym_build_id_file(file, sizeof(file), m->build_id, m->build_id_len) != 0)
 		return -1;
-	len = snprintf(file, sizeof(file), "%s/.build-id/%02x/", HG_SYM_DEBUG_DIR,
-		       m->build_id[0]);
-	for (size_t i = 1; i < m->build_id_len; i++)
-		len += snprintf(file + len, sizeof(file) - (size_t)len, "%02x", m->build_id[i]);
-	snprintf(file + len, sizeof(file) - (size_t)len, ".debug");
-	if (hg_sym_module_report(m, file) != 0)
+	/* A debug file as the module: its compressed sections are inflated once, in the cache. */
+	fd = hg_sym_debug_cached(m->build_id, m->build_id_len, &name);
+	rc = hg_sym_module_report(m, name ? name : file, fd);
+	free(name);
+	if (rc != 0)
 		return -1;
 	if (hg_sym_module_id_differs(m)) {
 		dwfl_end(m->dwfl);
@@ -260,7 +334,7 @@ static int hg_sym_module_report_debug(struct hg_sym_module *m)
 /* Open m from its path, or from the debug file of its build id when the path is gone or stale. */
 static void hg_sym_module_open(struct hg_sym_module *m)
 {
-	if (hg_sym_module_report(m, m->path) != 0) {
+	if (hg_sym_module_report(m, m->path, -1) != 0) {
 		m->mismatch = m->build_id_len > 0;
 		hg_sym_module_report_debug(m);
 		return;

@@ -66,8 +66,9 @@ int hg_symbolize(struct hg_symbolizer *s, const char *path, const uint8_t *build
 
 /*
  * Open the module now, with its DWARF (whose sections a distribution compresses: libc's take
- * tens of milliseconds to inflate), so that the first hg_symbolize() of it does not wait. The
- * same cache as hg_symbolize(): a module opened here is not opened again. Never prints.
+ * tens of milliseconds to inflate, unless debug_cache.h has them inflated already), so that
+ * the first hg_symbolize() of it does not wait. The same cache as hg_symbolize(): a module
+ * opened here is not opened again. Never prints.
  */
 void hg_symbolizer_preload(struct hg_symbolizer *s, const char *path, const uint8_t *build_id,
 			   size_t build_id_len);

@@ -9,6 +9,8 @@
  * time. So the framer watches the modules the replay reads, and a thread opens each in the
  * framer's symbolizer; the framer takes its symbolizer back before its first lookup, waiting
  * for the module being opened at most. A module no stack needs costs that thread's time only.
+ * Since the debug cache (debug_cache.h) keeps libc's debug file inflated, only a report that
+ * finds the cache without it inflates; opening modules still overlaps the replay.
  */
 #include <pthread.h>
 #include <stdint.h>

@@ -11,8 +11,8 @@ level=${1:-build}
 pkgs="gcc make pkg-config libunwind-dev uthash-dev libdw-dev libelf-dev libzstd-dev liblzma-dev"
 case "$level" in
 build) ;;
-test) pkgs="$pkgs check g++ python3 valgrind sqlite3 python3-pandas" ;;
-bench) pkgs="$pkgs check g++ python3 valgrind heaptrack sqlite3 git time liblsan0" ;;
+test) pkgs="$pkgs check g++ python3 valgrind sqlite3 python3-pandas libc6-dbg" ;;
+bench) pkgs="$pkgs check g++ python3 valgrind heaptrack sqlite3 git time liblsan0 libc6-dbg" ;;
 *) echo "install-deps.sh: error: unknown level '$level' (build, test or bench)" >&2; exit 2 ;;
 esac
 

@@ -59,12 +59,18 @@ def clip(s, n=600):
     return s if len(s) <= n else s[:n] + "...[%d more chars]" % (len(s) - n)
 
 
+# The variable run.py sets to the run's own debug cache (HEAPGRAPH_CACHE of every command).
+CACHE_VAR = "HG_E2E_CACHE"
+
+
 def clean_env(extra=None):
-    """The environment for every command: ours without any tracer settings, C locale."""
+    """The environment for every command: ours without any tracer settings, C locale, the
+    run's debug cache rather than the user's."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("HEAPGRAPH_") and k not in ("LD_PRELOAD", "LD_LIBRARY_PATH")}
     env["LC_ALL"] = "C"
     env["LANG"] = "C"
+    env["HEAPGRAPH_CACHE"] = os.environ.get(CACHE_VAR) or "off"
     env.update(extra or {})
     return env
 

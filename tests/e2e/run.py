@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True  # leave no __pycache__ in the source tree
 
-from harness import REPO, Ctx, Fail, Skip  # noqa: E402
+from harness import CACHE_VAR, REPO, Ctx, Fail, Skip  # noqa: E402
 
 # Samples first: when the tool is broken, their exact numbers say the most.
 FILE_ORDER = ("test_samples.py", "test_cli.py", "test_bare.py", "test_real.py")
@@ -120,6 +120,17 @@ def main():
             print("run.py: error: '%s' not found in '%s' (make all samples)" % (need, build),
                   file=sys.stderr)
             return 2
+    # One debug cache for the run, shared by its tests as by a user's reports, then removed.
+    cache = tempfile.mkdtemp(prefix="hg-e2e-cache-")
+    os.environ[CACHE_VAR] = cache
+    try:
+        return run_tests(build, tests, args)
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def run_tests(build, tests, args):
+    """Run the tests, print a line for each and a summary; the exit status."""
     passed = failed = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.j)) as pool:
         futures = [pool.submit(run_one, build, name, f, p, args.keep) for name, f, p in tests]

@@ -729,3 +729,51 @@ def test_version_and_help(ctx):
         eq(res.code, 0, what + ": exit status")
         check(word in res.text, "%s: stdout does not mention %r: %r" % (what, word,
                                                                        clip(res.text)))
+
+
+def libc_build_id(path):
+    """The GNU build id of the ELF file at path, as hex, from readelf -n."""
+    res = run(["readelf", "-n", path])
+    m = re.search(r"Build ID: ([0-9a-f]+)", res.text)
+    check(m, "readelf -n %s shows no build id\n%s" % (path, res.describe()))
+    return m.group(1)
+
+
+def test_report_keeps_inflated_debug_files_in_the_cache(ctx):
+    """libc6-dbg's compressed DWARF is inflated once, into HEAPGRAPH_CACHE/debug/ID.debug: a
+    report reads the copy afterwards, a damaged copy is made again, and with the cache off or
+    unusable the report is the same, byte for byte, and says nothing."""
+    _, trace = ctx.record([ctx.sample("leak_lines"), "strdup"])
+    rep = json.loads(ctx.report(trace, extra=("--plumbing",)).out)
+    libc = {f["module"] for p in rep["processes"] for s in p["sites"] for f in s["frames"]
+            if os.path.basename(f["module"] or "").startswith("libc.so")}
+    eq(len(libc), 1, "libc modules in the stacks")
+    bid = libc_build_id(libc.pop())
+    original = "/usr/lib/debug/.build-id/%s/%s.debug" % (bid[:2], bid[2:])
+    if not os.path.exists(original):
+        raise Skip("libc6-dbg is not installed (%s)" % original)
+    cache = ctx.path("cache")
+    entry = os.path.join(cache, "debug", bid + ".debug")
+
+    def report(where):
+        res = run([ctx.hg, "report", trace, "--plumbing", "--top", "0"],
+                  env=clean_env({"HEAPGRAPH_CACHE": where}))
+        eq((res.code, res.errtext), (0, ""), "report with HEAPGRAPH_CACHE=%s" % where)
+        return res.text
+
+    off = report("off")
+    check(re.search(r"__strdup \(strdup\.c:\d+\)", off),
+          "libc's strdup without its line: is libc6-dbg's file read?\n" + clip(off))
+    check(not os.path.exists(cache), "HEAPGRAPH_CACHE=off made the cache")
+    eq(report(cache), off, "the report that made the cache")
+    made = os.stat(entry)
+    check(made.st_size > os.path.getsize(original),
+          "the copy (%d bytes) is not larger than the compressed original" % made.st_size)
+    eq(made.st_mode & 0o777, 0o600, "the copy's mode")
+    eq(report(cache), off, "the report that read the cache")
+    eq(os.stat(entry).st_ino, made.st_ino, "the copy was made again instead of read")
+    with open(entry, "r+b") as f:
+        f.truncate(made.st_size // 2)
+    eq(report(cache), off, "the report after the copy was cut short")
+    eq(os.path.getsize(entry), made.st_size, "the damaged copy's size after a report")
+    eq(report("/dev/null/cache"), off, "a cache that cannot be made")

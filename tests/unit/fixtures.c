@@ -3,7 +3,7 @@
  * trace back, and a collector with the test's own mapping of its ring
  */
 #include <check.h>
-#include <dirent.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -57,21 +57,19 @@ void fx_trace_teardown(void)
 	fx_scratch_remove(&fx_trace_dir);
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
 void fx_scratch_remove(struct fx_scratch *s)
 {
-	DIR *d;
-	struct dirent *e;
-
 	if (!s->dir[0])
 		return;
-	/* Tests make plain files and symlinks only, never subdirectories. */
-	if ((d = opendir(s->dir))) {
-		while ((e = readdir(d)))
-			if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-				unlinkat(dirfd(d), e->d_name, 0);
-		closedir(d);
-	}
-	if (rmdir(s->dir) != 0)
+	/* Depth first, symlinks removed rather than followed. */
+	if (nftw(s->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		fprintf(stderr, "cannot remove scratch directory %s\n", s->dir);
 	s->dir[0] = '\0';
 }
