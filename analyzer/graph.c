@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_index.h"
 #include "diag.h"
 #include "graph.h"
 #include "hg_format.h"
@@ -37,25 +38,6 @@ struct work {
 	uint8_t *root;   /* per block: 1 root by start pointer, 2 root by interior pointer only */
 	struct adj out;
 };
-
-long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr)
-{
-	size_t lo = 0, hi = sn->n_blocks;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (sn->blocks[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0)
-		return -1;
-	lo--;
-	if (addr == sn->blocks[lo].addr || addr - sn->blocks[lo].addr < sn->blocks[lo].size_bytes)
-		return (long)lo;
-	return -1;
-}
 
 /*
  * Where malloc's own memory is, inside anonymous mappings. The kernel merges neighbouring
@@ -190,17 +172,19 @@ static void resolve_pairs(struct hg_graph *g, struct work *w)
 	const struct hg_snapshot *sn = g->sn;
 	size_t n_ranges;
 	struct hg_range *ranges = hg_graph_malloc_ranges(sn, &n_ranges);
+	struct hg_block_finder f;
 
+	hg_block_finder_init(&f, sn->blocks, sn->n_blocks);
 	for (size_t i = 0; i < sn->n_pairs; i++) {
 		uint64_t where = sn->pairs[2 * i], value = sn->pairs[2 * i + 1];
-		long to = hg_graph_find(sn, value), from;
+		long to = hg_block_finder_find(&f, value), from;
 		const struct hg_region *r;
 		int interior;
 
 		if (to < 0 || is_next_chunk_alias(&sn->blocks[to], value))
 			continue;
 		interior = value != sn->blocks[to].addr;
-		if ((from = hg_graph_find(sn, where)) >= 0) {
+		if ((from = hg_block_finder_find(&f, where)) >= 0) {
 			HG_GROW(w->edges, w->cap, w->n_edges + 1);
 			w->edges[w->n_edges++] = (struct hg_edge){ (uint32_t)from, (uint32_t)to,
 				(uint32_t)(where - sn->blocks[from].addr), (uint32_t)interior };
@@ -215,6 +199,7 @@ static void resolve_pairs(struct hg_graph *g, struct work *w)
 		g->n_roots++;
 	}
 	g->n_edges = w->n_edges;
+	hg_block_finder_release(&f);
 	free(ranges);
 }
 

@@ -89,7 +89,4 @@ int hg_graph_in_ranges(const struct hg_range *v, size_t n, uint64_t addr);
 /* The region of sn holding addr, or NULL. */
 const struct hg_region *hg_graph_region_of(const struct hg_snapshot *sn, uint64_t addr);
 
-/* Index of the block containing addr (start or interior), or -1. */
-long hg_graph_find(const struct hg_snapshot *sn, uint64_t addr);
-
 #endif /* HG_GRAPH_H */

@@ -9,15 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "block_index.h"
 #include "diag.h"
 #include "replay_int.h"
-
-static int by_addr(const void *a, const void *b)
-{
-	const struct hg_block *x = a, *y = b;
-
-	return x->addr < y->addr ? -1 : x->addr > y->addr;
-}
 
 /* The snapshot's moment: copy the live set, sorted by address. */
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
@@ -25,7 +19,7 @@ void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
 	size_t n;
 
 	sn->blocks = hg_image_live_blocks(im, &n);
-	qsort(sn->blocks, n, sizeof(*sn->blocks), by_addr);
+	hg_blocks_sort_by_addr(sn->blocks, n);
 	sn->n_blocks = n;
 	sn->have_blocks = 1;
 	sn->mmap_bytes = im->mmap.live_bytes;

@@ -16,7 +16,7 @@
 	X(maprange) X(timegrid) X(event_model) X(walk) X(units) X(clock) X(procfs) \
 	X(gate_lines) X(lineage) X(frag) X(heaptop) X(ring_sweep) X(frames) \
 	X(report_text) X(progmaps) X(world) X(procself) X(digits) X(touched) X(exec_env) \
-	X(debug_cache)
+	X(debug_cache) X(block_index)
 
 #define HG_DECLARE(name) Suite *name##_suite(void) __attribute__((weak));
 HG_SUITES(HG_DECLARE)
