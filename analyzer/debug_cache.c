@@ -2,46 +2,65 @@
  * debug_cache.c - separate debug files kept with their compressed sections inflated, by
  * build id
  *
- * A copy is the same ELF file with each SHF_COMPRESSED section replaced by its inflated bytes
- * (libelf's elf_compress(scn, 0, 0), what libdw itself would do on opening), every other
- * section, the program headers and the ELF header as they were, and libelf choosing the new
- * file offsets. libdw reads only sections and the program headers' addresses from a debug
- * file, so it answers from the copy exactly as from the original.
+ * An entry is HEX.debug, HEX the original's GNU build id, holding the original as
+ * elf_inflate.c copies it. It is written to a temporary name beside it (.HEX.debug.XXXXXX),
+ * synced, and renamed into place, so a reader sees a whole entry or none, and two reports
+ * making the same entry at once both succeed. A file found by build id
+ * (/usr/lib/debug/.build-id), by .gnu_debuglink or as a dwz alternate file has a build id; a
+ * file without is not cached. Using an entry sets its modification time, which is what
+ * pruning orders by.
  *
- * A copy is written to a temporary name beside its entry and renamed into place, so a reader
- * sees a whole entry or none, and two reports making the same entry at once both succeed.
- * The original's build id is the key: a file found by build id (/usr/lib/debug/.build-id),
- * by .gnu_debuglink or as a dwz alternate file has one, and a file without is not cached.
- * Using an entry sets its modification time, which is what pruning orders by.
+ * The cache must never cost a report more than it saves, nor touch what is not its own:
+ *   - an entry is made only for a file that inflates to min_bytes or more, and whose copy
+ *     would take at most HG_DEBUG_CACHE_MAX_ENTRY_BYTES, fit the free space of the file
+ *     system and the process's file size limit (RLIMIT_FSIZE: past it, write() raises
+ *     SIGXFSZ, which kills the report);
+ *   - a copy that could not be made leaves HEX.fail, and is not tried again for
+ *     FAIL_RETRY_S, so that a full disk or a file libelf cannot write is not inflated in
+ *     vain by every report;
+ *   - the directory is used only when it is the user's own and no one else may write to it:
+ *     an entry is believed on its build id;
+ *   - entries are opened without following a symbolic link or waiting on a FIFO;
+ *   - pruning removes only names of those three forms.
  */
 #include "debug_cache.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <elfutils/libdwelf.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STALE_TEMP_S 3600 /* a temporary copy this old was left by a report that died */
+#include "elf_inflate.h"
+
+#define STALE_TEMP_S 3600    /* a temporary copy this old was left by a report that died */
+#define FAIL_RETRY_S 86400   /* a copy that failed is tried again after this long */
+#define FREE_SPACE_KEEP (64ull << 20) /* never fill a file system closer than this */
+#define ENTRY_OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
 
 int hg_debug_cache_dir(char *buf, size_t size)
 {
+	static const char *const off[] = { "off", "0", "no", "false" };
 	const char *own = getenv("HEAPGRAPH_CACHE");
 	const char *xdg = getenv("XDG_CACHE_HOME");
 	const char *home = getenv("HOME");
 	int n;
 
 	if (own && *own) {
-		if (strcmp(own, "off") == 0 || strcmp(own, "0") == 0)
-			return -1;
+		for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++)
+			if (strcasecmp(own, off[i]) == 0)
+				return -1;
 		n = snprintf(buf, size, "%s/debug", own);
 	} else if (xdg && xdg[0] == '/') { /* the XDG spec: a relative value is to be ignored */
 		n = snprintf(buf, size, "%s/heapgraph/debug", xdg);
@@ -73,29 +92,13 @@ static int make_dirs(const char *dir)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* Bytes the compressed sections of e inflate to; 0 when it has none. Sets *bad when a
- * section header cannot be read (the file is then left alone). */
-static uint64_t inflated_bytes(Elf *e, bool *bad)
+/* Whether dir is a directory of this user that no one else may write to. */
+static bool dir_trusted(const char *dir)
 {
-	uint64_t sum = 0;
+	struct stat st;
 
-	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(e, scn));) {
-		GElf_Shdr sh;
-		GElf_Chdr ch;
-
-		if (!gelf_getshdr(scn, &sh)) {
-			*bad = true;
-			return 0;
-		}
-		if (!(sh.sh_flags & SHF_COMPRESSED))
-			continue;
-		if (!gelf_getchdr(scn, &ch)) {
-			*bad = true;
-			return 0;
-		}
-		sum += ch.ch_size;
-	}
-	return sum;
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
 }
 
 /*
@@ -124,16 +127,17 @@ static bool altlink_relative(Elf *e)
 	return false;
 }
 
-/* dir/HEX.debug for build id `id`. Returns 0, or -1 when it does not fit. */
-static int entry_path(char *buf, size_t size, const char *dir, const uint8_t *id, size_t n)
+/* dir/HEX`suffix` for build id `id`. Returns 0, or -1 when it does not fit. */
+static int entry_path(char *buf, size_t size, const char *dir, const uint8_t *id, size_t n,
+		      const char *suffix)
 {
 	int len = snprintf(buf, size, "%s/", dir);
 
-	if (len < 0 || (size_t)len + 2 * n + sizeof(".debug") > size)
+	if (len < 0 || (size_t)len + 2 * n + strlen(suffix) + 1 > size)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		len += snprintf(buf + len, size - (size_t)len, "%02x", id[i]);
-	memcpy(buf + len, ".debug", sizeof(".debug"));
+	snprintf(buf + len, size - (size_t)len, "%s", suffix);
 	return 0;
 }
 
@@ -170,115 +174,82 @@ out:
 	return ok;
 }
 
-/* Copy section `from` of the source into the new section `to`, inflated. */
-static int copy_section(Elf_Scn *from, Elf_Scn *to)
+/* Whether s is `prefix` HEX `suffix`, HEX two or more lowercase hexadecimal digits. */
+static bool named_like(const char *s, const char *prefix, const char *suffix)
 {
-	GElf_Shdr sh;
+	size_t np = strlen(prefix), ns = strlen(suffix), n = strlen(s), digits = 0;
 
-	if (!gelf_getshdr(from, &sh))
-		return -1;
-	/* Inflating updates the source's header in memory: size, alignment, no SHF_COMPRESSED. */
-	if ((sh.sh_flags & SHF_COMPRESSED) && (elf_compress(from, 0, 0) < 0 ||
-					       !gelf_getshdr(from, &sh)))
-		return -1;
-	for (Elf_Data *d = NULL; (d = elf_getdata(from, d));) {
-		Elf_Data *copy = elf_newdata(to);
-
-		if (!copy)
-			return -1;
-		*copy = *d; /* the bytes stay the source's until elf_update() writes them */
-	}
-	return gelf_update_shdr(to, &sh) ? 0 : -1;
+	if (n < np + 2 + ns || strncmp(s, prefix, np) != 0)
+		return false;
+	for (s += np; isxdigit((unsigned char)*s) && !isupper((unsigned char)*s); s++)
+		digits++;
+	return digits >= 2 && strncmp(s, suffix, ns) == 0 &&
+	       (suffix[ns - 1] == '.' ? strlen(s) == ns + 6 : s[ns] == '\0');
 }
 
-/* Write src, inflated, to the empty file out. */
-static int write_inflated(Elf *src, int out)
+struct entry {
+	char name[NAME_MAX + 1];
+	time_t used;
+	uint64_t bytes;
+};
+
+/* The entries of d (HEX.debug) but `keep`, into *all; removes the leftovers of dead reports
+ * and failure marks that are out of date. Returns how many, *total their bytes. */
+static size_t list_entries(DIR *d, const char *keep, struct entry **all, uint64_t *total)
 {
-	size_t n_ph, shstrndx;
-	GElf_Ehdr eh;
-	int rc = -1;
-	Elf *dst;
-
-	/* An index of SHN_LORESERVE or more lives in section 0, which libelf makes afresh. */
-	if (!gelf_getehdr(src, &eh) || elf_getphdrnum(src, &n_ph) != 0 ||
-	    elf_getshdrstrndx(src, &shstrndx) != 0 || shstrndx >= SHN_LORESERVE ||
-	    !(dst = elf_begin(out, ELF_C_WRITE, NULL)))
-		return -1;
-	if (!gelf_newehdr(dst, gelf_getclass(src)) || (n_ph && !gelf_newphdr(dst, n_ph)))
-		goto out;
-	for (size_t i = 0; i < n_ph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(src, (int)i, &ph) || !gelf_update_phdr(dst, (int)i, &ph))
-			goto out;
-	}
-	for (Elf_Scn *scn = NULL; (scn = elf_nextscn(src, scn));) {
-		Elf_Scn *to = elf_newscn(dst);
-
-		if (!to || copy_section(scn, to) != 0)
-			goto out;
-	}
-	if (gelf_update_ehdr(dst, &eh) && elf_update(dst, ELF_C_WRITE) >= 0)
-		rc = 0;
-out:
-	elf_end(dst);
-	return rc;
-}
-
-/* Remove temporary copies older than STALE_TEMP_S, then the entries used least recently
- * while the entries together take more than HG_DEBUG_CACHE_MAX_BYTES; never `keep`. */
-static void prune(const char *dir, const char *keep)
-{
-	struct entry {
-		char name[NAME_MAX + 1];
-		time_t used;
-		uint64_t bytes;
-	} *all = NULL;
-	struct stat kept;
 	size_t n = 0, cap = 0;
-	uint64_t total = 0;
+	int dfd = dirfd(d);
+	time_t now = time(NULL);
 	struct dirent *de;
-	DIR *d = opendir(dir);
-	int dfd;
 
-	if (!d)
-		return;
-	dfd = dirfd(d);
 	while ((de = readdir(d))) {
 		struct stat st;
-		size_t len = strlen(de->d_name);
 		struct entry *grown;
 
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (de->d_name[0] == '.') {
-			if (time(NULL) - st.st_mtime > STALE_TEMP_S)
-				unlinkat(dfd, de->d_name, 0);
+		if ((named_like(de->d_name, ".", ".debug.") && now - st.st_mtime > STALE_TEMP_S) ||
+		    (named_like(de->d_name, "", ".fail") && now - st.st_mtime > FAIL_RETRY_S)) {
+			unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
-		if (len < sizeof(".debug") || strcmp(de->d_name + len - 6, ".debug") != 0 ||
-		    strcmp(de->d_name, keep) == 0)
+		if (!named_like(de->d_name, "", ".debug"))
 			continue;
-		total += (uint64_t)st.st_size;
+		*total += (uint64_t)st.st_size;
+		if (strcmp(de->d_name, keep) == 0)
+			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
-			if (!(grown = realloc(all, cap * sizeof(*all))))
+			if (!(grown = realloc(*all, cap * sizeof(**all))))
 				break;
-			all = grown;
+			*all = grown;
 		}
-		memcpy(all[n].name, de->d_name, len + 1);
-		all[n].used = st.st_mtime;
-		all[n++].bytes = (uint64_t)st.st_size;
+		snprintf((*all)[n].name, sizeof((*all)[n].name), "%s", de->d_name);
+		(*all)[n].used = st.st_mtime;
+		(*all)[n++].bytes = (uint64_t)st.st_size;
 	}
-	if (fstatat(dfd, keep, &kept, 0) == 0)
-		total += (uint64_t)kept.st_size;
+	return n;
+}
+
+/* Remove the entries used least recently while they take more than
+ * HG_DEBUG_CACHE_MAX_BYTES together; never `keep`, the one just made. */
+static void prune(const char *dir, const char *keep)
+{
+	struct entry *all = NULL;
+	uint64_t total = 0;
+	DIR *d = opendir(dir);
+	size_t n;
+
+	if (!d)
+		return;
+	n = list_entries(d, keep, &all, &total);
 	while (total > HG_DEBUG_CACHE_MAX_BYTES && n) {
 		size_t oldest = 0;
 
 		for (size_t i = 1; i < n; i++)
 			if (all[i].used < all[oldest].used)
 				oldest = i;
-		unlinkat(dfd, all[oldest].name, 0);
+		unlinkat(dirfd(d), all[oldest].name, 0);
 		total -= all[oldest].bytes;
 		all[oldest] = all[--n];
 	}
@@ -286,24 +257,51 @@ static void prune(const char *dir, const char *keep)
 	closedir(d);
 }
 
-/* Write the inflated copy of src as `path` (in dir). Returns an open descriptor of it, or -1. */
-static int make_entry(const char *dir, const char *path, Elf *src)
+/* Whether a copy of `bytes` may be written in dir: its file system keeps FREE_SPACE_KEEP
+ * free after it, and the process may write a file that large. */
+static bool room_for(const char *dir, uint64_t bytes)
+{
+	struct statvfs fs;
+	struct rlimit lim;
+
+	if (getrlimit(RLIMIT_FSIZE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY &&
+	    bytes > (uint64_t)lim.rlim_cur)
+		return false;
+	return statvfs(dir, &fs) != 0 ||
+	       (uint64_t)fs.f_bavail * fs.f_frsize >= bytes + FREE_SPACE_KEEP;
+}
+
+/* Whether the copy failed less than FAIL_RETRY_S ago (its mark is `fail`). */
+static bool failed_lately(const char *fail)
+{
+	struct stat st;
+
+	return lstat(fail, &st) == 0 && time(NULL) - st.st_mtime <= FAIL_RETRY_S;
+}
+
+/* Write the inflated copy of src as `path` (in dir). Returns 0, or -1 with `fail` marked. */
+static int make_entry(const char *dir, const char *path, const char *fail, Elf *src)
 {
 	const char *name = strrchr(path, '/') + 1;
 	char tmp[PATH_MAX];
-	int out, fd = -1;
+	int out, rc = -1;
 
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, name) >= sizeof(tmp) ||
 	    (out = mkostemp(tmp, O_CLOEXEC)) < 0)
-		return -1;
-	if (write_inflated(src, out) == 0 && rename(tmp, path) == 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		return -1; /* the directory cannot be written: nothing to mark either */
+	/* Synced before the rename: after a crash, an entry is whole or absent. */
+	if (hg_elf_write_inflated(src, out) == 0 && fsync(out) == 0 && rename(tmp, path) == 0)
+		rc = 0;
 	else
 		unlink(tmp);
 	close(out);
-	if (fd >= 0)
+	if (rc == 0) {
+		unlink(fail);
 		prune(dir, name);
-	return fd;
+	} else {
+		close(open(fail, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
+	}
+	return rc;
 }
 
 int hg_debug_cache_open(const uint8_t *id, size_t n, char **name)
@@ -312,11 +310,11 @@ int hg_debug_cache_open(const uint8_t *id, size_t n, char **name)
 	int fd;
 
 	if (!n || hg_debug_cache_dir(dir, sizeof(dir)) != 0 ||
-	    entry_path(path, sizeof(path), dir, id, n) != 0 ||
-	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	    entry_path(path, sizeof(path), dir, id, n, ".debug") != 0 ||
+	    (fd = open(path, ENTRY_OPEN_FLAGS)) < 0)
 		return -1;
 	elf_version(EV_CURRENT);
-	if (!entry_ok(fd, id, n) || !(copy_name = strdup(path))) {
+	if (!dir_trusted(dir) || !entry_ok(fd, id, n) || !(copy_name = strdup(path))) {
 		close(fd);
 		return -1;
 	}
@@ -326,12 +324,25 @@ int hg_debug_cache_open(const uint8_t *id, size_t n, char **name)
 	return fd;
 }
 
+/* Whether src, file_bytes long, deserves an entry; *copy_bytes, what the copy may take. */
+static bool worth_a_copy(Elf *src, uint64_t file_bytes, uint64_t min_bytes,
+			 uint64_t *copy_bytes)
+{
+	struct hg_elf_inflate_plan plan;
+
+	if (hg_elf_inflate_plan(src, file_bytes, &plan) != 0 || !plan.inflated_bytes ||
+	    plan.inflated_bytes < min_bytes || plan.copy_bytes > HG_DEBUG_CACHE_MAX_ENTRY_BYTES)
+		return false;
+	*copy_bytes = plan.copy_bytes;
+	return !altlink_relative(src);
+}
+
 int hg_debug_cache_add_min(int fd, uint64_t min_bytes)
 {
-	char dir[PATH_MAX], path[PATH_MAX];
+	char dir[PATH_MAX], path[PATH_MAX], fail[PATH_MAX];
 	uint8_t id[HG_DEBUG_CACHE_MAX_ID];
 	const void *bits;
-	bool bad = false;
+	struct stat st;
 	uint64_t bytes;
 	int rc = 0, copy;
 	ssize_t n;
@@ -340,32 +351,32 @@ int hg_debug_cache_add_min(int fd, uint64_t min_bytes)
 	if (fd < 0 || hg_debug_cache_dir(dir, sizeof(dir)) != 0)
 		return -1;
 	elf_version(EV_CURRENT);
-	if (!(e = elf_begin(fd, ELF_C_READ_MMAP, NULL)))
+	if (fstat(fd, &st) != 0 || !(e = elf_begin(fd, ELF_C_READ_MMAP, NULL)))
 		return 0; /* not a file libelf reads: libdw will not read it either */
 	n = dwelf_elf_gnu_build_id(e, &bits);
 	if (elf_kind(e) != ELF_K_ELF || n <= 0 || (size_t)n > sizeof(id))
 		goto out;
 	memcpy(id, bits, (size_t)n); /* bits points into e, which inflating changes */
-	bytes = inflated_bytes(e, &bad);
-	if (bad || !bytes || bytes < min_bytes || altlink_relative(e))
-		goto out;
-	if (entry_path(path, sizeof(path), dir, id, (size_t)n) != 0 || make_dirs(dir) != 0) {
+	if (entry_path(path, sizeof(path), dir, id, (size_t)n, ".debug") != 0 ||
+	    entry_path(fail, sizeof(fail), dir, id, (size_t)n, ".fail") != 0) {
 		rc = -1;
 		goto out;
 	}
-	copy = open(path, O_RDONLY | O_CLOEXEC);
+	if (!worth_a_copy(e, (uint64_t)st.st_size, min_bytes, &bytes))
+		goto out;
+	if (make_dirs(dir) != 0 || !dir_trusted(dir) || failed_lately(fail) ||
+	    !room_for(dir, bytes)) {
+		rc = -1;
+		goto out;
+	}
+	copy = open(path, ENTRY_OPEN_FLAGS);
 	if (copy >= 0 && entry_ok(copy, id, (size_t)n)) {
 		close(copy); /* made meanwhile by another report */
 		goto out;
 	}
 	if (copy >= 0)
 		close(copy);
-	copy = make_entry(dir, path, e);
-	rc = copy >= 0 && entry_ok(copy, id, (size_t)n) ? 1 : -1;
-	if (copy >= 0)
-		close(copy);
-	if (rc < 0)
-		unlink(path);
+	rc = make_entry(dir, path, fail, e) == 0 ? 1 : -1;
 out:
 	elf_end(e);
 	return rc;

@@ -303,9 +303,10 @@ static int hg_sym_module_id_differs(const struct hg_sym_module *m)
 }
 
 /*
- * Replace m's module by HG_SYM_DEBUG_DIR/.build-id/xx/rest.debug for the recorded build id: a
- * debug file has the symbol table, the DWARF and the program headers of the binary it was
- * split from. Returns -1, leaving m untouched, when there is no such file or it does not match.
+ * Replace m's module by the debug file of the recorded build id, the cache's copy or else
+ * HG_SYM_DEBUG_DIR/.build-id/xx/rest.debug: a debug file has the symbol table, the DWARF and
+ * the program headers of the binary it was split from. Returns -1, leaving m untouched, when
+ * there is no such file or it does not match.
  */
 static int hg_sym_module_report_debug(struct hg_sym_module *m)
 {

@@ -52,9 +52,10 @@ void hg_symbolizer_free(struct hg_symbolizer *s);
  * call instruction, not the next statement, is looked up).
  *
  * `build_id`/`build_id_len` is the GNU build id recorded at trace time (may be NULL/0). When the
- * file on disk has another build id, or is gone, the debug file
- * /usr/lib/debug/.build-id/xx/rest.debug of the recorded id is used instead if it exists, and
- * out->build_id_mismatch is set.
+ * file on disk has another build id, or is gone, the debug file of the recorded id is used
+ * instead if there is one (the debug cache's copy, else /usr/lib/debug/.build-id/xx/rest.debug),
+ * and out->build_id_mismatch is set. The cache's copy of a build id's debug file also answers
+ * for a module whose debug file has since gone (debug_cache.h).
  *
  * Returns 0 and fills *out; any field may be NULL/0 when unknown (no symbol covers vaddr, no
  * line info, or memory ran out). Returns -1, with *out all NULL/0, only when neither the module

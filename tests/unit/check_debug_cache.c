@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -326,6 +327,87 @@ START_TEST(test_debug_cache_pruned_least_recently_used_first)
 }
 END_TEST
 
+START_TEST(test_debug_cache_leaves_what_is_not_its_own)
+{
+	char so[FX_PATH_BYTES], entry[2 * FX_PATH_BYTES], *name = NULL;
+	uint8_t id[HG_DEBUG_CACHE_MAX_ID];
+	struct stat st;
+	int fd = build_so("gz.so", 1, so);
+	size_t n = build_id_of(fd, id);
+
+	snprintf(entry, sizeof(entry), "mkdir -p '%s'", cache_dir);
+	ck_assert_int_eq(system(entry), 0);
+	/* Old files of other names in the directory: never removed. */
+	make_old(cache_dir, ".gitignore", 10, 7200);
+	make_old(cache_dir, ".notes.debug.txt", 10, 7200);
+	make_old(cache_dir, "README.debug", 10, 7200);
+	/* A symbolic link at the entry's place is not followed, a FIFO not waited on. */
+	entry_file(id, n, entry, sizeof(entry));
+	ck_assert_int_eq(symlink(so, entry), 0);
+	ck_assert_int_eq(hg_debug_cache_open(id, n, &name), -1);
+	ck_assert_int_eq(unlink(entry), 0);
+	ck_assert_int_eq(mkfifo(entry, 0600), 0);
+	ck_assert_int_eq(hg_debug_cache_open(id, n, &name), -1);
+	/* Making the entry replaces the FIFO, and removes nothing else. */
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), 1);
+	ck_assert_int_eq(lstat(entry, &st), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert(exists(cache_dir, ".gitignore"));
+	ck_assert(exists(cache_dir, ".notes.debug.txt"));
+	ck_assert(exists(cache_dir, "README.debug"));
+	/* A directory others may write to is not believed: anyone could have put entries in. */
+	ck_assert_int_eq(chmod(cache_dir, 0777), 0);
+	ck_assert_int_eq(hg_debug_cache_open(id, n, &name), -1);
+	ck_assert_int_eq(unlink(entry), 0);
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), -1);
+	ck_assert(!exists(cache_dir, strrchr(entry, '/') + 1));
+	ck_assert_ptr_null(name);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_debug_cache_failure_is_remembered)
+{
+	char so[FX_PATH_BYTES], entry[2 * FX_PATH_BYTES], fail[2 * FX_PATH_BYTES];
+	uint8_t id[HG_DEBUG_CACHE_MAX_ID];
+	struct timespec t[2];
+	struct rlimit lim, small;
+	struct stat st;
+	int fd = build_so("gz.so", 1, so);
+	size_t n = build_id_of(fd, id);
+
+	/* Past the file size limit nothing is written (write() would raise SIGXFSZ). */
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &lim), 0);
+	small = lim;
+	small.rlim_cur = 4096;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &small), 0);
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), -1);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	/* A directory in the entry's place: the copy fails, and says so in HEX.fail. */
+	entry_file(id, n, entry, sizeof(entry));
+	snprintf(fail, sizeof(fail), "%.*s.fail", (int)(strlen(entry) - 6), entry);
+	ck_assert_int_eq(mkdir(entry, 0700), 0);
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), -1);
+	ck_assert_int_eq(stat(fail, &st), 0);
+	/* Not tried again for a day: the mark stays as it was. */
+	clock_gettime(CLOCK_REALTIME, &t[0]);
+	t[0].tv_sec -= 3600;
+	t[1] = t[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, fail, t, 0), 0);
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), -1);
+	ck_assert_int_eq(stat(fail, &st), 0);
+	ck_assert_int_eq(st.st_mtime, t[0].tv_sec);
+	/* A day later it is, and once the way is clear the entry is made and the mark goes. */
+	t[0].tv_sec -= 86400;
+	t[1] = t[0];
+	ck_assert_int_eq(utimensat(AT_FDCWD, fail, t, 0), 0);
+	ck_assert_int_eq(rmdir(entry), 0);
+	ck_assert_int_eq(hg_debug_cache_add_min(fd, 0), 1);
+	ck_assert_int_ne(stat(fail, &st), 0);
+	close(fd);
+}
+END_TEST
+
 Suite *debug_cache_suite(void);
 
 Suite *debug_cache_suite(void)
@@ -340,6 +422,8 @@ Suite *debug_cache_suite(void)
 	tcase_add_test(tc, test_debug_cache_only_what_is_worth_it);
 	tcase_add_test(tc, test_debug_cache_dir_from_the_environment);
 	tcase_add_test(tc, test_debug_cache_pruned_least_recently_used_first);
+	tcase_add_test(tc, test_debug_cache_leaves_what_is_not_its_own);
+	tcase_add_test(tc, test_debug_cache_failure_is_remembered);
 	suite_add_tcase(s, tc);
 	return s;
 }
