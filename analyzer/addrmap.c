@@ -112,11 +112,12 @@ static size_t grown_cap(const struct hg_addrmap *m)
 	return cap;
 }
 
-static void grow(struct hg_addrmap *m)
+/* Move m's entries into a table of cap entries. */
+static void rebuild(struct hg_addrmap *m, size_t cap)
 {
 	struct hg_addrmap big;
 
-	big.cap = grown_cap(m);
+	big.cap = cap;
 	big.hint = m->hint;
 	big.n = 0;
 	big.e = table_new(big.cap);
@@ -127,11 +128,32 @@ static void grow(struct hg_addrmap *m)
 	*m = big;
 }
 
+static void grow(struct hg_addrmap *m)
+{
+	rebuild(m, grown_cap(m));
+}
+
+/* Whether a table of cap entries holds n without growing (the test of hg_addrmap_put). */
+static int holds(size_t cap, size_t n)
+{
+	return (n + 1) * 4 <= cap * (cap <= SPARSE_MAX ? 2 : 3);
+}
+
+void hg_addrmap_reserve(struct hg_addrmap *m, size_t n)
+{
+	size_t cap = m->cap ? m->cap : 1024;
+
+	while (!holds(cap, n))
+		cap *= 2;
+	if (cap > m->cap)
+		rebuild(m, cap);
+}
+
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t *old)
 {
 	size_t i;
 
-	if ((m->n + 1) * 4 > m->cap * (m->cap <= SPARSE_MAX ? 2 : 3))
+	if (!holds(m->cap, m->n))
 		grow(m);
 	for (i = slot_of(addr, m->cap); m->e[i].addr; i = (i + 1) & (m->cap - 1)) {
 		if (m->e[i].addr == addr) {

@@ -32,6 +32,10 @@ void hg_addrmap_release(struct hg_addrmap *m);
  */
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t *old);
 
+/* Make room for n entries in all, so that the puts that bring m to n do not grow it one
+ * doubling at a time. Out-of-memory exits (diag.h). */
+void hg_addrmap_reserve(struct hg_addrmap *m, size_t n);
+
 /* Remove addr; returns 1 and copies its value to *out when it was present, else 0. */
 int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, uint64_t *out);
 

@@ -101,13 +101,17 @@ struct hg_pid_model {
 	 * or the other, and an event then costs one lookup for itself and one for the FIFO it
 	 * pushes an old entry out of. */
 	struct hg_addrmap blocks;
-	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation */
+	struct recent_slot *fifo;  /* HG_MODEL_RECENT slots, in order of allocation; fifo_cap
+				      of them allocated so far (ring_reserve) */
+	uint32_t fifo_cap;
 	uint64_t seq;              /* allocations noted */
 	uint64_t top;              /* end of the highest block */
 	uint64_t prev_end;         /* end of the block allocated last */
 	uint64_t ends[HG_MODEL_ENDS]; /* ends of the blocks allocated before it, a ring */
 	uint32_t end_at;           /* where the next goes in ends */
-	struct recent_slot *freed_fifo; /* HG_MODEL_ANY_FREED slots, in order of freeing */
+	struct recent_slot *freed_fifo; /* HG_MODEL_ANY_FREED slots, in order of freeing;
+					   freed_cap of them allocated so far */
+	uint32_t freed_cap;
 	uint64_t free_seq;         /* frees noted */
 	uint64_t last_taken;       /* which free (its seq) an address code referred to last */
 	uint64_t last_alloc, last_free;
@@ -489,6 +493,34 @@ static void drop_at(uint64_t *v, uint32_t *n, uint32_t i)
 	(*n)--;
 }
 
+/*
+ * Make slot `seq` of a ring of `full` slots exist, the ring having *cap of them. A ring is
+ * written in order, one slot per event, and wraps only once all `full` are written, so until
+ * then only slots below seq were ever written and every slot above reads as zero: it grows
+ * by doubling as seq reaches its end, each new slot zero, and answers exactly as the whole
+ * zeroed ring would. A process image of a few allocations (each of the 200 in a shell loop)
+ * then costs 4 KiB instead of 1 MiB, which glibc's calloc zeroed once its mmap threshold had
+ * risen: a tenth of reporting a loop of 200 /bin/true.
+ */
+static void ring_reserve(struct recent_slot **v, uint32_t *cap, uint64_t seq, uint32_t full)
+{
+	uint32_t was = *cap, now = was ? was : 256;
+
+	if (seq < was || was == full)
+		return;
+	while (now <= seq && now < full)
+		now *= 2;
+	*v = hg_xrealloc(*v, (size_t)now * sizeof(**v));
+	memset(*v + was, 0, (size_t)(now - was) * sizeof(**v));
+	*cap = now;
+}
+
+/* Slot i of a ring that ring_reserve grows: its address, 0 for one not allocated yet. */
+static uint64_t ring_addr(const struct recent_slot *v, uint32_t cap, uint64_t i)
+{
+	return i < cap ? v[i].addr : 0;
+}
+
 void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, uint64_t code)
 {
 	struct chunk_class *c;
@@ -499,14 +531,15 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, 
 	/* The address is no longer free in its chunk size (the code said where it was). */
 	if (code < HG_MODEL_FREED && (c = class_of(pm, p, 0)) && code < c->n_freed)
 		drop_at(c->freed, &c->n_freed, c->n_freed - 1 - (uint32_t)code);
-	if (!pm->fifo) /* on first use: a process with few allocations stays small */
-		pm->fifo = hg_xcalloc(HG_MODEL_RECENT, sizeof(*pm->fifo));
+	ring_reserve(&pm->fifo, &pm->fifo_cap, pm->seq, HG_MODEL_RECENT);
 	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
 	/* The FIFO is 1 MiB, walked one slot per allocation: ask for its slots ahead, and for
 	 * the map's slots of the blocks they will push out. */
-	__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
+	if ((pm->seq + 32) % HG_MODEL_RECENT < pm->fifo_cap)
+		__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
 	if (!pm->mapless) {
-		hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
+		hg_addrmap_prefetch(&pm->blocks, ring_addr(pm->fifo, pm->fifo_cap,
+							  (pm->seq + 8) % HG_MODEL_RECENT));
 		/* The oldest recent block makes room, unless it was freed (or reused) since. */
 		evict(pm, slot, LIVE);
 		/* No longer a recent free, if it was. */
@@ -603,8 +636,7 @@ void hg_model_note_free(struct hg_pid_model *pm, uint64_t addr, uint32_t pair)
 	struct recent_slot *slot;
 
 	pm->last_free = addr;
-	if (!pm->freed_fifo)
-		pm->freed_fifo = hg_xcalloc(HG_MODEL_ANY_FREED, sizeof(*pm->freed_fifo));
+	ring_reserve(&pm->freed_fifo, &pm->freed_cap, pm->free_seq, HG_MODEL_ANY_FREED);
 	slot = &pm->freed_fifo[pm->free_seq % HG_MODEL_ANY_FREED];
 	/* Any freed address, size known or not: malloc may hand it back for another size. */
 	if (!pm->mapless)

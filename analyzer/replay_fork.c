@@ -96,6 +96,7 @@ void hg_replay_apply_fork(struct hg_replay_state *s, struct hg_image *child, uin
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
+	hg_addrmap_reserve(&child->live, child->live.n + c.n);
 	for (size_t i = 0; i < c.n; i++) {
 		struct hg_live v = { c.blocks[i].size_bytes, c.blocks[i].stack_id };
 
