@@ -217,6 +217,41 @@ static void location(struct hg_json *j, const char *key, const char *file, uint3
 	hg_json_end(j);
 }
 
+/*
+ * A SARIF location at a whole file, for a result with no source line: a leak whose frames
+ * have no line information (no debug information), a peak over --max-peak. GitHub's code
+ * scanning rejects the whole file, every result in it, when one result has no location or
+ * one without a physical artifact ("locationFromSarifResult: expected at least one
+ * location"), so such a result points at the module or program it is about.
+ */
+static void file_location(struct hg_json *j, const char *file, const char *function,
+			  const char *msg, const char *cwd)
+{
+	char u[PATH_MAX * 3];
+
+	uri(u, sizeof(u), file && *file ? file : "unknown", cwd);
+	hg_json_object(j, NULL);
+	hg_json_object(j, "physicalLocation");
+	hg_json_object(j, "artifactLocation");
+	hg_json_str(j, "uri", u);
+	hg_json_end(j);
+	hg_json_end(j);
+	if (function) {
+		hg_json_array(j, "logicalLocations");
+		hg_json_object(j, NULL);
+		hg_json_str(j, "fullyQualifiedName", function);
+		hg_json_str(j, "kind", "function");
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	if (msg) {
+		hg_json_object(j, "message");
+		hg_json_str(j, "text", msg);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
 /* "1000 bytes in 1 block from this line": a line's share of a site with several. */
 static const char *line_share(char *buf, size_t cap, const struct hg_check_line *l)
 {
@@ -313,11 +348,17 @@ static const char *site_message(char *buf, size_t cap, const struct hg_check_pro
  * the result is fixed only by a change at each, as a site leaves the gate only when every one
  * of its lines stops leaking; viewers that show one (GitHub's) take the first, and the message
  * names them all. */
-static void sarif_locations(struct hg_json *j, const struct hg_check_site *s, const char *cwd)
+static void sarif_locations(struct hg_json *j, const struct hg_check_proc *p,
+			    const struct hg_check_site *s, const char *cwd)
 {
+	const struct hg_frame *where = s->user ? s->user : hg_frames_own_module(s->frames,
+									       s->n_frames);
 	char share[128];
 
 	hg_json_array(j, "locations");
+	if (!s->user_lines || !s->user_lines->n)
+		file_location(j, where && where->module ? where->module : p->im->exe,
+			      where ? where->function : NULL, "no line information", cwd);
 	for (size_t k = 0; s->user_lines && k < s->user_lines->n && k < SARIF_MAX_LOCATIONS;
 	     k++) {
 		const struct hg_check_line *l = &s->user_lines->v[k];
@@ -340,7 +381,7 @@ static void sarif_result(struct hg_json *j, const struct hg_check_proc *p,
 	hg_json_object(j, "message");
 	hg_json_str(j, "text", msg);
 	hg_json_end(j);
-	sarif_locations(j, s, cwd);
+	sarif_locations(j, p, s, cwd);
 	sarif_stacks(j, s, cwd);
 	hg_json_object(j, "partialFingerprints");
 	snprintf(fp, sizeof(fp), "%016" PRIx64, fingerprint(p, s));
@@ -356,7 +397,8 @@ static void sarif_result(struct hg_json *j, const struct hg_check_proc *p,
 	hg_json_end(j);
 }
 
-static void sarif_peak(struct hg_json *j, const struct hg_check_proc *p, uint64_t max_peak)
+static void sarif_peak(struct hg_json *j, const struct hg_check_proc *p, uint64_t max_peak,
+		       const char *cwd)
 {
 	char msg[1024], name[512];
 
@@ -369,6 +411,9 @@ static void sarif_peak(struct hg_json *j, const struct hg_check_proc *p, uint64_
 	hg_json_str(j, "level", "error");
 	hg_json_object(j, "message");
 	hg_json_str(j, "text", msg);
+	hg_json_end(j);
+	hg_json_array(j, "locations");
+	file_location(j, p->im->exe, NULL, "the program", cwd);
 	hg_json_end(j);
 	hg_json_object(j, "properties");
 	hg_json_u64(j, "pid", p->im->pid);
@@ -419,7 +464,7 @@ int hg_check_sarif(const char *path, const struct hg_check_result *res, uint64_t
 	for (size_t i = 0; i < res->n_procs; i++) {
 		const struct hg_check_proc *p = &res->procs[i];
 		if (p->peak_fail)
-			sarif_peak(&j, p, max_peak);
+			sarif_peak(&j, p, max_peak, cwd);
 		for (size_t k = 0; k < p->n_sites; k++)
 			if (counts(p, &p->sites[k]))
 				sarif_result(&j, p, &p->sites[k], cwd);

@@ -81,6 +81,15 @@ const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
 	return fallback;
 }
 
+const struct hg_frame *hg_frames_own_module(const struct hg_frame *fr, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fr[i].module && !has_prefix(hg_basename(fr[i].module), runtime_modules,
+						HG_ARRAY_SIZE(runtime_modules)))
+			return &fr[i];
+	return NULL;
+}
+
 size_t hg_frames_through_user(const struct hg_frame *fr, size_t n, size_t min)
 {
 	const struct hg_frame *user = hg_frames_user(fr, n);

@@ -43,6 +43,11 @@ size_t hg_framer_resolve(struct hg_framer *f, const struct hg_image *im, uint32_
  */
 const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n);
 
+/* The first frame in a module that is not the C or C++ runtime, the loader or our shim, with
+ * a source line or not (the program's own code built without debug information); NULL when
+ * there is none. */
+const struct hg_frame *hg_frames_own_module(const struct hg_frame *fr, size_t n);
+
 /* How many of n frames to show for "at least min, and the user frame": no more than n. */
 size_t hg_frames_through_user(const struct hg_frame *fr, size_t n, size_t min);
 

@@ -760,3 +760,29 @@ def test_check_dogfood_analyzer_is_leak_free(ctx):
         # output, which names its own suppressions, comes before)
         check("suppressions used" not in res.errtext[ok.end():],
               "%s needed a suppression" % what)
+
+
+def test_check_sarif_every_result_has_a_location(ctx):
+    """GitHub's code scanning rejects a whole SARIF file when one result lacks a physical
+    location. A leak in code without line information points at its module, with the
+    function as a logical location; a peak over --max-peak points at the program."""
+    prog = ctx.path("leak_lines_nodebug")
+    with open(ctx.sample("leak_lines"), "rb") as src, open(prog, "wb") as dst:
+        dst.write(src.read())
+    os.chmod(prog, 0o755)
+    res = run(["strip", "--strip-debug", prog])
+    eq(res.code, 0, "strip --strip-debug (test precondition)\n" + res.describe())
+    sarif = ctx.path("s.sarif")
+    check_cmd(ctx, "--fail-on", "all", "--max-peak", "1", "--sarif", sarif, "--", prog,
+              "strdup", expect_code=GATE)
+    with open(sarif) as f:
+        results = json.load(f)["runs"][0]["results"]
+    where = sorted((r["ruleId"], r["properties"].get("bytes", 0),
+                    [(l["physicalLocation"]["artifactLocation"]["uri"],
+                      "region" in l["physicalLocation"],
+                      [g["fullyQualifiedName"] for g in l.get("logicalLocations", [])],
+                      l["message"]["text"]) for l in r["locations"]]) for r in results)
+    leak = [("leak_lines_nodebug", False, ["dup_lines"], "no line information")]
+    eq(where, [("direct", 64, leak), ("peak", 0,
+                [("leak_lines_nodebug", False, [], "the program")])],
+       "SARIF results and their locations")
