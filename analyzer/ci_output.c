@@ -182,6 +182,25 @@ static void uri(char *buf, size_t cap, const char *file, const char *cwd)
 	buf[n] = '\0';
 }
 
+/* The end of a SARIF location object: the function if known, a message if not NULL. */
+static void location_end(struct hg_json *j, const char *function, const char *msg)
+{
+	if (function) {
+		hg_json_array(j, "logicalLocations");
+		hg_json_object(j, NULL);
+		hg_json_str(j, "fullyQualifiedName", function);
+		hg_json_str(j, "kind", "function");
+		hg_json_end(j);
+		hg_json_end(j);
+	}
+	if (msg) {
+		hg_json_object(j, "message");
+		hg_json_str(j, "text", msg);
+		hg_json_end(j);
+	}
+	hg_json_end(j);
+}
+
 /* A SARIF location object (under key, or in an array when NULL): file:line if known, the
  * function if known, and a message if not NULL. */
 static void location(struct hg_json *j, const char *key, const char *file, uint32_t line,
@@ -201,20 +220,7 @@ static void location(struct hg_json *j, const char *key, const char *file, uint3
 		hg_json_end(j);
 		hg_json_end(j);
 	}
-	if (function) {
-		hg_json_array(j, "logicalLocations");
-		hg_json_object(j, NULL);
-		hg_json_str(j, "fullyQualifiedName", function);
-		hg_json_str(j, "kind", "function");
-		hg_json_end(j);
-		hg_json_end(j);
-	}
-	if (msg) {
-		hg_json_object(j, "message");
-		hg_json_str(j, "text", msg);
-		hg_json_end(j);
-	}
-	hg_json_end(j);
+	location_end(j, function, msg);
 }
 
 /*
@@ -236,20 +242,7 @@ static void file_location(struct hg_json *j, const char *file, const char *funct
 	hg_json_str(j, "uri", u);
 	hg_json_end(j);
 	hg_json_end(j);
-	if (function) {
-		hg_json_array(j, "logicalLocations");
-		hg_json_object(j, NULL);
-		hg_json_str(j, "fullyQualifiedName", function);
-		hg_json_str(j, "kind", "function");
-		hg_json_end(j);
-		hg_json_end(j);
-	}
-	if (msg) {
-		hg_json_object(j, "message");
-		hg_json_str(j, "text", msg);
-		hg_json_end(j);
-	}
-	hg_json_end(j);
+	location_end(j, function, msg);
 }
 
 /* "1000 bytes in 1 block from this line": a line's share of a site with several. */
