@@ -127,18 +127,29 @@ static bool altlink_relative(Elf *e)
 	return false;
 }
 
+void hg_build_id_hex(char *out, const uint8_t *id, size_t n)
+{
+	static const char digit[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digit[id[i] >> 4];
+		out[2 * i + 1] = digit[id[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 /* dir/HEX`suffix` for build id `id`. Returns 0, or -1 when it does not fit. */
 static int entry_path(char *buf, size_t size, const char *dir, const uint8_t *id, size_t n,
 		      const char *suffix)
 {
-	int len = snprintf(buf, size, "%s/", dir);
+	char hex[2 * HG_DEBUG_CACHE_MAX_ID + 1];
+	int len;
 
-	if (len < 0 || (size_t)len + 2 * n + strlen(suffix) + 1 > size)
+	if (n > HG_DEBUG_CACHE_MAX_ID)
 		return -1;
-	for (size_t i = 0; i < n; i++)
-		len += snprintf(buf + len, size - (size_t)len, "%02x", id[i]);
-	snprintf(buf + len, size - (size_t)len, "%s", suffix);
-	return 0;
+	hg_build_id_hex(hex, id, n);
+	len = snprintf(buf, size, "%s/%s%s", dir, hex, suffix);
+	return len > 0 && (size_t)len < size ? 0 : -1;
 }
 
 /* Whether fd holds a whole copy made here of the file with build id `id`. */
@@ -172,6 +183,18 @@ static bool entry_ok(int fd, const uint8_t *id, size_t n)
 out:
 	elf_end(e);
 	return ok;
+}
+
+/* A descriptor of the entry at path if it checks out (entry_ok), else -1. */
+static int entry_open(const char *path, const uint8_t *id, size_t n)
+{
+	int fd = open(path, ENTRY_OPEN_FLAGS);
+
+	if (fd >= 0 && !entry_ok(fd, id, n)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /* Whether s is `prefix` HEX `suffix`, HEX two or more lowercase hexadecimal digits. */
@@ -310,11 +333,12 @@ int hg_debug_cache_open(const uint8_t *id, size_t n, char **name)
 	int fd;
 
 	if (!n || hg_debug_cache_dir(dir, sizeof(dir)) != 0 ||
-	    entry_path(path, sizeof(path), dir, id, n, ".debug") != 0 ||
-	    (fd = open(path, ENTRY_OPEN_FLAGS)) < 0)
+	    entry_path(path, sizeof(path), dir, id, n, ".debug") != 0 || !dir_trusted(dir))
 		return -1;
 	elf_version(EV_CURRENT);
-	if (!dir_trusted(dir) || !entry_ok(fd, id, n) || !(copy_name = strdup(path))) {
+	if ((fd = entry_open(path, id, n)) < 0)
+		return -1;
+	if (!(copy_name = strdup(path))) {
 		close(fd);
 		return -1;
 	}
@@ -369,13 +393,10 @@ int hg_debug_cache_add_min(int fd, uint64_t min_bytes)
 		rc = -1;
 		goto out;
 	}
-	copy = open(path, ENTRY_OPEN_FLAGS);
-	if (copy >= 0 && entry_ok(copy, id, (size_t)n)) {
+	if ((copy = entry_open(path, id, (size_t)n)) >= 0) {
 		close(copy); /* made meanwhile by another report */
 		goto out;
 	}
-	if (copy >= 0)
-		close(copy);
 	rc = make_entry(dir, path, fail, e) == 0 ? 1 : -1;
 out:
 	elf_end(e);

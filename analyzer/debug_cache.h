@@ -31,6 +31,10 @@
 #define HG_DEBUG_CACHE_MAX_ENTRY_BYTES (1ull << 28) /* the largest entry made */
 #define HG_DEBUG_CACHE_MAX_ID 64		       /* bytes of build id; GNU's are 20 */
 
+/* Build id id[0..n) in lowercase hexadecimal into out (2 * n + 1 bytes), as debug file
+ * names spell it. */
+void hg_build_id_hex(char *out, const uint8_t *id, size_t n);
+
 /*
  * The cache directory for debug files, written into buf (size bytes). Returns 0, or -1 when
  * the cache is off (HEAPGRAPH_CACHE=off or 0, or no variable names a place) or the path does

@@ -146,33 +146,34 @@ static int hg_sym_find_debuginfo_uncached(Dwfl_Module *mod, void **userdata,
  * Returns -1 when it does not fit or n is out of range. */
 static int hg_sym_build_id_file(char *file, size_t size, const uint8_t *id, size_t n)
 {
+	char hex[2 * HG_SYM_MAX_BUILD_ID + 1];
 	int len;
 
 	if (n < 2 || n > HG_SYM_MAX_BUILD_ID)
 		return -1;
-	len = snprintf(file, size, "%s/.build-id/%02x/", HG_SYM_DEBUG_DIR, id[0]);
-	for (size_t i = 1; i < n && len > 0 && (size_t)len < size; i++)
-		len += snprintf(file + len, size - (size_t)len, "%02x", id[i]);
-	if (len < 0 || (size_t)len >= size)
-		return -1;
-	return (size_t)snprintf(file + len, size - (size_t)len, ".debug") < size - (size_t)len ?
-		       0 : -1;
+	hg_build_id_hex(hex, id, n);
+	len = snprintf(file, size, "%s/.build-id/%.2s/%s.debug", HG_SYM_DEBUG_DIR, hex, hex + 2);
+	return len > 0 && (size_t)len < size ? 0 : -1;
 }
 
 /*
  * The cache's inflated copy (debug_cache.h) of the debug file of build id id[0..n), made now
  * from HG_SYM_DEBUG_DIR/.build-id when the cache has none: a descriptor, with its path in
  * *name. Returns -1 when there is none: no such file, one too small to be worth a copy, the
- * cache off. The copy's build id is checked, as libdwfl would check the file's.
+ * cache off; *offered then says whether the .build-id file was there and offered to the
+ * cache (it needs not be again). The copy's build id is checked, as libdwfl would check the
+ * file's.
  */
-static int hg_sym_debug_cached(const uint8_t *id, size_t n, char **name)
+static int hg_sym_debug_cached(const uint8_t *id, size_t n, char **name, bool *offered)
 {
 	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID];
 	int fd = hg_debug_cache_open(id, n, name), orig;
 
+	*offered = false;
 	if (fd >= 0 || hg_sym_build_id_file(file, sizeof(file), id, n) != 0 ||
 	    (orig = open(file, O_RDONLY | O_CLOEXEC)) < 0)
 		return fd;
+	*offered = true;
 	if (hg_debug_cache_add(orig) == 1)
 		fd = hg_debug_cache_open(id, n, name);
 	close(orig);
@@ -190,17 +191,18 @@ static int hg_sym_find_debuginfo(Dwfl_Module *mod, void **userdata, const char *
 				 GElf_Addr base, const char *file, const char *debuglink,
 				 GElf_Word crc, char **debuginfo_file)
 {
-	bool alternate = debuglink && !crc;
+	bool alternate = debuglink && !crc, offered = false;
 	const unsigned char *id;
 	GElf_Addr at;
 	int n, fd;
 
 	n = alternate ? 0 : dwfl_module_build_id(mod, &id, &at);
-	if (n > 0 && (fd = hg_sym_debug_cached(id, (size_t)n, debuginfo_file)) >= 0)
+	if (n > 0 && (fd = hg_sym_debug_cached(id, (size_t)n, debuginfo_file, &offered)) >= 0)
 		return fd;
 	fd = hg_sym_find_debuginfo_uncached(mod, userdata, modname, base, file, debuglink, crc,
 					    debuginfo_file);
-	if (fd >= 0 && !alternate)
+	/* Found by name (.gnu_debuglink), or through debuginfod: offered now. */
+	if (fd >= 0 && !alternate && !offered)
 		hg_debug_cache_add(fd);
 	return fd;
 }
@@ -312,12 +314,13 @@ static int hg_sym_module_report_debug(struct hg_sym_module *m)
 {
 	struct hg_sym_module old = *m;
 	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID], *name = NULL;
+	bool offered;
 	int rc, fd;
 
 	if (hg_sym_build_id_file(file, sizeof(file), m->build_id, m->build_id_len) != 0)
 		return -1;
 	/* A debug file as the module: its compressed sections are inflated once, in the cache. */
-	fd = hg_sym_debug_cached(m->build_id, m->build_id_len, &name);
+	fd = hg_sym_debug_cached(m->build_id, m->build_id_len, &name, &offered);
 	rc = hg_sym_module_report(m, name ? name : file, fd);
 	free(name);
 	if (rc != 0)
