@@ -42,6 +42,7 @@
  * live blocks) 0.24 -> 0.13 s, sqlite3 0.107 -> 0.091 s; CPython (3M live) unchanged.
  */
 #define SPARSE_MAX ((size_t)1 << 20)
+#define FIRST_CAP 1024 /* entries of a map's first table */
 
 static size_t slot_of(uint64_t addr, size_t cap)
 {
@@ -103,7 +104,7 @@ void hg_addrmap_release(struct hg_addrmap *m)
 
 static size_t grown_cap(const struct hg_addrmap *m)
 {
-	size_t cap = m->cap ? m->cap * 2 : 1024;
+	size_t cap = m->cap ? m->cap * 2 : FIRST_CAP;
 
 	if (m->cap >= HINT_FROM)
 		while (cap < m->cap * HINT_JUMP &&
@@ -141,7 +142,7 @@ static int holds(size_t cap, size_t n)
 
 void hg_addrmap_reserve(struct hg_addrmap *m, size_t n)
 {
-	size_t cap = m->cap ? m->cap : 1024;
+	size_t cap = m->cap ? m->cap : FIRST_CAP;
 
 	while (!holds(cap, n))
 		cap *= 2;

@@ -178,7 +178,8 @@ END_TEST
 
 START_TEST(test_debug_cache_damaged_entry_is_made_again)
 {
-	char so[FX_PATH_BYTES], entry[2 * FX_PATH_BYTES], *name = NULL;
+	char so[FX_PATH_BYTES], entry[2 * FX_PATH_BYTES], other[2 * FX_PATH_BYTES];
+	char *name = NULL;
 	uint8_t id[HG_DEBUG_CACHE_MAX_ID];
 	struct stat st;
 	int fd = build_so("gz.so", 1, so), copy;
@@ -198,10 +199,11 @@ START_TEST(test_debug_cache_damaged_entry_is_made_again)
 	ck_assert_int_eq(st.st_size, whole);
 	/* Another file's copy under this name (another build id): refused too. */
 	id[0] ^= 0xff;
-	ck_assert_int_eq(rename(entry, (entry_file(id, n, so, sizeof(so)), so)), 0);
+	entry_file(id, n, other, sizeof(other));
+	ck_assert_int_eq(rename(entry, other), 0);
 	ck_assert_int_eq(hg_debug_cache_open(id, n, &name), -1);
 	/* The right name again opens. */
-	ck_assert_int_eq(rename(so, entry), 0);
+	ck_assert_int_eq(rename(other, entry), 0);
 	id[0] ^= 0xff;
 	copy = hg_debug_cache_open(id, n, &name);
 	ck_assert_int_ge(copy, 0);
