@@ -134,6 +134,15 @@ static void grow(struct hg_addrmap *m)
 	rebuild(m, grown_cap(m));
 }
 
+void hg_addrmap_copy(struct hg_addrmap *dst, const struct hg_addrmap *src)
+{
+	*dst = *src;
+	if (src->cap) {
+		dst->e = table_new(src->cap);
+		memcpy(dst->e, src->e, src->cap * sizeof(*src->e));
+	}
+}
+
 /* Whether a table of cap entries holds n without growing (the test of hg_addrmap_put). */
 static int holds(size_t cap, size_t n)
 {

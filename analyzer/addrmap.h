@@ -36,6 +36,11 @@ int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t
  * doubling at a time. Out-of-memory exits (diag.h). */
 void hg_addrmap_reserve(struct hg_addrmap *m, size_t n);
 
+/* Make dst (uninitialised, or released) a copy of src: the same table, copied whole, which is
+ * far cheaper than putting src's entries one by one (a fork child's copy of its parent's
+ * heap). Out-of-memory exits (diag.h). */
+void hg_addrmap_copy(struct hg_addrmap *dst, const struct hg_addrmap *src);
+
 /* Remove addr; returns 1 and copies its value to *out when it was present, else 0. */
 int hg_addrmap_take(struct hg_addrmap *m, uint64_t addr, uint64_t *out);
 

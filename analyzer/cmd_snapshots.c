@@ -34,15 +34,6 @@ static const char help[] =
 	"\n"
 	"exit status: 0 ok, 2 usage error, 3 unreadable or damaged trace\n";
 
-static uint64_t live_bytes(const struct hg_snapshot *sn)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < sn->n_blocks; i++)
-		n += sn->blocks[i].size_bytes;
-	return n;
-}
-
 static void image_text(const struct hg_replay *r, const struct hg_image *im)
 {
 	static const int w[5] = { 4, 8, 10, 10, 9 };
@@ -61,8 +52,8 @@ static void image_text(const struct hg_replay *r, const struct hg_image *im)
 		const char *cells[5] = { id, hg_snapshot_reason_name(sn->reason), t, b, n };
 		snprintf(id, sizeof(id), "#%u", sn->id);
 		hg_format_duration(t, sizeof(t), hg_image_time(im, sn->t_ns));
-		hg_format_bytes(b, sizeof(b), live_bytes(sn));
-		hg_format_count(n, sizeof(n), sn->n_blocks);
+		hg_format_bytes(b, sizeof(b), sn->live_bytes);
+		hg_format_count(n, sizeof(n), sn->live_blocks);
 		hg_table_row(stdout, "  ", w, 5, cells, sn->label);
 		if (!sn->complete)
 			printf("         %s %s\n", id, hg_snapshot_cut_text(r, im, why, sizeof(why)));
@@ -81,8 +72,8 @@ static void image_json(struct hg_json *j, const struct hg_replay *r, const struc
 		hg_json_str(j, "label", sn->label);
 		hg_json_str(j, "reason", hg_snapshot_reason_name(sn->reason));
 		hg_json_u64(j, "time_ns", hg_image_time(im, sn->t_ns));
-		hg_json_u64(j, "live_bytes", live_bytes(sn));
-		hg_json_u64(j, "live_blocks", sn->n_blocks);
+		hg_json_u64(j, "live_bytes", sn->live_bytes);
+		hg_json_u64(j, "live_blocks", sn->live_blocks);
 		hg_json_bool(j, "complete", sn->complete);
 		hg_json_end(j);
 	}
@@ -99,7 +90,7 @@ int hg_cmd_snapshots(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
-	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS)))
+	if (!(r = hg_replay_file_flags(argv[optind], HG_REPLAY_SKIP_WORDS | HG_REPLAY_SNAPSHOT_SUMS)))
 		return HG_EXIT_INPUT;
 	if (a.json) {
 		hg_json_init(&j, stdout);

@@ -12,17 +12,23 @@
 #include "hg_format.h"
 #include "peak.h"
 
+struct hg_site *hg_sites_live_copy(const struct hg_image *im, uint32_t *n)
+{
+	struct hg_site *s = hg_xcalloc(im->n_sites ? im->n_sites : 1, sizeof(*s));
+
+	for (uint32_t i = 0; i < im->n_sites; i++) {
+		s[i].live_bytes = im->sites[i].live_bytes;
+		s[i].live_blocks = im->sites[i].live_blocks;
+	}
+	*n = im->n_sites;
+	return s;
+}
+
 /* A copy of im's live counts per site, for a moment other than the end. */
 static void capture(const struct hg_image *im, struct hg_site **out, uint32_t *n)
 {
-	if (*out)
-		return;
-	*out = hg_xcalloc(im->n_sites ? im->n_sites : 1, sizeof(**out));
-	for (uint32_t i = 0; i < im->n_sites; i++) {
-		(*out)[i].live_bytes = im->sites[i].live_bytes;
-		(*out)[i].live_blocks = im->sites[i].live_blocks;
-	}
-	*n = im->n_sites;
+	if (!*out)
+		*out = hg_sites_live_copy(im, n);
 }
 
 void hg_peak_capture(struct hg_image *im)

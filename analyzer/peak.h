@@ -8,6 +8,10 @@
 
 #include "replay.h"
 
+/* A copy of im's live bytes and blocks per site, the other counts 0; *n (im's n_sites) of
+ * them, in an array the caller frees. */
+struct hg_site *hg_sites_live_copy(const struct hg_image *im, uint32_t *n);
+
 /* Copy im's live bytes and blocks per site into im->peak_sites (once). */
 void hg_peak_capture(struct hg_image *im);
 

@@ -54,7 +54,7 @@ struct hg_point_spec hg_point_snapshot(const char *label)
 
 unsigned hg_point_flags(const struct hg_point_spec *p)
 {
-	unsigned flags = HG_REPLAY_SKIP_WORDS;
+	unsigned flags = HG_REPLAY_SKIP_WORDS | HG_REPLAY_SNAPSHOT_SUMS;
 
 	if (p->kind == HG_POINT_PEAK)
 		flags |= HG_REPLAY_PEAK;
@@ -104,30 +104,11 @@ int hg_point_exists(const struct hg_replay *r, const struct hg_point_spec *p)
 	return 0;
 }
 
-/* A snapshot's blocks summed per stack id. */
-static struct hg_site *snapshot_sites(const struct hg_snapshot *sn, uint32_t *n)
-{
-	uint32_t max = 0;
-	struct hg_site *s;
-
-	for (size_t i = 0; i < sn->n_blocks; i++)
-		if (sn->blocks[i].stack_id + 1 > max)
-			max = sn->blocks[i].stack_id + 1;
-	s = hg_xcalloc(max ? max : 1, sizeof(*s));
-	for (size_t i = 0; i < sn->n_blocks; i++) {
-		s[sn->blocks[i].stack_id].live_bytes += sn->blocks[i].size_bytes;
-		s[sn->blocks[i].stack_id].live_blocks++;
-	}
-	*n = max;
-	return s;
-}
-
 int hg_point_sites(const struct hg_image *im, const struct hg_point_spec *p,
-		   const struct hg_site **sites, uint32_t *n, struct hg_site **owned)
+		   const struct hg_site **sites, uint32_t *n)
 {
 	const struct hg_snapshot *sn;
 
-	*owned = NULL;
 	switch (p->kind) {
 	case HG_POINT_PEAK:
 		*sites = im->peak_sites;
@@ -140,7 +121,8 @@ int hg_point_sites(const struct hg_image *im, const struct hg_point_spec *p,
 	case HG_POINT_SNAPSHOT:
 		if (!(sn = hg_point_find_snapshot(im, p)))
 			return -1;
-		*sites = *owned = snapshot_sites(sn, n);
+		*sites = sn->sites;
+		*n = sn->n_sites;
 		return 0;
 	default:
 		*sites = im->sites;

@@ -53,12 +53,10 @@ const struct hg_snapshot *hg_point_find_snapshot(const struct hg_image *im,
 /* 1 when some image of r has the snapshot the spec names (always 1 for other kinds). */
 int hg_point_exists(const struct hg_replay *r, const struct hg_point_spec *p);
 
-/*
- * What im had live at the point: *sites (n entries by stack id; *owned set to an array the
- * caller frees, when one had to be built). Returns 0, or -1 when im has no such snapshot.
- */
+/* What im had live at the point: *sites, n entries by stack id, im's own. Returns 0, or -1
+ * when im has no such snapshot. */
 int hg_point_sites(const struct hg_image *im, const struct hg_point_spec *p,
-		   const struct hg_site **sites, uint32_t *n, struct hg_site **owned);
+		   const struct hg_site **sites, uint32_t *n);
 
 /* "the end", "the peak", "1.500 s", "snapshot 'after'" for text headers. Returns buf. */
 char *hg_point_text(const struct hg_point_spec *p, char *buf, size_t cap);

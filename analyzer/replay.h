@@ -80,11 +80,16 @@ struct hg_snapshot {
 	char *label;
 	uint64_t t_ns;
 	uint32_t threads, threads_stopped;
-	int have_blocks;         /* blocks below were taken at t_ns */
+	int have_blocks;         /* the live set below was taken at t_ns */
 	uint64_t mmap_bytes;     /* the image's mmap domain at t_ns: bytes and ranges mapped */
 	uint64_t mmap_mappings;
-	struct hg_block *blocks; /* live at t_ns, sorted by address */
+	struct hg_block *blocks; /* live at t_ns, sorted by address (none with
+				    HG_REPLAY_SNAPSHOT_SUMS) */
 	size_t n_blocks;
+	struct hg_site *sites;   /* live_bytes and live_blocks at t_ns per stack id (n_sites) */
+	uint32_t n_sites;
+	uint64_t live_bytes;     /* in all */
+	uint64_t live_blocks;
 	struct hg_region *regions;  /* sorted by lo (they do not overlap) */
 	size_t n_regions, regions_cap;
 	uint64_t *pairs;         /* (where, value) pairs, two words each */
@@ -283,6 +288,11 @@ struct hg_replay *hg_replay_file(const char *path);
 				    held the memory at each image's peak (peak_sites) */
 
 #define HG_REPLAY_AT 0x4         /* capture each image's sites at a time (hg_replay_file_at) */
+
+#define HG_REPLAY_SNAPSHOT_SUMS 0x8 /* keep snapshots' live sums (sites, live_bytes,
+				       live_blocks), not their blocks: for a report, a diff or a
+				       list; a child forked from a large heap that exits (with a
+				       snapshot) does not then copy every block it inherited */
 
 /* hg_replay_file with flags (HG_REPLAY_*). */
 struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags);

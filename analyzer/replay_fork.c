@@ -38,14 +38,16 @@ static struct hg_fork_meet *fork_meet_add(struct hg_replay_state *s, uint32_t pp
 /* The parent's state as it stands, for a fork child, into c (empty). */
 static void fork_copy_take(struct hg_fork_copy *c, const struct hg_image *parent)
 {
-	c->blocks = hg_image_live_blocks(parent, &c->n);
+	hg_replay_heap_copy(parent, c);
 	c->ranges = hg_replay_maps_copy(parent, &c->n_ranges);
 	hg_heaptop_copy(&c->heaptop, &parent->heaptop);
 }
 
 static void fork_copy_release(struct hg_fork_copy *c)
 {
-	free(c->blocks);
+	hg_addrmap_release(&c->live);
+	hg_addrmap_release(&c->big_sizes);
+	free(c->sites);
 	free(c->ranges);
 	hg_heaptop_release(&c->heaptop);
 	memset(c, 0, sizeof(*c));
@@ -96,12 +98,7 @@ void hg_replay_apply_fork(struct hg_replay_state *s, struct hg_image *child, uin
 		if (!m) /* for the parent's side, if the trace has one: nothing left to copy */
 			fork_meet_add(s, child->ppid, t);
 	}
-	hg_addrmap_reserve(&child->live, child->live.n + c.n);
-	for (size_t i = 0; i < c.n; i++) {
-		struct hg_live v = { c.blocks[i].size_bytes, c.blocks[i].stack_id };
-
-		hg_replay_live_add(child, c.blocks[i].addr, &v, t);
-	}
+	hg_replay_heap_from(child, &c, t);
 	hg_replay_fork_maps(child, t, c.ranges, c.n_ranges);
 	hg_heaptop_release(&child->heaptop);
 	child->heaptop = c.heaptop; /* handed over: the release below leaves it alone */

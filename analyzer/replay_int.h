@@ -66,8 +66,10 @@ struct hg_stream {
 
 /* What a fork child starts from: its parent's state at the fork. */
 struct hg_fork_copy {
-	struct hg_block *blocks;    /* the live blocks */
-	size_t n;
+	struct hg_addrmap live;      /* the live blocks, a copy of its live map (replay.c) */
+	struct hg_addrmap big_sizes; /* and of the sizes kept apart */
+	struct hg_site *sites;       /* by stack id: live_bytes and live_blocks, the rest 0 */
+	uint32_t n_sites;
 	struct hg_maprange *ranges; /* its own mappings (the mmap domain's) */
 	size_t n_ranges;
 	struct hg_heaptop heaptop;  /* how high its blocks had reached */
@@ -148,9 +150,6 @@ void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint3
 /* A HORIZON record: every event up to horizon_ns has been read; apply what that frees. */
 void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns);
 
-/* Make addr live in im as v at time t, with the sums that go with it (a fork child's copy). */
-void hg_replay_live_add(struct hg_image *im, uint64_t addr, const struct hg_live *v, uint64_t t);
-
 /* Free im's notes of frees still waiting for their allocation. */
 void hg_replay_orphans_release(struct hg_image *im);
 
@@ -175,12 +174,18 @@ void hg_replay_fork_meets_release(struct hg_replay_state *s);
 /* Im's live blocks now, in no order, in an array the caller frees; *n of them. */
 struct hg_block *hg_image_live_blocks(const struct hg_image *im, size_t *n);
 
+/* A fork's copy of the parent's heap: its live blocks and their sums per stack id, into c's
+ * live, big_sizes and sites (empty); and the child's heap made from it at t, which takes c's
+ * maps over when the child has no block yet (c's heap is then empty). */
+void hg_replay_heap_copy(const struct hg_image *parent, struct hg_fork_copy *c);
+void hg_replay_heap_from(struct hg_image *child, struct hg_fork_copy *c, uint64_t t);
+
 /* replay_snapshot.c: SNAPSHOT records, their parts, the live set at their moment. */
 void hg_replay_on_snapshot(struct hg_replay_state *s, const struct hg_rec_snapshot *r,
 			   uint32_t pid, uint32_t tid);
 void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,
 				uint32_t tid);
-void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn);
+void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn, unsigned flags);
 void hg_replay_snapshot_free(struct hg_snapshot *sn);
 
 /* replay_mmap.c: MMAP, MUNMAP, MREMAP and MPROTECT records, the mmap domain they build, and

@@ -11,16 +11,23 @@
 
 #include "block_index.h"
 #include "diag.h"
+#include "peak.h"
 #include "replay_int.h"
 
-/* The snapshot's moment: copy the live set, sorted by address. */
-void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn)
+/* The snapshot's moment: copy the live sums, and (unless only they are wanted) the live set,
+ * sorted by address. */
+void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn, unsigned flags)
 {
 	size_t n;
 
-	sn->blocks = hg_image_live_blocks(im, &n);
-	hg_blocks_sort_by_addr(sn->blocks, n);
-	sn->n_blocks = n;
+	if (!(flags & HG_REPLAY_SNAPSHOT_SUMS)) {
+		sn->blocks = hg_image_live_blocks(im, &n);
+		hg_blocks_sort_by_addr(sn->blocks, n);
+		sn->n_blocks = n;
+	}
+	sn->sites = hg_sites_live_copy(im, &sn->n_sites);
+	sn->live_bytes = im->totals.live_bytes;
+	sn->live_blocks = im->totals.live_blocks;
 	sn->have_blocks = 1;
 	sn->mmap_bytes = im->mmap.live_bytes;
 	sn->mmap_mappings = im->mmap.live_mappings;
@@ -100,6 +107,7 @@ void hg_replay_snapshot_free(struct hg_snapshot *sn)
 {
 	free(sn->label);
 	free(sn->blocks);
+	free(sn->sites);
 	free(sn->regions);
 	free(sn->pairs);
 	hg_heaptop_release(&sn->heaptop);

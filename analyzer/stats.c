@@ -199,17 +199,15 @@ int hg_stats_build_at(struct hg_stats *st, struct hg_framer *f, const struct hg_
 		      const struct hg_point_spec *p, const struct hg_stats_opts *o, int order)
 {
 	const struct hg_site *sites;
-	struct hg_site *owned;
 	uint32_t n;
 
 	memset(st, 0, sizeof(*st));
 	if (!im)
 		return 0;
-	if (hg_point_sites(im, p, &sites, &n, &owned) < 0)
+	if (hg_point_sites(im, p, &sites, &n) < 0)
 		return -1;
 	hg_stats_build(st, f, im, sites, n, o);
 	hg_stats_sort(st, order);
-	free(owned);
 	return 0;
 }
 

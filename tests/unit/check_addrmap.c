@@ -378,6 +378,38 @@ START_TEST(test_addrmap_iteration_visits_each_once)
 }
 END_TEST
 
+/*
+ * A copy holds every entry of the original, in a table of its own: changes to either do not
+ * reach the other. Small (calloc'd) and large (mapped) tables, and an empty map.
+ */
+START_TEST(test_addrmap_copy_is_independent)
+{
+	size_t n = _i == 0 ? 0 : _i == 1 ? 300 : 200000;
+	struct hg_addrmap c;
+	uint64_t old;
+
+	for (uint64_t i = 0; i < n; i++)
+		hg_addrmap_put(&m, 0x7f0000000000ull + 48 * i, live(i, 7), NULL);
+	hg_addrmap_copy(&c, &m);
+	ck_assert_uint_eq(c.n, n);
+	ck_assert_uint_eq(c.cap, m.cap);
+	for (uint64_t i = 0; i < n; i++)
+		ck_assert_uint_eq(*hg_addrmap_get(&c, 0x7f0000000000ull + 48 * i), live(i, 7));
+	if (n) {
+		ck_assert_ptr_ne(c.e, m.e);
+		ck_assert_int_eq(hg_addrmap_take(&m, 0x7f0000000000ull, &old), 1);
+		ck_assert_ptr_nonnull(hg_addrmap_get(&c, 0x7f0000000000ull));
+		hg_addrmap_put(&c, 0x7f0000000000ull, 1, NULL);
+		ck_assert_ptr_null(hg_addrmap_get(&m, 0x7f0000000000ull));
+		ck_assert_uint_eq(c.n, n);
+		ck_assert_uint_eq(m.n, n - 1);
+	}
+	hg_addrmap_put(&c, 8, 9, NULL); /* a copy grows like any map */
+	ck_assert_ptr_null(hg_addrmap_get(&m, 8));
+	hg_addrmap_release(&c);
+}
+END_TEST
+
 START_TEST(test_addrmap_release_leaves_empty_map)
 {
 	uint64_t v = live(1, 1);
@@ -413,6 +445,7 @@ Suite *addrmap_suite(void)
 	tcase_add_test(basic, test_addrmap_overwrite_returns_old);
 	tcase_add_test(basic, test_addrmap_grows_at_half_load_while_small);
 	tcase_add_test(basic, test_addrmap_take_if_matches_masked_bits);
+	tcase_add_loop_test(basic, test_addrmap_copy_is_independent, 0, 3);
 	tcase_add_test(basic, test_addrmap_large_table_grows_at_three_quarters_load);
 	tcase_add_test(basic, test_addrmap_hint_sizes_a_large_table_at_once);
 	tcase_add_test(basic, test_addrmap_release_leaves_empty_map);

@@ -88,6 +88,92 @@ START_TEST(test_replay_fork_child_inherits_live_blocks)
 END_TEST
 
 /*
+ * A child that has blocks of its own when the fork's copy reaches it (a thread of it stamped
+ * them before the fork: a contradictory trace) takes the parent's blocks one by one, each
+ * replacing its own at the same address (A), instead of taking the copy over whole.
+ */
+START_TEST(test_replay_fork_child_with_blocks_adds_the_copy)
+{
+	static const uint64_t ip[1] = { 0xaaa };
+	struct hg_image *child;
+
+	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	rr_alloc(T + 10, A, 100, 1);
+	rr_alloc(T + 20, B, 200, 1);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
+	rr_block(200, 200);
+	rr_alloc(T + 5, X, 7, 1);
+	rr_alloc(T + 6, A, 9, 1);
+	rr_block(200, 201);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 2);
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_uint_eq(child->totals.live_blocks, 3);
+	ck_assert_uint_eq(child->totals.live_bytes, 307);
+	ck_assert_uint_eq(child->totals.peak_bytes, 307);
+	rr_expect_live(child, X, 7, 1);
+	rr_expect_live(child, A, 100, 1);
+	rr_expect_live(child, B, 200, 1);
+	rr_expect_site(child, 1, 307, 3, 2, 16);
+}
+END_TEST
+
+/*
+ * A fork child's heap is a copy of its parent's table (hg_addrmap_copy): with many blocks,
+ * some of them 4 GiB or more (kept apart), every one is there with its size, the sums per
+ * site agree with them, and the parent's later changes do not reach the child's copy.
+ */
+START_TEST(test_replay_fork_child_copies_a_large_heap)
+{
+	static const uint64_t ip[2] = { 0xaaa, 0xbbb };
+	enum { N = 5000 };
+	struct hg_image *parent, *child;
+	uint64_t bytes = 0;
+	size_t pos = 0;
+	uint64_t addr;
+	struct hg_live v;
+
+	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	fx_stack(&rr_rig.b, 1, 1, ip);
+	fx_stack(&rr_rig.b, 2, 1, ip + 1);
+	for (uint64_t i = 0; i < N; i++) {
+		uint64_t size = i % 1000 == 0 ? (5ull << 30) + i : 16 + i % 64;
+		rr_alloc(T + 10 + i, 0x100000 + 128 * i, size, 1 + (uint32_t)(i % 2));
+		bytes += size;
+	}
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 10 + N, 200, 100, "parent", 6, "/bin/parent");
+	rr_block(200, 200);
+	fx_free(&rr_rig.b, T + 20 + N, 0x100000);
+	rr_block(100, 100);
+	rr_replay();
+
+	parent = rr_rig.r->images[0];
+	child = rr_rig.r->images[1];
+	ck_assert_uint_eq(parent->totals.live_blocks, N - 1);
+	ck_assert_uint_eq(child->totals.live_blocks, N);
+	ck_assert_uint_eq(child->totals.live_bytes, bytes);
+	ck_assert_uint_eq(child->totals.peak_bytes, bytes);
+	ck_assert_uint_eq(child->totals.peak_time_ns, 0);
+	ck_assert_uint_eq(child->sites[1].live_blocks + child->sites[2].live_blocks, N);
+	ck_assert_uint_eq(child->sites[1].live_bytes + child->sites[2].live_bytes, bytes);
+	ck_assert_uint_eq(child->sites[1].allocations, 0);
+	for (uint64_t i = 0; i < N; i++)
+		rr_expect_live(child, 0x100000 + 128 * i,
+			       i % 1000 == 0 ? (5ull << 30) + i : 16 + i % 64, 1 + (uint32_t)(i % 2));
+	ck_assert(!rr_is_live(parent, 0x100000));
+	bytes = 0;
+	while (hg_image_live_next(child, &pos, &addr, &v))
+		bytes += v.size_bytes;
+	ck_assert_uint_eq(bytes, child->totals.live_bytes);
+}
+END_TEST
+
+/*
  * pid 100 runs /bin/sh, which execs /usr/bin/prog at T+100: a second image of the same pid
  * with the exec flag, its own stacks and an empty heap; the first image ends with HG_END_EXEC.
  */
@@ -295,7 +381,8 @@ static void snapshot(uint64_t t, uint32_t id, const char *label)
 
 /*
  * A snapshot keeps how high the blocks had reached at its moment: C, freed before it, still
- * counts; D, allocated after it, does not (the image's own mark goes on to D).
+ * counts; D, allocated after it, does not (the image's own mark goes on to D). Its sums per
+ * site are the blocks' (A and B); with HG_REPLAY_SNAPSHOT_SUMS (loop 1) they are all it keeps.
  */
 START_TEST(test_replay_snapshot_keeps_heaptop_of_its_moment)
 {
@@ -304,20 +391,35 @@ START_TEST(test_replay_snapshot_keeps_heaptop_of_its_moment)
 
 	rr_process(0, T, 100, 1, "p", 1, "/p");
 	rr_alloc(T + 10, A, 100, 0);
+	rr_alloc(T + 15, B, 20, 2);
 	rr_alloc(T + 20, C, 300, 0);
 	fx_free(&rr_rig.b, T + 25, C);
 	snapshot(T + 30, 1, "mid");
 	rr_alloc(T + 40, D, 400, 0);
 	rr_block(100, 100);
-	rr_replay();
+	fx_replay_rig_run(&rr_rig, _i ? HG_REPLAY_SNAPSHOT_SUMS : 0, 0);
 
 	im = rr_rig.r->images[0];
 	ck_assert_uint_eq(im->n_snapshots, 1);
 	sn = im->snapshots[0];
 	ck_assert_str_eq(sn->label, "mid");
 	ck_assert_int_eq(sn->have_blocks, 1);
-	ck_assert_uint_eq(sn->n_blocks, 1);
-	ck_assert_uint_eq(sn->blocks[0].addr, A);
+	ck_assert_uint_eq(sn->live_blocks, 2);
+	ck_assert_uint_eq(sn->live_bytes, 120);
+	ck_assert_uint_ge(sn->n_sites, 3);
+	ck_assert_uint_eq(sn->sites[0].live_bytes, 100);
+	ck_assert_uint_eq(sn->sites[0].live_blocks, 1);
+	ck_assert_uint_eq(sn->sites[0].allocations, 0);
+	ck_assert_uint_eq(sn->sites[2].live_bytes, 20);
+	ck_assert_uint_eq(sn->sites[2].live_blocks, 1);
+	if (_i) {
+		ck_assert_uint_eq(sn->n_blocks, 0);
+		ck_assert_ptr_null(sn->blocks);
+	} else {
+		ck_assert_uint_eq(sn->n_blocks, 2);
+		ck_assert_uint_eq(sn->blocks[0].addr, A);
+		ck_assert_uint_eq(sn->blocks[1].addr, B);
+	}
 	ck_assert_uint_eq(hg_heaptop_high(&sn->heaptop, 0, 1ull << 26), C + 300);
 	ck_assert_uint_eq(hg_heaptop_high(&im->heaptop, 0, 1ull << 26), D + 400);
 }
@@ -672,7 +774,9 @@ TCase *replay_procs_tcase(void)
 	tcase_add_test(procs, test_replay_fork_child_written_before_its_parent);
 	tcase_add_loop_test(procs, test_replay_fork_child_late_gets_the_heap_at_the_fork, 0, 2);
 	tcase_add_test(procs, test_replay_fork_child_side_first);
-	tcase_add_test(procs, test_replay_snapshot_keeps_heaptop_of_its_moment);
+	tcase_add_loop_test(procs, test_replay_snapshot_keeps_heaptop_of_its_moment, 0, 2);
+	tcase_add_test(procs, test_replay_fork_child_with_blocks_adds_the_copy);
+	tcase_add_test(procs, test_replay_fork_child_copies_a_large_heap);
 	tcase_add_test(procs, test_replay_exec_written_before_its_fork);
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);

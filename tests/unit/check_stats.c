@@ -83,7 +83,7 @@ START_TEST(test_stats_point_parse)
 	ck_assert_int_eq(hg_point_parse("t", "--from", "#3", 0, &p), 0);
 	ck_assert_ptr_null(p.label);
 	ck_assert_uint_eq(p.id, 3);
-	ck_assert_uint_eq(hg_point_flags(&p), HG_REPLAY_SKIP_WORDS);
+	ck_assert_uint_eq(hg_point_flags(&p), HG_REPLAY_SKIP_WORDS | HG_REPLAY_SNAPSHOT_SUMS);
 	fx_quiet_stderr();
 	ck_assert_int_eq(hg_point_parse("t", "--at", "soon", 1, &p), 2);
 	ck_assert_int_eq(hg_point_parse("t", "--from", "#x", 0, &p), 2);
