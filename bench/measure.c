@@ -16,6 +16,11 @@
  * peak can miss a spike shorter than the interval, so the reported tree peak is never below the
  * exact single-process peak.
  *
+ * Wall time runs from the fork to the reaping of the last descendant. Between samples the
+ * wrapper waits for SIGCHLD (kept blocked, taken with sigtimedwait), not for the interval to end:
+ * a wrapper that slept the interval out rounded every wall time up to the next sample, so a
+ * 26 ms report read 43 ms and `heapgraph --version` 22 ms.
+ *
  * Usage: measure [-i INTERVAL_MS] -o RESULT_FILE -- COMMAND [ARG]...
  * Writes one line to RESULT_FILE: wall_s user_s sys_s max_proc_rss_kb tree_peak_rss_kb status
  * and exits with the command's status (128+N if signal N killed it).
@@ -123,14 +128,18 @@ static int exit_code(int status)
 	return WEXITSTATUS(status);
 }
 
-/* Samples and reaps until no descendant is left; returns the command's exit code. */
+/* Samples and reaps until no descendant is left; returns the command's exit code. SIGCHLD is
+ * blocked (main), so each exit is pending when it is waited for. */
 static int supervise(pid_t child, long interval_ms, long *tree_peak_kb)
 {
 	struct timespec pause = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
+	sigset_t chld;
 	double child_done = 0;
 	int code = 127, status;
 	pid_t pid;
 
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
 	for (;;) {
 		long kb = tree_rss_kb();
 
@@ -148,7 +157,7 @@ static int supervise(pid_t child, long interval_ms, long *tree_peak_kb)
 				"command exited; not counted\n", LINGER_LIMIT_S);
 			return code;
 		}
-		nanosleep(&pause, NULL);
+		sigtimedwait(&chld, NULL, &pause); /* a child's exit, the interval, or EINTR */
 	}
 }
 
@@ -163,6 +172,7 @@ int main(int argc, char **argv)
 	const char *out_path = NULL;
 	long interval_ms = 20, tree_peak_kb = 0;
 	struct rusage ru;
+	sigset_t mask, old_mask;
 	double t0, wall;
 	FILE *out;
 	pid_t child;
@@ -177,6 +187,9 @@ int main(int argc, char **argv)
 	}
 	if (!out_path || optind >= argc || interval_ms <= 0)
 		usage();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, &old_mask);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		fprintf(stderr, "measure: warning: cannot become a subreaper: %s\n", strerror(errno));
 	t0 = now_s();
@@ -186,6 +199,7 @@ int main(int argc, char **argv)
 		return 3;
 	}
 	if (child == 0) {
+		sigprocmask(SIG_SETMASK, &old_mask, NULL); /* the command gets the mask we got */
 		execvp(argv[optind], argv + optind);
 		fprintf(stderr, "measure: error: cannot run '%s': %s\n", argv[optind], strerror(errno));
 		_exit(127);
