@@ -23,6 +23,7 @@ static const char *const headers[][N_COLS] = {
 	[HG_ORDER_COUNT] = { "#", "size", "count", "average", NULL },
 	[HG_ORDER_ALLOCATIONS] = { "#", "allocs", "allocated", "average", "temporary" },
 	[HG_ORDER_TEMPORARY] = { "#", "temporary", "temp size", "average", "allocs" },
+	[HG_ORDER_ALLOCATED] = { "#", "allocated", "allocs", "average", "temporary" },
 };
 
 /* A frame on one line; text: the function as text output shortens it (names.h). */
@@ -75,11 +76,14 @@ static void row(FILE *out, const struct hg_stat *g, size_t rank, const struct hg
 	snprintf(c[0], sizeof(c[0]), "%zu", rank);
 	switch (sr->order) {
 	case HG_ORDER_ALLOCATIONS:
-		hg_format_count(c[1], sizeof(c[1]), g->allocations);
-		hg_format_bytes(c[2], sizeof(c[2]), g->allocated_bytes);
+	case HG_ORDER_ALLOCATED: { /* the same columns, the order's own first */
+		int by_bytes = sr->order == HG_ORDER_ALLOCATED;
+		hg_format_count(c[1 + by_bytes], sizeof(c[0]), g->allocations);
+		hg_format_bytes(c[2 - by_bytes], sizeof(c[0]), g->allocated_bytes);
 		average(c[3], sizeof(c[3]), g->allocated_bytes, g->allocations);
 		cells[4] = hg_format_count(c[4], sizeof(c[4]), g->temporary);
 		break;
+	}
 	case HG_ORDER_TEMPORARY:
 		hg_format_count(c[1], sizeof(c[1]), g->temporary);
 		hg_format_bytes(c[2], sizeof(c[2]), g->temporary_bytes);
@@ -145,6 +149,10 @@ static void header(FILE *out, const struct hg_image *im, const struct hg_stats *
 		fprintf(out, "\n  allocations over the whole run by %s%s: %s (%s)", cum, by,
 			hg_format_count(a, sizeof(a), st->allocations),
 			hg_format_bytes(b, sizeof(b), st->allocated_bytes));
+	else if (sr->order == HG_ORDER_ALLOCATED)
+		fprintf(out, "\n  bytes allocated over the whole run by %s%s: %s (%s allocations)",
+			cum, by, hg_format_bytes(b, sizeof(b), st->allocated_bytes),
+			hg_format_count(a, sizeof(a), st->allocations));
 	else if (sr->order == HG_ORDER_TEMPORARY)
 		fprintf(out, "\n  temporary allocations by %s%s: %s (%s)", cum, by,
 			hg_format_count(a, sizeof(a), st->temporary),

@@ -15,7 +15,8 @@
 #include "stats.h"
 
 static const char *const group_names[] = { "traceback", "function", "line", "file", "module" };
-static const char *const order_names[] = { "size", "count", "allocations", "temporary" };
+static const char *const order_names[] = { "size", "count", "allocations", "temporary",
+					   "allocated" };
 
 static int name_index(const char *const *names, size_t n, const char *name)
 {
@@ -221,6 +222,7 @@ static uint64_t primary(const struct hg_stat *s)
 	case HG_ORDER_COUNT: return s->blocks;
 	case HG_ORDER_ALLOCATIONS: return s->allocations;
 	case HG_ORDER_TEMPORARY: return s->temporary;
+	case HG_ORDER_ALLOCATED: return s->allocated_bytes;
 	default: return s->bytes;
 	}
 }
@@ -231,6 +233,7 @@ static uint64_t secondary(const struct hg_stat *s)
 	case HG_ORDER_COUNT: return s->bytes;
 	case HG_ORDER_ALLOCATIONS: return s->allocated_bytes;
 	case HG_ORDER_TEMPORARY: return s->temporary_bytes;
+	case HG_ORDER_ALLOCATED: return s->allocations;
 	default: return s->blocks;
 	}
 }

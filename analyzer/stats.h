@@ -39,7 +39,8 @@ enum hg_stats_order {
 	HG_ORDER_SIZE = 0,        /* live bytes, then live blocks */
 	HG_ORDER_COUNT = 1,       /* live blocks, then live bytes */
 	HG_ORDER_ALLOCATIONS = 2, /* allocations over the whole run (hot spots) */
-	HG_ORDER_TEMPORARY = 3    /* temporary allocations over the whole run */
+	HG_ORDER_TEMPORARY = 3,   /* temporary allocations over the whole run */
+	HG_ORDER_ALLOCATED = 4    /* bytes allocated over the whole run (churn by volume) */
 };
 
 /* "size", "count", ... -> enum hg_stats_order, or -1. */

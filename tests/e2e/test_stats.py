@@ -131,6 +131,19 @@ def test_stats_hotspots_temporary(ctx):
         ("first_of_pair", 4, 160, 0), ("second_of_pair", 4, 96, 4)], "hot spots by count")
     eq((st["allocations"], st["temporary"], st["temporary_bytes"]), (25, 11, 544),
        "whole-run allocations and temporaries of this file")
+    st = stats_json(ctx, trace, "-g", "function", "--sort", "allocated", *inc)
+    eq(st["order"], "allocated", "order")
+    eq([(g["name"].split(" ")[0], g["allocated_bytes"], g["allocations"]) for g in st["groups"]],
+       [("make_buffer", 1900, 10), ("temp_scratch", 448, 7), ("first_of_pair", 160, 4),
+        ("second_of_pair", 96, 4)], "hot spots by bytes")
+    r = run([ctx.hg, "report", trace, "-g", "function", "--sort", "allocated"] + inc)
+    eq(r.code, 0, "text exit status")
+    rows = [l.split() for l in r.text.split("\n") if l.strip().startswith(("1 ", "4 "))]
+    eq([row[:7] for row in rows],
+       [["1", "1.86", "KiB", "10", "190", "B", "0"], ["4", "96", "B", "4", "24", "B", "4"]],
+       "text rows: allocated, allocs, average, temporary")
+    check("bytes allocated over the whole run by function: 2.54 KiB (25 allocations)" in r.text,
+          "text header: %s" % r.text)
     st = stats_json(ctx, trace, "-g", "function", "--sort", "temporary", *inc)
     eq([(g["name"].split(" ")[0], g["temporary"], g["temporary_bytes"]) for g in st["groups"]],
        [("temp_scratch", 7, 448), ("second_of_pair", 4, 96)], "temporary allocations")
@@ -414,6 +427,7 @@ def test_stats_errors(ctx):
         (["report", trace, "--at", "peak", "--snapshot", "before"], 2, "give one"),
         (["report", trace, "--sort", "temporary", "--at", "peak"], 2, "takes no --at"),
         (["report", trace, "--sort", "big"], 2, "unknown --sort 'big'"),
+        (["report", trace, "--sort", "allocated", "--snapshot", "x"], 2, "--snapshot"),
         (["diff", trace], 2, "one trace needs --from"),
         (["diff", trace, "--from", "nope"], 2, "no snapshot 'nope' in trace"),
         (["diff", trace, trace, trace], 2, "one or two trace files"),
