@@ -391,14 +391,20 @@ static void note_growth(struct hg_image *im, uint64_t t)
 	hg_timeline_note(im, t);
 }
 
+/* Blocks of one stack id became live: its site's sums and the image's. */
+static void sums_add(struct hg_image *im, uint32_t stack_id, uint64_t bytes, uint64_t blocks)
+{
+	struct hg_site *st = site(im, stack_id);
+
+	st->live_bytes += bytes;
+	st->live_blocks += blocks;
+	im->totals.live_bytes += bytes;
+	im->totals.live_blocks += blocks;
+}
+
 static void add_live(struct hg_image *im, const struct hg_live *v, uint64_t t)
 {
-	struct hg_site *st = site(im, v->stack_id);
-
-	st->live_bytes += v->size_bytes;
-	st->live_blocks++;
-	im->totals.live_bytes += v->size_bytes;
-	im->totals.live_blocks++;
+	sums_add(im, v->stack_id, v->size_bytes, 1);
 	note_growth(im, t);
 }
 
@@ -445,7 +451,7 @@ void hg_replay_heap_copy(const struct hg_image *parent, struct hg_fork_copy *c)
 void hg_replay_heap_from(struct hg_image *child, struct hg_fork_copy *c, uint64_t t)
 {
 	size_t pos = 0, hint = child->live.hint;
-	uint64_t addr, w, blocks = 0;
+	uint64_t addr, w;
 	struct hg_live v;
 
 	if (child->live.n || child->big_sizes.n) {
@@ -464,19 +470,10 @@ void hg_replay_heap_from(struct hg_image *child, struct hg_fork_copy *c, uint64_
 	child->big_sizes = c->big_sizes;
 	hg_addrmap_init(&c->live);
 	hg_addrmap_init(&c->big_sizes);
-	for (uint32_t i = 0; i < c->n_sites; i++) {
-		struct hg_site *st;
-
-		if (!c->sites[i].live_blocks)
-			continue;
-		st = site(child, i);
-		st->live_bytes += c->sites[i].live_bytes;
-		st->live_blocks += c->sites[i].live_blocks;
-		child->totals.live_bytes += c->sites[i].live_bytes;
-		child->totals.live_blocks += c->sites[i].live_blocks;
-		blocks += c->sites[i].live_blocks;
-	}
-	if (blocks)
+	for (uint32_t i = 0; i < c->n_sites; i++)
+		if (c->sites[i].live_blocks)
+			sums_add(child, i, c->sites[i].live_bytes, c->sites[i].live_blocks);
+	if (child->live.n) /* as putting each block in would have */
 		note_growth(child, t);
 }
 
