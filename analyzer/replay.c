@@ -224,24 +224,22 @@ static inline void enqueue(struct hg_replay_state *s, struct hg_stream *st,
 		s->r->max_waiting = s->n_pending;
 }
 
-/* Take the next event of the stream at heap position i (0: the earliest). */
-static struct hg_pending dequeue(struct hg_replay_state *s, size_t i)
+/* Drop the next event of the stream at heap position i (0: the earliest), once applied. */
+static void dequeue(struct hg_replay_state *s, size_t i)
 {
 	struct hg_stream *st = s->heap[i];
-	struct hg_pending p = *front(st);
 
 	st->head = (st->head + 1) & (st->cap - 1);
 	s->n_pending--;
 	if (--st->n == 0) {
 		s->heap[i] = s->heap[--s->n_heap];
 		if (i == s->n_heap)
-			return p;
+			return;
 	} else if (s->n_heap == 1) {
-		return p; /* one thread waiting: nothing to reorder */
+		return; /* one thread waiting: nothing to reorder */
 	}
 	sift_down(s, i);
 	sift_up(s, i);
-	return p;
 }
 
 /* ---- applying events ------------------------------------------------------------------ */
@@ -584,9 +582,9 @@ static void prefetch_ahead(const struct hg_image *im, const struct hg_stream *th
 {
 	const struct hg_pending *q;
 
-	if (im->live.cap < PREFETCH_MIN_SLOTS || thread->n < PREFETCH_AHEAD)
+	if (im->live.cap < PREFETCH_MIN_SLOTS || thread->n <= PREFETCH_AHEAD)
 		return;
-	q = &thread->q[(thread->head + PREFETCH_AHEAD - 1) & (thread->cap - 1)];
+	q = &thread->q[(thread->head + PREFETCH_AHEAD) & (thread->cap - 1)];
 	if (q->kind == P_ALLOC || q->kind == P_FREE)
 		hg_addrmap_prefetch(&im->live, q->addr);
 }
@@ -703,8 +701,10 @@ static void drain(struct hg_replay_state *s, int at)
 			     (window && front(s->heap[0])->t_ns + WINDOW_NS <= s->max_t))) {
 		size_t i = pick(s);
 		struct hg_stream *thread = s->heap[i];
-		struct hg_pending p = dequeue(s, i);
-		apply(s, thread, &p);
+
+		/* Applied where it waits (applying queues nothing), then dropped. */
+		apply(s, thread, front(thread));
+		dequeue(s, i);
 	}
 }
 
