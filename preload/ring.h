@@ -63,6 +63,35 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
 }
 
 /*
+ * The fast path for a fixed-size record whose fields the caller stores straight into the
+ * slot: where the next n bytes go, or NULL when hg_ring_put must take it (no slot yet, no
+ * room, or the record would wrap round the slot's end). Built on the stack and copied, a
+ * record is read back in 16-byte loads right after its fields' 8-byte stores, a load the CPU
+ * cannot forward from the store buffer: it waits until the stores have reached the cache,
+ * which was most of the shim's time in free(). hg_ring_commit(n) publishes the record.
+ */
+static inline void *hg_ring_room(uint32_t n)
+{
+	struct hg_thread *t = &hg_tls;
+	uint32_t pos;
+
+	if (HG_UNLIKELY(!t->slot) || HG_UNLIKELY(t->head + n - t->tail_cache > t->window))
+		return NULL;
+	pos = (uint32_t)t->head & (t->window - 1);
+	if (HG_UNLIKELY(t->window - pos < n))
+		return NULL;
+	return t->data + pos;
+}
+
+static inline void hg_ring_commit(uint32_t n)
+{
+	struct hg_thread *t = &hg_tls;
+
+	t->head += n;
+	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+}
+
+/*
  * Hold for a heap snapshot, which writes a stream of records with the rest of the process
  * stopped: as hg_ring_hold, in the thread's own slot, claimed now if it has none yet. When no
  * slot is free (more live threads in all traced processes than slots), the stream goes to the
