@@ -212,16 +212,14 @@ static HG_NOINLINE void heap_add(struct hg_replay_state *s, struct hg_stream *st
 	sift_up(s, s->n_heap - 1);
 }
 
-static inline void enqueue(struct hg_replay_state *s, struct hg_stream *st,
-			   const struct hg_pending *p)
+/* Where stream st's next event goes, at the end of its FIFO: the caller writes it there
+ * (written on the stack and copied, its fields were read back before they reached the cache,
+ * which stalls), then calls queued(). */
+static inline struct hg_pending *fifo_end(struct hg_stream *st)
 {
 	if (HG_UNLIKELY(st->n == st->cap))
 		fifo_grow(st);
-	st->q[(st->head + st->n) & (st->cap - 1)] = *p; /* cap is a power of two */
-	if (st->n++ == 0)
-		heap_add(s, st);
-	if (++s->n_pending > s->r->max_waiting)
-		s->r->max_waiting = s->n_pending;
+	return &st->q[(st->head + st->n) & (st->cap - 1)]; /* cap is a power of two */
 }
 
 /* Drop the next event of the stream at heap position i (0: the earliest), once applied. */
@@ -708,16 +706,18 @@ static void drain(struct hg_replay_state *s, int at)
 	}
 }
 
-static HG_ALWAYS_INLINE void push_timed(struct hg_replay_state *s, struct hg_pending *p,
-					uint32_t pid, uint32_t tid)
+/* The event p at the end of thread st's FIFO (fifo_end) is there: into the merge. */
+static HG_ALWAYS_INLINE void queued(struct hg_replay_state *s, struct hg_stream *st,
+				    struct hg_pending *p)
 {
-	struct hg_stream *st = hg_replay_stream_of(s, pid, tid);
-
 	p->seq = s->seq++;
 	if (p->t_ns > s->max_t)
 		s->max_t = p->t_ns;
 	st->last_t = p->t_ns;
-	enqueue(s, st, p);
+	if (st->n++ == 0)
+		heap_add(s, st);
+	if (++s->n_pending > s->r->max_waiting)
+		s->r->max_waiting = s->n_pending;
 	/* What drain would find, in short: with horizons coming, the earliest waiting event was
 	 * past the horizon before this one came (drain left it so), and this one is too. */
 	if (s->horizons && p->t_ns > s->horizon && s->n_pending <= MAX_PENDING_ANY &&
@@ -726,10 +726,14 @@ static HG_ALWAYS_INLINE void push_timed(struct hg_replay_state *s, struct hg_pen
 	drain(s, DRAIN_PUSH);
 }
 
-void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
+void hg_replay_push_timed(struct hg_replay_state *s, const struct hg_pending *p, uint32_t pid,
 			  uint32_t tid)
 {
-	push_timed(s, p, pid, tid);
+	struct hg_stream *st = hg_replay_stream_of(s, pid, tid);
+	struct hg_pending *q = fifo_end(st);
+
+	*q = *p;
+	queued(s, st, q);
 }
 
 void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns)
@@ -815,19 +819,22 @@ static int by_time(const void *a, const void *b)
 static int push_heap_event(struct hg_replay_state *s, const struct hg_record *rec)
 {
 	const struct hg_rec *h = rec->rec;
-	struct hg_pending p;
+	struct hg_stream *st;
+	struct hg_pending *p;
 
+	if (h->type != HG_REC_ALLOC && h->type != HG_REC_FREE)
+		return 0;
+	st = hg_replay_stream_of(s, rec->pid, rec->tid);
+	p = fifo_end(st);
 	if (h->type == HG_REC_ALLOC) {
 		const struct hg_rec_alloc *a = (const void *)h;
-		p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
-					 .stack_id = a->stack_id, .kind = P_ALLOC };
-	} else if (h->type == HG_REC_FREE) {
-		const struct hg_rec_free *f = (const void *)h;
-		p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .kind = P_FREE };
+		*p = (struct hg_pending){ .t_ns = a->t_ns, .addr = a->addr, .size = a->size_bytes,
+					  .stack_id = a->stack_id, .kind = P_ALLOC };
 	} else {
-		return 0;
+		const struct hg_rec_free *f = (const void *)h;
+		*p = (struct hg_pending){ .t_ns = f->t_ns, .addr = f->addr, .kind = P_FREE };
 	}
-	push_timed(s, &p, rec->pid, rec->tid);
+	queued(s, st, p);
 	return 1;
 }
 

@@ -144,7 +144,7 @@ static inline struct hg_stream *hg_replay_stream_of(struct hg_replay_state *s, u
 }
 
 /* Queue a timed event from thread tid for the merge (and apply what is ripe). */
-void hg_replay_push_timed(struct hg_replay_state *s, struct hg_pending *p, uint32_t pid,
+void hg_replay_push_timed(struct hg_replay_state *s, const struct hg_pending *p, uint32_t pid,
 			  uint32_t tid);
 
 /* A HORIZON record: every event up to horizon_ns has been read; apply what that frees. */
