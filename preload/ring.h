@@ -64,29 +64,32 @@ static inline void hg_ring_put(const void *rec, uint32_t n)
 
 /*
  * The fast path for a fixed-size record whose fields the caller stores straight into the
- * slot: where the next n bytes go, or NULL when hg_ring_put must take it (no slot yet, no
- * room, or the record would wrap round the slot's end). Built on the stack and copied, a
- * record is read back in 16-byte loads right after its fields' 8-byte stores, a load the CPU
- * cannot forward from the store buffer: it waits until the stores have reached the cache,
- * which was most of the shim's time in free(). hg_ring_commit(n) publishes the record.
+ * slot: where the next n bytes go, or `local` (the caller's own record) when hg_ring_put must
+ * take it (no slot yet, no room, or the record would wrap round the slot's end). Built on the
+ * stack and copied, a record is read back in 16-byte loads right after its fields' 8-byte
+ * stores, a load the CPU cannot forward from the store buffer: it waits until the stores
+ * have reached the cache, which was most of the shim's time in free(). hg_ring_publish then
+ * publishes the record, wherever it was written.
  */
-static inline void *hg_ring_room(uint32_t n)
+static inline void *hg_ring_room(void *local, uint32_t n)
 {
 	struct hg_thread *t = &hg_tls;
 	uint32_t pos;
 
 	if (HG_UNLIKELY(!t->slot) || HG_UNLIKELY(t->head + n - t->tail_cache > t->window))
-		return NULL;
+		return local;
 	pos = (uint32_t)t->head & (t->window - 1);
 	if (HG_UNLIKELY(t->window - pos < n))
-		return NULL;
+		return local;
 	return t->data + pos;
 }
 
-static inline void hg_ring_commit(uint32_t n)
+static inline void hg_ring_publish(const void *rec, const void *local, uint32_t n)
 {
 	struct hg_thread *t = &hg_tls;
 
+	if (HG_UNLIKELY(rec == local))
+		return hg_ring_put_slow(local, n);
 	t->head += n;
 	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
 }

@@ -108,16 +108,14 @@ static inline void leave(void)
  * to publishing is a few instructions, which the collector's horizon margin covers (a first
  * walk through a library reads its unwind tables, and must not count against the margin).
  */
-/* The events, stored field by field where they go (hg_ring_room), else built and copied. */
+/* The events, stored field by field where they go (hg_ring_room). */
 static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	int saved = errno;
 	uint32_t stack_id = hg_stack_capture(from);
 	uint64_t t_ns = hg_now_ns();
-	struct hg_rec_alloc *r = hg_ring_room(sizeof(*r)), rec;
+	struct hg_rec_alloc rec, *r = hg_ring_room(&rec, sizeof(rec));
 
-	if (HG_UNLIKELY(!r))
-		r = &rec;
 	r->hdr = (struct hg_rec){ HG_REC_ALLOC, 0, sizeof(*r) };
 	r->t_ns = t_ns;
 	r->addr = (uint64_t)(uintptr_t)p;
@@ -125,26 +123,18 @@ static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *f
 	r->stack_id = stack_id;
 	r->fn = fn;
 	memset(r->pad, 0, sizeof(r->pad));
-	if (HG_LIKELY(r != &rec))
-		hg_ring_commit(sizeof(*r));
-	else
-		hg_ring_put(&rec, sizeof(rec));
+	hg_ring_publish(r, &rec, sizeof(rec));
 	errno = saved;
 }
 
 static void record_free(void *p, uint64_t t_ns)
 {
-	struct hg_rec_free *r = hg_ring_room(sizeof(*r)), rec;
+	struct hg_rec_free rec, *r = hg_ring_room(&rec, sizeof(rec));
 
-	if (HG_UNLIKELY(!r))
-		r = &rec;
 	r->hdr = (struct hg_rec){ HG_REC_FREE, 0, sizeof(*r) };
 	r->t_ns = t_ns;
 	r->addr = (uint64_t)(uintptr_t)p;
-	if (HG_LIKELY(r != &rec))
-		hg_ring_commit(sizeof(*r));
-	else
-		hg_ring_put(&rec, sizeof(rec));
+	hg_ring_publish(r, &rec, sizeof(rec));
 }
 
 HG_EXPORT void *malloc(size_t n)
