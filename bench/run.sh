@@ -572,7 +572,10 @@ write_doc() {
 		echo
 		echo "Median over the runs, with min-max in parentheses. *x bare* is the tool's median"
 		echo "divided by the bare run's. *heapgraph/heaptrack* divides heapgraph's median by"
-		echo "heaptrack's: below 1.00x heapgraph costs less. CPU is user + system time of every"
+		echo "heaptrack's: below 1.00x heapgraph costs less. Wall time runs from the command's"
+		echo "start to the exit of the last process of its tree (bench/measure wakes on each"
+		echo "SIGCHLD; tables before commit 9fcea09 rounded it up to the next 20 ms sample)."
+		echo "CPU is user + system time of every"
 		echo "process in the tree. Peak RSS is the largest sum of resident sets of the processes"
 		echo "alive at once, sampled every 20 ms (never below the largest single process, which"
 		echo "the kernel reports exactly). Trace is the file the tool leaves behind; analysis is"
