@@ -49,8 +49,8 @@ static const char help[] =
 
 struct leaks_args {
 	const char *format;
-	const char *label; /* --snapshot as given, NULL for each process's last */
-	struct hg_point_spec snap; /* what it names */
+	struct hg_point_spec snap; /* what --snapshot names: a label or #N (HG_POINT_SNAPSHOT),
+				      or each process's last (HG_POINT_END, not given) */
 	uint64_t pid;
 	struct hg_leaks_opts o;
 };
@@ -78,7 +78,9 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 		case 's':
 			if ((rc = hg_point_parse("leaks", "--snapshot", optarg, 0, &a->snap)))
 				return rc;
-			a->label = optarg;
+			/* No points here but snapshots: "end" and "peak" are labels too. */
+			if (a->snap.kind != HG_POINT_SNAPSHOT)
+				a->snap = hg_point_snapshot(optarg);
 			break;
 		case 'p':
 			if ((rc = hg_parse_u64("leaks", "--pid", optarg, 1, INT32_MAX, 0, &a->pid)))
@@ -102,6 +104,12 @@ static int parse(int argc, char **argv, struct leaks_args *a)
 	return hg_check_trace_args("leaks", a->format, formats, "text, json or dot", argc);
 }
 
+/* Whether --snapshot chose a snapshot (else each process's last). */
+static int given(const struct leaks_args *a)
+{
+	return a->snap.kind == HG_POINT_SNAPSHOT;
+}
+
 /*
  * The latest complete snapshot with this label (any label without one). A snapshot whose end
  * a damaged trace cut off lacks regions and words: classifying with what remains would call
@@ -114,7 +122,7 @@ static const struct hg_snapshot *pick(const struct hg_image *im, const struct le
 	for (uint32_t i = im->n_snapshots; i-- > 0;) {
 		const struct hg_snapshot *sn = im->snapshots[i];
 
-		if (a->label && !hg_point_names(&a->snap, sn))
+		if (given(a) && !hg_point_names(&a->snap, sn))
 			continue;
 		if (sn->complete)
 			return sn;
@@ -132,7 +140,7 @@ static const char *asked(const struct leaks_args *a, char *buf, size_t cap)
 	if (!a->snap.label)
 		snprintf(buf, cap, "snapshot #%u", a->snap.id);
 	else
-		snprintf(buf, cap, "snapshot labelled '%s'", a->label);
+		snprintf(buf, cap, "snapshot labelled '%s'", a->snap.label);
 	return buf;
 }
 
@@ -153,7 +161,7 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 	} else if (!strcmp(a->format, "text")) {
 		printf("\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		       im->title);
-		if (a->label)
+		if (given(a))
 			printf("  no %s\n", asked(a, what, sizeof(what)));
 		else
 			printf("  no snapshot: %s\n", hg_snapshot_missing_text(im, why, sizeof(why)));
@@ -191,21 +199,21 @@ static int selection_exists(const struct leaks_args *a, const struct hg_replay *
 			continue;
 		pid_seen = 1;
 		/* A snapshot cut off exists: one_image says what became of it. */
-		if (!a->label || pick(r->images[i], a, &cut) || cut)
+		if (!given(a) || pick(r->images[i], a, &cut) || cut)
 			return 1;
 	}
 	if (a->pid && !pid_seen)
 		hg_error("no process %llu in trace '%s' (heapgraph report lists them)",
 			 (unsigned long long)a->pid, r->path);
-	else if (a->label)
+	else if (given(a))
 		hg_error("no %s%s in trace '%s' (heapgraph snapshots lists them)",
 			 asked(a, what, sizeof(what)), a->pid ? " of that process" : "", r->path);
-	return a->label || a->pid ? 0 : 1;
+	return given(a) || a->pid ? 0 : 1;
 }
 
 int hg_cmd_leaks(int argc, char **argv)
 {
-	struct leaks_args a = { "text", NULL, { 0 }, 0, { 20, 12 } };
+	struct leaks_args a = { "text", { 0 }, 0, { 20, 12 } };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;

@@ -658,6 +658,24 @@ def test_leak_snapshot(ctx, resolution):
             eq(res.out, b"", "%s --format %s: stdout" % (" ".join(extra), fmt))
 
 
+def test_leaks_snapshot_labelled_end_or_peak(ctx):
+    """`leaks --snapshot end` and `--snapshot peak` name the snapshots so labelled: leaks has
+    no points but snapshots, where report's --snapshot takes 'end' and 'peak' for points (a
+    parser shared with it once made both 'no snapshot #0'). python3 takes them through the
+    shim's heapgraph_snapshot, as a program of the user's would."""
+    code = ("import ctypes; take = ctypes.CDLL(None).heapgraph_snapshot; "
+            "take(b'end'); take(b'peak')")
+    _, trace = ctx.record([sys.executable, "-c", code], expect_code=0)
+    times = []
+    for label in ("end", "peak"):
+        proc = snapshot_of(ctx, trace, label)
+        times.append(proc["snapshot"]["time_ns"])
+        res = leaks(ctx, trace, "--snapshot", label, fmt="text")
+        check("snapshot '%s':" % label in res.text, "--snapshot %s text: %s" % (
+            label, clip(res.text)))
+    check(times[0] < times[1], "'end' taken before 'peak': %r" % times)
+
+
 def test_leak_snapshot_exit(ctx):
     """At exit the workers have freed their blocks and been joined: the leaks are exactly
     those of 'after'. glibc keeps each joined thread's stack (and, in the thread descriptor at
