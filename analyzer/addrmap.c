@@ -102,23 +102,27 @@ void hg_addrmap_release(struct hg_addrmap *m)
 #define HINT_FROM ((size_t)1 << 20)
 #define HINT_JUMP 4
 
+/* Whether a table of cap entries holds n without growing (the test of hg_addrmap_put). */
+static int holds(size_t cap, size_t n)
+{
+	return (n + 1) * 4 <= cap * (cap <= SPARSE_MAX ? 2 : 3);
+}
+
 static size_t grown_cap(const struct hg_addrmap *m)
 {
 	size_t cap = m->cap ? m->cap * 2 : FIRST_CAP;
 
 	if (m->cap >= HINT_FROM)
-		while (cap < m->cap * HINT_JUMP &&
-		       (m->hint + 1) * 4 > cap * (cap <= SPARSE_MAX ? 2 : 3))
+		while (cap < m->cap * HINT_JUMP && !holds(cap, m->hint))
 			cap *= 2;
 	return cap;
 }
 
-/* Move m's entries into a table of cap entries. */
-static void rebuild(struct hg_addrmap *m, size_t cap)
+static void grow(struct hg_addrmap *m)
 {
 	struct hg_addrmap big;
 
-	big.cap = cap;
+	big.cap = grown_cap(m);
 	big.hint = m->hint;
 	big.n = 0;
 	big.e = table_new(big.cap);
@@ -129,11 +133,6 @@ static void rebuild(struct hg_addrmap *m, size_t cap)
 	*m = big;
 }
 
-static void grow(struct hg_addrmap *m)
-{
-	rebuild(m, grown_cap(m));
-}
-
 void hg_addrmap_copy(struct hg_addrmap *dst, const struct hg_addrmap *src)
 {
 	*dst = *src;
@@ -141,22 +140,6 @@ void hg_addrmap_copy(struct hg_addrmap *dst, const struct hg_addrmap *src)
 		dst->e = table_new(src->cap);
 		memcpy(dst->e, src->e, src->cap * sizeof(*src->e));
 	}
-}
-
-/* Whether a table of cap entries holds n without growing (the test of hg_addrmap_put). */
-static int holds(size_t cap, size_t n)
-{
-	return (n + 1) * 4 <= cap * (cap <= SPARSE_MAX ? 2 : 3);
-}
-
-void hg_addrmap_reserve(struct hg_addrmap *m, size_t n)
-{
-	size_t cap = m->cap ? m->cap : FIRST_CAP;
-
-	while (!holds(cap, n))
-		cap *= 2;
-	if (cap > m->cap)
-		rebuild(m, cap);
 }
 
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t *old)

@@ -32,10 +32,6 @@ void hg_addrmap_release(struct hg_addrmap *m);
  */
 int hg_addrmap_put(struct hg_addrmap *m, uint64_t addr, uint64_t value, uint64_t *old);
 
-/* Make room for n entries in all, so that the puts that bring m to n do not grow it one
- * doubling at a time. Out-of-memory exits (diag.h). */
-void hg_addrmap_reserve(struct hg_addrmap *m, size_t n);
-
 /* Make dst (uninitialised, or released) a copy of src: the same table, copied whole, which is
  * far cheaper than putting src's entries one by one (a fork child's copy of its parent's
  * heap). Out-of-memory exits (diag.h). */

@@ -106,7 +106,6 @@ void hg_block_finder_init(struct hg_block_finder *f, const struct hg_block *b, s
 
 	memset(f, 0, sizeof(*f));
 	f->b = b;
-	f->n = n;
 	if (!n)
 		return;
 	f->lo = b[0].addr;

@@ -20,7 +20,6 @@ void hg_blocks_sort_by_addr(struct hg_block *v, size_t n);
 /* Which of n blocks sorted by address holds an address: see hg_block_finder_find. */
 struct hg_block_finder {
 	const struct hg_block *b; /* the blocks, sorted by address (not owned) */
-	size_t n;
 	uint64_t lo, end;         /* the first block's address; past the end of every block */
 	unsigned shift;           /* bucket k holds addresses lo + (k << shift) and on */
 	uint32_t *first;          /* per bucket, the first block at or after its start; then n */

@@ -70,29 +70,19 @@ static uint8_t get_byte(struct pack_state *st, enum col c)
 	return *in->p++;
 }
 
-/* An ALLOC or FREE record with its header and time, the rest zero: every packing of them starts
- * with the time delta. */
-static void begin_alloc(struct hg_rec_alloc *a, struct pack_state *st)
+/* An ALLOC's or FREE's time: every packing of them starts with its delta. */
+static uint64_t event_time(struct pack_state *st)
 {
-	memset(a, 0, sizeof(*a));
-	a->hdr.type = HG_REC_ALLOC;
-	a->hdr.size_bytes = sizeof(*a);
-	a->t_ns = st->t + get(st, COL_TIME);
-}
-
-static void begin_free(struct hg_rec_free *f, struct pack_state *st)
-{
-	memset(f, 0, sizeof(*f));
-	f->hdr.type = HG_REC_FREE;
-	f->hdr.size_bytes = sizeof(*f);
-	f->t_ns = st->t + get(st, COL_TIME);
+	return st->t + get(st, COL_TIME);
 }
 
 /*
- * The finished record into the output, a field at a time. Not memcpy of the whole: a record
- * just built by fields (a header of three, 8-byte words) and read back in 16-byte loads cannot
- * be forwarded from the store buffer and waits for the cache, which was most of the time of
- * the unpacking of a FREE (reading a 2-thread churn trace, where decoding is the slower half).
+ * The finished record into the output, its header and then a field at a time: the unpackers
+ * gather the fields in a struct (the model's lookups write some of them) whose header and pad
+ * they leave unset. Not memcpy of the whole: a record just built by fields and read back in
+ * 16-byte loads cannot be forwarded from the store buffer and waits for the cache, which was
+ * most of the time of the unpacking of a FREE (reading a 2-thread churn trace, where decoding
+ * is the slower half).
  */
 static void put_alloc_rec(uint8_t *out, const struct hg_rec_alloc *a)
 {
@@ -131,7 +121,7 @@ static size_t unpack_alloc(struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_alloc a;
 
-	begin_alloc(&a, st);
+	a.t_ns = event_time(st);
 	a.addr = hg_unzigzag(get(st, COL_ADDR), st->addr);
 	get_alloc_key(st, &a);
 	st->t = a.t_ns;
@@ -144,7 +134,7 @@ static size_t unpack_free(struct pack_state *st, uint8_t *out)
 {
 	struct hg_rec_free f;
 
-	begin_free(&f, st);
+	f.t_ns = event_time(st);
 	f.addr = hg_unzigzag(get(st, COL_ADDR), st->addr);
 	st->t = f.t_ns;
 	st->addr = f.addr;
@@ -205,7 +195,7 @@ static size_t unpack_alloc_model(struct pack_state *st, int is_new, uint8_t *out
 	uint32_t pair;
 	uint64_t code;
 
-	begin_alloc(&a, st);
+	a.t_ns = event_time(st);
 	if (is_new) {
 		get_alloc_key(st, &a);
 		if (st->bad)
@@ -242,7 +232,7 @@ static size_t unpack_free_model(struct pack_state *st, uint8_t tag, uint8_t *out
 	struct hg_rec_free f;
 	uint32_t freed_pair = HG_MODEL_NO_PAIR; /* a recent live block's, as a reference says */
 
-	begin_free(&f, st);
+	f.t_ns = event_time(st);
 	if (tag == TAG_FREE_AGE) {
 		if (hg_model_free_unage(pm, get(st, COL_AGE), &f.addr, &freed_pair) < 0 || st->bad) {
 			st->bad = 1;

@@ -515,12 +515,6 @@ static void ring_reserve(struct recent_slot **v, uint32_t *cap, uint64_t seq, ui
 	*cap = now;
 }
 
-/* Slot i of a ring that ring_reserve grows: its address, 0 for one not allocated yet. */
-static uint64_t ring_addr(const struct recent_slot *v, uint32_t cap, uint64_t i)
-{
-	return i < cap ? v[i].addr : 0;
-}
-
 void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, uint64_t code)
 {
 	struct chunk_class *c;
@@ -531,15 +525,14 @@ void hg_model_note_alloc(struct hg_pid_model *pm, uint64_t addr, uint32_t pair, 
 	/* The address is no longer free in its chunk size (the code said where it was). */
 	if (code < HG_MODEL_FREED && (c = class_of(pm, p, 0)) && code < c->n_freed)
 		drop_at(c->freed, &c->n_freed, c->n_freed - 1 - (uint32_t)code);
-	ring_reserve(&pm->fifo, &pm->fifo_cap, pm->seq, HG_MODEL_RECENT);
-	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
 	/* The FIFO is 1 MiB, walked one slot per allocation: ask for its slots ahead, and for
-	 * the map's slots of the blocks they will push out. */
-	if ((pm->seq + 32) % HG_MODEL_RECENT < pm->fifo_cap)
-		__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
+	 * the map's slots of the blocks they will push out; made to exist that far (zero, until
+	 * written). */
+	ring_reserve(&pm->fifo, &pm->fifo_cap, pm->seq + 32, HG_MODEL_RECENT);
+	slot = &pm->fifo[pm->seq % HG_MODEL_RECENT];
+	__builtin_prefetch(&pm->fifo[(pm->seq + 32) % HG_MODEL_RECENT], 1);
 	if (!pm->mapless) {
-		hg_addrmap_prefetch(&pm->blocks, ring_addr(pm->fifo, pm->fifo_cap,
-							  (pm->seq + 8) % HG_MODEL_RECENT));
+		hg_addrmap_prefetch(&pm->blocks, pm->fifo[(pm->seq + 8) % HG_MODEL_RECENT].addr);
 		/* The oldest recent block makes room, unless it was freed (or reused) since. */
 		evict(pm, slot, LIVE);
 		/* No longer a recent free, if it was. */

@@ -257,7 +257,7 @@ static int make_room(struct hg_thread *t, uint32_t n)
 
 	/* The tail the fast path knew may be old: the collector may have made room since. */
 	t->tail_cache = __atomic_load_n(&t->slot->tail, __ATOMIC_ACQUIRE);
-	if (t->head + n - t->tail_cache <= w)
+	if (hg_ring_fits(t, n))
 		return 0;
 	/* A hold is a burst (a snapshot writing the heap's words as fast as it reads them, a
 	 * large realloc): no window keeps up with it, and widening would only cost memory. */
@@ -503,14 +503,13 @@ static void put_slow(const void *rec, uint32_t n)
 		return;
 	}
 	keep_order(t);
-	if (t->head + n - t->tail_cache > t->window && make_room(t, n) < 0) {
+	if (!hg_ring_fits(t, n) && make_room(t, n) < 0) {
 		hg_ring_count_lost(1, n);
 		hg_disable("collector gone");
 		return;
 	}
 	hg_ring_copy_in(t->data, t->window, t->head, rec, n);
-	t->head += n;
-	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+	hg_ring_advance(t, n);
 }
 
 void hg_ring_release_thread(int last)

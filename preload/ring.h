@@ -43,23 +43,29 @@ static inline void hg_ring_copy_in(uint8_t *data, uint32_t size, uint64_t at, co
 	memcpy(data, (const uint8_t *)src + first, n - first);
 }
 
-/*
- * Fast path: the thread owns a slot with room. One copy and one release store of head; the
- * store orders the record's bytes before the new head for the collector's acquire load.
- */
+/* Whether the thread's slot has room for n more bytes below the tail it last saw. */
+static inline int hg_ring_fits(const struct hg_thread *t, uint32_t n)
+{
+	return t->head + n - t->tail_cache <= t->window;
+}
+
+/* Publish the n bytes written at the thread's head: the release store orders the record's
+ * bytes before the new head for the collector's acquire load. */
+static inline void hg_ring_advance(struct hg_thread *t, uint32_t n)
+{
+	t->head += n;
+	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+}
+
+/* Fast path: the thread owns a slot with room. One copy and one release store of head. */
 static inline void hg_ring_put(const void *rec, uint32_t n)
 {
 	struct hg_thread *t = &hg_tls;
-	uint32_t size;
 
-	if (HG_UNLIKELY(!t->slot))
+	if (HG_UNLIKELY(!t->slot) || HG_UNLIKELY(!hg_ring_fits(t, n)))
 		return hg_ring_put_slow(rec, n);
-	size = t->window;
-	if (HG_UNLIKELY(t->head + n - t->tail_cache > size))
-		return hg_ring_put_slow(rec, n);
-	hg_ring_copy_in(t->data, size, t->head, rec, n);
-	t->head += n;
-	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+	hg_ring_copy_in(t->data, t->window, t->head, rec, n);
+	hg_ring_advance(t, n);
 }
 
 /*
@@ -76,7 +82,7 @@ static inline void *hg_ring_room(void *local, uint32_t n)
 	struct hg_thread *t = &hg_tls;
 	uint32_t pos;
 
-	if (HG_UNLIKELY(!t->slot) || HG_UNLIKELY(t->head + n - t->tail_cache > t->window))
+	if (HG_UNLIKELY(!t->slot) || HG_UNLIKELY(!hg_ring_fits(t, n)))
 		return local;
 	pos = (uint32_t)t->head & (t->window - 1);
 	if (HG_UNLIKELY(t->window - pos < n))
@@ -86,12 +92,9 @@ static inline void *hg_ring_room(void *local, uint32_t n)
 
 static inline void hg_ring_publish(const void *rec, const void *local, uint32_t n)
 {
-	struct hg_thread *t = &hg_tls;
-
 	if (HG_UNLIKELY(rec == local))
 		return hg_ring_put_slow(local, n);
-	t->head += n;
-	__atomic_store_n(&t->slot->head, t->head, __ATOMIC_RELEASE);
+	hg_ring_advance(&hg_tls, n);
 }
 
 /*

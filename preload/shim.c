@@ -104,11 +104,11 @@ static inline void leave(void)
 }
 
 /*
- * The time is taken once the stack is captured, just before the copy into the ring: from then
- * to publishing is a few instructions, which the collector's horizon margin covers (a first
- * walk through a library reads its unwind tables, and must not count against the margin).
+ * The time is taken once the stack is captured, just before the record is stored field by
+ * field into the ring (hg_ring_room): from then to publishing is a few instructions, which the
+ * collector's horizon margin covers (a first walk through a library reads its unwind tables,
+ * and must not count against the margin).
  */
-/* The events, stored field by field where they go (hg_ring_room). */
 static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *from)
 {
 	int saved = errno;
