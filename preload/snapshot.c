@@ -112,6 +112,9 @@ static void unlock(void)
 void hg_snapshot_fork_child(void)
 {
 	snap_lock = 0;
+	/* The pagemap a parent's snapshot had open describes the parent's pages: the child's own
+	 * snapshots open their own (closed here, before the program can reuse the number). */
+	hg_touched_close();
 }
 
 /*

@@ -19,8 +19,7 @@ static uint64_t skipped;
 void hg_touched_open(void)
 {
 	skipped = 0;
-	if (fd < 0)
-		fd = hg_procself_open("pagemap");
+	fd = hg_procself_open("pagemap");
 }
 
 void hg_touched_close(void)

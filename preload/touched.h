@@ -15,7 +15,8 @@
 
 #include <stdint.h>
 
-/* Open the pagemap for the snapshot about to be taken; close it after. */
+/* Open the pagemap for the snapshot about to be taken; close it after (and in a fork child,
+ * which must not read its parent's). */
 void hg_touched_open(void);
 void hg_touched_close(void);
 
