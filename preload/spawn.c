@@ -149,7 +149,9 @@ static void run_middle(struct hg_ring_header *r, char *const argv[])
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		syscall(SYS_close_range, 3u, ~0u, 0u); /* hold none of the program's files or pipes */
-		/* Past exec.c's execve, which would put LD_PRELOAD back. */
+		/* The system call itself: the collector is never traced, whatever exec.c's execve
+		 * would do with the environment (nothing yet while the shim starts, LD_PRELOAD
+		 * put back once it traces). */
 		syscall(SYS_execve, argv[0], argv, collector_env());
 		_exit(127);
 	}
