@@ -64,14 +64,19 @@ static int has_prefix(const char *s, const char *const *prefixes, size_t n)
 	return 0;
 }
 
+/* Whether the frame is in a module of the program's own, not one of runtime_modules. */
+static int own_module(const struct hg_frame *fr)
+{
+	return fr->module &&
+	       !has_prefix(hg_basename(fr->module), runtime_modules, HG_ARRAY_SIZE(runtime_modules));
+}
+
 const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
 {
 	const struct hg_frame *fallback = NULL;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!fr[i].file || !fr[i].line || !fr[i].module ||
-		    has_prefix(hg_basename(fr[i].module), runtime_modules,
-			       HG_ARRAY_SIZE(runtime_modules)))
+		if (!fr[i].file || !fr[i].line || !own_module(&fr[i]))
 			continue;
 		if (!has_prefix(fr[i].file, system_include_dirs, HG_ARRAY_SIZE(system_include_dirs)))
 			return &fr[i];
@@ -84,8 +89,7 @@ const struct hg_frame *hg_frames_user(const struct hg_frame *fr, size_t n)
 const struct hg_frame *hg_frames_own_module(const struct hg_frame *fr, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (fr[i].module && !has_prefix(hg_basename(fr[i].module), runtime_modules,
-						HG_ARRAY_SIZE(runtime_modules)))
+		if (own_module(&fr[i]))
 			return &fr[i];
 	return NULL;
 }

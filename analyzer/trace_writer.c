@@ -46,8 +46,6 @@ static int write_all(struct hg_trace_writer *w, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 
-	if (w->fd < 0) /* an earlier write failed, and said so */
-		return -1;
 	while (n) {
 		ssize_t k = write(w->fd, p, n);
 		if (k < 0 && errno == EINTR)
