@@ -141,10 +141,10 @@ static int supervise(pid_t child, long interval_ms, long *tree_peak_kb)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	for (;;) {
-		long kb = tree_rss_kb();
+		long kb;
 
-		if (kb > *tree_peak_kb)
-			*tree_peak_kb = kb;
+		/* Reaped before the sample: the wake at the last exit returns at once, without a
+		 * scan of /proc inside the wall time. */
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
 			if (pid == child) {
 				code = exit_code(status);
@@ -157,6 +157,8 @@ static int supervise(pid_t child, long interval_ms, long *tree_peak_kb)
 				"command exited; not counted\n", LINGER_LIMIT_S);
 			return code;
 		}
+		if ((kb = tree_rss_kb()) > *tree_peak_kb)
+			*tree_peak_kb = kb;
 		sigtimedwait(&chld, NULL, &pause); /* a child's exit, the interval, or EINTR */
 	}
 }

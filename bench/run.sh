@@ -336,10 +336,10 @@ analyse() {
 	# heapgraph's debug cache is the run's own: the run's first analysis inflates libc6-dbg's
 	# sections into it (cold, in the max), the later ones read the copy, as a user's would.
 	if [ "$tool" = heapgraph ] && [ "$W" = scan ]; then
-		HEAPGRAPH_CACHE=$WORK/cache "$MEASURE" -o "$base.a" -- "$HG" leaks "$trace" \
+		"$MEASURE" -o "$base.a" -- "$HG" leaks "$trace" \
 			>/dev/null 2>"$base.aerr" || rc=$?
 	elif [ "$tool" = heapgraph ]; then
-		HEAPGRAPH_CACHE=$WORK/cache "$MEASURE" -o "$base.a" -- "$HG" report "$trace" \
+		"$MEASURE" -o "$base.a" -- "$HG" report "$trace" \
 			>/dev/null 2>"$base.aerr" || rc=$?
 	else
 		"$MEASURE" -o "$base.a" -- heaptrack_print "$trace" >/dev/null 2>"$base.aerr" || rc=$?
@@ -639,6 +639,8 @@ else
 fi
 build
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hgbench.XXXXXX")
+# heapgraph's debug cache is the run's own, for every heapgraph command the run makes.
+export HEAPGRAPH_CACHE=$WORK/cache
 if [ "${BENCH_KEEP:-0}" = 1 ]; then
 	note "keeping work directory $WORK"
 else
