@@ -194,23 +194,14 @@ static int blocks_stop(const struct thread_status *st)
 	return !stop_signal() || (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
 }
 
-/* Whether a listed thread is one to stop, and (*blocks) whether it is not to be sent the
- * signal (blocks_stop). */
-static int worth_stopping(uint32_t tid, int *blocks)
-{
-	struct thread_status st;
-
-	read_status(tid, &st);
-	*blocks = blocks_stop(&st);
-	return !has_exited(&st);
-}
-
-/* Fill w->thread with the tids of /proc/self/task other than ours that still run. */
+/* Fill w->thread with the tids of /proc/self/task other than ours that still run, each with
+ * its status as read now (status). */
 static void list_threads(struct hg_world *w)
 {
 	char buf[4096];
 	uint32_t self = (uint32_t)syscall(SYS_gettid);
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), blocks;
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct thread_status st;
 	long n;
 
 	w->n = 0;
@@ -222,10 +213,11 @@ static void list_threads(struct hg_world *w)
 			size_t used;
 			uint32_t tid = (uint32_t)hg_dec_prefix(d->d_name, sizeof(d->d_name), &used);
 			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS &&
-			    worth_stopping(tid, &blocks)) {
+			    (read_status(tid, &st), !has_exited(&st))) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
 				w->thread[w->n].tid = tid;
-				w->thread[w->n++].blocks_stop = blocks;
+				w->thread[w->n].sigblk = st.blocked;
+				w->thread[w->n++].in_wait = st.in_wait;
 			}
 			off += d->d_reclen;
 		}
@@ -354,19 +346,29 @@ static int install(void)
 	return -1;
 }
 
+/*
+ * The signal is installed only once there is another thread to stop: a single-threaded
+ * process (the common case, and every snapshot of it) never takes a real-time signal's
+ * disposition. The masks were read while listing; which signal they are tested for is known
+ * only now.
+ */
 int hg_world_stop(struct hg_world *w)
 {
 	uint32_t sent, more;
 	unsigned ms_used = 0;
 	pid_t pid = getpid();
-	int installed = install(); /* first: the threads' masks are read for the signal chosen */
 
 	list_threads(w);
 	w->n_stopped = 0;
 	if (w->n == 0)
 		return 0;
-	if (installed < 0)
+	if (install() < 0)
 		return -1;
+	for (uint32_t i = 0; i < w->n; i++) {
+		struct hg_world_thread *t = &w->thread[i];
+		struct thread_status st = { .blocked = t->sigblk, .in_wait = t->in_wait };
+		t->blocks_stop = blocks_stop(&st);
+	}
 	stop.w = w;
 	__atomic_store_n(&stop.release, 0, __ATOMIC_RELEASE);
 	sent = send_unless_blocked(w, pid);

@@ -183,6 +183,25 @@ START_TEST(test_world_stop_signal_follows_the_program)
 }
 END_TEST
 
+/*
+ * A process with no other thread has nothing to stop, and the stop leaves its signals alone:
+ * every snapshot of a single-threaded program once took a real-time signal's disposition.
+ */
+START_TEST(test_world_alone_installs_nothing)
+{
+	struct sigaction cur;
+
+	signal(SIGRTMAX - 2, SIG_DFL);
+	ck_assert_int_eq(hg_world_stop(&world), 0);
+	ck_assert_uint_eq(world.n, 0);
+	ck_assert_uint_eq(world.n_stopped, 0);
+	hg_world_resume(&world);
+	ck_assert_int_eq(sigaction(SIGRTMAX - 2, NULL, &cur), 0);
+	ck_assert(!(cur.sa_flags & SA_SIGINFO));
+	ck_assert_ptr_eq(cur.sa_handler, SIG_DFL);
+}
+END_TEST
+
 static void stop_after_main_exit(int fd)
 {
 	uint32_t got[3];
@@ -224,6 +243,7 @@ Suite *world_suite(void)
 	tcase_add_test(tc, test_world_leaves_blocking_thread_alone);
 	tcase_add_test(tc, test_world_skips_exited_main_thread);
 	tcase_add_test(tc, test_world_stop_signal_follows_the_program);
+	tcase_add_test(tc, test_world_alone_installs_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }
