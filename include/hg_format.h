@@ -718,8 +718,8 @@ static inline uint32_t hg_rec_align(uint32_t n)
  * with no slot of its own holds the lock from before it stops its process's threads until its
  * last record. The overflow slot's stall_ns is the earliest time of such a snapshot or of a
  * writer that waited for the lock with a record in hand: producers only lower it (0 counts as
- * none), and the collector clears it once the lock has stayed free for 2 ms, or frees the lock
- * of a holder whose tid is gone.
+ * none), and the collector clears it once the lock has stayed free for 2 ms (version 7), or
+ * frees the lock of a holder whose tid is gone.
  *
  * Within a slot, head and tail count bytes since the slot was claimed and only grow; the byte at
  * count c lives at data[c & (window - 1)], where the slot's window is a power of two between
@@ -742,8 +742,10 @@ static inline uint32_t hg_rec_align(uint32_t n)
 #define HG_RING_MAGIC 0x31474e4952474855ull /* "UHGRING1" */
 /* 2: barriers; 3: the clock; 4: slot windows; 5: wake-ups; 6: a first window of 16 KiB, not
  * 64 KiB (a version-5 reader takes a 16 or 32 KiB window for none, the whole slot, and would
- * read the slot's bytes from the wrong places) */
-#define HG_RING_VERSION 6
+ * read the slot's bytes from the wrong places); 7: the overflow slot's stall_ns is cleared by
+ * the collector, not by the writer that held the lock (a version-6 collector never clears it,
+ * and its horizon would stay at the first overflow writer's time for the rest of the run) */
+#define HG_RING_VERSION 7
 #define HG_RING_BARRIERS 32u
 #define HG_RING_HEADER_BYTES 4096u
 #define HG_RING_SLOT_HDR_BYTES 128u
@@ -808,7 +810,8 @@ enum hg_slot_state {
  * pass and sleeps between passes on that futex with the value it read, so a wait that began during
  * the pass cuts its sleep short; after storing a slot's tail it reads stall_ns (sequentially
  * consistent, like the producer's store of stall_ns and its next read of tail) and wakes the
- * tail's futex if it is set (and always for the overflow slot, whose writers set no stall_ns).
+ * tail's futex if it is set (and always for the overflow slot, whose stall_ns stays set after
+ * its waiters are through, until the collector clears it).
  *
  * A barrier is a time the analyzer compares other events against exactly: a process image's
  * start (its PROCESS record's t_ns, for a fork child the time the parent stamped before
