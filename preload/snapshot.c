@@ -207,6 +207,13 @@ static void emit_region(const struct region *r)
 
 /* ---- scanning --------------------------------------------------------------------------- */
 
+/* Whether what the scan finds still goes anywhere: a collector that died during the snapshot
+ * disables tracing (hg_ring_put), and the threads it keeps stopped would wait for nothing. */
+static int recording(void)
+{
+	return __atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE;
+}
+
 static int in_targets(uint64_t v)
 {
 	uint32_t lo = 0, hi = snap.n_targets;
@@ -264,7 +271,7 @@ static void scan_range(uint64_t lo, uint64_t hi)
 	uint64_t touched = lo; /* [lo, touched): pages known touched */
 
 	lo = (lo + 7u) & ~7ull;
-	while (lo + 8 <= hi) {
+	while (lo + 8 <= hi && recording()) {
 		size_t want, got;
 		const uint64_t *w;
 
@@ -320,7 +327,7 @@ static void scan_brk(uint64_t lo, uint64_t hi)
 	struct window w = { 0, 0, NULL, hi };
 	uint64_t p = (lo + 15u) & ~15ull, size, next_size;
 
-	while (p + 8 + CHUNK_MIN <= hi) {
+	while (p + 8 + CHUNK_MIN <= hi && recording()) {
 		if (word_at(&w, p + 8, &size) < 0)
 			return;
 		size &= ~7ull;
@@ -628,7 +635,7 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	/* The table of the program's mappings only with every thread stopped: a running one
 	 * could be changing it. */
 	collect_regions(c, stopped && snap.world.n_stopped == snap.world.n);
-	for (uint32_t i = 0; i < snap.n_regions; i++) {
+	for (uint32_t i = 0; i < snap.n_regions && recording(); i++) {
 		emit_region(&snap.regions[i]);
 		if ((snap.regions[i].kind & 0xff) == HG_REGION_BRK)
 			scan_brk(snap.regions[i].live_lo, snap.regions[i].hi);
@@ -661,7 +668,7 @@ void hg_snapshot_take(enum hg_snapshot_reason why, const char *label, const stru
 {
 	int saved = errno; /* FUTEX_WAIT fails with EAGAIN or EINTR as a matter of course */
 
-	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
+	if (!recording())
 		return;
 	lock();
 	/* Checked under the lock: a request that waited for the exit snapshot to finish would
