@@ -736,12 +736,44 @@ void hg_replay_push_timed(struct hg_replay_state *s, const struct hg_pending *p,
 	queued(s, st, q);
 }
 
+void hg_replay_dead(struct hg_replay_state *s, const struct hg_rec_exit *x)
+{
+	if (x->source == HG_EXIT_CALL)
+		return;
+	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
+	s->dead[s->n_dead++] = (struct hg_dead){ x->t_ns, x->pid, x->reaper_pid };
+}
+
+/* The live tables of the images dead before the horizon (their events all applied). */
+static void release_dead(struct hg_replay_state *s)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < s->n_dead; i++) {
+		const struct hg_dead *d = &s->dead[i];
+		struct hg_image *im;
+		if (d->t_ns > s->horizon) {
+			s->dead[kept++] = *d;
+			continue;
+		}
+		/* As on_exit_record takes a reaper's word: only for an image it is the parent of. */
+		im = hg_replay_find_image(s, d->pid, d->t_ns);
+		if (im && (!d->reaper_pid || im->ppid == d->reaper_pid)) {
+			hg_addrmap_release(&im->live);
+			hg_addrmap_release(&im->big_sizes);
+		}
+	}
+	s->n_dead = kept;
+}
+
 void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns)
 {
 	s->horizons = 1;
 	if (horizon_ns > s->horizon)
 		s->horizon = horizon_ns;
 	drain(s, DRAIN_HORIZON);
+	if (s->n_dead)
+		release_dead(s);
 }
 
 static void state_release(struct hg_replay_state *s)
@@ -760,6 +792,7 @@ static void state_release(struct hg_replay_state *s)
 		free(st);
 	}
 	free(s->heap);
+	free(s->dead);
 	hg_replay_fork_meets_release(s);
 }
 

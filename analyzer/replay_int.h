@@ -114,6 +114,13 @@ struct hg_replay_state {
 	struct hg_rec_exit *reaped; /* ends a traced parent's wait saw, for the end of the pass:
 				       the child's PROCESS record may come later in the file */
 	size_t n_reaped, reaped_cap;
+	struct hg_dead {            /* processes a wait saw dead, whose images' live tables go
+				       once the horizon passes their death (hg_replay_dead) */
+		uint64_t t_ns;
+		uint32_t pid;
+		uint32_t reaper_pid; /* 0: the collector's word; else only for its child */
+	} *dead;
+	size_t n_dead, dead_cap;
 };
 
 /* The images of pid, made on first use. */
@@ -149,6 +156,18 @@ void hg_replay_push_timed(struct hg_replay_state *s, const struct hg_pending *p,
 
 /* A HORIZON record: every event up to horizon_ns has been read; apply what that frees. */
 void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns);
+
+/*
+ * A wait saw process x->pid dead by x->t_ns (an EXIT record not of exit()'s, whose process's
+ * other threads may still run). Once the horizon passes that time, every event of its image
+ * is in and applied, and nothing reads the image's live table after the replay (its sums
+ * stay): the table is freed then. A fork child of a large heap that exits held its copy to the
+ * end (a CPython that forked 20 workers: 1.4 GB). The image is looked up then, not now: a
+ * parent's wait may be in the file before its child's PROCESS record. An event that still
+ * comes for the image (a writer that broke the horizon's promise) finds the table empty: its
+ * free waits as an orphan.
+ */
+void hg_replay_dead(struct hg_replay_state *s, const struct hg_rec_exit *x);
 
 /* Free im's notes of frees still waiting for their allocation. */
 void hg_replay_orphans_release(struct hg_image *im);

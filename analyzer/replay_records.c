@@ -262,6 +262,7 @@ void hg_replay_dispatch(struct hg_replay_state *s, const struct hg_record *rec)
 	case HG_REC_MODULE: on_module(s, (const void *)h, rec->pid); break;
 	case HG_REC_UNMODULE: on_unmodule(s, (const void *)h, rec->pid); break;
 	case HG_REC_EXIT:
+		hg_replay_dead(s, (const void *)h);
 		if (((const struct hg_rec_exit *)(const void *)h)->reaper_pid) {
 			HG_GROW(s->reaped, s->reaped_cap, s->n_reaped + 1);
 			memcpy(&s->reaped[s->n_reaped++], h, sizeof(*s->reaped));

@@ -589,6 +589,63 @@ START_TEST(test_replay_exit_reaped)
 END_TEST
 
 /*
+ * A wait's word that a process died (the collector's waitpid, a traced parent's, a process
+ * gone) frees its image's live table once a horizon passes its death: a fork child of a large
+ * heap held its copy to the end of the replay. Its sums stay. An image that only called exit()
+ * (its other threads may run on), or whose death the horizon has not passed, keeps its table.
+ * A free that still comes for a freed table (a writer that broke the horizon's promise) finds
+ * nothing there: it counts as a free of an unknown address.
+ */
+START_TEST(test_replay_dead_image_table_freed)
+{
+	struct hg_image *parent, *child, *other, *quitter;
+
+	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	rr_alloc(T + 10, A, 100, 1);
+	rr_alloc(T + 20, B, 200, 1);
+	fx_exit_reaped(&rr_rig.b, T + 70, 200, 0, HG_EXIT_WAIT, 100);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
+	rr_alloc(T + 40, D, 400, 1);
+	rr_block(200, 200);
+	rr_process(0, T, 300, 1, "other", 5, "/bin/other");
+	rr_alloc(T + 15, E, 500, 1);
+	rr_block(300, 300);
+	rr_process(0, T, 400, 1, "quitter", 7, "/bin/quitter");
+	rr_alloc(T + 15, F, 600, 1);
+	fx_exit(&rr_rig.b, T + 50, 400, 0, HG_EXIT_CALL);
+	rr_block(400, 400);
+	fx_exit(&rr_rig.b, T + 200, 300, 0, HG_EXIT_WAIT);
+	rr_block(0, 0);
+	rr_horizon(T + 100);
+	fx_free(&rr_rig.b, T + 60, D); /* late: after the horizon that freed the table */
+	rr_block(200, 200);
+	rr_replay();
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 4);
+	parent = rr_rig.r->images[0];
+	other = rr_rig.r->images[1];
+	quitter = rr_rig.r->images[2];
+	child = rr_rig.r->images[3];
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_int_eq(child->end_kind, HG_END_CODE);
+	ck_assert_uint_eq(child->live.n, 0);
+	ck_assert(!rr_is_live(child, A));
+	ck_assert(!rr_is_live(child, D));
+	ck_assert_uint_eq(child->totals.live_blocks, 3);
+	ck_assert_uint_eq(child->totals.live_bytes, 700);
+	ck_assert_uint_eq(child->totals.unknown_frees, 1);
+	rr_expect_site(child, 1, 700, 3, 1, 400);
+	rr_expect_live(parent, A, 100, 1);
+	rr_expect_live(parent, B, 200, 1);
+	ck_assert_uint_eq(other->pid, 300);
+	rr_expect_live(other, E, 500, 1);
+	ck_assert_uint_eq(quitter->pid, 400);
+	rr_expect_live(quitter, F, 600, 1);
+}
+END_TEST
+
+/*
  * The file header's RSS interval: _i 0, a trace that does not write it (as before the field);
  * 1, sampling every 25 ms; 2, sampling off (record --rss-interval 0).
  */
@@ -781,6 +838,7 @@ TCase *replay_procs_tcase(void)
 	tcase_add_test(procs, test_replay_reused_pid_is_not_an_exec);
 	tcase_add_test(procs, test_replay_exit_codes);
 	tcase_add_test(procs, test_replay_exit_reaped);
+	tcase_add_test(procs, test_replay_dead_image_table_freed);
 	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(procs, test_replay_modules_watched);
