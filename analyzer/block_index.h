@@ -21,9 +21,16 @@ void hg_blocks_sort_by_addr(struct hg_block *v, size_t n);
 struct hg_block_finder {
 	const struct hg_block *b; /* the blocks, sorted by address (not owned) */
 	uint64_t lo, end;         /* the first block's address; past the end of every block */
-	unsigned shift;           /* bucket k holds addresses lo + (k << shift) and on */
-	uint32_t *first;          /* per bucket, the first block at or after its start; then n */
-	size_t n_buckets;
+	struct hg_finder_seg {    /* a run of blocks with no gap of SEG_GAP between starts */
+		uint64_t lo;      /* its first block's address */
+		unsigned shift;   /* its bucket k holds addresses lo + (k << shift) and on */
+		uint32_t n_buckets;
+		size_t base;      /* its buckets' first entry in first[] */
+	} *seg;
+	size_t n_seg;
+	uint32_t *first;          /* per bucket, the first block at or after its start; after
+				     each segment's buckets, the block after that segment */
+	size_t n_first;
 };
 
 /* Index b[0..n), sorted by address and left in place until release. Out-of-memory exits. */

@@ -118,14 +118,28 @@ static long linear_find(const struct hg_block *v, size_t n, uint64_t addr)
 	return addr == v[at].addr || addr - v[at].addr < v[at].size_bytes ? at : -1;
 }
 
-static void check_finds(struct hg_block *v, size_t n)
+/* The most blocks that start in one bucket of f. */
+static uint32_t busiest_bucket(const struct hg_block_finder *f)
+{
+	uint32_t most = 0;
+
+	for (size_t k = 0; k + 1 < f->n_first; k++)
+		if (f->first[k + 1] > f->first[k] && f->first[k + 1] - f->first[k] > most)
+			most = f->first[k + 1] - f->first[k];
+	return most;
+}
+
+/* Every lookup of v[0..n) as a linear search answers; no bucket holds more than
+ * max_in_bucket blocks. */
+static void check_finds(struct hg_block *v, size_t n, uint32_t max_in_bucket)
 {
 	struct hg_block_finder f;
 	uint64_t probes[6];
 
 	hg_blocks_sort_by_addr(v, n);
 	hg_block_finder_init(&f, v, n);
-	ck_assert_uint_le(f.n_buckets, 2 * n + 1);
+	ck_assert_uint_le(f.n_first, 2 * n + 2 * f.n_seg);
+	ck_assert_uint_le(busiest_bucket(&f), max_in_bucket);
 	for (size_t i = 0; i < n; i++) {
 		probes[0] = v[i].addr - 1;
 		probes[1] = v[i].addr;
@@ -162,19 +176,20 @@ START_TEST(test_block_index_find_matches_a_linear_search)
 		v[i] = (struct hg_block){ at, size, i };
 		at += ((size ? size : 16) + 15 + (rnd() % 3 == 0 ? 4096 : 0)) & ~15ull;
 	}
-	check_finds(v, N);
-	/* Small blocks in a heap, large ones mapped 2^45 away: most buckets empty. */
+	check_finds(v, N, 16);
+	/* Small blocks in a heap, large ones mapped 2^45 away, each in a segment of its own:
+	 * buckets over the whole span once held the heap's 2,700 blocks in one. */
 	for (uint32_t i = 0; i < N; i++)
 		v[i] = (struct hg_block){ i % 10 ? 0x560000000000ull + 64ull * i :
 						   0x7f0000000000ull + (1ull << 20) * i,
 					  i % 10 ? 48 : 200000, i };
-	check_finds(v, N);
+	check_finds(v, N, 2);
 	/* One block; blocks ending at the top of the address space. */
 	v[0] = (struct hg_block){ 0x1000, 32, 0 };
-	check_finds(v, 1);
+	check_finds(v, 1, 1);
 	v[0] = (struct hg_block){ UINT64_MAX - 100, 1000, 0 }; /* damaged: runs past the top */
 	v[1] = (struct hg_block){ 0x2000, 16, 1 };
-	check_finds(v, 2);
+	check_finds(v, 2, 1);
 	/* None: nothing found anywhere. */
 	hg_block_finder_init(&f, v, 0);
 	ck_assert_int_eq(hg_block_finder_find(&f, 0x2000), -1);
