@@ -16,11 +16,19 @@ size_t hg_pack_bound(size_t raw_bytes);
  */
 size_t hg_pack_records(const uint8_t *raw, size_t raw_bytes, uint8_t *out);
 
+/* Unpacking flags. */
+#define HG_UNPACK_SKIP_WORDS 0x1 /* a WORDS record comes out with n 0 and its pairs' bytes
+				    unwritten (its size as packed): for a reader that needs no
+				    snapshot words, which are most of the work of decoding a
+				    process's exit snapshot */
+
 /*
  * Unpack into out, which has room for exactly raw_bytes. Returns 0 when the stream decodes to
  * exactly raw_bytes of records, -1 when it is malformed (never reads or writes out of bounds).
+ * flags: HG_UNPACK_*.
  */
-int hg_unpack_records(const uint8_t *in, size_t n, uint8_t *out, size_t raw_bytes);
+int hg_unpack_records(const uint8_t *in, size_t n, uint8_t *out, size_t raw_bytes,
+		      unsigned flags);
 
 /*
  * Codecs 3 to 5 (enum hg_codec): the same, except that ALLOC, FREE and STACK records are
@@ -35,6 +43,6 @@ struct hg_event_model;
 size_t hg_pack_stream(struct hg_event_model *m, uint32_t pid, int refer, unsigned codec,
 		      const uint8_t *raw, size_t raw_bytes, uint8_t *out);
 int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, unsigned codec, const uint8_t *in,
-		     size_t n, uint8_t *out, size_t raw_bytes);
+		     size_t n, uint8_t *out, size_t raw_bytes, unsigned flags);
 
 #endif /* HG_BLOCK_CODEC_H */

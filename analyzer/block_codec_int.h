@@ -71,6 +71,8 @@ struct pack_state {
 	const uint8_t *pair_ahead; /* unpacking in columns: the pair index PAIR_AHEAD past the
 				      next one read, or NULL (unpack_pair_ahead) */
 	int bad;        /* unpacking met an overrun or an over-long varint */
+	int skip_words; /* unpacking: WORDS records' pairs are stepped over, not written
+			   (HG_UNPACK_SKIP_WORDS) */
 	unsigned codec; /* HG_CODEC_* of the block (0 for hg_pack_records' codec 2) */
 	int columns;    /* n_columns(codec) */
 };

@@ -58,6 +58,28 @@ static inline uint64_t get(struct pack_state *st, enum col c)
 	return get_long(st, c);
 }
 
+/* Step over k varints of column c (st->bad when it has fewer): each ends in a byte below
+ * 0x80, counted eight bytes at a time. */
+static void skip_varints(struct pack_state *st, enum col c, uint64_t k)
+{
+	struct unpack_in *in = st->in[c];
+	const uint8_t *p = in->p;
+
+	while (k >= 8 && in->end - p >= 8) {
+		uint64_t w, ends;
+		memcpy(&w, p, 8);
+		ends = ~w & 0x8080808080808080ull;
+		if ((uint64_t)__builtin_popcountll(ends) > k)
+			break;
+		k -= (uint64_t)__builtin_popcountll(ends);
+		p += 8;
+	}
+	for (; k && p < in->end; p++)
+		k -= *p < 0x80;
+	in->p = p;
+	st->bad |= k != 0;
+}
+
 /* One byte from column c; st->bad, and 0, past its end. */
 static uint8_t get_byte(struct pack_state *st, enum col c)
 {
@@ -320,6 +342,14 @@ static size_t unpack_words(struct pack_state *st, uint8_t *out, size_t room)
 	w.hdr.size_bytes = (uint32_t)(16u + 16u * n);
 	w.snapshot_id = (uint32_t)id;
 	w.n = (uint32_t)n;
+	if (st->skip_words) {
+		/* The pairs are deltas from each other's: nothing after needs them decoded.
+		 * (The next WORDS record's deltas start from garbage: it is skipped too.) */
+		w.n = 0;
+		memcpy(out, &w, sizeof(w));
+		skip_varints(st, COL_REST, 2 * n);
+		return w.hdr.size_bytes;
+	}
 	memcpy(out, &w, sizeof(w));
 	for (uint64_t i = 0; i < n && !st->bad; i++) {
 		uint64_t where = hg_unzigzag(get(st, COL_REST), st->where >> 3) << 3;
@@ -428,17 +458,19 @@ static int unpack(struct pack_state st, const uint8_t *src, size_t n, uint8_t *o
 	return 0;
 }
 
-int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes)
+int hg_unpack_records(const uint8_t *src, size_t n, uint8_t *out, size_t raw_bytes,
+		      unsigned flags)
 {
-	struct pack_state st = { 0 };
+	struct pack_state st = { .skip_words = (flags & HG_UNPACK_SKIP_WORDS) != 0 };
 
 	return unpack(st, src, n, out, raw_bytes);
 }
 
 int hg_unpack_stream(struct hg_event_model *m, uint32_t pid, unsigned codec, const uint8_t *src,
-		     size_t n, uint8_t *out, size_t raw_bytes)
+		     size_t n, uint8_t *out, size_t raw_bytes, unsigned flags)
 {
-	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .codec = codec };
+	struct pack_state st = { .model = m, .pid = pid, .refer = 1, .codec = codec,
+				 .skip_words = (flags & HG_UNPACK_SKIP_WORDS) != 0 };
 
 	if (!hg_event_model_reads(m, codec))
 		return -1;

@@ -874,7 +874,8 @@ static int push_heap_event(struct hg_replay_state *s, const struct hg_record *re
 static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
 				     const uint64_t *targets, size_t n_targets)
 {
-	struct hg_trace_reader *rd = hg_trace_reader_open(path);
+	struct hg_trace_reader *rd = hg_trace_reader_open_flags(
+		path, flags & HG_REPLAY_SKIP_WORDS ? HG_READ_SKIP_WORDS : 0);
 	struct hg_replay_state s;
 	struct hg_record rec;
 	int k;

@@ -54,6 +54,7 @@ struct decoder {
 	ZSTD_DCtx *dctx;
 	ZSTD_DCtx *stream;     /* codecs 3 to 5: the frame through the file's blocks */
 	struct hg_event_model *model; /* and what the blocks so far said */
+	unsigned unpack_flags; /* HG_UNPACK_* */
 	char damage[512];
 	uint64_t damage_offset;
 };
@@ -152,7 +153,7 @@ static int unpack(struct decoder *d, const struct hg_block_header *h, uint8_t *r
 	k = ZSTD_decompressDCtx(d->dctx, d->pack, (size_t)packed, d->stored, h->stored_bytes);
 	if (ZSTD_isError(k) || k != packed)
 		return -1;
-	return hg_unpack_records(d->pack, k, raw, h->raw_bytes);
+	return hg_unpack_records(d->pack, k, raw, h->raw_bytes, d->unpack_flags);
 }
 
 /*
@@ -187,7 +188,8 @@ static int unpack_stream(struct decoder *d, const struct hg_block_header *h, uin
 	}
 	if (in.pos != in.size)
 		return -1;
-	return hg_unpack_stream(d->model, h->pid, h->codec, d->pack, out.pos, raw, h->raw_bytes);
+	return hg_unpack_stream(d->model, h->pid, h->codec, d->pack, out.pos, raw, h->raw_bytes,
+				d->unpack_flags);
 }
 
 static int decode(struct decoder *d, const struct hg_block_header *h, struct decoded *out)
@@ -341,6 +343,11 @@ static int header_crc_ok(const struct hg_trace_header *h)
 
 struct hg_trace_reader *hg_trace_reader_open(const char *path)
 {
+	return hg_trace_reader_open_flags(path, 0);
+}
+
+struct hg_trace_reader *hg_trace_reader_open_flags(const char *path, unsigned flags)
+{
 	struct hg_trace_reader *r;
 	FILE *f = fopen(path, "rb");
 	struct stat st;
@@ -361,6 +368,7 @@ struct hg_trace_reader *hg_trace_reader_open(const char *path)
 	r->d.f = f;
 	r->path = hg_xstrdup(path);
 	r->d.path = r->path;
+	r->d.unpack_flags = flags & HG_READ_SKIP_WORDS ? HG_UNPACK_SKIP_WORDS : 0;
 	setvbuf(f, NULL, _IOFBF, 1 << 20);
 	n = fread(&r->hdr, 1, sizeof(r->hdr), f);
 	if (n == 0) {

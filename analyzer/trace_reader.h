@@ -26,6 +26,13 @@ struct hg_record {
  */
 struct hg_trace_reader *hg_trace_reader_open(const char *path);
 
+/* Reading flags. */
+#define HG_READ_SKIP_WORDS 0x1 /* WORDS records come out with no pairs (n 0): for a reader
+				  that needs no snapshot words */
+
+/* hg_trace_reader_open with flags (HG_READ_*). */
+struct hg_trace_reader *hg_trace_reader_open_flags(const char *path, unsigned flags);
+
 /*
  * Next record. Returns 1 with *out filled, 0 at a clean end of file (the last record read was
  * an HG_REC_END), or -1 at damage (a torn, corrupt or truncated block, a malformed record, or a

@@ -80,7 +80,7 @@ static void expect_unpacks(struct hg_event_model *r, uint32_t pid, unsigned code
 	uint8_t *back = malloc(b->len + 1);
 
 	ck_assert_ptr_nonnull(back);
-	ck_assert_int_eq(hg_unpack_stream(r, pid, codec, packed, n, back, b->len), 0);
+	ck_assert_int_eq(hg_unpack_stream(r, pid, codec, packed, n, back, b->len, 0), 0);
 	ck_assert_mem_eq(back, b->p, b->len);
 	free(back);
 }
@@ -195,7 +195,7 @@ START_TEST(test_model_columns_must_add_up)
 	struct hg_event_model *m = hg_event_model_new();
 
 	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, good, sizeof(good), out,
-					  sizeof(out)), 0);
+					  sizeof(out), 0), 0);
 	ck_assert_uint_eq(a->addr, 0x1000);
 	ck_assert_uint_eq(a->size_bytes, 40);
 	ck_assert_uint_eq(a->stack_id, 7);
@@ -212,14 +212,14 @@ START_TEST(test_model_columns_must_add_up)
 			bad[col]++;
 		m = hg_event_model_new();
 		ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, bad, sizeof(bad),
-						  out, sizeof(out)), -1);
+						  out, sizeof(out), 0), -1);
 		hg_event_model_free(m);
 	}
 	memcpy(bad, good, sizeof(good));
 	bad[3] = 20; /* the address column runs past the end */
 	m = hg_event_model_new();
 	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_COLUMN_STREAM, bad, sizeof(good), out,
-					  sizeof(out)), -1);
+					  sizeof(out), 0), -1);
 	hg_event_model_free(m);
 }
 END_TEST
@@ -334,6 +334,74 @@ START_TEST(test_model_codec5_codes_and_columns)
 }
 END_TEST
 
+/* A WORDS record of n pairs (where, value) into b, the values from seed. */
+static void put_words(struct fx_buf *b, uint32_t snapshot_id, uint32_t n, uint64_t seed)
+{
+	struct hg_rec_words w = { { HG_REC_WORDS, 0, (uint32_t)(16u + 16u * n) }, snapshot_id, n };
+
+	fx_buf_put(b, &w, sizeof(w));
+	for (uint32_t i = 0; i < n; i++) {
+		/* values of every length of varint, from one byte to ten, as deltas */
+		uint64_t pair[2] = { 0x7ffd0000ull + 8 * i * (seed % 7 + 1),
+				     (seed * 0x9e3779b97f4a7c15ull * (i + 1)) >> (i % 64) };
+		fx_buf_put(b, pair, sizeof(pair));
+	}
+}
+
+/*
+ * HG_UNPACK_SKIP_WORDS: each WORDS record comes out where it was, at its size, with n 0 (its
+ * pairs stepped over, not written); every other record comes out as without the flag, events
+ * after the words included, in every codec that has columns or a stream.
+ */
+START_TEST(test_model_unpack_skipping_words)
+{
+	static const unsigned codecs[] = { HG_CODEC_PACKED_STREAM, HG_CODEC_COLUMN_STREAM,
+					   HG_CODEC_EVENT_COLUMNS };
+	unsigned codec = codecs[_i];
+	struct hg_event_model *w = hg_event_model_new();
+	struct hg_event_model *r = codec == HG_CODEC_EVENT_COLUMNS ? hg_event_model_new_reader()
+								    : hg_event_model_new();
+	struct fx_buf b = { 0 };
+	uint8_t *packed, *back;
+	size_t n, at = 0, words = 0;
+
+	fx_alloc(&b, 10, 0x10000, 40, 1, HG_FN_MALLOC);
+	put_words(&b, 1, 3, 11);
+	fx_free(&b, 20, 0x10000);
+	put_words(&b, 1, 200, 12);
+	fx_alloc(&b, 30, 0x20000, 500, 2, HG_FN_MALLOC);
+	put_words(&b, 2, 1, 13);
+	fx_alloc(&b, 40, 0x20300, 500, 2, HG_FN_MALLOC);
+	ck_assert_ptr_nonnull(packed = malloc(hg_pack_bound(b.len)));
+	ck_assert_ptr_nonnull(back = malloc(b.len));
+	n = hg_pack_stream(w, 1, 1, codec, b.p, b.len, packed);
+	memset(back, 0xee, b.len);
+	ck_assert_int_eq(hg_unpack_stream(r, 1, codec, packed, n, back, b.len,
+					  HG_UNPACK_SKIP_WORDS), 0);
+	while (at < b.len) {
+		const struct hg_rec *h = (const struct hg_rec *)(const void *)(b.p + at);
+		if (h->type == HG_REC_WORDS) {
+			const struct hg_rec_words *got = (const void *)(back + at);
+			ck_assert_uint_eq(got->hdr.type, HG_REC_WORDS);
+			ck_assert_uint_eq(got->hdr.size_bytes, h->size_bytes);
+			ck_assert_uint_eq(got->snapshot_id,
+					  ((const struct hg_rec_words *)(const void *)h)->snapshot_id);
+			ck_assert_uint_eq(got->n, 0);
+			words++;
+		} else {
+			ck_assert_mem_eq(back + at, b.p + at, h->size_bytes);
+		}
+		at += h->size_bytes;
+	}
+	ck_assert_uint_eq(words, 3);
+	free(back);
+	free(packed);
+	fx_buf_release(&b);
+	hg_event_model_free(w);
+	hg_event_model_free(r);
+}
+END_TEST
+
 /*
  * A free of a block 130 allocations old, no longer among the 64 recent ones of its pair: codec
  * 5 writes its pair with its address (tag 10), so that the reader without a map knows it was
@@ -436,7 +504,7 @@ START_TEST(test_model_reader_of_codec5_refuses_older_blocks)
 	for (unsigned codec = HG_CODEC_PACKED_STREAM; codec < HG_CODEC_EVENT_COLUMNS; codec++) {
 		struct hg_event_model *w0 = hg_event_model_new();
 		n = hg_pack_stream(w0, 1, 1, codec, b.p, b.len, packed);
-		ck_assert_int_eq(hg_unpack_stream(r, 1, codec, packed, n, back, b.len), -1);
+		ck_assert_int_eq(hg_unpack_stream(r, 1, codec, packed, n, back, b.len, 0), -1);
 		hg_event_model_free(w0);
 	}
 	n = hg_pack_stream(w, 1, 1, HG_CODEC_EVENT_COLUMNS, b.p, b.len, packed);
@@ -469,17 +537,17 @@ START_TEST(test_model_codec5_noncanonical_codes_are_damage)
 	struct hg_event_model *m = hg_event_model_new_reader();
 
 	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, good, sizeof(good), out,
-					  sizeof(out)), 0);
+					  sizeof(out), 0), 0);
 	ck_assert_uint_eq(a->addr, 0x1000);
 	ck_assert_uint_eq(a->size_bytes, 40);
 	hg_event_model_free(m);
 	m = hg_event_model_new_reader();
 	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, unescaped,
-					  sizeof(unescaped), out, sizeof(out)), -1);
+					  sizeof(unescaped), out, sizeof(out), 0), -1);
 	hg_event_model_free(m);
 	m = hg_event_model_new_reader();
 	ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_EVENT_COLUMNS, wraps, sizeof(wraps), out,
-					  sizeof(out)), -1);
+					  sizeof(out), 0), -1);
 	hg_event_model_free(m);
 }
 END_TEST
@@ -499,7 +567,7 @@ START_TEST(test_model_bad_references_are_damage)
 		struct hg_event_model *m = hg_event_model_new();
 		ck_assert_int_eq(hg_unpack_stream(m, 1, HG_CODEC_PACKED_STREAM, cases[i], lens[i], out,
 						  i == 1 ? sizeof(struct hg_rec_free) :
-							   sizeof(struct hg_rec_alloc)),
+							   sizeof(struct hg_rec_alloc), 0),
 				 -1);
 		hg_event_model_free(m);
 	}
@@ -523,6 +591,7 @@ Suite *event_model_suite(void)
 	tcase_add_test(tc, test_model_small_records_and_far_addresses);
 	tcase_add_test(tc, test_model_codec5_codes_and_columns);
 	tcase_add_test(tc, test_model_pair_recent_ranks);
+	tcase_add_loop_test(tc, test_model_unpack_skipping_words, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }
