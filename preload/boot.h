@@ -61,6 +61,14 @@ int hg_boot_resolve(void);
 void *hg_boot_next(void **cache, const char *name);
 #define HG_BOOT_NEXT(cache, name, fn_var) ((__typeof__(fn_var))hg_boot_next((cache), (name)))
 
+/*
+ * hg_real.name once hg_boot_resolve has filled it, else the lookup of hg_boot_next into the
+ * static pointer cache: for entry points the program may reach before boot (a constructor's
+ * exec, a quick_exit from a signal handler).
+ */
+#define HG_BOOT_REAL(name, cache) \
+	(hg_real.name ? hg_real.name : HG_BOOT_NEXT(&(cache), #name, hg_real.name))
+
 /* Serve an allocation from the static bootstrap buffer; NULL once it is exhausted. */
 void *hg_boot_alloc(size_t bytes, size_t align);
 

@@ -44,11 +44,9 @@ struct exec_call {
 	const posix_spawnattr_t *attr;             /* SPAWN_* */
 };
 
+/* HG_BOOT_REAL's caches: an exec before boot (a constructor's) looks its function up itself. */
 static void *next_execve, *next_execvpe, *next_fexecve, *next_execveat, *next_spawn,
 	*next_spawnp;
-
-/* Resolved at boot; looked up here only when a call comes before that. */
-#define REAL(name, next) (hg_real.name ? hg_real.name : HG_BOOT_NEXT(&next, #name, hg_real.name))
 
 /* The real function for c, with env; ENOSYS if the C library has none. */
 static int call_real(const struct exec_call *c, char *const env[])
@@ -61,22 +59,23 @@ static int call_real(const struct exec_call *c, char *const env[])
 	switch (c->kind) {
 	case EXEC_PATH:
 	case EXEC_SEARCH:
-		ex = c->kind == EXEC_PATH ? REAL(execve, next_execve) : REAL(execvpe, next_execvpe);
+		ex = c->kind == EXEC_PATH ? HG_BOOT_REAL(execve, next_execve) :
+					    HG_BOOT_REAL(execvpe, next_execvpe);
 		if (ex)
 			return ex(c->path, c->argv, env);
 		break;
 	case EXEC_FD:
-		if ((fex = REAL(fexecve, next_fexecve)))
+		if ((fex = HG_BOOT_REAL(fexecve, next_fexecve)))
 			return fex(c->fd, c->argv, env);
 		break;
 	case EXEC_AT:
-		if ((exat = REAL(execveat, next_execveat)))
+		if ((exat = HG_BOOT_REAL(execveat, next_execveat)))
 			return exat(c->fd, c->path, c->argv, env, c->flags);
 		break;
 	case SPAWN_PATH:
 	case SPAWN_SEARCH:
-		sp = c->kind == SPAWN_PATH ? REAL(posix_spawn, next_spawn) :
-					     REAL(posix_spawnp, next_spawnp);
+		sp = c->kind == SPAWN_PATH ? HG_BOOT_REAL(posix_spawn, next_spawn) :
+					     HG_BOOT_REAL(posix_spawnp, next_spawnp);
 		return sp ? sp(c->pid, c->path, c->actions, c->attr, c->argv, env) : ENOSYS;
 	}
 	errno = ENOSYS;

@@ -585,7 +585,7 @@ HG_EXPORT void quick_exit(int code)
 
 	quick.code = code;
 	__atomic_store_n(&quick.pending, 1, __ATOMIC_RELEASE);
-	if ((real = hg_real.quick_exit) || (real = HG_BOOT_NEXT(&next, "quick_exit", real)))
+	if ((real = HG_BOOT_REAL(quick_exit, next)))
 		real(code);
 	hg_at_quick_exit(); /* no C library's quick_exit: no handlers to run either */
 	syscall(SYS_exit_group, code);
