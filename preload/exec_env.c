@@ -221,8 +221,3 @@ void hg_exec_env_release(void)
 {
 	__atomic_store_n(&big.taken, 0, __ATOMIC_RELEASE);
 }
-
-void hg_exec_env_after_fork(void)
-{
-	hg_exec_env_release();
-}

@@ -68,9 +68,11 @@ char **hg_exec_env_fix(char *const envp[], char **slots, size_t n_slots, char *p
  * give the buffer back to the parent, whose memory it shares.
  */
 int hg_exec_env_claim(size_t n_slots, size_t preload_bytes, char ***slots, char **preload);
-void hg_exec_env_release(void);
 
-/* In a fork child: a buffer another thread of the parent held at the fork is free here. */
-void hg_exec_env_after_fork(void);
+/*
+ * Give the buffer back. Also called in a fork child, which did not claim it: a buffer another
+ * thread of the parent held at the fork is free here (that thread and its exec stayed behind).
+ */
+void hg_exec_env_release(void);
 
 #endif /* HG_EXEC_ENV_H */

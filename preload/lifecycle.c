@@ -177,7 +177,7 @@ static void at_fork_child(void)
 	fork_done();
 	hg_walk_fork_child();
 	hg_snapshot_fork_child();
-	hg_exec_env_after_fork();
+	hg_exec_env_release();
 	if (__atomic_load_n(&hg_state, __ATOMIC_RELAXED) != HG_ACTIVE)
 		return;
 	hg_tls.busy++;

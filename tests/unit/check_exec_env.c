@@ -116,7 +116,7 @@ START_TEST(test_exec_env_static_buffer_is_claimed_once)
 	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), 0);
 	ck_assert_ptr_eq(again, slots);
 	/* A fork child's copy is free even if a thread of the parent held it. */
-	hg_exec_env_after_fork();
+	hg_exec_env_release();
 	ck_assert_int_eq(hg_exec_env_claim(8, 8, &again, &preload2), 0);
 	hg_exec_env_release();
 	/* Larger than the buffer: refused. */
