@@ -29,7 +29,7 @@
 #define HG_DEBUG_CACHE_MIN_BYTES (1u << 20)	       /* inflated bytes worth an entry */
 #define HG_DEBUG_CACHE_MAX_BYTES (1ull << 30)       /* the entries together, in bytes */
 #define HG_DEBUG_CACHE_MAX_ENTRY_BYTES (1ull << 28) /* the largest entry made */
-#define HG_DEBUG_CACHE_MAX_ID 64		       /* bytes of build id; GNU's are 20 */
+#define HG_DEBUG_CACHE_MAX_ID 64		       /* bytes of build id; GNU's are 20 or 16 */
 
 /* Build id id[0..n) in lowercase hexadecimal into out (2 * n + 1 bytes), as debug file
  * names spell it. */

@@ -34,7 +34,8 @@
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 
 #define HG_SYM_DEBUG_DIR "/usr/lib/debug"
-#define HG_SYM_MAX_BUILD_ID 64		/* bytes; GNU build ids are 20 (sha1) or 16 (md5) */
+/* Bytes of HG_SYM_DEBUG_DIR/.build-id/xx/rest.debug, with room to spare */
+#define HG_SYM_BUILD_ID_FILE_BYTES (sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_DEBUG_CACHE_MAX_ID)
 #define HG_SYM_MAX_INLINE 32		/* callers of an inline instance kept, outward */
 
 struct hg_sym_demangled {
@@ -146,10 +147,10 @@ static int hg_sym_find_debuginfo_uncached(Dwfl_Module *mod, void **userdata,
  * Returns -1 when it does not fit or n is out of range. */
 static int hg_sym_build_id_file(char *file, size_t size, const uint8_t *id, size_t n)
 {
-	char hex[2 * HG_SYM_MAX_BUILD_ID + 1];
+	char hex[2 * HG_DEBUG_CACHE_MAX_ID + 1];
 	int len;
 
-	if (n < 2 || n > HG_SYM_MAX_BUILD_ID)
+	if (n < 2 || n > HG_DEBUG_CACHE_MAX_ID)
 		return -1;
 	hg_build_id_hex(hex, id, n);
 	len = snprintf(file, size, "%s/.build-id/%.2s/%s.debug", HG_SYM_DEBUG_DIR, hex, hex + 2);
@@ -166,7 +167,7 @@ static int hg_sym_build_id_file(char *file, size_t size, const uint8_t *id, size
  */
 static int hg_sym_debug_cached(const uint8_t *id, size_t n, char **name, bool *offered)
 {
-	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID];
+	char file[HG_SYM_BUILD_ID_FILE_BYTES];
 	int fd = hg_debug_cache_open(id, n, name), orig;
 
 	*offered = false;
@@ -313,7 +314,7 @@ static int hg_sym_module_id_differs(const struct hg_sym_module *m)
 static int hg_sym_module_report_debug(struct hg_sym_module *m)
 {
 	struct hg_sym_module old = *m;
-	char file[sizeof(HG_SYM_DEBUG_DIR) + 32 + 2 * HG_SYM_MAX_BUILD_ID], *name = NULL;
+	char file[HG_SYM_BUILD_ID_FILE_BYTES], *name = NULL;
 	bool offered;
 	int rc, fd;
 
