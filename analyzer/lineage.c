@@ -35,6 +35,7 @@ struct node {
 
 struct tree {
 	struct node *v;     /* by idx */
+	uint32_t n;         /* nodes in v and sib: the trace's images */
 	struct node **sib;  /* all nodes by parent (roots first), place, birth */
 	uint32_t *first;    /* the children of node p: sib[first[p + 1] .. first[p + 2]); the
 			       roots: sib[first[0] .. first[1]) */
@@ -194,6 +195,7 @@ static void tree_build(struct tree *t, struct hg_image *const *im, uint32_t n)
 	t->v = hg_xcalloc(n ? n : 1, sizeof(*t->v));
 	t->sib = hg_xmalloc(sizeof(*t->sib) * (n ? n : 1));
 	t->first = hg_xcalloc((size_t)n + 2, sizeof(*t->first));
+	t->n = n;
 	for (uint32_t i = 0; i < n; i++) {
 		t->v[i].im = im[i];
 		t->v[i].place = place_key(im[i]->command);
@@ -211,9 +213,9 @@ static void tree_build(struct tree *t, struct hg_image *const *im, uint32_t n)
 		t->first[i] += t->first[i - 1];
 }
 
-static void tree_release(struct tree *t, uint32_t n)
+static void tree_release(struct tree *t)
 {
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < t->n; i++)
 		free(t->v[i].place);
 	free(t->v);
 	free(t->sib);
@@ -252,7 +254,7 @@ const struct hg_image *hg_lineage_root(struct hg_image *const *im, uint32_t n)
 	roots = children(&t, NULL, &n_roots);
 	first = first_born(roots, n_roots);
 	root = first ? first->im : NULL;
-	tree_release(&t, n);
+	tree_release(&t);
 	return root;
 }
 
@@ -375,8 +377,8 @@ struct hg_image_pair *hg_lineage_pair(struct hg_image *const *old, uint32_t n_ol
 	out = preorder(&it);
 	*n = it.n;
 	free(it.v);
-	tree_release(&to, n_old);
-	tree_release(&tw, n_now);
+	tree_release(&to);
+	tree_release(&tw);
 	return out;
 }
 
