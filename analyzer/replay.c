@@ -741,7 +741,13 @@ void hg_replay_dead(struct hg_replay_state *s, const struct hg_rec_exit *x)
 	if (x->source == HG_EXIT_CALL)
 		return;
 	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
-	s->dead[s->n_dead++] = (struct hg_dead){ x->t_ns, x->pid, x->reaper_pid };
+	s->dead[s->n_dead++] = (struct hg_dead){ x->t_ns, NULL, x->pid, x->reaper_pid };
+}
+
+void hg_replay_replaced(struct hg_replay_state *s, struct hg_image *im, uint64_t t)
+{
+	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
+	s->dead[s->n_dead++] = (struct hg_dead){ t, im, im->pid, 0 };
 }
 
 /* The live tables of the images dead before the horizon (their events all applied). */
@@ -757,7 +763,7 @@ static void release_dead(struct hg_replay_state *s)
 			continue;
 		}
 		/* As on_exit_record takes a reaper's word: only for an image it is the parent of. */
-		im = hg_replay_find_image(s, d->pid, d->t_ns);
+		im = d->im ? d->im : hg_replay_find_image(s, d->pid, d->t_ns);
 		if (im && (!d->reaper_pid || im->ppid == d->reaper_pid)) {
 			hg_addrmap_release(&im->live);
 			hg_addrmap_release(&im->big_sizes);

@@ -114,9 +114,11 @@ struct hg_replay_state {
 	struct hg_rec_exit *reaped; /* ends a traced parent's wait saw, for the end of the pass:
 				       the child's PROCESS record may come later in the file */
 	size_t n_reaped, reaped_cap;
-	struct hg_dead {            /* processes a wait saw dead, whose images' live tables go
-				       once the horizon passes their death (hg_replay_dead) */
+	struct hg_dead {            /* images that ended (a wait saw the process dead, a later
+				       image of its pid started), whose live tables go once the
+				       horizon passes their end (hg_replay_dead, _replaced) */
 		uint64_t t_ns;
+		struct hg_image *im; /* the image, or NULL: the one of pid running at t_ns */
 		uint32_t pid;
 		uint32_t reaper_pid; /* 0: the collector's word; else only for its child */
 	} *dead;
@@ -168,6 +170,10 @@ void hg_replay_horizon(struct hg_replay_state *s, uint64_t horizon_ns);
  * free waits as an orphan.
  */
 void hg_replay_dead(struct hg_replay_state *s, const struct hg_rec_exit *x);
+
+/* The same for im, over at t: an image of its pid started then (an exec, or the pid reused),
+ * and every later event of the pid goes to that one. */
+void hg_replay_replaced(struct hg_replay_state *s, struct hg_image *im, uint64_t t);
 
 /* Free im's notes of frees still waiting for their allocation. */
 void hg_replay_orphans_release(struct hg_image *im);

@@ -106,6 +106,12 @@ static void on_process(struct hg_replay_state *s, const struct hg_rec_process *p
 			im->end_inferred = 1;
 		}
 	}
+	/* Whichever came first in the file, the earlier image gets no event after the later
+	 * one started. */
+	if (prev)
+		hg_replay_replaced(s, prev, p->t_ns);
+	if (next)
+		hg_replay_replaced(s, im, next->t_start_ns);
 	hg_replay_stream_of(s, p->pid, tid)->last_t = p->t_ns;
 	if (im->forked) {
 		/* The parent's own PROCESS record may come later in the file (it wrote to a ring

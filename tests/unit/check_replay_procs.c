@@ -591,14 +591,15 @@ END_TEST
 /*
  * A wait's word that a process died (the collector's waitpid, a traced parent's, a process
  * gone) frees its image's live table once a horizon passes its death: a fork child of a large
- * heap held its copy to the end of the replay. Its sums stay. An image that only called exit()
+ * heap held its copy to the end of the replay. So does an image exec'd over, once the horizon
+ * passes its successor's start. Its sums stay. An image that only called exit()
  * (its other threads may run on), or whose death the horizon has not passed, keeps its table.
  * A free that still comes for a freed table (a writer that broke the horizon's promise) finds
  * nothing there: it counts as a free of an unknown address.
  */
 START_TEST(test_replay_dead_image_table_freed)
 {
-	struct hg_image *parent, *child, *other, *quitter;
+	struct hg_image *parent, *child, *other, *quitter, *shell, *replacement;
 
 	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
 	rr_alloc(T + 10, A, 100, 1);
@@ -617,16 +618,30 @@ START_TEST(test_replay_dead_image_table_freed)
 	rr_block(400, 400);
 	fx_exit(&rr_rig.b, T + 200, 300, 0, HG_EXIT_WAIT);
 	rr_block(0, 0);
+	rr_process(0, T, 500, 1, "sh", 2, "/bin/sh"); /* exec'd over at T + 50 */
+	rr_alloc(T + 5, X, 700, 1);
+	rr_block(500, 500);
+	rr_process(0, T + 50, 500, 1, "true", 4, "/bin/true");
+	rr_alloc(T + 55, Y, 800, 1);
+	rr_block(500, 500);
 	rr_horizon(T + 100);
 	fx_free(&rr_rig.b, T + 60, D); /* late: after the horizon that freed the table */
 	rr_block(200, 200);
 	rr_replay();
 
-	ck_assert_uint_eq(rr_rig.r->n_images, 4);
+	ck_assert_uint_eq(rr_rig.r->n_images, 6);
 	parent = rr_rig.r->images[0];
 	other = rr_rig.r->images[1];
 	quitter = rr_rig.r->images[2];
-	child = rr_rig.r->images[3];
+	shell = rr_rig.r->images[3];
+	child = rr_rig.r->images[4];
+	replacement = rr_rig.r->images[5];
+	ck_assert_uint_eq(shell->pid, 500);
+	ck_assert_int_eq(shell->end_kind, HG_END_EXEC);
+	ck_assert_uint_eq(shell->live.n, 0);
+	rr_expect_site(shell, 1, 700, 1, 1, 700);
+	ck_assert_int_eq(replacement->exec, 1);
+	rr_expect_live(replacement, Y, 800, 1);
 	ck_assert_uint_eq(child->pid, 200);
 	ck_assert_int_eq(child->end_kind, HG_END_CODE);
 	ck_assert_uint_eq(child->live.n, 0);
