@@ -107,6 +107,12 @@ void hg_blocks_sort_by_addr(struct hg_block *v, size_t n)
 /* Where a gap between two blocks' starts ends a segment (hg_block_finder.seg). */
 #define SEG_GAP (1ull << 20)
 
+/* Whether sorted block j starts a segment: the first, or SEG_GAP or more past the one before. */
+static int starts_segment(const struct hg_block *b, size_t j)
+{
+	return j == 0 || b[j].addr - b[j - 1].addr >= SEG_GAP;
+}
+
 /* Segment s, from block i to block j (exclusive), its buckets from f->first[at]; returns the
  * first entry after its own. */
 static size_t segment(struct hg_block_finder *f, struct hg_finder_seg *s, size_t i, size_t j,
@@ -145,14 +151,14 @@ void hg_block_finder_init(struct hg_block_finder *f, const struct hg_block *b, s
 		if (e < b[j].addr)
 			e = UINT64_MAX; /* a damaged trace's block at the top of the address space */
 		f->end = e > f->end ? e : f->end;
-		f->n_seg += j == 0 || b[j].addr - b[j - 1].addr >= SEG_GAP;
+		f->n_seg += starts_segment(b, j);
 	}
 	/* A segment of m blocks has at most 2m buckets, and one entry more. */
 	f->n_first = 2 * n + 2 * f->n_seg;
 	f->seg = hg_xmalloc(f->n_seg * sizeof(*f->seg));
 	f->first = hg_xmalloc(f->n_first * sizeof(*f->first));
 	for (size_t j = 1, k = 0; j <= n; j++)
-		if (j == n || b[j].addr - b[j - 1].addr >= SEG_GAP) {
+		if (j == n || starts_segment(b, j)) {
 			at = segment(f, &f->seg[k++], from, j, at);
 			from = j;
 		}

@@ -65,13 +65,11 @@ static void skip_varints(struct pack_state *st, enum col c, uint64_t k)
 	struct unpack_in *in = st->in[c];
 	const uint8_t *p = in->p;
 
+	/* While k >= 8, eight bytes hold at most k ends. */
 	while (k >= 8 && in->end - p >= 8) {
-		uint64_t w, ends;
+		uint64_t w;
 		memcpy(&w, p, 8);
-		ends = ~w & 0x8080808080808080ull;
-		if ((uint64_t)__builtin_popcountll(ends) > k)
-			break;
-		k -= (uint64_t)__builtin_popcountll(ends);
+		k -= (uint64_t)__builtin_popcountll(~w & 0x8080808080808080ull);
 		p += 8;
 	}
 	for (; k && p < in->end; p++)

@@ -736,18 +736,21 @@ void hg_replay_push_timed(struct hg_replay_state *s, const struct hg_pending *p,
 	queued(s, st, q);
 }
 
+static void add_dead(struct hg_replay_state *s, struct hg_dead d)
+{
+	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
+	s->dead[s->n_dead++] = d;
+}
+
 void hg_replay_dead(struct hg_replay_state *s, const struct hg_rec_exit *x)
 {
-	if (x->source == HG_EXIT_CALL)
-		return;
-	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
-	s->dead[s->n_dead++] = (struct hg_dead){ x->t_ns, NULL, x->pid, x->reaper_pid };
+	if (x->source != HG_EXIT_CALL)
+		add_dead(s, (struct hg_dead){ x->t_ns, NULL, x->pid, x->reaper_pid });
 }
 
 void hg_replay_replaced(struct hg_replay_state *s, struct hg_image *im, uint64_t t)
 {
-	HG_GROW(s->dead, s->dead_cap, s->n_dead + 1);
-	s->dead[s->n_dead++] = (struct hg_dead){ t, im, im->pid, 0 };
+	add_dead(s, (struct hg_dead){ t, im, im->pid, 0 });
 }
 
 /* The live tables of the images dead before the horizon (their events all applied). */
@@ -762,7 +765,7 @@ static void release_dead(struct hg_replay_state *s)
 			s->dead[kept++] = *d;
 			continue;
 		}
-		/* As on_exit_record takes a reaper's word: only for an image it is the parent of. */
+		/* As on_exit_record takes a reaper's word: only for an image it is parent of. */
 		im = d->im ? d->im : hg_replay_find_image(s, d->pid, d->t_ns);
 		if (im && (!d->reaper_pid || im->ppid == d->reaper_pid)) {
 			hg_addrmap_release(&im->live);
