@@ -187,15 +187,15 @@ static int has_exited(const struct thread_status *st)
 	return st->state == 'Z' || st->state == 'X';
 }
 
-/* Whether the thread is not to be sent the stop signal: its mask blocks it, or it sleeps in
- * a call the signal would cut short (sleeps_unrestartable). */
-static int blocks_stop(const struct thread_status *st)
+/* Whether a thread is not to be sent the stop signal: its mask (SigBlk) blocks it, or it
+ * sleeps in a call the signal would cut short (in_wait: sleeps_unrestartable). */
+static int blocks_stop(uint64_t blocked, int in_wait)
 {
-	return !stop_signal() || (int)(st->blocked >> (stop_signal() - 1) & 1) || st->in_wait;
+	return !stop_signal() || (int)(blocked >> (stop_signal() - 1) & 1) || in_wait;
 }
 
 /* Fill w->thread with the tids of /proc/self/task other than ours that still run, each with
- * its status as read now (status). */
+ * its signal mask and whether it sleeps unrestartably, as its status says now. */
 static void list_threads(struct hg_world *w)
 {
 	char buf[4096];
@@ -279,7 +279,7 @@ static uint32_t send_to_unblocked(struct hg_world *w, pid_t pid)
 		if (!t->blocks_stop)
 			continue;
 		read_status(t->tid, &st);
-		if (has_exited(&st) || blocks_stop(&st))
+		if (has_exited(&st) || blocks_stop(st.blocked, st.in_wait))
 			continue;
 		t->blocks_stop = 0;
 		sent += syscall(SYS_tgkill, pid, t->tid, stop_signal()) == 0;
@@ -364,11 +364,8 @@ int hg_world_stop(struct hg_world *w)
 		return 0;
 	if (install() < 0)
 		return -1;
-	for (uint32_t i = 0; i < w->n; i++) {
-		struct hg_world_thread *t = &w->thread[i];
-		struct thread_status st = { .blocked = t->sigblk, .in_wait = t->in_wait };
-		t->blocks_stop = blocks_stop(&st);
-	}
+	for (uint32_t i = 0; i < w->n; i++)
+		w->thread[i].blocks_stop = blocks_stop(w->thread[i].sigblk, w->thread[i].in_wait);
 	stop.w = w;
 	__atomic_store_n(&stop.release, 0, __ATOMIC_RELEASE);
 	sent = send_unless_blocked(w, pid);

@@ -18,7 +18,7 @@ struct hg_world_thread {
 					   stop signal, or it slept in a call the signal would cut
 					   short: not sent it, not stopped */
 	uint64_t sigblk;                /* its SigBlk when listed (bit N-1: signal N blocked) */
-	int in_wait;                    /* when listed, asleep in a call the signal would cut short */
+	int in_wait;                    /* when listed, asleep in a call the signal cuts short */
 	uint64_t sp;                    /* its stack pointer when it stopped */
 	uint64_t tcb;                   /* its thread descriptor (%fs:0) when it stopped */
 	uint64_t regs[HG_WORLD_NREGS];  /* its general registers when it stopped */
