@@ -407,8 +407,9 @@ static void verdict(const struct check_args *a, const struct hg_check_result *re
 static int check_trace(struct check_args *a, const char *path, const char *what, int status,
 		       int *gate, int *code)
 {
+	struct hg_check_finder fi = { &a->rules, NULL, 0 };
 	struct hg_framer *f = hg_framer_new(); /* first: it opens modules as the replay reads */
-	struct hg_replay *r = hg_replay_file(path);
+	struct hg_replay *r = hg_replay_file_each(path, 0, hg_check_image_done, &fi);
 	struct hg_check_result res;
 	int rc = 0, outputs_failed;
 	uint64_t lost;
@@ -425,7 +426,8 @@ static int check_trace(struct check_args *a, const char *path, const char *what,
 		if (root && *root->command)
 			what = root->title;
 	}
-	hg_check_eval(&res, r, f, &a->rules);
+	hg_check_eval(&res, r, f, &a->rules, &fi);
+	hg_check_finder_release(&fi);
 	fflush(stdout);
 	hg_check_text(stderr, &res, &a->rules, a->max_frames, a->quiet);
 	*gate = res.n_failed > 0;

@@ -168,23 +168,65 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 	}
 }
 
-static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_framer *f,
-		      const struct hg_replay *r, const struct hg_image *im)
+/*
+ * The images' classified snapshots, by file_order: each image is classified once the replay
+ * has read all of it, and its snapshots' live sets and pairs are shed at once, so that a trace
+ * of a program that forked many large children needs the memory of one of them at a time.
+ */
+struct found_all {
+	const struct leaks_args *a;
+	struct hg_leaks_found **by_order; /* NULL: not classified (not asked for, or no usable
+					     snapshot) */
+	size_t cap;
+};
+
+static void image_done(void *arg, struct hg_image *im)
 {
-	const struct hg_snapshot *cut, *sn = pick(im, a, &cut);
+	struct found_all *fa = arg;
+	const struct hg_snapshot *cut, *sn;
 	struct hg_graph g;
 
-	if (!sn || hg_graph_build(&g, sn) < 0) {
-		no_snapshot(a, j, r, im, cut);
-		return;
+	if ((!fa->a->pid || im->pid == fa->a->pid) && (sn = pick(im, fa->a, &cut)) &&
+	    hg_graph_build(&g, sn) == 0) {
+		size_t cap = fa->cap;
+		HG_GROW(fa->by_order, fa->cap, (size_t)im->file_order + 1);
+		memset(fa->by_order + cap, 0, (fa->cap - cap) * sizeof(*fa->by_order));
+		fa->by_order[im->file_order] = hg_xmalloc(sizeof(struct hg_leaks_found));
+		hg_leaks_found_take(fa->by_order[im->file_order], &g);
+		hg_graph_release(&g);
 	}
-	if (!strcmp(a->format, "json"))
-		hg_leaks_json(j, f, r, im, &g, &a->o);
-	else if (!strcmp(a->format, "dot"))
-		hg_leaks_dot(stdout, f, im, &g);
-	else
-		hg_leaks_text(stdout, f, im, &g, &a->o);
-	hg_graph_release(&g);
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		hg_snapshot_shed(im->snapshots[i]);
+}
+
+static void found_free(struct found_all *fa)
+{
+	for (size_t i = 0; i < fa->cap; i++) {
+		if (fa->by_order[i])
+			hg_leaks_found_release(fa->by_order[i]);
+		free(fa->by_order[i]);
+	}
+	free(fa->by_order);
+}
+
+static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_framer *f,
+		      const struct hg_replay *r, const struct hg_image *im,
+		      const struct found_all *fa)
+{
+	const struct hg_leaks_found *lf = im->file_order < fa->cap ? fa->by_order[im->file_order]
+								     : NULL;
+	const struct hg_snapshot *cut;
+
+	if (!lf) {
+		pick(im, a, &cut);
+		no_snapshot(a, j, r, im, cut);
+	} else if (!strcmp(a->format, "json")) {
+		hg_leaks_json(j, f, r, im, lf, &a->o);
+	} else if (!strcmp(a->format, "dot")) {
+		hg_leaks_dot(stdout, f, im, lf);
+	} else {
+		hg_leaks_text(stdout, f, im, lf, &a->o);
+	}
 }
 
 /* Whether the --pid and --snapshot asked for name something in r; else says what does not. */
@@ -214,6 +256,7 @@ static int selection_exists(const struct leaks_args *a, const struct hg_replay *
 int hg_cmd_leaks(int argc, char **argv)
 {
 	struct leaks_args a = { "text", { 0 }, 0, { 20, 12 } };
+	struct found_all fa = { &a, NULL, 0 };
 	struct hg_replay *r;
 	struct hg_framer *f;
 	struct hg_json j;
@@ -224,11 +267,12 @@ int hg_cmd_leaks(int argc, char **argv)
 	if (rc)
 		return rc;
 	f = hg_framer_new(); /* first: it opens modules as the replay reads them */
-	if (!(r = hg_replay_file(argv[optind]))) {
+	if (!(r = hg_replay_file_each(argv[optind], 0, image_done, &fa))) {
 		hg_framer_free(f);
 		return HG_EXIT_INPUT;
 	}
 	if (r->n_images && !selection_exists(&a, r)) {
+		found_free(&fa);
 		hg_report_done(r, f, 0);
 		return HG_EXIT_USAGE;
 	}
@@ -242,11 +286,12 @@ int hg_cmd_leaks(int argc, char **argv)
 	}
 	for (uint32_t i = 0; i < r->n_images; i++)
 		if (!a.pid || r->images[i]->pid == a.pid)
-			one_image(&a, &j, f, r, r->images[i]);
+			one_image(&a, &j, f, r, r->images[i], &fa);
 	if (!strcmp(a.format, "json")) {
 		hg_json_end_processes(&j);
 	} else if (!strcmp(a.format, "dot")) {
 		printf("}\n");
 	}
+	found_free(&fa);
 	return hg_report_done(r, f, 0);
 }

@@ -2,8 +2,9 @@
  * gate.c - the leak gate: classify each process's exit snapshot and decide what fails
  *
  * Per image: its last complete snapshot (the one taken at exit, unless the program took named
- * ones after it) goes through hg_graph_build; hg_leak_groups groups the blocks of the kinds
- * the rules fail on by (kind, stack id, holder); those groups are symbolized and merged by
+ * ones after it) goes through hg_graph_build as soon as the replay has read all of the image
+ * (hg_check_image_done); hg_leak_groups groups the blocks of the kinds the rules fail on by
+ * (kind, stack id, holder). After the replay, those groups are symbolized and merged by
  * their stack key, since two return addresses on one line give two stack ids but one site.
  * The key has functions but no lines, so stacks that differ only in lines (a function leaking
  * at two lines) are one site too: the site keeps each such stack with its bytes, and each
@@ -194,13 +195,41 @@ static int by_state_bytes(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
-		       const struct hg_check_rules *rules)
+void hg_check_image_done(void *finder, struct hg_image *im)
 {
-	const struct hg_snapshot *sn = last_complete(p->im);
-	struct hg_leak_group *v;
+	struct hg_check_finder *fi = finder;
+	const struct hg_snapshot *sn = last_complete(im);
 	struct hg_graph g;
-	size_t n, cap = 0;
+
+	if (sn && hg_graph_build(&g, sn) == 0) {
+		size_t cap = fi->cap;
+		struct hg_check_found *fd;
+
+		HG_GROW(fi->by_order, fi->cap, (size_t)im->file_order + 1);
+		memset(fi->by_order + cap, 0, (fi->cap - cap) * sizeof(*fi->by_order));
+		fd = &fi->by_order[im->file_order];
+		fd->groups = hg_leak_groups(&g, fi->rules->fail_on, &fd->n_groups);
+		hg_graph_release(&g);
+	}
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		hg_snapshot_shed(im->snapshots[i]);
+}
+
+void hg_check_finder_release(struct hg_check_finder *fi)
+{
+	for (size_t i = 0; i < fi->cap; i++)
+		free(fi->by_order[i].groups);
+	free(fi->by_order);
+	fi->by_order = NULL;
+	fi->cap = 0;
+}
+
+static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
+		       const struct hg_check_rules *rules, const struct hg_check_finder *fi)
+{
+	const struct hg_check_found *fd = p->im->file_order < fi->cap ?
+		&fi->by_order[p->im->file_order] : NULL;
+	size_t cap = 0;
 
 	if (p->im->end_kind == HG_END_EXEC) {
 		hg_snapshot_missing_text(p->im, p->why_unchecked, sizeof(p->why_unchecked));
@@ -211,7 +240,7 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 			 "linked in ahead of the tracer's: its heap was not traced");
 		return;
 	}
-	if (!sn || hg_graph_build(&g, sn) < 0) {
+	if (!fd || !fd->groups) {
 		char why[96];
 
 		if (p->im->end_kind == HG_END_SIGNAL && exit_snapshot_cut(p->im))
@@ -224,11 +253,8 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		return;
 	}
 	p->checked = 1;
-	v = hg_leak_groups(&g, rules->fail_on, &n);
-	for (size_t i = 0; i < n; i++)
-		add_group(p, f, &cap, &v[i]);
-	free(v);
-	hg_graph_release(&g);
+	for (size_t i = 0; i < fd->n_groups; i++)
+		add_group(p, f, &cap, &fd->groups[i]);
 	for (size_t i = 0; i < p->n_sites; i++) {
 		finish_site(&p->sites[i]);
 		judge_site(p, &p->sites[i], rules);
@@ -239,7 +265,7 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 }
 
 void hg_check_eval(struct hg_check_result *res, const struct hg_replay *r, struct hg_framer *f,
-		   const struct hg_check_rules *rules)
+		   const struct hg_check_rules *rules, const struct hg_check_finder *fi)
 {
 	memset(res, 0, sizeof(*res));
 	res->procs = hg_xcalloc(r->n_images ? r->n_images : 1, sizeof(*res->procs));
@@ -248,7 +274,7 @@ void hg_check_eval(struct hg_check_result *res, const struct hg_replay *r, struc
 		struct hg_check_proc *p = &res->procs[i];
 		p->im = r->images[i];
 		p->program = hg_basename(p->im->exe);
-		eval_leaks(p, f, rules);
+		eval_leaks(p, f, rules, fi);
 		p->peak_fail = p->im->totals.peak_bytes > rules->max_peak_bytes;
 		p->listed = p->im->end_kind != HG_END_EXEC || p->peak_fail;
 		res->n_listed += p->listed;

@@ -103,11 +103,31 @@ struct hg_check_result {
 };
 
 /*
- * Evaluate the gate over every image of r. Frames are symbolized with f (which must outlive
- * the result, as must r and rules->supp). Suppression counts are added to rules->supp.
+ * The leaks of each image's last complete snapshot, of the kinds the rules fail on, grouped
+ * as the replay finishes the image: pass hg_check_image_done and a finder to
+ * hg_replay_file_each. The image's snapshots are shed then, so that a trace of a program that
+ * forked many large children is classified in the memory of one of them.
+ */
+struct hg_check_finder {
+	const struct hg_check_rules *rules;
+	struct hg_check_found {
+		struct hg_leak_group *groups; /* hg_leak_groups; NULL: no snapshot classified */
+		size_t n_groups;
+	} *by_order;                          /* by hg_image.file_order */
+	size_t cap;
+};
+
+/* hg_replay_file_each's done, with a struct hg_check_finder as arg. */
+void hg_check_image_done(void *finder, struct hg_image *im);
+void hg_check_finder_release(struct hg_check_finder *fi);
+
+/*
+ * Evaluate the gate over every image of r, with what fi found in their snapshots. Frames are
+ * symbolized with f (which must outlive the result, as must r and rules->supp). Suppression
+ * counts are added to rules->supp.
  */
 void hg_check_eval(struct hg_check_result *res, const struct hg_replay *r, struct hg_framer *f,
-		   const struct hg_check_rules *rules);
+		   const struct hg_check_rules *rules, const struct hg_check_finder *fi);
 void hg_check_release(struct hg_check_result *res);
 
 /* Add every site of res that is not suppressed to b (for --write-baseline). */

@@ -43,13 +43,36 @@ struct hg_leak_group {
  */
 struct hg_leak_group *hg_leak_groups(const struct hg_graph *g, unsigned kinds, size_t *n);
 
+/*
+ * What `leaks` shows of a classified snapshot, kept after its graph, live set and pairs are
+ * gone: a trace's images are classified one at a time as the replay finishes them, and printed
+ * at the end.
+ */
+struct hg_leaks_found {
+	const struct hg_snapshot *sn; /* label, time, threads, scan counts (its live set and
+					 pairs may have been shed) */
+	uint64_t live_blocks;         /* blocks in its live set */
+	struct hg_leak_group *groups; /* hg_leak_groups of every leak kind */
+	size_t n_groups;
+	struct hg_cycle *cycles;      /* the graph's, their indexes into `blocks` */
+	size_t n_cycles;
+	struct hg_block *blocks;      /* the blocks in cycles */
+	uint64_t kind_bytes[5];       /* per enum hg_leak_kind */
+	uint64_t kind_blocks[5];
+	uint64_t n_edges;             /* heap edges found */
+};
+
+/* Fill lf from g (its cycles move to lf). Out-of-memory exits. */
+void hg_leaks_found_take(struct hg_leaks_found *lf, struct hg_graph *g);
+void hg_leaks_found_release(struct hg_leaks_found *lf);
+
 void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
-		   const struct hg_graph *g, const struct hg_leaks_opts *o);
+		   const struct hg_leaks_found *lf, const struct hg_leaks_opts *o);
 void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
-		   const struct hg_image *im, const struct hg_graph *g,
+		   const struct hg_image *im, const struct hg_leaks_found *lf,
 		   const struct hg_leaks_opts *o);
 /* Graphviz: one cluster per leaked cycle (inside a digraph the caller opens and closes). */
 void hg_leaks_dot(FILE *out, struct hg_framer *f, const struct hg_image *im,
-		  const struct hg_graph *g);
+		  const struct hg_leaks_found *lf);
 
 #endif /* HG_LEAKS_H */

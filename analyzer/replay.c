@@ -753,6 +753,34 @@ void hg_replay_replaced(struct hg_replay_state *s, struct hg_image *im, uint64_t
 	add_dead(s, (struct hg_dead){ t, im, im->pid, 0 });
 }
 
+static int by_time(const void *a, const void *b)
+{
+	const struct hg_snapshot *x = *(struct hg_snapshot *const *)a;
+	const struct hg_snapshot *y = *(struct hg_snapshot *const *)b;
+
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Snapshots come in the order their threads' slots were drained; readers take the last as the
+ * latest. */
+static void snapshots_in_time_order(struct hg_image *im)
+{
+	if (im->n_snapshots > 1)
+		qsort(im->snapshots, im->n_snapshots, sizeof(*im->snapshots), by_time);
+}
+
+/* All of im has been read: hand it to hg_replay_file_each's done, once. */
+static void finish(struct hg_replay_state *s, struct hg_image *im)
+{
+	if (!s->done || im->finished)
+		return;
+	im->finished = 1;
+	snapshots_in_time_order(im);
+	s->done(s->done_arg, im);
+}
+
 /* The live tables of the images dead before the horizon (their events all applied). */
 static void release_dead(struct hg_replay_state *s)
 {
@@ -770,6 +798,7 @@ static void release_dead(struct hg_replay_state *s)
 		if (im && (!d->reaper_pid || im->ppid == d->reaper_pid)) {
 			hg_addrmap_release(&im->live);
 			hg_addrmap_release(&im->big_sizes);
+			finish(s, im);
 		}
 	}
 	s->n_dead = kept;
@@ -810,31 +839,60 @@ struct hg_replay *hg_replay_file(const char *path)
 	return hg_replay_file_flags(path, 0);
 }
 
-static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
-				     const uint64_t *targets, size_t n_targets);
+/* What one reading of the trace is for, besides its path and flags. */
+struct pass {
+	uint64_t at_ns;                 /* HG_REPLAY_AT */
+	const uint64_t *targets;        /* HG_REPLAY_PEAK's second pass: peaks per image */
+	size_t n_targets;
+	void (*done)(void *arg, struct hg_image *im); /* hg_replay_file_each */
+	void *done_arg;
+};
 
-struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
-{
-	return hg_replay_file_at(path, flags & ~(unsigned)HG_REPLAY_AT, 0);
-}
+static struct hg_replay *replay_pass(const char *path, unsigned flags, const struct pass *p);
 
-struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t at_ns)
+/* The trace read once, or (HG_REPLAY_PEAK) twice: a first pass finds each image's peak, which
+ * is known only at the end, and a second stops there. */
+static struct hg_replay *passes(const char *path, unsigned flags, struct pass *p)
 {
 	struct hg_replay *first, *second;
+	const struct pass once = { 0 };
 	uint64_t *targets;
 
 	if (!(flags & HG_REPLAY_PEAK))
-		return replay_pass(path, flags, at_ns, NULL, 0);
-	/* The peak is known only at the end: a first pass finds it, a second stops there. */
-	if (!(first = replay_pass(path, HG_REPLAY_SKIP_WORDS, 0, NULL, 0)))
+		return replay_pass(path, flags, p);
+	if (!(first = replay_pass(path, HG_REPLAY_SKIP_WORDS, &once)))
 		return NULL;
 	targets = hg_xmalloc(sizeof(*targets) * (first->n_images ? first->n_images : 1));
 	for (uint32_t i = 0; i < first->n_images; i++) /* the second pass makes them in that order */
 		targets[first->images[i]->file_order] = first->images[i]->totals.peak_bytes;
-	second = replay_pass(path, flags, at_ns, targets, first->n_images);
+	p->targets = targets;
+	p->n_targets = first->n_images;
+	second = replay_pass(path, flags, p);
 	free(targets);
 	hg_replay_free(first);
 	return second;
+}
+
+struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags)
+{
+	struct pass p = { 0 };
+
+	return passes(path, flags & ~(unsigned)HG_REPLAY_AT, &p);
+}
+
+struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t at_ns)
+{
+	struct pass p = { .at_ns = at_ns };
+
+	return passes(path, flags, &p);
+}
+
+struct hg_replay *hg_replay_file_each(const char *path, unsigned flags,
+				      void (*done)(void *arg, struct hg_image *im), void *arg)
+{
+	struct pass p = { .done = done, .done_arg = arg };
+
+	return passes(path, flags & ~(unsigned)HG_REPLAY_AT, &p);
 }
 
 static int by_start(const void *a, const void *b)
@@ -844,16 +902,6 @@ static int by_start(const void *a, const void *b)
 	if (x->t_start_ns != y->t_start_ns)
 		return x->t_start_ns < y->t_start_ns ? -1 : 1;
 	return x->file_order < y->file_order ? -1 : x->file_order > y->file_order;
-}
-
-static int by_time(const void *a, const void *b)
-{
-	const struct hg_snapshot *x = *(struct hg_snapshot *const *)a;
-	const struct hg_snapshot *y = *(struct hg_snapshot *const *)b;
-
-	if (x->t_ns != y->t_ns)
-		return x->t_ns < y->t_ns ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
 }
 
 /* An ALLOC or FREE record, queued for the merge here, where the queue is (nearly every record
@@ -880,8 +928,7 @@ static int push_heap_event(struct hg_replay_state *s, const struct hg_record *re
 	return 1;
 }
 
-static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t at_ns,
-				     const uint64_t *targets, size_t n_targets)
+static struct hg_replay *replay_pass(const char *path, unsigned flags, const struct pass *p)
 {
 	struct hg_trace_reader *rd = hg_trace_reader_open_flags(
 		path, flags & HG_REPLAY_SKIP_WORDS ? HG_READ_SKIP_WORDS : 0);
@@ -893,9 +940,11 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 		return NULL;
 	memset(&s, 0, sizeof(s));
 	s.flags = flags;
-	s.peak_targets = targets;
-	s.n_peak_targets = n_targets;
-	s.at_ns = at_ns;
+	s.peak_targets = p->targets;
+	s.n_peak_targets = p->n_targets;
+	s.at_ns = p->at_ns;
+	s.done = p->done;
+	s.done_arg = p->done_arg;
 	s.r = hg_xcalloc(1, sizeof(*s.r));
 	s.r->path = hg_xstrdup(path);
 	s.r->t0_ns = hg_trace_reader_header(rd)->created_mono_ns;
@@ -914,12 +963,9 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 	drain(&s, DRAIN_ALL);
 	/* Images come in the file in the order their slots were drained; readers list them by start. */
 	qsort(s.r->images, s.r->n_images, sizeof(*s.r->images), by_start);
-	/* Snapshots too come in the order their threads' slots were drained; readers take the
-	 * last as the latest. (The queue held them by position, and is empty now.) */
+	/* (The queue held the snapshots by position, and is empty now.) */
 	for (uint32_t i = 0; i < s.r->n_images; i++)
-		if (s.r->images[i]->n_snapshots > 1)
-			qsort(s.r->images[i]->snapshots, s.r->images[i]->n_snapshots,
-			      sizeof(*s.r->images[i]->snapshots), by_time);
+		snapshots_in_time_order(s.r->images[i]);
 	for (uint32_t i = 0; (flags & HG_REPLAY_AT) && i < s.r->n_images; i++) {
 		struct hg_image *im = s.r->images[i];
 		if (!im->at_sites) { /* nothing happened after the time: the end */
@@ -927,6 +973,8 @@ static struct hg_replay *replay_pass(const char *path, unsigned flags, uint64_t 
 			hg_at_capture(im);
 		}
 	}
+	for (uint32_t i = 0; i < s.r->n_images; i++)
+		finish(&s, s.r->images[i]);
 	state_release(&s);
 	hg_trace_reader_close(rd);
 	return s.r;

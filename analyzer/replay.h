@@ -220,6 +220,7 @@ struct hg_image {
 				     allocations arrive late */
 	struct hg_snapshot **snapshots; /* in order taken (time, then id) */
 	uint32_t n_snapshots;
+	int finished;             /* replay's own: hg_replay_file_each's done() ran for it */
 	uint64_t peak_target;     /* second pass of HG_REPLAY_PEAK: the peak to capture */
 	struct hg_site *peak_sites; /* live_bytes/live_blocks per stack id at the peak, or NULL */
 	uint32_t n_peak_sites;
@@ -303,6 +304,22 @@ struct hg_replay *hg_replay_file_flags(const char *path, unsigned flags);
  * earlier holds its state at its end.
  */
 struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t at_ns);
+
+/*
+ * hg_replay_file_flags that hands over each image as soon as all of it has been read: done(arg,
+ * im) runs once per image, when the horizon passes its end (a wait saw it die, a later image of
+ * its pid started), else at the end of the trace, before this returns. Its snapshots are in
+ * time order then, and done may shed what it has no more use for (hg_snapshot_shed): a trace
+ * of a program that forks many large children is then classified one child at a time.
+ */
+struct hg_replay *hg_replay_file_each(const char *path, unsigned flags,
+				      void (*done)(void *arg, struct hg_image *im), void *arg);
+
+/*
+ * Free sn's live set, regions and pairs; what a report or a list reads stays (label, times,
+ * sites and sums). It can no longer be classified: have_blocks is 0.
+ */
+void hg_snapshot_shed(struct hg_snapshot *sn);
 
 /* The bucket of hg_image.size_hist that holds allocations of size_bytes. */
 unsigned hg_size_bucket(uint64_t size_bytes);

@@ -114,6 +114,8 @@ struct hg_replay_state {
 	struct hg_rec_exit *reaped; /* ends a traced parent's wait saw, for the end of the pass:
 				       the child's PROCESS record may come later in the file */
 	size_t n_reaped, reaped_cap;
+	void (*done)(void *arg, struct hg_image *im); /* hg_replay_file_each's */
+	void *done_arg;
 	struct hg_dead {            /* images that ended (a wait saw the process dead, a later
 				       image of its pid started), whose live tables go once the
 				       horizon passes their end (hg_replay_dead, _replaced) */

@@ -103,13 +103,23 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 	}
 }
 
-void hg_replay_snapshot_free(struct hg_snapshot *sn)
+void hg_snapshot_shed(struct hg_snapshot *sn)
 {
-	free(sn->label);
 	free(sn->blocks);
-	free(sn->sites);
 	free(sn->regions);
 	free(sn->pairs);
+	sn->blocks = NULL;
+	sn->regions = NULL;
+	sn->pairs = NULL;
+	sn->n_blocks = sn->n_regions = sn->regions_cap = sn->n_pairs = sn->pairs_cap = 0;
+	sn->have_blocks = 0;
+}
+
+void hg_replay_snapshot_free(struct hg_snapshot *sn)
+{
+	hg_snapshot_shed(sn);
+	free(sn->label);
+	free(sn->sites);
 	hg_heaptop_release(&sn->heaptop);
 	free(sn);
 }

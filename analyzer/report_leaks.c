@@ -67,7 +67,7 @@ struct hg_leak_group *hg_leak_groups(const struct hg_graph *g, unsigned kinds, s
 	}
 	qsort(v, out, sizeof(*v), by_bytes);
 	*n = out;
-	return v;
+	return hg_xrealloc(v, sizeof(*v) * (out ? out : 1)); /* kept while the replay goes on */
 }
 
 /*
@@ -154,19 +154,81 @@ static size_t merge_alike(struct hg_leak_group *v, size_t n, struct hg_framer *f
 	return out;
 }
 
+/* ---- what is kept of a graph ------------------------------------------------------------ */
+
+void hg_leaks_found_take(struct hg_leaks_found *lf, struct hg_graph *g)
+{
+	const struct hg_snapshot *sn = g->sn;
+	uint32_t *at = NULL; /* a block's index in lf->blocks, for the blocks in cycles */
+	size_t n = 0;
+
+	memset(lf, 0, sizeof(*lf));
+	lf->sn = sn;
+	lf->live_blocks = sn->n_blocks;
+	lf->groups = hg_leak_groups(g, HG_LEAK_KINDS, &lf->n_groups);
+	memcpy(lf->kind_bytes, g->bytes, sizeof(lf->kind_bytes));
+	memcpy(lf->kind_blocks, g->blocks, sizeof(lf->kind_blocks));
+	lf->n_edges = g->n_edges;
+	lf->cycles = g->cycles;
+	lf->n_cycles = g->n_cycles;
+	g->cycles = NULL;
+	g->n_cycles = 0;
+	for (size_t c = 0; c < lf->n_cycles; c++)
+		n += lf->cycles[c].n_blocks;
+	if (!n)
+		return;
+	lf->blocks = hg_xmalloc(sizeof(*lf->blocks) * n);
+	at = hg_xmalloc(sizeof(*at) * sn->n_blocks);
+	n = 0;
+	for (size_t c = 0; c < lf->n_cycles; c++) {
+		struct hg_cycle *cy = &lf->cycles[c];
+		for (size_t i = 0; i < cy->n_blocks; i++) {
+			lf->blocks[n] = sn->blocks[cy->blocks[i]];
+			at[cy->blocks[i]] = (uint32_t)n;
+			cy->blocks[i] = (uint32_t)n++;
+		}
+		/* A cycle's edges join its own blocks. */
+		for (size_t i = 0; i < cy->n_edges; i++) {
+			cy->edges[i].from = at[cy->edges[i].from];
+			cy->edges[i].to = at[cy->edges[i].to];
+		}
+	}
+	free(at);
+}
+
+void hg_leaks_found_release(struct hg_leaks_found *lf)
+{
+	struct hg_graph g = { .cycles = lf->cycles, .n_cycles = lf->n_cycles };
+
+	hg_graph_release(&g); /* the cycles, as the graph would have */
+	free(lf->groups);
+	free(lf->blocks);
+	memset(lf, 0, sizeof(*lf));
+}
+
+/* The groups to show, merged where their stacks read alike; the caller frees the array. */
+static struct hg_leak_group *shown_groups(const struct hg_leaks_found *lf, struct hg_framer *f,
+					  const struct hg_image *im, size_t *n)
+{
+	struct hg_leak_group *v = hg_xmalloc(sizeof(*v) * (lf->n_groups ? lf->n_groups : 1));
+
+	memcpy(v, lf->groups, sizeof(*v) * lf->n_groups);
+	*n = merge_alike(v, lf->n_groups, f, im);
+	return v;
+}
+
 /* ---- text ------------------------------------------------------------------------------- */
 
 static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
-		       const struct hg_graph *g, const struct hg_cycle *cy, size_t no)
+		       const struct hg_leaks_found *lf, const struct hg_cycle *cy, size_t no)
 {
-	const struct hg_snapshot *sn = g->sn;
 	char b[32], nb[32];
 
 	fprintf(out, "\n  leaked cycle #%zu: %s block%s, %s\n", no,
 		hg_format_count(nb, sizeof(nb), cy->n_blocks), hg_plural(cy->n_blocks),
 		hg_format_bytes(b, sizeof(b), cy->bytes));
 	for (size_t i = 0; i < cy->n_blocks; i++) {
-		const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+		const struct hg_block *blk = &lf->blocks[cy->blocks[i]];
 		fprintf(out, "    block 0x%" PRIx64 " (%s)\n", blk->addr,
 			hg_format_bytes(b, sizeof(b), blk->size_bytes));
 		hg_text_frames_short(out, f, im, blk->stack_id, "        ");
@@ -174,46 +236,45 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	fprintf(out, "    edges:");
 	for (size_t i = 0; i < cy->n_edges; i++)
 		fprintf(out, "%s 0x%" PRIx64 "+%u -> 0x%" PRIx64, i ? "," : "",
-			sn->blocks[cy->edges[i].from].addr, cy->edges[i].offset,
-			sn->blocks[cy->edges[i].to].addr);
+			lf->blocks[cy->edges[i].from].addr, cy->edges[i].offset,
+			lf->blocks[cy->edges[i].to].addr);
 	fputc('\n', out);
 }
 
-static void totals_text(FILE *out, const struct hg_graph *g)
+static void totals_text(FILE *out, const struct hg_leaks_found *lf)
 {
 	char a[32], b[32], c[32], d[32], e[32], n1[32], n2[32];
-	uint64_t reachable = g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY];
+	uint64_t reachable = lf->kind_blocks[HG_REACHABLE] + lf->kind_blocks[HG_POSSIBLY];
 
 	fprintf(out, "  leaked: %s direct, %s indirect, %s in %zu cycle%s\n",
-		hg_format_bytes(a, sizeof(a), g->bytes[HG_DIRECT]),
-		hg_format_bytes(b, sizeof(b), g->bytes[HG_INDIRECT]),
-		hg_format_bytes(c, sizeof(c), g->bytes[HG_CYCLE]), g->n_cycles,
-		hg_plural(g->n_cycles));
+		hg_format_bytes(a, sizeof(a), lf->kind_bytes[HG_DIRECT]),
+		hg_format_bytes(b, sizeof(b), lf->kind_bytes[HG_INDIRECT]),
+		hg_format_bytes(c, sizeof(c), lf->kind_bytes[HG_CYCLE]), lf->n_cycles,
+		hg_plural(lf->n_cycles));
 	/* The same sums as the JSON's reachable_* and possibly_*: the second part of the first. */
 	fprintf(out, "  still reachable: %s in %s block%s, of which possibly lost (only "
 		"interior pointers): %s in %s block%s\n",
-		hg_format_bytes(d, sizeof(d), g->bytes[HG_REACHABLE] + g->bytes[HG_POSSIBLY]),
+		hg_format_bytes(d, sizeof(d), lf->kind_bytes[HG_REACHABLE] + lf->kind_bytes[HG_POSSIBLY]),
 		hg_format_count(n1, sizeof(n1), reachable), hg_plural(reachable),
-		hg_format_bytes(e, sizeof(e), g->bytes[HG_POSSIBLY]),
-		hg_format_count(n2, sizeof(n2), g->blocks[HG_POSSIBLY]),
-		hg_plural(g->blocks[HG_POSSIBLY]));
+		hg_format_bytes(e, sizeof(e), lf->kind_bytes[HG_POSSIBLY]),
+		hg_format_count(n2, sizeof(n2), lf->kind_blocks[HG_POSSIBLY]),
+		hg_plural(lf->kind_blocks[HG_POSSIBLY]));
 }
 
 void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
-		   const struct hg_graph *g, const struct hg_leaks_opts *o)
+		   const struct hg_leaks_found *lf, const struct hg_leaks_opts *o)
 {
-	const struct hg_snapshot *sn = g->sn;
+	const struct hg_snapshot *sn = lf->sn;
 	size_t n;
-	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
+	struct hg_leak_group *v = shown_groups(lf, f, im, &n);
 	char b[32], nb[32];
 
-	n = merge_alike(v, n, f, im);
 	fprintf(out, "\nprocess %u (parent %u): %s\n", im->pid, im->ppid,
 		im->title);
 	fprintf(out, "  snapshot '%s': %s live block%s, %u of %u threads stopped\n", sn->label,
-		hg_format_count(b, sizeof(b), sn->n_blocks), hg_plural(sn->n_blocks),
+		hg_format_count(b, sizeof(b), lf->live_blocks), hg_plural(lf->live_blocks),
 		sn->threads_stopped, sn->threads);
-	totals_text(out, g);
+	totals_text(out, lf);
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		fprintf(out, "\n  %s leak: %s in %s block%s", hg_leak_kind_name[v[i].kind],
 			hg_format_bytes(b, sizeof(b), v[i].bytes),
@@ -228,44 +289,43 @@ void hg_leaks_text(FILE *out, struct hg_framer *f, const struct hg_image *im,
 			hg_text_frames_short(out, f, im, v[i].via_stack_id, "      ");
 		}
 	}
-	for (size_t i = 0; i < g->n_cycles; i++)
-		cycle_text(out, f, im, g, &g->cycles[i], i + 1);
+	for (size_t i = 0; i < lf->n_cycles; i++)
+		cycle_text(out, f, im, lf, &lf->cycles[i], i + 1);
 	free(v);
 }
 
 /* ---- JSON ------------------------------------------------------------------------------- */
 
-static void totals_json(struct hg_json *j, const struct hg_image *im, const struct hg_graph *g)
+static void totals_json(struct hg_json *j, const struct hg_image *im,
+			const struct hg_leaks_found *lf)
 {
 	hg_json_object(j, "totals");
 	hg_json_totals_fields(j, &im->totals);
-	hg_json_u64(j, "direct_bytes", g->bytes[HG_DIRECT]);
-	hg_json_u64(j, "direct_blocks", g->blocks[HG_DIRECT]);
-	hg_json_u64(j, "indirect_bytes", g->bytes[HG_INDIRECT]);
-	hg_json_u64(j, "indirect_blocks", g->blocks[HG_INDIRECT]);
-	hg_json_u64(j, "cycle_bytes", g->bytes[HG_CYCLE]);
-	hg_json_u64(j, "cycle_blocks", g->blocks[HG_CYCLE]);
-	hg_json_u64(j, "cycle_count", g->n_cycles);
-	hg_json_u64(j, "reachable_bytes", g->bytes[HG_REACHABLE] + g->bytes[HG_POSSIBLY]);
-	hg_json_u64(j, "reachable_blocks", g->blocks[HG_REACHABLE] + g->blocks[HG_POSSIBLY]);
-	hg_json_u64(j, "possibly_bytes", g->bytes[HG_POSSIBLY]);
-	hg_json_u64(j, "possibly_blocks", g->blocks[HG_POSSIBLY]);
+	hg_json_u64(j, "direct_bytes", lf->kind_bytes[HG_DIRECT]);
+	hg_json_u64(j, "direct_blocks", lf->kind_blocks[HG_DIRECT]);
+	hg_json_u64(j, "indirect_bytes", lf->kind_bytes[HG_INDIRECT]);
+	hg_json_u64(j, "indirect_blocks", lf->kind_blocks[HG_INDIRECT]);
+	hg_json_u64(j, "cycle_bytes", lf->kind_bytes[HG_CYCLE]);
+	hg_json_u64(j, "cycle_blocks", lf->kind_blocks[HG_CYCLE]);
+	hg_json_u64(j, "cycle_count", lf->n_cycles);
+	hg_json_u64(j, "reachable_bytes", lf->kind_bytes[HG_REACHABLE] + lf->kind_bytes[HG_POSSIBLY]);
+	hg_json_u64(j, "reachable_blocks", lf->kind_blocks[HG_REACHABLE] + lf->kind_blocks[HG_POSSIBLY]);
+	hg_json_u64(j, "possibly_bytes", lf->kind_bytes[HG_POSSIBLY]);
+	hg_json_u64(j, "possibly_blocks", lf->kind_blocks[HG_POSSIBLY]);
 	hg_json_end(j);
 }
 
 static void cycles_json(struct hg_json *j, struct hg_framer *f, const struct hg_image *im,
-			const struct hg_graph *g)
+			const struct hg_leaks_found *lf)
 {
-	const struct hg_snapshot *sn = g->sn;
-
 	hg_json_array(j, "cycles");
-	for (size_t c = 0; c < g->n_cycles; c++) {
-		const struct hg_cycle *cy = &g->cycles[c];
+	for (size_t c = 0; c < lf->n_cycles; c++) {
+		const struct hg_cycle *cy = &lf->cycles[c];
 		hg_json_object(j, NULL);
 		hg_json_u64(j, "bytes", cy->bytes);
 		hg_json_array(j, "blocks");
 		for (size_t i = 0; i < cy->n_blocks; i++) {
-			const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+			const struct hg_block *blk = &lf->blocks[cy->blocks[i]];
 			hg_json_object(j, NULL);
 			hg_json_u64(j, "address", blk->addr);
 			hg_json_u64(j, "size", blk->size_bytes);
@@ -276,9 +336,9 @@ static void cycles_json(struct hg_json *j, struct hg_framer *f, const struct hg_
 		hg_json_array(j, "edges");
 		for (size_t i = 0; i < cy->n_edges; i++) {
 			hg_json_object(j, NULL);
-			hg_json_u64(j, "from", sn->blocks[cy->edges[i].from].addr);
+			hg_json_u64(j, "from", lf->blocks[cy->edges[i].from].addr);
 			hg_json_u64(j, "offset", cy->edges[i].offset);
-			hg_json_u64(j, "to", sn->blocks[cy->edges[i].to].addr);
+			hg_json_u64(j, "to", lf->blocks[cy->edges[i].to].addr);
 			hg_json_end(j);
 		}
 		hg_json_end(j);
@@ -288,14 +348,13 @@ static void cycles_json(struct hg_json *j, struct hg_framer *f, const struct hg_
 }
 
 void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_replay *r,
-		   const struct hg_image *im, const struct hg_graph *g,
+		   const struct hg_image *im, const struct hg_leaks_found *lf,
 		   const struct hg_leaks_opts *o)
 {
-	const struct hg_snapshot *sn = g->sn;
+	const struct hg_snapshot *sn = lf->sn;
 	size_t n;
-	struct hg_leak_group *v = hg_leak_groups(g, HG_LEAK_KINDS, &n);
+	struct hg_leak_group *v = shown_groups(lf, f, im, &n);
 
-	n = merge_alike(v, n, f, im);
 	hg_json_object(j, NULL);
 	hg_json_image_fields(j, r, im);
 	hg_json_object(j, "snapshot");
@@ -303,12 +362,12 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 	hg_json_u64(j, "time_ns", hg_image_time(im, sn->t_ns));
 	hg_json_u64(j, "threads", sn->threads);
 	hg_json_u64(j, "threads_stopped", sn->threads_stopped);
-	hg_json_u64(j, "live_blocks", sn->n_blocks);
-	hg_json_u64(j, "edges", g->n_edges);
+	hg_json_u64(j, "live_blocks", lf->live_blocks);
+	hg_json_u64(j, "edges", lf->n_edges);
 	hg_json_u64(j, "words_scanned", sn->words_scanned);
 	hg_json_u64(j, "pointer_words", sn->pairs_written);
 	hg_json_end(j);
-	totals_json(j, im, g);
+	totals_json(j, im, lf);
 	hg_json_array(j, "leaks");
 	for (size_t i = 0; i < n && (o->top == 0 || i < o->top); i++) {
 		hg_json_object(j, NULL);
@@ -326,7 +385,7 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 		hg_json_end(j);
 	}
 	hg_json_end(j);
-	cycles_json(j, f, im, g);
+	cycles_json(j, f, im, lf);
 	hg_json_end(j);
 	free(v);
 }
@@ -334,16 +393,14 @@ void hg_leaks_json(struct hg_json *j, struct hg_framer *f, const struct hg_repla
 /* ---- Graphviz --------------------------------------------------------------------------- */
 
 void hg_leaks_dot(FILE *out, struct hg_framer *f, const struct hg_image *im,
-		  const struct hg_graph *g)
+		  const struct hg_leaks_found *lf)
 {
-	const struct hg_snapshot *sn = g->sn;
-
-	for (size_t c = 0; c < g->n_cycles; c++) {
-		const struct hg_cycle *cy = &g->cycles[c];
+	for (size_t c = 0; c < lf->n_cycles; c++) {
+		const struct hg_cycle *cy = &lf->cycles[c];
 		fprintf(out, "  subgraph cluster_%u_%zu {\n    label=\"pid %u: leaked cycle #%zu\";\n",
 			im->pid, c + 1, im->pid, c + 1);
 		for (size_t i = 0; i < cy->n_blocks; i++) {
-			const struct hg_block *blk = &sn->blocks[cy->blocks[i]];
+			const struct hg_block *blk = &lf->blocks[cy->blocks[i]];
 			struct hg_frame fr[1];
 			size_t k = hg_framer_resolve(f, im, blk->stack_id, fr, 1);
 			fprintf(out, "    p%u_%" PRIx64 " [label=\"%s\\n%" PRIu64 " B @0x%" PRIx64 "\"];\n",
@@ -352,8 +409,8 @@ void hg_leaks_dot(FILE *out, struct hg_framer *f, const struct hg_image *im,
 		}
 		for (size_t i = 0; i < cy->n_edges; i++)
 			fprintf(out, "    p%u_%" PRIx64 " -> p%u_%" PRIx64 " [label=\"+%u\"];\n",
-				im->pid, sn->blocks[cy->edges[i].from].addr, im->pid,
-				sn->blocks[cy->edges[i].to].addr,
+				im->pid, lf->blocks[cy->edges[i].from].addr, im->pid,
+				lf->blocks[cy->edges[i].to].addr,
 				cy->edges[i].offset);
 		fprintf(out, "  }\n");
 	}

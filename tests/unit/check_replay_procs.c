@@ -660,6 +660,96 @@ START_TEST(test_replay_dead_image_table_freed)
 }
 END_TEST
 
+/* What hg_replay_file_each's done saw: per call, the image's pid and state then. */
+struct finished {
+	int calls;
+	struct {
+		uint32_t pid;
+		size_t live;          /* blocks in its live table */
+		uint32_t snapshots;
+		uint64_t first_blocks;/* blocks of its first snapshot (in time order) */
+		uint32_t first_id;
+	} at[8];
+};
+
+static void on_done(void *arg, struct hg_image *im)
+{
+	struct finished *f = arg;
+	int k = f->calls++;
+
+	ck_assert_int_lt(k, 8);
+	f->at[k].pid = im->pid;
+	f->at[k].live = im->live.n;
+	f->at[k].snapshots = im->n_snapshots;
+	f->at[k].first_blocks = im->n_snapshots ? im->snapshots[0]->n_blocks : 0;
+	f->at[k].first_id = im->n_snapshots ? im->snapshots[0]->id : 0;
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		hg_snapshot_shed(im->snapshots[i]);
+}
+
+/*
+ * hg_replay_file_each hands over each image once: a child a wait saw die, and an image exec'd
+ * over, as soon as a horizon passes their end (before the images still running, and with
+ * their live tables already freed), the others at the end of the trace. Snapshots are in
+ * time order by then (the child's two came in the file the other way round), with their live
+ * sets; what done sheds is gone from the replay's result.
+ */
+START_TEST(test_replay_each_image_done_once)
+{
+	struct finished f = { 0 };
+	const struct hg_image *child;
+
+	rr_process(0, T, 100, 1, "parent", 6, "/bin/parent");
+	rr_alloc(T + 10, A, 100, 1);
+	fx_exit_reaped(&rr_rig.b, T + 70, 200, 0, HG_EXIT_WAIT, 100);
+	rr_block(100, 100);
+	rr_process(HG_PROCESS_FORK, T + 30, 200, 100, "parent", 6, "/bin/parent");
+	rr_alloc(T + 40, D, 400, 1);
+	rr_block(200, 200);
+	/* Another thread of the child: its later snapshot is drained first. */
+	snapshot(T + 60, 2, "late");
+	rr_block(200, 201);
+	snapshot(T + 50, 1, "early");
+	rr_block(200, 200);
+	rr_process(0, T, 500, 1, "sh", 2, "/bin/sh"); /* exec'd over at T + 50 */
+	rr_alloc(T + 5, X, 700, 1);
+	rr_block(500, 500);
+	rr_process(0, T + 50, 500, 1, "true", 4, "/bin/true");
+	rr_alloc(T + 55, Y, 800, 1);
+	rr_block(500, 500);
+	rr_horizon(T + 100);
+	rr_alloc(T + 150, B, 200, 1);
+	rr_block(100, 100);
+	ck_assert_int_eq(hg_trace_writer_close(rr_rig.w), 0);
+	rr_rig.w = NULL;
+	rr_rig.r = hg_replay_file_each(rr_rig.path, 0, on_done, &f);
+	ck_assert_ptr_nonnull(rr_rig.r);
+
+	ck_assert_uint_eq(rr_rig.r->n_images, 4);
+	ck_assert_int_eq(f.calls, 4);
+	/* The two that ended, in the order of the dead list: the child's wait came first. */
+	ck_assert_uint_eq(f.at[0].pid, 200);
+	ck_assert_uint_eq(f.at[0].live, 0);
+	ck_assert_uint_eq(f.at[0].snapshots, 2);
+	ck_assert_uint_eq(f.at[0].first_id, 1);
+	ck_assert_uint_eq(f.at[0].first_blocks, 2); /* A, inherited, and D */
+	ck_assert_uint_eq(f.at[1].pid, 500);
+	ck_assert_uint_eq(f.at[1].live, 0);
+	/* Then, at the end, the running ones in the order of their start: parent, true. */
+	ck_assert_uint_eq(f.at[2].pid, 100);
+	ck_assert_uint_eq(f.at[2].live, 2);
+	ck_assert_uint_eq(f.at[3].pid, 500);
+	ck_assert_uint_eq(f.at[3].live, 1);
+	child = rr_rig.r->images[2]; /* parent and sh started at T, the child at T + 30 */
+	ck_assert_uint_eq(child->pid, 200);
+	ck_assert_str_eq(child->snapshots[1]->label, "late");
+	ck_assert_int_eq(child->snapshots[0]->have_blocks, 0);
+	ck_assert_ptr_null(child->snapshots[0]->blocks);
+	ck_assert_uint_eq(child->snapshots[0]->n_blocks, 0);
+	ck_assert_uint_eq(child->snapshots[0]->live_blocks, 2); /* the sums stay */
+}
+END_TEST
+
 /*
  * The file header's RSS interval: _i 0, a trace that does not write it (as before the field);
  * 1, sampling every 25 ms; 2, sampling off (record --rss-interval 0).
@@ -854,6 +944,7 @@ TCase *replay_procs_tcase(void)
 	tcase_add_test(procs, test_replay_exit_codes);
 	tcase_add_test(procs, test_replay_exit_reaped);
 	tcase_add_test(procs, test_replay_dead_image_table_freed);
+	tcase_add_test(procs, test_replay_each_image_done_once);
 	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(procs, test_replay_modules_watched);
