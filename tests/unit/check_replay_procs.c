@@ -588,6 +588,17 @@ START_TEST(test_replay_exit_reaped)
 }
 END_TEST
 
+/* pid 500: sh allocates X (700 bytes), is exec'd over by true at T + 50, which allocates Y. */
+static void sh_exec_true(void)
+{
+	rr_process(0, T, 500, 1, "sh", 2, "/bin/sh");
+	rr_alloc(T + 5, X, 700, 1);
+	rr_block(500, 500);
+	rr_process(0, T + 50, 500, 1, "true", 4, "/bin/true");
+	rr_alloc(T + 55, Y, 800, 1);
+	rr_block(500, 500);
+}
+
 /*
  * A wait's word that a process died (the collector's waitpid, a traced parent's, a process
  * gone) frees its image's live table once a horizon passes its death: a fork child of a large
@@ -618,12 +629,7 @@ START_TEST(test_replay_dead_image_table_freed)
 	rr_block(400, 400);
 	fx_exit(&rr_rig.b, T + 200, 300, 0, HG_EXIT_WAIT);
 	rr_block(0, 0);
-	rr_process(0, T, 500, 1, "sh", 2, "/bin/sh"); /* exec'd over at T + 50 */
-	rr_alloc(T + 5, X, 700, 1);
-	rr_block(500, 500);
-	rr_process(0, T + 50, 500, 1, "true", 4, "/bin/true");
-	rr_alloc(T + 55, Y, 800, 1);
-	rr_block(500, 500);
+	sh_exec_true();
 	rr_horizon(T + 100);
 	fx_free(&rr_rig.b, T + 60, D); /* late: after the horizon that freed the table */
 	rr_block(200, 200);
@@ -711,12 +717,7 @@ START_TEST(test_replay_each_image_done_once)
 	rr_block(200, 201);
 	snapshot(T + 50, 1, "early");
 	rr_block(200, 200);
-	rr_process(0, T, 500, 1, "sh", 2, "/bin/sh"); /* exec'd over at T + 50 */
-	rr_alloc(T + 5, X, 700, 1);
-	rr_block(500, 500);
-	rr_process(0, T + 50, 500, 1, "true", 4, "/bin/true");
-	rr_alloc(T + 55, Y, 800, 1);
-	rr_block(500, 500);
+	sh_exec_true();
 	rr_horizon(T + 100);
 	rr_alloc(T + 150, B, 200, 1);
 	rr_block(100, 100);
