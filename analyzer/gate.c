@@ -201,7 +201,9 @@ void hg_check_image_done(void *finder, struct hg_image *im)
 	const struct hg_snapshot *sn = last_complete(im);
 	struct hg_graph g;
 
-	if (sn && hg_graph_build(&g, sn) == 0) {
+	/* eval_leaks checks neither an image exec'd over nor one whose heap was not seen. */
+	if (sn && im->end_kind != HG_END_EXEC && !im->foreign_malloc &&
+	    hg_graph_build(&g, sn) == 0) {
 		size_t cap = fi->cap;
 		struct hg_check_found *fd;
 

@@ -612,6 +612,15 @@ static struct hg_image *stream_image(struct hg_replay_state *s, struct hg_stream
 	return im;
 }
 
+/* The moment of im's snapshot at index i. Not once im has been handed over (finish): its
+ * snapshots may have been sorted since (the index is stale) and shed, and the event broke the
+ * horizon's promise. */
+static void apply_snapshot(struct hg_replay_state *s, struct hg_image *im, uint32_t i)
+{
+	if (!im->finished)
+		hg_replay_apply_snapshot(im, im->snapshots[i], s->flags);
+}
+
 /* Event p of thread `thread` (whose FIFO it came from). */
 static void apply(struct hg_replay_state *s, struct hg_stream *thread, const struct hg_pending *p)
 {
@@ -632,7 +641,7 @@ static void apply(struct hg_replay_state *s, struct hg_stream *thread, const str
 	else if (p->kind == P_FORK)
 		hg_replay_fork_point(s, im, p->t_ns);
 	else if (p->kind == P_SNAP)
-		hg_replay_apply_snapshot(im, im->snapshots[p->stack_id], s->flags);
+		apply_snapshot(s, im, p->stack_id);
 	else if (p->kind == P_RSS)
 		hg_replay_apply_rss(im, p);
 	else
@@ -868,6 +877,7 @@ static struct hg_replay *passes(const char *path, unsigned flags, struct pass *p
 	p->targets = targets;
 	p->n_targets = first->n_images;
 	second = replay_pass(path, flags, p);
+	p->targets = NULL;
 	free(targets);
 	hg_replay_free(first);
 	return second;

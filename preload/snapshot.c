@@ -308,11 +308,16 @@ static void scan_range(uint64_t lo, uint64_t hi)
  * CPython trace, before). A size that does not fit (a program that moved the break itself, a
  * heap that is not glibc's) falls back to scanning the rest of the region word by word.
  *
- * With every other thread stopped (or none there), nothing can move the break or unmap the
- * heap under us, and the walk reads only inside [lo, hi): the heap is then read in place, not
- * copied through process_vm_readv (a seventh of a 1 GiB heap's exit snapshot, before). What
- * that gives up: a heap whose pages the program made unreadable to this thread without
- * splitting the mapping (a protection key) faults in place, where process_vm_readv ignored it.
+ * In a process with no other thread (its task list read whole), nothing can move the break or
+ * unmap the heap under us, and the walk reads only inside [lo, hi): the heap is then read in
+ * place, not copied through process_vm_readv (a seventh of a 1 GiB heap's exit snapshot,
+ * before). Not with other threads, even all stopped: one may be created while the world
+ * stops, and more than HG_WORLD_MAX_THREADS are not all listed; nor in a vfork child, whose
+ * parent's threads share its memory. What reading in place gives up: pages the program made
+ * unreadable to this thread without splitting the mapping (a protection key, a guard region
+ * of MADV_GUARD_INSTALL) fault, where process_vm_readv made a short read; and a task that
+ * shares the memory without being a thread of the process (clone with CLONE_VM alone) is not
+ * seen.
  */
 #define CHUNK_MIN 32u
 
@@ -654,7 +659,7 @@ static void emit_end(void)
 /* Caller holds snap_lock. */
 static void take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
-	int held, stopped, all_stopped;
+	int held, stopped, alone;
 
 	if (prepare() < 0)
 		return;
@@ -674,12 +679,12 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	emit_begin(why, label);
 	/* The table of the program's mappings only with every thread stopped: a running one
 	 * could be changing it. */
-	all_stopped = stopped && snap.world.n_stopped == snap.world.n;
-	collect_regions(c, all_stopped);
+	collect_regions(c, stopped && snap.world.n_stopped == snap.world.n);
+	alone = snap.world.complete && !snap.world.n && !hg_in_vfork_child();
 	for (uint32_t i = 0; i < snap.n_regions && recording(); i++) {
 		emit_region(&snap.regions[i]);
 		if ((snap.regions[i].kind & 0xff) == HG_REGION_BRK)
-			scan_brk(snap.regions[i].live_lo, snap.regions[i].hi, all_stopped);
+			scan_brk(snap.regions[i].live_lo, snap.regions[i].hi, alone);
 		else
 			scan_range(snap.regions[i].live_lo, snap.regions[i].hi);
 	}

@@ -205,15 +205,18 @@ static void list_threads(struct hg_world *w)
 	long n;
 
 	w->n = 0;
+	w->complete = 0;
 	if (fd < 0)
 		return;
+	w->complete = 1;
 	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			size_t used;
 			uint32_t tid = (uint32_t)hg_dec_prefix(d->d_name, sizeof(d->d_name), &used);
-			if (tid && tid != self && w->n < HG_WORLD_MAX_THREADS &&
-			    (read_status(tid, &st), !has_exited(&st))) {
+			if (tid && tid != self && w->n == HG_WORLD_MAX_THREADS)
+				w->complete = 0;
+			else if (tid && tid != self && (read_status(tid, &st), !has_exited(&st))) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
 				w->thread[w->n].tid = tid;
 				w->thread[w->n].sigblk = st.blocked;
@@ -222,6 +225,8 @@ static void list_threads(struct hg_world *w)
 			off += d->d_reclen;
 		}
 	}
+	if (n < 0)
+		w->complete = 0;
 	close(fd);
 }
 

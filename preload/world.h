@@ -27,6 +27,8 @@ struct hg_world_thread {
 struct hg_world {
 	struct hg_world_thread *thread; /* HG_WORLD_MAX_THREADS entries (arena), self excluded */
 	uint32_t n;                     /* other threads found */
+	int complete;                   /* the list is all of them: the task directory was read
+					   to its end, and they fitted */
 	uint32_t n_stopped;             /* of which parked */
 };
 

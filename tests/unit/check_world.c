@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fixtures.h"
@@ -194,11 +196,45 @@ START_TEST(test_world_alone_installs_nothing)
 	signal(SIGRTMAX - 2, SIG_DFL);
 	ck_assert_int_eq(hg_world_stop(&world), 0);
 	ck_assert_uint_eq(world.n, 0);
+	ck_assert_int_eq(world.complete, 1);
 	ck_assert_uint_eq(world.n_stopped, 0);
 	hg_world_resume(&world);
 	ck_assert_int_eq(sigaction(SIGRTMAX - 2, NULL, &cur), 0);
 	ck_assert(!(cur.sa_flags & SA_SIGINFO));
 	ck_assert_ptr_eq(cur.sa_handler, SIG_DFL);
+}
+END_TEST
+
+/*
+ * A task list that cannot be read (no file descriptor left) finds no other thread, but does
+ * not claim to be whole: the snapshot then does not take the process for single-threaded.
+ */
+START_TEST(test_world_unread_list_is_not_complete)
+{
+	struct rlimit none = { 0, 0 };
+	int fds[2], status;
+	uint32_t got[3];
+	pid_t child;
+
+	ck_assert_int_eq(pipe(fds), 0);
+	if ((child = fork()) == 0) { /* the limit stays in the child, whatever CK_FORK says */
+		if (setrlimit(RLIMIT_NOFILE, &none) != 0)
+			_exit(2);
+		got[0] = (uint32_t)hg_world_stop(&world);
+		got[1] = world.n;
+		got[2] = (uint32_t)world.complete;
+		hg_world_resume(&world);
+		_exit(write(fds[1], got, sizeof(got)) == (ssize_t)sizeof(got) ? 0 : 1);
+	}
+	ck_assert_int_gt(child, 0);
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], got, sizeof(got)), (ssize_t)sizeof(got));
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(got[0], 0);
+	ck_assert_uint_eq(got[1], 0);
+	ck_assert_uint_eq(got[2], 0);
 }
 END_TEST
 
@@ -244,6 +280,7 @@ Suite *world_suite(void)
 	tcase_add_test(tc, test_world_skips_exited_main_thread);
 	tcase_add_test(tc, test_world_stop_signal_follows_the_program);
 	tcase_add_test(tc, test_world_alone_installs_nothing);
+	tcase_add_test(tc, test_world_unread_list_is_not_complete);
 	suite_add_tcase(s, tc);
 	return s;
 }
