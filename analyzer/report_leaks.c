@@ -241,10 +241,21 @@ static void cycle_text(FILE *out, struct hg_framer *f, const struct hg_image *im
 	fputc('\n', out);
 }
 
+/* Still reachable, possibly lost included: reachable_* in the JSON. */
+static uint64_t reachable_bytes(const struct hg_leaks_found *lf)
+{
+	return lf->kind_bytes[HG_REACHABLE] + lf->kind_bytes[HG_POSSIBLY];
+}
+
+static uint64_t reachable_blocks(const struct hg_leaks_found *lf)
+{
+	return lf->kind_blocks[HG_REACHABLE] + lf->kind_blocks[HG_POSSIBLY];
+}
+
 static void totals_text(FILE *out, const struct hg_leaks_found *lf)
 {
 	char a[32], b[32], c[32], d[32], e[32], n1[32], n2[32];
-	uint64_t reachable = lf->kind_blocks[HG_REACHABLE] + lf->kind_blocks[HG_POSSIBLY];
+	uint64_t reachable = reachable_blocks(lf);
 
 	fprintf(out, "  leaked: %s direct, %s indirect, %s in %zu cycle%s\n",
 		hg_format_bytes(a, sizeof(a), lf->kind_bytes[HG_DIRECT]),
@@ -254,7 +265,7 @@ static void totals_text(FILE *out, const struct hg_leaks_found *lf)
 	/* The same sums as the JSON's reachable_* and possibly_*: the second part of the first. */
 	fprintf(out, "  still reachable: %s in %s block%s, of which possibly lost (only "
 		"interior pointers): %s in %s block%s\n",
-		hg_format_bytes(d, sizeof(d), lf->kind_bytes[HG_REACHABLE] + lf->kind_bytes[HG_POSSIBLY]),
+		hg_format_bytes(d, sizeof(d), reachable_bytes(lf)),
 		hg_format_count(n1, sizeof(n1), reachable), hg_plural(reachable),
 		hg_format_bytes(e, sizeof(e), lf->kind_bytes[HG_POSSIBLY]),
 		hg_format_count(n2, sizeof(n2), lf->kind_blocks[HG_POSSIBLY]),
@@ -308,8 +319,8 @@ static void totals_json(struct hg_json *j, const struct hg_image *im,
 	hg_json_u64(j, "cycle_bytes", lf->kind_bytes[HG_CYCLE]);
 	hg_json_u64(j, "cycle_blocks", lf->kind_blocks[HG_CYCLE]);
 	hg_json_u64(j, "cycle_count", lf->n_cycles);
-	hg_json_u64(j, "reachable_bytes", lf->kind_bytes[HG_REACHABLE] + lf->kind_bytes[HG_POSSIBLY]);
-	hg_json_u64(j, "reachable_blocks", lf->kind_blocks[HG_REACHABLE] + lf->kind_blocks[HG_POSSIBLY]);
+	hg_json_u64(j, "reachable_bytes", reachable_bytes(lf));
+	hg_json_u64(j, "reachable_blocks", reachable_blocks(lf));
 	hg_json_u64(j, "possibly_bytes", lf->kind_bytes[HG_POSSIBLY]);
 	hg_json_u64(j, "possibly_blocks", lf->kind_blocks[HG_POSSIBLY]);
 	hg_json_end(j);
