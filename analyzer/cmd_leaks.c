@@ -170,13 +170,13 @@ static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const str
 
 /*
  * The images' classified snapshots, by file_order: each image is classified once the replay
- * has read all of it, and its snapshots' live sets and pairs are shed at once, so that a trace
- * of a program that forked many large children needs the memory of one of them at a time.
+ * has read all of it, which then sheds its snapshots' live sets and pairs, so that a trace of
+ * a program that forked many large children needs the memory of one of them at a time.
  */
 struct found_all {
 	const struct leaks_args *a;
-	struct hg_leaks_found **by_order; /* NULL: not classified (not asked for, or no usable
-					     snapshot) */
+	struct hg_leaks_found *by_order; /* sn NULL: not classified (not asked for, or no usable
+					    snapshot) */
 	size_t cap;
 };
 
@@ -188,24 +188,16 @@ static void image_done(void *arg, struct hg_image *im)
 
 	if ((!fa->a->pid || im->pid == fa->a->pid) && (sn = pick(im, fa->a, &cut)) &&
 	    hg_graph_build(&g, sn) == 0) {
-		size_t cap = fa->cap;
-		HG_GROW(fa->by_order, fa->cap, (size_t)im->file_order + 1);
-		memset(fa->by_order + cap, 0, (fa->cap - cap) * sizeof(*fa->by_order));
-		fa->by_order[im->file_order] = hg_xmalloc(sizeof(struct hg_leaks_found));
-		hg_leaks_found_take(fa->by_order[im->file_order], &g);
+		HG_GROW(fa->by_order, fa->cap, (size_t)im->file_order + 1); /* zeroed */
+		hg_leaks_found_take(&fa->by_order[im->file_order], &g);
 		hg_graph_release(&g);
 	}
-	for (uint32_t i = 0; i < im->n_snapshots; i++)
-		hg_snapshot_shed(im->snapshots[i]);
 }
 
 static void found_free(struct found_all *fa)
 {
-	for (size_t i = 0; i < fa->cap; i++) {
-		if (fa->by_order[i])
-			hg_leaks_found_release(fa->by_order[i]);
-		free(fa->by_order[i]);
-	}
+	for (size_t i = 0; i < fa->cap; i++)
+		hg_leaks_found_release(&fa->by_order[i]);
 	free(fa->by_order);
 }
 
@@ -213,8 +205,8 @@ static void one_image(const struct leaks_args *a, struct hg_json *j, struct hg_f
 		      const struct hg_replay *r, const struct hg_image *im,
 		      const struct found_all *fa)
 {
-	const struct hg_leaks_found *lf = im->file_order < fa->cap ? fa->by_order[im->file_order]
-								     : NULL;
+	const struct hg_leaks_found *lf = im->file_order < fa->cap &&
+		fa->by_order[im->file_order].sn ? &fa->by_order[im->file_order] : NULL;
 	const struct hg_snapshot *cut;
 
 	if (!lf) {

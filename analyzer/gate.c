@@ -204,17 +204,13 @@ void hg_check_image_done(void *finder, struct hg_image *im)
 	/* eval_leaks checks neither an image exec'd over nor one whose heap was not seen. */
 	if (sn && im->end_kind != HG_END_EXEC && !im->foreign_malloc &&
 	    hg_graph_build(&g, sn) == 0) {
-		size_t cap = fi->cap;
 		struct hg_check_found *fd;
 
-		HG_GROW(fi->by_order, fi->cap, (size_t)im->file_order + 1);
-		memset(fi->by_order + cap, 0, (fi->cap - cap) * sizeof(*fi->by_order));
+		HG_GROW(fi->by_order, fi->cap, (size_t)im->file_order + 1); /* zeroed: not found */
 		fd = &fi->by_order[im->file_order];
 		fd->groups = hg_leak_groups(&g, fi->rules->fail_on, &fd->n_groups);
 		hg_graph_release(&g);
 	}
-	for (uint32_t i = 0; i < im->n_snapshots; i++)
-		hg_snapshot_shed(im->snapshots[i]);
 }
 
 void hg_check_finder_release(struct hg_check_finder *fi)

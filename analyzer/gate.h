@@ -105,8 +105,8 @@ struct hg_check_result {
 /*
  * The leaks of each image's last complete snapshot, of the kinds the rules fail on, grouped
  * as the replay finishes the image: pass hg_check_image_done and a finder to
- * hg_replay_file_each. The image's snapshots are shed then, so that a trace of a program that
- * forked many large children is classified in the memory of one of them.
+ * hg_replay_file_each, which then sheds the image's snapshots, so that a trace of a program
+ * that forked many large children is classified in the memory of one of them.
  */
 struct hg_check_finder {
 	const struct hg_check_rules *rules;

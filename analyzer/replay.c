@@ -780,7 +780,8 @@ static void snapshots_in_time_order(struct hg_image *im)
 		qsort(im->snapshots, im->n_snapshots, sizeof(*im->snapshots), by_time);
 }
 
-/* All of im has been read: hand it to hg_replay_file_each's done, once. */
+/* All of im has been read: hand it to hg_replay_file_each's done, once, then shed its
+ * snapshots. */
 static void finish(struct hg_replay_state *s, struct hg_image *im)
 {
 	if (!s->done || im->finished)
@@ -788,6 +789,8 @@ static void finish(struct hg_replay_state *s, struct hg_image *im)
 	im->finished = 1;
 	snapshots_in_time_order(im);
 	s->done(s->done_arg, im);
+	for (uint32_t i = 0; i < im->n_snapshots; i++)
+		hg_snapshot_shed(im->snapshots[i]);
 }
 
 /* The live tables of the images dead before the horizon (their events all applied). */

@@ -309,17 +309,12 @@ struct hg_replay *hg_replay_file_at(const char *path, unsigned flags, uint64_t a
  * hg_replay_file_flags that hands over each image as soon as all of it has been read: done(arg,
  * im) runs once per image, when the horizon passes its end (a wait saw it die, a later image of
  * its pid started), else at the end of the trace, before this returns. Its snapshots are in
- * time order then, and done may shed what it has no more use for (hg_snapshot_shed): a trace
- * of a program that forks many large children is then classified one child at a time.
+ * time order then. Once done returns, they are shed: their live sets, regions and pairs are
+ * freed (have_blocks is 0; label, times, sites and sums stay), so that a trace of a program
+ * that forks many large children is classified one child at a time.
  */
 struct hg_replay *hg_replay_file_each(const char *path, unsigned flags,
 				      void (*done)(void *arg, struct hg_image *im), void *arg);
-
-/*
- * Free sn's live set, regions and pairs; what a report or a list reads stays (label, times,
- * sites and sums). It can no longer be classified: have_blocks is 0.
- */
-void hg_snapshot_shed(struct hg_snapshot *sn);
 
 /* The bucket of hg_image.size_hist that holds allocations of size_bytes. */
 unsigned hg_size_bucket(uint64_t size_bytes);

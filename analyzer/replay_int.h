@@ -215,6 +215,10 @@ void hg_replay_on_snapshot_part(struct hg_replay_state *s, const struct hg_rec *
 void hg_replay_apply_snapshot(struct hg_image *im, struct hg_snapshot *sn, unsigned flags);
 void hg_replay_snapshot_free(struct hg_snapshot *sn);
 
+/* Free sn's live set, regions and pairs (hg_replay_file_each); what a report or a list reads
+ * stays. It can no longer be classified: have_blocks is 0. */
+void hg_snapshot_shed(struct hg_snapshot *sn);
+
 /* replay_mmap.c: MMAP, MUNMAP, MREMAP and MPROTECT records, the mmap domain they build, and
  * the RSS samples' moment. */
 void hg_replay_on_map(struct hg_replay_state *s, const struct hg_rec *h, uint32_t pid,

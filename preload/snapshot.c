@@ -214,12 +214,11 @@ static int recording(void)
 	return __atomic_load_n(&hg_state, __ATOMIC_RELAXED) == HG_ACTIVE;
 }
 
+/* Whether v, inside the span of the targets (scan_words bounds it), is inside one of them. */
 static int in_targets(uint64_t v)
 {
 	uint32_t lo = 0, hi = snap.n_targets;
 
-	if (!hi || v < snap.targets[0].lo || v >= snap.targets[hi - 1].hi)
-		return 0;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2;
 		if (v < snap.targets[mid].lo)

@@ -214,9 +214,11 @@ static void list_threads(struct hg_world *w)
 			struct dirent64 *d = (struct dirent64 *)(buf + off);
 			size_t used;
 			uint32_t tid = (uint32_t)hg_dec_prefix(d->d_name, sizeof(d->d_name), &used);
-			if (tid && tid != self && w->n == HG_WORLD_MAX_THREADS)
+			int other = tid && tid != self;
+
+			if (other && w->n == HG_WORLD_MAX_THREADS)
 				w->complete = 0;
-			else if (tid && tid != self && (read_status(tid, &st), !has_exited(&st))) {
+			else if (other && (read_status(tid, &st), !has_exited(&st))) {
 				memset(&w->thread[w->n], 0, sizeof(w->thread[0]));
 				w->thread[w->n].tid = tid;
 				w->thread[w->n].sigblk = st.blocked;
