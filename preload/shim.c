@@ -124,6 +124,9 @@ static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *f
 	r->fn = fn;
 	memset(r->pad, 0, sizeof(r->pad));
 	hg_ring_publish(r, &rec, sizeof(rec));
+	/* Read first: a store with every allocation would bounce the line between threads. */
+	if (HG_UNLIKELY(!__atomic_load_n(&hg_snapshot_blocks_recorded, __ATOMIC_RELAXED)))
+		__atomic_store_n(&hg_snapshot_blocks_recorded, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }
 

@@ -237,9 +237,9 @@ static void scan_words(uint64_t base, const uint64_t *w, size_t n)
 {
 	uint64_t first, span;
 
-	snap.scanned += n;
 	if (!snap.n_targets)
-		return;
+		return; /* nothing to look for (a snapshot of an image without blocks): none read */
+	snap.scanned += n;
 	first = snap.targets[0].lo;
 	span = snap.targets[snap.n_targets - 1].hi - first;
 	for (size_t i = 0; i < n; i++) {
@@ -655,10 +655,12 @@ static void emit_end(void)
 	hg_ring_put(&rec, sizeof(rec));
 }
 
+int hg_snapshot_blocks_recorded;
+
 /* Caller holds snap_lock. */
 static void take(enum hg_snapshot_reason why, const char *label, const struct hg_caller *c)
 {
-	int held, stopped, alone;
+	int held, stopped, alone, blocks;
 
 	if (prepare() < 0)
 		return;
@@ -680,8 +682,13 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	 * could be changing it. */
 	collect_regions(c, stopped && snap.world.n_stopped == snap.world.n);
 	alone = snap.world.complete && !snap.world.n && !hg_in_vfork_child();
+	blocks = __atomic_load_n(&hg_snapshot_blocks_recorded, __ATOMIC_RELAXED);
+	if (!blocks)
+		snap.n_targets = 0; /* the registers' region is written, and found to hold none */
 	for (uint32_t i = 0; i < snap.n_regions && recording(); i++) {
 		emit_region(&snap.regions[i]);
+		if (!blocks)
+			continue;
 		if ((snap.regions[i].kind & 0xff) == HG_REGION_BRK)
 			scan_brk(snap.regions[i].live_lo, snap.regions[i].hi, alone);
 		else
@@ -696,8 +703,9 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 		hg_ring_hold_end();
 	give_back();
 	hg_rawlog("snapshot %u of pid %u: %u regions, %lu words, %lu pairs, %lu KiB untouched "
-		  "skipped", snap.id, hg_self_pid, snap.n_regions, (unsigned long)snap.scanned,
-		  (unsigned long)snap.written, (unsigned long)(hg_touched_skipped() >> 10));
+		  "skipped%s", snap.id, hg_self_pid, snap.n_regions, (unsigned long)snap.scanned,
+		  (unsigned long)snap.written, (unsigned long)(hg_touched_skipped() >> 10),
+		  blocks ? "" : " (no block recorded: nothing scanned)");
 }
 
 /* atomic: the process is ending (hg_snapshot_close_requests); set once, for good. */

@@ -46,6 +46,15 @@ void hg_snapshot_fork_child(void);
 		(c)->sp = (uint64_t)(uintptr_t)__builtin_frame_address(0);                    \
 	} while (0)
 
+/*
+ * Whether this process image has recorded an allocation, or inherited recorded blocks from its
+ * parent through fork (the variable is copied with the rest of memory; an exec'd image starts
+ * at 0). A snapshot of an image without one writes its regions but looks for no pointers: no
+ * word can lead to a block the trace knows (a shell loop's 200 /bin/true wrote 142 pointer
+ * words each, 93% of the loop's). The allocation path sets it once and only reads it after.
+ */
+extern int hg_snapshot_blocks_recorded;
+
 /* Install the HEAPGRAPH_SNAPSHOT_SIGNAL handler when that variable names a signal. */
 void hg_snapshot_signal_init(void);
 

@@ -7,13 +7,18 @@
  * bytes (make_parent_leak), waits for the child and returns 0. Both scrub the stack below main
  * before exiting. No stdio (write(2) only).
  *
+ * With the argument --child-allocates-nothing the child skips make_child_leak: it records no
+ * allocation of its own, and its exit snapshot must still look for pointers among the blocks it
+ * inherited (without them the ring reads as two direct leaks).
+ *
  * stdout: "leak_fork: child exited 0" (one line, from the parent).
  *
  * Expect: two images, both with an exit snapshot, neither exec'd:
  *   parent (forked false): cycle 224 bytes in 2 blocks, 1 cycle (make_inherited_ring);
  *     direct 880 bytes in 1 block (make_parent_leak); indirect 0; possibly 0.
  *   child (forked true, ppid = the parent): cycle 224 bytes in 2 blocks, 1 cycle, at the same
- *     two addresses as the parent's; direct 640 bytes in 1 block (make_child_leak).
+ *     two addresses as the parent's; direct 640 bytes in 1 block (make_child_leak; none with
+ *     --child-allocates-nothing).
  *   memcheck (which follows the fork): definitely + indirectly lost 1104 bytes in the parent,
  *     864 in the child.
  */
@@ -75,10 +80,10 @@ static NOINLINE void scrub_stack(void)
 	memset((char *)buf, 0, sizeof(buf));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	pid_t pid;
-	int status = 0;
+	int status = 0, child_allocates = !(argc > 1 && !strcmp(argv[1], "--child-allocates-nothing"));
 
 	make_inherited_ring();
 	scrub_stack();
@@ -88,7 +93,8 @@ int main(void)
 		return 1;
 	}
 	if (pid == 0) {
-		make_child_leak();
+		if (child_allocates)
+			make_child_leak();
 		scrub_stack();
 		exit(0);
 	}
