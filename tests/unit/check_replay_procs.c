@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "gate.h"
+#include "leaks.h"
 #include "replay.h"
 #include "symbolize.h"
 #include "symload.h"
@@ -691,6 +693,85 @@ static void on_done(void *arg, struct hg_image *im)
 	f->at[k].first_id = im->n_snapshots ? im->snapshots[0]->id : 0;
 }
 
+/* A snapshot's parts after snapshot(): a region of kind `kind` [lo, hi), and n (where, value)
+ * pairs. */
+static void snapshot_region(uint32_t id, uint32_t kind, uint64_t lo, uint64_t hi)
+{
+	struct hg_rec_region r = { { HG_REC_REGION, (uint16_t)kind, sizeof(r) }, id, 0, lo, hi, lo };
+
+	fx_buf_put(&rr_rig.b, &r, sizeof(r));
+}
+
+static void snapshot_words(uint32_t id, const uint64_t *pairs, uint32_t n)
+{
+	struct hg_rec_words w = { { HG_REC_WORDS, 0, (uint32_t)(sizeof(w) + 16u * n) }, id, n };
+
+	fx_buf_put(&rr_rig.b, &w, sizeof(w));
+	fx_buf_put(&rr_rig.b, pairs, 16u * n);
+}
+
+static void snapshot_end(uint32_t id, uint32_t regions, uint64_t scanned, uint64_t pairs)
+{
+	struct hg_rec_snapshot_end e = { { HG_REC_SNAPSHOT_END, 0, sizeof(e) }, id, regions,
+					 scanned, pairs };
+
+	fx_buf_put(&rr_rig.b, &e, sizeof(e));
+}
+
+/*
+ * check's finder classifies each image as the replay hands it over. Image 0 (pid 100): A is
+ * held by nothing (direct), B only by A (indirect, via A), C by a module's data (reachable,
+ * which the rules do not fail on). Image 1 (pid 500) allocated nothing: its snapshot has no
+ * words (as the shim writes it), and it is classified, with no group, rather than left out.
+ */
+START_TEST(test_check_image_done_classifies_each_image)
+{
+	static const uint64_t words[] = { A + 8, B, 0x600010, C };
+	struct hg_check_rules rules = { HG_LEAK_KINDS, 0, UINT64_MAX, NULL, NULL };
+	struct hg_check_finder fi = { &rules, NULL, 0 };
+	const struct hg_check_found *fd;
+
+	rr_process(0, T, 100, 1, "prog", 5, "/bin/prog");
+	rr_alloc(T + 10, A, 100, 1);
+	rr_alloc(T + 11, B, 200, 2);
+	rr_alloc(T + 12, C, 300, 3);
+	snapshot(T + 20, 1, "exit");
+	snapshot_region(1, HG_REGION_DATA, 0x600000, 0x601000);
+	snapshot_region(1, HG_REGION_BRK, A, D);
+	snapshot_words(1, words, 2);
+	snapshot_end(1, 2, 1000, 2);
+	rr_block(100, 100);
+	rr_process(0, T + 30, 500, 1, "true", 5, "/bin/true");
+	snapshot(T + 40, 1, "exit");
+	snapshot_region(1, HG_REGION_DATA, 0x600000, 0x601000);
+	snapshot_end(1, 1, 0, 0);
+	rr_block(500, 500);
+	ck_assert_int_eq(hg_trace_writer_close(rr_rig.w), 0);
+	rr_rig.w = NULL;
+	rr_rig.r = hg_replay_file_each(rr_rig.path, 0, hg_check_image_done, &fi);
+	ck_assert_ptr_nonnull(rr_rig.r);
+
+	ck_assert_uint_eq(fi.cap >= 2, 1);
+	fd = &fi.by_order[0];
+	ck_assert_ptr_nonnull(fd->groups);
+	ck_assert_uint_eq(fd->n_groups, 2);
+	/* Largest first: B, held by the direct leak A. */
+	ck_assert_uint_eq(fd->groups[0].kind, HG_INDIRECT);
+	ck_assert_uint_eq(fd->groups[0].stack_id, 2);
+	ck_assert_uint_eq(fd->groups[0].bytes, 200);
+	ck_assert_uint_eq(fd->groups[0].via_kind, HG_DIRECT);
+	ck_assert_uint_eq(fd->groups[0].via_addr, A);
+	ck_assert_uint_eq(fd->groups[1].kind, HG_DIRECT);
+	ck_assert_uint_eq(fd->groups[1].stack_id, 1);
+	ck_assert_uint_eq(fd->groups[1].bytes, 100);
+	ck_assert_uint_eq(fd->groups[1].blocks, 1);
+	fd = &fi.by_order[1];
+	ck_assert_ptr_nonnull(fd->groups);
+	ck_assert_uint_eq(fd->n_groups, 0);
+	hg_check_finder_release(&fi);
+}
+END_TEST
+
 /*
  * hg_replay_file_each hands over each image once: a child a wait saw die, and an image exec'd
  * over, as soon as a horizon passes their end (before the images still running, and with
@@ -944,6 +1025,7 @@ TCase *replay_procs_tcase(void)
 	tcase_add_test(procs, test_replay_exit_reaped);
 	tcase_add_test(procs, test_replay_dead_image_table_freed);
 	tcase_add_test(procs, test_replay_each_image_done_once);
+	tcase_add_test(procs, test_check_image_done_classifies_each_image);
 	tcase_add_loop_test(procs, test_replay_rss_interval_from_header, 0, 3);
 	tcase_add_test(procs, test_replay_modules);
 	tcase_add_test(procs, test_replay_modules_watched);
