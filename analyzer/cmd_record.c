@@ -6,12 +6,16 @@
  * PROG has, for --orphans at most (a daemon PROG starts would keep it waiting). PROG's
  * stdin, stdout and stderr are left alone; our own lines go to stderr after PROG is done.
  *
- * Signals: SIGINT, SIGQUIT, SIGTERM and SIGHUP sent to the process group PROG shares with the
- * launcher (the terminal's, kill -PGID, timeout's) reach PROG by themselves; the launcher
- * only notes them (so it survives to finish the trace and stops waiting for orphans). Sent to
- * the launcher alone, they are passed on to PROG, once: group_signal.c tells the two apart.
- * One the launcher was started ignoring (nohup, a trap '' in the shell) stays ignored, for
- * PROG too, as it would be without the launcher.
+ * Signals: those sent to the process group PROG shares with the launcher (the terminal's,
+ * kill -PGID, timeout's) reach PROG by themselves; the launcher survives them to finish the
+ * trace, and SIGINT, SIGQUIT, SIGTERM and SIGHUP make it stop waiting for orphans. Sent to
+ * the launcher alone, a signal is passed on to PROG, once (with its value, if queued):
+ * group_signal.c tells the two apart. This holds for every signal a program may be sent
+ * except those about the launcher itself (its faults, its own limits: SIGSEGV, SIGBUS,
+ * SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS, SIGXCPU, SIGXFSZ), SIGCHLD (of its own child), the
+ * stop signals (Ctrl-Z must stop the launcher, the shell's job, with PROG) and SIGKILL and
+ * SIGSTOP, which cannot be caught. One the launcher was started ignoring (nohup, a trap '' in
+ * the shell) stays ignored, for PROG too, as it would be without the launcher.
  *
  * Exit status: PROG's own, or 128+N when signal N killed it; 127/126 when it cannot be run;
  * 2 for a usage error; 3 when the trace cannot be created.
@@ -84,15 +88,22 @@ static const char help[] =
 static volatile sig_atomic_t stop_flag;
 static volatile pid_t child_pid;
 
-/* The signals the launcher catches, unless it was started ignoring them. */
-static const int caught[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
-#define N_CAUGHT (sizeof(caught) / sizeof(caught[0]))
+/* The signals that ask the launcher to stop: it no longer waits for orphans. */
+static const int stopping[] = { SIGINT, SIGQUIT, SIGTERM, SIGHUP };
+/* The others it passes on, and the real-time ones (SIGRTMIN to SIGRTMAX). */
+static const int passed[] = { SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGVTALRM, SIGPROF, SIGIO,
+			      SIGPWR, SIGSTKFLT, SIGWINCH, SIGURG, SIGCONT };
+#define MAX_CAUGHT 64
+
+/* The signals the launcher catches (all of the above it was not started ignoring). */
+static int caught[MAX_CAUGHT];
+static size_t n_caught;
 
 /* After the group got a signal, another of the same this soon is taken for the same sending
  * (timeout(1) signals the launcher, then the whole group; the kernel may merge or not). */
 #define GROUP_ECHO_NS 100000000ll
 
-static struct timespec group_got[N_CAUGHT]; /* when the group last got each */
+static struct timespec group_got[MAX_CAUGHT]; /* when the group last got each */
 
 static int64_t ns_since(const struct timespec *a, const struct timespec *b)
 {
@@ -119,13 +130,24 @@ static int aimed_at_launcher(int sig, const siginfo_t *si, size_t k)
 static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	size_t k = 0;
+	pid_t child = child_pid;
 
 	(void)ctx;
-	stop_flag = 1;
-	while (k + 1 < N_CAUGHT && caught[k] != sig)
+	for (size_t i = 0; i < sizeof(stopping) / sizeof(stopping[0]); i++)
+		if (stopping[i] == sig)
+			stop_flag = 1;
+	/* The launcher's own: the kernel's SIGPIPE for a write of its to a closed pipe (then
+	 * EPIPE, reported, rather than the launcher killed with the trace unfinished). */
+	if (si->si_code == SI_USER && si->si_pid == getpid())
+		return;
+	while (k + 1 < n_caught && caught[k] != sig)
 		k++;
-	if (child_pid > 0 && aimed_at_launcher(sig, si, k))
-		kill(child_pid, sig);
+	if (child <= 0 || !aimed_at_launcher(sig, si, k))
+		return;
+	if (si->si_code == SI_QUEUE)
+		sigqueue(child, sig, si->si_value);
+	else
+		kill(child, sig);
 }
 
 struct record_opts {
@@ -312,24 +334,35 @@ static void HG_NORETURN run_child(int go_fd, int err_fd, char **argv)
 
 /* Catch the signals not ignored, each handler keeping the others out (one question to the
  * sentinel at a time), and start the sentinel watching those. */
+static void catch_unless_ignored(int sig)
+{
+	struct sigaction old;
+
+	if (n_caught < MAX_CAUGHT && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+		caught[n_caught++] = sig;
+}
+
 static void install_handlers(void)
 {
-	struct sigaction sa, old;
-	int watched[N_CAUGHT], n = 0;
+	struct sigaction sa;
 
+	n_caught = 0;
+	for (size_t k = 0; k < sizeof(stopping) / sizeof(stopping[0]); k++)
+		catch_unless_ignored(stopping[k]);
+	for (size_t k = 0; k < sizeof(passed) / sizeof(passed[0]); k++)
+		catch_unless_ignored(passed[k]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		catch_unless_ignored(sig);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
-	sa.sa_flags = SA_SIGINFO;
+	sa.sa_flags = SA_SIGINFO; /* no SA_RESTART: a signal cuts the collector's nap short */
 	sigemptyset(&sa.sa_mask);
-	for (size_t k = 0; k < N_CAUGHT; k++)
+	for (size_t k = 0; k < n_caught; k++)
 		sigaddset(&sa.sa_mask, caught[k]);
-	for (size_t k = 0; k < N_CAUGHT; k++)
-		if (sigaction(caught[k], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
-			watched[n++] = caught[k];
-	if (n)
-		hg_group_signal_start(watched, n);
-	for (int i = 0; i < n; i++)
-		sigaction(watched[i], &sa, NULL);
+	if (n_caught)
+		hg_group_signal_start(caught, (int)n_caught);
+	for (size_t k = 0; k < n_caught; k++)
+		sigaction(caught[k], &sa, NULL);
 }
 
 /* How much of the trace the collector wrote the busy ways (collector.c, watch_load): "95% of
@@ -466,6 +499,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	close(go[1]);
 	*wait_status = 0;
 	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
+	child_pid = 0; /* reaped: its pid may be another's from now on */
 	hg_group_signal_stop();
 	if (read(err[0], &exec_errno, sizeof(exec_errno)) != (ssize_t)sizeof(exec_errno))
 		exec_errno = 0;

@@ -15,12 +15,15 @@
  * Runs in: inside malloc, fork child, thread-exit destructor, constructor.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "digits.h"
 #include "hg_futex.h"
 #include "lifecycle.h"
 #include "rawlog.h"
@@ -91,11 +94,40 @@ uint64_t hg_ring_barrier_now(void)
 	return t;
 }
 
+/*
+ * Whether pid is dead but not yet reaped, which kill(pid, 0) does not tell: a collector killed
+ * while its parent does not wait for it yet (a script reading the program's output first) is a
+ * zombie, and a producer waiting for it would wait for good, holding up the very output its
+ * parent waits for. Its /proc/PID/stat says Z (or X); 0 when that cannot be read.
+ */
+static int zombie(uint32_t pid)
+{
+	char path[40] = "/proc/", buf[512];
+	size_t n = 6 + hg_put_decimal(path + 6, pid);
+	ssize_t got, at;
+	int fd;
+
+	memcpy(path + n, "/stat", sizeof("/stat"));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	got = read(fd, buf, sizeof(buf));
+	close(fd);
+	/* "PID (COMM) S ...": the state follows the last ')' (a command may contain one). */
+	for (at = got; at > 0 && buf[at - 1] != ')'; at--)
+		;
+	return at > 0 && at + 1 < got && (buf[at + 1] == 'Z' || buf[at + 1] == 'X');
+}
+
 static int collector_gone(void)
 {
+	int saved = errno, gone;
+
 	if (__atomic_load_n(&hg_ring->flags, __ATOMIC_ACQUIRE) & HG_RING_F_SHUTDOWN)
 		return 1;
-	return kill((pid_t)hg_ring->collector_pid, 0) < 0 && errno == ESRCH;
+	gone = (kill((pid_t)hg_ring->collector_pid, 0) < 0 && errno == ESRCH) ||
+	       zombie(hg_ring->collector_pid);
+	errno = saved;
+	return gone;
 }
 
 /*

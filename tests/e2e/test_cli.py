@@ -590,6 +590,76 @@ def test_record_group_signal_reaches_the_program_once(ctx):
         eq(code, 0, what + ": record's exit status (the program's)")
 
 
+# Counts the signals of argv it gets in about 2 s after saying it is ready.
+COUNT_SIGNALS = """import signal, sys, time
+sigs = [int(a) for a in sys.argv[1:]]
+got = dict.fromkeys(sigs, 0)
+for s in sigs:
+    signal.signal(s, lambda n, f: got.__setitem__(n, got[n] + 1))
+print("ready", flush=True)
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    time.sleep(0.01)
+print(" ".join("%d=%d" % (s, got[s]) for s in sigs), flush=True)
+"""
+
+
+def test_record_passes_on_every_signal_a_program_may_get(ctx):
+    """Not only the four that stop a program: SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGWINCH,
+    SIGURG, SIGCONT and a real-time signal sent to record alone reach the program, once, and
+    sent to the group they reach it once too. Before, SIGUSR1 to the group killed record and
+    left the trace unfinished, and to record alone it killed record and never reached the
+    program."""
+    py = "/usr/bin/python3"  # not a pyenv shim on PATH: one process to trace
+    sigs = [signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM, signal.SIGPIPE, signal.SIGWINCH,
+            signal.SIGURG, signal.SIGCONT, signal.SIGRTMIN + 2]
+    want = " ".join("%d=1" % s for s in sigs) + "\n"
+    for what, send in (("record alone", os.kill), ("the group", os.killpg)):
+        trace = ctx.path("signals.hgt")
+        with record_in_own_group(ctx, trace, [py, "-c", COUNT_SIGNALS] +
+                                 [str(int(s)) for s in sigs], stdout=subprocess.PIPE) as proc:
+            eq(proc.stdout.readline(), b"ready\n", what + ": the program started")
+            for sig in sigs:
+                send(proc.pid, sig)
+                time.sleep(0.05)
+            out = proc.stdout.read().decode()
+            code = proc.wait(timeout=30)
+        eq(out, want, what + ": the signals the program got")
+        eq(code, 0, what + ": record's exit status (the program's)")
+        rep = ctx.report_json(trace)
+        eq((only_process(rep, what)["exit"], rep["damage"]), ({"code": 0}, None),
+           what + ": the trace's exit and damage")
+
+
+# Allocates for about a second and a half, far more than the ring holds.
+ALLOCATE_AWHILE = """import time
+print("ready", flush=True)
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    x = [str(j) for j in range(200)]
+print("done", flush=True)
+"""
+
+
+def test_program_outlives_a_killed_record_its_parent_has_not_reaped(ctx):
+    """record killed (SIGKILL) while the script that started it reads the program's output
+    before waiting: record is a zombie, which kill(pid, 0) takes for alive. The program must
+    notice that its collector is gone and run on untraced, not wait for ring room for good
+    (which held up the very output the script was reading)."""
+    with record_in_own_group(ctx, ctx.path("zombie.hgt"), ["/usr/bin/python3", "-c",
+                                                             ALLOCATE_AWHILE],
+                             stdout=subprocess.PIPE) as proc:
+        eq(proc.stdout.readline(), b"ready\n", "the program started")
+        os.kill(proc.pid, signal.SIGKILL)
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            raise Fail("the program still runs 60 s after record was killed: it waits for the "
+                       "dead collector")
+        eq((out, proc.returncode), (b"done\n", -signal.SIGKILL), "the program's output after "
+           "record was killed, and record's status")
+
+
 def test_record_under_timeout(ctx):
     """timeout(1) ends the program and record with it: record exits as timeout expects, the
     trace says the program was killed, and record does not take it for one left running."""
