@@ -147,7 +147,7 @@ static const char *asked(const struct leaks_args *a, char *buf, size_t cap)
 static void no_snapshot(const struct leaks_args *a, struct hg_json *j, const struct hg_replay *r,
 			const struct hg_image *im, const struct hg_snapshot *cut)
 {
-	char why[128], what[ASKED_MAX];
+	char why[HG_SNAPSHOT_WHY_BYTES], what[ASKED_MAX];
 
 	if (!strcmp(a->format, "json")) {
 		hg_json_object(j, NULL);

@@ -84,8 +84,8 @@ static int stats_option(struct report_args *a, int ch)
 	switch (ch) {
 	case OPT_SORT:
 		if ((v = hg_stats_order_parse(optarg)) < 0)
-			return hg_usage_error("report", "unknown --sort '%s' (size, count, "
-					      "allocations or temporary)", optarg);
+			return hg_usage_error("report", "unknown --sort '%s' (size, count, allocations, "
+					      "allocated or temporary)", optarg);
 		a->sr.order = v;
 		return 0;
 	case OPT_AT:

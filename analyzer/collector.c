@@ -214,8 +214,15 @@ struct hg_collector *hg_collector_create(const struct hg_collector_opts *o)
 	}
 	if (ftruncate(fd, (off_t)bytes) < 0 ||
 	    (p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)) == MAP_FAILED) {
-		hg_error("cannot size ring '%s' to %llu bytes: %s", path,
-			 (unsigned long long)bytes, strerror(errno));
+		int e = errno;
+
+		/* /dev/shm full, or an address-space limit (ulimit -v): a smaller ring may fit
+		 * (not a file size limit, ulimit -f, which the ring itself is over). */
+		hg_error("cannot size ring '%s' to %llu bytes: %s%s", path,
+			 (unsigned long long)bytes, strerror(e),
+			 e == ENOMEM || e == ENOSPC ?
+				 " (a smaller ring needs less: record --slots 8 --slot-size 256K, "
+				 "and --compression 3 for the trace)" : "");
 		close(fd);
 		unlink(path);
 		return NULL;

@@ -239,7 +239,7 @@ static void eval_leaks(struct hg_check_proc *p, struct hg_framer *f,
 		return;
 	}
 	if (!fd || !fd->groups) {
-		char why[96];
+		char why[HG_SNAPSHOT_WHY_BYTES];
 
 		if (p->im->end_kind == HG_END_SIGNAL && exit_snapshot_cut(p->im))
 			snprintf(p->why_unchecked, sizeof(p->why_unchecked),

@@ -16,6 +16,7 @@
 #include "baseline.h"
 #include "frames.h"
 #include "replay.h"
+#include "report.h"
 #include "suppress.h"
 
 struct hg_check_rules {
@@ -84,7 +85,8 @@ struct hg_check_proc {
 	const struct hg_image *im;
 	const char *program;       /* basename of the executable */
 	int checked;               /* 1: its exit snapshot was classified */
-	char why_unchecked[128];   /* when not checked: a phrase ("killed by signal 9 ...") */
+	char why_unchecked[HG_SNAPSHOT_WHY_BYTES + 64]; /* when not checked: a phrase ("killed
+							   by signal 9 ...") */
 	struct hg_check_site *sites; /* sorted: counted first, then by bytes */
 	size_t n_sites;
 	uint64_t counted_bytes, counted_blocks; /* of sites NEW or GREW */

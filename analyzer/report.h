@@ -41,7 +41,9 @@ const char *hg_snapshot_reason_name(int reason);
 const char *hg_snapshot_cut_text(const struct hg_replay *r, const struct hg_image *im, char *buf,
 				 size_t cap);
 /* Why im has no exit snapshot at all, from how it ended: "replaced by exec: its heap was
- * discarded", "killed by signal 9 (SIGKILL) before exit", ... Returns buf. */
+ * discarded", "killed by signal 9 (SIGKILL) before exit", ... Returns buf, which holds the
+ * longest in HG_SNAPSHOT_WHY_BYTES (the cut text too). */
+#define HG_SNAPSHOT_WHY_BYTES 192
 const char *hg_snapshot_missing_text(const struct hg_image *im, char *buf, size_t cap);
 /* The same for the sites of im's mmap domain (im->mmap.sites), most bytes mapped first. */
 uint32_t *hg_mmap_sites_by_live(const struct hg_image *im, size_t *n);

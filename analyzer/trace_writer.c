@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "block_codec.h"
 #include "clock.h"
@@ -294,8 +295,14 @@ static ssize_t encode(struct hg_trace_writer *w, uint32_t pid, const void *raw, 
 		while (!ZSTD_isError(left) && left && out.pos < out.size);
 		w->frame_used = 1;
 		if (ZSTD_isError(left) || left) {
-			hg_error("cannot write trace '%s': zstd: %s", w->path,
-				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large");
+			int nomem = ZSTD_isError(left) &&
+				    ZSTD_getErrorCode(left) == ZSTD_error_memory_allocation;
+
+			/* Levels from 4 on keep a window of 8 MiB and long-distance matching. */
+			hg_error("cannot write trace '%s': zstd: %s%s", w->path,
+				 ZSTD_isError(left) ? ZSTD_getErrorName(left) : "output too large",
+				 nomem ? " (a lower level needs less memory: record --compression 3)"
+				       : "");
 			return -1;
 		}
 		*codec = HG_CODEC_EVENT_COLUMNS;

@@ -98,6 +98,23 @@ def test_record_program_with_its_own_malloc(ctx):
           "check's skip line:\n" + clip(res.errtext))
 
 
+def test_record_under_an_address_space_limit(ctx):
+    """ulimit -v of 30 MB, less than the default ring (64 MiB) and the default zstd level's
+    window: record says what would fit, and with those options the program runs traced."""
+    trace = ctx.path("as-limited.hgt")
+    script = 'ulimit -v 30000; t=$1; shift; exec "$0" record -q -o "$t" "$@"'
+    res = run(["sh", "-c", script, ctx.hg, trace, "--", "true"], cwd=ctx.tmp)
+    eq(res.code, 3, "record exit status under ulimit -v 30000\n" + res.describe())
+    check(re.fullmatch(r"heapgraph: error: cannot size ring '\S+' to \d+ bytes: Cannot allocate "
+                       r"memory \(a smaller ring needs less: record --slots 8 --slot-size 256K, "
+                       r"and --compression 3 for the trace\)\n", res.errtext),
+          "stderr: %r" % res.errtext)
+    res = run(["sh", "-c", script, ctx.hg, trace, "--slots", "8", "--slot-size", "256K",
+               "--compression", "3", "--", "true"], cwd=ctx.tmp)
+    eq((res.code, res.errtext), (0, ""), "record with the options the error suggests")
+    eq(only_process(ctx.report_json(trace), "true")["exit"], {"code": 0}, "the trace's exit")
+
+
 def test_record_under_a_file_size_limit(ctx):
     """ulimit -f below the ring's size: record says so in one line and exits 3 (SIGXFSZ
     killed it before); the program keeps its own disposition: killed by SIGXFSZ when it
