@@ -95,8 +95,11 @@ static const int passed[] = { SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGVTALRM, SIG
 			      SIGPWR, SIGSTKFLT, SIGWINCH, SIGURG, SIGCONT };
 #define MAX_CAUGHT 64
 
-/* The signals the launcher catches (all of the above it was not started ignoring). */
+/* The signals the launcher catches (all of the above it was not started ignoring), and what
+ * they were before (restored once PROG has ended: check's analysis then stops as any program
+ * would). */
 static int caught[MAX_CAUGHT];
+static struct sigaction caught_old[MAX_CAUGHT];
 static size_t n_caught;
 
 /* After the group got a signal, another of the same this soon is taken for the same sending
@@ -131,23 +134,28 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 {
 	size_t k = 0;
 	pid_t child = child_pid;
+	int saved = errno;
 
 	(void)ctx;
 	for (size_t i = 0; i < sizeof(stopping) / sizeof(stopping[0]); i++)
 		if (stopping[i] == sig)
 			stop_flag = 1;
-	/* The launcher's own: the kernel's SIGPIPE for a write of its to a closed pipe (then
-	 * EPIPE, reported, rather than the launcher killed with the trace unfinished). */
-	if (si->si_code == SI_USER && si->si_pid == getpid())
+	/* The launcher's own (the kernel's SIGPIPE for a write of its to a closed pipe: then
+	 * EPIPE, reported, rather than the launcher killed with the trace unfinished), or one
+	 * PROG sent its parent (a readiness signal to the script it thinks started it): neither
+	 * is for PROG. */
+	if ((si->si_code == SI_USER || si->si_code == SI_QUEUE) &&
+	    (si->si_pid == getpid() || (child > 0 && si->si_pid == child)))
 		return;
 	while (k + 1 < n_caught && caught[k] != sig)
 		k++;
-	if (child <= 0 || !aimed_at_launcher(sig, si, k))
-		return;
-	if (si->si_code == SI_QUEUE)
-		sigqueue(child, sig, si->si_value);
-	else
-		kill(child, sig);
+	if (child > 0 && aimed_at_launcher(sig, si, k)) {
+		if (si->si_code == SI_QUEUE)
+			sigqueue(child, sig, si->si_value);
+		else
+			kill(child, sig);
+	}
+	errno = saved;
 }
 
 struct record_opts {
@@ -338,8 +346,17 @@ static void catch_unless_ignored(int sig)
 {
 	struct sigaction old;
 
-	if (n_caught < MAX_CAUGHT && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+	if (n_caught < MAX_CAUGHT && sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN) {
+		caught_old[n_caught] = old;
 		caught[n_caught++] = sig;
+	}
+}
+
+static void restore_handlers(void)
+{
+	for (size_t k = 0; k < n_caught; k++)
+		sigaction(caught[k], &caught_old[k], NULL);
+	n_caught = 0;
 }
 
 static void install_handlers(void)
@@ -491,6 +508,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 		if (pid > 0)
 			waitpid(pid, NULL, 0);
 		hg_group_signal_stop();
+		restore_handlers();
 		hg_collector_free(c);
 		return -1;
 	}
@@ -501,6 +519,7 @@ int hg_record_run(const struct hg_collector_opts *ring, const char *trace_path, 
 	hg_collector_run(c, pid, 1, &stop_flag, wait_status);
 	child_pid = 0; /* reaped: its pid may be another's from now on */
 	hg_group_signal_stop();
+	restore_handlers();
 	if (read(err[0], &exec_errno, sizeof(exec_errno)) != (ssize_t)sizeof(exec_errno))
 		exec_errno = 0;
 	close(err[0]);

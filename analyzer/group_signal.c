@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -44,6 +45,9 @@ static void HG_NORETURN serve(int fd, const int *sigs, int n)
 	for (int i = 0; i < n; i++)
 		sigaddset(&watched, sigs[i]);
 	sigprocmask(SIG_BLOCK, &watched, NULL);
+	/* Not a second "heapgraph" for pkill -x or killall, which would signal it too and make
+	 * the launcher take the signal for the group's. */
+	prctl(PR_SET_NAME, "hg-sentinel");
 	signal(SIGTSTP, SIG_IGN);
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);

@@ -648,6 +648,27 @@ def test_record_passes_on_every_signal_a_program_may_get(ctx):
            what + ": the trace's exit and damage")
 
 
+def test_record_does_not_return_a_signal_the_program_sends_its_parent(ctx):
+    """A program that signals its parent (a readiness signal to the script it thinks started
+    it) reaches record: record neither dies of it nor sends it back to the program. And
+    pkill -x heapgraph finds record alone, not its sentinel, so the signal is passed on."""
+    for sig in ("USR1", "ALRM", "TERM"):
+        res, _ = ctx.record(["bash", "-c", "kill -%s $PPID; sleep .3; echo survived" % sig])
+        eq((res.code, res.text), (0, "survived\n"), "a program that sent %s to its parent"
+           % sig)
+    trace = ctx.path("pkill.hgt")
+    with record_in_own_group(ctx, trace, ["/usr/bin/python3", "-c", COUNT_SIGNALS,
+                                          str(int(signal.SIGUSR1))],
+                             stdout=subprocess.PIPE) as proc:
+        eq(proc.stdout.readline(), b"ready\n", "pkill: the program started")
+        names = run(["ps", "-o", "comm=", "--ppid", str(proc.pid)]).text.split()
+        check("heapgraph" not in names, "a child of record is named heapgraph: %r" % names)
+        os.kill(proc.pid, signal.SIGUSR1)
+        out = proc.stdout.read().decode()
+        eq((out, proc.wait(timeout=30)), ("%d=1\n" % signal.SIGUSR1, 0),
+           "SIGUSR1 to record alone: the program's count, record's status")
+
+
 # Allocates for about a second and a half, far more than the ring holds.
 ALLOCATE_AWHILE = """import time
 print("ready", flush=True)
