@@ -37,6 +37,7 @@
 #include "diag.h"
 #include "duration.h"
 #include "group_signal.h"
+#include "hg_compiler.h"
 #include "hg_format.h"
 #include "record.h"
 #include "units.h"
@@ -137,7 +138,7 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	int saved = errno;
 
 	(void)ctx;
-	for (size_t i = 0; i < sizeof(stopping) / sizeof(stopping[0]); i++)
+	for (size_t i = 0; i < HG_ARRAY_SIZE(stopping); i++)
 		if (stopping[i] == sig)
 			stop_flag = 1;
 	/* The launcher's own (the kernel's SIGPIPE for a write of its to a closed pipe: then
@@ -364,9 +365,9 @@ static void install_handlers(void)
 	struct sigaction sa;
 
 	n_caught = 0;
-	for (size_t k = 0; k < sizeof(stopping) / sizeof(stopping[0]); k++)
+	for (size_t k = 0; k < HG_ARRAY_SIZE(stopping); k++)
 		catch_unless_ignored(stopping[k]);
-	for (size_t k = 0; k < sizeof(passed) / sizeof(passed[0]); k++)
+	for (size_t k = 0; k < HG_ARRAY_SIZE(passed); k++)
 		catch_unless_ignored(passed[k]);
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		catch_unless_ignored(sig);

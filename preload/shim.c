@@ -116,6 +116,11 @@ static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *f
 	uint64_t t_ns = hg_now_ns();
 	struct hg_rec_alloc rec, *r = hg_ring_room(&rec, sizeof(rec));
 
+	/* Before the record is published, so that no snapshot sees the block without the flag.
+	 * Read first: a store with every allocation would bounce the line between threads. */
+	if (HG_UNLIKELY(!__atomic_load_n(&hg_snapshot_blocks_recorded, __ATOMIC_RELAXED)))
+		__atomic_store_n(&hg_snapshot_blocks_recorded, 1, __ATOMIC_RELAXED);
+
 	r->hdr = (struct hg_rec){ HG_REC_ALLOC, 0, sizeof(*r) };
 	r->t_ns = t_ns;
 	r->addr = (uint64_t)(uintptr_t)p;
@@ -124,9 +129,6 @@ static void record_alloc(void *p, size_t n, uint8_t fn, const struct hg_frame *f
 	r->fn = fn;
 	memset(r->pad, 0, sizeof(r->pad));
 	hg_ring_publish(r, &rec, sizeof(rec));
-	/* Read first: a store with every allocation would bounce the line between threads. */
-	if (HG_UNLIKELY(!__atomic_load_n(&hg_snapshot_blocks_recorded, __ATOMIC_RELAXED)))
-		__atomic_store_n(&hg_snapshot_blocks_recorded, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }
 

@@ -238,7 +238,7 @@ static void scan_words(uint64_t base, const uint64_t *w, size_t n)
 	uint64_t first, span;
 
 	if (!snap.n_targets)
-		return; /* nothing to look for (a snapshot of an image without blocks): none read */
+		return; /* nothing to look for: nothing read */
 	snap.scanned += n;
 	first = snap.targets[0].lo;
 	span = snap.targets[snap.n_targets - 1].hi - first;
@@ -280,6 +280,8 @@ static void scan_range(uint64_t lo, uint64_t hi)
 {
 	uint64_t touched = lo; /* [lo, touched): pages known touched */
 
+	if (!snap.n_targets)
+		return; /* nothing to look for: nothing read */
 	lo = (lo + 7u) & ~7ull;
 	while (lo + 8 <= hi && recording()) {
 		size_t want, got;
@@ -376,6 +378,8 @@ static void scan_brk(uint64_t lo, uint64_t hi, int in_place)
 	struct window w = { 0, 0, NULL, hi, in_place };
 	uint64_t p = (lo + 15u) & ~15ull, size, next_size;
 
+	if (!snap.n_targets)
+		return; /* nothing to look for: nothing read */
 	while (p + 8 + CHUNK_MIN <= hi && recording()) {
 		if (word_at(&w, p + 8, &size) < 0)
 			return;
@@ -684,11 +688,9 @@ static void take(enum hg_snapshot_reason why, const char *label, const struct hg
 	alone = snap.world.complete && !snap.world.n && !hg_in_vfork_child();
 	blocks = __atomic_load_n(&hg_snapshot_blocks_recorded, __ATOMIC_RELAXED);
 	if (!blocks)
-		snap.n_targets = 0; /* the registers' region is written, and found to hold none */
+		snap.n_targets = 0; /* regions written, none read (the registers' neither) */
 	for (uint32_t i = 0; i < snap.n_regions && recording(); i++) {
 		emit_region(&snap.regions[i]);
-		if (!blocks)
-			continue;
 		if ((snap.regions[i].kind & 0xff) == HG_REGION_BRK)
 			scan_brk(snap.regions[i].live_lo, snap.regions[i].hi, alone);
 		else
